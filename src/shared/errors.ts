@@ -1,0 +1,51 @@
+/**
+ * The one error base class of booksync. Every error the daemon raises on purpose is a
+ * `BooksyncError` with a stable `code` (callers branch on the class or the code, never on the
+ * message text) and, where it wraps another failure, a chained `cause`.
+ *
+ * Subclasses exist only for conditions a caller can act on (modelled on undici's
+ * `lib/core/errors.js` and BullMQ's `UnrecoverableError`).
+ */
+export class BooksyncError extends Error {
+  /** Stable machine-readable code, e.g. `CONFIG_INVALID`, `LEDGER_UNBALANCED`. */
+  readonly code: string;
+  /** Structured context (document id, connection, key path...) safe to log. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+
+  /** A plain object for logs and the control channel. */
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, ...this.details };
+  }
+}
+
+/** Raised for text that is not a valid amount, currency or date. */
+export class InvalidValueError extends BooksyncError {}
+
+/**
+ * An error that retrying cannot fix (bad credentials, revoked consent, a config mistake): the
+ * caller must stop its schedule until something changes, instead of backing off and retrying.
+ */
+export class PermanentError extends BooksyncError {}
+
+/** True when `err` is a BooksyncError carrying `code`. */
+export function hasCode(err: unknown, code: string): boolean {
+  return err instanceof BooksyncError && err.code === code;
+}
+
+/** A short human string for any thrown value (for logs and status documents). */
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof BooksyncError) return { code: err.code, message: err.message };
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { code: typeof code === 'string' ? code : 'INTERNAL', message: err.message };
+  }
+  return { code: 'INTERNAL', message: String(err) };
+}
