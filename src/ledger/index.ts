@@ -1,0 +1,16 @@
+/** The ledger module: document model, invariants and the local books store. */
+export * from './model';
+export * from './errors';
+export { docProblems, isIsoInstant } from './validate';
+export {
+  assertBalanced,
+  balanceProblems,
+  bookContent,
+  reverseMove,
+  validateWrite,
+  writeProblems,
+  type ReverseOptions,
+  type WriteCheck,
+  type WriteOptions,
+} from './invariants';
+export { BooksStore, stampDoc, type StoreOptions } from './store';

@@ -1,0 +1,357 @@
+import type { CalendarDate } from '../shared/dates';
+
+/**
+ * The accounting document model of the local books. Every document carries `type` and an `_id`
+ * that starts with its id prefix (`account:1010`, `move:BNK1:2024:000123`, `stl:<connection>:<key>`).
+ * Money fields are integer minor units next to an ISO 4217 `currency`; posting dates are
+ * calendar dates; instants (`created_at`, `updated_at`, `imported_at` ...) are ISO 8601 UTC.
+ *
+ * Documents are open for extension: fields not listed here are kept as they are (another tool or
+ * a newer booksync may have written them), only the listed ones are checked (see validate.ts).
+ */
+
+/** Every document type of the books, as written in the document's `type` field. */
+export const DOC_TYPES = [
+  'account',
+  'journal',
+  'partner',
+  'move',
+  'invoice',
+  'payment',
+  'statement_line',
+  'bank_connection',
+  'audit',
+] as const;
+
+export type DocType = (typeof DOC_TYPES)[number];
+
+/** The `_id` prefix (before the first `:`) of each type. Two types use a short prefix. */
+export const ID_PREFIX: Readonly<Record<DocType, string>> = Object.freeze({
+  account: 'account',
+  journal: 'journal',
+  partner: 'partner',
+  move: 'move',
+  invoice: 'invoice',
+  payment: 'payment',
+  statement_line: 'stl',
+  bank_connection: 'bankconn',
+  audit: 'audit',
+});
+
+const TYPE_BY_PREFIX: ReadonlyMap<string, DocType> = new Map(DOC_TYPES.map((t) => [ID_PREFIX[t], t] as const));
+
+export function isDocType(value: unknown): value is DocType {
+  return typeof value === 'string' && (DOC_TYPES as readonly string[]).includes(value);
+}
+
+/**
+ * The document type an id belongs to, from its prefix (`stl:` → `statement_line`,
+ * `bankconn:` → `bank_connection`); `undefined` for ids outside the books (`_design/`, `_local/`,
+ * unknown prefixes).
+ */
+export function docType(id: string): DocType | undefined {
+  const at = id.indexOf(':');
+  if (at <= 0) return undefined;
+  return TYPE_BY_PREFIX.get(id.slice(0, at));
+}
+
+/** Fields every document has. `created_at` / `updated_at` are stamped by the writer (the store). */
+export interface BaseDoc {
+  _id: string;
+  _rev?: string;
+  type: DocType;
+  /** ISO 8601 UTC instant of the first write. */
+  created_at?: string;
+  /** ISO 8601 UTC instant of the last write; conflict strategy `newest-wins` reads it. */
+  updated_at?: string;
+}
+
+export const ACCOUNT_KINDS = ['asset', 'liability', 'equity', 'income', 'expense'] as const;
+export type AccountKind = (typeof ACCOUNT_KINDS)[number];
+
+/** `account:<code>`: an account of the chart of accounts. */
+export interface AccountDoc extends BaseDoc {
+  type: 'account';
+  code: string;
+  name: string;
+  kind: AccountKind;
+  /** True for accounts cleared by reconciliation (receivable, payable, bank suspense). */
+  reconcile?: boolean;
+  /** Set when the account may only hold this currency. */
+  currency?: string;
+}
+
+export const JOURNAL_KINDS = ['bank', 'sale', 'purchase', 'general'] as const;
+export type JournalKind = (typeof JOURNAL_KINDS)[number];
+
+/** `journal:<code>`: a journal moves are posted in (a bank journal per bank connection). */
+export interface JournalDoc extends BaseDoc {
+  type: 'journal';
+  code: string;
+  name: string;
+  kind: JournalKind;
+  currency: string;
+  /** Account code; for a bank journal, the bank account itself. */
+  default_account: string;
+  /** Account code statement lines are booked against until reconciled. */
+  suspense_account?: string;
+}
+
+export interface PartnerBankAccount {
+  iban: string;
+  bic?: string;
+}
+
+/** `partner:<id>`: a customer or vendor. */
+export interface PartnerDoc extends BaseDoc {
+  type: 'partner';
+  name: string;
+  email?: string;
+  vat?: string;
+  bank_accounts: PartnerBankAccount[];
+  internal_notes?: string;
+}
+
+export const MOVE_STATES = ['draft', 'posted'] as const;
+export type MoveState = (typeof MOVE_STATES)[number];
+
+/** One line of a move: exactly one of `debit` / `credit` is non-zero; both are ≥ 0 minor units. */
+export interface MoveLine {
+  /** Account code. */
+  account: string;
+  /** Partner id (`partner:<id>`). */
+  partner?: string;
+  label?: string;
+  debit: number;
+  credit: number;
+  currency: string;
+}
+
+/** `move:<journal>:<key>`: a journal entry. Balanced per currency; immutable once posted. */
+export interface MoveDoc extends BaseDoc {
+  type: 'move';
+  /** Journal code (the `<journal>` part of the id). */
+  journal: string;
+  date: CalendarDate;
+  ref?: string;
+  state: MoveState;
+  lines: MoveLine[];
+  /** The statement line (`stl:...`) this move books. */
+  statement_line?: string;
+  /** The move (`move:...`) this move reverses. */
+  reverses?: string;
+  /** ISO 8601 UTC instant the move was posted; the store stamps it on draft → posted. */
+  posted_at?: string;
+}
+
+export const INVOICE_KINDS = ['out_invoice', 'in_invoice'] as const;
+/** `out_invoice`: a sales invoice (we are paid); `in_invoice`: a vendor bill (we pay). */
+export type InvoiceKind = (typeof INVOICE_KINDS)[number];
+
+export const INVOICE_STATES = ['draft', 'open', 'partial', 'paid', 'cancelled'] as const;
+export type InvoiceState = (typeof INVOICE_STATES)[number];
+
+/** `invoice:<number>`: a sales invoice or vendor bill. `total` and `residual` are ≥ 0. */
+export interface InvoiceDoc extends BaseDoc {
+  type: 'invoice';
+  kind: InvoiceKind;
+  number: string;
+  /** Partner id (`partner:<id>`). */
+  partner: string;
+  date: CalendarDate;
+  due_date: CalendarDate;
+  currency: string;
+  total: number;
+  /** Amount still to be paid; 0 when paid. */
+  residual: number;
+  state: InvoiceState;
+  /** Structured reference the payer quotes: an RF creditor reference, `+++123/4567/89012+++` ... */
+  payment_reference?: string;
+}
+
+/** `payment:<id>`: money that cleared (part of) an invoice. */
+export interface PaymentDoc extends BaseDoc {
+  type: 'payment';
+  partner?: string;
+  /** Invoice id (`invoice:<number>`). */
+  invoice: string;
+  statement_line?: string;
+  /** The move (`move:...`) that books the payment. */
+  move: string;
+  date: CalendarDate;
+  /** Non-zero minor units. */
+  amount: number;
+  currency: string;
+}
+
+export const STATEMENT_LINE_STATES = ['new', 'posted', 'reconciled', 'deleted'] as const;
+/**
+ * `deleted` is how a line the user deleted is remembered, so that no later fetch brings it back;
+ * `reconciled` lines are never changed by a fetch either.
+ */
+export type StatementLineState = (typeof STATEMENT_LINE_STATES)[number];
+
+/** `stl:<connection>:<key>`: one bank transaction as imported. */
+export interface StatementLineDoc extends BaseDoc {
+  type: 'statement_line';
+  /** Bank connection name (the `<connection>` part of the id). */
+  connection: string;
+  /** The bank's id of the account (IBAN, account number, provider account id). */
+  account_id: string;
+  date: CalendarDate;
+  value_date?: CalendarDate;
+  /** Signed minor units: positive money in, negative money out. */
+  amount: number;
+  currency: string;
+  payee?: string;
+  memo?: string;
+  reference?: string;
+  counterparty_iban?: string;
+  counterparty_name?: string;
+  provider_id?: string;
+  dedup_key: string;
+  pending: boolean;
+  state: StatementLineState;
+  /** The move (`move:...`) booking this line, once posted. */
+  move?: string;
+  /** ISO 8601 UTC instant of the import. */
+  imported_at: string;
+  /** The statement line id that replaced this one (a pending line replaced by its booked version). */
+  replaced_by?: string;
+}
+
+export const BANK_CONNECTION_STATUSES = [
+  'connected',
+  'fetching',
+  'error',
+  'auth_required',
+  'consent_expiring',
+  'consent_expired',
+  'rate_limited',
+  'disconnected',
+] as const;
+export type BankConnectionStatus = (typeof BANK_CONNECTION_STATUSES)[number];
+
+export interface BankConnectionCounts {
+  fetched: number;
+  new: number;
+  duplicates: number;
+  pending: number;
+}
+
+/** `bankconn:<name>`: the state of one configured bank connection. */
+export interface BankConnectionDoc extends BaseDoc {
+  type: 'bank_connection';
+  name: string;
+  provider: string;
+  institution: string;
+  status: BankConnectionStatus;
+  last_refresh_at?: string;
+  last_success_at?: string;
+  next_run_at?: string;
+  consent_expires_at?: string;
+  /** Last booking date fully fetched; the next window starts from it minus the overlap. */
+  watermark?: CalendarDate;
+  last_error?: { code: string; message: string };
+  counts: BankConnectionCounts;
+  balance?: { amount: number; currency: string; date: CalendarDate };
+}
+
+export const AUDIT_TAKEN = ['local', 'remote', 'merged'] as const;
+
+/**
+ * `audit:<time>:<docid>`: a conflict resolution the sync engine made, with the values it
+ * overwrote. The sync engine owns the exact shape; any extra field is accepted.
+ */
+export interface AuditDoc extends BaseDoc {
+  type: 'audit';
+  doc_id: string;
+  strategy?: string;
+  resolved_at?: string;
+  local?: unknown;
+  remote?: unknown;
+  base?: unknown;
+  taken?: (typeof AUDIT_TAKEN)[number];
+  overwritten?: unknown;
+  [extra: string]: unknown;
+}
+
+export type BooksDoc =
+  | AccountDoc
+  | JournalDoc
+  | PartnerDoc
+  | MoveDoc
+  | InvoiceDoc
+  | PaymentDoc
+  | StatementLineDoc
+  | BankConnectionDoc
+  | AuditDoc;
+
+/** The document interface of each type. */
+export interface DocOfType {
+  account: AccountDoc;
+  journal: JournalDoc;
+  partner: PartnerDoc;
+  move: MoveDoc;
+  invoice: InvoiceDoc;
+  payment: PaymentDoc;
+  statement_line: StatementLineDoc;
+  bank_connection: BankConnectionDoc;
+  audit: AuditDoc;
+}
+
+/** A deletion as PouchDB writes it (`_bulk_docs` with `_deleted: true`). */
+export interface DeletionStub {
+  _id: string;
+  _rev?: string;
+  _deleted: true;
+}
+
+// ---- id builders -------------------------------------------------------------------------------
+// A part that is followed by another part may not contain ':' (it would make the id ambiguous);
+// the last part may (move keys such as `2024:000123`). Builders throw on empty parts.
+
+function part(value: string, what: string, last: boolean): string {
+  const text = String(value ?? '');
+  if (text === '') throw new TypeError(`${what} must not be empty`);
+  if (!last && text.includes(':')) throw new TypeError(`${what} '${text}' must not contain ':'`);
+  return text;
+}
+
+export function accountId(code: string): string {
+  return `account:${part(code, 'account code', true)}`;
+}
+export function journalId(code: string): string {
+  return `journal:${part(code, 'journal code', true)}`;
+}
+export function partnerId(id: string): string {
+  return `partner:${part(id, 'partner id', true)}`;
+}
+export function moveId(journal: string, key: string): string {
+  return `move:${part(journal, 'journal code', false)}:${part(key, 'move key', true)}`;
+}
+export function invoiceId(number: string): string {
+  return `invoice:${part(number, 'invoice number', true)}`;
+}
+export function paymentId(id: string): string {
+  return `payment:${part(id, 'payment id', true)}`;
+}
+export function statementLineId(connection: string, key: string): string {
+  return `stl:${part(connection, 'connection name', false)}:${part(key, 'statement line key', true)}`;
+}
+export function bankConnectionId(name: string): string {
+  return `bankconn:${part(name, 'connection name', true)}`;
+}
+/** `audit:<time>:<docid>`; `time` is an ISO 8601 UTC instant (it contains ':' itself). */
+export function auditId(time: string, docId: string): string {
+  return `audit:${part(time, 'audit time', true)}:${part(docId, 'audited document id', true)}`;
+}
+
+/** The id prefix (with the trailing ':') all documents of `type` share: `allDocs` range starts. */
+export function idPrefix(type: DocType): string {
+  return `${ID_PREFIX[type]}:`;
+}
+
+export function isMove(doc: { type?: unknown } | undefined): doc is MoveDoc {
+  return doc !== undefined && doc.type === 'move';
+}

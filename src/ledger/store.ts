@@ -1,0 +1,270 @@
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from '../shared/logger';
+import { LedgerError, StoreConflictError, StoreError, StoreLockedError, type LedgerProblem } from './errors';
+import { writeProblems, type WriteOptions } from './invariants';
+import { DOC_TYPES, idPrefix, isMove, type BooksDoc, type DeletionStub, type DocType } from './model';
+
+// pouchdb-node bundles the LevelDB adapter; the global `PouchDB` namespace comes with its typings.
+import PouchDB from 'pouchdb-node';
+
+export type { WriteOptions } from './invariants';
+export { validateWrite } from './invariants';
+
+export interface StoreOptions {
+  logger: Logger;
+  /** The clock writers stamp `updated_at` / `created_at` / `posted_at` with; tests freeze it. */
+  clock?: () => Date;
+}
+
+/** Folders open in this process (resolved paths). */
+const openInProcess = new Set<string>();
+
+type Stored<T> = T & { _rev: string };
+
+/**
+ * Sets the writer's timestamps on a copy of `doc`: `updated_at` now, `created_at` kept from the
+ * stored document (or now when new), `posted_at` now when a move becomes posted without one.
+ * With `keepTimestamps` (a sync pull), the document's own values are kept and only missing ones
+ * are filled.
+ */
+export function stampDoc<T extends BooksDoc>(doc: T, current: BooksDoc | undefined, now: Date, keepTimestamps = false): T {
+  const iso = now.toISOString();
+  const out: T = { ...doc };
+  if (keepTimestamps) {
+    out.updated_at ??= iso;
+    out.created_at ??= current?.created_at ?? out.updated_at;
+  } else {
+    out.updated_at = iso;
+    out.created_at = current?.created_at ?? doc.created_at ?? iso;
+  }
+  if (isMove(out) && out.state === 'posted' && out.posted_at === undefined && !(isMove(current) && current.state === 'posted') && !keepTimestamps) {
+    out.posted_at = iso;
+  }
+  return out;
+}
+
+/**
+ * The local books: one PouchDB database on the LevelDB adapter in its own folder. Every write
+ * through `put` / `putMany` / `remove` is validated (shape, balance, posted-move immutability)
+ * against the stored document and stamped. The sync engine and the local API may write through
+ * `db` directly; they call `validateWrite` themselves.
+ *
+ * One process owns the folder (LevelDB's LOCK file). A second `open` of the same folder, from
+ * another process or from this one, fails fast with `StoreLockedError` (`STORE_LOCKED`): within a
+ * process PouchDB would otherwise hand out a shared LevelDB handle that the first `close` shuts
+ * under the other user's feet.
+ */
+export class BooksStore {
+  readonly db: PouchDB.Database;
+  readonly dir: string;
+  private readonly log: Logger;
+  private readonly clock: () => Date;
+  private closed = false;
+
+  private constructor(db: PouchDB.Database, dir: string, opts: StoreOptions) {
+    this.db = db;
+    this.dir = dir;
+    this.log = opts.logger.child({ component: 'ledger.store' });
+    this.clock = opts.clock ?? (() => new Date());
+  }
+
+  /** Opens (creating if needed) the books in `dir`. Throws `StoreLockedError` if it is in use. */
+  static async open(dir: string, opts: StoreOptions): Promise<BooksStore> {
+    const resolved = path.resolve(dir);
+    if (openInProcess.has(resolved)) {
+      throw new StoreLockedError(`the books in ${resolved} are already open in this process`, { details: { dir: resolved } });
+    }
+    try {
+      mkdirSync(resolved, { recursive: true });
+    } catch (err) {
+      throw new StoreError('STORE_OPEN', `cannot create the books folder ${resolved}: ${(err as Error).message}`, { cause: err, details: { dir: resolved } });
+    }
+    openInProcess.add(resolved);
+    const db = new PouchDB(resolved, { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+    try {
+      // PouchDB opens LevelDB lazily; info() forces the open so a lock fails here, not on first use.
+      await db.info();
+    } catch (err) {
+      openInProcess.delete(resolved);
+      if (isLockError(err)) {
+        throw new StoreLockedError(`another booksync process is using ${resolved} (LevelDB lock held); stop it or choose another state directory`, {
+          cause: err,
+          details: { dir: resolved },
+        });
+      }
+      throw new StoreError('STORE_OPEN', `cannot open the books in ${resolved}: ${(err as Error).message}`, { cause: err, details: { dir: resolved } });
+    }
+    const store = new BooksStore(db, resolved, opts);
+    store.log.debug('books opened', { event: 'ledger.open', dir: resolved });
+    return store;
+  }
+
+  /** The document with `id`, or `undefined` when there is none (or it was deleted). */
+  async get<T extends BooksDoc>(id: string): Promise<T | undefined> {
+    try {
+      return (await this.db.get(id)) as unknown as T;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw storeError(err, `cannot read ${id}`);
+    }
+  }
+
+  /**
+   * Validates `doc` against the stored document, stamps it and writes it. The stored `_rev` is
+   * used when `doc` has none (an upsert); a stale `_rev` fails with `StoreConflictError`.
+   */
+  async put<T extends BooksDoc>(doc: T, opts: WriteOptions = {}): Promise<Stored<T>> {
+    const [written] = await this.putMany([doc], opts);
+    return written as Stored<T>;
+  }
+
+  /**
+   * Validates every document first; if any is invalid nothing is written and one `LedgerError`
+   * lists every problem. Then writes them in a single `bulkDocs`; revision conflicts throw
+   * `StoreConflictError` naming the ids (the other documents of the batch are written: PouchDB's
+   * `_bulk_docs` is not a transaction).
+   */
+  async putMany(docs: BooksDoc[], opts: WriteOptions = {}): Promise<Array<Stored<BooksDoc>>> {
+    if (docs.length === 0) return [];
+    const ids = docs.map((d) => d?._id);
+    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (dup !== undefined) {
+      throw new LedgerError([{ doc_id: String(dup), code: 'LEDGER_INVALID_DOC', rule: 'duplicate_in_batch', field: '_id', message: `${dup}: appears twice in one batch` }]);
+    }
+    const currents = await this.currentDocs(ids.filter((id): id is string => typeof id === 'string'));
+    const now = this.clock();
+    const problems: LedgerProblem[] = [];
+    const toWrite: BooksDoc[] = [];
+    const overrides: Array<{ id: string; rules: string[] }> = [];
+    for (const doc of docs) {
+      const current = typeof doc?._id === 'string' ? currents.get(doc._id) : undefined;
+      const stamped = doc && typeof doc === 'object' ? stampDoc(doc, current, now, opts.keepTimestamps) : doc;
+      if (stamped && stamped._rev === undefined && current?._rev) stamped._rev = current._rev;
+      const check = writeProblems(stamped, current, opts);
+      problems.push(...check.problems);
+      if (check.overridden.length > 0) overrides.push({ id: stamped._id, rules: check.overridden });
+      toWrite.push(stamped);
+    }
+    if (problems.length > 0) throw new LedgerError(problems);
+    const results = await this.bulk(toWrite);
+    this.logOverrides(overrides, opts);
+    return toWrite.map((doc, i) => ({ ...doc, _rev: (results[i] as PouchDB.Core.Response).rev }));
+  }
+
+  /** Deletes `id` (no-op when absent). A posted move is refused with `LEDGER_POSTED_IMMUTABLE`. */
+  async remove(id: string, opts: WriteOptions = {}): Promise<void> {
+    const current = await this.get(id);
+    if (current === undefined) return;
+    const stub: DeletionStub = { _id: id, _rev: current._rev, _deleted: true };
+    const check = writeProblems(stub, current, opts, true);
+    await this.bulk([stub]);
+    this.logOverrides(check.overridden.length > 0 ? [{ id, rules: check.overridden }] : [], opts);
+  }
+
+  /** Every document of `type`, in id order (an `allDocs` range on the id prefix). */
+  async allOfType<T extends BooksDoc>(type: DocType): Promise<T[]> {
+    const prefix = idPrefix(type);
+    try {
+      const res = await this.db.allDocs({ include_docs: true, startkey: prefix, endkey: `${prefix}\uffff` });
+      return res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as T] : []));
+    } catch (err) {
+      throw storeError(err, `cannot list ${type} documents`);
+    }
+  }
+
+  /** Number of documents per type (every type present, 0 when none). */
+  async countByType(): Promise<Record<DocType, number>> {
+    const out = {} as Record<DocType, number>;
+    await Promise.all(
+      DOC_TYPES.map(async (type) => {
+        const prefix = idPrefix(type);
+        const res = await this.db.allDocs({ startkey: prefix, endkey: `${prefix}\uffff` });
+        out[type] = res.rows.length;
+      }),
+    );
+    return Object.fromEntries(DOC_TYPES.map((t) => [t, out[t]])) as Record<DocType, number>;
+  }
+
+  /** Closes the database and releases the LevelDB lock. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.db.close();
+    } finally {
+      openInProcess.delete(this.dir);
+    }
+    this.log.debug('books closed', { event: 'ledger.close', dir: this.dir });
+  }
+
+  private async currentDocs(ids: string[]): Promise<Map<string, BooksDoc>> {
+    const out = new Map<string, BooksDoc>();
+    if (ids.length === 0) return out;
+    let res: PouchDB.Core.AllDocsWithKeysResponse<object>;
+    try {
+      res = await this.db.allDocs({ keys: ids, include_docs: true });
+    } catch (err) {
+      throw storeError(err, 'cannot read the stored documents');
+    }
+    for (const row of res.rows) {
+      const r = row as { id?: string; doc?: object | null };
+      if (r.doc && r.id) out.set(r.id, r.doc as BooksDoc);
+    }
+    return out;
+  }
+
+  private async bulk(docs: Array<BooksDoc | DeletionStub>): Promise<Array<PouchDB.Core.Response | PouchDB.Core.Error>> {
+    let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
+    try {
+      results = await this.db.bulkDocs(docs as unknown as PouchDB.Core.PutDocument<object>[]);
+    } catch (err) {
+      throw storeError(err, `cannot write ${docs.length} document(s)`);
+    }
+    const conflicts: string[] = [];
+    const failures: PouchDB.Core.Error[] = [];
+    results.forEach((r, i) => {
+      if ('error' in r && r.error) {
+        if (r.status === 409) conflicts.push(docs[i]._id);
+        else failures.push({ ...r, id: docs[i]._id });
+      }
+    });
+    if (conflicts.length > 0) throw new StoreConflictError(conflicts, { cause: results });
+    if (failures.length > 0) {
+      throw new StoreError('STORE_WRITE', `cannot write ${failures.map((f) => `${f.id} (${f.message ?? f.name})`).join(', ')}`, {
+        cause: failures,
+        details: { ids: failures.map((f) => f.id) },
+      });
+    }
+    return results;
+  }
+
+  private logOverrides(overrides: Array<{ id: string; rules: string[] }>, opts: WriteOptions): void {
+    for (const o of overrides) {
+      this.log.warn(`override: ${o.rules.join(', ')} bypassed for ${o.id}`, {
+        event: 'ledger.override',
+        doc_id: o.id,
+        rules: o.rules,
+        reason: opts.override?.reason,
+      });
+    }
+  }
+}
+
+/**
+ * LevelDB reports a held lock as an `OpenError` "IO error: lock <dir>/LOCK: Resource temporarily
+ * unavailable"; level-errors gives no code, so the LOCK path in the message is the only signal.
+ */
+function isLockError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return /\bLOCK\b/.test(err.message) && (err.name === 'OpenError' || /lock/i.test(err.message));
+}
+
+function isNotFound(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { status?: number }).status === 404;
+}
+
+function storeError(err: unknown, what: string): StoreError {
+  const message = err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
+  return new StoreError('STORE_IO', `${what}: ${message}`, { cause: err });
+}

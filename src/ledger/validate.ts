@@ -1,0 +1,370 @@
+import { isCalendarDate } from '../shared/dates';
+import { isCurrency } from '../shared/money';
+import type { LedgerProblem } from './errors';
+import {
+  ACCOUNT_KINDS,
+  AUDIT_TAKEN,
+  BANK_CONNECTION_STATUSES,
+  DOC_TYPES,
+  ID_PREFIX,
+  INVOICE_KINDS,
+  INVOICE_STATES,
+  JOURNAL_KINDS,
+  MOVE_STATES,
+  STATEMENT_LINE_STATES,
+  docType,
+  type DocType,
+} from './model';
+
+/**
+ * Runtime shape checks, one per document type. Each problem names the document id and the field,
+ * so an admin reading a refused write (or a log line) knows what to fix. Only the listed fields
+ * are checked; unknown fields pass through untouched.
+ */
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+/** An ISO 8601 UTC instant as `Date#toISOString()` writes it (seconds required, `Z` zone). */
+export function isIsoInstant(value: unknown): value is string {
+  return typeof value === 'string' && ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+type Doc = Record<string, unknown>;
+
+/** Collects problems for one document. */
+class Checker {
+  readonly problems: LedgerProblem[] = [];
+  constructor(readonly doc: Doc, readonly id: string) {}
+
+  invalid(field: string | undefined, rule: string, what: string): void {
+    const where = field ? ` field ${field}` : '';
+    this.problems.push({ doc_id: this.id, code: 'LEDGER_INVALID_DOC', rule, field, message: `${this.id}:${where} ${what}` });
+  }
+
+  mismatch(field: string, what: string): void {
+    this.problems.push({ doc_id: this.id, code: 'LEDGER_ID_MISMATCH', rule: 'id_mismatch', field, message: `${this.id}: field ${field} ${what}` });
+  }
+
+  /** Returns the value when present; records `required` when it is missing and `required` is true. */
+  private present(obj: Doc, key: string, path: string, required: boolean): unknown {
+    const v = obj[key];
+    if (v === undefined || v === null) {
+      if (required) this.invalid(path, 'required', 'is required');
+      return undefined;
+    }
+    return v;
+  }
+
+  string(key: string, opts: { required?: boolean; obj?: Doc; path?: string; noColon?: boolean } = {}): string | undefined {
+    const { required = true, obj = this.doc, path = key } = opts;
+    const v = this.present(obj, key, path, required);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.trim() === '') {
+      this.invalid(path, 'string', `must be a non-empty string (got ${show(v)})`);
+      return undefined;
+    }
+    if (opts.noColon && v.includes(':')) this.invalid(path, 'no_colon', `must not contain ':' (got ${show(v)})`);
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], opts: { required?: boolean; obj?: Doc; path?: string } = {}): T | undefined {
+    const { required = true, obj = this.doc, path = key } = opts;
+    const v = this.present(obj, key, path, required);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      this.invalid(path, 'enum', `must be one of ${allowed.join(' | ')} (got ${show(v)})`);
+      return undefined;
+    }
+    return v as T;
+  }
+
+  boolean(key: string, opts: { required?: boolean; obj?: Doc; path?: string } = {}): boolean | undefined {
+    const { required = true, obj = this.doc, path = key } = opts;
+    const v = this.present(obj, key, path, required);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') {
+      this.invalid(path, 'boolean', `must be true or false (got ${show(v)})`);
+      return undefined;
+    }
+    return v;
+  }
+
+  /** A safe integer (money in minor units, counts). */
+  integer(key: string, opts: { required?: boolean; obj?: Doc; path?: string; min?: number } = {}): number | undefined {
+    const { required = true, obj = this.doc, path = key } = opts;
+    const v = this.present(obj, key, path, required);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+      this.invalid(path, 'integer', `must be an integer number of minor units (got ${show(v)})`);
+      return undefined;
+    }
+    if (opts.min !== undefined && v < opts.min) {
+      this.invalid(path, 'min', `must be ≥ ${opts.min} (got ${v})`);
+      return undefined;
+    }
+    return v;
+  }
+
+  currency(key: string, opts: { required?: boolean; obj?: Doc; path?: string } = {}): string | undefined {
+    const { required = true, obj = this.doc, path = key } = opts;
+    const v = this.present(obj, key, path, required);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !isCurrency(v)) {
+      this.invalid(path, 'currency', `must be an upper-case ISO 4217 currency code such as EUR (got ${show(v)})`);
+      return undefined;
+    }
+    return v;
+  }
+
+  date(key: string, opts: { required?: boolean; obj?: Doc; path?: string } = {}): string | undefined {
+    const { required = true, obj = this.doc, path = key } = opts;
+    const v = this.present(obj, key, path, required);
+    if (v === undefined) return undefined;
+    if (!isCalendarDate(v)) {
+      this.invalid(path, 'date', `must be a calendar date YYYY-MM-DD (got ${show(v)})`);
+      return undefined;
+    }
+    return v;
+  }
+
+  instant(key: string, opts: { required?: boolean; obj?: Doc; path?: string } = {}): string | undefined {
+    const { required = true, obj = this.doc, path = key } = opts;
+    const v = this.present(obj, key, path, required);
+    if (v === undefined) return undefined;
+    if (!isIsoInstant(v)) {
+      this.invalid(path, 'instant', `must be an ISO 8601 UTC time such as 2024-01-31T12:00:00.000Z (got ${show(v)})`);
+      return undefined;
+    }
+    return v;
+  }
+
+  object(key: string, opts: { required?: boolean; obj?: Doc; path?: string } = {}): Doc | undefined {
+    const { required = true, obj = this.doc, path = key } = opts;
+    const v = this.present(obj, key, path, required);
+    if (v === undefined) return undefined;
+    if (!isPlainObject(v)) {
+      this.invalid(path, 'object', `must be an object (got ${show(v)})`);
+      return undefined;
+    }
+    return v;
+  }
+
+  array(key: string, opts: { required?: boolean } = {}): unknown[] | undefined {
+    const v = this.present(this.doc, key, key, opts.required ?? true);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) {
+      this.invalid(key, 'array', `must be a list (got ${show(v)})`);
+      return undefined;
+    }
+    return v;
+  }
+
+  /** The field must equal the part of the id it is encoded in (`account:<code>` → `code`). */
+  idPart(field: string, value: string | undefined, expected: string | undefined): void {
+    if (value === undefined || expected === undefined) return;
+    if (value !== expected) this.mismatch(field, `is '${value}' but the id says '${expected}'`);
+  }
+}
+
+function isPlainObject(v: unknown): v is Doc {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const text = JSON.stringify(v);
+  return text === undefined ? String(v) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Splits `prefix:a:b...` into the parts after the prefix: the first `n - 1` parts and the rest. */
+function idParts(id: string, n: number): string[] | undefined {
+  const rest = id.slice(id.indexOf(':') + 1);
+  const out: string[] = [];
+  let s = rest;
+  for (let i = 0; i < n - 1; i++) {
+    const at = s.indexOf(':');
+    if (at < 0) return undefined;
+    out.push(s.slice(0, at));
+    s = s.slice(at + 1);
+  }
+  out.push(s);
+  return out.every((p) => p !== '') ? out : undefined;
+}
+
+const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
+  account(c, id) {
+    const code = c.string('code');
+    c.idPart('code', code, idParts(id, 1)?.[0]);
+    c.string('name');
+    c.oneOf('kind', ACCOUNT_KINDS);
+    c.boolean('reconcile', { required: false });
+    c.currency('currency', { required: false });
+  },
+
+  journal(c, id) {
+    const code = c.string('code', { noColon: true });
+    c.idPart('code', code, idParts(id, 1)?.[0]);
+    c.string('name');
+    c.oneOf('kind', JOURNAL_KINDS);
+    c.currency('currency');
+    c.string('default_account');
+    c.string('suspense_account', { required: false });
+  },
+
+  partner(c) {
+    c.string('name');
+    c.string('email', { required: false });
+    c.string('vat', { required: false });
+    c.string('internal_notes', { required: false });
+    const banks = c.array('bank_accounts');
+    banks?.forEach((b, i) => {
+      const path = `bank_accounts[${i}]`;
+      if (!isPlainObject(b)) return c.invalid(path, 'object', `must be an object { iban, bic? } (got ${show(b)})`);
+      c.string('iban', { obj: b, path: `${path}.iban` });
+      c.string('bic', { obj: b, path: `${path}.bic`, required: false });
+    });
+  },
+
+  move(c, id) {
+    const journal = c.string('journal', { noColon: true });
+    c.idPart('journal', journal, idParts(id, 2)?.[0]);
+    c.date('date');
+    c.string('ref', { required: false });
+    c.oneOf('state', MOVE_STATES);
+    c.string('statement_line', { required: false });
+    c.string('reverses', { required: false });
+    c.instant('posted_at', { required: false });
+    c.currency('currency', { required: false });
+    const lines = c.array('lines');
+    lines?.forEach((line, i) => {
+      const path = `lines[${i}]`;
+      if (!isPlainObject(line)) return c.invalid(path, 'object', `must be an object { account, debit, credit, currency } (got ${show(line)})`);
+      c.string('account', { obj: line, path: `${path}.account` });
+      c.string('partner', { obj: line, path: `${path}.partner`, required: false });
+      c.string('label', { obj: line, path: `${path}.label`, required: false });
+      c.currency('currency', { obj: line, path: `${path}.currency` });
+      const debit = c.integer('debit', { obj: line, path: `${path}.debit`, min: 0 });
+      const credit = c.integer('credit', { obj: line, path: `${path}.credit`, min: 0 });
+      if (debit !== undefined && credit !== undefined && (debit === 0) === (credit === 0)) {
+        c.invalid(path, 'one_side', `must have exactly one of debit and credit non-zero (debit ${debit}, credit ${credit})`);
+      }
+    });
+  },
+
+  invoice(c, id) {
+    c.oneOf('kind', INVOICE_KINDS);
+    const num = c.string('number');
+    c.idPart('number', num, idParts(id, 1)?.[0]);
+    c.string('partner');
+    const date = c.date('date');
+    const due = c.date('due_date');
+    if (date && due && due < date) c.invalid('due_date', 'due_before_date', `(${due}) must not be before date (${date})`);
+    c.currency('currency');
+    const total = c.integer('total', { min: 0 });
+    const residual = c.integer('residual', { min: 0 });
+    const state = c.oneOf('state', INVOICE_STATES);
+    c.string('payment_reference', { required: false });
+    if (total !== undefined && residual !== undefined) {
+      if (residual > total) c.invalid('residual', 'residual_above_total', `(${residual}) must not exceed total (${total})`);
+      else if (state === 'paid' && residual !== 0) c.invalid('residual', 'paid_residual', `must be 0 on a paid invoice (got ${residual})`);
+      else if (state === 'partial' && (residual === 0 || residual === total)) {
+        c.invalid('residual', 'partial_residual', `must be between 0 and total (${total}) on a partially paid invoice (got ${residual})`);
+      }
+    }
+  },
+
+  payment(c) {
+    c.string('partner', { required: false });
+    c.string('invoice');
+    c.string('statement_line', { required: false });
+    c.string('move');
+    c.date('date');
+    const amount = c.integer('amount');
+    if (amount === 0) c.invalid('amount', 'non_zero', 'must not be 0');
+    c.currency('currency');
+  },
+
+  statement_line(c, id) {
+    const conn = c.string('connection', { noColon: true });
+    c.idPart('connection', conn, idParts(id, 2)?.[0]);
+    c.string('account_id');
+    c.date('date');
+    c.date('value_date', { required: false });
+    c.integer('amount');
+    c.currency('currency');
+    for (const key of ['payee', 'memo', 'reference', 'counterparty_iban', 'counterparty_name', 'provider_id', 'move', 'replaced_by']) {
+      c.string(key, { required: false });
+    }
+    c.string('dedup_key');
+    c.boolean('pending');
+    c.oneOf('state', STATEMENT_LINE_STATES);
+    c.instant('imported_at');
+  },
+
+  bank_connection(c, id) {
+    const name = c.string('name');
+    c.idPart('name', name, idParts(id, 1)?.[0]);
+    c.string('provider');
+    c.string('institution');
+    c.oneOf('status', BANK_CONNECTION_STATUSES);
+    for (const key of ['last_refresh_at', 'last_success_at', 'next_run_at', 'consent_expires_at']) c.instant(key, { required: false });
+    c.date('watermark', { required: false });
+    const err = c.object('last_error', { required: false });
+    if (err) {
+      c.string('code', { obj: err, path: 'last_error.code' });
+      c.string('message', { obj: err, path: 'last_error.message' });
+    }
+    const counts = c.object('counts');
+    if (counts) {
+      for (const key of ['fetched', 'new', 'duplicates', 'pending']) c.integer(key, { obj: counts, path: `counts.${key}`, min: 0 });
+    }
+    const balance = c.object('balance', { required: false });
+    if (balance) {
+      c.integer('amount', { obj: balance, path: 'balance.amount' });
+      c.currency('currency', { obj: balance, path: 'balance.currency' });
+      c.date('date', { obj: balance, path: 'balance.date' });
+    }
+  },
+
+  audit(c, id) {
+    const target = c.string('doc_id');
+    if (target !== undefined && !id.endsWith(`:${target}`)) c.mismatch('doc_id', `is '${target}' but the id ${id} does not end with it`);
+    c.string('strategy', { required: false });
+    c.instant('resolved_at', { required: false });
+    c.oneOf('taken', AUDIT_TAKEN, { required: false });
+  },
+};
+
+/**
+ * Every shape problem of `doc` (empty when it is well-formed): the id prefix agrees with `type`,
+ * id parts agree with their fields, required fields are present with the right types, money is
+ * integer minor units with an ISO 4217 currency, dates are calendar dates, instants are UTC.
+ * Balance and immutability are the invariants' job (invariants.ts).
+ */
+export function docProblems(doc: unknown): LedgerProblem[] {
+  if (!isPlainObject(doc)) {
+    return [{ doc_id: '(none)', code: 'LEDGER_INVALID_DOC', rule: 'object', message: `a document must be an object (got ${show(doc)})` }];
+  }
+  const id = typeof doc._id === 'string' ? doc._id : '';
+  const c = new Checker(doc, id || '(no id)');
+  if (id === '') {
+    c.invalid('_id', 'required', 'is required (a string such as account:1010)');
+    return c.problems;
+  }
+  const type = doc.type;
+  if (typeof type !== 'string' || !(DOC_TYPES as readonly string[]).includes(type)) {
+    c.invalid('type', 'enum', `must be one of ${DOC_TYPES.join(' | ')} (got ${show(type)})`);
+    return c.problems;
+  }
+  const t = type as DocType;
+  const fromId = docType(id);
+  if (fromId !== t || idParts(id, t === 'move' || t === 'statement_line' ? 2 : 1) === undefined) {
+    const shape = t === 'move' ? 'move:<journal>:<key>' : t === 'statement_line' ? 'stl:<connection>:<key>' : `${ID_PREFIX[t]}:<key>`;
+    c.mismatch('_id', `does not match type '${t}' (expected ${shape})`);
+    return c.problems;
+  }
+  c.instant('created_at', { required: false });
+  c.instant('updated_at', { required: false });
+  CHECKS[t](c, id);
+  return c.problems;
+}
