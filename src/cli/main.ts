@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config';
+import { createLogger, Daemon, readStatus, StateDirInUseError, VERSION, type StatusReport } from '../daemon';
+import { wireServices } from '../daemon/wiring';
+import { BooksyncError, describeError } from '../shared/errors';
+import { formatStatus } from './format';
+
+/** sysexits(3) codes systemd and scripts understand. */
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, TEMPFAIL: 75, CONFIG: 78 } as const;
+
+const DEFAULT_CONFIG = '/etc/booksync/booksync.yaml';
+
+interface Command {
+  summary: string;
+  usage: string;
+  options?: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+  run(args: { values: Record<string, unknown>; positionals: string[]; configPath: string; env: NodeJS.ProcessEnv }): Promise<number>;
+}
+
+/** A logger for commands that open the books directly: warnings and errors to stderr only. */
+function cliLogger(env: NodeJS.ProcessEnv) {
+  return createLogger({ level: env.BOOKSYNC_CLI_LOG_LEVEL ?? 'warn', stream: process.stderr, secrets: () => [] });
+}
+
+const COMMANDS: Record<string, Command> = {
+  start: {
+    summary: 'run the daemon in the foreground (what systemd runs)',
+    usage: 'booksync start [--config PATH]',
+    async run({ configPath, env }) {
+      let daemon: Daemon;
+      try {
+        daemon = await Daemon.start({ configPath, env, services: wireServices });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.format()}\n`);
+          return EXIT.CONFIG;
+        }
+        if (err instanceof StateDirInUseError) {
+          process.stderr.write(`booksync: ${err.message}\n`);
+          return EXIT.TEMPFAIL;
+        }
+        throw err;
+      }
+      // An error nobody caught is logged as one JSON line and ends the process non-zero, so
+      // systemd (Restart=on-failure) starts a clean instance.
+      const crash = (err: unknown) => {
+        daemon.log.error(`uncaught error: ${describeError(err).message}`, { event: 'daemon.crash', err });
+        setTimeout(() => process.exit(EXIT.SOFTWARE), 100).unref();
+      };
+      process.on('uncaughtException', crash);
+      process.on('unhandledRejection', crash);
+      daemon.installSignalHandlers();
+      return daemon.done;
+    },
+  },
+  'check-config': {
+    summary: 'validate the config file: prints ok, or every error with file:line:col',
+    usage: 'booksync check-config [--config PATH]',
+    async run({ configPath, env }) {
+      try {
+        loadConfig(configPath, { env });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stdout.write(`${err.format()}\n`);
+          return EXIT.CONFIG;
+        }
+        throw err;
+      }
+      process.stdout.write('ok\n');
+      return EXIT.OK;
+    },
+  },
+  status: {
+    summary: 'show the daemon, the books, sync and bank connections (--json for scripts)',
+    usage: 'booksync status [--config PATH] [--json]',
+    options: { json: { type: 'boolean' } },
+    async run({ values, configPath, env }) {
+      const report: StatusReport = await readStatus(configPath, env, cliLogger(env));
+      process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+      return EXIT.OK;
+    },
+  },
+  version: {
+    summary: 'print the version',
+    usage: 'booksync version',
+    async run() {
+      process.stdout.write(`booksync ${VERSION}\n`);
+      return EXIT.OK;
+    },
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'booksync: keeps local books and a cloud CouchDB in sync, and feeds them from the bank.',
+    '',
+    'Usage: booksync <command> [--config PATH] [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Options:',
+    `  --config PATH  config file (default: $BOOKSYNC_CONFIG or ${DEFAULT_CONFIG})`,
+    '  --help         show help for a command',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name ? EXIT.OK : EXIT.USAGE;
+  }
+  if (name === '--version') return COMMANDS.version.run({ values: {}, positionals: [], configPath: '', env });
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`booksync: unknown command '${name}' (known: ${Object.keys(COMMANDS).join(', ')})\n`);
+    return EXIT.USAGE;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, ...(command.options ?? {}) },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`booksync ${name}: ${(err as Error).message}\nusage: ${command.usage}\n`);
+    return EXIT.USAGE;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${command.summary}\nusage: ${command.usage}\n`);
+    return EXIT.OK;
+  }
+  const configPath = (parsed.values.config as string | undefined) ?? env.BOOKSYNC_CONFIG ?? DEFAULT_CONFIG;
+  try {
+    return await command.run({ values: parsed.values, positionals: parsed.positionals, configPath, env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.format()}\n`);
+      return EXIT.CONFIG;
+    }
+    if (err instanceof BooksyncError) {
+      process.stderr.write(`booksync ${name}: ${err.message}\n`);
+      return err instanceof StateDirInUseError ? EXIT.TEMPFAIL : EXIT.FAILURE;
+    }
+    process.stderr.write(`booksync ${name}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT.SOFTWARE;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env).then(
+    // Exit explicitly: a daemon that has stopped must not linger on a timer some library left.
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`booksync: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exit(EXIT.SOFTWARE);
+    },
+  );
+}

@@ -1,0 +1,155 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import { BooksyncError, describeError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+
+/**
+ * The control channel: a Unix socket in the state directory (mode 0600, so only the service
+ * user and root can talk to the daemon) carrying one JSON object a line. A request is
+ * `{ "id": 1, "method": "status", "params": {...} }`; the answer is `{ "id": 1, "ok": true,
+ * "result": ... }` or `{ "id": 1, "ok": false, "error": { "code", "message" } }`.
+ */
+export type ControlHandler = (params: Record<string, unknown>) => Promise<unknown>;
+
+export class ControlError extends BooksyncError {}
+
+/** Longest request line accepted; a control request is small. */
+const MAX_LINE = 1 << 20;
+
+export class ControlServer {
+  private readonly handlers = new Map<string, ControlHandler>();
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly socketPath: string, private readonly logger: Logger) {}
+
+  /** Registers a method; later issues (sync, bank, ledger) add theirs through the daemon. */
+  handle(method: string, handler: ControlHandler): void {
+    this.handlers.set(method, handler);
+  }
+
+  methods(): string[] {
+    return [...this.handlers.keys()].sort();
+  }
+
+  /**
+   * Listens on the socket path. The caller holds the state directory's store lock, so a socket
+   * file left behind by a killed daemon is stale and safe to remove.
+   */
+  async listen(): Promise<void> {
+    fs.rmSync(this.socketPath, { force: true });
+    const server = net.createServer((socket) => this.serve(socket));
+    this.server = server;
+    // Create the socket with no group/other bits from the first moment, then make sure.
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    fs.chmodSync(this.socketPath, 0o600);
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    fs.rmSync(this.socketPath, { force: true });
+  }
+
+  private serve(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let buffer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      if (buffer.length > MAX_LINE) {
+        socket.end(JSON.stringify({ id: null, ok: false, error: { code: 'CONTROL_TOO_LARGE', message: 'request too large' } }) + '\n');
+        return;
+      }
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (line.trim()) void this.answer(socket, line);
+      }
+    });
+  }
+
+  private async answer(socket: net.Socket, line: string): Promise<void> {
+    let id: unknown = null;
+    let reply: Record<string, unknown>;
+    try {
+      const request = JSON.parse(line) as { id?: unknown; method?: unknown; params?: unknown };
+      id = request.id ?? null;
+      const handler = typeof request.method === 'string' ? this.handlers.get(request.method) : undefined;
+      if (!handler) {
+        throw new ControlError('CONTROL_UNKNOWN_METHOD', `unknown control method '${String(request.method)}' (known: ${this.methods().join(', ')})`);
+      }
+      const params = request.params && typeof request.params === 'object' ? (request.params as Record<string, unknown>) : {};
+      reply = { id, ok: true, result: await handler(params) };
+    } catch (err) {
+      if (!(err instanceof BooksyncError)) {
+        this.logger.error('control request failed', { event: 'control.error', err });
+      }
+      reply = { id, ok: false, error: describeError(err) };
+    }
+    if (!socket.destroyed) socket.write(JSON.stringify(reply) + '\n');
+  }
+}
+
+/** Thrown by the client when no daemon answers on the socket (then the CLI works offline). */
+export class DaemonNotRunningError extends BooksyncError {}
+
+/**
+ * One request over the control socket. Rejects with DaemonNotRunningError when nothing listens
+ * (no socket, or a stale one), and with a BooksyncError carrying the daemon's code on a failed call.
+ */
+export function controlRequest(socketPath: string, method: string, params: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(socketPath);
+    let buffer = '';
+    let connected = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ControlError('CONTROL_TIMEOUT', `the daemon did not answer '${method}' within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => {
+      connected = true;
+      socket.write(JSON.stringify({ id: 1, method, params }) + '\n');
+    });
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      const nl = buffer.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      socket.end();
+      try {
+        const reply = JSON.parse(buffer.slice(0, nl)) as { ok: boolean; result?: unknown; error?: { code: string; message: string } };
+        if (reply.ok) resolve(reply.result);
+        else reject(new ControlError(reply.error?.code ?? 'CONTROL_FAILED', reply.error?.message ?? 'the daemon reported an error'));
+      } catch (err) {
+        reject(new ControlError('CONTROL_BAD_REPLY', 'the daemon sent an unreadable reply', { cause: err }));
+      }
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (!connected && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')) {
+        reject(new DaemonNotRunningError('DAEMON_NOT_RUNNING', 'no booksync daemon is running on this state directory', { cause: err }));
+      } else {
+        reject(new ControlError('CONTROL_FAILED', `control socket error: ${err.message}`, { cause: err }));
+      }
+    });
+  });
+}

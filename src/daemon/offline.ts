@@ -1,0 +1,52 @@
+import { loadConfig } from '../config';
+import { BooksStore } from '../ledger';
+import { BooksyncError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import { controlRequest, DaemonNotRunningError } from './control';
+import { statePaths, StateDirInUseError } from './daemon';
+import { baseStatus, type StatusReport } from './status';
+
+/**
+ * Runs `fn` inside the running daemon over the control socket when one runs, else against the
+ * books opened directly (the daemon is the only writer while it runs: it owns the LevelDB lock).
+ */
+export async function withDaemonOrStore<T>(
+  configPath: string,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  viaDaemon: (socket: string) => Promise<T>,
+  direct: (store: BooksStore, config: ReturnType<typeof loadConfig>, booksPath: string) => Promise<T>,
+): Promise<T> {
+  const config = loadConfig(configPath, { env });
+  const paths = statePaths(config.state_dir);
+  try {
+    return await viaDaemon(paths.socket);
+  } catch (err) {
+    if (!(err instanceof DaemonNotRunningError)) throw err;
+  }
+  let store: BooksStore;
+  try {
+    store = await BooksStore.open(paths.books, { logger });
+  } catch (err) {
+    if (err instanceof BooksyncError && err.code === 'STORE_LOCKED') {
+      throw new StateDirInUseError('STATE_DIR_IN_USE', `the books in ${config.state_dir} are held by a booksync process that does not answer on ${paths.socket}`, { cause: err });
+    }
+    throw err;
+  }
+  try {
+    return await direct(store, config, paths.books);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `booksync status`: from the running daemon, or from the books when it is not running. */
+export function readStatus(configPath: string, env: NodeJS.ProcessEnv, logger: Logger): Promise<StatusReport> {
+  return withDaemonOrStore(
+    configPath,
+    env,
+    logger,
+    async (socket) => (await controlRequest(socket, 'status')) as StatusReport,
+    async (store, config, booksPath) => baseStatus(config, store, booksPath),
+  );
+}

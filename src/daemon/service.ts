@@ -1,0 +1,17 @@
+import type { Config } from '../config';
+
+/**
+ * A long-running part of the daemon (the embedded cloud, the sync engine, the bank scheduler, the
+ * local API). The daemon starts services in order, stops them in reverse order, and hands each
+ * a new config on reload. A service that cannot apply a reload throws, and the daemon keeps the
+ * old config in force for everyone.
+ */
+export interface Service {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Stop taking new work, finish or safely abandon in-flight work by `deadline` (epoch ms). */
+  stop(deadline: number): Promise<void>;
+  reload?(config: Config): Promise<void>;
+  /** A secret-free summary for `booksync status`. */
+  status?(): Promise<Record<string, unknown>>;
+}
