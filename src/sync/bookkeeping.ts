@@ -1,0 +1,156 @@
+import { mkdirSync } from 'node:fs';
+import type { Content } from './projection';
+import { SyncError } from './errors';
+
+/**
+ * What both sides last agreed on for one document. Lives in the bookkeeping store, never inside a
+ * replicated document (DESIGN.md, Replication).
+ */
+export interface Base {
+  /** Cloud revision at the moment of agreement. */
+  remoteRev: string;
+  /** Local revision at the moment of agreement. */
+  localRev: string;
+  /** Hash of the local document's push projection at agreement ('' when the type does not push). */
+  pushHash: string;
+  /** Hash of the cloud document's pull projection at agreement ('' when the type does not pull). */
+  pullHash: string;
+  /** The agreed shared content (every excluded path removed): the base of three-way merges. */
+  shared: Content;
+  /** The cloud's values of push-excluded fields, carried over by optimistic writes. */
+  keep?: Record<string, unknown>;
+}
+
+/** An unresolved conflict (strategy `manual`, a posted move, or a write the ledger refused). */
+export interface OpenConflict {
+  doc_id: string;
+  type: string;
+  /** Why it is manual: `manual` strategy, `posted_move`, or a ledger error code. */
+  reason: string;
+  detected_at: string;
+  /** Local document as it stands (full, with excluded fields), or null when deleted/absent. */
+  local: Record<string, unknown> | null;
+  /** Cloud document as it stands (its pull projection... full body as fetched), or null when deleted/absent. */
+  remote: Record<string, unknown> | null;
+  /** Last agreed shared content, when there is one. */
+  base: Content | null;
+  /** For conflicts between cloud leaves: the losing revisions. */
+  remote_leaves?: string[];
+}
+
+export type Checkpoint = unknown;
+
+interface LevelDown {
+  open(options: Record<string, unknown>, cb: (err?: Error) => void): void;
+  close(cb: (err?: Error) => void): void;
+  getMany(keys: string[], options: Record<string, unknown>, cb: (err: Error | undefined, values: Array<string | undefined>) => void): void;
+  batch(ops: Array<{ type: 'put' | 'del'; key: string; value?: string }>, options: Record<string, unknown>, cb: (err?: Error) => void): void;
+  iterator(options: Record<string, unknown>): {
+    next(cb: (err: Error | undefined, key?: string, value?: string) => void): void;
+    end(cb: (err?: Error) => void): void;
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const leveldown = require('leveldown') as (location: string) => LevelDown;
+
+const BASE = 'b!';
+const CONFLICT = 'c!';
+const CHECKPOINT = 'k!';
+
+/**
+ * Sync bookkeeping in a raw LevelDB of its own (bases read in batches with `getMany`, ~10× faster
+ * than `allDocs({keys})` on a PouchDB): bases, checkpoints per direction, open conflicts.
+ * Write order is the caller's: data, then `putBases`, then `setCheckpoint`.
+ */
+export class Bookkeeping {
+  private constructor(private readonly db: LevelDown, readonly location: string) {}
+
+  static async open(location: string): Promise<Bookkeeping> {
+    mkdirSync(location, { recursive: true });
+    const db = leveldown(location);
+    await new Promise<void>((resolve, reject) => db.open({ createIfMissing: true }, (err) => (err ? reject(wrap(err, location)) : resolve())));
+    return new Bookkeeping(db, location);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+  }
+
+  async bases(ids: readonly string[]): Promise<Map<string, Base>> {
+    const out = new Map<string, Base>();
+    if (ids.length === 0) return out;
+    const values = await this.getMany(ids.map((id) => BASE + id));
+    values.forEach((v, i) => {
+      if (v !== undefined) out.set(ids[i], JSON.parse(v) as Base);
+    });
+    return out;
+  }
+
+  async putBases(entries: ReadonlyArray<[string, Base]>): Promise<void> {
+    if (entries.length === 0) return;
+    await this.batch(entries.map(([id, base]) => ({ type: 'put' as const, key: BASE + id, value: JSON.stringify(base) })));
+  }
+
+  async checkpoint(way: 'push' | 'pull'): Promise<Checkpoint | undefined> {
+    const [v] = await this.getMany([CHECKPOINT + way]);
+    return v === undefined ? undefined : (JSON.parse(v) as { seq: Checkpoint }).seq;
+  }
+
+  async setCheckpoint(way: 'push' | 'pull', seq: Checkpoint): Promise<void> {
+    await this.batch([{ type: 'put', key: CHECKPOINT + way, value: JSON.stringify({ seq }) }]);
+  }
+
+  async conflict(id: string): Promise<OpenConflict | undefined> {
+    const [v] = await this.getMany([CONFLICT + id]);
+    return v === undefined ? undefined : (JSON.parse(v) as OpenConflict);
+  }
+
+  async conflictsAmong(ids: readonly string[]): Promise<Map<string, OpenConflict>> {
+    const out = new Map<string, OpenConflict>();
+    if (ids.length === 0) return out;
+    const values = await this.getMany(ids.map((id) => CONFLICT + id));
+    values.forEach((v, i) => {
+      if (v !== undefined) out.set(ids[i], JSON.parse(v) as OpenConflict);
+    });
+    return out;
+  }
+
+  async putConflict(c: OpenConflict): Promise<void> {
+    await this.batch([{ type: 'put', key: CONFLICT + c.doc_id, value: JSON.stringify(c) }]);
+  }
+
+  async deleteConflict(id: string): Promise<void> {
+    await this.batch([{ type: 'del', key: CONFLICT + id }]);
+  }
+
+  /** Every open conflict, by document id. */
+  async conflicts(): Promise<OpenConflict[]> {
+    const it = this.db.iterator({ gt: CONFLICT, lt: 'c"', keyAsBuffer: false, valueAsBuffer: false });
+    const out: OpenConflict[] = [];
+    try {
+      for (;;) {
+        const entry = await new Promise<[string, string] | null>((resolve, reject) =>
+          it.next((err, key, value) => (err ? reject(err) : resolve(key === undefined ? null : [key, value as string]))),
+        );
+        if (!entry) break;
+        out.push(JSON.parse(entry[1]) as OpenConflict);
+      }
+    } finally {
+      await new Promise<void>((resolve) => it.end(() => resolve()));
+    }
+    return out;
+  }
+
+  private getMany(keys: string[]): Promise<Array<string | undefined>> {
+    return new Promise((resolve, reject) => this.db.getMany(keys, { asBuffer: false }, (err, values) => (err ? reject(err) : resolve(values))));
+  }
+
+  private batch(ops: Array<{ type: 'put' | 'del'; key: string; value?: string }>): Promise<void> {
+    return new Promise((resolve, reject) => this.db.batch(ops, {}, (err) => (err ? reject(err) : resolve())));
+  }
+}
+
+function wrap(err: Error, location: string): SyncError {
+  return new SyncError('SYNC_BOOKKEEPING', `cannot open the sync bookkeeping store at ${location}: ${err.message}`, { cause: err, details: { location } });
+}

@@ -1,0 +1,270 @@
+import type { Logger } from '../../shared/logger';
+import { SyncAuthError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
+import type {
+  ChangesOptions,
+  RemoteChange,
+  RemoteChangesPage,
+  RemoteCurrent,
+  RemoteDoc,
+  RemoteStore,
+  RemoteWrite,
+  RemoteWriteResult,
+} from '../remote-store';
+
+export interface CouchAuth {
+  /** `basic`: an Authorization header on every request; `cookie`: `POST /_session`, renewed once on a 401. */
+  method: 'basic' | 'cookie';
+  username: string;
+  password: string;
+}
+
+export interface CouchDbRemoteOptions {
+  /** Database URL, e.g. `https://couch.example.com/books`. Userinfo in the URL is moved into basic auth. */
+  url: string;
+  auth?: CouchAuth;
+  /** Timeout of every request (a long-poll gets its wait time on top). */
+  requestTimeoutMs: number;
+  /** Injected for tests; defaults to the global fetch. */
+  fetch?: typeof fetch;
+  logger?: Logger;
+}
+
+interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  extraTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Statuses handed back to the caller instead of being thrown. */
+  accept?: readonly number[];
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+/** `https://user:pw@host/db` → `https://host/db`: safe for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+/**
+ * RemoteStore over the CouchDB HTTP API (Apache CouchDB 3, clusters, Cloudant, pouchdb-server).
+ * Every request has a timeout (AbortSignal.timeout; PouchDB's own HTTP adapter has none, #8030).
+ * HTTP failures map to typed errors in one place (`fail`): 401/403 → SyncAuthError,
+ * network/timeout/5xx → SyncUnavailableError; 413 on a write splits the batch.
+ * @link https://docs.couchdb.org/en/stable/api/database/changes.html
+ * @link https://docs.couchdb.org/en/stable/api/database/bulk-api.html
+ */
+export class CouchDbRemote implements RemoteStore {
+  private readonly dbUrl: URL;
+  private readonly safeUrl: string;
+  private readonly auth: CouchAuth | undefined;
+  private readonly timeoutMs: number;
+  private readonly fetchFn: typeof fetch;
+  private readonly logger: Logger | undefined;
+  private cookie: string | null = null;
+  private sessionInFlight: Promise<void> | null = null;
+  /** Count of HTTP requests sent (for benchmarks and tests). */
+  requests = 0;
+
+  constructor(options: CouchDbRemoteOptions) {
+    const u = new URL(options.url);
+    let auth = options.auth;
+    if (!auth && (u.username || u.password)) {
+      auth = { method: 'basic', username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+    }
+    u.username = '';
+    u.password = '';
+    if (!u.pathname.endsWith('/')) u.pathname += '/';
+    this.dbUrl = u;
+    this.safeUrl = redactUrl(u.toString());
+    this.auth = auth;
+    this.timeoutMs = options.requestTimeoutMs;
+    this.fetchFn = options.fetch ?? fetch;
+    this.logger = options.logger;
+  }
+
+  /** The database URL without credentials. */
+  get url(): string {
+    return this.safeUrl;
+  }
+
+  async ensureDb(): Promise<void> {
+    const head = await this.request('GET', '', { accept: [404] });
+    if (head.status !== 404) return;
+    const created = await this.request('PUT', '', { accept: [412] });
+    if (created.status === 412) return; // created meanwhile by someone else
+    this.logger?.info('cloud database created', { event: 'sync.remote', url: this.safeUrl });
+  }
+
+  async changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage> {
+    const wait = options.waitMs ?? 0;
+    const answer = await this.request('GET', '_changes', {
+      query: {
+        feed: wait > 0 ? 'longpoll' : 'normal',
+        since: typeof since === 'string' ? since : JSON.stringify(since ?? 0),
+        include_docs: true,
+        conflicts: true,
+        style: 'all_docs',
+        limit: options.limit,
+        timeout: wait > 0 ? wait : undefined,
+      },
+      extraTimeoutMs: wait,
+      signal: options.signal,
+    });
+    const body = answer.body as { results?: Array<{ id: string; seq: unknown; doc?: RemoteDoc; deleted?: boolean; changes?: Array<{ rev: string }> }>; last_seq?: unknown; pending?: number };
+    if (!body || !Array.isArray(body.results)) throw new SyncProtocolError(`unexpected _changes answer from ${this.safeUrl}`);
+    const changes: RemoteChange[] = [];
+    for (const r of body.results) {
+      if (r.id.startsWith('_design/')) continue;
+      const doc: RemoteDoc = r.doc ?? { _id: r.id, _rev: r.changes?.[0]?.rev ?? '', _deleted: r.deleted === true };
+      changes.push({ id: r.id, seq: r.seq, doc });
+    }
+    return { changes, lastSeq: body.last_seq ?? since, pending: typeof body.pending === 'number' ? body.pending : 0 };
+  }
+
+  async current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>> {
+    const out = new Map<string, RemoteCurrent>();
+    if (ids.length === 0) return out;
+    const answer = await this.request('POST', '_all_docs', { query: { include_docs: true, conflicts: true }, body: { keys: ids } });
+    const rows = (answer.body as { rows?: Array<{ key: string; value?: { rev: string; deleted?: boolean }; doc?: RemoteDoc | null; error?: string }> }).rows ?? [];
+    for (const row of rows) {
+      if (!row.value) out.set(row.key, { exists: false });
+      else out.set(row.key, { exists: true, rev: row.value.rev, deleted: row.value.deleted === true, doc: row.doc ?? null });
+    }
+    for (const id of ids) if (!out.has(id)) out.set(id, { exists: false });
+    return out;
+  }
+
+  async revisions(refs: ReadonlyArray<{ id: string; rev: string }>): Promise<RemoteDoc[]> {
+    if (refs.length === 0) return [];
+    const answer = await this.request('POST', '_bulk_get', { query: { revs: false }, body: { docs: refs.map((r) => ({ id: r.id, rev: r.rev })) } });
+    const results = (answer.body as { results?: Array<{ docs: Array<{ ok?: RemoteDoc }> }> }).results ?? [];
+    const docs: RemoteDoc[] = [];
+    for (const r of results) for (const d of r.docs) if (d.ok) docs.push(d.ok);
+    return docs;
+  }
+
+  async write(docs: readonly RemoteWrite[]): Promise<RemoteWriteResult[]> {
+    if (docs.length === 0) return [];
+    const answer = await this.request('POST', '_bulk_docs', { body: { docs, new_edits: true }, accept: [413, 417] });
+    if (answer.status === 413) {
+      if (docs.length === 1) throw new SyncTooLargeError(`document ${docs[0]._id} is larger than ${this.safeUrl} accepts`, { details: { doc_id: docs[0]._id } });
+      const half = Math.ceil(docs.length / 2);
+      return [...(await this.write(docs.slice(0, half))), ...(await this.write(docs.slice(half)))];
+    }
+    const rows = answer.body as Array<{ id: string; rev?: string; ok?: boolean; error?: string; reason?: string }>;
+    if (!Array.isArray(rows)) throw new SyncProtocolError(`unexpected _bulk_docs answer from ${this.safeUrl}`);
+    return rows.map((row): RemoteWriteResult => {
+      if (row.rev && !row.error) return { id: row.id, ok: true, rev: row.rev };
+      if (row.error === 'conflict') return { id: row.id, ok: false, conflict: true };
+      return { id: row.id, ok: false, conflict: false, error: row.error ?? 'unknown', reason: row.reason ?? '' };
+    });
+  }
+
+  private async request(method: string, path: string, options: RequestOptions = {}, retriedAuth = false): Promise<Answer> {
+    const url = new URL(path, this.dbUrl);
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (this.auth?.method === 'basic') {
+      headers.authorization = 'Basic ' + Buffer.from(`${this.auth.username}:${this.auth.password}`).toString('base64');
+    } else if (this.auth?.method === 'cookie') {
+      if (!this.cookie) await this.openSession();
+      if (this.cookie) headers.cookie = this.cookie;
+    }
+    const timeout = AbortSignal.timeout(this.timeoutMs + (options.extraTimeoutMs ?? 0));
+    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+    let res: Response;
+    let text: string;
+    this.requests++;
+    try {
+      res = await this.fetchFn(url, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), signal });
+      text = await res.text();
+    } catch (err) {
+      if (options.signal?.aborted) throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, { cause: scrub(err) });
+      const what = timeout.aborted ? 'timed out' : 'failed';
+      throw new SyncUnavailableError(`${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`, { cause: scrub(err), details: { url: this.safeUrl } });
+    }
+    if (res.status === 401 && this.auth?.method === 'cookie' && !retriedAuth) {
+      this.cookie = null; // session expired: renew once
+      return this.request(method, path, options, true);
+    }
+    let body: unknown = null;
+    try {
+      body = text.length > 0 ? JSON.parse(text) : null;
+    } catch {
+      body = text;
+    }
+    if (res.ok || options.accept?.includes(res.status)) return { status: res.status, body };
+    throw this.fail(res.status, method, path, body);
+  }
+
+  private fail(status: number, method: string, path: string, body: unknown): Error {
+    const reason = typeof body === 'object' && body !== null ? String((body as { reason?: unknown; error?: unknown }).reason ?? (body as { error?: unknown }).error ?? '') : '';
+    const message = `${method} ${this.safeUrl}/${path}: HTTP ${status}${reason ? ` (${reason})` : ''}`;
+    const details = { url: this.safeUrl, status };
+    if (status === 401 || status === 403) return new SyncAuthError(message, { details });
+    if (status >= 500 || status === 408 || status === 429) return new SyncUnavailableError(message, { details });
+    if (status === 413) return new SyncTooLargeError(message, { details });
+    return new SyncProtocolError(message, { details });
+  }
+
+  private async openSession(): Promise<void> {
+    if (this.sessionInFlight) return this.sessionInFlight;
+    const auth = this.auth as CouchAuth;
+    const sessionUrl = new URL('/_session', this.dbUrl);
+    this.sessionInFlight = (async () => {
+      let res: Response;
+      this.requests++;
+      try {
+        res = await this.fetchFn(sessionUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ name: auth.username, password: auth.password }),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        await res.text();
+      } catch (err) {
+        throw new SyncUnavailableError(`POST ${redactUrl(sessionUrl.toString())} failed: ${describeNetError(err)}`, { cause: scrub(err) });
+      }
+      if (res.status === 401 || res.status === 403) throw new SyncAuthError(`cloud rejected the session login for ${this.safeUrl} (HTTP ${res.status})`, { details: { url: this.safeUrl, status: res.status } });
+      if (!res.ok) throw this.fail(res.status, 'POST', '_session', null);
+      const setCookie = res.headers.get('set-cookie');
+      const m = setCookie ? /AuthSession=[^;]*/.exec(setCookie) : null;
+      this.cookie = m ? m[0] : null;
+    })();
+    try {
+      await this.sessionInFlight;
+    } finally {
+      this.sessionInFlight = null;
+    }
+  }
+}
+
+function describeNetError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code ?? (err as NodeJS.ErrnoException).code ?? err.name;
+    return code ? String(code) : 'network error';
+  }
+  return 'network error';
+}
+
+/** Undici errors may carry the request URL; keep only name and code so no credential can leak through `cause`. */
+function scrub(err: unknown): Error {
+  if (err instanceof Error) {
+    const e = new Error(describeNetError(err));
+    e.name = err.name;
+    return e;
+  }
+  return new Error('network error');
+}

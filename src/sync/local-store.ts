@@ -1,0 +1,127 @@
+import { validateWrite, type BooksDoc, type DeletionStub, type WriteOptions } from '../ledger';
+import { describeError } from '../shared/errors';
+
+/** A document of the local books as the engine sees it (a tombstone is `{_id, _rev, _deleted:true}`). */
+export interface LocalDoc {
+  _id: string;
+  _rev: string;
+  _deleted?: boolean;
+  [field: string]: unknown;
+}
+
+export interface LocalChange {
+  id: string;
+  seq: unknown;
+  doc: LocalDoc;
+}
+
+export interface LocalChangesPage {
+  changes: LocalChange[];
+  lastSeq: unknown;
+}
+
+/** One write into the books: `doc` replaces `current` (null when the books have no such document). */
+export interface LocalWrite {
+  doc: Record<string, unknown> & { _id: string; _deleted?: boolean };
+  current: LocalDoc | null;
+  /** Bypass posted-move immutability (an admin resolving a conflict); the reason is logged by the caller. */
+  override?: { reason: string };
+}
+
+export type LocalWriteResult =
+  | { id: string; ok: true; rev: string }
+  | { id: string; ok: false; conflict: true }
+  | { id: string; ok: false; conflict: false; code: string; message: string };
+
+/**
+ * The narrow view of the local books the engine needs: changes since a sequence, bulk read, bulk
+ * write through the ledger's invariants. `BooksStore` (its `db`) is the production one.
+ */
+export interface LocalStore {
+  changesSince(since: unknown, limit: number): Promise<LocalChangesPage>;
+  /** Calls `onChange` on every local write after now; returns a function that stops the feed. */
+  watch(onChange: () => void): () => void;
+  /** Current documents (tombstones included); ids never seen are absent from the map. */
+  current(ids: readonly string[]): Promise<Map<string, LocalDoc>>;
+  /** Validates every write against its `current` (ledger invariants) and writes the valid ones in one bulk request. */
+  write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]>;
+  /** The store's latest sequence (for `pending_push`). */
+  updateSeq(): Promise<unknown>;
+}
+
+/**
+ * LocalStore over the books' PouchDB (`BooksStore.db`). Writes keep the documents' own
+ * timestamps (a pulled `updated_at` is the remote writer's, which `newest-wins` needs) and go
+ * through `validateWrite`: a document the ledger refuses is reported, not written.
+ */
+export class PouchLocalStore implements LocalStore {
+  constructor(private readonly db: PouchDB.Database) {}
+
+  async changesSince(since: unknown, limit: number): Promise<LocalChangesPage> {
+    const res = await this.db.changes({ since: (since ?? 0) as number, limit, include_docs: true, style: 'main_only' } as PouchDB.Core.ChangesOptions);
+    const changes: LocalChange[] = [];
+    for (const r of res.results) {
+      if (r.id.startsWith('_design/')) continue;
+      const doc = (r.doc ?? { _id: r.id, _rev: r.changes[0]?.rev, _deleted: r.deleted === true }) as unknown as LocalDoc;
+      changes.push({ id: r.id, seq: r.seq, doc });
+    }
+    return { changes, lastSeq: res.last_seq };
+  }
+
+  watch(onChange: () => void): () => void {
+    const feed = this.db.changes({ since: 'now', live: true, return_docs: false } as PouchDB.Core.ChangesOptions);
+    feed.on('change', () => onChange());
+    feed.on('error', () => undefined);
+    return () => feed.cancel();
+  }
+
+  async current(ids: readonly string[]): Promise<Map<string, LocalDoc>> {
+    const out = new Map<string, LocalDoc>();
+    if (ids.length === 0) return out;
+    const res = await this.db.allDocs({ keys: [...ids], include_docs: true });
+    for (const row of res.rows as Array<{ key: string; value?: { rev: string; deleted?: boolean }; doc?: LocalDoc | null }>) {
+      if (!row.value) continue;
+      if (row.value.deleted) out.set(row.key, { _id: row.key, _rev: row.value.rev, _deleted: true });
+      else if (row.doc) out.set(row.key, row.doc);
+    }
+    return out;
+  }
+
+  async write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]> {
+    const results: LocalWriteResult[] = new Array(writes.length);
+    const toWrite: Array<Record<string, unknown>> = [];
+    const slots: number[] = [];
+    writes.forEach((w, i) => {
+      const current = w.current && !w.current._deleted ? (w.current as unknown as BooksDoc) : undefined;
+      const next = w.doc._deleted ? ({ _id: w.doc._id, _deleted: true } as DeletionStub) : (w.doc as unknown as BooksDoc);
+      try {
+        const opts: WriteOptions = { keepTimestamps: true, ...(w.override ? { override: w.override } : {}) };
+        validateWrite(next, current, opts);
+      } catch (err) {
+        const d = describeError(err);
+        results[i] = { id: w.doc._id, ok: false, conflict: false, code: d.code, message: d.message };
+        return;
+      }
+      const body: Record<string, unknown> = { ...w.doc };
+      delete body._rev;
+      if (w.current) body._rev = w.current._rev;
+      toWrite.push(body);
+      slots.push(i);
+    });
+    if (toWrite.length > 0) {
+      const res = await this.db.bulkDocs(toWrite as unknown as PouchDB.Core.PutDocument<object>[]);
+      res.forEach((r, j) => {
+        const i = slots[j];
+        const id = writes[i].doc._id;
+        if ('ok' in r && r.ok) results[i] = { id, ok: true, rev: r.rev };
+        else if ((r as PouchDB.Core.Error).status === 409) results[i] = { id, ok: false, conflict: true };
+        else results[i] = { id, ok: false, conflict: false, code: 'STORE_WRITE', message: String((r as PouchDB.Core.Error).message ?? (r as PouchDB.Core.Error).name) };
+      });
+    }
+    return results;
+  }
+
+  async updateSeq(): Promise<unknown> {
+    return (await this.db.info()).update_seq;
+  }
+}

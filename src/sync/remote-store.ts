@@ -1,0 +1,63 @@
+/**
+ * The engine's view of the cloud. The engine knows no transport: CouchDB over HTTP is one adapter
+ * (`couchdb/`); tests could plug an in-memory one. Modelled on RxDB's replication protocol
+ * (`types/replication-protocol.d.ts`), adapted to CouchDB revisions.
+ *
+ * `seq` values are opaque: never parse or compare them (CouchDB 3 cluster sequences are strings
+ * that can go back), only hand the last one back as `since`.
+ */
+export interface RemoteDoc {
+  _id: string;
+  _rev: string;
+  _deleted?: boolean;
+  _conflicts?: string[];
+  [field: string]: unknown;
+}
+
+export interface RemoteChange {
+  id: string;
+  seq: unknown;
+  /** Current winning revision (with `_conflicts` when other leaves exist). */
+  doc: RemoteDoc;
+}
+
+export interface RemoteChangesPage {
+  changes: RemoteChange[];
+  /** Opaque; pass back as `since`. */
+  lastSeq: unknown;
+  /** How many changes the server says remain after this page (0 when unknown). */
+  pending: number;
+}
+
+export interface ChangesOptions {
+  limit: number;
+  /** > 0: long-poll, the server holds the request until a change arrives or this many ms pass. */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Current state of one remote document as `_all_docs` reports it. */
+export type RemoteCurrent =
+  | { exists: false }
+  | { exists: true; rev: string; deleted: boolean; doc: RemoteDoc | null };
+
+/** A document to write: `_rev` is the revision the engine believes current (absent for a create). */
+export type RemoteWrite = { _id: string; _rev?: string; _deleted?: boolean; [field: string]: unknown };
+
+export type RemoteWriteResult =
+  | { id: string; ok: true; rev: string }
+  | { id: string; ok: false; conflict: true }
+  | { id: string; ok: false; conflict: false; error: string; reason: string };
+
+export interface RemoteStore {
+  /** Create the database if it is missing. */
+  ensureDb(): Promise<void>;
+  /** One page of `_changes` after `since` (docs and conflict leaves included). */
+  changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage>;
+  /** Current revisions (and bodies) of `ids`; ids never seen are `{exists:false}`. */
+  current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>>;
+  /** Bodies of specific revisions (conflict leaves). Missing revisions are left out. */
+  revisions(refs: ReadonlyArray<{ id: string; rev: string }>): Promise<RemoteDoc[]>;
+  /** One `_bulk_docs` (new_edits=true): a stale `_rev` yields `{conflict:true}` for that doc, never a branch. */
+  write(docs: readonly RemoteWrite[]): Promise<RemoteWriteResult[]>;
+}
