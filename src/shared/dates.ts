@@ -17,8 +17,10 @@ export function isCalendarDate(value: unknown): value is CalendarDate {
   return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo);
 }
 
+/** Days in `month` (1–12) of `year`, proleptic Gregorian (Date.UTC would map years 0–99 to 19xx). */
 export function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
 /** Builds a calendar date, throwing on impossible dates such as 2024-02-30. */
@@ -28,11 +30,18 @@ export function calendarDate(year: number, month: number, day: number): Calendar
   return text;
 }
 
-/** Adds (or subtracts) whole days. */
+/** Adds (or subtracts) whole days; the result must stay within the years 0000–9999. */
 export function addDays(date: CalendarDate, days: number): CalendarDate {
   assertCalendarDate(date);
+  if (!Number.isSafeInteger(days)) {
+    throw new InvalidValueError('DATE_INVALID', `cannot add ${days} days: not a whole number`, { details: { date, days } });
+  }
   const t = Date.parse(`${date}T00:00:00Z`) + days * 86_400_000;
-  return new Date(t).toISOString().slice(0, 10);
+  const iso = Number.isFinite(t) ? new Date(t).toISOString() : '';
+  if (!/^\d{4}-/.test(iso)) {
+    throw new InvalidValueError('DATE_INVALID', `${date} plus ${days} days is outside the years 0000-9999`, { details: { date, days } });
+  }
+  return iso.slice(0, 10);
 }
 
 /** The calendar date of an instant in UTC. */

@@ -65,65 +65,84 @@ export interface ParseAmountOptions {
   /**
    * The decimal separator when the source declares it (a CSV mapping, a camt/OFX spec).
    * Without it, the last of `.`/`,` is the decimal mark when both appear; a lone mark that
-   * repeats is a thousands separator; otherwise a lone mark is the decimal mark.
+   * repeats is a thousands separator; otherwise a lone mark is the decimal mark, except when it
+   * could just as well group thousands (`1,234`, `1.000`): that is ambiguous, hence an error.
    */
   decimal?: '.' | ',';
+  /**
+   * `false` when the source never groups thousands (OFX §3.2.9.1: `.` or `,` radix, no grouping):
+   * a lone `.`/`,` is then always the decimal mark and repeated marks are an error.
+   * @default true
+   */
+  grouping?: boolean;
 }
 
-const AMOUNT_SHAPE = /^([+-]?)\s*(\d[\d.,' \u00a0\u202f]*|[.,]\d+)$/;
+/** Characters that group thousands besides `.`/`,`: space, apostrophe (CH), no-break spaces. */
+const GROUP_ONLY = "' \u00a0\u202f";
+const GROUP_CHARS = new Set(['.', ',', ...GROUP_ONLY]);
 
 /**
  * Parses decimal text into integer minor units of `currency`, exactly:
  * `-1.234,56` EUR → -123456; `1,234.56` → 123456; `+12` → 1200; `12.3` → 1230;
  * `(12.30)` (accounting negative) → -1230; `12.30-` (trailing sign, MT940/bank CSV) → -1230.
- * More fraction digits than the currency has are accepted only when they are zeros: anything
- * else would lose money silently, so it is an error.
+ * Thousands groups must be three digits with one separator throughout (`1 234 567,89`,
+ * `1'234.50`). More fraction digits than the currency has are accepted only when they are
+ * zeros: anything else would lose money silently, so it is an error. At most one sign.
  */
 export function parseAmount(text: string, currency: string, options: ParseAmountOptions = {}): number {
-  const exponent = currencyExponent(currency);
+  const code = currencyCode(currency);
+  const exponent = currencyExponent(code);
   const fail = (why: string): never => {
-    throw new InvalidValueError('MONEY_PARSE', `cannot read '${text}' as a ${currencyCode(currency)} amount: ${why}`, {
-      details: { text, currency },
+    throw new InvalidValueError('MONEY_PARSE', `cannot read '${text}' as a ${code} amount: ${why}`, {
+      details: { text, currency: code },
     });
   };
   let s = String(text ?? '').trim();
   if (s === '') fail('empty');
+
+  // The sign: a leading or trailing + or -, or accounting parentheses; never two of them.
   let negative = false;
-  if (/^\(.*\)$/.test(s)) { negative = true; s = s.slice(1, -1).trim(); }
-  if (/^[^-+]*[-+]$/.test(s)) { negative = s.endsWith('-') !== negative; s = s.slice(0, -1).trim(); }
-  const m = AMOUNT_SHAPE.exec(s);
-  if (!m) return fail('not a number');
-  if (m[1] === '-') negative = !negative;
-  const body = m[2].replace(/[' \u00a0\u202f]/g, '');
-  let decimalMark: string | undefined = options.decimal;
+  let signs = 0;
+  if (/^\(.*\)$/.test(s)) { negative = true; signs++; s = s.slice(1, -1).trim(); }
+  if (/[-+]$/.test(s)) { negative = s.endsWith('-'); signs++; s = s.slice(0, -1).trim(); }
+  if (/^[-+]/.test(s)) { negative = s.startsWith('-'); signs++; s = s.slice(1).trim(); }
+  if (signs > 1) fail('more than one sign');
+  if (!/^[\d.,' \u00a0\u202f]+$/.test(s) || !/\d/.test(s)) fail('not a number');
+
+  let decimalMark: '.' | ',' | undefined = options.decimal;
+  let loneMark = false;
   if (!decimalMark) {
-    const lastDot = body.lastIndexOf('.');
-    const lastComma = body.lastIndexOf(',');
+    const lastDot = s.lastIndexOf('.');
+    const lastComma = s.lastIndexOf(',');
     if (lastDot >= 0 && lastComma >= 0) decimalMark = lastDot > lastComma ? '.' : ',';
-    else if (lastDot >= 0) decimalMark = body.indexOf('.') === lastDot ? '.' : undefined;
-    else if (lastComma >= 0) decimalMark = body.indexOf(',') === lastComma ? ',' : undefined;
+    else if (lastDot >= 0 && s.indexOf('.') === lastDot) { decimalMark = '.'; loneMark = true; }
+    else if (lastComma >= 0 && s.indexOf(',') === lastComma) { decimalMark = ','; loneMark = true; }
   }
-  let intPart = body;
+  let intPart = s;
   let fracPart = '';
   if (decimalMark) {
-    const at = body.lastIndexOf(decimalMark);
+    const at = s.lastIndexOf(decimalMark);
     if (at >= 0) {
-      intPart = body.slice(0, at);
-      fracPart = body.slice(at + 1);
-      if (!/^\d*$/.test(fracPart)) fail('misplaced separator');
+      intPart = s.slice(0, at);
+      fracPart = s.slice(at + 1);
+      if (!/^\d*$/.test(fracPart)) fail('misplaced separator after the decimal mark');
+      if (intPart.includes(decimalMark)) fail(`more than one decimal mark '${decimalMark}'`);
     }
   }
-  const thousands = decimalMark === ',' ? '.' : ',';
-  if (intPart.includes(thousands)) {
-    // Thousands groups must be three digits each: "1,23,4" is a typo, not a number.
-    if (!/^\d{1,3}([.,]\d{3})+$/.test(intPart) || intPart.includes(decimalMark ?? '\u0000')) fail('misplaced thousands separator');
-    intPart = intPart.split(thousands).join('');
+  const groupSeparators = new Set([...intPart].filter((ch) => GROUP_CHARS.has(ch)));
+  if (groupSeparators.size > 0 && options.grouping === false) fail('thousands separators where the source has none');
+  if (groupSeparators.size > 0) {
+    // Thousands groups are three digits each, one separator throughout: "1,23,4" is a typo.
+    if (groupSeparators.size > 1 || !/^\d{1,3}([.,' \u00a0\u202f]\d{3})+$/.test(intPart)) fail('misplaced thousands separator');
+    intPart = intPart.replace(/[.,' \u00a0\u202f]/g, '');
   }
-  if (!/^\d*$/.test(intPart)) fail('misplaced separator');
   if (intPart === '' && fracPart === '') fail('no digits');
+  if (loneMark && options.grouping !== false && fracPart.length === 3 && /^[1-9]\d{0,2}$/.test(intPart)) {
+    fail(`ambiguous: '${decimalMark}' may be a decimal mark or group thousands; declare the decimal separator`);
+  }
   if (fracPart.length > exponent) {
     if (!/^0*$/.test(fracPart.slice(exponent))) {
-      fail(`${fracPart.length} decimals but ${currencyCode(currency)} has ${exponent}`);
+      fail(`${fracPart.length} decimals but ${code} has ${exponent}`);
     }
     fracPart = fracPart.slice(0, exponent);
   }
