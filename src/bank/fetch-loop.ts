@@ -1,0 +1,487 @@
+import { mkdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { addDays, isCalendarDate, utcDate, type CalendarDate } from '../shared/dates';
+import { BooksyncError, describeError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import {
+  LedgerError,
+  docProblems,
+  idPrefix,
+  type BankConnectionStatus,
+  type BooksDoc,
+  type BooksStore,
+  type DeletionStub,
+  type StatementLineDoc,
+} from '../ledger';
+import { planStatementLines, type PlanCounts } from './dedup';
+import { BankAuthError, BankUnavailableError, ConsentExpiredError, RateLimitedError } from './errors';
+import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from './provider';
+import type { ProviderRegistry } from './registry';
+import {
+  clearBlock,
+  consentDaysLeft,
+  consentWarningDue,
+  credentialsFingerprint,
+  healthyStatus,
+  initialStatus,
+  readBlock,
+  readStatus,
+  writeBlock,
+  type BankConnectionState,
+} from './status';
+
+/**
+ * One bank connection as the fetch loop needs it. The daemon builds it from the typed Config
+ * (bank never imports config): secrets already resolved, durations in milliseconds.
+ */
+export interface ConnectionSpec {
+  /** Connection name from YAML (`[A-Za-z0-9_.-]`, no ':'): the `<connection>` of statement line ids. */
+  name: string;
+  /** Provider id (`dropfolder`, `ofx-direct`, `simplefin`, `gocardless`). */
+  provider: string;
+  /** Catalog id, or `custom:<bic|name>` for an inline bank: shown in status. */
+  institution: string;
+  /** The provider's own settings block, validated by the config schema. */
+  settings: Readonly<Record<string, unknown>>;
+  /** Resolved secrets by key. Never logged, never stored in the books. */
+  secrets: Readonly<Record<string, string>>;
+  journal?: string;
+  /** `{ every: '4h' }` or `{ cron: '0 6 * * *' }`. @default { every: '12h' } */
+  schedule?: ScheduleSpec;
+  /** Days fetched on the first run. @default 90 */
+  historyDays?: number;
+  /** Days re-fetched before the watermark on later runs (late and backdated bookings). @default 7 */
+  overlapDays?: number;
+  /** @default false */
+  includePending?: boolean;
+  /** A disabled connection is not scheduled and shows as `disconnected`. @default true */
+  enabled?: boolean;
+  /** Per-request timeout handed to the provider. @default 60000 */
+  requestTimeoutMs?: number;
+  /** Whole-run deadline; the provider is abandoned (and aborted) after it. @default 10 × requestTimeoutMs */
+  runTimeoutMs?: number;
+  /** Connection-private folder (created 0700): provider state, the auth-blocked marker. */
+  stateDir: string;
+  /** IANA zone whose calendar day is "today" for the window (the bank's zone). @default UTC */
+  timezone?: string;
+}
+
+export type ScheduleSpec = { every: string | number } | { cron: string };
+
+export const DEFAULT_HISTORY_DAYS = 90;
+export const DEFAULT_OVERLAP_DAYS = 7;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Lines written per `putMany` when a fetch brings more (see {@link FetchLoop.writeLines}). */
+export const DEFAULT_WRITE_BATCH = 5_000;
+
+/** Why a run made no provider call. */
+export type SkipReason = 'rate_limited' | 'auth_required' | 'consent_expired' | 'disabled';
+
+/** What one run did: the `bank.run` log line, what `booksync fetch` prints. */
+export interface RunOutcome {
+  connection: string;
+  provider: string;
+  status: BankConnectionStatus;
+  skipped?: SkipReason;
+  window?: { from: CalendarDate; to: CalendarDate };
+  counts: PlanCounts;
+  ms: number;
+  next_run_at?: string;
+  error?: { code: string; message: string };
+  warnings: string[];
+  /** Ids of the statement lines this run created. */
+  new_ids: string[];
+}
+
+export interface RunOptions {
+  /** Aborts the run (daemon stopping). */
+  signal?: AbortSignal;
+  /** The next scheduled run after a run ending at `now` (the scheduler's plan); rate limits override it. */
+  planNext?: (now: Date) => Date | undefined;
+}
+
+/** What the fetch loop needs from the books (BooksStore, or a wrapper in tests). */
+export type BankStore = Pick<BooksStore, 'get' | 'put' | 'putMany' | 'allOfType' | 'db'>;
+
+export interface FetchLoopOptions {
+  store: BankStore;
+  registry: ProviderRegistry;
+  logger: Logger;
+  /** The clock; tests freeze it. */
+  now?: () => Date;
+  /** @default 5000 */
+  writeBatchSize?: number;
+}
+
+/** Raised for a connection spec the loop cannot run (a bug in the daemon's mapping or a bad name). */
+export class ConnectionSpecError extends BooksyncError {}
+
+const ZERO_COUNTS: Readonly<PlanCounts> = Object.freeze({ fetched: 0, new: 0, duplicates: 0, pending: 0, replaced: 0, removed: 0, corrected: 0 });
+
+/** The calendar day of `now` in `timeZone` (UTC when absent). */
+export function todayIn(timeZone: string | undefined, now: Date): CalendarDate {
+  if (!timeZone || timeZone === 'UTC' || timeZone === 'Etc/UTC') return utcDate(now);
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+}
+
+/** Window of a run: watermark − overlap .. today; first run: today − history .. today. */
+export function fetchWindow(watermark: CalendarDate | undefined, today: CalendarDate, historyDays: number, overlapDays: number): { from: CalendarDate; to: CalendarDate } {
+  let from = watermark ? addDays(watermark, -overlapDays) : addDays(today, -historyDays);
+  if (from > today) from = today;
+  return { from, to: today };
+}
+
+/** Checks what the loop relies on; the config schema checks the rest. */
+export function validateSpec(spec: ConnectionSpec): void {
+  const fail = (message: string): never => {
+    throw new ConnectionSpecError('BANK_CONNECTION_INVALID', `bank connection '${spec?.name}': ${message}`, { details: { connection: spec?.name } });
+  };
+  if (typeof spec.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(spec.name)) fail('name must be letters, digits, _ . - (it is part of document ids)');
+  if (typeof spec.stateDir !== 'string' || spec.stateDir === '') fail('stateDir is required');
+  for (const [key, value] of [['historyDays', spec.historyDays], ['overlapDays', spec.overlapDays]] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 3650)) fail(`${key} must be a whole number of days (0..3650)`);
+  }
+  if (spec.timezone) {
+    try {
+      todayIn(spec.timezone, new Date(0));
+    } catch {
+      fail(`timezone '${spec.timezone}' is not an IANA time zone (e.g. Europe/Madrid)`);
+    }
+  }
+}
+
+/** Picks the balance for the status document: the latest ledger (else available) balance of the first account that has one. */
+function balanceOf(statements: readonly BankAccountStatement[]): BankConnectionState['balance'] {
+  for (const s of statements) {
+    const sorted = [...s.balances].sort((a, b) => (a.kind === b.kind ? (a.date < b.date ? 1 : -1) : a.kind === 'ledger' ? -1 : 1));
+    const b = sorted[0];
+    if (b && Number.isSafeInteger(b.amount) && isCalendarDate(b.date)) return { amount: b.amount, currency: b.currency, date: b.date };
+  }
+  return undefined;
+}
+
+/**
+ * Runs fetches for bank connections, one at a time per connection (a second call while one runs
+ * gets the running one's outcome). A run: gates (rate limit, auth/consent blocks) → window →
+ * status `fetching` → provider.fetch under a deadline → dedup plan → lines written → the
+ * provider's `commit` → status, counts and watermark in one write. Any failure before that last
+ * write leaves the watermark where it was; the lines already written are found again by id on
+ * the next run.
+ */
+export class FetchLoop {
+  private readonly store: BankStore;
+  private readonly registry: ProviderRegistry;
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+  private readonly writeBatchSize: number;
+  private readonly inflight = new Map<string, { promise: Promise<RunOutcome>; controller: AbortController }>();
+
+  constructor(options: FetchLoopOptions) {
+    this.store = options.store;
+    this.registry = options.registry;
+    this.logger = options.logger.child({ component: 'bank' });
+    this.now = options.now ?? (() => new Date());
+    this.writeBatchSize = Math.max(1, options.writeBatchSize ?? DEFAULT_WRITE_BATCH);
+  }
+
+  /** Runs `spec` now, or joins its run in progress. Never rejects: failures are in the outcome. */
+  run(spec: ConnectionSpec, options: RunOptions = {}): Promise<RunOutcome> {
+    const running = this.inflight.get(spec.name);
+    if (running) return running.promise;
+    const controller = new AbortController();
+    const onStop = () => controller.abort(new BankUnavailableError('BANK_ABORTED', `${spec.name}: the fetch was stopped (booksync is shutting down); it runs again on the next schedule`));
+    if (options.signal?.aborted) onStop();
+    else options.signal?.addEventListener('abort', onStop, { once: true });
+    const promise = this.execute(spec, options, controller).finally(() => {
+      options.signal?.removeEventListener('abort', onStop);
+      this.inflight.delete(spec.name);
+    });
+    this.inflight.set(spec.name, { promise, controller });
+    return promise;
+  }
+
+  isRunning(name: string): boolean {
+    return this.inflight.has(name);
+  }
+
+  /** Names of connections with a run in progress. */
+  running(): string[] {
+    return [...this.inflight.keys()];
+  }
+
+  /** Aborts every run in progress (their outcomes record the abort). */
+  abortAll(): void {
+    for (const [name, run] of this.inflight) {
+      run.controller.abort(new BankUnavailableError('BANK_ABORTED', `${name}: the fetch was stopped (booksync is shutting down); it runs again on the next schedule`));
+    }
+  }
+
+  /** Resolves when no run is in progress. */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()].map((r) => r.promise));
+  }
+
+  private async execute(spec: ConnectionSpec, options: RunOptions, controller: AbortController): Promise<RunOutcome> {
+    const t0 = performance.now();
+    const started = this.now();
+    const log = this.logger.child({ connection: spec.name, provider: spec.provider });
+    const finish = (outcome: Omit<RunOutcome, 'ms' | 'connection' | 'provider'>): RunOutcome => {
+      const full: RunOutcome = { connection: spec.name, provider: spec.provider, ...outcome, ms: Math.round(performance.now() - t0) };
+      const level = full.error && !full.skipped ? 'warn' : 'info';
+      log.log(level, `bank run ${spec.name}: ${full.status}${full.skipped ? ` (skipped: ${full.skipped})` : ''}`, {
+        event: 'bank.run',
+        status: full.status,
+        ...(full.skipped ? { skipped: full.skipped } : {}),
+        window: full.window ? `${full.window.from}..${full.window.to}` : null,
+        fetched: full.counts.fetched,
+        new: full.counts.new,
+        duplicates: full.counts.duplicates,
+        pending: full.counts.pending,
+        ...(full.counts.replaced ? { replaced: full.counts.replaced } : {}),
+        ...(full.counts.removed ? { removed: full.counts.removed } : {}),
+        ...(full.counts.corrected ? { corrected: full.counts.corrected } : {}),
+        ms: full.ms,
+        next_run_at: full.next_run_at ?? null,
+        error: full.error ?? null,
+        ...(full.warnings.length ? { warnings: full.warnings } : {}),
+      });
+      return full;
+    };
+
+    let doc: BankConnectionState;
+    try {
+      validateSpec(spec);
+      doc = (await readStatus(this.store as BooksStore, spec.name)) ?? initialStatus(spec.name, spec.provider, spec.institution);
+    } catch (err) {
+      return finish({ status: 'error', counts: { ...ZERO_COUNTS }, error: describeError(err), warnings: [], new_ids: [] });
+    }
+    const previous = doc.status;
+    const save = async (next: BankConnectionState): Promise<BankConnectionState> => {
+      const written = (await this.store.put(next)) as BankConnectionState;
+      return written;
+    };
+    const announce = (status: BankConnectionStatus, error?: { code: string; message: string }) => {
+      if (status === previous) return;
+      log.log(status === 'connected' || status === 'consent_expiring' ? 'info' : 'warn', `bank connection ${spec.name}: ${previous} → ${status}`, {
+        event: 'bank.status',
+        from: previous,
+        to: status,
+        ...(error ? { error } : {}),
+      });
+    };
+    const planNext = (at: Date) => options.planNext?.(at)?.toISOString();
+    doc = { ...doc, provider: spec.provider, institution: spec.institution, ...(spec.journal ? { journal: spec.journal } : {}) };
+
+    // ---- gates: no provider call ---------------------------------------------------------------
+    const skip = async (reason: SkipReason, status: BankConnectionStatus, nextRunAt: string | undefined, error?: { code: string; message: string }): Promise<RunOutcome> => {
+      const next: BankConnectionState = { ...doc, status };
+      if (nextRunAt) next.next_run_at = nextRunAt;
+      if (error) next.last_error = error;
+      try {
+        if (next.status !== doc.status || next.next_run_at !== doc.next_run_at || next.last_error?.message !== doc.last_error?.message || doc._rev === undefined) await save(next);
+      } catch (err) {
+        log.error(`cannot save the status of ${spec.name}: ${describeError(err).message}`, { event: 'bank.error', error: describeError(err) });
+      }
+      announce(status, error);
+      return finish({ status, skipped: reason, counts: { ...ZERO_COUNTS }, next_run_at: next.next_run_at, error: next.last_error, warnings: [], new_ids: [] });
+    };
+    const now = started;
+    if (spec.enabled === false) return skip('disabled', 'disconnected', undefined);
+    const fingerprint = credentialsFingerprint(spec.secrets, spec.settings);
+    const block = readBlock(spec.stateDir);
+    let renewed = false;
+    if (block) {
+      if (block.fingerprint === fingerprint) {
+        const why = block.status === 'auth_required'
+          ? `${spec.name}: the bank rejected the credentials; no retry until they change in the config`
+          : `${spec.name}: the bank consent has expired; renew it (new consent or credentials) to resume`;
+        return skip(block.status, block.status, planNext(now), doc.last_error ?? { code: block.status === 'auth_required' ? 'BANK_AUTH' : 'BANK_CONSENT_EXPIRED', message: why });
+      }
+      clearBlock(spec.stateDir);
+      renewed = true;
+      log.info(`${spec.name}: credentials or settings changed since the ${block.status} failure; retrying`, { event: 'bank.retry', reason: block.status });
+    }
+    if (doc.status === 'rate_limited' && doc.next_run_at && Date.parse(doc.next_run_at) > now.getTime()) {
+      return skip('rate_limited', 'rate_limited', doc.next_run_at);
+    }
+    if (!renewed && doc.consent_expires_at && Date.parse(doc.consent_expires_at) <= now.getTime()) {
+      const error = { code: 'BANK_CONSENT_EXPIRED', message: `${spec.name}: the bank consent expired at ${doc.consent_expires_at}; renew it to resume fetching` };
+      writeBlock(spec.stateDir, { status: 'consent_expired', fingerprint, since: now.toISOString() });
+      return skip('consent_expired', 'consent_expired', planNext(now), error);
+    }
+
+    // ---- the run ---------------------------------------------------------------------------------
+    let window: { from: CalendarDate; to: CalendarDate } | undefined;
+    let counts: PlanCounts = { ...ZERO_COUNTS };
+    try {
+      mkdirSync(spec.stateDir, { recursive: true, mode: 0o700 });
+      const provider = this.registry.get(spec.provider);
+      const today = todayIn(spec.timezone, now);
+      window = fetchWindow(doc.watermark, today, spec.historyDays ?? DEFAULT_HISTORY_DAYS, spec.overlapDays ?? DEFAULT_OVERLAP_DAYS);
+      doc = await save({ ...doc, status: 'fetching', last_window: window });
+
+      const result = await this.fetchWithDeadline(provider, spec, window, log, controller);
+      if (!result || !Array.isArray(result.statements)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned no statements list`);
+      const existing = await this.linesOf(spec.name);
+      const plan = planStatementLines({
+        connection: spec.name,
+        statements: result.statements,
+        includePending: spec.includePending ?? false,
+        window,
+        existing,
+        importedAt: this.now().toISOString(),
+      });
+      counts = plan.counts;
+      await this.writeLines(plan.writes);
+      // Lines are durable: now the provider may archive its input (drop folder) ...
+      await result.commit?.();
+      // ... and only then does the watermark move.
+      const finishedAt = this.now();
+      let next: BankConnectionState = {
+        ...doc,
+        status: 'connected',
+        last_refresh_at: finishedAt.toISOString(),
+        last_success_at: finishedAt.toISOString(),
+        watermark: window.to,
+        counts: { fetched: counts.fetched, new: counts.new, duplicates: counts.duplicates, pending: counts.pending },
+      };
+      delete next.last_error;
+      const balance = balanceOf(result.statements);
+      if (balance) next.balance = balance;
+      if (result.consentExpiresAt && result.consentExpiresAt !== doc.consent_expires_at) {
+        next.consent_expires_at = new Date(result.consentExpiresAt).toISOString();
+        next.consent_warned = [];
+      }
+      next = this.consentCheck(next, finishedAt, log);
+      const nextRun = planNext(finishedAt);
+      if (nextRun) next.next_run_at = nextRun;
+      else delete next.next_run_at;
+      doc = await save(next);
+      clearBlock(spec.stateDir);
+      announce(next.status);
+      const warnings = [...(result.warnings ?? []), ...plan.warnings];
+      return finish({ status: next.status, window, counts, next_run_at: next.next_run_at, warnings, new_ids: plan.newIds });
+    } catch (err) {
+      const error = describeError(err);
+      const finishedAt = this.now();
+      let status: BankConnectionStatus = 'error';
+      let nextRun = planNext(finishedAt);
+      if (err instanceof RateLimitedError) {
+        status = 'rate_limited';
+        nextRun = err.retryAt.toISOString();
+      } else if (err instanceof BankAuthError) {
+        status = 'auth_required';
+        writeBlock(spec.stateDir, { status, fingerprint, since: finishedAt.toISOString() });
+      } else if (err instanceof ConsentExpiredError) {
+        status = 'consent_expired';
+        writeBlock(spec.stateDir, { status, fingerprint, since: finishedAt.toISOString() });
+      }
+      const next: BankConnectionState = {
+        ...doc,
+        status,
+        last_refresh_at: finishedAt.toISOString(),
+        last_error: error,
+        counts: { fetched: counts.fetched, new: 0, duplicates: 0, pending: counts.pending },
+      };
+      if (nextRun) next.next_run_at = nextRun;
+      else delete next.next_run_at;
+      try {
+        await save(next);
+      } catch (saveErr) {
+        log.error(`cannot save the status of ${spec.name}: ${describeError(saveErr).message}`, { event: 'bank.error', error: describeError(saveErr) });
+      }
+      announce(status, error);
+      return finish({ status, window, counts: { ...counts, new: 0 }, next_run_at: next.next_run_at, error, warnings: [], new_ids: [] });
+    }
+  }
+
+  /** Logs `bank.consent_expiring` once per threshold (15, 3, 1 days) and sets consent_expiring. */
+  private consentCheck(doc: BankConnectionState, now: Date, log: Logger): BankConnectionState {
+    if (!doc.consent_expires_at) return doc;
+    const daysLeft = consentDaysLeft(doc.consent_expires_at, now);
+    const next = { ...doc, status: doc.status === 'connected' ? healthyStatus(doc.consent_expires_at, now) : doc.status };
+    const due = consentWarningDue(daysLeft, doc.consent_warned ?? []);
+    if (due) {
+      next.consent_warned = due.warned;
+      log.warn(`bank connection ${doc.name}: consent expires in ${daysLeft} day(s) (${doc.consent_expires_at}); renew it to keep fetching`, {
+        event: 'bank.consent_expiring',
+        consent_expires_at: doc.consent_expires_at,
+        days_left: daysLeft,
+        threshold: due.threshold,
+      });
+    }
+    return next;
+  }
+
+  /** provider.fetch, abandoned (and its signal aborted) at the run deadline or on stop. */
+  private async fetchWithDeadline(
+    provider: BankProvider,
+    spec: ConnectionSpec,
+    window: { from: CalendarDate; to: CalendarDate },
+    log: Logger,
+    controller: AbortController,
+  ): Promise<FetchResult> {
+    const requestTimeoutMs = spec.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const runTimeoutMs = spec.runTimeoutMs ?? requestTimeoutMs * 10;
+    const ctx: FetchContext = {
+      connection: spec.name,
+      settings: spec.settings,
+      secrets: spec.secrets,
+      window,
+      includePending: spec.includePending ?? false,
+      stateDir: spec.stateDir,
+      logger: log,
+      signal: controller.signal,
+      requestTimeoutMs,
+      now: this.now,
+    };
+    const timer = setTimeout(() => {
+      controller.abort(new BankUnavailableError('BANK_TIMEOUT', `${spec.name}: ${provider.id} did not finish within ${Math.round(runTimeoutMs / 100) / 10}s (bank slow or not answering); will retry on schedule`));
+    }, runTimeoutMs);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new BankUnavailableError('BANK_ABORTED', `${spec.name}: fetch aborted`));
+      if (controller.signal.aborted) onAbort();
+      else controller.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    const fetching = Promise.resolve().then(() => provider.fetch(ctx));
+    // Whichever loses the race must not become an unhandled rejection.
+    fetching.catch(() => undefined);
+    aborted.catch(() => undefined);
+    try {
+      return await Promise.race([fetching, aborted]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) controller.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Every stored line of a connection (any state), read in one `allDocs` range. */
+  private async linesOf(connection: string): Promise<StatementLineDoc[]> {
+    const prefix = `${idPrefix('statement_line')}${connection}:`;
+    const res = await this.store.db.allDocs({ include_docs: true, startkey: prefix, endkey: `${prefix}\uffff` });
+    return res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as StatementLineDoc] : []));
+  }
+
+  /**
+   * Writes the plan. Up to `writeBatchSize` documents go in ONE `putMany` (validated all or
+   * nothing, one `bulkDocs`). A larger first import (a 100,000-line file) is written in batches of
+   * that size after validating every document up front: a batch failing half-way (disk full, a
+   * crash) leaves earlier batches written but the watermark unmoved and the provider's input
+   * uncommitted, and because every id is deterministic the retry maps the same transactions to the
+   * same ids, skips what is there and writes the rest — all or nothing at the level of the run.
+   */
+  private async writeLines(writes: Array<StatementLineDoc | DeletionStub>): Promise<void> {
+    if (writes.length === 0) return;
+    const docs = writes as unknown as BooksDoc[];
+    if (docs.length <= this.writeBatchSize) {
+      await this.store.putMany(docs);
+      return;
+    }
+    const problems = docs.flatMap((d) => ((d as unknown as DeletionStub)._deleted ? [] : docProblems(d)));
+    if (problems.length > 0) throw new LedgerError(problems);
+    for (let i = 0; i < docs.length; i += this.writeBatchSize) {
+      await this.store.putMany(docs.slice(i, i + this.writeBatchSize));
+    }
+  }
+}
