@@ -257,7 +257,7 @@ export class BooksStore {
  */
 function isLockError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  return /\bLOCK\b/.test(err.message) && (err.name === 'OpenError' || /lock/i.test(err.message));
+  return err.name === 'OpenError' && /\block\b/i.test(err.message);
 }
 
 function isNotFound(err: unknown): boolean {
