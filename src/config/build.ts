@@ -1,0 +1,134 @@
+import { resolve } from 'node:path';
+import { parseDuration } from '../shared/duration';
+import { parseAmount } from '../shared/money';
+import { EMBEDDED_CLOUD, SYNC_DOC_TYPES, type SyncDocType } from './constants';
+import type { KeyPath } from './locate';
+import { secretKey, type ResolvedSecrets } from './secrets';
+import type {
+  BankConnectionConfig, Config, LedgerConnectionConfig, ReconcileRule, Schedule, SyncPolicy, SyncTypeConfig,
+} from './types';
+
+/**
+ * Builds the typed Config from data that passed every check (so the casts below hold): resolves
+ * paths, adds the derived `_ms` / `_minor` values, fills the defaults that depend on other keys
+ * (a type's policy from sync.default, a ledger mapping's journal and currency), swaps secret
+ * references for their values, and freezes the result.
+ */
+
+// The data passed the schema, so it is read loosely here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Data = any;
+
+/** `interval: '15m'` → `{ interval: '15m', interval_ms: 900000 }`. */
+function withMs<K extends string>(key: K, text: string): Record<K, string> & Record<`${K}_ms`, number> {
+  return { [key]: text, [`${key}_ms`]: parseDuration(text) } as Record<K, string> & Record<`${K}_ms`, number>;
+}
+
+export interface BuildContext {
+  file: string;
+  dir: string;
+  secrets: ResolvedSecrets;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+export function buildConfig(data: Data, ctx: BuildContext): Config {
+  const at = (p: string | null): string | null => (p === null ? null : resolve(ctx.dir, p));
+  const secret = (path: KeyPath): string => {
+    const value = ctx.secrets.values.get(secretKey(path));
+    if (value === undefined) throw new Error(`secret at ${path.join('.')} was not resolved`); // SNH: resolution errors stop the load first
+    return value;
+  };
+
+  const localApi = data.local_api;
+  const cloud = data.cloud;
+  const sync = data.sync;
+
+  const policy: SyncPolicy = { direction: sync.default.direction, conflict: sync.default.conflict, tie_breaker: sync.default.tie_breaker ?? null };
+  const types = Object.fromEntries(
+    SYNC_DOC_TYPES.map((type): [SyncDocType, SyncTypeConfig] => {
+      const t = sync.types[type] ?? {};
+      const ownConflict = t.conflict !== undefined;
+      return [type, {
+        direction: t.direction ?? policy.direction,
+        conflict: ownConflict ? t.conflict : policy.conflict,
+        tie_breaker: t.tie_breaker ?? (ownConflict ? null : policy.tie_breaker),
+        exclude: t.exclude ?? { push: [], pull: [], both: [] },
+      }];
+    }),
+  ) as Record<SyncDocType, SyncTypeConfig>;
+
+  const connections = (data.bank.connections as Data[]).map((c, i): BankConnectionConfig => {
+    const settings = c.provider === 'dropfolder' ? { ...c.settings, path: at(c.settings.path), archive: at(c.settings.archive), rejected: at(c.settings.rejected) } : c.settings;
+    const credentials = Object.fromEntries(Object.keys(c.credentials).map((k) => [k, secret(['bank', 'connections', i, 'credentials', k])]));
+    const schedule: Schedule = 'every' in c.schedule ? withMs('every', c.schedule.every) : { cron: c.schedule.cron };
+    return {
+      name: c.name,
+      institution: c.institution ?? null,
+      provider: c.provider,
+      settings,
+      credentials,
+      journal: c.journal,
+      schedule,
+      history_days: c.history_days,
+      overlap_days: c.overlap_days,
+      include_pending: c.include_pending,
+      enabled: c.enabled,
+    } as BankConnectionConfig;
+  });
+
+  const ledger = data.ledger;
+  const companyCurrency: string = ledger.company.currency;
+  const ledgerConnections = Object.fromEntries(
+    Object.entries(ledger.connections as Record<string, Data>).map(([name, m]): [string, LedgerConnectionConfig] => [name, {
+      journal: m.journal ?? connections.find((c) => c.name === name)?.journal,
+      bank_account: m.bank_account,
+      suspense_account: m.suspense_account,
+      currency: m.currency ?? companyCurrency,
+    }]),
+  );
+  const rules = (ledger.reconcile.rules as Data[]).map((r): ReconcileRule =>
+    r.kind === 'amount_window'
+      ? { kind: 'amount_window', tolerance: r.tolerance, tolerance_minor: parseAmount(r.tolerance, companyCurrency, { decimal: '.' }), days: r.days }
+      : { kind: r.kind },
+  );
+
+  const config: Config = {
+    config_file: ctx.file,
+    state_dir: resolve(ctx.dir, data.state_dir),
+    log: { level: data.log.level, file: at(data.log.file) },
+    local_api: {
+      enabled: localApi.enabled,
+      host: localApi.host,
+      port: localApi.port,
+      username: localApi.username ?? null,
+      password: localApi.password === undefined ? null : secret(['local_api', 'password']),
+    },
+    cloud: {
+      url: cloud.url,
+      embedded: cloud.url === EMBEDDED_CLOUD,
+      auth: cloud.auth === undefined ? null : { method: cloud.auth.method, username: cloud.auth.username, password: secret(['cloud', 'auth', 'password']) },
+      ...withMs('request_timeout', cloud.request_timeout),
+    },
+    sync: {
+      mode: sync.mode,
+      ...withMs('interval', sync.interval),
+      batch_size: sync.batch_size,
+      batch_bytes: sync.batch_bytes,
+      backoff: sync.backoff,
+      ...withMs('backoff_max', sync.backoff_max),
+      ...withMs('auth_retry', sync.auth_retry),
+      default: policy,
+      types,
+    },
+    bank: { ...withMs('request_timeout', data.bank.request_timeout), connections },
+    ledger: { company: { name: ledger.company.name, currency: companyCurrency }, post_moves: ledger.post_moves, connections: ledgerConnections, reconcile: { rules } },
+  };
+  return deepFreeze(config);
+}

@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Ajv, { type ValidateFunction } from 'ajv';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import { buildConfig } from './build';
+import { ConfigError, type ConfigIssue } from './errors';
+import { FORMATS } from './formats';
+import { schemaIssues, type RawIssue } from './issues';
+import { formatKeyPath, Locator, pathOfKeyAt } from './locate';
+import { configSchema } from './schema';
+import { resolveSecrets } from './secrets';
+import { semanticIssues } from './semantic';
+import type { Config } from './types';
+
+export interface LoadOptions {
+  /** Environment for `{ env: NAME }` secrets, $STATE_DIRECTORY and $CREDENTIALS_DIRECTORY. Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+let compiled: ValidateFunction | undefined;
+
+/** The ajv validator, compiled on first use. `useDefaults` fills the schema's defaults into the data. */
+function validator(): ValidateFunction {
+  if (!compiled) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, useDefaults: true, discriminator: true, allowUnionTypes: true, strict: true, strictRequired: false });
+    for (const [name, check] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: (v: string) => check(v) === undefined });
+    compiled = ajv.compile(configSchema);
+  }
+  return compiled;
+}
+
+const SECTIONS = Object.keys(configSchema.properties as object).join(', ');
+
+const YAML_MESSAGES: Readonly<Record<string, (e: YAMLError) => string>> = {
+  DUPLICATE_KEY: () => 'duplicate key (a key may appear only once in a mapping)',
+  TAB_AS_INDENT: () => 'tab used for indentation (indent with spaces)',
+  MULTIPLE_DOCS: () => 'more than one YAML document (expected exactly one; remove the extra ---)',
+  TAG_RESOLVE_FAILED: (e) => `${e.message} (expected plain values: text, numbers, true/false, null, mappings and lists, without tags)`,
+};
+
+function yamlMessage(e: YAMLError): string {
+  return YAML_MESSAGES[e.code]?.(e) ?? `${e.message.replace(/\.$/, '')} (YAML syntax)`;
+}
+
+/** Problems the schema cannot see: YAML syntax, dangling aliases, an empty or non-mapping file. */
+function documentIssues(doc: Document, at: (offset: number) => { line: number; col: number }): { issues: Omit<ConfigIssue, 'file'>[]; fatal: boolean } {
+  const issues: Omit<ConfigIssue, 'file'>[] = [];
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const path = e.code === 'DUPLICATE_KEY' ? formatKeyPath(pathOfKeyAt(doc, e.pos[0])) : '';
+    issues.push({ ...at(e.pos[0]), path, message: yamlMessage(e) });
+  }
+  visit(doc, {
+    Alias(_, node) {
+      if (!node.resolve(doc)) issues.push({ ...at(node.range?.[0] ?? 0), path: '', message: `unknown alias *${node.source} (expected an anchor &${node.source} defined above it)` });
+    },
+  });
+  if (issues.length) return { issues, fatal: true };
+  const top = doc.contents;
+  if (top === null || (isScalar(top) && top.value === null)) {
+    issues.push({ line: 1, col: 1, path: '', message: `the file is empty (expected a mapping of sections: ${SECTIONS})` });
+  } else if (!isMap(top)) {
+    const kind = isSeq(top) ? 'a list' : isAlias(top) ? 'an alias' : 'a single value';
+    issues.push({ ...at(top.range?.[0] ?? 0), path: '', message: `the top level is ${kind} (expected a mapping of sections: ${SECTIONS})` });
+  }
+  return { issues, fatal: issues.length > 0 };
+}
+
+function invalid(file: string, issues: Omit<ConfigIssue, 'file'>[]): ConfigError {
+  const sorted = [...issues].sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
+  return new ConfigError('CONFIG_INVALID', file, sorted.map((i) => ({ file, ...i })));
+}
+
+/**
+ * Parses and checks config text. `file` names the file in messages and is the base of relative
+ * paths. Throws ConfigError (CONFIG_INVALID) with every issue found.
+ */
+export function parseConfigText(text: string, file: string, opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const absolute = resolve(file);
+  const dir = dirname(absolute);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
+  const at = (offset: number) => lineCounter.linePos(offset);
+
+  const structure = documentIssues(doc, at);
+  if (structure.fatal) throw invalid(file, structure.issues);
+
+  let data: Record<string, unknown>;
+  try {
+    data = doc.toJS() as Record<string, unknown>;
+  } catch (err) {
+    // e.g. too many aliases (a "billion laughs" document)
+    throw invalid(file, [{ line: 1, col: 1, path: '', message: `cannot read the YAML document: ${(err as Error).message}` }]);
+  }
+  if (data.state_dir === undefined && env.STATE_DIRECTORY) {
+    // systemd sets one path per StateDirectory= entry, separated by ':'; ours is the first.
+    data.state_dir = env.STATE_DIRECTORY.split(':')[0];
+  }
+
+  const validate = validator();
+  const raw: RawIssue[] = validate(data) ? [] : schemaIssues(validate.errors ?? [], data);
+  raw.push(...semanticIssues(data));
+  const secrets = resolveSecrets(data, { env, configDir: dir });
+  raw.push(...secrets.issues);
+
+  if (raw.length) {
+    const locator = new Locator(doc, lineCounter);
+    const seen = new Set<string>();
+    const issues: Omit<ConfigIssue, 'file'>[] = [];
+    for (const issue of raw) {
+      const target = issue.target ?? issue.path;
+      const place = `${issue.at}\u0000${JSON.stringify(target)}`;
+      if (seen.has(place)) continue; // the schema's word on a place comes first
+      seen.add(place);
+      const pos = issue.at === 'key' ? locator.key(target) : locator.value(target);
+      issues.push({ ...pos, path: formatKeyPath(issue.path), message: issue.message });
+    }
+    throw invalid(file, issues);
+  }
+  return buildConfig(data, { file: absolute, dir, secrets });
+}
+
+/**
+ * Reads and checks the config file (default /etc/booksync/booksync.yaml; the CLI passes
+ * --config). Throws ConfigError: CONFIG_UNREADABLE when the file cannot be read, CONFIG_INVALID
+ * with every issue otherwise.
+ */
+export function loadConfig(path: string, opts: LoadOptions = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a folder' : (code ?? 'unreadable');
+    throw new ConfigError('CONFIG_UNREADABLE', path, [{ file: path, line: 0, col: 0, path: '', message: `cannot read the config file (${why})` }], { cause: err });
+  }
+  return parseConfigText(text, path, opts);
+}

@@ -1,0 +1,20 @@
+import { CLOUD_AUTH_METHODS, EMBEDDED_CLOUD } from '../constants';
+import { duration, object, oneOfValues, secret, string, type Schema } from './common';
+
+/** `cloud`: the CouchDB-compatible master copy of the books. */
+export const cloudSchema: Schema = object(
+  'The cloud copy of the books: any CouchDB-compatible database (Apache CouchDB 3, IBM Cloudant, pouchdb-server).',
+  {
+    url: string(
+      `URL of the cloud database (e.g. https://couch.example.com/books), or '${EMBEDDED_CLOUD}' for a CouchDB-protocol server the daemon starts on 127.0.0.1. No user name or password in the URL: use auth.`,
+      { format: 'booksync-cloud-url' },
+    ),
+    auth: object('How the daemon logs in to the cloud. Leave out for a server that needs no login (the embedded one).', {
+      method: oneOfValues('basic: an Authorization header on every request; cookie: one _session login, renewed when it expires.', CLOUD_AUTH_METHODS, { default: 'basic' }),
+      username: string('Cloud user name.'),
+      password: secret('Cloud password.'),
+    }, { required: ['username', 'password'] }),
+    request_timeout: duration('Timeout of each request to the cloud.', '30s'),
+  },
+  { required: ['url'] },
+);

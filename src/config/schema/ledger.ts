@@ -1,0 +1,71 @@
+import { CONNECTION_NAME_PATTERN, POST_MOVES } from '../constants';
+import { currency, integer, journalCode, object, oneOfValues, string, TITLES, type Schema } from './common';
+
+/** `ledger`: the company and how bank statement lines become moves. */
+
+const accountCode = (description: string): Schema =>
+  string(`${description} Quote codes that look like numbers ("1010").`, { maxLength: 32 });
+
+const ledgerConnectionSchema: Schema = object(
+  'Posting of one bank connection\'s statement lines: each becomes a move of bank_account against suspense_account.',
+  {
+    journal: journalCode('Journal of the moves. Default: the bank connection\'s journal (and when given, it must be the same).'),
+    bank_account: accountCode('Account code of the bank account.'),
+    suspense_account: accountCode('Account code the counterpart goes to until the line is reconciled.'),
+    currency: currency('Currency of the bank account. Default: ledger.company.currency.'),
+  },
+  { required: ['bank_account', 'suspense_account'] },
+);
+
+const ruleKind = (kind: string) => ({ type: 'string', const: kind, description: 'Rule kind.' });
+
+const ruleSchema: Schema = {
+  type: 'object',
+  description: 'A reconciliation rule; rules are tried in order and the first match clears the line.',
+  discriminator: { propertyName: 'kind' },
+  required: ['kind'],
+  oneOf: [
+    object('reference: the memo or reference names an open invoice or bill.', { kind: ruleKind('reference') }),
+    object('amount_partner: same amount as an open invoice or bill of the same partner.', { kind: ruleKind('amount_partner') }),
+    object(
+      'amount_window: an open invoice or bill with an amount within tolerance and a date within days.',
+      {
+        kind: ruleKind('amount_window'),
+        tolerance: {
+          type: 'string',
+          title: TITLES.amount,
+          description: 'Largest amount difference, quoted decimal text in the company currency ("0.50").',
+          pattern: '^[0-9]+(\\.[0-9]+)?$',
+          default: '0.00',
+        },
+        days: integer('Largest date difference in days.', 0, 366),
+      },
+      { required: ['days'] },
+    ),
+  ],
+};
+
+export const ledgerSchema: Schema = object(
+  'The books: company, posting of bank lines, reconciliation.',
+  {
+    company: object(
+      'The company the books belong to.',
+      { name: string('Company name.'), currency: currency('Company (book-keeping) currency.') },
+      { required: ['name', 'currency'] },
+    ),
+    post_moves: oneOfValues('State of the moves made from statement lines.', POST_MOVES, { default: 'posted' }),
+    connections: {
+      type: 'object',
+      description: 'Posting per bank connection, keyed by bank.connections[].name.',
+      propertyNames: { title: TITLES.connectionName, pattern: CONNECTION_NAME_PATTERN },
+      additionalProperties: ledgerConnectionSchema,
+      default: {},
+    },
+    reconcile: object(
+      'Matching statement lines to open invoices and bills.',
+      { rules: { type: 'array', description: 'Rules, tried in order; none: nothing is reconciled automatically.', items: ruleSchema, default: [] } },
+      { default: {} },
+    ),
+  },
+  { required: ['company'] },
+);

@@ -1,0 +1,111 @@
+import { currencyExponent, isCurrency, parseAmount } from '../shared/money';
+import { CONFLICT_STRATEGIES, SYNC_DOC_TYPES, TIE_BREAKERS } from './constants';
+import type { RawIssue } from './issues';
+import { closest } from './suggest';
+
+/**
+ * Checks that need more than one value at a time, run after the schema on the same data (with
+ * defaults filled). The data may still be invalid elsewhere, so every check looks at the types
+ * it relies on and skips what the schema already reported.
+ */
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const isStrategy = (v: unknown): boolean => (CONFLICT_STRATEGIES as readonly unknown[]).includes(v);
+
+function connections(data: Obj): { index: number; name?: string; journal?: string }[] {
+  const list = isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+  return list.map((c, index) => (isObj(c) ? { index, name: str(c.name), journal: str(c.journal) } : { index }));
+}
+
+function uniqueConnectionNames(data: Obj): RawIssue[] {
+  const first = new Map<string, number>();
+  const out: RawIssue[] = [];
+  for (const { index, name } of connections(data)) {
+    if (name === undefined) continue;
+    const seen = first.get(name);
+    if (seen === undefined) first.set(name, index);
+    else out.push({ path: ['bank', 'connections', index, 'name'], at: 'value', message: `duplicate connection name '${name}' (names must be unique; first used at bank.connections[${seen}])` });
+  }
+  return out;
+}
+
+function ledgerConnections(data: Obj): RawIssue[] {
+  const ledger = isObj(data.ledger) ? data.ledger : {};
+  const mapping = isObj(ledger.connections) ? ledger.connections : {};
+  const configured = connections(data).filter((c) => c.name !== undefined);
+  const names = [...new Set(configured.map((c) => c.name as string))];
+  const out: RawIssue[] = [];
+  for (const [name, entry] of Object.entries(mapping)) {
+    const bank = configured.find((c) => c.name === name);
+    if (!bank) {
+      const guess = closest(name, names);
+      const help = guess ? `did you mean '${guess}'?` : names.length ? `configured: ${names.join(', ')}` : 'no bank connections are configured';
+      out.push({ path: ['ledger', 'connections', name], at: 'key', message: `no bank connection named '${name}' (${help})` });
+      continue;
+    }
+    const journal = isObj(entry) ? str(entry.journal) : undefined;
+    if (journal !== undefined && bank.journal !== undefined && journal !== bank.journal) {
+      out.push({
+        path: ['ledger', 'connections', name, 'journal'],
+        at: 'value',
+        message: `journal '${journal}' differs from bank.connections[${bank.index}].journal '${bank.journal}' (leave it out or use the same journal)`,
+      });
+    }
+  }
+  return out;
+}
+
+const MERGE_NEEDS = `missing required key 'tie_breaker' (needed when conflict is merge; allowed: ${TIE_BREAKERS.join(', ')})`;
+
+/** tie_breaker is required with conflict: merge and meaningless without it. A type inherits conflict and tie_breaker from sync.default as a pair. */
+function tieBreakers(data: Obj): RawIssue[] {
+  const sync = isObj(data.sync) ? data.sync : {};
+  const policy = isObj(sync.default) ? sync.default : {};
+  const out: RawIssue[] = [];
+  const check = (path: (string | number)[], conflict: unknown, tie: unknown, written: boolean) => {
+    if (!isStrategy(conflict)) return;
+    if (conflict === 'merge' && tie === undefined) out.push({ path, at: 'value', message: MERGE_NEEDS });
+    if (conflict !== 'merge' && tie !== undefined && written) {
+      out.push({ path: [...path, 'tie_breaker'], at: 'key', message: `only applies with conflict: merge (conflict here is '${String(conflict)}')` });
+    }
+  };
+  check(['sync', 'default'], policy.conflict, policy.tie_breaker, true);
+  const types = isObj(sync.types) ? sync.types : {};
+  for (const type of SYNC_DOC_TYPES) {
+    const entry = types[type];
+    if (!isObj(entry)) continue;
+    const inherited = entry.conflict === undefined;
+    const conflict = inherited ? policy.conflict : entry.conflict;
+    const tie = entry.tie_breaker ?? (inherited ? policy.tie_breaker : undefined);
+    check(['sync', 'types', type], conflict, tie, entry.tie_breaker !== undefined);
+  }
+  return out;
+}
+
+/** amount_window tolerances are exact amounts of the company currency (no more decimals than it has). */
+function tolerances(data: Obj): RawIssue[] {
+  const ledger = isObj(data.ledger) ? data.ledger : {};
+  const currency = isObj(ledger.company) ? str(ledger.company.currency) : undefined;
+  const rules = isObj(ledger.reconcile) && Array.isArray(ledger.reconcile.rules) ? ledger.reconcile.rules : [];
+  if (currency === undefined || !isCurrency(currency)) return [];
+  const out: RawIssue[] = [];
+  rules.forEach((rule, i) => {
+    const tolerance = isObj(rule) && rule.kind === 'amount_window' ? str(rule.tolerance) : undefined;
+    if (tolerance === undefined || !/^[0-9]+(\.[0-9]+)?$/.test(tolerance)) return;
+    try {
+      parseAmount(tolerance, currency, { decimal: '.' });
+    } catch {
+      const path = ['ledger', 'reconcile', 'rules', i, 'tolerance'];
+      out.push({ path, at: 'value', message: `'${tolerance}' is not an exact ${currency} amount (${currency} has ${currencyExponent(currency)} decimals)` });
+    }
+  });
+  return out;
+}
+
+export function semanticIssues(data: unknown): RawIssue[] {
+  if (!isObj(data)) return [];
+  return [...uniqueConnectionNames(data), ...ledgerConnections(data), ...tieBreakers(data), ...tolerances(data)];
+}
