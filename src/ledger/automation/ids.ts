@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import { moveId, paymentId } from '../model';
+
+/**
+ * Deterministic ids of everything the automation writes. The same input always names the same
+ * document, so a re-run, a crash between two writes, or two sites automating the same books land on
+ * the same `_id`: a race becomes a PouchDB conflict (or a no-op), never a second posting.
+ */
+
+/** First 96 bits of sha256, hex: short, `:`-free keys; a collision needs ~2^48 documents. */
+export function shortHash(...parts: string[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24);
+}
+
+/** The move that books statement line `lineId` in `journal`: `move:<journal>:stl:<hash>`. */
+export function postingMoveId(journal: string, lineId: string): string {
+  return moveId(journal, `stl:${shortHash(lineId)}`);
+}
+
+/** Key shared by the payment document and payment move of a (line, invoice) pair, attempt `n` ≥ 1. */
+export function paymentKey(lineId: string, invoiceId: string, n: number): string {
+  return `${shortHash(lineId)}-${shortHash(invoiceId)}-${n}`;
+}
+
+/** `payment:<line hash>-<invoice hash>-<n>`: all payments of one line share the prefix. */
+export function paymentDocId(lineId: string, invoiceId: string, n: number): string {
+  return paymentId(paymentKey(lineId, invoiceId, n));
+}
+
+/** The id prefix of every payment of `lineId` (an `allDocs` range start). */
+export function linePaymentPrefix(lineId: string): string {
+  return `payment:${shortHash(lineId)}-`;
+}
+
+/** The move booking a payment: `move:<journal>:pay:<key>`. */
+export function paymentMoveId(journal: string, lineId: string, invoiceId: string, n: number): string {
+  return moveId(journal, `pay:${paymentKey(lineId, invoiceId, n)}`);
+}
+
+/** The reversal of a posted move made by an undo: `<original key>:rev` in the same journal. */
+export function reversalKey(originalMoveId: string): string {
+  const key = originalMoveId.slice(originalMoveId.indexOf(':', 'move:'.length) + 1);
+  return `${key}:rev`;
+}
+
+/** The opening-balance move of a connection: `move:<journal>:opening:<connection>`. */
+export function openingMoveId(journal: string, connection: string): string {
+  return moveId(journal, `opening:${connection}`);
+}

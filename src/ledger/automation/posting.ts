@@ -1,0 +1,154 @@
+import { formatAmount } from '../../shared/money';
+import type { MoveDoc, MoveLine, StatementLineDoc } from '../model';
+import type { BooksStore } from '../store';
+import { docsById, linesOfConnection, resolveMapping, type ResolvedMapping } from './books';
+import { postingMoveId } from './ids';
+import { postState, serialized, type AutomationOptions, type ConnectionMapping } from './options';
+
+/**
+ * Statement lines → moves (issue 5, "Automatic moves"). Each booked line of a connection becomes
+ * exactly one balanced move in the connection's journal: the bank account against the suspense
+ * account, money in debits the bank, money out credits it. The move id is derived from the line id
+ * (`move:<journal>:stl:<hash>`), so re-runs, a crash between the two writes and two sites posting
+ * the same line all name the same move; line and move point at each other (`line.move`,
+ * `move.statement_line`) and the line goes from `new` to `posted`.
+ *
+ * Posted nothing: pending lines (the bank may still change them), lines replaced by their booked
+ * version (`replaced_by`), deleted lines, zero amounts (a move line needs one non-zero side), and
+ * lines whose currency is not the journal's: no exchange rate is invented, the line stays `new`
+ * and is reported (`ledger.post_refused`) until the mapping or the line is fixed.
+ */
+
+export type SkipReason = 'pending' | 'replaced' | 'deleted' | 'zero_amount';
+
+export interface PostingResult {
+  connection: string;
+  /** Lines posted by this call (including lines whose move existed already and were only linked). */
+  posted: Array<{ line: string; move: string }>;
+  /** Lines already posted or reconciled before this call. */
+  already: number;
+  skipped: Array<{ line: string; reason: SkipReason }>;
+  /** Lines that could not be posted; they stay `new`. */
+  refused: Array<{ line: string; code: string; message: string }>;
+}
+
+/** Lines per write batch: each batch is one atomic LevelDB write of moves and their lines. */
+const BATCH = 200;
+
+/**
+ * Posts the statement lines of `mapping.connection`: `'all'` of them, or only those named (ids or
+ * documents, as the fetch loop has them after a run; they are read again from the store). Lines
+ * of another connection among the named ones are ignored. Throws `LEDGER_MAPPING_INVALID` when the
+ * mapping disagrees with the books.
+ */
+export function postStatementLines(
+  store: BooksStore,
+  lines: 'all' | ReadonlyArray<string | Pick<StatementLineDoc, '_id'>>,
+  mapping: ConnectionMapping,
+  opts: AutomationOptions = {},
+): Promise<PostingResult> {
+  return serialized(store, () => postLines(store, lines, mapping, opts));
+}
+
+async function postLines(
+  store: BooksStore,
+  which: 'all' | ReadonlyArray<string | Pick<StatementLineDoc, '_id'>>,
+  mapping: ConnectionMapping,
+  opts: AutomationOptions,
+): Promise<PostingResult> {
+  const resolved = await resolveMapping(store, mapping);
+  const result: PostingResult = { connection: mapping.connection, posted: [], already: 0, skipped: [], refused: [] };
+  let lines: StatementLineDoc[];
+  if (which === 'all') {
+    lines = await linesOfConnection(store, mapping.connection);
+  } else {
+    const prefix = `stl:${mapping.connection}:`;
+    const ids = which.map((w) => (typeof w === 'string' ? w : w._id)).filter((id) => id.startsWith(prefix));
+    const found = await docsById<StatementLineDoc>(store, ids);
+    lines = [...new Set(ids)].flatMap((id) => {
+      const doc = found.get(id);
+      return doc && doc.type === 'statement_line' ? [doc] : [];
+    });
+  }
+
+  const toPost: StatementLineDoc[] = [];
+  for (const line of lines) {
+    if (line.state === 'posted' || line.state === 'reconciled') {
+      result.already += 1;
+      continue;
+    }
+    const skip: SkipReason | undefined = line.state === 'deleted' ? 'deleted' : line.pending ? 'pending' : line.replaced_by !== undefined ? 'replaced' : line.amount === 0 ? 'zero_amount' : undefined;
+    if (skip) {
+      result.skipped.push({ line: line._id, reason: skip });
+      continue;
+    }
+    if (line.currency !== resolved.journal.currency) {
+      const message = `${line._id}: ${formatAmount(line.amount, line.currency)} ${line.currency} cannot be posted in journal ${resolved.journal.code} (${resolved.journal.currency}); no exchange rate is invented, map this connection to a ${line.currency} journal`;
+      result.refused.push({ line: line._id, code: 'LEDGER_CURRENCY_MISMATCH', message });
+      opts.logger?.warn(message, { event: 'ledger.post_refused', code: 'LEDGER_CURRENCY_MISMATCH', connection: mapping.connection, line: line._id, journal: resolved.journal.code });
+      continue;
+    }
+    toPost.push(line);
+  }
+
+  for (let i = 0; i < toPost.length; i += BATCH) {
+    const batch = toPost.slice(i, i + BATCH);
+    const existing = await docsById<MoveDoc>(store, batch.map((l) => postingMoveId(mapping.journal, l._id)));
+    const writes: Array<MoveDoc | StatementLineDoc> = [];
+    for (const line of batch) {
+      const id = postingMoveId(mapping.journal, line._id);
+      const already = existing.get(id);
+      if (already && already.statement_line !== line._id) {
+        // Cannot happen short of a hash collision or a hand-made move squatting the id; never overwrite it.
+        const message = `${line._id}: move ${id} already exists for ${already.statement_line ?? 'no statement line'}`;
+        result.refused.push({ line: line._id, code: 'LEDGER_MAPPING_INVALID', message });
+        opts.logger?.error(message, { event: 'ledger.post_refused', code: 'LEDGER_MAPPING_INVALID', connection: mapping.connection, line: line._id });
+        continue;
+      }
+      // A move that exists already (a crash after the move write, another site's posting) is kept as is.
+      if (!already) writes.push(postingMove(line, resolved, postState(opts)));
+      writes.push({ ...line, state: 'posted', move: id });
+      result.posted.push({ line: line._id, move: id });
+    }
+    if (writes.length > 0) await store.putMany(writes);
+  }
+  if (result.posted.length > 0 || result.refused.length > 0) {
+    opts.logger?.info(`${mapping.connection}: posted ${result.posted.length} statement line(s)`, {
+      event: 'ledger.post',
+      connection: mapping.connection,
+      journal: mapping.journal,
+      posted: result.posted.length,
+      refused: result.refused.length,
+      skipped: result.skipped.length,
+    });
+  }
+  return result;
+}
+
+/** The move booking `line`: bank against suspense, in the line's own currency. */
+export function postingMove(line: StatementLineDoc, resolved: ResolvedMapping, state: 'draft' | 'posted'): MoveDoc {
+  const { mapping } = resolved;
+  const amount = Math.abs(line.amount);
+  const incoming = line.amount > 0;
+  const label = lineLabel(line);
+  const bankLine: MoveLine = { account: mapping.bank_account, label, debit: incoming ? amount : 0, credit: incoming ? 0 : amount, currency: line.currency };
+  const suspenseLine: MoveLine = { account: mapping.suspense_account, label, debit: incoming ? 0 : amount, credit: incoming ? amount : 0, currency: line.currency };
+  const move: MoveDoc = {
+    _id: postingMoveId(mapping.journal, line._id),
+    type: 'move',
+    journal: mapping.journal,
+    date: line.date,
+    state,
+    lines: [bankLine, suspenseLine],
+    statement_line: line._id,
+  };
+  const ref = line.reference?.trim() || line.memo?.trim();
+  if (ref) move.ref = ref;
+  return move;
+}
+
+/** What a person recognises a bank line by: payee and memo. */
+export function lineLabel(line: Pick<StatementLineDoc, 'payee' | 'memo' | 'counterparty_name'>): string {
+  const parts = [line.payee ?? line.counterparty_name, line.memo].map((p) => p?.trim()).filter((p): p is string => !!p);
+  return parts.length > 0 ? parts.join(' — ') : 'bank statement line';
+}
