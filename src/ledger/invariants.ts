@@ -1,9 +1,8 @@
-import { assertCalendarDate, type CalendarDate } from '../shared/dates';
 import { canonicalJson } from '../shared/canonical-json';
 import { formatAmount } from '../shared/money';
 import { LedgerError, type LedgerProblem } from './errors';
 import { docProblems } from './validate';
-import { isMove, moveId, type BooksDoc, type DeletionStub, type MoveDoc, type MoveLine } from './model';
+import { isMove, type BooksDoc, type DeletionStub, type MoveDoc } from './model';
 
 /**
  * The rules every write to the books obeys, whoever writes (the store, the sync engine, the local
@@ -171,41 +170,6 @@ export function assertBalanced(move: MoveDoc): void {
   if (problems.length > 0) throw new LedgerError(problems);
 }
 
-export interface ReverseOptions {
-  /** Reference of the reversal; default `Reversal of <move id>`. */
-  ref?: string;
-  /** Default `posted`: a reversal exists to cancel a posted move, and is final itself. */
-  state?: 'draft' | 'posted';
-}
-
-/**
- * Builds the move that cancels a posted `move`: same journal, every line with debit and credit
- * swapped, `reverses` pointing at the original, id `move:<journal>:<key>`. The original is left
- * untouched (it is immutable); write the result through the store.
- */
-export function reverseMove(move: MoveDoc, date: CalendarDate, key: string, options: ReverseOptions = {}): MoveDoc {
-  assertCalendarDate(date, 'reversal date');
-  if (move.state !== 'posted') {
-    throw new LedgerError([
-      { doc_id: move._id, code: 'LEDGER_INVALID_DOC', rule: 'reverse_draft', field: 'state', message: `${move._id}: only a posted move is reversed; edit or delete a draft instead` },
-    ]);
-  }
-  const id = moveId(move.journal, key);
-  if (id === move._id) {
-    throw new LedgerError([
-      { doc_id: id, code: 'LEDGER_ID_MISMATCH', rule: 'reverse_same_id', field: '_id', message: `${id}: a reversal needs its own key, not the original's` },
-    ]);
-  }
-  const lines: MoveLine[] = move.lines.map((l) => ({ ...l, debit: l.credit, credit: l.debit }));
-  const reversal: MoveDoc = {
-    _id: id,
-    type: 'move',
-    journal: move.journal,
-    date,
-    ref: options.ref ?? `Reversal of ${move._id}`,
-    state: options.state ?? 'posted',
-    lines,
-    reverses: move._id,
-  };
-  return reversal;
-}
+// `reverseMove` lives with the model (it only builds a document); re-exported here for callers
+// that think of it as the invariants' companion.
+export { reverseMove, type ReverseOptions } from './model';

@@ -1,4 +1,5 @@
-import type { CalendarDate } from '../shared/dates';
+import { assertCalendarDate, type CalendarDate } from '../shared/dates';
+import { LedgerError } from './errors';
 
 /**
  * The accounting document model of the local books. Every document carries `type` and an `_id`
@@ -354,4 +355,43 @@ export function idPrefix(type: DocType): string {
 
 export function isMove(doc: { type?: unknown } | undefined): doc is MoveDoc {
   return doc !== undefined && doc.type === 'move';
+}
+
+export interface ReverseOptions {
+  /** Reference of the reversal; default `Reversal of <move id>`. */
+  ref?: string;
+  /** Default `posted`: a reversal exists to cancel a posted move, and is final itself. */
+  state?: 'draft' | 'posted';
+}
+
+/**
+ * Builds the move that cancels a posted `move`: same journal, every line with debit and credit
+ * swapped, `reverses` pointing at the original, id `move:<journal>:<key>`. The original is left
+ * untouched (it is immutable); write the result through the store.
+ */
+export function reverseMove(move: MoveDoc, date: CalendarDate, key: string, options: ReverseOptions = {}): MoveDoc {
+  assertCalendarDate(date, 'reversal date');
+  if (move.state !== 'posted') {
+    throw new LedgerError([
+      { doc_id: move._id, code: 'LEDGER_INVALID_DOC', rule: 'reverse_draft', field: 'state', message: `${move._id}: only a posted move is reversed; edit or delete a draft instead` },
+    ]);
+  }
+  const id = moveId(move.journal, key);
+  if (id === move._id) {
+    throw new LedgerError([
+      { doc_id: id, code: 'LEDGER_ID_MISMATCH', rule: 'reverse_same_id', field: '_id', message: `${id}: a reversal needs its own key, not the original's` },
+    ]);
+  }
+  const lines: MoveLine[] = move.lines.map((l) => ({ ...l, debit: l.credit, credit: l.debit }));
+  const reversal: MoveDoc = {
+    _id: id,
+    type: 'move',
+    journal: move.journal,
+    date,
+    ref: options.ref ?? `Reversal of ${move._id}`,
+    state: options.state ?? 'posted',
+    lines,
+    reverses: move._id,
+  };
+  return reversal;
 }
