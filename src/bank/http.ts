@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { BankAuthError, BankError, BankUnavailableError, MalformedStatementError, RateLimitedError } from './errors';
 import { PermanentError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -34,6 +36,8 @@ export interface HttpRequest {
   what: string;
   /** Values that must never appear in a message (passwords, tokens); masked as `***`. */
   secrets?: readonly string[];
+  /** The URL to show in messages and logs when the path itself is secret (a claim token). @default safeUrl(url) */
+  displayUrl?: string;
 }
 
 export interface HttpResponse {
@@ -66,7 +70,7 @@ export async function httpRequest(ctx: HttpContext, req: HttpRequest): Promise<H
     // Node's fetch refuses URLs with credentials, and they must never reach a message anyway.
     throw new BankError('BANK_URL_CREDENTIALS', `${ctx.connection}: refusing to send credentials inside a URL (${req.what}); use splitCredentials()`);
   }
-  const safe = safeUrl(url);
+  const safe = req.displayUrl ?? safeUrl(url);
   const secrets = req.secrets ?? [];
   const signal = requestSignal(ctx);
   const started = Date.now();
@@ -281,4 +285,41 @@ export function statusError(res: HttpResponse, opts: StatusErrorOptions): BankEr
   if (status === 408 || status >= 500) return new BankUnavailableError('BANK_HTTP_UNAVAILABLE', message, { details });
   if (status >= 400) return new BankRequestRejectedError('BANK_HTTP_REJECTED', message, { details });
   return new MalformedStatementError('BANK_HTTP_UNEXPECTED', `${message}: unexpected status`, { details });
+}
+
+/**
+ * Credential state files (a SimpleFIN access URL, GoCardless tokens) belong to the provider
+ * toolkit too: they are written with mode 0600 from the first byte (created with that mode, then
+ * renamed into place, so a reader never sees a partial file and the content is never looser than
+ * 0600 even for an instant) and re-tightened if someone loosened them.
+ */
+export async function writePrivateFile(file: string, content: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await fsp.open(tmp, 'wx', 0o600);
+  try {
+    await handle.writeFile(content, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Reads a credential state file; `undefined` when it does not exist. Tightens its mode to 0600. */
+export async function readPrivateFile(file: string): Promise<string | undefined> {
+  let content: string;
+  try {
+    content = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const { mode } = await fsp.stat(file);
+  if ((mode & 0o077) !== 0) await fsp.chmod(file, 0o600);
+  return content;
 }
