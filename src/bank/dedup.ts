@@ -236,9 +236,15 @@ export function planStatementLines(input: PlanInput): LinePlan {
     else existingByAccount.set(key, [line]);
   }
 
+  // Re-consent can hand out new account ids for the same accounts (hard case 8): an account the
+  // connection has never stored a line for is matched against the lines of stored accounts that
+  // are absent from this fetch, so history is not imported a second time.
+  const orphans = input.existing.filter((l) => !byAccount.has(accountKey(l.account_id)));
+  const claimed = new Set<string>();
+
   for (const [account, feed] of byAccount) {
-    const stored = (existingByAccount.get(account) ?? []).slice().sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
-    const claimed = new Set<string>();
+    const own = existingByAccount.get(account);
+    const stored = (own && own.length > 0 ? own : orphans).slice().sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
 
     // Corrections first: a DELETE is an instruction, not a line; a REPLACE is a line plus an instruction.
     const corrections: Array<{ target: string; action: 'REPLACE' | 'DELETE'; replacement?: Incoming }> = [];
