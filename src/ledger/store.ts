@@ -123,9 +123,10 @@ export class BooksStore {
    * Validates every document first; if any is invalid nothing is written and one `LedgerError`
    * lists every problem. Then writes them in a single `bulkDocs`; revision conflicts throw
    * `StoreConflictError` naming the ids (the other documents of the batch are written: PouchDB's
-   * `_bulk_docs` is not a transaction).
+   * `_bulk_docs` is not a transaction). A batch may delete too: a `{ _id, _deleted: true }` stub
+   * (its `_rev` filled from the stored document when absent) is checked like `remove`.
    */
-  async putMany(docs: BooksDoc[], opts: WriteOptions = {}): Promise<Array<Stored<BooksDoc>>> {
+  async putMany<D extends BooksDoc | DeletionStub>(docs: D[], opts: WriteOptions = {}): Promise<Array<Stored<D>>> {
     if (docs.length === 0) return [];
     const ids = docs.map((d) => d?._id);
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
@@ -135,16 +136,19 @@ export class BooksStore {
     const currents = await this.currentDocs(ids.filter((id): id is string => typeof id === 'string'));
     const now = this.clock();
     const problems: LedgerProblem[] = [];
-    const toWrite: BooksDoc[] = [];
+    const toWrite: D[] = [];
     const overrides: Array<{ id: string; rules: string[] }> = [];
     for (const doc of docs) {
       const current = typeof doc?._id === 'string' ? currents.get(doc._id) : undefined;
-      const stamped = doc && typeof doc === 'object' ? stampDoc(doc, current, now, opts.keepTimestamps) : doc;
-      if (stamped && stamped._rev === undefined && current?._rev) stamped._rev = current._rev;
-      const check = writeProblems(stamped, current, opts);
+      let next: D = doc;
+      if (doc !== null && typeof doc === 'object') {
+        next = (isDeletionStub(doc) ? { ...doc } : stampDoc(doc as BooksDoc, current, now, opts.keepTimestamps)) as D;
+        if (next._rev === undefined && current?._rev) next._rev = current._rev;
+      }
+      const check = writeProblems(next, current, opts);
       problems.push(...check.problems);
-      if (check.overridden.length > 0) overrides.push({ id: stamped._id, rules: check.overridden });
-      toWrite.push(stamped);
+      if (check.overridden.length > 0) overrides.push({ id: next._id, rules: check.overridden });
+      toWrite.push(next);
     }
     if (problems.length > 0) throw new LedgerError(problems);
     const results = await this.bulk(toWrite);
@@ -258,6 +262,10 @@ export class BooksStore {
 function isLockError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return err.name === 'OpenError' && /\block\b/i.test(err.message);
+}
+
+function isDeletionStub(doc: BooksDoc | DeletionStub): doc is DeletionStub {
+  return (doc as DeletionStub)._deleted === true;
 }
 
 function isNotFound(err: unknown): boolean {

@@ -202,6 +202,16 @@ describe('books store (LevelDB)', function () {
       assert.equal(counts.move, 0);
     });
 
+    it('deletes through deletion stubs in the same batch, refusing a posted move', async () => {
+      await store.putMany([statementLine('a'), statementLine('b'), move('1', 'posted'), move('2', 'draft')]);
+      const written = await store.putMany([statementLine('c'), { _id: 'stl:kbc:a', _deleted: true }, { _id: 'move:BNK1:2', _deleted: true }]);
+      assert.deepEqual(written.map((d) => [d._id, /^\d+-/.test(d._rev)]), [['stl:kbc:c', true], ['stl:kbc:a', true], ['move:BNK1:2', true]]);
+      assert.equal(await store.get('stl:kbc:a'), undefined);
+      assert.deepEqual((await store.allOfType('statement_line')).map((d) => d._id), ['stl:kbc:b', 'stl:kbc:c']);
+      await rejectsWith(store.putMany([statementLine('d'), { _id: 'move:BNK1:1', _deleted: true }]), LedgerError, 'LEDGER_POSTED_IMMUTABLE');
+      assert.equal(await store.get('stl:kbc:d'), undefined, 'nothing of the refused batch is written');
+    });
+
     it('refuses the same id twice in one batch', async () => {
       await rejectsWith(store.putMany([account('1010'), account('1010')]), LedgerError, 'LEDGER_INVALID_DOC');
       assert.equal(await store.get('account:1010'), undefined);
