@@ -15,8 +15,8 @@ export interface Base {
   pushHash: string;
   /** Hash of the cloud document's pull projection at agreement ('' when the type does not pull). */
   pullHash: string;
-  /** The agreed shared content (every excluded path removed): the base of three-way merges. */
-  shared: Content;
+  /** The agreed shared content (every excluded path removed), null when both sides agree it is deleted: the base of three-way merges. */
+  shared: Content | null;
   /** The cloud's values of push-excluded fields, carried over by optimistic writes. */
   keep?: Record<string, unknown>;
 }
@@ -30,7 +30,7 @@ export interface OpenConflict {
   detected_at: string;
   /** Local document as it stands (full, with excluded fields), or null when deleted/absent. */
   local: Record<string, unknown> | null;
-  /** Cloud document as it stands (its pull projection... full body as fetched), or null when deleted/absent. */
+  /** Cloud document as it stands (full body as fetched), or null when deleted/absent. */
   remote: Record<string, unknown> | null;
   /** Last agreed shared content, when there is one. */
   base: Content | null;

@@ -18,6 +18,8 @@ export interface LocalChange {
 export interface LocalChangesPage {
   changes: LocalChange[];
   lastSeq: unknown;
+  /** True when the page was full (more changes may follow). */
+  more: boolean;
 }
 
 /** One write into the books: `doc` replaces `current` (null when the books have no such document). */
@@ -47,6 +49,8 @@ export interface LocalStore {
   write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]>;
   /** The store's latest sequence (for `pending_push`). */
   updateSeq(): Promise<unknown>;
+  /** Every live document whose id starts with `prefix`, in id order (audit records). */
+  withPrefix(prefix: string): Promise<LocalDoc[]>;
 }
 
 /**
@@ -61,11 +65,10 @@ export class PouchLocalStore implements LocalStore {
     const res = await this.db.changes({ since: (since ?? 0) as number, limit, include_docs: true, style: 'main_only' } as PouchDB.Core.ChangesOptions);
     const changes: LocalChange[] = [];
     for (const r of res.results) {
-      if (r.id.startsWith('_design/')) continue;
       const doc = (r.doc ?? { _id: r.id, _rev: r.changes[0]?.rev, _deleted: r.deleted === true }) as unknown as LocalDoc;
       changes.push({ id: r.id, seq: r.seq, doc });
     }
-    return { changes, lastSeq: res.last_seq };
+    return { changes, lastSeq: res.last_seq, more: res.results.length >= limit };
   }
 
   watch(onChange: () => void): () => void {
@@ -119,6 +122,11 @@ export class PouchLocalStore implements LocalStore {
       });
     }
     return results;
+  }
+
+  async withPrefix(prefix: string): Promise<LocalDoc[]> {
+    const res = await this.db.allDocs({ include_docs: true, startkey: prefix, endkey: `${prefix}\uffff` });
+    return res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as LocalDoc] : []));
   }
 
   async updateSeq(): Promise<unknown> {

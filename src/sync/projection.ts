@@ -259,10 +259,10 @@ export class TypeProjection {
     return out;
   }
 
-  /** The cloud's values of the fields a push must carry over (see `compose`). */
+  /** The cloud's values of every excluded field, carried over by an optimistic push (see `compose`). */
   remoteKeep(remoteDoc: Record<string, unknown> | null): Record<string, unknown> | undefined {
-    if (!remoteDoc || remoteDoc._deleted || this.pushOut.length === 0) return undefined;
-    const keep = pickPaths(remoteDoc, this.pushOut);
+    if (!remoteDoc || remoteDoc._deleted || this.all.length === 0) return undefined;
+    const keep = pickPaths(remoteDoc, this.all);
     return Object.keys(keep).length > 0 ? keep : undefined;
   }
 

@@ -25,7 +25,7 @@ export interface RemoteChangesPage {
   changes: RemoteChange[];
   /** Opaque; pass back as `since`. */
   lastSeq: unknown;
-  /** How many changes the server says remain after this page (0 when unknown). */
+  /** How many changes remain after this page (a server that gives no count: 1 when the page was full, else 0). */
   pending: number;
 }
 

@@ -124,11 +124,11 @@ export class CouchDbRemote implements RemoteStore {
     if (!body || !Array.isArray(body.results)) throw new SyncProtocolError(`unexpected _changes answer from ${this.safeUrl}`);
     const changes: RemoteChange[] = [];
     for (const r of body.results) {
-      if (r.id.startsWith('_design/')) continue;
       const doc: RemoteDoc = r.doc ?? { _id: r.id, _rev: r.changes?.[0]?.rev ?? '', _deleted: r.deleted === true };
       changes.push({ id: r.id, seq: r.seq, doc });
     }
-    return { changes, lastSeq: body.last_seq ?? since, pending: typeof body.pending === 'number' ? body.pending : 0 };
+    const pending = typeof body.pending === 'number' ? body.pending : body.results.length >= options.limit ? 1 : 0;
+    return { changes, lastSeq: body.last_seq ?? since, pending };
   }
 
   async current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>> {
