@@ -1,0 +1,81 @@
+/**
+ * Ledger automation (issue 5): statement lines become balanced moves, rules reconcile them with
+ * open invoices and bills, opening balances and balance checks, and the trial-balance report.
+ * Everything is idempotent with deterministic ids; see each module for its contract.
+ */
+export { AutomationError, type AutomationErrorCode } from './errors';
+export {
+  DEFAULT_ACCOUNT_ROLES,
+  type AccountRoles,
+  type AutomationOptions,
+  type ConnectionMapping,
+  type PostState,
+} from './options';
+export { lineLabel, postStatementLines, postingMove, type PostingResult, type SkipReason } from './posting';
+export {
+  belgianCheck,
+  findStructuredReferences,
+  formatBelgian,
+  isValidBelgian,
+  isValidRf,
+  makeBelgian,
+  makeRf,
+  mentionsInvoiceNumber,
+  mod97,
+  parseStructuredReference,
+  withoutStructuredReferences,
+  type FoundReference,
+  type ReferenceKind,
+} from './references';
+export {
+  RULE_KINDS,
+  compileRule,
+  compileRules,
+  ruleKind,
+  type CompiledRule,
+  type MatchContext,
+  type RuleKind,
+  type RuleMatch,
+  type RuleSpec,
+} from './rules';
+export {
+  pendingLines,
+  reconcile,
+  reconcileLine,
+  undoReconciliation,
+  type AutomationPaymentDoc,
+  type ManualReconciliation,
+  type PaymentMade,
+  type ReconcileOptions,
+  type ReconcileResult,
+  type SuspenseLine,
+  type UndoResult,
+} from './reconcile';
+export { accountBalance, checkBalance, openingBalance, type BalanceCheck, type BankBalance, type OpeningResult } from './balances';
+export {
+  ledgerReport,
+  trialBalance,
+  unreconciledLines,
+  type LedgerReport,
+  type TrialBalance,
+  type TrialBalanceOptions,
+  type TrialBalanceRow,
+  type TrialBalanceTotal,
+  type UnreconciledLine,
+  type UnreconciledStatus,
+} from './report';
+export {
+  demoCompanyFile,
+  ensureChart,
+  ensureCompany,
+  invoiceMove,
+  loadCompanyFile,
+  parseCompany,
+  type Chart,
+  type ChartAccount,
+  type ChartJournal,
+  type CompanyData,
+  type CompanyRoles,
+  type EnsureResult,
+} from './chart';
+export { openingMoveId, paymentDocId, paymentMoveId, postingMoveId } from './ids';

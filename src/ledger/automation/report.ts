@@ -1,0 +1,112 @@
+import type { CalendarDate } from '../../shared/dates';
+import type { AccountDoc, AccountKind, MoveDoc, StatementLineDoc } from '../model';
+import type { BooksStore } from '../store';
+import { pendingLines, suspenseLine, type SuspenseLine } from './reconcile';
+
+/**
+ * The admin's daily check (`booksync report`): a trial balance and the bank lines not yet cleared.
+ * Plain data; the CLI prints it as a table or as JSON.
+ */
+
+export interface TrialBalanceRow {
+  code: string;
+  name: string;
+  /** Absent for an account code the moves use but the chart lacks. */
+  kind?: AccountKind;
+  currency: string;
+  /** Sums of the period, minor units. */
+  debit: number;
+  credit: number;
+  /** debit − credit. */
+  balance: number;
+}
+
+export interface TrialBalanceTotal {
+  currency: string;
+  debit: number;
+  credit: number;
+  /** 0 when the books balance (they always should: every move balances per currency). */
+  balance: number;
+}
+
+export interface TrialBalance {
+  /** Moves dated up to this date (inclusive); absent: all. */
+  date?: CalendarDate;
+  include_draft: boolean;
+  /** One row per account and currency with activity, by code then currency. */
+  rows: TrialBalanceRow[];
+  /** One per currency. */
+  totals: TrialBalanceTotal[];
+  /** True when every currency's debits equal its credits. */
+  balanced: boolean;
+}
+
+export interface TrialBalanceOptions {
+  date?: CalendarDate;
+  /** Count draft moves too. @default false (a trial balance is of posted entries) */
+  include_draft?: boolean;
+}
+
+export async function trialBalance(store: BooksStore, opts: TrialBalanceOptions = {}): Promise<TrialBalance> {
+  const includeDraft = opts.include_draft ?? false;
+  const accounts = new Map((await store.allOfType<AccountDoc>('account')).map((a) => [a.code, a]));
+  const moves = await store.allOfType<MoveDoc>('move');
+  const rows = new Map<string, TrialBalanceRow>();
+  const totals = new Map<string, TrialBalanceTotal>();
+  for (const m of moves) {
+    if (m.state !== 'posted' && !includeDraft) continue;
+    if (opts.date !== undefined && m.date > opts.date) continue;
+    for (const l of m.lines) {
+      const key = JSON.stringify([l.account, l.currency]);
+      const acc = accounts.get(l.account);
+      const row = rows.get(key) ?? { code: l.account, name: acc?.name ?? '(not in the chart)', ...(acc ? { kind: acc.kind } : {}), currency: l.currency, debit: 0, credit: 0, balance: 0 };
+      row.debit += l.debit;
+      row.credit += l.credit;
+      row.balance = row.debit - row.credit;
+      rows.set(key, row);
+      const t = totals.get(l.currency) ?? { currency: l.currency, debit: 0, credit: 0, balance: 0 };
+      t.debit += l.debit;
+      t.credit += l.credit;
+      t.balance = t.debit - t.credit;
+      totals.set(l.currency, t);
+    }
+  }
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const sortedTotals = [...totals.values()].sort((a, b) => cmp(a.currency, b.currency));
+  return {
+    ...(opts.date !== undefined ? { date: opts.date } : {}),
+    include_draft: includeDraft,
+    rows: [...rows.values()].sort((a, b) => cmp(a.code, b.code) || cmp(a.currency, b.currency)),
+    totals: sortedTotals,
+    balanced: sortedTotals.every((t) => t.balance === 0),
+  };
+}
+
+export type UnreconciledStatus = 'unposted' | 'unmatched' | 'partly_matched';
+
+export interface UnreconciledLine extends SuspenseLine {
+  /** unposted: not booked yet (e.g. its currency is not the journal's); unmatched: all in suspense; partly_matched: some left after a payment. */
+  status: UnreconciledStatus;
+}
+
+/**
+ * Bank lines not cleared: booked lines never posted, posted lines in suspense, and reconciled lines
+ * with money left in suspense. Pending lines are not listed (the bank has not booked them).
+ */
+export async function unreconciledLines(store: BooksStore): Promise<UnreconciledLine[]> {
+  const suspense: UnreconciledLine[] = (await pendingLines(store)).map((l) => ({ ...l, status: l.state === 'reconciled' ? 'partly_matched' : 'unmatched' }));
+  const unposted: UnreconciledLine[] = (await store.allOfType<StatementLineDoc>('statement_line'))
+    .filter((l) => l.state === 'new' && !l.pending && l.replaced_by === undefined && l.amount !== 0)
+    .map((l) => ({ ...suspenseLine(l, Math.abs(l.amount)), status: 'unposted' }));
+  return [...unposted, ...suspense].sort((a, b) => a.date.localeCompare(b.date) || (a.line < b.line ? -1 : 1));
+}
+
+export interface LedgerReport {
+  trial_balance: TrialBalance;
+  unreconciled: UnreconciledLine[];
+}
+
+/** Both parts of `booksync report`. */
+export async function ledgerReport(store: BooksStore, opts: TrialBalanceOptions = {}): Promise<LedgerReport> {
+  return { trial_balance: await trialBalance(store, opts), unreconciled: await unreconciledLines(store) };
+}
