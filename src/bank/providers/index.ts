@@ -1,12 +1,13 @@
 import type { BankProvider } from '../provider';
 import { ProviderRegistry } from '../registry';
 import { ofxDirect } from './ofx-direct';
+import { simplefin } from './simplefin';
 
 /**
  * Every bank provider booksync ships, imported by hand (research/aesthetics.md, style rule 4: an
  * explicit registry, no directory scanning). A provider lands here when its folder exports it.
  */
-export const builtinProviders: readonly BankProvider[] = Object.freeze([ofxDirect]);
+export const builtinProviders: readonly BankProvider[] = Object.freeze([ofxDirect, simplefin]);
 
 /** The registry the daemon uses. */
 export function builtinRegistry(): ProviderRegistry {
