@@ -89,7 +89,9 @@ export class Daemon {
     try {
       await daemon.open();
     } catch (err) {
-      daemon.logger.error(`daemon failed to start: ${describeError(err).message}`, { event: 'daemon.start_failed', err });
+      // An expected refusal (state directory in use) is one plain line; anything else keeps its stack.
+      const detail = err instanceof StateDirInUseError ? describeError(err) : { err };
+      daemon.logger.error(`daemon failed to start: ${describeError(err).message}`, { event: 'daemon.start_failed', ...detail });
       await daemon.closeResources();
       await daemon.flushLogs();
       throw err;

@@ -19,8 +19,11 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
     fs.writeFileSync(configPath, body);
   }
 
+  /** The keys every config needs besides the ones a test is about: where the cloud is, the company. */
+  const REQUIRED = ['cloud:', '  url: embedded', 'ledger:', '  company: { name: Test Company, currency: EUR }', ''].join('\n');
+
   function baseConfig(level = 'info'): string {
-    return ['state_dir: ./state', 'log:', `  level: ${level}`, ''].join('\n');
+    return ['state_dir: ./state', 'log:', `  level: ${level}`, REQUIRED].join('\n');
   }
 
   function start(extraEnv: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): DaemonProcess {
@@ -47,7 +50,7 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
   });
 
   it('check-config prints every error with file:line:col and exits 78', async () => {
-    writeConfig(['state_dir: ./state', 'log:', '  levle: info', 'sync:', '  mode: sometimes', ''].join('\n'));
+    writeConfig(['state_dir: ./state', 'log:', '  levle: info', 'sync:', '  mode: sometimes', REQUIRED].join('\n'));
     const r = await runCli(['check-config', '--config', configPath]);
     assert.equal(r.code, 78);
     assert.match(r.stdout, new RegExp(`${escape(configPath)}:3:3: log\\.levle: .*did you mean 'level'`));
@@ -84,7 +87,7 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
     await daemon.waitFor('config.reload', mark);
 
     // A bad reload: logged with its errors, the old config stays in force and the daemon serves on.
-    writeConfig(['state_dir: ./state', 'log:', '  level: loud', ''].join('\n'));
+    writeConfig(['state_dir: ./state', 'log:', '  level: loud', REQUIRED].join('\n'));
     mark = daemon.lines.length;
     daemon.signal('SIGHUP');
     const invalid = await daemon.waitFor('config.invalid', mark);
@@ -147,6 +150,8 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
         'sync:',
         '  mode: interval',
         '  interval: 1d',
+        'ledger:',
+        '  company: { name: Test Company, currency: EUR }',
         '',
       ].join('\n'),
     );
