@@ -1,12 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
+// pouchdb-node bundles the LevelDB adapter; the global `PouchDB` namespace comes with its typings.
+import PouchDB from 'pouchdb-node';
 import type { Logger } from '../shared/logger';
 import { LedgerError, StoreConflictError, StoreError, StoreLockedError, type LedgerProblem } from './errors';
 import { writeProblems, type WriteOptions } from './invariants';
 import { DOC_TYPES, idPrefix, isMove, type BooksDoc, type DeletionStub, type DocType } from './model';
-
-// pouchdb-node bundles the LevelDB adapter; the global `PouchDB` namespace comes with its typings.
-import PouchDB from 'pouchdb-node';
 
 export type { WriteOptions } from './invariants';
 export { validateWrite } from './invariants';
@@ -71,14 +70,15 @@ export class BooksStore {
 
   /** Opens (creating if needed) the books in `dir`. Throws `StoreLockedError` if it is in use. */
   static async open(dir: string, opts: StoreOptions): Promise<BooksStore> {
-    const resolved = path.resolve(dir);
-    if (openInProcess.has(resolved)) {
-      throw new StoreLockedError(`the books in ${resolved} are already open in this process`, { details: { dir: resolved } });
-    }
+    let resolved = path.resolve(dir);
     try {
       mkdirSync(resolved, { recursive: true });
+      resolved = realpathSync(resolved); // one folder, one entry, however it was named
     } catch (err) {
       throw new StoreError('STORE_OPEN', `cannot create the books folder ${resolved}: ${(err as Error).message}`, { cause: err, details: { dir: resolved } });
+    }
+    if (openInProcess.has(resolved)) {
+      throw new StoreLockedError(`the books in ${resolved} are already open in this process`, { details: { dir: resolved } });
     }
     openInProcess.add(resolved);
     const db = new PouchDB(resolved, { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);

@@ -320,6 +320,10 @@ describe('books store (LevelDB)', function () {
     it('refuses a second open in the same process with STORE_LOCKED, and allows it after close', async () => {
       const err = await rejectsWith(open(), StoreLockedError, 'STORE_LOCKED');
       assert.match(err.message, /already open in this process/);
+      const link = path.join(tmp, 'books-link');
+      fs.symlinkSync(dir, link);
+      const viaLink = BooksStore.open(path.join(link, '.'), { logger: winston.createLogger({ silent: true }) });
+      await rejectsWith(viaLink, StoreLockedError, 'STORE_LOCKED');
       await store.put(account('1010'));
       assert.ok(await store.get('account:1010'), 'the first handle still works');
       await store.close();
