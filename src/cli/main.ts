@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
-import { createLogger, Daemon, readStatus, StateDirInUseError, VERSION, type StatusReport } from '../daemon';
-import { wireServices } from '../daemon/wiring';
+import type { Daemon, StatusReport } from '../daemon';
 import { BooksyncError, describeError } from '../shared/errors';
 import { formatStatus } from './format';
 
@@ -18,8 +17,15 @@ interface Command {
   run(args: { values: Record<string, unknown>; positionals: string[]; configPath: string; env: NodeJS.ProcessEnv }): Promise<number>;
 }
 
+/**
+ * The daemon and its storage stack are loaded only by the commands that need them, so
+ * `version`, `--help` and `check-config` answer at once.
+ */
+const daemonModule = () => import('../daemon');
+
 /** A logger for commands that open the books directly: warnings and errors to stderr only. */
-function cliLogger(env: NodeJS.ProcessEnv) {
+async function cliLogger(env: NodeJS.ProcessEnv) {
+  const { createLogger } = await daemonModule();
   return createLogger({ level: env.BOOKSYNC_CLI_LOG_LEVEL ?? 'warn', stream: process.stderr, secrets: () => [] });
 }
 
@@ -28,6 +34,8 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run the daemon in the foreground (what systemd runs)',
     usage: 'booksync start [--config PATH]',
     async run({ configPath, env }) {
+      const { Daemon, StateDirInUseError } = await daemonModule();
+      const { wireServices } = await import('../daemon/wiring');
       let daemon: Daemon;
       try {
         daemon = await Daemon.start({ configPath, env, services: wireServices });
@@ -76,7 +84,8 @@ const COMMANDS: Record<string, Command> = {
     usage: 'booksync status [--config PATH] [--json]',
     options: { json: { type: 'boolean' } },
     async run({ values, configPath, env }) {
-      const report: StatusReport = await readStatus(configPath, env, cliLogger(env));
+      const { readStatus } = await daemonModule();
+      const report: StatusReport = await readStatus(configPath, env, await cliLogger(env));
       process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
       return EXIT.OK;
     },
@@ -85,7 +94,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'print the version',
     usage: 'booksync version',
     async run() {
-      process.stdout.write(`booksync ${VERSION}\n`);
+      process.stdout.write(`booksync ${(require('../../../package.json') as { version: string }).version}\n`);
       return EXIT.OK;
     },
   },
@@ -147,7 +156,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     }
     if (err instanceof BooksyncError) {
       process.stderr.write(`booksync ${name}: ${err.message}\n`);
-      return err instanceof StateDirInUseError ? EXIT.TEMPFAIL : EXIT.FAILURE;
+      return err.code === 'STATE_DIR_IN_USE' ? EXIT.TEMPFAIL : EXIT.FAILURE;
     }
     process.stderr.write(`booksync ${name}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
     return EXIT.SOFTWARE;
