@@ -129,7 +129,8 @@ export class BooksStore {
   async putMany<D extends BooksDoc | DeletionStub>(docs: D[], opts: WriteOptions = {}): Promise<Array<Stored<D>>> {
     if (docs.length === 0) return [];
     const ids = docs.map((d) => d?._id);
-    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    const seen = new Set<unknown>();
+    const dup = ids.find((id) => seen.size === seen.add(id).size);
     if (dup !== undefined) {
       throw new LedgerError([{ doc_id: String(dup), code: 'LEDGER_INVALID_DOC', rule: 'duplicate_in_batch', field: '_id', message: `${dup}: appears twice in one batch` }]);
     }
