@@ -150,7 +150,7 @@ function ago(iso: string | undefined, now: Date): string {
   if (!iso) return '-';
   const s = Math.round((now.getTime() - Date.parse(iso)) / 1000);
   const abs = Math.abs(s);
-  const text = abs < 90 ? `${abs}s` : abs < 5400 ? `${Math.round(abs / 60)}m` : abs < 172_800 ? `${Math.round(abs / 3600)}h` : `${Math.round(abs / 86_400)}d`;
+  const text = abs < 90 ? `${abs}s` : abs < 3600 ? `${Math.round(abs / 60)}m` : abs < 172_800 ? `${Math.round(abs / 3600)}h` : `${Math.round(abs / 86_400)}d`;
   return s >= 0 ? `${text} ago` : `in ${text}`;
 }
 
