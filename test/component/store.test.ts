@@ -9,6 +9,7 @@ import {
   BooksStore,
   LedgerError,
   StoreConflictError,
+  StoreError,
   StoreLockedError,
   reverseMove,
   type AccountDoc,
@@ -355,6 +356,13 @@ describe('books store (LevelDB)', function () {
       }
       store = await open();
       await store.put(account('1010'));
+    });
+
+    it('given a path that is a file, when opened, then STORE_OPEN names the path', async () => {
+      const file = path.join(tmp, 'not-a-folder');
+      fs.writeFileSync(file, 'x');
+      const err = await rejectsWith(BooksStore.open(file, { logger: winston.createLogger({ silent: true }) }), StoreError, 'STORE_OPEN');
+      assert.ok(err.message.includes(file), err.message);
     });
 
     it('creates missing parent folders', () => {
