@@ -141,14 +141,21 @@ export function findStructuredReferences(text: string | undefined, options: Find
       const canonical = `RF${m[1]}${groups.slice(0, k).map((g) => g.chars).join('')}`.toUpperCase();
       if (isValidRf(canonical)) chosen = { kind: 'rf', canonical, text: text.slice(at, groups[k - 1].end), index: at, valid: true };
     }
-    // Nothing validates: report the longest reading as an invalid reference (it matches nothing).
-    chosen ??= {
-      kind: 'rf',
-      canonical: `RF${m[1]}${groups.map((g) => g.chars).join('')}`.toUpperCase(),
-      text: text.slice(at, groups[groups.length - 1].end),
-      index: at,
-      valid: false,
-    };
+    if (!chosen) {
+      // Nothing validates: report the printed-looking reading as an invalid reference (it matches
+      // nothing): groups of four, then at most one shorter group holding a digit, so the words
+      // after a mistyped reference stay readable.
+      let k = 1;
+      while (k < groups.length && groups[k - 1].chars.length === 4 && (groups[k].chars.length === 4 || (groups[k].chars.length < 4 && /\d/.test(groups[k].chars)))) k++;
+      const taken = groups.slice(0, k);
+      chosen = {
+        kind: 'rf',
+        canonical: `RF${m[1]}${taken.map((g) => g.chars).join('')}`.toUpperCase(),
+        text: text.slice(at, taken[taken.length - 1].end),
+        index: at,
+        valid: false,
+      };
+    }
     found.push(chosen);
   }
   for (const m of text.matchAll(BE_DECORATED)) {
