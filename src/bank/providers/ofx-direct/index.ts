@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { BankAuthError, BankUnavailableError, MalformedStatementError } from '../../errors';
 import { bodySnippet, httpRequest, looksLikeHtml, redact, statusError, type HttpResponse } from '../../http';
-import type { BankProvider, FetchContext, FetchResult } from '../../provider';
+import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { buildStatementRequest } from './request';
-import { OfxContentError, readStatement, signonStatus, statementParts } from './response';
+import { parseOfx as parseOfxStatements } from '../dropfolder/formats/ofx';
+import { OfxContentError, signonStatus, statementParts } from './response';
 import { readSettings } from './settings';
 import { NotOfxError, OfxSyntaxError, parseOfx, type OfxDocument } from './sgml';
 import { ofxStatusError } from './status';
@@ -45,6 +46,30 @@ function parseBody(res: HttpResponse, ctx: FetchContext, secrets: readonly strin
     }
     throw err;
   }
+}
+
+/**
+ * The statement lines, balances and dates, read by the drop folder's OFX parser (the one tolerant
+ * reader of OFX content, so Direct Connect and downloaded files give the same lines and ids).
+ */
+function readStatementContent(res: HttpResponse, ctx: FetchContext, accountId: string, secrets: readonly string[], warn: (m: string) => void): BankAccountStatement {
+  let parsed: ReturnType<typeof parseOfxStatements>;
+  try {
+    parsed = parseOfxStatements(Buffer.from(res.body), { fileName: `${ctx.connection}: OFX response` });
+  } catch (err) {
+    if (!(err instanceof MalformedStatementError)) throw err;
+    const message = redact(err.message, secrets);
+    throw new MalformedStatementError('OFX_MALFORMED', message, {
+      // The cause repeats the unredacted text: keep it only when there was nothing to mask.
+      ...(message === err.message ? { cause: err } : {}),
+      details: { connection: ctx.connection, ...err.details },
+    });
+  }
+  for (const w of parsed.warnings) warn(w);
+  const statement = parsed.statements.find((s) => s.accountId === accountId) ?? parsed.statements[0];
+  if (statement.accountId !== accountId) warn(`the bank answered for account ${statement.accountId}, requested ${accountId}`);
+  // OFX 2.1.1+ BANKTRANLISTP lines are pending; the connection decides whether it wants them.
+  return ctx.includePending ? statement : { ...statement, transactions: statement.transactions.filter((t) => !t.pending) };
 }
 
 async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
@@ -111,8 +136,7 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
       warn('the bank sent no statement body for this window; read as no transactions');
       return { statements: [], warnings };
     }
-    const statement = readStatement(part.body, ctx.includePending, warn);
-    if (statement.accountId !== settings.accountId) warn(`the bank answered for account ${statement.accountId}, requested ${settings.accountId}`);
+    const statement = readStatementContent(res, ctx, settings.accountId, secrets, warn);
     ctx.logger.debug('ofx statement read', {
       event: 'bank.ofx', connection: ctx.connection, transactions: statement.transactions.length, ofx_version: doc.version,
     });
