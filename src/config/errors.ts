@@ -11,6 +11,15 @@ export interface ConfigIssue {
   readonly message: string;
 }
 
+/** Why a file could not be read, in words: "no such file", "permission denied", "is a folder". */
+export function unreadableReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'is a folder';
+  return code ?? 'unreadable';
+}
+
 /** `FILE:LINE:COL: key.path: message`, the shape compilers use, so editors can jump to it. */
 export function formatIssue(issue: ConfigIssue): string {
   const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.col}` : issue.file;

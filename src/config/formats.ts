@@ -1,5 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
-import { parseDuration } from '../shared/duration';
+import { isDuration, parseDuration } from '../shared/duration';
 import { describeError } from '../shared/errors';
 import { isCurrency } from '../shared/money';
 import { EMBEDDED_CLOUD } from './constants';
@@ -17,11 +17,12 @@ export type FormatCheck = (value: string) => string | undefined;
 const DURATION_HELP = 'a whole number and a unit: 500ms, 90s, 15m, 4h, 1d, 2w';
 
 function duration(value: string): string | undefined {
+  if (!isDuration(value)) return `'${value}' is not a duration (${DURATION_HELP})`;
   let ms: number;
   try {
     ms = parseDuration(value);
-  } catch (err) {
-    return /too long/.test(describeError(err).message) ? `'${value}' is too long (${DURATION_HELP})` : `'${value}' is not a duration (${DURATION_HELP})`;
+  } catch {
+    return `'${value}' is too long (${DURATION_HELP})`; // the shape is right, so only the size can be wrong
   }
   return ms > 0 ? undefined : `'${value}' is zero (expected a duration longer than zero, ${DURATION_HELP})`;
 }

@@ -150,7 +150,7 @@ interface Ranked extends RawIssue {
 }
 
 /** One issue for one ajv error, or undefined when another error says it better. */
-function toIssue(e: ErrorObject, data: unknown): Ranked | Ranked[] | undefined {
+function toIssue(e: ErrorObject, data: unknown): Ranked | undefined {
   const path = pointerToPath(e.instancePath, data);
   const schema = (e.parentSchema ?? {}) as Schema;
   const value = e.data;
@@ -247,7 +247,7 @@ export function schemaIssues(errors: readonly ErrorObject[], data: unknown): Raw
   for (const e of errors) {
     if (dropped.has(e) || e.keyword === 'if') continue;
     const issue = toIssue(e, data);
-    if (issue) out.push(...[issue].flat());
+    if (issue) out.push(issue);
   }
   return pickPerPlace(out);
 }

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
 import { buildConfig } from './build';
-import { ConfigError, type ConfigIssue } from './errors';
+import { ConfigError, unreadableReason, type ConfigIssue } from './errors';
 import { FORMATS } from './formats';
 import { schemaIssues, type RawIssue } from './issues';
 import { formatKeyPath, Locator, pathOfKeyAt } from './locate';
@@ -59,7 +59,7 @@ function yamlMessage(e: YAMLError): string {
 }
 
 /** Problems the schema cannot see: YAML syntax, dangling aliases, an empty or non-mapping file. */
-function documentIssues(doc: Document, at: (offset: number) => { line: number; col: number }): { issues: Omit<ConfigIssue, 'file'>[]; fatal: boolean } {
+function documentIssues(doc: Document, at: (offset: number) => { line: number; col: number }): Omit<ConfigIssue, 'file'>[] {
   const issues: Omit<ConfigIssue, 'file'>[] = [];
   for (const e of [...doc.errors, ...doc.warnings]) {
     const path = e.code === 'DUPLICATE_KEY' ? formatKeyPath(pathOfKeyAt(doc, e.pos[0])) : '';
@@ -70,7 +70,7 @@ function documentIssues(doc: Document, at: (offset: number) => { line: number; c
       if (!node.resolve(doc)) issues.push({ ...at(node.range?.[0] ?? 0), path: '', message: `unknown alias *${node.source} (expected an anchor &${node.source} defined above it)` });
     },
   });
-  if (issues.length) return { issues, fatal: true };
+  if (issues.length) return issues;
   const top = doc.contents;
   if (top === null || (isScalar(top) && top.value === null)) {
     issues.push({ line: 1, col: 1, path: '', message: `the file is empty (expected a mapping of sections: ${SECTIONS})` });
@@ -78,7 +78,7 @@ function documentIssues(doc: Document, at: (offset: number) => { line: number; c
     const kind = isSeq(top) ? 'a list' : isAlias(top) ? 'an alias' : 'a single value';
     issues.push({ ...at(top.range?.[0] ?? 0), path: '', message: `the top level is ${kind} (expected a mapping of sections: ${SECTIONS})` });
   }
-  return { issues, fatal: issues.length > 0 };
+  return issues;
 }
 
 function invalid(file: string, issues: Omit<ConfigIssue, 'file'>[]): ConfigError {
@@ -98,8 +98,8 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   const doc = parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
   const at = (offset: number) => lineCounter.linePos(offset);
 
-  const structure = documentIssues(doc, at);
-  if (structure.fatal) throw invalid(file, structure.issues);
+  const structural = documentIssues(doc, at);
+  if (structural.length) throw invalid(file, structural);
 
   let data: Record<string, unknown>;
   try {
@@ -150,9 +150,8 @@ export function loadConfig(path: string, opts: LoadOptions = {}): Config {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a folder' : (code ?? 'unreadable');
-    throw new ConfigError('CONFIG_UNREADABLE', path, [{ file: path, line: 0, col: 0, path: '', message: `cannot read the config file (${why})` }], { cause: err });
+    const message = `cannot read the config file (${unreadableReason(err)})`;
+    throw new ConfigError('CONFIG_UNREADABLE', path, [{ file: path, line: 0, col: 0, path: '', message }], { cause: err });
   }
   return parseConfigText(text, path, opts);
 }

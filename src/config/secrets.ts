@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { unreadableReason } from './errors';
 import type { RawIssue } from './issues';
 import type { KeyPath } from './locate';
 
@@ -61,8 +62,7 @@ function readSecretFile(name: string, ctx: SecretContext): { value: string } | {
       if (last.code !== 'ENOENT') break;
     }
   }
-  const why = last?.code === 'ENOENT' ? 'no such file' : last?.code === 'EACCES' ? 'permission denied' : last?.code === 'EISDIR' ? 'is a folder' : (last?.code ?? 'unreadable');
-  return { problem: `cannot read secret file ${candidates.join(' or ')} (${why})` };
+  return { problem: `cannot read secret file ${candidates.join(' or ')} (${unreadableReason(last)})` };
 }
 
 export function resolveSecrets(data: unknown, ctx: SecretContext): ResolvedSecrets {
