@@ -150,14 +150,17 @@ export function validateSpec(spec: ConnectionSpec): void {
   }
 }
 
-/** Picks the balance for the status document: the latest ledger (else available) balance of the first account that has one. */
+/** The balance for the status document: the latest-dated ledger balance (else available) reported. */
 function balanceOf(statements: readonly BankAccountStatement[]): BankConnectionState['balance'] {
+  let best: { amount: number; currency: string; date: CalendarDate; kind: string } | undefined;
   for (const s of statements) {
-    const sorted = [...s.balances].sort((a, b) => (a.kind === b.kind ? (a.date < b.date ? 1 : -1) : a.kind === 'ledger' ? -1 : 1));
-    const b = sorted[0];
-    if (b && Number.isSafeInteger(b.amount) && isCalendarDate(b.date)) return { amount: b.amount, currency: b.currency, date: b.date };
+    for (const b of s.balances ?? []) {
+      if (!Number.isSafeInteger(b.amount) || !isCalendarDate(b.date)) continue;
+      const better = !best || (b.kind === 'ledger' && best.kind !== 'ledger') || (b.kind === best.kind && b.date >= best.date);
+      if (better) best = b;
+    }
   }
-  return undefined;
+  return best ? { amount: best.amount, currency: best.currency, date: best.date } : undefined;
 }
 
 /**
