@@ -175,6 +175,18 @@ describe('gocardless provider against the GoCardless simulator', () => {
     assert.equal(after.refresh, before.refresh);
   });
 
+  it('given a refreshed access token, when the run then fails, then the new token is already stored', async () => {
+    await gocardless.fetch(ctx());
+    const before = tokensFile();
+    now = new Date('2024-04-02T10:00:00Z');
+    sim.fail('transactions', { kind: 'http', status: 500, body: { summary: 'Internal error', detail: 'Try later', status_code: 500 } });
+    const err = await failure(ctx());
+    assert.ok(err instanceof BankUnavailableError);
+    const after = tokensFile();
+    assert.notEqual(after.access, before.access);
+    assert.equal(after.access_expires_at, '2024-04-03T10:00:00.000Z');
+  });
+
   it('given an expired refresh token, when fetched, then new tokens are obtained with the secrets', async () => {
     await gocardless.fetch(ctx());
     // The refresh token lives 30 days (to 2024-05-01T09:00Z); the agreement lasts to 10:05 that day.

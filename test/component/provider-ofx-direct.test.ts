@@ -293,6 +293,20 @@ describe('ofx-direct provider against the OFX simulator', () => {
     assert.ok(result.warnings.some((w) => /2012-02-31 does not exist/.test(w)), result.warnings.join('\n'));
   });
 
+  it('given HTTP 400 whose body is an OFX signon error, when fetched, then the OFX status wins over the HTTP status', async () => {
+    sim.fail({ kind: 'http', status: 400, contentType: 'application/x-ofx', body: 'OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\n\r\n<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>15500<SEVERITY>ERROR<MESSAGE>Invalid credentials</STATUS><DTSERVER>20240401<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1></OFX>' });
+    const err = await failure(ctx());
+    assert.ok(err instanceof BankAuthError);
+    assert.equal(err.code, 'OFX_SIGNON_INVALID');
+  });
+
+  it('given a one-line v1 header, no blank line, closed leaves, an unknown vendor aggregate and entities, when fetched, then it is read', async () => {
+    sim.fail({ kind: 'raw', body: 'OFXHEADER:100 DATA:OFXSGML VERSION:102 SECURITY:NONE ENCODING:USASCII CHARSET:1252 COMPRESSION:NONE OLDFILEUID:NONE NEWFILEUID:NONE<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY><MESSAGE>Fish &amp; Chips</MESSAGE></STATUS><DTSERVER>20240401<LANGUAGE>ENG<INTU.XFER><INTU.FLAG>Y</INTU.XFER><INTU.BID>00001</SONRS></SIGNONMSGSRSV1><BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS><STMTRS><CURDEF>USD<BANKACCTFROM><BANKID>1<ACCTID>111111<ACCTTYPE>CHECKING</BANKACCTFROM><BANKTRANLIST><DTSTART>20240301<DTEND>20240401<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240302<TRNAMT>-3.50<FITID>Z1<NAME>Fish &amp; Chips</STMTTRN></BANKTRANLIST><LEDGERBAL><BALAMT>10.00<DTASOF>20240401</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>' });
+    const result = await ofxDirect.fetch(ctx());
+    assert.deepEqual(result.statements[0].transactions, [{ providerId: 'Z1', bookingDate: '2024-03-02', amount: -350, currency: 'USD', pending: false, payee: 'Fish & Chips' }]);
+    assert.match(result.warnings.join('\n'), /TRNUID 1 differs/);
+  });
+
   it('given a hung server, when fetched with a 200 ms timeout, then BankUnavailableError BANK_TIMEOUT within the timeout', async () => {
     sim.fail({ kind: 'hang' });
     const started = Date.now();

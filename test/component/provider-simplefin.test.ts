@@ -150,6 +150,31 @@ describe('simplefin provider against the SimpleFIN simulator', () => {
     }
   });
 
+  it('given a bridge that rejects ranges over 90 days, when a 200-day window is fetched, then every chunk is accepted', async () => {
+    await claimed();
+    sim.options.rangeLimit = 'reject';
+    const result = await simplefin.fetch(ctx({ window: { from: '2023-09-14', to: '2024-03-31' } }));
+    assert.equal(result.statements.length, 2);
+    assert.deepEqual(result.warnings, []);
+  });
+
+  it('given the simulator, when asked for more than 90 days, then it caps the range and says so like the Bridge', async () => {
+    const res = await fetch(`${sim.origin}/simplefin/accounts?start-date=${t('2023-01-01T00:00:00Z')}&end-date=${t('2024-04-01T00:00:00Z')}`, {
+      headers: { Authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` },
+    });
+    const body = await res.json() as { errlist: Array<{ code: string; msg: string }> };
+    assert.deepEqual(body.errlist, [{ code: 'gen.api', msg: 'Requested date range exceeds limit of 90 days and was capped.' }]);
+  });
+
+  it('given a v1 server that capped the range, when fetched, then BankUnavailableError instead of a silent partial result', async () => {
+    await claimed();
+    sim.options.format = 'v1';
+    sim.fail({ kind: 'errors', items: ['Requested date range exceeds limit of 90 days and was capped.'] });
+    const err = await failure(ctx());
+    assert.ok(err instanceof BankUnavailableError);
+    assert.equal(err.code, 'SIMPLEFIN_RANGE_CAPPED');
+  });
+
   it('given a DST zone, when chunked, then no range exceeds 90 days', () => {
     for (const r of chunks({ from: '2024-01-01', to: '2024-12-31' }, 'Europe/Madrid')) assert.ok(r.end - r.start <= 90 * 86400);
   });

@@ -1,4 +1,4 @@
-import { MalformedStatementError } from '../../errors';
+import { BankUnavailableError, MalformedStatementError } from '../../errors';
 import { BankRequestRejectedError, httpRequest, readJson, redact } from '../../http';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { obtainAccess, type Access } from './access';
@@ -82,8 +82,19 @@ async function fetchSimplefin(ctx: FetchContext): Promise<FetchResult> {
         if (err) throw err;
         warn(`SimpleFIN ${item.code || 'error'}${item.accountId ? ` (account ${item.accountId})` : item.connId ? ` (connection ${item.connId})` : ''}: ${item.msg}`);
       }
-      // v1 `errors`: free text meant for the user ("Connection to X may need attention").
-      if (Array.isArray(record.errors)) for (const e of record.errors) warn(`SimpleFIN: ${String(e)}`);
+      // v1 `errors`: free text meant for the user ("Connection to X may need attention"). One of
+      // them matters: a capped range means lines are missing, and a partial result must not pass.
+      if (Array.isArray(record.errors)) {
+        for (const e of record.errors) {
+          const text = redact(String(e), secrets);
+          if (/date range.*(capped|exceeds)/i.test(text)) {
+            throw new BankUnavailableError('SIMPLEFIN_RANGE_CAPPED', `${ctx.connection}: SimpleFIN shortened the requested date range ("${text.slice(0, 200)}"), so lines would be missing`, {
+              details: { connection: ctx.connection },
+            });
+          }
+          warn(`SimpleFIN: ${text}`);
+        }
+      }
       for (const a of accounts) {
         if (selected && !selected.has(a.id)) continue;
         merged.set(a.id, mergeAccount(merged.get(a.id), a));
