@@ -1,0 +1,167 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
+import { BankError, MalformedStatementError } from '../../errors';
+import { csvMappingSchema, type CsvMapping } from './formats/csv';
+import { parseStatement } from './parse';
+
+export { parseStatement, detectFormat, type ParseStatementOptions } from './parse';
+export { parseOfx, parseOfxStream, OfxStreamParser, type OfxSink, type OfxStatementSummary, type OfxResult } from './formats/ofx';
+export { parseCamt053 } from './formats/camt053';
+export { parseMt940 } from './formats/mt940';
+export { parseCsv, csvMappingSchema, type CsvMapping, type CsvColumn } from './formats/csv';
+export { MALFORMED_FILE, type ParsedStatementFile, type StatementFormat } from './formats/common';
+
+/** `settings` of a `provider: dropfolder` connection. */
+export interface DropFolderSettings {
+  /** Inbox folder the bank files are dropped into. */
+  path: string;
+  /** Where imported files go once their lines are stored. @default `archive/` in the connection state folder */
+  archive?: string | null;
+  /** Where unreadable files go, each with a `<file>.reason` beside it. @default `rejected/` in the connection state folder */
+  rejected?: string | null;
+  /** Read every file as this format instead of recognising it by content. @default auto */
+  format?: 'auto' | 'ofx' | 'camt053' | 'mt940' | 'csv';
+  /** Leave imported files where they are (demos, read-only shares); dedup keeps re-reads harmless. @default false */
+  keep_files?: boolean;
+  /** Column mapping for CSV exports. */
+  csv?: CsvMapping | null;
+  /** Only import statements of this account (IBAN or account number; spaces and case ignored). */
+  account?: string | null;
+  /** Currency for files that do not state one. */
+  currency?: string | null;
+}
+
+/** JSON-schema fragment of `DropFolderSettings` for the config schema. */
+export const dropfolderSettingsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: { type: 'string', minLength: 1 },
+    archive: { type: ['string', 'null'], minLength: 1, default: null },
+    rejected: { type: ['string', 'null'], minLength: 1, default: null },
+    format: { enum: ['auto', 'ofx', 'camt053', 'mt940', 'csv'], default: 'auto' },
+    keep_files: { type: 'boolean', default: false },
+    csv: csvMappingSchema,
+    account: { type: 'string', minLength: 1 },
+    currency: { type: 'string', pattern: '^[A-Za-z]{3}$' },
+  },
+} as const;
+
+/** Files a writer has not finished (`*.part`, `*.tmp`, `*.crdownload`), dotfiles and rejection notes. */
+function isCandidate(name: string): boolean {
+  if (name.startsWith('.') || name.startsWith('~')) return false;
+  return !/\.(part|tmp|crdownload|partial|reason)$/i.test(name);
+}
+
+function settingsOf(ctx: FetchContext): DropFolderSettings {
+  const s = ctx.settings as Partial<DropFolderSettings>;
+  if (typeof s.path !== 'string' || s.path === '') {
+    throw new BankError('BANK_CONFIG', `connection ${ctx.connection}: dropfolder needs settings.path (the inbox folder)`);
+  }
+  return s as DropFolderSettings;
+}
+
+/** A free name in `dir` for `name`: `name`, then `stem-1.ext`, `stem-2.ext`... */
+function freeName(dir: string, name: string): string {
+  if (!existsSync(join(dir, name)) && !existsSync(join(dir, `${name}.reason`))) return name;
+  const ext = extname(name);
+  const stem = name.slice(0, name.length - ext.length);
+  for (let i = 1; ; i++) {
+    const candidate = `${stem}-${i}${ext}`;
+    if (!existsSync(join(dir, candidate)) && !existsSync(join(dir, `${candidate}.reason`))) return candidate;
+  }
+}
+
+/** Moves a file, across file systems if it must. Returns the new path. */
+function moveInto(dir: string, from: string): string {
+  mkdirSync(dir, { recursive: true });
+  const to = join(dir, freeName(dir, basename(from)));
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    copyFileSync(from, to);
+    unlinkSync(from);
+  }
+  return to;
+}
+
+const normaliseAccount = (id: string): string => id.replace(/\s+/g, '').toUpperCase();
+
+/**
+ * Drop folder: the admin (or a bank's SFTP job) puts statement files into `path`; each run reads
+ * them all, all-or-nothing per file. A file that cannot be read goes to `rejected/` at once with
+ * a `.reason` beside it and contributes nothing; the good files still import. Read files move to
+ * `archive/` only in `commit()`, which the loop calls after storing their lines, so a crash
+ * between fetch and store re-reads them next run (dedup makes that harmless).
+ */
+export const dropfolder = {
+  id: 'dropfolder',
+  description: 'Statement files dropped into a folder: OFX/QFX, camt.053, MT940, CSV (with a column mapping)',
+
+  async fetch(ctx: FetchContext): Promise<FetchResult> {
+    const settings = settingsOf(ctx);
+    const inbox = resolve(settings.path);
+    const archive = resolve(settings.archive ?? join(ctx.stateDir, 'archive'));
+    const rejected = resolve(settings.rejected ?? join(ctx.stateDir, 'rejected'));
+    const wanted = typeof settings.account === 'string' ? normaliseAccount(settings.account) : undefined;
+    let entries;
+    try {
+      entries = readdirSync(inbox, { withFileTypes: true });
+    } catch (err) {
+      throw new BankError('BANK_DROPFOLDER_UNREADABLE', `connection ${ctx.connection}: cannot read the inbox folder ${inbox}: ${(err as Error).message}`, { cause: err, details: { path: inbox } });
+    }
+    const names = entries.filter((e) => e.isFile() && isCandidate(e.name)).map((e) => e.name).sort();
+    const statements: BankAccountStatement[] = [];
+    const warnings: string[] = [];
+    const imported: string[] = [];
+    for (const name of names) {
+      ctx.signal.throwIfAborted();
+      const full = join(inbox, name);
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(full);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken away meanwhile
+        throw new BankError('BANK_DROPFOLDER_UNREADABLE', `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`, { cause: err, details: { file: full } });
+      }
+      let parsed;
+      try {
+        parsed = parseStatement(bytes, { fileName: name, csv: settings.csv ?? undefined, defaultCurrency: settings.currency ?? undefined, format: settings.format ?? 'auto' });
+      } catch (err) {
+        if (!(err instanceof MalformedStatementError)) throw err;
+        const to = moveInto(rejected, full);
+        writeFileSync(`${to}.reason`, `${err.message}\n`, 'utf8');
+        warnings.push(`rejected ${name}: ${err.message} (moved to ${to})`);
+        ctx.logger.warn(`rejected statement file ${name}`, { event: 'bank.file', connection: ctx.connection, file: name, code: err.code, reason: err.message, moved_to: to });
+        continue;
+      }
+      let kept = parsed.statements;
+      if (wanted !== undefined) {
+        kept = kept.filter((s) => normaliseAccount(s.accountId) === wanted);
+        const skipped = parsed.statements.length - kept.length;
+        if (skipped > 0) warnings.push(`${name}: ${skipped} statement(s) of other accounts skipped (settings.account is ${settings.account})`);
+      }
+      statements.push(...kept);
+      warnings.push(...parsed.warnings);
+      imported.push(full);
+      ctx.logger.info(`read statement file ${name}`, {
+        event: 'bank.file', connection: ctx.connection, file: name, format: parsed.format,
+        statements: kept.length, transactions: kept.reduce((n, s) => n + s.transactions.length, 0),
+      });
+    }
+    const keep = settings.keep_files === true;
+    return {
+      statements,
+      warnings,
+      commit: async () => {
+        if (keep) return;
+        for (const full of imported) {
+          if (existsSync(full)) moveInto(archive, full);
+        }
+      },
+    };
+  },
+} satisfies BankProvider;
