@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BankAuthError, BankUnavailableError, MalformedStatementError, RateLimitedError } from '../../src/bank/errors';
+import { PermanentError } from '../../src/shared/errors';
 import {
   BankRequestRejectedError, bodySnippet, httpRequest, looksLikeHtml, parseRetryAfter, readJson, readPrivateFile, redact, safeUrl,
   splitCredentials, statusError, writePrivateFile, type HttpContext, type HttpResponse,
@@ -188,6 +189,14 @@ describe('bank/http: private state files', () => {
     assert.deepEqual(fs.readdirSync(dir), ['secret']);
     assert.equal(await readPrivateFile(file), 'two');
     assert.equal(await readPrivateFile(path.join(dir, 'missing')), undefined);
+  });
+
+  it('creates a missing state folder, and reports an unusable one as a PermanentError', async () => {
+    await writePrivateFile(path.join(dir, 'a', 'b', 'secret'), 'x');
+    assert.equal(fs.statSync(path.join(dir, 'a')).mode & 0o777, 0o700);
+    fs.writeFileSync(path.join(dir, 'plain'), 'not a folder');
+    await assert.rejects(writePrivateFile(path.join(dir, 'plain', 'secret'), 'x'), (e: unknown) => e instanceof PermanentError && e.code === 'BANK_STATE_WRITE');
+    await assert.rejects(readPrivateFile(path.join(dir, 'plain', 'secret')), (e: unknown) => e instanceof PermanentError && e.code === 'BANK_STATE_READ');
   });
 
   it('tightens a loosened file on read', async () => {

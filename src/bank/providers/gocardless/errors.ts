@@ -101,7 +101,7 @@ export function gocardlessError(res: HttpResponse, connection: string, now: Date
     case 403:
       return new BankAuthError('GOCARDLESS_ACCESS_DENIED', `${where}: access denied (HTTP 403)${reason}; the agreement may not cover this scope, or the secrets belong to another account`, { details });
     case 404:
-      return new BankRequestRejectedError('GOCARDLESS_NOT_FOUND', `${where}: not found (HTTP 404)${reason}; check requisition_id`, { details });
+      return new BankRequestRejectedError('GOCARDLESS_NOT_FOUND', `${where}: not found (HTTP 404)${reason}; check requisition_id and accounts in the settings`, { details });
     case 409:
       return new BankAuthError('GOCARDLESS_ACCOUNT_SUSPENDED', `${where}: the account is suspended after repeated failures (HTTP 409)${reason}; link the bank again (a new requisition)`, { details });
     case 429: {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { BankAuthError } from '../../errors';
-import { httpRequest, readPrivateFile, statusError, writePrivateFile, type HttpContext } from '../../http';
+import { httpRequest, readPrivateFile, splitCredentials, statusError, writePrivateFile, type HttpContext } from '../../http';
 
 /**
  * SimpleFIN access: a setup token (base64 of a claim URL) is claimed exactly once with an empty
@@ -74,18 +74,14 @@ export function parseAccessUrl(text: string, connection: string, claimed: boolea
   }
   if (!url.username || !url.password) return fail('it has no credentials');
   if (!secureEnough(url)) return fail('not https');
-  const username = decodeURIComponent(url.username);
-  const password = decodeURIComponent(url.password);
-  const base = new URL(url.href);
-  base.username = '';
-  base.password = '';
+  const { url: base, authorization, password } = splitCredentials(url);
   base.search = '';
   base.hash = '';
   base.pathname = base.pathname.replace(/\/+$/, '');
   return {
     base,
-    authorization: `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`,
-    secrets: [password, url.password, text.trim(), `${url.username}:${url.password}`],
+    authorization: authorization!,
+    secrets: [password!, url.password, text.trim(), `${url.username}:${url.password}`],
     claimed,
   };
 }
@@ -134,8 +130,14 @@ export async function obtainAccess(ctx: AccessContext, setupToken: string | unde
   const text = res.text().trim();
   const access = parseAccessUrl(text, ctx.connection, true);
   // Store before first use: the token is spent now, and the access URL is the only way back in.
-  await writePrivateFile(file, `${text}\n`);
-  await writePrivateFile(hashFile, `${tokenHash(setupToken)}\n`);
+  try {
+    await writePrivateFile(file, `${text}\n`);
+    await writePrivateFile(hashFile, `${tokenHash(setupToken)}\n`);
+  } catch (err) {
+    throw new BankAuthError('SIMPLEFIN_ACCESS_NOT_STORED', `${ctx.connection}: the setup token was claimed but the access URL could not be stored (${(err as Error).message}); fix the state directory, then create a new setup token in SimpleFIN Bridge`, {
+      cause: err, details: { connection: ctx.connection },
+    });
+  }
   ctx.logger?.info('SimpleFIN setup token claimed; access URL stored', { event: 'bank.simplefin.claimed', connection: ctx.connection, host: access.base.host });
   return access;
 }
