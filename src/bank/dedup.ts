@@ -344,9 +344,10 @@ export function planStatementLines(input: PlanInput): LinePlan {
     }
 
     // Pass 3: a new booked line supersedes a stored pending line that the feed no longer carries.
-    const pendingPool = () => stored.filter((l) => l.pending && !claimed.has(l._id) && current(l).replaced_by === undefined && !removals.has(l._id));
+    const storedPending = stored.filter((l) => l.pending);
+    const pendingPool = () => storedPending.filter((l) => !claimed.has(l._id) && current(l).replaced_by === undefined && !removals.has(l._id));
     for (const inc of incoming) {
-      if (!inc.newId || inc.tx.pending) continue;
+      if (!inc.newId || inc.tx.pending || storedPending.length === 0) continue;
       const near = pendingPool().filter((l) => l.currency === inc.tx.currency.trim().toUpperCase() && Math.abs(daysBetween(l.date, inc.tx.bookingDate)) <= PENDING_MATCH_DAYS);
       const byDistance = (a: StatementLineDoc, b: StatementLineDoc) => Math.abs(daysBetween(a.date, inc.tx.bookingDate)) - Math.abs(daysBetween(b.date, inc.tx.bookingDate)) || (a._id < b._id ? -1 : 1);
       const payee = normalisedPayee(inc.tx.payee);

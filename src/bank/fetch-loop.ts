@@ -5,8 +5,11 @@ import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import {
   LedgerError,
-  docProblems,
+  StoreError,
   idPrefix,
+  stampDoc,
+  writeProblems,
+  type LedgerProblem,
   type BankConnectionStatus,
   type BooksDoc,
   type BooksStore,
@@ -468,11 +471,15 @@ export class FetchLoop {
 
   /**
    * Writes the plan. Up to `writeBatchSize` documents go in ONE `putMany` (validated all or
-   * nothing, one `bulkDocs`). A larger first import (a 100,000-line file) is written in batches of
-   * that size after validating every document up front: a batch failing half-way (disk full, a
-   * crash) leaves earlier batches written but the watermark unmoved and the provider's input
-   * uncommitted, and because every id is deterministic the retry maps the same transactions to the
-   * same ids, skips what is there and writes the rest — all or nothing at the level of the run.
+   * nothing, one `bulkDocs`). A larger first import (a 100,000-line file) validates and stamps
+   * every document up front (the ledger's `writeProblems` / `stampDoc`, as any writer through `db`
+   * must), then writes the new lines straight to `db.bulkDocs` in batches of that size — they are
+   * known to be absent, so `putMany`'s read of the current documents is skipped — and the few
+   * updates and removals through `putMany`. A batch failing half-way (disk full, a crash) leaves
+   * earlier batches written but the watermark unmoved and the provider's input uncommitted;
+   * because every id is deterministic the retry maps the same transactions to the same ids, finds
+   * what is there and writes the rest: all or nothing at the level of the run. A 409 on a new line
+   * means the same line arrived meanwhile (replication from another site): same id, same content.
    */
   private async writeLines(writes: Array<StatementLineDoc | DeletionStub>): Promise<void> {
     if (writes.length === 0) return;
@@ -481,10 +488,34 @@ export class FetchLoop {
       await this.store.putMany(docs);
       return;
     }
-    const problems = docs.flatMap((d) => ((d as unknown as DeletionStub)._deleted ? [] : docProblems(d)));
+    const now = this.now();
+    const fresh: BooksDoc[] = [];
+    const others: BooksDoc[] = [];
+    const problems: LedgerProblem[] = [];
+    for (const doc of docs) {
+      const isNew = (doc as { _rev?: string })._rev === undefined && !(doc as unknown as DeletionStub)._deleted;
+      if (!isNew) {
+        others.push(doc);
+        continue;
+      }
+      const stamped = stampDoc(doc, undefined, now);
+      problems.push(...writeProblems(stamped, undefined).problems);
+      fresh.push(stamped);
+    }
     if (problems.length > 0) throw new LedgerError(problems);
-    for (let i = 0; i < docs.length; i += this.writeBatchSize) {
-      await this.store.putMany(docs.slice(i, i + this.writeBatchSize));
+    for (let i = 0; i < fresh.length; i += this.writeBatchSize) {
+      const batch = fresh.slice(i, i + this.writeBatchSize);
+      let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
+      try {
+        results = await this.store.db.bulkDocs(batch as unknown as PouchDB.Core.PutDocument<object>[]);
+      } catch (err) {
+        throw new StoreError('STORE_WRITE', `cannot write ${batch.length} statement line(s): ${describeError(err).message}`, { cause: err });
+      }
+      const failed = results.flatMap((r, j) => ('error' in r && r.error && r.status !== 409 ? [`${batch[j]._id} (${r.message ?? r.name})`] : []));
+      if (failed.length > 0) throw new StoreError('STORE_WRITE', `cannot write ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`, { details: { count: failed.length } });
+    }
+    for (let i = 0; i < others.length; i += this.writeBatchSize) {
+      await this.store.putMany(others.slice(i, i + this.writeBatchSize));
     }
   }
 }

@@ -1,0 +1,216 @@
+/**
+ * End-to-end bank benchmark (issue 4, point 11): 100,000 transactions from one OFX file and from
+ * one camt.053 file → parse → dedup → store, through the real fetch loop into a fresh LevelDB
+ * books store. Prints tx/s per format, the re-run (everything a duplicate) speed and peak RSS; the
+ * last line is one JSON object. Files are generated deterministically in a temp folder.
+ *
+ *   node dist/scripts/bench-bank.js [--count 100000] [--batch 5000] [--parse-bench]
+ *
+ * `--parse-bench` also runs dist/scripts/bench-bank-parse.js (parse-only numbers, ofxparse/libofx
+ * comparison) when it exists, and merges its last-line JSON into ours.
+ *
+ * Lines are written in batches of `--batch` documents (default 5,000, the fetch loop's default):
+ * one bulkDocs of 100,000 documents holds every document and response in memory at once. A run
+ * is still all or nothing where it matters: the watermark moves only after the last batch, and
+ * the ids are deterministic, so a run that dies after some batches is completed by the next one
+ * (which finds the written lines as duplicates and writes the rest).
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import winston from 'winston';
+import { FetchLoop, type ConnectionSpec } from '../src/bank/fetch-loop';
+import type { BankProvider, FetchResult } from '../src/bank/provider';
+import { ProviderRegistry } from '../src/bank/registry';
+import { parseCamt053 } from '../src/bank/providers/dropfolder/formats/camt053';
+import { parseOfxStream } from '../src/bank/providers/dropfolder/formats/ofx';
+import { BooksStore } from '../src/ledger';
+import { generateOfx } from './gen-ofx';
+
+function arg(argv: string[], name: string): string | undefined {
+  const at = argv.indexOf(name);
+  return at === -1 ? undefined : argv[at + 1];
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+/** A camt.053.001.08 statement with `count` booked entries, deterministic; returns the byte size. */
+export function generateCamt(file: string, count: number, seed = 1): number {
+  let a = seed >>> 0;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const names = ['Globex GmbH', 'ACME SA', 'Initech BV', 'Papeterie Dupont', 'CloudHost Ltd', 'Stadtwerke Köln', 'Deutsche Post AG', 'Café Central'];
+  const fd = openSync(file, 'w');
+  let bytes = 0;
+  let buf = '';
+  const emit = (text: string) => {
+    buf += text;
+    if (buf.length >= 1 << 20) {
+      bytes += writeSync(fd, buf);
+      buf = '';
+    }
+  };
+  const days = Math.max(1, Math.ceil(count / 200));
+  const day = (i: number) => new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+  try {
+    emit('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">\n<BkToCstmrStmt>\n');
+    emit('<GrpHdr><MsgId>BENCH-1</MsgId><CreDtTm>2024-01-01T06:00:00+01:00</CreDtTm></GrpHdr>\n');
+    emit(`<Stmt>\n<Id>BENCH-STMT-1</Id>\n<ElctrncSeqNb>1</ElctrncSeqNb>\n<CreDtTm>2024-01-01T06:00:00+01:00</CreDtTm>\n<Acct><Id><IBAN>DE45120300001234567890</IBAN></Id><Ccy>EUR</Ccy></Acct>\n`);
+    emit(`<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>${day(0)}</Dt></Dt></Bal>\n`);
+    let balance = 0;
+    const entries: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const cents = Math.floor(rand() * 200_000) + 1;
+      const credit = rand() >= 0.8;
+      balance += credit ? cents : -cents;
+      const d = day(Math.floor((i * days) / count));
+      const name = names[Math.floor(rand() * names.length)];
+      const party = credit ? `<Dbtr><Pty><Nm>${name}</Nm></Pty></Dbtr>` : `<Cdtr><Pty><Nm>${name}</Nm></Pty></Cdtr>`;
+      entries.push(
+        `<Ntry><NtryRef>N${pad(i, 9)}</NtryRef><Amt Ccy="EUR">${Math.floor(cents / 100)}.${pad(cents % 100, 2)}</Amt><CdtDbtInd>${credit ? 'CRDT' : 'DBIT'}</CdtDbtInd>` +
+          `<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>${d}</Dt></BookgDt><ValDt><Dt>${d}</Dt></ValDt><AcctSvcrRef>BENCH${pad(i, 9)}</AcctSvcrRef>` +
+          `<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>${credit ? 'RCDT' : 'ICDT'}</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>` +
+          `<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties>${party}</RltdPties><RmtInf><Ustrd>INV/2020/${pad(i % 100000, 5)}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n`,
+      );
+      if (entries.length >= 1000) emit(entries.splice(0).join(''));
+    }
+    emit(entries.join(''));
+    const abs = Math.abs(balance);
+    emit(
+      `<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">${Math.floor(abs / 100)}.${pad(abs % 100, 2)}</Amt><CdtDbtInd>${balance < 0 ? 'DBIT' : 'CRDT'}</CdtDbtInd><Dt><Dt>${day(days)}</Dt></Dt></Bal>\n`,
+    );
+    emit('</Stmt>\n</BkToCstmrStmt>\n</Document>\n');
+    bytes += writeSync(fd, buf);
+  } finally {
+    closeSync(fd);
+  }
+  return bytes;
+}
+
+/** A provider that reads one statement file, as the drop folder does. */
+function fileProvider(id: string, read: () => Promise<FetchResult>): BankProvider {
+  return { id, description: `benchmark reader (${id})`, fetch: read };
+}
+
+interface FormatResult {
+  tx: number;
+  ms: number;
+  tx_per_s: number;
+  rerun_tx_per_s: number;
+  new: number;
+  duplicates_on_rerun: number;
+  file_mb: number;
+}
+
+async function benchFormat(dir: string, name: 'ofx' | 'camt', file: string, count: number, batch: number, logger: winston.Logger): Promise<FormatResult> {
+  const read = async (): Promise<FetchResult> => {
+    if (name === 'ofx') {
+      const parsed = await parseOfxStream(createReadStream(file, { highWaterMark: 1 << 20 }), { fileName: path.basename(file) });
+      return { statements: parsed.statements ?? [], warnings: parsed.warnings };
+    }
+    const parsed = parseCamt053(readFileSync(file), { fileName: path.basename(file) });
+    return { statements: parsed.statements, warnings: parsed.warnings };
+  };
+  const store = await BooksStore.open(path.join(dir, `books-${name}`), { logger });
+  try {
+    const provider = fileProvider(`bench-${name}`, read);
+    const loop = new FetchLoop({ store, registry: new ProviderRegistry([provider]), logger, writeBatchSize: batch });
+    const spec: ConnectionSpec = {
+      name: `bench-${name}`,
+      provider: provider.id,
+      institution: 'demo-bank',
+      settings: {},
+      secrets: {},
+      historyDays: 3650,
+      stateDir: path.join(dir, `state-${name}`),
+      runTimeoutMs: 600_000,
+    };
+    const t0 = performance.now();
+    const first = await loop.run(spec);
+    const ms = performance.now() - t0;
+    if (first.status !== 'connected') throw new Error(`${name}: first run failed: ${first.error?.code} ${first.error?.message}`);
+    if (first.counts.new !== count) throw new Error(`${name}: expected ${count} new lines, got ${first.counts.new}`);
+    const t1 = performance.now();
+    const again = await loop.run(spec);
+    const rerunMs = performance.now() - t1;
+    if (again.counts.new !== 0) throw new Error(`${name}: the re-run added ${again.counts.new} lines`);
+    return {
+      tx: count,
+      ms: Math.round(ms),
+      tx_per_s: Math.round((count / ms) * 1000),
+      rerun_tx_per_s: Math.round((count / rerunMs) * 1000),
+      new: first.counts.new,
+      duplicates_on_rerun: again.counts.duplicates,
+      file_mb: Math.round((statSync(file).size / 1048576) * 10) / 10,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const count = Number(arg(argv, '--count') ?? '100000');
+  const batch = Number(arg(argv, '--batch') ?? '5000');
+  const dir = mkdtempSync(path.join(tmpdir(), 'booksync-bench-bank-'));
+  const logger = winston.createLogger({ level: 'error', transports: [new winston.transports.Console({ stderrLevels: ['error'] })] });
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 25);
+  try {
+    const ofxFile = path.join(dir, 'bench.ofx');
+    const camtFile = path.join(dir, 'bench.camt053.xml');
+    generateOfx(ofxFile, { transactions: count, seed: 7, version: 1 });
+    generateCamt(camtFile, count, 7);
+    const ofx = await benchFormat(dir, 'ofx', ofxFile, count, batch, logger);
+    process.stdout.write(`OFX  ${count} tx (${ofx.file_mb} MB): parse+dedup+store ${ofx.ms} ms = ${ofx.tx_per_s} tx/s; re-run (all duplicates) ${ofx.rerun_tx_per_s} tx/s\n`);
+    const camt = await benchFormat(dir, 'camt', camtFile, count, batch, logger);
+    process.stdout.write(`camt ${count} tx (${camt.file_mb} MB): parse+dedup+store ${camt.ms} ms = ${camt.tx_per_s} tx/s; re-run (all duplicates) ${camt.rerun_tx_per_s} tx/s\n`);
+    clearInterval(sampler);
+    const maxRssMb = Math.max(peak, process.resourceUsage().maxRSS * 1024) / 1048576;
+    process.stdout.write(`peak RSS ${Math.round(maxRssMb)} MB (batches of ${batch} lines)\n`);
+    let merged: Record<string, unknown> = {};
+    const parseBench = path.join(__dirname, 'bench-bank-parse.js');
+    if (argv.includes('--parse-bench') && existsSync(parseBench)) {
+      const child = spawnSync(process.execPath, [parseBench], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+      process.stdout.write(child.stdout ?? '');
+      const last = (child.stdout ?? '').trim().split('\n').pop() ?? '';
+      try {
+        merged = JSON.parse(last) as Record<string, unknown>;
+      } catch {
+        process.stdout.write('bench-bank-parse printed no JSON line; parse-only numbers omitted\n');
+      }
+    }
+    const summary = {
+      ...merged,
+      tx: count,
+      batch,
+      ofx_tx_per_s: ofx.tx_per_s,
+      camt_tx_per_s: camt.tx_per_s,
+      ofx_rerun_tx_per_s: ofx.rerun_tx_per_s,
+      camt_rerun_tx_per_s: camt.rerun_tx_per_s,
+      rss_mb: Math.round(Math.max(maxRssMb, Number(merged.rss_mb ?? 0))),
+      e2e_rss_mb: Math.round(maxRssMb),
+    };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } finally {
+    clearInterval(sampler);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`bench-bank: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
