@@ -275,10 +275,19 @@ describe('gocardless provider against the GoCardless simulator', () => {
   });
 
   it('given a 429 without rate-limit headers, when fetched, then the delay is read from the detail text', async () => {
-    sim.fail('balances', { kind: 'http', status: 429, body: { summary: 'Rate limit exceeded', detail: 'The rate limit for this resource is 4/day. Please try again in 85092 seconds', status_code: 429 } });
+    sim.fail('transactions', { kind: 'http', status: 429, body: { summary: 'Rate limit exceeded', detail: 'The rate limit for this resource is 4/day. Please try again in 85092 seconds', status_code: 429 } });
     const err = await failure(ctx());
     assert.ok(err instanceof RateLimitedError);
     assert.equal(err.retryAt.getTime(), now.getTime() + 85092 * 1000);
+  });
+
+  it('given only the balances scope is rate limited, when fetched, then the lines are kept and the balance is a warning', async () => {
+    sim.fail('balances', { kind: 'http', status: 429, body: { summary: 'Rate limit exceeded', detail: 'The rate limit for this resource is 4/day. Please try again in 3600 seconds', status_code: 429 } });
+    const result = await gocardless.fetch(ctx());
+    assert.equal(result.statements[0].transactions.length, 5);
+    assert.deepEqual(result.statements[0].balances, []);
+    assert.equal(result.statements[0].currency, 'EUR');
+    assert.match(result.warnings[0], /balances not read, rate limited until 2024-04-01T10:00:00.000Z/);
   });
 
   it('given a window older than the agreement allows, when fetched, then date_from is clamped with a warning', async () => {

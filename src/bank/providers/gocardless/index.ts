@@ -1,6 +1,6 @@
-import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError } from '../../errors';
+import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError, RateLimitedError } from '../../errors';
 import { BankRequestRejectedError, redact } from '../../http';
-import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
+import type { BankAccountStatement, BankBalance, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { addDays, utcDate, type CalendarDate } from '../../../shared/dates';
 import { DEFAULT_BASE_URL, GoCardlessClient } from './client';
 import { GcShapeError, readTransactionLists, toBalances, toTransactions } from './normalize';
@@ -168,7 +168,15 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
       const lists = readTransactionLists(await client.get(`/accounts/${id}/transactions/`, query));
       const transactions = toTransactions(lists.booked, false, id, warn);
       if (ctx.includePending) transactions.push(...toTransactions(lists.pending, true, id, warn));
-      const balances = toBalances(await client.get(`/accounts/${id}/balances/`), id, today);
+      // Balances are a separate daily quota: when only they are rate limited, the lines already
+      // fetched (which spent a transactions call) are kept, and the missing balance is a warning.
+      let balances: BankBalance[] = [];
+      try {
+        balances = toBalances(await client.get(`/accounts/${id}/balances/`), id, today);
+      } catch (err) {
+        if (!(err instanceof RateLimitedError)) throw err;
+        warn(`account ${id}: balances not read, rate limited until ${err.retryAt.toISOString()}`);
+      }
       const currency = balances[0]?.currency ?? transactions[0]?.currency;
       if (!currency) {
         warn(`account ${id} skipped: no balance and no transaction tells its currency`);
