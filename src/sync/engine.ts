@@ -411,6 +411,7 @@ export class SyncEngine {
       if (!this.dbReady) {
         await this.remote.ensureDb();
         this.dbReady = true;
+        this.setState();
       }
       const r = way === 'push' ? await this.pushCycle() : await this.pullCycle(waitMs);
       const report: CycleReport = { direction: way, docs: r.docs, conflicts: r.conflicts, ms: Date.now() - t0 };
@@ -466,7 +467,7 @@ export class SyncEngine {
         ? 'auth_error'
         : d.push.failure || d.pull.failure
           ? 'offline'
-          : this.busy.push || this.busy.pull
+          : this.busy.push || this.busy.pull || !this.dbReady
             ? 'syncing'
             : 'online';
     const prev = this.status().state;
@@ -598,23 +599,15 @@ export class SyncEngine {
           unknown.push(doc);
         }
       }
-      // Documents with no base: one read of the cloud's current state decides create / agree / conflict.
+      // A document with no base is new to this engine: create it optimistically (no `_rev`). If the
+      // cloud has it already (another site, or a replay after a crash) the 409 sends it to the slow path.
+      // Caveat: over a cloud tombstone the create succeeds (CouchDB extends the deleted branch).
       const slow: Item[] = [];
       const newBases: Array<[string, Base]> = [];
-      if (unknown.length > 0) {
-        const current = await this.remote.current(unknown.map((d) => d._id));
-        for (const doc of unknown) {
-          const tp = this.projection.forDoc(doc, doc._id);
-          const cur = current.get(doc._id);
-          if (!cur || !cur.exists) {
-            // Never on the cloud: create it (a local tombstone of a never-synced doc has nothing to say).
-            if (!doc._deleted) writes.push({ doc, tp, body: { ...tp.compose(tp.shared(doc), null, doc, 'push'), _id: doc._id } as RemoteWrite });
-            continue;
-          }
-          const remoteDoc = cur.doc ?? ({ _id: doc._id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc);
-          if (remoteDoc._deleted && !live(doc)) newBases.push([doc._id, this.agreedBase(tp, doc, remoteDoc)]);
-          else slow.push({ id: doc._id, tp, local: doc, remote: remoteDoc, base: undefined });
-        }
+      for (const doc of unknown) {
+        if (doc._deleted) continue;
+        const tp = this.projection.forDoc(doc, doc._id);
+        writes.push({ doc, tp, body: { ...tp.compose(tp.shared(doc), null, doc, 'push'), _id: doc._id } as RemoteWrite });
       }
       let written = 0;
       const rejected: Item[] = [];

@@ -8,7 +8,8 @@ import PouchDB from 'pouchdb-node';
 import Transport from 'winston-transport';
 import * as winston from 'winston';
 import { BooksStore } from '../../src/ledger';
-import { openSync, type SyncRuntime, type SyncSetup } from '../../src/sync';
+import { merge, firstValueFrom } from 'rxjs';
+import { openSync, type SyncEngine, type SyncRuntime, type SyncSetup } from '../../src/sync';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const expressPouchdb = require('express-pouchdb') as (p: PouchDB.Static, opts: Record<string, unknown>) => express.Express;
@@ -22,6 +23,7 @@ export class CloudServer {
   readonly dir: string;
   readonly Pouch: PouchDB.Static;
   private server: Server | null = null;
+  private app: express.Express | null = null;
   port = 0;
 
   private constructor(dir: string) {
@@ -44,8 +46,9 @@ export class CloudServer {
   }
 
   async start(): Promise<void> {
-    const app = express();
-    app.use('/', expressPouchdb(this.Pouch, { mode: 'minimumForPouchDB', inMemoryConfig: true, logPath: path.join(this.dir, 'log.txt') }));
+    // One app for the server's life: express-pouchdb keeps its database registry in memory.
+    this.app ??= express().use('/', expressPouchdb(this.Pouch, { mode: 'minimumForPouchDB', inMemoryConfig: true, logPath: path.join(this.dir, 'log.txt') }));
+    const app = this.app;
     this.server = await new Promise<Server>((resolve, reject) => {
       const srv = app.listen(this.port, '127.0.0.1', () => resolve(srv));
       srv.on('error', reject);
@@ -74,6 +77,7 @@ export class CloudServer {
   /** Every live document of `db`, by plain fetch. */
   async allRaw(db: string): Promise<Array<Record<string, unknown>>> {
     const res = await fetch(`${this.dbUrl(db)}/_all_docs?include_docs=true&conflicts=true`);
+    if (!res.ok) throw new Error(`_all_docs of ${db}: HTTP ${res.status} ${await res.text()}`);
     const body = (await res.json()) as { rows: Array<{ doc: Record<string, unknown> }> };
     return body.rows.map((r) => r.doc);
   }
@@ -154,5 +158,22 @@ export class Site {
   async destroy(): Promise<void> {
     await this.close();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits until `check()` holds, re-checking after every engine cycle (subscribed before each check,
+ * so no cycle is missed). Bounded: throws `what` after `ms`.
+ */
+export async function until(check: () => Promise<boolean>, engines: SyncEngine[], ms: number, what: () => Promise<string> | string = () => 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const next = firstValueFrom(merge(...engines.map((e) => e.cycle$))).catch(() => undefined);
+    if (await check()) return;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${await what()}`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([next, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+    clearTimeout(timer);
   }
 }

@@ -107,7 +107,9 @@ export class CouchDbRemote implements RemoteStore {
 
   async changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage> {
     const wait = options.waitMs ?? 0;
-    const answer = await this.request('GET', '_changes', {
+    let answer: Answer;
+    try {
+      answer = await this.request('GET', '_changes', {
       query: {
         feed: wait > 0 ? 'longpoll' : 'normal',
         since: typeof since === 'string' ? since : JSON.stringify(since ?? 0),
@@ -119,7 +121,16 @@ export class CouchDbRemote implements RemoteStore {
       },
       extraTimeoutMs: wait,
       signal: options.signal,
-    });
+      });
+    } catch (err) {
+      // Some servers (express-pouchdb) ignore `timeout` and hold a quiet long-poll open: our own
+      // timeout ending a long-poll means "no changes yet", not "offline". Refused or reset
+      // connections still throw.
+      if (wait > 0 && err instanceof SyncUnavailableError && err.details.timedOut === true && !options.signal?.aborted) {
+        return { changes: [], lastSeq: since, pending: 0 };
+      }
+      throw err;
+    }
     const body = answer.body as { results?: Array<{ id: string; seq: unknown; doc?: RemoteDoc; deleted?: boolean; changes?: Array<{ rev: string }> }>; last_seq?: unknown; pending?: number };
     if (!body || !Array.isArray(body.results)) throw new SyncProtocolError(`unexpected _changes answer from ${this.safeUrl}`);
     const changes: RemoteChange[] = [];
@@ -192,7 +203,7 @@ export class CouchDbRemote implements RemoteStore {
     } catch (err) {
       if (options.signal?.aborted) throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, { cause: scrub(err) });
       const what = timeout.aborted ? 'timed out' : 'failed';
-      throw new SyncUnavailableError(`${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`, { cause: scrub(err), details: { url: this.safeUrl } });
+      throw new SyncUnavailableError(`${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`, { cause: scrub(err), details: { url: this.safeUrl, timedOut: timeout.aborted } });
     }
     if (res.status === 401 && this.auth?.method === 'cookie' && !retriedAuth) {
       this.cookie = null; // session expired: renew once
