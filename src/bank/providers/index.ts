@@ -1,5 +1,6 @@
 import type { BankProvider } from '../provider';
 import { ProviderRegistry } from '../registry';
+import { dropfolder } from './dropfolder';
 import { gocardless } from './gocardless';
 import { ofxDirect } from './ofx-direct';
 import { simplefin } from './simplefin';
@@ -8,7 +9,7 @@ import { simplefin } from './simplefin';
  * Every bank provider booksync ships, imported by hand (research/aesthetics.md, style rule 4: an
  * explicit registry, no directory scanning). A provider lands here when its folder exports it.
  */
-export const builtinProviders: readonly BankProvider[] = Object.freeze([gocardless, ofxDirect, simplefin]);
+export const builtinProviders: readonly BankProvider[] = Object.freeze([dropfolder, gocardless, ofxDirect, simplefin]);
 
 /** The registry the daemon uses. */
 export function builtinRegistry(): ProviderRegistry {
