@@ -39,7 +39,10 @@ export function malformed(at: FileLocation, why: string, cause?: unknown): Malfo
   if (at.row !== undefined) parts.push(`row ${at.row}`);
   if (at.field !== undefined) parts.push(at.field);
   const reason = cause instanceof BooksyncError ? `${why}: ${cause.message}` : why;
-  return new MalformedStatementError(MALFORMED_FILE, `${parts.join(': ')}: ${reason}`, {
+  const last = parts[parts.length - 1];
+  // MT940 tags end in a colon already (`:62F:`); don't write `:62F::`.
+  const text = last.endsWith(':') ? `${parts.join(': ')} ${reason}` : `${parts.join(': ')}: ${reason}`;
+  return new MalformedStatementError(MALFORMED_FILE, text, {
     cause,
     details: { file: at.file, line: at.line, row: at.row, field: at.field },
   });

@@ -46,6 +46,8 @@ export interface CsvMapping {
   /** One column or several, joined with a space. */
   memo?: CsvColumn | CsvColumn[];
   reference?: CsvColumn;
+  /** Check number column. */
+  check_number?: CsvColumn;
   /** The bank's transaction id column. */
   id?: CsvColumn;
   /** Counterparty IBAN column. */
@@ -85,6 +87,7 @@ export const csvMappingSchema = {
     payee: column,
     memo: { anyOf: [column, { type: 'array', items: column, minItems: 1 }] },
     reference: column,
+    check_number: column,
     id: column,
     iban: column,
     account: { type: 'string', minLength: 1 },
@@ -246,6 +249,7 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
   const payeeCol = resolve(map.payee, 'payee');
   const memoCols = (Array.isArray(map.memo) ? map.memo : map.memo !== undefined ? [map.memo] : []).map((c) => resolve(c, 'memo')!);
   const refCol = resolve(map.reference, 'reference');
+  const checkCol = resolve(map.check_number, 'check_number');
   const idCol = resolve(map.id, 'id');
   const ibanCol = resolve(map.iban, 'iban');
   const accountCol = resolve(map.account_column, 'account_column');
@@ -319,6 +323,7 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
       counterpartyIban: iban || undefined,
       memo,
       reference: cleanText(cell(refCol)),
+      checkNumber: cell(checkCol) || undefined,
       pending: false,
     });
     let st = byAccount.get(accountId);
