@@ -348,6 +348,12 @@ describe('ofx-direct provider against the OFX simulator', () => {
     assert.equal(sim.requests.length, 0);
   });
 
+  it('given client_uid with version 102, when fetched, then OFX_SETTINGS says CLIENTUID needs 1.0.3', async () => {
+    const err = await failure(ctx({ client_uid: 'abc' }));
+    assert.equal(err.code, 'OFX_SETTINGS');
+    assert.match(err.message, /needs version 103 or later/);
+  });
+
   it('given a plain-http url to another host, when fetched, then it refuses before sending the password', async () => {
     const err = await failure(ctx({ url: 'http://bank.example.com/ofx' }));
     assert.equal(err.code, 'OFX_SETTINGS');

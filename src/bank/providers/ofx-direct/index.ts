@@ -67,6 +67,7 @@ function readStatementContent(res: HttpResponse, ctx: FetchContext, accountId: s
   }
   for (const w of parsed.warnings) warn(w);
   const statement = parsed.statements.find((s) => s.accountId === accountId) ?? parsed.statements[0];
+  if (!statement) throw new OfxContentError('the statement wrapper holds no readable STMTRS/CCSTMTRS');
   if (statement.accountId !== accountId) warn(`the bank answered for account ${statement.accountId}, requested ${accountId}`);
   // OFX 2.1.1+ BANKTRANLISTP lines are pending; the connection decides whether it wants them.
   return ctx.includePending ? statement : { ...statement, transactions: statement.transactions.filter((t) => !t.pending) };

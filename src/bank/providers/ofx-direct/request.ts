@@ -61,8 +61,8 @@ export function buildStatementRequest(req: StatementRequest): string {
     ['APPID', s.appId],
     ['APPVER', s.appVer],
   ];
-  // CLIENTUID exists since OFX 1.0.3 (§2.5.1); a 1.0.2 server would reject the unknown element.
-  if (s.clientUid && s.version !== 102) signon.push(['CLIENTUID', s.clientUid]);
+  // CLIENTUID (OFX 1.0.3+, §2.5.1); settings refuse it with version 102.
+  if (s.clientUid) signon.push(['CLIENTUID', s.clientUid]);
   // DTEND: the day after the window, at midnight, so the window's last day is wholly inside
   // whether a server reads DTEND as inclusive or exclusive; overlap is deduplicated downstream.
   const inctran: Node = ['INCTRAN', [['DTSTART', ofxDate(req.window.from)], ['DTEND', ofxDate(addDays(req.window.to, 1))], ['INCLUDE', 'Y']]];

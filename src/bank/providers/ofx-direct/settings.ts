@@ -75,6 +75,9 @@ export function readSettings(raw: Readonly<Record<string, unknown>>, connection:
   if (accountType !== 'CREDITCARD' && !bankId) invalid(connection, `'bank_id' is required for ${accountType} accounts`);
   const close = raw.close_elements;
   if (close !== undefined && typeof close !== 'boolean') invalid(connection, "'close_elements' must be true or false");
+  const clientUid = text(raw, 'client_uid', connection, false);
+  // CLIENTUID exists since OFX 1.0.3 (§2.5.1); a 1.0.2 server would reject the unknown element.
+  if (clientUid && version === 102) invalid(connection, "'client_uid' needs version 103 or later (CLIENTUID was added in OFX 1.0.3)");
   return {
     url,
     org: text(raw, 'org', connection, true)!,
@@ -85,7 +88,7 @@ export function readSettings(raw: Readonly<Record<string, unknown>>, connection:
     version,
     appId,
     appVer,
-    clientUid: text(raw, 'client_uid', connection, false),
+    clientUid,
     closeElements: close === true,
     language: text(raw, 'language', connection, false) ?? 'ENG',
   };
