@@ -178,6 +178,14 @@ describe('ledger automation: reconciliation of bank lines with invoices and bill
       assert.equal(await balanceOf(books.store, '1099'), 0);
     });
 
+    it('two lines of one run paying the same invoice: the second sees the first one\'s residual', async () => {
+      const a = stl({ key: 'r1', amount: 60_500, memo: 'INV/2024/0002 and INV/2024/0003', date: '2024-02-10' });
+      const b = stl({ key: 'r2', amount: 14_500, memo: 'INV/2024/0002 and INV/2024/0003', date: '2024-02-11' });
+      const res = await importAndReconcile([a, b]);
+      assert.deepEqual(res.matched.map((m) => [m.line, m.invoice, m.amount]), [[a._id, INV2, 50_000], [a._id, INV3, 10_500], [b._id, INV3, 14_500]]);
+      assert.deepEqual([(await invoice(INV3)).state, (await invoice(INV3)).residual], ['paid', 0]);
+    });
+
     it('money for several invoices named in one memo is allocated oldest due first', async () => {
       const both = stl({ key: 'both', amount: 75_000, memo: 'INV/2024/0002 + INV/2024/0003', date: '2024-02-10' });
       const res = await importAndReconcile([both]);

@@ -224,9 +224,10 @@ export async function reconcile(
         const allocations = allocate(open, match.invoices);
         if (allocations.length === 0) continue;
         const { docs, made } = paymentWrites(line, mapping, allocations, mine, rule.label, match.reason, roles, opts);
-        await store.putMany(docs);
-        for (const d of docs) if (d.type === 'invoice') invoices.set(d._id, d);
-        for (const d of docs) if (d.type === 'payment') payments.push(d as AutomationPaymentDoc);
+        // Later lines of this run see the written revisions (and the lowered residuals).
+        const written = await store.putMany(docs);
+        for (const d of written) if (d.type === 'invoice') invoices.set(d._id, d);
+        for (const d of written) if (d.type === 'payment') payments.push(d as AutomationPaymentDoc);
         result.matched.push(...made);
         logPayments(opts, made);
         booked = true;
