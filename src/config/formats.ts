@@ -95,6 +95,15 @@ function cloudUrl(value: string): string | undefined {
   return value === EMBEDDED_CLOUD ? undefined : urlProblem(value, `'${EMBEDDED_CLOUD}' or the http(s) URL of a CouchDB database`);
 }
 
+function timeZone(value: string): string | undefined {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return undefined;
+  } catch {
+    return `'${value}' is not an IANA time zone (expected e.g. UTC, Europe/Madrid, America/New_York)`;
+  }
+}
+
 export const FORMATS: Readonly<Record<string, FormatCheck>> = Object.freeze({
   'booksync-duration': duration,
   'booksync-cron': cron,
@@ -102,6 +111,7 @@ export const FORMATS: Readonly<Record<string, FormatCheck>> = Object.freeze({
   'booksync-field-path': fieldPath,
   'booksync-secure-url': secureUrl,
   'booksync-cloud-url': cloudUrl,
+  'booksync-timezone': timeZone,
 });
 
 export type FormatName = keyof typeof FORMATS;

@@ -59,8 +59,8 @@ const TYPE_WORDS: Readonly<Record<string, string>> = {
 
 function typeMessage(value: unknown, expected: readonly string[]): string {
   const words = expected.map((t) => TYPE_WORDS[t] ?? t).join(' or ');
-  const hint =
-    expected.includes('string') && (typeof value === 'number' || typeof value === 'boolean') ? `; quote it: "${String(value)}"` : '';
+  const textOnly = expected.includes('string') && !expected.includes('integer') && !expected.includes('number');
+  const hint = textOnly && (typeof value === 'number' || typeof value === 'boolean') ? `; quote it: "${String(value)}"` : '';
   const empty = (value === null || value === undefined) && (expected.includes('object') || expected.includes('array')) ? `; write ${expected.includes('object') ? '{}' : '[]'} or leave the key out` : '';
   return `wrong type: ${describeValue(value)} (expected ${words}${hint}${empty})`;
 }
@@ -110,12 +110,24 @@ function names(list: readonly string[]): string {
   return list.map((n) => `'${n}'`).join(', ');
 }
 
-/** A oneOf whose branches only require different keys: `{ env } | { file }`, `{ every } | { cron }`. */
-function exactlyOneMessage(branches: readonly Schema[], value: Record<string, unknown>): string {
+/**
+ * A union whose branches only require different keys: oneOf `{ env } | { file }` (exactly one),
+ * anyOf `{ amount } | { debit } | { credit }` (at least one).
+ */
+function requiredChoiceMessage(keyword: string, branches: readonly Schema[], value: Record<string, unknown>): string {
   const keys = branches.flatMap((b) => (b.required as string[] | undefined) ?? []);
   const given = keys.filter((k) => value[k] !== undefined);
   const choices = keys.length === 2 ? `'${keys[0]}' or '${keys[1]}'` : `one of ${names(keys)}`;
-  return given.length === 0 ? `missing ${choices} (give exactly one)` : `${given.map((k) => `'${k}'`).join(' and ')} given together (give exactly one)`;
+  const rule = keyword === 'oneOf' ? 'give exactly one' : 'give at least one';
+  return given.length === 0 ? `missing ${choices} (${rule})` : `${given.map((k) => `'${k}'`).join(' and ')} given together (${rule})`;
+}
+
+/** The JSON types a branch accepts, looking through nested unions; undefined when it does not say. */
+function branchTypes(schema: Schema): string[] | undefined {
+  if (schema.type !== undefined) return [schema.type].flat() as string[];
+  const nested = (schema.anyOf ?? schema.oneOf) as Schema[] | undefined;
+  const types = nested?.map(branchTypes);
+  return types && types.every((t) => t !== undefined) ? [...new Set(types.flat() as string[])] : undefined;
 }
 
 function lastKey(path: KeyPath): string {
@@ -197,6 +209,8 @@ function toIssue(e: ErrorObject, data: unknown): Ranked | undefined {
     case 'minimum':
     case 'maximum':
       return issue(rangeMessage(schema, value));
+    case 'minItems':
+      return issue(`${(value as unknown[]).length === 0 ? 'empty list' : 'too few entries'} (expected at least ${e.params.limit}${e.params.limit === 1 ? ' entry, or leave the key out' : ' entries'})`);
     case 'uniqueItems': {
       const at = Math.max(e.params.i as number, e.params.j as number);
       const list = value as unknown[];
@@ -227,20 +241,22 @@ export function schemaIssues(errors: readonly ErrorObject[], data: unknown): Raw
     const prefix = `${union.schemaPath}/`;
     const inner = errors.filter((e) => e.schemaPath.startsWith(prefix));
     const branches = union.schema as Schema[];
-    const typed = branches.map((b, i) => ({ b, i })).filter(({ b }) => b.type !== undefined);
+    const typed = branches.map((b, i) => ({ i, types: branchTypes(b) })).filter((t): t is { i: number; types: string[] } => t.types !== undefined);
     if (typed.length === 0) {
       inner.forEach((e) => dropped.add(e));
       // A non-mapping value already has its type error; a mapping gets "give exactly one of".
-      if (isPlainObject(union.data)) out.push({ path: pointerToPath(union.instancePath, data), at: 'value', message: exactlyOneMessage(branches, union.data), rank: 6 });
+      if (isPlainObject(union.data)) {
+        out.push({ path: pointerToPath(union.instancePath, data), at: 'value', message: requiredChoiceMessage(union.keyword, branches, union.data), rank: 6 });
+      }
       continue;
     }
-    const matching = typed.filter(({ b }) => typeMatches(b.type, union.data));
+    const matching = typed.filter(({ types }) => typeMatches(types, union.data));
     if (matching.length === 1) {
       const keep = `${prefix}${matching[0].i}/`;
       inner.filter((e) => !e.schemaPath.startsWith(keep)).forEach((e) => dropped.add(e));
     } else {
       inner.forEach((e) => dropped.add(e));
-      const expected = typed.flatMap(({ b }) => [b.type].flat() as string[]);
+      const expected = typed.flatMap(({ types }) => types);
       out.push({ path: pointerToPath(union.instancePath, data), at: 'value', message: typeMessage(union.data, [...new Set(expected)]), rank: 0 });
     }
   }

@@ -117,6 +117,10 @@ export interface DropfolderSettings {
   readonly rejected: string | null;
   readonly keep_files: boolean;
   readonly format: DropfolderFormat;
+  /** CSV column mapping, as written (keys of CsvMapping in src/bank/providers/dropfolder/formats/csv.ts). */
+  readonly csv?: Readonly<Record<string, unknown>>;
+  readonly account?: string;
+  readonly currency?: string;
 }
 
 export interface OfxDirectSettings {
@@ -135,21 +139,23 @@ export interface OfxDirectSettings {
 }
 
 export interface SimplefinSettings {
-  readonly accounts: readonly string[];
+  /** Left out: every account. */
+  readonly accounts?: readonly string[];
+  readonly timezone: string;
 }
 
 export interface GocardlessSettings {
   readonly base_url: string;
-  readonly institution_id: string;
-  readonly requisition_id: string | null;
-  readonly accounts: readonly string[];
+  readonly requisition_id: string;
+  /** Left out: every account of the requisition. */
+  readonly accounts?: readonly string[];
 }
 
 /** Provider settings and resolved credentials, by provider. */
 export interface ProviderConfigs {
   dropfolder: { settings: DropfolderSettings; credentials: Readonly<Record<string, never>> };
   'ofx-direct': { settings: OfxDirectSettings; credentials: { readonly username: string; readonly password: string } };
-  simplefin: { settings: SimplefinSettings; credentials: { readonly setup_token?: string; readonly access_url?: string } };
+  simplefin: { settings: SimplefinSettings; credentials: { readonly setup_token: string } };
   gocardless: { settings: GocardlessSettings; credentials: { readonly secret_id: string; readonly secret_key: string } };
 }
 

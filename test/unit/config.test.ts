@@ -374,7 +374,7 @@ const MALFORMED: MalformedCase[] = [
       '    - { name: a, provider: simplefin, journal: J }',
     ],
     expect: [
-      "3:7: bank.connections[0].credentials: missing 'setup_token' or 'access_url' (give exactly one)",
+      "3:7: bank.connections[0].credentials: missing required key 'setup_token' (needed when provider is simplefin)",
     ],
   },
   {
@@ -703,6 +703,64 @@ const MALFORMED: MalformedCase[] = [
     ],
   },
 
+  {
+    name: 'CSV mapping without an amount column',
+    yaml: [
+      'bank:',
+      '  connections:',
+      '    - name: a',
+      '      provider: dropfolder',
+      '      journal: J',
+      '      settings:',
+      '        path: in',
+      '        csv: { date: Datum, payee: 3 }',
+    ],
+    expect: [
+      "8:14: bank.connections[0].settings.csv: missing one of 'amount', 'debit', 'credit' (give at least one)",
+    ],
+  },
+  {
+    name: 'CSV column of the wrong type',
+    yaml: [
+      'bank:',
+      '  connections:',
+      '    - name: a',
+      '      provider: dropfolder',
+      '      journal: J',
+      '      settings:',
+      '        path: in',
+      '        csv: { date: 0, amount: true, memo: [] }',
+    ],
+    expect: [
+      '8:22: bank.connections[0].settings.csv.date: 0 is out of range (allowed: at least 1)',
+      '8:33: bank.connections[0].settings.csv.amount: wrong type: true (expected text or a whole number)',
+      '8:45: bank.connections[0].settings.csv.memo: empty list (expected at least 1 entry, or leave the key out)',
+    ],
+  },
+  {
+    name: 'unknown time zone',
+    yaml: [
+      'bank:',
+      '  connections:',
+      '    - { name: a, provider: simplefin, journal: J, credentials: { setup_token: { env: T } }, settings: { timezone: Europe/Madird } }',
+    ],
+    expect: [
+      "3:115: bank.connections[0].settings.timezone: 'Europe/Madird' is not an IANA time zone (expected e.g. UTC, Europe/Madrid, America/New_York)",
+    ],
+  },
+  {
+    name: 'gocardless without a requisition and with an empty account list',
+    yaml: [
+      'bank:',
+      '  connections:',
+      '    - { name: a, provider: gocardless, journal: J, settings: { accounts: [] }, credentials: { secret_id: { env: T }, secret_key: { env: T } } }',
+    ],
+    expect: [
+      "3:62: bank.connections[0].settings: missing required key 'requisition_id' (needed when provider is gocardless)",
+      '3:74: bank.connections[0].settings.accounts: empty list (expected at least 1 entry, or leave the key out)',
+    ],
+  },
+
 ];
 
 describe('config: malformed files', () => {
@@ -848,23 +906,24 @@ describe('config: secrets', () => {
       'cloud: { url: embedded }',
       'bank:',
       '  connections:',
-      '    - { name: sf, provider: simplefin, journal: J, credentials: { access_url: { env: SF_URL } } }',
+      '    - { name: sf, provider: simplefin, journal: J, credentials: { setup_token: { env: SF_TOKEN } } }',
       '    - name: gc',
       '      provider: gocardless',
       '      journal: J',
       '      enabled: false',
-      '      settings: { institution_id: SANDBOXFINANCE_SFIN0000 }',
+      '      settings: { requisition_id: 8126e9fb-93d9-4d46-8f5d-1c5b3b0a2d9e }',
       '      credentials: { secret_id: { env: GC_ID }, secret_key: { file: gc-key } }',
       'ledger: { company: { name: Demo, currency: EUR } }',
       '',
     ].join('\n');
-    const env = { LOCAL_PW: 'local-pw', SF_URL: 'https://u:p@bridge.example/simplefin', GC_ID: 'gc-id', CREDENTIALS_DIRECTORY: creds };
+    const env = { LOCAL_PW: 'local-pw', SF_TOKEN: 'aHR0cHM6Ly9icmlkZ2Uuc2ltcGxlZmluLm9yZy9zaW1wbGVmaW4vY2xhaW0vZGVtbw==', GC_ID: 'gc-id', CREDENTIALS_DIRECTORY: creds };
     const config = load(text, { env });
     const [sf, gc] = config.bank.connections;
-    assert.deepEqual(sf.credentials, { access_url: 'https://u:p@bridge.example/simplefin' });
+    assert.deepEqual(sf.credentials, { setup_token: env.SF_TOKEN });
+    assert.deepEqual(sf.settings, { timezone: 'UTC' }, 'no accounts list: every account');
     assert.deepEqual(gc.credentials, { secret_id: 'gc-id', secret_key: 'gc-secret-key' });
     assert.equal(config.local_api.password, 'local-pw');
-    assert.deepEqual(secretValues(config), ['https://u:p@bridge.example/simplefin', 'gc-secret-key', 'local-pw', 'gc-id']);
+    assert.deepEqual(secretValues(config), [env.SF_TOKEN, 'gc-secret-key', 'local-pw', 'gc-id']);
   });
 
   it('never puts a secret value into a ConfigError, whatever else is wrong', () => {
@@ -876,7 +935,7 @@ describe('config: secrets', () => {
       'cloud: { url: "https://admin:url-secret-4714@couch.example.com/books", auth: { username: u, password: { env: CLOUD_PW } } }',
       'bank:',
       '  connections:',
-      '    - { name: gc, provider: gocardless, journal: J, settings: { institution_id: X, bogus: 1 }, credentials: { secret_id: { env: GC_ID }, secret_key: { file: gc-key } } }',
+      '    - { name: gc, provider: gocardless, journal: J, settings: { requisition_id: r-1, bogus: 1 }, credentials: { secret_id: { env: GC_ID }, secret_key: { file: gc-key } } }',
       'ledger: { company: { name: Demo, currency: EUR } }',
       '',
     ].join('\n');
@@ -918,6 +977,14 @@ describe('config: defaults, paths, result', () => {
     assert.deepEqual(ofx.bank.connections[0].settings, {
       url: 'https://ofx.bank.example/', org: 'O', fid: '1', account_id: '9', account_type: 'CREDITCARD', version: 102, app_id: 'QWIN', app_ver: '2700',
       client_uid: null, close_elements: false, language: 'ENG',
+    });
+  });
+
+  it('accepts a CSV column mapping and fills its defaults', () => {
+    const config = load(`bank:\n  connections:\n    - name: a\n      provider: dropfolder\n      journal: J\n      settings:\n        path: in\n        csv: { date: Buchungstag, date_format: DD.MM.YYYY, debit: 4, credit: 5, memo: [Verwendungszweck, 7], decimal: "," }\n${MINIMAL}`);
+    assert.deepEqual((config.bank.connections[0].settings as { csv?: unknown }).csv, {
+      date: 'Buchungstag', date_format: 'DD.MM.YYYY', debit: 4, credit: 5, memo: ['Verwendungszweck', 7], decimal: ',',
+      delimiter: 'auto', header: true, skip_rows: 0, skip_footer_rows: 0, encoding: 'auto', negate: false,
     });
   });
 

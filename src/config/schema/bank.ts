@@ -2,6 +2,7 @@ import { BANK_PROVIDERS, DROPFOLDER_FORMATS, OFX_ACCOUNT_TYPES, OFX_VERSIONS, ty
 import {
   boolean, connectionName, currency, duration, integer, journalCode, object, oneOfValues, path, secret, string, TITLES, type Schema,
 } from './common';
+import { csvMappingSchema } from './csv';
 
 /**
  * `bank`: bank feed connections. Each provider closes its own `settings` and `credentials`
@@ -16,12 +17,13 @@ const nullablePath = (description: string): Schema => ({
   default: null,
 });
 
-const accountList = (description: string): Schema => ({
+/** No default: a provider imports every account when the list is left out. */
+const accountList = (description: string, pattern?: string): Schema => ({
   type: 'array',
   description,
-  items: { type: 'string', minLength: 1 },
+  items: { type: 'string', minLength: 1, ...(pattern ? { pattern } : {}) },
+  minItems: 1,
   uniqueItems: true,
-  default: [],
 });
 
 const credentials = (description: string, properties: Record<string, Schema>, extra: Schema = {}): Schema =>
@@ -38,6 +40,9 @@ export const PROVIDER_SCHEMAS: Readonly<Record<BankProviderId, { settings: Schem
         rejected: nullablePath('Folder unreadable files are moved to; null: a rejected folder in the connection state folder.'),
         keep_files: boolean('Leave files in place instead of moving them; dedup keeps re-imports idempotent.', false),
         format: oneOfValues('File format; auto recognises each file by its content.', DROPFOLDER_FORMATS, { default: 'auto' }),
+        csv: csvMappingSchema,
+        account: string('Only import statements of this account (IBAN or account number; spaces and case ignored).'),
+        currency: currency('Currency of files that do not state one.'),
       },
       { required: ['path'] },
     ),
@@ -70,12 +75,16 @@ export const PROVIDER_SCHEMAS: Readonly<Record<BankProviderId, { settings: Schem
   },
   simplefin: {
     settings: object('simplefin: a SimpleFIN Bridge (or other SimpleFIN server) access.', {
-      accounts: accountList('SimpleFIN account ids to import; empty: every account of the access.'),
+      accounts: accountList('SimpleFIN account ids to import; left out: every account of the access.'),
+      timezone: string('IANA time zone the bank books in (turns SimpleFIN times into calendar days), e.g. America/New_York.', {
+        format: 'booksync-timezone',
+        default: 'UTC',
+      }),
     }),
     credentials: credentials(
-      'simplefin: the one-time setup token (claimed on first run; the access URL is then kept in the state folder), or an access URL.',
-      { setup_token: secret('SimpleFIN setup token.'), access_url: secret('SimpleFIN access URL (https://user:pass@host/simplefin).') },
-      { oneOf: [{ required: ['setup_token'] }, { required: ['access_url'] }] },
+      'simplefin: the setup token from SimpleFIN Bridge; it is claimed on the first run and the access URL is then kept in the connection state folder.',
+      { setup_token: secret('SimpleFIN setup token.') },
+      { required: ['setup_token'] },
     ),
   },
   gocardless: {
@@ -83,11 +92,10 @@ export const PROVIDER_SCHEMAS: Readonly<Record<BankProviderId, { settings: Schem
       'gocardless: GoCardless Bank Account Data (ex-Nordigen), legacy: new sign-ups are closed.',
       {
         base_url: string('API base URL: https; http only to a loopback address, for tests.', { format: 'booksync-secure-url', default: 'https://bankaccountdata.gocardless.com/api/v2' }),
-        institution_id: string('GoCardless institution id, e.g. REVOLUT_REVOGB21.'),
-        requisition_id: { type: ['string', 'null'], minLength: 1, description: 'Requisition of the linked accounts; null until the link is set up.', default: null },
-        accounts: accountList('GoCardless account ids to import; empty: every account of the requisition.'),
+        requisition_id: string('Requisition the account holder linked (created outside booksync).', { pattern: '^[A-Za-z0-9-]+$' }),
+        accounts: accountList('GoCardless account ids to import; left out: every account of the requisition.', '^[A-Za-z0-9-]+$'),
       },
-      { required: ['institution_id'] },
+      { required: ['requisition_id'] },
     ),
     credentials: credentials('gocardless API user secrets.', { secret_id: secret('GoCardless secret_id.'), secret_key: secret('GoCardless secret_key.') }, {
       required: ['secret_id', 'secret_key'],
