@@ -278,6 +278,18 @@ export class InstitutionCatalog {
   }
 }
 
+/**
+ * The institution label a connection's status shows, without validating a custom bank (the config
+ * schema did): a catalog id as is, a custom bank as `custom:<BIC or name>`, none as `unspecified`.
+ */
+export function institutionLabel(ref: string | { name?: unknown; bic?: unknown } | null | undefined): string {
+  if (typeof ref === 'string') return ref;
+  if (!ref) return 'unspecified';
+  if (typeof ref.bic === 'string' && ref.bic.trim()) return `custom:${ref.bic.trim().toUpperCase()}`;
+  const slug = String(ref.name ?? '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return `custom:${slug || 'bank'}`;
+}
+
 let shipped: InstitutionCatalog | undefined;
 
 /** The shipped catalog, loaded once. */

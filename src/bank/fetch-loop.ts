@@ -16,6 +16,7 @@ import {
   type DeletionStub,
   type StatementLineDoc,
 } from '../ledger';
+import { institutionLabel } from './catalog';
 import { planStatementLines, type PlanCounts } from './dedup';
 import { BankAuthError, BankUnavailableError, ConsentExpiredError, RateLimitedError } from './errors';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from './provider';
@@ -70,6 +71,55 @@ export interface ConnectionSpec {
 }
 
 export type ScheduleSpec = { every: string | number } | { cron: string };
+
+/**
+ * The shape of one `bank.connections[]` entry of the typed Config (src/config/types.ts), restated
+ * structurally so that bank does not import config.
+ */
+export interface ConnectionConfigLike {
+  readonly name: string;
+  readonly provider: string;
+  readonly institution: string | { readonly name?: string; readonly bic?: string } | null;
+  readonly settings: Readonly<object>;
+  /** Resolved secrets. */
+  readonly credentials: Readonly<object>;
+  readonly journal?: string;
+  readonly schedule?: ScheduleSpec;
+  readonly history_days?: number;
+  readonly overlap_days?: number;
+  readonly include_pending?: boolean;
+  readonly enabled?: boolean;
+}
+
+/**
+ * Builds the loop's ConnectionSpec from a Config connection: `stateDir` is the connection's private
+ * folder (e.g. `<state_dir>/bank/<name>`), `requestTimeoutMs` is `bank.request_timeout_ms`. A
+ * `settings.timezone` (SimpleFIN) is the bank's zone for the window's "today".
+ */
+export function connectionSpecFrom(conn: ConnectionConfigLike, options: { stateDir: string; requestTimeoutMs?: number; runTimeoutMs?: number }): ConnectionSpec {
+  const settings = conn.settings as Readonly<Record<string, unknown>>;
+  const secrets: Record<string, string> = {};
+  for (const [key, value] of Object.entries(conn.credentials as Record<string, unknown>)) {
+    if (typeof value === 'string') secrets[key] = value;
+  }
+  return {
+    name: conn.name,
+    provider: conn.provider,
+    institution: institutionLabel(conn.institution),
+    settings,
+    secrets,
+    ...(conn.journal ? { journal: conn.journal } : {}),
+    ...(conn.schedule ? { schedule: conn.schedule } : {}),
+    ...(conn.history_days !== undefined ? { historyDays: conn.history_days } : {}),
+    ...(conn.overlap_days !== undefined ? { overlapDays: conn.overlap_days } : {}),
+    includePending: conn.include_pending ?? false,
+    enabled: conn.enabled ?? true,
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.runTimeoutMs !== undefined ? { runTimeoutMs: options.runTimeoutMs } : {}),
+    stateDir: options.stateDir,
+    ...(typeof settings.timezone === 'string' && settings.timezone ? { timezone: settings.timezone } : {}),
+  };
+}
 
 export const DEFAULT_HISTORY_DAYS = 90;
 export const DEFAULT_OVERLAP_DAYS = 7;

@@ -4,7 +4,9 @@ import { BooksyncError, describeError } from '../shared/errors';
 import { parseDuration } from '../shared/duration';
 import type { Logger } from '../shared/logger';
 import type { BooksStore } from '../ledger';
-import type { BankStore, ConnectionSpec, FetchLoop, RunOutcome, ScheduleSpec } from './fetch-loop';
+import { FetchLoop, type BankStore, type ConnectionSpec, type RunOutcome, type ScheduleSpec } from './fetch-loop';
+import { builtinRegistry } from './providers';
+import type { ProviderRegistry } from './registry';
 import { listStatuses, readStatus, statusView, type ConnectionStatusView } from './status';
 
 /**
@@ -14,6 +16,22 @@ import { listStatuses, readStatus, statusView, type ConnectionStatusView } from 
  * (a rate limit's retry-after wins over the plan), which covers `every:` intervals, cron lines and
  * retry-after with one mechanism.
  */
+
+/**
+ * The daemon's one call: a scheduler over a fetch loop on `store` with the built-in providers.
+ * Then `start()`, `reschedule(specs)` on reload, `runNow(names)` for `booksync fetch`,
+ * `status()` / formatStatusTable for `booksync status`, `stop(deadline)` on shutdown.
+ */
+export function createBankScheduler(options: {
+  specs: readonly ConnectionSpec[];
+  store: BankStore;
+  logger: Logger;
+  registry?: ProviderRegistry;
+  now?: () => Date;
+}): BankScheduler {
+  const loop = new FetchLoop({ store: options.store, registry: options.registry ?? builtinRegistry(), logger: options.logger, ...(options.now ? { now: options.now } : {}) });
+  return new BankScheduler(options.specs, { loop, store: options.store, logger: options.logger, ...(options.now ? { now: options.now } : {}) });
+}
 
 /** A named connection that the config does not have. */
 export class UnknownConnectionError extends BooksyncError {}

@@ -9,6 +9,8 @@ import {
   validateCustomInstitution,
 } from '../../src/bank/catalog';
 import { ProviderRegistry, UnknownProviderError } from '../../src/bank/registry';
+import { connectionSpecFrom } from '../../src/bank/fetch-loop';
+import { institutionLabel } from '../../src/bank/catalog';
 import { builtinProviders } from '../../src/bank/providers';
 import { FakeProvider } from '../helpers/fake-provider';
 
@@ -91,5 +93,45 @@ describe('bank provider registry', function () {
     const registry = new ProviderRegistry(builtinProviders);
     assert.ok(registry.ids().length >= 1);
     for (const id of registry.ids()) assert.ok(['dropfolder', 'ofx-direct', 'simplefin', 'gocardless'].includes(id), id);
+  });
+});
+
+describe('bank connection specs from the config', function () {
+  it('given a Config connection, then the spec carries resolved secrets, days, schedule, timezone and an institution label', function () {
+    const spec = connectionSpecFrom(
+      {
+        name: 'main',
+        provider: 'simplefin',
+        institution: 'simplefin-bridge',
+        settings: { timezone: 'America/Chicago' },
+        credentials: { setup_token: 'tok' },
+        journal: 'BNK1',
+        schedule: { every: '4h' },
+        history_days: 60,
+        overlap_days: 5,
+        include_pending: true,
+        enabled: true,
+      },
+      { stateDir: '/var/lib/booksync/bank/main', requestTimeoutMs: 30_000 },
+    );
+    assert.deepEqual(spec, {
+      name: 'main',
+      provider: 'simplefin',
+      institution: 'simplefin-bridge',
+      settings: { timezone: 'America/Chicago' },
+      secrets: { setup_token: 'tok' },
+      journal: 'BNK1',
+      schedule: { every: '4h' },
+      historyDays: 60,
+      overlapDays: 5,
+      includePending: true,
+      enabled: true,
+      requestTimeoutMs: 30_000,
+      stateDir: '/var/lib/booksync/bank/main',
+      timezone: 'America/Chicago',
+    });
+    assert.equal(institutionLabel({ name: 'Example Bank', bic: 'examdeff' }), 'custom:EXAMDEFF');
+    assert.equal(institutionLabel({ name: 'Caisse d’Épargne Locale' }), 'custom:caisse-d-pargne-locale');
+    assert.equal(institutionLabel(null), 'unspecified');
   });
 });
