@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii as bufferIsAscii, isUtf8 } from 'node:buffer';
 
 /**
  * Byte → text decoding for statement files. Banks declare charsets loosely: OFX headers say
@@ -155,33 +155,47 @@ function incompleteTail(bytes: Buffer): number {
 }
 
 /**
- * Decodes a byte stream chunk by chunk. In `utf-8` mode it starts strict; if a chunk is not valid
- * UTF-8 while everything so far was plain ASCII (so both readings agree on it), it switches to
- * Windows-1252 for the rest with a warning. Invalid UTF-8 after real UTF-8 text is an error: the
- * file mixes encodings and no reading of it is safe.
+ * Decodes a byte stream chunk by chunk.
+ * - `utf-8`: starts strict; if a chunk is not valid UTF-8 while everything so far was plain ASCII
+ *   (so both readings agree on it), it switches to Windows-1252 for the rest with a warning.
+ *   Invalid UTF-8 after real UTF-8 text is an error: the file mixes encodings.
+ * - `windows-1252` declared: tentative until the first non-ASCII byte; if that first run of
+ *   high bytes is valid multi-byte UTF-8, the declaration was wrong and UTF-8 is used (warning).
+ * A multi-byte character split across chunks is carried over, so chunk size never matters.
  */
 export class StreamDecoder {
   private carry: Buffer = Buffer.alloc(0);
   private sawNonAscii = false;
+  private tentative: boolean;
   private single?: TextDecoder;
 
   constructor(public charset: Charset, private readonly warn: (text: string) => void) {
     if (charset === 'utf-16le' || charset === 'utf-16be') this.single = new TextDecoder(charset);
+    this.tentative = charset === 'windows-1252';
+    if (this.tentative) this.charset = 'utf-8';
   }
 
   /** Decodes one chunk; throws `Error('invalid UTF-8 ...')` when no reading is safe. */
   decode(chunk: Buffer, final = false): string {
     if (this.single) return this.single.decode(chunk, { stream: !final });
     if (this.charset === 'windows-1252') return decodeCp1252(chunk);
-    let bytes = chunk;
-    if (this.carry.length > 0) {
-      bytes = Buffer.alloc(this.carry.length + chunk.length);
-      bytes.set(this.carry, 0);
-      bytes.set(chunk, this.carry.length);
-    }
+    const bytes = joinBytes(this.carry, chunk);
     const keep = final ? 0 : incompleteTail(bytes);
     const body = keep === 0 ? bytes : bytes.subarray(0, bytes.length - keep);
-    this.carry = keep === 0 ? Buffer.alloc(0) : bytes.slice(bytes.length - keep);
+    this.carry = keep === 0 ? Buffer.alloc(0) : Buffer.from(bytes.subarray(bytes.length - keep));
+    if (this.tentative) {
+      if (isAscii(body)) return body.toString('latin1');
+      this.tentative = false;
+      const shape = utf8Shape(body);
+      if (shape.valid && shape.multibyte) {
+        this.warn('declared charset Windows-1252/ISO-8859-1 but the bytes are UTF-8; read as UTF-8');
+      } else {
+        this.charset = 'windows-1252';
+        const rest = this.carry;
+        this.carry = Buffer.alloc(0);
+        return decodeCp1252(body) + decodeCp1252(rest);
+      }
+    }
     if (isUtf8(new Uint8Array(body.buffer, body.byteOffset, body.byteLength))) {
       const text = body.toString('utf8');
       if (!this.sawNonAscii && NON_ASCII.test(text)) this.sawNonAscii = true;
@@ -194,6 +208,10 @@ export class StreamDecoder {
     this.carry = Buffer.alloc(0);
     return decodeCp1252(body) + decodeCp1252(rest);
   }
+}
+
+function isAscii(bytes: Buffer): boolean {
+  return bufferIsAscii(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { BankAccountStatement, BankBalance, BankTransaction } from '../../../provider';
 import { isCurrency } from '../../../../shared/money';
 import type { CalendarDate } from '../../../../shared/dates';
-import { asciiHead, charsetFromName, joinBytes, sniffBom, utf8Shape, StreamDecoder, type Charset } from './charset';
+import { asciiHead, charsetFromName, joinBytes, sniffBom, StreamDecoder, type Charset } from './charset';
 import { Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
 import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
 
@@ -149,12 +149,12 @@ export class OfxStreamParser implements TokenHandler {
     this.head = head;
     this.headBytes = head.length;
     const text = asciiHead(head, HEAD_LIMIT);
-    if (/<OFX[\s>]/i.test(text) || this.headBytes >= HEAD_LIMIT) this.startBody(head, false);
+    if (/<OFX[\s>]/i.test(text) || this.headBytes >= HEAD_LIMIT) this.startBody(head);
   }
 
   end(): OfxResult {
     if (!this.decoder) {
-      this.startBody(this.head, true);
+      this.startBody(this.head);
     }
     this.feed(Buffer.alloc(0), true);
     try {
@@ -178,7 +178,7 @@ export class OfxStreamParser implements TokenHandler {
 
   // ---- bytes → text ------------------------------------------------------------------------
 
-  private startBody(head: Buffer, complete: boolean): void {
+  private startBody(head: Buffer): void {
     const text = asciiHead(head, HEAD_LIMIT);
     const bodyAt = text.search(/<OFX[\s>]/i);
     const headerText = bodyAt === -1 ? text : text.slice(0, bodyAt);
@@ -196,14 +196,9 @@ export class OfxStreamParser implements TokenHandler {
       else declared = charsetFromName(fields.CHARSET);
     }
     const bom = sniffBom(head);
-    let charset: Charset = bom.charset ?? declared ?? 'utf-8';
-    if (!bom.charset && charset === 'windows-1252') {
-      const shape = utf8Shape(head, complete ? head.length : Math.max(0, head.length - 4));
-      if (shape.valid && shape.multibyte) {
-        this.warnings.push(`${this.file}: declared charset Windows-1252/ISO-8859-1 but the bytes are UTF-8; read as UTF-8`);
-        charset = 'utf-8';
-      }
-    }
+    // A declared 1252/Latin-1 stays tentative in the decoder until the first non-ASCII bytes show
+    // whether they are really UTF-8 (research/protocols.md: declarations are often wrong).
+    const charset: Charset = bom.charset ?? declared ?? 'utf-8';
     this.decoder = new StreamDecoder(charset, (text) => this.warnings.push(`${this.file}: ${text}`));
     this.head = Buffer.alloc(0);
     this.feed(head.subarray(bom.skip), false);
