@@ -80,7 +80,9 @@ export async function httpRequest(ctx: HttpContext, req: HttpRequest): Promise<H
   };
   let res: Response;
   try {
-    res = await fetch(url, { method: req.method ?? 'GET', headers: req.headers, body: req.body, signal, redirect: 'follow' });
+    // Redirects are not followed: a bank URL that moved is a settings change, and following a
+    // 307 would re-send a password in the body to wherever the Location points.
+    res = await fetch(url, { method: req.method ?? 'GET', headers: req.headers, body: req.body, signal, redirect: 'manual' });
   } catch (err) {
     return fail(err);
   }
@@ -265,7 +267,8 @@ export interface StatusErrorOptions {
 /**
  * The default HTTP status → error mapping, after the provider's `map` hook:
  * 401/403 → `BankAuthError`; 429 → `RateLimitedError` (Retry-After); 503 with Retry-After →
- * `RateLimitedError`; 408/5xx → `BankUnavailableError`; 402/404/410 and other 4xx →
+ * `RateLimitedError`; 408/5xx → `BankUnavailableError`; 3xx (never followed) → a permanent
+ * redirect error naming the new location; 402/404/410 and other 4xx →
  * `BankRequestRejectedError` (retrying the same request cannot help); an HTML body is named.
  */
 export function statusError(res: HttpResponse, opts: StatusErrorOptions): BankError | PermanentError {
@@ -284,6 +287,16 @@ export function statusError(res: HttpResponse, opts: StatusErrorOptions): BankEr
     return new RateLimitedError(`${message}: rate limited, retry after ${at.toISOString()}`, at, { details });
   }
   if (status === 408 || status >= 500) return new BankUnavailableError('BANK_HTTP_UNAVAILABLE', message, { details });
+  if (status >= 300 && status < 400) {
+    const location = res.headers.get('location');
+    let to = 'an unnamed location';
+    try {
+      if (location) to = safeUrl(new URL(location, res.safeUrl).href);
+    } catch {
+      to = 'an unreadable location';
+    }
+    return new BankRequestRejectedError('BANK_HTTP_REDIRECT', `${opts.connection}: ${res.what}: ${res.safeUrl} redirects (HTTP ${status}) to ${to}; check the URL in the settings`, { details });
+  }
   if (status >= 400) return new BankRequestRejectedError('BANK_HTTP_REJECTED', message, { details });
   return new MalformedStatementError('BANK_HTTP_UNEXPECTED', `${message}: unexpected status`, { details });
 }

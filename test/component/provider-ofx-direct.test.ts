@@ -252,6 +252,15 @@ describe('ofx-direct provider against the OFX simulator', () => {
     assert.match(err.message, /Received HttpStatusCode of 400/);
   });
 
+  it('given the OFX server moved (HTTP 301), when fetched, then the password is not re-sent and a permanent redirect error names the new URL', async () => {
+    sim.fail({ kind: 'http', status: 301, headers: { Location: 'https://new-ofx.bank.example/ofx' }, body: '' });
+    const err = await failure(ctx());
+    assert.ok(err instanceof PermanentError);
+    assert.equal(err.code, 'BANK_HTTP_REDIRECT');
+    assert.match(err.message, /https:\/\/new-ofx\.bank\.example\/ofx/);
+    assert.equal(sim.requests.length, 1);
+  });
+
   it('given HTTP 429 with Retry-After, when fetched, then RateLimitedError at now + delay', async () => {
     sim.fail({ kind: 'http', status: 429, headers: { 'Retry-After': '120' }, body: 'slow down' });
     const err = await failure(ctx());

@@ -137,6 +137,19 @@ describe('bank/http: httpRequest against a local server', () => {
     await assert.rejects(httpRequest(ctx(), { url: `http://u:secretpw@127.0.0.1:1/`, what: 'GET /' }), (e: unknown) => e instanceof Error && !e.message.includes('secretpw'));
   });
 
+  it('does not follow redirects; statusError names the new location', async () => {
+    handler = (_req, res) => {
+      res.writeHead(307, { Location: 'http://u:pw@elsewhere.example/ofx?x=1' });
+      res.end();
+    };
+    const res = await httpRequest(ctx(), { url: `${base}/ofx`, method: 'POST', body: 'password', what: 'POST /ofx' });
+    assert.equal(res.status, 307);
+    const err = statusError(res, { connection: 'c1', now: NOW });
+    assert.ok(err instanceof BankRequestRejectedError);
+    assert.equal(err.code, 'BANK_HTTP_REDIRECT');
+    assert.match(err.message, /redirects \(HTTP 307\) to http:\/\/elsewhere\.example\/ofx; check the URL/);
+  });
+
   it('caps the body size, declared or streamed', async () => {
     handler = (_req, res) => {
       res.writeHead(200);

@@ -110,8 +110,9 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
       connection: ctx.connection,
       now: ctx.now(),
       secrets,
-      // OFX has no HTTP-level semantics: any status but a rate limit means "try again later".
-      map: (r) => (r.status === 429 || (r.status === 503 && r.headers.has('retry-after'))
+      // OFX has no HTTP-level semantics: any status but a rate limit or a redirect (a moved
+      // server: fix the url setting) means "try again later".
+      map: (r) => (r.status === 429 || (r.status === 503 && r.headers.has('retry-after')) || (r.status >= 300 && r.status < 400)
         ? undefined
         : new BankUnavailableError('OFX_HTTP_STATUS', `${ctx.connection}: the OFX server ${r.safeUrl} answered HTTP ${r.status}${r.body.length ? ` ("${bodySnippet(r.text('latin1'), secrets)}")` : ''}`, {
           details: { connection: ctx.connection, status: r.status },
