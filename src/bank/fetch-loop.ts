@@ -407,6 +407,10 @@ export class FetchLoop {
       if (result.consentExpiresAt && result.consentExpiresAt !== doc.consent_expires_at) {
         next.consent_expires_at = new Date(result.consentExpiresAt).toISOString();
         next.consent_warned = [];
+      } else if (!result.consentExpiresAt && next.consent_expires_at && Date.parse(next.consent_expires_at) <= finishedAt.getTime()) {
+        // Renewed and fetched fine, but the provider does not report an end date: the old one is stale.
+        delete next.consent_expires_at;
+        delete next.consent_warned;
       }
       next = this.consentCheck(next, finishedAt, log);
       const nextRun = planNext(finishedAt);
