@@ -281,6 +281,25 @@ describe('gocardless provider against the GoCardless simulator', () => {
     assert.equal(err.retryAt.getTime(), now.getTime() + 85092 * 1000);
   });
 
+  for (const [spelling, headers] of [
+    ['documented HTTP_X_…', { HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_REMAINING: '0', HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_RESET: '7200' }],
+    ['sent x-ratelimit-…', { 'X-RateLimit-Account-Success-Remaining': '0', 'X-RateLimit-Account-Success-Reset': '7200' }],
+  ] as const) {
+    it(`given a spent account limit in ${spelling} headers, when fetched, then retryAt is now + the account reset`, async () => {
+      sim.fail('transactions', { kind: 'http', status: 429, headers, body: { summary: 'Rate limit exceeded', detail: 'Please try again later', status_code: 429 } });
+      const err = await failure(ctx());
+      assert.ok(err instanceof RateLimitedError);
+      assert.equal(err.retryAt.toISOString(), '2024-04-01T11:00:00.000Z');
+    });
+  }
+
+  it('given only the general limit in X-RateLimit-Reset, when fetched, then retryAt is now + that reset', async () => {
+    sim.fail('requisition', { kind: 'http', status: 429, headers: { 'X-RateLimit-Reset': '30' }, body: { summary: 'Rate limit exceeded', detail: 'Too many requests', status_code: 429 } });
+    const err = await failure(ctx());
+    assert.ok(err instanceof RateLimitedError);
+    assert.equal(err.retryAt.toISOString(), '2024-04-01T09:00:30.000Z');
+  });
+
   it('given only the balances scope is rate limited, when fetched, then the lines are kept and the balance is a warning', async () => {
     sim.fail('balances', { kind: 'http', status: 429, body: { summary: 'Rate limit exceeded', detail: 'The rate limit for this resource is 4/day. Please try again in 3600 seconds', status_code: 429 } });
     const result = await gocardless.fetch(ctx());
