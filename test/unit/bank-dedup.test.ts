@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { contentHash, planStatementLines, type PlanInput } from '../../src/bank/dedup';
 import { consentDaysLeft, consentWarningDue, formatStatusTable, healthyStatus, initialStatus } from '../../src/bank/status';
-import { fetchWindow, todayIn } from '../../src/bank/fetch-loop';
+import { fetchWindow, todayIn, validateSpec } from '../../src/bank/fetch-loop';
 import { jitterMs, plannedAfter, seededRandom, validateSchedule } from '../../src/bank/scheduler';
 import type { StatementLineDoc } from '../../src/ledger';
 import type { BankTransaction } from '../../src/bank/provider';
@@ -97,6 +97,14 @@ describe('bank status and schedule arithmetic', function () {
     assert.deepEqual(fetchWindow('2024-03-20', '2024-03-15', 90, 0), { from: '2024-03-15', to: '2024-03-15' });
     assert.equal(todayIn('Europe/Madrid', new Date('2024-03-30T23:30:00Z')), '2024-03-31');
     assert.equal(todayIn(undefined, new Date('2024-03-30T23:30:00Z')), '2024-03-30');
+  });
+
+  it('given a bad connection spec, then validation names the connection and the fix', function () {
+    const base = { name: 'ok', provider: 'fake', institution: 'x', settings: {}, secrets: {}, stateDir: '/tmp/x' };
+    assert.doesNotThrow(() => validateSpec(base));
+    assert.throws(() => validateSpec({ ...base, name: 'a:b' }), /bank connection 'a:b': name must be/);
+    assert.throws(() => validateSpec({ ...base, timezone: 'Mars/Olympus' }), /timezone 'Mars\/Olympus' is not an IANA time zone/);
+    assert.throws(() => validateSpec({ ...base, overlapDays: -1 }), /overlapDays must be a whole number/);
   });
 
   it('given schedules, then every/cron plans are exact and jitter stays within 5% and 5 minutes', function () {
