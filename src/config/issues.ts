@@ -239,7 +239,9 @@ export function schemaIssues(errors: readonly ErrorObject[], data: unknown): Raw
     if (dropped.has(union)) continue;
     dropped.add(union);
     const prefix = `${union.schemaPath}/`;
-    const inner = errors.filter((e) => e.schemaPath.startsWith(prefix));
+    // List items share one schema path, so the branch errors of this value are told apart by instance path too.
+    const here = union.instancePath;
+    const inner = errors.filter((e) => e.schemaPath.startsWith(prefix) && (e.instancePath === here || e.instancePath.startsWith(`${here}/`)));
     const branches = union.schema as Schema[];
     const typed = branches.map((b, i) => ({ i, types: branchTypes(b) })).filter((t): t is { i: number; types: string[] } => t.types !== undefined);
     if (typed.length === 0) {

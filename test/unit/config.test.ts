@@ -761,6 +761,22 @@ const MALFORMED: MalformedCase[] = [
     ],
   },
 
+  {
+    name: 'unions in list items are judged item by item',
+    yaml: [
+      'bank:',
+      '  connections:',
+      '    - { name: a, provider: dropfolder, journal: J, settings: { path: in }, institution: 5 }',
+      '    - { name: b, provider: dropfolder, journal: J, settings: { path: in }, institution: { nam: Bank } }',
+      '    - { name: c, provider: dropfolder, journal: J, settings: { path: in }, institution: demo-bank }',
+    ],
+    expect: [
+      '3:89: bank.connections[0].institution: wrong type: number 5 (expected text or a mapping; quote it: "5")',
+      "4:89: bank.connections[1].institution: missing required key 'name'",
+      "4:91: bank.connections[1].institution.nam: unknown key (did you mean 'name'?)",
+    ],
+  },
+
 ];
 
 describe('config: malformed files', () => {
