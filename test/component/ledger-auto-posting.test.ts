@@ -13,7 +13,7 @@ import {
   postingMove,
 } from '../../src/ledger/automation';
 import { resolveMapping } from '../../src/ledger/automation/books';
-import { MAPPING, balanceOf, get, openBooks, snapshot, stl, type Books } from './ledger-auto-helpers';
+import { MAPPING, balanceOf, clock, get, openBooks, snapshot, stl, type Books } from './ledger-auto-helpers';
 
 describe('ledger automation: statement lines become balanced moves', () => {
   let books: Books;
@@ -179,6 +179,29 @@ describe('ledger automation: statement lines become balanced moves', () => {
       assert.deepEqual(res.posted.map((p) => p.line), [a._id]);
       assert.equal((await get<StatementLineDoc>(books.store, b._id)).state, 'new');
       assert.equal((await get<StatementLineDoc>(books.store, other._id)).state, 'new');
+    });
+
+    it('given a posted line the bank (or the user) deleted, then its move is reversed once; a draft move is removed', async () => {
+      const line = stl({ amount: 3_000 });
+      const draftLine = stl({ amount: 500 });
+      await books.store.putMany([line, draftLine]);
+      await postStatementLines(books.store, [line._id], MAPPING, { clock });
+      await postStatementLines(books.store, [draftLine._id], MAPPING, { post_moves: 'draft', clock });
+      for (const id of [line._id, draftLine._id]) await books.store.put({ ...(await get<StatementLineDoc>(books.store, id)), state: 'deleted' });
+      const res = await postStatementLines(books.store, 'all', MAPPING, { clock, logger: books.logger });
+      const moveId = postingMoveId('BNK1', line._id);
+      assert.deepEqual(res.unposted, [
+        { line: line._id, move: moveId, reversal: `${moveId}:rev` },
+        { line: draftLine._id, move: postingMoveId('BNK1', draftLine._id) },
+      ].sort((a, b) => (a.line < b.line ? -1 : 1)));
+      const reversal = await get<MoveDoc>(books.store, `${moveId}:rev`);
+      assert.deepEqual([reversal.reverses, reversal.state, reversal.date], [moveId, 'posted', '2024-03-01']);
+      assert.equal(await books.store.get(postingMoveId('BNK1', draftLine._id)), undefined);
+      assert.equal(await balanceOf(books.store, '1010', true), 0);
+      assert.equal(await balanceOf(books.store, '1099', true), 0);
+      const before = await snapshot(books.store);
+      assert.deepEqual((await postStatementLines(books.store, 'all', MAPPING, { clock })).unposted, []);
+      assert.deepEqual(await snapshot(books.store), before);
     });
 
     it('given a zero-amount line, then it is skipped (a move line needs a non-zero side)', async () => {

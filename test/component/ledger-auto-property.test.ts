@@ -20,7 +20,7 @@ import { MAPPING, RULES, clock, openBooks, snapshot, stl } from './ledger-auto-h
 
 /**
  * Property: after any sequence of imports (statement lines written directly, as the fetch loop
- * does: booked, pending, pending replaced or booked in place, a foreign currency), postings,
+ * does: booked, pending, pending replaced or booked in place, a foreign currency, deleted), postings,
  * automatic and manual reconciliations and undos, in either posting state:
  * every move balances, the bank account in the books equals the sum of the posted lines, each line
  * has at most one posting move, suspense holds exactly the unmatched money, invoice residuals agree
@@ -56,7 +56,8 @@ type Action =
   | { kind: 'post' }
   | { kind: 'reconcile' }
   | { kind: 'manual'; pick: number; invoice: number }
-  | { kind: 'undo'; pick: number };
+  | { kind: 'undo'; pick: number }
+  | { kind: 'delete'; pick: number };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('import' as const), amount, pending: fc.boolean(), memo, iban, day: fc.integer({ min: 0, max: 40 }), usd: fc.constant(false) }) },
@@ -67,6 +68,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: 'reconcile' as const }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('manual' as const), pick: fc.nat(), invoice: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('undo' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }) },
 );
 
 /** Negation without -0 (strict equality tells them apart). */
@@ -133,6 +135,15 @@ describe('ledger automation: property — any sequence of imports, postings, rec
                 if (lineIds.length === 0) break;
                 await undoReconciliation(store, pick(a.pick), opts);
                 break;
+              case 'delete': {
+                // A bank correction (or the user) deletes a line that is not reconciled.
+                if (lineIds.length === 0) break;
+                const l = (await store.get<StatementLineDoc>(pick(a.pick)))!;
+                if (l.state === 'new' || l.state === 'posted') await store.put({ ...l, state: 'deleted' });
+                // The fetch loop's post-run hook unposts it.
+                await postStatementLines(store, 'all', MAPPING, opts);
+                break;
+              }
             }
           }
 
@@ -149,7 +160,8 @@ describe('ledger automation: property — any sequence of imports, postings, rec
           // The bank account equals the sum of the posted lines; each posted line has exactly one move.
           const posted = lines.filter((l) => l.state === 'posted' || l.state === 'reconciled');
           assert.equal(effect('1010'), posted.reduce((s, l) => s + l.amount, 0));
-          const postingMoves = moves.filter((m) => m.statement_line !== undefined);
+          const reversed = new Set(moves.map((m) => m.reverses).filter((r) => r !== undefined));
+          const postingMoves = moves.filter((m) => m.statement_line !== undefined && !reversed.has(m._id));
           assert.equal(new Set(postingMoves.map((m) => m.statement_line)).size, postingMoves.length, 'one posting move per line');
           assert.deepEqual(postingMoves.map((m) => m.statement_line).sort(), posted.map((l) => l._id).sort());
           for (const l of posted) assert.ok(l.move && moves.some((m) => m._id === l.move), `${l._id} links its move`);

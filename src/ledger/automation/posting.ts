@@ -1,9 +1,10 @@
 import { formatAmount } from '../../shared/money';
-import type { MoveDoc, MoveLine, StatementLineDoc } from '../model';
+import type { MoveDoc, MoveLine, PaymentDoc, StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
-import { docsById, linesOfConnection, resolveMapping, type ResolvedMapping } from './books';
-import { postingMoveId } from './ids';
-import { postState, serialized, type AutomationOptions, type ConnectionMapping } from './options';
+import { docsById, docsWithPrefix, linesOfConnection, resolveMapping, type ResolvedMapping } from './books';
+import { linePaymentPrefix, postingMoveId, reversalKey } from './ids';
+import { reverseMove } from '../invariants';
+import { postState, serialized, today, type AutomationOptions, type ConnectionMapping } from './options';
 
 /**
  * Statement lines → moves (issue 5, "Automatic moves"). Each booked line of a connection becomes
@@ -17,6 +18,11 @@ import { postState, serialized, type AutomationOptions, type ConnectionMapping }
  * version (`replaced_by`), deleted lines, zero amounts (a move line needs one non-zero side), and
  * lines whose currency is not the journal's: no exchange rate is invented, the line stays `new`
  * and is reported (`ledger.post_refused`) until the mapping or the line is fixed.
+ *
+ * A line deleted after it was posted (the bank's correction deleted or replaced it, or the user
+ * deleted it) is unposted: its posted move gets a reversal (`<move key>:rev`, posted moves are
+ * never edited), a draft move is deleted. A reconciled line is never deleted by a fetch; undo its
+ * reconciliation first.
  */
 
 export type SkipReason = 'pending' | 'replaced' | 'deleted' | 'zero_amount';
@@ -30,6 +36,8 @@ export interface PostingResult {
   skipped: Array<{ line: string; reason: SkipReason }>;
   /** Lines that could not be posted; they stay `new`. */
   refused: Array<{ line: string; code: string; message: string }>;
+  /** Deleted lines whose move this call cancelled: reversed (posted move) or removed (draft). */
+  unposted: Array<{ line: string; move: string; reversal?: string }>;
 }
 
 /** Lines per write batch: each batch is one atomic LevelDB write of moves and their lines. */
@@ -57,7 +65,7 @@ async function postLines(
   opts: AutomationOptions,
 ): Promise<PostingResult> {
   const resolved = await resolveMapping(store, mapping);
-  const result: PostingResult = { connection: mapping.connection, posted: [], already: 0, skipped: [], refused: [] };
+  const result: PostingResult = { connection: mapping.connection, posted: [], already: 0, skipped: [], refused: [], unposted: [] };
   let lines: StatementLineDoc[];
   if (which === 'all') {
     lines = await linesOfConnection(store, mapping.connection);
@@ -72,7 +80,12 @@ async function postLines(
   }
 
   const toPost: StatementLineDoc[] = [];
+  const toUnpost: StatementLineDoc[] = [];
   for (const line of lines) {
+    if (line.state === 'deleted' && line.move !== undefined) {
+      toUnpost.push(line);
+      continue;
+    }
     if (line.state === 'posted' || line.state === 'reconciled') {
       result.already += 1;
       continue;
@@ -112,7 +125,8 @@ async function postLines(
     }
     if (writes.length > 0) await store.putMany(writes);
   }
-  if (result.posted.length > 0 || result.refused.length > 0) {
+  await unpost(store, toUnpost, today(opts), result, opts);
+  if (result.posted.length > 0 || result.refused.length > 0 || result.unposted.length > 0) {
     opts.logger?.info(`${mapping.connection}: posted ${result.posted.length} statement line(s)`, {
       event: 'ledger.post',
       connection: mapping.connection,
@@ -120,9 +134,40 @@ async function postLines(
       posted: result.posted.length,
       refused: result.refused.length,
       skipped: result.skipped.length,
+      unposted: result.unposted.length,
     });
   }
   return result;
+}
+
+/**
+ * Cancels the moves of deleted lines: a posted move gets its reversal (once: the reversal id is
+ * derived from the move id), a draft move is deleted.
+ */
+async function unpost(store: BooksStore, lines: readonly StatementLineDoc[], date: string, result: PostingResult, opts: AutomationOptions): Promise<void> {
+  if (lines.length === 0) return;
+  const moves = await docsById<MoveDoc>(store, lines.map((l) => l.move!));
+  for (const line of lines) {
+    const move = moves.get(line.move!);
+    if (!move || move.statement_line !== line._id) continue;
+    const payments = await docsWithPrefix<PaymentDoc & { state?: string }>(store, linePaymentPrefix(line._id));
+    if (payments.some((p) => p.state !== 'cancelled')) {
+      const message = `${line._id} is deleted but still reconciled; undo its reconciliation, then its move ${move._id} is reversed`;
+      if (!result.refused.some((r) => r.line === line._id)) result.refused.push({ line: line._id, code: 'LEDGER_RECONCILE_REFUSED', message });
+      opts.logger?.warn(message, { event: 'ledger.post_refused', code: 'LEDGER_RECONCILE_REFUSED', line: line._id });
+      continue;
+    }
+    if (move.state === 'draft') {
+      await store.remove(move._id);
+      result.unposted.push({ line: line._id, move: move._id });
+      continue;
+    }
+    const reversal = reverseMove(move, date < move.date ? move.date : date, reversalKey(move._id), { ref: `Bank line ${line._id} deleted` });
+    if (await store.get(reversal._id)) continue;
+    await store.put(reversal);
+    result.unposted.push({ line: line._id, move: move._id, reversal: reversal._id });
+    opts.logger?.info(`${line._id} was deleted after posting: ${move._id} reversed by ${reversal._id}`, { event: 'ledger.unpost', line: line._id, move: move._id, reversal: reversal._id });
+  }
 }
 
 /** The move booking `line`: bank against suspense, in the line's own currency. */
