@@ -28,9 +28,16 @@ export function createBankScheduler(options: {
   logger: Logger;
   registry?: ProviderRegistry;
   now?: () => Date;
+  afterRun?: (outcome: RunOutcome) => Promise<void>;
 }): BankScheduler {
   const loop = new FetchLoop({ store: options.store, registry: options.registry ?? builtinRegistry(), logger: options.logger, ...(options.now ? { now: options.now } : {}) });
-  return new BankScheduler(options.specs, { loop, store: options.store, logger: options.logger, ...(options.now ? { now: options.now } : {}) });
+  return new BankScheduler(options.specs, {
+    loop,
+    store: options.store,
+    logger: options.logger,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.afterRun ? { afterRun: options.afterRun } : {}),
+  });
 }
 
 /** A named connection that the config does not have. */
@@ -118,6 +125,13 @@ export interface SchedulerOptions {
   maxJitterMs?: number;
   /** @default 10 s */
   startupJitterMs?: number;
+  /**
+   * Called after every run that reached the provider (not for skipped runs), before the job is
+   * re-armed and before `runNow` returns: the ledger automation posts and reconciles the new
+   * lines. Called after failed runs too, since an earlier run may have stored lines before it
+   * failed; it must be idempotent. Its errors are logged (`bank.after_run`), never thrown.
+   */
+  afterRun?: (outcome: RunOutcome) => Promise<void>;
 }
 
 interface Entry {
@@ -145,6 +159,7 @@ export class BankScheduler {
   private readonly timer: JobTimer;
   private readonly maxJitterMs: number;
   private readonly startupJitterMs: number;
+  private readonly afterRun?: (outcome: RunOutcome) => Promise<void>;
   private readonly entries = new Map<string, Entry>();
   private readonly stopController = new AbortController();
   private started = false;
@@ -159,6 +174,7 @@ export class BankScheduler {
     this.timer = options.timer ?? nodeScheduleTimer;
     this.maxJitterMs = options.maxJitterMs ?? MAX_JITTER_MS;
     this.startupJitterMs = options.startupJitterMs ?? STARTUP_JITTER_MS;
+    this.afterRun = options.afterRun;
     this.setSpecs(specs);
   }
 
@@ -333,6 +349,13 @@ export class BankScheduler {
       signal: this.stopController.signal,
       planNext: this.started && !this.stopped ? (at) => this.plan(spec, at) : undefined,
     });
+    if (this.afterRun && !outcome.skipped) {
+      try {
+        await this.afterRun(outcome);
+      } catch (err) {
+        this.logger.error(`after-run step failed for ${spec.name}: ${describeError(err).message}`, { event: 'bank.after_run', connection: spec.name, error: describeError(err) });
+      }
+    }
     const current = this.entries.get(spec.name);
     if (this.started && !this.stopped && current && spec.enabled !== false) {
       const next = outcome.next_run_at ? new Date(outcome.next_run_at) : this.plan(current.spec, this.now());

@@ -99,6 +99,28 @@ describe('bank scheduler', function () {
     await scheduler.stop(Date.now());
   });
 
+  it('given an after-run step, then it sees every run that reached the provider, and its failure is logged, not thrown', async function () {
+    fake.then(result([statement('ACC', [tx({ providerId: '1' })])]), new Error('boom'));
+    const seen: string[] = [];
+    const scheduler = new BankScheduler(specs({ name: 'a' }, { name: 'off', enabled: false }), {
+      loop,
+      store: books.store,
+      logger: log.logger,
+      now: clock.now,
+      random: seededRandom(1),
+      timer,
+      afterRun: async (o) => {
+        seen.push(`${o.connection}:${o.status}:${o.counts.new}`);
+        if (seen.length === 2) throw new Error('posting failed');
+      },
+    });
+    await scheduler.runNow(['a']);
+    await scheduler.runNow(['a']);
+    await scheduler.runNow(['off']);
+    assert.deepEqual(seen, ['a:connected:1', 'a:error:0']);
+    assert.equal(log.events('bank.after_run').length, 1);
+  });
+
   it('given a cron schedule, then the next run is the next cron instant plus at most 5 minutes of jitter', async function () {
     fake.then(result([statement('ACC', [])]));
     const scheduler = make(specs({ name: 'c', schedule: { cron: '0 6 * * *' } }));
