@@ -1,0 +1,99 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { MalformedStatementError } from '../../src/bank/errors';
+import { parseMt940, parseStatement } from '../../src/bank/providers/dropfolder';
+
+const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
+const read = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
+const parse = (name: string) => parseStatement(read(name), { fileName: name });
+const mt = (text: string) => parseMt940(Buffer.from(text.replace(/\n/g, '\r\n')), { fileName: 'x.sta' });
+
+describe('MT940 parser', function () {
+  it('given a SWIFT envelope {1:}{2:}{4: … -} with BLZ/account, then account, bank id and balances are read', function () {
+    const r = parse('mt940-swift-german.sta');
+    assert.equal(r.format, 'mt940');
+    assert.equal(r.statements.length, 1);
+    const st = r.statements[0];
+    assert.deepEqual([st.accountId, st.bankId, st.currency, st.from, st.to], ['0532013000', '37040044', 'EUR', '2023-12-30', '2024-03-01']);
+    assert.deepEqual(st.balances, [
+      { amount: 100000, currency: 'EUR', date: '2023-12-29', kind: 'ledger' },
+      { amount: 237450, currency: 'EUR', date: '2024-03-01', kind: 'ledger' },
+    ]);
+  });
+
+  it('given a German GVC :86: (?00 ?20–?29 ?30 ?31 ?32 ?33) with SEPA keywords, then payee, IBAN, SVWZ memo and EREF reference come out', function () {
+    const [first, second] = parse('mt940-swift-german.sta').statements[0].transactions;
+    assert.deepEqual(first, {
+      bookingDate: '2023-12-30', valueDate: '2023-12-29', amount: -2500, currency: 'EUR', pending: false,
+      providerId: '900123', checkNumber: '900123',
+      payee: 'Turnverein Sportfreunde e. V.', counterpartyName: 'Turnverein Sportfreunde e. V.',
+      memo: 'Mitgliedsbeitrag 2024 Turnverein', reference: 'INV2023-12-99', counterpartyIban: 'DE02120300000000202051',
+    });
+    assert.equal(second.payee, 'Kunde Meier & Söhne GmbH', 'cp1252 ö read right');
+    assert.equal(second.memo, 'Rechnung 4711 vom 15.12.2023');
+    assert.equal(second.reference, 'RE-4711');
+  });
+
+  it('given an entry date across New Year (value 2024-01-02, entry 0102; value 2023-12-29, entry 1230), then the entry year is right', function () {
+    const txs = parse('mt940-swift-german.sta').statements[0].transactions;
+    assert.deepEqual(txs.map((t) => [t.valueDate, t.bookingDate]), [['2023-12-29', '2023-12-30'], ['2024-01-02', '2024-01-02'], ['2024-02-29', '2024-03-01']]);
+    const r = mt(':20:X\n:25:DE1/2\n:60F:C240101EUR0,\n:61:2401021231D1,00NMSCNONREF\n:62F:D240102EUR1,00\n');
+    assert.equal(r.statements[0].transactions[0].bookingDate, '2023-12-31');
+  });
+
+  it('given a 30 February value date, then it is clamped to 29 February with a warning and the line is kept', function () {
+    const r = parse('mt940-swift-german.sta');
+    const tx = r.statements[0].transactions[2];
+    assert.deepEqual([tx.valueDate, tx.amount, tx.memo], ['2024-02-29', -10050, 'Kontoführung Februar']);
+    assert.ok(r.warnings.includes('mt940-swift-german.sta:11: :61: value date: date 2024-02-30 does not exist; booked on 2024-02-29'), r.warnings.join('\n'));
+  });
+
+  it('given CR (credit with funds code R), RC (reversal of credit) and RD (reversal of debit), then the signs are +, −, +', function () {
+    const r = mt(':20:X\n:25:DE1/2\n:60F:C240101EUR100,00\n:61:240102CR10,00NTRFNONREF\n:61:240102RC3,00NTRFNONREF\n:61:240102RD1,50NTRFNONREF\n:61:240102D107,NCHKNONREF\n:62F:C240102EUR1,50\n');
+    assert.deepEqual(r.statements[0].transactions.map((t) => t.amount), [1000, -300, 150, -10700]);
+    assert.deepEqual(r.warnings, []);
+  });
+
+  it('given header lines before :20:, an IBAN with a currency, a Dutch slash :86: and free-text :86:, then two statements are read', function () {
+    const r = parse('mt940-plain-slash.sta');
+    assert.deepEqual(r.warnings, []);
+    const [a, b] = r.statements;
+    assert.deepEqual([a.accountId, a.bankId, a.currency], ['NL91ABNA0417164300', undefined, 'EUR']);
+    assert.deepEqual(a.transactions[0], {
+      bookingDate: '2024-03-06', valueDate: '2024-03-06', amount: 125000, currency: 'EUR', pending: false,
+      providerId: 'B4C06BK7X1A0', checkNumber: 'B4C06BK7X1A0',
+      payee: 'Jansen Holding BV', counterpartyName: 'Jansen Holding BV', counterpartyIban: 'NL20INGB0001234567',
+      memo: 'Factuur 2024-031 maandhuur', reference: 'E2E-2024-3-1',
+    });
+    assert.equal(a.transactions[1].memo, 'BEA NR:XX1234 07.03.24/14.22 ALBERT HEIJN 1234 AMSTERDAM,PAS 012');
+    assert.deepEqual(a.balances.map((x) => [x.kind, x.amount, x.date]), [['ledger', 50000, '2024-03-05'], ['ledger', 170790, '2024-03-07'], ['available', 170790, '2024-03-07']]);
+    assert.deepEqual(b.transactions.map((t) => [t.amount, t.payee, t.memo, t.providerId]), [[-790, 'Bank kosten', 'Kosten betalingsverkeer maart', undefined]]);
+  });
+
+  it('given a statement without :62F:, then BANK_MALFORMED_FILE names the statement\'s first line and :62F:', function () {
+    assert.throws(() => parse('malformed-mt940-missing-62f.sta'), (err: unknown) => {
+      assert.ok(err instanceof MalformedStatementError);
+      assert.equal(err.code, 'BANK_MALFORMED_FILE');
+      assert.equal(err.message, 'malformed-mt940-missing-62f.sta:1: :62F: statement without a closing balance (:62F:/:62M:): truncated or incomplete');
+      assert.deepEqual([err.details.line, err.details.field], [1, ':62F:']);
+      return true;
+    });
+  });
+
+  it('given a :61: that is not a statement line, or a balance with a bad amount, then the error names the line and field', function () {
+    assert.throws(() => mt(':20:X\n:25:DE1/2\n:60F:C240101EUR100,00\n:61:2401XXC10,00NTRF\n:62F:C240102EUR1,50\n'), /x\.sta:4: :61: '2401XXC10,00NTRF' is not a statement line/);
+    assert.throws(() => mt(':20:X\n:25:DE1/2\n:60F:C240101EUR1,2,3\n:62F:C240102EUR1,50\n'), /x\.sta:3: :60F: '1,2,3' is not an amount/);
+  });
+
+  it('given opening + lines ≠ closing, then a warning (not a rejection) says by how much', function () {
+    const r = mt(':20:X\n:25:DE1/2\n:60F:C240101EUR100,00\n:61:240102C10,00NTRFNONREF\n:62F:C240102EUR111,00\n');
+    assert.deepEqual(r.warnings, ['x.sta:1: opening balance 10000 + lines 1000 ≠ closing balance 11100 (minor units of EUR)']);
+  });
+
+  it('given a bank reference repeated inside a statement, then those lines lose providerId (content-hashed by the loop) with a warning', function () {
+    const r = mt(':20:X\n:25:DE1/2\n:60F:C240101EUR0,00\n:61:240102C1,00NTRFNONREF//SAME\n:61:240102C2,00NTRFNONREF//SAME\n:62F:C240102EUR3,00\n');
+    assert.deepEqual(r.statements[0].transactions.map((t) => t.providerId), [undefined, undefined]);
+    assert.match(r.warnings[0], /id 'SAME' is used by 2 lines/);
+  });
+});
