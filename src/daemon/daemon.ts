@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { ConfigError, loadConfig, secretValues, type Config } from '../config';
+import { ConfigError, formatIssue, loadConfig, secretValues, type Config } from '../config';
 import { BooksStore } from '../ledger';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -167,7 +167,7 @@ export class Daemon {
     try {
       next = loadConfig(this.options.configPath, { env: this.options.env ?? process.env });
     } catch (err) {
-      const issues = err instanceof ConfigError ? err.issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.path}: ${i.message}`) : [describeError(err).message];
+      const issues = err instanceof ConfigError ? err.issues.map(formatIssue) : [describeError(err).message];
       this.logger.error('new config is invalid; keeping the old one', { event: 'config.invalid', config: this.options.configPath, errors: issues });
       return false;
     }
