@@ -1,9 +1,11 @@
 import { strict as assert } from 'node:assert';
-import type { InvoiceDoc, MoveDoc, StatementLineDoc } from '../../src/ledger';
+import type { BankConnectionDoc, InvoiceDoc, MoveDoc, StatementLineDoc } from '../../src/ledger';
 import { balanceProblems } from '../../src/ledger/invariants';
 import {
   AutomationError,
   RULE_KINDS,
+  automateConnection,
+  lastBalanceChecks,
   checkBalance,
   compileRules,
   demoCompanyFile,
@@ -338,6 +340,49 @@ describe('ledger automation: reconciliation of bank lines with invoices and bill
       // A balance reported before the last line counts only the moves up to that date.
       assert.equal((await checkBalance(books.store, MAPPING, { ...bank, date: '2024-02-05' })).books, 1_010_000);
       await assert.rejects(checkBalance(books.store, MAPPING, { ...bank, currency: 'USD' }), (e: unknown) => e instanceof AutomationError && e.code === 'LEDGER_CURRENCY_MISMATCH');
+    });
+
+    it('after a bank run: posts, reconciles, books the opening once and reports a balance mismatch', async () => {
+      const conn = (amount: number, date: string): BankConnectionDoc => ({
+        _id: 'bankconn:main',
+        type: 'bank_connection',
+        name: 'main',
+        provider: 'dropfolder',
+        institution: 'Demo bank',
+        status: 'connected',
+        counts: { fetched: 0, new: 0, duplicates: 0, pending: 0 },
+        balance: { amount, currency: 'EUR', date },
+      });
+      const l1 = stl({ key: 'a1', amount: 121_000, memo: 'RF18 5390 0754 7034', date: '2024-02-01' });
+      await books.store.putMany([l1, conn(621_000, '2024-02-01')]);
+      const config = { ...opts, rules: RULES };
+      const first = await automateConnection(books.store, 'main', config);
+      assert.deepEqual([first.posting?.posted.length, first.reconcile?.matched.length, first.opening?.created, first.opening?.amount, first.balance?.ok], [1, 1, true, 500_000, true]);
+      const before = await snapshot(books.store);
+      const again = await automateConnection(books.store, 'main', config);
+      assert.deepEqual([again.posting?.posted.length, again.opening?.created, again.balance?.ok], [0, false, true]);
+      assert.deepEqual(await snapshot(books.store), before);
+
+      // The bank now reports 10.00 more than the books hold: logged, and kept for status; never booked.
+      await books.store.put({ ...(await get<BankConnectionDoc>(books.store, 'bankconn:main')), balance: { amount: 622_000, currency: 'EUR', date: '2024-02-02' } });
+      const off = await automateConnection(books.store, 'main', config);
+      assert.deepEqual([off.balance?.difference, off.balance?.ok, off.opening?.created], [1_000, false, false]);
+      const logged = books.entries.find((e) => e.event === 'ledger.balance_mismatch');
+      assert.ok(logged && logged.level === 'warn' && logged.difference === 1_000 && logged.connection === 'main');
+      const [last] = await lastBalanceChecks(books.store, ['main', 'other']);
+      assert.deepEqual([last.connection, last.difference, last.checked_at], ['main', 1_000, '2024-03-01T12:00:00.000Z']);
+      assert.deepEqual(await automateConnection(books.store, 'savings', config), { connection: 'savings', skipped: 'unmapped' });
+    });
+
+    it('an opening balance of zero books nothing, and is not booked later from a mismatch', async () => {
+      const l = stl({ key: 'z1', amount: 5_000, date: '2024-02-01' });
+      await books.store.put(l);
+      await postStatementLines(books.store, 'all', MAPPING, opts);
+      const zero = await openingBalance(books.store, MAPPING, { amount: 5_000, currency: 'EUR', date: '2024-02-01' }, opts);
+      assert.deepEqual([zero.created, zero.amount, zero.move], [false, 0, undefined]);
+      const later = await openingBalance(books.store, MAPPING, { amount: 9_000, currency: 'EUR', date: '2024-02-01' }, opts);
+      assert.deepEqual([later.created, later.amount], [false, 0]);
+      assert.equal((await checkBalance(books.store, MAPPING, { amount: 9_000, currency: 'EUR', date: '2024-02-01' })).difference, 4_000);
     });
 
     it('the report lists unposted and unmatched lines next to a balanced trial balance', async () => {

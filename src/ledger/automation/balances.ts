@@ -60,6 +60,10 @@ export function openingBalance(store: BooksStore, mapping: ConnectionMapping, ba
     if (existing) {
       return { connection: mapping.connection, move: id, created: false, amount: moveEffect(existing, mapping.bank_account, mapping.currency), currency: mapping.currency, date: existing.date };
     }
+    // An opening of 0 writes no move; the marker remembers it was done, so a later difference is
+    // reported as a mismatch instead of being booked as an opening balance.
+    const marker = await readLocal<OpeningResult>(store, openingMarkerId(mapping.connection));
+    if (marker) return { ...marker, created: false };
     await resolveMapping(store, mapping);
     const equity = accountRoles(opts).opening_balance;
     if (!(await store.get(accountId(equity)))) {
@@ -69,7 +73,11 @@ export function openingBalance(store: BooksStore, mapping: ConnectionMapping, ba
     const amount = bankBalance.amount - lines.reduce((s, l) => s + l.amount, 0);
     const first = lines.reduce<CalendarDate | undefined>((min, l) => (min === undefined || l.date < min ? l.date : min), undefined);
     const date = first ? addDays(first, -1) : bankBalance.date;
-    if (amount === 0) return { connection: mapping.connection, created: false, amount: 0, currency: mapping.currency, date };
+    if (amount === 0) {
+      const result: OpeningResult = { connection: mapping.connection, created: false, amount: 0, currency: mapping.currency, date };
+      await writeLocal(store, openingMarkerId(mapping.connection), result);
+      return result;
+    }
     const abs = Math.abs(amount);
     const label = `Opening balance of ${mapping.connection}`;
     const move: MoveDoc = {
@@ -85,6 +93,7 @@ export function openingBalance(store: BooksStore, mapping: ConnectionMapping, ba
       ],
     };
     await store.put(move);
+    await writeLocal(store, openingMarkerId(mapping.connection), { connection: mapping.connection, move: id, created: false, amount, currency: mapping.currency, date });
     opts.logger?.info(`${mapping.connection}: opening balance ${formatAmount(amount, mapping.currency)} ${mapping.currency} on ${date}`, {
       event: 'ledger.opening_balance',
       connection: mapping.connection,
@@ -145,4 +154,49 @@ export async function checkBalance(store: BooksStore, mapping: ConnectionMapping
 /** Balance (debit − credit) of `account` in `currency` over the given moves. */
 export function accountBalance(moves: readonly MoveDoc[], account: string, currency: string, opts: { posted_only?: boolean } = {}): number {
   return moves.filter((m) => !opts.posted_only || m.state === 'posted').reduce((s, m) => s + moveEffect(m, account, currency), 0);
+}
+
+// ---- per-site bookkeeping in `_local/` documents (never replicated, not part of the books) ----
+
+function openingMarkerId(connection: string): string {
+  return `_local/booksync-ledger-opening:${connection}`;
+}
+
+function balanceCheckId(connection: string): string {
+  return `_local/booksync-ledger-balance:${connection}`;
+}
+
+async function readLocal<T>(store: BooksStore, id: string): Promise<T | undefined> {
+  try {
+    const doc = (await store.db.get(id)) as unknown as { value: T };
+    return doc.value;
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) return undefined;
+    throw err;
+  }
+}
+
+async function writeLocal(store: BooksStore, id: string, value: unknown): Promise<void> {
+  let rev: string | undefined;
+  try {
+    rev = (await store.db.get(id))._rev;
+  } catch (err) {
+    if ((err as { status?: number }).status !== 404) throw err;
+  }
+  await store.db.put({ _id: id, ...(rev ? { _rev: rev } : {}), value } as PouchDB.Core.PutDocument<object>);
+}
+
+/** Remembers the latest balance check of a connection (for `booksync status`). */
+export async function recordBalanceCheck(store: BooksStore, check: BalanceCheck, at: string): Promise<void> {
+  await writeLocal(store, balanceCheckId(check.connection), { ...check, checked_at: at });
+}
+
+/** The latest recorded balance check of each named connection (absent: never checked). */
+export async function lastBalanceChecks(store: BooksStore, connections: readonly string[]): Promise<Array<BalanceCheck & { checked_at: string }>> {
+  const out: Array<BalanceCheck & { checked_at: string }> = [];
+  for (const c of connections) {
+    const v = await readLocal<BalanceCheck & { checked_at: string }>(store, balanceCheckId(c));
+    if (v) out.push(v);
+  }
+  return out;
 }

@@ -51,7 +51,17 @@ export {
   type SuspenseLine,
   type UndoResult,
 } from './reconcile';
-export { accountBalance, checkBalance, openingBalance, type BalanceCheck, type BankBalance, type OpeningResult } from './balances';
+export {
+  accountBalance,
+  checkBalance,
+  lastBalanceChecks,
+  openingBalance,
+  recordBalanceCheck,
+  type BalanceCheck,
+  type BankBalance,
+  type OpeningResult,
+} from './balances';
+export { automateConnection, type AutomationConfig, type ConnectionRunResult } from './automate';
 export {
   ledgerReport,
   trialBalance,
