@@ -164,6 +164,8 @@ export interface FetchLoopOptions {
   now?: () => Date;
   /** @default 5000 */
   writeBatchSize?: number;
+  /** Connections with at most this many stored lines keep them cached between runs. @default 20000 */
+  lineCacheMax?: number;
 }
 
 /** Raised for a connection spec the loop cannot run (a bug in the daemon's mapping or a bad name). */
@@ -230,6 +232,8 @@ export class FetchLoop {
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly writeBatchSize: number;
+  private readonly lineCacheMax: number;
+  private readonly lineCache = new Map<string, Map<string, StatementLineDoc>>();
   private readonly inflight = new Map<string, { promise: Promise<RunOutcome>; controller: AbortController }>();
 
   constructor(options: FetchLoopOptions) {
@@ -238,6 +242,7 @@ export class FetchLoop {
     this.logger = options.logger.child({ component: 'bank' });
     this.now = options.now ?? (() => new Date());
     this.writeBatchSize = Math.max(1, options.writeBatchSize ?? DEFAULT_WRITE_BATCH);
+    this.lineCacheMax = options.lineCacheMax ?? 20_000;
   }
 
   /** Runs `spec` now, or joins its run in progress. Never rejects: failures are in the outcome. */
@@ -516,11 +521,40 @@ export class FetchLoop {
     }
   }
 
-  /** Every stored line of a connection (any state), read in one `allDocs` range. */
+  /**
+   * Every stored line of a connection (any state). The first read of a connection takes the whole
+   * `allDocs` range with documents; later reads list only ids and revisions and fetch the documents
+   * whose revision changed (the ledger posted or reconciled them, a user deleted them) or that are
+   * new, so a daily run over years of history reads a few documents, not all of them. Connections
+   * with more than `lineCacheMax` lines are read in full every time (memory stays bounded).
+   */
   private async linesOf(connection: string): Promise<StatementLineDoc[]> {
     const prefix = `${idPrefix('statement_line')}${connection}:`;
-    const res = await this.store.db.allDocs({ include_docs: true, startkey: prefix, endkey: `${prefix}\uffff` });
-    return res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as StatementLineDoc] : []));
+    const range = { startkey: prefix, endkey: `${prefix}\uffff` };
+    const cached = this.lineCache.get(connection);
+    if (!cached) {
+      const res = await this.store.db.allDocs({ include_docs: true, ...range });
+      const lines = res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as StatementLineDoc] : []));
+      if (lines.length <= this.lineCacheMax) this.lineCache.set(connection, new Map(lines.map((l) => [l._id, l])));
+      return lines;
+    }
+    const res = await this.store.db.allDocs(range);
+    const next = new Map<string, StatementLineDoc>();
+    const stale: string[] = [];
+    for (const row of res.rows) {
+      const hit = cached.get(row.id);
+      if (hit && hit._rev === row.value.rev) next.set(row.id, hit);
+      else stale.push(row.id);
+    }
+    if (stale.length > 0) {
+      const fetched = await this.store.db.allDocs({ keys: stale, include_docs: true });
+      for (const row of fetched.rows as Array<{ id?: string; doc?: object | null }>) {
+        if (row.id && row.doc) next.set(row.id, row.doc as unknown as StatementLineDoc);
+      }
+    }
+    if (next.size <= this.lineCacheMax) this.lineCache.set(connection, next);
+    else this.lineCache.delete(connection);
+    return [...next.values()];
   }
 
   /**

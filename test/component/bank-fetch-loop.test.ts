@@ -507,6 +507,22 @@ describe('bank fetch loop', function () {
       assert.equal(u2After?._rev, reconciled._rev, 'the reconciled line was not written');
     });
 
+    it('given a pending line the user reconciled between runs, then its booked version is not imported beside it (the loop sees the change)', async function () {
+      spec = { ...spec, includePending: true };
+      fake.then(
+        result([statement(IBAN, [tx({ amount: -4200, payee: 'Garage', bookingDate: '2024-03-14', pending: true })])]),
+        result([statement(IBAN, [tx({ providerId: 'G7', amount: -4200, payee: 'Garage', bookingDate: '2024-03-15' })])]),
+      );
+      await loop.run(spec);
+      const [pending] = await lines();
+      const kept = await books.store.put({ ...pending, state: 'reconciled' });
+      const second = await loop.run(spec);
+      assert.equal(second.status, 'connected');
+      assert.equal(second.counts.new, 0);
+      assert.equal((await lines()).length, 1);
+      assert.equal((await books.store.get<StatementLineDoc>(pending._id))?._rev, kept._rev);
+    });
+
     it('given a bank correction of a reconciled line, then the line is unchanged and the run warns', async function () {
       fake.then(
         result([statement(IBAN, [tx({ providerId: 'R1', amount: -1000 })])]),
