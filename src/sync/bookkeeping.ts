@@ -15,8 +15,13 @@ export interface Base {
   pushHash: string;
   /** Hash of the cloud document's pull projection at agreement ('' when the type does not pull). */
   pullHash: string;
-  /** The agreed shared content (every excluded path removed), null when both sides agree it is deleted: the base of three-way merges. */
-  shared: Content | null;
+  /** Hash of the agreed shared content (every excluded path removed; `null` content when both sides agree it is deleted). */
+  sharedHash: string;
+  /**
+   * The agreed shared content itself, kept only for types whose strategy needs it (`merge`: the base
+   * of three-way merges). Other types save the bytes: their strategies never read a base.
+   */
+  shared?: Content | null;
   /** The cloud's values of push-excluded fields, carried over by optimistic writes. */
   keep?: Record<string, unknown>;
 }

@@ -313,12 +313,13 @@ export class SyncEngine {
   }
 
   /**
-   * One push cycle then one pull cycle, now, until both are caught up (joins a cycle already
-   * running). Throws what the cycles throw. For tests, `booksync sync now`, and interval mode.
+   * One push cycle then one pull cycle (or only the `directions` given), now, until caught up
+   * (joins a cycle already running). Throws what the cycles throw. For tests and `booksync sync now`.
    */
-  async syncOnce(): Promise<{ push: CycleReport; pull: CycleReport }> {
-    const push = await this.runDirection('push', 0);
-    const pull = await this.runDirection('pull', 0);
+  async syncOnce(directions: readonly Way[] = ['push', 'pull']): Promise<{ push: CycleReport; pull: CycleReport }> {
+    const none = (direction: Way): CycleReport => ({ direction, docs: 0, conflicts: 0, ms: 0 });
+    const push = directions.includes('push') ? await this.runDirection('push', 0) : none('push');
+    const pull = directions.includes('pull') ? await this.runDirection('pull', 0) : none('pull');
     return { push, pull };
   }
 
@@ -643,18 +644,33 @@ export class SyncEngine {
     }
   }
 
-  /** Base after both sides were seen to agree (or were just made to). */
-  private agreedBase(tp: TypeProjection, localDoc: LocalDoc | Record<string, unknown> | null, remoteDoc: RemoteDoc | null): Base {
+  /**
+   * Base after both sides were seen to agree (or were just made to agree on `agreed`). Without
+   * exclusions every projection of agreeing documents is the same content, so one hash serves all.
+   */
+  private agreedBase(tp: TypeProjection, localDoc: LocalDoc | Record<string, unknown> | null, remoteDoc: RemoteDoc | null, agreed?: Content | null): Base {
     const l = localDoc as LocalDoc | null;
     const lLive = live(l);
+    const shared = agreed !== undefined ? agreed : lLive ? tp.shared(lLive) : null;
+    const sharedHash = projectionHash(shared);
+    const pushHash = tp.goes('push') && l ? projectionHash(tp.project(l, 'push')) : '';
+    const sameShape = !tp.hasExclusions && !!remoteDoc && !!l && !!live(remoteDoc) === !!lLive && agreed === undefined;
+    const pullHash = !tp.goes('pull') || !remoteDoc ? '' : sameShape && pushHash ? pushHash : projectionHash(tp.project(remoteDoc, 'pull'));
+    const keep = tp.remoteKeep(live(remoteDoc));
     return {
       remoteRev: remoteDoc?._rev ?? '',
       localRev: l?._rev ?? '',
-      pushHash: tp.goes('push') && l ? projectionHash(tp.project(l, 'push')) : '',
-      pullHash: tp.goes('pull') && remoteDoc ? projectionHash(tp.project(remoteDoc, 'pull')) : '',
-      shared: lLive ? tp.shared(lLive) : null,
-      ...(tp.remoteKeep(live(remoteDoc)) ? { keep: tp.remoteKeep(live(remoteDoc)) } : {}),
+      pushHash,
+      pullHash,
+      sharedHash,
+      ...(this.keepsBaseContent(tp.type) ? { shared } : {}),
+      ...(keep ? { keep } : {}),
     };
+  }
+
+  /** Only `merge` reads the base content (three-way); other strategies get by with its hash. */
+  private keepsBaseContent(type: string): boolean {
+    return this.strategyFor(type).name === 'merge';
   }
 
   private *chunks<T>(items: readonly T[], body: (t: T) => unknown): Generator<T[]> {
@@ -749,7 +765,7 @@ export class SyncEngine {
         const l = current.get(r._id) ?? null;
         const lShared = live(l) ? tp.shared(l as LocalDoc) : null;
         const rShared = live(r) ? tp.shared(r) : null;
-        const localUnchanged = base ? (l?._rev === base.localRev && !!base.localRev) || sameContent(lShared, base.shared) : l === null || (l._deleted === true && rShared === null);
+        const localUnchanged = base ? (l?._rev === base.localRev && !!base.localRev) || projectionHash(lShared) === base.sharedHash : l === null || (l._deleted === true && rShared === null);
         if (sameContent(lShared, rShared)) {
           newBases.push([r._id, this.agreedBase(tp, l, r)]);
           continue;
@@ -945,7 +961,7 @@ export class SyncEngine {
       const localDoc = p.localWrite ? ({ ...p.localWrite.doc, _rev: localRevs.get(p.item.id) } as LocalDoc) : p.item.local;
       const remoteDoc = p.remoteWrite ? ({ ...p.remoteWrite, _rev: remoteRevs.get(p.item.id) } as RemoteDoc) : p.item.remote;
       docs += (p.localWrite ? 1 : 0) + (p.remoteWrite ? 1 : 0);
-      newBases.push([p.item.id, { ...this.agreedBase(p.item.tp, localDoc, remoteDoc), shared: p.result }]);
+      newBases.push([p.item.id, this.agreedBase(p.item.tp, localDoc, remoteDoc, p.result)]);
       if (p.audit) audits.push({ doc: p.audit as LocalWrite['doc'], current: null });
     }
     if (audits.length > 0) await this.writeAudits(audits);
@@ -1106,7 +1122,7 @@ export class SyncEngine {
       await this.writeAudits([{ doc: audit as LocalWrite['doc'], current: null }]);
       const localAfter = result === null ? (l ? { _id: id, _rev: localRev, _deleted: true } : null) : { ...(localBody as Record<string, unknown>), _rev: localRev };
       const remoteAfter = result === null ? (r ? ({ _id: id, _rev: remoteRev, _deleted: true } as RemoteDoc) : null) : ({ ...tp.compose(result, live(r), source, 'push'), _id: id, _rev: remoteRev } as RemoteDoc);
-      await this.bk.putBases([[id, { ...this.agreedBase(tp, localAfter as LocalDoc | null, remoteAfter), shared: result }]]);
+      await this.bk.putBases([[id, this.agreedBase(tp, localAfter as LocalDoc | null, remoteAfter, result)]]);
       await this.bk.deleteConflict(id);
       this.openConflictIds.delete(id);
       this.patchStatus({ open_conflicts: this.openConflictIds.size });

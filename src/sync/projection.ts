@@ -57,16 +57,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Deep copy of a JSON value (much cheaper than structuredClone for small documents). */
 function deepClone<T>(v: T): T {
-  return v === undefined ? v : (structuredClone(v) as T);
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(deepClone) as T;
+  const out: Record<string, unknown> = {};
+  for (const k in v as Record<string, unknown>) out[k] = deepClone((v as Record<string, unknown>)[k]);
+  return out as T;
 }
 
 function omitPath(node: unknown, path: Path, at = 0): void {
   if (!isObject(node)) return;
   const seg = path[at];
   if (at === path.length - 1) {
-    if (seg.each) delete node[seg.key];
-    else delete node[seg.key];
+    delete node[seg.key];
     return;
   }
   const child = node[seg.key];
@@ -223,21 +227,41 @@ export class TypeProjection {
    */
   project(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }, way: Way): Content | null {
     if (!this.goes(way)) return null;
-    return this.strip(doc, way === 'push' ? this.pushOut : this.pullOut);
+    return this.memo(doc, way, way === 'push' ? this.pushOut : this.pullOut);
   }
 
   /** The content both sides share: minus every excluded path, whatever its direction. Used for conflict checks and three-way merges. */
   shared(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }): Content {
-    return this.strip(doc, this.all);
+    return this.memo(doc, 'shared', this.all);
+  }
+
+  /**
+   * Projections are memoised per document object (a batch asks for the same ones several times).
+   * The results are shared: callers never mutate them (`compose` copies).
+   */
+  private readonly cache = new WeakMap<object, Map<string, Content>>();
+
+  private memo(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }, key: string, paths: readonly Path[]): Content {
+    const k = this.all.length === 0 ? 'all' : key;
+    let entry = this.cache.get(doc);
+    const hit = entry?.get(k);
+    if (hit) return hit;
+    const value = this.strip(doc, paths);
+    if (!entry) {
+      entry = new Map();
+      this.cache.set(doc, entry);
+    }
+    entry.set(k, value);
+    return value;
   }
 
   private strip(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }, paths: readonly Path[]): Content {
     if (doc._deleted) return { _id: doc._id, _deleted: true };
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(doc)) if (!META_KEYS.has(k)) out[k] = v;
-    const copy = deepClone(out);
+    for (const k in doc) if (!META_KEYS.has(k)) out[k] = doc[k];
+    const copy = normalise(out) as Content; // a fresh deep copy: safe to cut
     for (const path of paths) omitPath(copy, path);
-    return normalise(copy) as Content;
+    return copy;
   }
 
   /**
@@ -311,7 +335,15 @@ export class Projection {
   }
 }
 
-/** Hash of a projection (tombstones included). */
+const hashes = new WeakMap<object, string>();
+
+/** Hash of a projection (tombstones included), memoised per projection object. */
 export function projectionHash(content: Content | null): string {
-  return contentHash(content);
+  if (content === null) return contentHash(null);
+  let h = hashes.get(content);
+  if (h === undefined) {
+    h = contentHash(content);
+    hashes.set(content, h);
+  }
+  return h;
 }

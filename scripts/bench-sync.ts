@@ -1,0 +1,453 @@
+/**
+ * `npm run bench:sync` (issue 3, point 10): booksync's push/pull against PouchDB's native
+ * replication, the same ~1 KB accounting documents and the same server (express-pouchdb in a child
+ * process), at 0 ms and with 50 ms added to every request; the server's raw ceiling; peak RSS of a
+ * 200,000-document initial sync; live latency at 50 writes a second. The last line printed is one
+ * JSON object. Sizes: BENCH_DOCS (default 20000), BENCH_RSS_DOCS (default 200000),
+ * BENCH_DELAY_MS (default 50).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import express from 'express';
+import PouchDB from 'pouchdb-node';
+import * as winston from 'winston';
+import { Bookkeeping, CouchDbRemote, PouchLocalStore, SyncEngine, type SyncTypeOptions } from '../src/sync';
+import { TcpProxy } from '../test/helpers/tcp-proxy';
+
+const DOCS = Number(process.env.BENCH_DOCS ?? 20_000);
+const RSS_DOCS = Number(process.env.BENCH_RSS_DOCS ?? 200_000);
+const DELAY = Number(process.env.BENCH_DELAY_MS ?? 50);
+const BATCHES = [100, 500, 1000];
+
+const TYPES: Record<string, SyncTypeOptions> = {
+  move: { direction: 'both', conflict: 'manual' },
+  partner: { direction: 'both', conflict: 'merge', exclude: { push: ['internal_notes'], both: ['bank_accounts[].bic'] } },
+  statement_line: { direction: 'both', conflict: 'local-wins', exclude: { both: ['counterparty_iban'] } },
+};
+
+// ---- documents -------------------------------------------------------------------------------
+
+function pad(n: number, w = 6): string {
+  return String(n).padStart(w, '0');
+}
+
+/** Realistic, ledger-valid documents of about 1 KB: 60% posted moves, 20% partners, 20% statement lines. */
+export function makeDocs(n: number, offset = 0): Array<Record<string, unknown>> {
+  const docs: Array<Record<string, unknown>> = [];
+  const at = '2024-05-01T10:00:00.000Z';
+  for (let k = 0; k < n; k++) {
+    const i = k + offset;
+    const r = i % 10;
+    if (r < 6) {
+      const amount = 1000 + (i % 97) * 137;
+      docs.push({
+        _id: `move:BNK1:2024:${pad(i, 7)}`,
+        type: 'move',
+        journal: 'BNK1',
+        date: `2024-${pad((i % 12) + 1, 2)}-${pad((i % 28) + 1, 2)}`,
+        ref: `INV/2024/${pad(i)} payment received by bank transfer`,
+        state: 'posted',
+        statement_line: `stl:main-checking:${pad(i)}`,
+        lines: [
+          { account: '1010', partner: `partner:${pad(i % 500)}`, label: `Customer payment ${pad(i)} - bank statement reconciliation`, debit: amount, credit: 0, currency: 'EUR' },
+          { account: '1200', partner: `partner:${pad(i % 500)}`, label: `Receivable cleared for invoice INV/2024/${pad(i)}`, debit: 0, credit: amount - 100, currency: 'EUR' },
+          { account: '7000', label: `Bank fees ${pad(i)} charged on incoming transfer`, debit: 0, credit: 100, currency: 'EUR' },
+        ],
+        narration: `Incoming SEPA credit transfer from partner ${pad(i % 500)} for invoice INV/2024/${pad(i)}, matched by reference and amount; fee booked to bank charges.`,
+        created_at: at,
+        updated_at: at,
+        posted_at: at,
+      });
+    } else if (r < 8) {
+      docs.push({
+        _id: `partner:${pad(i)}`,
+        type: 'partner',
+        name: `Partner ${pad(i)} Handelsgesellschaft mbH & Co. KG`,
+        email: `accounts.payable+${i}@partner-${i}.example.com`,
+        vat: `DE${pad(i, 9)}`,
+        bank_accounts: [
+          { iban: `DE89370400440${pad(i, 9)}`, bic: 'COBADEFFXXX' },
+          { iban: `FR76300060000112${pad(i, 9)}`, bic: 'AGRIFRPPXXX' },
+        ],
+        internal_notes: `Private note ${i}: payment terms negotiated by phone, do not share. `.repeat(4),
+        created_at: at,
+        updated_at: at,
+      });
+    } else {
+      docs.push({
+        _id: `stl:main-checking:${pad(i)}`,
+        type: 'statement_line',
+        connection: 'main-checking',
+        account_id: 'DE89370400440532013000',
+        date: `2024-${pad((i % 12) + 1, 2)}-${pad((i % 28) + 1, 2)}`,
+        amount: (i % 2 === 0 ? 1 : -1) * (1000 + i),
+        currency: 'EUR',
+        payee: `Payee ${pad(i)} GmbH`,
+        memo: `SEPA credit transfer reference INV/2024/${pad(i)} end-to-end id E2E-${pad(i, 10)} `.repeat(3),
+        reference: `E2E-${pad(i, 10)}`,
+        counterparty_iban: `DE02120300000000${pad(i, 6)}`,
+        counterparty_name: `Counterparty ${pad(i)}`,
+        provider_id: `tx-${pad(i, 10)}`,
+        dedup_key: `pid:${pad(i, 10)}`,
+        pending: false,
+        state: 'posted',
+        imported_at: at,
+        created_at: at,
+        updated_at: at,
+      });
+    }
+  }
+  return docs;
+}
+
+// ---- the server child --------------------------------------------------------------------------
+
+async function serverMain(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const expressPouchdb = require('express-pouchdb') as (p: unknown, o: Record<string, unknown>) => express.Express;
+  const Pouch = PouchDB.defaults({ prefix: dir + '/' } as PouchDB.Configuration.DatabaseConfiguration);
+  const app = express().use('/', expressPouchdb(Pouch, { mode: 'minimumForPouchDB', inMemoryConfig: true, logPath: path.join(dir, 'log.txt') }));
+  const srv = app.listen(0, '127.0.0.1', () => {
+    const port = (srv.address() as { port: number }).port;
+    process.send?.({ port });
+  });
+}
+
+async function startServer(dir: string): Promise<{ port: number; child: ChildProcess }> {
+  const child = fork(__filename, ['--server', dir], { stdio: 'inherit' });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return { port, child };
+}
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+let tmpRoot = '';
+let seq = 0;
+function tmp(name: string): string {
+  return path.join(tmpRoot, `${name}-${++seq}`);
+}
+
+const silent = winston.createLogger({ silent: true });
+
+function rate(n: number, ms: number): number {
+  return Math.round((n / ms) * 1000);
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+async function seedLocal(docs: Array<Record<string, unknown>>): Promise<PouchDB.Database> {
+  const db = new PouchDB(tmp('local'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+  for (let i = 0; i < docs.length; i += 1000) await db.bulkDocs(docs.slice(i, i + 1000) as PouchDB.Core.PutDocument<object>[]);
+  return db;
+}
+
+async function rawPut(url: string): Promise<void> {
+  await fetch(url, { method: 'PUT' });
+}
+
+/** Pre-built `_bulk_docs` bodies posted with 3 in flight: the server's write ceiling. */
+async function rawWrite(dbUrl: string, docs: Array<Record<string, unknown>>, batch = 1000, depth = 3): Promise<number> {
+  await rawPut(dbUrl);
+  const bodies: string[] = [];
+  for (let i = 0; i < docs.length; i += batch) bodies.push(JSON.stringify({ docs: docs.slice(i, i + batch) }));
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++];
+      const res = await fetch(`${dbUrl}/_bulk_docs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.text();
+    }
+  };
+  await Promise.all(Array.from({ length: depth }, worker));
+  return performance.now() - t0;
+}
+
+/** Sequential `_changes?include_docs` pages with no client work: the server's read ceiling. */
+async function rawRead(dbUrl: string, batch = 1000): Promise<{ ms: number; docs: number }> {
+  let since: unknown = 0;
+  let docs = 0;
+  const t0 = performance.now();
+  for (;;) {
+    const res = await fetch(`${dbUrl}/_changes?include_docs=true&style=all_docs&conflicts=true&limit=${batch}&since=${encodeURIComponent(String(since))}`);
+    const body = (await res.json()) as { results: unknown[]; last_seq: unknown };
+    docs += body.results.length;
+    since = body.last_seq;
+    if (body.results.length < batch) break;
+  }
+  return { ms: performance.now() - t0, docs };
+}
+
+async function nativePush(local: PouchDB.Database, dbUrl: string, batch: number): Promise<number> {
+  const { ms } = await timed(() => PouchDB.replicate(local, dbUrl, { batch_size: batch }) as unknown as Promise<unknown>);
+  return ms;
+}
+
+async function nativePull(dbUrl: string, batch: number): Promise<number> {
+  const target = new PouchDB(tmp('native-pull'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+  const { ms } = await timed(() => PouchDB.replicate(dbUrl, target, { batch_size: batch }) as unknown as Promise<unknown>);
+  await target.close();
+  return ms;
+}
+
+async function engineFor(local: PouchDB.Database, dbUrl: string, batch: number, depth: number): Promise<{ engine: SyncEngine; bk: Bookkeeping }> {
+  const bk = await Bookkeeping.open(tmp('bk'));
+  const engine = new SyncEngine({
+    local: new PouchLocalStore(local),
+    remote: new CouchDbRemote({ url: dbUrl, requestTimeoutMs: 120_000 }),
+    bookkeeping: bk,
+    logger: silent,
+    mode: 'interval',
+    batchSize: batch,
+    pipelineDepth: depth,
+    types: TYPES,
+  });
+  return { engine, bk };
+}
+
+async function oursPush(local: PouchDB.Database, dbUrl: string, batch: number, depth = 3): Promise<number> {
+  const { engine, bk } = await engineFor(local, dbUrl, batch, depth);
+  const { ms, value } = await timed(() => engine.syncOnce(['push']));
+  if (value.push.docs !== DOCS) throw new Error(`booksync push wrote ${value.push.docs} of ${DOCS}`);
+  await engine.stop();
+  await bk.close();
+  return ms;
+}
+
+async function oursPull(dbUrl: string, batch: number, depth = 3): Promise<number> {
+  const target = new PouchDB(tmp('ours-pull'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+  const { engine, bk } = await engineFor(target, dbUrl, batch, depth);
+  const { ms, value } = await timed(() => engine.syncOnce(['pull']));
+  if (value.pull.docs !== DOCS) throw new Error(`booksync pull wrote ${value.pull.docs} of ${DOCS}`);
+  await engine.stop();
+  await bk.close();
+  await target.close();
+  return ms;
+}
+
+interface Round {
+  native_push: Record<number, number>;
+  native_pull: Record<number, number>;
+  ours_push: number;
+  ours_pull: number;
+  ceiling_write?: number;
+  ceiling_read?: number;
+}
+
+async function round(origin: string, local: PouchDB.Database, docs: Array<Record<string, unknown>>, label: string, ceiling: boolean): Promise<Round> {
+  const out: Round = { native_push: {}, native_pull: {}, ours_push: 0, ours_pull: 0 };
+  let populated = '';
+  for (const batch of BATCHES) {
+    const db = `${origin}/native-push-${label}-${batch}`;
+    out.native_push[batch] = rate(DOCS, await nativePush(local, db, batch));
+    populated = db;
+    log(`${label} native push batch ${batch}: ${out.native_push[batch]} docs/s`);
+  }
+  for (const batch of BATCHES) {
+    out.native_pull[batch] = rate(DOCS, await nativePull(populated, batch));
+    log(`${label} native pull batch ${batch}: ${out.native_pull[batch]} docs/s`);
+  }
+  out.ours_push = rate(DOCS, await oursPush(local, `${origin}/ours-push-${label}`, 1000));
+  log(`${label} booksync push: ${out.ours_push} docs/s`);
+  out.ours_pull = rate(DOCS, await oursPull(populated, 1000));
+  log(`${label} booksync pull: ${out.ours_pull} docs/s`);
+  if (ceiling) {
+    out.ceiling_write = rate(DOCS, await rawWrite(`${origin}/ceiling-${label}`, docs));
+    const read = await rawRead(`${origin}/ceiling-${label}`);
+    out.ceiling_read = rate(read.docs, read.ms);
+    log(`${label} raw ceiling: write ${out.ceiling_write} docs/s, read ${out.ceiling_read} docs/s`);
+  }
+  return out;
+}
+
+function log(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+// ---- RSS of a large initial sync (child process, so the number is the engine's alone) ---------
+
+async function rssMain(dbUrl: string, dir: string, expected: number): Promise<void> {
+  let peak = 0;
+  const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  const target = new PouchDB(path.join(dir, 'rss-local'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+  const bk = await Bookkeeping.open(path.join(dir, 'rss-bk'));
+  const engine = new SyncEngine({
+    local: new PouchLocalStore(target),
+    remote: new CouchDbRemote({ url: dbUrl, requestTimeoutMs: 120_000 }),
+    bookkeeping: bk,
+    logger: silent,
+    mode: 'interval',
+    batchSize: 1000,
+    types: TYPES,
+  });
+  const t0 = performance.now();
+  const r = await engine.syncOnce(['pull']);
+  const ms = performance.now() - t0;
+  clearInterval(sample);
+  peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
+  process.send?.({ peak_mb: Math.round(peak / 1048576), docs: r.pull.docs, expected, rate: rate(r.pull.docs, ms) });
+  await engine.stop();
+  await bk.close();
+  await target.close();
+}
+
+async function measureRss(origin: string): Promise<{ peak_mb: number; docs: number; rate: number }> {
+  const dbUrl = `${origin}/rss-200k`;
+  await rawPut(dbUrl);
+  for (let i = 0; i < RSS_DOCS; i += 20_000) await rawWrite(dbUrl, makeDocs(Math.min(20_000, RSS_DOCS - i), 1_000_000 + i));
+  log(`seeded ${RSS_DOCS} docs for the RSS run`);
+  const dir = tmp('rss');
+  const child = fork(__filename, ['--rss', dbUrl, dir, String(RSS_DOCS)], { stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: { peak_mb: number; docs: number; rate: number }) => resolve(m));
+    child.once('exit', (code) => code !== 0 && reject(new Error(`rss child exited ${code}`)));
+  });
+}
+
+// ---- live latency ----------------------------------------------------------------------------
+
+async function liveLatency(origin: string, writesPerSecond = 50, seconds = 10): Promise<{ p50: number; p99: number; n: number }> {
+  const dbUrl = `${origin}/live`;
+  await rawPut(dbUrl);
+  const local = new PouchDB(tmp('live-local'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+  const bk = await Bookkeeping.open(tmp('live-bk'));
+  const engine = new SyncEngine({
+    local: new PouchLocalStore(local),
+    remote: new CouchDbRemote({ url: dbUrl, requestTimeoutMs: 30_000 }),
+    bookkeeping: bk,
+    logger: silent,
+    mode: 'live',
+    longpollMs: 10_000,
+    types: TYPES,
+  });
+  await engine.start();
+  const written = new Map<string, number>();
+  const arrived = new Map<string, number>();
+  const abort = new AbortController();
+  const watcher = (async () => {
+    let since: unknown = 'now';
+    while (!abort.signal.aborted) {
+      try {
+        const res = await fetch(`${dbUrl}/_changes?feed=longpoll&timeout=1000&since=${since}`, { signal: abort.signal });
+        const body = (await res.json()) as { results: Array<{ id: string }>; last_seq: unknown };
+        const now = performance.now();
+        for (const r of body.results) if (!arrived.has(r.id)) arrived.set(r.id, now);
+        since = body.last_seq;
+      } catch {
+        break;
+      }
+    }
+  })();
+  const docs = makeDocs(writesPerSecond * seconds, 2_000_000);
+  const t0 = performance.now();
+  for (let i = 0; i < docs.length; i++) {
+    const due = t0 + (i * 1000) / writesPerSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    written.set(docs[i]._id as string, performance.now());
+    await local.put(docs[i] as PouchDB.Core.PutDocument<object>);
+  }
+  const deadline = performance.now() + 15_000;
+  while (arrived.size < docs.length && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  abort.abort();
+  await watcher;
+  await engine.stop();
+  await bk.close();
+  await local.close();
+  const lat = [...written].map(([id, t]) => (arrived.has(id) ? (arrived.get(id) as number) - t : Infinity)).sort((a, b) => a - b);
+  const pct = (p: number) => Math.round(lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]);
+  return { p50: pct(50), p99: pct(99), n: arrived.size };
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+function best(r: Record<number, number>): number {
+  return Math.max(...Object.values(r));
+}
+
+async function main(): Promise<void> {
+  tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'booksync-bench-'));
+  const server = await startServer(path.join(tmpRoot, 'server'));
+  const origin = `http://127.0.0.1:${server.port}`;
+  let proxy: TcpProxy | null = null;
+  try {
+    const docs = makeDocs(DOCS);
+    const bytes = docs.reduce((n, d) => n + Buffer.byteLength(JSON.stringify(d)), 0);
+    log(`${DOCS} docs, ${Math.round(bytes / DOCS)} bytes each on average; node ${process.version}, ${os.cpus().length} CPUs`);
+    const local = await seedLocal(docs);
+    const r0 = await round(origin, local, docs, '0ms', true);
+    proxy = await TcpProxy.start(server.port, { delayMs: DELAY });
+    const r50 = await round(proxy.origin, local, docs, `${DELAY}ms`, true);
+    await proxy.close();
+    proxy = null;
+    const live = await liveLatency(origin);
+    log(`live: p50 ${live.p50} ms, p99 ${live.p99} ms (${live.n} writes)`);
+    const rss = await measureRss(origin);
+    log(`RSS of a ${rss.docs}-doc initial pull: ${rss.peak_mb} MB peak (${rss.rate} docs/s)`);
+    await local.close();
+
+    const table = [
+      `| run | native push 100/500/1000 | native pull 100/500/1000 | booksync push | booksync pull | raw write / read |`,
+      `|---|---|---|---|---|---|`,
+      ...[r0, r50].map((r, i) =>
+        `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} | ${r.ours_push} | ${r.ours_pull} | ${r.ceiling_write} / ${r.ceiling_read} |`,
+      ),
+    ];
+    log(table.join('\n'));
+    const result = {
+      docs: DOCS,
+      push_ratio_0ms: +(r0.ours_push / best(r0.native_push)).toFixed(2),
+      pull_ratio_0ms: +(r0.ours_pull / best(r0.native_pull)).toFixed(2),
+      push_ratio_50ms: +(r50.ours_push / best(r50.native_push)).toFixed(2),
+      pull_ratio_50ms: +(r50.ours_pull / best(r50.native_pull)).toFixed(2),
+      push_of_ceiling: +(r0.ours_push / (r0.ceiling_write ?? 1)).toFixed(2),
+      pull_of_ceiling: +(r0.ours_pull / (r0.ceiling_read ?? 1)).toFixed(2),
+      rss_mb_200k: rss.peak_mb,
+      rss_docs: rss.docs,
+      live_p50_ms: live.p50,
+      live_p99_ms: live.p99,
+      ours_push_0ms: r0.ours_push,
+      ours_pull_0ms: r0.ours_pull,
+      best_native_push_0ms: best(r0.native_push),
+      best_native_pull_0ms: best(r0.native_pull),
+      ours_push_50ms: r50.ours_push,
+      ours_pull_50ms: r50.ours_pull,
+      best_native_push_50ms: best(r50.native_push),
+      best_native_pull_50ms: best(r50.native_pull),
+      ceiling_write: r0.ceiling_write,
+      ceiling_read: r0.ceiling_read,
+    };
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } finally {
+    await proxy?.close();
+    server.child.kill();
+    rmSync(tmpRoot, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--server') {
+  void serverMain(process.argv[3]);
+} else if (process.argv[2] === '--rss') {
+  rssMain(process.argv[3], process.argv[4], Number(process.argv[5])).then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(String(err) + '\n');
+      process.exit(1);
+    },
+  );
+} else if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
