@@ -134,5 +134,10 @@ describe('ledger references: structured payment references with verified check d
       assert.equal(mentionsInvoiceNumber('XINV/2024/0003', 'INV/2024/0003'), false);
       assert.equal(mentionsInvoiceNumber(undefined, 'INV/2024/0003'), false);
     });
+
+    it('never looks for numbers too short to be evidence', () => {
+      assert.equal(mentionsInvoiceNumber('paid 12 items', '12'), false);
+      assert.equal(mentionsInvoiceNumber('paid invoice 1234', '1234'), true);
+    });
   });
 });

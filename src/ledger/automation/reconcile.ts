@@ -267,7 +267,8 @@ export interface ManualReconciliation {
 }
 
 /**
- * Reconciles `lineId` with `invoiceId` by hand (`booksync reconcile LINE --with INVOICE`): pays as
+ * Reconciles `lineId` with an invoice (its id `invoice:<number>` or its number) by hand
+ * (`booksync reconcile LINE --with INVOICE`): pays as
  * much of the invoice as the line still has in suspense (`amount` caps it further). Works on a
  * line already reconciled with another invoice when money is left in suspense. Idempotent: the
  * same pair again returns the existing payment.
@@ -275,9 +276,11 @@ export interface ManualReconciliation {
 export function reconcileLine(
   store: BooksStore,
   lineId: string,
-  invoiceId: string,
+  invoice: string,
   opts: ReconcileOptions & { amount?: number },
 ): Promise<ManualReconciliation> {
+  // The CLI may pass the invoice number as people write it (`INV/2024/0001`).
+  const invoiceId = invoice.startsWith('invoice:') ? invoice : `invoice:${invoice}`;
   return serialized(store, async () => {
     const roles = accountRoles(opts);
     const line = await loadLine(store, lineId);
@@ -287,8 +290,9 @@ export function reconcileLine(
     if (line.pending) refuse('the line is pending; it is reconciled once the bank books it');
     if (line.state !== 'posted' && line.state !== 'reconciled') refuse(`the line is ${line.state}, not posted (post it first)`);
     const mapping = mappingFor(opts, line.connection) ?? refuse(`connection ${line.connection} has no ledger mapping`);
-    const invoice = await store.get<InvoiceDoc>(invoiceId);
-    if (!invoice || invoice.type !== 'invoice') throw new AutomationError('LEDGER_NOT_FOUND', `no invoice ${invoiceId}`, { details: { invoice: invoiceId } });
+    const found = await store.get<InvoiceDoc>(invoiceId);
+    if (!found || found.type !== 'invoice') throw new AutomationError('LEDGER_NOT_FOUND', `no invoice ${invoiceId}`, { details: { invoice: invoiceId } });
+    const invoice = found;
     const mine = await docsWithPrefix<AutomationPaymentDoc>(store, linePaymentPrefix(lineId));
     const current = mine.find((p) => p.invoice === invoiceId && isActive(p));
     const open = openAmount(line, mine);

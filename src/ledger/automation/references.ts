@@ -181,14 +181,19 @@ function escapeRegExp(text: string): string {
 
 const SEPARATORS = /[\s\-/._]+/;
 
+/** Invoice numbers shorter than this (separators not counted) are never looked for in text. */
+export const MIN_NUMBER_LENGTH = 4;
+
 /**
  * True when `text` mentions invoice `number` as a whole word: case-insensitive, not inside a longer
  * word or number (`INV-12` is not in `INV-123`), separators `- / . _` and spaces interchangeable.
+ * Numbers under {@link MIN_NUMBER_LENGTH} characters are never found.
  */
 export function mentionsInvoiceNumber(text: string | undefined, number: string): boolean {
   if (!text) return false;
   const parts = number.trim().split(SEPARATORS).filter((p) => p !== '');
-  if (parts.length === 0) return false;
+  // "12" or "A7" would be found in any memo ("12 items"): too short to be evidence.
+  if (parts.join('').length < MIN_NUMBER_LENGTH) return false;
   const pattern = parts.map(escapeRegExp).join('[\\s\\-/._]*');
   return new RegExp(`(?<![0-9A-Za-z])${pattern}(?![0-9A-Za-z])`, 'i').test(text);
 }
