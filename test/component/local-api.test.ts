@@ -206,18 +206,24 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       assert.deepEqual(other.body, { error: 'not_found', reason: 'Database does not exist.' });
       assert.equal((await call(`${h.api.url}/other/account:1010`)).status, 404);
       assert.equal((await call(h.db, { method: 'DELETE' })).status, 403);
+      const notAllowed = await call(`${h.db}/_bulk_docs`);
+      assert.equal(notAllowed.status, 405);
+      assert.equal(notAllowed.headers.get('allow'), 'POST');
+      assert.equal((await call(`${h.api.url}/_uuids?count=3`)).body.uuids.length, 3);
+      assert.deepEqual((await call(`${h.api.url}/_up`)).body, { status: 'ok' });
+      assert.deepEqual((await call(`${h.db}/_design_docs`)).body.rows, []);
 
       await h.api.stop(Date.now() + 1000);
       assert.equal(h.api.url, undefined);
       await h.api.start();
       assert.equal((await call(`${h.api.url}/`)).body.uuid, welcome.body.uuid);
-      assert.deepEqual(await h.api.status(), { enabled: true, url: h.api.databaseUrl, open_feeds: 0 });
+      assert.deepEqual(await h.api.status(), { enabled: true, url: h.api.url, database: `${h.api.url}/books`, open_feeds: 0 });
     });
 
     it('given the API is disabled, when started, then nothing listens', async () => {
       h = await harness({ enabled: false });
       assert.equal(h.api.url, undefined);
-      assert.deepEqual(await h.api.status(), { enabled: false, url: null, open_feeds: 0 });
+      assert.deepEqual(await h.api.status(), { enabled: false, url: null, database: null, open_feeds: 0 });
     });
 
     it('given new credentials on reload, when old and new clients call, then only the new ones get in', async () => {
@@ -261,6 +267,9 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
 
       const read = await call(`${h.db}/account:1010`);
       assert.equal(read.status, 200);
+      const head = await fetch(`${h.db}/account:1010`, { method: 'HEAD', headers: { Authorization: BASIC } });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('etag'), `"${created.body.rev}"`);
       assert.equal(read.body.name, 'Account 1010');
       assert.equal(read.body.updated_at, FROZEN.toISOString(), 'API writes are stamped');
       assert.equal(read.headers.get('etag'), `"${created.body.rev}"`);
@@ -313,6 +322,9 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       assert.equal(res.body.code, 'LEDGER_UNBALANCED');
       assert.match(res.body.reason, /unbalanced in EUR/);
       assert.equal(await h.store.get('move:BNK1:2024:0001'), undefined);
+      const refused = h.logs.entries.find((e) => e.event === 'local_api.refused');
+      assert.equal(refused?.doc_id, 'move:BNK1:2024:0001');
+      assert.equal(refused?.code, 'LEDGER_UNBALANCED');
     });
 
     it('given a posted move, when a client edits or deletes it, then 403 LEDGER_POSTED_IMMUTABLE and it stays as it was', async () => {

@@ -281,7 +281,7 @@ export function createApp(ctx: AppContext): express.Express {
       throw new CouchError(400, 'illegal_docid', 'Only reserved document ids may start with underscore.');
     }
     const q = new Params(req.query);
-    if (req.method === 'GET') return getDocument(res, id, q);
+    if (req.method === 'GET' || req.method === 'HEAD') return getDocument(res, id, q);
     const rev = q.str('rev') ?? ifMatch(req);
     if (req.method === 'DELETE') {
       const [result] = await writer.write([{ _id: id, ...(rev ? { _rev: rev } : {}), _deleted: true }], true);
@@ -302,7 +302,7 @@ export function createApp(ctx: AppContext): express.Express {
 
   async function getDocument(res: Response, id: string, q: Params): Promise<void> {
     const meta = q.bool('meta') === true;
-    const opts: PouchDB.Core.GetOptions & PouchDB.Core.GetOpenRevisions & Record<string, unknown> = {} as never;
+    const opts: Record<string, unknown> = {};
     const rev = q.str('rev');
     if (rev !== undefined) opts.rev = rev;
     if (q.bool('revs')) opts.revs = true;
@@ -316,9 +316,9 @@ export function createApp(ctx: AppContext): express.Express {
     if (openRevs !== undefined) {
       const list = openRevs === 'all' ? 'all' : q.json('open_revs');
       if (list !== 'all' && !(Array.isArray(list) && list.every((r) => typeof r === 'string'))) throw badRequest('open_revs must be "all" or a JSON array of revisions');
-      opts.open_revs = list as 'all' | string[];
+      opts.open_revs = list;
     }
-    const doc = (await db.get(id, opts)) as unknown;
+    const doc = (await db.get(id, opts as PouchDB.Core.GetOptions)) as unknown;
     if (Array.isArray(doc)) {
       sendJson(res, 200, doc);
       return;
@@ -466,15 +466,17 @@ export function createApp(ctx: AppContext): express.Express {
     // A heartbeat keeps the feed open indefinitely (CouchDB: it "overrides any timeout").
     const timeout = heartbeat > 0 ? 0 : q.int('timeout') ?? DEFAULT_CHANGES_TIMEOUT_MS;
     const waiter = hub.subscribe();
-    const timers: NodeJS.Timeout[] = [];
+    let beat: NodeJS.Timeout | undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    /** (Re)starts the wait for changes; a feed that stays quiet this long ends. */
     const arm = () => {
-      if (timeout > 0) timers.push(setTimeout(() => waiter.wake('timeout'), timeout));
+      clearTimeout(deadline);
+      if (timeout > 0) deadline = setTimeout(() => waiter.wake('timeout'), timeout);
     };
     const begin = () => {
-      if (res.headersSent) return;
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'must-revalidate' });
       res.flushHeaders();
-      if (heartbeat > 0) timers.push(setInterval(() => res.write('\n'), heartbeat));
+      if (heartbeat > 0) beat = setInterval(() => res.write('\n'), heartbeat);
     };
     res.on('close', () => waiter.wake('gone'));
     try {
@@ -497,28 +499,25 @@ export function createApp(ctx: AppContext): express.Express {
           }
         }
       }
-      // continuous: one line per change until the limit, a timeout without changes, or stop.
+      // continuous: one line per change until the limit, a quiet timeout, or stop.
       begin();
-      let left = limit === undefined ? Infinity : Math.max(limit, 1);
       arm();
+      let left = limit === undefined ? Infinity : Math.max(limit, 1);
       for (;;) {
         const page = await query(since);
         since = page.last_seq as number;
         for (const change of page.results.slice(0, left)) res.write(`${JSON.stringify(change)}\n`);
         left -= page.results.length;
         if (left <= 0) break;
-        if (page.results.length > 0) {
-          for (const t of timers.splice(0)) clearTimeout(t);
-          if (heartbeat > 0) timers.push(setInterval(() => res.write('\n'), heartbeat));
-          arm();
-        }
+        if (page.results.length > 0) arm();
         const reason = await waiter.next();
         if (reason === 'gone') return;
         if (reason !== 'change') break;
       }
       res.end(`${JSON.stringify({ last_seq: since, pending: 0 })}\n`);
     } finally {
-      for (const t of timers) clearTimeout(t);
+      clearInterval(beat);
+      clearTimeout(deadline);
       waiter.done();
     }
   }

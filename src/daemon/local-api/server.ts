@@ -69,7 +69,7 @@ export class LocalApi implements Service {
     this.clock = options.clock ?? (() => new Date());
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     this.sessionSeconds = options.sessionSeconds ?? 600;
-    this.writer = new LedgerWriter(this.store.db, this.clock);
+    this.writer = new LedgerWriter(this.store.db, this.clock, this.log);
   }
 
   /** `http://host:port` while listening (the bound port when configured as 0); no credentials. */
@@ -131,7 +131,7 @@ export class LocalApi implements Service {
   }
 
   async status(): Promise<Record<string, unknown>> {
-    return { enabled: this.config.enabled, url: this.databaseUrl ?? null, open_feeds: this.listener?.hub.open ?? 0 };
+    return { enabled: this.config.enabled, url: this.url ?? null, database: this.databaseUrl ?? null, open_feeds: this.listener?.hub.open ?? 0 };
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -9,6 +9,7 @@ import {
   type BooksDoc,
   type DeletionStub,
 } from '../../ledger';
+import type { Logger } from '../../shared/logger';
 import { badRequest, conflict, forbidden, ledgerRefusal, toCouchError, type CouchError } from './errors';
 
 /** A document as a client sends it: any JSON object. */
@@ -44,6 +45,7 @@ export class LedgerWriter {
   constructor(
     private readonly db: PouchDB.Database,
     private readonly clock: () => Date,
+    private readonly log: Logger,
   ) {}
 
   /** Writes `docs`; one result per document, in order. Throws only when the store fails. */
@@ -86,6 +88,7 @@ export class LedgerWriter {
             validateWrite(next as unknown as BooksDoc | DeletionStub, winner?.doc);
           } catch (err) {
             if (!(err instanceof LedgerError)) throw err;
+            this.log.info(`local API refused ${id}: ${err.message}`, { event: 'local_api.refused', doc_id: id, code: err.code, new_edits: newEdits });
             results[i] = failure(id, ledgerRefusal(err), revOf(doc));
             return;
           }
