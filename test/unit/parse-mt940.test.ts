@@ -86,6 +86,15 @@ describe('MT940 parser', function () {
     assert.throws(() => mt(':20:X\n:25:DE1/2\n:60F:C240101EUR1,2,3\n:62F:C240102EUR1,50\n'), /x\.sta:3: :60F: '1,2,3' is not an amount/);
   });
 
+  it('given a statement split over two pages (:62M: then :60M:), then each page is a statement with its own balances and no warning', function () {
+    const r = mt(':20:P1\n:25:COBADEFFXXX/1234567890\n:28C:5/1\n:60F:C240101EUR10,00\n:61:240102C5,00NTRFNONREF\n:62M:C240102EUR15,00\n-\n:20:P2\n:25:COBADEFFXXX/1234567890\n:28C:5/2\n:60M:C240102EUR15,00\n:61:240103D1,00NTRFNONREF\n:62F:C240103EUR14,00\n-\n');
+    assert.deepEqual(r.warnings, []);
+    assert.deepEqual(r.statements.map((s) => [s.accountId, s.bankId, s.transactions.map((t) => t.amount), s.balances.map((b) => [b.amount, b.date])]), [
+      ['1234567890', 'COBADEFFXXX', [500], [[1000, '2024-01-01'], [1500, '2024-01-02']]],
+      ['1234567890', 'COBADEFFXXX', [-100], [[1500, '2024-01-02'], [1400, '2024-01-03']]],
+    ]);
+  });
+
   it('given opening + lines ≠ closing, then a warning (not a rejection) says by how much', function () {
     const r = mt(':20:X\n:25:DE1/2\n:60F:C240101EUR100,00\n:61:240102C10,00NTRFNONREF\n:62F:C240102EUR111,00\n');
     assert.deepEqual(r.warnings, ['x.sta:1: opening balance 10000 + lines 1000 ≠ closing balance 11100 (minor units of EUR)']);

@@ -204,6 +204,12 @@ describe('OFX parser', function () {
     assert.equal(empty.message, 'e.ofx: STMTRS: no bank or credit-card statement in the file (the bank answered code 15500: Signon invalid)');
   });
 
+  it('given an investment statement only (INVSTMTRS with INVBANKTRAN/STMTTRN), then it says the file holds no bank or card statement', function () {
+    const inv = 'OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\n\r\n<OFX>\r\n<INVSTMTMSGSRSV1>\r\n<INVSTMTTRNRS>\r\n<INVSTMTRS>\r\n<CURDEF>USD\r\n<INVACCTFROM>\r\n<BROKERID>b.com\r\n<ACCTID>1\r\n</INVACCTFROM>\r\n<INVTRANLIST>\r\n<INVBANKTRAN>\r\n<STMTTRN>\r\n<TRNTYPE>CREDIT\r\n<DTPOSTED>20240101\r\n<TRNAMT>1.00\r\n<FITID>I-1\r\n</STMTTRN>\r\n<SUBACCTFUND>CASH\r\n</INVBANKTRAN>\r\n</INVTRANLIST>\r\n</INVSTMTRS>\r\n</INVSTMTTRNRS>\r\n</INVSTMTMSGSRSV1>\r\n</OFX>\r\n';
+    const err = malformedOf(() => parseOfx(Buffer.from(inv), { fileName: 'inv.ofx' }));
+    assert.equal(err.message, 'inv.ofx: STMTRS: no bank or credit-card statement in the file');
+  });
+
   it('given a STMTRS without CURDEF, then the configured default currency is used with a warning, and without one it is an error', function () {
     const base = read('ofx102-checking.ofx').toString('latin1').replace('<CURDEF>USD\r\n', '');
     const ok = parseOfx(Buffer.from(base, 'latin1'), { fileName: 'c.ofx', defaultCurrency: 'CAD' });

@@ -279,8 +279,8 @@ export class OfxStreamParser implements TokenHandler {
         break;
       case 'STMTTRN':
       case 'STMTTRNP':
-        if (!this.statement) throw this.fail(line, name, `<${name}> outside a statement`);
-        this.tx = { line, pending: name === 'STMTTRNP', dtPostedLine: line, trnAmtLine: line };
+        // Investment statements (INVSTMTRS/INVBANKTRAN) also hold STMTTRN: not ours to read.
+        if (this.statement) this.tx = { line, pending: name === 'STMTTRNP', dtPostedLine: line, trnAmtLine: line };
         break;
       case 'LEDGERBAL':
       case 'AVAILBAL':
