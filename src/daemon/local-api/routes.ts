@@ -125,7 +125,8 @@ export function createApp(ctx: AppContext): express.Express {
     sendError(res, new CouchError(401, 'unauthorized', reason), challenge);
   });
 
-  app.use(json);
+  // Like CouchDB, document bodies are JSON whatever Content-Type says (`curl -d` sends a form type).
+  app.use(express.json({ limit: ctx.maxBodyBytes, strict: true, type: () => true }));
   app.use(wrap(dispatch));
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

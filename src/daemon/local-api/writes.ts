@@ -88,7 +88,7 @@ export class LedgerWriter {
             validateWrite(next as unknown as BooksDoc | DeletionStub, winner?.doc);
           } catch (err) {
             if (!(err instanceof LedgerError)) throw err;
-            this.log.info(`local API refused ${id}: ${err.message}`, { event: 'local_api.refused', doc_id: id, code: err.code, new_edits: newEdits });
+            this.log.info(`local API refused a write: ${err.message}`, { event: 'local_api.refused', doc_id: id, code: err.code, new_edits: newEdits });
             results[i] = failure(id, ledgerRefusal(err), revOf(doc));
             return;
           }
