@@ -500,12 +500,14 @@ export class OfxStreamParser implements TokenHandler {
    */
   private date(text: string, line: number, field: string, required: boolean): CalendarDate | undefined {
     const t = text.trim();
-    const m = OFX_DATE.exec(t);
-    if (m && m[1] === '0000' && /^0+$/.test(m[1] + m[2] + m[3])) {
+    const ymd = ofxDateDigits(t);
+    if (ymd === 0) {
       if (required) throw this.fail(line, field, `'${t}' is a null date`);
       return undefined;
     }
-    const date = m ? bankDate(Number(m[1]), Number(m[2]), Number(m[3]), (w) => this.warnings.push(`${this.file}:${line}: ${field}: ${w}`)) : undefined;
+    const date = ymd > 0
+      ? bankDate(Math.floor(ymd / 10000), Math.floor(ymd / 100) % 100, ymd % 100, (w) => this.warnings.push(`${this.file}:${line}: ${field}: ${w}`))
+      : undefined;
     if (date === undefined) {
       if (required) throw this.fail(line, field, `'${t}' is not an OFX date (YYYYMMDD[HHMMSS[.XXX][TZ]])`);
       this.warnings.push(`${this.file}:${line}: ${field} '${t}' is not a date; ignored`);
@@ -518,7 +520,27 @@ export class OfxStreamParser implements TokenHandler {
   }
 }
 
-const OFX_DATE = /^(\d{4})(\d{2})(\d{2})(?:\d{2,6})?(?:[.:]\d{1,9})?\s*(?:\[?\s*[+-]?\d*(?:[.:]\d+)?\s*(?::\s*[A-Za-z_/]+)?\s*\]?)?$/;
+const OFX_DATE_TAIL = /^(?:\d{2,6})?(?:[.:]\d{1,9})?\s*(?:\[?\s*[+-]?\d*(?:[.:]\d+)?\s*(?::\s*[A-Za-z_/]+)?\s*\]?)?$/;
+/** The common tail `HHMMSS[.XXX][[-5:EST]]` checked without a regular expression. */
+const SIMPLE_TAIL = /^\d{6}(?:\.\d{3})?(?:\[[+-]?\d{1,2}(?:\.\d{1,2})?:[A-Z]{1,5}\])?$/;
+
+/**
+ * YYYYMMDD of an OFX date as the number YYYYMMDD; 0 for the all-zero "null" date; -1 when the
+ * text is not an OFX date at all (`YYYYMMDD[HHMMSS[.XXX]][[±h[.mm]][:TZ]]` in any real spelling).
+ */
+function ofxDateDigits(t: string): number {
+  if (t.length < 8) return -1;
+  let ymd = 0;
+  for (let i = 0; i < 8; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    ymd = ymd * 10 + (c - 48);
+  }
+  if (t.length === 8) return ymd;
+  const tail = t.slice(8);
+  if (!SIMPLE_TAIL.test(tail) && !OFX_DATE_TAIL.test(tail)) return -1;
+  return ymd;
+}
 
 function isBlank(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
