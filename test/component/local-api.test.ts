@@ -482,6 +482,27 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       assert.ok(body.last_seq > last_seq);
     });
 
+    it('given a longpoll with a heartbeat, when it waits, then newlines keep it alive and the answer still parses', async () => {
+      h = await harness();
+      const res = await fetch(`${h.db}/_changes?feed=longpoll&since=now&heartbeat=5`, { headers: { Authorization: BASIC } });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!text.includes('\n')) {
+        const { value, done } = await reader.read();
+        assert.equal(done, false);
+        text += decoder.decode(value, { stream: true });
+      }
+      assert.match(text, /^\n+$/, 'only heartbeats before the change');
+      await h.store.put(account('1010'));
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      assert.deepEqual(JSON.parse(text).results.map((r: { id: string }) => r.id), ['account:1010']);
+    });
+
     it('given a longpoll with a timeout and nothing to say, when the timeout passes, then it answers with no results', async () => {
       h = await harness();
       const res = await call(`${h.db}/_changes?feed=longpoll&since=now&timeout=10`);
