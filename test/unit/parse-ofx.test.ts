@@ -1,10 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { MalformedStatementError } from '../../src/bank/errors';
 import type { BankTransaction } from '../../src/bank/provider';
 import { parseOfx, parseOfxStream, parseStatement, type OfxStatementSummary } from '../../src/bank/providers/dropfolder';
+import { generateOfx } from '../../scripts/gen-ofx';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
 const read = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -256,5 +258,26 @@ describe('OFX parser', function () {
     assert.equal(summaries[0].transactionCount, 4);
     assert.equal(result.transactionCount, 4);
     assert.equal(result.statements, undefined);
+  });
+
+  it('given generated OFX 1.02 and 2.2 files (scripts/gen-ofx), then every line is read, ids are unique and the lines add up to the ledger balance', function () {
+    const dir = mkdtempSync(path.join(tmpdir(), 'booksync-genofx-'));
+    try {
+      for (const version of [1, 2] as const) {
+        const file = path.join(dir, `gen-v${version}.ofx`);
+        generateOfx(file, { transactions: 2000, seed: 7, version });
+        const r = parseOfx(readFileSync(file), { fileName: path.basename(file) });
+        const st = r.statements[0];
+        assert.equal(r.format, version === 1 ? 'ofx1' : 'ofx2');
+        assert.equal(st.transactions.length, 2000);
+        assert.equal(new Set(st.transactions.map((t) => t.providerId)).size, 2000);
+        assert.equal(st.transactions.reduce((sum, t) => sum + t.amount, 0), st.balances[0].amount);
+        assert.deepEqual(r.warnings, []);
+      }
+      generateOfx(path.join(dir, 'again.ofx'), { transactions: 2000, seed: 7, version: 1 });
+      assert.ok(readFileSync(path.join(dir, 'again.ofx')).equals(readFileSync(path.join(dir, 'gen-v1.ofx'))), 'the generator is deterministic');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
