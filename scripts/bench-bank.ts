@@ -17,7 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import winston from 'winston';
@@ -109,103 +109,140 @@ interface FormatResult {
   new: number;
   duplicates_on_rerun: number;
   file_mb: number;
+  /** Peak RSS of the process while generating, parsing, deduplicating and storing (first import). */
+  rss_mb: number;
+  /** Peak RSS including the re-run (every stored line read back). */
+  rerun_rss_mb: number;
 }
 
-async function benchFormat(dir: string, name: 'ofx' | 'camt', file: string, count: number, batch: number, logger: winston.Logger): Promise<FormatResult> {
-  const read = async (): Promise<FetchResult> => {
-    if (name === 'ofx') {
-      const parsed = await parseOfxStream(createReadStream(file, { highWaterMark: 1 << 20 }), { fileName: path.basename(file) });
-      return { statements: parsed.statements ?? [], warnings: parsed.warnings };
-    }
-    const parsed = parseCamt053(readFileSync(file), { fileName: path.basename(file) });
-    return { statements: parsed.statements, warnings: parsed.warnings };
+/** Samples RSS every 25 ms; `peak()` in MB. */
+function rssSampler(): { peak(): number; reset(): void; stop(): void } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 25);
+  return {
+    peak: () => Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576),
+    reset: () => {
+      peak = process.memoryUsage().rss;
+    },
+    stop: () => clearInterval(timer),
   };
-  const store = await BooksStore.open(path.join(dir, `books-${name}`), { logger });
+}
+
+/** One format in this process: generate, import into a fresh store, import again. */
+async function benchFormat(name: 'ofx' | 'camt', count: number, batch: number): Promise<FormatResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), `booksync-bench-bank-${name}-`));
+  const logger = winston.createLogger({ level: 'error', transports: [new winston.transports.Console({ stderrLevels: ['error'] })] });
+  const rss = rssSampler();
   try {
-    const provider = fileProvider(`bench-${name}`, read);
-    const loop = new FetchLoop({ store, registry: new ProviderRegistry([provider]), logger, writeBatchSize: batch });
-    const spec: ConnectionSpec = {
-      name: `bench-${name}`,
-      provider: provider.id,
-      institution: 'demo-bank',
-      settings: {},
-      secrets: {},
-      historyDays: 3650,
-      stateDir: path.join(dir, `state-${name}`),
-      runTimeoutMs: 600_000,
+    const file = path.join(dir, name === 'ofx' ? 'bench.ofx' : 'bench.camt053.xml');
+    if (name === 'ofx') generateOfx(file, { transactions: count, seed: 7, version: 1 });
+    else generateCamt(file, count, 7);
+    const read = async (): Promise<FetchResult> => {
+      if (name === 'ofx') {
+        const parsed = await parseOfxStream(createReadStream(file, { highWaterMark: 1 << 20 }), { fileName: path.basename(file) });
+        return { statements: parsed.statements ?? [], warnings: parsed.warnings };
+      }
+      const parsed = parseCamt053(readFileSync(file), { fileName: path.basename(file) });
+      return { statements: parsed.statements, warnings: parsed.warnings };
     };
-    const t0 = performance.now();
-    const first = await loop.run(spec);
-    const ms = performance.now() - t0;
-    if (first.status !== 'connected') throw new Error(`${name}: first run failed: ${first.error?.code} ${first.error?.message}`);
-    if (first.counts.new !== count) throw new Error(`${name}: expected ${count} new lines, got ${first.counts.new}`);
-    const t1 = performance.now();
-    const again = await loop.run(spec);
-    const rerunMs = performance.now() - t1;
-    if (again.counts.new !== 0) throw new Error(`${name}: the re-run added ${again.counts.new} lines`);
-    return {
-      tx: count,
-      ms: Math.round(ms),
-      tx_per_s: Math.round((count / ms) * 1000),
-      rerun_tx_per_s: Math.round((count / rerunMs) * 1000),
-      new: first.counts.new,
-      duplicates_on_rerun: again.counts.duplicates,
-      file_mb: Math.round((statSync(file).size / 1048576) * 10) / 10,
-    };
+    const store = await BooksStore.open(path.join(dir, 'books'), { logger });
+    try {
+      const provider = fileProvider(`bench-${name}`, read);
+      const loop = new FetchLoop({ store, registry: new ProviderRegistry([provider]), logger, writeBatchSize: batch });
+      const spec: ConnectionSpec = {
+        name: `bench-${name}`,
+        provider: provider.id,
+        institution: 'demo-bank',
+        settings: {},
+        secrets: {},
+        historyDays: 3650,
+        stateDir: path.join(dir, 'state'),
+        runTimeoutMs: 1_800_000,
+      };
+      const t0 = performance.now();
+      const first = await loop.run(spec);
+      const ms = performance.now() - t0;
+      const importRss = rss.peak();
+      if (first.status !== 'connected') throw new Error(`${name}: first run failed: ${first.error?.code} ${first.error?.message}`);
+      if (first.counts.new !== count) throw new Error(`${name}: expected ${count} new lines, got ${first.counts.new}`);
+      const t1 = performance.now();
+      const again = await loop.run(spec);
+      const rerunMs = performance.now() - t1;
+      if (again.counts.new !== 0) throw new Error(`${name}: the re-run added ${again.counts.new} lines`);
+      return {
+        tx: count,
+        ms: Math.round(ms),
+        tx_per_s: Math.round((count / ms) * 1000),
+        rerun_tx_per_s: Math.round((count / rerunMs) * 1000),
+        new: first.counts.new,
+        duplicates_on_rerun: again.counts.duplicates,
+        file_mb: Math.round((statSync(file).size / 1048576) * 10) / 10,
+        rss_mb: importRss,
+        rerun_rss_mb: rss.peak(),
+      };
+    } finally {
+      await store.close();
+    }
   } finally {
-    await store.close();
+    rss.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs one format in a child process, so each format's peak RSS is its own. */
+function runChild(name: 'ofx' | 'camt', count: number, batch: number): FormatResult {
+  const child = spawnSync(process.execPath, [__filename, '--child', name, '--count', String(count), '--batch', String(batch)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 16 << 20,
+  });
+  const last = (child.stdout ?? '').trim().split('\n').pop() ?? '';
+  if (child.status !== 0) throw new Error(`${name} benchmark failed (exit ${child.status}): ${last}`);
+  return JSON.parse(last) as FormatResult;
 }
 
 async function main(argv: string[]): Promise<void> {
   const count = Number(arg(argv, '--count') ?? '100000');
   const batch = Number(arg(argv, '--batch') ?? '5000');
-  const dir = mkdtempSync(path.join(tmpdir(), 'booksync-bench-bank-'));
-  const logger = winston.createLogger({ level: 'error', transports: [new winston.transports.Console({ stderrLevels: ['error'] })] });
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 25);
-  try {
-    const ofxFile = path.join(dir, 'bench.ofx');
-    const camtFile = path.join(dir, 'bench.camt053.xml');
-    generateOfx(ofxFile, { transactions: count, seed: 7, version: 1 });
-    generateCamt(camtFile, count, 7);
-    const ofx = await benchFormat(dir, 'ofx', ofxFile, count, batch, logger);
-    process.stdout.write(`OFX  ${count} tx (${ofx.file_mb} MB): parse+dedup+store ${ofx.ms} ms = ${ofx.tx_per_s} tx/s; re-run (all duplicates) ${ofx.rerun_tx_per_s} tx/s\n`);
-    const camt = await benchFormat(dir, 'camt', camtFile, count, batch, logger);
-    process.stdout.write(`camt ${count} tx (${camt.file_mb} MB): parse+dedup+store ${camt.ms} ms = ${camt.tx_per_s} tx/s; re-run (all duplicates) ${camt.rerun_tx_per_s} tx/s\n`);
-    clearInterval(sampler);
-    const maxRssMb = Math.max(peak, process.resourceUsage().maxRSS * 1024) / 1048576;
-    process.stdout.write(`peak RSS ${Math.round(maxRssMb)} MB (batches of ${batch} lines)\n`);
-    let merged: Record<string, unknown> = {};
-    const parseBench = path.join(__dirname, 'bench-bank-parse.js');
-    if (argv.includes('--parse-bench') && existsSync(parseBench)) {
-      const child = spawnSync(process.execPath, [parseBench], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
-      process.stdout.write(child.stdout ?? '');
-      const last = (child.stdout ?? '').trim().split('\n').pop() ?? '';
-      try {
-        merged = JSON.parse(last) as Record<string, unknown>;
-      } catch {
-        process.stdout.write('bench-bank-parse printed no JSON line; parse-only numbers omitted\n');
-      }
-    }
-    const summary = {
-      ...merged,
-      tx: count,
-      batch,
-      ofx_tx_per_s: ofx.tx_per_s,
-      camt_tx_per_s: camt.tx_per_s,
-      ofx_rerun_tx_per_s: ofx.rerun_tx_per_s,
-      camt_rerun_tx_per_s: camt.rerun_tx_per_s,
-      rss_mb: Math.round(Math.max(maxRssMb, Number(merged.rss_mb ?? 0))),
-      e2e_rss_mb: Math.round(maxRssMb),
-    };
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
-  } finally {
-    clearInterval(sampler);
-    rmSync(dir, { recursive: true, force: true });
+  const childFormat = arg(argv, '--child');
+  if (childFormat === 'ofx' || childFormat === 'camt') {
+    process.stdout.write(`${JSON.stringify(await benchFormat(childFormat, count, batch))}\n`);
+    return;
   }
+  const ofx = runChild('ofx', count, batch);
+  process.stdout.write(`OFX  ${count} tx (${ofx.file_mb} MB): parse+dedup+store ${ofx.ms} ms = ${ofx.tx_per_s} tx/s, peak RSS ${ofx.rss_mb} MB; re-run (all duplicates) ${ofx.rerun_tx_per_s} tx/s, peak RSS ${ofx.rerun_rss_mb} MB\n`);
+  const camt = runChild('camt', count, batch);
+  process.stdout.write(`camt ${count} tx (${camt.file_mb} MB): parse+dedup+store ${camt.ms} ms = ${camt.tx_per_s} tx/s, peak RSS ${camt.rss_mb} MB; re-run (all duplicates) ${camt.rerun_tx_per_s} tx/s, peak RSS ${camt.rerun_rss_mb} MB\n`);
+  process.stdout.write(`(batches of ${batch} lines; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs)\n`);
+  let merged: Record<string, unknown> = {};
+  const parseBench = path.join(__dirname, 'bench-bank-parse.js');
+  if (argv.includes('--parse-bench') && existsSync(parseBench)) {
+    const child = spawnSync(process.execPath, [parseBench], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+    process.stdout.write(child.stdout ?? '');
+    const last = (child.stdout ?? '').trim().split('\n').pop() ?? '';
+    try {
+      merged = JSON.parse(last) as Record<string, unknown>;
+    } catch {
+      process.stdout.write('bench-bank-parse printed no JSON line; parse-only numbers omitted\n');
+    }
+  }
+  const rssMb = Math.max(ofx.rss_mb, camt.rss_mb);
+  const summary = {
+    ...merged,
+    tx: count,
+    batch,
+    ofx_tx_per_s: ofx.tx_per_s,
+    camt_tx_per_s: camt.tx_per_s,
+    ofx_rerun_tx_per_s: ofx.rerun_tx_per_s,
+    camt_rerun_tx_per_s: camt.rerun_tx_per_s,
+    rss_mb: Math.max(rssMb, Number(merged.rss_mb ?? 0)),
+    e2e_rss_mb: rssMb,
+    rerun_rss_mb: Math.max(ofx.rerun_rss_mb, camt.rerun_rss_mb),
+    load_avg: Number(loadavg()[0].toFixed(1)),
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 
 if (require.main === module) {

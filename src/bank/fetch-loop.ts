@@ -381,19 +381,23 @@ export class FetchLoop {
       window = fetchWindow(doc.watermark, today, spec.historyDays ?? DEFAULT_HISTORY_DAYS, spec.overlapDays ?? DEFAULT_OVERLAP_DAYS);
       doc = await save({ ...doc, status: 'fetching', last_window: window });
 
-      const result = await this.fetchWithDeadline(provider, spec, window, log, controller);
-      if (!result || !Array.isArray(result.statements)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned no statements list`);
-      const existing = await this.linesOf(spec.name);
+      let fetched: FetchResult | undefined = await this.fetchWithDeadline(provider, spec, window, log, controller);
+      if (!fetched || !Array.isArray(fetched.statements)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned no statements list`);
+      // Keep what the end of the run needs, so the parsed statements can be collected while a
+      // large import is written.
+      const result = { commit: fetched.commit, consentExpiresAt: fetched.consentExpiresAt, warnings: fetched.warnings ?? [], balance: balanceOf(fetched.statements) };
       const plan = planStatementLines({
         connection: spec.name,
-        statements: result.statements,
+        statements: fetched.statements,
         includePending: spec.includePending ?? false,
         window,
-        existing,
+        existing: await this.linesOf(spec.name),
         importedAt: this.now().toISOString(),
       });
+      fetched = undefined;
       counts = plan.counts;
-      await this.writeLines(plan.writes);
+      const { newIds, warnings: planWarnings } = plan;
+      await this.writeLines(plan.writes.splice(0));
       // Lines are durable: now the provider may archive its input (drop folder) ...
       await result.commit?.();
       // ... and only then does the watermark move.
@@ -407,8 +411,7 @@ export class FetchLoop {
         counts: { fetched: counts.fetched, new: counts.new, duplicates: counts.duplicates, pending: counts.pending },
       };
       delete next.last_error;
-      const balance = balanceOf(result.statements);
-      if (balance) next.balance = balance;
+      if (result.balance) next.balance = result.balance;
       if (result.consentExpiresAt && result.consentExpiresAt !== doc.consent_expires_at) {
         next.consent_expires_at = new Date(result.consentExpiresAt).toISOString();
         next.consent_warned = [];
@@ -424,8 +427,7 @@ export class FetchLoop {
       doc = await save(next);
       clearBlock(spec.stateDir);
       announce(next.status);
-      const warnings = [...(result.warnings ?? []), ...plan.warnings];
-      return finish({ status: next.status, window, counts, next_run_at: next.next_run_at, warnings, new_ids: plan.newIds });
+      return finish({ status: next.status, window, counts, next_run_at: next.next_run_at, warnings: [...result.warnings, ...planWarnings], new_ids: newIds });
     } catch (err) {
       const error = describeError(err);
       const finishedAt = this.now();
@@ -586,13 +588,13 @@ export class FetchLoop {
         others.push(doc);
         continue;
       }
-      const stamped = stampDoc(doc, undefined, now);
-      problems.push(...writeProblems(stamped, undefined).problems);
-      fresh.push(stamped);
+      problems.push(...writeProblems(doc, undefined).problems);
+      fresh.push(doc);
     }
     if (problems.length > 0) throw new LedgerError(problems);
     for (let i = 0; i < fresh.length; i += this.writeBatchSize) {
-      const batch = fresh.slice(i, i + this.writeBatchSize);
+      // Stamped batch by batch: one extra copy of a batch, not of the whole import.
+      const batch = fresh.slice(i, i + this.writeBatchSize).map((doc) => stampDoc(doc, undefined, now));
       let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
       try {
         results = await this.store.db.bulkDocs(batch as unknown as PouchDB.Core.PutDocument<object>[]);
