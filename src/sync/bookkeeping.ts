@@ -22,7 +22,9 @@ export interface Base {
    * of three-way merges). Other types save the bytes: their strategies never read a base.
    */
   shared?: Content | null;
-  /** The cloud's values of push-excluded fields, carried over by optimistic writes. */
+  /** The agreed content is a posted move: a pull must read the stored document for the ledger check. */
+  posted?: boolean;
+  /** The cloud's values of excluded fields, carried over by optimistic writes. */
   keep?: Record<string, unknown>;
 }
 

@@ -663,6 +663,7 @@ export class SyncEngine {
       pushHash,
       pullHash,
       sharedHash,
+      ...(isPostedMove(shared) ? { posted: true } : {}),
       ...(this.keepsBaseContent(tp.type) ? { shared } : {}),
       ...(keep ? { keep } : {}),
     };
@@ -758,10 +759,38 @@ export class SyncEngine {
         }
         needLocal.push({ r, tp, base });
       }
-      const current = await this.local.current(needLocal.map((n) => n.r._id));
+      // Fast path, no read of the books: a document new to this engine is created without `_rev`;
+      // one whose books copy is still the agreed revision is written over `base.localRev`. A 409
+      // (the books have it, or moved) sends it to the careful path below. Types with exclusions
+      // need the books' own excluded values, and posted moves need the stored doc for the ledger
+      // check, so those always take the careful path.
+      const careful: typeof needLocal = [];
+      const fast: Array<{ write: LocalWrite; r: RemoteDoc; tp: TypeProjection; base: Base | undefined }> = [];
+      for (const n of needLocal) {
+        const { r, tp, base } = n;
+        const rShared = live(r) ? tp.shared(r) : null;
+        if (tp.hasExclusions || rShared === null || (base && (base.posted || !base.localRev))) careful.push(n);
+        else fast.push({ write: { doc: tp.compose(rShared, null, r, 'pull') as LocalWrite['doc'], current: base ? ({ _id: r._id, _rev: base.localRev } as LocalDoc) : null }, r, tp, base });
+      }
+      if (fast.length > 0) {
+        const results = await this.local.write(fast.map((w) => w.write));
+        for (let i = 0; i < results.length; i++) {
+          const res = results[i];
+          const w = fast[i];
+          if (res.ok) {
+            docs++;
+            newBases.push([w.r._id, this.agreedBase(w.tp, { ...w.write.doc, _rev: res.rev }, w.r)]);
+          } else if (res.conflict) careful.push({ r: w.r, tp: w.tp, base: w.base });
+          else {
+            conflicts++;
+            await this.recordConflict({ id: w.r._id, tp: w.tp, local: null, remote: w.r, base: w.base }, res.code);
+          }
+        }
+      }
+      const current = await this.local.current(careful.map((n) => n.r._id));
       const writes: Array<{ write: LocalWrite; r: RemoteDoc; tp: TypeProjection }> = [];
       const slow: Item[] = [];
-      for (const { r, tp, base } of needLocal) {
+      for (const { r, tp, base } of careful) {
         const l = current.get(r._id) ?? null;
         const lShared = live(l) ? tp.shared(l as LocalDoc) : null;
         const rShared = live(r) ? tp.shared(r) : null;
