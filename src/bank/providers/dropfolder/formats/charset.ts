@@ -225,3 +225,15 @@ export function joinBytes(a: Buffer, b: Buffer): Buffer {
   b.copy(out, a.length);
   return out;
 }
+
+/** Concatenates byte buffers of known total length. */
+export function concatBytes(list: readonly Buffer[], total: number): Buffer {
+  if (list.length === 1) return list[0];
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const b of list) {
+    b.copy(out, at);
+    at += b.length;
+  }
+  return out;
+}

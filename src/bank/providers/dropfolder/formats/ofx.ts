@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { BankAccountStatement, BankBalance, BankTransaction } from '../../../provider';
 import { isCurrency } from '../../../../shared/money';
 import type { CalendarDate } from '../../../../shared/dates';
-import { asciiHead, charsetFromName, joinBytes, sniffBom, StreamDecoder, type Charset } from './charset';
+import { asciiHead, charsetFromName, concatBytes, joinBytes, sniffBom, StreamDecoder, type Charset } from './charset';
 import { Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
 import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
 
@@ -116,8 +116,9 @@ const HEAD_LIMIT = 64 * 1024;
 export class OfxStreamParser implements TokenHandler {
   readonly warnings: string[] = [];
   version: OfxVersion = 'ofx1';
-  private head: Buffer = Buffer.alloc(0);
-  private headBytes = 0;
+  private headChunks: Buffer[] = [];
+  private headLength = 0;
+  private headTail: Buffer = Buffer.alloc(0);
   private decoder?: StreamDecoder;
   private readonly tokenizer = new Tokenizer(this);
   private readonly stack: string[] = [];
@@ -145,17 +146,19 @@ export class OfxStreamParser implements TokenHandler {
       this.feed(chunk, false);
       return;
     }
-    const head = joinBytes(this.head, chunk);
-    this.head = head;
-    this.headBytes = head.length;
-    const text = asciiHead(head, HEAD_LIMIT);
-    if (/<OFX[\s>]/i.test(text) || this.headBytes >= HEAD_LIMIT) this.startBody(head);
+    // Chunks are kept apart and only the new bytes (with a tag's width before them) are
+    // searched, so a stream of tiny chunks stays linear.
+    this.headChunks.push(chunk);
+    this.headLength += chunk.length;
+    const window = joinBytes(this.headTail, chunk);
+    this.headTail = Buffer.from(window.subarray(Math.max(0, window.length - 4)));
+    if (window.indexOf('<OFX', 0, 'latin1') !== -1 || window.indexOf('<ofx', 0, 'latin1') !== -1 || this.headLength >= HEAD_LIMIT) {
+      this.startBody(concatBytes(this.headChunks, this.headLength));
+    }
   }
 
   end(): OfxResult {
-    if (!this.decoder) {
-      this.startBody(this.head);
-    }
+    if (!this.decoder) this.startBody(concatBytes(this.headChunks, this.headLength));
     this.feed(Buffer.alloc(0), true);
     try {
       this.tokenizer.end();
@@ -200,7 +203,7 @@ export class OfxStreamParser implements TokenHandler {
     // whether they are really UTF-8 (research/protocols.md: declarations are often wrong).
     const charset: Charset = bom.charset ?? declared ?? 'utf-8';
     this.decoder = new StreamDecoder(charset, (text) => this.warnings.push(`${this.file}: ${text}`));
-    this.head = Buffer.alloc(0);
+    this.headChunks = [];
     this.feed(head.subarray(bom.skip), false);
   }
 
