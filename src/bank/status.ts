@@ -146,7 +146,7 @@ export function statusView(doc: BankConnectionDoc): ConnectionStatusView {
   };
 }
 
-function ago(iso: string | undefined, now: Date): string {
+function ago(iso: string | null | undefined, now: Date): string {
   if (!iso) return '-';
   const s = Math.round((now.getTime() - Date.parse(iso)) / 1000);
   const abs = Math.abs(s);
@@ -157,10 +157,13 @@ function ago(iso: string | undefined, now: Date): string {
 /**
  * The connections table `booksync status` prints:
  *
- *   CONNECTION     PROVIDER    STATUS        LAST SUCCESS  NEXT RUN  NEW/DUP/PEND  ERROR
- *   main-checking  simplefin   connected     2h ago        in 2h     3/41/0        -
+ *   CONNECTION     PROVIDER   STATUS     LAST REFRESH  LAST SUCCESS  NEXT RUN  NEW/DUP/PEND  ERROR
+ *   main-checking  simplefin  connected  2h ago        2h ago        in 2h     3/41/0        -
+ *
+ * Takes the documents or their `statusView` (what `booksync status --json` and the control
+ * channel carry).
  */
-export function formatStatusTable(docs: readonly BankConnectionDoc[], now: Date = new Date()): string {
+export function formatStatusTable(docs: ReadonlyArray<BankConnectionDoc | ConnectionStatusView>, now: Date = new Date()): string {
   const header = ['CONNECTION', 'PROVIDER', 'STATUS', 'LAST REFRESH', 'LAST SUCCESS', 'NEXT RUN', 'NEW/DUP/PEND', 'ERROR'];
   const rows = docs.map((d) => [
     d.name,

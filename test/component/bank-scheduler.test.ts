@@ -179,6 +179,7 @@ describe('bank scheduler', function () {
     assert.match(table, /\na\s+fake\s+connected/);
     const view = await scheduler.status();
     assert.deepEqual(view.connections.map((c) => c.name).sort(), ['a', 'b'], 'runNow without start writes no status for the disabled one');
+    assert.equal(formatStatusTable(view.connections, clock.now()), table, 'the JSON view prints the same table');
   });
 
   it('given a hung run at stop, then stop cancels jobs, aborts the run at the deadline and shuts node-schedule down', async function () {
