@@ -61,6 +61,13 @@ describe('CSV parser', function () {
     assert.throws(() => parseCsv(Buffer.from('Date,Amount\n2024-01-01,1.00\n2024-01-02,abc\n'), { fileName: 'm.csv', csv: { date: 'Date', amount: 'Amount', currency: 'EUR', account: 'x' } }), /m\.csv:3: row 3: column 'Amount': 'abc' is not an amount/);
   });
 
+  it('given an Excel `sep=;` first line, then it names the delimiter and is not a row', function () {
+    const csv: CsvMapping = { date: 'Date', amount: 'Amount', decimal: ',', currency: 'EUR', account: 'a' };
+    const r = parseCsv(Buffer.from('sep=;\r\nDate;Amount\r\n2024-01-01;1,50\r\n2024-01-02;-2\r\n'), { fileName: 'x.csv', csv });
+    assert.deepEqual(r.statements[0].transactions.map((t) => [t.bookingDate, t.amount]), [['2024-01-01', 150], ['2024-01-02', -200]]);
+    assert.throws(() => parseCsv(Buffer.from('sep=;\r\nDate;Amount\r\n2024-01-01;1,50\r\n2024-01-02;x\r\n'), { fileName: 'x.csv', csv }), /x\.csv:4: row 4: column 'Amount': 'x' is not an amount/);
+  });
+
   it('splits RFC 4180 records: quoted delimiters, doubled quotes, CRLF and embedded newlines with the record\'s first line', function () {
     assert.deepEqual(splitCsv('a,"b,c","say ""hi"""\r\n"x\ny",z\n', ','), [
       { fields: ['a', 'b,c', 'say "hi"'], line: 1 },

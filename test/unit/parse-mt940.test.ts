@@ -95,6 +95,12 @@ describe('MT940 parser', function () {
     ]);
   });
 
+  it('given Rabobank :NS: fields, then they are skipped and not glued to the :86: before them', function () {
+    const r = mt(':20:X\n:25:NL12RABO0123456789\n:60F:C240101EUR0,00\n:61:240102C1,00NTRFNONREF\n:86:/REMI/Invoice 9/\n:NS:22Internal\n:62F:C240102EUR1,00\n');
+    assert.equal(r.statements[0].transactions[0].memo, 'Invoice 9');
+    assert.deepEqual(r.warnings, []);
+  });
+
   it('given opening + lines ≠ closing, then a warning (not a rejection) says by how much', function () {
     const r = mt(':20:X\n:25:DE1/2\n:60F:C240101EUR100,00\n:61:240102C10,00NTRFNONREF\n:62F:C240102EUR111,00\n');
     assert.deepEqual(r.warnings, ['x.sta:1: opening balance 10000 + lines 1000 ≠ closing balance 11100 (minor units of EUR)']);

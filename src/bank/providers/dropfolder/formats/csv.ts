@@ -202,10 +202,12 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
   const warnings: string[] = [];
   const { text } = decodeAll(bytes, charsetFromName(map.encoding), (w) => warnings.push(`${file}: ${w}`));
   const allLines = text.split(/\r\n|\r|\n/);
-  const skip = map.skip_rows ?? 0;
+  // Excel writes a `sep=;` line first when asked to keep the separator: it names the delimiter.
+  const excelSep = /^sep=(.)$/.exec(allLines[0] ?? '');
+  const skip = (map.skip_rows ?? 0) + (excelSep ? 1 : 0);
   const body = allLines.slice(skip).join('\n');
   const delimiter = map.delimiter === undefined || map.delimiter === 'auto'
-    ? detectDelimiter(body.split('\n', 1)[0] ?? '')
+    ? excelSep?.[1] ?? detectDelimiter(body.split('\n', 1)[0] ?? '')
     : map.delimiter === 'tab' ? '\t' : map.delimiter;
   let records: CsvRecord[];
   try {

@@ -71,7 +71,8 @@ function fields(text: string): { fields: Field[]; statementBreaks: Set<number> }
       breaks.add(out.length);
       continue;
     }
-    const tag = /^:(\d\d[A-Z]?):(.*)$/.exec(line);
+    // `:NS:` is Rabobank's non-SWIFT field; it must not be glued to the field before it.
+    const tag = /^:(\d\d[A-Z]?|NS):(.*)$/.exec(line);
     if (tag) {
       current = { tag: tag[1], value: tag[2], line: lineNo };
       out.push(current);
@@ -148,7 +149,8 @@ class Mt940Reader {
         return;
       }
       case '65':
-        return; // forward available balance: a forecast, not a booked fact
+      case 'NS':
+        return; // forward available balance (a forecast), bank-private fields
       case '61': {
         const st = this.need(f);
         const tx = this.line61(f, st);
