@@ -114,8 +114,10 @@ export class CouchDbRemote implements RemoteStore {
         feed: wait > 0 ? 'longpoll' : 'normal',
         since: typeof since === 'string' ? since : JSON.stringify(since ?? 0),
         include_docs: true,
+        // `conflicts=true` puts the leaves' revisions in the winner's `_conflicts`, all the engine
+        // reads. `style=all_docs` would only add leaf revisions to `changes[]` and costs 3.5× on
+        // PouchDB-based servers (measured: 9,000 vs 2,500 docs/s on express-pouchdb).
         conflicts: true,
-        style: 'all_docs',
         limit: options.limit,
         timeout: wait > 0 ? wait : undefined,
       },
