@@ -126,6 +126,8 @@ export const DEFAULT_OVERLAP_DAYS = 7;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /** Lines written per `putMany` when a fetch brings more (see {@link FetchLoop.writeLines}). */
 export const DEFAULT_WRITE_BATCH = 5_000;
+/** Above this many changed lines since the last run, lines are re-read in one range instead of by key. */
+const STALE_REREAD_LIMIT = 2_000;
 
 /** Why a run made no provider call. */
 export type SkipReason = 'rate_limited' | 'auth_required' | 'consent_expired' | 'disabled';
@@ -548,8 +550,14 @@ export class FetchLoop {
       if (hit && hit._rev === row.value.rev) next.set(row.id, hit);
       else stale.push(row.id);
     }
-    if (stale.length > 0) {
-      const fetched = await this.store.db.allDocs({ keys: stale, include_docs: true });
+    if (stale.length > STALE_REREAD_LIMIT) {
+      // Mostly new to us (a large import since): one range read is cheaper than that many key reads
+      // (PouchDB resolves `keys` one lookup each, all at once).
+      this.lineCache.delete(connection);
+      return this.linesOf(connection);
+    }
+    for (let i = 0; i < stale.length; i += 500) {
+      const fetched = await this.store.db.allDocs({ keys: stale.slice(i, i + 500), include_docs: true });
       for (const row of fetched.rows as Array<{ id?: string; doc?: object | null }>) {
         if (row.id && row.doc) next.set(row.id, row.doc as unknown as StatementLineDoc);
       }
