@@ -179,15 +179,24 @@ async function main(argv: string[]): Promise<void> {
     if (!skip1m) {
       const file1m = path.join(tmp, 'gen-1m.ofx');
       const bytes = generateOfx(file1m, { transactions: 1_000_000, seed: 42 });
-      const r = spawnSync(process.execPath, [__filename, '--child', file1m], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`1M child failed: ${r.stderr}`);
-      const run = JSON.parse(r.stdout.trim().split('\n').pop()!) as ParseRun;
+      const inChild = (file: string, nodeFlags: string[] = []): ParseRun => {
+        const r = spawnSync(process.execPath, [...nodeFlags, __filename, '--child', file], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`child parse of ${path.basename(file)} failed: ${r.stderr}`);
+        return JSON.parse(r.stdout.trim().split('\n').pop()!) as ParseRun;
+      };
+      const run = inChild(file1m);
       if (run.transactions !== 1_000_000) throw new Error(`1M child parsed ${run.transactions} lines`);
+      // Flat memory, shown two ways: the 10k file's peak RSS next to the 1M file's, and the 1M
+      // file parsed again with the JS heap capped at 48 MB (it would die if memory grew with size).
+      result.parse_rss_mb_10k = round(inChild(file10k).max_rss_mb, 1);
+      const capped = inChild(file1m, ['--max-old-space-size=48']);
+      result.parse_rss_mb_1m_heap_capped_48mb = round(capped.max_rss_mb, 1);
       result.ofx_parse_tx_per_s_1m = round(run.transactions / (run.wall_ms / 1000));
       result.ofx_parse_tx_per_s_1m_cpu = round(run.transactions / (run.cpu_ms / 1000));
       result.parse_rss_mb = round(run.max_rss_mb, 1);
       result.file_1m_mb = round(bytes / 1e6, 1);
       say(`booksync 1M (${round(bytes / 1e6)} MB): ${result.ofx_parse_tx_per_s_1m} tx/s wall, ${result.ofx_parse_tx_per_s_1m_cpu} tx/s CPU, peak RSS ${result.parse_rss_mb} MB`);
+      say(`peak RSS: 10k file ${result.parse_rss_mb_10k} MB; 1M file with a 48 MB heap cap ${result.parse_rss_mb_1m_heap_capped_48mb} MB`);
     }
 
     const ours = parseOfx(readFileSync(file10k), { fileName: 'gen-10k.ofx' }).statements.flatMap((s) =>
