@@ -149,10 +149,6 @@ function isPostedMove(c: Content | null | undefined): boolean {
   return !!c && c.type === 'move' && c.state === 'posted';
 }
 
-function jsonBytes(v: unknown): number {
-  return Buffer.byteLength(JSON.stringify(v));
-}
-
 /** The fields of `side` the result does not keep (all of it when the result is a deletion). */
 function overwrittenBy(side: Content | null, result: Content | null): unknown {
   if (sameContent(side, result)) return undefined;
@@ -612,21 +608,22 @@ export class SyncEngine {
       }
       let written = 0;
       const rejected: Item[] = [];
-      for (const chunk of this.chunks(writes, (w) => w.body)) {
-        const results = await this.remote.write(chunk.map((w) => w.body));
-        results.forEach((res, i) => {
-          const w = chunk[i];
-          if (res.ok) {
-            written++;
-            const remoteDoc = { ...w.body, _rev: res.rev } as RemoteDoc;
-            newBases.push([w.doc._id, this.agreedBase(w.tp, w.doc, remoteDoc)]);
-          } else if (res.conflict) {
-            rejected.push({ id: w.doc._id, tp: w.tp, local: w.doc, remote: null, base: bases.get(w.doc._id) });
-          } else {
-            this.log.warn(`cloud refused ${w.doc._id}: ${res.error} ${res.reason}`, { event: 'sync.reject', direction: 'push', doc_id: w.doc._id, error: res.error });
-          }
-        });
-      }
+      const results = await this.remote.write(
+        writes.map((w) => w.body),
+        { maxBytes: this.batchBytes },
+      );
+      results.forEach((res, i) => {
+        const w = writes[i];
+        if (res.ok) {
+          written++;
+          const remoteDoc = { ...w.body, _rev: res.rev } as RemoteDoc;
+          newBases.push([w.doc._id, this.agreedBase(w.tp, w.doc, remoteDoc)]);
+        } else if (res.conflict) {
+          rejected.push({ id: w.doc._id, tp: w.tp, local: w.doc, remote: null, base: bases.get(w.doc._id) });
+        } else {
+          this.log.warn(`cloud refused ${w.doc._id}: ${res.error} ${res.reason}`, { event: 'sync.reject', direction: 'push', doc_id: w.doc._id, error: res.error });
+        }
+      });
       // 409: the cloud moved since the base. Read it once for all of them and reconcile.
       if (rejected.length > 0) {
         const current = await this.remote.current(rejected.map((r) => r.id));
@@ -651,11 +648,14 @@ export class SyncEngine {
   private agreedBase(tp: TypeProjection, localDoc: LocalDoc | Record<string, unknown> | null, remoteDoc: RemoteDoc | null, agreed?: Content | null): Base {
     const l = localDoc as LocalDoc | null;
     const lLive = live(l);
+    const rLive = live(remoteDoc);
+    // Without exclusions, agreeing live documents have one content: hash it once (memoised on the
+    // projection object the batch already computed).
     const shared = agreed !== undefined ? agreed : lLive ? tp.shared(lLive) : null;
     const sharedHash = projectionHash(shared);
-    const pushHash = tp.goes('push') && l ? projectionHash(tp.project(l, 'push')) : '';
-    const sameShape = !tp.hasExclusions && !!remoteDoc && !!l && !!live(remoteDoc) === !!lLive && agreed === undefined;
-    const pullHash = !tp.goes('pull') || !remoteDoc ? '' : sameShape && pushHash ? pushHash : projectionHash(tp.project(remoteDoc, 'pull'));
+    const oneContent = !tp.hasExclusions && shared !== null && !!lLive && !!rLive;
+    const pushHash = !tp.goes('push') || !l ? '' : oneContent ? sharedHash : projectionHash(tp.project(l, 'push'));
+    const pullHash = !tp.goes('pull') || !remoteDoc ? '' : oneContent ? sharedHash : projectionHash(tp.project(remoteDoc, 'pull'));
     const keep = tp.remoteKeep(live(remoteDoc));
     return {
       remoteRev: remoteDoc?._rev ?? '',
@@ -672,22 +672,6 @@ export class SyncEngine {
   /** Only `merge` reads the base content (three-way); other strategies get by with its hash. */
   private keepsBaseContent(type: string): boolean {
     return this.strategyFor(type).name === 'merge';
-  }
-
-  private *chunks<T>(items: readonly T[], body: (t: T) => unknown): Generator<T[]> {
-    let chunk: T[] = [];
-    let bytes = 0;
-    for (const item of items) {
-      const size = jsonBytes(body(item));
-      if (chunk.length > 0 && (chunk.length >= this.batchSize || bytes + size > this.batchBytes)) {
-        yield chunk;
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(item);
-      bytes += size;
-    }
-    if (chunk.length > 0) yield chunk;
   }
 
   // ---- pull -----------------------------------------------------------------------------------
@@ -779,7 +763,7 @@ export class SyncEngine {
           const w = fast[i];
           if (res.ok) {
             docs++;
-            newBases.push([w.r._id, this.agreedBase(w.tp, { ...w.write.doc, _rev: res.rev }, w.r)]);
+            newBases.push([w.r._id, this.agreedBase(w.tp, { ...w.write.doc, _rev: res.rev }, w.r, w.tp.shared(w.r))]);
           } else if (res.conflict) careful.push({ r: w.r, tp: w.tp, base: w.base });
           else {
             conflicts++;
@@ -888,7 +872,7 @@ export class SyncEngine {
       for (const loser of losers) writes.push({ _id: loser._id, _rev: loser._rev, _deleted: true });
       plans.push({ winner, body, at, audits });
     }
-    const results = writes.length > 0 ? await this.remote.write(writes) : [];
+    const results = writes.length > 0 ? await this.remote.write(writes, { maxBytes: this.batchBytes }) : [];
     const revOf = new Map<string, string>();
     for (const p of plans) {
       const r = results[p.at];
@@ -963,7 +947,7 @@ export class SyncEngine {
     const remoteRevs = new Map<string, string>();
     const failed = new Set<string>();
     if (remotePlans.length > 0) {
-      const results = await this.remote.write(remotePlans.map((p) => p.remoteWrite as RemoteWrite));
+      const results = await this.remote.write(remotePlans.map((p) => p.remoteWrite as RemoteWrite), { maxBytes: this.batchBytes });
       results.forEach((res, i) => {
         if (res.ok) remoteRevs.set(remotePlans[i].item.id, res.rev);
         else failed.add(remotePlans[i].item.id); // moved again: the next pull brings it back here

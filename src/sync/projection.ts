@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { contentHash, normalise } from '../shared/canonical-json';
 import { SyncConfigError } from './errors';
 
@@ -273,6 +274,7 @@ export class TypeProjection {
    */
   compose(shared: Content, target: Record<string, unknown> | null, source: Record<string, unknown> | null, way: Way): Record<string, unknown> {
     if (shared._deleted) return { _id: shared._id, _deleted: true };
+    if (this.all.length === 0) return { ...shared }; // nothing to carry: a shallow copy is enough (no one mutates it)
     const out = deepClone(shared) as Record<string, unknown>;
     const targetLive = target && !target._deleted ? target : null;
     const sourceLive = source && !source._deleted ? source : null;
@@ -337,12 +339,16 @@ export class Projection {
 
 const hashes = new WeakMap<object, string>();
 
-/** Hash of a projection (tombstones included), memoised per projection object. */
+/**
+ * Hash of a projection (tombstones included), memoised per projection object. Projections are
+ * canonical already (built by `normalise`, and strategies only recombine them in key order), so
+ * the JSON text is hashed as it is, without a second normalisation.
+ */
 export function projectionHash(content: Content | null): string {
   if (content === null) return contentHash(null);
   let h = hashes.get(content);
   if (h === undefined) {
-    h = contentHash(content);
+    h = createHash('sha256').update(JSON.stringify(content)).digest('hex');
     hashes.set(content, h);
   }
   return h;

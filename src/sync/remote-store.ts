@@ -58,6 +58,9 @@ export interface RemoteStore {
   current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>>;
   /** Bodies of specific revisions (conflict leaves). Missing revisions are left out. */
   revisions(refs: ReadonlyArray<{ id: string; rev: string }>): Promise<RemoteDoc[]>;
-  /** One `_bulk_docs` (new_edits=true): a stale `_rev` yields `{conflict:true}` for that doc, never a branch. */
-  write(docs: readonly RemoteWrite[]): Promise<RemoteWriteResult[]>;
+  /**
+   * `_bulk_docs` (new_edits=true), one request per `maxBytes` of documents: a stale `_rev` yields
+   * `{conflict:true}` for that doc, never a branch. Results are in the order of `docs`.
+   */
+  write(docs: readonly RemoteWrite[], options?: { maxBytes?: number }): Promise<RemoteWriteResult[]>;
 }

@@ -32,6 +32,8 @@ export interface CouchDbRemoteOptions {
 interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
+  /** A body already serialised as JSON. */
+  rawBody?: string;
   extraTimeoutMs?: number;
   signal?: AbortSignal;
   /** Statuses handed back to the caller instead of being thrown. */
@@ -166,13 +168,30 @@ export class CouchDbRemote implements RemoteStore {
     return docs;
   }
 
-  async write(docs: readonly RemoteWrite[]): Promise<RemoteWriteResult[]> {
+  async write(docs: readonly RemoteWrite[], options: { maxBytes?: number } = {}): Promise<RemoteWriteResult[]> {
     if (docs.length === 0) return [];
-    const answer = await this.request('POST', '_bulk_docs', { body: { docs, new_edits: true }, accept: [413, 417] });
+    // Each document is serialised once; requests are cut at `maxBytes` (the batch cap in bytes).
+    const parts = docs.map((d) => JSON.stringify(d));
+    const max = options.maxBytes ?? Infinity;
+    const results: RemoteWriteResult[] = [];
+    let from = 0;
+    while (from < parts.length) {
+      let to = from;
+      let bytes = 0;
+      while (to < parts.length && (to === from || bytes + parts[to].length + 1 <= max)) bytes += parts[to++].length + 1;
+      results.push(...(await this.writeParts(docs.slice(from, to), parts.slice(from, to))));
+      from = to;
+    }
+    return results;
+  }
+
+  /** One `_bulk_docs` request of pre-serialised documents; a 413 splits it in halves. */
+  private async writeParts(docs: readonly RemoteWrite[], parts: string[]): Promise<RemoteWriteResult[]> {
+    const answer = await this.request('POST', '_bulk_docs', { rawBody: `{"new_edits":true,"docs":[${parts.join(',')}]}`, accept: [413, 417] });
     if (answer.status === 413) {
       if (docs.length === 1) throw new SyncTooLargeError(`document ${docs[0]._id} is larger than ${this.safeUrl} accepts`, { details: { doc_id: docs[0]._id } });
       const half = Math.ceil(docs.length / 2);
-      return [...(await this.write(docs.slice(0, half))), ...(await this.write(docs.slice(half)))];
+      return [...(await this.writeParts(docs.slice(0, half), parts.slice(0, half))), ...(await this.writeParts(docs.slice(half), parts.slice(half)))];
     }
     const rows = answer.body as Array<{ id: string; rev?: string; ok?: boolean; error?: string; reason?: string }>;
     if (!Array.isArray(rows)) throw new SyncProtocolError(`unexpected _bulk_docs answer from ${this.safeUrl}`);
@@ -187,7 +206,8 @@ export class CouchDbRemote implements RemoteStore {
     const url = new URL(path, this.dbUrl);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    const payload = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    if (payload !== undefined) headers['content-type'] = 'application/json';
     if (this.auth?.method === 'basic') {
       headers.authorization = 'Basic ' + Buffer.from(`${this.auth.username}:${this.auth.password}`).toString('base64');
     } else if (this.auth?.method === 'cookie') {
@@ -200,7 +220,7 @@ export class CouchDbRemote implements RemoteStore {
     let text: string;
     this.requests++;
     try {
-      res = await this.fetchFn(url, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), signal });
+      res = await this.fetchFn(url, { method, headers, body: payload, signal });
       text = await res.text();
     } catch (err) {
       if (options.signal?.aborted) throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, { cause: scrub(err) });
