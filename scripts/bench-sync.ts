@@ -279,6 +279,7 @@ function log(line: string): void {
 async function rssMain(dbUrl: string, dir: string, expected: number): Promise<void> {
   let peak = 0;
   const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  mkdirSync(dir, { recursive: true });
   const target = new PouchDB(path.join(dir, 'rss-local'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
   const bk = await Bookkeeping.open(path.join(dir, 'rss-bk'));
   const engine = new SyncEngine({
