@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseDuration } from '../shared/duration';
 import { parseAmount } from '../shared/money';
-import { EMBEDDED_CLOUD, SYNC_DOC_TYPES, type SyncDocType } from './constants';
+import { DEFAULT_LEDGER_ACCOUNTS, EMBEDDED_CLOUD, SYNC_DOC_TYPES, type SyncDocType } from './constants';
 import type { KeyPath } from './locate';
 import { secretKey, type ResolvedSecrets } from './secrets';
 import type {
@@ -128,7 +128,18 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
       types,
     },
     bank: { ...withMs('request_timeout', data.bank.request_timeout), connections },
-    ledger: { company: { name: ledger.company.name, currency: companyCurrency }, post_moves: ledger.post_moves, connections: ledgerConnections, reconcile: { rules } },
+    ledger: {
+      company: { name: ledger.company.name, currency: companyCurrency },
+      post_moves: ledger.post_moves,
+      chart: at(ledger.chart ?? null),
+      accounts: {
+        receivable: ledger.accounts.receivable ?? DEFAULT_LEDGER_ACCOUNTS.receivable,
+        payable: ledger.accounts.payable ?? DEFAULT_LEDGER_ACCOUNTS.payable,
+        opening_balance: ledger.accounts.opening_balance ?? DEFAULT_LEDGER_ACCOUNTS.opening_balance,
+      },
+      connections: ledgerConnections,
+      reconcile: { rules },
+    },
   };
   return deepFreeze(config);
 }

@@ -70,3 +70,6 @@ export const DEFAULT_STATE_DIR = '/var/lib/booksync';
 
 /** Connection names: used in document ids, log fields and folder names. */
 export const CONNECTION_NAME_PATTERN = '^[a-z0-9][a-z0-9-]*$';
+
+/** Account codes of the ledger automation when `ledger.accounts` leaves them out (the demo chart's). */
+export const DEFAULT_LEDGER_ACCOUNTS = Object.freeze({ receivable: '1200', payable: '2000', opening_balance: '3000' });

@@ -183,6 +183,9 @@ export type BankConnectionConfig = {
 export interface LedgerConfig {
   readonly company: { readonly name: string; readonly currency: string };
   readonly post_moves: PostMoves;
+  /** Absolute path of the company file created at start, or null. */
+  readonly chart: string | null;
+  readonly accounts: { readonly receivable: string; readonly payable: string; readonly opening_balance: string };
   /** By bank connection name; journal and currency filled from the connection and the company. */
   readonly connections: Readonly<Record<string, LedgerConnectionConfig>>;
   readonly reconcile: { readonly rules: readonly ReconcileRule[] };

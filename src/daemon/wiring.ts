@@ -1,11 +1,34 @@
+import path from 'node:path';
+import type { Config } from '../config';
+import { BankService } from './bank-service';
 import type { ServiceContext } from './daemon';
+import { EmbeddedCloud } from './embedded-cloud';
+import { LedgerService } from './ledger-service';
+import { LocalApi } from './local-api';
 import type { Service } from './service';
+import { SyncService } from './sync-service';
+
+/** Database name of the embedded cloud. */
+const EMBEDDED_DATABASE = 'books';
 
 /**
- * The services a configured daemon runs, in start order. This is the one place that knows the
- * concrete implementations (the embedded cloud, the sync engine, the bank scheduler, the local
- * API); each comes with its own issue and is added here when it lands.
+ * The services a configured daemon runs, in start order (stopped in reverse). This is the one
+ * place that knows the concrete implementations.
  */
-export function wireServices(_ctx: ServiceContext): Service[] {
-  return [];
+export function wireServices(ctx: ServiceContext): Service[] {
+  const { config, store, logger, control } = ctx;
+  const services: Service[] = [];
+  // The embedded cloud starts with the daemon when the config at start asks for it; a reload
+  // that switches between embedded and a real cloud URL needs a restart (the sync follows the URL).
+  const cloud = config.cloud.embedded
+    ? new EmbeddedCloud(path.join(ctx.stateDir, 'cloud'), EMBEDDED_DATABASE, 0, logger.child({ component: 'cloud' }))
+    : undefined;
+  if (cloud) services.push(cloud);
+  const cloudUrl = (current: Config): string => (current.cloud.embedded && cloud ? cloud.url : current.cloud.url);
+  const ledger = new LedgerService(config, store, logger, control);
+  services.push(ledger);
+  services.push(new SyncService(config, store, cloudUrl, logger, control));
+  services.push(new LocalApi({ store, config: config.local_api, logger: logger.child({ component: 'local_api' }) }));
+  services.push(new BankService(config, store, logger, control, ledger.afterRun));
+  return services;
 }

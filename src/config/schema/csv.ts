@@ -48,6 +48,7 @@ export const csvMappingSchema: Schema = object(
       ],
     },
     reference: column('Reference column.'),
+    check_number: column('Check number column.'),
     id: column('The bank\'s transaction id column.'),
     iban: column('Counterparty IBAN column.'),
     account: { type: 'string', minLength: 1, description: 'Account id every row belongs to.' },

@@ -1,5 +1,5 @@
 import { CONNECTION_NAME_PATTERN, POST_MOVES } from '../constants';
-import { currency, integer, journalCode, object, oneOfValues, string, TITLES, type Schema } from './common';
+import { currency, integer, journalCode, object, oneOfValues, path, string, TITLES, type Schema } from './common';
 
 /** `ledger`: the company and how bank statement lines become moves. */
 
@@ -54,6 +54,20 @@ export const ledgerSchema: Schema = object(
       { required: ['name', 'currency'] },
     ),
     post_moves: oneOfValues('State of the moves made from statement lines.', POST_MOVES, { default: 'posted' }),
+    chart: {
+      ...path('A company file (chart of accounts, journals, and optionally partners and open invoices, as in config/demo-company.yaml) whose missing documents are created at start; documents already in the books are never overwritten. null: none.'),
+      type: ['string', 'null'],
+      default: null,
+    },
+    accounts: object(
+      'Accounts the automation posts to besides each connection\'s bank and suspense accounts.',
+      {
+        receivable: accountCode('Receivable account cleared when a customer pays.'),
+        payable: accountCode('Payable account cleared when a bill is paid.'),
+        opening_balance: accountCode('Counterpart of a connection\'s opening balance.'),
+      },
+      { default: {} },
+    ),
     connections: {
       type: 'object',
       description: 'Posting per bank connection, keyed by bank.connections[].name.',

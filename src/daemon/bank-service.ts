@@ -1,0 +1,75 @@
+import path from 'node:path';
+import type { BankConnectionConfig, Config } from '../config';
+import { BankScheduler, builtinRegistry, FetchLoop, institutionLabel, type ConnectionSpec, type RunOutcome } from '../bank';
+import type { BooksStore } from '../ledger';
+import type { Logger } from '../shared/logger';
+import type { ControlServer } from './control';
+import type { Service } from './service';
+
+/** One connection of the config as the fetch loop sees it (secrets resolved, paths absolute). */
+export function connectionSpecFrom(config: Config, c: BankConnectionConfig): ConnectionSpec {
+  const settings: Record<string, unknown> = { ...c.settings };
+  if (c.provider === 'dropfolder') {
+    // Without explicit folders, processed and rejected files go next to the connection's state.
+    const own = path.join(config.state_dir, 'bank', c.name);
+    settings.archive = c.settings.archive ?? path.join(own, 'archive');
+    settings.rejected = c.settings.rejected ?? path.join(own, 'rejected');
+  }
+  return {
+    name: c.name,
+    provider: c.provider,
+    institution: institutionLabel(c.institution),
+    settings,
+    secrets: { ...(c.credentials as Record<string, string>) },
+    journal: c.journal,
+    schedule: 'every' in c.schedule ? { every: c.schedule.every } : { cron: c.schedule.cron },
+    historyDays: c.history_days,
+    overlapDays: c.overlap_days,
+    includePending: c.include_pending,
+    enabled: c.enabled,
+    requestTimeoutMs: config.bank.request_timeout_ms,
+    stateDir: path.join(config.state_dir, 'bank', c.name),
+    timezone: c.provider === 'simplefin' ? c.settings.timezone : undefined,
+  };
+}
+
+export function connectionSpecsFrom(config: Config): ConnectionSpec[] {
+  return config.bank.connections.map((c) => connectionSpecFrom(config, c));
+}
+
+/** Called after every run that wrote something (the ledger automation posts and reconciles). */
+export type AfterRun = (outcome: RunOutcome) => Promise<void>;
+
+/**
+ * The bank-fetch loop as a daemon service: one scheduled job per connection, `booksync fetch`
+ * over the control socket, connection status for `booksync status`.
+ */
+export class BankService implements Service {
+  readonly name = 'bank';
+  private readonly scheduler: BankScheduler;
+
+  constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer, afterRun?: AfterRun) {
+    const loop = new FetchLoop({ store, registry: builtinRegistry(), logger });
+    this.scheduler = new BankScheduler(connectionSpecsFrom(config), { loop, store, logger, afterRun });
+    control.handle('bank.fetch', async (params) => {
+      const names = Array.isArray(params.names) ? params.names.map(String) : [];
+      return this.scheduler.runNow(names);
+    });
+  }
+
+  start(): Promise<void> {
+    return this.scheduler.start();
+  }
+
+  stop(deadline: number): Promise<void> {
+    return this.scheduler.stop(deadline);
+  }
+
+  reload(config: Config): Promise<void> {
+    return this.scheduler.reschedule(connectionSpecsFrom(config));
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    return this.scheduler.status() as unknown as Record<string, unknown>;
+  }
+}

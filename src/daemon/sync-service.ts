@@ -1,0 +1,101 @@
+import path from 'node:path';
+import type { Config } from '../config';
+import type { BooksStore } from '../ledger';
+import { sameContent } from '../shared/canonical-json';
+import { BooksyncError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import { openSync, type ConflictChoice, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../sync';
+import type { ControlServer } from './control';
+import type { Service } from './service';
+
+/** Builds the engine's plain options from the config (the engine does not know the config). */
+export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStore, logger: Logger): SyncSetup {
+  const s = config.sync;
+  const types: Record<string, SyncTypeOptions> = {};
+  for (const [type, rule] of Object.entries(s.types)) {
+    types[type] = {
+      direction: rule.direction,
+      conflict: rule.conflict,
+      tie_breaker: rule.tie_breaker ?? undefined,
+      exclude: { push: [...rule.exclude.push], pull: [...rule.exclude.pull], both: [...rule.exclude.both] },
+    };
+  }
+  return {
+    books,
+    bookkeepingDir: path.join(config.state_dir, 'sync'),
+    cloud: {
+      url: cloudUrl,
+      auth: config.cloud.auth ? { method: config.cloud.auth.method, username: config.cloud.auth.username, password: config.cloud.auth.password } : undefined,
+      requestTimeoutMs: config.cloud.request_timeout_ms,
+    },
+    logger,
+    mode: s.mode,
+    intervalMs: s.interval_ms,
+    batchSize: s.batch_size,
+    batchBytes: s.batch_bytes,
+    backoff: s.backoff,
+    backoffMaxMs: s.backoff_max_ms,
+    authRetryMs: s.auth_retry_ms,
+    types,
+    default: { direction: s.default.direction, conflict: s.default.conflict, tie_breaker: s.default.tie_breaker ?? undefined },
+  };
+}
+
+/** What of the config the engine reads; a reload that changes none of it leaves sync running untouched. */
+function syncSlice(config: Config) {
+  return { cloud: config.cloud, sync: config.sync };
+}
+
+/**
+ * The replication engine as a daemon service, plus its control methods for the CLI
+ * (`booksync conflicts ...`, `booksync sync`).
+ */
+export class SyncService implements Service {
+  readonly name = 'sync';
+  private runtime: SyncRuntime | undefined;
+  private config: Config;
+
+  constructor(
+    config: Config,
+    private readonly books: BooksStore,
+    private readonly cloudUrl: (config: Config) => string,
+    private readonly logger: Logger,
+    control: ControlServer,
+  ) {
+    this.config = config;
+    control.handle('conflicts.list', async () => this.engine().listConflicts());
+    control.handle('conflicts.resolved', async () => this.engine().listResolved());
+    control.handle('conflicts.resolve', async (params) => this.engine().resolveConflict(String(params.id), params.choice as ConflictChoice));
+    control.handle('sync.now', async () => this.engine().syncOnce());
+  }
+
+  private engine() {
+    if (!this.runtime) throw new BooksyncError('SYNC_NOT_RUNNING', 'sync is not running');
+    return this.runtime.engine;
+  }
+
+  async start(): Promise<void> {
+    this.runtime = await openSync(syncSetupFrom(this.config, this.cloudUrl(this.config), this.books, this.logger));
+    await this.runtime.engine.start();
+  }
+
+  async stop(): Promise<void> {
+    const runtime = this.runtime;
+    this.runtime = undefined;
+    await runtime?.close();
+  }
+
+  /** Applies a new config by restarting the engine (bases and checkpoints persist, so nothing is re-sent). */
+  async reload(config: Config): Promise<void> {
+    const changed = !sameContent(syncSlice(config), syncSlice(this.config));
+    this.config = config;
+    if (!changed || !this.runtime) return;
+    await this.stop();
+    await this.start();
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    if (!this.runtime) return { state: 'stopped' };
+    return { ...this.runtime.engine.status() };
+  }
+}
