@@ -4,13 +4,15 @@
  * books store. Prints tx/s per format, the re-run (everything a duplicate) speed and peak RSS; the
  * last line is one JSON object. Files are generated deterministically in a temp folder.
  *
- *   node dist/scripts/bench-bank.js [--count 100000] [--batch 5000] [--parse-bench]
+ *   node dist/scripts/bench-bank.js [--count 100000] [--batch 1000] [--parse-bench]
  *
  * `--parse-bench` also runs dist/scripts/bench-bank-parse.js (parse-only numbers, ofxparse/libofx
  * comparison) when it exists, and merges its last-line JSON into ours.
  *
- * Lines are written in batches of `--batch` documents (default 5,000, the fetch loop's default):
- * one bulkDocs of 100,000 documents holds every document and response in memory at once. A run
+ * Lines are written in batches of `--batch` documents (default 1,000, the fetch loop's default):
+ * PouchDB's bulkDocs gets slower per document as a batch grows (measured here at 100,000 OFX
+ * lines: batches of 250–1,000 ≈ 9–10k tx/s, 5,000 ≈ 5.7k, 20,000 ≈ 1k) and holds each batch's
+ * documents, revisions and responses in memory at once. A run
  * is still all or nothing where it matters: the watermark moves only after the last batch, and
  * the ids are deterministic, so a run that dies after some batches is completed by the next one
  * (which finds the written lines as duplicates and writes the rest).
@@ -21,7 +23,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import winston from 'winston';
-import { FetchLoop, type ConnectionSpec } from '../src/bank/fetch-loop';
+import { DEFAULT_WRITE_BATCH, FetchLoop, type ConnectionSpec } from '../src/bank/fetch-loop';
 import type { BankProvider, FetchResult } from '../src/bank/provider';
 import { ProviderRegistry } from '../src/bank/registry';
 import { parseCamt053 } from '../src/bank/providers/dropfolder/formats/camt053';
@@ -130,15 +132,12 @@ function rssSampler(): { peak(): number; reset(): void; stop(): void } {
   };
 }
 
-/** One format in this process: generate, import into a fresh store, import again. */
-async function benchFormat(name: 'ofx' | 'camt', count: number, batch: number): Promise<FormatResult> {
+/** One format in this process: import `file` into a fresh store, then import it again. */
+async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, batch: number): Promise<FormatResult> {
   const dir = mkdtempSync(path.join(tmpdir(), `booksync-bench-bank-${name}-`));
   const logger = winston.createLogger({ level: 'error', transports: [new winston.transports.Console({ stderrLevels: ['error'] })] });
   const rss = rssSampler();
   try {
-    const file = path.join(dir, name === 'ofx' ? 'bench.ofx' : 'bench.camt053.xml');
-    if (name === 'ofx') generateOfx(file, { transactions: count, seed: 7, version: 1 });
-    else generateCamt(file, count, 7);
     const read = async (): Promise<FetchResult> => {
       if (name === 'ofx') {
         const parsed = await parseOfxStream(createReadStream(file, { highWaterMark: 1 << 20 }), { fileName: path.basename(file) });
@@ -191,9 +190,12 @@ async function benchFormat(name: 'ofx' | 'camt', count: number, batch: number): 
   }
 }
 
-/** Runs one format in a child process, so each format's peak RSS is its own. */
-function runChild(name: 'ofx' | 'camt', count: number, batch: number): FormatResult {
-  const child = spawnSync(process.execPath, [__filename, '--child', name, '--count', String(count), '--batch', String(batch)], {
+/**
+ * Runs one format in a child process, so each format's peak RSS is its own and does not include
+ * generating the file.
+ */
+function runChild(name: 'ofx' | 'camt', file: string, count: number, batch: number): FormatResult {
+  const child = spawnSync(process.execPath, [__filename, '--child', name, '--file', file, '--count', String(count), '--batch', String(batch)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 << 20,
@@ -205,15 +207,26 @@ function runChild(name: 'ofx' | 'camt', count: number, batch: number): FormatRes
 
 async function main(argv: string[]): Promise<void> {
   const count = Number(arg(argv, '--count') ?? '100000');
-  const batch = Number(arg(argv, '--batch') ?? '5000');
+  const batch = Number(arg(argv, '--batch') ?? String(DEFAULT_WRITE_BATCH));
   const childFormat = arg(argv, '--child');
   if (childFormat === 'ofx' || childFormat === 'camt') {
-    process.stdout.write(`${JSON.stringify(await benchFormat(childFormat, count, batch))}\n`);
+    process.stdout.write(`${JSON.stringify(await benchFormat(childFormat, String(arg(argv, '--file')), count, batch))}\n`);
     return;
   }
-  const ofx = runChild('ofx', count, batch);
+  const dir = mkdtempSync(path.join(tmpdir(), 'booksync-bench-bank-files-'));
+  let ofx: FormatResult;
+  let camt: FormatResult;
+  try {
+    const ofxFile = path.join(dir, 'bench.ofx');
+    const camtFile = path.join(dir, 'bench.camt053.xml');
+    generateOfx(ofxFile, { transactions: count, seed: 7, version: 1 });
+    generateCamt(camtFile, count, 7);
+    ofx = runChild('ofx', ofxFile, count, batch);
+    camt = runChild('camt', camtFile, count, batch);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   process.stdout.write(`OFX  ${count} tx (${ofx.file_mb} MB): parse+dedup+store ${ofx.ms} ms = ${ofx.tx_per_s} tx/s, peak RSS ${ofx.rss_mb} MB; re-run (all duplicates) ${ofx.rerun_tx_per_s} tx/s, peak RSS ${ofx.rerun_rss_mb} MB\n`);
-  const camt = runChild('camt', count, batch);
   process.stdout.write(`camt ${count} tx (${camt.file_mb} MB): parse+dedup+store ${camt.ms} ms = ${camt.tx_per_s} tx/s, peak RSS ${camt.rss_mb} MB; re-run (all duplicates) ${camt.rerun_tx_per_s} tx/s, peak RSS ${camt.rerun_rss_mb} MB\n`);
   process.stdout.write(`(batches of ${batch} lines; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs)\n`);
   let merged: Record<string, unknown> = {};

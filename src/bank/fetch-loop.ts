@@ -125,7 +125,7 @@ export const DEFAULT_HISTORY_DAYS = 90;
 export const DEFAULT_OVERLAP_DAYS = 7;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /** Lines written per `putMany` when a fetch brings more (see {@link FetchLoop.writeLines}). */
-export const DEFAULT_WRITE_BATCH = 5_000;
+export const DEFAULT_WRITE_BATCH = 1_000;
 /** Above this many changed lines since the last run, lines are re-read in one range instead of by key. */
 const STALE_REREAD_LIMIT = 2_000;
 
@@ -164,7 +164,7 @@ export interface FetchLoopOptions {
   logger: Logger;
   /** The clock; tests freeze it. */
   now?: () => Date;
-  /** @default 5000 */
+  /** @default 1000 */
   writeBatchSize?: number;
   /** Connections with at most this many stored lines keep them cached between runs. @default 20000 */
   lineCacheMax?: number;
