@@ -745,15 +745,15 @@ export class SyncEngine {
       }
       // Fast path, no read of the books: a document new to this engine is created without `_rev`;
       // one whose books copy is still the agreed revision is written over `base.localRev`. A 409
-      // (the books have it, or moved) sends it to the careful path below. Types with exclusions
-      // need the books' own excluded values, and posted moves need the stored doc for the ledger
-      // check, so those always take the careful path.
+      // (the books have it, or moved) sends it to the careful path below. Updates of types with
+      // exclusions need the books' own excluded values, and posted moves need the stored doc for
+      // the ledger check, so those take the careful path.
       const careful: typeof needLocal = [];
       const fast: Array<{ write: LocalWrite; r: RemoteDoc; tp: TypeProjection; base: Base | undefined }> = [];
       for (const n of needLocal) {
         const { r, tp, base } = n;
         const rShared = live(r) ? tp.shared(r) : null;
-        if (tp.hasExclusions || rShared === null || (base && (base.posted || !base.localRev))) careful.push(n);
+        if (rShared === null || (base && (tp.hasExclusions || base.posted || !base.localRev))) careful.push(n);
         else fast.push({ write: { doc: tp.compose(rShared, null, r, 'pull') as LocalWrite['doc'], current: base ? ({ _id: r._id, _rev: base.localRev } as LocalDoc) : null }, r, tp, base });
       }
       if (fast.length > 0) {
