@@ -126,6 +126,8 @@ export const DEFAULT_OVERLAP_DAYS = 7;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /** Lines written per `putMany` when a fetch brings more (see {@link FetchLoop.writeLines}). */
 export const DEFAULT_WRITE_BATCH = 1_000;
+/** Placeholder for documents already written by a bulk import (lets them be collected). */
+const RELEASED = Object.freeze({}) as BooksDoc;
 /** Above this many changed lines since the last run, lines are re-read in one range instead of by key. */
 const STALE_REREAD_LIMIT = 2_000;
 
@@ -600,9 +602,11 @@ export class FetchLoop {
       fresh.push(doc);
     }
     if (problems.length > 0) throw new LedgerError(problems);
+    writes.length = 0;
     for (let i = 0; i < fresh.length; i += this.writeBatchSize) {
-      // Stamped batch by batch: one extra copy of a batch, not of the whole import.
+      // Stamped batch by batch, and let go of once written: memory holds one batch's copies.
       const batch = fresh.slice(i, i + this.writeBatchSize).map((doc) => stampDoc(doc, undefined, now));
+      fresh.fill(RELEASED, i, i + this.writeBatchSize);
       let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
       try {
         results = await this.store.db.bulkDocs(batch as unknown as PouchDB.Core.PutDocument<object>[]);
