@@ -3,19 +3,13 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import type { Daemon, StatusReport } from '../daemon';
 import { BooksyncError, describeError } from '../shared/errors';
+import { BOOKS_COMMANDS, type Command } from './books-commands';
 import { formatStatus } from './format';
 
 /** sysexits(3) codes systemd and scripts understand. */
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, TEMPFAIL: 75, CONFIG: 78 } as const;
 
 const DEFAULT_CONFIG = '/etc/booksync/booksync.yaml';
-
-interface Command {
-  summary: string;
-  usage: string;
-  options?: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
-  run(args: { values: Record<string, unknown>; positionals: string[]; configPath: string; env: NodeJS.ProcessEnv }): Promise<number>;
-}
 
 /**
  * The daemon and its storage stack are loaded only by the commands that need them, so
@@ -90,6 +84,7 @@ const COMMANDS: Record<string, Command> = {
       return EXIT.OK;
     },
   },
+  ...BOOKS_COMMANDS,
   version: {
     summary: 'print the version',
     usage: 'booksync version',

@@ -1,0 +1,201 @@
+import fs from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { RunOutcome } from '../bank';
+import { formatAmount } from '../shared/money';
+import { table } from './format';
+
+/**
+ * Commands that read or act on the books, sync and bank feeds. Each works against the running
+ * daemon (control socket) or, when none runs, on the books opened directly.
+ */
+export interface CommandArgs {
+  values: Record<string, unknown>;
+  positionals: string[];
+  configPath: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options?: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+  run(args: CommandArgs): Promise<number>;
+}
+
+const offline = () => import('../daemon/offline-commands');
+
+async function quietLogger(env: NodeJS.ProcessEnv) {
+  const { createLogger } = await import('../daemon');
+  return createLogger({ level: env.BOOKSYNC_CLI_LOG_LEVEL ?? 'warn', stream: process.stderr, secrets: () => [] });
+}
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function json(value: unknown): void {
+  out(JSON.stringify(value, null, 2));
+}
+
+function money(amount: unknown, currency: unknown): string {
+  return typeof amount === 'number' && typeof currency === 'string' ? `${formatAmount(amount, currency)} ${currency}` : '-';
+}
+
+function usageError(message: string, usage: string): number {
+  process.stderr.write(`${message}\nusage: ${usage}\n`);
+  return 64;
+}
+
+export const BOOKS_COMMANDS: Record<string, Command> = {
+  conflicts: {
+    summary: 'list open sync conflicts (--resolved: the audit of automatic resolutions); resolve one',
+    usage: 'booksync conflicts [--resolved] [--json] | booksync conflicts resolve ID (--take local|remote | --doc FILE.json)',
+    options: { resolved: { type: 'boolean' }, json: { type: 'boolean' }, take: { type: 'string' }, doc: { type: 'string' } },
+    async run({ values, positionals, configPath, env }) {
+      const o = await offline();
+      const logger = await quietLogger(env);
+      if (positionals[0] === 'resolve') {
+        const id = positionals[1];
+        if (!id) return usageError('conflicts resolve: which document?', this.usage);
+        let choice: { take: 'local' | 'remote' } | { doc: Record<string, unknown> };
+        if (values.take === 'local' || values.take === 'remote') choice = { take: values.take };
+        else if (typeof values.doc === 'string') choice = { doc: JSON.parse(fs.readFileSync(values.doc, 'utf8')) as Record<string, unknown> };
+        else return usageError('conflicts resolve: give --take local, --take remote or --doc FILE.json', this.usage);
+        const record = await o.resolveConflict(configPath, env, logger, id, choice);
+        if (values.json) json(record);
+        else out(`resolved ${id}: took ${(record as { taken?: string }).taken ?? 'the given document'}`);
+        return 0;
+      }
+      if (positionals.length) return usageError(`conflicts: unknown argument '${positionals[0]}'`, this.usage);
+      const rows = await o.listConflicts(configPath, env, logger, Boolean(values.resolved));
+      if (values.json) {
+        json(rows);
+        return 0;
+      }
+      if (values.resolved) {
+        out(rows.length ? table([['resolved_at', 'document', 'strategy', 'taken', 'overwritten'], ...rows.map((r) => [String(r.resolved_at), String(r.doc_id), String(r.strategy), String(r.taken), JSON.stringify(r.overwritten)])]) : 'no automatic resolutions recorded');
+      } else {
+        out(rows.length ? table([['detected_at', 'document', 'type', 'reason'], ...rows.map((r) => [String(r.detected_at), String(r.doc_id), String(r.type), String(r.reason)])]) : 'no open conflicts');
+      }
+      return 0;
+    },
+  },
+  fetch: {
+    summary: 'fetch bank connections now (all enabled ones, or those named) and print the outcome',
+    usage: 'booksync fetch [NAME...] [--json]',
+    options: { json: { type: 'boolean' } },
+    async run({ values, positionals, configPath, env }) {
+      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(env), positionals);
+      if (values.json) json(outcomes);
+      else {
+        out(
+          table([
+            ['connection', 'status', 'window', 'fetched', 'new', 'duplicates', 'pending', 'ms', 'next run', 'error'],
+            ...outcomes.map((r) => [
+              r.connection,
+              r.skipped ? `${r.status} (skipped: ${r.skipped})` : r.status,
+              r.window ? `${r.window.from}..${r.window.to}` : '-',
+              String(r.counts.fetched),
+              String(r.counts.new),
+              String(r.counts.duplicates),
+              String(r.counts.pending),
+              String(r.ms),
+              r.next_run_at ?? '-',
+              r.error ? `${r.error.code}: ${r.error.message}` : '-',
+            ]),
+          ]),
+        );
+        for (const r of outcomes) for (const w of r.warnings) out(`warning: ${r.connection}: ${w}`);
+      }
+      return outcomes.some((r) => r.error) ? 1 : 0;
+    },
+  },
+  institutions: {
+    summary: 'list or search the shipped catalog of banks (name, BIC, country, id)',
+    usage: 'booksync institutions [SEARCH] [--json]',
+    options: { json: { type: 'boolean' } },
+    async run({ values, positionals }) {
+      const { searchInstitutions } = await import('../bank');
+      const found = searchInstitutions(positionals.join(' '));
+      if (values.json) json(found);
+      else out(found.length ? table([['id', 'name', 'country', 'bic', 'providers'], ...found.map((i) => [i.id, i.name, i.country, i.bic ?? '-', i.providers.join(',')])]) : 'no institution matches');
+      return 0;
+    },
+  },
+  parse: {
+    summary: 'print the normalised transactions of a statement file (OFX/QFX, camt.053, MT940, CSV); writes nothing',
+    usage: 'booksync parse FILE [--json] [--format auto|ofx|camt053|mt940|csv] [--csv-mapping MAPPING.yaml] [--currency EUR]',
+    options: { json: { type: 'boolean' }, format: { type: 'string' }, 'csv-mapping': { type: 'string' }, currency: { type: 'string' } },
+    async run({ values, positionals }) {
+      const file = positionals[0];
+      if (!file || positionals.length > 1) return usageError('parse: give one statement file', this.usage);
+      const csvMapping = typeof values['csv-mapping'] === 'string' ? (parseYaml(fs.readFileSync(values['csv-mapping'], 'utf8')) as Record<string, unknown>) : undefined;
+      const { parseFile } = await offline();
+      const parsed = parseFile(file, { csvMapping, format: values.format as string | undefined, currency: values.currency as string | undefined });
+      if (values.json) {
+        json(parsed);
+        return 0;
+      }
+      out(`${file}: ${parsed.format}, ${parsed.statements.length} statement(s)`);
+      for (const s of parsed.statements) {
+        out(`\naccount ${s.accountId} (${s.currency})${s.from ? ` ${s.from}..${s.to ?? ''}` : ''}: ${s.transactions.length} transaction(s)`);
+        for (const b of s.balances) out(`  ${b.kind} balance ${money(b.amount, b.currency)} on ${b.date}`);
+        out(
+          table([
+            ['  date', 'amount', 'currency', 'id', 'payee', 'memo', 'pending'],
+            ...s.transactions.map((t) => [`  ${t.bookingDate}`, String(t.amount), t.currency, t.providerId ?? '-', t.payee ?? '-', t.memo ?? '-', t.pending ? 'yes' : 'no']),
+          ]).trimEnd(),
+        );
+      }
+      for (const w of parsed.warnings) out(`warning: ${w}`);
+      return 0;
+    },
+  },
+  reconcile: {
+    summary: 'list lines waiting in suspense (--pending), reconcile a line with an invoice, or undo',
+    usage: 'booksync reconcile --pending [--json] | booksync reconcile LINE --with INVOICE | booksync reconcile LINE --undo',
+    options: { pending: { type: 'boolean' }, with: { type: 'string' }, undo: { type: 'boolean' }, json: { type: 'boolean' } },
+    async run({ values, positionals, configPath, env }) {
+      const o = await offline();
+      const logger = await quietLogger(env);
+      if (values.pending) {
+        const lines = (await o.ledgerPending(configPath, env, logger)) as unknown as Array<Record<string, unknown>>;
+        if (values.json) json(lines);
+        else out(lines.length ? table([['line', 'date', 'amount', 'in suspense', 'payee', 'memo'], ...lines.map((l) => [String(l.line ?? l._id), String(l.date), money(l.amount, l.currency), money(l.suspense ?? l.open, l.currency), String(l.payee ?? '-'), String(l.memo ?? '-')])]) : 'nothing waits in suspense');
+        return 0;
+      }
+      const line = positionals[0];
+      if (!line) return usageError('reconcile: give --pending, or a statement line id', this.usage);
+      if (values.undo) {
+        const result = await o.ledgerUndo(configPath, env, logger, line);
+        if (values.json) json(result);
+        else out(`undone: ${result.undone.length} payment(s) of ${line} reversed`);
+        return 0;
+      }
+      if (typeof values.with !== 'string') return usageError('reconcile: give --with INVOICE or --undo', this.usage);
+      const result = await o.ledgerReconcile(configPath, env, logger, line, values.with);
+      if (values.json) json(result);
+      else out(result.already ? `${line} was already reconciled with ${values.with}` : `reconciled ${line} with ${values.with}`);
+      return 0;
+    },
+  },
+  report: {
+    summary: 'trial balance and unreconciled bank lines: the daily check (--json for scripts)',
+    usage: 'booksync report [--date YYYY-MM-DD] [--include-draft] [--json]',
+    options: { date: { type: 'string' }, 'include-draft': { type: 'boolean' }, json: { type: 'boolean' } },
+    async run({ values, configPath, env }) {
+      const report = await (await offline()).ledgerReportOf(configPath, env, await quietLogger(env), values.date as string | undefined, Boolean(values['include-draft']));
+      if (values.json) {
+        json(report);
+        return 0;
+      }
+      const tb = report.trial_balance as unknown as { rows: Array<Record<string, unknown>>; totals: Array<Record<string, unknown>>; balanced: boolean };
+      out(`Trial balance${values.date ? ` at ${String(values.date)}` : ''}: ${tb.balanced ? 'balanced' : 'NOT BALANCED'}`);
+      out(table([['code', 'name', 'currency', 'debit', 'credit', 'balance'], ...tb.rows.map((r) => [String(r.code), String(r.name), String(r.currency), money(r.debit, r.currency), money(r.credit, r.currency), money(r.balance, r.currency)]), ...tb.totals.map((t) => ['total', '', String(t.currency), money(t.debit, t.currency), money(t.credit, t.currency), ''])]));
+      const un = report.unreconciled as unknown as Array<Record<string, unknown>>;
+      out(`\nUnreconciled bank lines: ${un.length}`);
+      if (un.length) out(table([['line', 'date', 'amount', 'status', 'payee'], ...un.map((l) => [String(l.line ?? l._id), String(l.date), money(l.amount, l.currency), String(l.status), String(l.payee ?? '-')])]));
+      return 0;
+    },
+  },
+};

@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { builtinRegistry, FetchLoop, type RunOutcome } from '../bank';
+import { parseStatement } from '../bank/providers/dropfolder';
+import type { Config } from '../config';
+import type { BooksStore } from '../ledger';
+import { ledgerReport, pendingLines, reconcileLine, undoReconciliation } from '../ledger/automation';
+import { describeError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import { openSync, type ConflictChoice } from '../sync';
+import { connectionSpecsFrom } from './bank-service';
+import { controlRequest } from './control';
+import { EmbeddedCloud } from './embedded-cloud';
+import { automationConfigFrom } from './ledger-service';
+import { withDaemonOrStore } from './offline';
+import { syncSetupFrom } from './sync-service';
+
+/**
+ * The CLI's commands that act on the books: each asks the running daemon over its control socket,
+ * or, when no daemon runs, does the same work on the books opened directly (so an admin can act
+ * while the service is stopped).
+ */
+function viaDaemonOr<T>(
+  configPath: string,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  method: string,
+  params: Record<string, unknown>,
+  direct: (store: BooksStore, config: Config) => Promise<T>,
+): Promise<T> {
+  return withDaemonOrStore(
+    configPath,
+    env,
+    logger,
+    async (socket) => (await controlRequest(socket, method, params, 10 * 60_000)) as T,
+    (store, config) => direct(store, config),
+  );
+}
+
+/** Opens the sync engine without starting it (bookkeeping + books; the embedded cloud when configured). */
+async function withSyncEngine<T>(store: BooksStore, config: Config, logger: Logger, fn: (engine: Awaited<ReturnType<typeof openSync>>['engine']) => Promise<T>): Promise<T> {
+  const cloud = config.cloud.embedded ? new EmbeddedCloud(path.join(config.state_dir, 'cloud'), 'books', 0, logger) : undefined;
+  await cloud?.start();
+  try {
+    const runtime = await openSync(syncSetupFrom(config, cloud ? cloud.url : config.cloud.url, store, logger));
+    try {
+      return await fn(runtime.engine);
+    } finally {
+      await runtime.close();
+    }
+  } finally {
+    await cloud?.stop();
+  }
+}
+
+export function listConflicts(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, resolved: boolean) {
+  const method = resolved ? 'conflicts.resolved' : 'conflicts.list';
+  return viaDaemonOr<Array<Record<string, unknown>>>(configPath, env, logger, method, {}, (store, config) =>
+    withSyncEngine(store, config, logger, async (engine) => (resolved ? await engine.listResolved() : await engine.listConflicts()) as unknown as Array<Record<string, unknown>>),
+  );
+}
+
+export function resolveConflict(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, id: string, choice: ConflictChoice) {
+  return viaDaemonOr(configPath, env, logger, 'conflicts.resolve', { id, choice }, (store, config) =>
+    withSyncEngine(store, config, logger, (engine) => engine.resolveConflict(id, choice)),
+  );
+}
+
+export function fetchNow(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, names: string[]): Promise<RunOutcome[]> {
+  return viaDaemonOr(configPath, env, logger, 'bank.fetch', { names }, async (store, config) => {
+    const specs = connectionSpecsFrom(config);
+    const unknown = names.filter((n) => !specs.some((s) => s.name === n));
+    if (unknown.length) {
+      throw new (await import('../bank')).UnknownConnectionError('BANK_UNKNOWN_CONNECTION', `unknown connection(s) ${unknown.join(', ')} (configured: ${specs.map((s) => s.name).join(', ') || 'none'})`);
+    }
+    const loop = new FetchLoop({ store, registry: builtinRegistry(), logger });
+    const automation = automationConfigFrom(config, logger);
+    const { automateConnection, ensureCompany, loadCompanyFile } = await import('../ledger/automation');
+    // What the daemon does at start, so the lines can be posted in a store it never opened.
+    if (config.ledger.chart) await ensureCompany(store, loadCompanyFile(config.ledger.chart));
+    const outcomes: RunOutcome[] = [];
+    for (const spec of specs.filter((s) => (names.length ? names.includes(s.name) : s.enabled !== false))) {
+      const outcome = await loop.run(spec);
+      outcomes.push(outcome);
+      try {
+        await automateConnection(store, spec.name, automation);
+      } catch (err) {
+        // The lines are stored; posting them is retried on the next run, as in the daemon.
+        outcome.warnings.push(`posting and reconciliation failed: ${describeError(err).message}`);
+      }
+    }
+    return outcomes;
+  });
+}
+
+export function ledgerPending(configPath: string, env: NodeJS.ProcessEnv, logger: Logger) {
+  return viaDaemonOr(configPath, env, logger, 'ledger.pending', {}, (store) => pendingLines(store));
+}
+
+export function ledgerReconcile(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, line: string, invoice: string) {
+  return viaDaemonOr(configPath, env, logger, 'ledger.reconcile', { line, invoice }, (store, config) => reconcileLine(store, line, invoice, automationConfigFrom(config, logger)));
+}
+
+export function ledgerUndo(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, line: string) {
+  return viaDaemonOr(configPath, env, logger, 'ledger.undo', { line }, (store, config) => undoReconciliation(store, line, automationConfigFrom(config, logger)));
+}
+
+export function ledgerReportOf(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, date: string | undefined, includeDraft: boolean) {
+  return viaDaemonOr(configPath, env, logger, 'ledger.report', { date, include_draft: includeDraft }, (store) => ledgerReport(store, { date, include_draft: includeDraft }));
+}
+
+/** `booksync parse FILE`: the normalised transactions of a statement file; writes nothing. */
+export function parseFile(file: string, options: { csvMapping?: Record<string, unknown>; format?: string; currency?: string }) {
+  const bytes = fs.readFileSync(file);
+  return parseStatement(bytes, {
+    fileName: path.basename(file),
+    csv: options.csvMapping as never,
+    format: options.format as never,
+    defaultCurrency: options.currency,
+  });
+}
