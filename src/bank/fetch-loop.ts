@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { addDays, isCalendarDate, utcDate, type CalendarDate } from '../shared/dates';
-import { BooksyncError, describeError } from '../shared/errors';
+import { BooksyncError, PermanentError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import {
   LedgerError,
@@ -132,7 +132,7 @@ const RELEASED = Object.freeze({}) as BooksDoc;
 const STALE_REREAD_LIMIT = 2_000;
 
 /** Why a run made no provider call. */
-export type SkipReason = 'rate_limited' | 'auth_required' | 'consent_expired' | 'disabled';
+export type SkipReason = 'rate_limited' | 'auth_required' | 'consent_expired' | 'permanent_error' | 'disabled';
 
 /** What one run did: the `bank.run` log line, what `booksync fetch` prints. */
 export interface RunOutcome {
@@ -155,6 +155,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** The next scheduled run after a run ending at `now` (the scheduler's plan); rate limits override it. */
   planNext?: (now: Date) => Date | undefined;
+  /**
+   * Retry an auth_required or permanently failed connection once although its credentials did not
+   * change (an admin's `booksync fetch NAME`). Never overrides a rate limit or an expired consent.
+   */
+  force?: boolean;
 }
 
 /** What the fetch loop needs from the books (BooksStore, or a wrapper in tests). */
@@ -356,15 +361,23 @@ export class FetchLoop {
     const block = readBlock(spec.stateDir);
     let renewed = false;
     if (block) {
-      if (block.fingerprint === fingerprint) {
-        const why = block.status === 'auth_required'
-          ? `${spec.name}: the bank rejected the credentials; no retry until they change in the config`
-          : `${spec.name}: the bank consent has expired; renew it (new consent or credentials) to resume`;
-        return skip(block.status, block.status, planNext(now), doc.last_error ?? { code: block.status === 'auth_required' ? 'BANK_AUTH' : 'BANK_CONSENT_EXPIRED', message: why });
+      // `force` (someone ran `booksync fetch NAME`) retries auth and permanent failures once with
+      // the same credentials — the bank may have been fixed meanwhile; an expired consent stays expired.
+      const forced = options.force === true && block.status !== 'consent_expired';
+      if (block.fingerprint === fingerprint && !forced) {
+        const why =
+          block.status === 'auth_required'
+            ? `${spec.name}: the bank rejected the credentials; no retry until they change in the config (or \`booksync fetch ${spec.name}\`)`
+            : block.status === 'consent_expired'
+              ? `${spec.name}: the bank consent has expired; renew it (new consent or credentials) to resume`
+              : `${spec.name}: the last fetch failed in a way retrying cannot fix; no retry until the connection's settings or credentials change (or \`booksync fetch ${spec.name}\`)`;
+        const code = block.status === 'auth_required' ? 'BANK_AUTH' : block.status === 'consent_expired' ? 'BANK_CONSENT_EXPIRED' : 'BANK_PERMANENT';
+        const status = block.status === 'error' ? 'error' : block.status;
+        return skip(block.status === 'error' ? 'permanent_error' : block.status, status, planNext(now), doc.last_error ?? { code, message: why });
       }
       clearBlock(spec.stateDir);
-      renewed = true;
-      log.info(`${spec.name}: credentials or settings changed since the ${block.status} failure; retrying`, { event: 'bank.retry', reason: block.status });
+      renewed = block.fingerprint !== fingerprint;
+      log.info(`${spec.name}: ${forced && !renewed ? 'fetch asked for by hand' : 'credentials or settings changed'} since the ${block.status} failure; retrying`, { event: 'bank.retry', reason: block.status });
     }
     if (doc.status === 'rate_limited' && doc.next_run_at && Date.parse(doc.next_run_at) > now.getTime()) {
       return skip('rate_limited', 'rate_limited', doc.next_run_at);
@@ -446,6 +459,9 @@ export class FetchLoop {
       } else if (err instanceof ConsentExpiredError) {
         status = 'consent_expired';
         writeBlock(spec.stateDir, { status, fingerprint, since: finishedAt.toISOString() });
+      } else if (err instanceof PermanentError) {
+        // A config mistake, a refused request, a redirect: retrying the same thing cannot help.
+        writeBlock(spec.stateDir, { status: 'error', fingerprint, since: finishedAt.toISOString() });
       }
       const next: BankConnectionState = {
         ...doc,

@@ -214,8 +214,9 @@ export class BankScheduler {
 
   /**
    * `booksync fetch [NAME...]`: runs the named connections (all enabled ones when none are named)
-   * now, concurrently, joining any run already in progress. Rate limits and auth blocks still
-   * apply (a blocked connection returns at once with `skipped`).
+   * now, concurrently, joining any run already in progress. Rate limits and expired consents still
+   * apply (such a connection returns at once with `skipped`); a connection named explicitly is
+   * retried once even when auth_required or permanently failed.
    */
   async runNow(names: readonly string[] = []): Promise<RunOutcome[]> {
     const unknown = names.filter((n) => !this.entries.has(n));
@@ -225,7 +226,8 @@ export class BankScheduler {
       });
     }
     const chosen = names.length > 0 ? names.map((n) => this.entries.get(n) as Entry) : [...this.entries.values()].filter((e) => e.spec.enabled !== false);
-    return Promise.all(chosen.map((entry) => this.runEntry(entry)));
+    // Naming a connection is an admin asking for it: retry an auth or permanent failure once.
+    return Promise.all(chosen.map((entry) => this.runEntry(entry, names.length > 0)));
   }
 
   /** The instant each connection's job will fire (what `next_run_at` says), by name. */
@@ -343,9 +345,10 @@ export class BankScheduler {
     });
   }
 
-  private async runEntry(entry: Entry): Promise<RunOutcome> {
+  private async runEntry(entry: Entry, force = false): Promise<RunOutcome> {
     const spec = entry.spec;
     const outcome = await this.loop.run(spec, {
+      force,
       signal: this.stopController.signal,
       planNext: this.started && !this.stopped ? (at) => this.plan(spec, at) : undefined,
     });

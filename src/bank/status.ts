@@ -75,7 +75,8 @@ export function healthyStatus(consentExpiresAt: string | undefined, now: Date): 
 
 /** Why a connection makes no provider calls until its credentials or settings change. */
 export interface BlockMarker {
-  status: 'auth_required' | 'consent_expired';
+  /** `error`: a PermanentError other than auth or consent (a config mistake, a refused request). */
+  status: 'auth_required' | 'consent_expired' | 'error';
   /** {@link credentialsFingerprint} of the credentials and settings that failed. */
   fingerprint: string;
   since: string;
@@ -97,7 +98,7 @@ function markerPath(stateDir: string): string {
 export function readBlock(stateDir: string): BlockMarker | undefined {
   try {
     const data = JSON.parse(readFileSync(markerPath(stateDir), 'utf8')) as BlockMarker;
-    if ((data.status === 'auth_required' || data.status === 'consent_expired') && typeof data.fingerprint === 'string') return data;
+    if (['auth_required', 'consent_expired', 'error'].includes(data.status) && typeof data.fingerprint === 'string') return data;
   } catch {
     // absent or unreadable: not blocked
   }

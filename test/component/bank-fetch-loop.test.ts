@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { FetchLoop, type BankStore, type ConnectionSpec } from '../../src/bank/fetch-loop';
 import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError, RateLimitedError } from '../../src/bank/errors';
+import { PermanentError } from '../../src/shared/errors';
 import { ProviderRegistry } from '../../src/bank/registry';
 import { readStatus } from '../../src/bank/status';
 import { bankConnectionId, statementLineId, type BooksDoc, type BooksStore, type StatementLineDoc } from '../../src/ledger';
@@ -184,6 +185,32 @@ describe('bank fetch loop', function () {
       assert.equal(renewed.status, 'connected');
       assert.equal(fake.calls.length, 2);
       assert.equal(existsSync(path.join(spec.stateDir, 'blocked.json')), false);
+    });
+
+    it('given a permanent failure (a refused request), then the connection is not retried until its settings change, or an admin forces one run', async function () {
+      fake.then(
+        new PermanentError('BANK_REQUEST_REJECTED', 'the bank refused the request: HTTP 400 unknown account 123 (check settings.account_id)'),
+        new PermanentError('BANK_REQUEST_REJECTED', 'still refused'),
+        result([statement(IBAN, [])]),
+      );
+      const first = await loop.run(spec);
+      assert.equal(first.status, 'error');
+      const again = await loop.run(spec);
+      assert.equal(again.skipped, 'permanent_error');
+      assert.equal(again.status, 'error');
+      assert.match(again.error?.message ?? '', /unknown account 123/);
+      assert.equal(fake.calls.length, 1);
+      assert.equal((await loop.run(spec, { force: true })).error?.message, 'still refused');
+      assert.equal(fake.calls.length, 2);
+      assert.equal((await loop.run({ ...spec, settings: { account_id: '456' } })).status, 'connected');
+    });
+
+    it('given auth_required, when an admin forces a run, then the provider is asked once more with the same credentials', async function () {
+      fake.then(new BankAuthError('BANK_AUTH', 'locked out (OFX 15502)'), result([statement(IBAN, [])]));
+      await loop.run(spec);
+      assert.equal((await loop.run(spec)).skipped, 'auth_required');
+      assert.equal((await loop.run(spec, { force: true })).status, 'connected');
+      assert.equal(fake.calls.length, 2);
     });
 
     it('given the provider reports the consent expired, then status is consent_expired and no call happens until renewed', async function () {

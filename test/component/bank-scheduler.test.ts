@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as schedule from 'node-schedule';
 import { FetchLoop, type ConnectionSpec } from '../../src/bank/fetch-loop';
-import { RateLimitedError } from '../../src/bank/errors';
+import { BankAuthError, RateLimitedError } from '../../src/bank/errors';
 import { ProviderRegistry } from '../../src/bank/registry';
 import { BankScheduler, UnknownConnectionError, nodeScheduleTimer, seededRandom, type JobTimer } from '../../src/bank/scheduler';
 import { formatStatusTable, listStatuses, readStatus } from '../../src/bank/status';
@@ -180,6 +180,16 @@ describe('bank scheduler', function () {
     const view = await scheduler.status();
     assert.deepEqual(view.connections.map((c) => c.name).sort(), ['a', 'b'], 'runNow without start writes no status for the disabled one');
     assert.equal(formatStatusTable(view.connections, clock.now()), table, 'the JSON view prints the same table');
+  });
+
+  it('given an auth_required connection, then `booksync fetch NAME` retries it once but fetching all does not', async function () {
+    fake.then(new BankAuthError('BANK_AUTH', 'rejected'), result([statement('ACC', [])]));
+    const scheduler = make(specs({ name: 'a' }));
+    await scheduler.runNow(['a']);
+    assert.equal((await scheduler.runNow())[0].skipped, 'auth_required');
+    assert.equal(fake.calls.length, 1);
+    assert.equal((await scheduler.runNow(['a']))[0].status, 'connected');
+    assert.equal(fake.calls.length, 2);
   });
 
   it('given a hung run at stop, then stop cancels jobs, aborts the run at the deadline and shuts node-schedule down', async function () {
