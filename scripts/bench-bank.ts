@@ -4,7 +4,10 @@
  * books store. Prints tx/s per format, the re-run (everything a duplicate) speed and peak RSS; the
  * last line is one JSON object. Files are generated deterministically in a temp folder.
  *
- *   node dist/scripts/bench-bank.js [--count 100000] [--batch 1000] [--parse-bench]
+ *   node dist/scripts/bench-bank.js [--count 100000] [--batch 1000] [--heap-mb N] [--parse-bench]
+ *
+ * `--heap-mb N` runs each format with `--max-old-space-size=N`: peak RSS then shows the live
+ * memory rather than how lazily V8 collects (OFX 100,000 lines import within a 200 MB heap).
  *
  * `--parse-bench` also runs dist/scripts/bench-bank-parse.js (parse-only numbers, ofxparse/libofx
  * comparison) when it exists, and merges its last-line JSON into ours.
@@ -194,8 +197,9 @@ async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, ba
  * Runs one format in a child process, so each format's peak RSS is its own and does not include
  * generating the file.
  */
-function runChild(name: 'ofx' | 'camt', file: string, count: number, batch: number): FormatResult {
-  const child = spawnSync(process.execPath, [__filename, '--child', name, '--file', file, '--count', String(count), '--batch', String(batch)], {
+function runChild(name: 'ofx' | 'camt', file: string, count: number, batch: number, heapMb?: number): FormatResult {
+  const v8 = heapMb ? [`--max-old-space-size=${heapMb}`] : [];
+  const child = spawnSync(process.execPath, [...v8, __filename, '--child', name, '--file', file, '--count', String(count), '--batch', String(batch)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 << 20,
@@ -221,8 +225,9 @@ async function main(argv: string[]): Promise<void> {
     const camtFile = path.join(dir, 'bench.camt053.xml');
     generateOfx(ofxFile, { transactions: count, seed: 7, version: 1 });
     generateCamt(camtFile, count, 7);
-    ofx = runChild('ofx', ofxFile, count, batch);
-    camt = runChild('camt', camtFile, count, batch);
+    const heapMb = arg(argv, '--heap-mb') ? Number(arg(argv, '--heap-mb')) : undefined;
+    ofx = runChild('ofx', ofxFile, count, batch, heapMb);
+    camt = runChild('camt', camtFile, count, batch, heapMb);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
