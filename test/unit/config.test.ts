@@ -979,7 +979,14 @@ describe('config: defaults, paths, result', () => {
     assert.deepEqual(Object.keys(types), [...SYNC_DOC_TYPES]);
     for (const t of SYNC_DOC_TYPES) assert.deepEqual(types[t], { direction: 'none', conflict: 'manual', tie_breaker: null, exclude: { push: [], pull: [], both: [] } });
     assert.deepEqual(config.bank, { request_timeout: '60s', request_timeout_ms: 60_000, connections: [] });
-    assert.deepEqual(config.ledger, { company: { name: 'Demo', currency: 'EUR' }, post_moves: 'posted', connections: {}, reconcile: { rules: [] } });
+    assert.deepEqual(config.ledger, {
+      company: { name: 'Demo', currency: 'EUR' },
+      post_moves: 'posted',
+      chart: null,
+      accounts: { receivable: '1200', payable: '2000', opening_balance: '3000' },
+      connections: {},
+      reconcile: { rules: [] },
+    });
   });
 
   it('fills connection and provider defaults', () => {
