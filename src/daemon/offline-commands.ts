@@ -80,7 +80,8 @@ export function fetchNow(configPath: string, env: NodeJS.ProcessEnv, logger: Log
     if (config.ledger.chart) await ensureCompany(store, loadCompanyFile(config.ledger.chart));
     const outcomes: RunOutcome[] = [];
     for (const spec of specs.filter((s) => (names.length ? names.includes(s.name) : s.enabled !== false))) {
-      const outcome = await loop.run(spec);
+      // A connection named on the command line is tried even when blocked (auth, consent), as through the daemon.
+      const outcome = await loop.run(spec, { force: names.includes(spec.name) });
       outcomes.push(outcome);
       try {
         await automateConnection(store, spec.name, automation);
