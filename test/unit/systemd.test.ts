@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const REPO = path.resolve(__dirname, '../../..');
+const UNIT = path.join(REPO, 'systemd', 'booksync.service');
+
+describe('systemd unit', () => {
+  const unit = fs.readFileSync(UNIT, 'utf8');
+  const directive = (name: string) => unit.split('\n').filter((l) => l.startsWith(`${name}=`)).map((l) => l.slice(name.length + 1));
+
+  it('runs the CLI that scripts/install.sh installs, reloads with SIGHUP and restarts on failure but not on a config error', () => {
+    const install = fs.readFileSync(path.join(REPO, 'scripts', 'install.sh'), 'utf8');
+    assert.match(install, /prefix="\$destdir\/opt\/booksync"/);
+    assert.deepEqual(directive('ExecStart'), ['/usr/bin/node /opt/booksync/dist/src/cli/main.js start --config /etc/booksync/booksync.yaml']);
+    assert.ok(fs.existsSync(path.join(REPO, 'dist', 'src', 'cli', 'main.js')), 'the path under /opt/booksync exists in the build');
+    assert.deepEqual(directive('ExecReload'), ['/bin/kill -HUP $MAINPID']);
+    assert.deepEqual(directive('Restart'), ['on-failure']);
+    assert.deepEqual(directive('RestartPreventExitStatus'), ['78']);
+    for (const d of ['StateDirectory', 'ConfigurationDirectory', 'DynamicUser', 'ProtectSystem', 'NoNewPrivileges', 'PrivateTmp']) {
+      assert.equal(directive(d).length, 1, `${d} is set`);
+    }
+    assert.deepEqual(directive('ProtectSystem'), ['strict']);
+  });
+
+  it('passes systemd-analyze verify where that tool exists', function () {
+    const which = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' });
+    if (which.status !== 0) this.skip();
+    // verify checks that ExecStart's binary exists; point it at this machine's node if /usr/bin/node is absent.
+    let unitPath = UNIT;
+    if (!fs.existsSync('/usr/bin/node')) {
+      unitPath = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'unit-')), 'booksync.service');
+      fs.writeFileSync(unitPath, fs.readFileSync(UNIT, 'utf8').split('/usr/bin/node').join(process.execPath));
+    }
+    const out = execFileSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(out.trim(), '');
+  });
+});
