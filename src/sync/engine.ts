@@ -1096,9 +1096,13 @@ export class SyncEngine {
         source = doc._deleted ? null : doc;
         taken = 'merged';
       }
-      const leaves = (r?._conflicts ?? c.remote_leaves ?? []).filter((rev) => rev !== r?._rev);
+      // A one-way type is written only on the side it goes to: resolving a pull-only conflict with
+      // `take: local` keeps the books and moves the base past this cloud version, nothing more.
+      const toCloud = tp.goes('push');
+      const toBooks = tp.goes('pull') || !toCloud;
+      const leaves = toCloud ? (r?._conflicts ?? c.remote_leaves ?? []).filter((rev) => rev !== r?._rev) : [];
       const remoteWrites: RemoteWrite[] = [];
-      if (!sameContent(rShared, result) && !(result === null && !live(r))) {
+      if (toCloud && !sameContent(rShared, result) && !(result === null && !live(r))) {
         remoteWrites.push(
           result === null
             ? { _id: id, _rev: (r as RemoteDoc)._rev, _deleted: true }
@@ -1118,7 +1122,7 @@ export class SyncEngine {
       const localBody: Record<string, unknown> =
         'doc' in choice && source ? { ...source } : result === null ? { _id: id, _deleted: true } : tp.compose(result, live(l), live(r) ?? source, 'pull');
       delete localBody._rev;
-      if (canonicalJson(bodyOf(live(l))) !== canonicalJson(bodyOf(result === null ? null : localBody))) {
+      if (toBooks && canonicalJson(bodyOf(live(l))) !== canonicalJson(bodyOf(result === null ? null : localBody))) {
         if (!(result === null && !live(l))) {
           const [res] = await this.local.write([{ doc: localBody as LocalWrite['doc'], current: l, override: { reason: `sync conflict on ${id} resolved by an admin` } }]);
           if (!res.ok) {
@@ -1134,8 +1138,15 @@ export class SyncEngine {
       const audit = this.auditBody(id, 'manual', lShared, rShared, c.base, result, taken, { reason: c.reason });
       await this.writeAudits([{ doc: audit as LocalWrite['doc'], current: null }]);
       const localAfter = result === null ? (l ? { _id: id, _rev: localRev, _deleted: true } : null) : { ...(localBody as Record<string, unknown>), _rev: localRev };
-      const remoteAfter = result === null ? (r ? ({ _id: id, _rev: remoteRev, _deleted: true } as RemoteDoc) : null) : ({ ...tp.compose(result, live(r), source, 'push'), _id: id, _rev: remoteRev } as RemoteDoc);
-      await this.bk.putBases([[id, this.agreedBase(tp, localAfter as LocalDoc | null, remoteAfter, result)]]);
+      const remoteAfter = !toCloud
+        ? r
+        : result === null
+          ? r
+            ? ({ _id: id, _rev: remoteRev, _deleted: true } as RemoteDoc)
+            : null
+          : ({ ...tp.compose(result, live(r), source, 'push'), _id: id, _rev: remoteRev } as RemoteDoc);
+      const booksAfter = toBooks ? localAfter : l;
+      await this.bk.putBases([[id, this.agreedBase(tp, booksAfter as LocalDoc | null, remoteAfter, toBooks ? result : live(l) ? tp.shared(l as LocalDoc) : null)]]);
       await this.bk.deleteConflict(id);
       this.openConflictIds.delete(id);
       this.patchStatus({ open_conflicts: this.openConflictIds.size });

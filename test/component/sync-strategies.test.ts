@@ -233,6 +233,24 @@ describe('sync conflict strategies (component, express-pouchdb over HTTP)', func
     assert.equal(audits[0].scope, 'cloud');
   });
 
+  it('given a pull-only type whose cloud doc the books refuse, when the admin keeps the books version, then nothing is written to the cloud', async () => {
+    const db = `strategies${++dbCount}`;
+    const site = await Site.open(cloud.dbUrl(db), { types: { account: { direction: 'pull', conflict: 'remote-wins' } } });
+    sites.push(site);
+    await site.engine.syncOnce();
+    const res = await fetch(`${cloud.dbUrl(db)}/account:9999`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'account', code: '9999', name: 'no kind' }) });
+    assert.ok(res.ok);
+    await site.engine.syncOnce();
+    const [c] = await site.engine.listConflicts();
+    assert.equal(c.reason, 'LEDGER_INVALID_DOC');
+    const before = ((await cloud.raw(db, 'account:9999')) as Doc)._rev;
+    await site.engine.resolveConflict('account:9999', { take: 'local' });
+    assert.equal(((await cloud.raw(db, 'account:9999')) as Doc)._rev, before, 'a pull-only type is never written to the cloud');
+    assert.equal(await local(site, 'account:9999'), undefined);
+    const again = await site.engine.syncOnce();
+    assert.equal(again.pull.docs + again.pull.conflicts, 0, 'the refused version is not pulled again');
+  });
+
   it('given audit documents, when syncing with the default direction none, then they never reach the cloud', async () => {
     const { site, db } = await siteWith({ direction: 'both', conflict: 'local-wins' });
     await edit(site, 'partner:x', { name: 'LOCAL' });
