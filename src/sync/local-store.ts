@@ -105,9 +105,13 @@ export class PouchLocalStore implements LocalStore {
         results[i] = { id: w.doc._id, ok: false, conflict: false, code: d.code, message: d.message };
         return;
       }
-      const body: Record<string, unknown> = { ...w.doc };
-      delete body._rev;
-      if (w.current) body._rev = w.current._rev;
+      // No `delete` on the body: it would turn the object into a slow dictionary for PouchDB's work.
+      let body: Record<string, unknown> = w.doc;
+      if (w.current) body = { ...w.doc, _rev: w.current._rev };
+      else if (w.doc._rev !== undefined) {
+        const { _rev: _dropped, ...rest } = w.doc;
+        body = rest;
+      }
       toWrite.push(body);
       slots.push(i);
     });
