@@ -1,7 +1,8 @@
+import type { Readable } from 'node:stream';
 import type { BankAccountStatement, BankBalance, BankTransaction } from '../../../provider';
 import { isCurrency } from '../../../../shared/money';
 import type { CalendarDate } from '../../../../shared/dates';
-import { charsetFromName, decodeAll, asciiHead } from './charset';
+import { asciiHead, charsetFromName, chooseCharset, concatBytes, decodeCp1252, StreamDecoder, type Charset } from './charset';
 import { localName, Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
 import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
 
@@ -16,8 +17,31 @@ import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, mal
  * amounts adding up to the entry amount becomes one line per `TxDtls`; otherwise it is one line.
  * `INFO` entries are not bookings and are skipped with a warning.
  *
+ * The file is read as a stream: the reader keeps the entry being read and the unfinished tail of
+ * the input, and hands each line to a sink as soon as its `</Ntry>` closes, so memory does not grow
+ * with the file (a 100,000-entry statement is 50 MB of XML).
+ *
  * @link https://www.iso20022.org/catalogue-messages/iso-20022-messages-archive?search=camt.053
  */
+
+/** A statement as known when its `</Stmt>` closes: everything except the lines, which were streamed. */
+export type CamtStatementSummary = Omit<BankAccountStatement, 'transactions'> & { transactionCount: number };
+
+/** Receives the parse as it happens. Discard everything received if the parse later throws. */
+export interface CamtSink {
+  transaction(tx: BankTransaction, statementIndex: number): void;
+  statement(statement: CamtStatementSummary, statementIndex: number): void;
+}
+
+export interface CamtOptions {
+  fileName: string;
+}
+
+export interface CamtResult {
+  statementCount: number;
+  transactionCount: number;
+  warnings: string[];
+}
 
 interface Party {
   name?: string;
@@ -69,7 +93,9 @@ interface StatementDraft {
   from?: string;
   to?: string;
   balances: BankBalance[];
-  transactions: BankTransaction[];
+  count: number;
+  /** Currency of the first line: the statement's currency when neither Acct/Ccy nor a balance says. */
+  firstCurrency?: string;
 }
 
 const BALANCE_KINDS: Readonly<Record<string, 'ledger' | 'available'>> = {
@@ -78,7 +104,8 @@ const BALANCE_KINDS: Readonly<Record<string, 'ledger' | 'available'>> = {
 
 class CamtReader implements TokenHandler {
   readonly warnings: string[] = [];
-  readonly statements: BankAccountStatement[] = [];
+  statementCount = 0;
+  transactionCount = 0;
   readonly tokenizer = new Tokenizer(this);
   private readonly path: string[] = [];
   private buffered = '';
@@ -89,7 +116,7 @@ class CamtReader implements TokenHandler {
   private bal?: BalanceDraft;
   private sawDocument = false;
 
-  constructor(private readonly file: string) {}
+  constructor(private readonly file: string, private readonly sink: CamtSink) {}
 
   open(rawName: string, attributes: Record<string, string> | undefined, selfClosing: boolean): void {
     const name = localName(rawName);
@@ -101,7 +128,7 @@ class CamtReader implements TokenHandler {
         this.sawDocument = true;
         break;
       case 'Stmt':
-        if (this.parent(1) === 'BkToCstmrStmt') this.st = { line, balances: [], transactions: [] };
+        if (this.parent(1) === 'BkToCstmrStmt') this.st = { line, balances: [], count: 0 };
         break;
       case 'Bal':
         if (this.st && !this.entry) this.bal = { line };
@@ -175,7 +202,7 @@ class CamtReader implements TokenHandler {
       throw malformed({ file: this.file, line: this.tokenizer.line, field: this.path[this.path.length - 1] }, `file ends inside <${this.path.join('/')}> (truncated file?)`);
     }
     if (!this.sawDocument) throw malformed({ file: this.file, line: 1, field: 'BkToCstmrStmt' }, 'no BkToCstmrStmt element: not a camt.053 statement');
-    if (this.statements.length === 0) throw malformed({ file: this.file, field: 'Stmt' }, 'no Stmt in the file');
+    if (this.statementCount === 0) throw malformed({ file: this.file, field: 'Stmt' }, 'no Stmt in the file');
   }
 
   private parent(up: number): string | undefined {
@@ -294,7 +321,7 @@ class CamtReader implements TokenHandler {
       if (sameCurrency && sum === amount) {
         parts.forEach((x, i) => {
           const id = x.d.acctSvcrRef ?? (e.acctSvcrRef !== undefined ? `${e.acctSvcrRef}/${i + 1}` : undefined);
-          st.transactions.push(this.transaction({ ...base, amount: x.amount, currency }, id, x.d, e, x.amount >= 0));
+          this.emit(st, this.transaction({ ...base, amount: x.amount, currency }, id, x.d, e, x.amount >= 0));
         });
         return;
       }
@@ -311,7 +338,14 @@ class CamtReader implements TokenHandler {
       delete tx.counterpartyIban;
       delete tx.reference;
     }
-    st.transactions.push(tx);
+    this.emit(st, tx);
+  }
+
+  private emit(st: StatementDraft, tx: BankTransaction): void {
+    if (st.count === 0) st.firstCurrency = tx.currency;
+    st.count++;
+    this.transactionCount++;
+    this.sink.transaction(tx, this.statementCount);
   }
 
   private transaction(
@@ -324,36 +358,43 @@ class CamtReader implements TokenHandler {
     const party = d ? (credit ? d.debtor : d.creditor) : undefined;
     const endToEnd = d?.endToEndId && d.endToEndId.toUpperCase() !== 'NOTPROVIDED' ? d.endToEndId : undefined;
     const memo = d ? cleanText(d.ustrd.join(' ')) ?? cleanText(d.addtlTxInf) : undefined;
-    return compact<BankTransaction>({
-      providerId: providerId || undefined,
-      bookingDate: base.bookingDate,
-      valueDate: base.valueDate,
-      amount: base.amount,
-      currency: base.currency,
-      payee: cleanText(party?.name),
-      memo: memo ?? cleanText(e.addtlNtryInf),
-      reference: cleanText(d?.creditorRef) ?? endToEnd,
-      counterpartyIban: party?.iban,
-      counterpartyName: cleanText(party?.name),
-      pending: base.pending,
-    });
+    // Built field by field rather than through `compact()`: deleting keys turns an object into a
+    // dictionary several times its size, and a large import holds a hundred thousand of these.
+    const tx = {} as BankTransaction;
+    const id = own(providerId || undefined);
+    if (id !== undefined) tx.providerId = id;
+    tx.bookingDate = base.bookingDate;
+    if (base.valueDate !== undefined) tx.valueDate = base.valueDate;
+    tx.amount = base.amount;
+    tx.currency = base.currency;
+    const payee = own(cleanText(party?.name));
+    if (payee !== undefined) tx.payee = payee;
+    const text = own(memo ?? cleanText(e.addtlNtryInf));
+    if (text !== undefined) tx.memo = text;
+    const reference = own(cleanText(d?.creditorRef) ?? endToEnd);
+    if (reference !== undefined) tx.reference = reference;
+    const iban = own(party?.iban);
+    if (iban !== undefined) tx.counterpartyIban = iban;
+    if (payee !== undefined) tx.counterpartyName = payee;
+    tx.pending = base.pending;
+    return tx;
   }
 
   private finishStatement(st: StatementDraft): void {
     if (st.accountId === undefined) throw malformed({ file: this.file, line: st.line, field: 'Stmt/Acct/Id' }, 'statement without an account IBAN or Othr/Id');
-    const currency = st.currency ?? st.balances[0]?.currency ?? st.transactions[0]?.currency;
+    const currency = st.currency ?? st.balances[0]?.currency ?? st.firstCurrency;
     if (currency === undefined) throw malformed({ file: this.file, line: st.line, field: 'Stmt/Acct/Ccy' }, 'statement without a currency');
-    const statement: BankAccountStatement = compact({
+    const statement: CamtStatementSummary = compact({
       accountId: st.accountId,
       bankId: st.bankId,
       currency,
       from: st.from !== undefined ? this.date(st.from, st.line, 'FrToDt/FrDtTm') : undefined,
       to: st.to !== undefined ? this.date(st.to, st.line, 'FrToDt/ToDtTm') : undefined,
-      transactions: st.transactions,
       balances: st.balances,
+      transactionCount: st.count,
     });
-    dropSharedProviderIds(statement, this.file, this.warnings);
-    this.statements.push(statement);
+    this.sink.statement(statement, this.statementCount);
+    this.statementCount++;
   }
 
   private currency(code: string | undefined, line: number, field: string): string {
@@ -388,23 +429,185 @@ class CamtReader implements TokenHandler {
   }
 }
 
+/**
+ * A copy of `text` that does not keep the chunk it was cut from alive. V8 makes substrings of 13
+ * or more characters views into their parent; a line's payee or reference would otherwise pin the
+ * megabyte of XML text it came from, and a streamed file would end up in memory after all.
+ */
+function own(text: string | undefined): string | undefined {
+  if (text === undefined || text.length < 13) return text;
+  return ` ${text}`.slice(1);
+}
+
 /** True when the head of a file looks like a camt.053 document. */
 export function looksLikeCamt053(head: string): boolean {
   return /camt\.053\.001\.\d\d/.test(head) || /<([\w-]+:)?BkToCstmrStmt[\s>]/.test(head);
 }
 
-/** Parses a whole camt.053 file (all statements in it). */
-export function parseCamt053(bytes: Buffer, options: { fileName: string }): ParsedStatementFile {
+/** Head bytes kept back until the XML declaration and the namespace can be read. */
+const HEAD_BYTES = 4096;
+/** Text handed to the tokenizer at a time when parsing a file held in memory. */
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Push parser: `write()` bytes as they come, then `end()`. Throws `MalformedStatementError`
+ * (code `BANK_MALFORMED_FILE`) naming file, line and field for anything it cannot read; lines
+ * already given to the sink must then be discarded (a bad file imports nothing).
+ *
+ * The charset is the XML declaration's (UTF-8 by default), checked against the bytes as they come
+ * (a BOM wins; a wrong Windows-1252/UTF-8 declaration is corrected with a warning).
+ */
+export class Camt053StreamParser {
+  private readonly reader: CamtReader;
+  private headChunks: Buffer[] = [];
+  private headLength = 0;
+  private decode?: (bytes: Buffer, final: boolean) => string;
+  private started = false;
+  private fedText = false;
+  private readonly decodeWarnings: string[] = [];
+
+  constructor(private readonly options: CamtOptions, sink: CamtSink) {
+    this.reader = new CamtReader(options.fileName, sink);
+  }
+
+  /** Warnings so far (a sink may add its own here, so they keep the file's order). */
+  get warnings(): string[] {
+    return this.reader.warnings;
+  }
+
+  /**
+   * Sets the charset before any bytes are written, for a caller that has the whole file and
+   * chose it from all of it (BOM already skipped): no guessing from the head.
+   */
+  useCharset(charset: Charset): void {
+    if (charset === 'windows-1252') {
+      this.decode = (bytes) => decodeCp1252(bytes);
+      return;
+    }
+    const decoder = new TextDecoder(charset, { fatal: charset === 'utf-8' });
+    this.decode = (bytes, final) => {
+      try {
+        return decoder.decode(bytes, { stream: !final });
+      } catch (err) {
+        throw malformed({ file: this.options.fileName, line: this.reader.tokenizer.line }, (err as Error).message);
+      }
+    };
+  }
+
+  write(chunk: Buffer): void {
+    if (!this.started) {
+      this.headChunks.push(chunk);
+      this.headLength += chunk.length;
+      if (this.headLength >= HEAD_BYTES) this.startBody();
+      return;
+    }
+    this.feed(chunk, false);
+  }
+
+  end(): CamtResult {
+    if (!this.started) this.startBody();
+    this.feed(Buffer.alloc(0), true);
+    this.reader.end();
+    return {
+      statementCount: this.reader.statementCount,
+      transactionCount: this.reader.transactionCount,
+      warnings: [...this.decodeWarnings, ...this.reader.warnings],
+    };
+  }
+
+  private startBody(): void {
+    const head = concatBytes(this.headChunks, this.headLength);
+    this.headChunks = [];
+    this.started = true;
+    const file = this.options.fileName;
+    const text = asciiHead(head, HEAD_BYTES);
+    const ns = /urn:iso:std:iso:20022:tech:xsd:(camt\.\d{3})\.001\.(\d\d)/.exec(text);
+    if (ns && ns[1] !== 'camt.053') {
+      throw malformed({ file, line: 1, field: 'Document/@xmlns' }, `${ns[1]} is not a camt.053 statement (only camt.053 is read)`);
+    }
+    let skip = 0;
+    if (!this.decode) {
+      const warn = (w: string) => this.decodeWarnings.push(`${file}: ${w}`);
+      const declared = charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(text)?.[1]) ?? 'utf-8';
+      const chosen = chooseCharset(head, declared, warn, false);
+      skip = chosen.skip;
+      const decoder = new StreamDecoder(chosen.charset, warn);
+      this.decode = (bytes, final) => {
+        try {
+          return decoder.decode(bytes, final);
+        } catch (err) {
+          throw malformed({ file, line: this.reader.tokenizer.line }, (err as Error).message);
+        }
+      };
+    }
+    this.feed(head.subarray(skip), false);
+  }
+
+  private feed(bytes: Buffer, final: boolean): void {
+    let text = this.decode!(bytes, final);
+    if (!this.fedText && text.length > 0) {
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      this.fedText = text.length > 0;
+    }
+    if (text.length > 0) this.reader.tokenizer.write(text);
+  }
+}
+
+/** Collects a streamed parse into whole statements, dropping provider ids that lines share. */
+class CollectingSink implements CamtSink {
+  readonly statements: BankAccountStatement[] = [];
+  /** Set to the parser's warnings, so the shared-id warnings come in the file's order. */
+  warnings: string[] = [];
+  private lines: BankTransaction[] = [];
+
+  constructor(private readonly file: string) {}
+
+  transaction(tx: BankTransaction): void {
+    this.lines.push(tx);
+  }
+
+  statement(summary: CamtStatementSummary): void {
+    const { transactionCount: _count, ...rest } = summary;
+    const statement: BankAccountStatement = { ...rest, transactions: this.lines };
+    this.lines = [];
+    dropSharedProviderIds(statement, this.file, this.warnings);
+    this.statements.push(statement);
+  }
+}
+
+/** Parses a whole camt.053 file held in memory (all statements in it), a megabyte of text at a time. */
+export function parseCamt053(bytes: Buffer, options: CamtOptions): ParsedStatementFile {
   const warnings: string[] = [];
   const head = asciiHead(bytes, 1024);
   const declared = charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(head)?.[1]) ?? 'utf-8';
-  const { text } = decodeAll(bytes, declared, (w) => warnings.push(`${options.fileName}: ${w}`));
-  const ns = /urn:iso:std:iso:20022:tech:xsd:(camt\.\d{3})\.001\.(\d\d)/.exec(text.slice(0, 4096));
-  if (ns && ns[1] !== 'camt.053') {
-    throw malformed({ file: options.fileName, line: 1, field: 'Document/@xmlns' }, `${ns[1]} is not a camt.053 statement (only camt.053 is read)`);
+  // The whole file is at hand: its charset is chosen from all of it, as before streaming.
+  const { charset, skip } = chooseCharset(bytes, declared, (w) => warnings.push(`${options.fileName}: ${w}`));
+  const collector = new CollectingSink(options.fileName);
+  const parser = new Camt053StreamParser(options, collector);
+  collector.warnings = parser.warnings;
+  parser.useCharset(charset);
+  const body = bytes.subarray(skip);
+  for (let at = 0; at < body.length; at += CHUNK_BYTES) parser.write(body.subarray(at, Math.min(body.length, at + CHUNK_BYTES)));
+  const result = parser.end();
+  return { format: 'camt053', statements: collector.statements, warnings: [...warnings, ...result.warnings] };
+}
+
+/**
+ * Parses a camt.053 stream (a file read stream) chunk by chunk. With a `sink`, lines go to it as
+ * they are read and memory stays flat; without one they are collected and returned.
+ */
+export async function parseCamt053Stream(
+  readable: Readable | AsyncIterable<Buffer | string>,
+  options: CamtOptions,
+  sink?: CamtSink,
+): Promise<CamtResult & { statements?: BankAccountStatement[] }> {
+  const collector = sink ? undefined : new CollectingSink(options.fileName);
+  const parser = new Camt053StreamParser(options, sink ?? collector!);
+  if (collector) collector.warnings = parser.warnings;
+  for await (const chunk of readable as AsyncIterable<Buffer | string>) {
+    parser.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
   }
-  const reader = new CamtReader(options.fileName);
-  reader.tokenizer.write(text);
-  reader.end();
-  return { format: 'camt053', statements: reader.statements, warnings: [...warnings, ...reader.warnings] };
+  const result = parser.end();
+  if (!collector) return result;
+  return { ...result, statements: collector.statements };
 }
