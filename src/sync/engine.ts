@@ -444,8 +444,9 @@ export class SyncEngine {
     const d = this.dirs[way];
     const e = err instanceof BooksyncError ? err : new SyncUnavailableError(describeError(err).message, { cause: err });
     d.failure = e instanceof SyncAuthError ? 'auth' : 'offline';
-    if (!(e instanceof SyncAuthError) && !(e instanceof SyncUnavailableError)) {
-      this.log.error(`${way} failed: ${e.message}`, { event: 'sync.error', direction: way, code: e.code });
+    if (!(err instanceof SyncAuthError) && !(err instanceof SyncUnavailableError) && this.status().last_error?.message !== e.message) {
+      // Not a network or auth condition (a store failure, a protocol surprise): one error line per distinct failure, not per retry.
+      this.log.error(`${way} failed: ${e.message}`, { event: 'sync.error', direction: way, code: describeError(err).code });
     }
     if (!(err instanceof SyncUnavailableError)) this.dbReady = false;
     this.patchStatus({ last_error: { code: e.code, message: e.message } });
