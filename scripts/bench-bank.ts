@@ -21,7 +21,7 @@
  * (which finds the written lines as duplicates and writes the rest).
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,7 +29,7 @@ import winston from 'winston';
 import { DEFAULT_WRITE_BATCH, FetchLoop, type ConnectionSpec } from '../src/bank/fetch-loop';
 import type { BankProvider, FetchResult } from '../src/bank/provider';
 import { ProviderRegistry } from '../src/bank/registry';
-import { parseCamt053 } from '../src/bank/providers/dropfolder/formats/camt053';
+import { parseCamt053Stream } from '../src/bank/providers/dropfolder/formats/camt053';
 import { parseOfxStream } from '../src/bank/providers/dropfolder/formats/ofx';
 import { BooksStore } from '../src/ledger';
 import { generateOfx } from './gen-ofx';
@@ -146,8 +146,8 @@ async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, ba
         const parsed = await parseOfxStream(createReadStream(file, { highWaterMark: 1 << 20 }), { fileName: path.basename(file) });
         return { statements: parsed.statements ?? [], warnings: parsed.warnings };
       }
-      const parsed = parseCamt053(readFileSync(file), { fileName: path.basename(file) });
-      return { statements: parsed.statements, warnings: parsed.warnings };
+      const parsed = await parseCamt053Stream(createReadStream(file, { highWaterMark: 1 << 20 }), { fileName: path.basename(file) });
+      return { statements: parsed.statements ?? [], warnings: parsed.warnings };
     };
     const store = await BooksStore.open(path.join(dir, 'books'), { logger });
     try {
