@@ -99,7 +99,8 @@ export interface JournalDoc extends BaseDoc {
 }
 
 export interface PartnerBankAccount {
-  iban: string;
+  /** Absent on a site whose sync rules keep IBANs away (`exclude: { both: ["bank_accounts[].iban"] }`). */
+  iban?: string;
   bic?: string;
 }
 

@@ -220,7 +220,8 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     banks?.forEach((b, i) => {
       const path = `bank_accounts[${i}]`;
       if (!isPlainObject(b)) return c.invalid(path, 'object', `must be an object { iban, bic? } (got ${show(b)})`);
-      c.string('iban', { obj: b, path: `${path}.iban` });
+      // Optional: a sync rule may keep IBANs off a site (exclude `bank_accounts[].iban`).
+      c.string('iban', { obj: b, path: `${path}.iban`, required: false });
       c.string('bic', { obj: b, path: `${path}.bic`, required: false });
     });
   },

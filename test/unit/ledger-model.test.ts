@@ -174,9 +174,10 @@ describe('ledger model', () => {
       refusedField({ ...valid.journal, code: 'SAL' }, 'LEDGER_ID_MISMATCH', 'code');
     });
 
-    it('partner: bank accounts are a list of { iban, bic? }', () => {
+    it('partner: bank accounts are a list of { iban?, bic? } (a site may sync without IBANs)', () => {
       refusedField(without(valid.partner, 'bank_accounts'), 'LEDGER_INVALID_DOC', 'bank_accounts');
-      refusedField({ ...valid.partner, bank_accounts: [{ bic: 'GKCCBEBB' }] }, 'LEDGER_INVALID_DOC', 'bank_accounts[0].iban');
+      refusedField({ ...valid.partner, bank_accounts: [{ iban: 42 }] }, 'LEDGER_INVALID_DOC', 'bank_accounts[0].iban');
+      assert.deepEqual(docProblems({ ...valid.partner, bank_accounts: [{ bic: 'GKCCBEBB' }] } as never), []);
       refusedField({ ...valid.partner, bank_accounts: ['BE71'] }, 'LEDGER_INVALID_DOC', 'bank_accounts[0]');
     });
 
