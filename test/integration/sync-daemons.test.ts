@@ -26,7 +26,7 @@ function siteConfig(cloudUrl: string, extra: string[] = []): string {
     '  mode: live',
     '  default: { direction: none }',
     '  types:',
-    '    partner: { direction: both, conflict: merge, tie_breaker: remote-wins, exclude: { push: [internal_notes] } }',
+    '    partner: { direction: both, conflict: merge, tie_breaker: remote-wins, exclude: { push: [internal_notes], both: ["bank_accounts[].iban"] } }',
     ...extra,
     'ledger:',
     '  company: { name: Test Company, currency: EUR }',
@@ -114,14 +114,18 @@ describe('replication between daemons and one cloud (built CLI as child processe
     const b = start(site().config);
     const [ea, eb] = await Promise.all([endpoint(a), endpoint(b)]);
 
-    await ea.put({ _id: 'partner:acme', type: 'partner', name: 'ACME SA', bank_accounts: [], internal_notes: 'A: pays late' });
+    await ea.put({ _id: 'partner:acme', type: 'partner', name: 'ACME SA', bank_accounts: [{ iban: 'BE71096123456769', bic: 'GKCCBEBB' }], internal_notes: 'A: pays late' });
     await eb.put({ _id: 'partner:globex', type: 'partner', name: 'Globex GmbH', bank_accounts: [], internal_notes: 'B: key account' });
 
     await eb.until(async () => (await eb.get('partner:acme')) !== null);
     await ea.until(async () => (await ea.get('partner:globex')) !== null);
 
     // Nothing excluded crossed the wire: the cloud's raw documents have no internal_notes...
-    for (const doc of await cloud.allRaw('books')) assert.equal(doc.internal_notes, undefined, JSON.stringify(doc));
+    for (const doc of await cloud.allRaw('books')) {
+      assert.equal(doc.internal_notes, undefined, JSON.stringify(doc));
+      assert.ok(!JSON.stringify(doc).includes('BE71096123456769'), `IBAN kept off the wire: ${JSON.stringify(doc)}`);
+    }
+    assert.deepEqual((await eb.get('partner:acme'))!.bank_accounts, [{ bic: 'GKCCBEBB' }], 'the nested exclusion keeps the rest of the item');
     // ...so each site has its partner's name but not the other's notes, and keeps its own.
     assert.equal((await eb.get('partner:acme'))!.internal_notes, undefined);
     assert.equal((await ea.get('partner:acme'))!.internal_notes, 'A: pays late');
@@ -131,6 +135,7 @@ describe('replication between daemons and one cloud (built CLI as child processe
     await eb.put({ ...acmeAtB, name: 'ACME S.A.' });
     await ea.until(async () => (await ea.get('partner:acme'))!.name === 'ACME S.A.');
     assert.equal((await ea.get('partner:acme'))!.internal_notes, 'A: pays late');
+    assert.deepEqual((await ea.get('partner:acme'))!.bank_accounts, [{ iban: 'BE71096123456769', bic: 'GKCCBEBB' }], 'A keeps the IBAN it never shared');
 
     // An unbalanced move is refused at the local endpoint and so never reaches anyone.
     const res = await fetch(`${ea.db}/move:MISC:x1`, {
