@@ -112,6 +112,8 @@ export function hashKey(accountId: string, hash: string, occurrence: number): st
 /** One incoming transaction with everything the plan needs. */
 interface Incoming {
   tx: BankTransaction;
+  /** `tx.currency` trimmed and upper-cased. */
+  currency: string;
   account: string;
   accountId: string;
   pid?: string;
@@ -157,28 +159,37 @@ function lineContentHash(line: StatementLineDoc): string {
   return contentHash({ date: line.date, amount: line.amount, currency: line.currency, payee: line.payee, memo: line.memo });
 }
 
-/** Builds the statement_line document of a new transaction. */
-function newLine(connection: string, key: string, inc: Incoming, importedAt: string): StatementLineDoc {
+/**
+ * Builds the statement_line document of a new transaction; `id` is `statementLineId(connection, key)`.
+ * A large import holds every new line until it is written, so the document is kept small: its
+ * `dedup_key` shares the characters of its id (the key is the id's tail).
+ */
+function newLine(connection: string, id: string, key: string, inc: Incoming, importedAt: string): StatementLineDoc {
   const t = inc.tx;
   const doc: StatementLineDoc = {
-    _id: statementLineId(connection, key),
+    _id: id,
     type: 'statement_line',
     connection,
     account_id: inc.accountId,
     date: t.bookingDate,
     amount: t.amount,
-    currency: t.currency.trim().toUpperCase(),
-    dedup_key: key,
+    currency: inc.currency,
+    dedup_key: id.endsWith(key) ? id.slice(id.length - key.length) : key,
     pending: t.pending,
     state: 'new',
     imported_at: importedAt,
   };
   if (t.valueDate !== undefined) doc.value_date = t.valueDate;
-  if (clean(t.payee)) doc.payee = clean(t.payee);
-  if (clean(t.memo)) doc.memo = clean(t.memo);
-  if (clean(t.reference)) doc.reference = clean(t.reference);
-  if (clean(t.counterpartyIban)) doc.counterparty_iban = clean(t.counterpartyIban);
-  if (clean(t.counterpartyName)) doc.counterparty_name = clean(t.counterpartyName);
+  const payee = clean(t.payee);
+  if (payee) doc.payee = payee;
+  const memo = clean(t.memo);
+  if (memo) doc.memo = memo;
+  const reference = clean(t.reference);
+  if (reference) doc.reference = reference;
+  const iban = clean(t.counterpartyIban);
+  if (iban) doc.counterparty_iban = iban;
+  const name = clean(t.counterpartyName);
+  if (name) doc.counterparty_name = name;
   if (inc.pid) doc.provider_id = inc.pid;
   return doc;
 }
@@ -223,7 +234,8 @@ export function planStatementLines(input: PlanInput): LinePlan {
   for (const s of input.statements) {
     const key = accountKey(s.accountId);
     const entry = byAccount.get(key) ?? { accountId: s.accountId.trim(), txs: [] as BankTransaction[] };
-    entry.txs.push(...s.transactions);
+    // One by one: spreading a million lines into push() would overflow the call stack.
+    for (const tx of s.transactions) entry.txs.push(tx);
     if (s.from && (!entry.from || s.from < entry.from)) entry.from = s.from;
     if (s.to && (!entry.to || s.to > entry.to)) entry.to = s.to;
     byAccount.set(key, entry);
@@ -260,21 +272,26 @@ export function planStatementLines(input: PlanInput): LinePlan {
 
     // Occurrence numbers and provider-id uniqueness, in feed order.
     const pidCount = new Map<string, number>();
-    for (const t of txs) if (clean(t.providerId)) pidCount.set(clean(t.providerId), (pidCount.get(clean(t.providerId)) ?? 0) + 1);
     const seenContent = new Map<string, number>();
+    let pendingCount = 0;
     const incoming: Incoming[] = txs.map((tx) => {
       const currency = tx.currency.trim().toUpperCase();
       const hash = contentHash({ date: tx.bookingDate, amount: tx.amount, currency, payee: tx.payee, memo: tx.memo });
       const occurrence = seenContent.get(hash) ?? 0;
       seenContent.set(hash, occurrence + 1);
       const pid = clean(tx.providerId) || undefined;
-      return { tx, account, accountId: feed.accountId, pid, pidUnique: pid !== undefined && pidCount.get(pid) === 1, hash, occurrence };
+      if (pid !== undefined) pidCount.set(pid, (pidCount.get(pid) ?? 0) + 1);
+      if (tx.pending) pendingCount++;
+      return { tx, currency, account, accountId: feed.accountId, pid, pidUnique: false, hash, occurrence };
     });
+    seenContent.clear();
+    for (const inc of incoming) inc.pidUnique = inc.pid !== undefined && pidCount.get(inc.pid) === 1;
+    pidCount.clear();
     for (const c of corrections) {
       if (c.action === 'REPLACE') c.replacement = incoming.find((i) => i.tx.corrects?.providerId.trim() === c.target);
     }
     counts.fetched += incoming.length;
-    counts.pending += incoming.filter((i) => i.tx.pending).length;
+    counts.pending += pendingCount;
 
     // Pass 1: provider id, only when the stored line books the same money (or is a pending line,
     // which may change amount and date until it books).
@@ -328,16 +345,22 @@ export function planStatementLines(input: PlanInput): LinePlan {
     for (const inc of incoming) {
       if (inc.match) continue;
       let key: string | undefined;
+      let id: string | undefined;
       if (inc.pid && inc.pidUnique) {
         const candidate = providerKey(feed.accountId, inc.pid);
-        if (!takenIds.has(statementLineId(connection, candidate))) key = candidate;
+        const candidateId = statementLineId(connection, candidate);
+        if (!takenIds.has(candidateId)) {
+          key = candidate;
+          id = candidateId;
+        }
       }
-      if (key === undefined) {
+      if (key === undefined || id === undefined) {
         let n = inc.occurrence;
         while (takenIds.has(statementLineId(connection, hashKey(feed.accountId, inc.hash, n)))) n += 1;
         key = hashKey(feed.accountId, inc.hash, n);
+        id = statementLineId(connection, key);
       }
-      const doc = newLine(connection, key, inc, importedAt);
+      const doc = newLine(connection, id, key, inc, importedAt);
       takenIds.add(doc._id);
       inc.newId = doc._id;
       newDocs.push(doc);
