@@ -110,6 +110,10 @@ interface FormatResult {
   tx: number;
   ms: number;
   tx_per_s: number;
+  /** Process CPU time (main thread and LevelDB's worker threads) of the first import. */
+  cpu_ms: number;
+  /** Transactions per CPU second: steadier than wall clock on a shared, loaded machine. */
+  tx_per_cpu_s: number;
   rerun_tx_per_s: number;
   new: number;
   duplicates_on_rerun: number;
@@ -163,9 +167,12 @@ async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, ba
         stateDir: path.join(dir, 'state'),
         runTimeoutMs: 1_800_000,
       };
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const first = await loop.run(spec);
       const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
       const importRss = rss.peak();
       if (first.status !== 'connected') throw new Error(`${name}: first run failed: ${first.error?.code} ${first.error?.message}`);
       if (first.counts.new !== count) throw new Error(`${name}: expected ${count} new lines, got ${first.counts.new}`);
@@ -177,6 +184,8 @@ async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, ba
         tx: count,
         ms: Math.round(ms),
         tx_per_s: Math.round((count / ms) * 1000),
+        cpu_ms: Math.round(cpuMs),
+        tx_per_cpu_s: Math.round((count / cpuMs) * 1000),
         rerun_tx_per_s: Math.round((count / rerunMs) * 1000),
         new: first.counts.new,
         duplicates_on_rerun: again.counts.duplicates,
@@ -231,8 +240,8 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`OFX  ${count} tx (${ofx.file_mb} MB): parse+dedup+store ${ofx.ms} ms = ${ofx.tx_per_s} tx/s, peak RSS ${ofx.rss_mb} MB; re-run (all duplicates) ${ofx.rerun_tx_per_s} tx/s, peak RSS ${ofx.rerun_rss_mb} MB\n`);
-  process.stdout.write(`camt ${count} tx (${camt.file_mb} MB): parse+dedup+store ${camt.ms} ms = ${camt.tx_per_s} tx/s, peak RSS ${camt.rss_mb} MB; re-run (all duplicates) ${camt.rerun_tx_per_s} tx/s, peak RSS ${camt.rerun_rss_mb} MB\n`);
+  process.stdout.write(`OFX  ${count} tx (${ofx.file_mb} MB): parse+dedup+store ${ofx.ms} ms = ${ofx.tx_per_s} tx/s (CPU ${ofx.cpu_ms} ms = ${ofx.tx_per_cpu_s} tx/CPU-s), peak RSS ${ofx.rss_mb} MB; re-run (all duplicates) ${ofx.rerun_tx_per_s} tx/s, peak RSS ${ofx.rerun_rss_mb} MB\n`);
+  process.stdout.write(`camt ${count} tx (${camt.file_mb} MB): parse+dedup+store ${camt.ms} ms = ${camt.tx_per_s} tx/s (CPU ${camt.cpu_ms} ms = ${camt.tx_per_cpu_s} tx/CPU-s), peak RSS ${camt.rss_mb} MB; re-run (all duplicates) ${camt.rerun_tx_per_s} tx/s, peak RSS ${camt.rerun_rss_mb} MB\n`);
   process.stdout.write(`(batches of ${batch} lines; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs)\n`);
   let merged: Record<string, unknown> = {};
   const parseBench = path.join(__dirname, 'bench-bank-parse.js');
@@ -253,6 +262,8 @@ async function main(argv: string[]): Promise<void> {
     batch,
     ofx_tx_per_s: ofx.tx_per_s,
     camt_tx_per_s: camt.tx_per_s,
+    ofx_tx_per_cpu_s: ofx.tx_per_cpu_s,
+    camt_tx_per_cpu_s: camt.tx_per_cpu_s,
     ofx_rerun_tx_per_s: ofx.rerun_tx_per_s,
     camt_rerun_tx_per_s: camt.rerun_tx_per_s,
     rss_mb: Math.max(rssMb, Number(merged.rss_mb ?? 0)),
