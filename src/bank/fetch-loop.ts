@@ -17,7 +17,7 @@ import {
   type StatementLineDoc,
 } from '../ledger';
 import { institutionLabel } from './catalog';
-import { planStatementLines, type PlanCounts } from './dedup';
+import { planStatementLines, type LinePlan, type PlanCounts } from './dedup';
 import { BankAuthError, BankUnavailableError, ConsentExpiredError, RateLimitedError } from './errors';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from './provider';
 import type { ProviderRegistry } from './registry';
@@ -175,6 +175,20 @@ export interface FetchLoopOptions {
   writeBatchSize?: number;
   /** Connections with at most this many stored lines keep them cached between runs. @default 20000 */
   lineCacheMax?: number;
+}
+
+/** A fetch on its way to the planner (see `FetchLoop.planRun`). */
+interface PlanHolder {
+  fetched?: FetchResult;
+  existing?: StatementLineDoc[];
+}
+
+/** What the end of a run needs of the provider's result. */
+interface RunLeftovers {
+  commit?: () => Promise<void>;
+  consentExpiresAt?: string;
+  warnings: string[];
+  balance: BankConnectionState['balance'];
 }
 
 /** Raised for a connection spec the loop cannot run (a bug in the daemon's mapping or a bad name). */
@@ -398,20 +412,13 @@ export class FetchLoop {
       window = fetchWindow(doc.watermark, today, spec.historyDays ?? DEFAULT_HISTORY_DAYS, spec.overlapDays ?? DEFAULT_OVERLAP_DAYS);
       doc = await save({ ...doc, status: 'fetching', last_window: window });
 
-      let fetched: FetchResult | undefined = await this.fetchWithDeadline(provider, spec, window, log, controller);
-      if (!fetched || !Array.isArray(fetched.statements)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned no statements list`);
-      // Keep what the end of the run needs, so the parsed statements can be collected while a
-      // large import is written.
-      const result = { commit: fetched.commit, consentExpiresAt: fetched.consentExpiresAt, warnings: fetched.warnings ?? [], balance: balanceOf(fetched.statements) };
-      const plan = planStatementLines({
-        connection: spec.name,
-        statements: fetched.statements,
-        includePending: spec.includePending ?? false,
-        window,
-        existing: await this.linesOf(spec.name),
-        importedAt: this.now().toISOString(),
-      });
-      fetched = undefined;
+      // The fetched statements travel in a holder that planRun empties: nothing in this async
+      // frame (whose temporaries survive each await) keeps them, so the parsed lines can be
+      // collected while a large import is written.
+      const fetch: PlanHolder = { fetched: await this.fetchWithDeadline(provider, spec, window, log, controller) };
+      if (!fetch.fetched || !Array.isArray(fetch.fetched.statements)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned no statements list`);
+      fetch.existing = await this.linesOf(spec.name);
+      const { result, plan } = this.planRun(spec, window, fetch);
       counts = plan.counts;
       const { newIds, warnings: planWarnings } = plan;
       await this.writeLines(plan.writes.splice(0));
@@ -480,6 +487,27 @@ export class FetchLoop {
       announce(status, error);
       return finish({ status, window, counts: { ...counts, new: 0 }, next_run_at: next.next_run_at, error, warnings: [], new_ids: [] });
     }
+  }
+
+  /**
+   * Plans the writes of a fetch (dedup against the stored lines), keeping of the fetch only what
+   * the end of the run needs. Empties `holder`, so the statements die with this call.
+   */
+  private planRun(spec: ConnectionSpec, window: { from: CalendarDate; to: CalendarDate }, holder: PlanHolder): { result: RunLeftovers; plan: LinePlan } {
+    const fetched = holder.fetched!;
+    const existing = holder.existing ?? [];
+    holder.fetched = undefined;
+    holder.existing = undefined;
+    const result: RunLeftovers = { commit: fetched.commit, consentExpiresAt: fetched.consentExpiresAt, warnings: fetched.warnings ?? [], balance: balanceOf(fetched.statements) };
+    const plan = planStatementLines({
+      connection: spec.name,
+      statements: fetched.statements,
+      includePending: spec.includePending ?? false,
+      window,
+      existing,
+      importedAt: this.now().toISOString(),
+    });
+    return { result, plan };
   }
 
   /** Logs `bank.consent_expiring` once per threshold (15, 3, 1 days) and sets consent_expiring. */
