@@ -25,9 +25,12 @@ describe('sync smoke', function () {
     assert.equal(raw.internal_notes, undefined);
     assert.deepEqual(raw.bank_accounts, [{ bic: 'COBADEFFXXX' }]);
     const r2 = await b.engine.syncOnce();
-    // The ledger requires an iban on every bank account and the iban is excluded: site B cannot store it.
-    assert.equal(r2.pull.docs, 0);
-    assert.equal((await b.engine.listConflicts())[0].reason, 'LEDGER_INVALID_DOC');
+    // The iban is excluded both ways: site B stores the partner with the rest of its bank account.
+    assert.equal(r2.pull.docs, 1);
+    assert.deepEqual(await b.engine.listConflicts(), []);
+    const p1 = (await b.books.get('partner:p1')) as { bank_accounts: unknown; internal_notes?: string };
+    assert.deepEqual(p1.bank_accounts, [{ bic: 'COBADEFFXXX' }]);
+    assert.equal(p1.internal_notes, undefined);
     await a.books.put({ _id: 'partner:p2', type: 'partner', name: 'Beta', bank_accounts: [] });
     await a.engine.syncOnce();
     const r3 = await b.engine.syncOnce();
