@@ -228,7 +228,15 @@ export class Daemon {
     await this.control?.close().catch(() => undefined);
     for (const service of [...this.services].reverse()) {
       try {
-        await service.stop(deadline);
+        // A service that does not honour the deadline must not keep the books open past it.
+        const left = Math.max(0, deadline - Date.now());
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), left)));
+        const outcome = await Promise.race([service.stop(deadline).then(() => 'stopped' as const), late]);
+        clearTimeout(timer);
+        if (outcome === 'late') {
+          this.logger.warn(`service ${service.name} did not stop by the deadline; abandoning its in-flight work`, { event: 'daemon.service_stop_late', service: service.name });
+        }
       } catch (err) {
         this.logger.error(`service ${service.name} did not stop cleanly`, { event: 'daemon.service_stop_failed', service: service.name, err });
       }
