@@ -117,7 +117,15 @@ describe('sync resilience (component)', function () {
       await putAll(site, partners('s', 50));
       await waitState(site.engine, 'offline');
       // several retries happen meanwhile; wait for a few real failures
-      for (let i = 0; i < 3; i++) await firstValueFrom(site.engine.error$);
+      for (let i = 0; i < 3; i++) {
+        let timer: NodeJS.Timeout | undefined;
+        const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no retry failure ${i + 1} within 10 s while the cloud is down (state ${site.engine.status().state})`)), 10_000)));
+        try {
+          await Promise.race([firstValueFrom(site.engine.error$), stuck]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
       await own.start();
       const cloudCount = async () => (await own.allRaw('restart').catch(() => [])).filter((d) => String(d._id).startsWith('partner:')).length;
       await until(async () => (await cloudCount()) === 100 && site.engine.status().state === 'online', [site.engine], 20_000, async () => `${await cloudCount()} docs, ${site.engine.status().state}`);
