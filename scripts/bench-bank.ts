@@ -29,6 +29,7 @@ import winston from 'winston';
 import { DEFAULT_WRITE_BATCH, FetchLoop, type ConnectionSpec } from '../src/bank/fetch-loop';
 import type { BankProvider, FetchResult } from '../src/bank/provider';
 import { ProviderRegistry } from '../src/bank/registry';
+import { seededRandom } from '../src/bank/scheduler';
 import { parseCamt053Stream } from '../src/bank/providers/dropfolder/formats/camt053';
 import { parseOfxStream } from '../src/bank/providers/dropfolder/formats/ofx';
 import { BooksStore } from '../src/ledger';
@@ -45,14 +46,7 @@ function pad(n: number, width: number): string {
 
 /** A camt.053.001.08 statement with `count` booked entries, deterministic; returns the byte size. */
 export function generateCamt(file: string, count: number, seed = 1): number {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   const names = ['Globex GmbH', 'ACME SA', 'Initech BV', 'Papeterie Dupont', 'CloudHost Ltd', 'Stadtwerke Köln', 'Deutsche Post AG', 'Café Central'];
   const fd = openSync(file, 'w');
   let bytes = 0;

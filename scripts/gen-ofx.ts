@@ -8,6 +8,7 @@
  * that keep the bank's day (booksync) agree on the calendar day.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { seededRandom } from '../src/bank/scheduler';
 
 export interface GenOfxOptions {
   transactions: number;
@@ -16,18 +17,6 @@ export interface GenOfxOptions {
   version?: 1 | 2;
   /** Account number written in BANKACCTFROM. */
   accountId?: string;
-}
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PAYEES = ['SAFEWAY #1234', 'SHELL OIL 5521', 'AMAZON MKTPLACE', 'ACME PAYROLL', 'CITY WATER DEPT', 'BLUE BOTTLE COFFEE', 'COSTCO WHSE 0418', 'PG AND E WEB', 'UBER TRIP', 'TARGET T-2271'];
@@ -47,7 +36,7 @@ function dayString(index: number): string {
 /** Writes the file; returns the number of bytes written. */
 export function generateOfx(path: string, options: GenOfxOptions): number {
   const count = options.transactions;
-  const rand = prng(options.seed ?? 1);
+  const rand = seededRandom(options.seed ?? 1);
   const v2 = options.version === 2;
   const close = (tag: string): string => (v2 ? `</${tag}>` : '');
   const fd = openSync(path, 'w');
