@@ -2,14 +2,13 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
-import * as winston from 'winston';
 import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError, RateLimitedError } from '../../src/bank/errors';
 import type { FetchContext } from '../../src/bank/provider';
 import { gocardless } from '../../src/bank/providers/gocardless';
 import { TOKEN_FILE } from '../../src/bank/providers/gocardless/client';
 import { PermanentError, type BooksyncError } from '../../src/shared/errors';
 import { GoCardlessServer, type GcSimAccount, type GcSimOptions } from '../helpers/sim/gocardless-server';
+import { captureLogger } from '../helpers/line-logger';
 
 const SECRET_ID = 'sid-0f1e2d3c4b5a';
 const SECRET_KEY = 'skey-VERY-SECRET-9a8b7c6d5e4f3a2b1c';
@@ -18,12 +17,6 @@ const AGR = '3ae2f1a0-5b6c-4d7e-8f90-a1b2c3d4e5f6';
 const ACC = '7e944232-bda9-40bc-b784-660c7ab5fe78';
 const ACC2 = '99a0bfe2-0bef-46df-bff2-e9ae0c6c5838';
 
-function captureLogger(): { logger: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
-  return { logger, lines };
-}
 
 function account(): GcSimAccount {
   return {

@@ -2,24 +2,17 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
-import * as winston from 'winston';
 import { BankAuthError, BankUnavailableError, MalformedStatementError, RateLimitedError } from '../../src/bank/errors';
 import { BankRequestRejectedError } from '../../src/bank/http';
 import type { FetchContext } from '../../src/bank/provider';
 import { ofxDirect } from '../../src/bank/providers/ofx-direct';
 import { PermanentError, type BooksyncError } from '../../src/shared/errors';
 import { OfxServer, type OfxSimAccount } from '../helpers/sim/ofx-server';
+import { captureLogger } from '../helpers/line-logger';
 
 const PASSWORD = 'p&ss<w0rd-S3CRET';
 const USERNAME = 'jdoe';
 
-function captureLogger(): { logger: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
-  return { logger, lines };
-}
 
 const checking: OfxSimAccount = {
   bankId: '123456789',

@@ -2,8 +2,6 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
-import * as winston from 'winston';
 import { BankAuthError, BankUnavailableError, MalformedStatementError, RateLimitedError } from '../../src/bank/errors';
 import type { FetchContext } from '../../src/bank/provider';
 import { simplefin } from '../../src/bank/providers/simplefin';
@@ -11,18 +9,13 @@ import { ACCESS_URL_FILE } from '../../src/bank/providers/simplefin/access';
 import { chunks } from '../../src/bank/providers/simplefin/zone';
 import { PermanentError, type BooksyncError } from '../../src/shared/errors';
 import { SimplefinServer, type SfinAccount } from '../helpers/sim/simplefin-server';
+import { captureLogger } from '../helpers/line-logger';
 
 const PASSWORD = 'sfin-Pa55-VERYSECRET';
 const USER = 'sfin-user-42';
 const CLAIM = 'claimtoken-abcdef123456';
 const t = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
-function captureLogger(): { logger: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
-  return { logger, lines };
-}
 
 function accounts(): SfinAccount[] {
   return [
