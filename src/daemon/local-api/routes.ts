@@ -332,10 +332,10 @@ export function createApp(ctx: AppContext): express.Express {
     allow(req, ['GET']);
     const rev = new Params(req.query).str('rev');
     const doc = (await db.get(id, rev ? { rev } : {})) as { _attachments?: Record<string, { content_type?: string; digest?: string }> };
-    const stub = doc._attachments?.[name];
-    if (!stub) throw notFound('Document is missing attachment');
+    const meta = doc._attachments?.[name];
+    if (!meta) throw notFound('Document is missing attachment');
     const data = (await db.getAttachment(id, name, rev ? { rev } : {})) as Buffer;
-    res.status(200).set({ 'Content-Type': stub.content_type ?? 'application/octet-stream', ...(stub.digest ? { ETag: `"${stub.digest}"` } : {}) });
+    res.status(200).set({ 'Content-Type': meta.content_type ?? 'application/octet-stream', ...(meta.digest ? { ETag: `"${meta.digest}"` } : {}) });
     res.send(data);
   }
 
