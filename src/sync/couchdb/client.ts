@@ -1,3 +1,4 @@
+import { Deadline } from '../../shared/deadline';
 import type { Logger } from '../../shared/logger';
 import { SyncAuthError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
 import type {
@@ -214,18 +215,20 @@ export class CouchDbRemote implements RemoteStore {
       if (!this.cookie) await this.openSession();
       if (this.cookie) headers.cookie = this.cookie;
     }
-    const timeout = AbortSignal.timeout(this.timeoutMs + (options.extraTimeoutMs ?? 0));
-    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+    const deadline = new Deadline(this.timeoutMs + (options.extraTimeoutMs ?? 0), options.signal);
     let res: Response;
     let text: string;
     this.requests++;
     try {
-      res = await this.fetchFn(url, { method, headers, body: payload, signal });
-      text = await res.text();
+      const req = deadline.hold(new Request(url, { method, headers, body: payload, signal: deadline.signal }));
+      res = await deadline.race(this.fetchFn(req));
+      text = await deadline.race(res.text());
     } catch (err) {
-      if (options.signal?.aborted) throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, { cause: scrub(err) });
-      const what = timeout.aborted ? 'timed out' : 'failed';
-      throw new SyncUnavailableError(`${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`, { cause: scrub(err), details: { url: this.safeUrl, timedOut: timeout.aborted } });
+      if (deadline.cancelled) throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, { cause: scrub(err) });
+      const what = deadline.timedOut ? 'timed out' : 'failed';
+      throw new SyncUnavailableError(`${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`, { cause: scrub(err), details: { url: this.safeUrl, timedOut: deadline.timedOut } });
+    } finally {
+      deadline.clear();
     }
     if (res.status === 401 && this.auth?.method === 'cookie' && !retriedAuth) {
       this.cookie = null; // session expired: renew once
@@ -258,16 +261,22 @@ export class CouchDbRemote implements RemoteStore {
     this.sessionInFlight = (async () => {
       let res: Response;
       this.requests++;
+      const deadline = new Deadline(this.timeoutMs);
       try {
-        res = await this.fetchFn(sessionUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ name: auth.username, password: auth.password }),
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
-        await res.text();
+        const req = deadline.hold(
+          new Request(sessionUrl, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'application/json' },
+            body: JSON.stringify({ name: auth.username, password: auth.password }),
+            signal: deadline.signal,
+          }),
+        );
+        res = await deadline.race(this.fetchFn(req));
+        await deadline.race(res.text());
       } catch (err) {
-        throw new SyncUnavailableError(`POST ${redactUrl(sessionUrl.toString())} failed: ${describeNetError(err)}`, { cause: scrub(err) });
+        throw new SyncUnavailableError(`POST ${redactUrl(sessionUrl.toString())} ${deadline.timedOut ? 'timed out' : 'failed'}: ${describeNetError(err)}`, { cause: scrub(err) });
+      } finally {
+        deadline.clear();
       }
       if (res.status === 401 || res.status === 403) throw new SyncAuthError(`cloud rejected the session login for ${this.safeUrl} (HTTP ${res.status})`, { details: { url: this.safeUrl, status: res.status } });
       if (!res.ok) throw this.fail(res.status, 'POST', '_session', null);
