@@ -8,6 +8,7 @@ import type { Base, Bookkeeping, OpenConflict } from './bookkeeping';
 import { remoteWins, strategyNamed, type ConflictStrategy, type Resolution } from './conflicts';
 import { SyncAuthError, SyncConflictError, SyncUnavailableError } from './errors';
 import { KeyedLock } from './keyed-lock';
+import { ChangesReadAhead } from './read-ahead';
 import type { LocalDoc, LocalStore, LocalWrite } from './local-store';
 import { Projection, projectionHash, type Content, type TypeProjection, type TypeRule, type Way } from './projection';
 import type { RemoteChange, RemoteDoc, RemoteStore, RemoteWrite } from './remote-store';
@@ -158,6 +159,9 @@ function overwrittenBy(side: Content | null, result: Content | null): unknown {
   for (const [k, v] of Object.entries(side)) if (canonicalJson(v) !== canonicalJson(result[k])) out[k] = v;
   return out;
 }
+
+/** A pull reads up to this many batches in one `_changes` request (and at most 2 × batchBytes). */
+const READ_AHEAD_PAGES = 5;
 
 /**
  * The replication engine (DESIGN.md, Replication: design A). The cloud is the master, the books the
@@ -677,29 +681,35 @@ export class SyncEngine {
 
   // ---- pull -----------------------------------------------------------------------------------
 
+  /** Reads through a ChangesReadAhead (one round trip per large read, not per page); see read-ahead.ts. */
   private async pullCycle(waitMs: number): Promise<BatchResult> {
-    return this.pipeline(
-      'pull',
-      async (since, first) => {
-        const wait = first && waitMs > 0 && !this.stopping ? waitMs : 0;
-        let signal: AbortSignal | undefined;
-        if (wait > 0) {
-          this.longpollAbort = new AbortController();
-          signal = this.longpollAbort.signal;
-        }
-        try {
-          const page = await this.remote.changesSince(since ?? 0, { limit: this.batchSize, waitMs: wait, signal });
-          this.patchStatus({ pending_pull: page.pending });
-          return { changes: page.changes, lastSeq: page.lastSeq, more: page.pending > 0 };
-        } catch (err) {
-          if (signal?.aborted) return null; // cut short by stop() or syncOnce(): not a failure
-          throw err;
-        } finally {
-          if (wait > 0) this.longpollAbort = null;
-        }
-      },
-      (changes) => this.pullBatch(changes),
-    );
+    const reader = new ChangesReadAhead(this.remote, { pageSize: this.batchSize, maxRead: this.batchSize * READ_AHEAD_PAGES, maxReadBytes: this.batchBytes * 2 });
+    try {
+      return await this.pipeline(
+        'pull',
+        async (since, first) => {
+          const wait = first && waitMs > 0 && !this.stopping ? waitMs : 0;
+          let signal: AbortSignal | undefined;
+          if (wait > 0) {
+            this.longpollAbort = new AbortController();
+            signal = this.longpollAbort.signal;
+          }
+          try {
+            const page = await reader.next(since, wait, signal);
+            this.patchStatus({ pending_pull: page.pending });
+            return page;
+          } catch (err) {
+            if (signal?.aborted) return null; // cut short by stop() or syncOnce(): not a failure
+            throw err;
+          } finally {
+            if (wait > 0) this.longpollAbort = null;
+          }
+        },
+        (changes) => this.pullBatch(changes),
+      );
+    } finally {
+      reader.close();
+    }
   }
 
   private async pullBatch(changes: RemoteChange[]): Promise<BatchResult> {

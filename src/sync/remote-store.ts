@@ -27,6 +27,8 @@ export interface RemoteChangesPage {
   lastSeq: unknown;
   /** How many changes remain after this page (a server that gives no count: 1 when the page was full, else 0). */
   pending: number;
+  /** Size of the page on the wire, when known (sizes the next read). */
+  bytes?: number;
 }
 
 export interface ChangesOptions {

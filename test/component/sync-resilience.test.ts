@@ -138,6 +138,25 @@ describe('sync resilience (component)', function () {
     }
   });
 
+  it('given a backlog of 1,200 cloud documents behind a 50 ms link, when a new site pulls in batches of 100, then it reads _changes in a few large reads and gets everything once', async () => {
+    const a = await Site.open(cloud.dbUrl('distant'), { types, batchSize: 100 });
+    sites.push(a);
+    await putAll(a, partners('far', 1200));
+    await a.engine.syncOnce(['push']);
+    const proxy = await TcpProxy.start(cloud.port, { delayMs: 50 });
+    proxies.push(proxy);
+    const b = await Site.open(`${proxy.origin}/distant`, { types, batchSize: 100 });
+    sites.push(b);
+    const before = b.runtime.remote.requests;
+    const report = await b.engine.syncOnce(['pull']);
+    const requests = b.runtime.remote.requests - before;
+    assert.equal(report.pull.docs, 1200);
+    assert.equal(new Set(await partnerIds(b)).size, 1200);
+    // Page by page this is 13 `_changes` round trips; read ahead in reads of 5 pages it is 4 (+1 to check the database).
+    assert.ok(requests <= 6, `${requests} requests for 1,200 changes`);
+    assert.equal((await b.engine.syncOnce(['pull'])).pull.docs, 0, 'the checkpoint is past everything');
+  });
+
   it('given a proxy that cuts connections mid-request and mid-response, when pushing and pulling 1,500 docs, then nothing is lost or duplicated', async () => {
     const proxy = await TcpProxy.start(cloud.port, { faults: { dropResponseAfterBytes: 20_000, drops: 4 } });
     proxies.push(proxy);

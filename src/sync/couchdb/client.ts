@@ -44,6 +44,8 @@ interface RequestOptions {
 interface Answer {
   status: number;
   body: unknown;
+  /** Length of the body text. */
+  bytes: number;
 }
 
 /** `https://user:pw@host/db` → `https://host/db`: safe for messages and logs. */
@@ -144,7 +146,7 @@ export class CouchDbRemote implements RemoteStore {
       changes.push({ id: r.id, seq: r.seq, doc });
     }
     const pending = typeof body.pending === 'number' ? body.pending : body.results.length >= options.limit ? 1 : 0;
-    return { changes, lastSeq: body.last_seq ?? since, pending };
+    return { changes, lastSeq: body.last_seq ?? since, pending, bytes: answer.bytes };
   }
 
   async current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>> {
@@ -240,7 +242,7 @@ export class CouchDbRemote implements RemoteStore {
     } catch {
       body = text;
     }
-    if (res.ok || options.accept?.includes(res.status)) return { status: res.status, body };
+    if (res.ok || options.accept?.includes(res.status)) return { status: res.status, body, bytes: text.length };
     throw this.fail(res.status, method, path, body);
   }
 

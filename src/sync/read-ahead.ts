@@ -1,0 +1,84 @@
+import type { RemoteChange, RemoteChangesPage, RemoteStore } from './remote-store';
+
+export interface ReadAheadOptions {
+  /** Changes per page handed to the pipeline (the batch size), and the size of a cycle's first read. */
+  pageSize: number;
+  /** Largest read, in changes. */
+  maxRead: number;
+  /** Largest read, in bytes on the wire: the next read's size follows the last one's bytes per change. */
+  maxReadBytes: number;
+}
+
+export interface PullPage {
+  changes: RemoteChange[];
+  /** A valid checkpoint: the seq of the page's last change, or the read's `last_seq` for its last page. */
+  lastSeq: unknown;
+  more: boolean;
+  /** Changes the server still has after this page (as it last reported). */
+  pending: number;
+}
+
+/**
+ * Reads one pull cycle's `_changes` ahead of the pipeline. `_changes` pages form a chain (each read
+ * starts at the previous one's `last_seq`), so page after page costs one round trip each: over a
+ * 50 ms link the page-by-page pull ran at a third of its LAN speed. Here, as soon as a read
+ * arrives with more pending, the next one is already asked for, and large reads (up to `maxRead`
+ * changes or `maxReadBytes`) are handed on in pages of `pageSize`: the server produces the next
+ * read while the books store this one, and the round trip is paid once per large read.
+ *
+ * Every page's `lastSeq` can be stored as the checkpoint: a change's own `seq` is a valid `since`
+ * in CouchDB 2+ clusters (opaque, never compared here) and in PouchDB-based servers alike.
+ * @link https://docs.couchdb.org/en/stable/api/database/changes.html
+ */
+export class ChangesReadAhead {
+  private read: { page: RemoteChangesPage; offset: number } | null = null;
+  private ahead: Promise<RemoteChangesPage> | null = null;
+  private readonly cancel = new AbortController();
+
+  constructor(
+    private readonly remote: RemoteStore,
+    private readonly options: ReadAheadOptions,
+  ) {}
+
+  /**
+   * The next page after `since` (used only when nothing is buffered or asked for: the cycle's
+   * first read, which may long-poll for `waitMs` with `signal`).
+   */
+  async next(since: unknown, waitMs = 0, signal?: AbortSignal): Promise<PullPage> {
+    if (!this.read || this.read.offset >= this.read.page.changes.length) {
+      const page = this.ahead ? await this.ahead : await this.remote.changesSince(since ?? 0, { limit: this.options.pageSize, waitMs, signal });
+      this.ahead = null;
+      if (page.pending > 0 && page.changes.length > 0) {
+        this.ahead = this.remote.changesSince(page.lastSeq, { limit: this.nextReadSize(page), signal: this.cancel.signal });
+        this.ahead.catch(() => undefined); // reported when the pipeline asks for it
+      }
+      this.read = { page, offset: 0 };
+    }
+    const { page, offset } = this.read;
+    const end = Math.min(offset + this.options.pageSize, page.changes.length);
+    const changes = offset === 0 && end === page.changes.length ? page.changes : page.changes.slice(offset, end);
+    this.read.offset = end;
+    const last = end === page.changes.length;
+    return {
+      changes,
+      lastSeq: last ? page.lastSeq : changes[changes.length - 1].seq,
+      more: !last || (page.pending > 0 && page.changes.length > 0),
+      pending: page.pending + (page.changes.length - end),
+    };
+  }
+
+  /** Drops what was read ahead and cancels a read in flight (the cycle ended, failed or stops). */
+  close(): void {
+    this.cancel.abort();
+    this.ahead = null;
+    this.read = null;
+  }
+
+  /** As many changes as fit `maxReadBytes` at the last read's bytes per change, within [pageSize, maxRead]. */
+  private nextReadSize(page: RemoteChangesPage): number {
+    const { pageSize, maxRead, maxReadBytes } = this.options;
+    if (!page.bytes) return pageSize;
+    const perChange = page.bytes / page.changes.length;
+    return Math.max(pageSize, Math.min(maxRead, Math.floor(maxReadBytes / perChange)));
+  }
+}

@@ -1,0 +1,100 @@
+import { strict as assert } from 'node:assert';
+import { ChangesReadAhead } from '../../src/sync/read-ahead';
+import type { ChangesOptions, RemoteChangesPage, RemoteStore } from '../../src/sync/remote-store';
+
+/** A cloud of `total` changes with opaque string seqs; records every `_changes` read. */
+function fakeCloud(total: number, bytesPerChange = 1000) {
+  const reads: Array<{ since: unknown; limit: number; signal?: AbortSignal; answer: (fail?: Error) => void }> = [];
+  const seq = (n: number) => `${n}-g1AAAA`; // opaque, like a CouchDB 3 cluster seq
+  const position = (since: unknown) => (since === 0 ? 0 : Number(String(since).split('-')[0]));
+  const remote = {
+    changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage> {
+      return new Promise((resolve, reject) => {
+        const from = position(since);
+        const to = Math.min(total, from + options.limit);
+        reads.push({
+          since,
+          limit: options.limit,
+          signal: options.signal,
+          answer: (fail) => {
+            if (fail) return reject(fail);
+            const changes = Array.from({ length: to - from }, (_, i) => ({ id: `doc:${from + i + 1}`, seq: seq(from + i + 1), doc: { _id: `doc:${from + i + 1}`, _rev: '1-a' } }));
+            resolve({ changes, lastSeq: seq(to), pending: total - to, bytes: changes.length * bytesPerChange });
+          },
+        });
+      });
+    },
+  } as unknown as RemoteStore;
+  return { remote, reads, seq };
+}
+
+/** Answers reads as they come, until `next()` settles. */
+async function drive<T>(reads: Array<{ answer: (fail?: Error) => void }>, next: Promise<T>): Promise<T> {
+  let answered = 0;
+  let done = false;
+  const result = next.finally(() => (done = true));
+  while (!done) {
+    await new Promise((r) => setImmediate(r));
+    while (answered < reads.length) reads[answered++].answer();
+  }
+  return result;
+}
+
+describe('ChangesReadAhead (pull reads)', () => {
+  it('given a backlog of 2,350 changes and pages of 100, then it reads in large reads asked for ahead, hands out pages of 100 and every page ends at a valid checkpoint', async () => {
+    const { remote, reads, seq } = fakeCloud(2350);
+    const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
+    const ids: string[] = [];
+    let since: unknown = 0;
+    for (;;) {
+      const page = await drive(reads, reader.next(since));
+      ids.push(...page.changes.map((c) => c.id));
+      assert.ok(page.changes.length <= 100);
+      assert.equal(page.lastSeq, page.changes.length > 0 ? page.changes[page.changes.length - 1].seq : since, 'a page ends at its last change');
+      since = page.lastSeq;
+      if (!page.more) break;
+    }
+    reader.close();
+    assert.equal(ids.length, 2350);
+    assert.equal(new Set(ids).size, 2350, 'no change twice');
+    assert.equal(since, seq(2350));
+    assert.deepEqual(reads.map((r) => r.limit), [100, 500, 500, 500, 500, 500], 'first read is one page, then reads of 5 pages');
+  });
+
+  it('given a read arrives with more pending, then the next read is already asked for before the pipeline wants it', async () => {
+    const { remote, reads } = fakeCloud(1000);
+    const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
+    await drive(reads, reader.next(0));
+    assert.equal(reads.length, 2, 'the second read is in flight while the first page is processed');
+    assert.equal(reads[1].since, '100-g1AAAA');
+    reader.close();
+    assert.equal(reads[1].signal?.aborted, true, 'close() cancels the read in flight');
+  });
+
+  it('given large documents, then a read is sized by bytes, never below one page', async () => {
+    const { remote, reads } = fakeCloud(5000, 100_000); // 100 KB per change
+    const reader = new ChangesReadAhead(remote, { pageSize: 10, maxRead: 1000, maxReadBytes: 4 * 1024 * 1024 });
+    await drive(reads, reader.next(0));
+    assert.equal(reads[1].limit, 41, '4 MiB / 100 KB');
+    reader.close();
+    const tiny = fakeCloud(5000, 1_000_000);
+    const r2 = new ChangesReadAhead(tiny.remote, { pageSize: 10, maxRead: 1000, maxReadBytes: 4 * 1024 * 1024 });
+    await drive(tiny.reads, r2.next(0));
+    assert.equal(tiny.reads[1].limit, 10);
+    r2.close();
+  });
+
+  it('given the read ahead fails, then the pages already read are handed out first and the failure comes with the page that needs it', async () => {
+    const { remote, reads } = fakeCloud(1000);
+    const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
+    reads.length = 0;
+    const first = reader.next(0);
+    await new Promise((r) => setImmediate(r));
+    reads[0].answer();
+    const page = await first;
+    assert.equal(page.changes.length, 100);
+    reads[1].answer(new Error('connection reset'));
+    await assert.rejects(reader.next(page.lastSeq), /connection reset/);
+    reader.close();
+  });
+});
