@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { BankAuthError, BankError, BankUnavailableError, MalformedStatementError, RateLimitedError } from './errors';
+import { Deadline } from '../shared/deadline';
 import { PermanentError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 
@@ -55,11 +56,6 @@ export interface HttpResponse {
 /** 20 MiB: far above any real statement, small enough that a runaway body cannot exhaust memory. */
 export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
 
-/** The signal for one request: the run's signal, or the per-request timeout, whichever fires first. */
-export function requestSignal(ctx: Pick<HttpContext, 'signal' | 'requestTimeoutMs'>): AbortSignal {
-  return AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.requestTimeoutMs)]);
-}
-
 /**
  * Sends one request and reads the whole body (under the same timeout). Network failures,
  * timeouts and aborts become `BankUnavailableError`; any HTTP status is returned as is, for the
@@ -73,25 +69,32 @@ export async function httpRequest(ctx: HttpContext, req: HttpRequest): Promise<H
   }
   const safe = req.displayUrl ?? safeUrl(url);
   const secrets = req.secrets ?? [];
-  const signal = requestSignal(ctx);
+  // The run's signal or the per-request timeout, whichever comes first, and an abort that always
+  // lands (see shared/deadline.ts: a hung bank must not hold the run past its timeout).
+  const deadline = new Deadline(ctx.requestTimeoutMs, ctx.signal);
   const started = Date.now();
   const fail = (err: unknown): never => {
     throw transportError(ctx, req.what, safe, err, secrets);
   };
   let res: Response;
-  try {
-    // Redirects are not followed: a bank URL that moved is a settings change, and following a
-    // 307 would re-send a password in the body to wherever the Location points.
-    res = await fetch(url, { method: req.method ?? 'GET', headers: req.headers, body: req.body, signal, redirect: 'manual' });
-  } catch (err) {
-    return fail(err);
-  }
   let body: Uint8Array;
   try {
-    body = await readCapped(res, req.maxBytes ?? DEFAULT_MAX_BODY_BYTES, ctx, req.what);
-  } catch (err) {
-    if (err instanceof BankError) throw err;
-    return fail(err);
+    try {
+      // Redirects are not followed: a bank URL that moved is a settings change, and following a
+      // 307 would re-send a password in the body to wherever the Location points.
+      const request = deadline.hold(new Request(url, { method: req.method ?? 'GET', headers: req.headers, body: req.body, signal: deadline.signal, redirect: 'manual' }));
+      res = await deadline.race(fetch(request));
+    } catch (err) {
+      return fail(err);
+    }
+    try {
+      body = await readCapped(res, req.maxBytes ?? DEFAULT_MAX_BODY_BYTES, ctx, req.what, deadline);
+    } catch (err) {
+      if (err instanceof BankError) throw err;
+      return fail(err);
+    }
+  } finally {
+    deadline.clear();
   }
   ctx.logger?.debug(`${req.what}: HTTP ${res.status}`, {
     event: 'bank.http', connection: ctx.connection, method: req.method ?? 'GET', url: safe, status: res.status, bytes: body.length, ms: Date.now() - started,
@@ -106,7 +109,7 @@ export async function httpRequest(ctx: HttpContext, req: HttpRequest): Promise<H
   };
 }
 
-async function readCapped(res: Response, maxBytes: number, ctx: HttpContext, what: string): Promise<Uint8Array> {
+async function readCapped(res: Response, maxBytes: number, ctx: HttpContext, what: string, deadline: Deadline): Promise<Uint8Array> {
   if (!res.body) return new Uint8Array(0);
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -117,7 +120,7 @@ async function readCapped(res: Response, maxBytes: number, ctx: HttpContext, wha
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await deadline.race(reader.read());
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
