@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import express from 'express';
+import { Deadline } from '../shared/deadline';
 import type { Logger } from '../shared/logger';
 import type { Service } from './service';
 
@@ -49,7 +50,13 @@ export class EmbeddedCloud implements Service {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : this.port;
     this.urlValue = `http://127.0.0.1:${port}/${this.database}`;
-    const created = await fetch(this.urlValue, { method: 'PUT', signal: AbortSignal.timeout(10_000) });
+    const deadline = new Deadline(10_000);
+    let created: Response;
+    try {
+      created = await deadline.race(fetch(deadline.hold(new Request(this.urlValue, { method: 'PUT', signal: deadline.signal }))));
+    } finally {
+      deadline.clear();
+    }
     if (created.status !== 201 && created.status !== 412) {
       throw new Error(`embedded cloud could not create database ${this.database}: HTTP ${created.status}`);
     }

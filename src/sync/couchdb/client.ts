@@ -62,7 +62,7 @@ export function redactUrl(url: string): string {
 
 /**
  * RemoteStore over the CouchDB HTTP API (Apache CouchDB 3, clusters, Cloudant, pouchdb-server).
- * Every request has a timeout (AbortSignal.timeout; PouchDB's own HTTP adapter has none, #8030).
+ * Every request has a timeout (a Deadline; PouchDB's own HTTP adapter has none, #8030).
  * HTTP failures map to typed errors in one place (`fail`): 401/403 → SyncAuthError,
  * network/timeout/5xx → SyncUnavailableError; 413 on a write splits the batch.
  * @link https://docs.couchdb.org/en/stable/api/database/changes.html
