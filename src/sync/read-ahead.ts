@@ -57,6 +57,8 @@ export class ChangesReadAhead {
     const { page, offset } = this.read;
     const end = Math.min(offset + this.options.pageSize, page.changes.length);
     const changes = offset === 0 && end === page.changes.length ? page.changes : page.changes.slice(offset, end);
+    // The read no longer holds what it handed out: a stored page can be collected while the rest waits.
+    if (changes !== page.changes) page.changes.fill(undefined as unknown as RemoteChange, offset, end);
     this.read.offset = end;
     const last = end === page.changes.length;
     return {
