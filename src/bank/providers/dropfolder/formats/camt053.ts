@@ -31,6 +31,8 @@ export type CamtStatementSummary = Omit<BankAccountStatement, 'transactions'> & 
 export interface CamtSink {
   transaction(tx: BankTransaction, statementIndex: number): void;
   statement(statement: CamtStatementSummary, statementIndex: number): void;
+  /** Awaited after each chunk of input is parsed, so a consumer can store what it got first. */
+  drain?(): Promise<void>;
 }
 
 export interface CamtOptions {
@@ -608,6 +610,7 @@ export async function parseCamt053Stream(
   if (collector) collector.warnings = parser.warnings;
   for await (const chunk of readable as AsyncIterable<Buffer | string>) {
     parser.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    if (sink?.drain) await sink.drain();
   }
   const result = parser.end();
   if (!collector) return result;
