@@ -90,7 +90,11 @@ export interface StatementSink {
  * 2. a storing pass: each line is planned (deduplicated) and stored in batches as it is read.
  *
  * So every `read` must give the same lines in the same order (a file read again from its start);
- * the loop checks the counts and fails the run if they differ. A provider returns small results
+ * the loop checks the counts and fails the run if they differ. Lines come as the parser read them:
+ * provider ids that several lines of one statement share are dropped by the loop, as
+ * `dropSharedProviderIds` drops them from parsed files. New lines are written as they are
+ * planned, so a failure in the storing pass (disk full) leaves some stored with the watermark
+ * unmoved and the input uncommitted; their ids are deterministic and the retry completes the run. A provider returns small results
  * (an API page, a CSV) as `statements`; a stream is for inputs whose size it cannot bound.
  */
 export interface StatementStream {
