@@ -312,6 +312,14 @@ export class StreamPlanner {
     const received = check.statements.map(() => 0);
     let ordinal = 0;
     let batch: StatementLineDoc[] = [];
+    // One batch is written while the next is read and planned (LevelDB writes on its own thread),
+    // never more: memory holds at most the batch in flight and the one being filled.
+    let writing: Promise<void> = Promise.resolve();
+    const write = async (docs: StatementLineDoc[]): Promise<void> => {
+      await writing;
+      writing = this.options.write(docs);
+      writing.catch(() => undefined); // awaited before the next write or at the end
+    };
     const sink: StatementSink = {
       transaction: (tx, index) => {
         const state = statementAccounts[index];
@@ -368,15 +376,21 @@ export class StreamPlanner {
         while (batch.length >= batchSize) {
           const full = batch.slice(0, batchSize);
           batch = batch.slice(batchSize);
-          await this.options.write(full);
+          await write(full);
         }
       },
     };
-    await stream.read(sink);
+    try {
+      await stream.read(sink);
+    } catch (err) {
+      await writing.catch(() => undefined); // no write left running behind a failed run
+      throw err;
+    }
     received.forEach((n, i) => {
       if (n !== check.lineCounts[i]) throw badResult(stream, `statement ${i + 1} gave ${check.lineCounts[i]} lines, then ${n}`);
     });
-    if (batch.length > 0) await this.options.write(batch.splice(0));
+    if (batch.length > 0) await write(batch.splice(0));
+    await writing;
   }
 
   /** The state of a statement's account, created with its stored lines on first use. */

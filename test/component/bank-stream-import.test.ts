@@ -173,9 +173,13 @@ describe('bank fetch loop with streamed statement files', function () {
     assert.equal(outcome.status, 'connected', JSON.stringify(outcome.error));
     assert.equal(outcome.counts.new, 5000);
     assert.equal(reads, 2, 'a checking read and a storing read');
-    // After each 250 lines handed over, the 100-line batches they fill are already stored.
+    // After each 250 lines handed over, the 100-line batches they fill are stored but the last,
+    // which may still be on its way to LevelDB while the next lines are read.
     assert.equal(storedWhenHanded.length, 20);
-    assert.deepEqual(storedWhenHanded, storedWhenHanded.map((_, k) => Math.floor(((k + 1) * 250) / 100) * 100));
+    storedWhenHanded.forEach((stored, k) => {
+      const filled = Math.floor(((k + 1) * 250) / 100) * 100;
+      assert.ok(stored >= filled - 100 && stored <= filled, `${stored} stored after ${(k + 1) * 250} lines`);
+    });
     assert.equal((await lines()).length, 5000);
   });
 });
