@@ -155,8 +155,9 @@ class CamtReader implements TokenHandler {
   }
 
   close(rawName: string): void {
-    const name = localName(rawName);
     const top = this.path[this.path.length - 1];
+    // Most closing tags name the open element exactly: no prefix to strip then.
+    const name = rawName === top ? top : localName(rawName);
     if (top !== name) {
       throw malformed({ file: this.file, line: this.tokenizer.line, field: name }, `closing tag </${name}> does not match <${top ?? 'nothing'}>`);
     }
@@ -284,7 +285,8 @@ class CamtReader implements TokenHandler {
       default:
         break;
     }
-    if (!this.has('RltdPties')) return;
+    // Only a party's name and IBAN are read below: other leaves need no walk up the path.
+    if ((name !== 'Nm' && name !== 'IBAN') || !this.has('RltdPties')) return;
     const party = this.has('Dbtr') || this.has('DbtrAcct') ? t.debtor : this.has('Cdtr') || this.has('CdtrAcct') ? t.creditor : undefined;
     if (!party) return;
     if (name === 'Nm' && (this.has('Dbtr') || this.has('Cdtr'))) party.name ??= value;
