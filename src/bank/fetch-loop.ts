@@ -551,7 +551,7 @@ export class FetchLoop {
     const arrayAccounts = new Set(fetched.statements.map((s) => accountKey(String(s.accountId))));
     const why = needsArrays(run.checks, arrayAccounts, existing);
     if (why !== undefined) {
-      log.info(`${spec.name}: streamed input read into memory (${why})`, { event: 'bank.stream', reason: why });
+      log.info(`${spec.name}: streamed input read into memory (${why})`, { event: 'bank.file', streamed: false, reason: why });
       for (const check of run.checks.splice(0)) {
         for (const statement of await collectStream(check)) fetched.statements.push(statement);
       }

@@ -140,6 +140,38 @@ describe('bank fetch loop with streamed statement files', function () {
     assert.equal((await readStatus(books.store, 'feed'))?.watermark, undefined);
   });
 
+  it('given a stream for an account with a stored pending line, then it is read into memory and the booked line replaces the pending one', async function () {
+    const pending: BankTransaction = { providerId: 'P1', bookingDate: '2024-02-10', amount: -2000, currency: 'EUR', payee: 'Shop', pending: true };
+    const booked: BankTransaction = { providerId: 'B7', bookingDate: '2024-02-12', amount: -2400, currency: 'EUR', payee: 'Shop', pending: false };
+    const stream: StatementStream = {
+      name: 'feed',
+      async read(sink) {
+        sink.transaction({ ...booked }, 0);
+        sink.statement({ accountId: 'DE01', currency: 'EUR', balances: [], transactionCount: 1 }, 0);
+        await sink.drain();
+        return { warnings: [] };
+      },
+    };
+    const provider = new FakeProvider('fake', [
+      result([{ accountId: 'DE01', currency: 'EUR', balances: [], transactions: [pending] }]),
+      result([], { streams: [stream] }),
+    ]);
+    const loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([provider]), logger: log.logger, now: clock.now });
+    const feedSpec = fakeSpec(tmp.dir, { name: 'feed', historyDays: 60, includePending: true });
+    assert.equal((await loop.run(feedSpec)).counts.new, 1);
+    clock.advance(60_000);
+    const outcome = await loop.run(feedSpec);
+    assert.equal(outcome.status, 'connected', JSON.stringify(outcome.error));
+    assert.ok(log.entries.some((e) => e.event === 'bank.file' && e.streamed === false && /pending lines stored/.test(String(e.reason))));
+    assert.equal(outcome.counts.new, 1);
+    assert.equal(outcome.counts.replaced, 1);
+    const all = await lines();
+    const old = all.find((l) => l.provider_id === 'P1');
+    const replacement = all.find((l) => l.provider_id === 'B7');
+    assert.equal(old?.state, 'deleted');
+    assert.equal(old?.replaced_by, replacement?._id);
+  });
+
   it('given a large stream, then its lines are stored while it is read, a batch at a time, not all at the end', async function () {
     const good: BankTransaction = { bookingDate: '2024-02-10', amount: -5, currency: 'EUR', pending: false };
     const storedWhenHanded: number[] = [];
