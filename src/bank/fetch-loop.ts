@@ -17,10 +17,9 @@ import {
   type StatementLineDoc,
 } from '../ledger';
 import { institutionLabel } from './catalog';
-import { planStatementLines, type LinePlan, type PlanCounts } from './dedup';
+import { accountKey, planStatementLines, type LinePlan, type PlanCounts } from './dedup';
 import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError, RateLimitedError } from './errors';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult, StreamedStatement } from './provider';
-import { accountKey } from './dedup';
 import { checkStream, collectStream, needsArrays, StreamPlanner, type StreamCheck } from './stream-plan';
 import type { ProviderRegistry } from './registry';
 import {
