@@ -17,9 +17,10 @@ import {
   type StatementLineDoc,
 } from '../ledger';
 import { institutionLabel } from './catalog';
-import { planStatementLines, type LinePlan, type PlanCounts } from './dedup';
-import { BankAuthError, BankUnavailableError, ConsentExpiredError, RateLimitedError } from './errors';
-import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from './provider';
+import { accountKey, planStatementLines, type LinePlan, type PlanCounts } from './dedup';
+import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError, RateLimitedError } from './errors';
+import type { BankAccountStatement, BankProvider, FetchContext, FetchResult, StreamedStatement } from './provider';
+import { checkStream, collectStream, needsArrays, StreamPlanner, type StreamCheck } from './stream-plan';
 import type { ProviderRegistry } from './registry';
 import {
   clearBlock,
@@ -183,6 +184,22 @@ interface PlanHolder {
   existing?: StatementLineDoc[];
 }
 
+/** The checked streams of a run, and how they are stored. */
+interface StreamRun {
+  /** Statements of the streams (all but their lines), for the balance. */
+  statements: StreamedStatement[];
+  warnings: string[];
+  checks: StreamCheck[];
+  /** Absent when the streams were read into `statements` arrays instead (see `needsArrays`). */
+  planner?: StreamPlanner;
+}
+
+function addCounts(a: PlanCounts, b: PlanCounts): PlanCounts {
+  const sum = { ...a };
+  for (const key of Object.keys(sum) as Array<keyof PlanCounts>) sum[key] += b[key];
+  return sum;
+}
+
 /** What the end of a run needs of the provider's result. */
 interface RunLeftovers {
   commit?: () => Promise<void>;
@@ -229,7 +246,7 @@ export function validateSpec(spec: ConnectionSpec): void {
 }
 
 /** The balance for the status document: the latest-dated ledger balance (else available) reported. */
-function balanceOf(statements: readonly BankAccountStatement[]): BankConnectionState['balance'] {
+function balanceOf(statements: ReadonlyArray<Pick<BankAccountStatement, 'balances'>>): BankConnectionState['balance'] {
   let best: { amount: number; currency: string; date: CalendarDate; kind: string } | undefined;
   for (const s of statements) {
     for (const b of s.balances ?? []) {
@@ -417,11 +434,23 @@ export class FetchLoop {
       // collected while a large import is written.
       const fetch: PlanHolder = { fetched: await this.fetchWithDeadline(provider, spec, window, log, controller) };
       if (!fetch.fetched || !Array.isArray(fetch.fetched.statements)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned no statements list`);
+      if (fetch.fetched.streams !== undefined && !Array.isArray(fetch.fetched.streams)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned streams that are not a list`);
       fetch.existing = await this.linesOf(spec.name);
-      const { result, plan } = this.planRun(spec, window, fetch);
+      // Streamed inputs are read through once before anything is planned or stored: a bad one
+      // fails the run (or is rejected by its provider) with the books untouched.
+      const streamed = await this.checkStreams(spec, fetch, controller, log);
+      const { result, plan } = this.planRun(spec, window, fetch, streamed?.statements ?? []);
       counts = plan.counts;
-      const { newIds, warnings: planWarnings } = plan;
+      const newIds = plan.newIds;
+      const planWarnings = [...(streamed?.warnings ?? []), ...plan.warnings];
       await this.writeLines(plan.writes.splice(0));
+      if (streamed?.planner) {
+        // The second read of each stream plans and stores its lines batch by batch.
+        const { planner } = streamed;
+        for (const check of streamed.checks.splice(0)) await planner.store(check);
+        counts = addCounts(plan.counts, planner.counts);
+        for (const id of planner.newIds) newIds.push(id);
+      }
       // Lines are durable: now the provider may archive its input (drop folder) ...
       await result.commit?.();
       // ... and only then does the watermark move.
@@ -490,15 +519,73 @@ export class FetchLoop {
   }
 
   /**
+   * The checking pass over the fetch's streams (provider.ts, StatementStream). A stream found
+   * malformed is left out when its provider can reject it, else the run fails. When the streams
+   * can be planned line by line (stream-plan.ts, needsArrays), their accounts' stored lines leave
+   * `holder.existing` for the planner of the ordinary statements; otherwise they are read into
+   * ordinary statements (memory as before streaming, for those rare feeds).
+   */
+  private async checkStreams(spec: ConnectionSpec, holder: PlanHolder, controller: AbortController, log: Logger): Promise<StreamRun | undefined> {
+    const fetched = holder.fetched!;
+    const streams = fetched.streams ?? [];
+    if (streams.length === 0) return undefined;
+    const existing = holder.existing ?? [];
+    const storedIds = new Set<string>();
+    for (const line of existing) if (line.provider_id) storedIds.add(line.provider_id);
+    const run: StreamRun = { statements: [], warnings: [], checks: [] };
+    for (const stream of streams) {
+      const input = { stream, connection: spec.name, includePending: spec.includePending ?? false, checkAborted: () => controller.signal.throwIfAborted() };
+      try {
+        run.checks.push(await checkStream(input, storedIds));
+      } catch (err) {
+        if (!(err instanceof MalformedStatementError) || !stream.reject || controller.signal.aborted) throw err;
+        await stream.reject(err);
+        run.warnings.push(`rejected ${stream.name}: ${err.message}`);
+      }
+    }
+    for (const check of run.checks) {
+      run.warnings.push(...check.warnings);
+      run.statements.push(...check.statements);
+    }
+    const arrayAccounts = new Set(fetched.statements.map((s) => accountKey(String(s.accountId))));
+    const why = needsArrays(run.checks, arrayAccounts, existing);
+    if (why !== undefined) {
+      log.info(`${spec.name}: streamed input read into memory (${why})`, { event: 'bank.file', streamed: false, reason: why });
+      for (const check of run.checks.splice(0)) {
+        for (const statement of await collectStream(check)) fetched.statements.push(statement);
+      }
+      run.statements = [];
+      return run;
+    }
+    const streamAccounts = new Set(run.statements.map((s) => accountKey(s.accountId)));
+    holder.existing = existing.filter((l) => !streamAccounts.has(accountKey(l.account_id)));
+    const now = this.now();
+    run.planner = new StreamPlanner({
+      connection: spec.name,
+      includePending: spec.includePending ?? false,
+      importedAt: now.toISOString(),
+      existing,
+      batchSize: this.writeBatchSize,
+      write: (docs) => this.writeFresh(docs as unknown as BooksDoc[], now, true),
+    });
+    return run;
+  }
+
+  /**
    * Plans the writes of a fetch (dedup against the stored lines), keeping of the fetch only what
    * the end of the run needs. Empties `holder`, so the statements die with this call.
    */
-  private planRun(spec: ConnectionSpec, window: { from: CalendarDate; to: CalendarDate }, holder: PlanHolder): { result: RunLeftovers; plan: LinePlan } {
+  private planRun(
+    spec: ConnectionSpec,
+    window: { from: CalendarDate; to: CalendarDate },
+    holder: PlanHolder,
+    streamed: readonly StreamedStatement[],
+  ): { result: RunLeftovers; plan: LinePlan } {
     const fetched = holder.fetched!;
     const existing = holder.existing ?? [];
     holder.fetched = undefined;
     holder.existing = undefined;
-    const result: RunLeftovers = { commit: fetched.commit, consentExpiresAt: fetched.consentExpiresAt, warnings: fetched.warnings ?? [], balance: balanceOf(fetched.statements) };
+    const result: RunLeftovers = { commit: fetched.commit, consentExpiresAt: fetched.consentExpiresAt, warnings: fetched.warnings ?? [], balance: balanceOf([...fetched.statements, ...streamed]) };
     const plan = planStatementLines({
       connection: spec.name,
       statements: fetched.statements,
@@ -614,6 +701,29 @@ export class FetchLoop {
   }
 
   /**
+   * Writes new lines, known to be absent, in one `bulkDocs`: stamped here, and validated here too
+   * unless the caller already did (`validate` false). A 409 means the same line arrived meanwhile
+   * (same id, same content) and is not an error.
+   */
+  private async writeFresh(docs: BooksDoc[], now: Date, validate: boolean): Promise<void> {
+    if (validate) {
+      const problems: LedgerProblem[] = [];
+      for (const doc of docs) problems.push(...writeProblems(doc, undefined).problems);
+      if (problems.length > 0) throw new LedgerError(problems);
+    }
+    // Stamped batch by batch, and let go of once written: memory holds one batch's copies.
+    const batch = docs.map((doc) => stampDoc(doc, undefined, now));
+    let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
+    try {
+      results = await this.store.db.bulkDocs(batch as unknown as PouchDB.Core.PutDocument<object>[]);
+    } catch (err) {
+      throw new StoreError('STORE_WRITE', `cannot write ${batch.length} statement line(s): ${describeError(err).message}`, { cause: err });
+    }
+    const failed = results.flatMap((r, j) => ('error' in r && r.error && r.status !== 409 ? [`${batch[j]._id} (${r.message ?? r.name})`] : []));
+    if (failed.length > 0) throw new StoreError('STORE_WRITE', `cannot write ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`, { details: { count: failed.length } });
+  }
+
+  /**
    * Writes the plan. Up to `writeBatchSize` documents go in ONE `putMany` (validated all or
    * nothing, one `bulkDocs`). A larger first import (a 100,000-line file) validates and stamps
    * every document up front (the ledger's `writeProblems` / `stampDoc`, as any writer through `db`
@@ -648,17 +758,9 @@ export class FetchLoop {
     if (problems.length > 0) throw new LedgerError(problems);
     writes.length = 0;
     for (let i = 0; i < fresh.length; i += this.writeBatchSize) {
-      // Stamped batch by batch, and let go of once written: memory holds one batch's copies.
-      const batch = fresh.slice(i, i + this.writeBatchSize).map((doc) => stampDoc(doc, undefined, now));
+      const batch = fresh.slice(i, i + this.writeBatchSize);
       fresh.fill(RELEASED, i, i + this.writeBatchSize);
-      let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
-      try {
-        results = await this.store.db.bulkDocs(batch as unknown as PouchDB.Core.PutDocument<object>[]);
-      } catch (err) {
-        throw new StoreError('STORE_WRITE', `cannot write ${batch.length} statement line(s): ${describeError(err).message}`, { cause: err });
-      }
-      const failed = results.flatMap((r, j) => ('error' in r && r.error && r.status !== 409 ? [`${batch[j]._id} (${r.message ?? r.name})`] : []));
-      if (failed.length > 0) throw new StoreError('STORE_WRITE', `cannot write ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`, { details: { count: failed.length } });
+      await this.writeFresh(batch, now, false);
     }
     for (let i = 0; i < others.length; i += this.writeBatchSize) {
       await this.store.putMany(others.slice(i, i + this.writeBatchSize));

@@ -1,5 +1,6 @@
 import type { CalendarDate } from '../shared/dates';
 import type { Logger } from '../shared/logger';
+import type { MalformedStatementError } from './errors';
 
 /**
  * The contract every bank provider implements (one folder per provider under
@@ -57,9 +58,70 @@ export interface BankAccountStatement {
   balances: BankBalance[];
 }
 
+/** A statement of a {@link StatementStream} as known when its end is read: all but its lines. */
+export type StreamedStatement = Omit<BankAccountStatement, 'transactions'> & {
+  /** How many lines the statement had (all of them given to the sink before this). */
+  transactionCount: number;
+};
+
+/**
+ * Receives one read of a {@link StatementStream}. The shape of the file parsers' sinks
+ * (`OfxSink`, `CamtSink`), so a parser can write to it directly.
+ */
+export interface StatementSink {
+  /** One line, in input order, of the statement numbered `statementIndex` (0-based, input order). */
+  transaction(tx: BankTransaction, statementIndex: number): void;
+  /** Statement `statementIndex` ended; every line of it came before. */
+  statement(statement: StreamedStatement, statementIndex: number): void;
+  /**
+   * Awaited by the reader after each chunk of input it parsed: the consumer stores what it was
+   * given meanwhile, so a read never runs ahead of the writes (backpressure), and throws to stop
+   * the read (the run was aborted).
+   */
+  drain(): Promise<void>;
+}
+
+/**
+ * An input too large to hold as arrays of lines: a 100,000-line statement file is 50 MB of XML
+ * and, parsed, several hundred megabytes of lines and documents. The fetch loop reads it twice:
+ *
+ * 1. a checking pass: every line is validated and counted, nothing is kept and nothing stored;
+ *    an input that fails anywhere (a malformed transaction on the last line) imports nothing;
+ * 2. a storing pass: each line is planned (deduplicated) and stored in batches as it is read.
+ *
+ * So every `read` must give the same lines in the same order (a file read again from its start);
+ * the loop checks the counts and fails the run if they differ. Lines come as the parser read them:
+ * provider ids that several lines of one statement share are dropped by the loop, as
+ * `dropSharedProviderIds` drops them from parsed files. New lines are written as they are
+ * planned, so a failure in the storing pass (disk full) leaves some stored with the watermark
+ * unmoved and the input uncommitted; their ids are deterministic and the retry completes the run. A provider returns small results
+ * (an API page, a CSV) as `statements`; a stream is for inputs whose size it cannot bound.
+ */
+export interface StatementStream {
+  /** Names the input in messages and warnings (the file name). */
+  readonly name: string;
+  /**
+   * Reads the input from its start into `sink`, awaiting `sink.drain()` between chunks. Throws
+   * `MalformedStatementError` for an input it cannot read (in the first pass, before anything is
+   * stored), any other `BankError` for a failure to read it. Returns the input's warnings.
+   */
+  read(sink: StatementSink): Promise<{ warnings: string[] }>;
+  /**
+   * Called when the checking pass found the input malformed. With it, the loop leaves this input
+   * out of the run (nothing of it is stored) and goes on with the rest, as a drop folder rejects
+   * one bad file and imports the others; without it, the run fails.
+   */
+  reject?(error: MalformedStatementError): Promise<void>;
+}
+
 /** What a provider returns for one run. */
 export interface FetchResult {
   statements: BankAccountStatement[];
+  /**
+   * Inputs read by the loop itself, in two passes (see {@link StatementStream}); their statements
+   * count as coming after `statements`. Lines are deduplicated as if they were in `statements`.
+   */
+  streams?: StatementStream[];
   /** When the provider's consent or access ends (ISO 8601), if it has such a thing. */
   consentExpiresAt?: string;
   /**

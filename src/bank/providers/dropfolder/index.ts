@@ -1,11 +1,13 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
+import type { BankAccountStatement, BankProvider, FetchContext, FetchResult, StatementStream } from '../../provider';
 import { BankError, MalformedStatementError } from '../../errors';
 import { csvMappingSchema, type CsvMapping } from './formats/csv';
-import { parseStatement } from './parse';
+import { parseStatement, type ParseStatementOptions } from './parse';
+import { statementFileStream } from './stream';
 
-export { parseStatement, detectFormat, type ParseStatementOptions } from './parse';
+export { parseStatement, detectFormat, chooseFormat, type ParseStatementOptions } from './parse';
+export { statementFileStream, fileStream, STREAM_MIN_BYTES } from './stream';
 export { parseOfx, parseOfxStream, OfxStreamParser, type OfxSink, type OfxStatementSummary, type OfxResult } from './formats/ofx';
 export { parseCamt053 } from './formats/camt053';
 export { parseMt940 } from './formats/mt940';
@@ -93,7 +95,10 @@ const normaliseAccount = (id: string): string => id.replace(/\s+/g, '').toUpperC
 /**
  * Drop folder: the admin (or a bank's SFTP job) puts statement files into `path`; each run reads
  * them all, all-or-nothing per file. A file that cannot be read goes to `rejected/` at once with
- * a `.reason` beside it and contributes nothing; the good files still import. Read files move to
+ * a `.reason` beside it and contributes nothing; the good files still import. Large OFX and
+ * camt.053 files (STREAM_MIN_BYTES and up) are handed to the loop as streams, read twice and never
+ * held whole; one found malformed in the loop's checking pass is rejected the same way (unless
+ * `settings.account` filters statements, which needs them in memory). Read files move to
  * `archive/` only in `commit()`, which the loop calls after storing their lines, so a crash
  * between fetch and store re-reads them next run (dedup makes that harmless).
  */
@@ -115,11 +120,46 @@ export const dropfolder = {
     }
     const names = entries.filter((e) => e.isFile() && isCandidate(e.name)).map((e) => e.name).sort();
     const statements: BankAccountStatement[] = [];
+    const streams: StatementStream[] = [];
     const warnings: string[] = [];
     const imported: string[] = [];
+    const reject = (full: string, name: string, err: MalformedStatementError): string => {
+      const to = moveInto(rejected, full);
+      writeFileSync(`${to}.reason`, `${err.message}\n`, 'utf8');
+      ctx.logger.warn(`rejected statement file ${name}`, { event: 'bank.file', connection: ctx.connection, file: name, code: err.code, reason: err.message, moved_to: to });
+      return to;
+    };
     for (const name of names) {
       ctx.signal.throwIfAborted();
       const full = join(inbox, name);
+      const options: ParseStatementOptions = { fileName: name, csv: settings.csv ?? undefined, defaultCurrency: settings.currency ?? undefined, format: settings.format ?? 'auto' };
+      if (wanted === undefined) {
+        let stream: StatementStream | undefined;
+        try {
+          stream = statementFileStream(full, options);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken away meanwhile
+          if (!(err instanceof MalformedStatementError)) {
+            throw new BankError('BANK_DROPFOLDER_UNREADABLE', `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`, { cause: err, details: { file: full } });
+          }
+          const to = reject(full, name, err);
+          warnings.push(`rejected ${name}: ${err.message} (moved to ${to})`);
+          continue;
+        }
+        if (stream) {
+          imported.push(full);
+          streams.push({
+            name: stream.name,
+            read: (sink) => stream.read(sink),
+            reject: async (err) => {
+              imported.splice(imported.indexOf(full), 1);
+              reject(full, name, err);
+            },
+          });
+          ctx.logger.info(`reading statement file ${name} as a stream`, { event: 'bank.file', connection: ctx.connection, file: name, streamed: true });
+          continue;
+        }
+      }
       let bytes: Buffer;
       try {
         bytes = readFileSync(full);
@@ -129,13 +169,11 @@ export const dropfolder = {
       }
       let parsed;
       try {
-        parsed = parseStatement(bytes, { fileName: name, csv: settings.csv ?? undefined, defaultCurrency: settings.currency ?? undefined, format: settings.format ?? 'auto' });
+        parsed = parseStatement(bytes, options);
       } catch (err) {
         if (!(err instanceof MalformedStatementError)) throw err;
-        const to = moveInto(rejected, full);
-        writeFileSync(`${to}.reason`, `${err.message}\n`, 'utf8');
+        const to = reject(full, name, err);
         warnings.push(`rejected ${name}: ${err.message} (moved to ${to})`);
-        ctx.logger.warn(`rejected statement file ${name}`, { event: 'bank.file', connection: ctx.connection, file: name, code: err.code, reason: err.message, moved_to: to });
         continue;
       }
       let kept = parsed.statements;
@@ -155,6 +193,7 @@ export const dropfolder = {
     const keep = settings.keep_files === true;
     return {
       statements,
+      ...(streams.length > 0 ? { streams } : {}),
       warnings,
       commit: async () => {
         if (keep) return;

@@ -39,13 +39,10 @@ export function detectFormat(bytes: Buffer, options: Pick<ParseStatementOptions,
 }
 
 /**
- * Parses one statement file, all or nothing: it returns every statement in the file, or throws
- * `MalformedStatementError` (code `BANK_MALFORMED_FILE`) naming the file, the line (where known)
- * and the field, and nothing of the file is imported.
+ * The format to read a file as: detected from its head (`bytes` may be just the first 8 KB), or
+ * the configured one. Throws MalformedStatementError when it is none booksync reads.
  */
-export function parseStatement(bytes: Buffer, options: ParseStatementOptions): ParsedStatementFile {
-  const file = options.fileName;
-  if (bytes.length === 0) throw malformed({ file }, 'the file is empty');
+export function chooseFormat(bytes: Buffer, options: Pick<ParseStatementOptions, 'fileName' | 'csv' | 'format'>): StatementFormat {
   const forced = options.format ?? 'auto';
   let format = detectFormat(bytes, options);
   if (forced !== 'auto') {
@@ -53,8 +50,20 @@ export function parseStatement(bytes: Buffer, options: ParseStatementOptions): P
     if (family !== forced) format = forced === 'ofx' ? (asciiHead(bytes, 4096).includes('<?xml') ? 'ofx2' : 'ofx1') : forced;
   }
   if (format === undefined) {
-    throw malformed({ file, line: 1 }, 'not a statement format booksync reads (OFX/QFX, camt.053, MT940, or CSV with a column mapping)');
+    throw malformed({ file: options.fileName, line: 1 }, 'not a statement format booksync reads (OFX/QFX, camt.053, MT940, or CSV with a column mapping)');
   }
+  return format;
+}
+
+/**
+ * Parses one statement file, all or nothing: it returns every statement in the file, or throws
+ * `MalformedStatementError` (code `BANK_MALFORMED_FILE`) naming the file, the line (where known)
+ * and the field, and nothing of the file is imported.
+ */
+export function parseStatement(bytes: Buffer, options: ParseStatementOptions): ParsedStatementFile {
+  const file = options.fileName;
+  if (bytes.length === 0) throw malformed({ file }, 'the file is empty');
+  const format = chooseFormat(bytes, options);
   try {
     switch (format) {
       case 'ofx1':

@@ -34,6 +34,8 @@ export type OfxStatementSummary = Omit<BankAccountStatement, 'transactions'> & {
 export interface OfxSink {
   transaction(tx: BankTransaction, statementIndex: number): void;
   statement(statement: OfxStatementSummary, statementIndex: number): void;
+  /** Awaited after each chunk of input is parsed, so a consumer can store what it got first. */
+  drain?(): Promise<void>;
 }
 
 export interface OfxOptions {
@@ -588,6 +590,7 @@ export async function parseOfxStream(readable: Readable | AsyncIterable<Buffer |
   const parser = new OfxStreamParser(options, sink ?? collector!);
   for await (const chunk of readable as AsyncIterable<Buffer | string>) {
     parser.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    if (sink?.drain) await sink.drain();
   }
   const result = parser.end();
   if (!collector) return result;
