@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { sha256 } from '../shared/hash';
 import { daysBetween, isCalendarDate, type CalendarDate } from '../shared/dates';
 import { isCurrency } from '../shared/money';
 import { statementLineId, type DeletionStub, type StatementLineDoc } from '../ledger';
@@ -103,14 +103,6 @@ export function contentHash(t: { date: CalendarDate; amount: number; currency: s
   // the whole digest text alive for as long as the key is (a streamed import keeps every key).
   return sha256(text).toString('hex', 0, 16);
 }
-
-/**
- * SHA-256 of a text: the one-shot `crypto.hash` where Node has it (20.12+), a third faster than a
- * Hash object per line on a 100,000-line import.
- */
-const sha256: (text: string) => Buffer = typeof crypto.hash === 'function'
-  ? (text) => crypto.hash('sha256', text, 'buffer') as unknown as Buffer
-  : (text) => crypto.createHash('sha256').update(text).digest();
 
 export function providerKey(accountId: string, providerId: string): string {
   return `p:${accountKey(accountId)}:${providerId.trim()}`;

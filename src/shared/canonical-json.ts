@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './hash';
 
 /**
  * Canonical JSON: object keys sorted, `undefined` members dropped (as JSON.stringify would drop
@@ -27,7 +27,7 @@ export function normalise(value: unknown): unknown {
 
 /** sha256 of the canonical JSON, hex. */
 export function contentHash(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+  return sha256Hex(canonicalJson(value));
 }
 
 /** Structural equality by canonical form. */

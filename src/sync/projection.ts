@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { contentHash, normalise } from '../shared/canonical-json';
+import { sha256Hex } from '../shared/hash';
 import { SyncConfigError } from './errors';
 
 /** Which way a document type replicates. */
@@ -198,6 +198,9 @@ export class TypeProjection {
   /** Excluded from pull only: such a field still flows local → cloud (as a value, never as a removal). */
   private readonly pullOnly: Path[];
   private readonly all: Path[];
+  /** Memo key of each way's projection: `shared` when that way excludes every excluded path. */
+  private readonly pushKey: string;
+  private readonly pullKey: string;
 
   constructor(type: string, rule: TypeRule) {
     if (!DIRECTIONS.includes(rule.direction)) {
@@ -215,6 +218,10 @@ export class TypeProjection {
     this.pushOnly = uniq(push.filter((p) => !pull.includes(p) && !both.includes(p))).map(parsePath);
     this.pullOnly = uniq(pull.filter((p) => !push.includes(p) && !both.includes(p))).map(parsePath);
     this.all = uniq([...push, ...pull, ...both]).map(parsePath);
+    // A way that excludes every excluded path projects to the shared content: one memo entry (and
+    // so one hash) serves both, e.g. a field excluded `both` ways.
+    this.pushKey = pull.every((p) => push.includes(p) || both.includes(p)) ? 'shared' : 'push';
+    this.pullKey = push.every((p) => pull.includes(p) || both.includes(p)) ? 'shared' : 'pull';
   }
 
   goes(way: Way): boolean {
@@ -228,7 +235,7 @@ export class TypeProjection {
    */
   project(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }, way: Way): Content | null {
     if (!this.goes(way)) return null;
-    return this.memo(doc, way, way === 'push' ? this.pushOut : this.pullOut);
+    return way === 'push' ? this.memo(doc, this.pushKey, this.pushOut) : this.memo(doc, this.pullKey, this.pullOut);
   }
 
   /** The content both sides share: minus every excluded path, whatever its direction. Used for conflict checks and three-way merges. */
@@ -292,6 +299,14 @@ export class TypeProjection {
     return Object.keys(keep).length > 0 ? keep : undefined;
   }
 
+  /**
+   * True when `way`'s projection is the shared content (that way excludes every excluded path, or
+   * nothing is excluded). Then a document whose shared content is known has that projection too.
+   */
+  projectsToShared(way: Way): boolean {
+    return this.all.length === 0 || (way === 'push' ? this.pushKey : this.pullKey) === 'shared';
+  }
+
   get hasExclusions(): boolean {
     return this.all.length > 0;
   }
@@ -348,7 +363,7 @@ export function projectionHash(content: Content | null): string {
   if (content === null) return contentHash(null);
   let h = hashes.get(content);
   if (h === undefined) {
-    h = createHash('sha256').update(JSON.stringify(content)).digest('hex');
+    h = sha256Hex(JSON.stringify(content));
     hashes.set(content, h);
   }
   return h;
