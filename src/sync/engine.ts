@@ -580,7 +580,8 @@ export class SyncEngine {
     try {
       const bases = await this.bk.bases(ids);
       const open = await this.openConflictsAmong(ids);
-      const writes: Array<{ doc: LocalDoc; tp: TypeProjection; body: RemoteWrite }> = [];
+      // `pure`: the body is `compose(shared(doc), null, doc)`, no cloud values carried (see agreedBase).
+      const writes: Array<{ doc: LocalDoc; tp: TypeProjection; body: RemoteWrite; pure: boolean }> = [];
       const unknown: LocalDoc[] = [];
       for (const doc of wanted) {
         const base = bases.get(doc._id);
@@ -596,7 +597,7 @@ export class SyncEngine {
           if (projectionHash(tp.project(doc, 'push')) === base.pushHash) continue;
           const body = doc._deleted ? { _id: doc._id, _deleted: true } : tp.compose(tp.shared(doc), base.keep ?? null, doc, 'push');
           if (doc._deleted && !base.remoteRev) continue;
-          writes.push({ doc, tp, body: { ...body, _id: doc._id, ...(base.remoteRev ? { _rev: base.remoteRev } : {}) } as RemoteWrite });
+          writes.push({ doc, tp, body: { ...body, _id: doc._id, ...(base.remoteRev ? { _rev: base.remoteRev } : {}) } as RemoteWrite, pure: !base.keep });
         } else {
           unknown.push(doc);
         }
@@ -609,7 +610,7 @@ export class SyncEngine {
       for (const doc of unknown) {
         if (doc._deleted) continue;
         const tp = this.projection.forDoc(doc, doc._id);
-        writes.push({ doc, tp, body: { ...tp.compose(tp.shared(doc), null, doc, 'push'), _id: doc._id } as RemoteWrite });
+        writes.push({ doc, tp, body: { ...tp.compose(tp.shared(doc), null, doc, 'push'), _id: doc._id } as RemoteWrite, pure: true });
       }
       let written = 0;
       const rejected: Item[] = [];
@@ -622,7 +623,7 @@ export class SyncEngine {
         if (res.ok) {
           written++;
           const remoteDoc = { ...w.body, _rev: res.rev } as RemoteDoc;
-          newBases.push([w.doc._id, this.agreedBase(w.tp, w.doc, remoteDoc)]);
+          newBases.push([w.doc._id, this.agreedBase(w.tp, w.doc, remoteDoc, undefined, w.pure ? 'push' : undefined)]);
         } else if (res.conflict) {
           rejected.push({ id: w.doc._id, tp: w.tp, local: w.doc, remote: null, base: bases.get(w.doc._id) });
         } else {
@@ -649,8 +650,11 @@ export class SyncEngine {
   /**
    * Base after both sides were seen to agree (or were just made to agree on `agreed`). Without
    * exclusions every projection of agreeing documents is the same content, so one hash serves all.
+   * `composed`: which side's document was just composed from the other's shared content and
+   * nothing else (`compose(shared(x), null, x)`, no target): its shared content is that of the
+   * other side, so it need not be stripped and hashed again (property-tested in sync-projection).
    */
-  private agreedBase(tp: TypeProjection, localDoc: LocalDoc | Record<string, unknown> | null, remoteDoc: RemoteDoc | null, agreed?: Content | null): Base {
+  private agreedBase(tp: TypeProjection, localDoc: LocalDoc | Record<string, unknown> | null, remoteDoc: RemoteDoc | null, agreed?: Content | null, composed?: Way): Base {
     const l = localDoc as LocalDoc | null;
     const lLive = live(l);
     const rLive = live(remoteDoc);
@@ -659,8 +663,10 @@ export class SyncEngine {
     const shared = agreed !== undefined ? agreed : lLive ? tp.shared(lLive) : null;
     const sharedHash = projectionHash(shared);
     const oneContent = !tp.hasExclusions && shared !== null && !!lLive && !!rLive;
-    const pushHash = !tp.goes('push') || !l ? '' : oneContent ? sharedHash : projectionHash(tp.project(l, 'push'));
-    const pullHash = !tp.goes('pull') || !remoteDoc ? '' : oneContent ? sharedHash : projectionHash(tp.project(remoteDoc, 'pull'));
+    const localIsShared = oneContent || (composed === 'pull' && shared !== null && !!lLive && tp.projectsToShared('push'));
+    const remoteIsShared = oneContent || (composed === 'push' && shared !== null && !!rLive && tp.projectsToShared('pull'));
+    const pushHash = !tp.goes('push') || !l ? '' : localIsShared ? sharedHash : projectionHash(tp.project(l, 'push'));
+    const pullHash = !tp.goes('pull') || !remoteDoc ? '' : remoteIsShared ? sharedHash : projectionHash(tp.project(remoteDoc, 'pull'));
     const keep = tp.remoteKeep(live(remoteDoc));
     return {
       remoteRev: remoteDoc?._rev ?? '',
@@ -774,7 +780,7 @@ export class SyncEngine {
           const w = fast[i];
           if (res.ok) {
             docs++;
-            newBases.push([w.r._id, this.agreedBase(w.tp, { ...w.write.doc, _rev: res.rev }, w.r, w.tp.shared(w.r))]);
+            newBases.push([w.r._id, this.agreedBase(w.tp, { ...w.write.doc, _rev: res.rev }, w.r, w.tp.shared(w.r), 'pull')]);
           } else if (res.conflict) careful.push({ r: w.r, tp: w.tp, base: w.base });
           else {
             conflicts++;
