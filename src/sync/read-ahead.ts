@@ -33,7 +33,10 @@ export interface PullPage {
  */
 export class ChangesReadAhead {
   private read: { page: RemoteChangesPage; offset: number } | null = null;
-  private ahead: Promise<RemoteChangesPage> | null = null;
+  /** Reads asked for (in flight or arrived) that the pipeline has not taken yet, oldest first. */
+  private readonly waiting: Array<Promise<RemoteChangesPage>> = [];
+  /** The last read asked for, with its page once it arrived and until its successor is asked for. */
+  private tail: { page: RemoteChangesPage | null } | null = null;
   private readonly cancel = new AbortController();
 
   constructor(
@@ -47,13 +50,16 @@ export class ChangesReadAhead {
    */
   async next(since: unknown, waitMs = 0, signal?: AbortSignal): Promise<PullPage> {
     if (!this.read || this.read.offset >= this.read.page.changes.length) {
-      const page = this.ahead ? await this.ahead : await this.remote.changesSince(since ?? 0, { limit: this.options.pageSize, waitMs, signal });
-      this.ahead = null;
-      if (page.pending > 0 && page.changes.length > 0) {
-        this.ahead = this.remote.changesSince(page.lastSeq, { limit: this.nextReadSize(page), signal: this.cancel.signal });
-        this.ahead.catch(() => undefined); // reported when the pipeline asks for it
+      let page: RemoteChangesPage;
+      const ahead = this.waiting.shift();
+      if (ahead) {
+        page = await ahead;
+      } else {
+        page = await this.remote.changesSince(since ?? 0, { limit: this.options.pageSize, waitMs, signal });
+        this.tail = { page };
       }
       this.read = { page, offset: 0 };
+      this.askNext(); // taking a read freed a place for the next one
     }
     const { page, offset } = this.read;
     const end = Math.min(offset + this.options.pageSize, page.changes.length);
@@ -70,11 +76,38 @@ export class ChangesReadAhead {
     };
   }
 
-  /** Drops what was read ahead and cancels a read in flight (the cycle ended, failed or stops). */
+  /** Drops what was read ahead and cancels the reads in flight (the cycle ended, failed or stops). */
   close(): void {
     this.cancel.abort();
-    this.ahead = null;
+    this.waiting.length = 0;
+    this.tail = null;
     this.read = null;
+  }
+
+  /**
+   * Asks for the read after the last one asked for, as soon as that one arrived with more pending,
+   * while fewer than READS_WAITING reads wait for the pipeline. Two, not one: with a single read
+   * ahead the server idles from the moment that read arrives until the pipeline has taken the one
+   * before, so reading and storing took turns instead of overlapping (over a 50 ms link each read
+   * costs the round trip plus the server's own time, as long as storing it).
+   */
+  private askNext(): void {
+    const tail = this.tail;
+    if (!tail?.page || this.cancel.signal.aborted) return;
+    const page = tail.page;
+    if (!(page.pending > 0 && page.changes.length > 0) || this.waiting.length >= READS_WAITING) return;
+    const slot: { page: RemoteChangesPage | null } = { page: null };
+    this.tail = slot;
+    const read = this.remote.changesSince(page.lastSeq, { limit: this.nextReadSize(page), signal: this.cancel.signal });
+    this.waiting.push(read);
+    read.then(
+      (arrived) => {
+        if (this.tail !== slot) return; // closed meanwhile
+        slot.page = arrived;
+        this.askNext();
+      },
+      () => undefined, // reported when the pipeline takes this read
+    );
   }
 
   /** As many changes as fit `maxReadBytes` at the last read's bytes per change, within [pageSize, maxRead]. */
@@ -85,3 +118,6 @@ export class ChangesReadAhead {
     return Math.max(pageSize, Math.min(maxRead, Math.floor(maxReadBytes / perChange)));
   }
 }
+
+/** Reads asked for ahead of the pipeline at most (in flight or arrived, not yet taken). */
+const READS_WAITING = 2;

@@ -64,11 +64,36 @@ describe('ChangesReadAhead (pull reads)', () => {
   it('given a read arrives with more pending, then the next read is already asked for before the pipeline wants it', async () => {
     const { remote, reads } = fakeCloud(1000);
     const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
-    await drive(reads, reader.next(0));
+    const first = reader.next(0);
+    await new Promise((r) => setImmediate(r));
+    reads[0].answer();
+    await first;
     assert.equal(reads.length, 2, 'the second read is in flight while the first page is processed');
     assert.equal(reads[1].since, '100-g1AAAA');
     reader.close();
     assert.equal(reads[1].signal?.aborted, true, 'close() cancels the read in flight');
+  });
+
+  it('given the cloud answers faster than the pipeline takes pages, then two reads wait at most and the next is asked for when one is taken', async () => {
+    const { remote, reads, seq } = fakeCloud(10_000);
+    const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
+    const tick = () => new Promise((r) => setImmediate(r));
+    const first = reader.next(0);
+    await tick();
+    reads[0].answer();
+    let page = await first; // read 1 (one page) taken; read 2 asked for
+    for (let i = 1; i < 6; i++) {
+      reads[i]?.answer();
+      await tick();
+    }
+    assert.equal(reads.length, 3, 'read 2 and read 3 wait; read 4 is not asked for while they do');
+    page = await reader.next(page.lastSeq); // takes read 2: a place is free again
+    await tick();
+    assert.equal(reads.length, 4);
+    assert.equal(reads[3].since, seq(1100), 'read 4 starts where read 3 ended');
+    assert.equal(page.lastSeq, seq(200));
+    reader.close();
+    assert.equal(reads[3].signal?.aborted, true);
   });
 
   it('given large documents, then a read is sized by bytes, never below one page', async () => {
