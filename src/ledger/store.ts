@@ -102,6 +102,8 @@ export class BooksStore {
     // factory does run.
     const opened: { level?: LevelDown } = {};
     const booksLeveldown = (location: string): LevelDown => (opened.level = leveldown(location));
+    // `db.destroy()` deletes the files through the factory's `destroy` (`callDestroy`, ~line 6381).
+    booksLeveldown.destroy = leveldown.destroy;
     const db = new PouchDB(resolved, { adapter: 'leveldb', db: booksLeveldown } as PouchDB.Configuration.DatabaseConfiguration);
     try {
       // PouchDB opens LevelDB lazily; info() forces the open so a lock fails here, not on first use.

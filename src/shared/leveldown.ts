@@ -19,7 +19,10 @@ export interface LevelIterator {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const leveldown = require('leveldown') as (location: string) => LevelDown;
+export const leveldown = require('leveldown') as ((location: string) => LevelDown) & {
+  /** Deletes the database folder's LevelDB files. */
+  destroy(location: string, cb: (err?: Error) => void): void;
+};
 
 /** Values of `keys` as strings (undefined where absent), in one thread-pool round trip. */
 export function getMany(db: LevelDown, keys: string[]): Promise<Array<string | undefined>> {

@@ -299,4 +299,14 @@ describe('books changes reader over LevelDB (component, fast-check)', function (
       await reopened.close();
     }
   });
+
+  it('given the books opened with the capturing factory, when destroyed through PouchDB, then the LevelDB files go as with the default adapter', async () => {
+    const dir = path.join(tmp, 'books');
+    const books = await BooksStore.open(dir, { logger: silent });
+    await books.db.put({ _id: 'partner:1', value: 1 });
+    await books.db.destroy();
+    assert.deepEqual(fs.existsSync(dir) ? fs.readdirSync(dir) : [], []);
+    // PouchDB refuses to close a destroyed database; close still releases the folder.
+    await books.close().catch(() => undefined);
+  });
 });
