@@ -74,7 +74,7 @@ export class PouchLocalStore implements LocalStore {
       const page = await this.changesReader.readChanges(from, limit);
       if (page) return page;
     }
-    const res = await this.db.changes({ since: (since ?? 0) as number, limit, include_docs: true, style: 'main_only' } as PouchDB.Core.ChangesOptions);
+    const res = await this.db.changes({ since: from as number, limit, include_docs: true, style: 'main_only' } as PouchDB.Core.ChangesOptions);
     const changes: LocalChange[] = [];
     for (const r of res.results) {
       const doc = (r.doc ?? { _id: r.id, _rev: r.changes[0]?.rev, _deleted: r.deleted === true }) as unknown as LocalDoc;
