@@ -13,7 +13,8 @@ import * as path from 'node:path';
 import express from 'express';
 import PouchDB from 'pouchdb-node';
 import * as winston from 'winston';
-import { Bookkeeping, CouchDbRemote, PouchLocalStore, SyncEngine, type SyncTypeOptions } from '../src/sync';
+import { BooksStore } from '../src/ledger';
+import { openSync, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../src/sync';
 import { TcpProxy } from '../test/helpers/tcp-proxy';
 
 const DOCS = Number(process.env.BENCH_DOCS ?? 20_000);
@@ -164,10 +165,29 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
   return { ms: performance.now() - t0, value };
 }
 
+async function bulkLoad(db: PouchDB.Database, docs: Array<Record<string, unknown>>): Promise<void> {
+  for (let i = 0; i < docs.length; i += 1000) await db.bulkDocs(docs.slice(i, i + 1000).map((d) => ({ ...d })) as PouchDB.Core.PutDocument<object>[]);
+}
+
+/** A plain PouchDB for PouchDB's native replication. */
 async function seedLocal(docs: Array<Record<string, unknown>>): Promise<PouchDB.Database> {
   const db = new PouchDB(tmp('local'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
-  for (let i = 0; i < docs.length; i += 1000) await db.bulkDocs(docs.slice(i, i + 1000) as PouchDB.Core.PutDocument<object>[]);
+  await bulkLoad(db, docs);
   return db;
+}
+
+/**
+ * booksync's side opens its books as the daemon does (`BooksStore.open`: the push then reads
+ * through the books' LevelDB changes reader) and builds its engine with `openSync`.
+ */
+function openBooks(dir: string): Promise<BooksStore> {
+  return BooksStore.open(dir, { logger: silent });
+}
+
+async function seedBooks(docs: Array<Record<string, unknown>>): Promise<BooksStore> {
+  const books = await openBooks(tmp('books'));
+  await bulkLoad(books.db, docs);
+  return books;
 }
 
 async function rawPut(url: string): Promise<void> {
@@ -219,37 +239,25 @@ async function nativePull(dbUrl: string, batch: number): Promise<number> {
   return ms;
 }
 
-async function engineFor(local: PouchDB.Database, dbUrl: string, batch: number, depth: number): Promise<{ engine: SyncEngine; bk: Bookkeeping }> {
-  const bk = await Bookkeeping.open(tmp('bk'));
-  const engine = new SyncEngine({
-    local: new PouchLocalStore(local),
-    remote: new CouchDbRemote({ url: dbUrl, requestTimeoutMs: 120_000 }),
-    bookkeeping: bk,
-    logger: silent,
-    mode: 'interval',
-    batchSize: batch,
-    pipelineDepth: depth,
-    types: TYPES,
-  });
-  return { engine, bk };
+function syncFor(books: BooksStore, dbUrl: string, bookkeepingDir: string, options: Partial<SyncSetup> & { requestTimeoutMs?: number } = {}): Promise<SyncRuntime> {
+  const { requestTimeoutMs = 120_000, ...rest } = options;
+  return openSync({ mode: 'interval', types: TYPES, ...rest, books, bookkeepingDir, cloud: { url: dbUrl, requestTimeoutMs }, logger: silent });
 }
 
-async function oursPush(local: PouchDB.Database, dbUrl: string, batch: number, depth = 3): Promise<number> {
-  const { engine, bk } = await engineFor(local, dbUrl, batch, depth);
-  const { ms, value } = await timed(() => engine.syncOnce(['push']));
+async function oursPush(books: BooksStore, dbUrl: string, batch: number, depth = 3): Promise<number> {
+  const runtime = await syncFor(books, dbUrl, tmp('bk'), { batchSize: batch, pipelineDepth: depth });
+  const { ms, value } = await timed(() => runtime.engine.syncOnce(['push']));
   if (value.push.docs !== DOCS) throw new Error(`booksync push wrote ${value.push.docs} of ${DOCS}`);
-  await engine.stop();
-  await bk.close();
+  await runtime.close();
   return ms;
 }
 
 async function oursPull(dbUrl: string, batch: number, depth = 3): Promise<number> {
-  const target = new PouchDB(tmp('ours-pull'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
-  const { engine, bk } = await engineFor(target, dbUrl, batch, depth);
-  const { ms, value } = await timed(() => engine.syncOnce(['pull']));
+  const target = await openBooks(tmp('ours-pull'));
+  const runtime = await syncFor(target, dbUrl, tmp('bk'), { batchSize: batch, pipelineDepth: depth });
+  const { ms, value } = await timed(() => runtime.engine.syncOnce(['pull']));
   if (value.pull.docs !== DOCS) throw new Error(`booksync pull wrote ${value.pull.docs} of ${DOCS}`);
-  await engine.stop();
-  await bk.close();
+  await runtime.close();
   await target.close();
   return ms;
 }
@@ -263,7 +271,7 @@ interface Round {
   ceiling_read?: number;
 }
 
-async function round(origin: string, local: PouchDB.Database, docs: Array<Record<string, unknown>>, label: string, ceiling: boolean): Promise<Round> {
+async function round(origin: string, local: PouchDB.Database, books: BooksStore, docs: Array<Record<string, unknown>>, label: string, ceiling: boolean): Promise<Round> {
   const out: Round = { native_push: {}, native_pull: {}, ours_push: 0, ours_pull: 0 };
   let populated = '';
   for (const batch of BATCHES) {
@@ -276,7 +284,7 @@ async function round(origin: string, local: PouchDB.Database, docs: Array<Record
     out.native_pull[batch] = rate(DOCS, await nativePull(populated, batch));
     log(`${label} native pull batch ${batch}: ${out.native_pull[batch]} docs/s`);
   }
-  out.ours_push = rate(DOCS, await oursPush(local, `${origin}/ours-push-${label}`, 1000));
+  out.ours_push = rate(DOCS, await oursPush(books, `${origin}/ours-push-${label}`, 1000));
   log(`${label} booksync push: ${out.ours_push} docs/s`);
   out.ours_pull = rate(DOCS, await oursPull(populated, 1000));
   log(`${label} booksync pull: ${out.ours_pull} docs/s`);
@@ -299,25 +307,15 @@ async function rssMain(dbUrl: string, dir: string, expected: number): Promise<vo
   let peak = 0;
   const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
   mkdirSync(dir, { recursive: true });
-  const target = new PouchDB(path.join(dir, 'rss-local'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
-  const bk = await Bookkeeping.open(path.join(dir, 'rss-bk'));
-  const engine = new SyncEngine({
-    local: new PouchLocalStore(target),
-    remote: new CouchDbRemote({ url: dbUrl, requestTimeoutMs: 120_000 }),
-    bookkeeping: bk,
-    logger: silent,
-    mode: 'interval',
-    batchSize: 1000,
-    types: TYPES,
-  });
+  const target = await openBooks(path.join(dir, 'rss-local'));
+  const runtime = await syncFor(target, dbUrl, path.join(dir, 'rss-bk'), { batchSize: 1000 });
   const t0 = performance.now();
-  const r = await engine.syncOnce(['pull']);
+  const r = await runtime.engine.syncOnce(['pull']);
   const ms = performance.now() - t0;
   clearInterval(sample);
   peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
   process.send?.({ peak_mb: Math.round(peak / 1048576), docs: r.pull.docs, expected, rate: rate(r.pull.docs, ms) });
-  await engine.stop();
-  await bk.close();
+  await runtime.close();
   await target.close();
 }
 
@@ -344,17 +342,9 @@ async function measureRss(dbUrl: string, execArgv: string[] = []): Promise<{ pea
 async function liveLatency(origin: string, writesPerSecond = 50, seconds = 10): Promise<{ p50: number; p99: number; n: number }> {
   const dbUrl = `${origin}/live`;
   await rawPut(dbUrl);
-  const local = new PouchDB(tmp('live-local'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
-  const bk = await Bookkeeping.open(tmp('live-bk'));
-  const engine = new SyncEngine({
-    local: new PouchLocalStore(local),
-    remote: new CouchDbRemote({ url: dbUrl, requestTimeoutMs: 30_000 }),
-    bookkeeping: bk,
-    logger: silent,
-    mode: 'live',
-    longpollMs: 10_000,
-    types: TYPES,
-  });
+  const books = await openBooks(tmp('live-local'));
+  const runtime = await syncFor(books, dbUrl, tmp('live-bk'), { mode: 'live', longpollMs: 10_000, requestTimeoutMs: 30_000 });
+  const engine = runtime.engine;
   await engine.start();
   const written = new Map<string, number>();
   const arrived = new Map<string, number>();
@@ -380,15 +370,16 @@ async function liveLatency(origin: string, writesPerSecond = 50, seconds = 10): 
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     written.set(docs[i]._id as string, performance.now());
-    await local.put(docs[i] as PouchDB.Core.PutDocument<object>);
+    // Straight into the books' PouchDB, as before the books were a BooksStore here: the number
+    // stays the engine's latency, not the ledger's validation of the write.
+    await books.db.put(docs[i] as PouchDB.Core.PutDocument<object>);
   }
   const deadline = performance.now() + 15_000;
   while (arrived.size < docs.length && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   abort.abort();
   await watcher;
-  await engine.stop();
-  await bk.close();
-  await local.close();
+  await runtime.close();
+  await books.close();
   const lat = [...written].map(([id, t]) => (arrived.has(id) ? (arrived.get(id) as number) - t : Infinity)).sort((a, b) => a - b);
   const pct = (p: number) => Math.round(lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]);
   return { p50: pct(50), p99: pct(99), n: arrived.size };
@@ -410,9 +401,10 @@ async function main(): Promise<void> {
     const bytes = docs.reduce((n, d) => n + Buffer.byteLength(JSON.stringify(d)), 0);
     log(`${DOCS} docs, ${Math.round(bytes / DOCS)} bytes each on average; node ${process.version}, ${os.cpus().length} CPUs`);
     const local = await seedLocal(docs);
-    const r0 = await round(origin, local, docs, '0ms', true);
+    const books = await seedBooks(docs);
+    const r0 = await round(origin, local, books, docs, '0ms', true);
     proxy = await startProxy(server.port, DELAY);
-    const r50 = await round(proxy.origin, local, docs, `${DELAY}ms`, true);
+    const r50 = await round(proxy.origin, local, books, docs, `${DELAY}ms`, true);
     proxy.child.kill();
     proxy = null;
     const live = await liveLatency(origin);
@@ -425,6 +417,7 @@ async function main(): Promise<void> {
     const rss = await measureRss(rssUrl, ['--max-old-space-size=128']);
     log(`RSS of a ${rss.docs}-doc initial pull, --max-old-space-size=128: ${rss.peak_mb} MB peak (${rss.rate} docs/s)`);
     await local.close();
+    await books.close();
 
     const table = [
       `| run | native push 100/500/1000 | native pull 100/500/1000 | booksync push | booksync pull | raw write / read |`,

@@ -14,3 +14,4 @@ export {
   type WriteOptions,
 } from './invariants';
 export { BooksStore, stampDoc, type StoreOptions } from './store';
+export { LevelChangesReader, winningRev, type BooksChange, type BooksChangesPage, type BooksChangesReader, type RevTreePath, type StoredDoc } from './level-changes';

@@ -2,9 +2,11 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 // pouchdb-node bundles the LevelDB adapter; the global `PouchDB` namespace comes with its typings.
 import PouchDB from 'pouchdb-node';
+import { leveldown, type LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
 import { LedgerError, StoreConflictError, StoreError, StoreLockedError, type LedgerProblem } from './errors';
 import { writeProblems, type WriteOptions } from './invariants';
+import { LevelChangesReader, type BooksChangesReader } from './level-changes';
 import { DOC_TYPES, idPrefix, isMove, type BooksDoc, type DeletionStub, type DocType } from './model';
 
 export type { WriteOptions } from './invariants';
@@ -61,13 +63,20 @@ export function stampDoc<T extends BooksDoc>(doc: T, current: BooksDoc | undefin
 export class BooksStore {
   readonly db: PouchDB.Database;
   readonly dir: string;
+  /**
+   * The changes feed read straight from the books' LevelDB (same answers as
+   * `db.changes({ include_docs: true, style: 'main_only' })`, at a quarter of the cost); the sync
+   * engine's push reads through it. Closed with the books.
+   */
+  readonly changesReader: BooksChangesReader;
   private readonly log: Logger;
   private readonly clock: () => Date;
   private closed = false;
 
-  private constructor(db: PouchDB.Database, dir: string, opts: StoreOptions) {
+  private constructor(db: PouchDB.Database, dir: string, changesReader: BooksChangesReader, opts: StoreOptions) {
     this.db = db;
     this.dir = dir;
+    this.changesReader = changesReader;
     this.log = opts.logger.child({ component: 'ledger.store' });
     this.clock = opts.clock ?? (() => new Date());
   }
@@ -85,7 +94,17 @@ export class BooksStore {
       throw new StoreLockedError(`the books in ${resolved} are already open in this process`, { details: { dir: resolved } });
     }
     openInProcess.add(resolved);
-    const db = new PouchDB(resolved, { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+    // PouchDB's LevelDB adapter builds its LevelDB with the `db` option, a leveldown factory
+    // (LevelPouch, pouchdb-node 9.0.0 lib/index.js ~line 5038: `leveldown(name)`); this one keeps
+    // the handle for the changes reader. The adapter caches open databases by the factory's
+    // function name, then by path (`dbStores`, ~line 5041): a named function gives the books one
+    // slot of their own, and `openInProcess` above means that slot is empty for this path, so the
+    // factory does run.
+    const opened: { level?: LevelDown } = {};
+    const booksLeveldown = (location: string): LevelDown => (opened.level = leveldown(location));
+    // `db.destroy()` deletes the files through the factory's `destroy` (`callDestroy`, ~line 6381).
+    booksLeveldown.destroy = leveldown.destroy;
+    const db = new PouchDB(resolved, { adapter: 'leveldb', db: booksLeveldown } as PouchDB.Configuration.DatabaseConfiguration);
     try {
       // PouchDB opens LevelDB lazily; info() forces the open so a lock fails here, not on first use.
       await db.info();
@@ -99,7 +118,13 @@ export class BooksStore {
       }
       throw new StoreError('STORE_OPEN', `cannot open the books in ${resolved}: ${(err as Error).message}`, { cause: err, details: { dir: resolved } });
     }
-    const store = new BooksStore(db, resolved, opts);
+    if (opened.level === undefined) {
+      // Unreachable while only BooksStore opens PouchDB with `booksLeveldown`; closing `db` here
+      // would close a handle someone else uses.
+      openInProcess.delete(resolved);
+      throw new StoreLockedError(`the books in ${resolved} are already open in this process (PouchDB handed out a cached LevelDB)`, { details: { dir: resolved } });
+    }
+    const store = new BooksStore(db, resolved, new LevelChangesReader(opened.level), opts);
     store.log.debug('books opened', { event: 'ledger.open', dir: resolved });
     return store;
   }

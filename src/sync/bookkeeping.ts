@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { getMany, leveldown, readRange, type LevelDown } from '../shared/leveldown';
 import type { Content } from './projection';
 import { SyncError } from './errors';
 
@@ -46,20 +47,6 @@ export interface OpenConflict {
 }
 
 export type Checkpoint = unknown;
-
-interface LevelDown {
-  open(options: Record<string, unknown>, cb: (err?: Error) => void): void;
-  close(cb: (err?: Error) => void): void;
-  getMany(keys: string[], options: Record<string, unknown>, cb: (err: Error | undefined, values: Array<string | undefined>) => void): void;
-  batch(ops: Array<{ type: 'put' | 'del'; key: string; value?: string }>, options: Record<string, unknown>, cb: (err?: Error) => void): void;
-  iterator(options: Record<string, unknown>): {
-    next(cb: (err: Error | undefined, key?: string, value?: string) => void): void;
-    end(cb: (err?: Error) => void): void;
-  };
-}
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const leveldown = require('leveldown') as (location: string) => LevelDown;
 
 const BASE = 'b!';
 const CONFLICT = 'c!';
@@ -133,24 +120,12 @@ export class Bookkeeping {
 
   /** Every open conflict, by document id. */
   async conflicts(): Promise<OpenConflict[]> {
-    const it = this.db.iterator({ gt: CONFLICT, lt: 'c"', keyAsBuffer: false, valueAsBuffer: false });
-    const out: OpenConflict[] = [];
-    try {
-      for (;;) {
-        const entry = await new Promise<[string, string] | null>((resolve, reject) =>
-          it.next((err, key, value) => (err ? reject(err) : resolve(key === undefined ? null : [key, value as string]))),
-        );
-        if (!entry) break;
-        out.push(JSON.parse(entry[1]) as OpenConflict);
-      }
-    } finally {
-      await new Promise<void>((resolve) => it.end(() => resolve()));
-    }
-    return out;
+    const entries = await readRange(this.db, { gt: CONFLICT, lt: 'c"' });
+    return entries.map(([, value]) => JSON.parse(value) as OpenConflict);
   }
 
   private getMany(keys: string[]): Promise<Array<string | undefined>> {
-    return new Promise((resolve, reject) => this.db.getMany(keys, { asBuffer: false }, (err, values) => (err ? reject(err) : resolve(values))));
+    return getMany(this.db, keys);
   }
 
   private batch(ops: Array<{ type: 'put' | 'del'; key: string; value?: string }>): Promise<void> {

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import type { BooksChangesReader } from '../ledger';
 import type { Logger } from '../shared/logger';
 import { Bookkeeping } from './bookkeeping';
 import { CouchDbRemote, type CouchAuth } from './couchdb/client';
@@ -17,8 +18,8 @@ export { BACKOFF_NAMES, backoffNamed, type Backoff } from './backoff';
 
 /** What the daemon passes to `openSync`: plain values it builds from its Config. */
 export interface SyncSetup extends Omit<SyncEngineOptions, 'local' | 'remote' | 'bookkeeping' | 'logger'> {
-  /** The books (a `BooksStore` or anything with its PouchDB `db`). */
-  books: { db: PouchDB.Database };
+  /** The books (a `BooksStore`, or anything with its PouchDB `db`; `changesReader` makes the push read cheap). */
+  books: { db: PouchDB.Database; changesReader?: BooksChangesReader };
   /** Folder of the sync bookkeeping LevelDB (bases, checkpoints, open conflicts); e.g. `<state_dir>/sync`. Keep it next to the books: losing it only costs a full re-compare. */
   bookkeepingDir: string;
   cloud: { url: string; auth?: CouchAuth; requestTimeoutMs: number; fetch?: typeof fetch };
@@ -43,7 +44,7 @@ export async function openSync(setup: SyncSetup): Promise<SyncRuntime> {
   const remote = new CouchDbRemote({ url: cloud.url, auth: cloud.auth, requestTimeoutMs: cloud.requestTimeoutMs, fetch: cloud.fetch, logger: log });
   let engine: SyncEngine;
   try {
-    engine = new SyncEngine({ ...engineOptions, local: new PouchLocalStore(books.db), remote, bookkeeping, logger: log });
+    engine = new SyncEngine({ ...engineOptions, local: new PouchLocalStore(books.db, books.changesReader), remote, bookkeeping, logger: log });
   } catch (err) {
     await bookkeeping.close();
     throw err;

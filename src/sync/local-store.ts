@@ -1,4 +1,4 @@
-import { validateWrite, type BooksDoc, type DeletionStub, type WriteOptions } from '../ledger';
+import { validateWrite, type BooksChangesReader, type BooksDoc, type DeletionStub, type WriteOptions } from '../ledger';
 import { describeError } from '../shared/errors';
 
 /** A document of the local books as the engine sees it (a tombstone is `{_id, _rev, _deleted:true}`). */
@@ -57,12 +57,24 @@ export interface LocalStore {
  * LocalStore over the books' PouchDB (`BooksStore.db`). Writes keep the documents' own
  * timestamps (a pulled `updated_at` is the remote writer's, which `newest-wins` needs) and go
  * through `validateWrite`: a document the ledger refuses is reported, not written.
+ *
+ * Changes are read through `changesReader` when given (`BooksStore.changesReader`: the same feed
+ * read straight from LevelDB, ~4x cheaper), else, and for any page it cannot serve (a checkpoint
+ * that is not a LevelDB seq number), through `db.changes`.
  */
 export class PouchLocalStore implements LocalStore {
-  constructor(private readonly db: PouchDB.Database) {}
+  constructor(
+    private readonly db: PouchDB.Database,
+    private readonly changesReader?: BooksChangesReader,
+  ) {}
 
   async changesSince(since: unknown, limit: number): Promise<LocalChangesPage> {
-    const res = await this.db.changes({ since: (since ?? 0) as number, limit, include_docs: true, style: 'main_only' } as PouchDB.Core.ChangesOptions);
+    const from = since ?? 0;
+    if (this.changesReader && typeof from === 'number') {
+      const page = await this.changesReader.readChanges(from, limit);
+      if (page) return page;
+    }
+    const res = await this.db.changes({ since: from as number, limit, include_docs: true, style: 'main_only' } as PouchDB.Core.ChangesOptions);
     const changes: LocalChange[] = [];
     for (const r of res.results) {
       const doc = (r.doc ?? { _id: r.id, _rev: r.changes[0]?.rev, _deleted: r.deleted === true }) as unknown as LocalDoc;
