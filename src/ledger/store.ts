@@ -104,7 +104,10 @@ export class BooksStore {
     const booksLeveldown = (location: string): LevelDown => (opened.level = leveldown(location));
     // `db.destroy()` deletes the files through the factory's `destroy` (`callDestroy`, ~line 6381).
     booksLeveldown.destroy = leveldown.destroy;
-    const db = new PouchDB(resolved, { adapter: 'leveldb', db: booksLeveldown } as PouchDB.Configuration.DatabaseConfiguration);
+    // Random revision ids, not PouchDB's default md5 of each written body: books revisions never
+    // go to the cloud (it keeps its own, design A) and nothing here needs two writers of the same
+    // edit to get the same id, while hashing every body cost ~5% of a write.
+    const db = new PouchDB(resolved, { adapter: 'leveldb', db: booksLeveldown, deterministic_revs: false } as PouchDB.Configuration.DatabaseConfiguration);
     try {
       // PouchDB opens LevelDB lazily; info() forces the open so a lock fails here, not on first use.
       await db.info();
