@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import express from 'express';
 import PouchDB from 'pouchdb-node';
 import * as winston from 'winston';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/daemon/runtime-settings';
 import { BooksStore } from '../src/ledger';
 import { openSync, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../src/sync';
 import { TcpProxy } from '../test/helpers/tcp-proxy';
@@ -327,10 +328,13 @@ async function seedRss(origin: string): Promise<string> {
   return dbUrl;
 }
 
-/** One initial pull of the seeded database in a fresh child process (`execArgv`: V8 flags, e.g. a heap cap). */
+/**
+ * One initial pull of the seeded database in a fresh child process started as the daemon is (its
+ * Node flags and environment, src/daemon/runtime-settings.ts), plus `execArgv` (e.g. a heap cap).
+ */
 async function measureRss(dbUrl: string, execArgv: string[] = []): Promise<{ peak_mb: number; docs: number; rate: number }> {
   const dir = tmp('rss');
-  const child = fork(__filename, ['--rss', dbUrl, dir, String(RSS_DOCS)], { stdio: 'inherit', execArgv });
+  const child = fork(__filename, ['--rss', dbUrl, dir, String(RSS_DOCS)], { stdio: 'inherit', execArgv: [...DAEMON_NODE_FLAGS, ...execArgv], env: { ...process.env, ...DAEMON_ENV } });
   return new Promise((resolve, reject) => {
     child.once('message', (m: { peak_mb: number; docs: number; rate: number }) => resolve(m));
     child.once('exit', (code) => code !== 0 && reject(new Error(`rss child exited ${code}`)));
@@ -410,10 +414,10 @@ async function main(): Promise<void> {
     const live = await liveLatency(origin);
     log(`live: p50 ${live.p50} ms, p99 ${live.p99} ms (${live.n} writes)`);
     const rssUrl = await seedRss(origin);
-    // The daemon runs with V8's default heap limit, so that is the number reported. V8 grows its heap
-    // lazily; the run with a 128 MB heap cap shows how small the working set really is.
+    // The daemon runs with V8's default heap limit (and its runtime settings), so that is the number
+    // reported. V8 grows its heap lazily; the run with a 128 MB heap cap shows the working set.
     const rssDefault = await measureRss(rssUrl);
-    log(`RSS of a ${rssDefault.docs}-doc initial pull, default V8 heap: ${rssDefault.peak_mb} MB peak (${rssDefault.rate} docs/s)`);
+    log(`RSS of a ${rssDefault.docs}-doc initial pull, as the daemon runs (${[...DAEMON_NODE_FLAGS, ...Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`)].join(' ')}): ${rssDefault.peak_mb} MB peak (${rssDefault.rate} docs/s)`);
     const rss = await measureRss(rssUrl, ['--max-old-space-size=128']);
     log(`RSS of a ${rss.docs}-doc initial pull, --max-old-space-size=128: ${rss.peak_mb} MB peak (${rss.rate} docs/s)`);
     await local.close();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../../src/daemon/runtime-settings';
 
 const REPO = path.resolve(__dirname, '../../..');
 const UNIT = path.join(REPO, 'systemd', 'booksync.service');
@@ -13,7 +14,7 @@ describe('systemd unit', () => {
   it('runs the CLI that scripts/install.sh installs, reloads with SIGHUP and restarts on failure but not on a config error', () => {
     const install = fs.readFileSync(path.join(REPO, 'scripts', 'install.sh'), 'utf8');
     assert.match(install, /prefix="\$destdir\/opt\/booksync"/);
-    assert.deepEqual(directive('ExecStart'), ['/usr/bin/node /opt/booksync/dist/src/cli/main.js start --config /etc/booksync/booksync.yaml']);
+    assert.deepEqual(directive('ExecStart'), [`/usr/bin/node ${DAEMON_NODE_FLAGS.join(' ')} /opt/booksync/dist/src/cli/main.js start --config /etc/booksync/booksync.yaml`]);
     assert.ok(fs.existsSync(path.join(REPO, 'dist', 'src', 'cli', 'main.js')), 'the path under /opt/booksync exists in the build');
     assert.deepEqual(directive('ExecReload'), ['/bin/kill -HUP $MAINPID']);
     assert.deepEqual(directive('Restart'), ['on-failure']);
@@ -22,6 +23,13 @@ describe('systemd unit', () => {
       assert.equal(directive(d).length, 1, `${d} is set`);
     }
     assert.deepEqual(directive('ProtectSystem'), ['strict']);
+  });
+
+  it('given the daemon\'s runtime settings, then the unit and npm start run node with exactly those flags and that environment', () => {
+    const env = Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`);
+    for (const e of env) assert.ok(directive('Environment').includes(e), `the unit sets ${e}`);
+    const start = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start;
+    assert.equal(start, `${env.join(' ')} node ${DAEMON_NODE_FLAGS.join(' ')} dist/src/cli/main.js start --config config/booksync.yaml`);
   });
 
   it('passes systemd-analyze verify where that tool exists', function () {
