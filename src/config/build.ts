@@ -115,6 +115,7 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
       embedded: cloud.url === EMBEDDED_CLOUD,
       auth: cloud.auth === undefined ? null : { method: cloud.auth.method, username: cloud.auth.username, password: secret(['cloud', 'auth', 'password']) },
       ...withMs('request_timeout', cloud.request_timeout),
+      compression: cloud.compression,
     },
     sync: {
       mode: sync.mode,

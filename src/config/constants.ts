@@ -41,6 +41,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const CLOUD_AUTH_METHODS = ['basic', 'cookie'] as const;
 export type CloudAuthMethod = (typeof CLOUD_AUTH_METHODS)[number];
 
+/** What the daemon asks the cloud for in `Accept-Encoding`; `auto`: gzip unless the cloud is on this machine. */
+export const CLOUD_COMPRESSIONS = ['auto', 'gzip', 'none'] as const;
+export type CloudCompression = (typeof CLOUD_COMPRESSIONS)[number];
+
 export const POST_MOVES = ['draft', 'posted'] as const;
 export type PostMoves = (typeof POST_MOVES)[number];
 

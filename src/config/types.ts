@@ -1,5 +1,5 @@
 import type {
-  BackoffKind, BankProviderId, CloudAuthMethod, ConflictStrategy, DropfolderFormat, LogLevel, OfxAccountType, OfxVersion, PostMoves,
+  BackoffKind, BankProviderId, CloudAuthMethod, CloudCompression, ConflictStrategy, DropfolderFormat, LogLevel, OfxAccountType, OfxVersion, PostMoves,
   SyncDirection, SyncDocType, SyncMode, TieBreaker,
 } from './constants';
 
@@ -50,6 +50,7 @@ export interface CloudConfig {
   readonly auth: CloudAuthConfig | null;
   readonly request_timeout: string;
   readonly request_timeout_ms: number;
+  readonly compression: CloudCompression;
 }
 
 export interface CloudAuthConfig {

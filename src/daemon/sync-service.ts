@@ -27,6 +27,7 @@ export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStor
       url: cloudUrl,
       auth: config.cloud.auth ? { method: config.cloud.auth.method, username: config.cloud.auth.username, password: config.cloud.auth.password } : undefined,
       requestTimeoutMs: config.cloud.request_timeout_ms,
+      compression: config.cloud.compression,
     },
     logger,
     mode: s.mode,

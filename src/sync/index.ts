@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { BooksChangesReader } from '../ledger';
 import type { Logger } from '../shared/logger';
 import { Bookkeeping } from './bookkeeping';
-import { CouchDbRemote, type CouchAuth } from './couchdb/client';
+import { CouchDbRemote, type CouchAuth, type ResponseCompression } from './couchdb/client';
 import { SyncEngine, type SyncEngineOptions } from './engine';
 import { PouchLocalStore } from './local-store';
 
@@ -12,7 +12,7 @@ export * from './projection';
 export * from './remote-store';
 export * from './local-store';
 export { Bookkeeping, type Base, type OpenConflict } from './bookkeeping';
-export { CouchDbRemote, redactUrl, type CouchAuth, type CouchDbRemoteOptions } from './couchdb/client';
+export { CouchDbRemote, acceptEncodingFor, redactUrl, type CouchAuth, type CouchDbRemoteOptions, type ResponseCompression } from './couchdb/client';
 export { STRATEGY_NAMES, TIE_BREAKER_NAMES, strategyNamed, type ConflictStrategy } from './conflicts';
 export { BACKOFF_NAMES, backoffNamed, type Backoff } from './backoff';
 
@@ -22,7 +22,7 @@ export interface SyncSetup extends Omit<SyncEngineOptions, 'local' | 'remote' | 
   books: { db: PouchDB.Database; changesReader?: BooksChangesReader };
   /** Folder of the sync bookkeeping LevelDB (bases, checkpoints, open conflicts); e.g. `<state_dir>/sync`. Keep it next to the books: losing it only costs a full re-compare. */
   bookkeepingDir: string;
-  cloud: { url: string; auth?: CouchAuth; requestTimeoutMs: number; fetch?: typeof fetch };
+  cloud: { url: string; auth?: CouchAuth; requestTimeoutMs: number; compression?: ResponseCompression; fetch?: typeof fetch };
   logger: Logger;
 }
 
@@ -41,7 +41,7 @@ export async function openSync(setup: SyncSetup): Promise<SyncRuntime> {
   const { books, bookkeepingDir, cloud, logger, ...engineOptions } = setup;
   const log = logger.child({ component: 'sync' });
   const bookkeeping = await Bookkeeping.open(path.resolve(bookkeepingDir));
-  const remote = new CouchDbRemote({ url: cloud.url, auth: cloud.auth, requestTimeoutMs: cloud.requestTimeoutMs, fetch: cloud.fetch, logger: log });
+  const remote = new CouchDbRemote({ url: cloud.url, auth: cloud.auth, requestTimeoutMs: cloud.requestTimeoutMs, compression: cloud.compression, fetch: cloud.fetch, logger: log });
   let engine: SyncEngine;
   try {
     engine = new SyncEngine({ ...engineOptions, local: new PouchLocalStore(books.db, books.changesReader), remote, bookkeeping, logger: log });

@@ -101,6 +101,16 @@ const MALFORMED: MalformedCase[] = [
     ],
   },
   {
+    name: 'bad cloud compression',
+    whole: [
+      'cloud: { url: embedded, compression: zip }',
+      'ledger: { company: { name: Demo, currency: EUR } }',
+    ],
+    expect: [
+      "1:38: cloud.compression: unknown compression 'zip' (allowed: auto, gzip, none)",
+    ],
+  },
+  {
     name: 'bad log level',
     yaml: [
       'log: { level: verbose }',
@@ -969,7 +979,7 @@ describe('config: defaults, paths, result', () => {
     assert.equal(config.state_dir, '/var/lib/booksync');
     assert.deepEqual(config.log, { level: 'info', file: null });
     assert.deepEqual(config.local_api, { enabled: false, host: '127.0.0.1', port: 5985, username: null, password: null });
-    assert.deepEqual(config.cloud, { url: 'embedded', embedded: true, auth: null, request_timeout: '30s', request_timeout_ms: 30_000 });
+    assert.deepEqual(config.cloud, { url: 'embedded', embedded: true, auth: null, request_timeout: '30s', request_timeout_ms: 30_000, compression: 'auto' });
     const { types, ...sync } = config.sync;
     assert.deepEqual(sync, {
       mode: 'live', interval: '15m', interval_ms: 900_000, batch_size: 500, batch_bytes: 4_194_304, backoff: 'exponential-jitter',

@@ -1,4 +1,4 @@
-import { CLOUD_AUTH_METHODS, EMBEDDED_CLOUD } from '../constants';
+import { CLOUD_AUTH_METHODS, CLOUD_COMPRESSIONS, EMBEDDED_CLOUD } from '../constants';
 import { duration, object, oneOfValues, secret, string, type Schema } from './common';
 
 /** `cloud`: the CouchDB-compatible master copy of the books. */
@@ -15,6 +15,11 @@ export const cloudSchema: Schema = object(
       password: secret('Cloud password.'),
     }, { required: ['username', 'password'] }),
     request_timeout: duration('Timeout of each request to the cloud.', '30s'),
+    compression: oneOfValues(
+      'Whether to ask the cloud for gzip-compressed answers. auto: yes, unless the cloud is on this machine (a loopback address such as the embedded cloud), where compressing only costs CPU on both ends; gzip: always; none: never (a cloud on a fast LAN). Apache CouchDB itself never compresses; a reverse proxy or pouchdb-server in front of it may.',
+      CLOUD_COMPRESSIONS,
+      { default: 'auto' },
+    ),
   },
   { required: ['url'] },
 );
