@@ -166,10 +166,25 @@ function rate(n: number, ms: number): number {
   return Math.round((n / ms) * 1000);
 }
 
+/** A measurement that takes longer than this has stalled (one native push once sat on an idle connection for 5 minutes). */
+const STALL_MS = 10 * 60_000;
+
+/**
+ * Times `fn`, failing the run if it stalls: PouchDB's HTTP adapter sets no request timeout
+ * (pouchdb/pouchdb#8030), so a request the server never answers would hang the benchmark for good.
+ */
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t0 = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - t0, value };
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a measurement stalled: no result after ${STALL_MS / 1000} s`)), STALL_MS);
+  });
+  try {
+    const value = await Promise.race([fn(), stalled]);
+    return { ms: performance.now() - t0, value };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function bulkLoad(db: PouchDB.Database, docs: Array<Record<string, unknown>>): Promise<void> {
@@ -533,6 +548,6 @@ if (process.argv[2] === '--server') {
 } else if (require.main === module) {
   main().catch((err) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1); // a stalled request would otherwise keep the process alive
   });
 }
