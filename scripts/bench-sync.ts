@@ -249,8 +249,10 @@ async function rawRead(dbUrl: string, batch = 1000): Promise<{ ms: number; docs:
   return { ms: performance.now() - t0, docs };
 }
 
-async function nativePush(local: PouchDB.Database, dbUrl: string, batch: number): Promise<number> {
+async function nativePush(localDir: string, dbUrl: string, batch: number): Promise<number> {
+  const local = new PouchDB(localDir, { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
   const { ms } = await timed(() => PouchDB.replicate(local, dbUrl, { batch_size: batch }) as unknown as Promise<unknown>);
+  await local.close();
   return ms;
 }
 
@@ -270,12 +272,56 @@ function syncFor(books: BooksStore, dbUrl: string, bookkeepingDir: string, optio
   return openSync({ mode: 'interval', types: TYPES, ...rest, books, bookkeepingDir, cloud: { url: dbUrl, requestTimeoutMs, ...(compression ? { compression } : {}) }, logger: silent });
 }
 
-async function oursPush(books: BooksStore, dbUrl: string, batch: number, depth = 3): Promise<number> {
+async function oursPush(booksDir: string, dbUrl: string, batch: number, depth = 3): Promise<number> {
+  const books = await openBooks(booksDir);
   const runtime = await syncFor(books, dbUrl, tmp('bk'), { batchSize: batch, pipelineDepth: depth });
   const { ms, value } = await timed(() => runtime.engine.syncOnce(['push']));
   if (value.push.docs !== DOCS) throw new Error(`booksync push wrote ${value.push.docs} of ${DOCS}`);
   await runtime.close();
+  await books.close();
   return ms;
+}
+
+/** One throughput measurement, run in a child process of its own (see `measure`). */
+type Measurement =
+  | { kind: 'native-push'; localDir: string; url: string; batch: number }
+  | { kind: 'native-pull'; url: string; batch: number; plain: boolean }
+  | { kind: 'ours-push'; booksDir: string; url: string }
+  | { kind: 'ours-pull'; url: string; compression?: ResponseCompression };
+
+function runMeasurement(m: Measurement): Promise<number> {
+  switch (m.kind) {
+    case 'native-push':
+      return nativePush(m.localDir, m.url, m.batch);
+    case 'native-pull':
+      return nativePull(m.url, m.batch, m.plain);
+    case 'ours-push':
+      return oursPush(m.booksDir, m.url, 1000);
+    case 'ours-pull':
+      return oursPull(m.url, 1000, 3, m.compression);
+  }
+}
+
+/**
+ * Runs one measurement in a fresh Node process, same flags for every contender. In one long-lived
+ * process each measurement inherited the heap the ones before it left (a dozen PouchDB
+ * replications' worth), and booksync's pull, the most GC-bound of them, slowed run after run
+ * within one benchmark (6,744 → 5,375 → 5,093 docs/s over 50 ms in session 4's third run).
+ */
+async function measure(m: Measurement): Promise<number> {
+  const dir = tmp('measure');
+  mkdirSync(dir, { recursive: true });
+  const child = fork(__filename, ['--measure', dir, JSON.stringify(m)], { stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.once('message', (msg: { ms: number }) => resolve(msg.ms));
+    child.once('exit', (code) => code !== 0 && reject(new Error(`${m.kind} measurement exited ${code}`)));
+  });
+}
+
+async function measureMain(dir: string, m: Measurement): Promise<void> {
+  tmpRoot = dir;
+  const ms = await runMeasurement(m);
+  process.send?.({ ms });
 }
 
 async function oursPull(dbUrl: string, batch: number, depth = 3, compression?: ResponseCompression): Promise<number> {
@@ -301,28 +347,28 @@ interface Round {
   ceiling_read: number;
 }
 
-async function round(origin: string, local: PouchDB.Database, books: BooksStore, docs: Array<Record<string, unknown>>, label: string, run: number): Promise<Round> {
+async function round(origin: string, localDir: string, booksDir: string, docs: Array<Record<string, unknown>>, label: string, run: number): Promise<Round> {
   const out: Round = { native_push: {}, native_pull: {}, ours_push: 0, ours_pull: 0, ours_pull_gzip: 0, native_pull_plain: 0, ceiling_write: 0, ceiling_read: 0 };
   const tag = `${label}-${run}`;
   label = `${label} run ${run + 1}/${RUNS}:`;
   let populated = '';
   for (const batch of BATCHES) {
     const db = `${origin}/native-push-${tag}-${batch}`;
-    out.native_push[batch] = rate(DOCS, await nativePush(local, db, batch));
+    out.native_push[batch] = rate(DOCS, await measure({ kind: 'native-push', localDir, url: db, batch }));
     populated = db;
     log(`${label} native push batch ${batch}: ${out.native_push[batch]} docs/s`);
   }
   for (const batch of BATCHES) {
-    out.native_pull[batch] = rate(DOCS, await nativePull(populated, batch));
+    out.native_pull[batch] = rate(DOCS, await measure({ kind: 'native-pull', url: populated, batch, plain: false }));
     log(`${label} native pull batch ${batch}: ${out.native_pull[batch]} docs/s`);
   }
-  out.native_pull_plain = rate(DOCS, await nativePull(populated, 1000, true));
+  out.native_pull_plain = rate(DOCS, await measure({ kind: 'native-pull', url: populated, batch: 1000, plain: true }));
   log(`${label} native pull batch 1000, Accept-Encoding: identity: ${out.native_pull_plain} docs/s`);
-  out.ours_push = rate(DOCS, await oursPush(books, `${origin}/ours-push-${tag}`, 1000));
+  out.ours_push = rate(DOCS, await measure({ kind: 'ours-push', booksDir, url: `${origin}/ours-push-${tag}` }));
   log(`${label} booksync push: ${out.ours_push} docs/s`);
-  out.ours_pull = rate(DOCS, await oursPull(populated, 1000));
+  out.ours_pull = rate(DOCS, await measure({ kind: 'ours-pull', url: populated }));
   log(`${label} booksync pull: ${out.ours_pull} docs/s (Accept-Encoding: ${acceptEncodingFor(populated)})`);
-  out.ours_pull_gzip = rate(DOCS, await oursPull(populated, 1000, 3, 'gzip'));
+  out.ours_pull_gzip = rate(DOCS, await measure({ kind: 'ours-pull', url: populated, compression: 'gzip' }));
   log(`${label} booksync pull, compression: gzip: ${out.ours_pull_gzip} docs/s`);
   out.ceiling_write = rate(DOCS, await rawWrite(`${origin}/ceiling-${tag}`, docs));
   const read = await rawRead(`${origin}/ceiling-${tag}`);
@@ -459,14 +505,19 @@ async function main(): Promise<void> {
     const docs = makeDocs(DOCS);
     const bytes = docs.reduce((n, d) => n + Buffer.byteLength(JSON.stringify(d)), 0);
     log(`${DOCS} docs, ${Math.round(bytes / DOCS)} bytes each on average; node ${process.version}, ${os.cpus().length} CPUs`);
+    // Seeded here, closed, and opened by each measurement's own process.
     const local = await seedLocal(docs);
     const books = await seedBooks(docs);
+    const localDir = local.name;
+    const booksDir = books.dir;
+    await local.close();
+    await books.close();
     proxy = await startProxy(server.port, DELAY);
     const runs0: Round[] = [];
     const runs50: Round[] = [];
     for (let run = 0; run < RUNS; run++) {
-      runs0.push(await round(origin, local, books, docs, '0ms', run));
-      runs50.push(await round(proxy.origin, local, books, docs, `${DELAY}ms`, run));
+      runs0.push(await round(origin, localDir, booksDir, docs, '0ms', run));
+      runs50.push(await round(proxy.origin, localDir, booksDir, docs, `${DELAY}ms`, run));
     }
     const r0 = medianRound(runs0);
     const r50 = medianRound(runs50);
@@ -481,8 +532,6 @@ async function main(): Promise<void> {
     log(`RSS of a ${rssDefault.docs}-doc initial pull, as the daemon runs (${[...DAEMON_NODE_FLAGS, ...Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`)].join(' ')}): ${rssDefault.peak_mb} MB peak (${rssDefault.rate} docs/s)`);
     const rss = await measureRss(rssUrl, ['--max-old-space-size=128']);
     log(`RSS of a ${rss.docs}-doc initial pull, --max-old-space-size=128: ${rss.peak_mb} MB peak (${rss.rate} docs/s)`);
-    await local.close();
-    await books.close();
 
     const table = [
       `Medians of ${RUNS} run(s); docs/s.`,
@@ -537,6 +586,14 @@ if (process.argv[2] === '--server') {
   void serverMain(process.argv[3]);
 } else if (process.argv[2] === '--proxy') {
   void proxyMain(Number(process.argv[3]), Number(process.argv[4]));
+} else if (process.argv[2] === '--measure') {
+  measureMain(process.argv[3], JSON.parse(process.argv[4]) as Measurement).then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`measurement failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
 } else if (process.argv[2] === '--rss') {
   rssMain(process.argv[3], process.argv[4], Number(process.argv[5])).then(
     () => process.exit(0),
