@@ -24,6 +24,8 @@ import { acceptEncodingFor, openSync, type ResponseCompression, type SyncRuntime
 import { TcpProxy } from '../test/helpers/tcp-proxy';
 
 const DOCS = Number(process.env.BENCH_DOCS ?? 20_000);
+/** Documents each measurement's process first syncs, untimed, so that it is timed with its code warm (a daemon syncs all day). */
+const WARMUP_DOCS = 2_000;
 const RSS_DOCS = Number(process.env.BENCH_RSS_DOCS ?? 200_000);
 const DELAY = Number(process.env.BENCH_DELAY_MS ?? 50);
 const BATCHES = [100, 500, 1000];
@@ -272,11 +274,11 @@ function syncFor(books: BooksStore, dbUrl: string, bookkeepingDir: string, optio
   return openSync({ mode: 'interval', types: TYPES, ...rest, books, bookkeepingDir, cloud: { url: dbUrl, requestTimeoutMs, ...(compression ? { compression } : {}) }, logger: silent });
 }
 
-async function oursPush(booksDir: string, dbUrl: string, batch: number, depth = 3): Promise<number> {
+async function oursPush(booksDir: string, dbUrl: string, batch: number, depth = 3, expected = DOCS): Promise<number> {
   const books = await openBooks(booksDir);
   const runtime = await syncFor(books, dbUrl, tmp('bk'), { batchSize: batch, pipelineDepth: depth });
   const { ms, value } = await timed(() => runtime.engine.syncOnce(['push']));
-  if (value.push.docs !== DOCS) throw new Error(`booksync push wrote ${value.push.docs} of ${DOCS}`);
+  if (value.push.docs !== expected) throw new Error(`booksync push wrote ${value.push.docs} of ${expected}`);
   await runtime.close();
   await books.close();
   return ms;
@@ -289,46 +291,69 @@ type Measurement =
   | { kind: 'ours-push'; booksDir: string; url: string }
   | { kind: 'ours-pull'; url: string; compression?: ResponseCompression };
 
-function runMeasurement(m: Measurement): Promise<number> {
+/** The WARMUP_DOCS inputs: a local PouchDB, books, and a cloud database holding them. */
+interface Warmup {
+  localDir: string;
+  booksDir: string;
+  url: string;
+}
+
+function runMeasurement(m: Measurement, expected = DOCS): Promise<number> {
   switch (m.kind) {
     case 'native-push':
       return nativePush(m.localDir, m.url, m.batch);
     case 'native-pull':
       return nativePull(m.url, m.batch, m.plain);
     case 'ours-push':
-      return oursPush(m.booksDir, m.url, 1000);
+      return oursPush(m.booksDir, m.url, 1000, 3, expected);
     case 'ours-pull':
-      return oursPull(m.url, 1000, 3, m.compression);
+      return oursPull(m.url, 1000, 3, m.compression, expected);
+  }
+}
+
+/** The same measurement over the warm-up inputs (pushes go to a database of their own). */
+function warmupOf(m: Measurement, w: Warmup, dir: string): Measurement {
+  const scratch = `${w.url}-${path.basename(dir)}`;
+  switch (m.kind) {
+    case 'native-push':
+      return { ...m, localDir: w.localDir, url: scratch };
+    case 'ours-push':
+      return { ...m, booksDir: w.booksDir, url: scratch };
+    default:
+      return { ...m, url: w.url };
   }
 }
 
 /**
- * Runs one measurement in a fresh Node process, same flags for every contender. In one long-lived
- * process each measurement inherited the heap the ones before it left (a dozen PouchDB
- * replications' worth), and booksync's pull, the most GC-bound of them, slowed run after run
- * within one benchmark (6,744 → 5,375 → 5,093 docs/s over 50 ms in session 4's third run).
+ * Runs one measurement in a fresh Node process, same flags for every contender, after the same
+ * sync of WARMUP_DOCS documents (untimed, so every contender is timed with its code compiled). In
+ * one long-lived process each measurement inherited the heap the ones before it left (a dozen
+ * PouchDB replications' worth), and booksync's pull, the most GC-bound of them, slowed run after
+ * run within one benchmark (6,744 → 5,375 → 5,093 docs/s over 50 ms in session 4's third run);
+ * in a fresh process with no warm-up, each contender's JIT warm-up was timed instead.
  */
-async function measure(m: Measurement): Promise<number> {
+async function measure(m: Measurement, warmup: Warmup): Promise<number> {
   const dir = tmp('measure');
   mkdirSync(dir, { recursive: true });
-  const child = fork(__filename, ['--measure', dir, JSON.stringify(m)], { stdio: 'inherit' });
+  const child = fork(__filename, ['--measure', dir, JSON.stringify({ m, warmup })], { stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     child.once('message', (msg: { ms: number }) => resolve(msg.ms));
     child.once('exit', (code) => code !== 0 && reject(new Error(`${m.kind} measurement exited ${code}`)));
   });
 }
 
-async function measureMain(dir: string, m: Measurement): Promise<void> {
+async function measureMain(dir: string, m: Measurement, warmup: Warmup): Promise<void> {
   tmpRoot = dir;
+  await runMeasurement(warmupOf(m, warmup, dir), WARMUP_DOCS);
   const ms = await runMeasurement(m);
   process.send?.({ ms });
 }
 
-async function oursPull(dbUrl: string, batch: number, depth = 3, compression?: ResponseCompression): Promise<number> {
+async function oursPull(dbUrl: string, batch: number, depth = 3, compression?: ResponseCompression, expected = DOCS): Promise<number> {
   const target = await openBooks(tmp('ours-pull'));
   const runtime = await syncFor(target, dbUrl, tmp('bk'), { batchSize: batch, pipelineDepth: depth, compression });
   const { ms, value } = await timed(() => runtime.engine.syncOnce(['pull']));
-  if (value.pull.docs !== DOCS) throw new Error(`booksync pull wrote ${value.pull.docs} of ${DOCS}`);
+  if (value.pull.docs !== expected) throw new Error(`booksync pull wrote ${value.pull.docs} of ${expected}`);
   await runtime.close();
   await target.close();
   return ms;
@@ -347,28 +372,29 @@ interface Round {
   ceiling_read: number;
 }
 
-async function round(origin: string, localDir: string, booksDir: string, docs: Array<Record<string, unknown>>, label: string, run: number): Promise<Round> {
+async function round(origin: string, localDir: string, booksDir: string, warm: Omit<Warmup, 'url'>, docs: Array<Record<string, unknown>>, label: string, run: number): Promise<Round> {
+  const warmup: Warmup = { ...warm, url: `${origin}/warmup` };
   const out: Round = { native_push: {}, native_pull: {}, ours_push: 0, ours_pull: 0, ours_pull_gzip: 0, native_pull_plain: 0, ceiling_write: 0, ceiling_read: 0 };
   const tag = `${label}-${run}`;
   label = `${label} run ${run + 1}/${RUNS}:`;
   let populated = '';
   for (const batch of BATCHES) {
     const db = `${origin}/native-push-${tag}-${batch}`;
-    out.native_push[batch] = rate(DOCS, await measure({ kind: 'native-push', localDir, url: db, batch }));
+    out.native_push[batch] = rate(DOCS, await measure({ kind: 'native-push', localDir, url: db, batch }, warmup));
     populated = db;
     log(`${label} native push batch ${batch}: ${out.native_push[batch]} docs/s`);
   }
   for (const batch of BATCHES) {
-    out.native_pull[batch] = rate(DOCS, await measure({ kind: 'native-pull', url: populated, batch, plain: false }));
+    out.native_pull[batch] = rate(DOCS, await measure({ kind: 'native-pull', url: populated, batch, plain: false }, warmup));
     log(`${label} native pull batch ${batch}: ${out.native_pull[batch]} docs/s`);
   }
-  out.native_pull_plain = rate(DOCS, await measure({ kind: 'native-pull', url: populated, batch: 1000, plain: true }));
+  out.native_pull_plain = rate(DOCS, await measure({ kind: 'native-pull', url: populated, batch: 1000, plain: true }, warmup));
   log(`${label} native pull batch 1000, Accept-Encoding: identity: ${out.native_pull_plain} docs/s`);
-  out.ours_push = rate(DOCS, await measure({ kind: 'ours-push', booksDir, url: `${origin}/ours-push-${tag}` }));
+  out.ours_push = rate(DOCS, await measure({ kind: 'ours-push', booksDir, url: `${origin}/ours-push-${tag}` }, warmup));
   log(`${label} booksync push: ${out.ours_push} docs/s`);
-  out.ours_pull = rate(DOCS, await measure({ kind: 'ours-pull', url: populated }));
+  out.ours_pull = rate(DOCS, await measure({ kind: 'ours-pull', url: populated }, warmup));
   log(`${label} booksync pull: ${out.ours_pull} docs/s (Accept-Encoding: ${acceptEncodingFor(populated)})`);
-  out.ours_pull_gzip = rate(DOCS, await measure({ kind: 'ours-pull', url: populated, compression: 'gzip' }));
+  out.ours_pull_gzip = rate(DOCS, await measure({ kind: 'ours-pull', url: populated, compression: 'gzip' }, warmup));
   log(`${label} booksync pull, compression: gzip: ${out.ours_pull_gzip} docs/s`);
   out.ceiling_write = rate(DOCS, await rawWrite(`${origin}/ceiling-${tag}`, docs));
   const read = await rawRead(`${origin}/ceiling-${tag}`);
@@ -512,12 +538,19 @@ async function main(): Promise<void> {
     const booksDir = books.dir;
     await local.close();
     await books.close();
+    const warmDocs = makeDocs(WARMUP_DOCS, DOCS);
+    const warmLocal = await seedLocal(warmDocs);
+    const warmBooks = await seedBooks(warmDocs);
+    const warm = { localDir: warmLocal.name, booksDir: warmBooks.dir };
+    await PouchDB.replicate(warmLocal, `${origin}/warmup`);
+    await warmLocal.close();
+    await warmBooks.close();
     proxy = await startProxy(server.port, DELAY);
     const runs0: Round[] = [];
     const runs50: Round[] = [];
     for (let run = 0; run < RUNS; run++) {
-      runs0.push(await round(origin, localDir, booksDir, docs, '0ms', run));
-      runs50.push(await round(proxy.origin, localDir, booksDir, docs, `${DELAY}ms`, run));
+      runs0.push(await round(origin, localDir, booksDir, warm, docs, '0ms', run));
+      runs50.push(await round(proxy.origin, localDir, booksDir, warm, docs, `${DELAY}ms`, run));
     }
     const r0 = medianRound(runs0);
     const r50 = medianRound(runs50);
@@ -587,7 +620,8 @@ if (process.argv[2] === '--server') {
 } else if (process.argv[2] === '--proxy') {
   void proxyMain(Number(process.argv[3]), Number(process.argv[4]));
 } else if (process.argv[2] === '--measure') {
-  measureMain(process.argv[3], JSON.parse(process.argv[4]) as Measurement).then(
+  const { m, warmup } = JSON.parse(process.argv[4]) as { m: Measurement; warmup: Warmup };
+  measureMain(process.argv[3], m, warmup).then(
     () => process.exit(0),
     (err) => {
       process.stderr.write(`measurement failed: ${err instanceof Error ? err.stack : String(err)}\n`);
