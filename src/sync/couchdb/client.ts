@@ -57,7 +57,7 @@ export type ResponseCompression = 'auto' | 'gzip' | 'none';
  * The `Accept-Encoding` header for a cloud at `url`. Over a network, gzip shrinks `_changes`
  * answers about fivefold. On a loopback address (the embedded cloud, a local pouchdb-server) no
  * byte crosses a network, so compressing only burns CPU on the server, which is this machine, and
- * decompressing burns it here: measured on express-pouchdb, `identity` cost the server 5–10% less
+ * decompressing burns it here: measured on express-pouchdb, `identity` cost the server 5–20% less
  * per `_changes` read, and a pull over a 50 ms link ran 17% faster (BENCHMARKS.md). Apache
  * CouchDB does not compress answers itself; a reverse proxy in front of it may.
  * @link https://www.rfc-editor.org/rfc/rfc9110#section-12.5.3
