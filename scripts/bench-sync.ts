@@ -338,7 +338,8 @@ async function measure(m: Measurement, warmup: Warmup): Promise<number> {
   const child = fork(__filename, ['--measure', dir, JSON.stringify({ m, warmup })], { stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     child.once('message', (msg: { ms: number }) => resolve(msg.ms));
-    child.once('exit', (code) => code !== 0 && reject(new Error(`${m.kind} measurement exited ${code}`)));
+    // After a result this rejects nothing (a promise settles once); before one, any exit is a failure.
+    child.once('exit', (code) => reject(new Error(`${m.kind} measurement exited ${code} without a result`)));
   });
 }
 
@@ -346,7 +347,8 @@ async function measureMain(dir: string, m: Measurement, warmup: Warmup): Promise
   tmpRoot = dir;
   await runMeasurement(warmupOf(m, warmup, dir), WARMUP_DOCS);
   const ms = await runMeasurement(m);
-  process.send?.({ ms });
+  // Sent before the caller exits the process: `process.send` is asynchronous.
+  await new Promise<void>((resolve, reject) => process.send?.({ ms }, undefined, undefined, (err) => (err ? reject(err) : resolve())));
 }
 
 async function oursPull(dbUrl: string, batch: number, depth = 3, compression?: ResponseCompression, expected = DOCS): Promise<number> {
