@@ -2,7 +2,7 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 // pouchdb-node bundles the LevelDB adapter; the global `PouchDB` namespace comes with its typings.
 import PouchDB from 'pouchdb-node';
-import { leveldown, type LevelDown } from '../shared/leveldown';
+import { coalesceGets, leveldown, type LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
 import { LedgerError, StoreConflictError, StoreError, StoreLockedError, type LedgerProblem } from './errors';
 import { writeProblems, type WriteOptions } from './invariants';
@@ -101,7 +101,7 @@ export class BooksStore {
     // slot of their own, and `openInProcess` above means that slot is empty for this path, so the
     // factory does run.
     const opened: { level?: LevelDown } = {};
-    const booksLeveldown = (location: string): LevelDown => (opened.level = leveldown(location));
+    const booksLeveldown = (location: string): LevelDown => (opened.level = coalesceGets(leveldown(location)));
     // `db.destroy()` deletes the files through the factory's `destroy` (`callDestroy`, ~line 6381).
     booksLeveldown.destroy = leveldown.destroy;
     // Random revision ids, not PouchDB's default md5 of each written body: books revisions never

@@ -24,6 +24,75 @@ export const leveldown = require('leveldown') as ((location: string) => LevelDow
   destroy(location: string, cb: (err?: Error) => void): void;
 };
 
+/** leveldown's own `_get` / `_getMany` / `_close` (abstract-leveldown 7 calls them after checking and serialising arguments). */
+interface LevelDownInternals {
+  _get(key: unknown, options: ReadOptions, cb: (err: Error | null | undefined, value?: unknown) => void): void;
+  _getMany(keys: unknown[], options: ReadOptions, cb: (err: Error | null | undefined, values?: unknown[]) => void): void;
+  _close(cb: (err?: Error) => void): void;
+}
+
+interface ReadOptions {
+  asBuffer?: boolean;
+  fillCache?: boolean;
+}
+
+/**
+ * Makes the `get`s issued in one tick of the event loop one `getMany`: one thread-pool round trip
+ * instead of one per key. PouchDB's LevelDB adapter reads every written document's metadata with
+ * its own `get` before a `bulkDocs` (`fetchExistingDocs`, pouchdb-node 9.0.0 lib/index.js ~line
+ * 5392), so a batch of 1,000 pulled documents cost 1,000 round trips, each a thread wake-up that
+ * is dear on a virtual machine (perf: `pvm_irq_enable` under `uv_queue_work` was 17% of a pull's
+ * samples). Reads issued in the same tick had no order among themselves before either: leveldown
+ * runs each on whichever pool thread is free.
+ *
+ * Every caller still gets its own answer: the value, or leveldown's own `NotFound` error for an
+ * absent key. A close flushes the reads waiting for the tick first, so they run before it.
+ * @link https://github.com/Level/leveldown/blob/v6.1.1/binding.cc (GetManyWorker)
+ */
+export function coalesceGets<T extends LevelDown>(db: T): T {
+  const level = db as unknown as LevelDownInternals;
+  const get = level._get.bind(level);
+  const getMany = level._getMany.bind(level);
+  const close = level._close.bind(level);
+  type Waiting = { options: ReadOptions; keys: unknown[]; callbacks: Array<(err: Error | null | undefined, value?: unknown) => void> };
+  let waiting: Map<string, Waiting> | null = null;
+  const flush = (): void => {
+    const groups = waiting;
+    waiting = null;
+    if (!groups) return;
+    for (const group of groups.values()) {
+      if (group.keys.length === 1) {
+        get(group.keys[0], group.options, group.callbacks[0]);
+        continue;
+      }
+      getMany(group.keys, group.options, (err, values) => {
+        for (let i = 0; i < group.callbacks.length; i++) {
+          if (err) group.callbacks[i](err);
+          else if (values?.[i] === undefined) group.callbacks[i](new Error('NotFound: '));
+          else group.callbacks[i](null, values[i]);
+        }
+      });
+    }
+  };
+  level._get = (key, options, cb) => {
+    if (!waiting) {
+      waiting = new Map();
+      process.nextTick(flush);
+    }
+    // Reads are grouped by the options that shape their answers.
+    const shape = `${options.asBuffer !== false}:${options.fillCache !== false}`;
+    let group = waiting.get(shape);
+    if (!group) waiting.set(shape, (group = { options, keys: [], callbacks: [] }));
+    group.keys.push(key);
+    group.callbacks.push(cb);
+  };
+  level._close = (cb) => {
+    flush();
+    close(cb);
+  };
+  return db;
+}
+
 /** Values of `keys` as strings (undefined where absent), in one thread-pool round trip. */
 export function getMany(db: LevelDown, keys: string[]): Promise<Array<string | undefined>> {
   return new Promise((resolve, reject) => db.getMany(keys, { asBuffer: false }, (err, values) => (err ? reject(err) : resolve(values))));
