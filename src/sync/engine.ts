@@ -663,8 +663,10 @@ export class SyncEngine {
     const shared = agreed !== undefined ? agreed : lLive ? tp.shared(lLive) : null;
     const sharedHash = projectionHash(shared);
     const oneContent = !tp.hasExclusions && shared !== null && !!lLive && !!rLive;
-    const localIsShared = oneContent || (composed === 'pull' && shared !== null && !!lLive && tp.projectsToShared('push'));
-    const remoteIsShared = oneContent || (composed === 'push' && shared !== null && !!rLive && tp.projectsToShared('pull'));
+    // After a compose both sides have the shared content `shared`: a side whose projection is the
+    // shared content then has its hash too.
+    const localIsShared = oneContent || (composed !== undefined && shared !== null && !!lLive && tp.projectsToShared('push'));
+    const remoteIsShared = oneContent || (composed !== undefined && shared !== null && !!rLive && tp.projectsToShared('pull'));
     const pushHash = !tp.goes('push') || !l ? '' : localIsShared ? sharedHash : projectionHash(tp.project(l, 'push'));
     const pullHash = !tp.goes('pull') || !remoteDoc ? '' : remoteIsShared ? sharedHash : projectionHash(tp.project(remoteDoc, 'pull'));
     const keep = tp.remoteKeep(live(remoteDoc));
