@@ -282,10 +282,13 @@ export class TypeProjection {
   compose(shared: Content, target: Record<string, unknown> | null, source: Record<string, unknown> | null, way: Way): Record<string, unknown> {
     if (shared._deleted) return { _id: shared._id, _deleted: true };
     if (this.all.length === 0) return { ...shared }; // nothing to carry: a shallow copy is enough (no one mutates it)
-    const out = deepClone(shared) as Record<string, unknown>;
     const targetLive = target && !target._deleted ? target : null;
     const sourceLive = source && !source._deleted ? source : null;
     const flowing = way === 'push' ? this.pullOnly : this.pushOnly;
+    // No target and nothing flowing from the source: `shared` already lacks every excluded path, so
+    // the carrying below would change nothing (a new document pulled or pushed as it is).
+    if (!targetLive && !flowing.some((path) => hasPath(sourceLive, path))) return { ...shared };
+    const out = deepClone(shared) as Record<string, unknown>;
     for (const path of flowing) carryPath(out, sourceLive, path, true);
     for (const path of flowing) if (targetLive && !hasPath(sourceLive, path)) carryPath(out, targetLive, path, true);
     for (const path of way === 'push' ? this.pushOut : this.pullOut) carryPath(out, targetLive, path, false);
