@@ -71,6 +71,17 @@ describe('sync projection (unit)', () => {
     assert.equal(out.name, 'New');
   });
 
+  it('given a document new to the books, when composing a pull, then a push-only field the cloud has comes along and nothing excluded on pull does', () => {
+    const cloud = { _id: 'partner:2', _rev: '3-c', type: 'partner', name: 'Cloud', internal_notes: 'from another site', bank_accounts: [{ iban: 'DE9', bic: 'B9' }] };
+    const out = partner.compose(partner.shared(cloud), null, cloud, 'pull');
+    assert.equal(out.internal_notes, 'from another site');
+    assert.deepEqual(out.bank_accounts, [{ bic: 'B9' }]);
+    const plain = { ...cloud, internal_notes: undefined };
+    const bare = partner.compose(partner.shared(plain), null, plain, 'pull');
+    assert.deepEqual(bare, { ...partner.shared(plain) }, 'nothing to carry: the shared content as it is');
+    assert.notEqual(bare, partner.shared(plain), 'a copy, not the memoised projection itself');
+  });
+
   it('given a tombstone, when projecting, then it is the deleted form', () => {
     assert.deepEqual(partner.project({ _id: 'partner:1', _deleted: true }, 'push'), { _id: 'partner:1', _deleted: true });
   });
