@@ -274,9 +274,12 @@ function syncFor(books: BooksStore, dbUrl: string, bookkeepingDir: string, optio
   return openSync({ mode: 'interval', types: TYPES, ...rest, books, bookkeepingDir, cloud: { url: dbUrl, requestTimeoutMs, ...(compression ? { compression } : {}) }, logger: silent });
 }
 
-async function oursPush(booksDir: string, dbUrl: string, batch: number, depth = 3, expected = DOCS): Promise<number> {
+/** booksync's batch size in every throughput and RSS run: native's best batch size, for a like-for-like request count. */
+const OURS_BATCH = 1000;
+
+async function oursPush(booksDir: string, dbUrl: string, expected = DOCS): Promise<number> {
   const books = await openBooks(booksDir);
-  const runtime = await syncFor(books, dbUrl, tmp('bk'), { batchSize: batch, pipelineDepth: depth });
+  const runtime = await syncFor(books, dbUrl, tmp('bk'), { batchSize: OURS_BATCH });
   const { ms, value } = await timed(() => runtime.engine.syncOnce(['push']));
   if (value.push.docs !== expected) throw new Error(`booksync push wrote ${value.push.docs} of ${expected}`);
   await runtime.close();
@@ -305,9 +308,9 @@ function runMeasurement(m: Measurement, expected = DOCS): Promise<number> {
     case 'native-pull':
       return nativePull(m.url, m.batch, m.plain);
     case 'ours-push':
-      return oursPush(m.booksDir, m.url, 1000, 3, expected);
+      return oursPush(m.booksDir, m.url, expected);
     case 'ours-pull':
-      return oursPull(m.url, 1000, 3, m.compression, expected);
+      return oursPull(m.url, m.compression, expected);
   }
 }
 
@@ -351,9 +354,9 @@ async function measureMain(dir: string, m: Measurement, warmup: Warmup): Promise
   await new Promise<void>((resolve, reject) => process.send?.({ ms }, undefined, undefined, (err) => (err ? reject(err) : resolve())));
 }
 
-async function oursPull(dbUrl: string, batch: number, depth = 3, compression?: ResponseCompression, expected = DOCS): Promise<number> {
+async function oursPull(dbUrl: string, compression?: ResponseCompression, expected = DOCS): Promise<number> {
   const target = await openBooks(tmp('ours-pull'));
-  const runtime = await syncFor(target, dbUrl, tmp('bk'), { batchSize: batch, pipelineDepth: depth, compression });
+  const runtime = await syncFor(target, dbUrl, tmp('bk'), { batchSize: OURS_BATCH, compression });
   const { ms, value } = await timed(() => runtime.engine.syncOnce(['pull']));
   if (value.pull.docs !== expected) throw new Error(`booksync pull wrote ${value.pull.docs} of ${expected}`);
   await runtime.close();
@@ -438,7 +441,7 @@ async function rssMain(dbUrl: string, dir: string, expected: number): Promise<vo
   const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
   mkdirSync(dir, { recursive: true });
   const target = await openBooks(path.join(dir, 'rss-local'));
-  const runtime = await syncFor(target, dbUrl, path.join(dir, 'rss-bk'), { batchSize: 1000 });
+  const runtime = await syncFor(target, dbUrl, path.join(dir, 'rss-bk'), { batchSize: OURS_BATCH });
   const t0 = performance.now();
   const r = await runtime.engine.syncOnce(['pull']);
   const ms = performance.now() - t0;
