@@ -34,7 +34,7 @@ type Doc = Record<string, unknown>;
 /**
  * Where a checked field sits: in the document itself, or in `obj` under the path `under` (such as
  * `lines[2]`). The field's full path is only spelled out for a problem: building it for every
- * valid field was most of what checking a pulled move allocated.
+ * valid field cost seven strings per move line, on every document a pull or an import checks.
  */
 interface FieldOptions {
   required?: boolean;
