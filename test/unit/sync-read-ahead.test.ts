@@ -123,3 +123,96 @@ describe('ChangesReadAhead (pull reads)', () => {
     reader.close();
   });
 });
+
+/**
+ * A single-node cloud with integer seqs (CouchDB 1.x, PouchDB Server): `seqs` are the live changes'
+ * seqs in order (a gap is a change superseded by a later one); `cap` is the most changes it answers
+ * per read, whatever the limit asked. Records every read.
+ */
+function integerCloud(seqs: number[], cap = Infinity) {
+  const reads: Array<{ since: unknown; limit: number; signal?: AbortSignal; answer: () => void }> = [];
+  const updateSeq = seqs[seqs.length - 1] ?? 0;
+  const remote = {
+    changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage> {
+      assert.equal(typeof since, 'number', 'an integer-seq cloud is always read from an integer');
+      return new Promise((resolve) => {
+        reads.push({
+          since,
+          limit: options.limit,
+          signal: options.signal,
+          answer: () => {
+            const after = seqs.filter((s) => s > (since as number));
+            const rows = after.slice(0, Math.min(options.limit, cap));
+            const changes = rows.map((s) => ({ id: `doc:${s}`, seq: s, doc: { _id: `doc:${s}`, _rev: '1-a' } }));
+            const full = rows.length === Math.min(options.limit, cap);
+            resolve({ changes, lastSeq: full && rows.length > 0 ? rows[rows.length - 1] : updateSeq, pending: after.length - rows.length, bytes: rows.length * 1000 });
+          },
+        });
+      });
+    },
+  } as unknown as RemoteStore;
+  return { remote, reads };
+}
+
+/** Pulls everything through `reader` as the pipeline does, answering reads as they come; returns the ids and checkpoints handed out. */
+async function pullAll(reader: ChangesReadAhead, reads: Array<{ answer: () => void }>, since: unknown = 0): Promise<{ ids: string[]; checkpoints: number[] }> {
+  const ids: string[] = [];
+  const checkpoints: number[] = [];
+  for (;;) {
+    const page = await drive(reads, reader.next(since));
+    ids.push(...page.changes.map((c) => c.id));
+    checkpoints.push(page.lastSeq as number);
+    since = page.lastSeq;
+    if (!page.more) break;
+  }
+  reader.close();
+  return { ids, checkpoints };
+}
+
+describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () => {
+  const options = { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 };
+  const ascending = (xs: number[]) => xs.every((x, i) => i === 0 || x >= xs[i - 1]);
+
+  it('given a backlog, then the read after one in flight is asked for at its start plus its size, before it arrives, and every change is handed out once, in order', async () => {
+    const seqs = Array.from({ length: 5000 }, (_, i) => i + 1);
+    const { remote, reads } = integerCloud(seqs);
+    const reader = new ChangesReadAhead(remote, options);
+    const first = reader.next(0);
+    await new Promise((r) => setImmediate(r));
+    reads[0].answer();
+    const page = await first;
+    assert.deepEqual(reads.map((r) => [r.since, r.limit]), [[0, 100], [100, 500], [600, 500]], 'two reads in flight, the second at 100 + 500');
+    const rest = await pullAll(reader, reads, page.lastSeq);
+    assert.deepEqual(page.changes.map((c) => c.id).concat(rest.ids), seqs.map((s) => `doc:${s}`), 'every change once, in seq order');
+    assert.ok(ascending(rest.checkpoints), 'checkpoints never go back');
+    assert.equal(rest.checkpoints[rest.checkpoints.length - 1], 5000);
+  });
+
+  it('given superseded changes (gaps in the seqs), then reads asked for ahead overlap and what an earlier read handed out is left out', async () => {
+    // Every other seq was superseded: a read of 500 changes spans 1,000 seqs, so the read asked at
+    // its start plus 500 covers half of it again.
+    const seqs = Array.from({ length: 3000 }, (_, i) => 2 * (i + 1));
+    const { remote, reads } = integerCloud(seqs);
+    const { ids, checkpoints } = await pullAll(new ChangesReadAhead(remote, options), reads);
+    assert.deepEqual(ids, seqs.map((s) => `doc:${s}`), 'every change once, in seq order');
+    assert.ok(ascending(checkpoints), 'checkpoints never go back');
+    assert.equal(checkpoints[checkpoints.length - 1], 6000);
+    assert.ok(reads.some((r, i) => i > 0 && (r.since as number) < (reads[i - 1].since as number) + 1000), 'some reads were asked for ahead and overlapped');
+  });
+
+  it('given a server that answers fewer changes than asked, then a read asked for ahead that the reads before it do not reach is dropped and read again from where they end', async () => {
+    const seqs = Array.from({ length: 2000 }, (_, i) => i + 1);
+    const { remote, reads } = integerCloud(seqs, 300); // answers at most 300 changes per read
+    const { ids, checkpoints } = await pullAll(new ChangesReadAhead(remote, options), reads);
+    assert.deepEqual(ids, seqs.map((s) => `doc:${s}`), 'no change lost or twice');
+    assert.ok(ascending(checkpoints));
+    assert.ok(reads.some((r) => r.since === 400), 'after reads ending at 100 and 400, the one asked at 600 was dropped and 400 read again');
+  });
+
+  it('given opaque seqs after an integer checkpoint, then no read is ever asked for ahead of its predecessor', async () => {
+    const { remote, reads } = fakeCloud(3000);
+    const { ids } = await pullAll(new ChangesReadAhead(remote, options), reads);
+    assert.equal(ids.length, 3000);
+    for (let i = 1; i < reads.length; i++) assert.equal(typeof reads[i].since, 'string', `read ${i} starts at a seq the server gave`);
+  });
+});
