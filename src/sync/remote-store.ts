@@ -4,7 +4,8 @@
  * (`types/replication-protocol.d.ts`), adapted to CouchDB revisions.
  *
  * `seq` values are opaque: never parse or compare them (CouchDB 3 cluster sequences are strings
- * that can go back), only hand the last one back as `since`.
+ * that can go back), only hand the last one back as `since`. The one exception is integer seqs
+ * (CouchDB 1.x, PouchDB Server), which read-ahead.ts uses to ask for reads in parallel.
  */
 export interface RemoteDoc {
   _id: string;
