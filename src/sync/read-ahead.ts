@@ -23,9 +23,10 @@ export interface PullPage {
  * starts at the previous one's `last_seq`), so page after page costs one round trip each: over a
  * 50 ms link the page-by-page pull ran at two thirds of its LAN speed (4,320 vs 6,378 docs/s,
  * BENCHMARKS.md), below even the server's sequential read ceiling. Here, as soon as a read
- * arrives with more pending, the next one is already asked for, and large reads (up to `maxRead`
- * changes or `maxReadBytes`) are handed on in pages of `pageSize`: the server produces the next
- * read while the books store this one, and the round trip is paid once per large read.
+ * arrives with more pending, the next one is already asked for, and large reads (each twice the
+ * one before, up to `maxRead` changes or `maxReadBytes`) are handed on in pages of `pageSize`: the
+ * server produces the next read while the books store this one, and the round trip is paid once
+ * per large read.
  *
  * Every page's `lastSeq` can be stored as the checkpoint: a change's own `seq` is a valid `since`
  * in CouchDB 2+ clusters (opaque, never compared here) and in PouchDB-based servers alike.
@@ -58,12 +59,16 @@ export class ChangesReadAhead {
   private takenUpTo: unknown = undefined;
   /** A read arrived with nothing after it: no more reads are asked for ahead of their predecessor. */
   private reachedEnd = false;
+  /** The most changes one read asks for: `maxRead`, or fewer when the last read's changes were large. */
+  private largestRead: number;
   private closed = false;
 
   constructor(
     private readonly remote: RemoteStore,
     private readonly options: ReadAheadOptions,
-  ) {}
+  ) {
+    this.largestRead = options.maxRead;
+  }
 
   /**
    * The next page after `since` (used only when nothing is buffered or asked for: the cycle's
@@ -139,6 +144,10 @@ export class ChangesReadAhead {
     read.arrived.then(
       (page) => {
         read.page = page;
+        if (page.bytes && page.changes.length > 0) {
+          const bytesPerChange = page.bytes / page.changes.length;
+          this.largestRead = Math.min(this.options.maxRead, Math.floor(this.options.maxReadBytes / bytesPerChange));
+        }
         if (!(page.pending > 0 && page.changes.length > 0)) this.reachedEnd = true;
         if (this.tail === read) this.askNext();
       },
@@ -160,22 +169,27 @@ export class ChangesReadAhead {
       const tail = this.tail;
       if (tail.page) {
         if (!(tail.page.pending > 0 && tail.page.changes.length > 0)) return;
-        this.waiting.push(this.ask(tail.page.lastSeq, this.nextReadSize(tail.page), false));
+        this.waiting.push(this.ask(tail.page.lastSeq, this.nextReadSize(tail.limit), false));
       } else {
         const start = integerSeq(tail.since);
         if (this.covered === null || start === null || this.reachedEnd) return; // opaque seqs: wait for its last_seq
-        this.waiting.push(this.ask(start + tail.limit, tail.limit, true));
+        this.waiting.push(this.ask(start + tail.limit, this.nextReadSize(tail.limit), true));
       }
     }
   }
 
-  /** As many changes as fit `maxReadBytes` at the last read's bytes per change, within [pageSize, maxRead]. */
-  private nextReadSize(page: RemoteChangesPage): number {
-    const { pageSize, maxRead, maxReadBytes } = this.options;
-    if (!page.bytes) return pageSize;
-    const perChange = page.bytes / page.changes.length;
-    return Math.max(pageSize, Math.min(maxRead, Math.floor(maxReadBytes / perChange)));
+  /**
+   * Twice the read before, within [pageSize, the largest read], the largest read being as many
+   * changes as fit `maxReadBytes` at the last read's bytes per change (never more than `maxRead`).
+   * Doubling, not the largest read at once: the books have nothing to store until a read arrives,
+   * and the cycle's first read holds one page, so the next reads arrive sooner while small
+   * (a 20,000-document pull over 50 ms: median 7,906 against 7,515 docs/s, six turns each;
+   * BENCHMARKS.md, session 7).
+   */
+  private nextReadSize(previous: number): number {
+    return Math.max(this.options.pageSize, Math.min(this.largestRead, 2 * previous));
   }
+
 }
 
 interface AskedRead {

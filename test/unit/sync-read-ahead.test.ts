@@ -41,7 +41,7 @@ async function drive<T>(reads: Array<{ answer: (fail?: Error) => void }>, next: 
 }
 
 describe('ChangesReadAhead (pull reads)', () => {
-  it('given a backlog of 2,350 changes and pages of 100, then it reads in large reads asked for ahead, hands out pages of 100 and every page ends at a valid checkpoint', async () => {
+  it('given a backlog of 2,350 changes and pages of 100, then it reads in reads growing to the largest, asked for ahead, hands out pages of 100 and every page ends at a valid checkpoint', async () => {
     const { remote, reads, seq } = fakeCloud(2350);
     const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
     const ids: string[] = [];
@@ -58,7 +58,7 @@ describe('ChangesReadAhead (pull reads)', () => {
     assert.equal(ids.length, 2350);
     assert.equal(new Set(ids).size, 2350, 'no change twice');
     assert.equal(since, seq(2350));
-    assert.deepEqual(reads.map((r) => r.limit), [100, 500, 500, 500, 500, 500], 'first read is one page, then reads of 5 pages');
+    assert.deepEqual(reads.map((r) => r.limit), [100, 200, 400, 500, 500, 500, 500], 'first read is one page, then each read twice the one before, up to 5 pages');
   });
 
   it('given a read arrives with more pending, then the next read is already asked for before the pipeline wants it', async () => {
@@ -90,18 +90,17 @@ describe('ChangesReadAhead (pull reads)', () => {
     page = await reader.next(page.lastSeq); // takes read 2: a place is free again
     await tick();
     assert.equal(reads.length, 4);
-    assert.equal(reads[3].since, seq(1100), 'read 4 starts where read 3 ended');
+    assert.equal(reads[3].since, seq(700), 'read 4 starts where read 3 ended (100 + 200 + 400)');
     assert.equal(page.lastSeq, seq(200));
     reader.close();
     assert.equal(reads[3].signal?.aborted, true);
   });
 
   it('given large documents, then a read is sized by bytes, never below one page', async () => {
-    const { remote, reads } = fakeCloud(5000, 100_000); // 100 KB per change
-    const reader = new ChangesReadAhead(remote, { pageSize: 10, maxRead: 1000, maxReadBytes: 4 * 1024 * 1024 });
-    await drive(reads, reader.next(0));
-    assert.equal(reads[1].limit, 41, '4 MiB / 100 KB');
-    reader.close();
+    const { remote, reads } = fakeCloud(500, 100_000); // 100 KB per change
+    const { ids } = await pullAll(new ChangesReadAhead(remote, { pageSize: 10, maxRead: 1000, maxReadBytes: 4 * 1024 * 1024 }), reads);
+    assert.equal(ids.length, 500);
+    assert.deepEqual(reads.slice(0, 5).map((r) => r.limit), [10, 20, 40, 41, 41], 'doubling up to 4 MiB / 100 KB');
     const tiny = fakeCloud(5000, 1_000_000);
     const r2 = new ChangesReadAhead(tiny.remote, { pageSize: 10, maxRead: 1000, maxReadBytes: 4 * 1024 * 1024 });
     await drive(tiny.reads, r2.next(0));
@@ -181,7 +180,7 @@ describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () 
     await new Promise((r) => setImmediate(r));
     reads[0].answer();
     const page = await first;
-    assert.deepEqual(reads.map((r) => [r.since, r.limit]), [[0, 100], [100, 500], [600, 500]], 'two reads in flight, the second at 100 + 500');
+    assert.deepEqual(reads.map((r) => [r.since, r.limit]), [[0, 100], [100, 200], [300, 400]], 'two reads in flight, the second at 100 + 200');
     const rest = await pullAll(reader, reads, page.lastSeq);
     assert.deepEqual(page.changes.map((c) => c.id).concat(rest.ids), seqs.map((s) => `doc:${s}`), 'every change once, in seq order');
     assert.ok(ascending(rest.checkpoints), 'checkpoints never go back');
@@ -206,7 +205,7 @@ describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () 
     const { ids, checkpoints } = await pullAll(new ChangesReadAhead(remote, options), reads);
     assert.deepEqual(ids, seqs.map((s) => `doc:${s}`), 'no change lost or twice');
     assert.ok(ascending(checkpoints));
-    assert.ok(reads.some((r) => r.since === 400), 'after reads ending at 100 and 400, the one asked at 600 was dropped and 400 read again');
+    assert.ok(reads.some((r) => r.since === 600), 'after reads ending at 300 and 600 (300 of the 400 asked), the one asked at 300 + 400 was dropped and 600 read again');
   });
 
   it('given opaque seqs after an integer checkpoint, then no read is ever asked for ahead of its predecessor', async () => {
