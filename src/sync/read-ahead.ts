@@ -114,7 +114,7 @@ export class ChangesReadAhead {
     for (;;) {
       const page = await asked.arrived;
       const covered = this.covered;
-      if (asked.computed && !(covered !== null && (asked.since as number) <= covered && integerSeq(page.lastSeq) !== null && page.changes.every((c) => integerSeq(c.seq) !== null))) {
+      if (asked.computed && !this.reaches(asked.since as number, page)) {
         for (const r of this.waiting) r.cancel.abort();
         this.waiting.length = 0;
         asked = this.ask(this.takenUpTo, asked.limit, false);
@@ -133,6 +133,11 @@ export class ChangesReadAhead {
       this.takenUpTo = lastSeq;
       return { changes, lastSeq, pending: page.pending, more, offset: 0 };
     }
+  }
+
+  /** The reads taken reach `since` (a computed one), and `page` has integer seqs throughout. */
+  private reaches(since: number, page: RemoteChangesPage): boolean {
+    return this.covered !== null && since <= this.covered && integerSeq(page.lastSeq) !== null && page.changes.every((c) => integerSeq(c.seq) !== null);
   }
 
   /** Asks the server for `limit` changes after `since`; `computed`: `since` was not handed by the server. */
@@ -189,7 +194,6 @@ export class ChangesReadAhead {
   private nextReadSize(previous: number): number {
     return Math.max(this.options.pageSize, Math.min(this.largestRead, 2 * previous));
   }
-
 }
 
 interface AskedRead {
