@@ -55,8 +55,6 @@ export class ChangesReadAhead {
    * a read taken). Null until the server answers with an integer `last_seq`, and for opaque ones.
    */
   private covered: number | null = null;
-  /** The `lastSeq` of the last read taken: where a dropped read is read again from. */
-  private takenUpTo: unknown = undefined;
   /** A read arrived with nothing after it: no more reads are asked for ahead of their predecessor. */
   private reachedEnd = false;
   /** The most changes one read asks for: `maxRead`, or fewer when the last read's changes were large. */
@@ -117,10 +115,11 @@ export class ChangesReadAhead {
       if (asked.computed && !this.reaches(asked.since as number, page)) {
         for (const r of this.waiting) r.cancel.abort();
         this.waiting.length = 0;
-        asked = this.ask(this.takenUpTo, asked.limit, false);
+        // Read again from where the last read taken ended (a computed read always has one before it).
+        asked = this.ask((this.read as TakenRead).lastSeq, asked.limit, false);
         continue;
       }
-      const more = page.pending > 0 && page.changes.length > 0;
+      const more = hasMore(page);
       let changes = page.changes;
       let lastSeq = page.lastSeq;
       const end = integerSeq(lastSeq);
@@ -130,7 +129,6 @@ export class ChangesReadAhead {
         lastSeq = Math.max(covered, end);
       }
       this.covered = end !== null && (covered !== null || integerSeq(asked.since) !== null) ? (lastSeq as number) : null;
-      this.takenUpTo = lastSeq;
       return { changes, lastSeq, pending: page.pending, more, offset: 0 };
     }
   }
@@ -153,7 +151,7 @@ export class ChangesReadAhead {
           const bytesPerChange = page.bytes / page.changes.length;
           this.largestRead = Math.min(this.options.maxRead, Math.floor(this.options.maxReadBytes / bytesPerChange));
         }
-        if (!(page.pending > 0 && page.changes.length > 0)) this.reachedEnd = true;
+        if (!hasMore(page)) this.reachedEnd = true;
         if (this.tail === read) this.askNext();
       },
       () => undefined, // reported when the pipeline takes this read
@@ -173,7 +171,7 @@ export class ChangesReadAhead {
     while (!this.closed && this.tail && this.waiting.length < READS_WAITING) {
       const tail = this.tail;
       if (tail.page) {
-        if (!(tail.page.pending > 0 && tail.page.changes.length > 0)) return;
+        if (!hasMore(tail.page)) return;
         this.waiting.push(this.ask(tail.page.lastSeq, this.nextReadSize(tail.limit), false));
       } else {
         const start = integerSeq(tail.since);
@@ -213,6 +211,11 @@ interface TakenRead {
   /** The server had more after this read. */
   more: boolean;
   offset: number;
+}
+
+/** The server had changes after this read (it was not the end of the feed). */
+function hasMore(page: RemoteChangesPage): boolean {
+  return page.pending > 0 && page.changes.length > 0;
 }
 
 /** A sequence as an integer when it is one (CouchDB 1.x, PouchDB Server), else null (CouchDB 2+: opaque strings). */

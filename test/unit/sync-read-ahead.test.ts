@@ -188,8 +188,8 @@ describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () 
   });
 
   it('given superseded changes (gaps in the seqs), then reads asked for ahead overlap and what an earlier read handed out is left out', async () => {
-    // Every other seq was superseded: a read of 500 changes spans 1,000 seqs, so the read asked at
-    // its start plus 500 covers half of it again.
+    // Every other seq was superseded: a read of n changes spans 2n seqs, so the read asked at its
+    // start plus n covers half of it again.
     const seqs = Array.from({ length: 3000 }, (_, i) => 2 * (i + 1));
     const { remote, reads } = integerCloud(seqs);
     const { ids, checkpoints } = await pullAll(new ChangesReadAhead(remote, options), reads);
