@@ -201,6 +201,8 @@ export class SyncEngine {
   private started = false;
   private stopping = false;
   private dbReady = false;
+  /** The cloud's `update_seq` from its database info, when an integer (CouchDB 1.x, PouchDB Server): see read-ahead.ts. */
+  private cloudUpdateSeq: number | null = null;
   private unwatch: (() => void) | null = null;
   private longpollAbort: AbortController | null = null;
   private pullLoopDone: Promise<void> | null = null;
@@ -410,7 +412,8 @@ export class SyncEngine {
     const run = (async () => {
       const t0 = Date.now();
       if (!this.dbReady) {
-        await this.remote.ensureDb();
+        const info = await this.remote.ensureDb();
+        this.cloudUpdateSeq = typeof info.updateSeq === 'number' && Number.isSafeInteger(info.updateSeq) ? info.updateSeq : null;
         this.dbReady = true;
         this.setState();
       }
@@ -691,7 +694,12 @@ export class SyncEngine {
 
   /** Reads through a ChangesReadAhead (one round trip per large read, not per page); see read-ahead.ts. */
   private async pullCycle(waitMs: number): Promise<BatchResult> {
-    const reader = new ChangesReadAhead(this.remote, { pageSize: this.batchSize, maxRead: this.batchSize * READ_AHEAD_PAGES, maxReadBytes: this.batchBytes });
+    const reader = new ChangesReadAhead(this.remote, {
+      pageSize: this.batchSize,
+      maxRead: this.batchSize * READ_AHEAD_PAGES,
+      maxReadBytes: this.batchBytes,
+      cloudUpdateSeq: this.cloudUpdateSeq,
+    });
     try {
       return await this.pipeline(
         'pull',

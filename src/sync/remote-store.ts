@@ -52,9 +52,15 @@ export type RemoteWriteResult =
   | { id: string; ok: false; conflict: true }
   | { id: string; ok: false; conflict: false; error: string; reason: string };
 
+/** What the database's own document says (`GET /{db}`). */
+export interface RemoteDbInfo {
+  /** The database's `update_seq`, as opaque as any seq (null when the database was just created). */
+  updateSeq: unknown;
+}
+
 export interface RemoteStore {
-  /** Create the database if it is missing. */
-  ensureDb(): Promise<void>;
+  /** Creates the database if it is missing. */
+  ensureDb(): Promise<RemoteDbInfo>;
   /** One page of `_changes` after `since` (docs and conflict leaves included). */
   changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage>;
   /** Current revisions (and bodies) of `ids`; ids never seen are `{exists:false}`. */

@@ -2,7 +2,10 @@ import { strict as assert } from 'node:assert';
 import { ChangesReadAhead } from '../../src/sync/read-ahead';
 import type { ChangesOptions, RemoteChangesPage, RemoteStore } from '../../src/sync/remote-store';
 
-/** A cloud of `total` changes with opaque string seqs; records every `_changes` read. */
+/**
+ * A cloud of `total` changes with opaque string seqs; records every `_changes` read. Like CouchDB 3,
+ * it refuses an integer `since` other than 0 (400 Malformed sequence).
+ */
 function fakeCloud(total: number, bytesPerChange = 1000) {
   const reads: Array<{ since: unknown; limit: number; signal?: AbortSignal; answer: (fail?: Error) => void }> = [];
   const seq = (n: number) => `${n}-g1AAAA`; // opaque, like a CouchDB 3 cluster seq
@@ -18,6 +21,7 @@ function fakeCloud(total: number, bytesPerChange = 1000) {
           signal: options.signal,
           answer: (fail) => {
             if (fail) return reject(fail);
+            if (typeof since === 'number' && since !== 0) return reject(new Error(`HTTP 400 (Malformed sequence supplied in 'since' parameter)`));
             const changes = Array.from({ length: to - from }, (_, i) => ({ id: `doc:${from + i + 1}`, seq: seq(from + i + 1), doc: { _id: `doc:${from + i + 1}`, _rev: '1-a' } }));
             resolve({ changes, lastSeq: seq(to), pending: total - to, bytes: changes.length * bytesPerChange });
           },
@@ -206,6 +210,45 @@ describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () 
     assert.deepEqual(ids, seqs.map((s) => `doc:${s}`), 'no change lost or twice');
     assert.ok(ascending(checkpoints));
     assert.ok(reads.some((r) => r.since === 600), 'after reads ending at 300 and 600 (300 of the 400 asked), the one asked at 300 + 400 was dropped and 600 read again');
+  });
+
+  it('given the cloud reported an integer update_seq beyond the first read, then the read after the first is asked for with it, before the first arrives, and every change is handed out once', async () => {
+    const seqs = Array.from({ length: 2000 }, (_, i) => i + 1);
+    const { remote, reads } = integerCloud(seqs);
+    const reader = new ChangesReadAhead(remote, { ...options, cloudUpdateSeq: 2000 });
+    const first = reader.next(0);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(reads.map((r) => [r.since, r.limit]), [[0, 100], [100, 200]], 'two reads in flight from the start');
+    const rest = await pullAll(reader, reads, (await drive(reads, first)).lastSeq);
+    assert.equal(rest.ids.length, 1900, 'every change after the first page once');
+    assert.deepEqual(rest.ids, seqs.slice(100).map((s) => `doc:${s}`));
+  });
+
+  it('given the cloud reported an integer update_seq within the first read, or a long-poll, then a cycle starts with one read only', async () => {
+    const seqs = Array.from({ length: 150 }, (_, i) => i + 1);
+    const { remote, reads } = integerCloud(seqs);
+    const small = new ChangesReadAhead(remote, { ...options, cloudUpdateSeq: 150 });
+    const page = small.next(60);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(reads.map((r) => r.since), [60], 'no empty read asked for after the last change');
+    reads[0].answer();
+    assert.equal((await page).changes.length, 90);
+    small.close();
+    const longpoll = new ChangesReadAhead(remote, { ...options, cloudUpdateSeq: 150 });
+    const waiting = longpoll.next(0, 30_000);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(reads.map((r) => r.since), [60, 0], 'nothing is read ahead of a read that may wait for changes');
+    reads[1].answer();
+    assert.equal((await waiting).changes.length, 100);
+    longpoll.close();
+  });
+
+  it('given the cloud reported an integer update_seq but answers opaque seqs, then the read asked for ahead is refused, read again from the seq the server gave, and nothing is lost', async () => {
+    const { remote, reads } = fakeCloud(3000);
+    const { ids } = await pullAll(new ChangesReadAhead(remote, { ...options, cloudUpdateSeq: 3000 }), reads);
+    assert.deepEqual(ids, Array.from({ length: 3000 }, (_, i) => `doc:${i + 1}`), 'every change once, in order');
+    assert.equal(reads[1].since, 100, 'the second read was asked for ahead, at 0 + 100');
+    for (let i = 2; i < reads.length; i++) assert.equal(typeof reads[i].since, 'string', `read ${i} starts at a seq the server gave`);
   });
 
   it('given opaque seqs after an integer checkpoint, then no read is ever asked for ahead of its predecessor', async () => {

@@ -6,6 +6,7 @@ import type {
   RemoteChange,
   RemoteChangesPage,
   RemoteCurrent,
+  RemoteDbInfo,
   RemoteDoc,
   RemoteStore,
   RemoteWrite,
@@ -130,12 +131,13 @@ export class CouchDbRemote implements RemoteStore {
     return this.safeUrl;
   }
 
-  async ensureDb(): Promise<void> {
-    const head = await this.request('GET', '', { accept: [404] });
-    if (head.status !== 404) return;
+  async ensureDb(): Promise<RemoteDbInfo> {
+    const info = await this.request('GET', '', { accept: [404] });
+    if (info.status !== 404) return { updateSeq: (info.body as { update_seq?: unknown } | null)?.update_seq ?? null };
     const created = await this.request('PUT', '', { accept: [412] });
-    if (created.status === 412) return; // created meanwhile by someone else
-    this.logger?.info('cloud database created', { event: 'sync.remote', url: this.safeUrl });
+    // 412: created meanwhile by someone else
+    if (created.status !== 412) this.logger?.info('cloud database created', { event: 'sync.remote', url: this.safeUrl });
+    return { updateSeq: null };
   }
 
   async changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage> {
