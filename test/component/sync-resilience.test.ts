@@ -145,11 +145,25 @@ describe('sync resilience (component)', function () {
     await a.engine.syncOnce(['push']);
     const proxy = await TcpProxy.start(cloud.port, { delayMs: 50 });
     proxies.push(proxy);
-    const b = await Site.open(`${proxy.origin}/distant`, { types, batchSize: 100 });
+    // What happens on the wire, in order: a `_changes` read asked for, or one answered.
+    const wire: string[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const req = new Request(input as Request, init);
+      const url = new URL(req.url);
+      const what = url.pathname.endsWith('/_changes') ? `_changes since=${url.searchParams.get('since')}` : null;
+      if (what) wire.push(`ask ${what}`);
+      const res = await fetch(req);
+      if (what) wire.push(`answer ${what}`);
+      return res;
+    };
+    const b = await Site.open(`${proxy.origin}/distant`, { types, batchSize: 100, cloud: { url: `${proxy.origin}/distant`, requestTimeoutMs: 5000, fetch: recording } });
     sites.push(b);
     const before = b.runtime.remote.requests;
     const report = await b.engine.syncOnce(['pull']);
     const requests = b.runtime.remote.requests - before;
+    // The database info said the seqs are integers and 1,200 changes wait: the second read is asked
+    // for with the first, not a round trip later.
+    assert.deepEqual(wire.slice(0, 2), ['ask _changes since=0', 'ask _changes since=100'], wire.join(', '));
     assert.equal(report.pull.docs, 1200);
     assert.equal(new Set(await partnerIds(b)).size, 1200);
     // Page by page this is 13 `_changes` round trips; read ahead in reads of 1, 2, then 3 pages it is
