@@ -201,8 +201,8 @@ export class SyncEngine {
   private started = false;
   private stopping = false;
   private dbReady = false;
-  /** The cloud's `update_seq` from its database info, when an integer (CouchDB 1.x, PouchDB Server): see read-ahead.ts. */
-  private cloudUpdateSeq: number | null = null;
+  /** The cloud's `update_seq` from its database info (read-ahead.ts uses it when an integer). */
+  private cloudUpdateSeq: unknown = null;
   private unwatch: (() => void) | null = null;
   private longpollAbort: AbortController | null = null;
   private pullLoopDone: Promise<void> | null = null;
@@ -413,7 +413,7 @@ export class SyncEngine {
       const t0 = Date.now();
       if (!this.dbReady) {
         const info = await this.remote.ensureDb();
-        this.cloudUpdateSeq = typeof info.updateSeq === 'number' && Number.isSafeInteger(info.updateSeq) ? info.updateSeq : null;
+        this.cloudUpdateSeq = info.updateSeq;
         this.dbReady = true;
         this.setState();
       }

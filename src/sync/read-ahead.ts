@@ -8,11 +8,12 @@ export interface ReadAheadOptions {
   /** Largest read, in bytes on the wire: the next read's size follows the last one's bytes per change. */
   maxReadBytes: number;
   /**
-   * The cloud's `update_seq` as it last reported it, when an integer (CouchDB 1.x, PouchDB Server).
-   * A cycle that starts at an integer `since` this lies more than one read beyond (and does not
-   * long-poll) asks for its second read at once, not when the first arrives.
+   * The cloud's `update_seq` as its database info last gave it (null when unknown). When it is an
+   * integer (CouchDB 1.x, PouchDB Server), a cycle that starts at an integer `since` it lies more
+   * than one read beyond (and does not long-poll) asks for its second read at once, not when the
+   * first arrives.
    */
-  cloudUpdateSeq?: number | null;
+  cloudUpdateSeq?: unknown;
 }
 
 export interface PullPage {
@@ -92,8 +93,8 @@ export class ChangesReadAhead {
         // second read of a 20,000-document pull arrived at 498 instead of 776 ms (BENCHMARKS.md).
         // Otherwise (a cycle in steady state) one read is asked for, and no empty one ahead of it.
         const start = integerSeq(from);
-        const known = this.options.cloudUpdateSeq;
-        if (start !== null && typeof known === 'number' && known > start + this.options.pageSize && waitMs === 0) {
+        const known = integerSeq(this.options.cloudUpdateSeq);
+        if (start !== null && known !== null && known > start + this.options.pageSize && waitMs === 0) {
           this.covered = start;
           this.askNext();
         }
