@@ -90,7 +90,7 @@ export class ChangesReadAhead {
         // Everything up to an integer `since` was handed on in earlier cycles. With the cloud's
         // seqs known to be integers and more than this read behind its update_seq (an initial
         // sync), the second read need not wait for the first one's `last_seq`: over 50 ms the
-        // second read of a 20,000-document pull arrived at 498 instead of 776 ms (BENCHMARKS.md).
+        // second read of a 20,000-document pull arrived at 500 instead of 723 ms (BENCHMARKS.md).
         // Otherwise (a cycle in steady state) one read is asked for, and no empty one ahead of it.
         const start = integerSeq(from);
         const known = integerSeq(this.options.cloudUpdateSeq);
