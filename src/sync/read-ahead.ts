@@ -128,7 +128,7 @@ export class ChangesReadAhead {
   }
 
   /**
-   * The oldest read waiting (or `first`), once it arrived, as the pipeline takes it. A read asked
+   * The oldest read waiting, once it arrived, as the pipeline takes it. A read asked
    * for ahead of its predecessor's arrival that the taken reads do not reach, or whose seqs are not
    * integers after all, is dropped with every read after it, and read again from where they end.
    */
