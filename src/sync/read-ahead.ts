@@ -128,9 +128,9 @@ export class ChangesReadAhead {
   }
 
   /**
-   * The oldest read waiting, once it arrived, as the pipeline takes it. A read asked
-   * for ahead of its predecessor's arrival that the taken reads do not reach, or whose seqs are not
-   * integers after all, is dropped with every read after it, and read again from where they end.
+   * The oldest read waiting, once it arrived, as the pipeline takes it. A read asked for ahead of
+   * its predecessor's arrival that the taken reads do not reach, or whose seqs are not integers
+   * after all, is dropped with every read after it, and read again from where they end.
    */
   private async take(): Promise<TakenRead> {
     let asked = this.waiting.shift() as AskedRead;
