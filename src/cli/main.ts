@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import type { Daemon, StatusReport } from '../daemon';
 import { BooksyncError, describeError } from '../shared/errors';
+import { ADMIN_COMMANDS } from './admin-commands';
 import { BOOKS_COMMANDS, type Command } from './books-commands';
 import { formatStatus } from './format';
 
@@ -85,6 +86,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   ...BOOKS_COMMANDS,
+  ...ADMIN_COMMANDS,
   version: {
     summary: 'print the version',
     usage: 'booksync version',

@@ -8,13 +8,19 @@ import { FORMATS } from './formats';
 import { schemaIssues, type RawIssue } from './issues';
 import { formatKeyPath, Locator, pathOfKeyAt } from './locate';
 import { configSchema } from './schema';
-import { resolveSecrets } from './secrets';
+import { resolveSecrets, secretKey, secretPaths, type ResolvedSecrets } from './secrets';
 import { semanticIssues } from './semantic';
 import type { Config } from './types';
 
 export interface LoadOptions {
   /** Environment for `{ env: NAME }` secrets, $STATE_DIRECTORY and $CREDENTIALS_DIRECTORY. Default: process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * `skip` leaves secret references unresolved (each secret reads as ''), for commands that only
+   * read from the daemon or the books: the admin's shell need not have the unit's environment or
+   * credentials. Default `resolve`.
+   */
+  secrets?: 'resolve' | 'skip';
 }
 
 let compiled: ValidateFunction | undefined;
@@ -86,6 +92,11 @@ function invalid(file: string, issues: Omit<ConfigIssue, 'file'>[]): ConfigError
   return new ConfigError('CONFIG_INVALID', file, sorted.map((i) => ({ file, ...i })));
 }
 
+/** Every secret reference of `data` read as '' (LoadOptions.secrets `skip`). */
+function unresolvedSecrets(data: unknown): ResolvedSecrets {
+  return { values: new Map(secretPaths(data).map((path) => [secretKey(path), ''])), issues: [] };
+}
+
 /**
  * Parses and checks config text. `file` names the file in messages and is the base of relative
  * paths. Throws ConfigError (CONFIG_INVALID) with every issue found.
@@ -120,7 +131,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   validate(data);
   const raw: RawIssue[] = validate(data) ? [] : schemaIssues(validate.errors ?? [], data);
   raw.push(...semanticIssues(data));
-  const secrets = resolveSecrets(data, { env, configDir: dir });
+  const secrets = opts.secrets === 'skip' ? unresolvedSecrets(data) : resolveSecrets(data, { env, configDir: dir });
   raw.push(...secrets.issues);
 
   if (raw.length) {

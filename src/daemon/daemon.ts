@@ -5,6 +5,7 @@ import { ConfigError, formatIssue, loadConfig, secretValues, type Config } from 
 import { BooksStore } from '../ledger';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { registerBackup } from './backup';
 import { ControlServer } from './control';
 import { createLogger } from './logging';
 import type { Service } from './service';
@@ -129,6 +130,7 @@ export class Daemon {
       control: this.control,
       env: this.options.env ?? process.env,
     });
+    registerBackup(this.control, () => this.store, () => this.services, config.state_dir, logger.child({ component: 'backup' }));
     for (const service of this.services) {
       await service.start();
     }

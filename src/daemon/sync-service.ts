@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
 import { sameContent } from '../shared/canonical-json';
 import { BooksyncError } from '../shared/errors';
+import type { LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
 import { openSync, type ConflictChoice, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../sync';
 import type { ControlServer } from './control';
@@ -93,6 +94,11 @@ export class SyncService implements Service {
     if (!changed || !this.runtime) return;
     await this.stop();
     await this.start();
+  }
+
+  backupLevels(): Record<string, LevelDown> {
+    if (!this.runtime) throw new BooksyncError('BACKUP_UNAVAILABLE', 'sync is restarting (its bookkeeping is closed); try the backup again in a moment');
+    return { sync: this.runtime.bookkeeping.level };
   }
 
   async status(): Promise<Record<string, unknown>> {
