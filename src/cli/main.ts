@@ -12,6 +12,9 @@ export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 7
 
 const DEFAULT_CONFIG = '/etc/booksync/booksync.yaml';
 
+/** Start failures caused by what the admin configured (a file the config names), beyond ConfigError: exit 78, so systemd does not restart-loop. */
+const CONFIG_CODES = new Set(['LEDGER_CHART_INVALID']);
+
 /**
  * The daemon and its storage stack are loaded only by the commands that need them, so
  * `version`, `--help` and `check-config` answer at once.
@@ -43,7 +46,9 @@ const COMMANDS: Record<string, Command> = {
           process.stderr.write(`booksync: ${err.message}\n`);
           return EXIT.TEMPFAIL;
         }
-        throw err;
+        // One line, no stack: the daemon.start_failed log line has the details.
+        process.stderr.write(`booksync: cannot start: ${describeError(err).message.replace(/\s*\n\s*/g, ' ')}\n`);
+        return CONFIG_CODES.has(describeError(err).code) ? EXIT.CONFIG : EXIT.SOFTWARE;
       }
       // An error nobody caught is logged as one JSON line and ends the process non-zero, so
       // systemd (Restart=on-failure) starts a clean instance.
@@ -62,7 +67,7 @@ const COMMANDS: Record<string, Command> = {
     usage: 'booksync check-config [--config PATH]',
     async run({ configPath, env }) {
       try {
-        loadConfig(configPath, { env });
+        loadConfig(configPath, { env, preflight: true });
       } catch (err) {
         if (err instanceof ConfigError) {
           process.stdout.write(`${err.format()}\n`);
