@@ -132,6 +132,8 @@ export interface SchedulerOptions {
    * failed; it must be idempotent. Its errors are logged (`bank.after_run`), never thrown.
    */
   afterRun?: (outcome: RunOutcome) => Promise<void>;
+  /** Told every run's outcome, skipped runs included (the metrics count them); must not throw. */
+  onRun?: (outcome: RunOutcome) => void;
 }
 
 interface Entry {
@@ -160,6 +162,7 @@ export class BankScheduler {
   private readonly maxJitterMs: number;
   private readonly startupJitterMs: number;
   private readonly afterRun?: (outcome: RunOutcome) => Promise<void>;
+  private readonly onRun?: (outcome: RunOutcome) => void;
   private readonly entries = new Map<string, Entry>();
   private readonly stopController = new AbortController();
   private started = false;
@@ -175,6 +178,7 @@ export class BankScheduler {
     this.maxJitterMs = options.maxJitterMs ?? MAX_JITTER_MS;
     this.startupJitterMs = options.startupJitterMs ?? STARTUP_JITTER_MS;
     this.afterRun = options.afterRun;
+    this.onRun = options.onRun;
     this.setSpecs(specs);
   }
 
@@ -352,6 +356,7 @@ export class BankScheduler {
       signal: this.stopController.signal,
       planNext: this.started && !this.stopped ? (at) => this.plan(spec, at) : undefined,
     });
+    this.onRun?.(outcome);
     if (this.afterRun && !outcome.skipped) {
       try {
         await this.afterRun(outcome);

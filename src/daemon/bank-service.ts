@@ -48,9 +48,9 @@ export class BankService implements Service {
   readonly name = 'bank';
   private readonly scheduler: BankScheduler;
 
-  constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer, afterRun?: AfterRun) {
+  constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer, afterRun?: AfterRun, onRun?: (outcome: RunOutcome) => void) {
     const loop = new FetchLoop({ store, registry: builtinRegistry(), logger });
-    this.scheduler = new BankScheduler(connectionSpecsFrom(config), { loop, store, logger, afterRun });
+    this.scheduler = new BankScheduler(connectionSpecsFrom(config), { loop, store, logger, afterRun, onRun });
     control.handle('bank.fetch', async (params) => {
       const names = Array.isArray(params.names) ? params.names.map(String) : [];
       return this.scheduler.runNow(names);

@@ -14,4 +14,6 @@ export interface Service {
   reload?(config: Config): Promise<void>;
   /** A secret-free summary for `booksync status`. */
   status?(): Promise<Record<string, unknown>>;
+  /** Told when the daemon becomes ready (every service started) and when it begins to stop. */
+  daemonPhase?(phase: 'ready' | 'stopping'): void;
 }
