@@ -25,6 +25,9 @@ export interface OpsOptions {
   clock?: () => Date;
 }
 
+/** Sync states in which nothing crosses to or from the cloud. */
+const DOWN_STATES: ReadonlySet<string> = new Set(['offline', 'auth_error']);
+
 function connectionPlans(config: Config): ConnectionPlan[] {
   return config.bank.connections.map((c) => ({
     name: c.name,
@@ -96,8 +99,10 @@ export class OpsService {
     const types = new Set<string>(SYNC_DOC_TYPES);
     engine.status$.subscribe({
       next: (status) => {
-        const since = this.sync?.engine === engine && this.sync.status.state === status.state ? this.sync.since : this.clock();
-        this.sync = { engine, status, since };
+        // offline ↔ auth_error is one outage: it keeps its start.
+        const prev = this.sync?.engine === engine ? this.sync : undefined;
+        const same = prev && (prev.status.state === status.state || (DOWN_STATES.has(prev.status.state) && DOWN_STATES.has(status.state)));
+        this.sync = { engine, status, since: same ? prev.since : this.clock() };
       },
       complete: () => {
         if (this.sync?.engine === engine) this.sync = undefined;
