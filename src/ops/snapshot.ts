@@ -66,9 +66,23 @@ export interface SnapshotSources {
   clock?: () => Date;
 }
 
-/** The schedule's period at `at`: an `every` interval, or the gap between a cron line's next two firings. */
+/** Firings looked at for a cron line's period: a week of a daily line, so weekends count. */
+const CRON_FIRINGS = 8;
+
+/**
+ * The schedule's period at `at`: an `every` interval, or the longest gap between a cron line's
+ * next firings (a weekday line's period is the weekend, so a quiet Sunday raises no alert).
+ */
 export function schedulePeriodMs(plan: ConnectionPlan, at: Date): number {
-  return plannedAfter(plan.schedule, at, plan.timezone).periodMs;
+  if ('every' in plan.schedule) return plannedAfter(plan.schedule, at, plan.timezone).periodMs;
+  let longest = 0;
+  let from = at;
+  for (let i = 0; i < CRON_FIRINGS; i++) {
+    const next = plannedAfter(plan.schedule, from, plan.timezone);
+    longest = Math.max(longest, next.periodMs);
+    from = next.at;
+  }
+  return longest;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { activeAlerts, BooksyncMetrics, type OpsSnapshot } from '../../src/ops';
+import { activeAlerts, BooksyncMetrics, schedulePeriodMs, type OpsSnapshot } from '../../src/ops';
 import type { SyncStatus } from '../../src/sync';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
@@ -119,5 +119,14 @@ describe('ops: metrics from a snapshot', () => {
     const text = await m.registry.metrics();
     assert.match(text, /^booksync_sync_errors_total\{code="OTHER"\} 1$/m);
     assert.match(text, /^booksync_local_api_requests_total\{code="0"\} 1$/m);
+  });
+});
+
+describe('ops: a schedule\'s period', () => {
+  it('is the interval of `every`, and the longest gap between a cron line\'s next firings', () => {
+    const friday = new Date('2026-03-13T07:00:00Z');
+    assert.equal(schedulePeriodMs({ name: 'a', enabled: true, schedule: { every: '4h' } }, friday), 4 * H);
+    assert.equal(schedulePeriodMs({ name: 'b', enabled: true, schedule: { cron: '0 6 * * *' } }, friday), 24 * H);
+    assert.equal(schedulePeriodMs({ name: 'c', enabled: true, schedule: { cron: '0 6 * * 1-5' } }, friday), 72 * H, 'Friday to Monday');
   });
 });
