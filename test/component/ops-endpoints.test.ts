@@ -8,6 +8,7 @@ import { BooksStore } from '../../src/ledger';
 import { OpsService } from '../../src/ops';
 import type { SyncEngine, SyncStatus } from '../../src/sync';
 import { captureLogger } from '../helpers/line-logger';
+import { freePort } from '../helpers/prometheus-server';
 
 /** An engine's observable surface, driven by the test. */
 function fakeEngine() {
@@ -87,6 +88,20 @@ describe('ops: /healthz, /readyz and /metrics over HTTP', function () {
     const res = await get('/healthz');
     assert.equal(res.status, 503);
     assert.deepEqual(res.body.checks, { books: 'ok', stuck: 'timeout', fine: 'ok' });
+  });
+
+  it('moves to a new address on reload, and stops listening with listen: none', async () => {
+    const before = ops.url!;
+    const same = parseConfigText(`state_dir: ${dir}\nops: { listen: "127.0.0.1:0", ready_offline_max: 5m }\ncloud: { url: embedded }\nledger: { company: { name: T, currency: EUR } }\n`, path.join(dir, 'b.yaml'), { env: {} });
+    await ops.reload(same);
+    assert.equal(ops.url, before, 'an unchanged ops.listen keeps its listener');
+    const port = await freePort();
+    await ops.reload({ ...same, ops: { ...same.ops, listen: { host: '127.0.0.1', port } } });
+    assert.equal(ops.url, `http://127.0.0.1:${port}`);
+    assert.equal((await fetch(`${ops.url}/healthz`)).status, 200);
+    await assert.rejects(fetch(`${before}/healthz`));
+    await ops.reload({ ...same, ops: { ...same.ops, listen: null } });
+    assert.equal(ops.url, undefined);
   });
 
   it('serves the Prometheus text format and refuses other paths and methods', async () => {
