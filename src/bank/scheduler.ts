@@ -60,9 +60,12 @@ export interface JobTimer {
 /** node-schedule behind {@link JobTimer}. */
 export const nodeScheduleTimer: JobTimer = {
   schedule(name, at, run) {
-    const job = schedule.scheduleJob(name, at, run);
-    if (!job) throw new BooksyncError('BANK_SCHEDULE', `cannot schedule ${name} at ${at.toISOString()} (in the past)`);
-    return { cancel: () => void job.cancel() };
+    const job = at.getTime() > Date.now() ? schedule.scheduleJob(name, at, run) : null;
+    if (job) return { cancel: () => void job.cancel() };
+    // node-schedule refuses an instant already past (on a busy machine even one planned a
+    // millisecond ahead): the run is due, so it starts on the next turn of the event loop.
+    const timer = setTimeout(run, 0);
+    return { cancel: () => clearTimeout(timer) };
   },
   shutdown: () => schedule.gracefulShutdown(),
 };
