@@ -4,7 +4,7 @@ import { BankService } from './bank-service';
 import type { ServiceContext } from './daemon';
 import { EmbeddedCloud } from './embedded-cloud';
 import { LedgerService } from './ledger-service';
-import { LocalApi } from './local-api';
+import { LocalApiService } from './local-api-service';
 import type { Service } from './service';
 import { SyncService } from './sync-service';
 
@@ -28,7 +28,7 @@ export function wireServices(ctx: ServiceContext): Service[] {
   const ledger = new LedgerService(config, store, logger, control);
   services.push(ledger);
   services.push(new SyncService(config, store, cloudUrl, logger, control));
-  services.push(new LocalApi({ store, config: config.local_api, logger: logger.child({ component: 'local_api' }) }));
+  services.push(new LocalApiService(config, store, logger.child({ component: 'local_api' })));
   services.push(new BankService(config, store, logger, control, ledger.afterRun));
   return services;
 }

@@ -5,8 +5,7 @@ import path from 'node:path';
 import PouchDB from 'pouchdb-node';
 import winston from 'winston';
 import Transport from 'winston-transport';
-import type { LocalApiConfig } from '../../src/config/types';
-import { LocalApi } from '../../src/daemon/local-api';
+import { LocalApi, type LocalApiSettings } from '../../src/local-api';
 import { BooksStore, type AccountDoc, type MoveDoc } from '../../src/ledger';
 
 /** Keeps every log entry in memory so a test can look for an event (or for a leaked secret). */
@@ -50,20 +49,21 @@ interface Harness {
   logs: MemoryTransport;
   logger: winston.Logger;
   db: string;
-  config: LocalApiConfig;
+  config: LocalApiSettings;
 }
 
-function config(over: Partial<LocalApiConfig> = {}): LocalApiConfig {
+function config(over: Partial<LocalApiSettings> = {}): LocalApiSettings {
   return { enabled: true, host: '127.0.0.1', port: 0, username: USER, password: PASSWORD, ...over };
 }
 
-async function harness(over: Partial<LocalApiConfig> = {}): Promise<Harness> {
+async function harness(over: Partial<LocalApiSettings> = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-local-api-'));
   const logs = new MemoryTransport();
   const logger = winston.createLogger({ level: 'debug', transports: [logs] });
   const store = await BooksStore.open(path.join(dir, 'books'), { logger, clock: () => FROZEN });
   const cfg = config(over);
-  const api = new LocalApi({ store, config: cfg, logger, clock: () => FROZEN });
+  // Failed logins answer at once here; the throttle's delays are asserted in local-api-throttle.
+  const api = new LocalApi({ store, settings: cfg, logger, clock: () => FROZEN, delay: async () => undefined });
   await api.start();
   return { dir, store, api, logs, logger, db: api.databaseUrl ?? '', config: cfg };
 }
@@ -145,9 +145,11 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       const ok = await call(`${h.db}`);
       assert.equal(ok.status, 200);
 
-      const denied = h.logs.entries.filter((e) => e.event === 'local_api.denied');
-      assert.equal(denied.length, wrongs.length + 1);
-      assert.ok(denied.every((e) => e.reason === 'bad_credentials'));
+      assert.equal(h.logs.entries.filter((e) => e.level === 'warn').length, 0, 'no warn line per failed login');
+      await h.api.stop(Date.now() + 1000);
+      const bursts = h.logs.entries.filter((e) => e.event === 'local_api.login_failures');
+      assert.equal(bursts.length, 1, 'one summary line for the burst');
+      assert.equal(bursts[0].failures, wrongs.length + 1);
       const text = h.logs.text();
       assert.ok(!text.includes(PASSWORD), 'the password is in the logs');
       assert.ok(!text.includes(BASIC.slice(6)), 'the Authorization header is in the logs');
@@ -229,13 +231,13 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
     it('given new credentials on reload, when old and new clients call, then only the new ones get in', async () => {
       h = await harness();
       const before = h.api.url;
-      await h.api.reload({ local_api: { ...h.config } });
+      await h.api.reload({ ...h.config });
       assert.equal(h.api.url, before, 'an unchanged section keeps the listener');
-      await h.api.reload({ local_api: { ...h.config, password: 'rotated-password' } });
+      await h.api.reload({ ...h.config, password: 'rotated-password' });
       assert.equal((await call(h.api.databaseUrl!)).status, 401);
       const fresh = `Basic ${Buffer.from(`${USER}:rotated-password`).toString('base64')}`;
       assert.equal((await call(h.api.databaseUrl!, { auth: fresh })).status, 200);
-      await h.api.reload({ local_api: { ...h.config, enabled: false } });
+      await h.api.reload({ ...h.config, enabled: false });
       assert.equal(h.api.url, undefined);
       assert.ok(!h.logs.text().includes('rotated-password'));
     });
@@ -244,7 +246,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-local-api-'));
       const logger = winston.createLogger({ silent: true });
       const store = await BooksStore.open(path.join(dir, 'books'), { logger });
-      const api = new LocalApi({ store, config: config(), logger, maxBodyBytes: 1024 });
+      const api = new LocalApi({ store, settings: config(), logger, maxBodyBytes: 1024 });
       await api.start();
       h = { dir, store, api, logs: new MemoryTransport(), logger, db: api.databaseUrl!, config: config() };
       const res = await call(`${h.db}/_bulk_docs`, { method: 'POST', body: { docs: [account('1010', { name: 'x'.repeat(4096) })] } });
