@@ -21,7 +21,7 @@ function stringKey(q: Params, name: string): string | undefined {
  */
 async function allDocs(ctx: RouteContext, req: Request, res: Response, designOnly: boolean): Promise<void> {
   const q = new Params(req.query);
-  const body = req.method === 'POST' ? jsonObject(req.body ?? {}, 'Request body') : {};
+  const body = req.method === 'POST' ? jsonObject(req.body === undefined ? {} : req.body, 'Request body') : {};
   const opts: Record<string, unknown> = {};
   const keys = body.keys ?? q.json('keys');
   if (keys !== undefined) {

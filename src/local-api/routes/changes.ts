@@ -24,7 +24,7 @@ interface FeedOptions {
 /** Every `_changes` parameter, checked; a bad one is a 400 before the feed starts. */
 function feedOptions(req: Request): FeedOptions {
   const q = new Params(req.query);
-  const body = req.method === 'POST' ? jsonObject(req.body ?? {}, 'Request body') : {};
+  const body = req.method === 'POST' ? jsonObject(req.body === undefined ? {} : req.body, 'Request body') : {};
   const feed = q.str('feed') ?? 'normal';
   if (feed !== 'normal' && feed !== 'longpoll' && feed !== 'continuous') throw badRequest(`Supported feeds are normal, longpoll and continuous (got ${feed})`);
   const query: Record<string, unknown> = { return_docs: true };

@@ -52,7 +52,7 @@ async function refuse(ctx: LoginContext, req: Request, res: Response, name: stri
 export function loginHandler(ctx: LoginContext) {
   return (req: Request, res: Response, next: NextFunction): void => {
     (async () => {
-      const body = jsonObject(req.body ?? {}, 'Request body');
+      const body = jsonObject(req.body === undefined ? {} : req.body, 'Request body');
       const nameField = body.name ?? body.username ?? '';
       const password = body.password ?? '';
       if (typeof nameField !== 'string' || typeof password !== 'string') throw badRequest('name and password must be strings');
