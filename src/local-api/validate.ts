@@ -65,6 +65,21 @@ export function jsonObject(body: unknown, what: string): Record<string, unknown>
   return body as Record<string, unknown>;
 }
 
+/**
+ * A `PUT /books/<id>` body with the id from the URL and the revision from `?rev=` or `If-Match`
+ * filled in; where the body names its own, they must agree.
+ */
+export function putBody(body: unknown, id: string, rev: string | undefined): Record<string, unknown> {
+  const doc: Record<string, unknown> = { ...jsonObject(body, 'Document') };
+  if (doc._id !== undefined && doc._id !== id) throw badRequest('Document id must match the URL');
+  doc._id = id;
+  if (rev !== undefined) {
+    if (doc._rev !== undefined && doc._rev !== rev) throw badRequest('Document rev from request body and query string have different values');
+    doc._rev = rev;
+  }
+  return doc;
+}
+
 export interface DocCheck {
   /** Replication (`new_edits: false`): `_rev` is required and `_revisions` says where it sits. */
   newEdits: boolean;

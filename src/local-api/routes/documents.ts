@@ -1,9 +1,9 @@
 import type { Request, Response } from 'express';
-import { CouchError, badRequest } from '../errors';
+import { CouchError } from '../errors';
 import { ifMatch, sendJson, sendWrite } from '../http';
 import { Params } from '../params';
 import type { Route, RouteContext } from '../router';
-import { checkDoc, docId, jsonObject, revList, revParam } from '../validate';
+import { checkDoc, docId, putBody, revList, revParam } from '../validate';
 
 /**
  * One document by id (`/books/<id>`, `/books/_design/<name>`): read with CouchDB's options,
@@ -24,13 +24,7 @@ async function document(ctx: RouteContext, req: Request, res: Response, id: stri
     return;
   }
   const newEdits = q.bool('new_edits') ?? true;
-  const body: Record<string, unknown> = { ...jsonObject(req.body, 'Document') };
-  if (body._id !== undefined && body._id !== id) throw badRequest('Document id must match the URL');
-  body._id = id;
-  if (rev !== undefined) {
-    if (body._rev !== undefined && body._rev !== rev) throw badRequest('Document rev from request body and query string have different values');
-    body._rev = rev;
-  }
+  const body = putBody(req.body, id, rev);
   const [result] = await ctx.writer.write([checkDoc(body, { newEdits, where: 'Document' })], newEdits);
   sendWrite(res, result);
 }

@@ -1,8 +1,7 @@
-import { badRequest } from '../errors';
 import { ifMatch, sendJson, sendWrite } from '../http';
 import { Params } from '../params';
 import type { Route } from '../router';
-import { checkDoc, docId, jsonObject, revParam } from '../validate';
+import { checkDoc, docId, putBody, revParam } from '../validate';
 
 /**
  * `_local` documents (replication checkpoints): not books, never replicated, written as given.
@@ -27,13 +26,7 @@ export const localDocRoutes: Route[] = [
         sendWrite(res, result, 200);
         return;
       }
-      const body: Record<string, unknown> = { ...jsonObject(req.body, 'Document') };
-      if (body._id !== undefined && body._id !== id) throw badRequest('Document id must match the URL');
-      body._id = id;
-      if (rev !== undefined) {
-        if (body._rev !== undefined && body._rev !== rev) throw badRequest('Document rev from request body and query string have different values');
-        body._rev = rev;
-      }
+      const body = putBody(req.body, id, rev);
       const [result] = await ctx.writer.write([checkDoc(body, { newEdits: true, where: 'Document' })], true);
       sendWrite(res, result);
     },
