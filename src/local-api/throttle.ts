@@ -76,7 +76,7 @@ export class LoginThrottle {
     const burst = this.bursts.get(remote);
     if (burst) {
       burst.refused++;
-      burst.last = now;
+      this.touch(burst, now);
     }
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((until - now) / 1000)) };
   }
@@ -88,9 +88,8 @@ export class LoginThrottle {
     for (const key of keysOf(remote, name)) count = Math.max(count, this.recordFailure(key, now));
     const burst = this.bursts.get(remote) ?? { remote, first: now, last: now, failures: 0, refused: 0, names: new Set<string>() };
     burst.failures++;
-    burst.last = now;
     if (name !== undefined && burst.names.size < MAX_BURST_NAMES) burst.names.add(name);
-    this.bursts.set(remote, burst);
+    this.touch(burst, now);
     return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(count - 1, 30));
   }
 
@@ -135,13 +134,24 @@ export class LoginThrottle {
     }
   }
 
-  /** Logs the bursts that have been quiet for a window (called on each attempt and by a timer). */
+  /**
+   * Logs the bursts that have been quiet for a window (called on each attempt and by a timer).
+   * The map is ordered by last activity, so the walk stops at the first burst still going on.
+   */
   sweep(now = this.now()): void {
     for (const [remote, burst] of this.bursts) {
-      if (now - burst.last < this.windowMs) continue;
+      if (now - burst.last < this.windowMs && this.bursts.size <= this.maxKeys) return;
       this.logBurst(burst);
       this.bursts.delete(remote);
     }
+  }
+
+  /** Marks a burst active now and moves it to the end of the map (most recent). */
+  private touch(burst: Burst, now: number): void {
+    burst.last = now;
+    this.bursts.delete(burst.remote);
+    this.bursts.set(burst.remote, burst);
+    if (this.bursts.size > this.maxKeys) this.sweep(now);
   }
 
   private logBurst(burst: Burst): void {
