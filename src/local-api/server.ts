@@ -58,6 +58,21 @@ interface Listener {
   sweeper: NodeJS.Timeout;
 }
 
+/** The observer with its failures logged instead of thrown: counting must never fail a request. */
+function guardObserver(observer: LocalApiObserver, log: Logger): LocalApiObserver {
+  const guarded = (name: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      log.error(`local API observer failed in ${name}: ${describeError(err).message}`, { event: 'local_api.error', stack: (err as Error)?.stack });
+    }
+  };
+  return {
+    onResponse: (status) => guarded('onResponse', () => observer.onResponse(status)),
+    onLoginDenied: () => guarded('onLoginDenied', () => observer.onLoginDenied()),
+  };
+}
+
 /** Waits `ms` without keeping the process alive for it. */
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -98,7 +113,7 @@ export class LocalApi {
     this.sessionSeconds = options.sessionSeconds ?? 600;
     this.writer = new LedgerWriter(this.store.db, this.clock, this.log);
     this.delay = options.delay ?? sleep;
-    this.observer = options.observer;
+    this.observer = options.observer && guardObserver(options.observer, this.log);
     this.throttle = new LoginThrottle(this.clock, this.log, options.throttle);
   }
 

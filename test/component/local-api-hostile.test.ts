@@ -199,6 +199,23 @@ describe('local API against hostile requests (component: real books on LevelDB)'
     assertNoInternalErrors();
   });
 
+  it('given an observer that throws, when requests come, then they are answered as usual and the failure is logged', async () => {
+    h = await harness({}, {
+      observer: {
+        onResponse: () => {
+          throw new Error('metrics down');
+        },
+        onLoginDenied: () => {
+          throw new Error('metrics down');
+        },
+      },
+    });
+    assert.equal((await call(h.db)).status, 200);
+    assert.equal((await call(h.db, { auth: 'Basic !!!' })).status, 401);
+    assert.equal((await call(h.db)).status, 200);
+    assert.ok(h.logs.entries.some((e) => e.level === 'error' && /observer failed/.test(String(e.message))));
+  });
+
   it('given an internal fault inside a handler, when a client asks, then 500 without details, one error line with a stack, and the API keeps serving', async () => {
     h = await harness();
     const db = h.store.db as unknown as { info: () => Promise<unknown> };
