@@ -118,6 +118,25 @@ describe('local API against hostile requests (component: real books on LevelDB)'
     assertNoInternalErrors();
   });
 
+  it('given latest=true with a revision the document lacks, when asked by GET and _bulk_get, then it is missing and the API keeps serving', async () => {
+    h = await harness();
+    const first = await h.store.put(account('1010'));
+    const second = await h.store.put({ ...first, name: 'Renamed' });
+    const single = await call(`${h.db}/account:1010?rev=3-abcdef&latest=true`);
+    assert.deepEqual([single.status, single.body], [404, { error: 'not_found', reason: 'missing' }]);
+    const latestOfOld = await call(`${h.db}/account:1010?rev=${first._rev}&latest=true`);
+    assert.equal(latestOfOld.body._rev, second._rev);
+    const open = await call(`${h.db}/account:1010?latest=true&open_revs=${encodeURIComponent(JSON.stringify(['3-abcdef', first._rev]))}`);
+    assert.deepEqual(open.body.map((r: { ok?: { _rev: string }; missing?: string }) => r.ok?._rev ?? r.missing), [second._rev, '3-abcdef']);
+    const bulk = await call(`${h.db}/_bulk_get?latest=true`, { method: 'POST', body: { docs: [{ id: 'account:1010', rev: '3-abcdef' }, { id: 'account:1010', rev: first._rev }, { id: '_local/none', rev: '1-abcd' }] } });
+    assert.equal(bulk.status, 200);
+    assert.equal(bulk.body.results[0].docs[0].error.error, 'not_found');
+    assert.equal(bulk.body.results[1].docs[0].ok._rev, second._rev);
+    assert.equal(bulk.body.results[2].docs[0].error.error, 'not_found');
+    assert.equal((await call(`${h.db}/account:1010`)).status, 200);
+    assertNoInternalErrors();
+  });
+
   it('given JSON nested 10,000 deep, when sent to any endpoint that reads a body, then 400 and no internal error', async () => {
     h = await harness();
     const deep = deepJson(10_000);

@@ -1,5 +1,6 @@
 import { sendJson } from '../http';
 import { badRequest, toCouchError } from '../errors';
+import { revsInTree } from '../latest';
 import { Params } from '../params';
 import type { Route, RouteContext } from '../router';
 import { docId, isRev, jsonObject, revList } from '../validate';
@@ -44,8 +45,11 @@ async function fetchEntry(ctx: RouteContext, entry: unknown, index: number, opts
   }
   try {
     if (rev === undefined) return { id, docs: [{ ok: await ctx.db.get(id, opts) }] };
-    const found = (await ctx.db.get(id, { ...opts, open_revs: [rev] })) as unknown as Array<{ ok?: unknown; missing?: string }>;
-    return { id, docs: found.map((d) => ('ok' in d ? { ok: d.ok } : entryError(id, rev, 'not_found', 'missing'))) };
+    if (opts.latest && !(await revsInTree(ctx.db, id, [rev])).has(rev)) return { id, docs: [entryError(id, rev, 'not_found', 'missing')] };
+    const found = (await ctx.db.get(id, { ...opts, open_revs: [rev] })) as unknown;
+    // A `_local` document has no revisions to choose from: PouchDB answers with the document.
+    const list = Array.isArray(found) ? (found as Array<{ ok?: unknown; missing?: string }>) : [{ ok: found }];
+    return { id, docs: list.map((d) => ('ok' in d ? { ok: d.ok } : entryError(id, rev, 'not_found', 'missing'))) };
   } catch (err) {
     const couch = toCouchError(err);
     if (!couch) throw err;

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import { CouchError } from '../errors';
+import { CouchError, notFound } from '../errors';
+import { revsInTree } from '../latest';
 import { ifMatch, sendJson, sendWrite } from '../http';
 import { Params } from '../params';
 import type { Route, RouteContext } from '../router';
@@ -43,9 +44,17 @@ async function getDocument(ctx: RouteContext, res: Response, id: string, q: Para
   if (q.bool('local_seq')) opts.local_seq = true;
   const openRevs = q.str('open_revs');
   if (openRevs !== undefined) opts.open_revs = openRevs === 'all' ? 'all' : revList(q.json('open_revs'), 'open_revs');
-  const doc = (await ctx.db.get(id, opts as PouchDB.Core.GetOptions)) as unknown;
+  let missing: string[] = [];
+  if (opts.latest && (rev !== undefined || Array.isArray(opts.open_revs))) {
+    const asked = rev !== undefined ? [rev] : (opts.open_revs as string[]);
+    const present = await revsInTree(ctx.db, id, asked);
+    missing = asked.filter((r) => !present.has(r));
+    if (rev !== undefined && missing.length > 0) throw notFound('missing');
+    if (rev === undefined) opts.open_revs = [...present];
+  }
+  const doc = (Array.isArray(opts.open_revs) && opts.open_revs.length === 0 ? [] : await ctx.db.get(id, opts as PouchDB.Core.GetOptions)) as unknown;
   if (Array.isArray(doc)) {
-    sendJson(res, 200, doc);
+    sendJson(res, 200, [...doc, ...missing.map((r) => ({ missing: r }))]);
     return;
   }
   const rev0 = (doc as { _rev?: string })._rev;
