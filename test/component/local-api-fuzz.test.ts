@@ -270,7 +270,9 @@ describe('local API fuzz (component: fast-check, fixed seed, real books on Level
     if (r.raw !== undefined) body = r.raw;
     else if (r.body !== undefined) body = JSON.stringify(r.body);
     if (body !== undefined) headers['Content-Type'] = r.contentType ?? 'application/json';
-    const res = await fetch(url.href, { method: r.method, headers, body: r.method === 'GET' || r.method === 'HEAD' ? undefined : body });
+    // A request that gets no answer is a failure of its own, not a hung test run.
+    const signal = AbortSignal.timeout(15_000);
+    const res = await fetch(url.href, { method: r.method, headers, body: r.method === 'GET' || r.method === 'HEAD' ? undefined : body, signal });
     return { status: res.status, text: await res.text() };
   }
 
