@@ -1,32 +1,47 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LocalApiConfig } from '../../config/types';
-import type { BooksStore } from '../../ledger';
-import { describeError } from '../../shared/errors';
-import type { Logger } from '../../shared/logger';
-import type { Service } from '../service';
+import type { BooksStore } from '../ledger';
+import { describeError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import { createApp } from './app';
 import { Authenticator } from './auth';
-import { ChangesHub } from './changes';
+import { ChangesHub } from './changes-hub';
 import { LocalApiError } from './errors';
-import { createApp } from './routes';
+import type { LocalApiObserver } from './routes';
+import { LoginThrottle, type ThrottleOptions } from './throttle';
 import { LedgerWriter } from './writes';
+
+/** Where and for whom the API listens; a change of any of it on `reload` rebinds. */
+export interface LocalApiSettings {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+  /** Required when enabled. */
+  readonly username: string | null;
+  /** Required when enabled. */
+  readonly password: string | null;
+}
 
 export interface LocalApiOptions {
   /** The daemon's open books; the API serves `store.db` itself (one process holds the LevelDB). */
   store: BooksStore;
-  config: LocalApiConfig;
+  settings: LocalApiSettings;
   logger: Logger;
   /** The one database name clients see. @default 'books' */
   databaseName?: string;
-  /** The clock writes are stamped with and sessions age by; tests freeze it. */
+  /** The clock writes are stamped with, sessions age by and login failures are counted by; tests freeze it. */
   clock?: () => Date;
   /** Largest request body; bigger ones get 413. @default 64 MiB */
   maxBodyBytes?: number;
   /** Cookie session lifetime. @default 600 (CouchDB's) */
   sessionSeconds?: number;
-  /** Told each answer's status code and each refused login (the metrics count them). */
-  observer?: { onResponse(statusCode: number): void; onLoginDenied(): void };
+  /** Login throttling limits (defaults: 10 failures a minute, 100 ms doubling to 5 s). */
+  throttle?: ThrottleOptions;
+  /** Holds a failed login's answer back; tests pass one that records and returns at once. */
+  delay?: (ms: number) => Promise<void>;
+  /** Told about every answer and every refused login (for metrics). */
+  observer?: LocalApiObserver;
 }
 
 /** The `_local` document that keeps the server uuid of these books (PouchDB replication ids use it). */
@@ -39,18 +54,40 @@ interface Listener {
   url: string;
   key: string;
   stopping: boolean;
+  /** Logs quiet bursts of failed logins even when no further attempt comes. */
+  sweeper: NodeJS.Timeout;
+}
+
+/** The observer with its failures logged instead of thrown: counting must never fail a request. */
+function guardObserver(observer: LocalApiObserver, log: Logger): LocalApiObserver {
+  const guarded = (name: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      log.error(`local API observer failed in ${name}: ${describeError(err).message}`, { event: 'local_api.error', stack: (err as Error)?.stack });
+    }
+  };
+  return {
+    onResponse: (status) => guarded('onResponse', () => observer.onResponse(status)),
+    onLoginDenied: () => guarded('onLoginDenied', () => observer.onLoginDenied()),
+  };
+}
+
+/** Waits `ms` without keeping the process alive for it. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /**
- * The local access API (issue 3, point 6): the books as one CouchDB-compatible database on
- * `config.host:config.port`, for accounting tools and PouchDB replication while the daemon holds
- * the store. Off unless `enabled`; every request needs the configured credentials (HTTP Basic or
- * a `POST /_session` cookie). Writes go through the ledger's invariants into `store.db`, so the
- * sync engine, which follows that database's changes, syncs them like any other write.
+ * The local access API: the books as one CouchDB-compatible database on `settings.host:port`,
+ * for accounting tools and PouchDB replication while the daemon holds the store. Off unless
+ * `enabled`; every request needs the configured credentials (HTTP Basic or a `POST /_session`
+ * cookie), and failed logins are throttled. Writes go through the ledger's invariants into
+ * `store.db`, so the sync engine, which follows that database's changes, syncs them like any
+ * other write.
  */
-export class LocalApi implements Service {
-  readonly name = 'local-api';
-  private config: LocalApiConfig;
+export class LocalApi {
+  private config: LocalApiSettings;
   private readonly store: BooksStore;
   private readonly log: Logger;
   private readonly dbName: string;
@@ -58,7 +95,9 @@ export class LocalApi implements Service {
   private readonly maxBodyBytes: number;
   private readonly sessionSeconds: number;
   private readonly writer: LedgerWriter;
-  private readonly observer: LocalApiOptions['observer'];
+  private readonly throttle: LoginThrottle;
+  private readonly delay: (ms: number) => Promise<void>;
+  private readonly observer: LocalApiObserver | undefined;
   private listener: Listener | undefined;
   private uuid: string | undefined;
   /** Serialises start / stop / reload. */
@@ -66,14 +105,16 @@ export class LocalApi implements Service {
 
   constructor(options: LocalApiOptions) {
     this.store = options.store;
-    this.config = options.config;
+    this.config = options.settings;
     this.log = options.logger.child({ component: 'local_api' });
     this.dbName = options.databaseName ?? 'books';
     this.clock = options.clock ?? (() => new Date());
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     this.sessionSeconds = options.sessionSeconds ?? 600;
     this.writer = new LedgerWriter(this.store.db, this.clock, this.log);
-    this.observer = options.observer;
+    this.delay = options.delay ?? sleep;
+    this.observer = options.observer && guardObserver(options.observer, this.log);
+    this.throttle = new LoginThrottle(this.clock, this.log, options.throttle);
   }
 
   /** `http://host:port` while listening (the bound port when configured as 0); no credentials. */
@@ -104,13 +145,12 @@ export class LocalApi implements Service {
   }
 
   /**
-   * Applies a new `local_api` section: starts, stops, or rebinds when host, port or credentials
-   * changed (a restart also ends sessions and open feeds made with the old credentials). A new
-   * address is bound before the old one is let go, so a failed bind leaves the API as it was.
+   * Applies new settings: starts, stops, or rebinds when host, port or credentials changed (a
+   * restart also ends sessions and open feeds made with the old credentials). A new address is
+   * bound before the old one is let go, so a failed bind leaves the API as it was.
    */
-  reload(config: { local_api: LocalApiConfig }): Promise<void> {
+  reload(next: LocalApiSettings): Promise<void> {
     return this.serial(async () => {
-      const next = config.local_api;
       const old = this.listener;
       if (!next.enabled) {
         this.config = next;
@@ -144,7 +184,7 @@ export class LocalApi implements Service {
     return run;
   }
 
-  private async listen(config: LocalApiConfig): Promise<Listener> {
+  private async listen(config: LocalApiSettings): Promise<Listener> {
     if (!config.username || !config.password) {
       throw new LocalApiError('LOCAL_API_CONFIG', 'local_api is enabled but local_api.username or local_api.password is missing');
     }
@@ -154,7 +194,8 @@ export class LocalApi implements Service {
     );
     const auth = new Authenticator({ username: config.username, password: config.password }, this.clock, this.sessionSeconds);
     const server = createServer();
-    const listener: Listener = { server, hub, url: '', key: listenerKey(config), stopping: false };
+    const sweeper = setInterval(() => this.throttle.sweep(), this.throttle.windowMillis).unref();
+    const listener: Listener = { server, hub, url: '', key: listenerKey(config), stopping: false, sweeper };
     const app = createApp({
       db: this.store.db,
       dbName: this.dbName,
@@ -163,8 +204,8 @@ export class LocalApi implements Service {
       writer: this.writer,
       hub,
       logger: this.log,
+      login: { auth, throttle: this.throttle, logger: this.log, observer: this.observer, delay: this.delay },
       maxBodyBytes: this.maxBodyBytes,
-      observer: this.observer,
       stopping: () => listener.stopping,
       responseDone: () => {
         // While stopping, a connection whose last answer just went out is let go at once.
@@ -175,6 +216,7 @@ export class LocalApi implements Service {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         server.off('listening', onListening);
+        clearInterval(sweeper);
         reject(
           new LocalApiError('LOCAL_API_LISTEN', `the local API cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`, {
             cause: err,
@@ -201,6 +243,8 @@ export class LocalApi implements Service {
 
   private async close(l: Listener, deadline: number): Promise<void> {
     l.stopping = true;
+    clearInterval(l.sweeper);
+    this.throttle.flush();
     const closed = new Promise<void>((resolve) => l.server.close(() => resolve()));
     // Open feeds answer now (an empty page); idle keep-alive connections go; the rest get until the deadline.
     l.hub.close();
@@ -238,12 +282,12 @@ export class LocalApi implements Service {
   }
 }
 
-function addressKey(c: LocalApiConfig): string {
+function addressKey(c: LocalApiSettings): string {
   return `${c.host}\u0000${c.port}\u0000`;
 }
 
 /** What a running listener depends on; a change in any of it means a new listener. */
-function listenerKey(c: LocalApiConfig): string {
+function listenerKey(c: LocalApiSettings): string {
   const credentials = createHash('sha256').update(`${c.username ?? ''}\u0000${c.password ?? ''}`).digest('hex');
   return `${addressKey(c)}${credentials}`;
 }

@@ -1,5 +1,5 @@
-import { BooksyncError } from '../../shared/errors';
-import { LedgerError } from '../../ledger';
+import { BooksyncError } from '../shared/errors';
+import { LedgerError } from '../ledger';
 
 /** The local API cannot start or reload (missing credentials, address in use). */
 export class LocalApiError extends BooksyncError {}

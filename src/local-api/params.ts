@@ -51,13 +51,7 @@ export class Params {
     if (v === undefined || v === '') return 0;
     if (v === 'now') return 'now';
     const m = /^"?(\d+)/.exec(v);
-    if (!m) throw badRequest(`Invalid ${name} sequence: ${JSON.stringify(v)}`);
+    if (!m || !Number.isSafeInteger(Number(m[1]))) throw badRequest(`Invalid ${name} sequence: ${JSON.stringify(v)}`);
     return Number(m[1]);
   }
-}
-
-/** A request body that must be a JSON object. */
-export function bodyObject(body: unknown, what = 'Request body'): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest(`${what} must be a JSON object`);
-  return body as Record<string, unknown>;
 }

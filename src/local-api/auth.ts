@@ -9,7 +9,8 @@ export interface Credentials {
 
 export type AuthResult =
   | { ok: true; name: string; via: 'basic' | 'cookie'; /** A fresh session cookie value to send back. */ renew?: string }
-  | { ok: false; /** No Authorization header and no valid session cookie. */ reason: 'no_credentials' | 'bad_credentials' };
+  | { ok: false; reason: 'no_credentials' | 'bad_session' }
+  | { ok: false; reason: 'bad_credentials'; /** The user name the client tried, when its header had one. */ name?: string };
 
 export const SESSION_COOKIE = 'AuthSession';
 
@@ -48,18 +49,27 @@ export class Authenticator {
     return userOk && passOk;
   }
 
-  /** Checks a request's `Authorization: Basic` header, else its session cookie. */
+  /** The user name an `Authorization` header claims (before any check), for throttling. */
+  claimedName(headers: IncomingHttpHeaders): string | undefined {
+    const header = headers.authorization;
+    return typeof header === 'string' ? parseBasic(header)?.name : undefined;
+  }
+
+  /**
+   * Checks a request's `Authorization: Basic` header, else its session cookie. A wrong header is
+   * a failed login; an expired or forged cookie is not (it cannot be guessed, only replayed).
+   */
   check(headers: IncomingHttpHeaders): AuthResult {
     const header = headers.authorization;
     if (typeof header === 'string' && header.trim() !== '') {
       const basic = parseBasic(header);
       if (basic && this.verify(basic.name, basic.password)) return { ok: true, name: this.username, via: 'basic' };
-      return { ok: false, reason: 'bad_credentials' };
+      return { ok: false, reason: 'bad_credentials', ...(basic ? { name: basic.name } : {}) };
     }
     const cookie = readCookie(headers.cookie, SESSION_COOKIE);
     if (cookie === undefined || cookie === '') return { ok: false, reason: 'no_credentials' };
     const issued = this.sessionIssued(cookie);
-    if (issued === undefined) return { ok: false, reason: 'bad_credentials' };
+    if (issued === undefined) return { ok: false, reason: 'bad_session' };
     // Like CouchDB, hand out a fresh cookie once a tenth of the lifetime has passed.
     const age = this.now() - issued;
     return { ok: true, name: this.username, via: 'cookie', ...(age * 10 >= this.sessionSeconds ? { renew: this.newSession() } : {}) };

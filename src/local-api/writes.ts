@@ -8,8 +8,8 @@ import {
   validateWrite,
   type BooksDoc,
   type DeletionStub,
-} from '../../ledger';
-import type { Logger } from '../../shared/logger';
+} from '../ledger';
+import type { Logger } from '../shared/logger';
 import { badRequest, conflict, forbidden, ledgerRefusal, toCouchError, type CouchError } from './errors';
 
 /** A document as a client sends it: any JSON object. */
