@@ -49,6 +49,8 @@ export interface PlanInput {
   existing: readonly StatementLineDoc[];
   /** ISO instant stamped on new lines as `imported_at`. */
   importedAt: string;
+  /** The staged import new lines belong to (`import_id`). */
+  importId?: string;
 }
 
 export interface PlanCounts {
@@ -185,7 +187,7 @@ function lineContentHash(line: StatementLineDoc): string {
  * A large import holds every new line until it is written, so the document is kept small: its
  * `dedup_key` shares the characters of its id (the key is the id's tail).
  */
-export function newLine(connection: string, id: string, key: string, inc: Pick<Incoming, 'tx' | 'currency' | 'accountId' | 'pid'>, importedAt: string): StatementLineDoc {
+export function newLine(connection: string, id: string, key: string, inc: Pick<Incoming, 'tx' | 'currency' | 'accountId' | 'pid'>, importedAt: string, importId?: string): StatementLineDoc {
   const t = inc.tx;
   const doc: StatementLineDoc = {
     _id: id,
@@ -212,6 +214,7 @@ export function newLine(connection: string, id: string, key: string, inc: Pick<I
   const name = clean(t.counterpartyName);
   if (name) doc.counterparty_name = name;
   if (inc.pid) doc.provider_id = inc.pid;
+  if (importId !== undefined) doc.import_id = importId;
   return doc;
 }
 
@@ -381,7 +384,7 @@ export function planStatementLines(input: PlanInput): LinePlan {
         key = hashKey(feed.accountId, inc.hash, n);
         id = statementLineId(connection, key);
       }
-      const doc = newLine(connection, id, key, inc, importedAt);
+      const doc = newLine(connection, id, key, inc, importedAt, input.importId);
       takenIds.add(doc._id);
       inc.newId = doc._id;
       newDocs.push(doc);

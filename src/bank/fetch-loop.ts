@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { addDays, isCalendarDate, utcDate, type CalendarDate } from '../shared/dates';
+import { Deadline } from '../shared/deadline';
 import { BooksyncError, PermanentError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import {
@@ -21,6 +22,7 @@ import { accountKey, planStatementLines, type LinePlan, type PlanCounts } from '
 import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError, RateLimitedError } from './errors';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult, StreamedStatement } from './provider';
 import { checkStream, collectStream, needsArrays, StreamPlanner, type StreamCheck } from './stream-plan';
+import { newStagedImport, rollbackStaged, withoutStaged } from './staging';
 import type { ProviderRegistry } from './registry';
 import {
   clearBlock,
@@ -317,6 +319,21 @@ export class FetchLoop {
     }
   }
 
+  /**
+   * Rolls back the staged import a run of `spec` left behind (the process died mid-import), so
+   * its lines are gone before anything else starts. Failures are logged; the next run retries.
+   */
+  async recover(spec: ConnectionSpec): Promise<void> {
+    if (this.inflight.has(spec.name)) return;
+    const log = this.logger.child({ connection: spec.name, provider: spec.provider });
+    try {
+      const doc = await readStatus(this.store as BooksStore, spec.name);
+      if (doc?.staged_import) await rollbackStaged(this.store, doc, async (next) => (await this.store.put(next)) as BankConnectionState, log);
+    } catch (err) {
+      log.error(`${spec.name}: cannot roll back its unfinished import: ${describeError(err).message}`, { event: 'bank.error', error: describeError(err) });
+    }
+  }
+
   /** Resolves when no run is in progress. */
   async idle(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()].map((r) => r.promise));
@@ -422,28 +439,35 @@ export class FetchLoop {
     // ---- the run ---------------------------------------------------------------------------------
     let window: { from: CalendarDate; to: CalendarDate } | undefined;
     let counts: PlanCounts = { ...ZERO_COUNTS };
+    // The run timeout bounds the whole run: the provider's fetch and the reading and storing of
+    // its streams (a drop-folder file), which stop at their next chunk once it passes.
+    const runDeadline = this.runDeadline(spec, controller);
     try {
       mkdirSync(spec.stateDir, { recursive: true, mode: 0o700 });
       const provider = this.registry.get(spec.provider);
       const today = todayIn(spec.timezone, now);
       window = fetchWindow(doc.watermark, today, spec.historyDays ?? DEFAULT_HISTORY_DAYS, spec.overlapDays ?? DEFAULT_OVERLAP_DAYS);
-      doc = await save({ ...doc, status: 'fetching', last_window: window });
+      // A staged import left by a run that died is rolled back before its input is read again.
+      doc = await rollbackStaged(this.store, doc, save, log);
+      // New lines are written staged under this import, invisible until one status write commits it.
+      const staged = newStagedImport(now);
+      doc = await save({ ...doc, status: 'fetching', last_window: window, staged_import: staged });
 
       // The fetched statements travel in a holder that planRun empties: nothing in this async
       // frame (whose temporaries survive each await) keeps them, so the parsed lines can be
       // collected while a large import is written.
-      const fetch: PlanHolder = { fetched: await this.fetchWithDeadline(provider, spec, window, log, controller) };
+      const fetch: PlanHolder = { fetched: await this.fetchAbortable(provider, spec, window, log, controller) };
       if (!fetch.fetched || !Array.isArray(fetch.fetched.statements)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned no statements list`);
       if (fetch.fetched.streams !== undefined && !Array.isArray(fetch.fetched.streams)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned streams that are not a list`);
       fetch.existing = await this.linesOf(spec.name);
       // Streamed inputs are read through once before anything is planned or stored: a bad one
       // fails the run (or is rejected by its provider) with the books untouched.
-      const streamed = await this.checkStreams(spec, fetch, controller, log);
-      const { result, plan } = this.planRun(spec, window, fetch, streamed?.statements ?? []);
+      const streamed = await this.checkStreams(spec, fetch, controller, log, staged.id);
+      const { result, plan } = this.planRun(spec, window, fetch, streamed?.statements ?? [], staged.id);
       counts = plan.counts;
       const newIds = plan.newIds;
       const planWarnings = [...(streamed?.warnings ?? []), ...plan.warnings];
-      await this.writeLines(plan.writes.splice(0));
+      await this.writeLines(plan.writes.splice(0), controller.signal);
       if (streamed?.planner) {
         // The second read of each stream plans and stores its lines batch by batch.
         const { planner } = streamed;
@@ -451,7 +475,9 @@ export class FetchLoop {
         counts = addCounts(plan.counts, planner.counts);
         for (const id of planner.newIds) newIds.push(id);
       }
-      // Lines are durable: now the provider may archive its input (drop folder) ...
+      // Every line is stored: this write is the commit record that makes the import visible ...
+      doc = await save(withoutStaged(doc));
+      // ... and now the provider may archive its input (drop folder) ...
       await result.commit?.();
       // ... and only then does the watermark move.
       const finishedAt = this.now();
@@ -509,13 +535,29 @@ export class FetchLoop {
       if (nextRun) next.next_run_at = nextRun;
       else delete next.next_run_at;
       try {
-        await save(next);
+        doc = await save(next);
+        // A stop leaves its staged lines to the next start: rolling back may outlast the drain.
+        if (!options.signal?.aborted) await rollbackStaged(this.store, doc, save, log);
       } catch (saveErr) {
         log.error(`cannot save the status of ${spec.name}: ${describeError(saveErr).message}`, { event: 'bank.error', error: describeError(saveErr) });
       }
       announce(status, error);
       return finish({ status, window, counts: { ...counts, new: 0 }, next_run_at: next.next_run_at, error, warnings: [], new_ids: [] });
+    } finally {
+      runDeadline.clear();
     }
+  }
+
+  /** The run timeout of `spec`, aborting `controller` with BANK_TIMEOUT when it passes. */
+  private runDeadline(spec: ConnectionSpec, controller: AbortController): Deadline {
+    const runTimeoutMs = spec.runTimeoutMs ?? (spec.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) * 10;
+    const deadline = new Deadline(runTimeoutMs);
+    deadline.signal.addEventListener(
+      'abort',
+      () => controller.abort(new BankUnavailableError('BANK_TIMEOUT', `${spec.name}: the ${spec.provider} run did not finish within ${Math.round(runTimeoutMs / 100) / 10}s (bank slow or not answering, or an input too large for the run timeout); nothing of it was kept; will retry on schedule`)),
+      { once: true },
+    );
+    return deadline;
   }
 
   /**
@@ -525,7 +567,7 @@ export class FetchLoop {
    * `holder.existing` for the planner of the ordinary statements; otherwise they are read into
    * ordinary statements (memory as before streaming, for those rare feeds).
    */
-  private async checkStreams(spec: ConnectionSpec, holder: PlanHolder, controller: AbortController, log: Logger): Promise<StreamRun | undefined> {
+  private async checkStreams(spec: ConnectionSpec, holder: PlanHolder, controller: AbortController, log: Logger, importId: string): Promise<StreamRun | undefined> {
     const fetched = holder.fetched!;
     const streams = fetched.streams ?? [];
     if (streams.length === 0) return undefined;
@@ -560,13 +602,19 @@ export class FetchLoop {
     const streamAccounts = new Set(run.statements.map((s) => accountKey(s.accountId)));
     holder.existing = existing.filter((l) => !streamAccounts.has(accountKey(l.account_id)));
     const now = this.now();
+    let staged = 0;
     run.planner = new StreamPlanner({
       connection: spec.name,
       includePending: spec.includePending ?? false,
       importedAt: now.toISOString(),
+      importId,
       existing,
       batchSize: this.writeBatchSize,
-      write: (docs) => this.writeFresh(docs as unknown as BooksDoc[], now, true),
+      write: async (docs) => {
+        await this.writeFresh(docs as unknown as BooksDoc[], now, true);
+        staged += docs.length;
+        log.debug(`${spec.name}: ${staged} line(s) stored, staged until the import commits`, { event: 'bank.import_progress', staged });
+      },
     });
     return run;
   }
@@ -580,6 +628,7 @@ export class FetchLoop {
     window: { from: CalendarDate; to: CalendarDate },
     holder: PlanHolder,
     streamed: readonly StreamedStatement[],
+    importId: string,
   ): { result: RunLeftovers; plan: LinePlan } {
     const fetched = holder.fetched!;
     const existing = holder.existing ?? [];
@@ -593,6 +642,7 @@ export class FetchLoop {
       window,
       existing,
       importedAt: this.now().toISOString(),
+      importId,
     });
     return { result, plan };
   }
@@ -615,16 +665,14 @@ export class FetchLoop {
     return next;
   }
 
-  /** provider.fetch, abandoned (and its signal aborted) at the run deadline or on stop. */
-  private async fetchWithDeadline(
+  /** provider.fetch, abandoned when the run is aborted (its deadline passed, or a stop). */
+  private async fetchAbortable(
     provider: BankProvider,
     spec: ConnectionSpec,
     window: { from: CalendarDate; to: CalendarDate },
     log: Logger,
     controller: AbortController,
   ): Promise<FetchResult> {
-    const requestTimeoutMs = spec.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const runTimeoutMs = spec.runTimeoutMs ?? requestTimeoutMs * 10;
     const ctx: FetchContext = {
       connection: spec.name,
       settings: spec.settings,
@@ -634,12 +682,9 @@ export class FetchLoop {
       stateDir: spec.stateDir,
       logger: log,
       signal: controller.signal,
-      requestTimeoutMs,
+      requestTimeoutMs: spec.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       now: this.now,
     };
-    const timer = setTimeout(() => {
-      controller.abort(new BankUnavailableError('BANK_TIMEOUT', `${spec.name}: ${provider.id} did not finish within ${Math.round(runTimeoutMs / 100) / 10}s (bank slow or not answering); will retry on schedule`));
-    }, runTimeoutMs);
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new BankUnavailableError('BANK_ABORTED', `${spec.name}: fetch aborted`));
@@ -653,7 +698,6 @@ export class FetchLoop {
     try {
       return await Promise.race([fetching, aborted]);
     } finally {
-      clearTimeout(timer);
       if (onAbort) controller.signal.removeEventListener('abort', onAbort);
     }
   }
@@ -735,7 +779,7 @@ export class FetchLoop {
    * what is there and writes the rest: all or nothing at the level of the run. A 409 on a new line
    * means the same line arrived meanwhile (replication from another site): same id, same content.
    */
-  private async writeLines(writes: Array<StatementLineDoc | DeletionStub>): Promise<void> {
+  private async writeLines(writes: Array<StatementLineDoc | DeletionStub>, signal: AbortSignal): Promise<void> {
     if (writes.length === 0) return;
     const docs = writes as unknown as BooksDoc[];
     if (docs.length <= this.writeBatchSize) {
@@ -760,6 +804,7 @@ export class FetchLoop {
     for (let i = 0; i < fresh.length; i += this.writeBatchSize) {
       const batch = fresh.slice(i, i + this.writeBatchSize);
       fresh.fill(RELEASED, i, i + this.writeBatchSize);
+      signal.throwIfAborted();
       await this.writeFresh(batch, now, false);
     }
     for (let i = 0; i < others.length; i += this.writeBatchSize) {

@@ -182,6 +182,8 @@ export class BankScheduler {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    // A run the process died in left a staged import: its lines go before any run or push.
+    for (const entry of this.entries.values()) await this.loop.recover(entry.spec);
     for (const entry of this.entries.values()) await this.arm(entry, true);
     this.logger.info(`bank scheduler started: ${this.entries.size} connection(s)`, { event: 'bank.scheduler', connections: [...this.entries.keys()] });
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from '../shared/canonical-json';
-import { bankConnectionId, type BankConnectionDoc, type BankConnectionStatus, type BooksStore } from '../ledger';
+import { bankConnectionId, type BankConnectionDoc, type BankConnectionStatus, type BooksStore, type StagedImport } from '../ledger';
 
 /**
  * Connection status documents (`bankconn:<name>`), consent-expiry arithmetic and the local
@@ -24,6 +24,8 @@ export interface BankConnectionState extends BankConnectionDoc {
   last_window?: { from: string; to: string };
   /** Journal the connection books into (from the config), for people reading the status. */
   journal?: string;
+  /** The run's import while its lines are being written (src/ledger/staged-imports.ts). */
+  staged_import?: StagedImport;
 }
 
 export async function readStatus(store: BooksStore, name: string): Promise<BankConnectionState | undefined> {

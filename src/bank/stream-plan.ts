@@ -242,6 +242,8 @@ export interface StreamPlanOptions {
   connection: string;
   includePending: boolean;
   importedAt: string;
+  /** The staged import new lines belong to (`import_id`). */
+  importId?: string;
   /** Stored lines of the connection (any state). */
   existing: readonly StatementLineDoc[];
   /** Stores a batch of new lines (all absent from the books). */
@@ -362,7 +364,7 @@ export class StreamPlanner {
           key = hashKey(state.accountId, hash, n);
           id = statementLineId(connection, key);
         }
-        const doc = newLine(connection, id, key, { tx, currency, accountId: state.accountId, pid }, importedAt);
+        const doc = newLine(connection, id, key, { tx, currency, accountId: state.accountId, pid }, importedAt, this.options.importId);
         this.newIds.push(doc._id);
         this.counts.new += 1;
         batch.push(doc);

@@ -220,6 +220,8 @@ export interface StatementLineDoc extends BaseDoc {
   imported_at: string;
   /** The statement line id that replaced this one (a pending line replaced by its booked version). */
   replaced_by?: string;
+  /** The bank import that wrote this line; invisible while that import is staged (staged-imports.ts). */
+  import_id?: string;
 }
 
 export const BANK_CONNECTION_STATUSES = [
