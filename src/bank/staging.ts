@@ -40,12 +40,11 @@ export interface RollbackBooks {
 export async function deleteImportLines(books: RollbackBooks, connection: string, importId: string): Promise<number> {
   const prefix = `${idPrefix('statement_line')}${connection}:`;
   let startkey = prefix;
-  let skip = 0;
   let deleted = 0;
   for (;;) {
     let rows: Array<{ id: string; doc?: { _rev?: string; import_id?: unknown } | null }>;
     try {
-      const res = await books.db.allDocs({ include_docs: true, startkey, endkey: `${prefix}\uffff`, limit: ROLLBACK_PAGE, skip });
+      const res = await books.db.allDocs({ include_docs: true, startkey, endkey: `${prefix}\uffff`, limit: ROLLBACK_PAGE });
       rows = res.rows as typeof rows;
     } catch (err) {
       throw new StoreError('STORE_IO', `cannot read the staged lines of ${connection}: ${describeError(err).message}`, { cause: err });
@@ -59,8 +58,8 @@ export async function deleteImportLines(books: RollbackBooks, connection: string
       deleted += stubs.length;
     }
     if (rows.length < ROLLBACK_PAGE) return deleted;
-    startkey = rows[rows.length - 1].id;
-    skip = 1;
+    // The key right after the page's last: that row may be deleted now, so `skip: 1` would skip a live one.
+    startkey = `${rows[rows.length - 1].id}\u0000`;
   }
 }
 
