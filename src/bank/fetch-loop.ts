@@ -412,16 +412,17 @@ export class FetchLoop {
       // `force` (someone ran `booksync fetch NAME`) retries auth and permanent failures once with
       // the same credentials — the bank may have been fixed meanwhile; an expired consent stays expired.
       const forced = options.force === true && block.status !== 'consent_expired';
-      if (block.fingerprint === fingerprint && !forced) {
-        const why =
-          block.status === 'auth_required'
+      if ((block.unreadable !== undefined || block.fingerprint === fingerprint) && !forced) {
+        const why = block.unreadable !== undefined
+          ? `${spec.name}: its blocked marker cannot be read (${block.unreadable}); treated as blocked until it is fixed or removed (or \`booksync fetch ${spec.name}\`)`
+          : block.status === 'auth_required'
             ? `${spec.name}: the bank rejected the credentials; no retry until they change in the config (or \`booksync fetch ${spec.name}\`)`
             : block.status === 'consent_expired'
               ? `${spec.name}: the bank consent has expired; renew it (new consent or credentials) to resume`
               : `${spec.name}: the last fetch failed in a way retrying cannot fix; no retry until the connection's settings or credentials change (or \`booksync fetch ${spec.name}\`)`;
         const code = block.status === 'auth_required' ? 'BANK_AUTH' : block.status === 'consent_expired' ? 'BANK_CONSENT_EXPIRED' : 'BANK_PERMANENT';
         const status = block.status === 'error' ? 'error' : block.status;
-        return skip(block.status === 'error' ? 'permanent_error' : block.status, status, planNext(now), doc.last_error ?? { code, message: why });
+        return skip(block.status === 'error' ? 'permanent_error' : block.status, status, planNext(now), block.unreadable !== undefined ? { code, message: why } : doc.last_error ?? { code, message: why });
       }
       clearBlock(spec.stateDir);
       renewed = block.fingerprint !== fingerprint;

@@ -60,9 +60,12 @@ export interface JobTimer {
 /** node-schedule behind {@link JobTimer}. */
 export const nodeScheduleTimer: JobTimer = {
   schedule(name, at, run) {
-    const job = schedule.scheduleJob(name, at, run);
-    if (!job) throw new BooksyncError('BANK_SCHEDULE', `cannot schedule ${name} at ${at.toISOString()} (in the past)`);
-    return { cancel: () => void job.cancel() };
+    // node-schedule refuses an instant it finds past, even by the millisecond between planning
+    // and calling it; a run that is due runs now.
+    const job = at.getTime() > Date.now() ? schedule.scheduleJob(name, at, run) : null;
+    if (job) return { cancel: () => void job.cancel() };
+    const due = setTimeout(run, 0);
+    return { cancel: () => clearTimeout(due) };
   },
   shutdown: () => schedule.gracefulShutdown(),
 };
