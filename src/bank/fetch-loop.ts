@@ -5,16 +5,9 @@ import { Deadline } from '../shared/deadline';
 import { BooksyncError, PermanentError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import {
-  LedgerError,
-  StoreError,
-  idPrefix,
-  stampDoc,
-  writeProblems,
-  type LedgerProblem,
   type BankConnectionStatus,
   type BooksDoc,
   type BooksStore,
-  type DeletionStub,
   type StatementLineDoc,
 } from '../ledger';
 import { institutionLabel } from './catalog';
@@ -23,6 +16,7 @@ import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStat
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult, StreamedStatement } from './provider';
 import { checkStream, collectStream, needsArrays, StreamPlanner, type StreamCheck } from './stream-plan';
 import { newStagedImport, rollbackStaged, withoutStaged } from './staging';
+import { DEFAULT_WRITE_BATCH, StatementLineStore } from './line-store';
 import type { ProviderRegistry } from './registry';
 import {
   clearBlock,
@@ -127,12 +121,7 @@ export function connectionSpecFrom(conn: ConnectionConfigLike, options: { stateD
 export const DEFAULT_HISTORY_DAYS = 90;
 export const DEFAULT_OVERLAP_DAYS = 7;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
-/** Lines written per `putMany` when a fetch brings more (see {@link FetchLoop.writeLines}). */
-export const DEFAULT_WRITE_BATCH = 1_000;
-/** Placeholder for documents already written by a bulk import (lets them be collected). */
-const RELEASED = Object.freeze({}) as BooksDoc;
-/** Above this many changed lines since the last run, lines are re-read in one range instead of by key. */
-const STALE_REREAD_LIMIT = 2_000;
+export { DEFAULT_WRITE_BATCH } from './line-store';
 
 /** Why a run made no provider call. */
 export type SkipReason = 'rate_limited' | 'auth_required' | 'consent_expired' | 'permanent_error' | 'disabled';
@@ -273,9 +262,7 @@ export class FetchLoop {
   private readonly registry: ProviderRegistry;
   private readonly logger: Logger;
   private readonly now: () => Date;
-  private readonly writeBatchSize: number;
-  private readonly lineCacheMax: number;
-  private readonly lineCache = new Map<string, Map<string, StatementLineDoc>>();
+  private readonly lines: StatementLineStore;
   private readonly inflight = new Map<string, { promise: Promise<RunOutcome>; controller: AbortController }>();
 
   constructor(options: FetchLoopOptions) {
@@ -283,8 +270,7 @@ export class FetchLoop {
     this.registry = options.registry;
     this.logger = options.logger.child({ component: 'bank' });
     this.now = options.now ?? (() => new Date());
-    this.writeBatchSize = Math.max(1, options.writeBatchSize ?? DEFAULT_WRITE_BATCH);
-    this.lineCacheMax = options.lineCacheMax ?? 20_000;
+    this.lines = new StatementLineStore(this.store, Math.max(1, options.writeBatchSize ?? DEFAULT_WRITE_BATCH), options.lineCacheMax ?? 20_000);
   }
 
   /** Runs `spec` now, or joins its run in progress. Never rejects: failures are in the outcome. */
@@ -460,7 +446,7 @@ export class FetchLoop {
       const fetch: PlanHolder = { fetched: await this.fetchAbortable(provider, spec, window, log, controller) };
       if (!fetch.fetched || !Array.isArray(fetch.fetched.statements)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned no statements list`);
       if (fetch.fetched.streams !== undefined && !Array.isArray(fetch.fetched.streams)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned streams that are not a list`);
-      fetch.existing = await this.linesOf(spec.name);
+      fetch.existing = await this.lines.linesOf(spec.name);
       // Streamed inputs are read through once before anything is planned or stored: a bad one
       // fails the run (or is rejected by its provider) with the books untouched.
       const streamed = await this.checkStreams(spec, fetch, controller, log, staged.id);
@@ -468,7 +454,7 @@ export class FetchLoop {
       counts = plan.counts;
       const newIds = plan.newIds;
       const planWarnings = [...(streamed?.warnings ?? []), ...plan.warnings];
-      await this.writeLines(plan.writes.splice(0), controller.signal);
+      await this.lines.writeLines(plan.writes.splice(0), this.now(), controller.signal);
       if (streamed?.planner) {
         // The second read of each stream plans and stores its lines batch by batch.
         const { planner } = streamed;
@@ -610,9 +596,9 @@ export class FetchLoop {
       importedAt: now.toISOString(),
       importId,
       existing,
-      batchSize: this.writeBatchSize,
+      batchSize: this.lines.writeBatchSize,
       write: async (docs) => {
-        await this.writeFresh(docs as unknown as BooksDoc[], now, true);
+        await this.lines.writeFresh(docs as unknown as BooksDoc[], now, true);
         staged += docs.length;
         log.debug(`${spec.name}: ${staged} line(s) stored, staged until the import commits`, { event: 'bank.import_progress', staged });
       },
@@ -700,116 +686,6 @@ export class FetchLoop {
       return await Promise.race([fetching, aborted]);
     } finally {
       if (onAbort) controller.signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /**
-   * Every stored line of a connection (any state). The first read of a connection takes the whole
-   * `allDocs` range with documents; later reads list only ids and revisions and fetch the documents
-   * whose revision changed (the ledger posted or reconciled them, a user deleted them) or that are
-   * new, so a daily run over years of history reads a few documents, not all of them. Connections
-   * with more than `lineCacheMax` lines are read in full every time (memory stays bounded).
-   */
-  private async linesOf(connection: string): Promise<StatementLineDoc[]> {
-    const prefix = `${idPrefix('statement_line')}${connection}:`;
-    const range = { startkey: prefix, endkey: `${prefix}\uffff` };
-    const cached = this.lineCache.get(connection);
-    if (!cached) {
-      const res = await this.store.db.allDocs({ include_docs: true, ...range });
-      const lines = res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as StatementLineDoc] : []));
-      if (lines.length <= this.lineCacheMax) this.lineCache.set(connection, new Map(lines.map((l) => [l._id, l])));
-      return lines;
-    }
-    const res = await this.store.db.allDocs(range);
-    const next = new Map<string, StatementLineDoc>();
-    const stale: string[] = [];
-    for (const row of res.rows) {
-      const hit = cached.get(row.id);
-      if (hit && hit._rev === row.value.rev) next.set(row.id, hit);
-      else stale.push(row.id);
-    }
-    if (stale.length > STALE_REREAD_LIMIT) {
-      // Mostly new to us (a large import since): one range read is cheaper than that many key reads
-      // (PouchDB resolves `keys` one lookup each, all at once).
-      this.lineCache.delete(connection);
-      return this.linesOf(connection);
-    }
-    for (let i = 0; i < stale.length; i += 500) {
-      const fetched = await this.store.db.allDocs({ keys: stale.slice(i, i + 500), include_docs: true });
-      for (const row of fetched.rows as Array<{ id?: string; doc?: object | null }>) {
-        if (row.id && row.doc) next.set(row.id, row.doc as unknown as StatementLineDoc);
-      }
-    }
-    if (next.size <= this.lineCacheMax) this.lineCache.set(connection, next);
-    else this.lineCache.delete(connection);
-    return [...next.values()];
-  }
-
-  /**
-   * Writes new lines, known to be absent, in one `bulkDocs`: stamped here, and validated here too
-   * unless the caller already did (`validate` false). A 409 means the same line arrived meanwhile
-   * (same id, same content) and is not an error.
-   */
-  private async writeFresh(docs: BooksDoc[], now: Date, validate: boolean): Promise<void> {
-    if (validate) {
-      const problems: LedgerProblem[] = [];
-      for (const doc of docs) problems.push(...writeProblems(doc, undefined).problems);
-      if (problems.length > 0) throw new LedgerError(problems);
-    }
-    // Stamped batch by batch, and let go of once written: memory holds one batch's copies.
-    const batch = docs.map((doc) => stampDoc(doc, undefined, now));
-    let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
-    try {
-      results = await this.store.db.bulkDocs(batch as unknown as PouchDB.Core.PutDocument<object>[]);
-    } catch (err) {
-      throw new StoreError('STORE_WRITE', `cannot write ${batch.length} statement line(s): ${describeError(err).message}`, { cause: err });
-    }
-    const failed = results.flatMap((r, j) => ('error' in r && r.error && r.status !== 409 ? [`${batch[j]._id} (${r.message ?? r.name})`] : []));
-    if (failed.length > 0) throw new StoreError('STORE_WRITE', `cannot write ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`, { details: { count: failed.length } });
-  }
-
-  /**
-   * Writes the plan. Up to `writeBatchSize` documents go in ONE `putMany` (validated all or
-   * nothing, one `bulkDocs`). A larger first import (a 100,000-line file) validates and stamps
-   * every document up front (the ledger's `writeProblems` / `stampDoc`, as any writer through `db`
-   * must), then writes the new lines straight to `db.bulkDocs` in batches of that size — they are
-   * known to be absent, so `putMany`'s read of the current documents is skipped — and the few
-   * updates and removals through `putMany`. A batch failing half-way (disk full, a crash) leaves
-   * earlier batches written but the watermark unmoved and the provider's input uncommitted;
-   * because every id is deterministic the retry maps the same transactions to the same ids, finds
-   * what is there and writes the rest: all or nothing at the level of the run. A 409 on a new line
-   * means the same line arrived meanwhile (replication from another site): same id, same content.
-   */
-  private async writeLines(writes: Array<StatementLineDoc | DeletionStub>, signal: AbortSignal): Promise<void> {
-    if (writes.length === 0) return;
-    const docs = writes as unknown as BooksDoc[];
-    if (docs.length <= this.writeBatchSize) {
-      await this.store.putMany(docs);
-      return;
-    }
-    const now = this.now();
-    const fresh: BooksDoc[] = [];
-    const others: BooksDoc[] = [];
-    const problems: LedgerProblem[] = [];
-    for (const doc of docs) {
-      const isNew = (doc as { _rev?: string })._rev === undefined && !(doc as unknown as DeletionStub)._deleted;
-      if (!isNew) {
-        others.push(doc);
-        continue;
-      }
-      problems.push(...writeProblems(doc, undefined).problems);
-      fresh.push(doc);
-    }
-    if (problems.length > 0) throw new LedgerError(problems);
-    writes.length = 0;
-    for (let i = 0; i < fresh.length; i += this.writeBatchSize) {
-      const batch = fresh.slice(i, i + this.writeBatchSize);
-      fresh.fill(RELEASED, i, i + this.writeBatchSize);
-      signal.throwIfAborted();
-      await this.writeFresh(batch, now, false);
-    }
-    for (let i = 0; i < others.length; i += this.writeBatchSize) {
-      await this.store.putMany(others.slice(i, i + this.writeBatchSize));
     }
   }
 }
