@@ -152,6 +152,11 @@ export interface RunOptions {
    * change (an admin's `booksync fetch NAME`). Never overrides a rate limit or an expired consent.
    */
   force?: boolean;
+  /**
+   * Fetch from this day instead of the watermark (`booksync fetch NAME --since DATE`: a past
+   * window fetched again for missing transactions). The watermark never moves back for it.
+   */
+  since?: CalendarDate;
 }
 
 /** What the fetch loop needs from the books (BooksStore, or a wrapper in tests). */
@@ -215,6 +220,14 @@ export function fetchWindow(watermark: CalendarDate | undefined, today: Calendar
   let from = watermark ? addDays(watermark, -overlapDays) : addDays(today, -historyDays);
   if (from > today) from = today;
   return { from, to: today };
+}
+
+/** The window of a `--since` run: that day .. today. */
+export function sinceWindow(connection: string, since: CalendarDate, today: CalendarDate): { from: CalendarDate; to: CalendarDate } {
+  if (!isCalendarDate(since) || since > today) {
+    throw new ConnectionSpecError('BANK_SINCE_INVALID', `${connection}: --since must be a calendar date (YYYY-MM-DD) not after today ${today} (got '${String(since)}')`, { details: { connection } });
+  }
+  return { from: since, to: today };
 }
 
 /** Checks what the loop relies on; the config schema checks the rest. */
@@ -433,7 +446,7 @@ export class FetchLoop {
       mkdirSync(spec.stateDir, { recursive: true, mode: 0o700 });
       const provider = this.registry.get(spec.provider);
       const today = todayIn(spec.timezone, now);
-      window = fetchWindow(doc.watermark, today, spec.historyDays ?? DEFAULT_HISTORY_DAYS, spec.overlapDays ?? DEFAULT_OVERLAP_DAYS);
+      window = options.since !== undefined ? sinceWindow(spec.name, options.since, today) : fetchWindow(doc.watermark, today, spec.historyDays ?? DEFAULT_HISTORY_DAYS, spec.overlapDays ?? DEFAULT_OVERLAP_DAYS);
       // A staged import left by a run that died is rolled back before its input is read again.
       doc = await rollbackStaged(this.store, doc, save, log);
       // New lines are written staged under this import, invisible until one status write commits it.
@@ -473,7 +486,8 @@ export class FetchLoop {
         status: 'connected',
         last_refresh_at: finishedAt.toISOString(),
         last_success_at: finishedAt.toISOString(),
-        watermark: window.to,
+        // A `--since` run starts early but ends today like any other: the watermark only moves on.
+        watermark: doc.watermark !== undefined && doc.watermark > window.to ? doc.watermark : window.to,
         counts: { fetched: counts.fetched, new: counts.new, duplicates: counts.duplicates, pending: counts.pending },
       };
       delete next.last_error;

@@ -225,8 +225,13 @@ export async function collectStream(check: StreamCheck): Promise<BankAccountStat
 /** Per-account state of the storing pass. */
 interface AccountState {
   accountId: string;
-  /** The account's stored lines (none pending: see needsArrays), by content hash. */
-  byContent: Map<string, StatementLineDoc[]>;
+  /** The account's stored lines (none pending: see needsArrays), sorted by id, until indexed. */
+  own: StatementLineDoc[];
+  /**
+   * The stored lines that no provider id claimed, by content hash: built at the first line that
+   * needs it, after the claims (a re-run of a file whose lines all match by id never hashes).
+   */
+  byContent?: Map<string, StatementLineDoc[]>;
   /** Ids of every stored line of the connection (new ids must avoid them). */
   takenIds: ReadonlySet<string>;
   /** Occurrences of each content hash so far, in feed order. */
@@ -295,9 +300,14 @@ export class StreamPlanner {
   private readonly claimed = new Set<string>();
   private readonly stored = new Map<string, StatementLineDoc[]>();
 
-  constructor(private readonly options: StreamPlanOptions) {
-    this.takenIds = new Set(options.existing.map((l) => l._id));
-    for (const line of options.existing) {
+  private readonly options: Omit<StreamPlanOptions, 'existing'>;
+
+  constructor(options: StreamPlanOptions) {
+    // The stored lines live on in `stored` only, each account's list until it is indexed.
+    const { existing, ...rest } = options;
+    this.options = rest;
+    this.takenIds = new Set(existing.map((l) => l._id));
+    for (const line of existing) {
       const key = accountKey(line.account_id);
       const list = this.stored.get(key);
       if (list) list.push(line);
@@ -340,7 +350,7 @@ export class StreamPlanner {
         if (tx.pending) this.counts.pending += 1;
         let match = claims.get(at);
         if (!match) {
-          match = state.byContent.get(hash)?.find((l) => !this.claimed.has(l._id));
+          match = this.contentIndex(state).get(hash)?.find((l) => !this.claimed.has(l._id));
           if (match) this.claimed.add(match._id);
         }
         if (match) {
@@ -400,17 +410,27 @@ export class StreamPlanner {
     const key = accountKey(statement.accountId);
     let state = this.accounts.get(key);
     if (state) return state;
+    const own = (this.stored.get(key) ?? []).sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+    this.stored.delete(key);
+    state = { accountId: statement.accountId.trim(), own, takenIds: this.takenIds, seen: new Map(), bumped: new Map(), nonUnique: check.nonUnique.get(key) ?? new Set() };
+    this.accounts.set(key, state);
+    return state;
+  }
+
+  /** The account's unclaimed stored lines by content hash (see {@link AccountState.byContent}). */
+  private contentIndex(state: AccountState): Map<string, StatementLineDoc[]> {
+    if (state.byContent) return state.byContent;
     const byContent = new Map<string, StatementLineDoc[]>();
-    const own = (this.stored.get(key) ?? []).slice().sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
-    for (const line of own) {
+    for (const line of state.own) {
+      if (this.claimed.has(line._id)) continue;
       const h = contentHash({ date: line.date, amount: line.amount, currency: line.currency, payee: line.payee, memo: line.memo });
       const list = byContent.get(h);
       if (list) list.push(line);
       else byContent.set(h, [line]);
     }
-    state = { accountId: statement.accountId.trim(), byContent, takenIds: this.takenIds, seen: new Map(), bumped: new Map(), nonUnique: check.nonUnique.get(key) ?? new Set() };
-    this.accounts.set(key, state);
-    return state;
+    state.byContent = byContent;
+    state.own = [];
+    return byContent;
   }
 
   /**
@@ -426,15 +446,13 @@ export class StreamPlanner {
       let map = byPid.get(state);
       if (map) return map;
       map = new Map();
-      for (const list of state.byContent.values()) {
-        for (const line of list) {
-          if (!line.provider_id) continue;
-          const l = map.get(line.provider_id);
-          if (l) l.push(line);
-          else map.set(line.provider_id, [line]);
-        }
+      // `own` is sorted by id, so each list is too.
+      for (const line of state.own) {
+        if (!line.provider_id) continue;
+        const l = map.get(line.provider_id);
+        if (l) l.push(line);
+        else map.set(line.provider_id, [line]);
       }
-      for (const l of map.values()) l.sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
       byPid.set(state, map);
       return map;
     };

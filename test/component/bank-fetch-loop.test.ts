@@ -140,7 +140,8 @@ describe('bank fetch loop', function () {
       const http500 = new FakeProvider('http500', [new BankUnavailableError('BANK_HTTP_500', 'the bank answered HTTP 500 Internal Server Error; will retry on schedule')]);
       const hung = new FakeProvider('hung', ['hang']);
       const many = new FetchLoop({ store: books.store, registry: new ProviderRegistry([good, malformed, http500, hung]), logger: log.logger, now: clock.now });
-      const specs = ['good', 'malformed', 'http500', 'hung'].map((p) => fakeSpec(tmp.dir, { name: p, provider: p, runTimeoutMs: 30 }));
+      // The run timeout bounds the whole run, so only the hung one gets a short one.
+      const specs = ['good', 'malformed', 'http500', 'hung'].map((p) => fakeSpec(tmp.dir, { name: p, provider: p, runTimeoutMs: p === 'hung' ? 30 : 30_000 }));
       const outcomes = await Promise.all(specs.map((s) => many.run(s)));
       const by = Object.fromEntries(outcomes.map((o) => [o.connection, o]));
       assert.equal(by.good.status, 'connected');
