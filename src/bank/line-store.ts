@@ -30,11 +30,27 @@ export type LineBooks = Pick<BooksStore, 'putMany' | 'db'>;
  */
 const SLIM_FIELDS = ['_id', '_rev', 'type', 'connection', 'account_id', 'date', 'amount', 'currency', 'payee', 'memo', 'provider_id', 'pending', 'state', 'move', 'replaced_by', 'vanished_at'] as const;
 
-/** A stored line as the plan keeps it: whole when pending, else only {@link SLIM_FIELDS}. */
-function slimLine(doc: StatementLineDoc): StatementLineDoc {
+/** Fields whose few distinct values repeat over every line: each kept once (see {@link slimLine}). */
+const REPEATED_FIELDS = new Set<string>(['type', 'connection', 'account_id', 'date', 'currency', 'state']);
+
+/**
+ * A stored line as the plan keeps it: whole when pending, else only {@link SLIM_FIELDS}, with
+ * the values of {@link REPEATED_FIELDS} shared through `shared` (every parsed document has its own
+ * copy of the same account id, date and currency).
+ */
+function slimLine(doc: StatementLineDoc, shared: Map<string, string>): StatementLineDoc {
   if (doc.pending) return doc;
   const slim: Record<string, unknown> = {};
-  for (const key of SLIM_FIELDS) if (doc[key] !== undefined) slim[key] = doc[key];
+  for (const key of SLIM_FIELDS) {
+    let value = doc[key];
+    if (value === undefined) continue;
+    if (typeof value === 'string' && REPEATED_FIELDS.has(key)) {
+      const known = shared.get(value);
+      if (known === undefined) shared.set(value, value);
+      else value = known;
+    }
+    slim[key] = value;
+  }
   return slim as unknown as StatementLineDoc;
 }
 
@@ -87,10 +103,11 @@ export class StatementLineStore {
       this.cache.delete(connection);
       return this.linesOf(connection);
     }
+    const shared = new Map<string, string>();
     for (let i = 0; i < stale.length; i += 500) {
       const fetched = await this.store.db.allDocs({ keys: stale.slice(i, i + 500), include_docs: true });
       for (const row of fetched.rows as Array<{ id?: string; doc?: object | null }>) {
-        if (row.id && row.doc) next.set(row.id, slimLine(row.doc as unknown as StatementLineDoc));
+        if (row.id && row.doc) next.set(row.id, slimLine(row.doc as unknown as StatementLineDoc, shared));
       }
     }
     if (next.size <= this.cacheMax) this.cache.set(connection, next);
@@ -101,10 +118,11 @@ export class StatementLineStore {
   /** The lines under `prefix`, page by page, each kept slim. */
   private async readRange(prefix: string): Promise<StatementLineDoc[]> {
     const lines: StatementLineDoc[] = [];
+    const shared = new Map<string, string>();
     let startkey = prefix;
     for (;;) {
       const res = await this.store.db.allDocs({ include_docs: true, startkey, endkey: `${prefix}\uffff`, limit: READ_PAGE });
-      for (const row of res.rows) if (row.doc) lines.push(slimLine(row.doc as unknown as StatementLineDoc));
+      for (const row of res.rows) if (row.doc) lines.push(slimLine(row.doc as unknown as StatementLineDoc, shared));
       if (res.rows.length < READ_PAGE) return lines;
       startkey = `${res.rows[res.rows.length - 1].id}\u0000`;
     }
