@@ -79,10 +79,20 @@ export interface StreamedInput {
 /** Records one more line with raw provider id `raw`; `imported` says whether it passes the pending filter. */
 function countId(ids: Map<string, number>, raw: string, imported: boolean): void {
   const seen = ids.get(raw);
-  ids.set(raw, seen === undefined ? 2 + (imported ? 1 : 0) : seen + 2);
+  if (seen === undefined) ids.set(detached(raw), 2 + (imported ? 1 : 0));
+  else ids.set(raw, seen + 2);
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * `text` as a string of its own. A reader's strings may be slices of the chunk of input they were
+ * read from (V8 keeps a substring of 13 characters or more as a view of its parent), so keeping
+ * one id for every line of a re-read file would keep the whole file.
+ */
+function detached(text: string): string {
+  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
+}
 
 /**
  * Reads `input` once, validating every line. Keeps of the lines only their provider ids (for
@@ -119,7 +129,8 @@ export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<s
         countId((f.ids ??= new Map()), tx.providerId, imported);
         const pid = clean(tx.providerId);
         if (imported && pid && storedIds.has(pid)) {
-          candidates.push({ ordinal, statement: index, raw: tx.providerId, pid, tx: { amount: tx.amount, currency: tx.currency, bookingDate: tx.bookingDate } });
+          const raw = detached(tx.providerId);
+          candidates.push({ ordinal, statement: index, raw, pid: raw === pid ? raw : detached(pid), tx: { amount: tx.amount, currency: tx.currency, bookingDate: tx.bookingDate } });
         }
       }
       ordinal += 1;
@@ -348,10 +359,11 @@ export class StreamPlanner {
         state.seen.set(hash, occurrence + 1);
         this.counts.fetched += 1;
         if (tx.pending) this.counts.pending += 1;
-        let match = claims.get(at);
+        let match = claims.has(at);
         if (!match) {
-          match = this.contentIndex(state).get(hash)?.find((l) => !this.claimed.has(l._id));
-          if (match) this.claimed.add(match._id);
+          const hit = this.contentIndex(state).get(hash)?.find((l) => !this.claimed.has(l._id));
+          if (hit) this.claimed.add(hit._id);
+          match = hit !== undefined;
         }
         if (match) {
           // A stored line that is not pending (see needsArrays): a duplicate, nothing to write.
@@ -436,10 +448,11 @@ export class StreamPlanner {
   /**
    * Pass 1 of the plan for the whole stream, from the checking pass's candidates in feed order:
    * each line claims the first unclaimed stored line (sorted by id) with its provider id that
-   * books the same money, or a pending one. Returns line ordinal → stored line.
+   * books the same money, or a pending one. Returns the ordinals of the lines that claimed one;
+   * the accounts keep only their unclaimed stored lines (what content matching may still use).
    */
-  private claimById(check: StreamCheck, accounts: AccountState[]): Map<number, StatementLineDoc> {
-    const claims = new Map<number, StatementLineDoc>();
+  private claimById(check: StreamCheck, accounts: AccountState[]): Set<number> {
+    const claims = new Set<number>();
     if (check.candidates.length === 0) return claims;
     const byPid = new Map<AccountState, Map<string, StatementLineDoc[]>>();
     const index = (state: AccountState): Map<string, StatementLineDoc[]> => {
@@ -461,11 +474,12 @@ export class StreamPlanner {
       const candidates = (index(accounts[c.statement]).get(c.pid) ?? []).filter((l) => !this.claimed.has(l._id));
       const hit = candidates.find((l) => sameMoney(l, c.tx)) ?? candidates.find((l) => l.pending);
       if (hit) {
-        claims.set(c.ordinal, hit);
+        claims.add(c.ordinal);
         this.claimed.add(hit._id);
       }
     }
     check.candidates.length = 0;
+    for (const state of byPid.keys()) state.own = state.own.filter((l) => !this.claimed.has(l._id));
     return claims;
   }
 }
