@@ -124,7 +124,6 @@ interface RunLeftovers {
   balance: BankConnectionState['balance'];
 }
 
-
 const ZERO_COUNTS: Readonly<PlanCounts> = Object.freeze({ fetched: 0, new: 0, duplicates: 0, pending: 0, replaced: 0, removed: 0, corrected: 0 });
 
 /** The balance for the status document: the latest-dated ledger balance (else available) reported. */
