@@ -198,79 +198,62 @@ describe('bank run semantics', function () {
       await new Promise<void>((resolve) => nodeScheduleTimer.schedule('bank:soon', at, resolve));
     });
   });
-});
 
-describe('fetch --since and bank duplicates', function () {
-  this.timeout(60_000);
-  let log: CapturedLog;
-  let tmp: ReturnType<typeof tempDir>;
-  let books: Awaited<ReturnType<typeof tempStore>>;
-  let fake: FakeProvider;
-  let loop: FetchLoop;
-  let spec: ConnectionSpec;
-  const clock = fakeClock('2024-03-15T10:00:00Z');
+  describe('fetch --since and bank duplicates', function () {
+    let loop: FetchLoop;
 
-  beforeEach(async function () {
-    log = captureLogger();
-    tmp = tempDir();
-    books = await tempStore(log.logger, clock.now);
-    fake = new FakeProvider('fake');
-    loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: clock.now });
-    spec = fakeSpec(tmp.dir);
-  });
+    beforeEach(function () {
+      loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: clock.now });
+    });
 
-  afterEach(async function () {
-    await books.close();
-    tmp.cleanup();
-  });
+    it('given a connection fetched up to today, when fetched --since an earlier day, then that window is fetched, missing lines come in once and the watermark stays', async function () {
+      fake.then(
+        result([statement(IBAN, [tx({ providerId: 'N1', bookingDate: '2024-03-14' })])]),
+        result([statement(IBAN, [tx({ providerId: 'OLD1', bookingDate: '2024-01-20' }), tx({ providerId: 'N1', bookingDate: '2024-03-14' })])]),
+        result([statement(IBAN, [])]),
+      );
+      await loop.run(spec);
+      assert.equal((await readStatus(books.store, 'acme'))?.watermark, '2024-03-15');
+      const past = await loop.run(spec, { since: '2024-01-01' });
+      assert.equal(past.status, 'connected', JSON.stringify(past.error));
+      assert.deepEqual(fake.calls[1].window, { from: '2024-01-01', to: '2024-03-15' });
+      assert.equal(past.counts.new, 1, 'the missing line');
+      assert.equal(past.counts.duplicates, 1);
+      assert.equal((await readStatus(books.store, 'acme'))?.watermark, '2024-03-15', 'the watermark did not move back');
+      await loop.run(spec);
+      assert.deepEqual(fake.calls[2].window, { from: '2024-03-08', to: '2024-03-15' }, 'the next scheduled run starts from the watermark as before');
+    });
 
-  it('given a connection fetched up to today, when fetched --since an earlier day, then that window is fetched, missing lines come in once and the watermark stays', async function () {
-    fake.then(
-      result([statement(IBAN, [tx({ providerId: 'N1', bookingDate: '2024-03-14' })])]),
-      result([statement(IBAN, [tx({ providerId: 'OLD1', bookingDate: '2024-01-20' }), tx({ providerId: 'N1', bookingDate: '2024-03-14' })])]),
-      result([statement(IBAN, [])]),
-    );
-    await loop.run(spec);
-    assert.equal((await readStatus(books.store, 'acme'))?.watermark, '2024-03-15');
-    const past = await loop.run(spec, { since: '2024-01-01' });
-    assert.equal(past.status, 'connected', JSON.stringify(past.error));
-    assert.deepEqual(fake.calls[1].window, { from: '2024-01-01', to: '2024-03-15' });
-    assert.equal(past.counts.new, 1, 'the missing line');
-    assert.equal(past.counts.duplicates, 1);
-    assert.equal((await readStatus(books.store, 'acme'))?.watermark, '2024-03-15', 'the watermark did not move back');
-    await loop.run(spec);
-    assert.deepEqual(fake.calls[2].window, { from: '2024-03-08', to: '2024-03-15' }, 'the next scheduled run starts from the watermark as before');
-  });
+    it('given --since after today, then the run fails with BANK_SINCE_INVALID and asks the bank nothing', async function () {
+      const outcome = await loop.run(spec, { since: '2024-04-01' });
+      assert.equal(outcome.error?.code, 'BANK_SINCE_INVALID');
+      assert.equal(fake.calls.length, 0);
+    });
 
-  it('given --since after today, then the run fails with BANK_SINCE_INVALID and asks the bank nothing', async function () {
-    const outcome = await loop.run(spec, { since: '2024-04-01' });
-    assert.equal(outcome.error?.code, 'BANK_SINCE_INVALID');
-    assert.equal(fake.calls.length, 0);
-  });
-
-  it('given a line entered by hand and the same payment from the feed, then bank duplicates lists the pair and changes nothing', async function () {
-    fake.then(result([statement(IBAN, [tx({ providerId: 'F1', amount: -4200, bookingDate: '2024-03-12', payee: 'Stadtwerke' }), tx({ providerId: 'F2', amount: -99, payee: 'Kiosk' })])]));
-    await loop.run(spec);
-    await books.store.put({
-      _id: 'stl:acme:manual:1',
-      type: 'statement_line',
-      connection: 'acme',
-      account_id: IBAN,
-      date: '2024-03-11',
-      amount: -4200,
-      currency: 'EUR',
-      payee: 'Stadtwerke Köln',
-      dedup_key: 'manual:1',
-      pending: false,
-      state: 'new',
-      imported_at: '2024-03-11T09:00:00.000Z',
-    } as StatementLineDoc);
-    const before = (await books.store.db.info()).update_seq;
-    const pairs = await findDuplicates(books.store);
-    assert.equal(pairs.length, 1);
-    assert.deepEqual(pairs[0].lines.map((l) => l.id).sort(), ['stl:acme:manual:1', `stl:acme:p:${IBAN}:F1`]);
-    assert.equal(pairs[0].days_apart, 1);
-    assert.equal((await books.store.db.info()).update_seq, before, 'nothing was written');
-    assert.deepEqual(await findDuplicates(books.store, 0), [], 'a day apart is outside --days 0');
+    it('given a line entered by hand and the same payment from the feed, then bank duplicates lists the pair and changes nothing', async function () {
+      fake.then(result([statement(IBAN, [tx({ providerId: 'F1', amount: -4200, bookingDate: '2024-03-12', payee: 'Stadtwerke' }), tx({ providerId: 'F2', amount: -99, payee: 'Kiosk' })])]));
+      await loop.run(spec);
+      await books.store.put({
+        _id: 'stl:acme:manual:1',
+        type: 'statement_line',
+        connection: 'acme',
+        account_id: IBAN,
+        date: '2024-03-11',
+        amount: -4200,
+        currency: 'EUR',
+        payee: 'Stadtwerke Köln',
+        dedup_key: 'manual:1',
+        pending: false,
+        state: 'new',
+        imported_at: '2024-03-11T09:00:00.000Z',
+      } as StatementLineDoc);
+      const before = (await books.store.db.info()).update_seq;
+      const pairs = await findDuplicates(books.store);
+      assert.equal(pairs.length, 1);
+      assert.deepEqual(pairs[0].lines.map((l) => l.id).sort(), ['stl:acme:manual:1', `stl:acme:p:${IBAN}:F1`]);
+      assert.equal(pairs[0].days_apart, 1);
+      assert.equal((await books.store.db.info()).update_seq, before, 'nothing was written');
+      assert.deepEqual(await findDuplicates(books.store, 0), [], 'a day apart is outside --days 0');
+    });
   });
 });
