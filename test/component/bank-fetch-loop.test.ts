@@ -629,6 +629,8 @@ describe('bank fetch loop', function () {
       const f1 = await books.store.get<StatementLineDoc>(statementLineId('acme', `p:${IBAN}:F1`));
       assert.equal(f1?.state, 'deleted');
       assert.equal(f1?.replaced_by, statementLineId('acme', `p:${IBAN}:F1c`));
+      // The loop keeps a slim copy of stored lines; the correction is written onto the whole document.
+      assert.ok(f1?.imported_at && f1.dedup_key && f1.payee, 'fields the plan does not read are kept');
       assert.equal((await books.store.get<StatementLineDoc>(statementLineId('acme', `p:${IBAN}:F2`)))?.state, 'deleted');
       assert.deepEqual((await live()).map((l) => l.amount), [-1010]);
     });
