@@ -82,10 +82,12 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
   },
   fetch: {
     summary: 'fetch bank connections now (all enabled ones, or those named) and print the outcome',
-    usage: 'booksync fetch [NAME...] [--json]',
-    options: { json: { type: 'boolean' } },
+    usage: 'booksync fetch [NAME...] [--since YYYY-MM-DD] [--json]',
+    options: { json: { type: 'boolean' }, since: { type: 'string' } },
     async run({ values, positionals, configPath, env }) {
-      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(env), positionals);
+      const since = values.since as string | undefined;
+      if (since !== undefined && (!positionals.length || !/^\d{4}-\d{2}-\d{2}$/.test(since))) return usageError('fetch: --since takes a date YYYY-MM-DD and the names of the connections to fetch from it', this.usage);
+      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(env), positionals, since);
       if (values.json) json(outcomes);
       else {
         out(
@@ -108,6 +110,29 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
         for (const r of outcomes) for (const w of r.warnings) out(`warning: ${r.connection}: ${w}`);
       }
       return outcomes.some((r) => r.error) ? 1 : 0;
+    },
+  },
+  bank: {
+    summary: 'bank duplicates [--days N]: likely duplicate statement lines for review (changes nothing)',
+    usage: 'booksync bank duplicates [--days N] [--json]',
+    options: { days: { type: 'string' }, json: { type: 'boolean' } },
+    async run({ values, positionals, configPath, env }) {
+      if (positionals[0] !== 'duplicates' || positionals.length > 1) return usageError(`bank: unknown subcommand '${positionals.join(' ')}'`, this.usage);
+      const days = values.days === undefined ? undefined : Number(values.days);
+      if (days !== undefined && (!/^\d+$/.test(String(values.days)) || days > 366)) return usageError('bank duplicates: --days takes a whole number of days (0 to 366)', this.usage);
+      const pairs = await (await offline()).bankDuplicates(configPath, env, await quietLogger(env), days);
+      if (values.json) json(pairs);
+      else if (pairs.length === 0) out('no likely duplicates');
+      else {
+        out(
+          table([
+            ['account', 'amount', 'days apart', 'line', 'date', 'payee', 'line', 'date', 'payee'],
+            ...pairs.map((p) => [p.account, money(p.amount, p.currency), String(p.days_apart), p.lines[0].id, p.lines[0].date, p.lines[0].payee ?? '-', p.lines[1].id, p.lines[1].date, p.lines[1].payee ?? '-']),
+          ]),
+        );
+        out(`${pairs.length} pair(s) to review; nothing was changed`);
+      }
+      return 0;
     },
   },
   institutions: {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { BankConnectionConfig, Config } from '../config';
-import { BankScheduler, builtinRegistry, FetchLoop, institutionLabel, type ConnectionSpec, type RunOutcome } from '../bank';
+import { BankScheduler, builtinRegistry, FetchLoop, findDuplicates, institutionLabel, type ConnectionSpec, type RunOutcome } from '../bank';
 import type { BooksStore } from '../ledger';
 import type { Logger } from '../shared/logger';
 import { BankRunMemory } from './bank-run-memory';
@@ -56,8 +56,9 @@ export class BankService implements Service {
     this.scheduler = new BankScheduler(connectionSpecsFrom(config), { loop, store, logger, afterRun, onRun });
     control.handle('bank.fetch', async (params) => {
       const names = Array.isArray(params.names) ? params.names.map(String) : [];
-      return this.scheduler.runNow(names);
+      return this.scheduler.runNow(names, typeof params.since === 'string' ? { since: params.since } : {});
     });
+    control.handle('bank.duplicates', async (params) => findDuplicates(store, typeof params.days === 'number' ? params.days : undefined));
   }
 
   start(): Promise<void> {

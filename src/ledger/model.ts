@@ -220,6 +220,10 @@ export interface StatementLineDoc extends BaseDoc {
   imported_at: string;
   /** The statement line id that replaced this one (a pending line replaced by its booked version). */
   replaced_by?: string;
+  /** ISO instant a fetch found this pending line gone from the feed; cleared if it comes back. */
+  vanished_at?: string;
+  /** The bank import that wrote this line; invisible while that import is staged (staged-imports.ts). */
+  import_id?: string;
 }
 
 export const BANK_CONNECTION_STATUSES = [

@@ -73,10 +73,13 @@ describe('bank fetch loop with streamed statement files', function () {
     assert.equal(outcome.status, 'connected', JSON.stringify(outcome.error));
     assert.ok(log.entries.some((e) => e.event === 'bank.file' && e.streamed === true), 'read as a stream');
     const parsed = parseStatement(readFileSync(big), { fileName: 'big.camt053.xml' });
-    const expected = planStatementLines({ connection: 'big', statements: parsed.statements, includePending: false, window: outcome.window!, existing: [], importedAt: clock.now().toISOString() });
+    const stored = (await lines()).map(content);
+    const importId = (stored[0] as StatementLineDoc).import_id;
+    assert.ok(importId && stored.every((l) => (l as StatementLineDoc).import_id === importId), 'every line carries the run\'s import id');
+    const expected = planStatementLines({ connection: 'big', statements: parsed.statements, includePending: false, window: outcome.window!, existing: [], importedAt: clock.now().toISOString(), importId });
     assert.equal(outcome.counts.new, ENTRIES);
     const byId = (a: { _id?: string }, b: { _id?: string }) => (String(a._id) < String(b._id) ? -1 : 1);
-    assert.deepEqual((await lines()).map(content).sort(byId), (expected.writes as StatementLineDoc[]).sort(byId));
+    assert.deepEqual(stored.sort(byId), (expected.writes as StatementLineDoc[]).sort(byId));
     assert.deepEqual(readdirSync(inbox), [], 'archived once stored');
     const closing = parsed.statements[0].balances[1]; // CLBD, the latest ledger balance
     assert.deepEqual((await readStatus(books.store, 'big'))?.balance, { amount: closing.amount, currency: 'EUR', date: closing.date });
