@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { builtinRegistry, FetchLoop, type RunOutcome } from '../bank';
-import { parseStatement } from '../bank/providers/dropfolder';
+import { parseStatement } from '../bank/formats';
 import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
 import { ledgerReport, pendingLines, reconcileLine, undoReconciliation } from '../ledger/automation';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { MalformedStatementError } from '../../src/bank/errors';
-import { parseCamt053, parseStatement } from '../../src/bank/providers/dropfolder';
+import { parseCamt053, parseStatement } from '../../src/bank/formats';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
 const read = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));

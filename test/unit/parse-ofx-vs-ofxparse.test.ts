@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseStatement } from '../../src/bank/providers/dropfolder';
+import { parseStatement } from '../../src/bank/formats';
 import { parseAmount } from '../../src/shared/money';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { MalformedStatementError } from '../../src/bank/errors';
 import type { BankTransaction } from '../../src/bank/provider';
-import { parseOfx, parseOfxStream, parseStatement, type OfxStatementSummary } from '../../src/bank/providers/dropfolder';
+import { parseOfx, parseOfxStream, parseStatement, type OfxStatementSummary } from '../../src/bank/formats';
 import { generateOfx } from '../../scripts/gen-ofx';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');

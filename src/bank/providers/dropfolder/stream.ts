@@ -2,10 +2,7 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:
 import type { BankTransaction, StatementSink, StatementStream } from '../../provider';
 import { BankError, MalformedStatementError } from '../../errors';
 import { BooksyncError } from '../../../shared/errors';
-import { parseCamt053Stream } from './formats/camt053';
-import { malformed, MALFORMED_FILE, type StatementFormat } from './formats/common';
-import { parseOfxStream } from './formats/ofx';
-import { chooseFormat, type ParseStatementOptions } from './parse';
+import { chooseFormat, malformed, MALFORMED_FILE, parseCamt053Stream, parseOfxStream, type ParseStatementOptions, type StatementFormat } from '../../formats';
 
 /**
  * Statement files at least this large are read as streams (provider.ts, StatementStream) instead

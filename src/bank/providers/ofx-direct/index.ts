@@ -3,7 +3,7 @@ import { BankAuthError, BankUnavailableError, MalformedStatementError } from '..
 import { bodySnippet, httpRequest, looksLikeHtml, redact, statusError, type HttpResponse } from '../../http';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { buildStatementRequest } from './request';
-import { parseOfx as parseOfxStatements } from '../dropfolder/formats/ofx';
+import { parseOfx as parseOfxStatements } from '../../formats';
 import { OfxContentError, signonStatus, statementParts } from './response';
 import { readSettings } from './settings';
 import { NotOfxError, OfxSyntaxError, parseOfx, type OfxDocument } from './sgml';

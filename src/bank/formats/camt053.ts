@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { BankAccountStatement, BankBalance, BankTransaction } from '../../../provider';
-import { isCurrency } from '../../../../shared/money';
-import type { CalendarDate } from '../../../../shared/dates';
+import type { BankAccountStatement, BankBalance, BankTransaction } from '../provider';
+import { isCurrency } from '../../shared/money';
+import type { CalendarDate } from '../../shared/dates';
 import { asciiHead, charsetFromName, chooseCharset, concatBytes, decodeCp1252, StreamDecoder, type Charset } from './charset';
 import { localName, Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
 import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';

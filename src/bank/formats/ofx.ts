@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { BankAccountStatement, BankBalance, BankTransaction } from '../../../provider';
-import { isCurrency } from '../../../../shared/money';
-import type { CalendarDate } from '../../../../shared/dates';
+import type { BankAccountStatement, BankBalance, BankTransaction } from '../provider';
+import { isCurrency } from '../../shared/money';
+import type { CalendarDate } from '../../shared/dates';
 import { asciiHead, charsetFromName, concatBytes, joinBytes, sniffBom, StreamDecoder, type Charset } from './charset';
 import { Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
 import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';

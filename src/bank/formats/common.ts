@@ -1,8 +1,8 @@
-import type { BankAccountStatement, BankTransaction } from '../../../provider';
-import { MalformedStatementError } from '../../../errors';
-import { BooksyncError } from '../../../../shared/errors';
-import { calendarDate, daysInMonth, type CalendarDate } from '../../../../shared/dates';
-import { currencyExponent, parseAmount } from '../../../../shared/money';
+import type { BankAccountStatement, BankTransaction } from '../provider';
+import { MalformedStatementError } from '../errors';
+import { BooksyncError } from '../../shared/errors';
+import { calendarDate, daysInMonth, type CalendarDate } from '../../shared/dates';
+import { currencyExponent, parseAmount } from '../../shared/money';
 
 /** The statement formats the drop folder reads. */
 export type StatementFormat = 'ofx1' | 'ofx2' | 'camt053' | 'mt940' | 'csv';

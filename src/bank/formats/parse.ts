@@ -1,11 +1,11 @@
 import { extname } from 'node:path';
-import { BooksyncError } from '../../../shared/errors';
-import { asciiHead } from './formats/charset';
-import { looksLikeCamt053, parseCamt053 } from './formats/camt053';
-import { malformed, type ParsedStatementFile, type StatementFormat } from './formats/common';
-import { parseCsv, type CsvMapping } from './formats/csv';
-import { looksLikeMt940, parseMt940 } from './formats/mt940';
-import { parseOfx } from './formats/ofx';
+import { BooksyncError } from '../../shared/errors';
+import { asciiHead } from './charset';
+import { looksLikeCamt053, parseCamt053 } from './camt053';
+import { malformed, type ParsedStatementFile, type StatementFormat } from './common';
+import { parseCsv, type CsvMapping } from './csv';
+import { looksLikeMt940, parseMt940 } from './mt940';
+import { parseOfx } from './ofx';
 
 export interface ParseStatementOptions {
   /** Shown in every error and warning; its extension is only a tie-breaker for detection. */

@@ -1,6 +1,6 @@
-import type { BankAccountStatement, BankBalance, BankTransaction } from '../../../provider';
-import { isCurrency } from '../../../../shared/money';
-import type { CalendarDate } from '../../../../shared/dates';
+import type { BankAccountStatement, BankBalance, BankTransaction } from '../provider';
+import { isCurrency } from '../../shared/money';
+import type { CalendarDate } from '../../shared/dates';
 import { charsetFromName, decodeAll } from './charset';
 import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
 
