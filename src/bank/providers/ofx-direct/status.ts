@@ -11,7 +11,7 @@ import type { PermanentError } from '../../../shared/errors';
  *       §11.4.2.2 / §11.13 (banking codes 2000–2028); research/protocols.md §1 "Status codes"
  */
 
-export interface OfxStatus {
+export interface OfxStatusCode {
   code: number;
   /** INFO | WARN | ERROR */
   severity: string;
@@ -71,7 +71,7 @@ const OK_CODES = new Set([0, 1]);
  * "statement").
  */
 export function ofxStatusError(
-  status: OfxStatus,
+  status: OfxStatusCode,
   where: string,
   connection: string,
   secrets: readonly string[],
