@@ -4,6 +4,7 @@ import { isCurrency } from '../shared/money';
 import { statementLineId, type DeletionStub, type StatementLineDoc } from '../ledger';
 import { MalformedStatementError } from './errors';
 import type { BankAccountStatement, BankTransaction } from './provider';
+import { applyFeedCorrections } from './corrections';
 
 /**
  * Exactly-once statement lines (DESIGN.md, Bank feeds; research/banksync.md, hard cases).
@@ -279,17 +280,10 @@ export function planStatementLines(input: PlanInput): LinePlan {
     const own = existingByAccount.get(account);
     const stored = (own && own.length > 0 ? own : orphans).slice().sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
 
-    // Corrections first: a DELETE is an instruction, not a line; a REPLACE is a line plus an instruction.
-    const corrections: Array<{ target: string; action: 'REPLACE' | 'DELETE'; replacement?: Incoming }> = [];
-    let txs = feed.txs.filter((t) => includePending || !t.pending);
-    for (const t of txs) {
-      if (t.corrects && clean(t.corrects.providerId)) corrections.push({ target: clean(t.corrects.providerId), action: t.corrects.action });
-    }
-    if (corrections.length > 0) {
-      const targets = new Set(corrections.map((c) => c.target));
-      // The corrected original in the same fetch is dropped: the correction supersedes it.
-      txs = txs.filter((t) => t.corrects ? t.corrects.action === 'REPLACE' : !(t.providerId && targets.has(clean(t.providerId))));
-    }
+    // Corrections first, as the `parse` preview applies them (corrections.ts).
+    const applied = applyFeedCorrections(feed.txs.filter((t) => includePending || !t.pending));
+    const txs = applied.lines;
+    const corrections: Array<{ target: string; action: 'REPLACE' | 'DELETE'; replacement?: Incoming }> = applied.corrections.map((c) => ({ target: c.target, action: c.action }));
 
     // Occurrence numbers and provider-id uniqueness, in feed order.
     const pidCount = new Map<string, number>();

@@ -32,6 +32,12 @@ export interface BankTransaction {
   checkNumber?: string;
   /** True while the bank still reports the transaction as pending (not booked). */
   pending: boolean;
+  /** Further text the bank gave about the line (camt.053 AddtlTxInf / AddtlNtryInf, MT940 :86: text that is not remittance). */
+  additionalInfo?: string;
+  /** The line reverses an earlier booking (camt.053 RvslInd, MT940 RC/RD). */
+  reversal?: boolean;
+  /** Why a payment came back (camt.053 RtrInf/Rsn, SEPA return reason code such as AC04, MD06). */
+  returnReason?: string;
   /** OFX CORRECTFITID / CORRECTACTION: this line replaces (or deletes) an earlier one. */
   corrects?: { providerId: string; action: 'REPLACE' | 'DELETE' };
 }

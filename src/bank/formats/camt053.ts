@@ -4,7 +4,7 @@ import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
 import { asciiHead, charsetFromName, chooseCharset, concatBytes, decodeCp1252, StreamDecoder, type Charset } from './charset';
 import { localName, Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
-import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import { bankDate, capFreeText, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
 
 /**
  * ISO 20022 camt.053 (bank-to-customer statement), versions .001.02 to .001.08 and later: the
@@ -327,7 +327,7 @@ class CamtReader implements TokenHandler {
       if (sameCurrency && sum === amount) {
         parts.forEach((x, i) => {
           const id = x.d.acctSvcrRef ?? (e.acctSvcrRef !== undefined ? `${e.acctSvcrRef}/${i + 1}` : undefined);
-          this.emit(st, this.transaction(line(x.amount, currency), id, x.d, e, x.amount >= 0));
+          this.emit(st, this.transaction(line(x.amount, currency), id, x.d, e, x.amount >= 0), x.d.line);
         });
         return;
       }
@@ -344,10 +344,11 @@ class CamtReader implements TokenHandler {
       delete tx.counterpartyIban;
       delete tx.reference;
     }
-    this.emit(st, tx);
+    this.emit(st, tx, e.line);
   }
 
-  private emit(st: StatementDraft, tx: BankTransaction): void {
+  private emit(st: StatementDraft, tx: BankTransaction, line: number): void {
+    capFreeText(tx, `${this.file}:${line}`, (w) => this.warnings.push(w));
     if (st.count === 0) st.firstCurrency = tx.currency;
     st.count++;
     this.transactionCount++;

@@ -2,7 +2,7 @@ import type { BankAccountStatement, BankTransaction } from '../provider';
 import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
 import { charsetFromName, decodeAll } from './charset';
-import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import { bankDate, capFreeText, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
 
 /** A column: its header text (when the file has a header row) or its 1-based number. */
 export type CsvColumn = string | number;
@@ -295,6 +295,7 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
       st = { accountId, currency: currencyText, transactions: [], balances: [] };
       byAccount.set(accountId, st);
     }
+    capFreeText(tx, `${file}:${r.line}: row ${row}`, (w) => warnings.push(w));
     st.transactions.push(tx);
   });
   const statements = [...byAccount.values()];

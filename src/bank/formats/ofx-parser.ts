@@ -3,7 +3,7 @@ import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
 import { asciiHead, charsetFromName, concatBytes, joinBytes, sniffBom, StreamDecoder, type Charset } from './charset';
 import { Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
-import { bankDate, cleanText, compact, malformed } from './common';
+import { bankDate, capFreeText, cleanText, compact, malformed } from './common';
 import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
 
 /**
@@ -103,6 +103,8 @@ interface StatementDraft {
   line: number;
   kind: 'STMTRS' | 'CCSTMTRS';
   currency?: string;
+  /** CURDEF was present but empty (read as missing). */
+  emptyCurdef?: boolean;
   accountId?: string;
   bankId?: string;
   from?: CalendarDate;
@@ -149,6 +151,8 @@ export class OfxStreamParser implements TokenHandler {
   private statementIndex = 0;
   private transactionCount = 0;
   private sawOfx = false;
+  /** An `<OFX>` tag was read: anything that fails before it means the input is not OFX. */
+  private sawOfxTag = false;
   private readonly file: string;
 
   constructor(private readonly options: OfxOptions, private readonly sink: OfxSink) {
@@ -177,13 +181,13 @@ export class OfxStreamParser implements TokenHandler {
     try {
       this.tokenizer.end();
     } catch (err) {
-      if (err instanceof TokenizerError) throw malformed({ file: this.file, line: err.line }, `${err.message} (truncated file?)`);
+      if (err instanceof TokenizerError) throw this.sawOfxTag ? malformed({ file: this.file, line: err.line }, `${err.message} (truncated file?)`) : this.notOfx();
       throw err;
     }
     if (this.pendingLeaf !== undefined) this.settlePending();
     if (this.tx) throw this.fail(this.tx.line, this.tx.pending ? 'STMTTRNP' : 'STMTTRN', 'file ends inside this transaction (truncated file?)');
     if (this.statement) throw this.fail(this.statement.line, this.statement.kind, 'file ends inside this statement (truncated file?)');
-    if (!this.sawOfx) throw malformed({ file: this.file, line: 1, field: 'OFX' }, 'no <OFX> element: not an OFX file');
+    if (!this.sawOfx) throw this.notOfx();
     if (this.stack.length > 0) throw this.fail(this.tokenizer.line, this.stack[this.stack.length - 1], `file ends before </${this.stack[this.stack.length - 1]}> (truncated file?)`);
     if (this.statementIndex === 0 && !this.options.allowNoStatement) {
       const st = this.parts.find((p) => p.status?.code !== undefined && p.status.code !== '0')?.status ?? this.signonStatus;
@@ -229,7 +233,7 @@ export class OfxStreamParser implements TokenHandler {
     try {
       text = this.decoder!.decode(bytes, final);
     } catch (err) {
-      throw malformed({ file: this.file, line: this.tokenizer.line }, (err as Error).message);
+      throw this.sawOfxTag ? malformed({ file: this.file, line: this.tokenizer.line }, (err as Error).message) : this.notOfx();
     }
     if (text.length > 0) this.tokenizer.write(text);
   }
@@ -239,6 +243,10 @@ export class OfxStreamParser implements TokenHandler {
   open(rawName: string, _attributes: Record<string, string> | undefined, selfClosing: boolean): void {
     if (this.pendingLeaf !== undefined) this.settlePending();
     const name = rawName.toUpperCase();
+    if (!this.sawOfxTag) {
+      if (name !== 'OFX') throw this.notOfx();
+      this.sawOfxTag = true;
+    }
     if (selfClosing) {
       this.leaf(name, '', this.tokenizer.line);
       return;
@@ -254,6 +262,7 @@ export class OfxStreamParser implements TokenHandler {
 
   close(rawName: string): void {
     const name = rawName.toUpperCase();
+    if (!this.sawOfxTag) throw this.notOfx();
     if (this.pendingLeaf !== undefined) {
       if (this.pendingLeaf === name) {
         const leafName = this.pendingLeaf;
@@ -329,6 +338,7 @@ export class OfxStreamParser implements TokenHandler {
       case 'STMTTRNP':
         if (this.tx) {
           const tx = this.buildTransaction(this.tx);
+          capFreeText(tx, `${this.file}:${this.tx.line}`, (w) => this.warnings.push(w));
           this.tx = undefined;
           this.statement!.count++;
           this.transactionCount++;
@@ -409,15 +419,17 @@ export class OfxStreamParser implements TokenHandler {
     const bal = this.balance;
     if (bal !== undefined && (parent === 'LEDGERBAL' || parent === 'AVAILBAL')) {
       if (name === 'BALAMT') { bal.amount = raw.trim(); bal.line = line; }
-      else if (name === 'DTASOF') bal.date = raw.trim();
+      else if (name === 'DTASOF') bal.date = raw.trim() || undefined;
       return;
     }
     const st = this.statement;
     if (st !== undefined) {
       if (name === 'CURDEF' && (parent === 'STMTRS' || parent === 'CCSTMTRS')) {
         const c = raw.trim().toUpperCase();
-        if (!isCurrency(c)) throw this.fail(line, 'CURDEF', `'${raw.trim()}' is not an ISO 4217 currency`);
-        st.currency = c;
+        // An empty CURDEF is read as a missing one (libofx does the same; docs/FORMATS.md §OFX "Empty elements").
+        if (c === '') st.emptyCurdef = true;
+        else if (!isCurrency(c)) throw this.fail(line, 'CURDEF', `'${raw.trim()}' is not an ISO 4217 currency`);
+        else st.currency = c;
       } else if (parent === 'BANKACCTFROM' || parent === 'CCACCTFROM') {
         if (name === 'ACCTID') st.accountId = raw.trim();
         else if (name === 'BANKID') st.bankId = raw.trim() || undefined;
@@ -439,20 +451,31 @@ export class OfxStreamParser implements TokenHandler {
     }
   }
 
-  private statementCurrency(st: StatementDraft): string {
+  /**
+   * The statement's currency. Without a usable CURDEF (missing or empty) it is the currency the
+   * first line names (its CURRENCY or ORIGCURRENCY CURSYM), else the connection's, with a warning.
+   */
+  private statementCurrency(st: StatementDraft, lineCurrency?: { symbol: string; line: number }): string {
     if (st.currency !== undefined) return st.currency;
+    const missing = `${st.kind} has ${st.emptyCurdef ? 'an empty' : 'no'} CURDEF`;
+    if (lineCurrency !== undefined) {
+      if (!isCurrency(lineCurrency.symbol)) throw this.fail(lineCurrency.line, 'CURSYM', `'${lineCurrency.symbol}' is not an ISO 4217 currency`);
+      st.currency = lineCurrency.symbol;
+      this.warnings.push(`${this.file}:${st.line}: ${missing}; read as ${st.currency}, the currency its first line names (CURSYM)`);
+      return st.currency;
+    }
     const fallback = this.options.defaultCurrency?.toUpperCase();
     if (fallback !== undefined && isCurrency(fallback)) {
       st.currency = fallback;
-      this.warnings.push(`${this.file}:${st.line}: ${st.kind} has no CURDEF; assumed ${fallback} (the configured default)`);
+      this.warnings.push(`${this.file}:${st.line}: ${missing}; assumed ${fallback} (the connection's currency)`);
       return fallback;
     }
-    throw this.fail(st.line, 'CURDEF', 'statement without a currency (CURDEF) and no default currency configured');
+    throw this.fail(st.line, 'CURDEF', `${missing}, its lines name no currency (CURSYM) and no default currency is configured`);
   }
 
   private buildTransaction(d: TxDraft): BankTransaction {
     const st = this.statement!;
-    const statementCurrency = this.statementCurrency(st);
+    const statementCurrency = this.statementCurrency(st, d.curSym ? { symbol: d.curSym, line: d.line } : undefined);
     // CURRENCY means the amounts are in CURSYM; ORIGCURRENCY means they are in CURDEF already.
     let currency = statementCurrency;
     if (d.currencyKind === 'CURRENCY' && d.curSym) {
@@ -530,6 +553,11 @@ export class OfxStreamParser implements TokenHandler {
       this.warnings.push(`${this.file}:${line}: ${field} '${t}' is not a date; ignored`);
     }
     return date;
+  }
+
+  /** Input that is not OFX at all: said so, without echoing its bytes. */
+  private notOfx(): Error {
+    return malformed({ file: this.file, line: 1, field: 'OFX' }, 'not an OFX file (no <OFX> element where the OFX body starts)');
   }
 
   private fail(line: number, field: string, why: string): Error {

@@ -21,7 +21,16 @@ export class CollectingSink implements OfxSink {
 }
 
 /** Parses a whole OFX/QFX file held in memory. */
-export function parseOfx(bytes: Buffer, options: OfxOptions): ParsedStatementFile & Pick<OfxResult, 'signon' | 'parts'> {
+export function parseOfx(bytes: Buffer, options: OfxOptions): ParsedStatementFile {
+  const { signon: _signon, parts: _parts, ...file } = parseOfxResponse(bytes, options);
+  return file;
+}
+
+/**
+ * Parses a whole OFX response (OFX Direct Connect) in one pass: the statements as for a file, and
+ * the protocol envelope (signon STATUS, transaction wrappers with TRNUID and STATUS).
+ */
+export function parseOfxResponse(bytes: Buffer, options: OfxOptions): ParsedStatementFile & Pick<OfxResult, 'signon' | 'parts'> {
   const sink = new CollectingSink();
   const parser = new OfxStreamParser(options, sink);
   parser.write(bytes);

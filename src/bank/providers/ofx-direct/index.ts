@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BankAuthError, BankUnavailableError, MalformedStatementError } from '../../errors';
-import { parseOfx, type OfxEnvelopePart, type OfxStatus, type ParsedStatementFile } from '../../formats';
+import { parseOfxResponse, type OfxEnvelopePart, type OfxStatus, type ParsedStatementFile } from '../../formats';
 import { bodySnippet, httpRequest, looksLikeHtml, redact, statusError, type HttpResponse } from '../../http';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { buildStatementRequest } from './request';
@@ -42,7 +42,7 @@ function parseBody(res: HttpResponse, ctx: FetchContext, secrets: readonly strin
     });
   }
   try {
-    return parseOfx(Buffer.from(res.body), { fileName: `${ctx.connection}: OFX response`, allowNoStatement: true });
+    return parseOfxResponse(Buffer.from(res.body), { fileName: `${ctx.connection}: OFX response`, allowNoStatement: true });
   } catch (err) {
     if (!(err instanceof MalformedStatementError)) throw err;
     const message = redact(err.message, secrets);
