@@ -68,7 +68,7 @@ function render(file: string, preview: StatementPreview): string {
     for (const c of s.corrections ?? []) {
       const by = c.by ? ` by ${c.by}` : '';
       const what = c.action === 'REPLACE' ? `replaced${by}` : `deleted${by}`;
-      out.push(`  corrected: ${c.target} ${what}${c.inFeed ? ' (the original in this file is not imported)' : ' (a line imported earlier)'}`);
+      out.push(`  corrected: ${c.target} ${what}${c.inFeed ? ' (the original in this file is not imported)' : ' (not in this file: applied to the line already imported, if there is one)'}`);
     }
   }
   for (const w of preview.warnings) out.push(`warning: ${w}`);
