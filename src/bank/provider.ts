@@ -27,6 +27,8 @@ export interface BankTransaction {
   /** Structured or free-text remittance reference (RF creditor reference, +++…+++, end-to-end id). */
   reference?: string;
   counterpartyIban?: string;
+  /** The counterparty's account when it is not an IBAN (a domestic account number). */
+  counterpartyAccount?: string;
   counterpartyName?: string;
   /** Check number / bank's own reference, kept for people. */
   checkNumber?: string;

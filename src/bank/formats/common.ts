@@ -123,7 +123,7 @@ export function dropSharedProviderIds(statement: BankAccountStatement, file: str
  */
 export const MAX_FREE_TEXT_CHARS = 4096;
 
-const FREE_TEXT_FIELDS = ['payee', 'memo', 'reference', 'counterpartyName', 'additionalInfo'] as const;
+const FREE_TEXT_FIELDS = ['payee', 'memo', 'reference', 'counterpartyName', 'counterpartyAccount', 'additionalInfo'] as const;
 
 /** Cuts free text longer than {@link MAX_FREE_TEXT_CHARS}, with a warning naming the place. */
 export function capFreeText(tx: BankTransaction, where: string, warn: (text: string) => void): void {

@@ -2,7 +2,8 @@ import type { BankAccountStatement, BankBalance, BankTransaction } from '../prov
 import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
 import { charsetFromName, decodeAll } from './charset';
-import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import { bankDate, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import { readInfo86, readSupplementary } from './mt940-info';
 
 /**
  * SWIFT MT940 customer statements, in the envelopes banks actually send: the SWIFT blocks
@@ -161,7 +162,7 @@ class Mt940Reader {
       case '86': {
         const st = this.need(f);
         if (st.lastTx) {
-          this.info86(f.value, st.lastTx);
+          readInfo86(f.value.split('\n'), st.lastTx);
           st.lastTx = undefined;
         }
         return;
@@ -263,93 +264,8 @@ class Mt940Reader {
     }
     const customer = customerRef?.trim();
     if (customer && customer.toUpperCase() !== 'NONREF') tx.reference = customer;
-    const supplementary = cleanText(more.join(' '));
-    if (supplementary !== undefined) tx.memo = supplementary;
+    readSupplementary(more.join(' '), tx);
     return tx;
-  }
-
-  /** `:86:` information to account owner: German `?nn` subfields, Dutch `/KEY/` pairs or free text. */
-  private info86(value: string, tx: BankTransaction): void {
-    const lines = value.split('\n');
-    const gvc = /^(\d{3})(\D)/.exec(lines[0]);
-    if (gvc && lines.join('').includes(`${gvc[2]}`) && new RegExp(`\\${gvc[2]}\\d\\d`).test(lines.join(''))) {
-      this.german(lines.join(''), gvc[2], tx);
-      return;
-    }
-    const joined = joinWrapped(lines, 65);
-    if (/^\s*\/[A-Z]{2,9}\//.test(joined)) {
-      this.slashed(joined, tx);
-      return;
-    }
-    const text = cleanText(joined);
-    if (text !== undefined) tx.memo = tx.memo !== undefined ? `${text} ${tx.memo}` : text;
-  }
-
-  private german(text: string, sep: string, tx: BankTransaction): void {
-    const sub = new Map<string, string[]>();
-    const parts = text.slice(3).split(sep);
-    for (const part of parts) {
-      if (part.length < 2 || !/^\d\d/.test(part)) continue;
-      const key = part.slice(0, 2);
-      (sub.get(key) ?? sub.set(key, []).get(key)!).push(part.slice(2));
-    }
-    const one = (k: string): string | undefined => sub.get(k)?.join('');
-    const purposeParts: string[] = [];
-    for (const k of ['20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '60', '61', '62', '63']) {
-      for (const p of sub.get(k) ?? []) purposeParts.push(p);
-    }
-    const purpose = joinWrapped(purposeParts, 27);
-    const sepa = sepaKeywords(purpose);
-    const name = joinWrapped([one('32') ?? '', one('33') ?? ''].filter((p) => p !== ''), 27);
-    const memo = cleanText(sepa.SVWZ ?? (Object.keys(sepa).length > 0 ? undefined : purpose)) ?? cleanText(one('00'));
-    const eref = sepa.EREF && sepa.EREF.toUpperCase() !== 'NOTPROVIDED' ? sepa.EREF : undefined;
-    const iban = sepa.IBAN ?? one('31');
-    if (cleanText(name) !== undefined) {
-      tx.payee = cleanText(name);
-      tx.counterpartyName = cleanText(name);
-    }
-    if (memo !== undefined) tx.memo = memo;
-    if (eref !== undefined) tx.reference = cleanText(eref);
-    else if (sepa.KREF) tx.reference = cleanText(sepa.KREF);
-    if (iban !== undefined && /^[A-Z]{2}\d{2}[A-Z0-9]{8,30}$/.test(iban.replace(/\s+/g, ''))) tx.counterpartyIban = iban.replace(/\s+/g, '');
-  }
-
-  private slashed(text: string, tx: BankTransaction): void {
-    const tokens = text.trim().split('/');
-    const values = new Map<string, string>();
-    let key: string | undefined;
-    let acc: string[] = [];
-    const flush = (): void => {
-      if (key !== undefined && !values.has(key)) values.set(key, acc.join('/').replace(/^\/+|\/+$/g, ''));
-    };
-    for (const tok of tokens) {
-      if (SLASH_KEYS.has(tok)) {
-        flush();
-        key = tok;
-        acc = [];
-      } else if (key !== undefined) {
-        acc.push(tok);
-      }
-    }
-    flush();
-    let name = values.get('NAME');
-    let iban = values.get('IBAN');
-    const cntp = values.get('CNTP') ?? values.get('BENM') ?? values.get('ORDP');
-    if (cntp !== undefined) {
-      const [cIban, , cName] = cntp.split('/');
-      iban ??= cIban || undefined;
-      name ??= cName || undefined;
-    }
-    let remi = values.get('REMI');
-    if (remi !== undefined) remi = remi.replace(/^(USTD|STRD)\/+(?:[A-Z]+\/+)?(?:[A-Z]{3,4}\/+)?/, '');
-    const eref = values.get('EREF');
-    if (cleanText(name) !== undefined) {
-      tx.payee = cleanText(name);
-      tx.counterpartyName = cleanText(name);
-    }
-    if (cleanText(remi) !== undefined) tx.memo = cleanText(remi);
-    if (eref !== undefined && eref.toUpperCase() !== 'NOTPROVIDED' && cleanText(eref) !== undefined) tx.reference = cleanText(eref);
-    if (iban !== undefined && /^[A-Z]{2}\d{2}[A-Z0-9]{8,30}$/.test(iban.replace(/\s+/g, ''))) tx.counterpartyIban = iban.replace(/\s+/g, '');
   }
 
   private finish(st: Draft): void {
@@ -380,36 +296,6 @@ class Mt940Reader {
 
 /** `:61:` first line: value date, entry date, mark, funds code, amount, type, references. */
 const LINE61 = /^(\d{6})(\d{4})?(RC|RD|C|D)([A-Z])?(\d[\d]*,\d*)([A-Z][A-Z0-9]{3})(.*?)(?:\/\/(.*))?$/;
-
-const SLASH_KEYS = new Set([
-  'EREF', 'PREF', 'MARF', 'CSID', 'CNTP', 'REMI', 'PURP', 'ULTC', 'ULTD', 'ULTB', 'NAME', 'IBAN', 'BIC', 'ORDP', 'BENM',
-  'RTRN', 'ADDR', 'CDTRREF', 'CDTRREFTP', 'ISSR', 'SVCL', 'TRCD', 'BUSP', 'ACCW', 'IREF', 'RREF', 'EXCH', 'CHGS', 'COAM', 'OCMT',
-]);
-
-const SEPA_KEYWORDS = ['EREF', 'KREF', 'MREF', 'CRED', 'DEBT', 'SVWZ', 'ABWA', 'ABWE', 'IBAN', 'BIC', 'COAM', 'OAMT'];
-
-/** Splits `EREF+x SVWZ+y` purpose text by its SEPA keywords. */
-function sepaKeywords(purpose: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = new RegExp(`(${SEPA_KEYWORDS.join('|')})\\+`, 'g');
-  const hits = [...purpose.matchAll(re)];
-  hits.forEach((m, i) => {
-    const start = m.index! + m[0].length;
-    const end = i + 1 < hits.length ? hits[i + 1].index! : purpose.length;
-    out[m[1]] ??= purpose.slice(start, end).trim();
-  });
-  return out;
-}
-
-/** Joins lines that a fixed width wrapped: a full-width line continues mid-word, a short one ended a phrase. */
-function joinWrapped(lines: string[], width: number): string {
-  let out = '';
-  for (let i = 0; i < lines.length; i++) {
-    if (i > 0) out += lines[i - 1].length >= width ? '' : ' ';
-    out += lines[i];
-  }
-  return out;
-}
 
 /** Parses a whole MT940 file: every statement in it, or nothing. */
 export function parseMt940(bytes: Buffer, options: { fileName: string; defaultCurrency?: string; encoding?: string }): ParsedStatementFile {
