@@ -59,6 +59,8 @@ export interface BankAccountStatement {
   accountId: string;
   /** Bank identifier where known (OFX BANKID, BIC). */
   bankId?: string;
+  /** The bank's id or number of the statement, where the format has one (MT940 :20: and :28C:, camt.053 Stmt/Id). */
+  statementId?: string;
   currency: string;
   /** The window the statement covers, when the bank says so. */
   from?: CalendarDate;

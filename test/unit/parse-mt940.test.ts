@@ -148,4 +148,40 @@ describe('MT940 parser', function () {
     assert.equal(first.length, 65);
     assert.equal(r.statements[0].transactions[0].memo, `${'A'.repeat(58)} ACCOUNT CLOSED NEXT LINE`);
   });
+
+  it('given an MT942 interim report (:34F:, :13D:, :90D:/:90C:, no :60F:/:62F:), then its lines are read as pending in the :34F: currency, dated to :13D:', function () {
+    const r = parse('mt942-interim.sta');
+    assert.deepEqual(r.warnings, []);
+    const st = r.statements[0];
+    assert.deepEqual([st.accountId, st.currency, st.statementId, st.to, st.balances], ['DE89370400440532013000', 'EUR', '00066/001', '2024-03-06', []]);
+    assert.deepEqual(st.transactions.map((t) => [t.amount, t.pending, t.payee, t.memo]), [
+      [-12000, true, 'Hausverwaltung Schmidt', 'Miete Maerz'],
+      [98050, true, 'Kunde Berger GmbH', 'Rechnung 2024-118'],
+    ]);
+  });
+
+  it('given MT942 totals that do not match its lines, then a warning names :90C:; without :34F: a line says which fields give the currency', function () {
+    const text = read('mt942-interim.sta').toString('latin1');
+    const r = parseStatement(Buffer.from(text.replace(':90C:1EUR980,50', ':90C:2EUR990,50'), 'latin1'), { fileName: 'm.sta' });
+    assert.deepEqual(r.warnings, ['m.sta:13: :90C: says 2 entries of 99050, the lines are 1 of 98050 (minor units of EUR)']);
+    const err = (() => {
+      try {
+        parseStatement(Buffer.from(text.replace(/:34F:[^\r]*\r\n/g, ''), 'latin1'), { fileName: 'm.sta' });
+      } catch (e) {
+        return e as Error;
+      }
+      return assert.fail('expected an error');
+    })();
+    assert.match(err.message, /statement line before any balance \(:60F:\) or floor limit \(:34F:, MT942\): currency unknown/);
+  });
+
+  it('given the same statement twice in one file (two exports concatenated), then it is read once with a warning, and two identical lines inside it stay two', function () {
+    const one = ':20:X\n:25:DE1/2\n:28C:7/1\n:60F:C240101EUR0,00\n:61:240102D3,50NMSCNONREF\n:86:COFFEE\n:61:240102D3,50NMSCNONREF\n:86:COFFEE\n:62F:D240102EUR7,00\n-\n';
+    const r = parseStatement(Buffer.from((one + one).replace(/\n/g, '\r\n')), { fileName: 'twice.sta' });
+    assert.equal(r.statements.length, 1);
+    assert.deepEqual(r.statements[0].transactions.map((t) => [t.amount, t.memo]), [[-350, 'COFFEE'], [-350, 'COFFEE']]);
+    assert.deepEqual(r.warnings, ['twice.sta: statement 7/1 of account 2 (2024-01-02..2024-01-02) with 2 line(s) appears again in the file; read once']);
+    const next = parseStatement(Buffer.from((one + one.replace(':28C:7/1', ':28C:8/1')).replace(/\n/g, '\r\n')), { fileName: 'two.sta' });
+    assert.equal(next.statements.length, 2, 'a statement with another number is another statement');
+  });
 });

@@ -89,6 +89,7 @@ interface BalanceDraft {
 
 interface StatementDraft {
   line: number;
+  id?: string;
   accountId?: string;
   bankId?: string;
   currency?: string;
@@ -224,6 +225,7 @@ class CamtReader implements TokenHandler {
       else if ((name === 'BIC' || name === 'BICFI') && this.has('Svcr')) st.bankId = value;
       return;
     }
+    if (name === 'Id' && parent === 'Stmt') st.id = value;
     if (parent === 'FrToDt') {
       if (name === 'FrDtTm') st.from = value;
       else if (name === 'ToDtTm') st.to = value;
@@ -394,6 +396,7 @@ class CamtReader implements TokenHandler {
     const statement: CamtStatementSummary = compact({
       accountId: st.accountId,
       bankId: st.bankId,
+      statementId: st.id,
       currency,
       from: st.from !== undefined ? this.date(st.from, st.line, 'FrToDt/FrDtTm') : undefined,
       to: st.to !== undefined ? this.date(st.to, st.line, 'FrToDt/ToDtTm') : undefined,

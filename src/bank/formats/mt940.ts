@@ -32,6 +32,9 @@ interface Field {
 
 interface Draft {
   line: number;
+  /** :20: transaction reference and :28C: statement number, the statement's id. */
+  reference?: string;
+  number?: string;
   accountId?: string;
   bankId?: string;
   currency?: string;
@@ -41,6 +44,15 @@ interface Draft {
   transactions: BankTransaction[];
   lastTx?: BankTransaction;
   sawClosing: boolean;
+  /** Set by :34F: or :13D:: an MT942 interim transaction report (intraday lines, no balances). */
+  interim?: Interim;
+}
+
+/** The MT942 parts of a statement (SWIFT MT942: :34F: floor limit, :13D: date/time, :90D:/:90C: totals). */
+interface Interim {
+  asOf?: CalendarDate;
+  debits?: { count: number; sum: number; line: number };
+  credits?: { count: number; sum: number; line: number };
 }
 
 export function looksLikeMt940(head: string): boolean {
@@ -108,17 +120,21 @@ class Mt940Reader {
     switch (f.tag) {
       case '20':
         if (this.st) this.finish(this.st);
-        this.st = { line: f.line, balances: [], transactions: [], sawClosing: false };
+        this.st = { line: f.line, balances: [], transactions: [], sawClosing: false, reference: f.value.trim() || undefined };
         return;
-      case '21':
       case '28':
       case '28C':
+        this.need(f).number = f.value.trim() || undefined;
+        return;
+      case '21':
       case '13':
-      case '13D':
+        this.need(f);
+        return;
       case '34F':
+      case '13D':
       case '90D':
       case '90C':
-        this.need(f);
+        this.interimField(this.need(f), f);
         return;
       case '25':
         this.account(this.need(f), f);
@@ -241,7 +257,7 @@ class Mt940Reader {
     if (!m) throw malformed({ file: this.file, line: f.line, field: ':61:' }, `'${first.trim()}' is not a statement line (YYMMDD[MMDD]C|D|RC|RD amount type reference)`);
     const [, valueText, entryText, mark, , amountText, , customerRef, bankRef] = m;
     const currency = st.currency ?? this.defaultCurrency;
-    if (currency === undefined) throw malformed({ file: this.file, line: f.line, field: ':60F:' }, 'statement line before any balance: currency unknown');
+    if (currency === undefined) throw malformed({ file: this.file, line: f.line, field: ':60F:' }, 'statement line before any balance (:60F:) or floor limit (:34F:, MT942): currency unknown');
     const valueDate = this.yymmdd(valueText, f.line, ':61: value date');
     let bookingDate = valueDate;
     if (entryText) {
@@ -268,9 +284,64 @@ class Mt940Reader {
     return tx;
   }
 
+  /** :34F: `3!a[1!a]15d` floor limit (its currency is the report's), :13D: `6!n4!n1!x4!n`, :90D:/:90C: `5n3!a15d`. */
+  private interimField(st: Draft, f: Field): void {
+    const field = `:${f.tag}:`;
+    const v = f.value.replace(/\s+/g, '');
+    const interim = (st.interim ??= {});
+    if (f.tag === '34F') {
+      const m = /^([A-Z]{3})[DC]?\d[\d,]*$/.exec(v);
+      if (!m || !isCurrency(m[1])) throw malformed({ file: this.file, line: f.line, field }, `'${f.value.trim()}' is not a floor limit (currency, D|C, amount)`);
+      st.currency ??= m[1];
+    } else if (f.tag === '13D') {
+      interim.asOf = this.yymmdd(v.slice(0, 6), f.line, field);
+    } else {
+      const m = /^(\d{1,5})([A-Z]{3})(\d[\d,]*)$/.exec(v);
+      if (!m) throw malformed({ file: this.file, line: f.line, field }, `'${f.value.trim()}' is not a number and sum of entries`);
+      const total = { count: Number(m[1]), sum: this.amount(m[3], m[2], f.line, field), line: f.line };
+      if (f.tag === '90D') interim.debits = total;
+      else interim.credits = total;
+    }
+  }
+
+  /**
+   * An MT942 report: its lines are intraday (pending: the connection's include_pending decides),
+   * it has no balances, and its :90D:/:90C: totals are checked against the lines with a warning.
+   */
+  private finishInterim(st: Draft, interim: Interim): void {
+    if (st.accountId === undefined) throw malformed({ file: this.file, line: st.line, field: ':25:' }, 'MT942 interim report without an account (:25:)');
+    const currency = st.currency ?? this.defaultCurrency;
+    if (currency === undefined) throw malformed({ file: this.file, line: st.line, field: ':34F:' }, 'MT942 interim report without a currency (:34F:)');
+    for (const tx of st.transactions) tx.pending = true;
+    for (const [total, credit, tag] of [[interim.debits, false, ':90D:'], [interim.credits, true, ':90C:']] as const) {
+      if (!total) continue;
+      const lines = st.transactions.filter((t) => (t.amount >= 0) === credit);
+      const sum = lines.reduce((n, t) => n + Math.abs(t.amount), 0);
+      if (lines.length !== total.count || sum !== total.sum) {
+        this.warn(total.line, `${tag} says ${total.count} entries of ${total.sum}, the lines are ${lines.length} of ${sum} (minor units of ${currency})`);
+      }
+    }
+    const statement: BankAccountStatement = compact({
+      accountId: st.accountId,
+      bankId: st.bankId,
+      statementId: st.number ?? st.reference,
+      currency,
+      from: st.transactions.reduce<CalendarDate | undefined>((m, t) => (m === undefined || t.bookingDate < m ? t.bookingDate : m), undefined),
+      to: interim.asOf,
+      transactions: st.transactions,
+      balances: [],
+    });
+    dropSharedProviderIds(statement, this.file, this.warnings);
+    this.statements.push(statement);
+  }
+
   private finish(st: Draft): void {
     this.st = undefined;
     if (st.accountId === undefined) throw malformed({ file: this.file, line: st.line, field: ':25:' }, 'statement without an account (:25:)');
+    if (st.interim) {
+      this.finishInterim(st, st.interim);
+      return;
+    }
     if (!st.sawClosing) throw malformed({ file: this.file, line: st.line, field: ':62F:' }, 'statement without a closing balance (:62F:/:62M:): truncated or incomplete');
     const currency = st.currency ?? this.defaultCurrency;
     if (currency === undefined) throw malformed({ file: this.file, line: st.line, field: ':60F:' }, 'statement without a currency');
@@ -283,6 +354,7 @@ class Mt940Reader {
     const statement: BankAccountStatement = compact({
       accountId: st.accountId,
       bankId: st.bankId,
+      statementId: st.number ?? st.reference,
       currency,
       from: st.transactions.reduce<CalendarDate | undefined>((m, t) => (m === undefined || t.bookingDate < m ? t.bookingDate : m), undefined),
       to: st.closing?.date,
