@@ -91,6 +91,18 @@ describe('bank fetch loop with streamed statement files', function () {
     assert.equal((await lines()).length, ENTRIES);
   });
 
+  it('given a large camt.053 file holding its statement twice (two <Document> roots), then it is streamed, its lines are stored once and a warning says so', async function () {
+    const text = readFileSync(big, 'utf8');
+    writeFileSync(path.join(inbox, 'twice.camt053.xml'), text + text);
+    const loop = new FetchLoop({ store: books.store, registry: builtinRegistry(), logger: log.logger, now: clock.now, writeBatchSize: 250 });
+    const outcome = await loop.run(spec);
+    assert.equal(outcome.status, 'connected', JSON.stringify(outcome.error));
+    assert.ok(log.entries.some((e) => e.event === 'bank.file' && e.streamed === true), 'read as a stream');
+    assert.equal(outcome.counts.new, ENTRIES);
+    assert.equal((await lines()).length, ENTRIES);
+    assert.ok(outcome.warnings.some((w) => /twice\.camt053\.xml: statement .* appears again in the file; read once/.test(w)), outcome.warnings.join('\n'));
+  });
+
   it('given a large file whose very last entry is malformed beside a good file, then the large one is rejected with a reason and nothing of it is stored', async function () {
     const text = readFileSync(big, 'utf8');
     const at = text.indexOf('<Amt Ccy="EUR">', text.lastIndexOf('<Ntry>'));
