@@ -213,6 +213,7 @@ export function newLine(connection: string, id: string, key: string, inc: Pick<I
   const name = clean(t.counterpartyName);
   if (name) doc.counterparty_name = name;
   if (inc.pid) doc.provider_id = inc.pid;
+  bankDetails(doc, t);
   return doc;
 }
 
@@ -226,7 +227,16 @@ function updatedInPlace(line: StatementLineDoc, inc: Incoming): StatementLineDoc
   if (clean(t.reference)) next.reference = clean(t.reference);
   if (clean(t.counterpartyIban)) next.counterparty_iban = clean(t.counterpartyIban);
   if (clean(t.counterpartyName)) next.counterparty_name = clean(t.counterpartyName);
+  bankDetails(next, t);
   return next;
+}
+
+/** What the bank said about a line beyond its content: reversal, return reason, more text (docs/FORMATS.md). */
+function bankDetails(doc: StatementLineDoc, t: BankTransaction): void {
+  if (clean(t.counterpartyAccount)) doc.counterparty_account = clean(t.counterpartyAccount);
+  if (clean(t.additionalInfo)) doc.additional_info = clean(t.additionalInfo);
+  if (t.reversal) doc.reversal = true;
+  if (clean(t.returnReason)) doc.return_reason = clean(t.returnReason);
 }
 
 function changed(a: StatementLineDoc, b: StatementLineDoc): boolean {

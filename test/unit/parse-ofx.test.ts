@@ -301,4 +301,12 @@ describe('OFX parser', function () {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('given two OFX exports of the same statement concatenated in one file, then the statement is read once with a warning, and identical lines inside it stay', function () {
+    const one = read('ofx102-checking.ofx').toString('latin1');
+    const r = parseStatement(Buffer.from(one + one, 'latin1'), { fileName: 'twice.ofx' });
+    assert.equal(r.statements.length, 1);
+    assert.equal(r.statements[0].transactions.length, 4);
+    assert.deepEqual(r.warnings, ['twice.ofx: statement of account 4120012345 (2024-01-01..2024-01-31) with 4 line(s) appears again in the file; read once']);
+  });
 });

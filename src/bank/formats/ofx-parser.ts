@@ -11,7 +11,7 @@ import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
  * as a stream: the parser keeps the current transaction and the unfinished tail of the input,
  * nothing else, so a million-line file costs what a ten-line one does per line.
  *
- * Real files break the spec in known ways (research/protocols.md §1), all accepted here: the
+ * Real files break the spec in known ways (docs/FORMATS.md §OFX), all accepted here: the
  * header on one line or with no blank line before `<OFX>`, unclosed leaf tags in 2.x, comma
  * decimals, `+`/spaces/`$` in amounts, `null` amounts, every date form from `20240131` to
  * `20240131120000.000[+5.5:IST]` with or without brackets, empty FITIDs, a declared charset that
@@ -19,10 +19,10 @@ import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
  *
  * Dates: DTPOSTED is written in the bank's own offset, so its first eight digits are the booking
  * day as the bank means it. It is never converted through UTC, which would move late-evening
- * bookings to the next day (OCA #1009, #859). An impossible day (`20120231`) is clamped to the
+ * bookings to the next day. An impossible day (`20120231`) is clamped to the
  * month's end with a warning.
  *
- * @link https://www.financialdataexchange.org/ (OFX 2.2 specification, §11.4 STMTTRN)
+ * @link https://www.financialdataexchange.org/ (OFX 2.2 specification, §11.4 STMTTRN); docs/FORMATS.md §OFX
  */
 
 export type OfxVersion = 'ofx1' | 'ofx2';
@@ -221,7 +221,7 @@ export class OfxStreamParser implements TokenHandler {
     }
     const bom = sniffBom(head);
     // A declared 1252/Latin-1 stays tentative in the decoder until the first non-ASCII bytes show
-    // whether they are really UTF-8 (research/protocols.md: declarations are often wrong).
+    // whether they are really UTF-8 (declarations are often wrong: docs/FORMATS.md §OFX "Character sets").
     const charset: Charset = bom.charset ?? declared ?? 'utf-8';
     this.decoder = new StreamDecoder(charset, (text) => this.warnings.push(`${this.file}: ${text}`));
     this.headChunks = [];
