@@ -117,7 +117,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
       const { searchInstitutions } = await import('../bank');
       const found = searchInstitutions(positionals.join(' '));
       if (values.json) json(found);
-      else out(found.length ? table([['id', 'name', 'country', 'bic', 'providers'], ...found.map((i) => [i.id, i.name, i.country, i.bic ?? '-', i.providers.join(',')])]) : 'no institution matches');
+      else out(found.length ? table([['id', 'name', 'country', 'bic', 'providers', 'verified'], ...found.map((i) => [i.id, i.name, i.country, i.bic ?? '-', i.providers.join(','), i.unverified ? `no: ${i.unverified}` : 'yes'])]) : 'no institution matches');
       return 0;
     },
   },
