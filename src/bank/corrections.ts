@@ -1,7 +1,7 @@
 import type { BankTransaction } from './provider';
 
 /**
- * OFX corrections inside one feed (OFX 2.2 §11.4.4.3, CORRECTFITID / CORRECTACTION; docs/FORMATS.md
+ * OFX corrections inside one feed (OFX 1.6 §11.4.2.3.1, STMTTRN CORRECTFITID / CORRECTACTION; docs/FORMATS.md
  * §OFX "Corrections"): a DELETE line is an instruction, not a line; a REPLACE line is a line plus
  * an instruction; the corrected original, when it is in the same feed, is superseded and dropped.
  * The import (dedup.ts) and the `parse` preview both go through {@link applyFeedCorrections}, so
