@@ -1,8 +1,8 @@
-import type { BankAccountStatement, BankBalance, BankTransaction } from '../provider';
+import type { BankBalance, BankTransaction, StreamedStatement } from '../provider';
 import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
 import { localName, Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
-import { bankDate, capFreeText, cleanText, compact, decimalAmount, malformed } from './common';
+import { bankDate, capFreeText, cleanText, compact, decimalAmount, malformed, type FormatSink } from './common';
 
 /**
  * The element reader of camt.053 (see camt053.ts for the semantics): tokens in, statement lines
@@ -10,15 +10,9 @@ import { bankDate, capFreeText, cleanText, compact, decimalAmount, malformed } f
  */
 
 /** A statement as known when its `</Stmt>` closes: everything except the lines, which were streamed. */
-export type CamtStatementSummary = Omit<BankAccountStatement, 'transactions'> & { transactionCount: number };
+export type CamtStatementSummary = StreamedStatement;
 
-/** Receives the parse as it happens. Discard everything received if the parse later throws. */
-export interface CamtSink {
-  transaction(tx: BankTransaction, statementIndex: number): void;
-  statement(statement: CamtStatementSummary, statementIndex: number): void;
-  /** Awaited after each chunk of input is parsed, so a consumer can store what it got first. */
-  drain?(): Promise<void>;
-}
+export type CamtSink = FormatSink;
 
 export interface CamtOptions {
   fileName: string;

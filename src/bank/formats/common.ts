@@ -1,4 +1,4 @@
-import type { BankAccountStatement, BankTransaction } from '../provider';
+import type { BankAccountStatement, BankTransaction, StreamedStatement } from '../provider';
 import { MalformedStatementError } from '../errors';
 import { BooksyncError } from '../../shared/errors';
 import { calendarDate, daysInMonth, type CalendarDate } from '../../shared/dates';
@@ -13,6 +13,18 @@ export interface ParsedStatementFile {
   statements: BankAccountStatement[];
   /** Things that did not stop the import (a clamped 30 February, a guessed charset...). */
   warnings: string[];
+}
+
+/**
+ * Receives a streamed parse as it happens, the same for every streaming reader (OFX, camt.053):
+ * each line of statement `statementIndex`, then that statement's summary. Discard everything
+ * received if the parse later throws.
+ */
+export interface FormatSink {
+  transaction(tx: BankTransaction, statementIndex: number): void;
+  statement(statement: StreamedStatement, statementIndex: number): void;
+  /** Awaited after each chunk of input is parsed, so a consumer can store what it got first. */
+  drain?(): Promise<void>;
 }
 
 /** Stable code of every error the statement parsers raise. */

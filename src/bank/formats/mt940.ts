@@ -321,15 +321,20 @@ class Mt940Reader {
         this.warn(total.line, `${tag} says ${total.count} entries of ${total.sum}, the lines are ${lines.length} of ${sum} (minor units of ${currency})`);
       }
     }
+    this.push(st, st.accountId, currency, interim.asOf, []);
+  }
+
+  /** The statement of a finished draft: from its first line's day to `to`. */
+  private push(st: Draft, accountId: string, currency: string, to: CalendarDate | undefined, balances: BankBalance[]): void {
     const statement: BankAccountStatement = compact({
-      accountId: st.accountId,
+      accountId,
       bankId: st.bankId,
       statementId: st.number ?? st.reference,
       currency,
       from: st.transactions.reduce<CalendarDate | undefined>((m, t) => (m === undefined || t.bookingDate < m ? t.bookingDate : m), undefined),
-      to: interim.asOf,
+      to,
       transactions: st.transactions,
-      balances: [],
+      balances,
     });
     dropSharedProviderIds(statement, this.file, this.warnings);
     this.statements.push(statement);
@@ -351,18 +356,7 @@ class Mt940Reader {
         this.warn(st.line, `opening balance ${st.opening.amount} + lines ${sum} ≠ closing balance ${st.closing.amount} (minor units of ${currency})`);
       }
     }
-    const statement: BankAccountStatement = compact({
-      accountId: st.accountId,
-      bankId: st.bankId,
-      statementId: st.number ?? st.reference,
-      currency,
-      from: st.transactions.reduce<CalendarDate | undefined>((m, t) => (m === undefined || t.bookingDate < m ? t.bookingDate : m), undefined),
-      to: st.closing?.date,
-      transactions: st.transactions,
-      balances: st.balances,
-    });
-    dropSharedProviderIds(statement, this.file, this.warnings);
-    this.statements.push(statement);
+    this.push(st, st.accountId, currency, st.closing?.date, st.balances);
   }
 }
 

@@ -1,9 +1,9 @@
-import type { BankAccountStatement, BankBalance, BankTransaction } from '../provider';
+import type { BankBalance, BankTransaction, StreamedStatement } from '../provider';
 import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
 import { asciiHead, charsetFromName, concatBytes, joinBytes, sniffBom, StreamDecoder, type Charset } from './charset';
 import { Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
-import { bankDate, capFreeText, cleanText, compact, malformed } from './common';
+import { bankDate, capFreeText, cleanText, compact, malformed, type FormatSink } from './common';
 import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
 
 /**
@@ -28,15 +28,9 @@ import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
 export type OfxVersion = 'ofx1' | 'ofx2';
 
 /** A statement as known when its `</STMTRS>` closes: everything except the lines, which were streamed. */
-export type OfxStatementSummary = Omit<BankAccountStatement, 'transactions'> & { transactionCount: number };
+export type OfxStatementSummary = StreamedStatement;
 
-/** Receives the parse as it happens. Discard everything received if the parse later throws. */
-export interface OfxSink {
-  transaction(tx: BankTransaction, statementIndex: number): void;
-  statement(statement: OfxStatementSummary, statementIndex: number): void;
-  /** Awaited after each chunk of input is parsed, so a consumer can store what it got first. */
-  drain?(): Promise<void>;
-}
+export type OfxSink = FormatSink;
 
 export interface OfxOptions {
   fileName: string;
