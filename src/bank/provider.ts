@@ -5,10 +5,9 @@ import type { MalformedStatementError } from './errors';
 /**
  * The contract every bank provider implements (one folder per provider under
  * `src/bank/providers/<id>/`, exporting `{ id, ... } satisfies BankProvider`, registered by hand in
- * `src/bank/providers/index.ts`). Modelled on Actual Budget's `IBank`
- * (research/aesthetics.md §3). A provider imports only this file, `src/bank/errors.ts`, the
- * statement readers in `src/bank/formats/` and `src/shared`: never another provider, the ledger,
- * sync or the daemon.
+ * `src/bank/providers/index.ts`). Modelled on Actual Budget's `IBank`. A provider imports only
+ * this file, `src/bank/errors.ts`, the statement readers in `src/bank/formats/` and `src/shared`:
+ * never another provider, the ledger, sync or the daemon.
  */
 
 /** One transaction as the bank reported it, normalised; nothing here is a float. */
