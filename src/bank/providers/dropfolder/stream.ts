@@ -44,12 +44,35 @@ function parseFile(file: string, format: StatementFormat, options: ParseStatemen
   return parsed.finally(() => readable.destroy());
 }
 
+/** Closing tags of a statement: `</STMTRS>`, `</CCSTMTRS>` (OFX), `</Stmt>` with any prefix (camt.053). */
+const STATEMENT_END: Readonly<Record<string, RegExp>> = { ofx: /<\/(?:CC)?STMTRS>/gi, camt053: /<\/(?:[\w-]+:)?Stmt>/g };
+
+/**
+ * How many statements a file closes, by a byte scan far cheaper than a parse: a file with one
+ * statement cannot repeat one, and needs no fingerprinting pass.
+ */
+async function statementEnds(file: string, format: StatementFormat): Promise<number> {
+  const pattern = STATEMENT_END[format === 'camt053' ? 'camt053' : 'ofx'];
+  let count = 0;
+  let tail = '';
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const text = tail + (chunk as Buffer).toString('latin1');
+    count += text.match(pattern)?.length ?? 0;
+    // A tag cut by the chunk border (a '<' with no '>' after it) is completed by the next chunk.
+    const cut = text.lastIndexOf('<');
+    tail = cut !== -1 && text.indexOf('>', cut) === -1 && text.length - cut < 64 ? text.slice(cut) : '';
+    if (count >= 2) return count;
+  }
+  return count;
+}
+
 /**
  * The statements of a file that repeat an earlier one in it (formats/repeats.ts), found by a
  * reading pass of their own: both of the loop's passes must then leave them out from their first
  * line on, so the counts of the two passes agree.
  */
 async function repeatedStatements(file: string, format: StatementFormat, options: ParseStatementOptions): Promise<{ skip: Set<number>; warnings: string[] }> {
+  if (await statementEnds(file, format) < 2) return { skip: new Set(), warnings: [] };
   const prints: StatementFingerprint[] = [];
   const seen = new Set<string>();
   const skip = new Set<number>();
