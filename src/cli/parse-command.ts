@@ -88,7 +88,12 @@ export async function runParse(file: string, options: ParseCommandOptions): Prom
   if (options.csvMappingFile !== undefined) {
     const mappingBytes = readInput(options.csvMappingFile);
     if (isProblem(mappingBytes)) return report(mappingBytes, options.json, EX_NOINPUT);
-    csvMapping = parseYaml(mappingBytes.toString('utf8')) as Record<string, unknown>;
+    try {
+      csvMapping = parseYaml(mappingBytes.toString('utf8')) as Record<string, unknown>;
+    } catch (err) {
+      const problem = { code: 'CSV_MAPPING_INVALID', file: options.csvMappingFile, line: null, message: `${options.csvMappingFile}: not valid YAML: ${(err as Error).message.split('\n')[0]}` };
+      return report(problem, options.json, EX_DATAERR);
+    }
   }
   const bytes = readInput(file);
   if (isProblem(bytes)) return report(bytes, options.json, EX_NOINPUT);
