@@ -4,6 +4,7 @@ import { isCurrency } from '../shared/money';
 import { statementLineId, type DeletionStub, type StatementLineDoc } from '../ledger';
 import { MalformedStatementError } from './errors';
 import type { BankAccountStatement, BankTransaction } from './provider';
+import { applyFeedCorrections } from './corrections';
 
 /**
  * Exactly-once statement lines (DESIGN.md, Bank feeds; research/banksync.md, hard cases).
@@ -215,6 +216,7 @@ export function newLine(connection: string, id: string, key: string, inc: Pick<I
   if (name) doc.counterparty_name = name;
   if (inc.pid) doc.provider_id = inc.pid;
   if (importId !== undefined) doc.import_id = importId;
+  bankDetails(doc, t);
   return doc;
 }
 
@@ -230,7 +232,16 @@ function updatedInPlace(line: StatementLineDoc, inc: Incoming): StatementLineDoc
   if (clean(t.counterpartyName)) next.counterparty_name = clean(t.counterpartyName);
   // Back in the feed after it vanished: the same line again, not a new one.
   delete next.vanished_at;
+  bankDetails(next, t);
   return next;
+}
+
+/** What the bank said about a line beyond its content: reversal, return reason, more text (docs/FORMATS.md). */
+function bankDetails(doc: StatementLineDoc, t: BankTransaction): void {
+  if (clean(t.counterpartyAccount)) doc.counterparty_account = clean(t.counterpartyAccount);
+  if (clean(t.additionalInfo)) doc.additional_info = clean(t.additionalInfo);
+  if (t.reversal) doc.reversal = true;
+  if (clean(t.returnReason)) doc.return_reason = clean(t.returnReason);
 }
 
 function changed(a: StatementLineDoc, b: StatementLineDoc): boolean {
@@ -283,17 +294,10 @@ export function planStatementLines(input: PlanInput): LinePlan {
     const own = existingByAccount.get(account);
     const stored = (own && own.length > 0 ? own : orphans).slice().sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
 
-    // Corrections first: a DELETE is an instruction, not a line; a REPLACE is a line plus an instruction.
-    const corrections: Array<{ target: string; action: 'REPLACE' | 'DELETE'; replacement?: Incoming }> = [];
-    let txs = feed.txs.filter((t) => includePending || !t.pending);
-    for (const t of txs) {
-      if (t.corrects && clean(t.corrects.providerId)) corrections.push({ target: clean(t.corrects.providerId), action: t.corrects.action });
-    }
-    if (corrections.length > 0) {
-      const targets = new Set(corrections.map((c) => c.target));
-      // The corrected original in the same fetch is dropped: the correction supersedes it.
-      txs = txs.filter((t) => t.corrects ? t.corrects.action === 'REPLACE' : !(t.providerId && targets.has(clean(t.providerId))));
-    }
+    // Corrections first, as the `parse` preview applies them (corrections.ts).
+    const applied = applyFeedCorrections(feed.txs.filter((t) => includePending || !t.pending));
+    const txs = applied.lines;
+    const corrections: Array<{ target: string; action: 'REPLACE' | 'DELETE'; replacement?: Incoming }> = applied.corrections.map((c) => ({ target: c.target, action: c.action }));
 
     // Occurrence numbers and provider-id uniqueness, in feed order.
     const pidCount = new Map<string, number>();

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { RunOutcome } from '../bank';
 import { formatAmount } from '../shared/money';
 import { table } from './format';
@@ -143,7 +142,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
       const { searchInstitutions } = await import('../bank');
       const found = searchInstitutions(positionals.join(' '));
       if (values.json) json(found);
-      else out(found.length ? table([['id', 'name', 'country', 'bic', 'providers'], ...found.map((i) => [i.id, i.name, i.country, i.bic ?? '-', i.providers.join(',')])]) : 'no institution matches');
+      else out(found.length ? table([['id', 'name', 'country', 'bic', 'providers', 'verified'], ...found.map((i) => [i.id, i.name, i.country, i.bic ?? '-', i.providers.join(','), i.unverified ? `no: ${i.unverified}` : 'yes'])]) : 'no institution matches');
       return 0;
     },
   },
@@ -154,26 +153,8 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     async run({ values, positionals }) {
       const file = positionals[0];
       if (!file || positionals.length > 1) return usageError('parse: give one statement file', this.usage);
-      const csvMapping = typeof values['csv-mapping'] === 'string' ? (parseYaml(fs.readFileSync(values['csv-mapping'], 'utf8')) as Record<string, unknown>) : undefined;
-      const { parseFile } = await offline();
-      const parsed = parseFile(file, { csvMapping, format: values.format as string | undefined, currency: values.currency as string | undefined });
-      if (values.json) {
-        json(parsed);
-        return 0;
-      }
-      out(`${file}: ${parsed.format}, ${parsed.statements.length} statement(s)`);
-      for (const s of parsed.statements) {
-        out(`\naccount ${s.accountId} (${s.currency})${s.from ? ` ${s.from}..${s.to ?? ''}` : ''}: ${s.transactions.length} transaction(s)`);
-        for (const b of s.balances) out(`  ${b.kind} balance ${money(b.amount, b.currency)} on ${b.date}`);
-        out(
-          table([
-            ['  date', 'amount', 'currency', 'id', 'payee', 'memo', 'pending'],
-            ...s.transactions.map((t) => [`  ${t.bookingDate}`, String(t.amount), t.currency, t.providerId ?? '-', t.payee ?? '-', t.memo ?? '-', t.pending ? 'yes' : 'no']),
-          ]).trimEnd(),
-        );
-      }
-      for (const w of parsed.warnings) out(`warning: ${w}`);
-      return 0;
+      const { runParse } = await import('./parse-command');
+      return runParse(file, { json: values.json === true, format: values.format as string | undefined, csvMappingFile: values['csv-mapping'] as string | undefined, currency: values.currency as string | undefined });
     },
   },
   reconcile: {

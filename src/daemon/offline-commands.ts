@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { builtinRegistry, checkSince, FetchLoop, findDuplicates, type DuplicatePair, type RunOutcome } from '../bank';
-import { parseStatement } from '../bank/providers/dropfolder';
+import { parseStatement } from '../bank/formats';
+import { previewStatements } from '../bank/preview';
 import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
 import { ledgerReport, pendingLines, reconcileLine, undoReconciliation } from '../ledger/automation';
@@ -119,13 +119,12 @@ export function ledgerReportOf(configPath: string, env: NodeJS.ProcessEnv, logge
   return viaDaemonOr(configPath, env, logger, 'ledger.report', { date, include_draft: includeDraft }, (store) => ledgerReport(store, { date, include_draft: includeDraft }));
 }
 
-/** `booksync parse FILE`: the normalised transactions of a statement file; writes nothing. */
-export function parseFile(file: string, options: { csvMapping?: Record<string, unknown>; format?: string; currency?: string }) {
-  const bytes = fs.readFileSync(file);
-  return parseStatement(bytes, {
+/** `booksync parse FILE`: what importing a statement file would store; writes nothing. */
+export function previewFile(bytes: Buffer, file: string, options: { csvMapping?: Record<string, unknown>; format?: string; currency?: string }) {
+  return previewStatements(parseStatement(bytes, {
     fileName: path.basename(file),
     csv: options.csvMapping as never,
     format: options.format as never,
     defaultCurrency: options.currency,
-  });
+  }));
 }

@@ -1,8 +1,8 @@
-import type { BankAccountStatement, BankTransaction } from '../../../provider';
-import { MalformedStatementError } from '../../../errors';
-import { BooksyncError } from '../../../../shared/errors';
-import { calendarDate, daysInMonth, type CalendarDate } from '../../../../shared/dates';
-import { currencyExponent, parseAmount } from '../../../../shared/money';
+import type { BankAccountStatement, BankTransaction, StreamedStatement } from '../provider';
+import { MalformedStatementError } from '../errors';
+import { BooksyncError } from '../../shared/errors';
+import { calendarDate, daysInMonth, type CalendarDate } from '../../shared/dates';
+import { currencyExponent, parseAmount } from '../../shared/money';
 
 /** The statement formats the drop folder reads. */
 export type StatementFormat = 'ofx1' | 'ofx2' | 'camt053' | 'mt940' | 'csv';
@@ -13,6 +13,18 @@ export interface ParsedStatementFile {
   statements: BankAccountStatement[];
   /** Things that did not stop the import (a clamped 30 February, a guessed charset...). */
   warnings: string[];
+}
+
+/**
+ * Receives a streamed parse as it happens, the same for every streaming reader (OFX, camt.053):
+ * each line of statement `statementIndex`, then that statement's summary. Discard everything
+ * received if the parse later throws.
+ */
+export interface FormatSink {
+  transaction(tx: BankTransaction, statementIndex: number): void;
+  statement(statement: StreamedStatement, statementIndex: number): void;
+  /** Awaited after each chunk of input is parsed, so a consumer can store what it got first. */
+  drain?(): Promise<void>;
 }
 
 /** Stable code of every error the statement parsers raise. */
@@ -38,7 +50,7 @@ export function malformed(at: FileLocation, why: string, cause?: unknown): Malfo
   const parts = [where];
   if (at.row !== undefined) parts.push(`row ${at.row}`);
   if (at.field !== undefined) parts.push(at.field);
-  const reason = cause instanceof BooksyncError ? `${why}: ${cause.message}` : why;
+  const reason = printable(cause instanceof BooksyncError ? `${why}: ${cause.message}` : why, MAX_REASON_CHARS);
   const last = parts[parts.length - 1];
   // MT940 tags end in a colon already (`:62F:`); don't write `:62F::`.
   const text = last.endsWith(':') ? `${parts.join(': ')} ${reason}` : `${parts.join(': ')}: ${reason}`;
@@ -46,6 +58,20 @@ export function malformed(at: FileLocation, why: string, cause?: unknown): Malfo
     cause,
     details: { file: at.file, line: at.line, row: at.row, field: at.field },
   });
+}
+
+/** Longest reason a parse error quotes: a garbage value must not fill a terminal or a log line. */
+const MAX_REASON_CHARS = 300;
+
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd]/g;
+
+/**
+ * Text safe to show in a message: control characters and undecodable bytes (U+FFFD) as `\xNN` /
+ * `?`, at most `max` characters (an ellipsis marks the cut).
+ */
+export function printable(text: string, max: number): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return cut.replace(UNPRINTABLE, (c) => (c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
 /**
@@ -99,6 +125,26 @@ export function dropSharedProviderIds(statement: BankAccountStatement, file: str
   }
   for (const [id, n] of shared) {
     warnings.push(`${file}: account ${statement.accountId}: id '${id}' is used by ${n} lines; they are matched by content instead`);
+  }
+}
+
+/**
+ * Longest free text (payee, memo, reference...) kept on a line. Statement lines are documents
+ * synced to the cloud; a multi-megabyte memo (a bank's export bug, a hostile file) would make
+ * every replication of that line carry it.
+ */
+export const MAX_FREE_TEXT_CHARS = 4096;
+
+const FREE_TEXT_FIELDS = ['payee', 'memo', 'reference', 'counterpartyName', 'counterpartyAccount', 'additionalInfo'] as const;
+
+/** Cuts free text longer than {@link MAX_FREE_TEXT_CHARS}, with a warning naming the place. */
+export function capFreeText(tx: BankTransaction, where: string, warn: (text: string) => void): void {
+  for (const field of FREE_TEXT_FIELDS) {
+    const text = tx[field];
+    if (text !== undefined && text.length > MAX_FREE_TEXT_CHARS) {
+      tx[field] = `${text.slice(0, MAX_FREE_TEXT_CHARS - 1)}…`;
+      warn(`${where}: ${field} of ${text.length} characters cut to ${MAX_FREE_TEXT_CHARS}`);
+    }
   }
 }
 

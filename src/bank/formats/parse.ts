@@ -1,11 +1,12 @@
 import { extname } from 'node:path';
-import { BooksyncError } from '../../../shared/errors';
-import { asciiHead } from './formats/charset';
-import { looksLikeCamt053, parseCamt053 } from './formats/camt053';
-import { malformed, type ParsedStatementFile, type StatementFormat } from './formats/common';
-import { parseCsv, type CsvMapping } from './formats/csv';
-import { looksLikeMt940, parseMt940 } from './formats/mt940';
-import { parseOfx } from './formats/ofx';
+import { BooksyncError } from '../../shared/errors';
+import { asciiHead } from './charset';
+import { looksLikeCamt053, parseCamt053 } from './camt053';
+import { malformed, type ParsedStatementFile, type StatementFormat } from './common';
+import { parseCsv, type CsvMapping } from './csv';
+import { looksLikeMt940, parseMt940 } from './mt940';
+import { parseOfx } from './ofx';
+import { dropRepeatedStatements } from './repeats';
 
 export interface ParseStatementOptions {
   /** Shown in every error and warning; its extension is only a tie-breaker for detection. */
@@ -64,6 +65,13 @@ export function parseStatement(bytes: Buffer, options: ParseStatementOptions): P
   const file = options.fileName;
   if (bytes.length === 0) throw malformed({ file }, 'the file is empty');
   const format = chooseFormat(bytes, options);
+  const parsed = readFormat(bytes, format, options);
+  const statements = dropRepeatedStatements(parsed.statements, file, parsed.warnings);
+  return statements === parsed.statements ? parsed : { ...parsed, statements };
+}
+
+function readFormat(bytes: Buffer, format: StatementFormat, options: ParseStatementOptions): ParsedStatementFile {
+  const file = options.fileName;
   try {
     switch (format) {
       case 'ofx1':

@@ -1,8 +1,9 @@
-import type { BankAccountStatement, BankBalance, BankTransaction } from '../../../provider';
-import { isCurrency } from '../../../../shared/money';
-import type { CalendarDate } from '../../../../shared/dates';
+import type { BankAccountStatement, BankBalance, BankTransaction } from '../provider';
+import { isCurrency } from '../../shared/money';
+import type { CalendarDate } from '../../shared/dates';
 import { charsetFromName, decodeAll } from './charset';
-import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import { bankDate, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import { readInfo86, readSupplementary } from './mt940-info';
 
 /**
  * SWIFT MT940 customer statements, in the envelopes banks actually send: the SWIFT blocks
@@ -31,6 +32,9 @@ interface Field {
 
 interface Draft {
   line: number;
+  /** :20: transaction reference and :28C: statement number, the statement's id. */
+  reference?: string;
+  number?: string;
   accountId?: string;
   bankId?: string;
   currency?: string;
@@ -40,6 +44,15 @@ interface Draft {
   transactions: BankTransaction[];
   lastTx?: BankTransaction;
   sawClosing: boolean;
+  /** Set by :34F: or :13D:: an MT942 interim transaction report (intraday lines, no balances). */
+  interim?: Interim;
+}
+
+/** The MT942 parts of a statement (SWIFT MT942: :34F: floor limit, :13D: date/time, :90D:/:90C: totals). */
+interface Interim {
+  asOf?: CalendarDate;
+  debits?: { count: number; sum: number; line: number };
+  credits?: { count: number; sum: number; line: number };
 }
 
 export function looksLikeMt940(head: string): boolean {
@@ -107,17 +120,21 @@ class Mt940Reader {
     switch (f.tag) {
       case '20':
         if (this.st) this.finish(this.st);
-        this.st = { line: f.line, balances: [], transactions: [], sawClosing: false };
+        this.st = { line: f.line, balances: [], transactions: [], sawClosing: false, reference: f.value.trim() || undefined };
         return;
-      case '21':
       case '28':
       case '28C':
+        this.need(f).number = f.value.trim() || undefined;
+        return;
+      case '21':
       case '13':
-      case '13D':
+        this.need(f);
+        return;
       case '34F':
+      case '13D':
       case '90D':
       case '90C':
-        this.need(f);
+        this.interimField(this.need(f), f);
         return;
       case '25':
         this.account(this.need(f), f);
@@ -161,7 +178,7 @@ class Mt940Reader {
       case '86': {
         const st = this.need(f);
         if (st.lastTx) {
-          this.info86(f.value, st.lastTx);
+          readInfo86(f.value.split('\n'), st.lastTx);
           st.lastTx = undefined;
         }
         return;
@@ -240,7 +257,7 @@ class Mt940Reader {
     if (!m) throw malformed({ file: this.file, line: f.line, field: ':61:' }, `'${first.trim()}' is not a statement line (YYMMDD[MMDD]C|D|RC|RD amount type reference)`);
     const [, valueText, entryText, mark, , amountText, , customerRef, bankRef] = m;
     const currency = st.currency ?? this.defaultCurrency;
-    if (currency === undefined) throw malformed({ file: this.file, line: f.line, field: ':60F:' }, 'statement line before any balance: currency unknown');
+    if (currency === undefined) throw malformed({ file: this.file, line: f.line, field: ':60F:' }, 'statement line before any balance (:60F:) or floor limit (:34F:, MT942): currency unknown');
     const valueDate = this.yymmdd(valueText, f.line, ':61: value date');
     let bookingDate = valueDate;
     if (entryText) {
@@ -263,98 +280,73 @@ class Mt940Reader {
     }
     const customer = customerRef?.trim();
     if (customer && customer.toUpperCase() !== 'NONREF') tx.reference = customer;
-    const supplementary = cleanText(more.join(' '));
-    if (supplementary !== undefined) tx.memo = supplementary;
+    readSupplementary(more.join(' '), tx);
     return tx;
   }
 
-  /** `:86:` information to account owner: German `?nn` subfields, Dutch `/KEY/` pairs or free text. */
-  private info86(value: string, tx: BankTransaction): void {
-    const lines = value.split('\n');
-    const gvc = /^(\d{3})(\D)/.exec(lines[0]);
-    if (gvc && lines.join('').includes(`${gvc[2]}`) && new RegExp(`\\${gvc[2]}\\d\\d`).test(lines.join(''))) {
-      this.german(lines.join(''), gvc[2], tx);
-      return;
+  /** :34F: `3!a[1!a]15d` floor limit (its currency is the report's), :13D: `6!n4!n1!x4!n`, :90D:/:90C: `5n3!a15d`. */
+  private interimField(st: Draft, f: Field): void {
+    const field = `:${f.tag}:`;
+    const v = f.value.replace(/\s+/g, '');
+    const interim = (st.interim ??= {});
+    if (f.tag === '34F') {
+      const m = /^([A-Z]{3})[DC]?\d[\d,]*$/.exec(v);
+      if (!m || !isCurrency(m[1])) throw malformed({ file: this.file, line: f.line, field }, `'${f.value.trim()}' is not a floor limit (currency, D|C, amount)`);
+      st.currency ??= m[1];
+    } else if (f.tag === '13D') {
+      interim.asOf = this.yymmdd(v.slice(0, 6), f.line, field);
+    } else {
+      const m = /^(\d{1,5})([A-Z]{3})(\d[\d,]*)$/.exec(v);
+      if (!m) throw malformed({ file: this.file, line: f.line, field }, `'${f.value.trim()}' is not a number and sum of entries`);
+      const total = { count: Number(m[1]), sum: this.amount(m[3], m[2], f.line, field), line: f.line };
+      if (f.tag === '90D') interim.debits = total;
+      else interim.credits = total;
     }
-    const joined = joinWrapped(lines, 65);
-    if (/^\s*\/[A-Z]{2,9}\//.test(joined)) {
-      this.slashed(joined, tx);
-      return;
-    }
-    const text = cleanText(joined);
-    if (text !== undefined) tx.memo = tx.memo !== undefined ? `${text} ${tx.memo}` : text;
   }
 
-  private german(text: string, sep: string, tx: BankTransaction): void {
-    const sub = new Map<string, string[]>();
-    const parts = text.slice(3).split(sep);
-    for (const part of parts) {
-      if (part.length < 2 || !/^\d\d/.test(part)) continue;
-      const key = part.slice(0, 2);
-      (sub.get(key) ?? sub.set(key, []).get(key)!).push(part.slice(2));
-    }
-    const one = (k: string): string | undefined => sub.get(k)?.join('');
-    const purposeParts: string[] = [];
-    for (const k of ['20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '60', '61', '62', '63']) {
-      for (const p of sub.get(k) ?? []) purposeParts.push(p);
-    }
-    const purpose = joinWrapped(purposeParts, 27);
-    const sepa = sepaKeywords(purpose);
-    const name = joinWrapped([one('32') ?? '', one('33') ?? ''].filter((p) => p !== ''), 27);
-    const memo = cleanText(sepa.SVWZ ?? (Object.keys(sepa).length > 0 ? undefined : purpose)) ?? cleanText(one('00'));
-    const eref = sepa.EREF && sepa.EREF.toUpperCase() !== 'NOTPROVIDED' ? sepa.EREF : undefined;
-    const iban = sepa.IBAN ?? one('31');
-    if (cleanText(name) !== undefined) {
-      tx.payee = cleanText(name);
-      tx.counterpartyName = cleanText(name);
-    }
-    if (memo !== undefined) tx.memo = memo;
-    if (eref !== undefined) tx.reference = cleanText(eref);
-    else if (sepa.KREF) tx.reference = cleanText(sepa.KREF);
-    if (iban !== undefined && /^[A-Z]{2}\d{2}[A-Z0-9]{8,30}$/.test(iban.replace(/\s+/g, ''))) tx.counterpartyIban = iban.replace(/\s+/g, '');
-  }
-
-  private slashed(text: string, tx: BankTransaction): void {
-    const tokens = text.trim().split('/');
-    const values = new Map<string, string>();
-    let key: string | undefined;
-    let acc: string[] = [];
-    const flush = (): void => {
-      if (key !== undefined && !values.has(key)) values.set(key, acc.join('/').replace(/^\/+|\/+$/g, ''));
-    };
-    for (const tok of tokens) {
-      if (SLASH_KEYS.has(tok)) {
-        flush();
-        key = tok;
-        acc = [];
-      } else if (key !== undefined) {
-        acc.push(tok);
+  /**
+   * An MT942 report: its lines are intraday (pending: the connection's include_pending decides),
+   * it has no balances, and its :90D:/:90C: totals are checked against the lines with a warning.
+   */
+  private finishInterim(st: Draft, interim: Interim): void {
+    if (st.accountId === undefined) throw malformed({ file: this.file, line: st.line, field: ':25:' }, 'MT942 interim report without an account (:25:)');
+    const currency = st.currency ?? this.defaultCurrency;
+    if (currency === undefined) throw malformed({ file: this.file, line: st.line, field: ':34F:' }, 'MT942 interim report without a currency (:34F:)');
+    for (const tx of st.transactions) tx.pending = true;
+    for (const [total, credit, tag] of [[interim.debits, false, ':90D:'], [interim.credits, true, ':90C:']] as const) {
+      if (!total) continue;
+      const lines = st.transactions.filter((t) => (t.amount >= 0) === credit);
+      const sum = lines.reduce((n, t) => n + Math.abs(t.amount), 0);
+      if (lines.length !== total.count || sum !== total.sum) {
+        this.warn(total.line, `${tag} says ${total.count} entries of ${total.sum}, the lines are ${lines.length} of ${sum} (minor units of ${currency})`);
       }
     }
-    flush();
-    let name = values.get('NAME');
-    let iban = values.get('IBAN');
-    const cntp = values.get('CNTP') ?? values.get('BENM') ?? values.get('ORDP');
-    if (cntp !== undefined) {
-      const [cIban, , cName] = cntp.split('/');
-      iban ??= cIban || undefined;
-      name ??= cName || undefined;
-    }
-    let remi = values.get('REMI');
-    if (remi !== undefined) remi = remi.replace(/^(USTD|STRD)\/+(?:[A-Z]+\/+)?(?:[A-Z]{3,4}\/+)?/, '');
-    const eref = values.get('EREF');
-    if (cleanText(name) !== undefined) {
-      tx.payee = cleanText(name);
-      tx.counterpartyName = cleanText(name);
-    }
-    if (cleanText(remi) !== undefined) tx.memo = cleanText(remi);
-    if (eref !== undefined && eref.toUpperCase() !== 'NOTPROVIDED' && cleanText(eref) !== undefined) tx.reference = cleanText(eref);
-    if (iban !== undefined && /^[A-Z]{2}\d{2}[A-Z0-9]{8,30}$/.test(iban.replace(/\s+/g, ''))) tx.counterpartyIban = iban.replace(/\s+/g, '');
+    this.push(st, st.accountId, currency, interim.asOf, []);
+  }
+
+  /** The statement of a finished draft: from its first line's day to `to`. */
+  private push(st: Draft, accountId: string, currency: string, to: CalendarDate | undefined, balances: BankBalance[]): void {
+    const statement: BankAccountStatement = compact({
+      accountId,
+      bankId: st.bankId,
+      statementId: st.number ?? st.reference,
+      currency,
+      from: st.transactions.reduce<CalendarDate | undefined>((m, t) => (m === undefined || t.bookingDate < m ? t.bookingDate : m), undefined),
+      to,
+      transactions: st.transactions,
+      balances,
+    });
+    dropSharedProviderIds(statement, this.file, this.warnings);
+    this.statements.push(statement);
   }
 
   private finish(st: Draft): void {
     this.st = undefined;
     if (st.accountId === undefined) throw malformed({ file: this.file, line: st.line, field: ':25:' }, 'statement without an account (:25:)');
+    if (st.interim) {
+      this.finishInterim(st, st.interim);
+      return;
+    }
     if (!st.sawClosing) throw malformed({ file: this.file, line: st.line, field: ':62F:' }, 'statement without a closing balance (:62F:/:62M:): truncated or incomplete');
     const currency = st.currency ?? this.defaultCurrency;
     if (currency === undefined) throw malformed({ file: this.file, line: st.line, field: ':60F:' }, 'statement without a currency');
@@ -364,52 +356,12 @@ class Mt940Reader {
         this.warn(st.line, `opening balance ${st.opening.amount} + lines ${sum} ≠ closing balance ${st.closing.amount} (minor units of ${currency})`);
       }
     }
-    const statement: BankAccountStatement = compact({
-      accountId: st.accountId,
-      bankId: st.bankId,
-      currency,
-      from: st.transactions.reduce<CalendarDate | undefined>((m, t) => (m === undefined || t.bookingDate < m ? t.bookingDate : m), undefined),
-      to: st.closing?.date,
-      transactions: st.transactions,
-      balances: st.balances,
-    });
-    dropSharedProviderIds(statement, this.file, this.warnings);
-    this.statements.push(statement);
+    this.push(st, st.accountId, currency, st.closing?.date, st.balances);
   }
 }
 
 /** `:61:` first line: value date, entry date, mark, funds code, amount, type, references. */
 const LINE61 = /^(\d{6})(\d{4})?(RC|RD|C|D)([A-Z])?(\d[\d]*,\d*)([A-Z][A-Z0-9]{3})(.*?)(?:\/\/(.*))?$/;
-
-const SLASH_KEYS = new Set([
-  'EREF', 'PREF', 'MARF', 'CSID', 'CNTP', 'REMI', 'PURP', 'ULTC', 'ULTD', 'ULTB', 'NAME', 'IBAN', 'BIC', 'ORDP', 'BENM',
-  'RTRN', 'ADDR', 'CDTRREF', 'CDTRREFTP', 'ISSR', 'SVCL', 'TRCD', 'BUSP', 'ACCW', 'IREF', 'RREF', 'EXCH', 'CHGS', 'COAM', 'OCMT',
-]);
-
-const SEPA_KEYWORDS = ['EREF', 'KREF', 'MREF', 'CRED', 'DEBT', 'SVWZ', 'ABWA', 'ABWE', 'IBAN', 'BIC', 'COAM', 'OAMT'];
-
-/** Splits `EREF+x SVWZ+y` purpose text by its SEPA keywords. */
-function sepaKeywords(purpose: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = new RegExp(`(${SEPA_KEYWORDS.join('|')})\\+`, 'g');
-  const hits = [...purpose.matchAll(re)];
-  hits.forEach((m, i) => {
-    const start = m.index! + m[0].length;
-    const end = i + 1 < hits.length ? hits[i + 1].index! : purpose.length;
-    out[m[1]] ??= purpose.slice(start, end).trim();
-  });
-  return out;
-}
-
-/** Joins lines that a fixed width wrapped: a full-width line continues mid-word, a short one ended a phrase. */
-function joinWrapped(lines: string[], width: number): string {
-  let out = '';
-  for (let i = 0; i < lines.length; i++) {
-    if (i > 0) out += lines[i - 1].length >= width ? '' : ' ';
-    out += lines[i];
-  }
-  return out;
-}
 
 /** Parses a whole MT940 file: every statement in it, or nothing. */
 export function parseMt940(bytes: Buffer, options: { fileName: string; defaultCurrency?: string; encoding?: string }): ParsedStatementFile {

@@ -1,8 +1,8 @@
-import type { BankAccountStatement, BankTransaction } from '../../../provider';
-import { isCurrency } from '../../../../shared/money';
-import type { CalendarDate } from '../../../../shared/dates';
+import type { BankAccountStatement, BankTransaction } from '../provider';
+import { isCurrency } from '../../shared/money';
+import type { CalendarDate } from '../../shared/dates';
 import { charsetFromName, decodeAll } from './charset';
-import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import { bankDate, capFreeText, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
 
 /** A column: its header text (when the file has a header row) or its 1-based number. */
 export type CsvColumn = string | number;
@@ -57,44 +57,6 @@ export interface CsvMapping {
   /** Or an account column, for exports that mix accounts. */
   account_column?: CsvColumn;
 }
-
-const column = { anyOf: [{ type: 'string', minLength: 1 }, { type: 'integer', minimum: 1 }] } as const;
-
-/**
- * JSON-schema fragment (draft-07, ajv) for a `CsvMapping`; the config schema embeds it under
- * `bank.connections[].settings.csv`.
- */
-export const csvMappingSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['date'],
-  properties: {
-    delimiter: { enum: [',', ';', '\t', 'tab', 'auto'], default: 'auto', description: 'field separator' },
-    header: { type: 'boolean', default: true, description: 'first row names the columns' },
-    skip_rows: { type: 'integer', minimum: 0, default: 0, description: 'lines to skip before the header' },
-    skip_footer_rows: { type: 'integer', minimum: 0, default: 0, description: 'rows to ignore at the end' },
-    encoding: { type: 'string', enum: ['auto', 'utf-8', 'utf8', 'windows-1252', 'cp1252', '1252', 'iso-8859-1', 'latin1'], default: 'auto' },
-    date: { ...column, description: 'booking date column (header text or 1-based number)' },
-    date_format: { type: 'string', pattern: '^(?=.*(YYYY|YY))(?=.*(MM|M))(?=.*(DD|D)).*$', default: 'YYYY-MM-DD' },
-    value_date: column,
-    amount: column,
-    debit: column,
-    credit: column,
-    decimal: { enum: ['.', ','] },
-    negate: { type: 'boolean', default: false },
-    currency: { type: 'string', pattern: '^[A-Za-z]{3}$' },
-    currency_column: column,
-    payee: column,
-    memo: { anyOf: [column, { type: 'array', items: column, minItems: 1 }] },
-    reference: column,
-    check_number: column,
-    id: column,
-    iban: column,
-    account: { type: 'string', minLength: 1 },
-    account_column: column,
-  },
-  anyOf: [{ required: ['amount'] }, { required: ['debit'] }, { required: ['credit'] }],
-} as const;
 
 interface CsvRecord {
   fields: string[];
@@ -333,6 +295,7 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
       st = { accountId, currency: currencyText, transactions: [], balances: [] };
       byAccount.set(accountId, st);
     }
+    capFreeText(tx, `${file}:${r.line}: row ${row}`, (w) => warnings.push(w));
     st.transactions.push(tx);
   });
   const statements = [...byAccount.values()];

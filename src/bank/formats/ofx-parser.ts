@@ -1,17 +1,17 @@
-import type { Readable } from 'node:stream';
-import type { BankAccountStatement, BankBalance, BankTransaction } from '../../../provider';
-import { isCurrency } from '../../../../shared/money';
-import type { CalendarDate } from '../../../../shared/dates';
+import type { BankBalance, BankTransaction, StreamedStatement } from '../provider';
+import { isCurrency } from '../../shared/money';
+import type { CalendarDate } from '../../shared/dates';
 import { asciiHead, charsetFromName, concatBytes, joinBytes, sniffBom, StreamDecoder, type Charset } from './charset';
 import { Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
-import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import { bankDate, capFreeText, cleanText, compact, malformed, type FormatSink } from './common';
+import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
 
 /**
  * OFX / QFX bank and credit-card statements, 1.x (SGML, leaf tags left open) and 2.x (XML), read
  * as a stream: the parser keeps the current transaction and the unfinished tail of the input,
  * nothing else, so a million-line file costs what a ten-line one does per line.
  *
- * Real files break the spec in known ways (research/protocols.md §1), all accepted here: the
+ * Real files break the spec in known ways (docs/FORMATS.md §OFX), all accepted here: the
  * header on one line or with no blank line before `<OFX>`, unclosed leaf tags in 2.x, comma
  * decimals, `+`/spaces/`$` in amounts, `null` amounts, every date form from `20240131` to
  * `20240131120000.000[+5.5:IST]` with or without brackets, empty FITIDs, a declared charset that
@@ -19,29 +19,44 @@ import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, mal
  *
  * Dates: DTPOSTED is written in the bank's own offset, so its first eight digits are the booking
  * day as the bank means it. It is never converted through UTC, which would move late-evening
- * bookings to the next day (OCA #1009, #859). An impossible day (`20120231`) is clamped to the
+ * bookings to the next day. An impossible day (`20120231`) is clamped to the
  * month's end with a warning.
  *
- * @link https://www.financialdataexchange.org/ (OFX 2.2 specification, §11.4 STMTTRN)
+ * @link https://www.financialdataexchange.org/ (OFX 2.2 specification, §11.4 STMTTRN); docs/FORMATS.md §OFX
  */
 
 export type OfxVersion = 'ofx1' | 'ofx2';
 
 /** A statement as known when its `</STMTRS>` closes: everything except the lines, which were streamed. */
-export type OfxStatementSummary = Omit<BankAccountStatement, 'transactions'> & { transactionCount: number };
+export type OfxStatementSummary = StreamedStatement;
 
-/** Receives the parse as it happens. Discard everything received if the parse later throws. */
-export interface OfxSink {
-  transaction(tx: BankTransaction, statementIndex: number): void;
-  statement(statement: OfxStatementSummary, statementIndex: number): void;
-  /** Awaited after each chunk of input is parsed, so a consumer can store what it got first. */
-  drain?(): Promise<void>;
-}
+export type OfxSink = FormatSink;
 
 export interface OfxOptions {
   fileName: string;
-  /** Used when a statement has no CURDEF. */
+  /** Used when a statement has no (or an empty) CURDEF and its lines name no currency. */
   defaultCurrency?: string;
+  /**
+   * A response with no statement is a result, not an error (OFX Direct Connect: a signon or
+   * statement STATUS says why, and the caller maps it). @default false
+   */
+  allowNoStatement?: boolean;
+}
+
+/** A STATUS aggregate {CODE, SEVERITY, MESSAGE} as written (OFX 1.6 §3.1.5). */
+export interface OfxStatus {
+  code?: string;
+  severity?: string;
+  message?: string;
+}
+
+/** One transaction wrapper (STMTTRNRS / CCSTMTTRNRS) of a response (OFX 1.6 §2.4.5). */
+export interface OfxEnvelopePart {
+  kind: 'bank' | 'creditcard';
+  trnUid?: string;
+  status?: OfxStatus;
+  /** Index of the statement (STMTRS / CCSTMTRS) it carries; absent when it carries none. */
+  statementIndex?: number;
 }
 
 export interface OfxResult {
@@ -49,16 +64,11 @@ export interface OfxResult {
   statementCount: number;
   transactionCount: number;
   warnings: string[];
+  /** The signon STATUS (SIGNONMSGSRSV1/SONRS/STATUS), when the file has one. */
+  signon?: OfxStatus;
+  /** The transaction wrappers, in input order (empty for a file of bare STMTRS). */
+  parts: OfxEnvelopePart[];
 }
-
-/** Elements that are leaves even when empty (`<FITID>` straight followed by `<NAME>` in 1.x). */
-const KNOWN_LEAVES = new Set([
-  'TRNTYPE', 'DTPOSTED', 'DTUSER', 'DTAVAIL', 'DTTRAN', 'DTEXPIRE', 'TRNAMT', 'FITID', 'CORRECTFITID', 'CORRECTACTION',
-  'SRVRTID', 'CHECKNUM', 'REFNUM', 'SIC', 'PAYEEID', 'NAME', 'EXTDNAME', 'MEMO', 'CURSYM', 'CURRATE', 'INV401KSOURCE',
-  'CURDEF', 'BANKID', 'BRANCHID', 'ACCTID', 'ACCTTYPE', 'ACCTKEY', 'DTSTART', 'DTEND', 'BALAMT', 'DTASOF', 'CODE',
-  'SEVERITY', 'MESSAGE', 'DTSERVER', 'LANGUAGE', 'TRNUID', 'ORG', 'FID', 'MKTGINFO', 'DTPROFUP', 'DTACCTUP', 'CLTCOOKIE',
-  'ADDR1', 'ADDR2', 'ADDR3', 'CITY', 'STATE', 'POSTALCODE', 'COUNTRY', 'PHONE', 'INTU.BID', 'INTU.USERID',
-]);
 
 interface TxDraft {
   line: number;
@@ -87,6 +97,8 @@ interface StatementDraft {
   line: number;
   kind: 'STMTRS' | 'CCSTMTRS';
   currency?: string;
+  /** CURDEF was present but empty (read as missing). */
+  emptyCurdef?: boolean;
   accountId?: string;
   bankId?: string;
   from?: CalendarDate;
@@ -102,11 +114,7 @@ interface BalanceDraft {
   date?: string;
 }
 
-interface StatusDraft {
-  code?: string;
-  severity?: string;
-  message?: string;
-}
+type StatusDraft = OfxStatus;
 
 /** Head bytes kept back until the header is complete enough to know the charset. */
 const HEAD_LIMIT = 64 * 1024;
@@ -131,12 +139,14 @@ export class OfxStreamParser implements TokenHandler {
   private tx?: TxDraft;
   private balance?: BalanceDraft;
   private status?: StatusDraft;
-  private trnrsStatus?: StatusDraft;
-  private trnrsHadStatement = false;
+  private part?: OfxEnvelopePart;
+  private readonly parts: OfxEnvelopePart[] = [];
   private signonStatus?: StatusDraft;
   private statementIndex = 0;
   private transactionCount = 0;
   private sawOfx = false;
+  /** An `<OFX>` tag was read: anything that fails before it means the input is not OFX. */
+  private sawOfxTag = false;
   private readonly file: string;
 
   constructor(private readonly options: OfxOptions, private readonly sink: OfxSink) {
@@ -165,20 +175,23 @@ export class OfxStreamParser implements TokenHandler {
     try {
       this.tokenizer.end();
     } catch (err) {
-      if (err instanceof TokenizerError) throw malformed({ file: this.file, line: err.line }, `${err.message} (truncated file?)`);
+      if (err instanceof TokenizerError) throw this.sawOfxTag ? malformed({ file: this.file, line: err.line }, `${err.message} (truncated file?)`) : this.notOfx();
       throw err;
     }
     if (this.pendingLeaf !== undefined) this.settlePending();
     if (this.tx) throw this.fail(this.tx.line, this.tx.pending ? 'STMTTRNP' : 'STMTTRN', 'file ends inside this transaction (truncated file?)');
     if (this.statement) throw this.fail(this.statement.line, this.statement.kind, 'file ends inside this statement (truncated file?)');
-    if (!this.sawOfx) throw malformed({ file: this.file, line: 1, field: 'OFX' }, 'no <OFX> element: not an OFX file');
+    if (!this.sawOfx) throw this.notOfx();
     if (this.stack.length > 0) throw this.fail(this.tokenizer.line, this.stack[this.stack.length - 1], `file ends before </${this.stack[this.stack.length - 1]}> (truncated file?)`);
-    if (this.statementIndex === 0) {
-      const st = this.trnrsStatus ?? this.signonStatus;
+    if (this.statementIndex === 0 && !this.options.allowNoStatement) {
+      const st = this.parts.find((p) => p.status?.code !== undefined && p.status.code !== '0')?.status ?? this.signonStatus;
       const said = st && st.code !== undefined && st.code !== '0' ? ` (the bank answered code ${st.code}${st.message ? `: ${st.message}` : ''})` : '';
       throw malformed({ file: this.file, field: 'STMTRS' }, `no bank or credit-card statement in the file${said}`);
     }
-    return { version: this.version, statementCount: this.statementIndex, transactionCount: this.transactionCount, warnings: this.warnings };
+    return {
+      version: this.version, statementCount: this.statementIndex, transactionCount: this.transactionCount, warnings: this.warnings,
+      ...(this.signonStatus ? { signon: this.signonStatus } : {}), parts: this.parts,
+    };
   }
 
   // ---- bytes → text ------------------------------------------------------------------------
@@ -202,7 +215,7 @@ export class OfxStreamParser implements TokenHandler {
     }
     const bom = sniffBom(head);
     // A declared 1252/Latin-1 stays tentative in the decoder until the first non-ASCII bytes show
-    // whether they are really UTF-8 (research/protocols.md: declarations are often wrong).
+    // whether they are really UTF-8 (declarations are often wrong: docs/FORMATS.md §OFX "Character sets").
     const charset: Charset = bom.charset ?? declared ?? 'utf-8';
     this.decoder = new StreamDecoder(charset, (text) => this.warnings.push(`${this.file}: ${text}`));
     this.headChunks = [];
@@ -214,7 +227,7 @@ export class OfxStreamParser implements TokenHandler {
     try {
       text = this.decoder!.decode(bytes, final);
     } catch (err) {
-      throw malformed({ file: this.file, line: this.tokenizer.line }, (err as Error).message);
+      throw this.sawOfxTag ? malformed({ file: this.file, line: this.tokenizer.line }, (err as Error).message) : this.notOfx();
     }
     if (text.length > 0) this.tokenizer.write(text);
   }
@@ -224,6 +237,10 @@ export class OfxStreamParser implements TokenHandler {
   open(rawName: string, _attributes: Record<string, string> | undefined, selfClosing: boolean): void {
     if (this.pendingLeaf !== undefined) this.settlePending();
     const name = rawName.toUpperCase();
+    if (!this.sawOfxTag) {
+      if (name !== 'OFX') throw this.notOfx();
+      this.sawOfxTag = true;
+    }
     if (selfClosing) {
       this.leaf(name, '', this.tokenizer.line);
       return;
@@ -239,6 +256,7 @@ export class OfxStreamParser implements TokenHandler {
 
   close(rawName: string): void {
     const name = rawName.toUpperCase();
+    if (!this.sawOfxTag) throw this.notOfx();
     if (this.pendingLeaf !== undefined) {
       if (this.pendingLeaf === name) {
         const leafName = this.pendingLeaf;
@@ -280,7 +298,7 @@ export class OfxStreamParser implements TokenHandler {
       case 'CCSTMTRS':
         if (this.statement) throw this.fail(line, name, `<${name}> inside another statement`);
         this.statement = { line, kind: name, balances: [], count: 0, currency: undefined };
-        this.trnrsHadStatement = true;
+        if (this.part) this.part.statementIndex = this.statementIndex;
         break;
       case 'STMTTRN':
       case 'STMTTRNP':
@@ -300,8 +318,8 @@ export class OfxStreamParser implements TokenHandler {
         break;
       case 'STMTTRNRS':
       case 'CCSTMTTRNRS':
-        this.trnrsStatus = undefined;
-        this.trnrsHadStatement = false;
+        this.part = { kind: name === 'STMTTRNRS' ? 'bank' : 'creditcard' };
+        this.parts.push(this.part);
         break;
       default:
         break;
@@ -314,6 +332,7 @@ export class OfxStreamParser implements TokenHandler {
       case 'STMTTRNP':
         if (this.tx) {
           const tx = this.buildTransaction(this.tx);
+          capFreeText(tx, `${this.file}:${this.tx.line}`, (w) => this.warnings.push(w));
           this.tx = undefined;
           this.statement!.count++;
           this.transactionCount++;
@@ -345,16 +364,17 @@ export class OfxStreamParser implements TokenHandler {
       case 'STATUS': {
         const parent = this.stack[this.stack.length - 1];
         if (parent === 'SONRS') this.signonStatus = this.status;
-        else if (parent === 'STMTTRNRS' || parent === 'CCSTMTTRNRS') this.trnrsStatus = this.status;
+        else if ((parent === 'STMTTRNRS' || parent === 'CCSTMTTRNRS') && this.part) this.part.status = this.status;
         this.status = undefined;
         break;
       }
       case 'STMTTRNRS':
       case 'CCSTMTTRNRS': {
-        const st = this.trnrsStatus;
-        if (st && st.code !== undefined && st.code !== '0' && !this.trnrsHadStatement) {
+        const st = this.part?.status;
+        if (st && st.code !== undefined && st.code !== '0' && this.part?.statementIndex === undefined && !this.options.allowNoStatement) {
           this.warnings.push(`${this.file}: a ${name} carries no statement; the bank answered code ${st.code}${st.message ? ` (${st.message})` : ''}`);
         }
+        this.part = undefined;
         break;
       }
       default:
@@ -393,15 +413,17 @@ export class OfxStreamParser implements TokenHandler {
     const bal = this.balance;
     if (bal !== undefined && (parent === 'LEDGERBAL' || parent === 'AVAILBAL')) {
       if (name === 'BALAMT') { bal.amount = raw.trim(); bal.line = line; }
-      else if (name === 'DTASOF') bal.date = raw.trim();
+      else if (name === 'DTASOF') bal.date = raw.trim() || undefined;
       return;
     }
     const st = this.statement;
     if (st !== undefined) {
       if (name === 'CURDEF' && (parent === 'STMTRS' || parent === 'CCSTMTRS')) {
         const c = raw.trim().toUpperCase();
-        if (!isCurrency(c)) throw this.fail(line, 'CURDEF', `'${raw.trim()}' is not an ISO 4217 currency`);
-        st.currency = c;
+        // An empty CURDEF is read as a missing one (libofx does the same; docs/FORMATS.md §OFX "Empty elements").
+        if (c === '') st.emptyCurdef = true;
+        else if (!isCurrency(c)) throw this.fail(line, 'CURDEF', `'${raw.trim()}' is not an ISO 4217 currency`);
+        else st.currency = c;
       } else if (parent === 'BANKACCTFROM' || parent === 'CCACCTFROM') {
         if (name === 'ACCTID') st.accountId = raw.trim();
         else if (name === 'BANKID') st.bankId = raw.trim() || undefined;
@@ -409,6 +431,10 @@ export class OfxStreamParser implements TokenHandler {
         if (name === 'DTSTART' && parent === 'BANKTRANLIST') st.from = this.date(raw, line, 'DTSTART', false);
         else if (name === 'DTEND' && parent === 'BANKTRANLIST') st.to = this.date(raw, line, 'DTEND', false);
       }
+      return;
+    }
+    if (name === 'TRNUID' && this.part && (parent === 'STMTTRNRS' || parent === 'CCSTMTTRNRS')) {
+      this.part.trnUid = raw.trim();
       return;
     }
     const status = this.status;
@@ -419,20 +445,31 @@ export class OfxStreamParser implements TokenHandler {
     }
   }
 
-  private statementCurrency(st: StatementDraft): string {
+  /**
+   * The statement's currency. Without a usable CURDEF (missing or empty) it is the currency the
+   * first line names (its CURRENCY or ORIGCURRENCY CURSYM), else the connection's, with a warning.
+   */
+  private statementCurrency(st: StatementDraft, lineCurrency?: { symbol: string; line: number }): string {
     if (st.currency !== undefined) return st.currency;
+    const missing = `${st.kind} has ${st.emptyCurdef ? 'an empty' : 'no'} CURDEF`;
+    if (lineCurrency !== undefined) {
+      if (!isCurrency(lineCurrency.symbol)) throw this.fail(lineCurrency.line, 'CURSYM', `'${lineCurrency.symbol}' is not an ISO 4217 currency`);
+      st.currency = lineCurrency.symbol;
+      this.warnings.push(`${this.file}:${st.line}: ${missing}; read as ${st.currency}, the currency its first line names (CURSYM)`);
+      return st.currency;
+    }
     const fallback = this.options.defaultCurrency?.toUpperCase();
     if (fallback !== undefined && isCurrency(fallback)) {
       st.currency = fallback;
-      this.warnings.push(`${this.file}:${st.line}: ${st.kind} has no CURDEF; assumed ${fallback} (the configured default)`);
+      this.warnings.push(`${this.file}:${st.line}: ${missing}; assumed ${fallback} (the connection's currency)`);
       return fallback;
     }
-    throw this.fail(st.line, 'CURDEF', 'statement without a currency (CURDEF) and no default currency configured');
+    throw this.fail(st.line, 'CURDEF', `${missing}, its lines name no currency (CURSYM) and no default currency is configured`);
   }
 
   private buildTransaction(d: TxDraft): BankTransaction {
     const st = this.statement!;
-    const statementCurrency = this.statementCurrency(st);
+    const statementCurrency = this.statementCurrency(st, d.curSym ? { symbol: d.curSym, line: d.line } : undefined);
     // CURRENCY means the amounts are in CURSYM; ORIGCURRENCY means they are in CURDEF already.
     let currency = statementCurrency;
     if (d.currencyKind === 'CURRENCY' && d.curSym) {
@@ -483,17 +520,9 @@ export class OfxStreamParser implements TokenHandler {
     return { amount: this.amount(b.amount, currency, b.line, 'BALAMT'), currency, date, kind: b.kind };
   }
 
-  /** OFX amounts: signed, `.` or `,` decimal, tolerated `+`, spaces, currency symbols, `null`. */
   private amount(text: string, currency: string, line: number, field: string): number {
     try {
-      return decimalAmount(text, currency);
-    } catch {
-      // fall through to the tolerant reading below
-    }
-    const t = text.replace(/[$€£¥\s]/g, '');
-    if (/^[+-]?null$/i.test(t)) return 0;
-    try {
-      return decimalAmount(t, currency);
+      return ofxAmount(text, currency);
     } catch (err) {
       throw malformed({ file: this.file, line, field }, `'${text}' is not an amount`, err);
     }
@@ -520,81 +549,13 @@ export class OfxStreamParser implements TokenHandler {
     return date;
   }
 
+  /** Input that is not OFX at all: said so, without echoing its bytes. */
+  private notOfx(): Error {
+    return malformed({ file: this.file, line: 1, field: 'OFX' }, 'not an OFX file (no <OFX> element where the OFX body starts)');
+  }
+
   private fail(line: number, field: string, why: string): Error {
     return malformed({ file: this.file, line, field }, why);
   }
 }
 
-const OFX_DATE_TAIL = /^(?:\d{2,6})?(?:[.:]\d{1,9})?\s*(?:\[?\s*[+-]?\d*(?:[.:]\d+)?\s*(?::\s*[A-Za-z_/]+)?\s*\]?)?$/;
-/** The common tail `HHMMSS[.XXX][[-5:EST]]` checked without a regular expression. */
-const SIMPLE_TAIL = /^\d{6}(?:\.\d{3})?(?:\[[+-]?\d{1,2}(?:\.\d{1,2})?:[A-Z]{1,5}\])?$/;
-
-/**
- * YYYYMMDD of an OFX date as the number YYYYMMDD; 0 for the all-zero "null" date; -1 when the
- * text is not an OFX date at all (`YYYYMMDD[HHMMSS[.XXX]][[±h[.mm]][:TZ]]` in any real spelling).
- */
-function ofxDateDigits(t: string): number {
-  if (t.length < 8) return -1;
-  let ymd = 0;
-  for (let i = 0; i < 8; i++) {
-    const c = t.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    ymd = ymd * 10 + (c - 48);
-  }
-  if (t.length === 8) return ymd;
-  const tail = t.slice(8);
-  if (!SIMPLE_TAIL.test(tail) && !OFX_DATE_TAIL.test(tail)) return -1;
-  return ymd;
-}
-
-function isBlank(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return false;
-  }
-  return true;
-}
-
-/** Collects a streamed parse into whole statements (the convenience form). */
-export class CollectingSink implements OfxSink {
-  readonly statements: BankAccountStatement[] = [];
-  private readonly lines: BankTransaction[][] = [];
-
-  transaction(tx: BankTransaction, index: number): void {
-    (this.lines[index] ??= []).push(tx);
-  }
-
-  statement(summary: OfxStatementSummary, index: number): void {
-    const { transactionCount: _count, ...rest } = summary;
-    this.statements[index] = { ...rest, transactions: this.lines[index] ?? [] };
-  }
-}
-
-/** Parses a whole OFX/QFX file held in memory. */
-export function parseOfx(bytes: Buffer, options: OfxOptions): ParsedStatementFile {
-  const sink = new CollectingSink();
-  const parser = new OfxStreamParser(options, sink);
-  parser.write(bytes);
-  const result = parser.end();
-  const warnings = [...result.warnings];
-  for (const st of sink.statements) dropSharedProviderIds(st, options.fileName, warnings);
-  return { format: result.version, statements: sink.statements, warnings };
-}
-
-/**
- * Parses an OFX/QFX stream (a file read stream, a socket) chunk by chunk. With a `sink`, lines
- * go to it as they are read and memory stays flat; without one they are collected and returned.
- */
-export async function parseOfxStream(readable: Readable | AsyncIterable<Buffer | string>, options: OfxOptions, sink?: OfxSink): Promise<OfxResult & { statements?: BankAccountStatement[] }> {
-  const collector = sink ? undefined : new CollectingSink();
-  const parser = new OfxStreamParser(options, sink ?? collector!);
-  for await (const chunk of readable as AsyncIterable<Buffer | string>) {
-    parser.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
-    if (sink?.drain) await sink.drain();
-  }
-  const result = parser.end();
-  if (!collector) return result;
-  const warnings = [...result.warnings];
-  for (const st of collector.statements) dropSharedProviderIds(st, options.fileName, warnings);
-  return { ...result, warnings, statements: collector.statements };
-}

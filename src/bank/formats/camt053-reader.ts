@@ -1,39 +1,18 @@
-import type { Readable } from 'node:stream';
-import type { BankAccountStatement, BankBalance, BankTransaction } from '../../../provider';
-import { isCurrency } from '../../../../shared/money';
-import type { CalendarDate } from '../../../../shared/dates';
-import { asciiHead, charsetFromName, chooseCharset, concatBytes, decodeCp1252, StreamDecoder, type Charset } from './charset';
+import type { BankBalance, BankTransaction, StreamedStatement } from '../provider';
+import { isCurrency } from '../../shared/money';
+import type { CalendarDate } from '../../shared/dates';
 import { localName, Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
-import { bankDate, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import { bankDate, capFreeText, cleanText, compact, decimalAmount, malformed, type FormatSink } from './common';
 
 /**
- * ISO 20022 camt.053 (bank-to-customer statement), versions .001.02 to .001.08 and later: the
- * parser keys on local element names and ignores the namespace version, reading both the
- * text status of .02–.07 (`<Sts>BOOK</Sts>`) and the nested one of .08 (`<Sts><Cd>BOOK</Cd></Sts>`).
- *
- * Semantics (research/protocols.md §5): the amount is `Amt`, negated for `DBIT`; `RvslInd` does
- * not flip it (OCA's golden file). The provider id is `AcctSvcrRef`, never `NtryRef` (a sequence
- * number) nor `EndToEndId` (often `NOTPROVIDED`). An entry with several `TxDtls` that all carry
- * amounts adding up to the entry amount becomes one line per `TxDtls`; otherwise it is one line.
- * `INFO` entries are not bookings and are skipped with a warning.
- *
- * The file is read as a stream: the reader keeps the entry being read and the unfinished tail of
- * the input, and hands each line to a sink as soon as its `</Ntry>` closes, so memory does not grow
- * with the file (a 100,000-entry statement is 50 MB of XML).
- *
- * @link https://www.iso20022.org/catalogue-messages/iso-20022-messages-archive?search=camt.053
+ * The element reader of camt.053 (see camt053.ts for the semantics): tokens in, statement lines
+ * and statements out to a sink. docs/FORMATS.md §camt.053 lists the elements it reads.
  */
 
 /** A statement as known when its `</Stmt>` closes: everything except the lines, which were streamed. */
-export type CamtStatementSummary = Omit<BankAccountStatement, 'transactions'> & { transactionCount: number };
+export type CamtStatementSummary = StreamedStatement;
 
-/** Receives the parse as it happens. Discard everything received if the parse later throws. */
-export interface CamtSink {
-  transaction(tx: BankTransaction, statementIndex: number): void;
-  statement(statement: CamtStatementSummary, statementIndex: number): void;
-  /** Awaited after each chunk of input is parsed, so a consumer can store what it got first. */
-  drain?(): Promise<void>;
-}
+export type CamtSink = FormatSink;
 
 export interface CamtOptions {
   fileName: string;
@@ -60,6 +39,8 @@ interface TxDetails {
   creditorRef?: string;
   ustrd: string[];
   addtlTxInf?: string;
+  /** RtrInf/Rsn/Cd (or Prtry): why the payment came back. */
+  returnReason?: string;
   debtor: Party;
   creditor: Party;
 }
@@ -75,6 +56,7 @@ interface EntryDraft {
   valueDate?: string;
   acctSvcrRef?: string;
   addtlNtryInf?: string;
+  reversal?: boolean;
   details: TxDetails[];
 }
 
@@ -89,6 +71,7 @@ interface BalanceDraft {
 
 interface StatementDraft {
   line: number;
+  id?: string;
   accountId?: string;
   bankId?: string;
   currency?: string;
@@ -98,13 +81,21 @@ interface StatementDraft {
   count: number;
   /** Currency of the first line: the statement's currency when neither Acct/Ccy nor a balance says. */
   firstCurrency?: string;
+  /** Sum of the booked entries (minor units), for opening + entries = closing. */
+  booked: number;
+  opening?: number;
+  openingCode?: 'OPBD' | 'PRCD';
+  closing?: number;
+  /** FrToDt as calendar days, once read (entries outside it are warned about). */
+  period?: { from?: CalendarDate; to?: CalendarDate };
+  outside: number;
 }
 
 const BALANCE_KINDS: Readonly<Record<string, 'ledger' | 'available'>> = {
   OPBD: 'ledger', CLBD: 'ledger', PRCD: 'ledger', ITBD: 'ledger', OPAV: 'available', CLAV: 'available', ITAV: 'available',
 };
 
-class CamtReader implements TokenHandler {
+export class CamtReader implements TokenHandler {
   readonly warnings: string[] = [];
   statementCount = 0;
   transactionCount = 0;
@@ -130,7 +121,7 @@ class CamtReader implements TokenHandler {
         this.sawDocument = true;
         break;
       case 'Stmt':
-        if (this.parent(1) === 'BkToCstmrStmt') this.st = { line, balances: [], count: 0 };
+        if (this.parent(1) === 'BkToCstmrStmt') this.st = { line, balances: [], count: 0, booked: 0, outside: 0 };
         break;
       case 'Bal':
         if (this.st && !this.entry) this.bal = { line };
@@ -224,6 +215,7 @@ class CamtReader implements TokenHandler {
       else if ((name === 'BIC' || name === 'BICFI') && this.has('Svcr')) st.bankId = value;
       return;
     }
+    if (name === 'Id' && parent === 'Stmt') st.id = value;
     if (parent === 'FrToDt') {
       if (name === 'FrDtTm') st.from = value;
       else if (name === 'ToDtTm') st.to = value;
@@ -245,6 +237,7 @@ class CamtReader implements TokenHandler {
         case 'Sts': if (value !== '') e.status = value; break;
         case 'AcctSvcrRef': e.acctSvcrRef = value; break;
         case 'AddtlNtryInf': e.addtlNtryInf = value; break;
+        case 'RvslInd': e.reversal = value.toLowerCase() === 'true'; break;
         default: break;
       }
       return;
@@ -282,6 +275,10 @@ class CamtReader implements TokenHandler {
       case 'AddtlTxInf':
         t.addtlTxInf = value;
         return;
+      case 'Cd':
+      case 'Prtry':
+        if (parent === 'Rsn' && this.parent(2) === 'RtrInf') t.returnReason = value;
+        return;
       default:
         break;
     }
@@ -299,7 +296,14 @@ class CamtReader implements TokenHandler {
     const currency = this.currency(b.currency ?? st.currency, b.line, 'Bal/Amt/@Ccy');
     const amount = this.amount(b.amount, currency, b.line, 'Bal/Amt');
     const date = this.date(b.date, b.line, 'Bal/Dt');
-    st.balances.push({ amount: b.cdtDbt === 'DBIT' ? -amount : amount, currency, date, kind });
+    const signed = b.cdtDbt === 'DBIT' ? -amount : amount;
+    st.balances.push({ amount: signed, currency, date, kind });
+    if (b.code === 'OPBD' || (b.code === 'PRCD' && st.openingCode !== 'OPBD')) {
+      st.opening = signed;
+      st.openingCode = b.code;
+    } else if (b.code === 'CLBD') {
+      st.closing = signed;
+    }
   }
 
   private finishEntry(st: StatementDraft, e: EntryDraft): void {
@@ -313,6 +317,10 @@ class CamtReader implements TokenHandler {
     const amount = this.signed(e.amount, e.cdtDbt, currency, e.amountLine, 'Ntry');
     const bookingDate = this.date(e.bookingDate ?? e.valueDate, e.line, e.bookingDate !== undefined ? 'Ntry/BookgDt' : 'Ntry/BookgDt or ValDt');
     const valueDate = e.valueDate !== undefined ? this.date(e.valueDate, e.line, 'Ntry/ValDt') : undefined;
+    if (!pending) {
+      st.booked += amount;
+      this.checkPeriod(st, bookingDate);
+    }
     // A literal object with every field, not a spread of a shared base plus the amount: V8 copies
     // a spread with added fields through its slow path, which was a tenth of the parse.
     const line = (amount: number, currency: string) => ({ bookingDate, valueDate, pending, amount, currency });
@@ -327,7 +335,7 @@ class CamtReader implements TokenHandler {
       if (sameCurrency && sum === amount) {
         parts.forEach((x, i) => {
           const id = x.d.acctSvcrRef ?? (e.acctSvcrRef !== undefined ? `${e.acctSvcrRef}/${i + 1}` : undefined);
-          this.emit(st, this.transaction(line(x.amount, currency), id, x.d, e, x.amount >= 0));
+          this.emit(st, this.transaction(line(x.amount, currency), id, x.d, e, x.amount >= 0), x.d.line);
         });
         return;
       }
@@ -344,10 +352,11 @@ class CamtReader implements TokenHandler {
       delete tx.counterpartyIban;
       delete tx.reference;
     }
-    this.emit(st, tx);
+    this.emit(st, tx, e.line);
   }
 
-  private emit(st: StatementDraft, tx: BankTransaction): void {
+  private emit(st: StatementDraft, tx: BankTransaction, line: number): void {
+    capFreeText(tx, `${this.file}:${line}`, (w) => this.warnings.push(w));
     if (st.count === 0) st.firstCurrency = tx.currency;
     st.count++;
     this.transactionCount++;
@@ -383,16 +392,47 @@ class CamtReader implements TokenHandler {
     if (iban !== undefined) tx.counterpartyIban = iban;
     if (payee !== undefined) tx.counterpartyName = payee;
     tx.pending = base.pending;
+    const info = own(cleanText(d?.addtlTxInf));
+    if (info !== undefined && info !== text) tx.additionalInfo = info;
+    if (e.reversal) tx.reversal = true;
+    const returned = own(cleanText(d?.returnReason));
+    if (returned !== undefined) tx.returnReason = returned;
     return tx;
+  }
+
+  /** camt.053 FrToDt bounds the statement: an entry booked outside it is kept, with a warning. */
+  private checkPeriod(st: StatementDraft, day: CalendarDate): void {
+    st.period ??= {
+      from: st.from !== undefined ? this.date(st.from, st.line, 'FrToDt/FrDtTm') : undefined,
+      to: st.to !== undefined ? this.date(st.to, st.line, 'FrToDt/ToDtTm') : undefined,
+    };
+    const { from, to } = st.period;
+    if ((from !== undefined && day < from) || (to !== undefined && day > to)) st.outside++;
+  }
+
+  /** Opening (OPBD, else PRCD) + booked entries = closing (CLBD), checked as MT940's :60F:/:62F:. */
+  private checkBalances(st: StatementDraft, currency: string): void {
+    const ledger = st.balances.filter((b) => b.kind === 'ledger');
+    const opening = st.openingCode !== undefined ? st.opening : undefined;
+    const closing = st.closing;
+    if (opening === undefined || closing === undefined || ledger.some((b) => b.currency !== currency)) return;
+    if (opening + st.booked !== closing) {
+      this.warnings.push(`${this.file}:${st.line}: opening balance ${opening} (${st.openingCode}) + booked entries ${st.booked} ≠ closing balance ${closing} (CLBD) (minor units of ${currency})`);
+    }
   }
 
   private finishStatement(st: StatementDraft): void {
     if (st.accountId === undefined) throw malformed({ file: this.file, line: st.line, field: 'Stmt/Acct/Id' }, 'statement without an account IBAN or Othr/Id');
     const currency = st.currency ?? st.balances[0]?.currency ?? st.firstCurrency;
     if (currency === undefined) throw malformed({ file: this.file, line: st.line, field: 'Stmt/Acct/Ccy' }, 'statement without a currency');
+    this.checkBalances(st, currency);
+    if (st.outside > 0) {
+      this.warnings.push(`${this.file}:${st.line}: ${st.outside} entr${st.outside === 1 ? 'y is' : 'ies are'} booked outside the statement period (FrToDt ${st.period?.from ?? '…'}..${st.period?.to ?? '…'})`);
+    }
     const statement: CamtStatementSummary = compact({
       accountId: st.accountId,
       bankId: st.bankId,
+      statementId: st.id,
       currency,
       from: st.from !== undefined ? this.date(st.from, st.line, 'FrToDt/FrDtTm') : undefined,
       to: st.to !== undefined ? this.date(st.to, st.line, 'FrToDt/ToDtTm') : undefined,
@@ -445,176 +485,3 @@ function own(text: string | undefined): string | undefined {
   return ` ${text}`.slice(1);
 }
 
-/** True when the head of a file looks like a camt.053 document. */
-export function looksLikeCamt053(head: string): boolean {
-  return /camt\.053\.001\.\d\d/.test(head) || /<([\w-]+:)?BkToCstmrStmt[\s>]/.test(head);
-}
-
-/** Head bytes kept back until the XML declaration and the namespace can be read. */
-const HEAD_BYTES = 4096;
-/** Text handed to the tokenizer at a time when parsing a file held in memory. */
-const CHUNK_BYTES = 1 << 20;
-
-/**
- * Push parser: `write()` bytes as they come, then `end()`. Throws `MalformedStatementError`
- * (code `BANK_MALFORMED_FILE`) naming file, line and field for anything it cannot read; lines
- * already given to the sink must then be discarded (a bad file imports nothing).
- *
- * The charset is the XML declaration's (UTF-8 by default), checked against the bytes as they come
- * (a BOM wins; a wrong Windows-1252/UTF-8 declaration is corrected with a warning).
- */
-export class Camt053StreamParser {
-  private readonly reader: CamtReader;
-  private headChunks: Buffer[] = [];
-  private headLength = 0;
-  private decode?: (bytes: Buffer, final: boolean) => string;
-  private started = false;
-  private fedText = false;
-  private readonly decodeWarnings: string[] = [];
-
-  constructor(private readonly options: CamtOptions, sink: CamtSink) {
-    this.reader = new CamtReader(options.fileName, sink);
-  }
-
-  /** Warnings so far (a sink may add its own here, so they keep the file's order). */
-  get warnings(): string[] {
-    return this.reader.warnings;
-  }
-
-  /**
-   * Sets the charset before any bytes are written, for a caller that has the whole file and
-   * chose it from all of it (BOM already skipped): no guessing from the head.
-   */
-  useCharset(charset: Charset): void {
-    if (charset === 'windows-1252') {
-      this.decode = (bytes) => decodeCp1252(bytes);
-      return;
-    }
-    const decoder = new TextDecoder(charset, { fatal: charset === 'utf-8' });
-    this.decode = (bytes, final) => {
-      try {
-        return decoder.decode(bytes, { stream: !final });
-      } catch (err) {
-        throw malformed({ file: this.options.fileName, line: this.reader.tokenizer.line }, (err as Error).message);
-      }
-    };
-  }
-
-  write(chunk: Buffer): void {
-    if (!this.started) {
-      this.headChunks.push(chunk);
-      this.headLength += chunk.length;
-      if (this.headLength >= HEAD_BYTES) this.startBody();
-      return;
-    }
-    this.feed(chunk, false);
-  }
-
-  end(): CamtResult {
-    if (!this.started) this.startBody();
-    this.feed(Buffer.alloc(0), true);
-    this.reader.end();
-    return {
-      statementCount: this.reader.statementCount,
-      transactionCount: this.reader.transactionCount,
-      warnings: [...this.decodeWarnings, ...this.reader.warnings],
-    };
-  }
-
-  private startBody(): void {
-    const head = concatBytes(this.headChunks, this.headLength);
-    this.headChunks = [];
-    this.started = true;
-    const file = this.options.fileName;
-    const text = asciiHead(head, HEAD_BYTES);
-    const ns = /urn:iso:std:iso:20022:tech:xsd:(camt\.\d{3})\.001\.(\d\d)/.exec(text);
-    if (ns && ns[1] !== 'camt.053') {
-      throw malformed({ file, line: 1, field: 'Document/@xmlns' }, `${ns[1]} is not a camt.053 statement (only camt.053 is read)`);
-    }
-    let skip = 0;
-    if (!this.decode) {
-      const warn = (w: string) => this.decodeWarnings.push(`${file}: ${w}`);
-      const declared = charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(text)?.[1]) ?? 'utf-8';
-      const chosen = chooseCharset(head, declared, warn, false);
-      skip = chosen.skip;
-      const decoder = new StreamDecoder(chosen.charset, warn);
-      this.decode = (bytes, final) => {
-        try {
-          return decoder.decode(bytes, final);
-        } catch (err) {
-          throw malformed({ file, line: this.reader.tokenizer.line }, (err as Error).message);
-        }
-      };
-    }
-    this.feed(head.subarray(skip), false);
-  }
-
-  private feed(bytes: Buffer, final: boolean): void {
-    let text = this.decode!(bytes, final);
-    if (!this.fedText && text.length > 0) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      this.fedText = text.length > 0;
-    }
-    if (text.length > 0) this.reader.tokenizer.write(text);
-  }
-}
-
-/** Collects a streamed parse into whole statements, dropping provider ids that lines share. */
-class CollectingSink implements CamtSink {
-  readonly statements: BankAccountStatement[] = [];
-  /** Set to the parser's warnings, so the shared-id warnings come in the file's order. */
-  warnings: string[] = [];
-  private lines: BankTransaction[] = [];
-
-  constructor(private readonly file: string) {}
-
-  transaction(tx: BankTransaction): void {
-    this.lines.push(tx);
-  }
-
-  statement(summary: CamtStatementSummary): void {
-    const { transactionCount: _count, ...rest } = summary;
-    const statement: BankAccountStatement = { ...rest, transactions: this.lines };
-    this.lines = [];
-    dropSharedProviderIds(statement, this.file, this.warnings);
-    this.statements.push(statement);
-  }
-}
-
-/** Parses a whole camt.053 file held in memory (all statements in it), a megabyte of text at a time. */
-export function parseCamt053(bytes: Buffer, options: CamtOptions): ParsedStatementFile {
-  const warnings: string[] = [];
-  const head = asciiHead(bytes, 1024);
-  const declared = charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(head)?.[1]) ?? 'utf-8';
-  // The whole file is at hand: its charset is chosen from all of it, as before streaming.
-  const { charset, skip } = chooseCharset(bytes, declared, (w) => warnings.push(`${options.fileName}: ${w}`));
-  const collector = new CollectingSink(options.fileName);
-  const parser = new Camt053StreamParser(options, collector);
-  collector.warnings = parser.warnings;
-  parser.useCharset(charset);
-  const body = bytes.subarray(skip);
-  for (let at = 0; at < body.length; at += CHUNK_BYTES) parser.write(body.subarray(at, Math.min(body.length, at + CHUNK_BYTES)));
-  const result = parser.end();
-  return { format: 'camt053', statements: collector.statements, warnings: [...warnings, ...result.warnings] };
-}
-
-/**
- * Parses a camt.053 stream (a file read stream) chunk by chunk. With a `sink`, lines go to it as
- * they are read and memory stays flat; without one they are collected and returned.
- */
-export async function parseCamt053Stream(
-  readable: Readable | AsyncIterable<Buffer | string>,
-  options: CamtOptions,
-  sink?: CamtSink,
-): Promise<CamtResult & { statements?: BankAccountStatement[] }> {
-  const collector = sink ? undefined : new CollectingSink(options.fileName);
-  const parser = new Camt053StreamParser(options, sink ?? collector!);
-  if (collector) collector.warnings = parser.warnings;
-  for await (const chunk of readable as AsyncIterable<Buffer | string>) {
-    parser.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
-    if (sink?.drain) await sink.drain();
-  }
-  const result = parser.end();
-  if (!collector) return result;
-  return { ...result, statements: collector.statements };
-}
