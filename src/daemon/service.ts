@@ -14,4 +14,6 @@ export interface Service {
   reload?(config: Config): Promise<void>;
   /** A secret-free summary for `booksync status`. */
   status?(): Promise<Record<string, unknown>>;
+  /** Resolves while the service's loop makes progress, rejects with the reason when it is stuck (systemd's watchdog). */
+  liveness?(): Promise<void>;
 }
