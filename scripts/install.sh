@@ -45,6 +45,11 @@ rm -rf "$prefix.old"
 mkdir -p "$destdir/usr/local/bin"
 cat > "$destdir/usr/local/bin/booksync" <<'SH'
 #!/bin/sh
+# As root, `{ file: NAME }` secrets are found where the unit's LoadCredential= lines take them from.
+if [ -z "${CREDENTIALS_DIRECTORY:-}" ] && [ -r /etc/booksync/credentials ] && [ -x /etc/booksync/credentials ]; then
+  CREDENTIALS_DIRECTORY=/etc/booksync/credentials
+  export CREDENTIALS_DIRECTORY
+fi
 exec /usr/bin/node /opt/booksync/dist/src/cli/main.js "$@"
 SH
 chmod 0755 "$destdir/usr/local/bin/booksync"
