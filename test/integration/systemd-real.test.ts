@@ -79,6 +79,12 @@ function boot(work: string, results: string): Promise<{ code: number | null; out
   });
 }
 
+/**
+ * scripts/install.sh into a Debian 12 root booted with systemd-nspawn (systemd 252 as PID 1); the
+ * check unit inside (test/fixtures/systemd/run-checks.sh) drives systemctl and writes its findings.
+ * Runs as root where systemd-nspawn and the root exist. BOOKSYNC_KEEP_TEST_ROOT=1 keeps the work
+ * folder (findings, journal) for a look after a failure.
+ */
 describe('booksync under a real systemd (Debian 12 booted with systemd-nspawn)', function () {
   this.timeout(300_000);
   let work: string;
@@ -142,7 +148,10 @@ describe('booksync under a real systemd (Debian 12 booted with systemd-nspawn)',
     assert.equal(findings.pid_after_reload_same, 'yes');
   });
 
-  it('restarts a hung daemon (SIGSTOP) through the watchdog', () => {
+  it('keeps a healthy daemon past two watchdog periods, and restarts a hung one (SIGSTOP) through the watchdog', () => {
+    assert.equal(findings.healthy_restarts, '0');
+    assert.equal(findings.healthy_same_pid, 'yes');
+    assert.equal(exits.length, 4, `one line per run: ${exits.join(' | ')}`);
     assert.match(exits[0], /^watchdog (killed|dumped) ABRT$/, 'the first run was ended by the watchdog');
     assert.ok(Number(findings.restarts_after_hang) >= 1, `NRestarts ${findings.restarts_after_hang}`);
     assert.ok(Number(findings.watchdog_timeout_logged) >= 1, 'systemd logged a watchdog timeout');
