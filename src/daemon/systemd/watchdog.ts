@@ -27,8 +27,8 @@ export interface ProbeFailure {
 /**
  * Sends WATCHDOG=1 only after every probe answered in time. A tick is a timer on the event loop,
  * so a blocked loop sends nothing; the probes then show that the books answer a read and that the
- * sync and bank loops are not stuck. Ticks run three times a period (sd_watchdog_enabled(3) asks
- * for at least two), so one slow tick does not get a healthy daemon killed.
+ * sync and bank loops are not stuck. Ticks run three times a period (sd_watchdog_enabled(3)
+ * advises pinging at half of it at the latest), so one slow tick does not get a healthy daemon killed.
  */
 export class Watchdog {
   private timer: NodeJS.Timeout | undefined;
