@@ -42,11 +42,15 @@ function missingPrerequisite(): string | undefined {
   return undefined;
 }
 
-/** Installs with scripts/install.sh --destdir, then adds the test's config, secret, drop-in and check unit. */
-function prepareInstall(destdir: string, secret: string): void {
-  execFileSync('bash', [path.join(REPO, 'scripts', 'install.sh'), '--destdir', destdir, '--no-systemctl'], { stdio: 'pipe' });
-  // The config keeps the mode install.sh gave it; only its content is the test's.
-  fs.writeFileSync(path.join(destdir, 'etc/booksync/booksync.yaml'), CONFIG);
+/**
+ * Installs with scripts/install.sh --destdir over a config left as the old installer wrote it
+ * (0640 root:root, which the dynamic user cannot read), then adds the test's secret, drop-in and
+ * check unit. Returns what install.sh printed.
+ */
+function prepareInstall(destdir: string, secret: string): string {
+  fs.mkdirSync(path.join(destdir, 'etc/booksync'), { recursive: true });
+  fs.writeFileSync(path.join(destdir, 'etc/booksync/booksync.yaml'), CONFIG, { mode: 0o640 });
+  const printed = execFileSync('bash', [path.join(REPO, 'scripts', 'install.sh'), '--destdir', destdir, '--no-systemctl'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   fs.writeFileSync(path.join(destdir, 'etc/booksync/credentials/local-api-password'), `${secret}\n`, { mode: 0o600 });
   const units = path.join(destdir, 'etc/systemd/system');
   fs.mkdirSync(path.join(units, 'booksync.service.d'), { recursive: true });
@@ -58,6 +62,7 @@ function prepareInstall(destdir: string, secret: string): void {
   fs.mkdirSync(lib, { recursive: true });
   fs.copyFileSync(path.join(FIXTURES, 'run-checks.sh'), path.join(lib, 'run-checks.sh'));
   fs.chmodSync(path.join(lib, 'run-checks.sh'), 0o755);
+  return printed;
 }
 
 /** Boots the root with the install laid over it (overlayfs, so the cached root stays clean) until the checks power it off. */
@@ -91,6 +96,7 @@ describe('booksync under a real systemd (Debian 12 booted with systemd-nspawn)',
   let findings: Record<string, string> = {};
   /** How each run of booksync.service ended: "SERVICE_RESULT EXIT_CODE EXIT_STATUS". */
   let exits: string[] = [];
+  let installOutput = '';
   let secret: string;
 
   before(async function () {
@@ -103,7 +109,7 @@ describe('booksync under a real systemd (Debian 12 booted with systemd-nspawn)',
     secret = crypto.randomBytes(12).toString('hex');
     const results = path.join(work, 'results');
     fs.mkdirSync(results);
-    prepareInstall(path.join(work, 'install'), secret);
+    installOutput = prepareInstall(path.join(work, 'install'), secret);
     const run = await boot(work, results);
     const file = path.join(results, 'findings');
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
@@ -122,8 +128,10 @@ describe('booksync under a real systemd (Debian 12 booted with systemd-nspawn)',
     if (!process.env.BOOKSYNC_KEEP_TEST_ROOT) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('installs the config readable by the dynamic user and runs the daemon as that user, not root', () => {
+  it('makes a config the old installer left unreadable (0640) readable by the dynamic user, keeps its content, and runs the daemon as that user, not root', () => {
+    assert.match(installOutput, /kept the existing \/etc\/booksync\/booksync.yaml\nmade \/etc\/booksync\/booksync.yaml readable by the service's dynamic user \(mode now 644\)/);
     assert.equal(findings.config_mode, '644');
+    assert.equal(findings.api_answers, '200 401', 'the daemon runs with the test config');
     assert.notEqual(findings.user, 'root');
   });
 
