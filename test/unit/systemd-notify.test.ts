@@ -8,6 +8,7 @@ import {
   runProbes,
   statusLine,
   syncQuietLimitMs,
+  SystemdIntegration,
   SystemdNotifier,
   SystemdNotifyError,
   watchdogPeriodMs,
@@ -119,6 +120,30 @@ describe('systemd notify messages', () => {
     n.watchdog();
     assert.equal(lines.length, 1);
     assert.match(lines[0], /cannot notify systemd: sendto NOTIFY_SOCKET failed \(errno 111\)/);
+  });
+
+  it('given a NOTIFY_SOCKET that cannot be used, then the daemon logs why once and runs on without notifying', async () => {
+    const { logger, lines } = captureLogger();
+    const integration = new SystemdIntegration({ env: { NOTIFY_SOCKET: 'run/notify', WATCHDOG_USEC: '1000' }, logger, services: () => [] });
+    await integration.ready();
+    await integration.aroundReload(async () => true);
+    integration.close();
+    assert.equal(lines.length, 1);
+    assert.match(lines[0], /cannot open NOTIFY_SOCKET; systemd will not hear from the daemon: NOTIFY_SOCKET must be an absolute path/);
+    assert.match(lines[0], /"code":"SYSTEMD_NOTIFY_SOCKET_INVALID"/);
+  });
+
+  it('given a stop while READY=1 waits for the status line, then READY=1 is never sent after STOPPING=1', async () => {
+    const t = new RecordingTransport();
+    let answer!: (s: Record<string, unknown>) => void;
+    const sync = { name: 'sync', start: async () => undefined, stop: async () => undefined, status: () => new Promise<Record<string, unknown>>((r) => (answer = r)) };
+    const integration = new SystemdIntegration({ env: {}, logger: captureLogger().logger, services: () => [sync], transport: t });
+    const ready = integration.ready();
+    integration.stopping();
+    answer({ state: 'online', open_conflicts: 0 });
+    await ready;
+    integration.close();
+    assert.deepEqual(t.sent, ['STOPPING=1']);
   });
 
   it('given WATCHDOG_USEC and WATCHDOG_PID, then the period applies only to this process', () => {
