@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import winston from 'winston';
+import { prettyFormat } from './log-pretty';
 
 /** winston's key for the serialised line (triple-beam's MESSAGE symbol). */
 const MESSAGE = Symbol.for('message');
@@ -29,6 +30,8 @@ export interface LoggerOptions {
   secrets: () => readonly string[];
   /** Fields on every line (e.g. `{ pid }`). */
   defaultMeta?: Record<string, unknown>;
+  /** `pretty` renders the stream's lines for a person (src/daemon/log-pretty.ts); the file stays JSON. */
+  format?: 'json' | 'pretty';
 }
 
 /** Replaces every occurrence of every secret (longest first, so overlapping secrets mask whole). */
@@ -87,10 +90,11 @@ function lineFormat(secrets: () => readonly string[]) {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
+  const format = options.format === 'pretty' ? prettyFormat() : undefined;
   const transports: winston.transport[] = [
     options.stream
-      ? new winston.transports.Stream({ stream: options.stream })
-      : new winston.transports.Console({ stderrLevels: [] }),
+      ? new winston.transports.Stream({ stream: options.stream, format })
+      : new winston.transports.Console({ stderrLevels: [], format }),
   ];
   if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
   return winston.createLogger({

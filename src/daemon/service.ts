@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import type { LevelDown } from '../shared/leveldown';
 
 /**
  * A long-running part of the daemon (the embedded cloud, the sync engine, the bank scheduler, the
@@ -16,4 +17,6 @@ export interface Service {
   status?(): Promise<Record<string, unknown>>;
   /** Resolves while the service's loop makes progress, rejects with the reason when it is stuck (systemd's watchdog). */
   liveness?(): Promise<void>;
+  /** LevelDB stores a backup copies, by section name (see src/backup); read synchronously at the snapshot instant. */
+  backupLevels?(): Record<string, LevelDown>;
 }
