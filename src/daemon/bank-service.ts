@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger';
 import { BankRunMemory } from './bank-run-memory';
 import type { ControlServer } from './control';
 import type { Service } from './service';
+import { BankProgress } from './systemd/progress';
 
 /** One connection of the config as the fetch loop sees it (secrets resolved, paths absolute). */
 export function connectionSpecFrom(config: Config, c: BankConnectionConfig): ConnectionSpec {
@@ -48,6 +49,7 @@ export type AfterRun = (outcome: RunOutcome) => Promise<void>;
 export class BankService implements Service {
   readonly name = 'bank';
   private readonly scheduler: BankScheduler;
+  private readonly progress = new BankProgress();
   private readonly runs = new BankRunMemory();
 
   constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer, afterRun?: AfterRun, onRun?: (outcome: RunOutcome) => void) {
@@ -71,6 +73,12 @@ export class BankService implements Service {
 
   reload(config: Config): Promise<void> {
     return this.scheduler.reschedule(connectionSpecsFrom(config));
+  }
+
+  /** Rejects when a run hangs or a job is long overdue (systemd's watchdog). */
+  async liveness(): Promise<void> {
+    const { running } = await this.scheduler.status();
+    this.progress.check(running, this.scheduler.nextRuns());
   }
 
   async status(): Promise<Record<string, unknown>> {
