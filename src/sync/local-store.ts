@@ -49,6 +49,8 @@ export interface LocalStore {
   write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]>;
   /** The store's latest sequence (for `pending_push`). */
   updateSeq(): Promise<unknown>;
+  /** Live documents in the books (re-walk progress). */
+  docCount(): Promise<number>;
   /** Every live document whose id starts with `prefix`, in id order (audit records). */
   withPrefix(prefix: string): Promise<LocalDoc[]>;
 }
@@ -158,5 +160,9 @@ export class PouchLocalStore implements LocalStore {
 
   async updateSeq(): Promise<unknown> {
     return (await this.db.info()).update_seq;
+  }
+
+  async docCount(): Promise<number> {
+    return (await this.db.info()).doc_count;
   }
 }

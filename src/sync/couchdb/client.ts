@@ -1,6 +1,6 @@
 import { Deadline } from '../../shared/deadline';
 import type { Logger } from '../../shared/logger';
-import { SyncAuthError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
+import { SyncAuthError, SyncCloudGoneError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
 import type {
   ChangesOptions,
   RemoteChange,
@@ -164,7 +164,7 @@ export class CouchDbRemote implements RemoteStore {
       // timeout ending a long-poll means "no changes yet", not "offline". Refused or reset
       // connections still throw.
       if (wait > 0 && err instanceof SyncUnavailableError && err.details.timedOut === true && !options.signal?.aborted) {
-        return { changes: [], lastSeq: since, pending: 0 };
+        return { changes: [], lastSeq: since, pending: 0, heldOpen: true };
       }
       throw err;
     }
@@ -216,6 +216,24 @@ export class CouchDbRemote implements RemoteStore {
       from = to;
     }
     return results;
+  }
+
+  async getLocal(id: string): Promise<Record<string, unknown> | null> {
+    const answer = await this.request('GET', `_local/${encodeURIComponent(id)}`, { accept: [404] });
+    return answer.status === 404 ? null : (answer.body as Record<string, unknown>);
+  }
+
+  async putLocal(id: string, body: Record<string, unknown>, rev?: string): Promise<string> {
+    const path = `_local/${encodeURIComponent(id)}`;
+    const put = (r: string | undefined) => this.request('PUT', path, { body: { ...body, _id: `_local/${id}`, ...(r ? { _rev: r } : {}) }, accept: [409] });
+    let answer = await put(rev);
+    if (answer.status === 409) {
+      // Someone else's revision (or ours not known yet): read it and write over it once.
+      const current = await this.request('GET', path, { accept: [404] });
+      answer = await put(current.status === 404 ? undefined : (current.body as { _rev?: string })._rev);
+      if (answer.status === 409) throw new SyncProtocolError(`cannot write ${path} on ${this.safeUrl}: it keeps changing`);
+    }
+    return String((answer.body as { rev?: unknown }).rev ?? '');
   }
 
   /** One `_bulk_docs` request of pre-serialised documents; a 413 splits it in halves. */
@@ -281,6 +299,7 @@ export class CouchDbRemote implements RemoteStore {
     const message = `${method} ${this.safeUrl}/${path}: HTTP ${status}${reason ? ` (${reason})` : ''}`;
     const details = { url: this.safeUrl, status };
     if (status === 401 || status === 403) return new SyncAuthError(message, { details });
+    if (isDatabaseGone(status, body)) return new SyncCloudGoneError(message, { details });
     if (status >= 500 || status === 408 || status === 429) return new SyncUnavailableError(message, { details });
     if (status === 413) return new SyncTooLargeError(message, { details });
     return new SyncProtocolError(message, { details });
@@ -322,6 +341,19 @@ export class CouchDbRemote implements RemoteStore {
       this.sessionInFlight = null;
     }
   }
+}
+
+/**
+ * The database itself is missing: CouchDB answers 404 `{"error":"not_found","reason":"Database does
+ * not exist."}` (PouchDB servers: reason `no_db_file` / `missing` on a database path), and a
+ * database being deleted can answer 500 `no_db_file`. A missing document answers `missing` or `deleted`
+ * on a document path, which callers accept as 404 themselves.
+ */
+function isDatabaseGone(status: number, body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const { error, reason } = body as { error?: unknown; reason?: unknown };
+  if (error === 'no_db_file' || reason === 'no_db_file') return true;
+  return status === 404 && error === 'not_found' && typeof reason === 'string' && /database does not exist/i.test(reason);
 }
 
 function describeNetError(err: unknown): string {
