@@ -59,7 +59,7 @@ export class SyncService implements Service {
   constructor(
     config: Config,
     private readonly books: BooksStore,
-    private readonly cloudUrl: (config: Config) => string,
+    private readonly cloudUrl: (config: Config) => string | Promise<string>,
     private readonly logger: Logger,
     control: ControlServer,
   ) {
@@ -68,6 +68,7 @@ export class SyncService implements Service {
     control.handle('conflicts.resolved', async () => this.engine().listResolved());
     control.handle('conflicts.resolve', async (params) => this.engine().resolveConflict(String(params.id), params.choice as ConflictChoice));
     control.handle('sync.now', async () => this.engine().syncOnce());
+    control.handle('sync.strip_excluded', async () => this.engine().stripExcluded());
   }
 
   private engine() {
@@ -76,7 +77,7 @@ export class SyncService implements Service {
   }
 
   async start(): Promise<void> {
-    this.runtime = await openSync(syncSetupFrom(this.config, this.cloudUrl(this.config), this.books, this.logger));
+    this.runtime = await openSync(syncSetupFrom(this.config, await this.cloudUrl(this.config), this.books, this.logger));
     await this.runtime.engine.start();
   }
 
