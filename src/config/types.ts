@@ -45,6 +45,8 @@ export interface LocalApiConfig {
 export interface CloudConfig {
   /** `embedded` or an http(s) database URL with no userinfo. */
   readonly url: string;
+  /** Every configured URL: `[url]`, or the cluster's node URLs in failover order. */
+  readonly urls: readonly string[];
   /** True when url is `embedded`: the daemon starts the cloud server itself. */
   readonly embedded: boolean;
   readonly auth: CloudAuthConfig | null;

@@ -24,7 +24,8 @@ export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStor
     books,
     bookkeepingDir: path.join(config.state_dir, 'sync'),
     cloud: {
-      url: cloudUrl,
+      // A cluster's node URLs: the engine fails over between them.
+      url: config.cloud.embedded || config.cloud.urls.length < 2 ? cloudUrl : config.cloud.urls,
       auth: config.cloud.auth ? { method: config.cloud.auth.method, username: config.cloud.auth.username, password: config.cloud.auth.password } : undefined,
       requestTimeoutMs: config.cloud.request_timeout_ms,
       compression: config.cloud.compression,

@@ -21,8 +21,11 @@ export interface CouchAuth {
 }
 
 export interface CouchDbRemoteOptions {
-  /** Database URL, e.g. `https://couch.example.com/books`. Userinfo in the URL is moved into basic auth. */
-  url: string;
+  /**
+   * Database URL, e.g. `https://couch.example.com/books`, or the database's URL on each node of one
+   * CouchDB cluster in order of preference (see `failOver`). Userinfo in the URL is moved into basic auth.
+   */
+  url: string | readonly string[];
   auth?: CouchAuth;
   /** Timeout of every request (a long-poll gets its wait time on top). */
   requestTimeoutMs: number;
@@ -96,8 +99,9 @@ export function redactUrl(url: string): string {
  * @link https://docs.couchdb.org/en/stable/api/database/bulk-api.html
  */
 export class CouchDbRemote implements RemoteStore {
-  private readonly dbUrl: URL;
-  private readonly safeUrl: string;
+  /** The database on each configured node; `active` is the one requests go to. */
+  private readonly nodes: ReadonlyArray<{ url: URL; safe: string }>;
+  private active = 0;
   private readonly auth: CouchAuth | undefined;
   private readonly timeoutMs: number;
   private readonly acceptEncoding: 'gzip' | 'identity';
@@ -109,26 +113,57 @@ export class CouchDbRemote implements RemoteStore {
   requests = 0;
 
   constructor(options: CouchDbRemoteOptions) {
-    const u = new URL(options.url);
+    const urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (urls.length === 0) throw new SyncProtocolError('no cloud URL given');
     let auth = options.auth;
-    if (!auth && (u.username || u.password)) {
-      auth = { method: 'basic', username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-    }
-    u.username = '';
-    u.password = '';
-    if (!u.pathname.endsWith('/')) u.pathname += '/';
-    this.dbUrl = u;
-    this.safeUrl = redactUrl(u.toString());
+    this.nodes = urls.map((text) => {
+      const u = new URL(text);
+      if (!auth && (u.username || u.password)) {
+        auth = { method: 'basic', username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+      }
+      u.username = '';
+      u.password = '';
+      if (!u.pathname.endsWith('/')) u.pathname += '/';
+      return { url: u, safe: redactUrl(u.toString()) };
+    });
     this.auth = auth;
     this.timeoutMs = options.requestTimeoutMs;
-    this.acceptEncoding = acceptEncodingFor(u.toString(), options.compression);
+    this.acceptEncoding = acceptEncodingFor(this.nodes[0].url.toString(), options.compression);
     this.fetchFn = options.fetch ?? fetch;
     this.logger = options.logger;
   }
 
-  /** The database URL without credentials. */
+  /** The database URL without credentials (the first node's: the cloud's name, whichever node answers). */
   get url(): string {
+    return this.nodes[0].safe;
+  }
+
+  /** The node requests go to now, without credentials. */
+  get activeUrl(): string {
     return this.safeUrl;
+  }
+
+  private get dbUrl(): URL {
+    return this.nodes[this.active].url;
+  }
+
+  private get safeUrl(): string {
+    return this.nodes[this.active].safe;
+  }
+
+  /**
+   * A request to the active node failed to connect (refused, reset, unreachable, or timed out when
+   * it was no long-poll): the next node of the cluster takes over. The place in `_changes` is kept:
+   * a cluster's seqs are valid on every node (docs.couchdb.org, "Changes feed" in a cluster). Returns
+   * false once every node was tried for this request.
+   */
+  private failOver(tried: number, err: unknown): boolean {
+    if (this.nodes.length < 2 || tried >= this.nodes.length - 1) return false;
+    const from = this.safeUrl;
+    this.active = (this.active + 1) % this.nodes.length;
+    this.cookie = null; // a session belongs to the node that opened it
+    this.logger?.warn(`cloud node ${from} unreachable (${describeNetError(err)}); failing over to ${this.safeUrl}`, { event: 'sync.failover', from, to: this.safeUrl });
+    return true;
   }
 
   async ensureDb(): Promise<RemoteDbInfo> {
@@ -253,7 +288,7 @@ export class CouchDbRemote implements RemoteStore {
     });
   }
 
-  private async request(method: string, path: string, options: RequestOptions = {}, retriedAuth = false): Promise<Answer> {
+  private async request(method: string, path: string, options: RequestOptions = {}, retriedAuth = false, tried = 0): Promise<Answer> {
     const url = new URL(path, this.dbUrl);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': this.acceptEncoding };
@@ -275,6 +310,11 @@ export class CouchDbRemote implements RemoteStore {
       text = await deadline.race(res.text());
     } catch (err) {
       if (deadline.cancelled) throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, { cause: scrub(err) });
+      const longpoll = (options.extraTimeoutMs ?? 0) > 0;
+      if (!(deadline.timedOut && longpoll) && this.failOver(tried, err)) {
+        deadline.clear();
+        return this.request(method, path, options, retriedAuth, tried + 1);
+      }
       const what = deadline.timedOut ? 'timed out' : 'failed';
       throw new SyncUnavailableError(`${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`, { cause: scrub(err), details: { url: this.safeUrl, timedOut: deadline.timedOut } });
     } finally {
@@ -282,7 +322,7 @@ export class CouchDbRemote implements RemoteStore {
     }
     if (res.status === 401 && this.auth?.method === 'cookie' && !retriedAuth) {
       this.cookie = null; // session expired: renew once
-      return this.request(method, path, options, true);
+      return this.request(method, path, options, true, tried);
     }
     let body: unknown = null;
     try {
