@@ -6,7 +6,7 @@ import { backoffNamed, type Backoff } from './backoff';
 import type { Bookkeeping } from './bookkeeping';
 import type { ConflictStrategy } from './conflicts';
 import type { SyncContext } from './context';
-import { SyncAuthError, SyncUnavailableError } from './errors';
+import { SyncAuthError, SyncCloudGoneError, SyncUnavailableError } from './errors';
 import { CloudIdentity } from './identity';
 import { KeyedLock } from './keyed-lock';
 import type { LocalStore } from './local-store';
@@ -16,7 +16,7 @@ import { Pusher } from './push';
 import { Reconciler } from './reconcile';
 import type { RemoteStore } from './remote-store';
 import type { RulesSnapshot } from './rules';
-import { systemTimers, type CycleReport, type SyncEngineOptions, type SyncState, type SyncStatus, type Timers } from './types';
+import { systemTimers, type BatchResult, type CycleReport, type SyncEngineOptions, type SyncState, type SyncStatus, type Timers } from './types';
 
 interface DirState {
   running: Promise<CycleReport> | null;
@@ -282,8 +282,7 @@ export class SyncRunner {
     }
     const run = (async () => {
       const t0 = Date.now();
-      if (!this.dbReady) await this.ensureReady();
-      const r = way === 'push' ? await this.pusher.cycle() : await this.puller.cycle(waitMs);
+      const r = await this.cycleOnReadyCloud(way, waitMs);
       if (way === 'push' && r.docs > 0 && this.dbReady && !(await this.identity.touch())) this.suspectCloud('its identity marker is gone');
       const report: CycleReport = { direction: way, docs: r.docs, conflicts: r.conflicts, ms: Date.now() - t0 };
       return report;
@@ -370,6 +369,20 @@ export class SyncRunner {
     if (this.busy[way]) return;
     this.busy[way] = true;
     this.setState();
+  }
+
+  /** One cycle; when the cloud database turns out to be gone, it is recreated, checked (re-walked) and the cycle runs again once. */
+  private async cycleOnReadyCloud(way: Way, waitMs: number): Promise<BatchResult> {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.dbReady) await this.ensureReady();
+      try {
+        return way === 'push' ? await this.pusher.cycle() : await this.puller.cycle(waitMs);
+      } catch (err) {
+        if (!(err instanceof SyncCloudGoneError) || attempt > 0 || this.stopping) throw err;
+        this.log.warn(`the cloud database is gone (${err.message}); creating it again`, { event: 'sync.cloud_gone', url: this.remote.url });
+        this.dbReady = false;
+      }
+    }
   }
 
   /**

@@ -24,8 +24,9 @@ export function rulesSuite(name: string, factory: CloudFactory): void {
     before(async () => {
       admin = (await factory()).admin;
     });
-    beforeEach(() => {
+    beforeEach(async () => {
       db = `rules${++n}`;
+      await admin.deleteDb(db); // a real server keeps databases between runs
     });
     afterEach(async () => {
       while (sites.length) await (sites.pop() as Site).destroy();
@@ -35,7 +36,7 @@ export function rulesSuite(name: string, factory: CloudFactory): void {
     });
 
     async function site(partner: SyncTypeOptions): Promise<Site> {
-      const s = await Site.open(admin.dbUrl(db), rules(partner));
+      const s = await Site.open(admin.siteUrl(db), rules(partner));
       sites.push(s);
       return s;
     }

@@ -9,6 +9,8 @@ export interface CloudAdmin {
   /** `http://127.0.0.1:port` (no credentials; `headers` carries them). */
   readonly origin: string;
   dbUrl(db: string): string;
+  /** The URL a booksync site is given for `db` (credentials in the userinfo when the server needs a login). */
+  siteUrl(db: string): string;
   deleteDb(db: string): Promise<void>;
   createDb(db: string): Promise<void>;
   /** Every document with its full revision history (a backup that restores with the same revisions), plus the `_local` documents named. */
@@ -19,6 +21,8 @@ export interface CloudAdmin {
   allDocs(db: string): Promise<Array<Record<string, unknown>>>;
   doc(db: string, id: string): Promise<Record<string, unknown> | null>;
   put(db: string, doc: Record<string, unknown>): Promise<string>;
+  /** Deletes a document (leaves a tombstone). */
+  remove(db: string, id: string, rev: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,10 +44,15 @@ export class HttpCloudAdmin implements CloudAdmin {
     readonly origin: string,
     private readonly headers: Record<string, string> = {},
     private readonly onClose: () => Promise<void> = async () => undefined,
+    private readonly siteOrigin: string = origin,
   ) {}
 
   dbUrl(db: string): string {
     return `${this.origin}/${db}`;
+  }
+
+  siteUrl(db: string): string {
+    return `${this.siteOrigin}/${db}`;
   }
 
   private async call(method: string, path: string, body?: unknown, ok: number[] = []): Promise<{ status: number; body: unknown }> {
@@ -103,6 +112,10 @@ export class HttpCloudAdmin implements CloudAdmin {
   async put(db: string, doc: Record<string, unknown>): Promise<string> {
     const r = await this.call('PUT', `${db}/${encodeURIComponent(String(doc._id))}`, doc);
     return String((r.body as { rev: string }).rev);
+  }
+
+  async remove(db: string, id: string, rev: string): Promise<void> {
+    await this.call('DELETE', `${db}/${encodeURIComponent(id)}?rev=${encodeURIComponent(rev)}`);
   }
 
   close(): Promise<void> {
