@@ -80,6 +80,8 @@ export interface RemoteStore {
    * `{conflict:true}` for that doc, never a branch. Results are in the order of `docs`.
    */
   write(docs: readonly RemoteWrite[], options?: { maxBytes?: number }): Promise<RemoteWriteResult[]>;
+  /** The attachments of a document's current (or `rev`) revision, with their data in base64. */
+  attachments(id: string, rev?: string): Promise<Record<string, { content_type: string; data: string }>>;
   /** A `_local/<id>` document (never replicated), or null when there is none. */
   getLocal(id: string): Promise<Record<string, unknown> | null>;
   /** Writes `_local/<id>` over `rev` (or, on a 409, over whatever revision it has); returns the new revision. */

@@ -2,6 +2,7 @@ import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { canonicalJson } from '../shared/canonical-json';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { BooksWithAttachments, CloudWithAttachments, DEFAULT_MAX_ATTACHMENT_BYTES } from './attachments';
 import { backoffNamed, type Backoff } from './backoff';
 import type { Bookkeeping } from './bookkeeping';
 import type { ConflictStrategy } from './conflicts';
@@ -80,9 +81,10 @@ export class SyncRunner {
     this.longpollMs = options.longpollMs ?? 25_000;
     this.clock = options.clock ?? (() => new Date());
     this.timers = options.timers ?? systemTimers;
+    const maxAttachmentBytes = options.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
     this.ctx = {
-      local: this.local,
-      remote: this.remote,
+      local: new BooksWithAttachments(this.local, this.remote, maxAttachmentBytes),
+      remote: new CloudWithAttachments(this.remote, this.local, maxAttachmentBytes),
       bk: this.bk,
       log: this.log,
       projection,

@@ -38,6 +38,8 @@ export interface SyncEngineOptions {
   batchSize?: number;
   /** Bytes per write request. @default 4194304 */
   batchBytes?: number;
+  /** Largest attachment synced either way; a larger one is refused with an error naming it. @default 20 MiB */
+  maxAttachmentBytes?: number;
   /** Batches in flight per direction. @default 3 */
   pipelineDepth?: number;
   /** A named backoff or a function of the previous delay. @default 'exponential-jitter' */

@@ -21,6 +21,8 @@ export interface CloudAdmin {
   allDocs(db: string): Promise<Array<Record<string, unknown>>>;
   doc(db: string, id: string): Promise<Record<string, unknown> | null>;
   put(db: string, doc: Record<string, unknown>): Promise<string>;
+  /** The bytes of an attachment, or null. */
+  attachment(db: string, id: string, name: string): Promise<Buffer | null>;
   /** Deletes a document (leaves a tombstone). */
   remove(db: string, id: string, rev: string): Promise<void>;
   close(): Promise<void>;
@@ -112,6 +114,11 @@ export class HttpCloudAdmin implements CloudAdmin {
   async put(db: string, doc: Record<string, unknown>): Promise<string> {
     const r = await this.call('PUT', `${db}/${encodeURIComponent(String(doc._id))}`, doc);
     return String((r.body as { rev: string }).rev);
+  }
+
+  async attachment(db: string, id: string, name: string): Promise<Buffer | null> {
+    const res = await fetch(`${this.origin}/${db}/${encodeURIComponent(id)}/${encodeURIComponent(name)}`, { headers: this.headers });
+    return res.status === 404 ? null : Buffer.from(await res.arrayBuffer());
   }
 
   async remove(db: string, id: string, rev: string): Promise<void> {

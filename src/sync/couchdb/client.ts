@@ -1,6 +1,7 @@
 import { Deadline } from '../../shared/deadline';
 import type { Logger } from '../../shared/logger';
 import { SyncAuthError, SyncCloudGoneError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
+import { inlineAttachments } from '../local-store';
 import type {
   ChangesOptions,
   RemoteChange,
@@ -251,6 +252,12 @@ export class CouchDbRemote implements RemoteStore {
       from = to;
     }
     return results;
+  }
+
+  async attachments(id: string, rev?: string): Promise<Record<string, { content_type: string; data: string }>> {
+    const answer = await this.request('GET', encodeURIComponent(id), { query: { attachments: true, rev }, accept: [404] });
+    if (answer.status === 404) return {};
+    return inlineAttachments((answer.body as { _attachments?: Record<string, { content_type?: string; data?: unknown }> })._attachments);
   }
 
   async getLocal(id: string): Promise<Record<string, unknown> | null> {
