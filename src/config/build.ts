@@ -125,6 +125,7 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
       ...withMs('interval', sync.interval),
       batch_size: sync.batch_size,
       batch_bytes: sync.batch_bytes,
+      max_attachment_bytes: sync.max_attachment_bytes,
       backoff: sync.backoff,
       ...withMs('backoff_max', sync.backoff_max),
       ...withMs('auth_retry', sync.auth_retry),

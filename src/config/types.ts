@@ -68,6 +68,7 @@ export interface SyncConfig {
   readonly interval_ms: number;
   readonly batch_size: number;
   readonly batch_bytes: number;
+  readonly max_attachment_bytes: number;
   readonly backoff: BackoffKind;
   readonly backoff_max: string;
   readonly backoff_max_ms: number;

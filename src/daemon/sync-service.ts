@@ -35,6 +35,7 @@ export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStor
     intervalMs: s.interval_ms,
     batchSize: s.batch_size,
     batchBytes: s.batch_bytes,
+    maxAttachmentBytes: s.max_attachment_bytes,
     backoff: s.backoff,
     backoffMaxMs: s.backoff_max_ms,
     authRetryMs: s.auth_retry_ms,
