@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { expressPouchCloud, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
+import { cloudPerTest, expressPouchCloud, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
 import { Site } from '../helpers/cloud-server';
 import type { SyncTypeOptions } from '../../src/sync';
 
@@ -15,23 +15,11 @@ function partner(id: string): Doc {
 export function attachmentSuite(name: string, factory: CloudFactory): void {
   describe(`sync attachments (component, ${name})`, function () {
     this.timeout(30_000);
+    const cloud = cloudPerTest(factory, 'attachments');
+    const sites = cloud.sites;
     let admin: CloudAdmin;
-    const sites: Site[] = [];
-    let n = 0;
     let db: string;
-    before(async () => {
-      admin = (await factory()).admin;
-    });
-    beforeEach(async () => {
-      db = `attachments${++n}`;
-      await admin.deleteDb(db); // a real server keeps databases between runs
-    });
-    afterEach(async () => {
-      while (sites.length) await (sites.pop() as Site).destroy();
-    });
-    after(async () => {
-      await admin.close();
-    });
+    beforeEach(() => ({ admin, db } = cloud));
 
     async function site(partnerRule: SyncTypeOptions = { direction: 'both' }, extra: Parameters<typeof Site.open>[1] = {}): Promise<Site> {
       const s = await Site.open(admin.siteUrl(db), { types: { partner: partnerRule }, ...extra });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { expressPouchCloud, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
+import { cloudPerTest, expressPouchCloud, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
 import { Site, until } from '../helpers/cloud-server';
 import type { RewalkProgress } from '../../src/sync';
 
@@ -25,23 +25,11 @@ async function cloudNames(admin: CloudAdmin, db: string): Promise<Map<string, un
 export function identitySuite(name: string, factory: CloudFactory): void {
   describe(`sync replication identity (component, ${name})`, function () {
     this.timeout(60_000);
+    const cloud = cloudPerTest(factory, 'identity');
+    const sites = cloud.sites;
     let admin: CloudAdmin;
-    const sites: Site[] = [];
-    let dbCounter = 0;
     let db: string;
-    before(async () => {
-      admin = (await factory()).admin;
-    });
-    beforeEach(async () => {
-      db = `identity${++dbCounter}`;
-      await admin.deleteDb(db); // a real server keeps databases between runs
-    });
-    afterEach(async () => {
-      while (sites.length) await (sites.pop() as Site).destroy();
-    });
-    after(async () => {
-      await admin.close();
-    });
+    beforeEach(() => ({ admin, db } = cloud));
 
     async function site(options: Parameters<typeof Site.open>[1] = {}): Promise<Site> {
       const s = await Site.open(admin.siteUrl(db), { types, ...options });

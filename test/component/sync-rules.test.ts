@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { expressPouchCloud, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
+import { cloudPerTest, expressPouchCloud, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
 import { Site } from '../helpers/cloud-server';
 import type { SyncTypeOptions } from '../../src/sync';
 
@@ -17,23 +17,11 @@ function rules(partner: SyncTypeOptions): { types: Record<string, SyncTypeOption
 export function rulesSuite(name: string, factory: CloudFactory): void {
   describe(`sync rule changes (component, ${name})`, function () {
     this.timeout(60_000);
+    const cloud = cloudPerTest(factory, 'rules');
+    const sites = cloud.sites;
     let admin: CloudAdmin;
-    const sites: Site[] = [];
-    let n = 0;
     let db: string;
-    before(async () => {
-      admin = (await factory()).admin;
-    });
-    beforeEach(async () => {
-      db = `rules${++n}`;
-      await admin.deleteDb(db); // a real server keeps databases between runs
-    });
-    afterEach(async () => {
-      while (sites.length) await (sites.pop() as Site).destroy();
-    });
-    after(async () => {
-      await admin.close();
-    });
+    beforeEach(() => ({ admin, db } = cloud));
 
     async function site(partner: SyncTypeOptions): Promise<Site> {
       const s = await Site.open(admin.siteUrl(db), rules(partner));

@@ -1,4 +1,4 @@
-import { CloudServer } from './cloud-server';
+import { CloudServer, type Site } from './cloud-server';
 
 /**
  * What a sync test does to "the cloud" from outside booksync, over plain HTTP with the CouchDB API
@@ -135,3 +135,26 @@ export const expressPouchCloud: CloudFactory = async () => {
   const server = await CloudServer.start();
   return { admin: new HttpCloudAdmin(server.origin, {}, () => server.destroy()) };
 };
+
+/**
+ * Per test: a fresh database on the factory's cloud (deleted first: a real server keeps databases
+ * between runs), and the sites a test opens, destroyed after it.
+ */
+export function cloudPerTest(factory: CloudFactory, prefix: string): { admin: CloudAdmin; db: string; sites: Site[] } {
+  const ctx = { admin: undefined as unknown as CloudAdmin, db: '', sites: [] as Site[] };
+  let n = 0;
+  before(async () => {
+    ctx.admin = (await factory()).admin;
+  });
+  beforeEach(async () => {
+    ctx.db = `${prefix}${++n}`;
+    await ctx.admin.deleteDb(ctx.db);
+  });
+  afterEach(async () => {
+    while (ctx.sites.length) await (ctx.sites.pop() as Site).destroy();
+  });
+  after(async () => {
+    await ctx.admin.close();
+  });
+  return ctx;
+}
