@@ -11,9 +11,9 @@ import type { AuditRecord, ConflictChoice, CycleReport, SyncEngineOptions, SyncS
 export * from './types';
 
 /**
- * The replication engine (DESIGN.md, Replication: design A). The cloud is the master, the books the
- * fork. Per document the bookkeeping store keeps the last agreed base; a change is real only if its
- * projection differs from the base. Write order everywhere: data, then bases, then checkpoint, so
+ * The replication engine. The cloud is the master, the books the fork. Per document the
+ * bookkeeping store keeps the last agreed base; a change is real only if its projection differs
+ * from the base. Write order everywhere: data, then bases, then checkpoint, so
  * a hard kill at any point replays at most the batches in flight, and a replayed document that
  * both sides already agree on only gets its base patched (RxDB #7804).
  *

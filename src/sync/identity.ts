@@ -105,7 +105,8 @@ export class CloudIdentity {
     if (reason) return { reason, cloudReset: true, types: null, reproject, countExcluded };
     const types = [...new Set([...typesToWalk(changes), ...Object.keys(countExcluded)])];
     if (types.length === 0) return null;
-    return { reason: `rules changed for ${types.join(', ')}`, cloudReset: false, types, reproject, countExcluded };
+    const pullFromStart = changes.some((c) => c.gains.includes('pull') || (c.reproject && c.to.direction !== 'push'));
+    return { reason: `rules changed for ${types.join(', ')}`, cloudReset: false, types, reproject, countExcluded, pullFromStart };
   }
 
   private logRuleChanges(changes: readonly TypeRuleChange[]): void {
@@ -116,10 +117,8 @@ export class CloudIdentity {
 
   private async walk(site: string, plan: RewalkPlan, replication: string, generation: number): Promise<void> {
     const { bk } = this.ctx;
-    if (plan.types?.length && !plan.cloudReset) {
-      // A type that gains pull: its cloud documents the books lack come in with a pull from the start.
-      await bk.clearCheckpoint('pull');
-    }
+    // A type that gains pull: its cloud documents the books lack come in with a pull from the start.
+    if (plan.pullFromStart) await bk.clearCheckpoint('pull');
     const walker = new Rewalker(this.ctx, this.rec, plan);
     const done = await walker.run();
     const record = (await bk.identity()) ?? null;

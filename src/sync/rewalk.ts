@@ -20,6 +20,8 @@ export interface RewalkPlan {
   reproject: string[];
   /** Per type: newly push-excluded fields to count in the cloud copies. */
   countExcluded: Record<string, string[]>;
+  /** Types that gain pull (or pull fields): the pull reads the cloud's feed again from its beginning. */
+  pullFromStart?: boolean;
 }
 
 /** What to do with one document the books hold, given what the cloud holds. */
