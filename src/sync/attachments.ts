@@ -91,9 +91,10 @@ export class CloudWithAttachments implements RemoteStore {
   attachments: RemoteStore['attachments'] = (id, rev) => this.inner.attachments(id, rev);
 
   async write(docs: readonly RemoteWrite[], options?: { maxBytes?: number }): Promise<RemoteWriteResult[]> {
+    // Most writes carry no attachment: pass them through untouched (no copy per document).
+    if (!docs.some((d) => summaries(d).length > 0)) return this.inner.write(docs, options);
     const withAtts = docs.map((d) => ({ id: d._id, body: { ...d } as Record<string, unknown> }));
     const need = withAtts.filter((w) => summaries(w.body).length > 0);
-    if (need.length === 0) return this.inner.write(docs, options);
     const current = await this.inner.current(need.map((w) => w.id));
     const refused = await materialise(
       need,
@@ -131,9 +132,9 @@ export class BooksWithAttachments implements LocalStore {
   attachments: LocalStore['attachments'] = (id) => this.inner.attachments(id);
 
   async write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]> {
+    if (!writes.some((w) => summaries(w.doc).length > 0)) return this.inner.write(writes);
     const items = writes.map((w) => ({ id: w.doc._id, body: { ...w.doc } as Record<string, unknown>, w }));
     const need = items.filter((i) => summaries(i.body).length > 0);
-    if (need.length === 0) return this.inner.write(writes);
     // A fast-path write knows only the revision it replaces: read what the books hold.
     const unknown = need.filter((i) => i.w.current && i.w.current[ATTACHMENTS] === undefined).map((i) => i.id);
     const books = unknown.length > 0 ? await this.inner.current(unknown) : new Map<string, LocalDoc>();
