@@ -175,14 +175,15 @@ export class CloudIdentity {
 
   /**
    * After a push that wrote documents: the cloud now holds more than a copy taken before it, so
-   * the generation goes up. The marker is read first; when it is gone or names another
-   * replication, nothing is written and false says the cloud must be checked again.
+   * the generation goes up. The marker is read first; when it is gone, names another replication
+   * or is older (a restore in place), nothing is written and false says the cloud must be checked
+   * again.
    */
   async touch(): Promise<boolean> {
     const r = this.record;
     if (!r) return true;
     const marker = (await this.ctx.remote.getLocal(this.markerId(r.site))) as (CloudMarker & { _rev?: string }) | null;
-    if (!marker || marker.replication !== r.replication) return false;
+    if (!marker || marker.replication !== r.replication || typeof marker.generation !== 'number' || marker.generation < r.generation) return false;
     this.markerRev = marker._rev;
     await this.commit(r.site, r.replication, Math.max(r.generation, marker.generation) + 1, r.rules as unknown as StoredRules);
     return true;
