@@ -79,6 +79,19 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  sync: {
+    summary: 'sync admin: strip-excluded removes fields newly excluded from push from the cloud copies (see `booksync status`)',
+    usage: 'booksync sync strip-excluded [--json]',
+    options: { json: { type: 'boolean' } },
+    async run({ values, positionals, configPath, env }) {
+      if (positionals[0] !== 'strip-excluded' || positionals.length > 1) return usageError(`sync: unknown or missing action${positionals[0] ? ` '${positionals.join(' ')}'` : ''}`, this.usage);
+      const o = await offline();
+      const result = await o.stripExcluded(configPath, env, await quietLogger(env));
+      if (values.json) json(result);
+      else out(`removed newly excluded fields from ${result.docs} cloud document(s)`);
+      return 0;
+    },
+  },
   fetch: {
     summary: 'fetch bank connections now (all enabled ones, or those named) and print the outcome',
     usage: 'booksync fetch [NAME...] [--since YYYY-MM-DD] [--json]',

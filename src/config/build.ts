@@ -48,6 +48,7 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
 
   const localApi = data.local_api;
   const cloud = data.cloud;
+  const cloudUrls: string[] = Array.isArray(cloud.url) ? [...(cloud.url as string[])] : [cloud.url as string];
   const sync = data.sync;
 
   const policy: SyncPolicy = { direction: sync.default.direction, conflict: sync.default.conflict, tie_breaker: sync.default.tie_breaker ?? null };
@@ -130,8 +131,10 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
       password: localApi.password === undefined ? null : secret(['local_api', 'password']),
     },
     cloud: {
-      url: cloud.url,
-      embedded: cloud.url === EMBEDDED_CLOUD,
+      // A list names the nodes of one cluster: the first is the URL, all of them the failover order.
+      url: cloudUrls[0],
+      urls: cloudUrls,
+      embedded: cloudUrls[0] === EMBEDDED_CLOUD,
       auth: cloud.auth === undefined ? null : { method: cloud.auth.method, username: cloud.auth.username, password: secret(['cloud', 'auth', 'password']) },
       ...withMs('request_timeout', cloud.request_timeout),
       compression: cloud.compression,
@@ -141,6 +144,7 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
       ...withMs('interval', sync.interval),
       batch_size: sync.batch_size,
       batch_bytes: sync.batch_bytes,
+      max_attachment_bytes: sync.max_attachment_bytes,
       backoff: sync.backoff,
       ...withMs('backoff_max', sync.backoff_max),
       ...withMs('auth_retry', sync.auth_retry),

@@ -82,6 +82,8 @@ export interface LocalApiConfig {
 export interface CloudConfig {
   /** `embedded` or an http(s) database URL with no userinfo. */
   readonly url: string;
+  /** Every configured URL: `[url]`, or the cluster's node URLs in failover order. */
+  readonly urls: readonly string[];
   /** True when url is `embedded`: the daemon starts the cloud server itself. */
   readonly embedded: boolean;
   readonly auth: CloudAuthConfig | null;
@@ -103,6 +105,7 @@ export interface SyncConfig {
   readonly interval_ms: number;
   readonly batch_size: number;
   readonly batch_bytes: number;
+  readonly max_attachment_bytes: number;
   readonly backoff: BackoffKind;
   readonly backoff_max: string;
   readonly backoff_max_ms: number;

@@ -69,6 +69,11 @@ export function resolveConflict(configPath: string, env: NodeJS.ProcessEnv, logg
   );
 }
 
+/** Removes newly push-excluded fields from the cloud copies that still hold them (`booksync sync strip-excluded`). */
+export function stripExcluded(configPath: string, env: NodeJS.ProcessEnv, logger: Logger) {
+  return viaDaemonOr(configPath, env, logger, 'sync.strip_excluded', {}, (store, config) => withSyncEngine(store, config, logger, (engine) => engine.stripExcluded()));
+}
+
 export function fetchNow(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, names: string[], since?: string): Promise<RunOutcome[]> {
   if (since !== undefined) checkSince(names, since);
   return viaDaemonOr(configPath, env, logger, 'bank.fetch', { names, ...(since !== undefined ? { since } : {}) }, async (store, config) => {

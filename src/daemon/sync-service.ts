@@ -26,7 +26,8 @@ export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStor
     books,
     bookkeepingDir: path.join(config.state_dir, 'sync'),
     cloud: {
-      url: cloudUrl,
+      // A cluster's node URLs: the engine fails over between them.
+      url: config.cloud.embedded || config.cloud.urls.length < 2 ? cloudUrl : config.cloud.urls,
       auth: config.cloud.auth ? { method: config.cloud.auth.method, username: config.cloud.auth.username, password: config.cloud.auth.password } : undefined,
       requestTimeoutMs: config.cloud.request_timeout_ms,
       compression: config.cloud.compression,
@@ -36,6 +37,7 @@ export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStor
     intervalMs: s.interval_ms,
     batchSize: s.batch_size,
     batchBytes: s.batch_bytes,
+    maxAttachmentBytes: s.max_attachment_bytes,
     backoff: s.backoff,
     backoffMaxMs: s.backoff_max_ms,
     authRetryMs: s.auth_retry_ms,
@@ -63,7 +65,7 @@ export class SyncService implements Service {
   constructor(
     config: Config,
     private readonly books: BooksStore,
-    private readonly cloudUrl: (config: Config) => string,
+    private readonly cloudUrl: (config: Config) => string | Promise<string>,
     private readonly logger: Logger,
     control: ControlServer,
     /** Told about each engine before it starts (the metrics follow it). */
@@ -74,6 +76,7 @@ export class SyncService implements Service {
     control.handle('conflicts.resolved', async () => this.engine().listResolved());
     control.handle('conflicts.resolve', async (params) => this.engine().resolveConflict(String(params.id), params.choice as ConflictChoice));
     control.handle('sync.now', async () => this.engine().syncOnce());
+    control.handle('sync.strip_excluded', async () => this.engine().stripExcluded());
   }
 
   private engine() {
@@ -82,7 +85,7 @@ export class SyncService implements Service {
   }
 
   async start(): Promise<void> {
-    this.runtime = await openSync(syncSetupFrom(this.config, this.cloudUrl(this.config), this.books, this.logger));
+    this.runtime = await openSync(syncSetupFrom(this.config, await this.cloudUrl(this.config), this.books, this.logger));
     const engine = this.runtime.engine;
     this.onEngine?.(engine);
     this.progress.beat();

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Config } from '../config';
 import { BankService } from './bank-service';
 import type { ServiceContext } from './daemon';
+import { CloudSwitch } from './cloud-switch';
 import { EmbeddedCloud } from './embedded-cloud';
 import { LedgerService } from './ledger-service';
 import { LocalApiService } from './local-api-service';
@@ -23,13 +24,11 @@ export function wireServices(ctx: ServiceContext): Service[] {
   // First to start and last to stop: /healthz and /readyz answer for the daemon's whole life.
   const ops = new OpsService({ config, store, logger, version: VERSION });
   services.push(ops);
-  // The embedded cloud starts with the daemon when the config at start asks for it; a reload
-  // that switches between embedded and a real cloud URL needs a restart (the sync follows the URL).
-  const cloud = config.cloud.embedded
-    ? new EmbeddedCloud(path.join(ctx.stateDir, 'cloud'), EMBEDDED_DATABASE, 0, logger.child({ component: 'cloud' }))
-    : undefined;
-  if (cloud) services.push(cloud);
-  const cloudUrl = (current: Config): string => (current.cloud.embedded && cloud ? cloud.url : current.cloud.url);
+  // The embedded cloud runs while the config says `cloud.url: embedded`; a reload may switch
+  // between it and a real cloud URL (cloud-switch.ts), and the sync follows the URL.
+  const cloud = new CloudSwitch(config, () => new EmbeddedCloud(path.join(ctx.stateDir, 'cloud'), EMBEDDED_DATABASE, 0, logger.child({ component: 'cloud' })), logger.child({ component: 'cloud' }));
+  services.push(cloud);
+  const cloudUrl = (current: Config): Promise<string> => cloud.urlFor(current);
   const ledger = new LedgerService(config, store, logger, control, ops.observeMovesPosted);
   services.push(ledger);
   services.push(new SyncService(config, store, cloudUrl, logger, control, ops.observeSyncEngine));

@@ -48,9 +48,32 @@ export interface OpenConflict {
 
 export type Checkpoint = unknown;
 
+/** Where a walk stands: a direction's feed, or a re-walk of the books after a cloud reset or a rule change. */
+export type CheckpointName = 'push' | 'pull' | 'rewalk';
+
+/**
+ * Which cloud database the bases and checkpoints belong to, and under which rules they were built
+ * (identity.ts). Absent until the first successful identity check.
+ */
+export interface IdentityRecord {
+  /** This site's id, the `<site>` of the cloud's `_local/booksync-<site>` document. */
+  site: string;
+  /** The replication id the cloud's marker carries; a new one is made for every new cloud. */
+  replication: string;
+  /** Counter bumped on every marker write; a cloud whose marker is lower was restored from an older copy. */
+  generation: number;
+  /** The cloud database it belongs to (credentials removed), for the log. */
+  cloud: string;
+  /** Rules in force per type when the bookkeeping was last brought in line with them. */
+  rules: Record<string, unknown>;
+}
+
 const BASE = 'b!';
 const CONFLICT = 'c!';
 const CHECKPOINT = 'k!';
+const IDENTITY = 'i!identity';
+const SITE = 'i!site';
+const REWALK = 'i!rewalk';
 
 /**
  * Sync bookkeeping in a raw LevelDB of its own (bases read in batches with `getMany`, ~10× faster
@@ -91,13 +114,54 @@ export class Bookkeeping {
     await this.batch(entries.map(([id, base]) => ({ type: 'put' as const, key: BASE + id, value: encodeBase(base) })));
   }
 
-  async checkpoint(way: 'push' | 'pull'): Promise<Checkpoint | undefined> {
-    const [v] = await this.getMany([CHECKPOINT + way]);
+  async checkpoint(name: CheckpointName): Promise<Checkpoint | undefined> {
+    const [v] = await this.getMany([CHECKPOINT + name]);
     return v === undefined ? undefined : (JSON.parse(v) as { seq: Checkpoint }).seq;
   }
 
-  async setCheckpoint(way: 'push' | 'pull', seq: Checkpoint): Promise<void> {
-    await this.batch([{ type: 'put', key: CHECKPOINT + way, value: JSON.stringify({ seq }) }]);
+  async setCheckpoint(name: CheckpointName, seq: Checkpoint): Promise<void> {
+    await this.batch([{ type: 'put', key: CHECKPOINT + name, value: JSON.stringify({ seq }) }]);
+  }
+
+  /** Forgets where a walk stands: it starts again from the beginning. */
+  async clearCheckpoint(name: CheckpointName): Promise<void> {
+    await this.batch([{ type: 'del', key: CHECKPOINT + name }]);
+  }
+
+  async identity(): Promise<IdentityRecord | undefined> {
+    const [v] = await this.getMany([IDENTITY]);
+    return v === undefined ? undefined : (JSON.parse(v) as IdentityRecord);
+  }
+
+  async setIdentity(record: IdentityRecord): Promise<void> {
+    await this.batch([{ type: 'put', key: IDENTITY, value: JSON.stringify(record) }]);
+  }
+
+  /** This site's id: made once, kept for the life of the bookkeeping store. */
+  async siteId(make: () => string): Promise<string> {
+    const [v] = await this.getMany([SITE]);
+    if (v !== undefined) return v;
+    const id = make();
+    await this.batch([{ type: 'put', key: SITE, value: id }]);
+    return id;
+  }
+
+  /** The re-walk in progress (survives a restart), or undefined. */
+  async rewalk<T>(): Promise<T | undefined> {
+    const [v] = await this.getMany([REWALK]);
+    return v === undefined ? undefined : (JSON.parse(v) as T);
+  }
+
+  async setRewalk(plan: unknown): Promise<void> {
+    await this.batch([{ type: 'put', key: REWALK, value: JSON.stringify(plan) }]);
+  }
+
+  /** Ends a re-walk: its plan and its place go in one batch. */
+  async endRewalk(): Promise<void> {
+    await this.batch([
+      { type: 'del', key: REWALK },
+      { type: 'del', key: CHECKPOINT + 'rewalk' },
+    ]);
   }
 
   async conflict(id: string): Promise<OpenConflict | undefined> {

@@ -44,3 +44,13 @@ export class SyncConfigError extends SyncError {
     super('SYNC_CONFIG', message, options);
   }
 }
+
+/**
+ * The cloud database is gone (404 "Database does not exist", or `no_db_file` while it is being
+ * deleted): the engine creates it again and checks which cloud it now talks to (identity.ts).
+ */
+export class SyncCloudGoneError extends SyncError {
+  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super('SYNC_CLOUD_GONE', message, options);
+  }
+}

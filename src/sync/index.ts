@@ -22,7 +22,7 @@ export interface SyncSetup extends Omit<SyncEngineOptions, 'local' | 'remote' | 
   books: { db: PouchDB.Database; changesReader?: BooksChangesReader };
   /** Folder of the sync bookkeeping LevelDB (bases, checkpoints, open conflicts); e.g. `<state_dir>/sync`. Keep it next to the books: losing it only costs a full re-compare. */
   bookkeepingDir: string;
-  cloud: { url: string; auth?: CouchAuth; requestTimeoutMs: number; compression?: ResponseCompression; fetch?: typeof fetch };
+  cloud: { url: string | readonly string[]; auth?: CouchAuth; requestTimeoutMs: number; compression?: ResponseCompression; fetch?: typeof fetch };
   logger: Logger;
 }
 

@@ -49,6 +49,10 @@ export interface LocalStore {
   write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]>;
   /** The store's latest sequence (for `pending_push`). */
   updateSeq(): Promise<unknown>;
+  /** The attachments of a document's current revision, with their data in base64 (none: `{}`). */
+  attachments(id: string): Promise<Record<string, { content_type: string; data: string }>>;
+  /** Live documents in the books (re-walk progress). */
+  docCount(): Promise<number>;
   /** Every live document whose id starts with `prefix`, in id order (audit records). */
   withPrefix(prefix: string): Promise<LocalDoc[]>;
 }
@@ -174,4 +178,22 @@ export class PouchLocalStore implements LocalStore {
   async updateSeq(): Promise<unknown> {
     return (await this.db.info()).update_seq;
   }
+
+  async attachments(id: string): Promise<Record<string, { content_type: string; data: string }>> {
+    const doc = (await this.db.get(id, { attachments: true }).catch(() => null)) as { _attachments?: Record<string, { content_type?: string; data?: string }> } | null;
+    return inlineAttachments(doc?._attachments);
+  }
+
+  async docCount(): Promise<number> {
+    return (await this.db.info()).doc_count;
+  }
+}
+
+/** Inline attachments (`attachments=true`) as content type and base64 data by name. */
+export function inlineAttachments(atts: Record<string, { content_type?: string; data?: unknown }> | undefined): Record<string, { content_type: string; data: string }> {
+  const out: Record<string, { content_type: string; data: string }> = {};
+  for (const [name, a] of Object.entries(atts ?? {})) {
+    if (typeof a.data === 'string') out[name] = { content_type: a.content_type ?? 'application/octet-stream', data: a.data };
+  }
+  return out;
 }

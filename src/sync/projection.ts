@@ -27,7 +27,27 @@ export interface TypeRule {
 export type Content = Record<string, unknown>;
 
 /** Field keys that belong to the store, not to the document's content. */
-const META_KEYS = new Set(['_rev', '_conflicts', '_deleted', '_revisions', '_revs_info', '_deleted_conflicts', '_local_seq', '_attachments']);
+const META_KEYS = new Set(['_rev', '_conflicts', '_deleted', '_revisions', '_revs_info', '_deleted_conflicts', '_local_seq']);
+
+/** The attachments field: in content as a summary per name (see `attachmentSummary`), excludable like a field. */
+export const ATTACHMENTS = '_attachments';
+
+/** What of an attachment is content: its type, size and digest (both CouchDB and PouchDB give the md5 of the data). Data, stubs and `revpos` are transport. */
+export interface AttachmentSummary {
+  content_type: string;
+  digest: string;
+  length: number;
+}
+
+function attachmentSummary(atts: unknown): Record<string, AttachmentSummary> | undefined {
+  if (!isObject(atts)) return undefined;
+  const out: Record<string, AttachmentSummary> = {};
+  for (const [name, a] of Object.entries(atts)) {
+    if (!isObject(a)) continue;
+    out[name] = { content_type: String(a.content_type ?? 'application/octet-stream'), digest: String(a.digest ?? ''), length: Number(a.length ?? 0) };
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
 
 /** Keys that identify an item of an array of objects, tried in this order. */
 export const ITEM_IDENTITY_KEYS: readonly string[] = ['id', '_id', 'key', 'code', 'uuid'];
@@ -47,7 +67,7 @@ export function parsePath(text: string): Path {
   return parts.map((part) => {
     const m = /^([A-Za-z0-9_$@-]+)(\[\])?$/.exec(part);
     if (!m) throw new SyncConfigError(`exclusion path '${text}' is not valid: use field names joined by '.', with '[]' after an array field (e.g. bank_accounts[].iban)`, { details: { path: text } });
-    if (m[1].startsWith('_') && text === part && !m[2]) {
+    if (m[1].startsWith('_') && text === part && !m[2] && text !== ATTACHMENTS) {
       throw new SyncConfigError(`exclusion path '${text}' names a reserved field`, { details: { path: text } });
     }
     return { key: m[1], each: m[2] === '[]' };
@@ -266,7 +286,12 @@ export class TypeProjection {
   private strip(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }, paths: readonly Path[]): Content {
     if (doc._deleted) return { _id: doc._id, _deleted: true };
     const out: Record<string, unknown> = {};
-    for (const k in doc) if (!META_KEYS.has(k)) out[k] = doc[k];
+    for (const k in doc) {
+      if (k === ATTACHMENTS) {
+        const summary = attachmentSummary(doc[k]);
+        if (summary) out[k] = summary;
+      } else if (!META_KEYS.has(k)) out[k] = doc[k];
+    }
     const copy = normalise(out) as Content; // a fresh deep copy: safe to cut
     for (const path of paths) omitPath(copy, path);
     return copy;

@@ -23,6 +23,8 @@ export interface PullPage {
   more: boolean;
   /** Changes the server still has after this page (as it last reported). */
   pending: number;
+  /** See RemoteChangesPage.heldOpen. */
+  heldOpen?: boolean;
 }
 
 /**
@@ -115,6 +117,7 @@ export class ChangesReadAhead {
       lastSeq: last ? read.lastSeq : changes[changes.length - 1].seq,
       more: !last || read.more,
       pending: read.pending + (read.changes.length - end),
+      ...(read.heldOpen ? { heldOpen: true } : {}),
     };
   }
 
@@ -156,7 +159,7 @@ export class ChangesReadAhead {
         lastSeq = Math.max(covered, end);
       }
       this.covered = end !== null && (covered !== null || integerSeq(asked.since) !== null) ? (lastSeq as number) : null;
-      return { changes, lastSeq, pending: page.pending, more, offset: 0 };
+      return { changes, lastSeq, pending: page.pending, more, offset: 0, ...(page.heldOpen ? { heldOpen: true } : {}) };
     }
   }
 
@@ -238,6 +241,7 @@ interface TakenRead {
   /** The server had more after this read. */
   more: boolean;
   offset: number;
+  heldOpen?: boolean;
 }
 
 /** The server had changes after this read (it was not the end of the feed). */

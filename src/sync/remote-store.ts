@@ -30,6 +30,12 @@ export interface RemoteChangesPage {
   pending: number;
   /** Size of the page on the wire, when known (sizes the next read). */
   bytes?: number;
+  /**
+   * The server held a long-poll past the timeout it was given and our own timer ended it (servers
+   * that ignore `timeout`; they also hold one on a database deleted meanwhile, so the engine then
+   * checks the cloud's identity again).
+   */
+  heldOpen?: boolean;
 }
 
 export interface ChangesOptions {
@@ -59,6 +65,8 @@ export interface RemoteDbInfo {
 }
 
 export interface RemoteStore {
+  /** The database URL without credentials (for logs and the identity record). */
+  readonly url: string;
   /** Creates the database if it is missing. */
   ensureDb(): Promise<RemoteDbInfo>;
   /** One page of `_changes` after `since` (docs and conflict leaves included). */
@@ -72,4 +80,10 @@ export interface RemoteStore {
    * `{conflict:true}` for that doc, never a branch. Results are in the order of `docs`.
    */
   write(docs: readonly RemoteWrite[], options?: { maxBytes?: number }): Promise<RemoteWriteResult[]>;
+  /** The attachments of a document's current (or `rev`) revision, with their data in base64. */
+  attachments(id: string, rev?: string): Promise<Record<string, { content_type: string; data: string }>>;
+  /** A `_local/<id>` document (never replicated), or null when there is none. */
+  getLocal(id: string): Promise<Record<string, unknown> | null>;
+  /** Writes `_local/<id>` over `rev` (or, on a 409, over whatever revision it has); returns the new revision. */
+  putLocal(id: string, body: Record<string, unknown>, rev?: string): Promise<string>;
 }

@@ -12,7 +12,7 @@ import { freePort } from '../helpers/prometheus-server';
 
 /** An engine's observable surface, driven by the test. */
 function fakeEngine() {
-  const status = new BehaviorSubject<SyncStatus>({ state: 'syncing', mode: 'live', last_push_at: null, last_pull_at: null, pending_push: null, pending_pull: null, open_conflicts: 0, last_error: null });
+  const status = new BehaviorSubject<SyncStatus>({ state: 'syncing', mode: 'live', last_push_at: null, last_pull_at: null, pending_push: null, pending_pull: null, open_conflicts: 0, last_error: null, rewalk: null, excluded_in_cloud: null });
   const engine = {
     status$: status.asObservable(),
     cycle$: new Subject().asObservable(),

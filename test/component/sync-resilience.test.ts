@@ -132,7 +132,10 @@ for (const kind of cloudKinds()) describe(`sync resilience (component) [${kind}]
       await until(async () => (await cloudCount()) === 100 && site.engine.status().state === 'online', [site.engine], 20_000, async () => `${await cloudCount()} docs, ${site.engine.status().state}`);
       const offline = site.memory.events('sync.status').filter((e) => e.state === 'offline');
       assert.equal(offline.length, 1, 'sync.status is logged once per state change, not per retry');
-      assert.ok(site.memory.events('sync.status').some((e) => e.state === 'online' && e.previous === 'offline'));
+      // Back online after the outage (through `syncing` when a cycle was still busy at recovery).
+      const states = site.memory.events('sync.status').map((e) => String(e.state));
+      assert.equal(states[states.length - 1], 'online', states.join(' → '));
+      assert.ok(states.lastIndexOf('offline') < states.lastIndexOf('online'), states.join(' → '));
     } finally {
       await site.engine.stop();
       await own.destroy();
@@ -173,8 +176,9 @@ for (const kind of cloudKinds()) describe(`sync resilience (component) [${kind}]
     assert.equal(report.pull.docs, 1200);
     assert.equal(new Set(await partnerIds(b)).size, 1200);
     // Page by page this is 13 `_changes` round trips; read ahead in reads of 1, 2, then 3 pages it is
-    // 6, +1 to check the database, +1 read asked for ahead past the end (integer seqs only).
-    assert.ok(requests <= 8, `${requests} requests for 1,200 changes`);
+    // 6, +1 to check the database, +1 read asked for ahead past the end (integer seqs only),
+    // +2 to read and write the cloud's identity marker.
+    assert.ok(requests <= 10, `${requests} requests for 1,200 changes`);
     assert.equal((await b.engine.syncOnce(['pull'])).pull.docs, 0, 'the checkpoint is past everything');
   });
 

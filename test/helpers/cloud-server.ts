@@ -117,7 +117,7 @@ export class Site {
     readonly books: BooksStore,
     public runtime: SyncRuntime,
     readonly memory: MemoryTransport,
-    private readonly setup: SyncSetup,
+    private setup: SyncSetup,
   ) {}
 
   static async open(cloudUrl: string, options: SiteOptions = {}, dir?: string): Promise<Site> {
@@ -147,6 +147,13 @@ export class Site {
   /** Stops the engine and reopens it on the same stores (a daemon restart without losing the books). */
   async restartEngine(): Promise<void> {
     await this.runtime.close();
+    this.runtime = await openSync(this.setup);
+  }
+
+  /** A restart with changed options (rules, cloud URL): what a config reload does to the engine. */
+  async restartWith(patch: SiteOptions): Promise<void> {
+    await this.runtime.close();
+    this.setup = { ...this.setup, ...patch, cloud: { ...this.setup.cloud, ...(patch.cloud ?? {}) } };
     this.runtime = await openSync(this.setup);
   }
 

@@ -979,10 +979,10 @@ describe('config: defaults, paths, result', () => {
     assert.equal(config.state_dir, '/var/lib/booksync');
     assert.deepEqual(config.log, { level: 'info', format: 'auto', file: null });
     assert.deepEqual(config.local_api, { enabled: false, host: '127.0.0.1', port: 5985, username: null, password: null });
-    assert.deepEqual(config.cloud, { url: 'embedded', embedded: true, auth: null, request_timeout: '30s', request_timeout_ms: 30_000, compression: 'auto' });
+    assert.deepEqual(config.cloud, { url: 'embedded', urls: ['embedded'], embedded: true, auth: null, request_timeout: '30s', request_timeout_ms: 30_000, compression: 'auto' });
     const { types, ...sync } = config.sync;
     assert.deepEqual(sync, {
-      mode: 'live', interval: '15m', interval_ms: 900_000, batch_size: 500, batch_bytes: 4_194_304, backoff: 'exponential-jitter',
+      mode: 'live', interval: '15m', interval_ms: 900_000, batch_size: 500, batch_bytes: 4_194_304, max_attachment_bytes: 20_971_520, backoff: 'exponential-jitter',
       backoff_max: '5m', backoff_max_ms: 300_000, auth_retry: '15m', auth_retry_ms: 900_000,
       default: { direction: 'none', conflict: 'manual', tie_breaker: null },
     });

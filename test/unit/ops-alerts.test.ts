@@ -11,7 +11,7 @@ function iso(msBeforeNow: number): string {
 }
 
 function status(over: Partial<SyncStatus> = {}): SyncStatus {
-  return { state: 'online', mode: 'live', last_push_at: iso(1000), last_pull_at: iso(2000), pending_push: 0, pending_pull: 3, open_conflicts: 0, last_error: null, ...over };
+  return { state: 'online', mode: 'live', last_push_at: iso(1000), last_pull_at: iso(2000), pending_push: 0, pending_pull: 3, open_conflicts: 0, last_error: null, rewalk: null, excluded_in_cloud: null, ...over };
 }
 
 /** A healthy daemon: sync online, one connection succeeding on a 4h schedule, balances agree. */

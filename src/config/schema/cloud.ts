@@ -5,10 +5,13 @@ import { duration, object, oneOfValues, secret, string, type Schema } from './co
 export const cloudSchema: Schema = object(
   'The cloud copy of the books: any CouchDB-compatible database (Apache CouchDB 3, IBM Cloudant, pouchdb-server).',
   {
-    url: string(
-      `URL of the cloud database (e.g. https://couch.example.com/books), or '${EMBEDDED_CLOUD}' for a CouchDB-protocol server the daemon starts on 127.0.0.1. No user name or password in the URL: use auth.`,
-      { format: 'booksync-cloud-url' },
-    ),
+    url: {
+      description: `URL of the cloud database (e.g. https://couch.example.com/books), or '${EMBEDDED_CLOUD}' for a CouchDB-protocol server the daemon starts on 127.0.0.1, or a list of the database's URLs on the nodes of one CouchDB cluster (the first that answers is used; a connection error fails over to the next). No user name or password in the URL: use auth.`,
+      oneOf: [
+        string('URL of the cloud database, or embedded.', { format: 'booksync-cloud-url' }),
+        { type: 'array', description: 'The database URL on each node of one CouchDB cluster, in order of preference.', minItems: 1, items: string('The database URL on one cluster node.', { format: 'booksync-cloud-url' }) },
+      ],
+    },
     auth: object('How the daemon logs in to the cloud. Leave out for a server that needs no login (the embedded one).', {
       method: oneOfValues('basic: an Authorization header on every request; cookie: one _session login, renewed when it expires.', CLOUD_AUTH_METHODS, { default: 'basic' }),
       username: string('Cloud user name.'),

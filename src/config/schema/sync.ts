@@ -55,6 +55,7 @@ export const syncSchema: Schema = object(
     interval: duration('Time between cycles in interval mode (ignored in live mode).', '15m'),
     batch_size: integer('Most documents per request.', 1, 10_000, { default: 500 }),
     batch_bytes: integer('Most bytes per request.', 1024, 268_435_456, { default: 4_194_304 }),
+    max_attachment_bytes: integer('Largest attachment synced either way; a document with a larger one is not synced and the error names it.', 1, 1_073_741_824, { default: 20_971_520 }),
     backoff: oneOfValues('Wait between retries after a failure: exponential-jitter doubles it (with jitter) up to backoff_max; fixed always waits backoff_max.', BACKOFF_KINDS, {
       default: 'exponential-jitter',
     }),

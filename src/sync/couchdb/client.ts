@@ -1,6 +1,7 @@
 import { Deadline } from '../../shared/deadline';
 import type { Logger } from '../../shared/logger';
-import { SyncAuthError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
+import { SyncAuthError, SyncCloudGoneError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
+import { inlineAttachments } from '../local-store';
 import type {
   ChangesOptions,
   RemoteChange,
@@ -21,8 +22,11 @@ export interface CouchAuth {
 }
 
 export interface CouchDbRemoteOptions {
-  /** Database URL, e.g. `https://couch.example.com/books`. Userinfo in the URL is moved into basic auth. */
-  url: string;
+  /**
+   * Database URL, e.g. `https://couch.example.com/books`, or the database's URL on each node of one
+   * CouchDB cluster in order of preference (see `failOver`). Userinfo in the URL is moved into basic auth.
+   */
+  url: string | readonly string[];
   auth?: CouchAuth;
   /** Timeout of every request (a long-poll gets its wait time on top). */
   requestTimeoutMs: number;
@@ -96,8 +100,9 @@ export function redactUrl(url: string): string {
  * @link https://docs.couchdb.org/en/stable/api/database/bulk-api.html
  */
 export class CouchDbRemote implements RemoteStore {
-  private readonly dbUrl: URL;
-  private readonly safeUrl: string;
+  /** The database on each configured node; `active` is the one requests go to. */
+  private readonly nodes: ReadonlyArray<{ url: URL; safe: string }>;
+  private active = 0;
   private readonly auth: CouchAuth | undefined;
   private readonly timeoutMs: number;
   private readonly acceptEncoding: 'gzip' | 'identity';
@@ -109,26 +114,57 @@ export class CouchDbRemote implements RemoteStore {
   requests = 0;
 
   constructor(options: CouchDbRemoteOptions) {
-    const u = new URL(options.url);
+    const urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (urls.length === 0) throw new SyncProtocolError('no cloud URL given');
     let auth = options.auth;
-    if (!auth && (u.username || u.password)) {
-      auth = { method: 'basic', username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-    }
-    u.username = '';
-    u.password = '';
-    if (!u.pathname.endsWith('/')) u.pathname += '/';
-    this.dbUrl = u;
-    this.safeUrl = redactUrl(u.toString());
+    this.nodes = urls.map((text) => {
+      const u = new URL(text);
+      if (!auth && (u.username || u.password)) {
+        auth = { method: 'basic', username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+      }
+      u.username = '';
+      u.password = '';
+      if (!u.pathname.endsWith('/')) u.pathname += '/';
+      return { url: u, safe: redactUrl(u.toString()) };
+    });
     this.auth = auth;
     this.timeoutMs = options.requestTimeoutMs;
-    this.acceptEncoding = acceptEncodingFor(u.toString(), options.compression);
+    this.acceptEncoding = acceptEncodingFor(this.nodes[0].url.toString(), options.compression);
     this.fetchFn = options.fetch ?? fetch;
     this.logger = options.logger;
   }
 
-  /** The database URL without credentials. */
+  /** The database URL without credentials (the first node's: the cloud's name, whichever node answers). */
   get url(): string {
+    return this.nodes[0].safe;
+  }
+
+  /** The node requests go to now, without credentials. */
+  get activeUrl(): string {
     return this.safeUrl;
+  }
+
+  private get dbUrl(): URL {
+    return this.nodes[this.active].url;
+  }
+
+  private get safeUrl(): string {
+    return this.nodes[this.active].safe;
+  }
+
+  /**
+   * A request to the active node failed to connect (refused, reset, unreachable, or timed out when
+   * it was no long-poll): the next node of the cluster takes over. The place in `_changes` is kept:
+   * a cluster's seqs are valid on every node (docs.couchdb.org, "Changes feed" in a cluster). Returns
+   * false once every node was tried for this request.
+   */
+  private failOver(tried: number, err: unknown): boolean {
+    if (this.nodes.length < 2 || tried >= this.nodes.length - 1) return false;
+    const from = this.safeUrl;
+    this.active = (this.active + 1) % this.nodes.length;
+    this.cookie = null; // a session belongs to the node that opened it
+    this.logger?.warn(`cloud node ${from} unreachable (${describeNetError(err)}); failing over to ${this.safeUrl}`, { event: 'sync.failover', from, to: this.safeUrl });
+    return true;
   }
 
   async ensureDb(): Promise<RemoteDbInfo> {
@@ -164,7 +200,7 @@ export class CouchDbRemote implements RemoteStore {
       // timeout ending a long-poll means "no changes yet", not "offline". Refused or reset
       // connections still throw.
       if (wait > 0 && err instanceof SyncUnavailableError && err.details.timedOut === true && !options.signal?.aborted) {
-        return { changes: [], lastSeq: since, pending: 0 };
+        return { changes: [], lastSeq: since, pending: 0, heldOpen: true };
       }
       throw err;
     }
@@ -218,6 +254,30 @@ export class CouchDbRemote implements RemoteStore {
     return results;
   }
 
+  async attachments(id: string, rev?: string): Promise<Record<string, { content_type: string; data: string }>> {
+    const answer = await this.request('GET', encodeURIComponent(id), { query: { attachments: true, rev }, accept: [404] });
+    if (answer.status === 404) return {};
+    return inlineAttachments((answer.body as { _attachments?: Record<string, { content_type?: string; data?: unknown }> })._attachments);
+  }
+
+  async getLocal(id: string): Promise<Record<string, unknown> | null> {
+    const answer = await this.request('GET', `_local/${encodeURIComponent(id)}`, { accept: [404] });
+    return answer.status === 404 ? null : (answer.body as Record<string, unknown>);
+  }
+
+  async putLocal(id: string, body: Record<string, unknown>, rev?: string): Promise<string> {
+    const path = `_local/${encodeURIComponent(id)}`;
+    const put = (r: string | undefined) => this.request('PUT', path, { body: { ...body, _id: `_local/${id}`, ...(r ? { _rev: r } : {}) }, accept: [409] });
+    let answer = await put(rev);
+    if (answer.status === 409) {
+      // Someone else's revision (or ours not known yet): read it and write over it once.
+      const current = await this.request('GET', path, { accept: [404] });
+      answer = await put(current.status === 404 ? undefined : (current.body as { _rev?: string })._rev);
+      if (answer.status === 409) throw new SyncProtocolError(`cannot write ${path} on ${this.safeUrl}: it keeps changing`);
+    }
+    return String((answer.body as { rev?: unknown }).rev ?? '');
+  }
+
   /** One `_bulk_docs` request of pre-serialised documents; a 413 splits it in halves. */
   private async writeParts(docs: readonly RemoteWrite[], parts: string[]): Promise<RemoteWriteResult[]> {
     const answer = await this.request('POST', '_bulk_docs', { rawBody: `{"new_edits":true,"docs":[${parts.join(',')}]}`, accept: [413, 417] });
@@ -235,7 +295,7 @@ export class CouchDbRemote implements RemoteStore {
     });
   }
 
-  private async request(method: string, path: string, options: RequestOptions = {}, retriedAuth = false): Promise<Answer> {
+  private async request(method: string, path: string, options: RequestOptions = {}, retriedAuth = false, tried = 0): Promise<Answer> {
     const url = new URL(path, this.dbUrl);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': this.acceptEncoding };
@@ -257,6 +317,11 @@ export class CouchDbRemote implements RemoteStore {
       text = await deadline.race(res.text());
     } catch (err) {
       if (deadline.cancelled) throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, { cause: scrub(err) });
+      const longpoll = (options.extraTimeoutMs ?? 0) > 0;
+      if (!(deadline.timedOut && longpoll) && this.failOver(tried, err)) {
+        deadline.clear();
+        return this.request(method, path, options, retriedAuth, tried + 1);
+      }
       const what = deadline.timedOut ? 'timed out' : 'failed';
       throw new SyncUnavailableError(`${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`, { cause: scrub(err), details: { url: this.safeUrl, timedOut: deadline.timedOut } });
     } finally {
@@ -264,7 +329,7 @@ export class CouchDbRemote implements RemoteStore {
     }
     if (res.status === 401 && this.auth?.method === 'cookie' && !retriedAuth) {
       this.cookie = null; // session expired: renew once
-      return this.request(method, path, options, true);
+      return this.request(method, path, options, true, tried);
     }
     let body: unknown = null;
     try {
@@ -281,6 +346,7 @@ export class CouchDbRemote implements RemoteStore {
     const message = `${method} ${this.safeUrl}/${path}: HTTP ${status}${reason ? ` (${reason})` : ''}`;
     const details = { url: this.safeUrl, status };
     if (status === 401 || status === 403) return new SyncAuthError(message, { details });
+    if (isDatabaseGone(status, body)) return new SyncCloudGoneError(message, { details });
     if (status >= 500 || status === 408 || status === 429) return new SyncUnavailableError(message, { details });
     if (status === 413) return new SyncTooLargeError(message, { details });
     return new SyncProtocolError(message, { details });
@@ -322,6 +388,19 @@ export class CouchDbRemote implements RemoteStore {
       this.sessionInFlight = null;
     }
   }
+}
+
+/**
+ * The database itself is missing: CouchDB answers 404 `{"error":"not_found","reason":"Database does
+ * not exist."}` (PouchDB servers: reason `no_db_file` / `missing` on a database path), and a
+ * database being deleted can answer 500 `no_db_file`. A missing document answers `missing` or `deleted`
+ * on a document path, which callers accept as 404 themselves.
+ */
+function isDatabaseGone(status: number, body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const { error, reason } = body as { error?: unknown; reason?: unknown };
+  if (error === 'no_db_file' || reason === 'no_db_file') return true;
+  return status === 404 && error === 'not_found' && typeof reason === 'string' && /database does not exist/i.test(reason);
 }
 
 function describeNetError(err: unknown): string {
