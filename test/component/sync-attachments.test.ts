@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cloudPerTest, expressPouchCloud, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
+import { cloudFactories, cloudPerTest, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
 import { Site } from '../helpers/cloud-server';
 import type { SyncTypeOptions } from '../../src/sync';
 
@@ -111,4 +111,4 @@ export function attachmentSuite(name: string, factory: CloudFactory): void {
   });
 }
 
-attachmentSuite('express-pouchdb', expressPouchCloud);
+for (const [name, factory] of cloudFactories()) attachmentSuite(name, factory);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cloudPerTest, expressPouchCloud, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
+import { cloudFactories, cloudPerTest, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
 import { Site, until } from '../helpers/cloud-server';
 import type { RewalkProgress } from '../../src/sync';
 
@@ -136,4 +136,4 @@ export function identitySuite(name: string, factory: CloudFactory): void {
   });
 }
 
-identitySuite('express-pouchdb', expressPouchCloud);
+for (const [name, factory] of cloudFactories()) identitySuite(name, factory);

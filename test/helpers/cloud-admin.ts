@@ -1,4 +1,5 @@
 import { CloudServer, type Site } from './cloud-server';
+import { COUCH_ADMIN, couchAuthHeader, couchAvailable, sharedCouch } from './couchdb';
 
 /**
  * What a sync test does to "the cloud" from outside booksync, over plain HTTP with the CouchDB API
@@ -135,6 +136,23 @@ export const expressPouchCloud: CloudFactory = async () => {
   const server = await CloudServer.start();
   return { admin: new HttpCloudAdmin(server.origin, {}, () => server.destroy()) };
 };
+
+/** Apache CouchDB 3.5 (test/helpers/couchdb.ts): a site talks to node 1 with the admin login. */
+function couchCloud(nodes: 1 | 3): CloudFactory {
+  return async () => {
+    const { ports } = await sharedCouch(nodes);
+    const origin = `http://127.0.0.1:${ports[0]}`;
+    const siteOrigin = `http://${COUCH_ADMIN.username}:${COUCH_ADMIN.password}@127.0.0.1:${ports[0]}`;
+    return { admin: new HttpCloudAdmin(origin, { authorization: couchAuthHeader() }, async () => undefined, siteOrigin) };
+  };
+}
+
+/** The clouds a sync suite runs against, by name: express-pouchdb, and CouchDB 3.5 when found. */
+export function cloudFactories(): Array<[string, CloudFactory]> {
+  const kinds: Array<[string, CloudFactory]> = [['express-pouchdb', expressPouchCloud]];
+  if (couchAvailable()) kinds.push(['couchdb', couchCloud(1)], ['couchdb-cluster', couchCloud(3)]);
+  return kinds;
+}
 
 /**
  * Per test: a fresh database on the factory's cloud (deleted first: a real server keeps databases
