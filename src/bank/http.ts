@@ -5,6 +5,7 @@ import { BankAuthError, BankError, BankUnavailableError, MalformedStatementError
 import { Deadline } from '../shared/deadline';
 import { PermanentError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { MAX_REDACTED_TEXT, redactText, truncateText } from '../shared/redact';
 
 /**
  * The provider toolkit for talking HTTP to a bank or aggregator: one request function with a
@@ -158,7 +159,7 @@ function transportError(ctx: HttpContext, what: string, safe: string, err: unkno
   }
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  const reason = redact(cause instanceof Error ? cause.message : String(cause), secrets);
+  const reason = redactText(cause instanceof Error ? cause.message : String(cause), secrets);
   return new BankUnavailableError('BANK_NETWORK', `${ctx.connection}: ${what}: cannot reach ${safe}: ${typeof code === 'string' ? code : reason}`, {
     details: { ...details, reason },
   });
@@ -216,30 +217,22 @@ export function splitCredentials(url: URL | string): { url: URL; authorization?:
   return { url: u, username, password, authorization: `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}` };
 }
 
-/** Masks every secret (and its URL-encoded and Basic-auth forms) in `text`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (!secret || secret.length < 3) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
-  }
-  return out;
-}
-
 export function looksLikeHtml(text: string): boolean {
   return /^\s*(<!doctype html|<html[\s>]|<head[\s>]|<body[\s>])/i.test(text) || /<html[\s>][\s\S]*<\/html>/i.test(text.slice(0, 4096));
 }
 
-/** A short, single-line, secret-free excerpt of a response body for an error message. */
+/**
+ * A short, single-line, secret-free excerpt of a response body for an error message: redacted
+ * (shared/redact.ts) before an HTML page is reduced to its title and before it is cut.
+ */
 export function bodySnippet(text: string, secrets: readonly string[] = [], max = 160): string {
-  let s = text;
+  let s = redactText(text.slice(0, MAX_REDACTED_TEXT), secrets);
   if (looksLikeHtml(s)) {
     const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(s)?.[1];
     const h1 = /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(s)?.[1];
     s = (title ?? h1 ?? s.replace(/<[^>]*>/g, ' ')).replace(/<[^>]*>/g, ' ');
   }
-  s = redact(s.replace(/\s+/g, ' ').trim(), secrets);
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+  return truncateText(s.replace(/\s+/g, ' ').trim(), max);
 }
 
 /** Parses a JSON body; anything unreadable is a `MalformedStatementError` naming the request. */

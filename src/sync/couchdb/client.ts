@@ -1,5 +1,6 @@
 import { Deadline } from '../../shared/deadline';
 import type { Logger } from '../../shared/logger';
+import { remoteExcerpt } from '../../shared/redact';
 import { SyncAuthError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
 import type {
   ChangesOptions,
@@ -277,7 +278,10 @@ export class CouchDbRemote implements RemoteStore {
   }
 
   private fail(status: number, method: string, path: string, body: unknown): Error {
-    const reason = typeof body === 'object' && body !== null ? String((body as { reason?: unknown; error?: unknown }).reason ?? (body as { error?: unknown }).error ?? '') : '';
+    const said = typeof body === 'object' && body !== null ? String((body as { reason?: unknown; error?: unknown }).reason ?? (body as { error?: unknown }).error ?? '') : '';
+    // The server's words end up in logs and in `last_error` of `booksync status`; a server that
+    // echoes the request would hand back the credentials.
+    const reason = remoteExcerpt(said, this.auth ? [this.auth.password] : [], 200);
     const message = `${method} ${this.safeUrl}/${path}: HTTP ${status}${reason ? ` (${reason})` : ''}`;
     const details = { url: this.safeUrl, status };
     if (status === 401 || status === 403) return new SyncAuthError(message, { details });
