@@ -24,9 +24,9 @@ export interface Command {
 
 const offline = () => import('../daemon/offline-commands');
 
-async function quietLogger(env: NodeJS.ProcessEnv) {
-  const { createLogger } = await import('../daemon');
-  return createLogger({ level: env.BOOKSYNC_CLI_LOG_LEVEL ?? 'warn', stream: process.stderr, secrets: () => [] });
+async function quietLogger(configPath: string, env: NodeJS.ProcessEnv) {
+  const { createCliLogger } = await import('../daemon/cli-logger');
+  return createCliLogger(configPath, env);
 }
 
 function out(text: string): void {
@@ -53,7 +53,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     options: { resolved: { type: 'boolean' }, json: { type: 'boolean' }, take: { type: 'string' }, doc: { type: 'string' } },
     async run({ values, positionals, configPath, env }) {
       const o = await offline();
-      const logger = await quietLogger(env);
+      const logger = await quietLogger(configPath, env);
       if (positionals[0] === 'resolve') {
         const id = positionals[1];
         if (!id) return usageError('conflicts resolve: which document?', this.usage);
@@ -85,7 +85,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     usage: 'booksync fetch [NAME...] [--json]',
     options: { json: { type: 'boolean' } },
     async run({ values, positionals, configPath, env }) {
-      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(env), positionals);
+      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(configPath, env), positionals);
       if (values.json) json(outcomes);
       else {
         out(
@@ -157,7 +157,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     options: { pending: { type: 'boolean' }, with: { type: 'string' }, undo: { type: 'boolean' }, json: { type: 'boolean' } },
     async run({ values, positionals, configPath, env }) {
       const o = await offline();
-      const logger = await quietLogger(env);
+      const logger = await quietLogger(configPath, env);
       if (values.pending) {
         const lines = (await o.ledgerPending(configPath, env, logger)) as unknown as Array<Record<string, unknown>>;
         if (values.json) json(lines);
@@ -184,7 +184,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     usage: 'booksync report [--date YYYY-MM-DD] [--include-draft] [--json]',
     options: { date: { type: 'string' }, 'include-draft': { type: 'boolean' }, json: { type: 'boolean' } },
     async run({ values, configPath, env }) {
-      const report = await (await offline()).ledgerReportOf(configPath, env, await quietLogger(env), values.date as string | undefined, Boolean(values['include-draft']));
+      const report = await (await offline()).ledgerReportOf(configPath, env, await quietLogger(configPath, env), values.date as string | undefined, Boolean(values['include-draft']));
       if (values.json) {
         json(report);
         return 0;

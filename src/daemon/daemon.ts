@@ -68,10 +68,15 @@ export class Daemon {
       level: config.log.level,
       file: config.log.file ?? undefined,
       stream: options.stdout,
-      secrets: () => secretValues(this.config),
+      secrets: () => this.secrets(),
       defaultMeta: { pid: process.pid },
     });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  /** What to mask in logs and control answers: the config's secrets and those services made (the embedded cloud's password). */
+  private secrets(): string[] {
+    return [...secretValues(this.config), ...this.services.flatMap((s) => s.secrets?.() ?? [])];
   }
 
   get log(): Logger {
@@ -118,7 +123,7 @@ export class Daemon {
       throw err;
     }
     fs.writeFileSync(paths.pidFile, `${process.pid}\n`);
-    this.control = new ControlServer(paths.socket, logger.child({ component: 'control' }));
+    this.control = new ControlServer(paths.socket, logger.child({ component: 'control' }), () => this.secrets());
     this.control.handle('status', async () => this.status());
     this.control.handle('reload', async () => ({ applied: await this.reload() }));
     this.services = (this.options.services ?? (() => []))({
