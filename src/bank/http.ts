@@ -1,6 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { BankAuthError, BankError, BankUnavailableError, MalformedStatementError, RateLimitedError } from './errors';
 import { Deadline } from '../shared/deadline';
 import { PermanentError } from '../shared/errors';
@@ -295,49 +292,4 @@ export function statusError(res: HttpResponse, opts: StatusErrorOptions): BankEr
   }
   if (status >= 400) return new BankRequestRejectedError('BANK_HTTP_REJECTED', message, { details });
   return new MalformedStatementError('BANK_HTTP_UNEXPECTED', `${message}: unexpected status`, { details });
-}
-
-/**
- * Credential state files (a SimpleFIN access URL, GoCardless tokens) belong to the provider
- * toolkit too: they are written with mode 0600 from the first byte (created with that mode, then
- * renamed into place, so a reader never sees a partial file and the content is never looser than
- * 0600 even for an instant) and re-tightened if someone loosened them.
- */
-export async function writePrivateFile(file: string, content: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const handle = await fsp.open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(content, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fsp.rename(tmp, file);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
-    throw stateFileError('BANK_STATE_WRITE', 'cannot write', file, err);
-  }
-}
-
-/** Reads a credential state file; `undefined` when it does not exist. Tightens its mode to 0600. */
-export async function readPrivateFile(file: string): Promise<string | undefined> {
-  try {
-    const content = await fsp.readFile(file, 'utf8');
-    const { mode } = await fsp.stat(file);
-    if ((mode & 0o077) !== 0) await fsp.chmod(file, 0o600);
-    return content;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw stateFileError('BANK_STATE_READ', 'cannot read', file, err);
-  }
-}
-
-/** A state file problem is the installation's (permissions, full disk): retrying will not help. */
-function stateFileError(code: string, verb: string, file: string, err: unknown): PermanentError {
-  const errno = (err as NodeJS.ErrnoException).code;
-  return new PermanentError(code, `${verb} the state file ${file}${errno ? ` (${errno})` : ''}; check the state directory's owner and free space`, {
-    cause: err, details: { file },
-  });
 }

@@ -5,6 +5,7 @@ import { ConfigError, formatIssue, loadConfig, secretValues, type Config } from 
 import { BooksStore } from '../ledger';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { ensurePrivateDir } from '../shared/private-file';
 import { ControlServer } from './control';
 import { createLogger } from './logging';
 import type { Service } from './service';
@@ -107,8 +108,9 @@ export class Daemon {
   private async open(): Promise<void> {
     const { config, logger } = this;
     const paths = statePaths(config.state_dir);
-    fs.mkdirSync(config.state_dir, { recursive: true, mode: 0o750 });
+    const looser = ensurePrivateDir(config.state_dir);
     logger.info('booksync starting', { event: 'daemon.start', version: VERSION, config: this.options.configPath, state_dir: config.state_dir });
+    if (looser !== undefined) logger.warn(`state directory ${config.state_dir} was mode 0${looser.toString(8)}; now 0700 (it holds the books and credentials)`, { event: 'daemon.state_dir_mode', state_dir: config.state_dir });
     try {
       this.store = await BooksStore.open(paths.books, { logger: logger.child({ component: 'ledger' }) });
     } catch (err) {

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Config } from '../config';
 import { BankService } from './bank-service';
 import type { ServiceContext } from './daemon';
@@ -21,10 +20,10 @@ export function wireServices(ctx: ServiceContext): Service[] {
   // The embedded cloud starts with the daemon when the config at start asks for it; a reload
   // that switches between embedded and a real cloud URL needs a restart (the sync follows the URL).
   const cloud = config.cloud.embedded
-    ? new EmbeddedCloud(path.join(ctx.stateDir, 'cloud'), EMBEDDED_DATABASE, 0, logger.child({ component: 'cloud' }))
+    ? new EmbeddedCloud(ctx.stateDir, EMBEDDED_DATABASE, 0, logger.child({ component: 'cloud' }))
     : undefined;
   if (cloud) services.push(cloud);
-  const cloudUrl = (current: Config): string => (current.cloud.embedded && cloud ? cloud.url : current.cloud.url);
+  const cloudUrl = (current: Config): string => (current.cloud.embedded && cloud ? cloud.syncUrl : current.cloud.url);
   const ledger = new LedgerService(config, store, logger, control);
   services.push(ledger);
   services.push(new SyncService(config, store, cloudUrl, logger, control));

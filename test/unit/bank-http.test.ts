@@ -7,9 +7,10 @@ import * as path from 'node:path';
 import { BankAuthError, BankUnavailableError, MalformedStatementError, RateLimitedError } from '../../src/bank/errors';
 import { PermanentError } from '../../src/shared/errors';
 import {
-  BankRequestRejectedError, bodySnippet, httpRequest, looksLikeHtml, parseRetryAfter, readJson, readPrivateFile, safeUrl,
-  splitCredentials, statusError, writePrivateFile, type HttpContext, type HttpResponse,
+  BankRequestRejectedError, bodySnippet, httpRequest, looksLikeHtml, parseRetryAfter, readJson, safeUrl,
+  splitCredentials, statusError, type HttpContext, type HttpResponse,
 } from '../../src/bank/http';
+import { readPrivateFile, writePrivateFile } from '../../src/shared/private-file';
 
 const NOW = new Date('2024-04-01T10:00:00Z');
 

@@ -9,7 +9,7 @@ export const cloudSchema: Schema = object(
       `URL of the cloud database (e.g. https://couch.example.com/books), or '${EMBEDDED_CLOUD}' for a CouchDB-protocol server the daemon starts on 127.0.0.1. No user name or password in the URL: use auth.`,
       { format: 'booksync-cloud-url' },
     ),
-    auth: object('How the daemon logs in to the cloud. Leave out for a server that needs no login (the embedded one).', {
+    auth: object('How the daemon logs in to the cloud. Leave out for the embedded cloud, which makes its own login (STATE_DIR/cloud-credentials), and for a server that needs none.', {
       method: oneOfValues('basic: an Authorization header on every request; cookie: one _session login, renewed when it expires.', CLOUD_AUTH_METHODS, { default: 'basic' }),
       username: string('Cloud user name.'),
       password: secret('Cloud password.'),
