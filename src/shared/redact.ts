@@ -8,7 +8,9 @@
  * `&#x26;`, also escaped twice), inside base64 (`Basic base64(user:secret)`, base64 of the secret
  * or of a body holding it, RFC 4648 §4 and §5), and as `Authorization` header values. Instead of
  * listing every combination, the matcher reads each character of the secret in any of those
- * forms, so a mix (JSON-escaped quote next to a percent-encoded space) is masked too.
+ * forms, so a mix (JSON-escaped quote next to a percent-encoded space) is masked too, and it also
+ * reads the text with one layer of escapes decoded, for a secret encoded twice over (the
+ * percent-encoded form of a JSON body, an entity-escaped JSON string).
  */
 export const REDACTED = '[redacted]';
 
@@ -121,14 +123,75 @@ function secretSpans(text: string, secret: CompiledSecret, spans: Span[]): void 
   }
 }
 
+/**
+ * The text with one layer of escapes decoded, and for each of its UTF-16 units the range of the
+ * original text it came from. Matching on a view catches a secret encoded twice over (a
+ * percent-encoded JSON body, an entity-escaped JSON string): the matcher reads the inner layer.
+ */
+interface DecodedView {
+  text: string;
+  from: number[];
+  to: number[];
+}
+
+const PERCENT_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
+const ENTITY_ANY = new RegExp(ENTITY.source, 'g');
+const JSON_ESCAPE = /\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])/g;
+
+const VIEWS: Array<{ trigger: string; pattern: RegExp; decode: (m: RegExpMatchArray) => string }> = [
+  { trigger: '%', pattern: PERCENT_RUN, decode: (m) => Buffer.from(m[0].replace(/%/g, ''), 'hex').toString('utf8') },
+  {
+    trigger: '&',
+    pattern: ENTITY_ANY,
+    decode: (m) => {
+      const value = m[1] ? NAMED_ENTITIES[m[1]] : m[2] ? Number(m[2]) : parseInt(m[3], 16);
+      return value <= 0x10ffff ? String.fromCodePoint(value) : m[0];
+    },
+  },
+  { trigger: '\\', pattern: JSON_ESCAPE, decode: (m) => (m[0][1] === 'u' ? String.fromCharCode(parseInt(m[0].slice(2), 16)) : String.fromCharCode(JSON_SIMPLE[m[0][1]])) },
+];
+
+function decodedView(text: string, pattern: RegExp, decode: (m: RegExpMatchArray) => string): DecodedView {
+  const view: DecodedView = { text: '', from: [], to: [] };
+  const literal = (start: number, end: number) => {
+    view.text += text.slice(start, end);
+    for (let i = start; i < end; i++) {
+      view.from.push(i);
+      view.to.push(i + 1);
+    }
+  };
+  let at = 0;
+  for (const m of text.matchAll(pattern)) {
+    literal(at, m.index);
+    const decoded = decode(m);
+    view.text += decoded;
+    for (let i = 0; i < decoded.length; i++) {
+      view.from.push(m.index);
+      view.to.push(m.index + m[0].length);
+    }
+    at = m.index + m[0].length;
+  }
+  literal(at, text.length);
+  return view;
+}
+
+/** Spans of every secret in `text`, in any one or two layers of encoding. */
+function allSecretSpans(text: string, secrets: readonly CompiledSecret[], spans: Span[]): void {
+  for (const s of secrets) secretSpans(text, s, spans);
+  for (const { trigger, pattern, decode } of VIEWS) {
+    if (!text.includes(trigger)) continue;
+    const view = decodedView(text, pattern, decode);
+    const inView: Span[] = [];
+    for (const s of secrets) secretSpans(view.text, s, inView);
+    for (const [start, end] of inView) spans.push([view.from[start], view.to[end - 1]]);
+  }
+}
+
 /** True when `text` holds any secret in any of the forms above. */
 function holdsSecret(text: string, secrets: readonly CompiledSecret[]): boolean {
   const spans: Span[] = [];
-  for (const s of secrets) {
-    secretSpans(text, s, spans);
-    if (spans.length) return true;
-  }
-  return false;
+  allSecretSpans(text, secrets, spans);
+  return spans.length > 0;
 }
 
 const BASE64_RUN = /[A-Za-z0-9+/_-]+={0,2}/g;
@@ -202,7 +265,7 @@ export function redactText(text: string, secrets: readonly string[]): string {
 
 function redactCompiled(text: string, secrets: readonly CompiledSecret[]): string {
   const spans: Span[] = [];
-  for (const s of secrets) secretSpans(text, s, spans);
+  allSecretSpans(text, secrets, spans);
   base64Spans(text, secrets, spans);
   shapedSpans(text, spans);
   return applySpans(text, spans);

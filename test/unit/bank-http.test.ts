@@ -207,8 +207,8 @@ describe('bank/http: private state files', () => {
     await writePrivateFile(path.join(dir, 'a', 'b', 'secret'), 'x');
     assert.equal(fs.statSync(path.join(dir, 'a')).mode & 0o777, 0o700);
     fs.writeFileSync(path.join(dir, 'plain'), 'not a folder');
-    await assert.rejects(writePrivateFile(path.join(dir, 'plain', 'secret'), 'x'), (e: unknown) => e instanceof PermanentError && e.code === 'BANK_STATE_WRITE');
-    await assert.rejects(readPrivateFile(path.join(dir, 'plain', 'secret')), (e: unknown) => e instanceof PermanentError && e.code === 'BANK_STATE_READ');
+    await assert.rejects(writePrivateFile(path.join(dir, 'plain', 'secret'), 'x'), (e: unknown) => e instanceof PermanentError && e.code === 'STATE_FILE_WRITE');
+    await assert.rejects(readPrivateFile(path.join(dir, 'plain', 'secret')), (e: unknown) => e instanceof PermanentError && e.code === 'STATE_FILE_READ');
   });
 
   it('tightens a loosened file on read', async () => {
