@@ -232,7 +232,7 @@ export class CouchDbRemote implements RemoteStore {
     return rows.map((row): RemoteWriteResult => {
       if (row.rev && !row.error) return { id: row.id, ok: true, rev: row.rev };
       if (row.error === 'conflict') return { id: row.id, ok: false, conflict: true };
-      return { id: row.id, ok: false, conflict: false, error: row.error ?? 'unknown', reason: row.reason ?? '' };
+      return { id: row.id, ok: false, conflict: false, error: this.excerpt(row.error ?? 'unknown', 60), reason: this.excerpt(row.reason ?? '') };
     });
   }
 
@@ -279,15 +279,21 @@ export class CouchDbRemote implements RemoteStore {
 
   private fail(status: number, method: string, path: string, body: unknown): Error {
     const said = typeof body === 'object' && body !== null ? String((body as { reason?: unknown; error?: unknown }).reason ?? (body as { error?: unknown }).error ?? '') : '';
-    // The server's words end up in logs and in `last_error` of `booksync status`; a server that
-    // echoes the request would hand back the credentials.
-    const reason = remoteExcerpt(said, this.auth ? [this.auth.password] : [], 200);
+    const reason = this.excerpt(said);
     const message = `${method} ${this.safeUrl}/${path}: HTTP ${status}${reason ? ` (${reason})` : ''}`;
     const details = { url: this.safeUrl, status };
     if (status === 401 || status === 403) return new SyncAuthError(message, { details });
     if (status >= 500 || status === 408 || status === 429) return new SyncUnavailableError(message, { details });
     if (status === 413) return new SyncTooLargeError(message, { details });
     return new SyncProtocolError(message, { details });
+  }
+
+  /**
+   * What the server said, fit for a log line and `last_error` of `booksync status`: a server that
+   * echoes the request would hand back the credentials, and its answer may be of any length.
+   */
+  private excerpt(said: string, max = 200): string {
+    return remoteExcerpt(said, this.auth ? [this.auth.password] : [], max);
   }
 
   private async openSession(): Promise<void> {
