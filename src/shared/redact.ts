@@ -232,6 +232,13 @@ const SHAPED: RegExp[] = [
 /** `Basic <base64>` (RFC 7617 §2): masked when it decodes to `user:password`. */
 const BASIC = /\bBasic\s+(?<cred>[A-Za-z0-9+/]{4,}={0,2})/dg;
 
+/** Whole base64 quanta decoding to printable `user:password` (an English word after "Basic" does not). */
+function looksLikeLogin(token: string): boolean {
+  if (token.length % 4 !== 0) return false;
+  const decoded = Buffer.from(token, 'base64').toString('utf8');
+  return decoded.includes(':') && /^[^\u0000-\u001f\u007f\ufffd]+$/.test(decoded);
+}
+
 function shapedSpans(text: string, spans: Span[]): void {
   for (const pattern of SHAPED) {
     for (const m of text.matchAll(pattern)) {
@@ -241,7 +248,7 @@ function shapedSpans(text: string, spans: Span[]): void {
   }
   for (const m of text.matchAll(BASIC)) {
     const at = m.indices?.groups?.cred;
-    if (at && Buffer.from(m.groups!.cred, 'base64').toString('utf8').includes(':')) spans.push([at[0], at[1]]);
+    if (at && looksLikeLogin(m.groups!.cred)) spans.push([at[0], at[1]]);
   }
 }
 
