@@ -157,6 +157,8 @@ describe('secrets never leave, in any encoding, against servers that echo them (
       const conns = docs.rows.filter((r) => r.id.startsWith('bankconn:'));
       assert.equal(conns.length, 3);
       for (const row of conns) assert.ok((row.doc as { last_error?: unknown }).last_error, `${row.id} has a last_error`);
+      const ofxError = JSON.stringify((conns.find((r) => r.id === 'bankconn:ofx-echo')!.doc as { last_error?: unknown }).last_error);
+      assert.match(ofxError, /the bank says: .*\[redacted\]/, 'what the bank echoed is kept, masked');
       for (const row of docs.rows) checkClean(`stored document ${row.id}`, JSON.stringify(row.doc));
     } finally {
       await store.close();
