@@ -1,10 +1,12 @@
 /**
- * `npm run bench:sync` (issue 3, point 10): booksync's push/pull against PouchDB's native
- * replication, the same ~1 KB accounting documents and the same server (express-pouchdb in a child
- * process), at 0 ms and with 50 ms added to every request; the server's raw ceiling; peak RSS of a
- * 200,000-document initial sync; live latency at 50 writes a second. The last line printed is one
- * JSON object. Sizes: BENCH_DOCS (default 20000), BENCH_RSS_DOCS (default 200000),
- * BENCH_DELAY_MS (default 50), BENCH_RUNS (default 3).
+ * `npm run bench:sync`: booksync's push/pull against PouchDB's native replication, the same ~1 KB
+ * accounting documents and the same server, at 0 ms and with 50 ms added to every request, the
+ * server's raw ceiling; first on express-pouchdb (in a child process), then on Apache CouchDB 3.5,
+ * one node, when its release is found (test/helpers/couchdb.ts; the `couch_*` fields of the last
+ * line, or `couch: "skipped: …"`). Then, on express-pouchdb: peak RSS of a 200,000-document
+ * initial sync and live latency at 50 writes a second. The last line printed is one JSON object.
+ * Sizes: BENCH_DOCS (default 20000), BENCH_RSS_DOCS (default 200000), BENCH_DELAY_MS (default
+ * 50), BENCH_RUNS (default 3).
  *
  * Every throughput is measured BENCH_RUNS times, the rounds at 0 ms and at 50 ms taking turns, and
  * the median of each is reported: one run on this 2-core machine moved native push by ±20%
@@ -22,6 +24,8 @@ import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/daemon/runtime-settings';
 import { BooksStore } from '../src/ledger';
 import { acceptEncodingFor, openSync, type ResponseCompression, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../src/sync';
 import { TcpProxy } from '../test/helpers/tcp-proxy';
+import { COUCH_ADMIN, couchAvailable, sharedCouch } from '../test/helpers/couchdb';
+import { rawPut, rawRead, rawReadTwoInFlight, rawWrite } from './bench-sync-raw';
 
 const DOCS = Number(process.env.BENCH_DOCS ?? 20_000);
 /** Documents each measurement's process first syncs, untimed, so that it is timed with its code warm (a daemon syncs all day). */
@@ -214,74 +218,6 @@ async function seedBooks(docs: Array<Record<string, unknown>>): Promise<BooksSto
   return books;
 }
 
-async function rawPut(url: string): Promise<void> {
-  await fetch(url, { method: 'PUT' });
-}
-
-/** Pre-built `_bulk_docs` bodies posted with 3 in flight: the server's write ceiling. */
-async function rawWrite(dbUrl: string, docs: Array<Record<string, unknown>>, batch = 1000, depth = 3): Promise<number> {
-  await rawPut(dbUrl);
-  const bodies: string[] = [];
-  for (let i = 0; i < docs.length; i += batch) bodies.push(JSON.stringify({ docs: docs.slice(i, i + batch) }));
-  const t0 = performance.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++];
-      const res = await fetch(`${dbUrl}/_bulk_docs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      await res.text();
-    }
-  };
-  await Promise.all(Array.from({ length: depth }, worker));
-  return performance.now() - t0;
-}
-
-/** Sequential `_changes?include_docs` pages with no client work: the server's read ceiling. */
-async function rawRead(dbUrl: string, batch = 1000): Promise<{ ms: number; docs: number }> {
-  let since: unknown = 0;
-  let docs = 0;
-  const t0 = performance.now();
-  for (;;) {
-    const res = await fetch(`${dbUrl}/_changes?include_docs=true&style=all_docs&conflicts=true&limit=${batch}&since=${encodeURIComponent(String(since))}`);
-    const body = (await res.json()) as { results: unknown[]; last_seq: unknown };
-    docs += body.results.length;
-    since = body.last_seq;
-    if (body.results.length < batch) break;
-  }
-  return { ms: performance.now() - t0, docs };
-}
-
-/**
- * Raw `_changes` reads with two in flight, as booksync's pull reads an integer-seq server
- * (src/sync/read-ahead.ts): each read asked for at the previous one's start plus `batch` without
- * waiting for it. Changes an earlier read already returned are not counted twice.
- */
-async function rawReadTwoInFlight(dbUrl: string, batch = 3000): Promise<{ ms: number; docs: number }> {
-  type Answer = { results: Array<{ seq: number }>; last_seq: number };
-  const asked: Array<{ since: number; answer: Promise<Answer> }> = [];
-  let next = 0;
-  const ask = () => {
-    const since = next;
-    next += batch;
-    asked.push({ since, answer: fetch(`${dbUrl}/_changes?include_docs=true&conflicts=true&limit=${batch}&since=${since}`).then((res) => res.json() as Promise<Answer>) });
-  };
-  let covered = 0;
-  let docs = 0;
-  const t0 = performance.now();
-  for (;;) {
-    while (asked.length < 2) ask();
-    const { since, answer } = asked.shift() as (typeof asked)[number];
-    const body = await answer;
-    if (since > covered) throw new Error(`raw read at ${since} starts past the ${covered} read so far: not an integer-seq server`);
-    for (const r of body.results) if (r.seq > covered) docs++;
-    covered = Math.max(covered, body.last_seq);
-    if (body.results.length < batch) break;
-  }
-  const ms = performance.now() - t0;
-  await Promise.allSettled(asked.map((a) => a.answer));
-  return { ms, docs };
-}
-
 async function nativePush(localDir: string, dbUrl: string, batch: number): Promise<number> {
   const local = new PouchDB(localDir, { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
   const { ms } = await timed(() => PouchDB.replicate(local, dbUrl, { batch_size: batch }) as unknown as Promise<unknown>);
@@ -410,7 +346,7 @@ interface Round {
   ceiling_read_two: number;
 }
 
-async function round(origin: string, localDir: string, booksDir: string, warm: Omit<Warmup, 'url'>, docs: Array<Record<string, unknown>>, label: string, run: number): Promise<Round> {
+async function round(origin: string, localDir: string, booksDir: string, warm: Omit<Warmup, 'url'>, docs: Array<Record<string, unknown>>, label: string, run: number, integerSeqs = true): Promise<Round> {
   const warmup: Warmup = { ...warm, url: `${origin}/warmup` };
   const out: Round = { native_push: {}, native_pull: {}, ours_push: 0, ours_pull: 0, ours_pull_gzip: 0, native_pull_plain: 0, ceiling_write: 0, ceiling_read: 0, ceiling_read_two: 0 };
   const tag = `${label}-${run}`;
@@ -437,7 +373,8 @@ async function round(origin: string, localDir: string, booksDir: string, warm: O
   out.ceiling_write = rate(DOCS, await rawWrite(`${origin}/ceiling-${tag}`, docs));
   const read = await rawRead(`${origin}/ceiling-${tag}`);
   out.ceiling_read = rate(read.docs, read.ms);
-  const readTwo = await rawReadTwoInFlight(`${origin}/ceiling-${tag}`);
+  // Opaque seqs (CouchDB 2+) cannot be read ahead at a computed `since`.
+  const readTwo = integerSeqs ? await rawReadTwoInFlight(`${origin}/ceiling-${tag}`) : { docs: 0, ms: 1 };
   out.ceiling_read_two = rate(readTwo.docs, readTwo.ms);
   log(`${label} raw ceiling: write ${out.ceiling_write} docs/s, read ${out.ceiling_read} docs/s, read two at a time ${out.ceiling_read_two} docs/s`);
   return out;
@@ -563,11 +500,64 @@ function best(r: Record<number, number>): number {
   return Math.max(...Object.values(r));
 }
 
+interface Seeded {
+  localDir: string;
+  booksDir: string;
+  docs: Array<Record<string, unknown>>;
+  warm: { localDir: string; booksDir: string };
+}
+
+/** BENCH_RUNS rounds against one server at 0 ms and through the delay proxy, taking turns; their medians. */
+async function compare(seeded: Seeded, server: { origin: string; port: number; label: string; opaqueSeqs?: boolean }): Promise<{ r0: Round; r50: Round }> {
+  const { localDir, booksDir, docs, warm } = seeded;
+  const warmLocal = new PouchDB(warm.localDir, { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+  await PouchDB.replicate(warmLocal, `${server.origin}/warmup`);
+  await warmLocal.close();
+  const proxy = await startProxy(server.port, DELAY);
+  // The proxy's origin with the server's credentials, if any.
+  const proxied = new URL(server.origin);
+  proxied.port = new URL(proxy.origin).port;
+  const proxiedOrigin = proxied.toString().replace(/\/$/, '');
+  const warmup = { localDir: warm.localDir, booksDir: warm.booksDir };
+  try {
+    const runs0: Round[] = [];
+    const runs50: Round[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      runs0.push(await round(server.origin, localDir, booksDir, warmup, docs, `${server.label}0ms`, run, !server.opaqueSeqs));
+      runs50.push(await round(proxiedOrigin, localDir, booksDir, warmup, docs, `${server.label}${DELAY}ms`, run, !server.opaqueSeqs));
+    }
+    return { r0: medianRound(runs0), r50: medianRound(runs50) };
+  } finally {
+    proxy.child.kill();
+  }
+}
+
+/** The CouchDB comparison's part of the last JSON line. */
+function couchResult(r0: Round, r50: Round): Record<string, number> {
+  return {
+    couch_push_ratio_0ms: +(r0.ours_push / best(r0.native_push)).toFixed(2),
+    couch_pull_ratio_0ms: +(r0.ours_pull / best(r0.native_pull)).toFixed(2),
+    couch_push_ratio_50ms: +(r50.ours_push / best(r50.native_push)).toFixed(2),
+    couch_pull_ratio_50ms: +(r50.ours_pull / best(r50.native_pull)).toFixed(2),
+    couch_ours_push_0ms: r0.ours_push,
+    couch_ours_pull_0ms: r0.ours_pull,
+    couch_ours_pull_gzip_0ms: r0.ours_pull_gzip,
+    couch_best_native_push_0ms: best(r0.native_push),
+    couch_best_native_pull_0ms: best(r0.native_pull),
+    couch_ours_push_50ms: r50.ours_push,
+    couch_ours_pull_50ms: r50.ours_pull,
+    couch_ours_pull_gzip_50ms: r50.ours_pull_gzip,
+    couch_best_native_push_50ms: best(r50.native_push),
+    couch_best_native_pull_50ms: best(r50.native_pull),
+    couch_ceiling_write: r0.ceiling_write,
+    couch_ceiling_read: r0.ceiling_read,
+  };
+}
+
 async function main(): Promise<void> {
   tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'booksync-bench-'));
   const server = await startServer(path.join(tmpRoot, 'server'));
   const origin = `http://127.0.0.1:${server.port}`;
-  let proxy: { origin: string; child: ChildProcess } | null = null;
   try {
     const docs = makeDocs(DOCS);
     const bytes = docs.reduce((n, d) => n + Buffer.byteLength(JSON.stringify(d)), 0);
@@ -583,20 +573,15 @@ async function main(): Promise<void> {
     const warmLocal = await seedLocal(warmDocs);
     const warmBooks = await seedBooks(warmDocs);
     const warm = { localDir: warmLocal.name, booksDir: warmBooks.dir };
-    await PouchDB.replicate(warmLocal, `${origin}/warmup`);
     await warmLocal.close();
     await warmBooks.close();
-    proxy = await startProxy(server.port, DELAY);
-    const runs0: Round[] = [];
-    const runs50: Round[] = [];
-    for (let run = 0; run < RUNS; run++) {
-      runs0.push(await round(origin, localDir, booksDir, warm, docs, '0ms', run));
-      runs50.push(await round(proxy.origin, localDir, booksDir, warm, docs, `${DELAY}ms`, run));
-    }
-    const r0 = medianRound(runs0);
-    const r50 = medianRound(runs50);
-    proxy.child.kill();
-    proxy = null;
+    const seeded = { localDir, booksDir, docs, warm };
+    const { r0, r50 } = await compare(seeded, { origin, port: server.port, label: '' });
+    // Apache CouchDB 3.5, one node (test/helpers/couchdb.ts finds the release): the same contenders.
+    const couch = couchAvailable() ? await sharedCouch(1) : null;
+    const couchRounds = couch
+      ? await compare(seeded, { origin: `http://${COUCH_ADMIN.username}:${COUCH_ADMIN.password}@127.0.0.1:${couch.ports[0]}`, port: couch.ports[0], label: 'couchdb-', opaqueSeqs: true })
+      : null;
     const live = await liveLatency(origin);
     log(`live: p50 ${live.p50} ms, p99 ${live.p99} ms (${live.n} writes)`);
     const rssUrl = await seedRss(origin);
@@ -615,6 +600,11 @@ async function main(): Promise<void> {
         `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} (${r.native_pull_plain}) | ${r.ours_push} | ${r.ours_pull} (${r.ours_pull_gzip}) | ${r.ceiling_write} / ${r.ceiling_read} / ${r.ceiling_read_two} |`,
       ),
     ];
+    if (couchRounds) {
+      table.push(`Apache CouchDB 3.5, one node:`, ...[couchRounds.r0, couchRounds.r50].map((r, i) =>
+        `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} (${r.native_pull_plain}) | ${r.ours_push} | ${r.ours_pull} (${r.ours_pull_gzip}) | ${r.ceiling_write} / ${r.ceiling_read} / - |`,
+      ));
+    }
     log(table.join('\n'));
     const result = {
       docs: DOCS,
@@ -649,10 +639,10 @@ async function main(): Promise<void> {
       ceiling_write: r0.ceiling_write,
       ceiling_read: r0.ceiling_read,
       ceiling_read_two: r0.ceiling_read_two,
+      ...(couchRounds ? couchResult(couchRounds.r0, couchRounds.r50) : { couch: 'skipped: no Apache CouchDB release found (test/helpers/couchdb.ts)' }),
     };
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
-    proxy?.child.kill();
     server.child.kill();
     rmSync(tmpRoot, { recursive: true, force: true });
   }

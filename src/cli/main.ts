@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import type { Daemon, StatusReport } from '../daemon';
 import { BooksyncError, describeError } from '../shared/errors';
+import { ADMIN_COMMANDS } from './admin-commands';
 import { BOOKS_COMMANDS, type Command } from './books-commands';
 import { formatStatus } from './format';
 
@@ -10,6 +11,9 @@ import { formatStatus } from './format';
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, TEMPFAIL: 75, CONFIG: 78 } as const;
 
 const DEFAULT_CONFIG = '/etc/booksync/booksync.yaml';
+
+/** Start failures caused by what the admin configured (a file the config names), beyond ConfigError: exit 78, so systemd does not restart-loop. */
+const CONFIG_CODES = new Set(['LEDGER_CHART_INVALID']);
 
 /**
  * The daemon and its storage stack are loaded only by the commands that need them, so
@@ -42,7 +46,9 @@ const COMMANDS: Record<string, Command> = {
           process.stderr.write(`booksync: ${err.message}\n`);
           return EXIT.TEMPFAIL;
         }
-        throw err;
+        // One line, no stack: the daemon.start_failed log line has the details.
+        process.stderr.write(`booksync: cannot start: ${describeError(err).message.replace(/\s*\n\s*/g, ' ')}\n`);
+        return CONFIG_CODES.has(describeError(err).code) ? EXIT.CONFIG : EXIT.SOFTWARE;
       }
       // An error nobody caught is logged as one JSON line and ends the process non-zero, so
       // systemd (Restart=on-failure) starts a clean instance.
@@ -61,7 +67,7 @@ const COMMANDS: Record<string, Command> = {
     usage: 'booksync check-config [--config PATH]',
     async run({ configPath, env }) {
       try {
-        loadConfig(configPath, { env });
+        loadConfig(configPath, { env, preflight: true });
       } catch (err) {
         if (err instanceof ConfigError) {
           process.stdout.write(`${err.format()}\n`);
@@ -85,6 +91,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   ...BOOKS_COMMANDS,
+  ...ADMIN_COMMANDS,
   version: {
     summary: 'print the version',
     usage: 'booksync version',

@@ -102,7 +102,7 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
   const config: Config = {
     config_file: ctx.file,
     state_dir: resolve(ctx.dir, data.state_dir),
-    log: { level: data.log.level, file: at(data.log.file) },
+    log: { level: data.log.level, format: data.log.format, file: at(data.log.file) },
     local_api: {
       enabled: localApi.enabled,
       host: localApi.host,

@@ -38,6 +38,10 @@ export type BackoffKind = (typeof BACKOFF_KINDS)[number];
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** `auto`: pretty on a terminal, JSON under systemd (journald sets $JOURNAL_STREAM) or into a pipe. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 export const CLOUD_AUTH_METHODS = ['basic', 'cookie'] as const;
 export type CloudAuthMethod = (typeof CLOUD_AUTH_METHODS)[number];
 

@@ -8,13 +8,23 @@ import { FORMATS } from './formats';
 import { schemaIssues, type RawIssue } from './issues';
 import { formatKeyPath, Locator, pathOfKeyAt } from './locate';
 import { configSchema } from './schema';
-import { resolveSecrets } from './secrets';
+import { resolveSecrets, secretKey, secretPaths, type ResolvedSecrets } from './secrets';
+import { preflightIssues } from './preflight';
 import { semanticIssues } from './semantic';
 import type { Config } from './types';
+import { utf8Problem } from './utf8';
 
 export interface LoadOptions {
   /** Environment for `{ env: NAME }` secrets, $STATE_DIRECTORY and $CREDENTIALS_DIRECTORY. Default: process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * `skip` leaves secret references unresolved (each secret reads as ''), for commands that only
+   * read from the daemon or the books: the admin's shell need not have the unit's environment or
+   * credentials. Default `resolve`.
+   */
+  secrets?: 'resolve' | 'skip';
+  /** Also check what `start` needs on disk (src/config/preflight.ts): `start`, reload and `check-config` do. */
+  preflight?: boolean;
 }
 
 let compiled: ValidateFunction | undefined;
@@ -86,6 +96,11 @@ function invalid(file: string, issues: Omit<ConfigIssue, 'file'>[]): ConfigError
   return new ConfigError('CONFIG_INVALID', file, sorted.map((i) => ({ file, ...i })));
 }
 
+/** Every secret reference of `data` read as '' (LoadOptions.secrets `skip`). */
+function unresolvedSecrets(data: unknown): ResolvedSecrets {
+  return { values: new Map(secretPaths(data).map((path) => [secretKey(path), ''])), issues: [] };
+}
+
 /**
  * Parses and checks config text. `file` names the file in messages and is the base of relative
  * paths. Throws ConfigError (CONFIG_INVALID) with every issue found.
@@ -120,8 +135,9 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   validate(data);
   const raw: RawIssue[] = validate(data) ? [] : schemaIssues(validate.errors ?? [], data);
   raw.push(...semanticIssues(data));
-  const secrets = resolveSecrets(data, { env, configDir: dir });
+  const secrets = opts.secrets === 'skip' ? unresolvedSecrets(data) : resolveSecrets(data, { env, configDir: dir });
   raw.push(...secrets.issues);
+  if (opts.preflight) raw.push(...preflightIssues(data, dir));
 
   if (raw.length) {
     const locator = new Locator(doc, lineCounter);
@@ -146,12 +162,17 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
  * with every issue otherwise.
  */
 export function loadConfig(path: string, opts: LoadOptions = {}): Config {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     const message = `cannot read the config file (${unreadableReason(err)})`;
     throw new ConfigError('CONFIG_UNREADABLE', path, [{ file: path, line: 0, col: 0, path: '', message }], { cause: err });
   }
-  return parseConfigText(text, path, opts);
+  const bad = utf8Problem(bytes);
+  if (bad) {
+    const message = `invalid UTF-8 (byte 0x${bad.byte.toString(16).padStart(2, '0')}); save the file as UTF-8`;
+    throw new ConfigError('CONFIG_INVALID', path, [{ file: path, line: bad.line, col: bad.col, path: '', message }]);
+  }
+  return parseConfigText(bytes.toString('utf8'), path, opts);
 }

@@ -1,6 +1,7 @@
 import { currencyExponent, isCurrency, parseAmount } from '../shared/money';
 import { CONFLICT_STRATEGIES, SYNC_DOC_TYPES, TIE_BREAKERS } from './constants';
 import type { RawIssue } from './issues';
+import { scheduleFloorIssues } from './schedule-floor';
 import { closest } from './suggest';
 
 /**
@@ -107,5 +108,5 @@ function tolerances(data: Obj): RawIssue[] {
 
 export function semanticIssues(data: unknown): RawIssue[] {
   if (!isObj(data)) return [];
-  return [...uniqueConnectionNames(data), ...ledgerConnections(data), ...tieBreakers(data), ...tolerances(data)];
+  return [...uniqueConnectionNames(data), ...ledgerConnections(data), ...tieBreakers(data), ...tolerances(data), ...scheduleFloorIssues(data)];
 }

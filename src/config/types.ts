@@ -1,5 +1,5 @@
 import type {
-  BackoffKind, BankProviderId, CloudAuthMethod, CloudCompression, ConflictStrategy, DropfolderFormat, LogLevel, OfxAccountType, OfxVersion, PostMoves,
+  BackoffKind, BankProviderId, CloudAuthMethod, CloudCompression, ConflictStrategy, DropfolderFormat, LogFormat, LogLevel, OfxAccountType, OfxVersion, PostMoves,
   SyncDirection, SyncDocType, SyncMode, TieBreaker,
 } from './constants';
 
@@ -28,6 +28,7 @@ export interface Config {
 
 export interface LogConfig {
   readonly level: LogLevel;
+  readonly format: LogFormat;
   /** Absolute path of the JSON-lines file, or null. */
   readonly file: string | null;
 }

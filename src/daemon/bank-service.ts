@@ -3,6 +3,7 @@ import type { BankConnectionConfig, Config } from '../config';
 import { BankScheduler, builtinRegistry, FetchLoop, institutionLabel, type ConnectionSpec, type RunOutcome } from '../bank';
 import type { BooksStore } from '../ledger';
 import type { Logger } from '../shared/logger';
+import { BankRunMemory } from './bank-run-memory';
 import type { ControlServer } from './control';
 import type { Service } from './service';
 
@@ -47,9 +48,11 @@ export type AfterRun = (outcome: RunOutcome) => Promise<void>;
 export class BankService implements Service {
   readonly name = 'bank';
   private readonly scheduler: BankScheduler;
+  private readonly runs = new BankRunMemory();
 
   constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer, afterRun?: AfterRun) {
     const loop = new FetchLoop({ store, registry: builtinRegistry(), logger });
+    this.runs.observe(loop);
     this.scheduler = new BankScheduler(connectionSpecsFrom(config), { loop, store, logger, afterRun });
     control.handle('bank.fetch', async (params) => {
       const names = Array.isArray(params.names) ? params.names.map(String) : [];
@@ -70,6 +73,7 @@ export class BankService implements Service {
   }
 
   async status(): Promise<Record<string, unknown>> {
-    return this.scheduler.status() as unknown as Record<string, unknown>;
+    const { connections, running } = await this.scheduler.status();
+    return { connections: this.runs.correct(connections, running), running };
   }
 }

@@ -15,6 +15,13 @@ import { redactValue } from '../shared/redact';
  */
 export type ControlHandler = (params: Record<string, unknown>) => Promise<unknown>;
 
+/**
+ * A method whose answer is long (a backup): after `{ "id", "ok": true, "stream": true }` the
+ * handler's lines follow as they are written, then `{ "id", "stream_end": true }`, or `{ "id",
+ * "ok": false, "error" }` when it fails midway. Streamed lines must not start with `{"id":`.
+ */
+export type ControlStreamHandler = (params: Record<string, unknown>, write: (text: string) => Promise<void>) => Promise<void>;
+
 export class ControlError extends BooksyncError {}
 
 /** Longest request line accepted; a control request is small. */
@@ -22,6 +29,7 @@ const MAX_LINE = 1 << 20;
 
 export class ControlServer {
   private readonly handlers = new Map<string, ControlHandler>();
+  private readonly streams = new Map<string, ControlStreamHandler>();
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
 
@@ -37,8 +45,12 @@ export class ControlServer {
     this.handlers.set(method, handler);
   }
 
+  handleStream(method: string, handler: ControlStreamHandler): void {
+    this.streams.set(method, handler);
+  }
+
   methods(): string[] {
-    return [...this.handlers.keys()].sort();
+    return [...this.handlers.keys(), ...this.streams.keys()].sort();
   }
 
   /**
@@ -102,6 +114,9 @@ export class ControlServer {
       const parsed = parseLine(line);
       id = parsed.id ?? null;
       const request = checkRequest(parsed);
+      // A streamed answer (a backup) is the books' own bytes, passed on as they are.
+      const stream = this.streams.get(request.method);
+      if (stream) return await this.answerStream(socket, id, stream, request.params);
       const handler = this.handlers.get(request.method);
       if (!handler) {
         throw new ControlError('CONTROL_UNKNOWN_METHOD', `unknown control method '${request.method}' (known: ${this.methods().join(', ')})`);
@@ -117,6 +132,34 @@ export class ControlServer {
       reply = { id, ok: false, error: describeError(err) };
     }
     if (!socket.destroyed) socket.write(JSON.stringify(redactValue(reply, this.secrets())) + '\n');
+  }
+
+  private async answerStream(socket: net.Socket, id: unknown, handler: ControlStreamHandler, params: unknown): Promise<void> {
+    const write = (text: string): Promise<void> => {
+      if (socket.destroyed) return Promise.reject(new ControlError('CONTROL_CLOSED', 'the client closed the control connection'));
+      if (socket.write(text)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const done = (err?: Error) => {
+          socket.off('drain', drained);
+          socket.off('close', closed);
+          if (err) reject(err);
+          else resolve();
+        };
+        const drained = () => done();
+        const closed = () => done(new ControlError('CONTROL_CLOSED', 'the client closed the control connection'));
+        socket.once('drain', drained);
+        socket.once('close', closed);
+      });
+    };
+    try {
+      await write(JSON.stringify({ id, ok: true, stream: true }) + '\n');
+      await handler(params && typeof params === 'object' ? (params as Record<string, unknown>) : {}, write);
+      await write(JSON.stringify({ id, stream_end: true }) + '\n');
+    } catch (err) {
+      if (!(err instanceof BooksyncError)) this.logger.error('control stream failed', { event: 'control.error', err });
+      if (!socket.destroyed) socket.write(JSON.stringify({ id, ok: false, error: describeError(err) }) + '\n');
+    }
+    socket.end();
   }
 }
 
@@ -188,6 +231,83 @@ export function controlRequest(socketPath: string, method: string, params: Recor
         reject(new DaemonNotRunningError('DAEMON_NOT_RUNNING', 'no booksync daemon is running on this state directory', { cause: err }));
       } else {
         reject(new ControlError('CONTROL_FAILED', `control socket error: ${err.message}`, { cause: err }));
+      }
+    });
+  });
+}
+
+/**
+ * A streamed request (see ControlStreamHandler): `onLine` gets each streamed line, and the socket
+ * waits while the promise it returns is pending. Resolves at the stream's end; rejects with the
+ * daemon's error, DaemonNotRunningError, or CONTROL_TIMEOUT after `idleMs` without a byte.
+ */
+export function controlStream(socketPath: string, method: string, params: Record<string, unknown>, onLine: (line: string) => Promise<void> | void, idleMs = 120_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(socketPath);
+    let buffer = '';
+    let connected = false;
+    let started = false;
+    let ended = false;
+    let settled = false;
+    let queue: Promise<void> = Promise.resolve();
+    const settle = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    socket.setTimeout(idleMs, () => settle(new ControlError('CONTROL_TIMEOUT', `the daemon sent nothing for '${method}' within ${idleMs} ms`)));
+    socket.setEncoding('utf8');
+    socket.on('connect', () => {
+      connected = true;
+      socket.write(JSON.stringify({ id: 1, method, params }) + '\n');
+    });
+    const control = (line: string): boolean => {
+      if (started && !line.startsWith('{"id":')) return false;
+      let reply: { ok?: boolean; stream?: boolean; stream_end?: boolean; error?: { code: string; message: string } };
+      try {
+        reply = JSON.parse(line) as typeof reply;
+      } catch (err) {
+        settle(new ControlError('CONTROL_BAD_REPLY', 'the daemon sent an unreadable reply', { cause: err }));
+        return true;
+      }
+      if (reply.ok === false) settle(new ControlError(reply.error?.code ?? 'CONTROL_FAILED', reply.error?.message ?? 'the daemon reported an error'));
+      else if (reply.stream_end) {
+        ended = true;
+        queue.then(() => settle(), settle);
+      }
+      else if (reply.stream) started = true;
+      else settle(new ControlError('CONTROL_BAD_REPLY', `the daemon did not stream '${method}'`));
+      return true;
+    };
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0 && !settled) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (control(line)) continue;
+        let step: Promise<void> | void;
+        try {
+          step = onLine(line);
+        } catch (err) {
+          settle(err as Error);
+          return;
+        }
+        if (step) {
+          socket.pause();
+          queue = queue.then(() => step).then(() => void socket.resume());
+          queue.catch(settle);
+        }
+      }
+    });
+    socket.on('end', () => ended || settle(new ControlError('CONTROL_CLOSED', `the daemon closed the connection before '${method}' ended`)));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (!connected && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')) {
+        settle(new DaemonNotRunningError('DAEMON_NOT_RUNNING', 'no booksync daemon is running on this state directory', { cause: err }));
+      } else {
+        settle(new ControlError('CONTROL_FAILED', `control socket error: ${err.message}`, { cause: err }));
       }
     });
   });

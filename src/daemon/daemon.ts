@@ -6,7 +6,9 @@ import { BooksStore } from '../ledger';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { ensurePrivateDir } from '../shared/private-file';
+import { registerBackup } from './backup';
 import { ControlServer } from './control';
+import { effectiveLogFormat } from './log-pretty';
 import { createLogger } from './logging';
 import type { Service } from './service';
 import { baseStatus, VERSION, type StatusReport } from './status';
@@ -71,6 +73,7 @@ export class Daemon {
       stream: options.stdout,
       secrets: () => this.secrets(),
       defaultMeta: { pid: process.pid },
+      format: effectiveLogFormat(config.log.format, options.env ?? process.env, options.stdout ? false : process.stdout.isTTY === true),
     });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
@@ -90,13 +93,13 @@ export class Daemon {
    */
   static async start(options: DaemonOptions): Promise<Daemon> {
     const env = options.env ?? process.env;
-    const config = loadConfig(options.configPath, { env });
+    const config = loadConfig(options.configPath, { env, preflight: true });
     const daemon = new Daemon(options, config);
     try {
       await daemon.open();
     } catch (err) {
-      // An expected refusal (state directory in use) is one plain line; anything else keeps its stack.
-      const detail = err instanceof StateDirInUseError ? describeError(err) : { err };
+      // A refusal booksync raised on purpose is its code and message; only an unforeseen error keeps its stack.
+      const detail = err instanceof BooksyncError ? describeError(err) : { err };
       daemon.logger.error(`daemon failed to start: ${describeError(err).message}`, { event: 'daemon.start_failed', ...detail });
       await daemon.closeResources();
       await daemon.flushLogs();
@@ -136,6 +139,7 @@ export class Daemon {
       control: this.control,
       env: this.options.env ?? process.env,
     });
+    registerBackup(this.control, () => this.store, () => this.services, config.state_dir, logger.child({ component: 'backup' }));
     for (const service of this.services) {
       await service.start();
     }
@@ -172,7 +176,7 @@ export class Daemon {
     if (this.stopping) return false;
     let next: Config;
     try {
-      next = loadConfig(this.options.configPath, { env: this.options.env ?? process.env });
+      next = loadConfig(this.options.configPath, { env: this.options.env ?? process.env, preflight: true });
     } catch (err) {
       const issues = err instanceof ConfigError ? err.issues.map(formatIssue) : [describeError(err).message];
       this.logger.error('new config is invalid; keeping the old one', { event: 'config.invalid', config: this.options.configPath, errors: issues });

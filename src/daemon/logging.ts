@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import winston from 'winston';
+import { prettyFormat } from './log-pretty';
 
 /** winston's key for the serialised line (triple-beam's MESSAGE symbol). */
 const MESSAGE = Symbol.for('message');
@@ -32,6 +33,8 @@ export interface LoggerOptions {
   secrets: () => readonly string[];
   /** Fields on every line (e.g. `{ pid }`). */
   defaultMeta?: Record<string, unknown>;
+  /** `pretty` renders the stream's lines for a person (src/daemon/log-pretty.ts); the file stays JSON. */
+  format?: 'json' | 'pretty';
 }
 
 /** The winston format: rename fields to `ts level event msg`, then mask secrets everywhere. */
@@ -70,10 +73,11 @@ function tightenLogFile(file: string): void {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
+  const format = options.format === 'pretty' ? prettyFormat() : undefined;
   const transports: winston.transport[] = [
     options.stream
-      ? new winston.transports.Stream({ stream: options.stream })
-      : new winston.transports.Console({ stderrLevels: [] }),
+      ? new winston.transports.Stream({ stream: options.stream, format })
+      : new winston.transports.Console({ stderrLevels: [], format }),
   ];
   if (options.file) {
     tightenLogFile(options.file);

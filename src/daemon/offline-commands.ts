@@ -27,6 +27,7 @@ function viaDaemonOr<T>(
   method: string,
   params: Record<string, unknown>,
   direct: (store: BooksStore, config: Config) => Promise<T>,
+  opts: { directNeedsSecrets?: boolean } = {},
 ): Promise<T> {
   return withDaemonOrStore(
     configPath,
@@ -34,6 +35,7 @@ function viaDaemonOr<T>(
     logger,
     async (socket) => (await controlRequest(socket, method, params, 10 * 60_000)) as T,
     (store, config) => direct(store, config),
+    opts,
   );
 }
 
@@ -63,6 +65,7 @@ export function listConflicts(configPath: string, env: NodeJS.ProcessEnv, logger
 export function resolveConflict(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, id: string, choice: ConflictChoice) {
   return viaDaemonOr(configPath, env, logger, 'conflicts.resolve', { id, choice }, (store, config) =>
     withSyncEngine(store, config, logger, (engine) => engine.resolveConflict(id, choice)),
+    { directNeedsSecrets: true },
   );
 }
 
@@ -91,7 +94,7 @@ export function fetchNow(configPath: string, env: NodeJS.ProcessEnv, logger: Log
       }
     }
     return outcomes;
-  });
+  }, { directNeedsSecrets: true });
 }
 
 export function ledgerPending(configPath: string, env: NodeJS.ProcessEnv, logger: Logger) {

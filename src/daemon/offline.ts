@@ -17,14 +17,17 @@ export async function withDaemonOrStore<T>(
   logger: Logger,
   viaDaemon: (socket: string) => Promise<T>,
   direct: (store: BooksStore, config: ReturnType<typeof loadConfig>, booksPath: string) => Promise<T>,
+  opts: { directNeedsSecrets?: boolean } = {},
 ): Promise<T> {
-  const config = loadConfig(configPath, { env });
+  // The daemon has its own secrets; only work done here on the books may need them.
+  let config = loadConfig(configPath, { env, secrets: 'skip' });
   const paths = statePaths(config.state_dir);
   try {
     return await viaDaemon(paths.socket);
   } catch (err) {
     if (!(err instanceof DaemonNotRunningError)) throw err;
   }
+  if (opts.directNeedsSecrets) config = loadConfig(configPath, { env });
   let store: BooksStore;
   try {
     store = await BooksStore.open(paths.books, { logger });

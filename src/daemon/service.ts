@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import type { LevelDown } from '../shared/leveldown';
 
 /**
  * A long-running part of the daemon (the embedded cloud, the sync engine, the bank scheduler, the
@@ -16,4 +17,6 @@ export interface Service {
   secrets?(): readonly string[];
   /** A secret-free summary for `booksync status`. */
   status?(): Promise<Record<string, unknown>>;
+  /** LevelDB stores a backup copies, by section name (see src/backup); read synchronously at the snapshot instant. */
+  backupLevels?(): Record<string, LevelDown>;
 }

@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
 import { sameContent } from '../shared/canonical-json';
-import { BooksyncError } from '../shared/errors';
+import { BooksyncError, describeError } from '../shared/errors';
+import type { LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
 import { openSync, type ConflictChoice, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../sync';
 import type { ControlServer } from './control';
@@ -95,8 +96,26 @@ export class SyncService implements Service {
     await this.start();
   }
 
+  backupLevels(): Record<string, LevelDown> {
+    if (!this.runtime) throw new BooksyncError('BACKUP_UNAVAILABLE', 'sync is restarting (its bookkeeping is closed); try the backup again in a moment');
+    return { sync: this.runtime.bookkeeping.level };
+  }
+
+  /**
+   * The engine's status with `pending_push` counted now: the engine updates it after a push
+   * cycle, so while offline it would still show the count of the last cycle that got through.
+   */
   async status(): Promise<Record<string, unknown>> {
     if (!this.runtime) return { state: 'stopped' };
-    return { ...this.runtime.engine.status() };
+    const status: Record<string, unknown> = { ...this.runtime.engine.status() };
+    try {
+      const [info, checkpoint] = await Promise.all([this.books.db.info(), this.runtime.bookkeeping.checkpoint('push')]);
+      const seq = info.update_seq;
+      if (typeof seq === 'number') status.pending_push = typeof checkpoint === 'number' ? Math.max(0, seq - checkpoint) : checkpoint === undefined ? seq : status.pending_push;
+    } catch (err) {
+      status.pending_push = null;
+      status.warning = `the pending count could not be read: ${describeError(err).message}`;
+    }
+    return status;
   }
 }

@@ -72,6 +72,7 @@ export class BooksStore {
   private readonly log: Logger;
   private readonly clock: () => Date;
   private closed = false;
+  private rawLevel!: LevelDown;
 
   private constructor(db: PouchDB.Database, dir: string, changesReader: BooksChangesReader, opts: StoreOptions) {
     this.db = db;
@@ -128,8 +129,14 @@ export class BooksStore {
       throw new StoreLockedError(`the books in ${resolved} are already open in this process (PouchDB handed out a cached LevelDB)`, { details: { dir: resolved } });
     }
     const store = new BooksStore(db, resolved, new LevelChangesReader(opened.level), opts);
+    store.rawLevel = opened.level;
     store.log.debug('books opened', { event: 'ledger.open', dir: resolved });
     return store;
+  }
+
+  /** The books' LevelDB under PouchDB, for a backup's snapshot (read it only: PouchDB owns the layout). */
+  get level(): LevelDown {
+    return this.rawLevel;
   }
 
   /** The document with `id`, or `undefined` when there is none (or it was deleted). */

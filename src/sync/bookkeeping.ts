@@ -67,6 +67,11 @@ export class Bookkeeping {
     return new Bookkeeping(db, location);
   }
 
+  /** The raw LevelDB, for a backup's snapshot (read it only). */
+  get level(): LevelDown {
+    return this.db;
+  }
+
   async close(): Promise<void> {
     await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
   }

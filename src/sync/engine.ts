@@ -964,7 +964,7 @@ export class SyncEngine {
         tp.goes('push') && !sameContent(rShared, result) && !(result === null && !live(r))
           ? result === null
             ? { _id: item.id, _rev: (r as RemoteDoc)._rev, _deleted: true }
-            : ({ ...tp.compose(result, live(r), live(l), 'push'), _id: item.id, ...(r?._rev ? { _rev: r._rev } : {}) } as RemoteWrite)
+            : ({ ...tp.compose(result, live(r), live(l), 'push'), _id: item.id, ...(live(r) ? { _rev: (r as RemoteDoc)._rev } : {}) } as RemoteWrite)
           : null;
       const audit = this.auditBody(item.id, strategy.name, lShared, rShared, baseShared, result, res.taken);
       plans.push({ item, result, localWrite, remoteWrite, audit });
@@ -1133,7 +1133,7 @@ export class SyncEngine {
         remoteWrites.push(
           result === null
             ? { _id: id, _rev: (r as RemoteDoc)._rev, _deleted: true }
-            : ({ ...tp.compose(result, live(r), source, 'push'), _id: id, ...(r?._rev ? { _rev: r._rev } : {}) } as RemoteWrite),
+            : ({ ...tp.compose(result, live(r), source, 'push'), _id: id, ...(live(r) ? { _rev: (r as RemoteDoc)._rev } : {}) } as RemoteWrite),
         );
       }
       for (const rev of leaves) remoteWrites.push({ _id: id, _rev: rev, _deleted: true });

@@ -29,6 +29,8 @@ export interface SyncSetup extends Omit<SyncEngineOptions, 'local' | 'remote' | 
 export interface SyncRuntime {
   engine: SyncEngine;
   remote: CouchDbRemote;
+  /** The bookkeeping store (bases, checkpoints, open conflicts); open until `close()`. */
+  bookkeeping: Bookkeeping;
   /** Stops the engine (drains batches in flight) and closes the bookkeeping store. Idempotent. */
   close(): Promise<void>;
 }
@@ -53,6 +55,7 @@ export async function openSync(setup: SyncSetup): Promise<SyncRuntime> {
   return {
     engine,
     remote,
+    bookkeeping,
     async close() {
       if (closed) return;
       closed = true;

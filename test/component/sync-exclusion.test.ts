@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { CloudServer, Site } from '../helpers/cloud-server';
+import { Site } from '../helpers/cloud-server';
+import { cloudFetch, cloudKinds, startCloud, type TestCloud } from '../helpers/test-cloud';
 
 type Doc = Record<string, unknown> & { _id: string };
 
@@ -12,14 +13,14 @@ const types = {
   },
 };
 
-describe('sync field exclusion on the wire (component)', function () {
+for (const kind of cloudKinds()) describe(`sync field exclusion on the wire (component) [${kind}]`, function () {
   this.timeout(30_000);
-  let cloud: CloudServer;
+  let cloud: TestCloud;
   let site: Site;
   const DB = 'exclusion';
 
   before(async () => {
-    cloud = await CloudServer.start();
+    cloud = await startCloud(kind);
     site = await Site.open(cloud.dbUrl(DB), { types });
   });
   after(async () => {
@@ -28,13 +29,13 @@ describe('sync field exclusion on the wire (component)', function () {
   });
 
   async function wire(): Promise<string> {
-    const docs = await fetch(`${cloud.dbUrl(DB)}/_all_docs?include_docs=true`).then((r) => r.text());
-    const changes = await fetch(`${cloud.dbUrl(DB)}/_changes?include_docs=true&style=all_docs`).then((r) => r.text());
+    const docs = await cloudFetch(`${cloud.dbUrl(DB)}/_all_docs?include_docs=true`).then((r) => r.text());
+    const changes = await cloudFetch(`${cloud.dbUrl(DB)}/_changes?include_docs=true&style=all_docs`).then((r) => r.text());
     return docs + changes;
   }
 
   async function cloudPut(doc: Doc): Promise<void> {
-    const res = await fetch(`${cloud.dbUrl(DB)}/${encodeURIComponent(doc._id)}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+    const res = await cloudFetch(`${cloud.dbUrl(DB)}/${encodeURIComponent(doc._id)}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
     assert.ok(res.ok, await res.text());
   }
 

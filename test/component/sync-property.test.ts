@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CloudServer, Site } from '../helpers/cloud-server';
+import { Site } from '../helpers/cloud-server';
+import { cloudFetch, cloudKinds, startCloud, type TestCloud } from '../helpers/test-cloud';
 import type { AuditRecord } from '../../src/sync';
 
 type Doc = Record<string, unknown> & { _id: string };
@@ -23,13 +24,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 const SHARED = (d: Doc | null | undefined) => (d && !d._deleted ? { name: d.name, email: d.email, vat: d.vat } : null);
 
-describe('sync property: random concurrent edits on two sites and the cloud (component, fast-check)', function () {
+for (const kind of cloudKinds()) describe(`sync property: random concurrent edits on two sites and the cloud (component, fast-check) [${kind}]`, function () {
   this.timeout(120_000);
-  let cloud: CloudServer;
+  let cloud: TestCloud;
   let run = 0;
 
   before(async () => {
-    cloud = await CloudServer.start();
+    cloud = await startCloud(kind);
   });
   after(async () => {
     await cloud.destroy();
@@ -56,7 +57,7 @@ describe('sync property: random concurrent edits on two sites and the cloud (com
             if (where === 'cloud') {
               if (next === 'delete' && !cur) return;
               const body = next === 'delete' ? { _id: id, _rev: cur?._rev, _deleted: true } : { ...next, ...(cur?._rev ? { _rev: cur._rev } : {}), updated_at: new Date().toISOString() };
-              const res = await fetch(`${cloud.dbUrl(db)}/_bulk_docs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ docs: [body] }) });
+              const res = await cloudFetch(`${cloud.dbUrl(db)}/_bulk_docs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ docs: [body] }) });
               assert.ok(res.ok);
             } else if (next === 'delete') await sites[where].books.remove(id);
             else await sites[where].books.put(next as never);

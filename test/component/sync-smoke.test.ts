@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { CloudServer, Site } from '../helpers/cloud-server';
+import { Site } from '../helpers/cloud-server';
+import { cloudKinds, startCloud, type TestCloud } from '../helpers/test-cloud';
 
-describe('sync smoke', function () {
-  let cloud: CloudServer;
+for (const kind of cloudKinds()) describe(`sync smoke [${kind}]`, function () {
+  let cloud: TestCloud;
   const sites: Site[] = [];
   before(async () => {
-    cloud = await CloudServer.start();
+    cloud = await startCloud(kind);
   });
   after(async () => {
     for (const s of sites) await s.destroy();

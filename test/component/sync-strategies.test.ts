@@ -1,28 +1,29 @@
 import assert from 'node:assert/strict';
-import { CloudServer, Site } from '../helpers/cloud-server';
+import { Site } from '../helpers/cloud-server';
+import { cloudFetch, cloudKinds, startCloud, type TestCloud } from '../helpers/test-cloud';
 import type { SyncTypeOptions } from '../../src/sync';
 
 type Doc = Record<string, unknown> & { _id: string };
 
 /** Edits the cloud's copy directly over HTTP, as another writer would. */
-async function cloudEdit(cloud: CloudServer, db: string, id: string, patch: Record<string, unknown> | 'delete'): Promise<void> {
+async function cloudEdit(cloud: TestCloud, db: string, id: string, patch: Record<string, unknown> | 'delete'): Promise<void> {
   const current = (await cloud.raw(db, id)) as Doc;
   const body = patch === 'delete' ? { _id: id, _rev: current._rev, _deleted: true } : { ...current, ...patch };
-  const res = await fetch(`${cloud.dbUrl(db)}/_bulk_docs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ docs: [body] }) });
+  const res = await cloudFetch(`${cloud.dbUrl(db)}/_bulk_docs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ docs: [body] }) });
   const [row] = (await res.json()) as Array<{ ok?: boolean; error?: string }>;
   assert.ok(row.ok, `cloud edit of ${id} failed: ${row.error}`);
 }
 
 const partner = (id: string, extra: Record<string, unknown> = {}): Doc => ({ _id: `partner:${id}`, type: 'partner', name: `P ${id}`, bank_accounts: [], ...extra });
 
-describe('sync conflict strategies (component, express-pouchdb over HTTP)', function () {
+for (const kind of cloudKinds()) describe(`sync conflict strategies (component, over HTTP) [${kind}]`, function () {
   this.timeout(30_000);
-  let cloud: CloudServer;
+  let cloud: TestCloud;
   const sites: Site[] = [];
   let dbCount = 0;
 
   before(async () => {
-    cloud = await CloudServer.start();
+    cloud = await startCloud(kind);
   });
   after(async () => {
     for (const s of sites) await s.destroy();
@@ -217,7 +218,7 @@ describe('sync conflict strategies (component, express-pouchdb over HTTP)', func
     const next = Number(gen) + 1;
     const leafA = { ...cur, _rev: `${next}-${'a'.repeat(32)}`, email: 'a@leaf', _revisions: { start: next, ids: ['a'.repeat(32), hash] } };
     const leafB = { ...cur, _rev: `${next}-${'b'.repeat(32)}`, vat: 'VB', _revisions: { start: next, ids: ['b'.repeat(32), hash] } };
-    const res = await fetch(`${cloud.dbUrl(db)}/_bulk_docs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ docs: [leafA, leafB], new_edits: false }) });
+    const res = await cloudFetch(`${cloud.dbUrl(db)}/_bulk_docs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ docs: [leafA, leafB], new_edits: false }) });
     assert.ok(res.ok);
     assert.equal(((await cloud.raw(db, 'partner:x')) as { _conflicts?: string[] })._conflicts?.length, 1);
     await site.engine.syncOnce();
@@ -238,7 +239,7 @@ describe('sync conflict strategies (component, express-pouchdb over HTTP)', func
     const site = await Site.open(cloud.dbUrl(db), { types: { account: { direction: 'pull', conflict: 'remote-wins' } } });
     sites.push(site);
     await site.engine.syncOnce();
-    const res = await fetch(`${cloud.dbUrl(db)}/account:9999`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'account', code: '9999', name: 'no kind' }) });
+    const res = await cloudFetch(`${cloud.dbUrl(db)}/account:9999`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'account', code: '9999', name: 'no kind' }) });
     assert.ok(res.ok);
     await site.engine.syncOnce();
     const [c] = await site.engine.listConflicts();

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BooksStore, type PartnerDoc } from '../../src/ledger';
-import { CloudServer, memoryLogger } from '../helpers/cloud-server';
+import { memoryLogger } from '../helpers/cloud-server';
+import { cloudFetch, cloudKinds, startCloud, type TestCloud } from '../helpers/test-cloud';
 import { DaemonProcess } from '../helpers/daemon-process';
 
 /**
@@ -12,7 +13,7 @@ import { DaemonProcess } from '../helpers/daemon-process';
  */
 const PASSWORD = 'local-api-pass-9xQ';
 
-function siteConfig(cloudUrl: string, extra: string[] = []): string {
+function siteConfig(cloud: TestCloud, extra: string[] = []): string {
   return [
     'state_dir: ./state',
     'local_api:',
@@ -21,7 +22,8 @@ function siteConfig(cloudUrl: string, extra: string[] = []): string {
     '  username: books',
     '  password: { env: BOOKSYNC_LOCAL_PASSWORD }',
     'cloud:',
-    `  url: ${cloudUrl}`,
+    `  url: ${cloud.plainDbUrl('books')}`,
+    ...(cloud.credentials ? [`  auth: { method: basic, username: ${cloud.credentials.username}, password: { env: BOOKSYNC_CLOUD_PASSWORD } }`] : []),
     'sync:',
     '  mode: live',
     '  default: { direction: none }',
@@ -64,18 +66,18 @@ class LocalEndpoint {
 }
 
 /** Waits on the cloud's longpoll changes feed until `check` holds. */
-async function cloudUntil(cloud: CloudServer, check: () => Promise<boolean>): Promise<void> {
+async function cloudUntil(cloud: TestCloud, check: () => Promise<boolean>): Promise<void> {
   let since: unknown = 0;
   for (;;) {
     if (await check()) return;
-    const res = await fetch(`${cloud.dbUrl('books')}/_changes?feed=longpoll&timeout=10000&since=${encodeURIComponent(String(since))}`);
+    const res = await cloudFetch(`${cloud.dbUrl('books')}/_changes?feed=longpoll&timeout=10000&since=${encodeURIComponent(String(since))}`);
     since = ((await res.json()) as { last_seq: unknown }).last_seq;
   }
 }
 
-describe('replication between daemons and one cloud (built CLI as child processes)', function () {
+for (const kind of cloudKinds()) describe(`replication between daemons and one cloud (built CLI as child processes) [${kind}]`, function () {
   this.timeout(240_000);
-  let cloud: CloudServer;
+  let cloud: TestCloud;
   const dirs: string[] = [];
   const daemons: DaemonProcess[] = [];
 
@@ -83,12 +85,12 @@ describe('replication between daemons and one cloud (built CLI as child processe
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-site-'));
     dirs.push(dir);
     const config = path.join(dir, 'booksync.yaml');
-    fs.writeFileSync(config, siteConfig(cloud.dbUrl('books'), extra));
+    fs.writeFileSync(config, siteConfig(cloud, extra));
     return { dir, config };
   }
 
   function start(config: string): DaemonProcess {
-    const d = new DaemonProcess(['start', '--config', config], { env: { ...process.env, BOOKSYNC_LOCAL_PASSWORD: PASSWORD } });
+    const d = new DaemonProcess(['start', '--config', config], { env: { ...process.env, BOOKSYNC_LOCAL_PASSWORD: PASSWORD, BOOKSYNC_CLOUD_PASSWORD: cloud.credentials?.password ?? '' } });
     daemons.push(d);
     return d;
   }
@@ -100,7 +102,7 @@ describe('replication between daemons and one cloud (built CLI as child processe
   }
 
   beforeEach(async () => {
-    cloud = await CloudServer.start();
+    cloud = await startCloud(kind);
   });
 
   afterEach(async () => {
@@ -150,6 +152,7 @@ describe('replication between daemons and one cloud (built CLI as child processe
       d.signal('SIGTERM');
       assert.equal((await d.exited).code, 0);
       assert.ok(!d.rawStdout.includes(PASSWORD), 'the local API password never reaches the logs');
+      if (cloud.credentials) assert.ok(!d.rawStdout.includes(cloud.credentials.password), 'the cloud password never reaches the logs');
     }
   });
 

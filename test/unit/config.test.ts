@@ -1001,7 +1001,7 @@ describe('config: defaults, paths, result', () => {
     const config = load(MINIMAL);
     assert.equal(config.config_file, FILE);
     assert.equal(config.state_dir, '/var/lib/booksync');
-    assert.deepEqual(config.log, { level: 'info', file: null });
+    assert.deepEqual(config.log, { level: 'info', format: 'auto', file: null });
     assert.deepEqual(config.local_api, { enabled: false, host: '127.0.0.1', port: 5985, username: null, password: null });
     assert.deepEqual(config.cloud, { url: 'embedded', embedded: true, auth: null, request_timeout: '30s', request_timeout_ms: 30_000, compression: 'auto' });
     const { types, ...sync } = config.sync;

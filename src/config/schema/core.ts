@@ -1,4 +1,4 @@
-import { DEFAULT_STATE_DIR, LOG_LEVELS } from '../constants';
+import { DEFAULT_STATE_DIR, LOG_FORMATS, LOG_LEVELS } from '../constants';
 import { boolean, integer, object, oneOfValues, path, secret, string, type Schema } from './common';
 
 /** `state_dir`, `log`, `local_api`: the daemon's own process settings. */
@@ -12,6 +12,7 @@ export const logSchema: Schema = object(
   'Logging: one JSON object a line on stdout (journald keeps it).',
   {
     level: oneOfValues('Most verbose level written.', LOG_LEVELS, { default: 'info' }),
+    format: oneOfValues('Lines on stdout: json, pretty (one readable line an event, for a terminal), or auto: pretty on a terminal, json under systemd/journald or into a pipe. log.file is always JSON.', LOG_FORMATS, { default: 'auto' }),
     file: {
       type: ['string', 'null'],
       minLength: 1,
