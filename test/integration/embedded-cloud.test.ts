@@ -18,6 +18,7 @@ describe('embedded cloud: login and file modes (built CLI as a child process)', 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-cloud-login-'));
     configPath = path.join(dir, 'booksync.yaml');
+    fs.mkdirSync(path.join(dir, 'logs'));
     fs.writeFileSync(
       configPath,
       [
@@ -108,7 +109,6 @@ describe('embedded cloud: login and file modes (built CLI as a child process)', 
   it('tightens a state directory and a log file left readable by others', async () => {
     fs.mkdirSync(path.join(dir, 'state'), { mode: 0o755 });
     fs.chmodSync(path.join(dir, 'state'), 0o755);
-    fs.mkdirSync(path.join(dir, 'logs'));
     fs.writeFileSync(path.join(dir, 'logs', 'booksync.log'), '');
     fs.chmodSync(path.join(dir, 'logs', 'booksync.log'), 0o644);
     daemon = new DaemonProcess(['start', '--config', configPath]);

@@ -53,6 +53,7 @@ describe('secrets never leave, in any encoding, against servers that echo them (
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-echo-'));
     configPath = path.join(dir, 'booksync.yaml');
+    fs.mkdirSync(path.join(dir, 'logs'));
     const cloud = new EchoServer(couchEcho);
     const ofx = new EchoServer(ofxEcho);
     const simplefin = new EchoServer(simplefinEcho(ACCESS_PASSWORD));
