@@ -60,9 +60,12 @@ export interface JobTimer {
 /** node-schedule behind {@link JobTimer}. */
 export const nodeScheduleTimer: JobTimer = {
   schedule(name, at, run) {
-    const job = schedule.scheduleJob(name, at, run);
-    if (!job) throw new BooksyncError('BANK_SCHEDULE', `cannot schedule ${name} at ${at.toISOString()} (in the past)`);
-    return { cancel: () => void job.cancel() };
+    const job = at.getTime() > Date.now() ? schedule.scheduleJob(name, at, run) : null;
+    if (job) return { cancel: () => void job.cancel() };
+    // node-schedule refuses an instant already past (on a busy machine even one planned a
+    // millisecond ahead): the run is due, so it starts on the next turn of the event loop.
+    const timer = setTimeout(run, 0);
+    return { cancel: () => clearTimeout(timer) };
   },
   shutdown: () => schedule.gracefulShutdown(),
 };
@@ -132,6 +135,8 @@ export interface SchedulerOptions {
    * failed; it must be idempotent. Its errors are logged (`bank.after_run`), never thrown.
    */
   afterRun?: (outcome: RunOutcome) => Promise<void>;
+  /** Told every run's outcome, skipped runs included (the metrics count them); must not throw. */
+  onRun?: (outcome: RunOutcome) => void;
 }
 
 interface Entry {
@@ -160,6 +165,7 @@ export class BankScheduler {
   private readonly maxJitterMs: number;
   private readonly startupJitterMs: number;
   private readonly afterRun?: (outcome: RunOutcome) => Promise<void>;
+  private readonly onRun?: (outcome: RunOutcome) => void;
   private readonly entries = new Map<string, Entry>();
   private readonly stopController = new AbortController();
   private started = false;
@@ -175,6 +181,7 @@ export class BankScheduler {
     this.maxJitterMs = options.maxJitterMs ?? MAX_JITTER_MS;
     this.startupJitterMs = options.startupJitterMs ?? STARTUP_JITTER_MS;
     this.afterRun = options.afterRun;
+    this.onRun = options.onRun;
     this.setSpecs(specs);
   }
 
@@ -352,6 +359,7 @@ export class BankScheduler {
       signal: this.stopController.signal,
       planNext: this.started && !this.stopped ? (at) => this.plan(spec, at) : undefined,
     });
+    this.onRun?.(outcome);
     if (this.afterRun && !outcome.skipped) {
       try {
         await this.afterRun(outcome);

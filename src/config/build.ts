@@ -5,7 +5,7 @@ import { DEFAULT_LEDGER_ACCOUNTS, EMBEDDED_CLOUD, SYNC_DOC_TYPES, type SyncDocTy
 import type { KeyPath } from './locate';
 import { secretKey, type ResolvedSecrets } from './secrets';
 import type {
-  BankConnectionConfig, Config, LedgerConnectionConfig, ReconcileRule, Schedule, SyncPolicy, SyncTypeConfig,
+  AlertsConfig, BankConnectionConfig, Config, OpsConfig, LedgerConnectionConfig, ReconcileRule, Schedule, SyncPolicy, SyncTypeConfig,
 } from './types';
 
 /**
@@ -99,6 +99,25 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
       : { kind: r.kind },
   );
 
+  const ops: OpsConfig = { listen: listenAddress(data.ops.listen), ...withMs('ready_offline_max', data.ops.ready_offline_max) };
+  const a = data.alerts;
+  const alerts: AlertsConfig = {
+    webhooks: (a.webhooks as Data[]).map((w, i) => ({
+      name: w.name,
+      format: w.format,
+      url: secret(['alerts', 'webhooks', i, 'url']),
+      token: w.token === undefined ? null : secret(['alerts', 'webhooks', i, 'token']),
+      ...withMs('timeout', w.timeout),
+    })),
+    ...withMs('check_every', a.check_every),
+    ...withMs('repeat_every', a.repeat_every),
+    max_per_hour: a.max_per_hour,
+    send_resolved: a.send_resolved,
+    ...withMs('sync_offline_after', a.sync_offline_after),
+    ...withMs('consent_warning', a.consent_warning),
+    ...withMs('conflict_age', a.conflict_age),
+  };
+
   const config: Config = {
     config_file: ctx.file,
     state_dir: resolve(ctx.dir, data.state_dir),
@@ -141,6 +160,15 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
       connections: ledgerConnections,
       reconcile: { rules },
     },
+    ops,
+    alerts,
   };
   return deepFreeze(config);
+}
+
+/** `127.0.0.1:9464` → host and port; `[::1]:9464` → `::1`; `none` → null. */
+function listenAddress(text: string): OpsConfig['listen'] {
+  if (text === 'none') return null;
+  const colon = text.lastIndexOf(':');
+  return { host: text.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(text.slice(colon + 1)) };
 }

@@ -81,3 +81,7 @@ export const CONNECTION_NAME_PATTERN = '^[a-z0-9][a-z0-9-]*$';
 
 /** Account codes of the ledger automation when `ledger.accounts` leaves them out (the demo chart's). */
 export const DEFAULT_LEDGER_ACCOUNTS = Object.freeze({ receivable: '1200', payable: '2000', opening_balance: '3000' });
+
+/** Payload formats of alert webhooks (`alerts.webhooks[].format`). */
+export const ALERT_WEBHOOK_FORMATS = ['json', 'ntfy', 'slack'] as const;
+export type AlertWebhookFormat = (typeof ALERT_WEBHOOK_FORMATS)[number];

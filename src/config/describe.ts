@@ -30,9 +30,14 @@ export function describeConfig(config: Config): ConfigSummary {
 /**
  * Every resolved secret value of the config, longest first, for the log redaction format (a
  * longer secret containing a shorter one must be masked first). Secrets sit at
- * local_api.password, cloud.auth.password and bank.connections[].credentials.
+ * local_api.password, cloud.auth.password, bank.connections[].credentials and alerts.webhooks[].url/token.
  */
 export function secretValues(config: Config): string[] {
-  const values = [config.local_api.password, config.cloud.auth?.password, ...config.bank.connections.flatMap((c) => Object.values(c.credentials as Record<string, string>))];
+  const values = [
+    config.local_api.password,
+    config.cloud.auth?.password,
+    ...config.bank.connections.flatMap((c) => Object.values(c.credentials as Record<string, string>)),
+    ...config.alerts.webhooks.flatMap((w) => [w.url, w.token]),
+  ];
   return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))].sort((a, b) => b.length - a.length || a.localeCompare(b));
 }

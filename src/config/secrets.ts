@@ -31,7 +31,7 @@ export interface ResolvedSecrets {
 
 export const secretKey = (path: KeyPath): string => JSON.stringify(path);
 
-/** Where secrets may sit: local_api.password, cloud.auth.password, every bank.connections[].credentials value. */
+/** Where secrets may sit: local_api.password, cloud.auth.password, every bank.connections[].credentials value, alerts.webhooks[].url and .token. */
 export function secretPaths(data: unknown): KeyPath[] {
   if (!isObj(data)) return [];
   const paths: KeyPath[] = [['local_api', 'password'], ['cloud', 'auth', 'password']];
@@ -39,6 +39,8 @@ export function secretPaths(data: unknown): KeyPath[] {
   list.forEach((c, i) => {
     if (isObj(c) && isObj(c.credentials)) for (const key of Object.keys(c.credentials)) paths.push(['bank', 'connections', i, 'credentials', key]);
   });
+  const hooks = isObj(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
+  hooks.forEach((_h, i) => paths.push(['alerts', 'webhooks', i, 'url'], ['alerts', 'webhooks', i, 'token']));
   return paths;
 }
 

@@ -106,7 +106,23 @@ function tolerances(data: Obj): RawIssue[] {
   return out;
 }
 
+/** ops.listen's port is a TCP port; the pattern only bounds its digits; webhook names are unique. */
+function opsSettings(data: Obj): RawIssue[] {
+  const out: RawIssue[] = [];
+  const listen = isObj(data.ops) ? str(data.ops.listen) : undefined;
+  const port = listen && listen !== 'none' ? Number(listen.slice(listen.lastIndexOf(':') + 1)) : 0;
+  if (port > 65535) out.push({ path: ['ops', 'listen'], at: 'value', message: `port ${port} is not a TCP port (0..65535)` });
+  const hooks = isObj(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
+  const seen = new Set<string>();
+  hooks.forEach((h, i) => {
+    const name = isObj(h) ? str(h.name) : undefined;
+    if (name !== undefined && seen.has(name)) out.push({ path: ['alerts', 'webhooks', i, 'name'], at: 'value', message: `duplicate webhook name '${name}'` });
+    if (name !== undefined) seen.add(name);
+  });
+  return out;
+}
+
 export function semanticIssues(data: unknown): RawIssue[] {
   if (!isObj(data)) return [];
-  return [...uniqueConnectionNames(data), ...ledgerConnections(data), ...tieBreakers(data), ...tolerances(data), ...scheduleFloorIssues(data)];
+  return [...uniqueConnectionNames(data), ...ledgerConnections(data), ...tieBreakers(data), ...tolerances(data), ...scheduleFloorIssues(data), ...opsSettings(data)];
 }

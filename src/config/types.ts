@@ -1,5 +1,5 @@
 import type {
-  BackoffKind, BankProviderId, CloudAuthMethod, CloudCompression, ConflictStrategy, DropfolderFormat, LogFormat, LogLevel, OfxAccountType, OfxVersion, PostMoves,
+  AlertWebhookFormat, BackoffKind, BankProviderId, CloudAuthMethod, CloudCompression, ConflictStrategy, DropfolderFormat, LogFormat, LogLevel, OfxAccountType, OfxVersion, PostMoves,
   SyncDirection, SyncDocType, SyncMode, TieBreaker,
 } from './constants';
 
@@ -24,6 +24,42 @@ export interface Config {
   readonly sync: SyncConfig;
   readonly bank: BankConfig;
   readonly ledger: LedgerConfig;
+  readonly ops: OpsConfig;
+  readonly alerts: AlertsConfig;
+}
+
+export interface OpsConfig {
+  /** The operations listener's address, or null for `none`. */
+  readonly listen: { readonly host: string; readonly port: number } | null;
+  readonly ready_offline_max: string;
+  readonly ready_offline_max_ms: number;
+}
+
+export interface AlertWebhookConfig {
+  readonly name: string;
+  readonly format: AlertWebhookFormat;
+  /** Resolved secret. */
+  readonly url: string;
+  /** Resolved secret, or null. */
+  readonly token: string | null;
+  readonly timeout: string;
+  readonly timeout_ms: number;
+}
+
+export interface AlertsConfig {
+  readonly webhooks: readonly AlertWebhookConfig[];
+  readonly check_every: string;
+  readonly check_every_ms: number;
+  readonly repeat_every: string;
+  readonly repeat_every_ms: number;
+  readonly max_per_hour: number;
+  readonly send_resolved: boolean;
+  readonly sync_offline_after: string;
+  readonly sync_offline_after_ms: number;
+  readonly consent_warning: string;
+  readonly consent_warning_ms: number;
+  readonly conflict_age: string;
+  readonly conflict_age_ms: number;
 }
 
 export interface LogConfig {

@@ -50,10 +50,10 @@ export class BankService implements Service {
   private readonly scheduler: BankScheduler;
   private readonly runs = new BankRunMemory();
 
-  constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer, afterRun?: AfterRun) {
+  constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer, afterRun?: AfterRun, onRun?: (outcome: RunOutcome) => void) {
     const loop = new FetchLoop({ store, registry: builtinRegistry(), logger });
     this.runs.observe(loop);
-    this.scheduler = new BankScheduler(connectionSpecsFrom(config), { loop, store, logger, afterRun });
+    this.scheduler = new BankScheduler(connectionSpecsFrom(config), { loop, store, logger, afterRun, onRun });
     control.handle('bank.fetch', async (params) => {
       const names = Array.isArray(params.names) ? params.names.map(String) : [];
       return this.scheduler.runNow(names);

@@ -150,6 +150,7 @@ export class Daemon {
       services: this.services.map((s) => s.name),
       control_methods: this.control.methods(),
     });
+    for (const service of this.services) service.daemonPhase?.('ready');
   }
 
   /** SIGTERM/SIGINT stop, SIGHUP reloads. */
@@ -227,6 +228,7 @@ export class Daemon {
   private async shutdown(reason: string): Promise<void> {
     const t0 = Date.now();
     this.logger.info('booksync stopping', { event: 'daemon.stopping', reason });
+    for (const service of this.services) service.daemonPhase?.('stopping');
     const deadline = t0 + STOP_DEADLINE_MS;
     await this.closeResources(deadline);
     this.logger.info('booksync stopped', { event: 'daemon.stop', reason, ms: Date.now() - t0 });

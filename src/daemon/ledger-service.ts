@@ -38,7 +38,14 @@ export class LedgerService implements Service {
   private config: Config;
   private readonly logger: Logger;
 
-  constructor(config: Config, private readonly store: BooksStore, logger: Logger, control: ControlServer) {
+  constructor(
+    config: Config,
+    private readonly store: BooksStore,
+    logger: Logger,
+    control: ControlServer,
+    /** Told how many moves each automation run posted (the metrics count them). */
+    private readonly onPosted?: (connection: string, count: number) => void,
+  ) {
     this.config = config;
     this.logger = logger.child({ component: 'ledger' });
     control.handle('ledger.report', async (p) => ledgerReport(this.store, { date: p.date as string | undefined, include_draft: Boolean(p.include_draft) }));
@@ -75,6 +82,7 @@ export class LedgerService implements Service {
   readonly afterRun = async (outcome: RunOutcome): Promise<void> => {
     const result = await this.automate(outcome.connection);
     if (result.skipped) return;
+    this.onPosted?.(outcome.connection, result.posting?.posted.length ?? 0);
     this.logger.info(`${outcome.connection}: ${result.posting?.posted.length ?? 0} lines posted, ${result.reconcile?.matched.length ?? 0} reconciled`, {
       event: 'ledger.automate',
       connection: outcome.connection,

@@ -19,4 +19,6 @@ export interface Service {
   status?(): Promise<Record<string, unknown>>;
   /** LevelDB stores a backup copies, by section name (see src/backup); read synchronously at the snapshot instant. */
   backupLevels?(): Record<string, LevelDown>;
+  /** Told when the daemon becomes ready (every service started) and when it begins to stop. */
+  daemonPhase?(phase: 'ready' | 'stopping'): void;
 }

@@ -5,7 +5,7 @@ import { sameContent } from '../shared/canonical-json';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
-import { openSync, type ConflictChoice, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../sync';
+import { openSync, type ConflictChoice, type SyncEngine, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../sync';
 import type { ControlServer } from './control';
 import type { Service } from './service';
 
@@ -63,6 +63,8 @@ export class SyncService implements Service {
     private readonly cloudUrl: (config: Config) => string,
     private readonly logger: Logger,
     control: ControlServer,
+    /** Told about each engine before it starts (the metrics follow it). */
+    private readonly onEngine?: (engine: SyncEngine) => void,
   ) {
     this.config = config;
     control.handle('conflicts.list', async () => this.engine().listConflicts());
@@ -78,6 +80,7 @@ export class SyncService implements Service {
 
   async start(): Promise<void> {
     this.runtime = await openSync(syncSetupFrom(this.config, this.cloudUrl(this.config), this.books, this.logger));
+    this.onEngine?.(this.runtime.engine);
     await this.runtime.engine.start();
   }
 

@@ -4,7 +4,9 @@ import type { ServiceContext } from './daemon';
 import { EmbeddedCloud } from './embedded-cloud';
 import { LedgerService } from './ledger-service';
 import { LocalApi } from './local-api';
+import { OpsService } from '../ops';
 import type { Service } from './service';
+import { VERSION } from './status';
 import { SyncService } from './sync-service';
 
 /** Database name of the embedded cloud. */
@@ -17,6 +19,9 @@ const EMBEDDED_DATABASE = 'books';
 export function wireServices(ctx: ServiceContext): Service[] {
   const { config, store, logger, control } = ctx;
   const services: Service[] = [];
+  // First to start and last to stop: /healthz and /readyz answer for the daemon's whole life.
+  const ops = new OpsService({ config, store, logger, version: VERSION });
+  services.push(ops);
   // The embedded cloud starts with the daemon when the config at start asks for it; a reload
   // that switches between embedded and a real cloud URL needs a restart (the sync follows the URL).
   const cloud = config.cloud.embedded
@@ -24,10 +29,12 @@ export function wireServices(ctx: ServiceContext): Service[] {
     : undefined;
   if (cloud) services.push(cloud);
   const cloudUrl = (current: Config): string => (current.cloud.embedded && cloud ? cloud.syncUrl : current.cloud.url);
-  const ledger = new LedgerService(config, store, logger, control);
+  const ledger = new LedgerService(config, store, logger, control, ops.observeMovesPosted);
   services.push(ledger);
-  services.push(new SyncService(config, store, cloudUrl, logger, control));
-  services.push(new LocalApi({ store, config: config.local_api, logger: logger.child({ component: 'local_api' }) }));
-  services.push(new BankService(config, store, logger, control, ledger.afterRun));
+  services.push(new SyncService(config, store, cloudUrl, logger, control, ops.observeSyncEngine));
+  services.push(new LocalApi({ store, config: config.local_api, logger: logger.child({ component: 'local_api' }), observer: ops.localApiObserver() }));
+  services.push(new BankService(config, store, logger, control, ledger.afterRun, ops.observeBankRun));
+  // The ledger's status counts every bank line: /healthz asks the others and the books.
+  ops.addProbes(services.filter((s) => s !== ops && s !== ledger && s.status).map((s) => ({ name: s.name, check: () => (s.status as () => Promise<unknown>).call(s) })));
   return services;
 }

@@ -107,6 +107,13 @@ export interface AuditRecord {
 
 export type ConflictChoice = { take: 'local' | 'remote' } | { doc: Record<string, unknown> };
 
+/** A conflict a strategy resolved without an admin (its audit record is written). */
+export interface ResolutionReport {
+  /** Document type (`move`, `partner`, ...). */
+  type: string;
+  strategy: string;
+}
+
 interface DirState {
   running: Promise<CycleReport> | null;
   again: boolean;
@@ -193,6 +200,7 @@ export class SyncEngine {
   private readonly statusSubject: BehaviorSubject<SyncStatus>;
   private readonly cycleSubject = new Subject<CycleReport>();
   private readonly errorSubject = new Subject<BooksyncError>();
+  private readonly resolutionSubject = new Subject<ResolutionReport>();
   private readonly dirs: Record<Way, DirState> = {
     push: { running: null, again: false, failure: null, lastDelay: 0, cancelTimer: null },
     pull: { running: null, again: false, failure: null, lastDelay: 0, cancelTimer: null },
@@ -262,6 +270,11 @@ export class SyncEngine {
     return this.errorSubject.asObservable();
   }
 
+  /** Every automatic conflict resolution, once its result and audit record are written. */
+  get resolution$(): Observable<ResolutionReport> {
+    return this.resolutionSubject.asObservable();
+  }
+
   status(): SyncStatus {
     return this.statusSubject.getValue();
   }
@@ -312,6 +325,7 @@ export class SyncEngine {
     this.statusSubject.complete();
     this.cycleSubject.complete();
     this.errorSubject.complete();
+    this.resolutionSubject.complete();
   }
 
   /**
@@ -907,6 +921,7 @@ export class SyncEngine {
     }
     const failed = new Set(results.filter((r) => !r.ok).map((r) => r.id));
     const auditDocs: LocalWrite[] = [];
+    const resolved: ResolutionReport[] = [];
     for (const p of plans) {
       if (failed.has(p.winner._id)) {
         out.set(p.winner._id, null); // moved meanwhile: a later change brings it back
@@ -914,9 +929,13 @@ export class SyncEngine {
       }
       const { _conflicts: _ignored, ...rest } = p.winner;
       out.set(p.winner._id, p.body ? ({ ...p.body, _rev: revOf.get(p.winner._id) ?? p.winner._rev } as RemoteDoc) : (rest as RemoteDoc));
-      for (const a of p.audits) auditDocs.push({ doc: a as LocalWrite['doc'], current: null });
+      for (const a of p.audits) {
+        auditDocs.push({ doc: a as LocalWrite['doc'], current: null });
+        resolved.push({ type: this.projection.forDoc(p.winner, p.winner._id).type, strategy: String(a.strategy) });
+      }
     }
     if (auditDocs.length > 0) await this.writeAudits(auditDocs);
+    for (const r of resolved) this.resolutionSubject.next(r);
     return { docs: plans.filter((p) => p.body).length, conflicts, docsById: out };
   }
 
@@ -995,6 +1014,7 @@ export class SyncEngine {
       }
     }
     const audits: LocalWrite[] = [];
+    const resolved: ResolutionReport[] = [];
     let docs = 0;
     for (const p of plans) {
       if (failed.has(p.item.id)) continue;
@@ -1002,10 +1022,14 @@ export class SyncEngine {
       const remoteDoc = p.remoteWrite ? ({ ...p.remoteWrite, _rev: remoteRevs.get(p.item.id) } as RemoteDoc) : p.item.remote;
       docs += (p.localWrite ? 1 : 0) + (p.remoteWrite ? 1 : 0);
       newBases.push([p.item.id, this.agreedBase(p.item.tp, localDoc, remoteDoc, p.result)]);
-      if (p.audit) audits.push({ doc: p.audit as LocalWrite['doc'], current: null });
+      if (p.audit) {
+        audits.push({ doc: p.audit as LocalWrite['doc'], current: null });
+        resolved.push({ type: p.item.tp.type, strategy: String(p.audit.strategy) });
+      }
     }
     if (audits.length > 0) await this.writeAudits(audits);
     await this.bk.putBases(newBases);
+    for (const r of resolved) this.resolutionSubject.next(r);
     return { docs, conflicts };
   }
 

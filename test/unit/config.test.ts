@@ -65,7 +65,7 @@ const MALFORMED: MalformedCase[] = [
       'zzz: 1',
     ],
     expect: [
-      '1:1: zzz: unknown key (allowed: state_dir, log, local_api, cloud, sync, bank, ledger)',
+      '1:1: zzz: unknown key (allowed: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
   },
   {
@@ -681,7 +681,7 @@ const MALFORMED: MalformedCase[] = [
 
     ],
     expect: [
-      '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger)',
+      '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
   },
   {
@@ -690,7 +690,7 @@ const MALFORMED: MalformedCase[] = [
       '# nothing yet',
     ],
     expect: [
-      '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger)',
+      '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
   },
   {
@@ -700,7 +700,7 @@ const MALFORMED: MalformedCase[] = [
       '- ledger',
     ],
     expect: [
-      '1:1: the top level is a list (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger)',
+      '1:1: the top level is a list (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
   },
   {
@@ -709,7 +709,7 @@ const MALFORMED: MalformedCase[] = [
       'booksync',
     ],
     expect: [
-      '1:1: the top level is a single value (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger)',
+      '1:1: the top level is a single value (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
   },
 

@@ -3,6 +3,7 @@ import { cloudSchema } from './cloud';
 import type { Schema } from './common';
 import { localApiSchema, logSchema, stateDirSchema } from './core';
 import { ledgerSchema } from './ledger';
+import { alertsSchema, opsSchema } from './ops';
 import { syncSchema } from './sync';
 
 export { PATTERN_HELP, TITLES, type Schema } from './common';
@@ -26,6 +27,8 @@ export const configSchema: Schema = {
     sync: syncSchema,
     bank: bankSchema,
     ledger: ledgerSchema,
+    ops: opsSchema,
+    alerts: alertsSchema,
   },
   required: ['cloud', 'ledger'],
   additionalProperties: false,

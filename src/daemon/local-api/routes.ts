@@ -23,6 +23,8 @@ export interface AppContext {
   hub: ChangesHub;
   logger: Logger;
   maxBodyBytes: number;
+  /** Told each answer's status code and each refused login. */
+  observer?: { onResponse(statusCode: number): void; onLoginDenied(): void };
   /** True once the listener is stopping: responses close their connections. */
   stopping(): boolean;
   /** Called after every response has been sent or abandoned. */
@@ -89,6 +91,7 @@ export function createApp(ctx: AppContext): express.Express {
         status: res.statusCode,
         ms: Number((process.hrtime.bigint() - started) / 1_000_000n),
       });
+      ctx.observer?.onResponse(res.statusCode);
       ctx.responseDone();
     });
     next();
@@ -146,6 +149,8 @@ export function createApp(ctx: AppContext): express.Express {
   });
 
   function deny(req: Request, reason: string): void {
+    // A client that sent no credentials is asked for them; only a login that failed is counted.
+    if (reason !== 'no_credentials') ctx.observer?.onLoginDenied();
     // Never the Authorization header, the cookie or the body: only what was asked and why it failed.
     logger.warn(`local API refused ${req.method} ${req.path}: ${reason.replace('_', ' ')}`, {
       event: 'local_api.denied',

@@ -25,6 +25,8 @@ export interface LocalApiOptions {
   maxBodyBytes?: number;
   /** Cookie session lifetime. @default 600 (CouchDB's) */
   sessionSeconds?: number;
+  /** Told each answer's status code and each refused login (the metrics count them). */
+  observer?: { onResponse(statusCode: number): void; onLoginDenied(): void };
 }
 
 /** The `_local` document that keeps the server uuid of these books (PouchDB replication ids use it). */
@@ -56,6 +58,7 @@ export class LocalApi implements Service {
   private readonly maxBodyBytes: number;
   private readonly sessionSeconds: number;
   private readonly writer: LedgerWriter;
+  private readonly observer: LocalApiOptions['observer'];
   private listener: Listener | undefined;
   private uuid: string | undefined;
   /** Serialises start / stop / reload. */
@@ -70,6 +73,7 @@ export class LocalApi implements Service {
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     this.sessionSeconds = options.sessionSeconds ?? 600;
     this.writer = new LedgerWriter(this.store.db, this.clock, this.log);
+    this.observer = options.observer;
   }
 
   /** `http://host:port` while listening (the bound port when configured as 0); no credentials. */
@@ -160,6 +164,7 @@ export class LocalApi implements Service {
       hub,
       logger: this.log,
       maxBodyBytes: this.maxBodyBytes,
+      observer: this.observer,
       stopping: () => listener.stopping,
       responseDone: () => {
         // While stopping, a connection whose last answer just went out is let go at once.
