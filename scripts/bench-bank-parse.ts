@@ -21,7 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseOfx, parseOfxStream } from '../src/bank/providers/dropfolder/formats/ofx';
+import { parseOfx, parseOfxStream } from '../src/bank/formats/ofx';
 import { formatAmount } from '../src/shared/money';
 import { generateOfx } from './gen-ofx';
 

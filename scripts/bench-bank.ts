@@ -31,6 +31,7 @@ import { DEFAULT_WRITE_BATCH, FetchLoop, type ConnectionSpec } from '../src/bank
 import { ProviderRegistry } from '../src/bank/registry';
 import { seededRandom } from '../src/bank/scheduler';
 import { dropfolder } from '../src/bank/providers/dropfolder';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/daemon/runtime-settings';
 import { BooksStore } from '../src/ledger';
 import { generateOfx } from './gen-ofx';
 
@@ -191,11 +192,13 @@ async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, ba
 
 /**
  * Runs one format in a child process, so each format's peak RSS is its own and does not include
- * generating the file.
+ * generating the file. The child runs with the daemon's Node flags and environment
+ * (src/daemon/runtime-settings.ts), so the memory it reports is the daemon's.
  */
 function runChild(name: 'ofx' | 'camt', file: string, count: number, batch: number, heapMb?: number): FormatResult {
   const v8 = heapMb ? [`--max-old-space-size=${heapMb}`] : [];
-  const child = spawnSync(process.execPath, [...v8, __filename, '--child', name, '--file', file, '--count', String(count), '--batch', String(batch)], {
+  const child = spawnSync(process.execPath, [...DAEMON_NODE_FLAGS, ...v8, __filename, '--child', name, '--file', file, '--count', String(count), '--batch', String(batch)], {
+    env: { ...process.env, ...DAEMON_ENV },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 << 20,

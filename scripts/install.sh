@@ -3,7 +3,8 @@
 #   /opt/booksync                      the built package with its production dependencies
 #   /usr/local/bin/booksync            the CLI
 #   /etc/systemd/system/booksync.service
-#   /etc/booksync/booksync.yaml        an example config (kept if one is already there)
+#   /etc/booksync/booksync.yaml        an example config (kept if one is already there), mode 0644
+#   /etc/booksync/credentials/         a folder (0700) for the secret files LoadCredential= passes
 #
 # Usage: sudo scripts/install.sh [--destdir DIR] [--no-systemctl]
 #   --destdir DIR    install under DIR instead of / (packaging, tests)
@@ -44,6 +45,11 @@ rm -rf "$prefix.old"
 mkdir -p "$destdir/usr/local/bin"
 cat > "$destdir/usr/local/bin/booksync" <<'SH'
 #!/bin/sh
+# As root, `{ file: NAME }` secrets are found where the unit's LoadCredential= lines take them from.
+if [ -z "${CREDENTIALS_DIRECTORY:-}" ] && [ -r /etc/booksync/credentials ] && [ -x /etc/booksync/credentials ]; then
+  CREDENTIALS_DIRECTORY=/etc/booksync/credentials
+  export CREDENTIALS_DIRECTORY
+fi
 exec /usr/bin/node /opt/booksync/dist/src/cli/main.js "$@"
 SH
 chmod 0755 "$destdir/usr/local/bin/booksync"
@@ -51,12 +57,20 @@ chmod 0755 "$destdir/usr/local/bin/booksync"
 mkdir -p "$destdir/etc/systemd/system"
 install -m 0644 "$src/systemd/booksync.service" "$destdir/etc/systemd/system/booksync.service"
 
-mkdir -p "$destdir/etc/booksync"
-if [ ! -f "$destdir/etc/booksync/booksync.yaml" ]; then
-  install -m 0640 "$src/config/booksync.example.yaml" "$destdir/etc/booksync/booksync.yaml"
+# The service's dynamic user must read the config; it holds no secrets (inline secrets are refused),
+# those go into credentials/, which only root reads (systemd hands them over by LoadCredential=).
+install -d -m 0755 "$destdir/etc/booksync"
+install -d -m 0700 "$destdir/etc/booksync/credentials"
+config="$destdir/etc/booksync/booksync.yaml"
+if [ ! -f "$config" ]; then
+  install -m 0644 "$src/config/booksync.example.yaml" "$config"
   echo "wrote an example config to /etc/booksync/booksync.yaml: edit it, then run: booksync check-config"
 else
   echo "kept the existing /etc/booksync/booksync.yaml"
+  if [ "$(( 0$(stat -c %a "$config") & 04 ))" = 0 ]; then
+    chmod o+r "$config"
+    echo "made /etc/booksync/booksync.yaml readable by the service's dynamic user (mode now $(stat -c %a "$config"))"
+  fi
 fi
 
 if [ "$run_systemctl" = 1 ] && [ -z "$destdir" ] && command -v systemctl >/dev/null; then

@@ -38,6 +38,10 @@ export interface Institution {
   gocardless?: { institution_id: string };
   simplefin?: { url: string };
   notes?: string;
+  /** The public source of the entry's endpoint and ids (a URL or a named public file). */
+  source: string;
+  /** What of the entry no public source confirms; such an entry is listed as unverified. */
+  unverified?: string;
 }
 
 /** A bank given inline in booksync.yaml, validated. */
@@ -221,6 +225,8 @@ export class InstitutionCatalog {
         gocardless = { institution_id: String(g.institution_id) };
       }
       const simplefin = e.simplefin !== undefined ? { url: String((e.simplefin as Record<string, unknown>).url ?? '') } : undefined;
+      if (typeof e.source !== 'string' || !e.source.trim()) fail(`${id}: source is required (the public source of its endpoint and ids)`);
+      if (e.unverified !== undefined && (typeof e.unverified !== 'string' || !e.unverified.trim())) fail(`${id}: unverified must say what no source confirms`);
       const institution: Institution = {
         id,
         name: String(e.name).trim(),
@@ -231,6 +237,8 @@ export class InstitutionCatalog {
         ...(gocardless ? { gocardless: Object.freeze(gocardless) } : {}),
         ...(simplefin ? { simplefin: Object.freeze(simplefin) } : {}),
         ...(typeof e.notes === 'string' ? { notes: e.notes } : {}),
+        source: String(e.source).trim(),
+        ...(typeof e.unverified === 'string' ? { unverified: e.unverified.trim() } : {}),
       };
       return Object.freeze(institution);
     });

@@ -4,6 +4,7 @@ import { isCurrency } from '../shared/money';
 import { statementLineId, type DeletionStub, type StatementLineDoc } from '../ledger';
 import { MalformedStatementError } from './errors';
 import type { BankAccountStatement, BankTransaction } from './provider';
+import { applyFeedCorrections } from './corrections';
 
 /**
  * Exactly-once statement lines (DESIGN.md, Bank feeds; research/banksync.md, hard cases).
@@ -28,7 +29,7 @@ import type { BankAccountStatement, BankTransaction } from './provider';
  *
  * Pending lines are replaced by their posted version (same provider id; else same amount, or same
  * payee, within {@link PENDING_MATCH_DAYS}), and a pending line that vanished from the feed is
- * removed. Lines whose state is `reconciled` or `deleted` are never changed and never imported
+ * marked `vanished_at` (kept, so that it is the same line, not a new one, if it comes back). Lines whose state is `reconciled` or `deleted` are never changed and never imported
  * again. OFX CORRECTFITID REPLACE / DELETE are applied.
  *
  * `planStatementLines` is pure: it returns the documents to write in one batch.
@@ -49,6 +50,8 @@ export interface PlanInput {
   existing: readonly StatementLineDoc[];
   /** ISO instant stamped on new lines as `imported_at`. */
   importedAt: string;
+  /** The staged import new lines belong to (`import_id`). */
+  importId?: string;
 }
 
 export interface PlanCounts {
@@ -62,7 +65,7 @@ export interface PlanCounts {
   pending: number;
   /** Stored pending lines superseded by their posted version. */
   replaced: number;
-  /** Stored pending lines removed because they vanished from the feed. */
+  /** Stored pending lines marked vanished because the feed no longer has them. */
   removed: number;
   /** Stored lines changed by an OFX correction (REPLACE / DELETE). */
   corrected: number;
@@ -185,7 +188,7 @@ function lineContentHash(line: StatementLineDoc): string {
  * A large import holds every new line until it is written, so the document is kept small: its
  * `dedup_key` shares the characters of its id (the key is the id's tail).
  */
-export function newLine(connection: string, id: string, key: string, inc: Pick<Incoming, 'tx' | 'currency' | 'accountId' | 'pid'>, importedAt: string): StatementLineDoc {
+export function newLine(connection: string, id: string, key: string, inc: Pick<Incoming, 'tx' | 'currency' | 'accountId' | 'pid'>, importedAt: string, importId?: string): StatementLineDoc {
   const t = inc.tx;
   const doc: StatementLineDoc = {
     _id: id,
@@ -212,6 +215,8 @@ export function newLine(connection: string, id: string, key: string, inc: Pick<I
   const name = clean(t.counterpartyName);
   if (name) doc.counterparty_name = name;
   if (inc.pid) doc.provider_id = inc.pid;
+  if (importId !== undefined) doc.import_id = importId;
+  bankDetails(doc, t);
   return doc;
 }
 
@@ -225,11 +230,22 @@ function updatedInPlace(line: StatementLineDoc, inc: Incoming): StatementLineDoc
   if (clean(t.reference)) next.reference = clean(t.reference);
   if (clean(t.counterpartyIban)) next.counterparty_iban = clean(t.counterpartyIban);
   if (clean(t.counterpartyName)) next.counterparty_name = clean(t.counterpartyName);
+  // Back in the feed after it vanished: the same line again, not a new one.
+  delete next.vanished_at;
+  bankDetails(next, t);
   return next;
 }
 
+/** What the bank said about a line beyond its content: reversal, return reason, more text (docs/FORMATS.md). */
+function bankDetails(doc: StatementLineDoc, t: BankTransaction): void {
+  if (clean(t.counterpartyAccount)) doc.counterparty_account = clean(t.counterpartyAccount);
+  if (clean(t.additionalInfo)) doc.additional_info = clean(t.additionalInfo);
+  if (t.reversal) doc.reversal = true;
+  if (clean(t.returnReason)) doc.return_reason = clean(t.returnReason);
+}
+
 function changed(a: StatementLineDoc, b: StatementLineDoc): boolean {
-  const keys: Array<keyof StatementLineDoc> = ['date', 'value_date', 'amount', 'currency', 'pending', 'payee', 'memo', 'reference', 'counterparty_iban', 'counterparty_name', 'state', 'replaced_by'];
+  const keys: Array<keyof StatementLineDoc> = ['date', 'value_date', 'amount', 'currency', 'pending', 'payee', 'memo', 'reference', 'counterparty_iban', 'counterparty_name', 'state', 'replaced_by', 'vanished_at'];
   return keys.some((k) => a[k] !== b[k]);
 }
 
@@ -245,7 +261,6 @@ export function planStatementLines(input: PlanInput): LinePlan {
   const warnings: string[] = [];
   const newDocs: StatementLineDoc[] = [];
   const updates = new Map<string, StatementLineDoc>();
-  const removals = new Map<string, DeletionStub>();
   const takenIds = new Set(input.existing.map((l) => l._id));
   const current = (line: StatementLineDoc): StatementLineDoc => updates.get(line._id) ?? line;
 
@@ -279,17 +294,10 @@ export function planStatementLines(input: PlanInput): LinePlan {
     const own = existingByAccount.get(account);
     const stored = (own && own.length > 0 ? own : orphans).slice().sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
 
-    // Corrections first: a DELETE is an instruction, not a line; a REPLACE is a line plus an instruction.
-    const corrections: Array<{ target: string; action: 'REPLACE' | 'DELETE'; replacement?: Incoming }> = [];
-    let txs = feed.txs.filter((t) => includePending || !t.pending);
-    for (const t of txs) {
-      if (t.corrects && clean(t.corrects.providerId)) corrections.push({ target: clean(t.corrects.providerId), action: t.corrects.action });
-    }
-    if (corrections.length > 0) {
-      const targets = new Set(corrections.map((c) => c.target));
-      // The corrected original in the same fetch is dropped: the correction supersedes it.
-      txs = txs.filter((t) => t.corrects ? t.corrects.action === 'REPLACE' : !(t.providerId && targets.has(clean(t.providerId))));
-    }
+    // Corrections first, as the `parse` preview applies them (corrections.ts).
+    const applied = applyFeedCorrections(feed.txs.filter((t) => includePending || !t.pending));
+    const txs = applied.lines;
+    const corrections: Array<{ target: string; action: 'REPLACE' | 'DELETE'; replacement?: Incoming }> = applied.corrections.map((c) => ({ target: c.target, action: c.action }));
 
     // Occurrence numbers and provider-id uniqueness, in feed order.
     const pidCount = new Map<string, number>();
@@ -381,7 +389,7 @@ export function planStatementLines(input: PlanInput): LinePlan {
         key = hashKey(feed.accountId, inc.hash, n);
         id = statementLineId(connection, key);
       }
-      const doc = newLine(connection, id, key, inc, importedAt);
+      const doc = newLine(connection, id, key, inc, importedAt, input.importId);
       takenIds.add(doc._id);
       inc.newId = doc._id;
       newDocs.push(doc);
@@ -389,7 +397,7 @@ export function planStatementLines(input: PlanInput): LinePlan {
 
     // Pass 3: a new booked line supersedes a stored pending line that the feed no longer carries.
     const storedPending = stored.filter((l) => l.pending);
-    const pendingPool = () => storedPending.filter((l) => !claimed.has(l._id) && current(l).replaced_by === undefined && !removals.has(l._id));
+    const pendingPool = () => storedPending.filter((l) => !claimed.has(l._id) && current(l).replaced_by === undefined);
     for (const inc of incoming) {
       if (!inc.newId || inc.tx.pending || storedPending.length === 0) continue;
       const near = pendingPool().filter((l) => l.currency === inc.tx.currency.trim().toUpperCase() && Math.abs(daysBetween(l.date, inc.tx.bookingDate)) <= PENDING_MATCH_DAYS);
@@ -441,21 +449,20 @@ export function planStatementLines(input: PlanInput): LinePlan {
     }
 
     // Pending lines dated inside what this fetch covered for the account that nobody claimed
-    // vanished from the feed: remove them (a real deletion, so they may come back if the bank
-    // shows them again).
+    // vanished from the feed: they are marked `vanished_at` and kept, so that one the bank shows
+    // again matches its stored line (updated in place) instead of coming in as new.
     const from = feed.from && feed.from > window.from ? feed.from : window.from;
     const to = feed.to && feed.to < window.to ? feed.to : window.to;
     for (const line of pendingPool()) {
-      if (line.state !== 'new' || line.date < from || line.date > to) continue;
-      removals.set(line._id, { _id: line._id, _rev: line._rev, _deleted: true });
-      updates.delete(line._id);
+      if (line.state !== 'new' || line.date < from || line.date > to || current(line).vanished_at !== undefined) continue;
+      updates.set(line._id, { ...current(line), vanished_at: importedAt });
       counts.removed += 1;
     }
   }
 
   counts.new = newDocs.length;
   return {
-    writes: [...newDocs, ...updates.values(), ...removals.values()],
+    writes: [...newDocs, ...updates.values()],
     newIds: newDocs.map((d) => d._id),
     counts,
     warnings,

@@ -1,27 +1,32 @@
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { addDays, isCalendarDate, utcDate, type CalendarDate } from '../shared/dates';
-import { BooksyncError, PermanentError, describeError } from '../shared/errors';
+import { isCalendarDate, type CalendarDate } from '../shared/dates';
+import { Deadline } from '../shared/deadline';
+import { PermanentError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { redactText, safeErrorSummary } from '../shared/redact';
 import {
-  LedgerError,
-  StoreError,
-  idPrefix,
-  stampDoc,
-  writeProblems,
-  type LedgerProblem,
   type BankConnectionStatus,
   type BooksDoc,
   type BooksStore,
-  type DeletionStub,
   type StatementLineDoc,
 } from '../ledger';
-import { institutionLabel } from './catalog';
+import {
+  DEFAULT_HISTORY_DAYS,
+  DEFAULT_OVERLAP_DAYS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  fetchWindow,
+  sinceWindow,
+  todayIn,
+  validateSpec,
+  type ConnectionSpec,
+} from './connection-spec';
 import { accountKey, planStatementLines, type LinePlan, type PlanCounts } from './dedup';
 import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError, RateLimitedError } from './errors';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult, StreamedStatement } from './provider';
 import { checkStream, collectStream, needsArrays, StreamPlanner, type StreamCheck } from './stream-plan';
+import { newStagedImport, rollbackStaged, withoutStaged } from './staging';
+import { DEFAULT_WRITE_BATCH, StatementLineStore } from './line-store';
 import type { ProviderRegistry } from './registry';
 import {
   clearBlock,
@@ -36,102 +41,8 @@ import {
   type BankConnectionState,
 } from './status';
 
-/**
- * One bank connection as the fetch loop needs it. The daemon builds it from the typed Config
- * (bank never imports config): secrets already resolved, durations in milliseconds.
- */
-export interface ConnectionSpec {
-  /** Connection name from YAML (`[A-Za-z0-9_.-]`, no ':'): the `<connection>` of statement line ids. */
-  name: string;
-  /** Provider id (`dropfolder`, `ofx-direct`, `simplefin`, `gocardless`). */
-  provider: string;
-  /** Catalog id, or `custom:<bic|name>` for an inline bank: shown in status. */
-  institution: string;
-  /** The provider's own settings block, validated by the config schema. */
-  settings: Readonly<Record<string, unknown>>;
-  /** Resolved secrets by key. Never logged, never stored in the books. */
-  secrets: Readonly<Record<string, string>>;
-  journal?: string;
-  /** `{ every: '4h' }` or `{ cron: '0 6 * * *' }`. @default { every: '12h' } */
-  schedule?: ScheduleSpec;
-  /** Days fetched on the first run. @default 90 */
-  historyDays?: number;
-  /** Days re-fetched before the watermark on later runs (late and backdated bookings). @default 7 */
-  overlapDays?: number;
-  /** @default false */
-  includePending?: boolean;
-  /** A disabled connection is not scheduled and shows as `disconnected`. @default true */
-  enabled?: boolean;
-  /** Per-request timeout handed to the provider. @default 60000 */
-  requestTimeoutMs?: number;
-  /** Whole-run deadline; the provider is abandoned (and aborted) after it. @default 10 × requestTimeoutMs */
-  runTimeoutMs?: number;
-  /** Connection-private folder (created 0700): provider state, the auth-blocked marker. */
-  stateDir: string;
-  /** IANA zone whose calendar day is "today" for the window (the bank's zone). @default UTC */
-  timezone?: string;
-}
-
-export type ScheduleSpec = { every: string | number } | { cron: string };
-
-/**
- * The shape of one `bank.connections[]` entry of the typed Config (src/config/types.ts), restated
- * structurally so that bank does not import config.
- */
-export interface ConnectionConfigLike {
-  readonly name: string;
-  readonly provider: string;
-  readonly institution: string | { readonly name?: string; readonly bic?: string } | null;
-  readonly settings: Readonly<object>;
-  /** Resolved secrets. */
-  readonly credentials: Readonly<object>;
-  readonly journal?: string;
-  readonly schedule?: ScheduleSpec;
-  readonly history_days?: number;
-  readonly overlap_days?: number;
-  readonly include_pending?: boolean;
-  readonly enabled?: boolean;
-}
-
-/**
- * Builds the loop's ConnectionSpec from a Config connection: `stateDir` is the connection's private
- * folder (e.g. `<state_dir>/bank/<name>`), `requestTimeoutMs` is `bank.request_timeout_ms`. A
- * `settings.timezone` (SimpleFIN) is the bank's zone for the window's "today".
- */
-export function connectionSpecFrom(conn: ConnectionConfigLike, options: { stateDir: string; requestTimeoutMs?: number; runTimeoutMs?: number }): ConnectionSpec {
-  const settings = conn.settings as Readonly<Record<string, unknown>>;
-  const secrets: Record<string, string> = {};
-  for (const [key, value] of Object.entries(conn.credentials as Record<string, unknown>)) {
-    if (typeof value === 'string') secrets[key] = value;
-  }
-  return {
-    name: conn.name,
-    provider: conn.provider,
-    institution: institutionLabel(conn.institution),
-    settings,
-    secrets,
-    ...(conn.journal ? { journal: conn.journal } : {}),
-    ...(conn.schedule ? { schedule: conn.schedule } : {}),
-    ...(conn.history_days !== undefined ? { historyDays: conn.history_days } : {}),
-    ...(conn.overlap_days !== undefined ? { overlapDays: conn.overlap_days } : {}),
-    includePending: conn.include_pending ?? false,
-    enabled: conn.enabled ?? true,
-    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-    ...(options.runTimeoutMs !== undefined ? { runTimeoutMs: options.runTimeoutMs } : {}),
-    stateDir: options.stateDir,
-    ...(typeof settings.timezone === 'string' && settings.timezone ? { timezone: settings.timezone } : {}),
-  };
-}
-
-export const DEFAULT_HISTORY_DAYS = 90;
-export const DEFAULT_OVERLAP_DAYS = 7;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
-/** Lines written per `putMany` when a fetch brings more (see {@link FetchLoop.writeLines}). */
-export const DEFAULT_WRITE_BATCH = 1_000;
-/** Placeholder for documents already written by a bulk import (lets them be collected). */
-const RELEASED = Object.freeze({}) as BooksDoc;
-/** Above this many changed lines since the last run, lines are re-read in one range instead of by key. */
-const STALE_REREAD_LIMIT = 2_000;
+export { DEFAULT_WRITE_BATCH } from './line-store';
+export * from './connection-spec';
 
 /** Why a run made no provider call. */
 export type SkipReason = 'rate_limited' | 'auth_required' | 'consent_expired' | 'permanent_error' | 'disabled';
@@ -162,6 +73,11 @@ export interface RunOptions {
    * change (an admin's `booksync fetch NAME`). Never overrides a rate limit or an expired consent.
    */
   force?: boolean;
+  /**
+   * Fetch from this day instead of the watermark (`booksync fetch NAME --since DATE`: a past
+   * window fetched again for missing transactions). The watermark never moves back for it.
+   */
+  since?: CalendarDate;
 }
 
 /** What the fetch loop needs from the books (BooksStore, or a wrapper in tests). */
@@ -209,42 +125,7 @@ interface RunLeftovers {
   balance: BankConnectionState['balance'];
 }
 
-/** Raised for a connection spec the loop cannot run (a bug in the daemon's mapping or a bad name). */
-export class ConnectionSpecError extends BooksyncError {}
-
 const ZERO_COUNTS: Readonly<PlanCounts> = Object.freeze({ fetched: 0, new: 0, duplicates: 0, pending: 0, replaced: 0, removed: 0, corrected: 0 });
-
-/** The calendar day of `now` in `timeZone` (UTC when absent). */
-export function todayIn(timeZone: string | undefined, now: Date): CalendarDate {
-  if (!timeZone || timeZone === 'UTC' || timeZone === 'Etc/UTC') return utcDate(now);
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
-}
-
-/** Window of a run: watermark − overlap .. today; first run: today − history .. today. */
-export function fetchWindow(watermark: CalendarDate | undefined, today: CalendarDate, historyDays: number, overlapDays: number): { from: CalendarDate; to: CalendarDate } {
-  let from = watermark ? addDays(watermark, -overlapDays) : addDays(today, -historyDays);
-  if (from > today) from = today;
-  return { from, to: today };
-}
-
-/** Checks what the loop relies on; the config schema checks the rest. */
-export function validateSpec(spec: ConnectionSpec): void {
-  const fail = (message: string): never => {
-    throw new ConnectionSpecError('BANK_CONNECTION_INVALID', `bank connection '${spec?.name}': ${message}`, { details: { connection: spec?.name } });
-  };
-  if (typeof spec.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(spec.name)) fail('name must be letters, digits, _ . - (it is part of document ids)');
-  if (typeof spec.stateDir !== 'string' || spec.stateDir === '') fail('stateDir is required');
-  for (const [key, value] of [['historyDays', spec.historyDays], ['overlapDays', spec.overlapDays]] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 3650)) fail(`${key} must be a whole number of days (0..3650)`);
-  }
-  if (spec.timezone) {
-    try {
-      todayIn(spec.timezone, new Date(0));
-    } catch {
-      fail(`timezone '${spec.timezone}' is not an IANA time zone (e.g. Europe/Madrid)`);
-    }
-  }
-}
 
 /** The balance for the status document: the latest-dated ledger balance (else available) reported. */
 function balanceOf(statements: ReadonlyArray<Pick<BankAccountStatement, 'balances'>>): BankConnectionState['balance'] {
@@ -272,9 +153,7 @@ export class FetchLoop {
   private readonly registry: ProviderRegistry;
   private readonly logger: Logger;
   private readonly now: () => Date;
-  private readonly writeBatchSize: number;
-  private readonly lineCacheMax: number;
-  private readonly lineCache = new Map<string, Map<string, StatementLineDoc>>();
+  private readonly lines: StatementLineStore;
   private readonly inflight = new Map<string, { promise: Promise<RunOutcome>; controller: AbortController }>();
 
   constructor(options: FetchLoopOptions) {
@@ -282,8 +161,7 @@ export class FetchLoop {
     this.registry = options.registry;
     this.logger = options.logger.child({ component: 'bank' });
     this.now = options.now ?? (() => new Date());
-    this.writeBatchSize = Math.max(1, options.writeBatchSize ?? DEFAULT_WRITE_BATCH);
-    this.lineCacheMax = options.lineCacheMax ?? 20_000;
+    this.lines = new StatementLineStore(this.store, Math.max(1, options.writeBatchSize ?? DEFAULT_WRITE_BATCH), options.lineCacheMax ?? 20_000);
   }
 
   /** Runs `spec` now, or joins its run in progress. Never rejects: failures are in the outcome. */
@@ -315,6 +193,21 @@ export class FetchLoop {
   abortAll(): void {
     for (const [name, run] of this.inflight) {
       run.controller.abort(new BankUnavailableError('BANK_ABORTED', `${name}: the fetch was stopped (booksync is shutting down); it runs again on the next schedule`));
+    }
+  }
+
+  /**
+   * Rolls back the staged import a run of `spec` left behind (the process died mid-import), so
+   * its lines are gone before anything else starts. Failures are logged; the next run retries.
+   */
+  async recover(spec: ConnectionSpec): Promise<void> {
+    if (this.inflight.has(spec.name)) return;
+    const log = this.logger.child({ connection: spec.name, provider: spec.provider });
+    try {
+      const doc = await readStatus(this.store as BooksStore, spec.name);
+      if (doc?.staged_import) await rollbackStaged(this.store, doc, async (next) => (await this.store.put(next)) as BankConnectionState, log);
+    } catch (err) {
+      log.error(`${spec.name}: cannot roll back its unfinished import: ${describeError(err).message}`, { event: 'bank.error', error: describeError(err) });
     }
   }
 
@@ -402,16 +295,17 @@ export class FetchLoop {
       // `force` (someone ran `booksync fetch NAME`) retries auth and permanent failures once with
       // the same credentials — the bank may have been fixed meanwhile; an expired consent stays expired.
       const forced = options.force === true && block.status !== 'consent_expired';
-      if (block.fingerprint === fingerprint && !forced) {
-        const why =
-          block.status === 'auth_required'
+      if ((block.unreadable !== undefined || block.fingerprint === fingerprint) && !forced) {
+        const why = block.unreadable !== undefined
+          ? `${spec.name}: its blocked marker cannot be read (${block.unreadable}); treated as blocked until it is fixed or removed (or \`booksync fetch ${spec.name}\`)`
+          : block.status === 'auth_required'
             ? `${spec.name}: the bank rejected the credentials; no retry until they change in the config (or \`booksync fetch ${spec.name}\`)`
             : block.status === 'consent_expired'
               ? `${spec.name}: the bank consent has expired; renew it (new consent or credentials) to resume`
               : `${spec.name}: the last fetch failed in a way retrying cannot fix; no retry until the connection's settings or credentials change (or \`booksync fetch ${spec.name}\`)`;
         const code = block.status === 'auth_required' ? 'BANK_AUTH' : block.status === 'consent_expired' ? 'BANK_CONSENT_EXPIRED' : 'BANK_PERMANENT';
         const status = block.status === 'error' ? 'error' : block.status;
-        return skip(block.status === 'error' ? 'permanent_error' : block.status, status, planNext(now), doc.last_error ?? { code, message: why });
+        return skip(block.status === 'error' ? 'permanent_error' : block.status, status, planNext(now), block.unreadable !== undefined ? { code, message: why } : doc.last_error ?? { code, message: why });
       }
       clearBlock(spec.stateDir);
       renewed = block.fingerprint !== fingerprint;
@@ -429,28 +323,35 @@ export class FetchLoop {
     // ---- the run ---------------------------------------------------------------------------------
     let window: { from: CalendarDate; to: CalendarDate } | undefined;
     let counts: PlanCounts = { ...ZERO_COUNTS };
+    // The run timeout bounds the whole run: the provider's fetch and the reading and storing of
+    // its streams (a drop-folder file), which stop at their next chunk once it passes.
+    const runDeadline = this.runDeadline(spec, controller);
     try {
       mkdirSync(spec.stateDir, { recursive: true, mode: 0o700 });
       const provider = this.registry.get(spec.provider);
       const today = todayIn(spec.timezone, now);
-      window = fetchWindow(doc.watermark, today, spec.historyDays ?? DEFAULT_HISTORY_DAYS, spec.overlapDays ?? DEFAULT_OVERLAP_DAYS);
-      doc = await save({ ...doc, status: 'fetching', last_window: window });
+      window = options.since !== undefined ? sinceWindow(spec.name, options.since, today) : fetchWindow(doc.watermark, today, spec.historyDays ?? DEFAULT_HISTORY_DAYS, spec.overlapDays ?? DEFAULT_OVERLAP_DAYS);
+      // A staged import left by a run that died is rolled back before its input is read again.
+      doc = await rollbackStaged(this.store, doc, save, log);
+      // New lines are written staged under this import, invisible until one status write commits it.
+      const staged = newStagedImport(now);
+      doc = await save({ ...doc, status: 'fetching', last_window: window, staged_import: staged });
 
       // The fetched statements travel in a holder that planRun empties: nothing in this async
       // frame (whose temporaries survive each await) keeps them, so the parsed lines can be
       // collected while a large import is written.
-      const fetch: PlanHolder = { fetched: await this.fetchWithDeadline(provider, spec, window, log, controller) };
+      const fetch: PlanHolder = { fetched: await this.fetchAbortable(provider, spec, window, log, controller) };
       if (!fetch.fetched || !Array.isArray(fetch.fetched.statements)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned no statements list`);
       if (fetch.fetched.streams !== undefined && !Array.isArray(fetch.fetched.streams)) throw new BankUnavailableError('BANK_BAD_RESULT', `${spec.name}: provider ${provider.id} returned streams that are not a list`);
-      fetch.existing = await this.linesOf(spec.name);
+      fetch.existing = await this.lines.linesOf(spec.name);
       // Streamed inputs are read through once before anything is planned or stored: a bad one
       // fails the run (or is rejected by its provider) with the books untouched.
-      const streamed = await this.checkStreams(spec, fetch, controller, log);
-      const { result, plan } = this.planRun(spec, window, fetch, streamed?.statements ?? []);
+      const streamed = await this.checkStreams(spec, fetch, controller, log, staged.id);
+      const { result, plan } = this.planRun(spec, window, fetch, streamed?.statements ?? [], staged.id);
       counts = plan.counts;
       const newIds = plan.newIds;
       const planWarnings = [...(streamed?.warnings ?? []), ...plan.warnings];
-      await this.writeLines(plan.writes.splice(0));
+      await this.lines.writeLines(plan.writes.splice(0), this.now(), controller.signal);
       if (streamed?.planner) {
         // The second read of each stream plans and stores its lines batch by batch.
         const { planner } = streamed;
@@ -458,7 +359,9 @@ export class FetchLoop {
         counts = addCounts(plan.counts, planner.counts);
         for (const id of planner.newIds) newIds.push(id);
       }
-      // Lines are durable: now the provider may archive its input (drop folder) ...
+      // Every line is stored: this write is the commit record that makes the import visible ...
+      doc = await save(withoutStaged(doc));
+      // ... and now the provider may archive its input (drop folder) ...
       await result.commit?.();
       // ... and only then does the watermark move.
       const finishedAt = this.now();
@@ -467,7 +370,8 @@ export class FetchLoop {
         status: 'connected',
         last_refresh_at: finishedAt.toISOString(),
         last_success_at: finishedAt.toISOString(),
-        watermark: window.to,
+        // A `--since` run starts early but ends today like any other: the watermark only moves on.
+        watermark: doc.watermark !== undefined && doc.watermark > window.to ? doc.watermark : window.to,
         counts: { fetched: counts.fetched, new: counts.new, duplicates: counts.duplicates, pending: counts.pending },
       };
       delete next.last_error;
@@ -516,13 +420,29 @@ export class FetchLoop {
       if (nextRun) next.next_run_at = nextRun;
       else delete next.next_run_at;
       try {
-        await save(next);
+        doc = await save(next);
+        // A stop leaves its staged lines to the next start: rolling back may outlast the drain.
+        if (!options.signal?.aborted) await rollbackStaged(this.store, doc, save, log);
       } catch (saveErr) {
         log.error(`cannot save the status of ${spec.name}: ${describeError(saveErr).message}`, { event: 'bank.error', error: describeError(saveErr) });
       }
       announce(status, error);
       return finish({ status, window, counts: { ...counts, new: 0 }, next_run_at: next.next_run_at, error, warnings: [], new_ids: [] });
+    } finally {
+      runDeadline.clear();
     }
+  }
+
+  /** The run timeout of `spec`, aborting `controller` with BANK_TIMEOUT when it passes. */
+  private runDeadline(spec: ConnectionSpec, controller: AbortController): Deadline {
+    const runTimeoutMs = spec.runTimeoutMs ?? (spec.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) * 10;
+    const deadline = new Deadline(runTimeoutMs);
+    deadline.signal.addEventListener(
+      'abort',
+      () => controller.abort(new BankUnavailableError('BANK_TIMEOUT', `${spec.name}: the ${spec.provider} run did not finish within ${Math.round(runTimeoutMs / 100) / 10}s (bank slow or not answering, or an input too large for the run timeout); nothing of it was kept; will retry on schedule`)),
+      { once: true },
+    );
+    return deadline;
   }
 
   /**
@@ -532,7 +452,7 @@ export class FetchLoop {
    * `holder.existing` for the planner of the ordinary statements; otherwise they are read into
    * ordinary statements (memory as before streaming, for those rare feeds).
    */
-  private async checkStreams(spec: ConnectionSpec, holder: PlanHolder, controller: AbortController, log: Logger): Promise<StreamRun | undefined> {
+  private async checkStreams(spec: ConnectionSpec, holder: PlanHolder, controller: AbortController, log: Logger, importId: string): Promise<StreamRun | undefined> {
     const fetched = holder.fetched!;
     const streams = fetched.streams ?? [];
     if (streams.length === 0) return undefined;
@@ -567,13 +487,19 @@ export class FetchLoop {
     const streamAccounts = new Set(run.statements.map((s) => accountKey(s.accountId)));
     holder.existing = existing.filter((l) => !streamAccounts.has(accountKey(l.account_id)));
     const now = this.now();
+    let staged = 0;
     run.planner = new StreamPlanner({
       connection: spec.name,
       includePending: spec.includePending ?? false,
       importedAt: now.toISOString(),
+      importId,
       existing,
-      batchSize: this.writeBatchSize,
-      write: (docs) => this.writeFresh(docs as unknown as BooksDoc[], now, true),
+      batchSize: this.lines.writeBatchSize,
+      write: async (docs) => {
+        await this.lines.writeFresh(docs as unknown as BooksDoc[], now, true);
+        staged += docs.length;
+        log.debug(`${spec.name}: ${staged} line(s) stored, staged until the import commits`, { event: 'bank.import_progress', staged });
+      },
     });
     return run;
   }
@@ -587,6 +513,7 @@ export class FetchLoop {
     window: { from: CalendarDate; to: CalendarDate },
     holder: PlanHolder,
     streamed: readonly StreamedStatement[],
+    importId: string,
   ): { result: RunLeftovers; plan: LinePlan } {
     const fetched = holder.fetched!;
     const existing = holder.existing ?? [];
@@ -600,6 +527,7 @@ export class FetchLoop {
       window,
       existing,
       importedAt: this.now().toISOString(),
+      importId,
     });
     return { result, plan };
   }
@@ -622,16 +550,14 @@ export class FetchLoop {
     return next;
   }
 
-  /** provider.fetch, abandoned (and its signal aborted) at the run deadline or on stop. */
-  private async fetchWithDeadline(
+  /** provider.fetch, abandoned when the run is aborted (its deadline passed, or a stop). */
+  private async fetchAbortable(
     provider: BankProvider,
     spec: ConnectionSpec,
     window: { from: CalendarDate; to: CalendarDate },
     log: Logger,
     controller: AbortController,
   ): Promise<FetchResult> {
-    const requestTimeoutMs = spec.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const runTimeoutMs = spec.runTimeoutMs ?? requestTimeoutMs * 10;
     const ctx: FetchContext = {
       connection: spec.name,
       settings: spec.settings,
@@ -641,12 +567,9 @@ export class FetchLoop {
       stateDir: spec.stateDir,
       logger: log,
       signal: controller.signal,
-      requestTimeoutMs,
+      requestTimeoutMs: spec.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       now: this.now,
     };
-    const timer = setTimeout(() => {
-      controller.abort(new BankUnavailableError('BANK_TIMEOUT', `${spec.name}: ${provider.id} did not finish within ${Math.round(runTimeoutMs / 100) / 10}s (bank slow or not answering); will retry on schedule`));
-    }, runTimeoutMs);
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new BankUnavailableError('BANK_ABORTED', `${spec.name}: fetch aborted`));
@@ -660,117 +583,7 @@ export class FetchLoop {
     try {
       return await Promise.race([fetching, aborted]);
     } finally {
-      clearTimeout(timer);
       if (onAbort) controller.signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /**
-   * Every stored line of a connection (any state). The first read of a connection takes the whole
-   * `allDocs` range with documents; later reads list only ids and revisions and fetch the documents
-   * whose revision changed (the ledger posted or reconciled them, a user deleted them) or that are
-   * new, so a daily run over years of history reads a few documents, not all of them. Connections
-   * with more than `lineCacheMax` lines are read in full every time (memory stays bounded).
-   */
-  private async linesOf(connection: string): Promise<StatementLineDoc[]> {
-    const prefix = `${idPrefix('statement_line')}${connection}:`;
-    const range = { startkey: prefix, endkey: `${prefix}\uffff` };
-    const cached = this.lineCache.get(connection);
-    if (!cached) {
-      const res = await this.store.db.allDocs({ include_docs: true, ...range });
-      const lines = res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as StatementLineDoc] : []));
-      if (lines.length <= this.lineCacheMax) this.lineCache.set(connection, new Map(lines.map((l) => [l._id, l])));
-      return lines;
-    }
-    const res = await this.store.db.allDocs(range);
-    const next = new Map<string, StatementLineDoc>();
-    const stale: string[] = [];
-    for (const row of res.rows) {
-      const hit = cached.get(row.id);
-      if (hit && hit._rev === row.value.rev) next.set(row.id, hit);
-      else stale.push(row.id);
-    }
-    if (stale.length > STALE_REREAD_LIMIT) {
-      // Mostly new to us (a large import since): one range read is cheaper than that many key reads
-      // (PouchDB resolves `keys` one lookup each, all at once).
-      this.lineCache.delete(connection);
-      return this.linesOf(connection);
-    }
-    for (let i = 0; i < stale.length; i += 500) {
-      const fetched = await this.store.db.allDocs({ keys: stale.slice(i, i + 500), include_docs: true });
-      for (const row of fetched.rows as Array<{ id?: string; doc?: object | null }>) {
-        if (row.id && row.doc) next.set(row.id, row.doc as unknown as StatementLineDoc);
-      }
-    }
-    if (next.size <= this.lineCacheMax) this.lineCache.set(connection, next);
-    else this.lineCache.delete(connection);
-    return [...next.values()];
-  }
-
-  /**
-   * Writes new lines, known to be absent, in one `bulkDocs`: stamped here, and validated here too
-   * unless the caller already did (`validate` false). A 409 means the same line arrived meanwhile
-   * (same id, same content) and is not an error.
-   */
-  private async writeFresh(docs: BooksDoc[], now: Date, validate: boolean): Promise<void> {
-    if (validate) {
-      const problems: LedgerProblem[] = [];
-      for (const doc of docs) problems.push(...writeProblems(doc, undefined).problems);
-      if (problems.length > 0) throw new LedgerError(problems);
-    }
-    // Stamped batch by batch, and let go of once written: memory holds one batch's copies.
-    const batch = docs.map((doc) => stampDoc(doc, undefined, now));
-    let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
-    try {
-      results = await this.store.db.bulkDocs(batch as unknown as PouchDB.Core.PutDocument<object>[]);
-    } catch (err) {
-      throw new StoreError('STORE_WRITE', `cannot write ${batch.length} statement line(s): ${describeError(err).message}`, { cause: err });
-    }
-    const failed = results.flatMap((r, j) => ('error' in r && r.error && r.status !== 409 ? [`${batch[j]._id} (${r.message ?? r.name})`] : []));
-    if (failed.length > 0) throw new StoreError('STORE_WRITE', `cannot write ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`, { details: { count: failed.length } });
-  }
-
-  /**
-   * Writes the plan. Up to `writeBatchSize` documents go in ONE `putMany` (validated all or
-   * nothing, one `bulkDocs`). A larger first import (a 100,000-line file) validates and stamps
-   * every document up front (the ledger's `writeProblems` / `stampDoc`, as any writer through `db`
-   * must), then writes the new lines straight to `db.bulkDocs` in batches of that size — they are
-   * known to be absent, so `putMany`'s read of the current documents is skipped — and the few
-   * updates and removals through `putMany`. A batch failing half-way (disk full, a crash) leaves
-   * earlier batches written but the watermark unmoved and the provider's input uncommitted;
-   * because every id is deterministic the retry maps the same transactions to the same ids, finds
-   * what is there and writes the rest: all or nothing at the level of the run. A 409 on a new line
-   * means the same line arrived meanwhile (replication from another site): same id, same content.
-   */
-  private async writeLines(writes: Array<StatementLineDoc | DeletionStub>): Promise<void> {
-    if (writes.length === 0) return;
-    const docs = writes as unknown as BooksDoc[];
-    if (docs.length <= this.writeBatchSize) {
-      await this.store.putMany(docs);
-      return;
-    }
-    const now = this.now();
-    const fresh: BooksDoc[] = [];
-    const others: BooksDoc[] = [];
-    const problems: LedgerProblem[] = [];
-    for (const doc of docs) {
-      const isNew = (doc as { _rev?: string })._rev === undefined && !(doc as unknown as DeletionStub)._deleted;
-      if (!isNew) {
-        others.push(doc);
-        continue;
-      }
-      problems.push(...writeProblems(doc, undefined).problems);
-      fresh.push(doc);
-    }
-    if (problems.length > 0) throw new LedgerError(problems);
-    writes.length = 0;
-    for (let i = 0; i < fresh.length; i += this.writeBatchSize) {
-      const batch = fresh.slice(i, i + this.writeBatchSize);
-      fresh.fill(RELEASED, i, i + this.writeBatchSize);
-      await this.writeFresh(batch, now, false);
-    }
-    for (let i = 0; i < others.length; i += this.writeBatchSize) {
-      await this.store.putMany(others.slice(i, i + this.writeBatchSize));
     }
   }
 }

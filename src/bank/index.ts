@@ -12,4 +12,5 @@ export * from './status';
 export * from './fetch-loop';
 export * from './scheduler';
 export * from './catalog';
+export * from './duplicates';
 export { builtinProviders, builtinRegistry } from './providers';

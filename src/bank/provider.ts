@@ -5,9 +5,9 @@ import type { MalformedStatementError } from './errors';
 /**
  * The contract every bank provider implements (one folder per provider under
  * `src/bank/providers/<id>/`, exporting `{ id, ... } satisfies BankProvider`, registered by hand in
- * `src/bank/providers/index.ts`). Modelled on Actual Budget's `IBank`
- * (research/aesthetics.md §3). A provider imports only this file, `src/bank/errors.ts` and
- * `src/shared`: never another provider, the ledger, sync or the daemon.
+ * `src/bank/providers/index.ts`). Modelled on Actual Budget's `IBank`. A provider imports only
+ * this file, `src/bank/errors.ts`, the statement readers in `src/bank/formats/` and `src/shared`:
+ * never another provider, the ledger, sync or the daemon.
  */
 
 /** One transaction as the bank reported it, normalised; nothing here is a float. */
@@ -26,11 +26,19 @@ export interface BankTransaction {
   /** Structured or free-text remittance reference (RF creditor reference, +++…+++, end-to-end id). */
   reference?: string;
   counterpartyIban?: string;
+  /** The counterparty's account when it is not an IBAN (a domestic account number). */
+  counterpartyAccount?: string;
   counterpartyName?: string;
   /** Check number / bank's own reference, kept for people. */
   checkNumber?: string;
   /** True while the bank still reports the transaction as pending (not booked). */
   pending: boolean;
+  /** Further text the bank gave about the line (camt.053 AddtlTxInf / AddtlNtryInf, MT940 :86: text that is not remittance). */
+  additionalInfo?: string;
+  /** The line reverses an earlier booking (camt.053 RvslInd, MT940 RC/RD). */
+  reversal?: boolean;
+  /** Why a payment came back (camt.053 RtrInf/Rsn, SEPA return reason code such as AC04, MD06). */
+  returnReason?: string;
   /** OFX CORRECTFITID / CORRECTACTION: this line replaces (or deletes) an earlier one. */
   corrects?: { providerId: string; action: 'REPLACE' | 'DELETE' };
 }
@@ -50,6 +58,8 @@ export interface BankAccountStatement {
   accountId: string;
   /** Bank identifier where known (OFX BANKID, BIC). */
   bankId?: string;
+  /** The bank's id or number of the statement, where the format has one (MT940 :20: and :28C:, camt.053 Stmt/Id). */
+  statementId?: string;
   currency: string;
   /** The window the statement covers, when the bank says so. */
   from?: CalendarDate;

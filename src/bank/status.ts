@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from '../shared/canonical-json';
-import { bankConnectionId, type BankConnectionDoc, type BankConnectionStatus, type BooksStore } from '../ledger';
+import { bankConnectionId, type BankConnectionDoc, type BankConnectionStatus, type BooksStore, type StagedImport } from '../ledger';
 
 /**
  * Connection status documents (`bankconn:<name>`), consent-expiry arithmetic and the local
@@ -24,6 +24,8 @@ export interface BankConnectionState extends BankConnectionDoc {
   last_window?: { from: string; to: string };
   /** Journal the connection books into (from the config), for people reading the status. */
   journal?: string;
+  /** The run's import while its lines are being written (src/ledger/staged-imports.ts). */
+  staged_import?: StagedImport;
 }
 
 export async function readStatus(store: BooksStore, name: string): Promise<BankConnectionState | undefined> {
@@ -80,6 +82,8 @@ export interface BlockMarker {
   /** {@link credentialsFingerprint} of the credentials and settings that failed. */
   fingerprint: string;
   since: string;
+  /** Set when the marker exists but cannot be read: blocked all the same (fail safe), whatever the fingerprint. */
+  unreadable?: string;
 }
 
 /**
@@ -95,19 +99,35 @@ function markerPath(stateDir: string): string {
   return path.join(stateDir, 'blocked.json');
 }
 
+/**
+ * The marker, or undefined when there is none. A marker that exists but cannot be read or is not
+ * a marker counts as blocked (`unreadable` says why): an unknown block must not turn into retries.
+ */
 export function readBlock(stateDir: string): BlockMarker | undefined {
+  const file = markerPath(stateDir);
+  let text: string;
   try {
-    const data = JSON.parse(readFileSync(markerPath(stateDir), 'utf8')) as BlockMarker;
-    if (['auth_required', 'consent_expired', 'error'].includes(data.status) && typeof data.fingerprint === 'string') return data;
-  } catch {
-    // absent or unreadable: not blocked
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { status: 'error', fingerprint: '', since: '', unreadable: `${file}: ${(err as Error).message}` };
   }
-  return undefined;
+  try {
+    const data = JSON.parse(text) as BlockMarker;
+    if (['auth_required', 'consent_expired', 'error'].includes(data?.status) && typeof data.fingerprint === 'string') return data;
+  } catch {
+    // not JSON: reported below
+  }
+  return { status: 'error', fingerprint: '', since: '', unreadable: `${file} is not a blocked marker` };
 }
 
+/** Writes the marker atomically (a temporary file renamed over it): a crash leaves the old one or the new one. */
 export function writeBlock(stateDir: string, marker: BlockMarker): void {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  writeFileSync(markerPath(stateDir), JSON.stringify(marker), { mode: 0o600 });
+  const file = markerPath(stateDir);
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(marker), { mode: 0o600 });
+  renameSync(temp, file);
 }
 
 export function clearBlock(stateDir: string): void {

@@ -79,10 +79,20 @@ export interface StreamedInput {
 /** Records one more line with raw provider id `raw`; `imported` says whether it passes the pending filter. */
 function countId(ids: Map<string, number>, raw: string, imported: boolean): void {
   const seen = ids.get(raw);
-  ids.set(raw, seen === undefined ? 2 + (imported ? 1 : 0) : seen + 2);
+  if (seen === undefined) ids.set(detached(raw), 2 + (imported ? 1 : 0));
+  else ids.set(raw, seen + 2);
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * `text` as a string of its own. A reader's strings may be slices of the chunk of input they were
+ * read from (V8 keeps a substring of 13 characters or more as a view of its parent), so keeping
+ * one id for every line of a re-read file would keep the whole file.
+ */
+function detached(text: string): string {
+  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
+}
 
 /**
  * Reads `input` once, validating every line. Keeps of the lines only their provider ids (for
@@ -119,7 +129,8 @@ export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<s
         countId((f.ids ??= new Map()), tx.providerId, imported);
         const pid = clean(tx.providerId);
         if (imported && pid && storedIds.has(pid)) {
-          candidates.push({ ordinal, statement: index, raw: tx.providerId, pid, tx: { amount: tx.amount, currency: tx.currency, bookingDate: tx.bookingDate } });
+          const raw = detached(tx.providerId);
+          candidates.push({ ordinal, statement: index, raw, pid: raw === pid ? raw : detached(pid), tx: { amount: tx.amount, currency: tx.currency, bookingDate: tx.bookingDate } });
         }
       }
       ordinal += 1;
@@ -225,8 +236,13 @@ export async function collectStream(check: StreamCheck): Promise<BankAccountStat
 /** Per-account state of the storing pass. */
 interface AccountState {
   accountId: string;
-  /** The account's stored lines (none pending: see needsArrays), by content hash. */
-  byContent: Map<string, StatementLineDoc[]>;
+  /** The account's stored lines (none pending: see needsArrays), sorted by id, until indexed. */
+  own: StatementLineDoc[];
+  /**
+   * The stored lines that no provider id claimed, by content hash: built at the first line that
+   * needs it, after the claims (a re-run of a file whose lines all match by id never hashes).
+   */
+  byContent?: Map<string, StatementLineDoc[]>;
   /** Ids of every stored line of the connection (new ids must avoid them). */
   takenIds: ReadonlySet<string>;
   /** Occurrences of each content hash so far, in feed order. */
@@ -242,6 +258,8 @@ export interface StreamPlanOptions {
   connection: string;
   includePending: boolean;
   importedAt: string;
+  /** The staged import new lines belong to (`import_id`). */
+  importId?: string;
   /** Stored lines of the connection (any state). */
   existing: readonly StatementLineDoc[];
   /** Stores a batch of new lines (all absent from the books). */
@@ -293,9 +311,14 @@ export class StreamPlanner {
   private readonly claimed = new Set<string>();
   private readonly stored = new Map<string, StatementLineDoc[]>();
 
-  constructor(private readonly options: StreamPlanOptions) {
-    this.takenIds = new Set(options.existing.map((l) => l._id));
-    for (const line of options.existing) {
+  private readonly options: Omit<StreamPlanOptions, 'existing'>;
+
+  constructor(options: StreamPlanOptions) {
+    // The stored lines live on in `stored` only, each account's list until it is indexed.
+    const { existing, ...rest } = options;
+    this.options = rest;
+    this.takenIds = new Set(existing.map((l) => l._id));
+    for (const line of existing) {
       const key = accountKey(line.account_id);
       const list = this.stored.get(key);
       if (list) list.push(line);
@@ -336,10 +359,11 @@ export class StreamPlanner {
         state.seen.set(hash, occurrence + 1);
         this.counts.fetched += 1;
         if (tx.pending) this.counts.pending += 1;
-        let match = claims.get(at);
+        let match = claims.has(at);
         if (!match) {
-          match = state.byContent.get(hash)?.find((l) => !this.claimed.has(l._id));
-          if (match) this.claimed.add(match._id);
+          const hit = this.contentIndex(state).get(hash)?.find((l) => !this.claimed.has(l._id));
+          if (hit) this.claimed.add(hit._id);
+          match = hit !== undefined;
         }
         if (match) {
           // A stored line that is not pending (see needsArrays): a duplicate, nothing to write.
@@ -362,7 +386,7 @@ export class StreamPlanner {
           key = hashKey(state.accountId, hash, n);
           id = statementLineId(connection, key);
         }
-        const doc = newLine(connection, id, key, { tx, currency, accountId: state.accountId, pid }, importedAt);
+        const doc = newLine(connection, id, key, { tx, currency, accountId: state.accountId, pid }, importedAt, this.options.importId);
         this.newIds.push(doc._id);
         this.counts.new += 1;
         batch.push(doc);
@@ -398,41 +422,50 @@ export class StreamPlanner {
     const key = accountKey(statement.accountId);
     let state = this.accounts.get(key);
     if (state) return state;
+    const own = (this.stored.get(key) ?? []).sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+    this.stored.delete(key);
+    state = { accountId: statement.accountId.trim(), own, takenIds: this.takenIds, seen: new Map(), bumped: new Map(), nonUnique: check.nonUnique.get(key) ?? new Set() };
+    this.accounts.set(key, state);
+    return state;
+  }
+
+  /** The account's unclaimed stored lines by content hash (see {@link AccountState.byContent}). */
+  private contentIndex(state: AccountState): Map<string, StatementLineDoc[]> {
+    if (state.byContent) return state.byContent;
     const byContent = new Map<string, StatementLineDoc[]>();
-    const own = (this.stored.get(key) ?? []).slice().sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
-    for (const line of own) {
+    for (const line of state.own) {
+      if (this.claimed.has(line._id)) continue;
       const h = contentHash({ date: line.date, amount: line.amount, currency: line.currency, payee: line.payee, memo: line.memo });
       const list = byContent.get(h);
       if (list) list.push(line);
       else byContent.set(h, [line]);
     }
-    state = { accountId: statement.accountId.trim(), byContent, takenIds: this.takenIds, seen: new Map(), bumped: new Map(), nonUnique: check.nonUnique.get(key) ?? new Set() };
-    this.accounts.set(key, state);
-    return state;
+    state.byContent = byContent;
+    state.own = [];
+    return byContent;
   }
 
   /**
    * Pass 1 of the plan for the whole stream, from the checking pass's candidates in feed order:
    * each line claims the first unclaimed stored line (sorted by id) with its provider id that
-   * books the same money, or a pending one. Returns line ordinal → stored line.
+   * books the same money, or a pending one. Returns the ordinals of the lines that claimed one;
+   * the accounts keep only their unclaimed stored lines (what content matching may still use).
    */
-  private claimById(check: StreamCheck, accounts: AccountState[]): Map<number, StatementLineDoc> {
-    const claims = new Map<number, StatementLineDoc>();
+  private claimById(check: StreamCheck, accounts: AccountState[]): Set<number> {
+    const claims = new Set<number>();
     if (check.candidates.length === 0) return claims;
     const byPid = new Map<AccountState, Map<string, StatementLineDoc[]>>();
     const index = (state: AccountState): Map<string, StatementLineDoc[]> => {
       let map = byPid.get(state);
       if (map) return map;
       map = new Map();
-      for (const list of state.byContent.values()) {
-        for (const line of list) {
-          if (!line.provider_id) continue;
-          const l = map.get(line.provider_id);
-          if (l) l.push(line);
-          else map.set(line.provider_id, [line]);
-        }
+      // `own` is sorted by id, so each list is too.
+      for (const line of state.own) {
+        if (!line.provider_id) continue;
+        const l = map.get(line.provider_id);
+        if (l) l.push(line);
+        else map.set(line.provider_id, [line]);
       }
-      for (const l of map.values()) l.sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
       byPid.set(state, map);
       return map;
     };
@@ -441,11 +474,12 @@ export class StreamPlanner {
       const candidates = (index(accounts[c.statement]).get(c.pid) ?? []).filter((l) => !this.claimed.has(l._id));
       const hit = candidates.find((l) => sameMoney(l, c.tx)) ?? candidates.find((l) => l.pending);
       if (hit) {
-        claims.set(c.ordinal, hit);
+        claims.add(c.ordinal);
         this.claimed.add(hit._id);
       }
     }
     check.candidates.length = 0;
+    for (const state of byPid.keys()) state.own = state.own.filter((l) => !this.claimed.has(l._id));
     return claims;
   }
 }

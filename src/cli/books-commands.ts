@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { RunOutcome } from '../bank';
 import { formatAmount } from '../shared/money';
 import { table } from './format';
@@ -82,10 +81,12 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
   },
   fetch: {
     summary: 'fetch bank connections now (all enabled ones, or those named) and print the outcome',
-    usage: 'booksync fetch [NAME...] [--json]',
-    options: { json: { type: 'boolean' } },
+    usage: 'booksync fetch [NAME...] [--since YYYY-MM-DD] [--json]',
+    options: { json: { type: 'boolean' }, since: { type: 'string' } },
     async run({ values, positionals, configPath, env }) {
-      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(configPath, env), positionals);
+      const since = values.since as string | undefined;
+      if (since !== undefined && (!positionals.length || !/^\d{4}-\d{2}-\d{2}$/.test(since))) return usageError('fetch: --since takes a date YYYY-MM-DD and the names of the connections to fetch from it', this.usage);
+      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(configPath, env), positionals, since);
       if (values.json) json(outcomes);
       else {
         out(
@@ -110,6 +111,29 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
       return outcomes.some((r) => r.error) ? 1 : 0;
     },
   },
+  bank: {
+    summary: 'bank duplicates [--days N]: likely duplicate statement lines for review (changes nothing)',
+    usage: 'booksync bank duplicates [--days N] [--json]',
+    options: { days: { type: 'string' }, json: { type: 'boolean' } },
+    async run({ values, positionals, configPath, env }) {
+      if (positionals[0] !== 'duplicates' || positionals.length > 1) return usageError(`bank: unknown subcommand '${positionals.join(' ')}'`, this.usage);
+      const days = values.days === undefined ? undefined : Number(values.days);
+      if (days !== undefined && (!/^\d+$/.test(String(values.days)) || days > 366)) return usageError('bank duplicates: --days takes a whole number of days (0 to 366)', this.usage);
+      const pairs = await (await offline()).bankDuplicates(configPath, env, await quietLogger(configPath, env), days);
+      if (values.json) json(pairs);
+      else if (pairs.length === 0) out('no likely duplicates');
+      else {
+        out(
+          table([
+            ['account', 'amount', 'days apart', 'line', 'date', 'payee', 'line', 'date', 'payee'],
+            ...pairs.map((p) => [p.account, money(p.amount, p.currency), String(p.days_apart), p.lines[0].id, p.lines[0].date, p.lines[0].payee ?? '-', p.lines[1].id, p.lines[1].date, p.lines[1].payee ?? '-']),
+          ]),
+        );
+        out(`${pairs.length} pair(s) to review; nothing was changed`);
+      }
+      return 0;
+    },
+  },
   institutions: {
     summary: 'list or search the shipped catalog of banks (name, BIC, country, id)',
     usage: 'booksync institutions [SEARCH] [--json]',
@@ -118,7 +142,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
       const { searchInstitutions } = await import('../bank');
       const found = searchInstitutions(positionals.join(' '));
       if (values.json) json(found);
-      else out(found.length ? table([['id', 'name', 'country', 'bic', 'providers'], ...found.map((i) => [i.id, i.name, i.country, i.bic ?? '-', i.providers.join(',')])]) : 'no institution matches');
+      else out(found.length ? table([['id', 'name', 'country', 'bic', 'providers', 'verified'], ...found.map((i) => [i.id, i.name, i.country, i.bic ?? '-', i.providers.join(','), i.unverified ? `no: ${i.unverified}` : 'yes'])]) : 'no institution matches');
       return 0;
     },
   },
@@ -129,26 +153,8 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     async run({ values, positionals }) {
       const file = positionals[0];
       if (!file || positionals.length > 1) return usageError('parse: give one statement file', this.usage);
-      const csvMapping = typeof values['csv-mapping'] === 'string' ? (parseYaml(fs.readFileSync(values['csv-mapping'], 'utf8')) as Record<string, unknown>) : undefined;
-      const { parseFile } = await offline();
-      const parsed = parseFile(file, { csvMapping, format: values.format as string | undefined, currency: values.currency as string | undefined });
-      if (values.json) {
-        json(parsed);
-        return 0;
-      }
-      out(`${file}: ${parsed.format}, ${parsed.statements.length} statement(s)`);
-      for (const s of parsed.statements) {
-        out(`\naccount ${s.accountId} (${s.currency})${s.from ? ` ${s.from}..${s.to ?? ''}` : ''}: ${s.transactions.length} transaction(s)`);
-        for (const b of s.balances) out(`  ${b.kind} balance ${money(b.amount, b.currency)} on ${b.date}`);
-        out(
-          table([
-            ['  date', 'amount', 'currency', 'id', 'payee', 'memo', 'pending'],
-            ...s.transactions.map((t) => [`  ${t.bookingDate}`, String(t.amount), t.currency, t.providerId ?? '-', t.payee ?? '-', t.memo ?? '-', t.pending ? 'yes' : 'no']),
-          ]).trimEnd(),
-        );
-      }
-      for (const w of parsed.warnings) out(`warning: ${w}`);
-      return 0;
+      const { runParse } = await import('./parse-command');
+      return runParse(file, { json: values.json === true, format: values.format as string | undefined, csvMappingFile: values['csv-mapping'] as string | undefined, currency: values.currency as string | undefined });
     },
   },
   reconcile: {

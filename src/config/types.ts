@@ -155,7 +155,7 @@ export interface DropfolderSettings {
   readonly rejected: string | null;
   readonly keep_files: boolean;
   readonly format: DropfolderFormat;
-  /** CSV column mapping, as written (keys of CsvMapping in src/bank/providers/dropfolder/formats/csv.ts). */
+  /** CSV column mapping, as written (keys of CsvMapping in src/bank/formats/csv.ts). */
   readonly csv?: Readonly<Record<string, unknown>>;
   readonly account?: string;
   readonly currency?: string;

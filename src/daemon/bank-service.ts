@@ -1,11 +1,12 @@
 import path from 'node:path';
 import type { BankConnectionConfig, Config } from '../config';
-import { BankScheduler, builtinRegistry, FetchLoop, institutionLabel, type ConnectionSpec, type RunOutcome } from '../bank';
+import { BankScheduler, builtinRegistry, FetchLoop, findDuplicates, institutionLabel, type ConnectionSpec, type RunOutcome } from '../bank';
 import type { BooksStore } from '../ledger';
 import type { Logger } from '../shared/logger';
 import { BankRunMemory } from './bank-run-memory';
 import type { ControlServer } from './control';
 import type { Service } from './service';
+import { BankProgress } from './systemd/progress';
 
 /** One connection of the config as the fetch loop sees it (secrets resolved, paths absolute). */
 export function connectionSpecFrom(config: Config, c: BankConnectionConfig): ConnectionSpec {
@@ -48,6 +49,7 @@ export type AfterRun = (outcome: RunOutcome) => Promise<void>;
 export class BankService implements Service {
   readonly name = 'bank';
   private readonly scheduler: BankScheduler;
+  private readonly progress = new BankProgress();
   private readonly runs = new BankRunMemory();
 
   constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer, afterRun?: AfterRun, onRun?: (outcome: RunOutcome) => void) {
@@ -56,8 +58,9 @@ export class BankService implements Service {
     this.scheduler = new BankScheduler(connectionSpecsFrom(config), { loop, store, logger, afterRun, onRun });
     control.handle('bank.fetch', async (params) => {
       const names = Array.isArray(params.names) ? params.names.map(String) : [];
-      return this.scheduler.runNow(names);
+      return this.scheduler.runNow(names, typeof params.since === 'string' ? { since: params.since } : {});
     });
+    control.handle('bank.duplicates', async (params) => findDuplicates(store, typeof params.days === 'number' ? params.days : undefined));
   }
 
   start(): Promise<void> {
@@ -70,6 +73,12 @@ export class BankService implements Service {
 
   reload(config: Config): Promise<void> {
     return this.scheduler.reschedule(connectionSpecsFrom(config));
+  }
+
+  /** Rejects when a run hangs or a job is long overdue (systemd's watchdog). */
+  async liveness(): Promise<void> {
+    const { running } = await this.scheduler.status();
+    this.progress.check(running, this.scheduler.nextRuns());
   }
 
   async status(): Promise<Record<string, unknown>> {

@@ -12,6 +12,7 @@ import { effectiveLogFormat } from './log-pretty';
 import { createLogger } from './logging';
 import type { Service } from './service';
 import { baseStatus, VERSION, type StatusReport } from './status';
+import { SystemdIntegration } from './systemd';
 
 /** How long shutdown may take before the daemon gives up on in-flight work (systemd's default stop timeout is 90 s; the issue asks for 10 s). */
 export const STOP_DEADLINE_MS = 8_000;
@@ -62,6 +63,7 @@ export class Daemon {
   private reloading: Promise<boolean> = Promise.resolve(true);
   private resolveDone!: (code: number) => void;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  private readonly systemd: SystemdIntegration;
   /** Resolves with the process exit code once the daemon has stopped. */
   readonly done: Promise<number>;
 
@@ -76,6 +78,9 @@ export class Daemon {
       format: effectiveLogFormat(config.log.format, options.env ?? process.env, options.stdout ? false : process.stdout.isTTY === true),
     });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    // The books answering a read is part of the watchdog's liveness check (a missing id is enough).
+    const books = { name: 'books', check: async () => void (await this.store.get('booksync-watchdog-probe')) };
+    this.systemd = new SystemdIntegration({ env: options.env ?? process.env, logger: this.logger, services: () => this.services, probes: () => [books] });
   }
 
   /** What to mask in logs and control answers: the config's secrets and those services made (the embedded cloud's password). */
@@ -162,6 +167,8 @@ export class Daemon {
     on('SIGTERM', () => void this.stop('SIGTERM'));
     on('SIGINT', () => void this.stop('SIGINT'));
     on('SIGHUP', () => void this.reload());
+    // systemd may stop or reload the daemon as soon as it hears READY=1, so that waits for the handlers.
+    void this.systemd.ready();
   }
 
   /**
@@ -169,7 +176,7 @@ export class Daemon {
    * old one stays in force. Reloads are serialised.
    */
   reload(): Promise<boolean> {
-    this.reloading = this.reloading.then(() => this.applyReload());
+    this.reloading = this.reloading.then(() => this.systemd.aroundReload(() => this.applyReload()));
     return this.reloading;
   }
 
@@ -229,6 +236,7 @@ export class Daemon {
     const t0 = Date.now();
     this.logger.info('booksync stopping', { event: 'daemon.stopping', reason });
     for (const service of this.services) service.daemonPhase?.('stopping');
+    this.systemd.stopping();
     const deadline = t0 + STOP_DEADLINE_MS;
     await this.closeResources(deadline);
     this.logger.info('booksync stopped', { event: 'daemon.stop', reason, ms: Date.now() - t0 });
@@ -258,6 +266,7 @@ export class Daemon {
       await this.store.close().catch(() => undefined);
       fs.rmSync(statePaths(this.config.state_dir).pidFile, { force: true });
     }
+    this.systemd.close();
   }
 
   /** Waits until every transport has written what it was given (before the process exits). */

@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { builtinRegistry, FetchLoop, type RunOutcome } from '../bank';
-import { parseStatement } from '../bank/providers/dropfolder';
+import { builtinRegistry, checkSince, FetchLoop, findDuplicates, type DuplicatePair, type RunOutcome } from '../bank';
+import { parseStatement } from '../bank/formats';
+import { previewStatements } from '../bank/preview';
 import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
 import { ledgerReport, pendingLines, reconcileLine, undoReconciliation } from '../ledger/automation';
@@ -69,8 +69,9 @@ export function resolveConflict(configPath: string, env: NodeJS.ProcessEnv, logg
   );
 }
 
-export function fetchNow(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, names: string[]): Promise<RunOutcome[]> {
-  return viaDaemonOr(configPath, env, logger, 'bank.fetch', { names }, async (store, config) => {
+export function fetchNow(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, names: string[], since?: string): Promise<RunOutcome[]> {
+  if (since !== undefined) checkSince(names, since);
+  return viaDaemonOr(configPath, env, logger, 'bank.fetch', { names, ...(since !== undefined ? { since } : {}) }, async (store, config) => {
     const specs = connectionSpecsFrom(config);
     const unknown = names.filter((n) => !specs.some((s) => s.name === n));
     if (unknown.length) {
@@ -84,7 +85,7 @@ export function fetchNow(configPath: string, env: NodeJS.ProcessEnv, logger: Log
     const outcomes: RunOutcome[] = [];
     for (const spec of specs.filter((s) => (names.length ? names.includes(s.name) : s.enabled !== false))) {
       // A connection named on the command line is tried even when blocked (auth, consent), as through the daemon.
-      const outcome = await loop.run(spec, { force: names.includes(spec.name) });
+      const outcome = await loop.run(spec, { force: names.includes(spec.name), ...(since !== undefined ? { since } : {}) });
       outcomes.push(outcome);
       try {
         await automateConnection(store, spec.name, automation);
@@ -95,6 +96,11 @@ export function fetchNow(configPath: string, env: NodeJS.ProcessEnv, logger: Log
     }
     return outcomes;
   }, { directNeedsSecrets: true });
+}
+
+/** `booksync bank duplicates`: likely duplicate statement lines; changes nothing. */
+export function bankDuplicates(configPath: string, env: NodeJS.ProcessEnv, logger: Logger, days?: number): Promise<DuplicatePair[]> {
+  return viaDaemonOr(configPath, env, logger, 'bank.duplicates', days !== undefined ? { days } : {}, (store) => findDuplicates(store, days));
 }
 
 export function ledgerPending(configPath: string, env: NodeJS.ProcessEnv, logger: Logger) {
@@ -113,13 +119,12 @@ export function ledgerReportOf(configPath: string, env: NodeJS.ProcessEnv, logge
   return viaDaemonOr(configPath, env, logger, 'ledger.report', { date, include_draft: includeDraft }, (store) => ledgerReport(store, { date, include_draft: includeDraft }));
 }
 
-/** `booksync parse FILE`: the normalised transactions of a statement file; writes nothing. */
-export function parseFile(file: string, options: { csvMapping?: Record<string, unknown>; format?: string; currency?: string }) {
-  const bytes = fs.readFileSync(file);
-  return parseStatement(bytes, {
+/** `booksync parse FILE`: what importing a statement file would store; writes nothing. */
+export function previewFile(bytes: Buffer, file: string, options: { csvMapping?: Record<string, unknown>; format?: string; currency?: string }) {
+  return previewStatements(parseStatement(bytes, {
     fileName: path.basename(file),
     csv: options.csvMapping as never,
     format: options.format as never,
     defaultCurrency: options.currency,
-  });
+  }));
 }

@@ -17,6 +17,8 @@ export interface Service {
   secrets?(): readonly string[];
   /** A secret-free summary for `booksync status`. */
   status?(): Promise<Record<string, unknown>>;
+  /** Resolves while the service's loop makes progress, rejects with the reason when it is stuck (systemd's watchdog). */
+  liveness?(): Promise<void>;
   /** LevelDB stores a backup copies, by section name (see src/backup); read synchronously at the snapshot instant. */
   backupLevels?(): Record<string, LevelDown>;
   /** Told when the daemon becomes ready (every service started) and when it begins to stop. */

@@ -8,6 +8,7 @@ import type { Logger } from '../shared/logger';
 import { openSync, type ConflictChoice, type SyncEngine, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../sync';
 import type { ControlServer } from './control';
 import type { Service } from './service';
+import { ProgressClock, syncQuietLimitMs } from './systemd/progress';
 
 /** Builds the engine's plain options from the config (the engine does not know the config). */
 export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStore, logger: Logger): SyncSetup {
@@ -56,6 +57,8 @@ export class SyncService implements Service {
   readonly name = 'sync';
   private runtime: SyncRuntime | undefined;
   private config: Config;
+  /** Moves on every status change, finished or failed cycle (systemd's watchdog reads it). */
+  private readonly progress = new ProgressClock();
 
   constructor(
     config: Config,
@@ -80,8 +83,14 @@ export class SyncService implements Service {
 
   async start(): Promise<void> {
     this.runtime = await openSync(syncSetupFrom(this.config, this.cloudUrl(this.config), this.books, this.logger));
-    this.onEngine?.(this.runtime.engine);
-    await this.runtime.engine.start();
+    const engine = this.runtime.engine;
+    this.onEngine?.(engine);
+    this.progress.beat();
+    const beat = { next: () => this.progress.beat(), error: () => undefined };
+    engine.status$.subscribe(beat);
+    engine.cycle$.subscribe(beat);
+    engine.error$.subscribe(beat);
+    await engine.start();
   }
 
   async stop(): Promise<void> {
@@ -97,6 +106,12 @@ export class SyncService implements Service {
     if (!changed || !this.runtime) return;
     await this.stop();
     await this.start();
+  }
+
+  /** Rejects when the engine is gone or has been quiet longer than it can be while healthy. */
+  async liveness(): Promise<void> {
+    if (!this.runtime) throw new BooksyncError('SYNC_NOT_RUNNING', 'sync is not running');
+    this.progress.check('sync', syncQuietLimitMs(this.config));
   }
 
   backupLevels(): Record<string, LevelDown> {

@@ -3,7 +3,7 @@ import { BankService } from './bank-service';
 import type { ServiceContext } from './daemon';
 import { EmbeddedCloud } from './embedded-cloud';
 import { LedgerService } from './ledger-service';
-import { LocalApi } from './local-api';
+import { LocalApiService } from './local-api-service';
 import { OpsService } from '../ops';
 import type { Service } from './service';
 import { VERSION } from './status';
@@ -32,7 +32,7 @@ export function wireServices(ctx: ServiceContext): Service[] {
   const ledger = new LedgerService(config, store, logger, control, ops.observeMovesPosted);
   services.push(ledger);
   services.push(new SyncService(config, store, cloudUrl, logger, control, ops.observeSyncEngine));
-  services.push(new LocalApi({ store, config: config.local_api, logger: logger.child({ component: 'local_api' }), observer: ops.localApiObserver() }));
+  services.push(new LocalApiService(config, store, logger.child({ component: 'local_api' }), ops.localApiObserver()));
   services.push(new BankService(config, store, logger, control, ledger.afterRun, ops.observeBankRun));
   // The ledger's status counts every bank line: /healthz asks the others and the books.
   ops.addProbes(services.filter((s) => s !== ops && s !== ledger && s.status).map((s) => ({ name: s.name, check: () => (s.status as () => Promise<unknown>).call(s) })));

@@ -15,3 +15,4 @@ export {
 } from './invariants';
 export { BooksStore, stampDoc, type StoreOptions } from './store';
 export { LevelChangesReader, winningRev, type BooksChange, type BooksChangesPage, type BooksChangesReader, type RevTreePath, type StoredDoc } from './level-changes';
+export { stagedAmong, stagedImportsOf, visibleLines, type StagedImport, type StagingBooks } from './staged-imports';

@@ -210,6 +210,14 @@ export interface StatementLineDoc extends BaseDoc {
   reference?: string;
   counterparty_iban?: string;
   counterparty_name?: string;
+  /** The counterparty's account when it is not an IBAN. */
+  counterparty_account?: string;
+  /** Further text the bank gave (camt.053 AddtlTxInf, MT940 :86: subfields that are not remittance). */
+  additional_info?: string;
+  /** The line reverses an earlier booking (camt.053 RvslInd). */
+  reversal?: boolean;
+  /** Why a payment came back (camt.053 RtrInf/Rsn, MT940 /RTRN/): a SEPA reason code such as AC04. */
+  return_reason?: string;
   provider_id?: string;
   dedup_key: string;
   pending: boolean;
@@ -220,6 +228,10 @@ export interface StatementLineDoc extends BaseDoc {
   imported_at: string;
   /** The statement line id that replaced this one (a pending line replaced by its booked version). */
   replaced_by?: string;
+  /** ISO instant a fetch found this pending line gone from the feed; cleared if it comes back. */
+  vanished_at?: string;
+  /** The bank import that wrote this line; invisible while that import is staged (staged-imports.ts). */
+  import_id?: string;
 }
 
 export const BANK_CONNECTION_STATUSES = [

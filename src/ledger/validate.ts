@@ -276,9 +276,10 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     c.date('value_date', { required: false });
     c.integer('amount');
     c.currency('currency');
-    for (const key of ['payee', 'memo', 'reference', 'counterparty_iban', 'counterparty_name', 'provider_id', 'move', 'replaced_by']) {
+    for (const key of ['payee', 'memo', 'reference', 'counterparty_iban', 'counterparty_name', 'counterparty_account', 'additional_info', 'return_reason', 'provider_id', 'move', 'replaced_by']) {
       c.string(key, { required: false });
     }
+    c.boolean('reversal', { required: false });
     c.string('dedup_key');
     c.boolean('pending');
     c.oneOf('state', STATEMENT_LINE_STATES);

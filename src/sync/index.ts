@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { BooksChangesReader } from '../ledger';
+import { stagedAmong, type BooksChangesReader } from '../ledger';
 import type { Logger } from '../shared/logger';
 import { Bookkeeping } from './bookkeeping';
 import { CouchDbRemote, type CouchAuth, type ResponseCompression } from './couchdb/client';
@@ -46,7 +46,7 @@ export async function openSync(setup: SyncSetup): Promise<SyncRuntime> {
   const remote = new CouchDbRemote({ url: cloud.url, auth: cloud.auth, requestTimeoutMs: cloud.requestTimeoutMs, compression: cloud.compression, fetch: cloud.fetch, logger: log });
   let engine: SyncEngine;
   try {
-    engine = new SyncEngine({ ...engineOptions, local: new PouchLocalStore(books.db, books.changesReader), remote, bookkeeping, logger: log });
+    engine = new SyncEngine({ ...engineOptions, local: new PouchLocalStore(books.db, books.changesReader, (docs) => stagedAmong(books, docs)), remote, bookkeeping, logger: log });
   } catch (err) {
     await bookkeeping.close();
     throw err;

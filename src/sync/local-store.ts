@@ -76,9 +76,24 @@ export class PouchLocalStore implements LocalStore {
   constructor(
     private readonly db: PouchDB.Database,
     private readonly changesReader?: BooksChangesReader,
+    /** Ids among a page's documents that must not leave yet (lines of a staged bank import). */
+    private readonly held?: (docs: LocalDoc[]) => Promise<ReadonlySet<string>>,
   ) {}
 
+  /**
+   * A page of changes, cut before the first held document: the push (and its checkpoint) stops
+   * there until the document is released, so what follows it waits too, and nothing is skipped.
+   */
   async changesSince(since: unknown, limit: number): Promise<LocalChangesPage> {
+    const page = await this.readPage(since, limit);
+    if (!this.held || page.changes.length === 0) return page;
+    const held = await this.held(page.changes.map((c) => c.doc));
+    const cut = held.size === 0 ? -1 : page.changes.findIndex((c) => held.has(c.id));
+    if (cut < 0) return page;
+    return { changes: page.changes.slice(0, cut), lastSeq: cut === 0 ? since : page.changes[cut - 1].seq, more: false };
+  }
+
+  private async readPage(since: unknown, limit: number): Promise<LocalChangesPage> {
     const from = since ?? 0;
     if (this.changesReader && typeof from === 'number') {
       const page = await this.changesReader.readChanges(from, limit);

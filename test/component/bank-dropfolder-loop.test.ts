@@ -65,6 +65,25 @@ describe('bank fetch loop with the drop folder', function () {
     assert.equal(doc?.watermark, '2024-03-01');
   });
 
+  it('given a camt.053 return with its reason and an MT942 interim report, then the stored lines keep reversal, return reason and extra text, and the MT942 lines are stored only with include_pending', async function () {
+    const fixtures = path.resolve(__dirname, '../../../test/fixtures/statements');
+    copyFileSync(path.join(fixtures, 'camt053-parity.xml'), path.join(inbox, 'parity.xml'));
+    copyFileSync(path.join(fixtures, 'mt942-interim.sta'), path.join(inbox, 'intraday.sta'));
+    const outcome = await loop.run({ ...spec, historyDays: 3650 });
+    assert.equal(outcome.status, 'connected', JSON.stringify(outcome.error));
+    const stored = await lines();
+    const returned = stored.find((l) => l.provider_id === 'BANKREF-0305-1');
+    assert.deepEqual([returned?.reversal, returned?.return_reason, returned?.additional_info], [true, 'AC04', 'RUECKUEBERWEISUNG']);
+    assert.equal(stored.filter((l) => l.account_id === 'DE89370400440532013000').length, 0, 'interim lines are pending: not stored without include_pending');
+
+    copyFileSync(path.join(fixtures, 'mt942-interim.sta'), path.join(inbox, 'intraday.sta'));
+    clock.advance(60_000);
+    const withPending = await loop.run({ ...spec, historyDays: 3650, includePending: true });
+    assert.equal(withPending.status, 'connected', JSON.stringify(withPending.error));
+    const interim = (await lines()).filter((l) => l.account_id === 'DE89370400440532013000');
+    assert.deepEqual(interim.map((l) => [l.amount, l.pending]).sort(), [[-12000, true], [98050, true]]);
+  });
+
   it('given the same files dropped again, then nothing is imported twice', async function () {
     drop();
     await loop.run(spec);

@@ -140,7 +140,8 @@ describe('bank fetch loop', function () {
       const http500 = new FakeProvider('http500', [new BankUnavailableError('BANK_HTTP_500', 'the bank answered HTTP 500 Internal Server Error; will retry on schedule')]);
       const hung = new FakeProvider('hung', ['hang']);
       const many = new FetchLoop({ store: books.store, registry: new ProviderRegistry([good, malformed, http500, hung]), logger: log.logger, now: clock.now });
-      const specs = ['good', 'malformed', 'http500', 'hung'].map((p) => fakeSpec(tmp.dir, { name: p, provider: p, runTimeoutMs: 30 }));
+      // The run timeout bounds the whole run, so only the hung one gets a short one.
+      const specs = ['good', 'malformed', 'http500', 'hung'].map((p) => fakeSpec(tmp.dir, { name: p, provider: p, runTimeoutMs: p === 'hung' ? 30 : 30_000 }));
       const outcomes = await Promise.all(specs.map((s) => many.run(s)));
       const by = Object.fromEntries(outcomes.map((o) => [o.connection, o]));
       assert.equal(by.good.status, 'connected');
@@ -263,7 +264,7 @@ describe('bank fetch loop', function () {
       assert.equal((await live()).length, 1);
     });
 
-    it('given a pending line that vanishes from the feed without a posted version, then it is removed', async function () {
+    it('given a pending line that vanishes from the feed without a posted version, then it is marked vanished', async function () {
       spec = { ...spec, includePending: true };
       fake.then(
         result([statement(IBAN, [tx({ amount: -500, payee: 'Kiosk', bookingDate: '2024-03-14', pending: true }), tx({ providerId: 'K1', amount: -100 })])]),
@@ -273,7 +274,30 @@ describe('bank fetch loop', function () {
       assert.equal((await lines()).filter((l) => l.pending).length, 1);
       const outcome = await loop.run(spec);
       assert.equal(outcome.counts.removed, 1);
-      assert.deepEqual((await lines()).map((l) => l.provider_id), ['K1']);
+      const kiosk = (await lines()).find((l) => l.payee === 'Kiosk');
+      assert.ok(kiosk?.vanished_at, 'kept, marked vanished');
+    });
+
+    it('given a pending line that vanished and comes back, then it is the same line again, not a new one', async function () {
+      spec = { ...spec, includePending: true };
+      const kiosk = tx({ amount: -500, payee: 'Kiosk', bookingDate: '2024-03-14', pending: true });
+      fake.then(
+        result([statement(IBAN, [kiosk, tx({ providerId: 'K1', amount: -100 })])]),
+        result([statement(IBAN, [tx({ providerId: 'K1', amount: -100 })])]),
+        result([statement(IBAN, [kiosk, tx({ providerId: 'K1', amount: -100 })])]),
+      );
+      const first = await loop.run(spec);
+      const kioskId = first.new_ids.find((id) => !id.endsWith(':K1'));
+      await loop.run(spec);
+      const back = await loop.run(spec);
+      assert.equal(back.counts.new, 0, 'nothing new');
+      assert.deepEqual(back.new_ids, []);
+      assert.equal(back.counts.duplicates, 2);
+      const all = await lines();
+      assert.equal(all.length, 2);
+      const line = all.find((l) => l._id === kioskId);
+      assert.equal(line?.vanished_at, undefined, 'no longer vanished');
+      assert.equal(line?.imported_at, all.find((l) => l.provider_id === 'K1')?.imported_at, 'still the line of the first import');
     });
 
     it('given the provider keeps the id when the pending line books, then the same line is updated in place to booked', async function () {
@@ -605,6 +629,8 @@ describe('bank fetch loop', function () {
       const f1 = await books.store.get<StatementLineDoc>(statementLineId('acme', `p:${IBAN}:F1`));
       assert.equal(f1?.state, 'deleted');
       assert.equal(f1?.replaced_by, statementLineId('acme', `p:${IBAN}:F1c`));
+      // The loop keeps a slim copy of stored lines; the correction is written onto the whole document.
+      assert.ok(f1?.imported_at && f1.dedup_key && f1.payee, 'fields the plan does not read are kept');
       assert.equal((await books.store.get<StatementLineDoc>(statementLineId('acme', `p:${IBAN}:F2`)))?.state, 'deleted');
       assert.deepEqual((await live()).map((l) => l.amount), [-1010]);
     });

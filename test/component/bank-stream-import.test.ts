@@ -5,7 +5,8 @@ import { planStatementLines } from '../../src/bank/dedup';
 import { FetchLoop, type ConnectionSpec } from '../../src/bank/fetch-loop';
 import type { BankTransaction, StatementStream } from '../../src/bank/provider';
 import { builtinRegistry } from '../../src/bank/providers';
-import { parseStatement, STREAM_MIN_BYTES } from '../../src/bank/providers/dropfolder';
+import { parseStatement } from '../../src/bank/formats';
+import { STREAM_MIN_BYTES } from '../../src/bank/providers/dropfolder';
 import { ProviderRegistry } from '../../src/bank/registry';
 import { readStatus } from '../../src/bank/status';
 import type { StatementLineDoc } from '../../src/ledger';
@@ -73,10 +74,13 @@ describe('bank fetch loop with streamed statement files', function () {
     assert.equal(outcome.status, 'connected', JSON.stringify(outcome.error));
     assert.ok(log.entries.some((e) => e.event === 'bank.file' && e.streamed === true), 'read as a stream');
     const parsed = parseStatement(readFileSync(big), { fileName: 'big.camt053.xml' });
-    const expected = planStatementLines({ connection: 'big', statements: parsed.statements, includePending: false, window: outcome.window!, existing: [], importedAt: clock.now().toISOString() });
+    const stored = (await lines()).map(content);
+    const importId = (stored[0] as StatementLineDoc).import_id;
+    assert.ok(importId && stored.every((l) => (l as StatementLineDoc).import_id === importId), 'every line carries the run\'s import id');
+    const expected = planStatementLines({ connection: 'big', statements: parsed.statements, includePending: false, window: outcome.window!, existing: [], importedAt: clock.now().toISOString(), importId });
     assert.equal(outcome.counts.new, ENTRIES);
     const byId = (a: { _id?: string }, b: { _id?: string }) => (String(a._id) < String(b._id) ? -1 : 1);
-    assert.deepEqual((await lines()).map(content).sort(byId), (expected.writes as StatementLineDoc[]).sort(byId));
+    assert.deepEqual(stored.sort(byId), (expected.writes as StatementLineDoc[]).sort(byId));
     assert.deepEqual(readdirSync(inbox), [], 'archived once stored');
     const closing = parsed.statements[0].balances[1]; // CLBD, the latest ledger balance
     assert.deepEqual((await readStatus(books.store, 'big'))?.balance, { amount: closing.amount, currency: 'EUR', date: closing.date });
@@ -88,6 +92,18 @@ describe('bank fetch loop with streamed statement files', function () {
     assert.equal(again.counts.new, 0);
     assert.equal(again.counts.duplicates, ENTRIES);
     assert.equal((await lines()).length, ENTRIES);
+  });
+
+  it('given a large camt.053 file holding its statement twice (two <Document> roots), then it is streamed, its lines are stored once and a warning says so', async function () {
+    const text = readFileSync(big, 'utf8');
+    writeFileSync(path.join(inbox, 'twice.camt053.xml'), text + text);
+    const loop = new FetchLoop({ store: books.store, registry: builtinRegistry(), logger: log.logger, now: clock.now, writeBatchSize: 250 });
+    const outcome = await loop.run(spec);
+    assert.equal(outcome.status, 'connected', JSON.stringify(outcome.error));
+    assert.ok(log.entries.some((e) => e.event === 'bank.file' && e.streamed === true), 'read as a stream');
+    assert.equal(outcome.counts.new, ENTRIES);
+    assert.equal((await lines()).length, ENTRIES);
+    assert.ok(outcome.warnings.some((w) => /twice\.camt053\.xml: statement .* appears again in the file; read once/.test(w)), outcome.warnings.join('\n'));
   });
 
   it('given a large file whose very last entry is malformed beside a good file, then the large one is rejected with a reason and nothing of it is stored', async function () {

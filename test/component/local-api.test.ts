@@ -4,96 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import PouchDB from 'pouchdb-node';
 import winston from 'winston';
-import Transport from 'winston-transport';
-import type { LocalApiConfig } from '../../src/config/types';
-import { LocalApi } from '../../src/daemon/local-api';
-import { BooksStore, type AccountDoc, type MoveDoc } from '../../src/ledger';
-
-/** Keeps every log entry in memory so a test can look for an event (or for a leaked secret). */
-class MemoryTransport extends Transport {
-  readonly entries: Array<Record<string, unknown>> = [];
-  override log(info: Record<string, unknown>, next: () => void): void {
-    this.entries.push(info);
-    next();
-  }
-  text(): string {
-    return this.entries.map((e) => JSON.stringify(e)).join('\n');
-  }
-}
-
-const USER = 'clerk';
-const PASSWORD = 'hunter2-Zq9!local';
-const FROZEN = new Date('2024-03-05T10:00:00.000Z');
-
-function account(code: string, over: Partial<AccountDoc> = {}): AccountDoc {
-  return { _id: `account:${code}`, type: 'account', code, name: `Account ${code}`, kind: 'asset', ...over };
-}
-
-function move(key: string, state: 'draft' | 'posted', debit = 1000, credit = debit): MoveDoc {
-  return {
-    _id: `move:BNK1:${key}`,
-    type: 'move',
-    journal: 'BNK1',
-    date: '2024-03-01',
-    state,
-    lines: [
-      { account: '1010', debit, credit: 0, currency: 'EUR' },
-      { account: '499', debit: 0, credit, currency: 'EUR' },
-    ],
-  };
-}
-
-interface Harness {
-  dir: string;
-  store: BooksStore;
-  api: LocalApi;
-  logs: MemoryTransport;
-  logger: winston.Logger;
-  db: string;
-  config: LocalApiConfig;
-}
-
-function config(over: Partial<LocalApiConfig> = {}): LocalApiConfig {
-  return { enabled: true, host: '127.0.0.1', port: 0, username: USER, password: PASSWORD, ...over };
-}
-
-async function harness(over: Partial<LocalApiConfig> = {}): Promise<Harness> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-local-api-'));
-  const logs = new MemoryTransport();
-  const logger = winston.createLogger({ level: 'debug', transports: [logs] });
-  const store = await BooksStore.open(path.join(dir, 'books'), { logger, clock: () => FROZEN });
-  const cfg = config(over);
-  const api = new LocalApi({ store, config: cfg, logger, clock: () => FROZEN });
-  await api.start();
-  return { dir, store, api, logs, logger, db: api.databaseUrl ?? '', config: cfg };
-}
-
-async function teardown(h: Harness | undefined): Promise<void> {
-  if (!h) return;
-  await h.api.stop(Date.now() + 1000);
-  await h.store.close();
-  fs.rmSync(h.dir, { recursive: true, force: true });
-}
-
-const BASIC = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
-
-/** fetch with the right credentials unless `auth` says otherwise; JSON in, JSON out. */
-async function call(
-  url: string,
-  init: { method?: string; body?: unknown; auth?: string | null; headers?: Record<string, string> } = {},
-): Promise<{ status: number; body: any; headers: Headers }> {
-  const headers: Record<string, string> = { Accept: 'application/json', ...(init.headers ?? {}) };
-  const auth = init.auth === undefined ? BASIC : init.auth;
-  if (auth !== null) headers.Authorization = auth;
-  if (init.body !== undefined) headers['Content-Type'] ??= 'application/json';
-  const res = await fetch(url, {
-    method: init.method ?? 'GET',
-    headers,
-    body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? undefined : JSON.parse(text), headers: res.headers };
-}
+import { type AccountDoc, BooksStore, type MoveDoc } from '../../src/ledger';
+import { LocalApi } from '../../src/local-api';
+import { BASIC, FROZEN, type Harness, MemoryTransport, PASSWORD, USER, account, call, harness, move, settings as config, teardown } from '../helpers/local-api-harness';
 
 function clientPouch(dir: string, name: string): PouchDB.Database {
   return new PouchDB(path.join(dir, name), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
@@ -145,9 +58,11 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       const ok = await call(`${h.db}`);
       assert.equal(ok.status, 200);
 
-      const denied = h.logs.entries.filter((e) => e.event === 'local_api.denied');
-      assert.equal(denied.length, wrongs.length + 1);
-      assert.ok(denied.every((e) => e.reason === 'bad_credentials'));
+      assert.equal(h.logs.entries.filter((e) => e.level === 'warn').length, 0, 'no warn line per failed login');
+      await h.api.stop(Date.now() + 1000);
+      const bursts = h.logs.entries.filter((e) => e.event === 'local_api.login_failures');
+      assert.equal(bursts.length, 1, 'one summary line for the burst');
+      assert.equal(bursts[0].failures, wrongs.length + 1);
       const text = h.logs.text();
       assert.ok(!text.includes(PASSWORD), 'the password is in the logs');
       assert.ok(!text.includes(BASIC.slice(6)), 'the Authorization header is in the logs');
@@ -229,13 +144,13 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
     it('given new credentials on reload, when old and new clients call, then only the new ones get in', async () => {
       h = await harness();
       const before = h.api.url;
-      await h.api.reload({ local_api: { ...h.config } });
+      await h.api.reload({ ...h.config });
       assert.equal(h.api.url, before, 'an unchanged section keeps the listener');
-      await h.api.reload({ local_api: { ...h.config, password: 'rotated-password' } });
+      await h.api.reload({ ...h.config, password: 'rotated-password' });
       assert.equal((await call(h.api.databaseUrl!)).status, 401);
       const fresh = `Basic ${Buffer.from(`${USER}:rotated-password`).toString('base64')}`;
       assert.equal((await call(h.api.databaseUrl!, { auth: fresh })).status, 200);
-      await h.api.reload({ local_api: { ...h.config, enabled: false } });
+      await h.api.reload({ ...h.config, enabled: false });
       assert.equal(h.api.url, undefined);
       assert.ok(!h.logs.text().includes('rotated-password'));
     });
@@ -244,7 +159,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-local-api-'));
       const logger = winston.createLogger({ silent: true });
       const store = await BooksStore.open(path.join(dir, 'books'), { logger });
-      const api = new LocalApi({ store, config: config(), logger, maxBodyBytes: 1024 });
+      const api = new LocalApi({ store, settings: config(), logger, maxBodyBytes: 1024 });
       await api.start();
       h = { dir, store, api, logs: new MemoryTransport(), logger, db: api.databaseUrl!, config: config() };
       const res = await call(`${h.db}/_bulk_docs`, { method: 'POST', body: { docs: [account('1010', { name: 'x'.repeat(4096) })] } });

@@ -70,8 +70,19 @@ describe('bank institutions catalog', function () {
 
   it('given a malformed catalog, then loading names the entry and the problem', function () {
     assert.throws(() => InstitutionCatalog.parse('institutions:\n  - { id: a, name: A, country: DE, providers: [fax] }\n'), /institutions\[0\]: a: unknown provider 'fax'/);
-    assert.throws(() => InstitutionCatalog.parse('institutions:\n  - { id: a, name: A, country: DE, providers: [dropfolder] }\n  - { id: a, name: B, country: DE, providers: [dropfolder] }\n'), /duplicate id 'a'/);
+    assert.throws(() => InstitutionCatalog.parse('institutions:\n  - { id: a, name: A, country: DE, providers: [dropfolder], source: s }\n  - { id: a, name: B, country: DE, providers: [dropfolder], source: s }\n'), /duplicate id 'a'/);
     assert.throws(() => InstitutionCatalog.parse('institutions:\n  - { id: a, name: A, country: DE, providers: [dropfolder], ofx: { org: X, fid: 1, url: "http://x" } }\n'), /https url/);
+    assert.throws(() => InstitutionCatalog.parse('institutions:\n  - { id: a, name: A, country: DE, providers: [dropfolder] }\n'), /institutions\[0\]: a: source is required/);
+  });
+
+  it('given the shipped catalog, then every entry names its public source, and every OFX endpoint without one is marked unverified', function () {
+    const all = InstitutionCatalog.load().search('');
+    for (const i of all) assert.ok(i.source.length > 0, i.id);
+    const unsourced = all.filter((i) => i.source === 'none found');
+    assert.ok(unsourced.length > 0);
+    for (const i of unsourced) assert.match(i.unverified ?? '', /OFX endpoint from memory/, i.id);
+    assert.equal(all.find((i) => i.id === 'chase')?.unverified, undefined, 'chase is sourced from ofxtools fi.cfg');
+    assert.ok(all.find((i) => i.id === 'bank-of-america')?.unverified);
   });
 });
 

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { planStatementLines } from '../../src/bank/dedup';
 import type { BankAccountStatement, BankTransaction, StatementStream } from '../../src/bank/provider';
-import { dropSharedProviderIds } from '../../src/bank/providers/dropfolder/formats/common';
+import { dropSharedProviderIds } from '../../src/bank/formats/common';
 import { checkStream, collectStream, needsArrays, StreamPlanner } from '../../src/bank/stream-plan';
 import type { StatementLineDoc } from '../../src/ledger';
 

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { MalformedStatementError } from '../../src/bank/errors';
-import { parseCamt053, parseStatement } from '../../src/bank/providers/dropfolder';
+import { parseCamt053, parseStatement } from '../../src/bank/formats';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
 const read = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -57,12 +57,16 @@ describe('camt.053 parser', function () {
     const txs = r.statements[0].transactions;
     assert.equal(txs.length, 7);
     assert.deepEqual(txs[6], { bookingDate: '2024-02-29', valueDate: '2024-02-29', amount: -4550, currency: 'EUR', memo: 'Kartenzahlung Tankstelle', pending: true });
-    assert.deepEqual(r.warnings, ['camt053-v02.xml:125: Ntry with status INFO is not a booking; skipped']);
+    assert.deepEqual(r.warnings, [
+      'camt053-v02.xml:125: Ntry with status INFO is not a booking; skipped',
+      // The fixture's closing balance does not follow from its entries: the check says so.
+      'camt053-v02.xml:9: opening balance 1000000 (OPBD) + booked entries 19695 ≠ closing balance 1165545 (CLBD) (minor units of EUR)',
+    ]);
   });
 
   it('given a camt.053.001.08 with namespace prefixes, nested <Sts><Cd>, Pty/Nm, BICFI, five-decimal amounts and DtTm with nanoseconds, then all are read', function () {
     const r = parse('camt053-v08.xml');
-    assert.deepEqual(r.warnings, []);
+    assert.deepEqual(r.warnings, ['camt053-v08.xml:5: opening balance -25000 (OPBD) + booked entries 469960 ≠ closing balance 474960 (CLBD) (minor units of CHF)']);
     const [chf, eur] = r.statements;
     assert.deepEqual([chf.accountId, chf.bankId, chf.currency], ['CH9300762011623852957', 'POFICHBEXXX', 'CHF']);
     assert.deepEqual(chf.balances, [
@@ -115,5 +119,32 @@ describe('camt.053 parser', function () {
     const batch = r.statements[0].transactions.filter((t) => t.bookingDate === '2024-02-15');
     assert.deepEqual(batch.map((t) => [t.providerId, t.amount]), [['BATCH-20240215', -150000]]);
     assert.ok(r.warnings.some((w) => /do not add up/.test(w)));
+  });
+
+  it('given a reversal with a return reason, AcctSvcrRef and AddtlTxInf, then the line is marked reversed with its reason, keeps the bank id and the extra text, and a balanced statement gives no balance warning', function () {
+    const r = parseStatement(read('camt053-parity.xml'), { fileName: 'p.xml' });
+    const [returned, late] = r.statements[0].transactions;
+    assert.equal(r.statements[0].statementId, 'STMT-2024-03');
+    assert.deepEqual(
+      [returned.providerId, returned.amount, returned.reversal, returned.returnReason, returned.additionalInfo, returned.memo],
+      ['BANKREF-0305-1', -10000, true, 'AC04', 'RUECKUEBERWEISUNG', 'Rueckgabe Gutschrift 4711'],
+    );
+    assert.deepEqual([late.providerId, late.reversal, late.returnReason], ['BANKREF-0402-1', undefined, undefined]);
+    assert.deepEqual(r.warnings, ['p.xml:5: 1 entry is booked outside the statement period (FrToDt 2024-03-01..2024-03-31)']);
+  });
+
+  it('given a closing balance that the entries do not reach, then a warning names opening, entries and closing (the lines are still read)', function () {
+    const text = read('camt053-parity.xml').toString('utf8').replace('<Amt Ccy="EUR">420.00</Amt>', '<Amt Ccy="EUR">421.00</Amt>');
+    const r = parseStatement(Buffer.from(text), { fileName: 'p.xml' });
+    assert.equal(r.statements[0].transactions.length, 2);
+    assert.ok(r.warnings.includes('p.xml:5: opening balance 50000 (PRCD) + booked entries -8000 ≠ closing balance 42100 (CLBD) (minor units of EUR)'), r.warnings.join('\n'));
+  });
+
+  it('given two <Document> roots holding the same statement (concatenated exports), then it is read once with a warning; a file with one root is unchanged', function () {
+    const text = read('camt053-parity.xml').toString('utf8');
+    const r = parseStatement(Buffer.from(text + text), { fileName: 'two.xml' });
+    assert.equal(r.statements.length, 1);
+    assert.equal(r.statements[0].transactions.length, 2);
+    assert.ok(r.warnings.includes('two.xml: statement STMT-2024-03 of account DE02100100100006820101 (2024-03-01..2024-03-31) with 2 line(s) appears again in the file; read once'), r.warnings.join('\n'));
   });
 });

@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import Ajv from 'ajv';
 import YAML from 'yaml';
 import { MalformedStatementError } from '../../src/bank/errors';
-import { csvMappingSchema, parseCsv, parseStatement, type CsvMapping } from '../../src/bank/providers/dropfolder';
-import { splitCsv } from '../../src/bank/providers/dropfolder/formats/csv';
+import { parseCsv, parseStatement, type CsvMapping } from '../../src/bank/formats';
+import { newAjv } from '../../src/config/load';
+import { csvMappingSchema } from '../../src/config/schema/csv';
+import { splitCsv } from '../../src/bank/formats/csv';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
 const read = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -76,7 +77,7 @@ describe('CSV parser', function () {
   });
 
   it('csvMappingSchema accepts the fixture mappings and rejects a mapping without amount columns or with an unknown key', function () {
-    const ajv = new Ajv({ allErrors: true, useDefaults: false });
+    const ajv = newAjv();
     const validate = ajv.compile(csvMappingSchema);
     for (const name of ['csv-de-semicolon.csv', 'csv-us-debit-credit.csv', 'malformed-csv-bad-date.csv']) assert.ok(validate(mapping(name)), `${name}: ${ajv.errorsText(validate.errors)}`);
     assert.equal(validate({ date: 'Date' }), false);

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { MalformedStatementError } from '../../src/bank/errors';
-import { detectFormat, parseStatement } from '../../src/bank/providers/dropfolder';
-import { chooseCharset, decodeCp1252, StreamDecoder } from '../../src/bank/providers/dropfolder/formats/charset';
-import { decimalAmount } from '../../src/bank/providers/dropfolder/formats/common';
-import { Tokenizer } from '../../src/bank/providers/dropfolder/formats/tokenizer';
+import { detectFormat, parseStatement } from '../../src/bank/formats';
+import { chooseCharset, decodeCp1252, StreamDecoder } from '../../src/bank/formats/charset';
+import { decimalAmount } from '../../src/bank/formats/common';
+import { Tokenizer } from '../../src/bank/formats/tokenizer';
 import { parseAmount } from '../../src/shared/money';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { MalformedStatementError } from '../../src/bank/errors';
-import { parseMt940, parseStatement } from '../../src/bank/providers/dropfolder';
+import { parseMt940, parseStatement } from '../../src/bank/formats';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
 const read = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -29,6 +29,7 @@ describe('MT940 parser', function () {
       providerId: '900123', checkNumber: '900123',
       payee: 'Turnverein Sportfreunde e. V.', counterpartyName: 'Turnverein Sportfreunde e. V.',
       memo: 'Mitgliedsbeitrag 2024 Turnverein', reference: 'INV2023-12-99', counterpartyIban: 'DE02120300000000202051',
+      additionalInfo: 'MREF M-2020-1; CRED DE98ZZZ09999999999; LASTSCHRIFT',
     });
     assert.equal(second.payee, 'Kunde Meier & Söhne GmbH', 'cp1252 ö read right');
     assert.equal(second.memo, 'Rechnung 4711 vom 15.12.2023');
@@ -64,7 +65,7 @@ describe('MT940 parser', function () {
       bookingDate: '2024-03-06', valueDate: '2024-03-06', amount: 125000, currency: 'EUR', pending: false,
       providerId: 'B4C06BK7X1A0', checkNumber: 'B4C06BK7X1A0',
       payee: 'Jansen Holding BV', counterpartyName: 'Jansen Holding BV', counterpartyIban: 'NL20INGB0001234567',
-      memo: 'Factuur 2024-031 maandhuur', reference: 'E2E-2024-3-1',
+      memo: 'Factuur 2024-031 maandhuur', reference: 'E2E-2024-3-1', additionalInfo: '/TRCD/00100/',
     });
     assert.equal(a.transactions[1].memo, 'BEA NR:XX1234 07.03.24/14.22 ALBERT HEIJN 1234 AMSTERDAM,PAS 012');
     assert.deepEqual(a.balances.map((x) => [x.kind, x.amount, x.date]), [['ledger', 50000, '2024-03-05'], ['ledger', 170790, '2024-03-07'], ['available', 170790, '2024-03-07']]);
@@ -110,5 +111,77 @@ describe('MT940 parser', function () {
     const r = mt(':20:X\n:25:DE1/2\n:60F:C240101EUR0,00\n:61:240102C1,00NTRFNONREF//SAME\n:61:240102C2,00NTRFNONREF//SAME\n:62F:C240102EUR3,00\n');
     assert.deepEqual(r.statements[0].transactions.map((t) => t.providerId), [undefined, undefined]);
     assert.match(r.warnings[0], /id 'SAME' is used by 2 lines/);
+  });
+
+  it('given the slash keyword set (EREF, ORDP//NAME/ADDR/ID, BENM//NAME/ID, REMI USTD and STRD, ISDT, CSID, RTRN, PURP, SVCL) wrapped at 65 characters mid-word, then remittance alone is the memo, the party\'s name is the payee, the :61: second line is the account, and nothing else leaks into the memo', function () {
+    const r = parse('mt940-sepa-slash-keywords.sta');
+    assert.deepEqual(r.warnings, []);
+    const [credit, debit] = r.statements[0].transactions;
+    assert.deepEqual(credit, {
+      bookingDate: '2024-03-05', valueDate: '2024-03-05', amount: 150000, currency: 'EUR', pending: false,
+      providerId: 'RB0305-1', checkNumber: 'RB0305-1', counterpartyIban: 'NL20INGB0001234567',
+      payee: 'Acme Consulting BV', counterpartyName: 'Acme Consulting BV', reference: 'E2E-77-2024',
+      memo: 'Invoice 2024-77 consulting services March, settlement of ACCOUNTNUMBER reconciliation',
+      additionalInfo: 'counterparty id KVK12345678; counterparty address Keizersgracht 1 Amsterdam; CSID NL98ZZZ999999990000; ISDT 2024-03-05; PURP SUPP; SVCL SEPA',
+    });
+    assert.deepEqual(
+      [debit.payee, debit.counterpartyIban, debit.memo, debit.reference, debit.returnReason, debit.additionalInfo],
+      ['Energie Leverancier NV', 'NL91ABNA0417164300', 'RF18539007547034', 'RF18539007547034', 'AC04', 'counterparty id NL00BENM7'],
+    );
+  });
+
+  it('given German ?20–?29 and ?60–?63 purpose subfields cut at 27 characters and :86: lines cut at 65 inside words, then SVWZ+ alone is the memo, words are whole, ?31 is the (domestic) account and ?32/?33 the name', function () {
+    const tx = parse('mt940-german-structured.sta').statements[0].transactions[0];
+    assert.deepEqual(tx, {
+      bookingDate: '2024-03-05', valueDate: '2024-03-05', amount: -3500, currency: 'EUR', pending: false,
+      providerId: '931001', checkNumber: '931001',
+      memo: 'Beitrag Maerz 2024 Mitgliedsnummer 0042 Abteilung Leichtathletik Jugend',
+      payee: 'Sportverein Gruen-Weiss Musterstadt e.V.', counterpartyName: 'Sportverein Gruen-Weiss Musterstadt e.V.',
+      counterpartyAccount: '0532013000', reference: 'ABO-2024-0042',
+      additionalInfo: 'KREF K-778; MREF MANDAT-0815; CRED DE98ZZZ09999999999; SEPA-BASIS-LASTSCHRIFT; text key 992',
+    });
+  });
+
+  it('given free-text :86: lines of exactly 65 characters, then a word cut at the line end is rejoined, and a shorter line ends a word', function () {
+    const first = `${'A'.repeat(58)} ACCOUN`;
+    const r = mt(`:20:X\n:25:DE1/2\n:60F:C240101EUR0,00\n:61:240102C1,00NTRFNONREF\n:86:${first}\nT CLOSED\nNEXT LINE\n:62F:C240102EUR1,00\n`);
+    assert.equal(first.length, 65);
+    assert.equal(r.statements[0].transactions[0].memo, `${'A'.repeat(58)} ACCOUNT CLOSED NEXT LINE`);
+  });
+
+  it('given an MT942 interim report (:34F:, :13D:, :90D:/:90C:, no :60F:/:62F:), then its lines are read as pending in the :34F: currency, dated to :13D:', function () {
+    const r = parse('mt942-interim.sta');
+    assert.deepEqual(r.warnings, []);
+    const st = r.statements[0];
+    assert.deepEqual([st.accountId, st.currency, st.statementId, st.to, st.balances], ['DE89370400440532013000', 'EUR', '00066/001', '2024-03-06', []]);
+    assert.deepEqual(st.transactions.map((t) => [t.amount, t.pending, t.payee, t.memo]), [
+      [-12000, true, 'Hausverwaltung Schmidt', 'Miete Maerz'],
+      [98050, true, 'Kunde Berger GmbH', 'Rechnung 2024-118'],
+    ]);
+  });
+
+  it('given MT942 totals that do not match its lines, then a warning names :90C:; without :34F: a line says which fields give the currency', function () {
+    const text = read('mt942-interim.sta').toString('latin1');
+    const r = parseStatement(Buffer.from(text.replace(':90C:1EUR980,50', ':90C:2EUR990,50'), 'latin1'), { fileName: 'm.sta' });
+    assert.deepEqual(r.warnings, ['m.sta:13: :90C: says 2 entries of 99050, the lines are 1 of 98050 (minor units of EUR)']);
+    const err = (() => {
+      try {
+        parseStatement(Buffer.from(text.replace(/:34F:[^\r]*\r\n/g, ''), 'latin1'), { fileName: 'm.sta' });
+      } catch (e) {
+        return e as Error;
+      }
+      return assert.fail('expected an error');
+    })();
+    assert.match(err.message, /statement line before any balance \(:60F:\) or floor limit \(:34F:, MT942\): currency unknown/);
+  });
+
+  it('given the same statement twice in one file (two exports concatenated), then it is read once with a warning, and two identical lines inside it stay two', function () {
+    const one = ':20:X\n:25:DE1/2\n:28C:7/1\n:60F:C240101EUR0,00\n:61:240102D3,50NMSCNONREF\n:86:COFFEE\n:61:240102D3,50NMSCNONREF\n:86:COFFEE\n:62F:D240102EUR7,00\n-\n';
+    const r = parseStatement(Buffer.from((one + one).replace(/\n/g, '\r\n')), { fileName: 'twice.sta' });
+    assert.equal(r.statements.length, 1);
+    assert.deepEqual(r.statements[0].transactions.map((t) => [t.amount, t.memo]), [[-350, 'COFFEE'], [-350, 'COFFEE']]);
+    assert.deepEqual(r.warnings, ['twice.sta: statement 7/1 of account 2 (2024-01-02..2024-01-02) with 2 line(s) appears again in the file; read once']);
+    const next = parseStatement(Buffer.from((one + one.replace(':28C:7/1', ':28C:8/1')).replace(/\n/g, '\r\n')), { fileName: 'two.sta' });
+    assert.equal(next.statements.length, 2, 'a statement with another number is another statement');
   });
 });

@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseStatement } from '../../src/bank/providers/dropfolder';
+import { parseStatement } from '../../src/bank/formats';
 import { parseAmount } from '../../src/shared/money';
+import { requireOracle } from '../helpers/oracles';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
 
@@ -48,11 +49,8 @@ describe('OFX parser agrees with python3-ofxparse on the OFX fixtures', function
   const python = findOfxparsePython();
 
   it('given python3-ofxparse, then every fixture it can read gives the same accounts, ids, amounts, dates and payees', function () {
-    if (!python) {
-      process.stdout.write('      (python3-ofxparse is not installed: comparison skipped; `apt-get install python3-ofxparse` enables it)\n');
-      this.skip();
-      return;
-    }
+    requireOracle(this, python !== undefined, 'python3-ofxparse', 'python3-ofxparse');
+    if (!python) return;
     const files = readdirSync(FIXTURES).filter((f) => /\.(ofx|qfx)$/.test(f) && !f.startsWith('malformed-')).sort();
     const tmp = mkdtempSync(path.join(tmpdir(), 'booksync-ofxparse-'));
     try {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { MalformedStatementError } from '../../src/bank/errors';
 import type { BankTransaction } from '../../src/bank/provider';
-import { parseOfx, parseOfxStream, parseStatement, type OfxStatementSummary } from '../../src/bank/providers/dropfolder';
+import { parseOfx, parseOfxStream, parseStatement, type OfxStatementSummary } from '../../src/bank/formats';
 import { generateOfx } from '../../scripts/gen-ofx';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
@@ -218,7 +218,28 @@ describe('OFX parser', function () {
     assert.ok(ok.statements[0].transactions.every((t) => t.currency === 'CAD'));
     assert.match(ok.warnings[0], /has no CURDEF; assumed CAD/);
     const err = malformedOf(() => parseOfx(Buffer.from(base, 'latin1'), { fileName: 'c.ofx' }));
-    assert.match(err.message, /CURDEF: statement without a currency/);
+    assert.match(err.message, /CURDEF: STMTRS has no CURDEF, its lines name no currency/);
+  });
+
+  it('given empty CURDEF, ACCTTYPE, BALAMT and DTASOF elements (OFX 2 XML), then they read as missing: the currency comes from the first line\'s CURSYM, each empty balance is ignored, each with a warning', function () {
+    const r = parse('quirk-empty-elements.ofx');
+    const st = r.statements[0];
+    assert.equal(st.currency, 'EUR');
+    assert.deepEqual(st.transactions.map((t) => [t.providerId, t.amount, t.currency]), [['EE-1', -4250, 'EUR'], ['EE-2', 120000, 'EUR']]);
+    assert.deepEqual(st.balances, []);
+    assert.deepEqual(r.warnings, [
+      'quirk-empty-elements.ofx:15: STMTRS has an empty CURDEF; read as EUR, the currency its first line names (CURSYM)',
+      'quirk-empty-elements.ofx:42: LEDGERBAL has an empty BALAMT; balance ignored',
+      'quirk-empty-elements.ofx:46: AVAILBAL has no usable DTASOF; balance ignored',
+    ]);
+  });
+
+  it('given an empty SGML CURDEF and lines without CURSYM, then the connection\'s currency is used with a warning, and without one the error says CURDEF is empty', function () {
+    const withDefault = parseStatement(read('quirk-empty-curdef-sgml.ofx'), { fileName: 'e.ofx', defaultCurrency: 'EUR' });
+    assert.deepEqual(withDefault.statements[0].transactions.map((t) => [t.amount, t.currency]), [[-1999, 'EUR']]);
+    assert.equal(withDefault.warnings[0], "e.ofx:29: STMTRS has an empty CURDEF; assumed EUR (the connection's currency)");
+    const err = malformedOf(() => parseStatement(read('quirk-empty-curdef-sgml.ofx'), { fileName: 'e.ofx' }));
+    assert.equal(err.message, 'e.ofx:29: CURDEF: STMTRS has an empty CURDEF, its lines name no currency (CURSYM) and no default currency is configured');
   });
 
   it('given a FITID shared by two different lines (Chase fee lines), then both lose providerId and a warning says so', function () {
@@ -279,5 +300,13 @@ describe('OFX parser', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('given two OFX exports of the same statement concatenated in one file, then the statement is read once with a warning, and identical lines inside it stay', function () {
+    const one = read('ofx102-checking.ofx').toString('latin1');
+    const r = parseStatement(Buffer.from(one + one, 'latin1'), { fileName: 'twice.ofx' });
+    assert.equal(r.statements.length, 1);
+    assert.equal(r.statements[0].transactions.length, 4);
+    assert.deepEqual(r.warnings, ['twice.ofx: statement of account 4120012345 (2024-01-01..2024-01-31) with 4 line(s) appears again in the file; read once']);
   });
 });

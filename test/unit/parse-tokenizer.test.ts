@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { parseCamt053 } from '../../src/bank/providers/dropfolder';
-import { parseCamt053Stream } from '../../src/bank/providers/dropfolder/formats/camt053';
-import { Tokenizer, TokenizerError } from '../../src/bank/providers/dropfolder/formats/tokenizer';
+import { parseCamt053 } from '../../src/bank/formats';
+import { parseCamt053Stream } from '../../src/bank/formats/camt053';
+import { Tokenizer, TokenizerError } from '../../src/bank/formats/tokenizer';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
 

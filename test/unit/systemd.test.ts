@@ -11,12 +11,17 @@ describe('systemd unit', () => {
   const unit = fs.readFileSync(UNIT, 'utf8');
   const directive = (name: string) => unit.split('\n').filter((l) => l.startsWith(`${name}=`)).map((l) => l.slice(name.length + 1));
 
-  it('runs the CLI that scripts/install.sh installs, reloads with SIGHUP and restarts on failure but not on a config error', () => {
+  it('runs the CLI that scripts/install.sh installs as Type=notify with a watchdog, reloads with SIGHUP without /bin/kill and restarts on failure but not on a config error', () => {
     const install = fs.readFileSync(path.join(REPO, 'scripts', 'install.sh'), 'utf8');
     assert.match(install, /prefix="\$destdir\/opt\/booksync"/);
     assert.deepEqual(directive('ExecStart'), [`/usr/bin/node ${DAEMON_NODE_FLAGS.join(' ')} /opt/booksync/dist/src/cli/main.js start --config /etc/booksync/booksync.yaml`]);
     assert.ok(fs.existsSync(path.join(REPO, 'dist', 'src', 'cli', 'main.js')), 'the path under /opt/booksync exists in the build');
-    assert.deepEqual(directive('ExecReload'), ['/bin/kill -HUP $MAINPID']);
+    assert.deepEqual(directive('ExecReload'), [`/usr/bin/node -e "process.kill(Number(process.env.MAINPID), 'SIGHUP')"`]);
+    assert.deepEqual(directive('Type'), ['notify']);
+    assert.deepEqual(directive('NotifyAccess'), ['main']);
+    assert.equal(directive('WatchdogSec').length, 1);
+    // RestartPreventExitStatus= does not cover ExecStartPre=: a config check there would restart-loop.
+    assert.deepEqual(directive('ExecStartPre'), []);
     assert.deepEqual(directive('Restart'), ['on-failure']);
     assert.deepEqual(directive('RestartPreventExitStatus'), ['78']);
     for (const d of ['StateDirectory', 'ConfigurationDirectory', 'DynamicUser', 'ProtectSystem', 'NoNewPrivileges', 'PrivateTmp']) {
@@ -32,16 +37,27 @@ describe('systemd unit', () => {
     assert.equal(start, `${env.join(' ')} node ${DAEMON_NODE_FLAGS.join(' ')} dist/src/cli/main.js start --config config/booksync.yaml`);
   });
 
-  it('passes systemd-analyze verify where that tool exists', function () {
+  /** The unit as systemd-analyze reads it: with this machine's node when /usr/bin/node is absent (verify checks ExecStart's binary). */
+  function analyzableUnit(ctx: Mocha.Context): string {
     const which = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' });
-    if (which.status !== 0) this.skip();
-    // verify checks that ExecStart's binary exists; point it at this machine's node if /usr/bin/node is absent.
-    let unitPath = UNIT;
-    if (!fs.existsSync('/usr/bin/node')) {
-      unitPath = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'unit-')), 'booksync.service');
-      fs.writeFileSync(unitPath, fs.readFileSync(UNIT, 'utf8').split('/usr/bin/node').join(process.execPath));
-    }
-    const out = execFileSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (which.status !== 0) ctx.skip();
+    if (fs.existsSync('/usr/bin/node')) return UNIT;
+    const unitPath = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'unit-')), 'booksync.service');
+    fs.writeFileSync(unitPath, fs.readFileSync(UNIT, 'utf8').split('/usr/bin/node').join(process.execPath));
+    return unitPath;
+  }
+
+  it('passes systemd-analyze verify where that tool exists', function () {
+    const out = execFileSync('systemd-analyze', ['verify', analyzableUnit(this)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.equal(out.trim(), '');
+  });
+
+  it('reaches an exposure of at most 2.5 in systemd-analyze security --offline=true, and says why each remaining item stays open', function () {
+    const out = execFileSync('systemd-analyze', ['security', '--offline=true', '--no-pager', analyzableUnit(this)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const exposure = Number(/Overall exposure level for \S+: ([0-9.]+)/.exec(out)?.[1]);
+    assert.ok(exposure > 0 && exposure <= 2.5, `exposure ${exposure}`);
+    const open = out.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.slice(2).split(/[= ]/)[0]);
+    const explained = unit.split('\n').filter((l) => l.startsWith('# - ')).join('\n');
+    for (const setting of open) assert.ok(explained.includes(setting), `the unit says why ${setting} stays open`);
   });
 });

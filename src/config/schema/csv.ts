@@ -2,7 +2,7 @@ import { boolean, currency, integer, object, type Schema } from './common';
 
 /**
  * `bank.connections[].settings.csv` of a dropfolder connection: how to read a bank's CSV export.
- * The same keys as `CsvMapping` in src/bank/providers/dropfolder/formats/csv.ts (the reader).
+ * The same keys as `CsvMapping` in src/bank/formats/csv.ts (the reader).
  */
 
 /** A column: its header text, or its 1-based number. */

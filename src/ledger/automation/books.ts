@@ -1,5 +1,6 @@
 import type { AccountDoc, BooksDoc, JournalDoc, MoveDoc, StatementLineDoc } from '../model';
 import { accountId, journalId } from '../model';
+import { visibleLines } from '../staged-imports';
 import type { BooksStore } from '../store';
 import { AutomationError } from './errors';
 import type { ConnectionMapping } from './options';
@@ -24,9 +25,9 @@ export async function docsById<T extends BooksDoc>(store: BooksStore, ids: reado
   return out;
 }
 
-/** Statement lines of one connection (`stl:<connection>:`), in id order. */
-export function linesOfConnection(store: BooksStore, connection: string): Promise<StatementLineDoc[]> {
-  return docsWithPrefix<StatementLineDoc>(store, `stl:${connection}:`);
+/** Statement lines of one connection (`stl:<connection>:`), in id order, without staged ones. */
+export async function linesOfConnection(store: BooksStore, connection: string): Promise<StatementLineDoc[]> {
+  return visibleLines(store, await docsWithPrefix<StatementLineDoc>(store, `stl:${connection}:`));
 }
 
 /** The journal and both accounts of a mapping, checked against each other. */

@@ -1,6 +1,7 @@
 import { formatAmount } from '../../shared/money';
 import type { MoveDoc, MoveLine, PaymentDoc, StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
+import { visibleLines } from '../staged-imports';
 import { docsById, docsWithPrefix, linesOfConnection, resolveMapping, type ResolvedMapping } from './books';
 import { linePaymentPrefix, postingMoveId, reversalKey } from './ids';
 import { reverseMove } from '../invariants';
@@ -73,10 +74,13 @@ async function postLines(
     const prefix = `stl:${mapping.connection}:`;
     const ids = which.map((w) => (typeof w === 'string' ? w : w._id)).filter((id) => id.startsWith(prefix));
     const found = await docsById<StatementLineDoc>(store, ids);
-    lines = [...new Set(ids)].flatMap((id) => {
-      const doc = found.get(id);
-      return doc && doc.type === 'statement_line' ? [doc] : [];
-    });
+    lines = await visibleLines(
+      store,
+      [...new Set(ids)].flatMap((id) => {
+        const doc = found.get(id);
+        return doc && doc.type === 'statement_line' ? [doc] : [];
+      }),
+    );
   }
 
   const toPost: StatementLineDoc[] = [];

@@ -1,5 +1,6 @@
 import type { CalendarDate } from '../../shared/dates';
 import type { AccountDoc, AccountKind, MoveDoc, StatementLineDoc } from '../model';
+import { visibleLines } from '../staged-imports';
 import type { BooksStore } from '../store';
 import { pendingLines, suspenseLine, type SuspenseLine } from './reconcile';
 
@@ -95,7 +96,7 @@ export interface UnreconciledLine extends SuspenseLine {
  */
 export async function unreconciledLines(store: BooksStore): Promise<UnreconciledLine[]> {
   const suspense: UnreconciledLine[] = (await pendingLines(store)).map((l) => ({ ...l, status: l.state === 'reconciled' ? 'partly_matched' : 'unmatched' }));
-  const unposted: UnreconciledLine[] = (await store.allOfType<StatementLineDoc>('statement_line'))
+  const unposted: UnreconciledLine[] = (await visibleLines(store, await store.allOfType<StatementLineDoc>('statement_line')))
     .filter((l) => l.state === 'new' && !l.pending && l.replaced_by === undefined && l.amount !== 0)
     .map((l) => ({ ...suspenseLine(l, Math.abs(l.amount)), status: 'unposted' }));
   return [...unposted, ...suspense].sort((a, b) => a.date.localeCompare(b.date) || (a.line < b.line ? -1 : 1));

@@ -2,17 +2,10 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { basename, extname, join, resolve } from 'node:path';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult, StatementStream } from '../../provider';
 import { BankError, MalformedStatementError } from '../../errors';
-import { csvMappingSchema, type CsvMapping } from './formats/csv';
-import { parseStatement, type ParseStatementOptions } from './parse';
+import { parseStatement, type CsvMapping, type ParseStatementOptions } from '../../formats';
 import { statementFileStream } from './stream';
 
-export { parseStatement, detectFormat, chooseFormat, type ParseStatementOptions } from './parse';
 export { statementFileStream, fileStream, STREAM_MIN_BYTES } from './stream';
-export { parseOfx, parseOfxStream, OfxStreamParser, type OfxSink, type OfxStatementSummary, type OfxResult } from './formats/ofx';
-export { parseCamt053 } from './formats/camt053';
-export { parseMt940 } from './formats/mt940';
-export { parseCsv, csvMappingSchema, type CsvMapping, type CsvColumn } from './formats/csv';
-export { MALFORMED_FILE, type ParsedStatementFile, type StatementFormat } from './formats/common';
 
 /** `settings` of a `provider: dropfolder` connection. */
 export interface DropFolderSettings {
@@ -33,23 +26,6 @@ export interface DropFolderSettings {
   /** Currency for files that do not state one. */
   currency?: string | null;
 }
-
-/** JSON-schema fragment of `DropFolderSettings` for the config schema. */
-export const dropfolderSettingsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['path'],
-  properties: {
-    path: { type: 'string', minLength: 1 },
-    archive: { type: ['string', 'null'], minLength: 1, default: null },
-    rejected: { type: ['string', 'null'], minLength: 1, default: null },
-    format: { enum: ['auto', 'ofx', 'camt053', 'mt940', 'csv'], default: 'auto' },
-    keep_files: { type: 'boolean', default: false },
-    csv: csvMappingSchema,
-    account: { type: 'string', minLength: 1 },
-    currency: { type: 'string', pattern: '^[A-Za-z]{3}$' },
-  },
-} as const;
 
 /** Files a writer has not finished (`*.part`, `*.tmp`, `*.crdownload`), dotfiles and rejection notes. */
 function isCandidate(name: string): boolean {

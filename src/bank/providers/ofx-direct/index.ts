@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { BankAuthError, BankUnavailableError, MalformedStatementError } from '../../errors';
+import { parseOfxResponse, type OfxEnvelopePart, type OfxStatus, type ParsedStatementFile } from '../../formats';
 import { bodySnippet, httpRequest, looksLikeHtml, statusError, type HttpResponse } from '../../http';
 import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { buildStatementRequest } from './request';
-import { parseOfx as parseOfxStatements } from '../dropfolder/formats/ofx';
-import { OfxContentError, signonStatus, statementParts } from './response';
+import { answeringPart, OfxContentError, statusCode } from './response';
 import { readSettings } from './settings';
-import { NotOfxError, OfxSyntaxError, parseOfx, type OfxDocument } from './sgml';
 import { ofxStatusError } from './status';
 
 /**
@@ -18,45 +17,33 @@ import { ofxStatusError } from './status';
  * 200 | 201 | 202 | 203 | 210 | 211 | 220, default 102), `app_id` (QWIN), `app_ver` (2700),
  * `client_uid`, `close_elements` (false), `language` (ENG). Secrets: `username`, `password`.
  *
- * @link OFX 1.6 spec §2 (structure), §11.4 (bank statement download); research/protocols.md §1
+ * @link OFX 1.6 spec §2 (structure), §11.4 (bank statement download); docs/FORMATS.md §OFX
  */
 
 const SECRET_KEYS = ['username', 'password'] as const;
 
-function parseBody(res: HttpResponse, ctx: FetchContext, secrets: readonly string[]): OfxDocument {
-  try {
-    return parseOfx(res.body);
-  } catch (err) {
-    const text = res.text('latin1');
-    if (err instanceof NotOfxError) {
-      if (looksLikeHtml(text)) {
-        // Banks answer maintenance and firewall blocks with an HTML page on HTTP 200.
-        throw new BankUnavailableError('OFX_HTML_PAGE', `${ctx.connection}: the OFX server ${res.safeUrl} answered with an HTML page ("${bodySnippet(text, secrets)}") instead of OFX; the bank may be in maintenance, or the url setting is wrong`, {
-          details: { connection: ctx.connection, status: res.status },
-        });
-      }
-      const what = text.trim() === '' ? 'an empty body' : `something that is not OFX ("${bodySnippet(text, secrets, 80)}")`;
-      throw new MalformedStatementError('OFX_NOT_OFX', `${ctx.connection}: the OFX server ${res.safeUrl} answered with ${what}`, {
-        cause: err, details: { connection: ctx.connection, status: res.status },
-      });
-    }
-    if (err instanceof OfxSyntaxError) {
-      throw new MalformedStatementError('OFX_MALFORMED', `${ctx.connection}: the OFX response cannot be read: ${redactText(err.message, secrets)}`, {
-        cause: err, details: { connection: ctx.connection },
-      });
-    }
-    throw err;
-  }
-}
+type ParsedResponse = ParsedStatementFile & { signon?: OfxStatus; parts?: OfxEnvelopePart[] };
 
 /**
- * The statement lines, balances and dates, read by the drop folder's OFX parser (the one tolerant
- * reader of OFX content, so Direct Connect and downloaded files give the same lines and ids).
+ * Reads the response once with the one OFX reader (the drop folder's): envelope, statuses and
+ * statement lines together, so Direct Connect and downloaded files give the same lines and ids.
  */
-function readStatementContent(res: HttpResponse, ctx: FetchContext, accountId: string, secrets: readonly string[], warn: (m: string) => void): BankAccountStatement {
-  let parsed: ReturnType<typeof parseOfxStatements>;
+function parseBody(res: HttpResponse, ctx: FetchContext, secrets: readonly string[]): ParsedResponse {
+  const text = res.text('latin1');
+  if (!/<OFX[\s>]/i.test(text)) {
+    if (looksLikeHtml(text)) {
+      // Banks answer maintenance and firewall blocks with an HTML page on HTTP 200.
+      throw new BankUnavailableError('OFX_HTML_PAGE', `${ctx.connection}: the OFX server ${res.safeUrl} answered with an HTML page ("${bodySnippet(text, secrets)}") instead of OFX; the bank may be in maintenance, or the url setting is wrong`, {
+        details: { connection: ctx.connection, status: res.status },
+      });
+    }
+    const what = text.trim() === '' ? 'an empty body' : `something that is not OFX ("${bodySnippet(text, secrets, 80)}")`;
+    throw new MalformedStatementError('OFX_NOT_OFX', `${ctx.connection}: the OFX server ${res.safeUrl} answered with ${what}`, {
+      details: { connection: ctx.connection, status: res.status },
+    });
+  }
   try {
-    parsed = parseOfxStatements(Buffer.from(res.body), { fileName: `${ctx.connection}: OFX response` });
+    return parseOfxResponse(Buffer.from(res.body), { fileName: `${ctx.connection}: OFX response`, allowNoStatement: true });
   } catch (err) {
     if (!(err instanceof MalformedStatementError)) throw err;
     const message = redactText(err.message, secrets);
@@ -66,8 +53,12 @@ function readStatementContent(res: HttpResponse, ctx: FetchContext, accountId: s
       details: { connection: ctx.connection, ...err.details },
     });
   }
+}
+
+/** The statement the answering wrapper carries, filtered to what the connection wants. */
+function pickStatement(parsed: ParsedResponse, part: OfxEnvelopePart, ctx: FetchContext, accountId: string, warn: (m: string) => void): BankAccountStatement {
   for (const w of parsed.warnings) warn(w);
-  const statement = parsed.statements.find((s) => s.accountId === accountId) ?? parsed.statements[0];
+  const statement = parsed.statements[part.statementIndex!];
   if (!statement) throw new OfxContentError('the statement wrapper holds no readable STMTRS/CCSTMTRS');
   if (statement.accountId !== accountId) warn(`the bank answered for account ${statement.accountId}, requested ${accountId}`);
   // OFX 2.1.1+ BANKTRANLISTP lines are pending; the connection decides whether it wants them.
@@ -120,28 +111,29 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
         })),
     });
   }
-  const doc = parseBody(res, ctx, secrets);
+  const parsed = parseBody(res, ctx, secrets);
   try {
-    const signon = signonStatus(doc);
+    const signon = statusCode(parsed.signon);
     if (!signon) throw new OfxContentError('the response has no SIGNONMSGSRSV1/SONRS/STATUS');
     const signonError = ofxStatusError(signon, 'signon', ctx.connection, secrets, warn);
     if (signonError) throw signonError;
-    const parts = statementParts(doc);
-    const part = parts.find((p) => p.trnUid === trnUid) ?? (parts.length === 1 ? parts[0] : undefined);
+    const parts = parsed.parts ?? [];
+    const part = answeringPart(parts, trnUid);
     if (!part) throw new OfxContentError(parts.length === 0 ? 'the response has no statement (STMTTRNRS/CCSTMTTRNRS)' : 'no statement in the response answers this request\'s TRNUID');
     if (part.trnUid !== trnUid) warn(`the statement's TRNUID ${part.trnUid ?? '(none)'} differs from the request's`);
-    if (part.status) {
-      const stmtError = ofxStatusError(part.status, 'statement', ctx.connection, secrets, warn);
+    const partStatus = statusCode(part.status);
+    if (partStatus) {
+      const stmtError = ofxStatusError(partStatus, 'statement', ctx.connection, secrets, warn);
       if (stmtError) throw stmtError;
     }
-    if (!part.body) {
+    if (part.statementIndex === undefined) {
       // Some banks send no STMTRS when the range is empty (protocols.md §1 "History and windows").
       warn('the bank sent no statement body for this window; read as no transactions');
       return { statements: [], warnings };
     }
-    const statement = readStatementContent(res, ctx, settings.accountId, secrets, warn);
+    const statement = pickStatement(parsed, part, ctx, settings.accountId, warn);
     ctx.logger.debug('ofx statement read', {
-      event: 'bank.ofx', connection: ctx.connection, transactions: statement.transactions.length, ofx_version: doc.version,
+      event: 'bank.ofx', connection: ctx.connection, transactions: statement.transactions.length, ofx_version: parsed.format,
     });
     return { statements: [statement], warnings };
   } catch (err) {

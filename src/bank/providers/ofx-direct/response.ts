@@ -1,51 +1,28 @@
-import { child, children, leaf, type OfxDocument, type OfxElement } from './sgml';
-import type { OfxStatus } from './status';
+import type { OfxEnvelopePart, OfxStatus } from '../../formats';
+import type { OfxStatusCode } from './status';
 
 /**
- * The protocol envelope of an OFX response: the signon STATUS and each transaction wrapper
- * (STMTTRNRS / CCSTMTTRNRS) with its TRNUID, STATUS and whether it carries a statement. The
- * statement content itself is read by the drop folder's OFX parser, so a bank's lines come out
- * the same whether they arrive as a downloaded file or over Direct Connect.
+ * The protocol envelope of an OFX response as the one OFX reader (src/bank/formats/ofx.ts) gives
+ * it: the signon STATUS and each transaction wrapper (STMTTRNRS / CCSTMTTRNRS) with its TRNUID,
+ * STATUS and the statement it carries. The statement content is read in the same pass, so a
+ * bank's lines come out the same whether they arrive as a downloaded file or over Direct Connect.
  *
  * @link OFX 1.6 spec §2.4.5 (transaction wrappers), §3.1.5 (STATUS), §11.4.2.2 (STMTRS),
- *       §11.4.3.2 (CCSTMTRS)
+ *       §11.4.3.2 (CCSTMTRS); docs/FORMATS.md §OFX
  */
 
 /** A line or field the reader cannot use; the caller turns it into a MalformedStatementError. */
 export class OfxContentError extends Error {}
 
-/** One `*TRNRS` wrapper of the response. */
-export interface OfxStatementPart {
-  kind: 'bank' | 'creditcard';
-  trnUid?: string;
-  status?: OfxStatus;
-  /** STMTRS or CCSTMTRS; absent when the status failed or the bank had nothing to say. */
-  body?: OfxElement;
-}
-
-export function readStatus(wrapper: OfxElement | undefined): OfxStatus | undefined {
-  const status = child(wrapper, 'STATUS');
+/** A STATUS as written, with its CODE checked to be a number. */
+export function statusCode(status: OfxStatus | undefined): OfxStatusCode | undefined {
   if (!status) return undefined;
-  const code = leaf(status, 'CODE');
-  if (code === undefined || !/^\d+$/.test(code)) throw new OfxContentError(`STATUS has no numeric CODE (${code ?? 'missing'})`);
-  return { code: Number(code), severity: leaf(status, 'SEVERITY') ?? 'ERROR', message: leaf(status, 'MESSAGE') };
+  const code = status.code;
+  if (code === undefined || !/^\d+$/.test(code)) throw new OfxContentError(`STATUS has no numeric CODE (${code || 'missing'})`);
+  return { code: Number(code), severity: status.severity || 'ERROR', message: status.message };
 }
 
-export function signonStatus(doc: OfxDocument): OfxStatus | undefined {
-  return readStatus(child(doc.root, 'SIGNONMSGSRSV1/SONRS'));
-}
-
-export function statementParts(doc: OfxDocument): OfxStatementPart[] {
-  const parts: OfxStatementPart[] = [];
-  for (const set of children(doc.root, 'BANKMSGSRSV1')) {
-    for (const trn of children(set, 'STMTTRNRS')) {
-      parts.push({ kind: 'bank', trnUid: leaf(trn, 'TRNUID'), status: readStatus(trn), body: child(trn, 'STMTRS') });
-    }
-  }
-  for (const set of children(doc.root, 'CREDITCARDMSGSRSV1')) {
-    for (const trn of children(set, 'CCSTMTTRNRS')) {
-      parts.push({ kind: 'creditcard', trnUid: leaf(trn, 'TRNUID'), status: readStatus(trn), body: child(trn, 'CCSTMTRS') });
-    }
-  }
-  return parts;
+/** The wrapper answering `trnUid`, or the only one when the bank did not echo it. */
+export function answeringPart(parts: readonly OfxEnvelopePart[], trnUid: string): OfxEnvelopePart | undefined {
+  return parts.find((p) => p.trnUid === trnUid) ?? (parts.length === 1 ? parts[0] : undefined);
 }

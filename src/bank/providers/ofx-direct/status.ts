@@ -9,10 +9,10 @@ import type { PermanentError } from '../../../shared/errors';
  * (OFX 1.6 spec §3.1.5); a signon can succeed while a statement fails.
  *
  * @link OFX 1.6 spec §3.1.5.1 (general codes), §2.5.1.5 (signon codes 15000–15513),
- *       §11.4.2.2 / §11.13 (banking codes 2000–2028); research/protocols.md §1 "Status codes"
+ *       §11.4.2.2 / §11.13 (banking codes 2000–2028); docs/FORMATS.md §OFX
  */
 
-export interface OfxStatus {
+export interface OfxStatusCode {
   code: number;
   /** INFO | WARN | ERROR */
   severity: string;
@@ -72,7 +72,7 @@ const OK_CODES = new Set([0, 1]);
  * "statement").
  */
 export function ofxStatusError(
-  status: OfxStatus,
+  status: OfxStatusCode,
   where: string,
   connection: string,
   secrets: readonly string[],

@@ -1,4 +1,0 @@
-/** The local access API: the books as a CouchDB-compatible database on 127.0.0.1. */
-export { LocalApi, type LocalApiOptions } from './server';
-export { LocalApiError, CouchError } from './errors';
-export { COUCHDB_VERSION } from './routes';
