@@ -4,6 +4,7 @@ import { isCalendarDate, type CalendarDate } from '../shared/dates';
 import { Deadline } from '../shared/deadline';
 import { PermanentError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { redactText, safeErrorSummary } from '../shared/redact';
 import {
   type BankConnectionStatus,
   type BooksDoc,
@@ -219,8 +220,14 @@ export class FetchLoop {
     const t0 = performance.now();
     const started = this.now();
     const log = this.logger.child({ connection: spec.name, provider: spec.provider });
+    // What a bank said reaches the status document (which syncs), the log and `booksync fetch`:
+    // masked here once more whatever the provider did (shared/redact.ts).
+    const secrets = Object.values(spec.secrets);
+    const safeError = (error: { code: string; message: string }) => safeErrorSummary(error, secrets);
     const finish = (outcome: Omit<RunOutcome, 'ms' | 'connection' | 'provider'>): RunOutcome => {
       const full: RunOutcome = { connection: spec.name, provider: spec.provider, ...outcome, ms: Math.round(performance.now() - t0) };
+      if (full.error) full.error = safeError(full.error);
+      full.warnings = full.warnings.map((w) => redactText(w, secrets));
       const level = full.error && !full.skipped ? 'warn' : 'info';
       log.log(level, `bank run ${spec.name}: ${full.status}${full.skipped ? ` (skipped: ${full.skipped})` : ''}`, {
         event: 'bank.run',
@@ -270,7 +277,7 @@ export class FetchLoop {
     const skip = async (reason: SkipReason, status: BankConnectionStatus, nextRunAt: string | undefined, error?: { code: string; message: string }): Promise<RunOutcome> => {
       const next: BankConnectionState = { ...doc, status };
       if (nextRunAt) next.next_run_at = nextRunAt;
-      if (error) next.last_error = error;
+      if (error) next.last_error = safeError(error);
       try {
         if (next.status !== doc.status || next.next_run_at !== doc.next_run_at || next.last_error?.message !== doc.last_error?.message || doc._rev === undefined) await save(next);
       } catch (err) {
@@ -386,7 +393,7 @@ export class FetchLoop {
       announce(next.status);
       return finish({ status: next.status, window, counts, next_run_at: next.next_run_at, warnings: [...result.warnings, ...planWarnings], new_ids: newIds });
     } catch (err) {
-      const error = describeError(err);
+      const error = safeError(describeError(err));
       const finishedAt = this.now();
       let status: BankConnectionStatus = 'error';
       let nextRun = planNext(finishedAt);

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { BankAuthError, BankError, BankUnavailableError, MalformedStatementError, RateLimitedError } from './errors';
 import { Deadline } from '../shared/deadline';
 import { PermanentError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { MAX_REDACTED_TEXT, redactText, truncateText } from '../shared/redact';
 
 /**
  * The provider toolkit for talking HTTP to a bank or aggregator: one request function with a
@@ -158,7 +156,7 @@ function transportError(ctx: HttpContext, what: string, safe: string, err: unkno
   }
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  const reason = redact(cause instanceof Error ? cause.message : String(cause), secrets);
+  const reason = redactText(cause instanceof Error ? cause.message : String(cause), secrets);
   return new BankUnavailableError('BANK_NETWORK', `${ctx.connection}: ${what}: cannot reach ${safe}: ${typeof code === 'string' ? code : reason}`, {
     details: { ...details, reason },
   });
@@ -216,30 +214,22 @@ export function splitCredentials(url: URL | string): { url: URL; authorization?:
   return { url: u, username, password, authorization: `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}` };
 }
 
-/** Masks every secret (and its URL-encoded and Basic-auth forms) in `text`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (!secret || secret.length < 3) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
-  }
-  return out;
-}
-
 export function looksLikeHtml(text: string): boolean {
   return /^\s*(<!doctype html|<html[\s>]|<head[\s>]|<body[\s>])/i.test(text) || /<html[\s>][\s\S]*<\/html>/i.test(text.slice(0, 4096));
 }
 
-/** A short, single-line, secret-free excerpt of a response body for an error message. */
+/**
+ * A short, single-line, secret-free excerpt of a response body for an error message: redacted
+ * (shared/redact.ts) before an HTML page is reduced to its title and before it is cut.
+ */
 export function bodySnippet(text: string, secrets: readonly string[] = [], max = 160): string {
-  let s = text;
+  let s = redactText(text.slice(0, MAX_REDACTED_TEXT), secrets);
   if (looksLikeHtml(s)) {
     const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(s)?.[1];
     const h1 = /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(s)?.[1];
     s = (title ?? h1 ?? s.replace(/<[^>]*>/g, ' ')).replace(/<[^>]*>/g, ' ');
   }
-  s = redact(s.replace(/\s+/g, ' ').trim(), secrets);
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+  return truncateText(s.replace(/\s+/g, ' ').trim(), max);
 }
 
 /** Parses a JSON body; anything unreadable is a `MalformedStatementError` naming the request. */
@@ -302,49 +292,4 @@ export function statusError(res: HttpResponse, opts: StatusErrorOptions): BankEr
   }
   if (status >= 400) return new BankRequestRejectedError('BANK_HTTP_REJECTED', message, { details });
   return new MalformedStatementError('BANK_HTTP_UNEXPECTED', `${message}: unexpected status`, { details });
-}
-
-/**
- * Credential state files (a SimpleFIN access URL, GoCardless tokens) belong to the provider
- * toolkit too: they are written with mode 0600 from the first byte (created with that mode, then
- * renamed into place, so a reader never sees a partial file and the content is never looser than
- * 0600 even for an instant) and re-tightened if someone loosened them.
- */
-export async function writePrivateFile(file: string, content: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const handle = await fsp.open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(content, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fsp.rename(tmp, file);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
-    throw stateFileError('BANK_STATE_WRITE', 'cannot write', file, err);
-  }
-}
-
-/** Reads a credential state file; `undefined` when it does not exist. Tightens its mode to 0600. */
-export async function readPrivateFile(file: string): Promise<string | undefined> {
-  try {
-    const content = await fsp.readFile(file, 'utf8');
-    const { mode } = await fsp.stat(file);
-    if ((mode & 0o077) !== 0) await fsp.chmod(file, 0o600);
-    return content;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw stateFileError('BANK_STATE_READ', 'cannot read', file, err);
-  }
-}
-
-/** A state file problem is the installation's (permissions, full disk): retrying will not help. */
-function stateFileError(code: string, verb: string, file: string, err: unknown): PermanentError {
-  const errno = (err as NodeJS.ErrnoException).code;
-  return new PermanentError(code, `${verb} the state file ${file}${errno ? ` (${errno})` : ''}; check the state directory's owner and free space`, {
-    cause: err, details: { file },
-  });
 }

@@ -23,9 +23,9 @@ export interface Command {
 
 const offline = () => import('../daemon/offline-commands');
 
-async function quietLogger(env: NodeJS.ProcessEnv) {
-  const { createLogger } = await import('../daemon');
-  return createLogger({ level: env.BOOKSYNC_CLI_LOG_LEVEL ?? 'warn', stream: process.stderr, secrets: () => [] });
+async function quietLogger(configPath: string, env: NodeJS.ProcessEnv) {
+  const { createCliLogger } = await import('../daemon/cli-logger');
+  return createCliLogger(configPath, env);
 }
 
 function out(text: string): void {
@@ -52,7 +52,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     options: { resolved: { type: 'boolean' }, json: { type: 'boolean' }, take: { type: 'string' }, doc: { type: 'string' } },
     async run({ values, positionals, configPath, env }) {
       const o = await offline();
-      const logger = await quietLogger(env);
+      const logger = await quietLogger(configPath, env);
       if (positionals[0] === 'resolve') {
         const id = positionals[1];
         if (!id) return usageError('conflicts resolve: which document?', this.usage);
@@ -86,7 +86,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     async run({ values, positionals, configPath, env }) {
       if (positionals[0] !== 'strip-excluded' || positionals.length > 1) return usageError(`sync: unknown or missing action${positionals[0] ? ` '${positionals.join(' ')}'` : ''}`, this.usage);
       const o = await offline();
-      const result = await o.stripExcluded(configPath, env, await quietLogger(env));
+      const result = await o.stripExcluded(configPath, env, await quietLogger(configPath, env));
       if (values.json) json(result);
       else out(`removed newly excluded fields from ${result.docs} cloud document(s)`);
       return 0;
@@ -99,7 +99,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     async run({ values, positionals, configPath, env }) {
       const since = values.since as string | undefined;
       if (since !== undefined && (!positionals.length || !/^\d{4}-\d{2}-\d{2}$/.test(since))) return usageError('fetch: --since takes a date YYYY-MM-DD and the names of the connections to fetch from it', this.usage);
-      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(env), positionals, since);
+      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(configPath, env), positionals, since);
       if (values.json) json(outcomes);
       else {
         out(
@@ -132,7 +132,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
       if (positionals[0] !== 'duplicates' || positionals.length > 1) return usageError(`bank: unknown subcommand '${positionals.join(' ')}'`, this.usage);
       const days = values.days === undefined ? undefined : Number(values.days);
       if (days !== undefined && (!/^\d+$/.test(String(values.days)) || days > 366)) return usageError('bank duplicates: --days takes a whole number of days (0 to 366)', this.usage);
-      const pairs = await (await offline()).bankDuplicates(configPath, env, await quietLogger(env), days);
+      const pairs = await (await offline()).bankDuplicates(configPath, env, await quietLogger(configPath, env), days);
       if (values.json) json(pairs);
       else if (pairs.length === 0) out('no likely duplicates');
       else {
@@ -176,7 +176,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     options: { pending: { type: 'boolean' }, with: { type: 'string' }, undo: { type: 'boolean' }, json: { type: 'boolean' } },
     async run({ values, positionals, configPath, env }) {
       const o = await offline();
-      const logger = await quietLogger(env);
+      const logger = await quietLogger(configPath, env);
       if (values.pending) {
         const lines = (await o.ledgerPending(configPath, env, logger)) as unknown as Array<Record<string, unknown>>;
         if (values.json) json(lines);
@@ -203,7 +203,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     usage: 'booksync report [--date YYYY-MM-DD] [--include-draft] [--json]',
     options: { date: { type: 'string' }, 'include-draft': { type: 'boolean' }, json: { type: 'boolean' } },
     async run({ values, configPath, env }) {
-      const report = await (await offline()).ledgerReportOf(configPath, env, await quietLogger(env), values.date as string | undefined, Boolean(values['include-draft']));
+      const report = await (await offline()).ledgerReportOf(configPath, env, await quietLogger(configPath, env), values.date as string | undefined, Boolean(values['include-draft']));
       if (values.json) {
         json(report);
         return 0;

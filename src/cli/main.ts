@@ -22,9 +22,9 @@ const CONFIG_CODES = new Set(['LEDGER_CHART_INVALID']);
 const daemonModule = () => import('../daemon');
 
 /** A logger for commands that open the books directly: warnings and errors to stderr only. */
-async function cliLogger(env: NodeJS.ProcessEnv) {
-  const { createLogger } = await daemonModule();
-  return createLogger({ level: env.BOOKSYNC_CLI_LOG_LEVEL ?? 'warn', stream: process.stderr, secrets: () => [] });
+async function cliLogger(configPath: string, env: NodeJS.ProcessEnv) {
+  const { createCliLogger } = await import('../daemon/cli-logger');
+  return createCliLogger(configPath, env);
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -85,7 +85,7 @@ const COMMANDS: Record<string, Command> = {
     options: { json: { type: 'boolean' } },
     async run({ values, configPath, env }) {
       const { readStatus } = await daemonModule();
-      const report: StatusReport = await readStatus(configPath, env, await cliLogger(env));
+      const report: StatusReport = await readStatus(configPath, env, await cliLogger(configPath, env));
       process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
       return EXIT.OK;
     },

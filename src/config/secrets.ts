@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { unreadableReason } from './errors';
 import type { RawIssue } from './issues';
 import type { KeyPath } from './locate';
@@ -10,7 +10,8 @@ import type { KeyPath } from './locate';
  * LoadCredential=) first when it is set, then next to the config file. Every reference in the
  * file is resolved (a disabled connection's too), so a broken reference shows at load time, not
  * when the connection is switched on. Messages name the key and the variable or file, never
- * the value.
+ * the value. A secret file that group or others may read or change is refused, as ssh refuses such
+ * a private key; systemd controls the files under $CREDENTIALS_DIRECTORY, so those are accepted.
  */
 
 type Obj = Record<string, unknown>;
@@ -58,13 +59,31 @@ function readSecretFile(name: string, ctx: SecretContext): { value: string } | {
     try {
       // One trailing newline is an artefact of `echo ... > file`, not part of the secret.
       const value = readFileSync(candidate, 'utf8').replace(/\r?\n$/, '');
-      return value === '' ? { problem: `secret file ${candidate} is empty` } : { value };
+      if (value === '') return { problem: `secret file ${candidate} is empty` };
+      const open = openTo(candidate, ctx.env.CREDENTIALS_DIRECTORY);
+      return open ? { problem: open } : { value };
     } catch (err) {
       last = err as NodeJS.ErrnoException;
       if (last.code !== 'ENOENT') break;
     }
   }
   return { problem: `cannot read secret file ${candidates.join(' or ')} (${unreadableReason(last)})` };
+}
+
+/** The problem with `file`'s mode, when group or others have any permission on it outside $CREDENTIALS_DIRECTORY. */
+function openTo(file: string, credentialsDir: string | undefined): string | undefined {
+  if (credentialsDir) {
+    const inside = relative(resolve(credentialsDir), resolve(file));
+    if (inside !== '' && !inside.startsWith('..') && !isAbsolute(inside)) return undefined;
+  }
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) === 0) return undefined;
+  const who = [mode & 0o070 ? 'group' : '', mode & 0o007 ? 'others' : ''].filter(Boolean).join(' and ');
+  return `secret file ${file} has mode 0${mode.toString(8).padStart(3, '0')}: ${who} may read or change it; make it private to the service user: chmod 600 ${shellQuote(file)}`;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 export function resolveSecrets(data: unknown, ctx: SecretContext): ResolvedSecrets {

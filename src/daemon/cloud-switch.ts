@@ -5,6 +5,10 @@ import type { Service } from './service';
 /** What the switch needs of the embedded cloud (embedded-cloud.ts). */
 export interface EmbeddedCloudLike {
   readonly url: string;
+  /** The URL with the embedded cloud's login in it, for the sync engine. */
+  readonly syncUrl: string;
+  /** Its generated password, for the daemon to mask. */
+  secrets(): string[];
   start(): Promise<void>;
   stop(deadline: number): Promise<void>;
   status(): Promise<Record<string, unknown>>;
@@ -45,13 +49,17 @@ export class CloudSwitch implements Service {
   async urlFor(config: Config): Promise<string> {
     if (config.cloud.embedded) {
       await this.startEmbedded();
-      return (this.embedded as EmbeddedCloudLike).url;
+      return (this.embedded as EmbeddedCloudLike).syncUrl;
     }
     if (this.running) {
       this.logger.info('embedded cloud stopped: the sync now uses the configured cloud.url', { event: 'cloud.switch' });
       await this.stopEmbedded(Date.now() + 10_000);
     }
     return config.cloud.url;
+  }
+
+  secrets(): string[] {
+    return this.embedded?.secrets() ?? [];
   }
 
   async status(): Promise<Record<string, unknown>> {

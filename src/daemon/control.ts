@@ -2,12 +2,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { redactValue } from '../shared/redact';
 
 /**
  * The control channel: a Unix socket in the state directory (mode 0600, so only the service
  * user and root can talk to the daemon) carrying one JSON object a line. A request is
  * `{ "id": 1, "method": "status", "params": {...} }`; the answer is `{ "id": 1, "ok": true,
  * "result": ... }` or `{ "id": 1, "ok": false, "error": { "code", "message" } }`.
+ *
+ * Every answer passes through the secret redaction (shared/redact.ts) on its way out: what the
+ * CLI prints (`status`, `fetch`) may carry what a cloud or a bank said.
  */
 export type ControlHandler = (params: Record<string, unknown>) => Promise<unknown>;
 
@@ -29,7 +33,12 @@ export class ControlServer {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly socketPath: string, private readonly logger: Logger) {}
+  constructor(
+    private readonly socketPath: string,
+    private readonly logger: Logger,
+    /** The secrets to mask in every answer. */
+    private readonly secrets: () => readonly string[] = () => [],
+  ) {}
 
   /** Registers a method; later issues (sync, bank, ledger) add theirs through the daemon. */
   handle(method: string, handler: ControlHandler): void {
@@ -102,23 +111,27 @@ export class ControlServer {
     let id: unknown = null;
     let reply: Record<string, unknown>;
     try {
-      const request = JSON.parse(line) as { id?: unknown; method?: unknown; params?: unknown };
-      id = request.id ?? null;
-      const stream = typeof request.method === 'string' ? this.streams.get(request.method) : undefined;
+      const parsed = parseLine(line);
+      id = parsed.id ?? null;
+      const request = checkRequest(parsed);
+      // A streamed answer (a backup) is the books' own bytes, passed on as they are.
+      const stream = this.streams.get(request.method);
       if (stream) return await this.answerStream(socket, id, stream, request.params);
-      const handler = typeof request.method === 'string' ? this.handlers.get(request.method) : undefined;
+      const handler = this.handlers.get(request.method);
       if (!handler) {
-        throw new ControlError('CONTROL_UNKNOWN_METHOD', `unknown control method '${String(request.method)}' (known: ${this.methods().join(', ')})`);
+        throw new ControlError('CONTROL_UNKNOWN_METHOD', `unknown control method '${request.method}' (known: ${this.methods().join(', ')})`);
       }
-      const params = request.params && typeof request.params === 'object' ? (request.params as Record<string, unknown>) : {};
-      reply = { id, ok: true, result: await handler(params) };
+      reply = { id, ok: true, result: await handler(request.params) };
     } catch (err) {
-      if (!(err instanceof BooksyncError)) {
+      if (err instanceof ControlError && err.code === 'CONTROL_BAD_REQUEST') {
+        // A client's mistake, not the daemon's: one warn line saying what was wrong, no stack.
+        this.logger.warn(`malformed control request: ${err.message}`, { event: 'control.bad_request', error: describeError(err) });
+      } else if (!(err instanceof BooksyncError)) {
         this.logger.error('control request failed', { event: 'control.error', err });
       }
       reply = { id, ok: false, error: describeError(err) };
     }
-    if (!socket.destroyed) socket.write(JSON.stringify(reply) + '\n');
+    if (!socket.destroyed) socket.write(JSON.stringify(redactValue(reply, this.secrets())) + '\n');
   }
 
   private async answerStream(socket: net.Socket, id: unknown, handler: ControlStreamHandler, params: unknown): Promise<void> {
@@ -148,6 +161,33 @@ export class ControlServer {
     }
     socket.end();
   }
+}
+
+interface ControlRequest {
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** One request line as JSON; anything but an object is `CONTROL_BAD_REQUEST`. */
+function parseLine(line: string): Record<string, unknown> {
+  let request: unknown;
+  try {
+    request = JSON.parse(line);
+  } catch (err) {
+    throw new ControlError('CONTROL_BAD_REQUEST', `the request is not JSON (${(err as Error).message})`);
+  }
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+    throw new ControlError('CONTROL_BAD_REQUEST', 'the request must be a JSON object with a method');
+  }
+  return request as Record<string, unknown>;
+}
+
+/** `{ "method": string, "params"?: object }`, else `CONTROL_BAD_REQUEST`. */
+function checkRequest(request: Record<string, unknown>): ControlRequest {
+  const { method, params = {} } = request;
+  if (typeof method !== 'string' || method === '') throw new ControlError('CONTROL_BAD_REQUEST', "the request has no 'method' string");
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new ControlError('CONTROL_BAD_REQUEST', "'params' must be a JSON object");
+  return { method, params: params as Record<string, unknown> };
 }
 
 /** Thrown by the client when no daemon answers on the socket (then the CLI works offline). */

@@ -5,6 +5,7 @@ import { ConfigError, formatIssue, loadConfig, secretValues, type Config } from 
 import { BooksStore } from '../ledger';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { ensurePrivateDir } from '../shared/private-file';
 import { registerBackup } from './backup';
 import { ControlServer } from './control';
 import { effectiveLogFormat } from './log-pretty';
@@ -72,7 +73,7 @@ export class Daemon {
       level: config.log.level,
       file: config.log.file ?? undefined,
       stream: options.stdout,
-      secrets: () => secretValues(this.config),
+      secrets: () => this.secrets(),
       defaultMeta: { pid: process.pid },
       format: effectiveLogFormat(config.log.format, options.env ?? process.env, options.stdout ? false : process.stdout.isTTY === true),
     });
@@ -80,6 +81,11 @@ export class Daemon {
     // The books answering a read is part of the watchdog's liveness check (a missing id is enough).
     const books = { name: 'books', check: async () => void (await this.store.get('booksync-watchdog-probe')) };
     this.systemd = new SystemdIntegration({ env: options.env ?? process.env, logger: this.logger, services: () => this.services, probes: () => [books] });
+  }
+
+  /** What to mask in logs and control answers: the config's secrets and those services made (the embedded cloud's password). */
+  private secrets(): string[] {
+    return [...secretValues(this.config), ...this.services.flatMap((s) => s.secrets?.() ?? [])];
   }
 
   get log(): Logger {
@@ -110,8 +116,9 @@ export class Daemon {
   private async open(): Promise<void> {
     const { config, logger } = this;
     const paths = statePaths(config.state_dir);
-    fs.mkdirSync(config.state_dir, { recursive: true, mode: 0o750 });
+    const looser = ensurePrivateDir(config.state_dir);
     logger.info('booksync starting', { event: 'daemon.start', version: VERSION, config: this.options.configPath, state_dir: config.state_dir });
+    if (looser !== undefined) logger.warn(`state directory ${config.state_dir} was mode 0${looser.toString(8)}; now 0700 (it holds the books and credentials)`, { event: 'daemon.state_dir_mode', state_dir: config.state_dir });
     try {
       this.store = await BooksStore.open(paths.books, { logger: logger.child({ component: 'ledger' }) });
     } catch (err) {
@@ -126,7 +133,7 @@ export class Daemon {
       throw err;
     }
     fs.writeFileSync(paths.pidFile, `${process.pid}\n`);
-    this.control = new ControlServer(paths.socket, logger.child({ component: 'control' }));
+    this.control = new ControlServer(paths.socket, logger.child({ component: 'control' }), () => this.secrets());
     this.control.handle('status', async () => this.status());
     this.control.handle('reload', async () => ({ applied: await this.reload() }));
     this.services = (this.options.services ?? (() => []))({

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import winston from 'winston';
 import { prettyFormat } from './log-pretty';
@@ -9,16 +10,18 @@ function safeStringify(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 import type { Logger } from '../shared/logger';
+import { redactValue } from '../shared/redact';
 
 /**
  * The daemon's logger: winston, one JSON object a line (`ts level event msg` plus context
  * fields), on stdout by default so journald keeps it, optionally also to a file.
  *
- * Every line passes through one redaction step that masks every configured secret value wherever
- * it would appear: in the message, in any field (nested), in error messages and stacks. The
- * secret list is read on each line, so a config reload that changes secrets takes effect at once.
+ * Every line passes through the one redaction step (shared/redact.ts) that masks every configured
+ * secret wherever it would appear (in the message, in any field, nested, in error messages and
+ * stacks) and in every encoding it travels in: percent-encoded, JSON- and entity-escaped, inside
+ * base64 such as a Basic `Authorization` header. The secret list is read on each line, so a
+ * config reload that changes secrets takes effect at once.
  */
-export const REDACTED = '[redacted]';
 
 export interface LoggerOptions {
   level: string;
@@ -32,40 +35,6 @@ export interface LoggerOptions {
   defaultMeta?: Record<string, unknown>;
   /** `pretty` renders the stream's lines for a person (src/daemon/log-pretty.ts); the file stays JSON. */
   format?: 'json' | 'pretty';
-}
-
-/** Replaces every occurrence of every secret (longest first, so overlapping secrets mask whole). */
-export function redactText(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length)) {
-    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-    // Secrets also reach logs percent-encoded (URLs) or base64-encoded (Basic auth headers).
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret && out.includes(encoded)) out = out.split(encoded).join(REDACTED);
-  }
-  // Credentials in URLs (`https://user:pass@host`) are masked even when not configured as secrets.
-  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)([^/\s:@]+):([^/\s@]+)@/gi, `$1$2:${REDACTED}@`);
-}
-
-/** Deep copy of a log value with secrets masked; Errors become plain objects with message, code, stack and cause. */
-export function redactValue(value: unknown, secrets: readonly string[], seen = new WeakSet<object>()): unknown {
-  if (typeof value === 'string') return redactText(value, secrets);
-  if (value === null || typeof value !== 'object') return value;
-  if (seen.has(value)) return '[circular]';
-  seen.add(value);
-  if (value instanceof Error) {
-    const plain: Record<string, unknown> = { name: value.name, message: value.message };
-    const withCode = value as Error & { code?: unknown; details?: unknown };
-    if (withCode.code !== undefined) plain.code = withCode.code;
-    if (withCode.details !== undefined) plain.details = withCode.details;
-    if (value.stack) plain.stack = value.stack;
-    if (value.cause !== undefined) plain.cause = value.cause;
-    return redactValue(plain, secrets, seen);
-  }
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, secrets, seen));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, secrets, seen);
-  return out;
 }
 
 /** The winston format: rename fields to `ts level event msg`, then mask secrets everywhere. */
@@ -89,6 +58,20 @@ function lineFormat(secrets: () => readonly string[]) {
   })();
 }
 
+/** Owner reads and writes, the group (e.g. `adm`, `systemd-journal`) reads, others nothing. */
+export const LOG_FILE_MODE = 0o640;
+
+/** A log file left by an older version or created by hand may be world-readable: bring it to `LOG_FILE_MODE` or stricter. */
+function tightenLogFile(file: string): void {
+  let mode: number;
+  try {
+    mode = fs.statSync(file).mode & 0o777;
+  } catch {
+    return; // created by the transport, with LOG_FILE_MODE
+  }
+  if ((mode & ~LOG_FILE_MODE) !== 0) fs.chmodSync(file, mode & LOG_FILE_MODE);
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const format = options.format === 'pretty' ? prettyFormat() : undefined;
   const transports: winston.transport[] = [
@@ -96,7 +79,10 @@ export function createLogger(options: LoggerOptions): Logger {
       ? new winston.transports.Stream({ stream: options.stream, format })
       : new winston.transports.Console({ stderrLevels: [], format }),
   ];
-  if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
+  if (options.file) {
+    tightenLogFile(options.file);
+    transports.push(new winston.transports.File({ filename: options.file, options: { flags: 'a', mode: LOG_FILE_MODE } }));
+  }
   return winston.createLogger({
     level: options.level,
     defaultMeta: options.defaultMeta,

@@ -41,10 +41,10 @@ function viaDaemonOr<T>(
 
 /** Opens the sync engine without starting it (bookkeeping + books; the embedded cloud when configured). */
 async function withSyncEngine<T>(store: BooksStore, config: Config, logger: Logger, fn: (engine: Awaited<ReturnType<typeof openSync>>['engine']) => Promise<T>): Promise<T> {
-  const cloud = config.cloud.embedded ? new EmbeddedCloud(path.join(config.state_dir, 'cloud'), 'books', 0, logger) : undefined;
+  const cloud = config.cloud.embedded ? new EmbeddedCloud(config.state_dir, 'books', 0, logger) : undefined;
   await cloud?.start();
   try {
-    const runtime = await openSync(syncSetupFrom(config, cloud ? cloud.url : config.cloud.url, store, logger));
+    const runtime = await openSync(syncSetupFrom(config, cloud ? cloud.syncUrl : config.cloud.url, store, logger));
     try {
       return await fn(runtime.engine);
     } finally {

@@ -4,6 +4,7 @@ import { BooksyncError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { controlRequest, DaemonNotRunningError } from './control';
 import { statePaths, StateDirInUseError } from './daemon';
+import { embeddedCloudPaths } from './embedded-cloud-login';
 import { baseStatus, type StatusReport } from './status';
 
 /**
@@ -50,6 +51,11 @@ export function readStatus(configPath: string, env: NodeJS.ProcessEnv, logger: L
     env,
     logger,
     async (socket) => (await controlRequest(socket, 'status')) as StatusReport,
-    async (store, config, booksPath) => baseStatus(config, store, booksPath),
+    async (store, config, booksPath) => {
+      const report = await baseStatus(config, store, booksPath);
+      // Where to find the embedded cloud's login even while it is not running.
+      if (config.cloud.embedded) report.services.cloud = { url: null, credentials_file: embeddedCloudPaths(config.state_dir).credentials };
+      return report;
+    },
   );
 }

@@ -13,6 +13,8 @@ export interface Service {
   /** Stop taking new work, finish or safely abandon in-flight work by `deadline` (epoch ms). */
   stop(deadline: number): Promise<void>;
   reload?(config: Config): Promise<void>;
+  /** Secrets the service holds besides the config's (e.g. a generated password), masked in every log line and control answer. */
+  secrets?(): readonly string[];
   /** A secret-free summary for `booksync status`. */
   status?(): Promise<Record<string, unknown>>;
   /** Resolves while the service's loop makes progress, rejects with the reason when it is stuck (systemd's watchdog). */

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Config } from '../config';
 import { BankService } from './bank-service';
 import type { ServiceContext } from './daemon';
@@ -26,7 +25,7 @@ export function wireServices(ctx: ServiceContext): Service[] {
   services.push(ops);
   // The embedded cloud runs while the config says `cloud.url: embedded`; a reload may switch
   // between it and a real cloud URL (cloud-switch.ts), and the sync follows the URL.
-  const cloud = new CloudSwitch(config, () => new EmbeddedCloud(path.join(ctx.stateDir, 'cloud'), EMBEDDED_DATABASE, 0, logger.child({ component: 'cloud' })), logger.child({ component: 'cloud' }));
+  const cloud = new CloudSwitch(config, () => new EmbeddedCloud(ctx.stateDir, EMBEDDED_DATABASE, 0, logger.child({ component: 'cloud' })), logger.child({ component: 'cloud' }));
   services.push(cloud);
   const cloudUrl = (current: Config): Promise<string> => cloud.urlFor(current);
   const ledger = new LedgerService(config, store, logger, control, ops.observeMovesPosted);

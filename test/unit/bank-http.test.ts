@@ -7,9 +7,10 @@ import * as path from 'node:path';
 import { BankAuthError, BankUnavailableError, MalformedStatementError, RateLimitedError } from '../../src/bank/errors';
 import { PermanentError } from '../../src/shared/errors';
 import {
-  BankRequestRejectedError, bodySnippet, httpRequest, looksLikeHtml, parseRetryAfter, readJson, readPrivateFile, redact, safeUrl,
-  splitCredentials, statusError, writePrivateFile, type HttpContext, type HttpResponse,
+  BankRequestRejectedError, bodySnippet, httpRequest, looksLikeHtml, parseRetryAfter, readJson, safeUrl,
+  splitCredentials, statusError, type HttpContext, type HttpResponse,
 } from '../../src/bank/http';
+import { readPrivateFile, writePrivateFile } from '../../src/shared/private-file';
 
 const NOW = new Date('2024-04-01T10:00:00Z');
 
@@ -51,15 +52,13 @@ describe('bank/http: credentials and redaction', () => {
     assert.equal(safeUrl('not a url'), '(invalid URL)');
   });
 
-  it('redact masks raw and URL-encoded secrets and leaves short ones alone', () => {
-    assert.equal(redact('pw=p@ss word and p%40ss%20word', ['p@ss word']), 'pw=*** and ***');
-    assert.equal(redact('a b', ['a']), 'a b');
-  });
-
-  it('bodySnippet uses an HTML page title, flattens whitespace, truncates and redacts', () => {
+  it('bodySnippet uses an HTML page title, flattens whitespace, truncates and redacts before it cuts', () => {
     assert.equal(bodySnippet('<html><head><title>Down for\n maintenance</title></head></html>'), 'Down for maintenance');
     assert.equal(bodySnippet('x'.repeat(500), [], 20).length, 20);
-    assert.equal(bodySnippet('token SECRET123 here', ['SECRET123']), 'token *** here');
+    assert.equal(bodySnippet('token SECRET123 here', ['SECRET123']), 'token [redacted] here');
+    // A secret straddling the cut is masked whole, never shown in part.
+    assert.equal(bodySnippet(`${'x'.repeat(15)}SECRET123`, ['SECRET123'], 20), `${'x'.repeat(15)}[red…`);
+    assert.equal(bodySnippet('<html><title>no P&amp;W&lt;1 here</title></html>', ['P&W<1']), 'no [redacted] here');
     assert.ok(looksLikeHtml('  <!DOCTYPE html><html></html>'));
     assert.ok(!looksLikeHtml('{"a":1}'));
   });
@@ -208,8 +207,8 @@ describe('bank/http: private state files', () => {
     await writePrivateFile(path.join(dir, 'a', 'b', 'secret'), 'x');
     assert.equal(fs.statSync(path.join(dir, 'a')).mode & 0o777, 0o700);
     fs.writeFileSync(path.join(dir, 'plain'), 'not a folder');
-    await assert.rejects(writePrivateFile(path.join(dir, 'plain', 'secret'), 'x'), (e: unknown) => e instanceof PermanentError && e.code === 'BANK_STATE_WRITE');
-    await assert.rejects(readPrivateFile(path.join(dir, 'plain', 'secret')), (e: unknown) => e instanceof PermanentError && e.code === 'BANK_STATE_READ');
+    await assert.rejects(writePrivateFile(path.join(dir, 'plain', 'secret'), 'x'), (e: unknown) => e instanceof PermanentError && e.code === 'STATE_FILE_WRITE');
+    await assert.rejects(readPrivateFile(path.join(dir, 'plain', 'secret')), (e: unknown) => e instanceof PermanentError && e.code === 'STATE_FILE_READ');
   });
 
   it('tightens a loosened file on read', async () => {

@@ -876,20 +876,20 @@ describe('config: secrets', () => {
   });
 
   it('reads { file: name } next to the config file, dropping one trailing newline', () => {
-    fs.writeFileSync(path.join(dir, 'cloud.pw'), 'pw-from-file\n');
+    fs.writeFileSync(path.join(dir, 'cloud.pw'), 'pw-from-file\n', { mode: 0o600 });
     const config = load(withPassword('{ file: cloud.pw }'), { env: {} }, path.join(dir, 'booksync.yaml'));
     assert.equal(config.cloud.auth?.password, 'pw-from-file');
   });
 
   it('looks a relative { file: name } up in $CREDENTIALS_DIRECTORY first', () => {
-    fs.writeFileSync(path.join(dir, 'cloud.pw'), 'beside-config');
+    fs.writeFileSync(path.join(dir, 'cloud.pw'), 'beside-config', { mode: 0o600 });
     fs.writeFileSync(path.join(creds, 'cloud.pw'), 'from-systemd\n');
     const config = load(withPassword('{ file: cloud.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, path.join(dir, 'booksync.yaml'));
     assert.equal(config.cloud.auth?.password, 'from-systemd');
   });
 
   it('falls back to the config folder when $CREDENTIALS_DIRECTORY lacks the file, and names both places when neither has it', () => {
-    fs.writeFileSync(path.join(dir, 'cloud.pw'), 'beside-config');
+    fs.writeFileSync(path.join(dir, 'cloud.pw'), 'beside-config', { mode: 0o600 });
     const file = path.join(dir, 'booksync.yaml');
     assert.equal(load(withPassword('{ file: cloud.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, file).cloud.auth?.password, 'beside-config');
     const err = configError(() => load(withPassword('{ file: other.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, file));
@@ -900,8 +900,32 @@ describe('config: secrets', () => {
 
   it('reads an absolute { file: PATH } as is', () => {
     const secret = path.join(creds, 'abs.pw');
-    fs.writeFileSync(secret, 'absolute');
+    fs.writeFileSync(secret, 'absolute', { mode: 0o600 });
     assert.equal(load(withPassword(`{ file: ${secret} }`), { env: {} }, path.join(dir, 'booksync.yaml')).cloud.auth?.password, 'absolute');
+  });
+
+  it('refuses a secret file group or others may open, naming the file, its mode and the chmod that fixes it', () => {
+    const file = path.join(dir, 'booksync.yaml');
+    const open = path.join(dir, 'open pw');
+    fs.writeFileSync(open, 'pw');
+    fs.chmodSync(open, 0o644);
+    const err = configError(() => load(withPassword(`{ file: "${open}" }`), { env: {} }, file));
+    assert.equal(err.code, 'CONFIG_INVALID');
+    assert.deepEqual(err.issues.map(short), [
+      `3:49: cloud.auth.password: secret file ${open} has mode 0644: group and others may read or change it; make it private to the service user: chmod 600 '${open}'`,
+    ]);
+    fs.chmodSync(open, 0o640);
+    assert.match(configError(() => load(withPassword(`{ file: "${open}" }`), { env: {} }, file)).format(), /has mode 0640: group may read or change it; .*chmod 600/);
+    fs.chmodSync(open, 0o600);
+    assert.equal(load(withPassword(`{ file: "${open}" }`), { env: {} }, file).cloud.auth?.password, 'pw');
+  });
+
+  it('accepts a secret file under $CREDENTIALS_DIRECTORY whatever its mode (systemd controls those)', () => {
+    const file = path.join(dir, 'booksync.yaml');
+    fs.writeFileSync(path.join(creds, 'cloud.pw'), 'from-systemd');
+    fs.chmodSync(path.join(creds, 'cloud.pw'), 0o644);
+    assert.equal(load(withPassword('{ file: cloud.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, file).cloud.auth?.password, 'from-systemd');
+    assert.equal(load(withPassword(`{ file: ${path.join(creds, 'cloud.pw')} }`), { env: { CREDENTIALS_DIRECTORY: creds } }, file).cloud.auth?.password, 'from-systemd');
   });
 
   it('an empty variable or file is an error naming the key', () => {
@@ -954,7 +978,7 @@ describe('config: secrets', () => {
 
   it('never puts a secret value into a ConfigError, whatever else is wrong', () => {
     const values = ['env-secret-4711', 'file-secret-4712', 'inline-secret-4713', 'url-secret-4714'];
-    fs.writeFileSync(path.join(dir, 'gc-key'), values[1]);
+    fs.writeFileSync(path.join(dir, 'gc-key'), values[1], { mode: 0o600 });
     const text = [
       'log: { level: loud }',
       'local_api: { enabled: true, username: books, password: inline-secret-4713 }',

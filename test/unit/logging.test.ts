@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger, redactText } from '../../src/daemon/logging';
+import { createLogger } from '../../src/daemon/logging';
+import { redactText } from '../../src/shared/redact';
 import { BooksyncError } from '../../src/shared/errors';
 
 function capture(secrets: string[], level = 'debug') {

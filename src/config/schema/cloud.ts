@@ -12,7 +12,7 @@ export const cloudSchema: Schema = object(
         { type: 'array', description: 'The database URL on each node of one CouchDB cluster, in order of preference.', minItems: 1, items: string('The database URL on one cluster node.', { format: 'booksync-cloud-url' }) },
       ],
     },
-    auth: object('How the daemon logs in to the cloud. Leave out for a server that needs no login (the embedded one).', {
+    auth: object('How the daemon logs in to the cloud. Leave out for the embedded cloud, which makes its own login (STATE_DIR/cloud-credentials), and for a server that needs none.', {
       method: oneOfValues('basic: an Authorization header on every request; cookie: one _session login, renewed when it expires.', CLOUD_AUTH_METHODS, { default: 'basic' }),
       username: string('Cloud user name.'),
       password: secret('Cloud password.'),

@@ -1,5 +1,6 @@
 import { Deadline } from '../../shared/deadline';
 import type { Logger } from '../../shared/logger';
+import { remoteExcerpt } from '../../shared/redact';
 import { SyncAuthError, SyncCloudGoneError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
 import { inlineAttachments } from '../local-store';
 import type {
@@ -291,7 +292,7 @@ export class CouchDbRemote implements RemoteStore {
     return rows.map((row): RemoteWriteResult => {
       if (row.rev && !row.error) return { id: row.id, ok: true, rev: row.rev };
       if (row.error === 'conflict') return { id: row.id, ok: false, conflict: true };
-      return { id: row.id, ok: false, conflict: false, error: row.error ?? 'unknown', reason: row.reason ?? '' };
+      return { id: row.id, ok: false, conflict: false, error: this.excerpt(row.error ?? 'unknown', 60), reason: this.excerpt(row.reason ?? '') };
     });
   }
 
@@ -342,7 +343,8 @@ export class CouchDbRemote implements RemoteStore {
   }
 
   private fail(status: number, method: string, path: string, body: unknown): Error {
-    const reason = typeof body === 'object' && body !== null ? String((body as { reason?: unknown; error?: unknown }).reason ?? (body as { error?: unknown }).error ?? '') : '';
+    const said = typeof body === 'object' && body !== null ? String((body as { reason?: unknown; error?: unknown }).reason ?? (body as { error?: unknown }).error ?? '') : '';
+    const reason = this.excerpt(said);
     const message = `${method} ${this.safeUrl}/${path}: HTTP ${status}${reason ? ` (${reason})` : ''}`;
     const details = { url: this.safeUrl, status };
     if (status === 401 || status === 403) return new SyncAuthError(message, { details });
@@ -350,6 +352,14 @@ export class CouchDbRemote implements RemoteStore {
     if (status >= 500 || status === 408 || status === 429) return new SyncUnavailableError(message, { details });
     if (status === 413) return new SyncTooLargeError(message, { details });
     return new SyncProtocolError(message, { details });
+  }
+
+  /**
+   * What the server said, fit for a log line and `last_error` of `booksync status`: a server that
+   * echoes the request would hand back the credentials, and its answer may be of any length.
+   */
+  private excerpt(said: string, max = 200): string {
+    return remoteExcerpt(said, this.auth ? [this.auth.password] : [], max);
   }
 
   private async openSession(): Promise<void> {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { BankAuthError, MalformedStatementError } from '../../errors';
-import { httpRequest, readJson, readPrivateFile, writePrivateFile, type HttpContext, type HttpResponse } from '../../http';
+import { httpRequest, readJson, type HttpContext, type HttpResponse } from '../../http';
+import { readPrivateFile, writePrivateFile } from '../../../shared/private-file';
 import { errorBody, gocardlessError, isTokenError } from './errors';
 
 /**

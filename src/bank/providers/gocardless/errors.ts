@@ -1,5 +1,6 @@
 import { BankAuthError, BankUnavailableError, ConsentExpiredError, RateLimitedError, type BankError } from '../../errors';
-import { BankRequestRejectedError, parseRetryAfter, redact, statusError, type HttpResponse } from '../../http';
+import { BankRequestRejectedError, parseRetryAfter, statusError, type HttpResponse } from '../../http';
+import { remoteExcerpt } from '../../../shared/redact';
 import type { PermanentError } from '../../../shared/errors';
 
 /**
@@ -83,7 +84,7 @@ export function rateLimitRetryAt(res: HttpResponse, body: GcErrorBody, now: Date
 /** Any non-2xx answer → the error the fetch loop acts on. */
 export function gocardlessError(res: HttpResponse, connection: string, now: Date, secrets: readonly string[]): BankError | PermanentError {
   const body = errorBody(res);
-  const said = [body.summary, body.detail].filter(Boolean).map((s) => redact(String(s), secrets).slice(0, 300)).join(': ');
+  const said = [body.summary, body.detail].filter(Boolean).map((s) => remoteExcerpt(String(s), secrets, 300)).join(': ');
   const reason = said ? ` ("${said}")` : '';
   const where = `${connection}: ${res.what}`;
   const details = { connection, status: res.status, ...(body.type ? { type: body.type } : {}) };

@@ -1,5 +1,6 @@
 import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError, RateLimitedError } from '../../errors';
-import { BankRequestRejectedError, redact } from '../../http';
+import { BankRequestRejectedError } from '../../http';
+import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankBalance, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { addDays, utcDate, type CalendarDate } from '../../../shared/dates';
 import { DEFAULT_BASE_URL, GoCardlessClient } from './client';
@@ -103,7 +104,7 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
   }
   const client = new GoCardlessClient(ctx, settings.baseUrl, secretId, secretKey);
   const warnings: string[] = [];
-  const warn = (m: string) => warnings.push(redact(m, client.secrets));
+  const warn = (m: string) => warnings.push(redactText(m, client.secrets));
   const now = ctx.now();
   const today = utcDate(now);
   try {
@@ -194,7 +195,7 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
     return result;
   } catch (err) {
     if (err instanceof GcShapeError) {
-      throw new MalformedStatementError('GOCARDLESS_MALFORMED', `${ctx.connection}: the GoCardless answer cannot be read: ${redact(err.message, client.secrets)}`, {
+      throw new MalformedStatementError('GOCARDLESS_MALFORMED', `${ctx.connection}: the GoCardless answer cannot be read: ${redactText(err.message, client.secrets)}`, {
         cause: err, details: { connection: ctx.connection },
       });
     }

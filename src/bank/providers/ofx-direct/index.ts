@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { BankAuthError, BankUnavailableError, MalformedStatementError } from '../../errors';
 import { parseOfxResponse, type OfxEnvelopePart, type OfxStatus, type ParsedStatementFile } from '../../formats';
-import { bodySnippet, httpRequest, looksLikeHtml, redact, statusError, type HttpResponse } from '../../http';
+import { bodySnippet, httpRequest, looksLikeHtml, statusError, type HttpResponse } from '../../http';
+import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { buildStatementRequest } from './request';
 import { answeringPart, OfxContentError, statusCode } from './response';
@@ -45,7 +46,7 @@ function parseBody(res: HttpResponse, ctx: FetchContext, secrets: readonly strin
     return parseOfxResponse(Buffer.from(res.body), { fileName: `${ctx.connection}: OFX response`, allowNoStatement: true });
   } catch (err) {
     if (!(err instanceof MalformedStatementError)) throw err;
-    const message = redact(err.message, secrets);
+    const message = redactText(err.message, secrets);
     throw new MalformedStatementError('OFX_MALFORMED', message, {
       // The cause repeats the unredacted text: keep it only when there was nothing to mask.
       ...(message === err.message ? { cause: err } : {}),
@@ -75,7 +76,7 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
   }
   const secrets = [ctx.secrets.password, ctx.secrets.username];
   const warnings: string[] = [];
-  const warn = (m: string) => warnings.push(redact(m, secrets));
+  const warn = (m: string) => warnings.push(redactText(m, secrets));
   const trnUid = randomUUID();
   const text = buildStatementRequest({
     settings, username: ctx.secrets.username, password: ctx.secrets.password, window: ctx.window, now: ctx.now(), trnUid, fileUid: randomUUID(),
@@ -137,7 +138,7 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
     return { statements: [statement], warnings };
   } catch (err) {
     if (err instanceof OfxContentError) {
-      throw new MalformedStatementError('OFX_MALFORMED', `${ctx.connection}: the OFX response cannot be read: ${redact(err.message, secrets)}`, {
+      throw new MalformedStatementError('OFX_MALFORMED', `${ctx.connection}: the OFX response cannot be read: ${redactText(err.message, secrets)}`, {
         cause: err, details: { connection: ctx.connection },
       });
     }

@@ -1,5 +1,6 @@
 import { BankAuthError, BankUnavailableError, type BankError } from '../../errors';
-import { BankRequestRejectedError, redact } from '../../http';
+import { BankRequestRejectedError } from '../../http';
+import { remoteExcerpt } from '../../../shared/redact';
 import type { PermanentError } from '../../../shared/errors';
 
 /**
@@ -78,7 +79,7 @@ export function ofxStatusError(
   warn: (message: string) => void,
 ): BankError | PermanentError | undefined {
   if (OK_CODES.has(status.code)) return undefined;
-  const server = status.message ? `; the bank says: "${redact(status.message, secrets).slice(0, 200)}"` : '';
+  const server = status.message ? `; the bank says: "${remoteExcerpt(status.message, secrets, 200)}"` : '';
   const known = CODES[status.code];
   const severity = status.severity.toUpperCase();
   const details = { connection, ofx_code: status.code, severity: status.severity, where };

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { BankAuthError } from '../../errors';
-import { httpRequest, readPrivateFile, splitCredentials, statusError, writePrivateFile, type HttpContext } from '../../http';
+import { httpRequest, splitCredentials, statusError, type HttpContext } from '../../http';
+import { readPrivateFile, writePrivateFile } from '../../../shared/private-file';
 
 /**
  * SimpleFIN access: a setup token (base64 of a claim URL) is claimed exactly once with an empty

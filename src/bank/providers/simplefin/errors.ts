@@ -1,5 +1,6 @@
 import { BankAuthError, BankUnavailableError, type BankError } from '../../errors';
-import { BankRequestRejectedError, redact, statusError, type HttpResponse } from '../../http';
+import { BankRequestRejectedError, statusError, type HttpResponse } from '../../http';
+import { remoteExcerpt } from '../../../shared/redact';
 import type { PermanentError } from '../../../shared/errors';
 
 /**
@@ -57,7 +58,7 @@ export function readErrlist(value: unknown): SimplefinErrorItem[] {
  */
 export function errlistError(item: SimplefinErrorItem, connection: string, secrets: readonly string[], relevant: boolean): BankError | PermanentError | undefined {
   const prefix = item.code.split('.')[0];
-  const text = redact(item.msg, secrets).slice(0, 300);
+  const text = remoteExcerpt(item.msg, secrets, 300);
   const details = { connection, simplefin_code: item.code };
   if (item.code === 'gen.auth') {
     return new BankAuthError('SIMPLEFIN_AUTH', `${connection}: SimpleFIN reports an authentication error (gen.auth: "${text}"); create a new setup token in SimpleFIN Bridge`, { details });

@@ -1,5 +1,6 @@
 import { BankUnavailableError, MalformedStatementError } from '../../errors';
-import { BankRequestRejectedError, httpRequest, readJson, redact } from '../../http';
+import { BankRequestRejectedError, httpRequest, readJson } from '../../http';
+import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { obtainAccess, type Access } from './access';
 import { accountsHttpError, errlistError, readErrlist } from './errors';
@@ -59,7 +60,7 @@ async function fetchSimplefin(ctx: FetchContext): Promise<FetchResult> {
   const warnings: string[] = [];
   const warned = new Set<string>();
   const warn = (m: string) => {
-    const safe = redact(m, secrets);
+    const safe = redactText(m, secrets);
     if (!warned.has(safe)) {
       warned.add(safe);
       warnings.push(safe);
@@ -86,7 +87,7 @@ async function fetchSimplefin(ctx: FetchContext): Promise<FetchResult> {
       // them matters: a capped range means lines are missing, and a partial result must not pass.
       if (Array.isArray(record.errors)) {
         for (const e of record.errors) {
-          const text = redact(String(e), secrets);
+          const text = redactText(String(e), secrets);
           if (/date range.*(capped|exceeds)/i.test(text)) {
             throw new BankUnavailableError('SIMPLEFIN_RANGE_CAPPED', `${ctx.connection}: SimpleFIN shortened the requested date range ("${text.slice(0, 200)}"), so lines would be missing`, {
               details: { connection: ctx.connection },
@@ -113,7 +114,7 @@ async function fetchSimplefin(ctx: FetchContext): Promise<FetchResult> {
     return { statements, warnings };
   } catch (err) {
     if (err instanceof SimplefinShapeError) {
-      throw new MalformedStatementError('SIMPLEFIN_MALFORMED', `${ctx.connection}: the SimpleFIN answer cannot be read: ${redact(err.message, secrets)}`, {
+      throw new MalformedStatementError('SIMPLEFIN_MALFORMED', `${ctx.connection}: the SimpleFIN answer cannot be read: ${redactText(err.message, secrets)}`, {
         cause: err, details: { connection: ctx.connection },
       });
     }
