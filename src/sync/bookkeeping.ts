@@ -5,7 +5,7 @@ import { SyncError } from './errors';
 
 /**
  * What both sides last agreed on for one document. Lives in the bookkeeping store, never inside a
- * replicated document (DESIGN.md, Replication).
+ * replicated document (docs/ARCHITECTURE.md, "A sync cycle").
  */
 export interface Base {
   /** Cloud revision at the moment of agreement. */
