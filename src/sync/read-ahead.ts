@@ -30,8 +30,7 @@ export interface PullPage {
 /**
  * Reads one pull cycle's `_changes` ahead of the pipeline. `_changes` pages form a chain (each read
  * starts at the previous one's `last_seq`), so page after page costs one round trip each: over a
- * 50 ms link the page-by-page pull ran at two thirds of its LAN speed (4,320 vs 6,378 docs/s,
- * BENCHMARKS.md), below even the server's sequential read ceiling. Here, as soon as a read
+ * 50 ms link the page-by-page pull ran well below its LAN speed (BENCHMARKS.md, Sync), below even the server's sequential read ceiling. Here, as soon as a read
  * arrives with more pending, the next one is already asked for, and large reads (each twice the
  * one before, up to `maxRead` changes or `maxReadBytes`) are handed on in pages of `pageSize`: the
  * server produces the next read while the books store this one, and the round trip is paid once
