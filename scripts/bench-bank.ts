@@ -1,6 +1,6 @@
 /**
- * End-to-end bank benchmark (issue 4, point 11): 100,000 transactions from one OFX file and from
- * one camt.053 file → parse → dedup → store, through the drop-folder provider and the real fetch
+ * End-to-end bank benchmark (BENCHMARKS.md, Bank import): 100,000 transactions from one OFX file
+ * and from one camt.053 file → parse → dedup → store, through the drop-folder provider and the real fetch
  * loop into a fresh LevelDB books store (the files are large, so the provider hands them to the
  * loop as streams, read twice: see provider.ts, StatementStream). Prints tx/s per format, the re-run (everything a duplicate) speed and peak RSS; the
  * last line is one JSON object. Files are generated deterministically in a temp folder.
@@ -14,8 +14,8 @@
  * comparison) when it exists, and merges its last-line JSON into ours.
  *
  * Lines are written in batches of `--batch` documents (default 1,000, the fetch loop's default):
- * PouchDB's bulkDocs gets slower per document as a batch grows (measured here at 100,000 OFX
- * lines: batches of 250–1,000 ≈ 9–10k tx/s, 5,000 ≈ 5.7k, 20,000 ≈ 1k) and holds each batch's
+ * PouchDB's bulkDocs gets slower per document as a batch grows (BENCHMARKS.md, Bank import) and
+ * holds each batch's
  * documents, revisions and responses in memory at once. A run
  * is still all or nothing where it matters: the watermark moves only after the last batch, and
  * the ids are deterministic, so a run that dies after some batches is completed by the next one

@@ -9,8 +9,8 @@
  * 50), BENCH_RUNS (default 3).
  *
  * Every throughput is measured BENCH_RUNS times, the rounds at 0 ms and at 50 ms taking turns, and
- * the median of each is reported: one run on this 2-core machine moved native push by ±20%
- * between runs (BENCHMARKS.md, session 3), and "best native" taken over three single samples
+ * the median of each is reported: single runs on a 2-core machine vary widely (BENCHMARKS.md,
+ * Sync), and "best native" taken over three single samples
  * would favour whichever batch size got the luckiest one.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -299,7 +299,7 @@ function warmupOf(m: Measurement, w: Warmup, dir: string): Measurement {
  * sync of WARMUP_DOCS documents (untimed, so every contender is timed with its code compiled). In
  * one long-lived process each measurement inherited the heap the ones before it left (a dozen
  * PouchDB replications' worth), and booksync's pull, the most GC-bound of them, slowed run after
- * run within one benchmark (6,744 → 5,375 → 5,093 docs/s over 50 ms in session 4's third run);
+ * run within one benchmark (BENCHMARKS.md, Sync);
  * in a fresh process with no warm-up, each contender's JIT warm-up was timed instead.
  */
 async function measure(m: Measurement, warmup: Warmup): Promise<number> {

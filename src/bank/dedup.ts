@@ -7,7 +7,7 @@ import type { BankAccountStatement, BankTransaction } from './provider';
 import { applyFeedCorrections } from './corrections';
 
 /**
- * Exactly-once statement lines (DESIGN.md, Bank feeds; research/banksync.md, hard cases).
+ * Exactly-once statement lines (docs/ARCHITECTURE.md, "Statement line identity").
  *
  * Every fetched transaction gets a deterministic document id, so a re-run, a crash between writing
  * lines and saving the watermark, or two sites fetching the same connection all land on the same
@@ -25,7 +25,7 @@ import { applyFeedCorrections } from './corrections';
  * when the stored line books the same money (same amount, date within {@link ID_DATE_SLACK_DAYS}),
  * then by exact content — and each stored line is claimed at most once. Matching reads the
  * `provider_id` field and the content, not the id format, so a future key format does not
- * duplicate history (hard case 10).
+ * duplicate history (user edits win).
  *
  * Pending lines are replaced by their posted version (same provider id; else same amount, or same
  * payee, within {@link PENDING_MATCH_DAYS}), and a pending line that vanished from the feed is
@@ -37,7 +37,7 @@ import { applyFeedCorrections } from './corrections';
 
 /** A stored line matched by provider id must book the same money within this many days. */
 export const ID_DATE_SLACK_DAYS = 3;
-/** A posted line replaces a pending one booked at most this many days apart (hard case 1). */
+/** A posted line replaces a pending one booked at most this many days apart (pending becomes posted). */
 export const PENDING_MATCH_DAYS = 5;
 
 export interface PlanInput {
@@ -284,7 +284,7 @@ export function planStatementLines(input: PlanInput): LinePlan {
     else existingByAccount.set(key, [line]);
   }
 
-  // Re-consent can hand out new account ids for the same accounts (hard case 8): an account the
+  // Re-consent can hand out new account ids for the same accounts: an account the
   // connection has never stored a line for is matched against the lines of stored accounts that
   // are absent from this fetch, so history is not imported a second time.
   const orphans = input.existing.filter((l) => !byAccount.has(accountKey(l.account_id)));

@@ -2,7 +2,7 @@ import { BooksyncError, PermanentError } from '../shared/errors';
 
 /**
  * Provider failures, one class per condition the fetch loop acts on. Each provider maps its
- * HTTP statuses and protocol codes to these in one function (research/aesthetics.md §7).
+ * HTTP statuses and protocol codes to these in one function.
  */
 export class BankError extends BooksyncError {}
 

@@ -11,8 +11,8 @@ import type { ProviderRegistry } from './registry';
 import { listStatuses, readStatus, statusView, type ConnectionStatusView } from './status';
 
 /**
- * The bank scheduler (DESIGN.md, Bank feeds): one node-schedule job per enabled connection, a
- * little deterministic-seedable jitter, next_run_at kept on the status document. A job is a
+ * The bank scheduler (docs/ARCHITECTURE.md, "A statement line's way from provider to cloud"):
+ * one node-schedule job per enabled connection, a little deterministic-seedable jitter, next_run_at kept on the status document. A job is a
  * one-shot at the next planned instant and re-arms itself after each run from the run's outcome
  * (a rate limit's retry-after wins over the plan), which covers `every:` intervals, cron lines and
  * retry-after with one mechanism.

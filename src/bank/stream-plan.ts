@@ -15,7 +15,7 @@ import type { BankAccountStatement, BankTransaction, StatementSink, StatementStr
 
 /**
  * Planning and storing the lines of a {@link StatementStream} without holding them all
- * (issue 4, point 11: 100,000 lines from one file in bounded memory).
+ * (a file of 100,000 lines in bounded memory; BENCHMARKS.md, Bank import).
  *
  * The checking pass ({@link checkStream}) reads the whole input, validates every line and keeps
  * only what the plan needs from all of it at once: each statement's summary, the provider ids

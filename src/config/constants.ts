@@ -5,7 +5,7 @@
  * the code cannot drift apart.
  */
 
-/** Conflict strategies a sync type may name (`sync.types.<type>.conflict`), DESIGN.md "Conflicts". */
+/** Conflict strategies a sync type may name (`sync.types.<type>.conflict`); README, "Replication". */
 export const CONFLICT_STRATEGIES = ['local-wins', 'remote-wins', 'newest-wins', 'merge', 'manual'] as const;
 export type ConflictStrategy = (typeof CONFLICT_STRATEGIES)[number];
 
@@ -19,7 +19,7 @@ export type BankProviderId = (typeof BANK_PROVIDERS)[number];
 
 /**
  * Document types the sync section may configure (`sync.types.<type>`); the ledger's document
- * model (DESIGN.md "The local store") defines the same set. Types not listed in YAML take
+ * model (src/ledger/model.ts) defines the same set. Types not listed in YAML take
  * `sync.default`.
  */
 export const SYNC_DOC_TYPES = ['account', 'journal', 'partner', 'move', 'statement_line', 'invoice', 'payment', 'bank_connection'] as const;
@@ -63,7 +63,7 @@ export type DropfolderFormat = (typeof DROPFOLDER_FORMATS)[number];
 export const OFX_ACCOUNT_TYPES = ['CHECKING', 'SAVINGS', 'MONEYMRKT', 'CREDITLINE', 'CD', 'CREDITCARD'] as const;
 export type OfxAccountType = (typeof OFX_ACCOUNT_TYPES)[number];
 
-/** OFX specification versions a Direct Connect server may require (research/protocols.md §1). */
+/** OFX versions a Direct Connect server may require (docs/PROTOCOLS.md, "OFX Direct Connect"). */
 export const OFX_VERSIONS = [102, 103, 151, 160, 200, 201, 202, 203, 210, 211, 220] as const;
 export type OfxVersion = (typeof OFX_VERSIONS)[number];
 

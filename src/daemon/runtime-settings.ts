@@ -5,18 +5,17 @@
  *
  * All bound memory without capping it (a heap cap could kill a large bank import):
  * - `--max-semi-space-size=8`: V8's young generation at 2 × 8 MB instead of 2 × 16 MB. A sync
- *   batch outlives a scavenge either way, so a larger nursery only held more garbage; measured on
- *   the 200k pull: peak RSS −15 to −25 MB, same docs/s.
+ *   batch outlives a scavenge either way, so a larger nursery only held more garbage and peak
+ *   RSS without more docs/s (BENCHMARKS.md, Sync).
  * - `--heap-growing-percent=100`: after each full GC V8 lets the old generation grow to twice what
  *   survived, not by a factor it picks from the GC and allocation speeds (up to 4×). A pull keeps
  *   little alive (its pages in flight) but allocates fast, so V8 picked large factors and the heap
- *   stood at 164–174 MB at the peak with ~60 MB alive. Measured on the 200k pull, two turns each:
- *   peak RSS 190 and 196 MB against 276 and 281 MB, 7,983 and 8,258 docs/s against 6,790 and
- *   8,464. (50% went lower, 174–180 MB, at 6,738–7,711 docs/s.)
+ *   stood far above what was alive at the peak; with 100% peak RSS drops and docs/s holds
+ *   (BENCHMARKS.md, Sync).
  *   @link https://chromium.googlesource.com/v8/v8/+/refs/heads/main/src/heap/heap-controller.cc
  * - `MALLOC_ARENA_MAX=2`: glibc gives every thread that calls malloc an arena of its own (up to 8
  *   per core); LevelDB's compaction and the libuv pool threads then keep freed memory in arenas the
- *   others cannot reuse. Measured: peak RSS −20 to −25 MB. A common setting for Node services
+ *   others cannot reuse (peak RSS: BENCHMARKS.md, Sync). A common setting for Node services
  *   with native threads.
  */
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=100'];

@@ -87,8 +87,8 @@ const BY_SEQ_END = BY_SEQ + ':';
 const LOCAL_PREFIX = '_local/';
 /**
  * How much the LevelDB iterator reads per thread-pool round trip. The page is read whole anyway;
- * at leveldown's default 16 KiB a page of 1000 ~1 KB documents took ~60 round trips, and reading
- * it in one or two made the push read of 20,000 documents ~25% cheaper again.
+ * at leveldown's default 16 KiB a page of 1000 ~1 KB documents takes ~60 round trips, and reading
+ * it in one or two makes the push read cheaper (BENCHMARKS.md, Sync).
  */
 const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 

@@ -106,8 +106,9 @@ export class BooksStore {
     // `db.destroy()` deletes the files through the factory's `destroy` (`callDestroy`, ~line 6381).
     booksLeveldown.destroy = leveldown.destroy;
     // Random revision ids, not PouchDB's default md5 of each written body: books revisions never
-    // go to the cloud (it keeps its own, design A) and nothing here needs two writers of the same
-    // edit to get the same id, while hashing every body cost ~5% of a write.
+    // go to the cloud (it keeps its own; docs/ARCHITECTURE.md, "A sync cycle") and nothing here
+    // needs two writers of the same edit to get the same id, while hashing every body slows every
+    // write.
     const db = new PouchDB(resolved, { adapter: 'leveldb', db: booksLeveldown, deterministic_revs: false } as PouchDB.Configuration.DatabaseConfiguration);
     try {
       // PouchDB opens LevelDB lazily; info() forces the open so a lock fails here, not on first use.

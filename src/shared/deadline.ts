@@ -51,8 +51,8 @@ export class Deadline {
   /**
    * `work`, or a rejection as soon as the deadline passes or the caller aborts. The abort listener
    * goes once `work` settles: a shared never-settling promise in a `Promise.race` would keep every
-   * response body it ever raced reachable for as long as the deadline lives (measured: +100 MB
-   * peak RSS on a 200,000-document pull).
+   * response body it ever raced reachable for as long as the deadline lives (its cost in peak
+   * RSS: BENCHMARKS.md, Sync).
    */
   race<T>(work: Promise<T>): Promise<T> {
     const reason = () => (this.signal.reason instanceof Error ? this.signal.reason : new DOMException('the request was aborted', 'AbortError'));

@@ -1,8 +1,8 @@
 import * as crypto from 'node:crypto';
 
 /**
- * SHA-256 of a text: the one-shot `crypto.hash` where Node has it (20.12+), about 2.5× faster than
- * a Hash object for the ~1 KB texts the sync engine and the bank import hash per document.
+ * SHA-256 of a text: the one-shot `crypto.hash` where Node has it (20.12+), faster than a Hash
+ * object (BENCHMARKS.md, Sync) for the ~1 KB texts the sync engine and the bank import hash per document.
  */
 export const sha256: (text: string) => Buffer =
   typeof crypto.hash === 'function'

@@ -41,8 +41,8 @@ interface ReadOptions {
  * instead of one per key. PouchDB's LevelDB adapter reads every written document's metadata with
  * its own `get` before a `bulkDocs` (`fetchExistingDocs`, pouchdb-node 9.0.0 lib/index.js ~line
  * 5392), so a batch of 1,000 pulled documents cost 1,000 round trips, each a thread wake-up, and
- * wake-ups are dear on a virtual machine (perf of a pull here: 17% of the client's samples in the
- * kernel's `pvm_irq_enable`, where they land). Reads issued in the same tick had no order among themselves before either: leveldown
+ * wake-ups are dear on a virtual machine (BENCHMARKS.md, Sync).
+ * Reads issued in the same tick had no order among themselves before either: leveldown
  * runs each on whichever pool thread is free.
  *
  * Every caller still gets its own answer: the value, or leveldown's own `NotFound` error for an

@@ -5,7 +5,7 @@ import { SyncError } from './errors';
 
 /**
  * What both sides last agreed on for one document. Lives in the bookkeeping store, never inside a
- * replicated document (DESIGN.md, Replication).
+ * replicated document (docs/ARCHITECTURE.md, "A sync cycle").
  */
 export interface Base {
   /** Cloud revision at the moment of agreement. */
@@ -76,8 +76,8 @@ const SITE = 'i!site';
 const REWALK = 'i!rewalk';
 
 /**
- * Sync bookkeeping in a raw LevelDB of its own (bases read in batches with `getMany`, ~10× faster
- * than `allDocs({keys})` on a PouchDB): bases, checkpoints per direction, open conflicts.
+ * Sync bookkeeping in a raw LevelDB of its own (bases read in batches with `getMany`, much faster
+ * than `allDocs({keys})` on a PouchDB; BENCHMARKS.md, Sync): bases, checkpoints per direction, open conflicts.
  * Write order is the caller's: data, then `putBases`, then `setCheckpoint`.
  */
 export class Bookkeeping {
@@ -204,7 +204,7 @@ export class Bookkeeping {
 
 /**
  * A base as stored: a push or pull hash equal to the shared hash (the usual case: nothing excluded
- * that way) is left out, which takes ~40% off every base written and read.
+ * that way) is left out, which makes every base written and read smaller.
  */
 function encodeBase(base: Base): string {
   if (base.pushHash !== base.sharedHash && base.pullHash !== base.sharedHash) return JSON.stringify(base);

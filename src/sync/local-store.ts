@@ -61,8 +61,8 @@ export interface LocalStore {
  * Documents per `bulkDocs` call. PouchDB's LevelDB adapter appends each document's operations to
  * its transaction with `Array#concat` (`LevelTransaction.batch`, pouchdb-node 9.0.0 lib/index.js
  * ~line 4897), copying all earlier ones every time: a bulk write of n documents makes O(n²)
- * garbage, 149 of the 633 MB a 20,000-document pull allocated in writes of 1,000 (sampling heap
- * profiler). Slices of 250 make a quarter of it. Each document's write stands alone either way
+ * garbage, a large share of what a pull allocates (BENCHMARKS.md, Sync). Slices of 250 make a
+ * quarter of it. Each document's write stands alone either way
  * (PouchDB answers per document, and the engine records a base only for a write that succeeded).
  */
 const WRITE_SLICE = 250;

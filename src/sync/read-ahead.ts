@@ -30,8 +30,7 @@ export interface PullPage {
 /**
  * Reads one pull cycle's `_changes` ahead of the pipeline. `_changes` pages form a chain (each read
  * starts at the previous one's `last_seq`), so page after page costs one round trip each: over a
- * 50 ms link the page-by-page pull ran at two thirds of its LAN speed (4,320 vs 6,378 docs/s,
- * BENCHMARKS.md), below even the server's sequential read ceiling. Here, as soon as a read
+ * 50 ms link the page-by-page pull ran well below its LAN speed (BENCHMARKS.md, Sync), below even the server's sequential read ceiling. Here, as soon as a read
  * arrives with more pending, the next one is already asked for, and large reads (each twice the
  * one before, up to `maxRead` changes or `maxReadBytes`) are handed on in pages of `pageSize`: the
  * server produces the next read while the books store this one, and the round trip is paid once
@@ -46,8 +45,7 @@ export interface PullPage {
  * changes after integer `s` ends at `s + limit` or later (each change holds its own integer seq),
  * so the read after it is asked for at `since = s + limit` while it is still in flight: two reads
  * in flight instead of one, each costing the server its own time and the link one round trip
- * (raw reads of 3,000 through a 50 ms proxy: 8,600–9,200 docs/s one after another, 11,800–13,600
- * two at a time; BENCHMARKS.md, session 7). Such a read is used only when the reads before it
+ * (BENCHMARKS.md, Sync). Such a read is used only when the reads before it
  * reach its start (if not, it is dropped and read again from where they end), and the changes
  * they already handed on are left out of it, so the pipeline sees every change once, in order.
  * A cycle's first read has one asked for alongside it when the cloud's database info gave an
@@ -216,8 +214,7 @@ export class ChangesReadAhead {
    * changes as fit `maxReadBytes` at the last read's bytes per change (never more than `maxRead`).
    * Doubling, not the largest read at once: the books have nothing to store until a read arrives,
    * and the cycle's first read holds one page, so the next reads arrive sooner while small
-   * (a 20,000-document pull over 50 ms: median 7,906 against 7,515 docs/s, six turns each;
-   * BENCHMARKS.md, session 7).
+   * (BENCHMARKS.md, Sync).
    */
   private nextReadSize(previous: number): number {
     return Math.max(this.options.pageSize, Math.min(this.largestRead, 2 * previous));

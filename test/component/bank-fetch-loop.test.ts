@@ -240,7 +240,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe('hard case 1: pending → posted with new id and amount', function () {
+  describe('pending → posted with new id and amount', function () {
     it('given pending −20.00 (P1) that posts as −24.00 (B7) two days later, then one posted −24.00 line remains and P1 is recorded as superseded', async function () {
       spec = { ...spec, includePending: true };
       fake.then(
@@ -314,7 +314,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe('hard case 2: ids shift between fetches', function () {
+  describe('ids shift between fetches', function () {
     it('given the same 5 bookings re-sent under positional ids, then no line is added and none is overwritten by another booking', async function () {
       const bookings = [-1000, -2000, -3000, -4000, -5000].map((amount, i) => ({ amount, payee: `Vendor ${i}`, bookingDate: '2024-03-1' + String(i) }));
       const withIds = (offset: number) => bookings.map((b, i) => tx({ ...b, providerId: String(i + 1 + offset) }));
@@ -333,7 +333,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe('hard case 3: legitimate identical purchases', function () {
+  describe('legitimate identical purchases', function () {
     it('given two −3.50 coffees at the same payee on the same day with distinct ids, then two lines, and a re-fetch keeps two', async function () {
       const coffees = [tx({ providerId: 'c1', amount: -350, payee: 'Café Central' }), tx({ providerId: 'c2', amount: -350, payee: 'Café Central' })];
       fake.then(result([statement(IBAN, coffees)]), result([statement(IBAN, coffees)]));
@@ -357,7 +357,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe('hard case 4: idempotent re-runs', function () {
+  describe('idempotent re-runs', function () {
     const feed = () => [tx({ providerId: 'I1', amount: -100 }), tx({ amount: -200, payee: 'No id' }), tx({ amount: -200, payee: 'No id' })];
 
     it('given the same window fetched twice, then zero extra lines', async function () {
@@ -418,7 +418,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe('hard case 5: backdated booking', function () {
+  describe('backdated booking', function () {
     it('given a booking dated 3 days before the last successful run, then the next run (overlap 7 days) imports it', async function () {
       fake.then(result([statement(IBAN, [tx({ providerId: 'A', bookingDate: '2024-03-15' })])]), result([statement(IBAN, [tx({ providerId: 'A', bookingDate: '2024-03-15' }), tx({ providerId: 'LATE', bookingDate: '2024-03-12' })])]));
       await loop.run(spec);
@@ -430,7 +430,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe("hard case 6: a failed fetch doesn't advance the watermark", function () {
+  describe("a failed fetch doesn't advance the watermark", function () {
     it('given a 5xx after a good run, then the watermark stays, status is error with a reason, and the next run re-fetches the same window without duplicates', async function () {
       const first = [tx({ providerId: 'W1' })];
       fake.then(
@@ -456,7 +456,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe('hard case 7: rate limit', function () {
+  describe('rate limit', function () {
     it('given "4/day … try again in 85092 s", then status rate_limited, next_run_at = now + 85092 s, and no call before then', async function () {
       const retryAt = new Date(clock.now().getTime() + 85_092_000);
       fake.then(new RateLimitedError('the rate limit for this resource is 4/day. Please try again in 85092 seconds', retryAt), result([statement(IBAN, [])]));
@@ -475,7 +475,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe('hard case 8: consent and credentials', function () {
+  describe('consent and credentials', function () {
     it('given consent ending in 20 days, then consent_expiring with one warning each at 15, 3 and 1 days, and consent_expired with no call at expiry', async function () {
       const expires = '2024-04-04T10:00:00.000Z';
       const ok = () => result([statement(IBAN, [])], { consentExpiresAt: expires });
@@ -509,7 +509,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe('hard case 9: timezones and date-only values', function () {
+  describe('timezones and date-only values', function () {
     it("given a run at 23:30 UTC and the bank's zone Europe/Madrid, then today is the Madrid day and booking dates are kept as sent (DST day lines kept)", async function () {
       clock.set('2024-03-30T23:30:00Z'); // 00:30 on 31 March in Madrid, the day clocks go forward
       fake.then(
@@ -537,7 +537,7 @@ describe('bank fetch loop', function () {
     });
   });
 
-  describe('hard case 10: user edits win', function () {
+  describe('user edits win', function () {
     it('given a line the user deleted and one they reconciled, then a re-fetch neither resurrects nor changes them', async function () {
       const feed = () => [tx({ providerId: 'U1', amount: -100 }), tx({ providerId: 'U2', amount: -200 }), tx({ amount: -300, payee: 'No id' })];
       fake.then(result([statement(IBAN, feed())]), result([statement(IBAN, feed())]));

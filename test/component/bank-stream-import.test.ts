@@ -23,7 +23,7 @@ function content(doc: StatementLineDoc): Partial<StatementLineDoc> {
   return rest;
 }
 
-/** Issue 4, point 11: statement files too large to hold are streamed through the loop. */
+/** Statement files too large to hold are streamed through the loop, in bounded memory. */
 describe('bank fetch loop with streamed statement files', function () {
   this.timeout(60_000);
   let log: CapturedLog;

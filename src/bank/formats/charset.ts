@@ -199,9 +199,8 @@ export class StreamDecoder {
     const view = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
     if (isUtf8(view)) {
       // Already validated and cut at a character boundary, so a lenient decoder is exact here and
-      // its streaming state stays empty. TextDecoder in stream mode decodes mixed text about four
-      // times faster than Buffer#toString('utf8') or a one-shot decode (53 MB of camt.053: ~50 ms
-      // against ~200 ms). ignoreBOM keeps a U+FEFF where toString would; the parsers strip the
+      // its streaming state stays empty. TextDecoder in stream mode decodes mixed text faster than
+      // Buffer#toString('utf8') or a one-shot decode (BENCHMARKS.md, Bank import). ignoreBOM keeps a U+FEFF where toString would; the parsers strip the
       // leading one themselves.
       const text = UTF8.decode(view, { stream: true });
       if (!this.sawNonAscii && NON_ASCII.test(text)) this.sawNonAscii = true;

@@ -6,8 +6,8 @@ import { ofxDirect } from './ofx-direct';
 import { simplefin } from './simplefin';
 
 /**
- * Every bank provider booksync ships, imported by hand (research/aesthetics.md, style rule 4: an
- * explicit registry, no directory scanning). A provider lands here when its folder exports it.
+ * Every bank provider booksync ships, imported by hand (an explicit registry, no directory
+ * scanning). A provider lands here when its folder exports it.
  */
 export const builtinProviders: readonly BankProvider[] = Object.freeze([dropfolder, gocardless, ofxDirect, simplefin]);
 

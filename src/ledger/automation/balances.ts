@@ -9,8 +9,8 @@ import { openingMoveId } from './ids';
 import { accountRoles, postState, serialized, type AutomationOptions, type ConnectionMapping } from './options';
 
 /**
- * Bank balances (issue 5, "Balances"): an opening balance on a connection's first run, and a check
- * on every run that the books' bank account holds what the bank reports.
+ * Bank balances (README, "Ledger automation"): an opening balance on a connection's first run,
+ * and a check on every run that the books' bank account holds what the bank reports.
  */
 
 /** The bank's reported ledger (booked) balance at the end of `date`. */

@@ -1,6 +1,6 @@
 /**
- * Ledger automation (issue 5): statement lines become balanced moves, rules reconcile them with
- * open invoices and bills, opening balances and balance checks, and the trial-balance report.
+ * Ledger automation (docs/ARCHITECTURE.md, "A statement line's way from provider to cloud"):
+ * statement lines become balanced moves, rules reconcile them with open invoices and bills, opening balances and balance checks, and the trial-balance report.
  * Everything is idempotent with deterministic ids; see each module for its contract.
  */
 export { AutomationError, type AutomationErrorCode } from './errors';

@@ -8,7 +8,7 @@ import { reverseMove } from '../invariants';
 import { postState, serialized, today, type AutomationOptions, type ConnectionMapping } from './options';
 
 /**
- * Statement lines → moves (issue 5, "Automatic moves"). Each booked line of a connection becomes
+ * Statement lines → moves (README, "Ledger automation"). Each booked line of a connection becomes
  * exactly one balanced move in the connection's journal: the bank account against the suspense
  * account, money in debits the bank, money out credits it. The move id is derived from the line id
  * (`move:<journal>:stl:<hash>`), so re-runs, a crash between the two writes and two sites posting

@@ -9,7 +9,7 @@ import { accountRoles, postState, serialized, today, type AccountRoles, type Aut
 import { compileRule, type CompiledRule, type RuleSpec } from './rules';
 
 /**
- * Reconciliation (issue 5, "Reconciliation rules"). A posted statement line sits on the suspense
+ * Reconciliation (README, "Ledger automation"). A posted statement line sits on the suspense
  * account; a match books a payment move in the line's journal that clears suspense against the
  * receivable (money in, sales invoice) or payable (money out, bill) account with the invoice's
  * partner, writes a payment document and lowers the invoice's residual (paid, or partial).

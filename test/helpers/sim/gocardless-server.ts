@@ -3,8 +3,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A GoCardless Bank Account Data API v2 simulator, written from the public API reference and the
- * facts in research/protocols.md §3: JWT-like access (24 h) and refresh (30 d) tokens on an
+ * A GoCardless Bank Account Data API v2 simulator, written from the public API reference
+ * (https://bankaccountdata.gocardless.com/api/docs): JWT-like access (24 h) and refresh (30 d) tokens on an
  * injected clock, requisitions with status codes, end-user agreements that expire, account
  * metadata / transactions / balances, the bank's daily limit per account and scope (4 calls a day,
  * counted on the injected clock, with `HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_*` headers and the real

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 /**
  * An OFX Direct Connect server simulator, written from the OFX 1.6 / 2.1.1 specs (signon §2.5,
  * bank statement §11.4, credit card statement §11.4.3, status codes §3.1.5) and the request bytes
- * ofxtools sends (research/protocols.md §1). It checks what a real FI checks (content type,
+ * ofxtools sends (docs/PROTOCOLS.md, "OFX Direct Connect"). It checks what a real FI checks (content type,
  * header, credentials, FI ORG/FID, CLIENTUID, dates, account, duplicate TRNUID), answers SGML to
  * a v1 request and XML to a v2 one, and can be told to fail in every way a real server does.
  *

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A SimpleFIN server (a SimpleFIN Bridge stand-in), written from the protocol
- * (https://www.simplefin.org/protocol.html, v1 and v2) and the Bridge's documented limits
- * (research/protocols.md §2): one-time claim of setup tokens, Basic-authenticated
+ * (https://www.simplefin.org/protocol.html, v1 and v2) and the Bridge's documented limits:
+ * one-time claim of setup tokens, Basic-authenticated
  * GET /accounts with start-date/end-date/pending/account, the 90-day range limit (capped with a
  * `gen.api` errlist entry, or rejected), a daily request quota counted on an injected clock,
  * v1 `errors` or v2 `errlist`, and scripted faults.

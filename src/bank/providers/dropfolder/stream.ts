@@ -33,9 +33,8 @@ function head(file: string): Buffer {
 /** Parses `file` with the streaming parser of `format` into `sink`. */
 function parseFile(file: string, format: StatementFormat, options: ParseStatementOptions, sink: StatementSink) {
   // 64 KB at a time: the lines of one chunk (about 120 camt.053 entries) are planned before
-  // the reader waits for the writes, so the chunk size bounds how many wait in memory. On a
-  // 100,000-line camt.053 import, 1 MB chunks peaked at ~310 MB RSS, 256 KB at ~260-285 MB,
-  // 64 KB at ~263 MB, at the same speed.
+  // the reader waits for the writes, so the chunk size bounds how many wait in memory; larger
+  // chunks raised peak RSS at the same speed (BENCHMARKS.md, Bank import).
   const readable = createReadStream(file, { highWaterMark: 1 << 16 });
   const name = options.fileName;
   const parsed = format === 'camt053'
