@@ -8,7 +8,7 @@ import { MAX_REDACTED_TEXT, redactText, truncateText } from '../shared/redact';
  * The provider toolkit for talking HTTP to a bank or aggregator: one request function with a
  * per-request timeout chained to the run's abort signal, a capped body reader, Retry-After
  * parsing, credential-free URLs and messages, and a default HTTP status → error mapping that a
- * provider refines with its own hook (research/aesthetics.md, style guide §7).
+ * provider refines with its own hook.
  *
  * Nothing here retries: retrying is the fetch loop's job ("retry at the edge", §2).
  */

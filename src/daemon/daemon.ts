@@ -48,7 +48,7 @@ export interface ServiceContext {
 export class StateDirInUseError extends BooksyncError {}
 
 /**
- * The composition root (DESIGN.md, Process model): reads the config, opens the books, starts the
+ * The composition root (docs/ARCHITECTURE.md, "Parts"): reads the config, opens the books, starts the
  * services and the control channel, handles signals and owns shutdown. It never calls
  * process.exit: `done` resolves with the exit code and the CLI exits with it.
  */

@@ -63,9 +63,8 @@ export type ResponseCompression = 'auto' | 'gzip' | 'none';
  * The `Accept-Encoding` header for a cloud at `url`. Over a network, gzip shrinks `_changes`
  * answers about fivefold. On a loopback address (the embedded cloud, a local pouchdb-server) no
  * byte crosses a network, so compressing only burns CPU on the server, which is this machine, and
- * decompressing burns it here: measured on express-pouchdb, `identity` cost the server 5–20% less
- * per `_changes` read, and a pull over a 50 ms link ran 17% faster (BENCHMARKS.md). Apache
- * CouchDB does not compress answers itself; a reverse proxy in front of it may.
+ * decompressing burns it here (BENCHMARKS.md, "Sync", has the measurements). A reverse proxy in
+ * front of Apache CouchDB may compress too.
  * @link https://www.rfc-editor.org/rfc/rfc9110#section-12.5.3
  */
 export function acceptEncodingFor(url: string, compression: ResponseCompression = 'auto'): 'gzip' | 'identity' {
@@ -187,8 +186,8 @@ export class CouchDbRemote implements RemoteStore {
         since: typeof since === 'string' ? since : JSON.stringify(since ?? 0),
         include_docs: true,
         // `conflicts=true` puts the leaves' revisions in the winner's `_conflicts`, all the engine
-        // reads. `style=all_docs` would only add leaf revisions to `changes[]` and costs 3.5× on
-        // PouchDB-based servers (measured: 9,000 vs 2,500 docs/s on express-pouchdb).
+        // reads. `style=all_docs` would only add leaf revisions to `changes[]`, and is much slower
+        // on PouchDB-based servers (BENCHMARKS.md, "Sync").
         conflicts: true,
         limit: options.limit,
         timeout: wait > 0 ? wait : undefined,

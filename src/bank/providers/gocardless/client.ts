@@ -9,8 +9,7 @@ import { errorBody, gocardlessError, isTokenError } from './errors';
  * GoCardless Bank Account Data HTTP client: JWT access/refresh tokens kept in the connection's
  * state folder (mode 0600), refreshed when expired, one refresh-and-retry on a 401, JSON bodies.
  *
- * @link https://bankaccountdata.gocardless.com/api/docs (token/new, token/refresh);
- *       research/protocols.md §3 "Base and auth"
+ * @link https://bankaccountdata.gocardless.com/api/docs (token/new, token/refresh)
  */
 
 export const TOKEN_FILE = 'gocardless-tokens.json';

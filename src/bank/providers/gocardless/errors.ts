@@ -11,7 +11,7 @@ import type { PermanentError } from '../../../shared/errors';
  * token, an expired end-user agreement, or `type: AccountInactiveError`; 409 a suspended account;
  * 429 the per-account, per-scope daily limit of the bank (4/day).
  *
- * @link https://bankaccountdata.gocardless.com/api/docs ; research/protocols.md §3
+ * @link https://bankaccountdata.gocardless.com/api/docs
  */
 
 export interface GcErrorBody {

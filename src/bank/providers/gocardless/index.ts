@@ -17,7 +17,7 @@ import { GcShapeError, readTransactionLists, toBalances, toTransactions } from '
  * ids), `base_url` (default https://bankaccountdata.gocardless.com/api/v2).
  * Secrets: `secret_id`, `secret_key`.
  *
- * @link https://bankaccountdata.gocardless.com/api/docs ; research/protocols.md §3
+ * @link https://bankaccountdata.gocardless.com/api/docs
  */
 
 /** Requisition statuses (short codes); only LN means linked. */

@@ -5,7 +5,8 @@ import { isCurrency, parseAmount } from '../../../shared/money';
 /**
  * Berlin Group transactions and balances as GoCardless returns them → booksync lines.
  *
- * @link research/protocols.md §3 "Transaction fields", "IDs are unreliable"
+ * @link https://bankaccountdata.gocardless.com/api/docs (accounts/{id}/transactions)
+ * Ids a bank gives are not always stable: docs/ARCHITECTURE.md, "Statement line identity".
  */
 
 export class GcShapeError extends Error {}

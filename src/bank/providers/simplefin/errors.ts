@@ -8,7 +8,7 @@ import type { PermanentError } from '../../../shared/errors';
  * (200, 402 payment required, 403 auth failed or revoked) and the `errlist` codes of protocol v2
  * (`gen.auth`, `con.auth`, `act.failed`...).
  *
- * @link https://www.simplefin.org/protocol.html ("Errors"); research/protocols.md §2
+ * @link https://www.simplefin.org/protocol.html ("Errors")
  */
 
 export interface SimplefinErrorItem {

@@ -15,7 +15,7 @@ import { chunks, dateAt, isTimeZone } from './zone';
  * `timezone` (IANA zone the bank books in, for epoch → calendar day; default UTC).
  * Secrets: `setup_token`.
  *
- * @link https://www.simplefin.org/protocol.html; research/protocols.md §2
+ * @link https://www.simplefin.org/protocol.html
  */
 
 interface SimplefinSettings {

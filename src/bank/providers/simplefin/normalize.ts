@@ -6,7 +6,7 @@ import { dateAt } from './zone';
 /**
  * SimpleFIN account and transaction objects → booksync statements.
  *
- * @link https://www.simplefin.org/protocol.html ("Account", "Transaction"); research/protocols.md §2
+ * @link https://www.simplefin.org/protocol.html ("Account", "Transaction")
  */
 
 /** Shape problems the caller turns into MalformedStatementError. */

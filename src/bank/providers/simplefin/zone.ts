@@ -2,7 +2,7 @@ import { addDays, type CalendarDate } from '../../../shared/dates';
 
 /**
  * SimpleFIN times are epoch seconds; booking days are calendar dates in the bank's zone (a 23:30
- * Madrid purchase is booked on the Madrid day, not the UTC one: banksync.md hard case 9).
+ * Madrid purchase is booked on the Madrid day, not the UTC one: docs/ARCHITECTURE.md, "Statement line identity").
  */
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
