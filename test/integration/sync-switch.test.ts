@@ -35,11 +35,11 @@ function config(cloudUrl: string): string {
 }
 
 /** Polls `check` after each answer of the cloud's long-poll feed (bounded by mocha's timeout). */
-async function cloudUntil(dbUrl: string, check: () => Promise<boolean>): Promise<void> {
+async function cloudUntil(dbUrl: string, check: () => Promise<boolean>, headers: Record<string, string> = {}): Promise<void> {
   let since: unknown = 0;
   for (;;) {
     if (await check()) return;
-    const res = await fetch(`${dbUrl}/_changes?feed=longpoll&timeout=2000&since=${encodeURIComponent(String(since))}`);
+    const res = await fetch(`${dbUrl}/_changes?feed=longpoll&timeout=2000&since=${encodeURIComponent(String(since))}`, { headers });
     since = res.ok ? ((await res.json()) as { last_seq: unknown }).last_seq : since;
     if (!res.ok) await new Promise((r) => setTimeout(r, 200)); // the database is not created yet: poll
   }
@@ -73,12 +73,14 @@ describe('cloud.url switched on reload (built CLI as a child process)', function
       const res = await fetch(`${api}/${encodeURIComponent(String(doc._id))}`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(doc) });
       assert.equal(res.status, 201, await res.text());
     };
-    const partnersIn = async (dbUrl: string) => {
-      const res = await fetch(`${dbUrl}/_all_docs`);
+    // The embedded cloud's login, made at its first start (STATE_DIR/cloud-credentials, `user:password`).
+    const embeddedAuth = () => ({ authorization: 'Basic ' + Buffer.from(fs.readFileSync(path.join(dir, 'state', 'cloud-credentials'), 'utf8').trim()).toString('base64') });
+    const partnersIn = async (dbUrl: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${dbUrl}/_all_docs`, { headers });
       return res.ok ? ((await res.json()) as { rows: Array<{ id: string }> }).rows.map((r) => r.id).filter((id) => id.startsWith('partner:')) : [];
     };
     for (let i = 0; i < 5; i++) await put({ _id: `partner:e${i}`, type: 'partner', name: `Embedded ${i}`, bank_accounts: [] });
-    await cloudUntil(embedded1, async () => (await partnersIn(embedded1)).length === 5);
+    await cloudUntil(embedded1, async () => (await partnersIn(embedded1, embeddedAuth())).length === 5, embeddedAuth());
 
     // Switch to the real cloud: every document goes there, the embedded cloud stops.
     const real = cloud.dbUrl('books');
@@ -100,7 +102,7 @@ describe('cloud.url switched on reload (built CLI as a child process)', function
     fs.writeFileSync(file, config('embedded'));
     d.signal('SIGHUP');
     const embedded2 = String((await d.waitFor('cloud.embedded', mark)).url);
-    await cloudUntil(embedded2, async () => (await partnersIn(embedded2)).length === 6);
+    await cloudUntil(embedded2, async () => (await partnersIn(embedded2, embeddedAuth())).length === 6, embeddedAuth());
     assert.ok(d.lines.slice(mark).some((l) => l.event === 'sync.reset' && /different cloud/.test(String(l.reason))));
     d.signal('SIGTERM');
     assert.equal((await d.exited).code, 0);
