@@ -195,7 +195,10 @@ for (const kind of cloudKinds()) describe(`sync resilience (component) [${kind}]
     const b = await Site.open(cloud.dbUrl('gaps'), { types, batchSize: 100 });
     sites.push(b);
     const report = await b.engine.syncOnce(['pull']);
-    assert.equal(report.pull.docs, 900, 'each document written once');
+    // A cluster's feed interleaves its shard copies and may list an edited document at its old
+    // place too: written once or twice there, but every one ends at its latest revision (below).
+    if (kind === 'couchdb-cluster') assert.ok(report.pull.docs >= 900, `${report.pull.docs} writes`);
+    else assert.equal(report.pull.docs, 900, 'each document written once');
     const docs = await b.books.allOfType('partner');
     assert.equal(docs.length, 900);
     const emails = new Map(docs.map((d) => [d._id, (d as unknown as { email: string }).email]));

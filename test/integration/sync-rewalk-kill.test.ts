@@ -67,8 +67,10 @@ describe('re-walk under SIGKILL (built CLI as a child process)', function () {
     for (let round = 0; round < 6; round++) {
       const d = start(config);
       await d.waitFor('daemon.start');
-      // Fault injection, not a wait: the kill lands wherever the daemon happens to be.
-      await new Promise((r) => setTimeout(r, 300 + Math.floor(next() * 1500)));
+      // The first kill lands as the re-walk starts; the others wherever the daemon happens to be
+      // (fault injection, not a wait).
+      if (round === 0) await d.waitFor('sync.reset');
+      else await new Promise((r) => setTimeout(r, 300 + Math.floor(next() * 1500)));
       if (d.lines.some((l) => l.event === 'sync.reset') && !d.lines.some((l) => l.event === 'sync.reset' && l.phase === 'done')) killedInRewalk++;
       d.signal('SIGKILL');
       await d.exited;
