@@ -38,17 +38,26 @@ async function parseCounting(file: string): Promise<ParseRun> {
   const t0 = process.hrtime.bigint();
   let count = 0;
   let checksum = 0;
-  await parseOfxStream(createReadStream(file, { highWaterMark: 1 << 20 }), { fileName: path.basename(file) }, {
-    transaction: (tx) => {
-      count++;
-      checksum = (checksum + tx.amount) % 1_000_000_007;
+  await parseOfxStream(
+    createReadStream(file, { highWaterMark: 1 << 20 }),
+    { fileName: path.basename(file) },
+    {
+      transaction: (tx) => {
+        count++;
+        checksum = (checksum + tx.amount) % 1_000_000_007;
+      },
+      statement: () => undefined,
     },
-    statement: () => undefined,
-  });
+  );
   const wall = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   if (checksum === -1) process.stdout.write(''); // keep the sink's work observable
-  return { transactions: count, wall_ms: wall, cpu_ms: (cpu.user + cpu.system) / 1000, max_rss_mb: process.resourceUsage().maxRSS / 1024 };
+  return {
+    transactions: count,
+    wall_ms: wall,
+    cpu_ms: (cpu.user + cpu.system) / 1000,
+    max_rss_mb: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -63,19 +72,34 @@ function have(cmd: string, args: string[]): boolean {
 }
 
 function ofxparsePython(): string | undefined {
-  for (const py of ['/usr/bin/python3', 'python3']) if (have(py, ['-c', 'import ofxparse'])) return py;
+  for (const py of ['/usr/bin/python3', 'python3'])
+    if (have(py, ['-c', 'import ofxparse'])) return py;
   return undefined;
 }
 
 /** apt-get install, only as root, only when allowed; returns whether it ran successfully. */
 function aptInstall(packages: string[], allowed: boolean): boolean {
-  if (!allowed || typeof process.getuid !== 'function' || process.getuid() !== 0 || !have('apt-get', ['--version'])) return false;
+  if (
+    !allowed ||
+    typeof process.getuid !== 'function' ||
+    process.getuid() !== 0 ||
+    !have('apt-get', ['--version'])
+  )
+    return false;
   say(`installing ${packages.join(' ')} with apt-get...`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'ignore', env, timeout: 600_000 });
+  let r = spawnSync('apt-get', ['install', '-y', '-qq', ...packages], {
+    stdio: 'ignore',
+    env,
+    timeout: 600_000,
+  });
   if (r.status !== 0) {
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env, timeout: 600_000 });
-    r = spawnSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'ignore', env, timeout: 600_000 });
+    r = spawnSync('apt-get', ['install', '-y', '-qq', ...packages], {
+      stdio: 'ignore',
+      env,
+      timeout: 600_000,
+    });
   }
   return r.status === 0;
 }
@@ -100,7 +124,11 @@ txs = [[t.id, str(t.amount), t.date.strftime('%Y-%m-%d')] for a in ofx.accounts 
 print(json.dumps({'seconds': seconds, 'txs': txs}))
 `;
 
-function runOfxparse(python: string, file: string, tmp: string): { seconds: number; txs: Reference[] } {
+function runOfxparse(
+  python: string,
+  file: string,
+  tmp: string,
+): { seconds: number; txs: Reference[] } {
   const script = path.join(tmp, 'ofxparse-dump.py');
   writeFileSync(script, OFXPARSE_DUMP);
   const r = spawnSync(python, [script, file], { encoding: 'utf8', maxBuffer: 256 << 20 });
@@ -109,16 +137,34 @@ function runOfxparse(python: string, file: string, tmp: string): { seconds: numb
   return { seconds: out.seconds, txs: out.txs.map(([id, amount, date]) => ({ id, amount, date })) };
 }
 
-const MONTHS: Readonly<Record<string, string>> = { Jan: '01', Feb: '02', Mar: '03', Apr: '04', May: '05', Jun: '06', Jul: '07', Aug: '08', Sep: '09', Oct: '10', Nov: '11', Dec: '12' };
+const MONTHS: Readonly<Record<string, string>> = {
+  Jan: '01',
+  Feb: '02',
+  Mar: '03',
+  Apr: '04',
+  May: '05',
+  Jun: '06',
+  Jul: '07',
+  Aug: '08',
+  Sep: '09',
+  Oct: '10',
+  Nov: '11',
+  Dec: '12',
+};
 
 function runOfxdump(file: string): { seconds: number; txs: Reference[] } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('ofxdump', [file], { encoding: 'utf8', maxBuffer: 512 << 20, env: { ...process.env, TZ: 'UTC' } });
+  const r = spawnSync('ofxdump', [file], {
+    encoding: 'utf8',
+    maxBuffer: 512 << 20,
+    env: { ...process.env, TZ: 'UTC' },
+  });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`ofxdump failed: ${r.stderr.slice(0, 500)}`);
   const txs: Reference[] = [];
   for (const block of r.stdout.split('ofx_proc_transaction():').slice(1)) {
-    const id = /Financial institution's ID for this transaction: (.*)/.exec(block)?.[1]?.trim() ?? '';
+    const id =
+      /Financial institution's ID for this transaction: (.*)/.exec(block)?.[1]?.trim() ?? '';
     const amount = /Total money amount: (\S+)/.exec(block)?.[1] ?? '';
     const d = /Date posted: \w+ (\w+)\s+(\d+) [\d:]+ (\d{4})/.exec(block);
     const date = d ? `${d[3]}-${MONTHS[d[1]]}-${d[2].padStart(2, '0')}` : '';
@@ -144,7 +190,13 @@ function agreement(ours: Reference[], theirs: Reference[]): number {
   let same = 0;
   for (let i = 0; i < ours.length; i++) {
     const t = theirs[i];
-    if (t && t.id === ours[i].id && t.date === ours[i].date && sameDecimal(t.amount, ours[i].amount)) same++;
+    if (
+      t &&
+      t.id === ours[i].id &&
+      t.date === ours[i].date &&
+      sameDecimal(t.amount, ours[i].amount)
+    )
+      same++;
   }
   return same / Math.max(ours.length, theirs.length);
 }
@@ -180,12 +232,16 @@ async function main(argv: string[]): Promise<void> {
       const file1m = path.join(tmp, 'gen-1m.ofx');
       const bytes = generateOfx(file1m, { transactions: 1_000_000, seed: 42 });
       const inChild = (file: string, nodeFlags: string[] = []): ParseRun => {
-        const r = spawnSync(process.execPath, [...nodeFlags, __filename, '--child', file], { encoding: 'utf8' });
-        if (r.status !== 0) throw new Error(`child parse of ${path.basename(file)} failed: ${r.stderr}`);
+        const r = spawnSync(process.execPath, [...nodeFlags, __filename, '--child', file], {
+          encoding: 'utf8',
+        });
+        if (r.status !== 0)
+          throw new Error(`child parse of ${path.basename(file)} failed: ${r.stderr}`);
         return JSON.parse(r.stdout.trim().split('\n').pop()!) as ParseRun;
       };
       const run = inChild(file1m);
-      if (run.transactions !== 1_000_000) throw new Error(`1M child parsed ${run.transactions} lines`);
+      if (run.transactions !== 1_000_000)
+        throw new Error(`1M child parsed ${run.transactions} lines`);
       // Flat memory, shown two ways: the 10k file's peak RSS next to the 1M file's, and the 1M
       // file parsed again with the JS heap capped at 48 MB (it would die if memory grew with size).
       result.parse_rss_mb_10k = round(inChild(file10k).max_rss_mb, 1);
@@ -195,12 +251,21 @@ async function main(argv: string[]): Promise<void> {
       result.ofx_parse_tx_per_s_1m_cpu = round(run.transactions / (run.cpu_ms / 1000));
       result.parse_rss_mb = round(run.max_rss_mb, 1);
       result.file_1m_mb = round(bytes / 1e6, 1);
-      say(`booksync 1M (${round(bytes / 1e6)} MB): ${result.ofx_parse_tx_per_s_1m} tx/s wall, ${result.ofx_parse_tx_per_s_1m_cpu} tx/s CPU, peak RSS ${result.parse_rss_mb} MB`);
-      say(`peak RSS: 10k file ${result.parse_rss_mb_10k} MB; 1M file with a 48 MB heap cap ${result.parse_rss_mb_1m_heap_capped_48mb} MB`);
+      say(
+        `booksync 1M (${round(bytes / 1e6)} MB): ${result.ofx_parse_tx_per_s_1m} tx/s wall, ${result.ofx_parse_tx_per_s_1m_cpu} tx/s CPU, peak RSS ${result.parse_rss_mb} MB`,
+      );
+      say(
+        `peak RSS: 10k file ${result.parse_rss_mb_10k} MB; 1M file with a 48 MB heap cap ${result.parse_rss_mb_1m_heap_capped_48mb} MB`,
+      );
     }
 
-    const ours = parseOfx(readFileSync(file10k), { fileName: 'gen-10k.ofx' }).statements.flatMap((s) =>
-      s.transactions.map((t) => ({ id: t.providerId ?? '', amount: formatAmount(t.amount, t.currency), date: t.bookingDate })),
+    const ours = parseOfx(readFileSync(file10k), { fileName: 'gen-10k.ofx' }).statements.flatMap(
+      (s) =>
+        s.transactions.map((t) => ({
+          id: t.providerId ?? '',
+          amount: formatAmount(t.amount, t.currency),
+          date: t.bookingDate,
+        })),
     );
 
     let python = ofxparsePython();
@@ -210,9 +275,13 @@ async function main(argv: string[]): Promise<void> {
       result.ofxparse_agreement = round(agreement(ours, theirs.txs), 4);
       result.ofxparse_tx_per_s_10k = round(theirs.txs.length / theirs.seconds);
       result.vs_ofxparse_10k = round(tps10k / (theirs.txs.length / theirs.seconds), 1);
-      say(`ofxparse 10k: ${result.ofxparse_tx_per_s_10k} tx/s, agreement ${result.ofxparse_agreement}, booksync is ${result.vs_ofxparse_10k}x`);
+      say(
+        `ofxparse 10k: ${result.ofxparse_tx_per_s_10k} tx/s, agreement ${result.ofxparse_agreement}, booksync is ${result.vs_ofxparse_10k}x`,
+      );
     } else {
-      say('ofxparse comparison skipped: python3-ofxparse is not installed and could not be installed (run as root, or apt-get install python3-ofxparse)');
+      say(
+        'ofxparse comparison skipped: python3-ofxparse is not installed and could not be installed (run as root, or apt-get install python3-ofxparse)',
+      );
       result.ofxparse_agreement = null;
       result.vs_ofxparse_10k = null;
     }
@@ -224,9 +293,13 @@ async function main(argv: string[]): Promise<void> {
       result.libofx_agreement = round(agreement(ours, theirs.txs), 4);
       result.libofx_tx_per_s_10k = round(theirs.txs.length / theirs.seconds);
       result.vs_libofx_10k = round(tps10k / (theirs.txs.length / theirs.seconds), 1);
-      say(`ofxdump (libofx) 10k: ${result.libofx_tx_per_s_10k} tx/s (whole process), agreement ${result.libofx_agreement}, booksync is ${result.vs_libofx_10k}x`);
+      say(
+        `ofxdump (libofx) 10k: ${result.libofx_tx_per_s_10k} tx/s (whole process), agreement ${result.libofx_agreement}, booksync is ${result.vs_libofx_10k}x`,
+      );
     } else {
-      say('libofx comparison skipped: ofxdump is not installed and could not be installed (run as root, or apt-get install ofx)');
+      say(
+        'libofx comparison skipped: ofxdump is not installed and could not be installed (run as root, or apt-get install ofx)',
+      );
       result.libofx_agreement = null;
       result.vs_libofx_10k = null;
     }
@@ -242,4 +315,3 @@ if (require.main === module) {
     process.exitCode = 1;
   });
 }
-

@@ -22,7 +22,18 @@
  * (which finds the written lines as duplicates and writes the rest).
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -47,7 +58,16 @@ function pad(n: number, width: number): string {
 /** A camt.053.001.08 statement with `count` booked entries, deterministic; returns the byte size. */
 export function generateCamt(file: string, count: number, seed = 1): number {
   const rand = seededRandom(seed);
-  const names = ['Globex GmbH', 'ACME SA', 'Initech BV', 'Papeterie Dupont', 'CloudHost Ltd', 'Stadtwerke Köln', 'Deutsche Post AG', 'Café Central'];
+  const names = [
+    'Globex GmbH',
+    'ACME SA',
+    'Initech BV',
+    'Papeterie Dupont',
+    'CloudHost Ltd',
+    'Stadtwerke Köln',
+    'Deutsche Post AG',
+    'Café Central',
+  ];
   const fd = openSync(file, 'w');
   let bytes = 0;
   let buf = '';
@@ -59,12 +79,19 @@ export function generateCamt(file: string, count: number, seed = 1): number {
     }
   };
   const days = Math.max(1, Math.ceil(count / 200));
-  const day = (i: number) => new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+  const day = (i: number) =>
+    new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
   try {
-    emit('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">\n<BkToCstmrStmt>\n');
+    emit(
+      '<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">\n<BkToCstmrStmt>\n',
+    );
     emit('<GrpHdr><MsgId>BENCH-1</MsgId><CreDtTm>2024-01-01T06:00:00+01:00</CreDtTm></GrpHdr>\n');
-    emit(`<Stmt>\n<Id>BENCH-STMT-1</Id>\n<ElctrncSeqNb>1</ElctrncSeqNb>\n<CreDtTm>2024-01-01T06:00:00+01:00</CreDtTm>\n<Acct><Id><IBAN>DE45120300001234567890</IBAN></Id><Ccy>EUR</Ccy></Acct>\n`);
-    emit(`<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>${day(0)}</Dt></Dt></Bal>\n`);
+    emit(
+      `<Stmt>\n<Id>BENCH-STMT-1</Id>\n<ElctrncSeqNb>1</ElctrncSeqNb>\n<CreDtTm>2024-01-01T06:00:00+01:00</CreDtTm>\n<Acct><Id><IBAN>DE45120300001234567890</IBAN></Id><Ccy>EUR</Ccy></Acct>\n`,
+    );
+    emit(
+      `<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>${day(0)}</Dt></Dt></Bal>\n`,
+    );
     let balance = 0;
     const entries: string[] = [];
     for (let i = 0; i < count; i++) {
@@ -73,7 +100,9 @@ export function generateCamt(file: string, count: number, seed = 1): number {
       balance += credit ? cents : -cents;
       const d = day(Math.floor((i * days) / count));
       const name = names[Math.floor(rand() * names.length)];
-      const party = credit ? `<Dbtr><Pty><Nm>${name}</Nm></Pty></Dbtr>` : `<Cdtr><Pty><Nm>${name}</Nm></Pty></Cdtr>`;
+      const party = credit
+        ? `<Dbtr><Pty><Nm>${name}</Nm></Pty></Dbtr>`
+        : `<Cdtr><Pty><Nm>${name}</Nm></Pty></Cdtr>`;
       entries.push(
         `<Ntry><NtryRef>N${pad(i, 9)}</NtryRef><Amt Ccy="EUR">${Math.floor(cents / 100)}.${pad(cents % 100, 2)}</Amt><CdtDbtInd>${credit ? 'CRDT' : 'DBIT'}</CdtDbtInd>` +
           `<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>${d}</Dt></BookgDt><ValDt><Dt>${d}</Dt></ValDt><AcctSvcrRef>BENCH${pad(i, 9)}</AcctSvcrRef>` +
@@ -129,9 +158,17 @@ function rssSampler(): { peak(): number; reset(): void; stop(): void } {
 }
 
 /** One format in this process: import `file` into a fresh store, then import it again. */
-async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, batch: number): Promise<FormatResult> {
+async function benchFormat(
+  name: 'ofx' | 'camt',
+  file: string,
+  count: number,
+  batch: number,
+): Promise<FormatResult> {
   const dir = mkdtempSync(path.join(tmpdir(), `booksync-bench-bank-${name}-`));
-  const logger = winston.createLogger({ level: 'error', transports: [new winston.transports.Console({ stderrLevels: ['error'] })] });
+  const logger = winston.createLogger({
+    level: 'error',
+    transports: [new winston.transports.Console({ stderrLevels: ['error'] })],
+  });
   const rss = rssSampler();
   try {
     // The drop folder's inbox holds just this file; keep_files leaves it there for the re-run.
@@ -144,7 +181,12 @@ async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, ba
     }
     const store = await BooksStore.open(path.join(dir, 'books'), { logger });
     try {
-      const loop = new FetchLoop({ store, registry: new ProviderRegistry([dropfolder]), logger, writeBatchSize: batch });
+      const loop = new FetchLoop({
+        store,
+        registry: new ProviderRegistry([dropfolder]),
+        logger,
+        writeBatchSize: batch,
+      });
       const spec: ConnectionSpec = {
         name: `bench-${name}`,
         provider: dropfolder.id,
@@ -162,12 +204,15 @@ async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, ba
       const cpu = process.cpuUsage(cpu0);
       const cpuMs = (cpu.user + cpu.system) / 1000;
       const importRss = rss.peak();
-      if (first.status !== 'connected') throw new Error(`${name}: first run failed: ${first.error?.code} ${first.error?.message}`);
-      if (first.counts.new !== count) throw new Error(`${name}: expected ${count} new lines, got ${first.counts.new}`);
+      if (first.status !== 'connected')
+        throw new Error(`${name}: first run failed: ${first.error?.code} ${first.error?.message}`);
+      if (first.counts.new !== count)
+        throw new Error(`${name}: expected ${count} new lines, got ${first.counts.new}`);
       const t1 = performance.now();
       const again = await loop.run(spec);
       const rerunMs = performance.now() - t1;
-      if (again.counts.new !== 0) throw new Error(`${name}: the re-run added ${again.counts.new} lines`);
+      if (again.counts.new !== 0)
+        throw new Error(`${name}: the re-run added ${again.counts.new} lines`);
       return {
         tx: count,
         ms: Math.round(ms),
@@ -195,16 +240,39 @@ async function benchFormat(name: 'ofx' | 'camt', file: string, count: number, ba
  * generating the file. The child runs with the daemon's Node flags and environment
  * (src/daemon/runtime-settings.ts), so the memory it reports is the daemon's.
  */
-function runChild(name: 'ofx' | 'camt', file: string, count: number, batch: number, heapMb?: number): FormatResult {
+function runChild(
+  name: 'ofx' | 'camt',
+  file: string,
+  count: number,
+  batch: number,
+  heapMb?: number,
+): FormatResult {
   const v8 = heapMb ? [`--max-old-space-size=${heapMb}`] : [];
-  const child = spawnSync(process.execPath, [...DAEMON_NODE_FLAGS, ...v8, __filename, '--child', name, '--file', file, '--count', String(count), '--batch', String(batch)], {
-    env: { ...process.env, ...DAEMON_ENV },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 16 << 20,
-  });
+  const child = spawnSync(
+    process.execPath,
+    [
+      ...DAEMON_NODE_FLAGS,
+      ...v8,
+      __filename,
+      '--child',
+      name,
+      '--file',
+      file,
+      '--count',
+      String(count),
+      '--batch',
+      String(batch),
+    ],
+    {
+      env: { ...process.env, ...DAEMON_ENV },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 16 << 20,
+    },
+  );
   const last = (child.stdout ?? '').trim().split('\n').pop() ?? '';
-  if (child.status !== 0) throw new Error(`${name} benchmark failed (exit ${child.status}): ${last}`);
+  if (child.status !== 0)
+    throw new Error(`${name} benchmark failed (exit ${child.status}): ${last}`);
   return JSON.parse(last) as FormatResult;
 }
 
@@ -213,7 +281,9 @@ async function main(argv: string[]): Promise<void> {
   const batch = Number(arg(argv, '--batch') ?? String(DEFAULT_WRITE_BATCH));
   const childFormat = arg(argv, '--child');
   if (childFormat === 'ofx' || childFormat === 'camt') {
-    process.stdout.write(`${JSON.stringify(await benchFormat(childFormat, String(arg(argv, '--file')), count, batch))}\n`);
+    process.stdout.write(
+      `${JSON.stringify(await benchFormat(childFormat, String(arg(argv, '--file')), count, batch))}\n`,
+    );
     return;
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'booksync-bench-bank-files-'));
@@ -230,13 +300,25 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`OFX  ${count} tx (${ofx.file_mb} MB): parse+dedup+store ${ofx.ms} ms = ${ofx.tx_per_s} tx/s (CPU ${ofx.cpu_ms} ms = ${ofx.tx_per_cpu_s} tx/CPU-s), peak RSS ${ofx.rss_mb} MB; re-run (all duplicates) ${ofx.rerun_tx_per_s} tx/s, peak RSS ${ofx.rerun_rss_mb} MB\n`);
-  process.stdout.write(`camt ${count} tx (${camt.file_mb} MB): parse+dedup+store ${camt.ms} ms = ${camt.tx_per_s} tx/s (CPU ${camt.cpu_ms} ms = ${camt.tx_per_cpu_s} tx/CPU-s), peak RSS ${camt.rss_mb} MB; re-run (all duplicates) ${camt.rerun_tx_per_s} tx/s, peak RSS ${camt.rerun_rss_mb} MB\n`);
-  process.stdout.write(`(batches of ${batch} lines; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs)\n`);
+  process.stdout.write(
+    `OFX  ${count} tx (${ofx.file_mb} MB): parse+dedup+store ${ofx.ms} ms = ${ofx.tx_per_s} tx/s (CPU ${ofx.cpu_ms} ms = ${ofx.tx_per_cpu_s} tx/CPU-s), peak RSS ${ofx.rss_mb} MB; re-run (all duplicates) ${ofx.rerun_tx_per_s} tx/s, peak RSS ${ofx.rerun_rss_mb} MB\n`,
+  );
+  process.stdout.write(
+    `camt ${count} tx (${camt.file_mb} MB): parse+dedup+store ${camt.ms} ms = ${camt.tx_per_s} tx/s (CPU ${camt.cpu_ms} ms = ${camt.tx_per_cpu_s} tx/CPU-s), peak RSS ${camt.rss_mb} MB; re-run (all duplicates) ${camt.rerun_tx_per_s} tx/s, peak RSS ${camt.rerun_rss_mb} MB\n`,
+  );
+  process.stdout.write(
+    `(batches of ${batch} lines; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${cpus().length} CPUs)\n`,
+  );
   let merged: Record<string, unknown> = {};
   const parseBench = path.join(__dirname, 'bench-bank-parse.js');
   if (argv.includes('--parse-bench') && existsSync(parseBench)) {
-    const child = spawnSync(process.execPath, [parseBench], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+    const child = spawnSync(process.execPath, [parseBench], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 << 20,
+    });
     process.stdout.write(child.stdout ?? '');
     const last = (child.stdout ?? '').trim().split('\n').pop() ?? '';
     try {
@@ -266,7 +348,9 @@ async function main(argv: string[]): Promise<void> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`bench-bank: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(
+      `bench-bank: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 1;
   });
 }

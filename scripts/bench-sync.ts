@@ -22,7 +22,14 @@ import PouchDB from 'pouchdb-node';
 import * as winston from 'winston';
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/daemon/runtime-settings';
 import { BooksStore } from '../src/ledger';
-import { acceptEncodingFor, openSync, type ResponseCompression, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../src/sync';
+import {
+  acceptEncodingFor,
+  openSync,
+  type ResponseCompression,
+  type SyncRuntime,
+  type SyncSetup,
+  type SyncTypeOptions,
+} from '../src/sync';
 import { TcpProxy } from '../test/helpers/tcp-proxy';
 import { COUCH_ADMIN, couchAvailable, sharedCouch } from '../test/helpers/couchdb';
 import { rawPut, rawRead, rawReadTwoInFlight, rawWrite } from './bench-sync-raw';
@@ -37,8 +44,16 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 
 const TYPES: Record<string, SyncTypeOptions> = {
   move: { direction: 'both', conflict: 'manual' },
-  partner: { direction: 'both', conflict: 'merge', exclude: { push: ['internal_notes'], both: ['bank_accounts[].bic'] } },
-  statement_line: { direction: 'both', conflict: 'local-wins', exclude: { both: ['counterparty_iban'] } },
+  partner: {
+    direction: 'both',
+    conflict: 'merge',
+    exclude: { push: ['internal_notes'], both: ['bank_accounts[].bic'] },
+  },
+  statement_line: {
+    direction: 'both',
+    conflict: 'local-wins',
+    exclude: { both: ['counterparty_iban'] },
+  },
 };
 
 // ---- documents -------------------------------------------------------------------------------
@@ -65,9 +80,29 @@ export function makeDocs(n: number, offset = 0): Array<Record<string, unknown>> 
         state: 'posted',
         statement_line: `stl:main-checking:${pad(i)}`,
         lines: [
-          { account: '1010', partner: `partner:${pad(i % 500)}`, label: `Customer payment ${pad(i)} - bank statement reconciliation`, debit: amount, credit: 0, currency: 'EUR' },
-          { account: '1200', partner: `partner:${pad(i % 500)}`, label: `Receivable cleared for invoice INV/2024/${pad(i)}`, debit: 0, credit: amount - 100, currency: 'EUR' },
-          { account: '7000', label: `Bank fees ${pad(i)} charged on incoming transfer`, debit: 0, credit: 100, currency: 'EUR' },
+          {
+            account: '1010',
+            partner: `partner:${pad(i % 500)}`,
+            label: `Customer payment ${pad(i)} - bank statement reconciliation`,
+            debit: amount,
+            credit: 0,
+            currency: 'EUR',
+          },
+          {
+            account: '1200',
+            partner: `partner:${pad(i % 500)}`,
+            label: `Receivable cleared for invoice INV/2024/${pad(i)}`,
+            debit: 0,
+            credit: amount - 100,
+            currency: 'EUR',
+          },
+          {
+            account: '7000',
+            label: `Bank fees ${pad(i)} charged on incoming transfer`,
+            debit: 0,
+            credit: 100,
+            currency: 'EUR',
+          },
         ],
         narration: `Incoming SEPA credit transfer from partner ${pad(i % 500)} for invoice INV/2024/${pad(i)}, matched by reference and amount; fee booked to bank charges.`,
         created_at: at,
@@ -85,7 +120,8 @@ export function makeDocs(n: number, offset = 0): Array<Record<string, unknown>> 
           { iban: `DE89370400440${pad(i, 9)}`, bic: 'COBADEFFXXX' },
           { iban: `FR76300060000112${pad(i, 9)}`, bic: 'AGRIFRPPXXX' },
         ],
-        internal_notes: `Private note ${i}: payment terms negotiated by phone, do not share. `.repeat(4),
+        internal_notes:
+          `Private note ${i}: payment terms negotiated by phone, do not share. `.repeat(4),
         created_at: at,
         updated_at: at,
       });
@@ -99,7 +135,9 @@ export function makeDocs(n: number, offset = 0): Array<Record<string, unknown>> 
         amount: (i % 2 === 0 ? 1 : -1) * (1000 + i),
         currency: 'EUR',
         payee: `Payee ${pad(i)} GmbH`,
-        memo: `SEPA credit transfer reference INV/2024/${pad(i)} end-to-end id E2E-${pad(i, 10)} `.repeat(3),
+        memo: `SEPA credit transfer reference INV/2024/${pad(i)} end-to-end id E2E-${pad(i, 10)} `.repeat(
+          3,
+        ),
         reference: `E2E-${pad(i, 10)}`,
         counterparty_iban: `DE02120300000000${pad(i, 6)}`,
         counterparty_name: `Counterparty ${pad(i)}`,
@@ -121,9 +159,21 @@ export function makeDocs(n: number, offset = 0): Array<Record<string, unknown>> 
 async function serverMain(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const expressPouchdb = require('express-pouchdb') as (p: unknown, o: Record<string, unknown>) => express.Express;
-  const Pouch = PouchDB.defaults({ prefix: dir + '/' } as PouchDB.Configuration.DatabaseConfiguration);
-  const app = express().use('/', expressPouchdb(Pouch, { mode: 'minimumForPouchDB', inMemoryConfig: true, logPath: path.join(dir, 'log.txt') }));
+  const expressPouchdb = require('express-pouchdb') as (
+    p: unknown,
+    o: Record<string, unknown>,
+  ) => express.Express;
+  const Pouch = PouchDB.defaults({
+    prefix: dir + '/',
+  } as PouchDB.Configuration.DatabaseConfiguration);
+  const app = express().use(
+    '/',
+    expressPouchdb(Pouch, {
+      mode: 'minimumForPouchDB',
+      inMemoryConfig: true,
+      logPath: path.join(dir, 'log.txt'),
+    }),
+  );
   const srv = app.listen(0, '127.0.0.1', () => {
     const port = (srv.address() as { port: number }).port;
     process.send?.({ port });
@@ -140,8 +190,13 @@ async function proxyMain(targetPort: number, delayMs: number): Promise<void> {
   process.send?.({ port: proxy.port });
 }
 
-async function startProxy(targetPort: number, delayMs: number): Promise<{ origin: string; child: ChildProcess }> {
-  const child = fork(__filename, ['--proxy', String(targetPort), String(delayMs)], { stdio: 'inherit' });
+async function startProxy(
+  targetPort: number,
+  delayMs: number,
+): Promise<{ origin: string; child: ChildProcess }> {
+  const child = fork(__filename, ['--proxy', String(targetPort), String(delayMs)], {
+    stdio: 'inherit',
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`proxy exited ${code}`)));
@@ -183,7 +238,10 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
   const t0 = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`a measurement stalled: no result after ${STALL_MS / 1000} s`)), STALL_MS);
+    timer = setTimeout(
+      () => reject(new Error(`a measurement stalled: no result after ${STALL_MS / 1000} s`)),
+      STALL_MS,
+    );
   });
   try {
     const value = await Promise.race([fn(), stalled]);
@@ -194,12 +252,17 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 }
 
 async function bulkLoad(db: PouchDB.Database, docs: Array<Record<string, unknown>>): Promise<void> {
-  for (let i = 0; i < docs.length; i += 1000) await db.bulkDocs(docs.slice(i, i + 1000).map((d) => ({ ...d })) as PouchDB.Core.PutDocument<object>[]);
+  for (let i = 0; i < docs.length; i += 1000)
+    await db.bulkDocs(
+      docs.slice(i, i + 1000).map((d) => ({ ...d })) as PouchDB.Core.PutDocument<object>[],
+    );
 }
 
 /** A plain PouchDB for PouchDB's native replication. */
 async function seedLocal(docs: Array<Record<string, unknown>>): Promise<PouchDB.Database> {
-  const db = new PouchDB(tmp('local'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+  const db = new PouchDB(tmp('local'), {
+    adapter: 'leveldb',
+  } as PouchDB.Configuration.DatabaseConfiguration);
   await bulkLoad(db, docs);
   return db;
 }
@@ -219,26 +282,54 @@ async function seedBooks(docs: Array<Record<string, unknown>>): Promise<BooksSto
 }
 
 async function nativePush(localDir: string, dbUrl: string, batch: number): Promise<number> {
-  const local = new PouchDB(localDir, { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
-  const { ms } = await timed(() => PouchDB.replicate(local, dbUrl, { batch_size: batch }) as unknown as Promise<unknown>);
+  const local = new PouchDB(localDir, {
+    adapter: 'leveldb',
+  } as PouchDB.Configuration.DatabaseConfiguration);
+  const { ms } = await timed(
+    () => PouchDB.replicate(local, dbUrl, { batch_size: batch }) as unknown as Promise<unknown>,
+  );
   await local.close();
   return ms;
 }
 
 /** `plain`: PouchDB asks for uncompressed answers (its default asks for gzip), as it gets them from Apache CouchDB. */
 async function nativePull(dbUrl: string, batch: number, plain = false): Promise<number> {
-  const target = new PouchDB(tmp('native-pull'), { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
-  const source = plain ? new PouchDB(dbUrl, { headers: { 'Accept-Encoding': 'identity' } } as PouchDB.Configuration.RemoteDatabaseConfiguration) : dbUrl;
-  const { ms } = await timed(() => PouchDB.replicate(source, target, { batch_size: batch }) as unknown as Promise<unknown>);
+  const target = new PouchDB(tmp('native-pull'), {
+    adapter: 'leveldb',
+  } as PouchDB.Configuration.DatabaseConfiguration);
+  const source = plain
+    ? new PouchDB(dbUrl, {
+        headers: { 'Accept-Encoding': 'identity' },
+      } as PouchDB.Configuration.RemoteDatabaseConfiguration)
+    : dbUrl;
+  const { ms } = await timed(
+    () => PouchDB.replicate(source, target, { batch_size: batch }) as unknown as Promise<unknown>,
+  );
   await target.close();
   if (typeof source !== 'string') await source.close();
   return ms;
 }
 
 /** booksync as the daemon runs it: `cloud.compression` left at its default unless `compression` says otherwise. */
-function syncFor(books: BooksStore, dbUrl: string, bookkeepingDir: string, options: Partial<SyncSetup> & { requestTimeoutMs?: number; compression?: ResponseCompression } = {}): Promise<SyncRuntime> {
+function syncFor(
+  books: BooksStore,
+  dbUrl: string,
+  bookkeepingDir: string,
+  options: Partial<SyncSetup> & {
+    requestTimeoutMs?: number;
+    compression?: ResponseCompression;
+  } = {},
+): Promise<SyncRuntime> {
   const { requestTimeoutMs = 120_000, compression, ...rest } = options;
-  return openSync({ mode: 'interval', types: TYPES, ...rest, books, bookkeepingDir, cloud: { url: dbUrl, requestTimeoutMs, ...(compression ? { compression } : {}) }, logger: silent });
+  return openSync({
+    mode: 'interval',
+    types: TYPES,
+    ...rest,
+    books,
+    bookkeepingDir,
+    cloud: { url: dbUrl, requestTimeoutMs, ...(compression ? { compression } : {}) },
+    logger: silent,
+  });
 }
 
 /** booksync's batch size in every throughput and RSS run: native's best batch size, for a like-for-like request count. */
@@ -248,7 +339,8 @@ async function oursPush(booksDir: string, dbUrl: string, expected = DOCS): Promi
   const books = await openBooks(booksDir);
   const runtime = await syncFor(books, dbUrl, tmp('bk'), { batchSize: OURS_BATCH });
   const { ms, value } = await timed(() => runtime.engine.syncOnce(['push']));
-  if (value.push.docs !== expected) throw new Error(`booksync push wrote ${value.push.docs} of ${expected}`);
+  if (value.push.docs !== expected)
+    throw new Error(`booksync push wrote ${value.push.docs} of ${expected}`);
   await runtime.close();
   await books.close();
   return ms;
@@ -305,11 +397,15 @@ function warmupOf(m: Measurement, w: Warmup, dir: string): Measurement {
 async function measure(m: Measurement, warmup: Warmup): Promise<number> {
   const dir = tmp('measure');
   mkdirSync(dir, { recursive: true });
-  const child = fork(__filename, ['--measure', dir, JSON.stringify({ m, warmup })], { stdio: 'inherit' });
+  const child = fork(__filename, ['--measure', dir, JSON.stringify({ m, warmup })], {
+    stdio: 'inherit',
+  });
   return new Promise((resolve, reject) => {
     child.once('message', (msg: { ms: number }) => resolve(msg.ms));
     // After a result this rejects nothing (a promise settles once); before one, any exit is a failure.
-    child.once('exit', (code) => reject(new Error(`${m.kind} measurement exited ${code} without a result`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${m.kind} measurement exited ${code} without a result`)),
+    );
   });
 }
 
@@ -318,14 +414,21 @@ async function measureMain(dir: string, m: Measurement, warmup: Warmup): Promise
   await runMeasurement(warmupOf(m, warmup, dir), WARMUP_DOCS);
   const ms = await runMeasurement(m);
   // Sent before the caller exits the process: `process.send` is asynchronous.
-  await new Promise<void>((resolve, reject) => process.send?.({ ms }, undefined, undefined, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    process.send?.({ ms }, undefined, undefined, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
-async function oursPull(dbUrl: string, compression?: ResponseCompression, expected = DOCS): Promise<number> {
+async function oursPull(
+  dbUrl: string,
+  compression?: ResponseCompression,
+  expected = DOCS,
+): Promise<number> {
   const target = await openBooks(tmp('ours-pull'));
   const runtime = await syncFor(target, dbUrl, tmp('bk'), { batchSize: OURS_BATCH, compression });
   const { ms, value } = await timed(() => runtime.engine.syncOnce(['pull']));
-  if (value.pull.docs !== expected) throw new Error(`booksync pull wrote ${value.pull.docs} of ${expected}`);
+  if (value.pull.docs !== expected)
+    throw new Error(`booksync pull wrote ${value.pull.docs} of ${expected}`);
   await runtime.close();
   await target.close();
   return ms;
@@ -346,37 +449,79 @@ interface Round {
   ceiling_read_two: number;
 }
 
-async function round(origin: string, localDir: string, booksDir: string, warm: Omit<Warmup, 'url'>, docs: Array<Record<string, unknown>>, label: string, run: number, integerSeqs = true): Promise<Round> {
+async function round(
+  origin: string,
+  localDir: string,
+  booksDir: string,
+  warm: Omit<Warmup, 'url'>,
+  docs: Array<Record<string, unknown>>,
+  label: string,
+  run: number,
+  integerSeqs = true,
+): Promise<Round> {
   const warmup: Warmup = { ...warm, url: `${origin}/warmup` };
-  const out: Round = { native_push: {}, native_pull: {}, ours_push: 0, ours_pull: 0, ours_pull_gzip: 0, native_pull_plain: 0, ceiling_write: 0, ceiling_read: 0, ceiling_read_two: 0 };
+  const out: Round = {
+    native_push: {},
+    native_pull: {},
+    ours_push: 0,
+    ours_pull: 0,
+    ours_pull_gzip: 0,
+    native_pull_plain: 0,
+    ceiling_write: 0,
+    ceiling_read: 0,
+    ceiling_read_two: 0,
+  };
   const tag = `${label}-${run}`;
   label = `${label} run ${run + 1}/${RUNS}:`;
   let populated = '';
   for (const batch of BATCHES) {
     const db = `${origin}/native-push-${tag}-${batch}`;
-    out.native_push[batch] = rate(DOCS, await measure({ kind: 'native-push', localDir, url: db, batch }, warmup));
+    out.native_push[batch] = rate(
+      DOCS,
+      await measure({ kind: 'native-push', localDir, url: db, batch }, warmup),
+    );
     populated = db;
     log(`${label} native push batch ${batch}: ${out.native_push[batch]} docs/s`);
   }
   for (const batch of BATCHES) {
-    out.native_pull[batch] = rate(DOCS, await measure({ kind: 'native-pull', url: populated, batch, plain: false }, warmup));
+    out.native_pull[batch] = rate(
+      DOCS,
+      await measure({ kind: 'native-pull', url: populated, batch, plain: false }, warmup),
+    );
     log(`${label} native pull batch ${batch}: ${out.native_pull[batch]} docs/s`);
   }
-  out.native_pull_plain = rate(DOCS, await measure({ kind: 'native-pull', url: populated, batch: 1000, plain: true }, warmup));
-  log(`${label} native pull batch 1000, Accept-Encoding: identity: ${out.native_pull_plain} docs/s`);
-  out.ours_push = rate(DOCS, await measure({ kind: 'ours-push', booksDir, url: `${origin}/ours-push-${tag}` }, warmup));
+  out.native_pull_plain = rate(
+    DOCS,
+    await measure({ kind: 'native-pull', url: populated, batch: 1000, plain: true }, warmup),
+  );
+  log(
+    `${label} native pull batch 1000, Accept-Encoding: identity: ${out.native_pull_plain} docs/s`,
+  );
+  out.ours_push = rate(
+    DOCS,
+    await measure({ kind: 'ours-push', booksDir, url: `${origin}/ours-push-${tag}` }, warmup),
+  );
   log(`${label} booksync push: ${out.ours_push} docs/s`);
   out.ours_pull = rate(DOCS, await measure({ kind: 'ours-pull', url: populated }, warmup));
-  log(`${label} booksync pull: ${out.ours_pull} docs/s (Accept-Encoding: ${acceptEncodingFor(populated)})`);
-  out.ours_pull_gzip = rate(DOCS, await measure({ kind: 'ours-pull', url: populated, compression: 'gzip' }, warmup));
+  log(
+    `${label} booksync pull: ${out.ours_pull} docs/s (Accept-Encoding: ${acceptEncodingFor(populated)})`,
+  );
+  out.ours_pull_gzip = rate(
+    DOCS,
+    await measure({ kind: 'ours-pull', url: populated, compression: 'gzip' }, warmup),
+  );
   log(`${label} booksync pull, compression: gzip: ${out.ours_pull_gzip} docs/s`);
   out.ceiling_write = rate(DOCS, await rawWrite(`${origin}/ceiling-${tag}`, docs));
   const read = await rawRead(`${origin}/ceiling-${tag}`);
   out.ceiling_read = rate(read.docs, read.ms);
   // Opaque seqs (CouchDB 2+) cannot be read ahead at a computed `since`.
-  const readTwo = integerSeqs ? await rawReadTwoInFlight(`${origin}/ceiling-${tag}`) : { docs: 0, ms: 1 };
+  const readTwo = integerSeqs
+    ? await rawReadTwoInFlight(`${origin}/ceiling-${tag}`)
+    : { docs: 0, ms: 1 };
   out.ceiling_read_two = rate(readTwo.docs, readTwo.ms);
-  log(`${label} raw ceiling: write ${out.ceiling_write} docs/s, read ${out.ceiling_read} docs/s, read two at a time ${out.ceiling_read_two} docs/s`);
+  log(
+    `${label} raw ceiling: write ${out.ceiling_write} docs/s, read ${out.ceiling_read} docs/s, read two at a time ${out.ceiling_read_two} docs/s`,
+  );
   return out;
 }
 
@@ -389,7 +534,8 @@ function median(values: number[]): number {
 /** Each number of the rounds' medians. */
 function medianRound(rounds: Round[]): Round {
   const of = (pick: (r: Round) => number) => median(rounds.map(pick));
-  const byBatch = (pick: (r: Round) => Record<number, number>) => Object.fromEntries(BATCHES.map((b) => [b, of((r) => pick(r)[b])]));
+  const byBatch = (pick: (r: Round) => Record<number, number>) =>
+    Object.fromEntries(BATCHES.map((b) => [b, of((r) => pick(r)[b])]));
   return {
     native_push: byBatch((r) => r.native_push),
     native_pull: byBatch((r) => r.native_pull),
@@ -420,7 +566,12 @@ async function rssMain(dbUrl: string, dir: string, expected: number): Promise<vo
   const ms = performance.now() - t0;
   clearInterval(sample);
   peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
-  process.send?.({ peak_mb: Math.round(peak / 1048576), docs: r.pull.docs, expected, rate: rate(r.pull.docs, ms) });
+  process.send?.({
+    peak_mb: Math.round(peak / 1048576),
+    docs: r.pull.docs,
+    expected,
+    rate: rate(r.pull.docs, ms),
+  });
   await runtime.close();
   await target.close();
 }
@@ -428,7 +579,8 @@ async function rssMain(dbUrl: string, dir: string, expected: number): Promise<vo
 async function seedRss(origin: string): Promise<string> {
   const dbUrl = `${origin}/rss-200k`;
   await rawPut(dbUrl);
-  for (let i = 0; i < RSS_DOCS; i += 20_000) await rawWrite(dbUrl, makeDocs(Math.min(20_000, RSS_DOCS - i), 1_000_000 + i));
+  for (let i = 0; i < RSS_DOCS; i += 20_000)
+    await rawWrite(dbUrl, makeDocs(Math.min(20_000, RSS_DOCS - i), 1_000_000 + i));
   log(`seeded ${RSS_DOCS} docs for the RSS run`);
   return dbUrl;
 }
@@ -437,9 +589,16 @@ async function seedRss(origin: string): Promise<string> {
  * One initial pull of the seeded database in a fresh child process started as the daemon is (its
  * Node flags and environment, src/daemon/runtime-settings.ts), plus `execArgv` (e.g. a heap cap).
  */
-async function measureRss(dbUrl: string, execArgv: string[] = []): Promise<{ peak_mb: number; docs: number; rate: number }> {
+async function measureRss(
+  dbUrl: string,
+  execArgv: string[] = [],
+): Promise<{ peak_mb: number; docs: number; rate: number }> {
   const dir = tmp('rss');
-  const child = fork(__filename, ['--rss', dbUrl, dir, String(RSS_DOCS)], { stdio: 'inherit', execArgv: [...DAEMON_NODE_FLAGS, ...execArgv], env: { ...process.env, ...DAEMON_ENV } });
+  const child = fork(__filename, ['--rss', dbUrl, dir, String(RSS_DOCS)], {
+    stdio: 'inherit',
+    execArgv: [...DAEMON_NODE_FLAGS, ...execArgv],
+    env: { ...process.env, ...DAEMON_ENV },
+  });
   return new Promise((resolve, reject) => {
     child.once('message', (m: { peak_mb: number; docs: number; rate: number }) => resolve(m));
     child.once('exit', (code) => code !== 0 && reject(new Error(`rss child exited ${code}`)));
@@ -448,11 +607,19 @@ async function measureRss(dbUrl: string, execArgv: string[] = []): Promise<{ pea
 
 // ---- live latency ----------------------------------------------------------------------------
 
-async function liveLatency(origin: string, writesPerSecond = 50, seconds = 10): Promise<{ p50: number; p99: number; n: number }> {
+async function liveLatency(
+  origin: string,
+  writesPerSecond = 50,
+  seconds = 10,
+): Promise<{ p50: number; p99: number; n: number }> {
   const dbUrl = `${origin}/live`;
   await rawPut(dbUrl);
   const books = await openBooks(tmp('live-local'));
-  const runtime = await syncFor(books, dbUrl, tmp('live-bk'), { mode: 'live', longpollMs: 10_000, requestTimeoutMs: 30_000 });
+  const runtime = await syncFor(books, dbUrl, tmp('live-bk'), {
+    mode: 'live',
+    longpollMs: 10_000,
+    requestTimeoutMs: 30_000,
+  });
   const engine = runtime.engine;
   await engine.start();
   const written = new Map<string, number>();
@@ -462,7 +629,9 @@ async function liveLatency(origin: string, writesPerSecond = 50, seconds = 10): 
     let since: unknown = 'now';
     while (!abort.signal.aborted) {
       try {
-        const res = await fetch(`${dbUrl}/_changes?feed=longpoll&timeout=1000&since=${since}`, { signal: abort.signal });
+        const res = await fetch(`${dbUrl}/_changes?feed=longpoll&timeout=1000&since=${since}`, {
+          signal: abort.signal,
+        });
         const body = (await res.json()) as { results: Array<{ id: string }>; last_seq: unknown };
         const now = performance.now();
         for (const r of body.results) if (!arrived.has(r.id)) arrived.set(r.id, now);
@@ -484,13 +653,17 @@ async function liveLatency(origin: string, writesPerSecond = 50, seconds = 10): 
     await books.db.put(docs[i] as PouchDB.Core.PutDocument<object>);
   }
   const deadline = performance.now() + 15_000;
-  while (arrived.size < docs.length && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (arrived.size < docs.length && performance.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   abort.abort();
   await watcher;
   await runtime.close();
   await books.close();
-  const lat = [...written].map(([id, t]) => (arrived.has(id) ? (arrived.get(id) as number) - t : Infinity)).sort((a, b) => a - b);
-  const pct = (p: number) => Math.round(lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]);
+  const lat = [...written]
+    .map(([id, t]) => (arrived.has(id) ? (arrived.get(id) as number) - t : Infinity))
+    .sort((a, b) => a - b);
+  const pct = (p: number) =>
+    Math.round(lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]);
   return { p50: pct(50), p99: pct(99), n: arrived.size };
 }
 
@@ -508,9 +681,14 @@ interface Seeded {
 }
 
 /** BENCH_RUNS rounds against one server at 0 ms and through the delay proxy, taking turns; their medians. */
-async function compare(seeded: Seeded, server: { origin: string; port: number; label: string; opaqueSeqs?: boolean }): Promise<{ r0: Round; r50: Round }> {
+async function compare(
+  seeded: Seeded,
+  server: { origin: string; port: number; label: string; opaqueSeqs?: boolean },
+): Promise<{ r0: Round; r50: Round }> {
   const { localDir, booksDir, docs, warm } = seeded;
-  const warmLocal = new PouchDB(warm.localDir, { adapter: 'leveldb' } as PouchDB.Configuration.DatabaseConfiguration);
+  const warmLocal = new PouchDB(warm.localDir, {
+    adapter: 'leveldb',
+  } as PouchDB.Configuration.DatabaseConfiguration);
   await PouchDB.replicate(warmLocal, `${server.origin}/warmup`);
   await warmLocal.close();
   const proxy = await startProxy(server.port, DELAY);
@@ -523,8 +701,30 @@ async function compare(seeded: Seeded, server: { origin: string; port: number; l
     const runs0: Round[] = [];
     const runs50: Round[] = [];
     for (let run = 0; run < RUNS; run++) {
-      runs0.push(await round(server.origin, localDir, booksDir, warmup, docs, `${server.label}0ms`, run, !server.opaqueSeqs));
-      runs50.push(await round(proxiedOrigin, localDir, booksDir, warmup, docs, `${server.label}${DELAY}ms`, run, !server.opaqueSeqs));
+      runs0.push(
+        await round(
+          server.origin,
+          localDir,
+          booksDir,
+          warmup,
+          docs,
+          `${server.label}0ms`,
+          run,
+          !server.opaqueSeqs,
+        ),
+      );
+      runs50.push(
+        await round(
+          proxiedOrigin,
+          localDir,
+          booksDir,
+          warmup,
+          docs,
+          `${server.label}${DELAY}ms`,
+          run,
+          !server.opaqueSeqs,
+        ),
+      );
     }
     return { r0: medianRound(runs0), r50: medianRound(runs50) };
   } finally {
@@ -561,7 +761,9 @@ async function main(): Promise<void> {
   try {
     const docs = makeDocs(DOCS);
     const bytes = docs.reduce((n, d) => n + Buffer.byteLength(JSON.stringify(d)), 0);
-    log(`${DOCS} docs, ${Math.round(bytes / DOCS)} bytes each on average; node ${process.version}, ${os.cpus().length} CPUs`);
+    log(
+      `${DOCS} docs, ${Math.round(bytes / DOCS)} bytes each on average; node ${process.version}, ${os.cpus().length} CPUs`,
+    );
     // Seeded here, closed, and opened by each measurement's own process.
     const local = await seedLocal(docs);
     const books = await seedBooks(docs);
@@ -580,7 +782,12 @@ async function main(): Promise<void> {
     // Apache CouchDB 3.5, one node (test/helpers/couchdb.ts finds the release): the same contenders.
     const couch = couchAvailable() ? await sharedCouch(1) : null;
     const couchRounds = couch
-      ? await compare(seeded, { origin: `http://${COUCH_ADMIN.username}:${COUCH_ADMIN.password}@127.0.0.1:${couch.ports[0]}`, port: couch.ports[0], label: 'couchdb-', opaqueSeqs: true })
+      ? await compare(seeded, {
+          origin: `http://${COUCH_ADMIN.username}:${COUCH_ADMIN.password}@127.0.0.1:${couch.ports[0]}`,
+          port: couch.ports[0],
+          label: 'couchdb-',
+          opaqueSeqs: true,
+        })
       : null;
     const live = await liveLatency(origin);
     log(`live: p50 ${live.p50} ms, p99 ${live.p99} ms (${live.n} writes)`);
@@ -588,22 +795,31 @@ async function main(): Promise<void> {
     // The daemon runs with V8's default heap limit (and its runtime settings), so that is the number
     // reported. V8 grows its heap lazily; the run with a 128 MB heap cap shows the working set.
     const rssDefault = await measureRss(rssUrl);
-    log(`RSS of a ${rssDefault.docs}-doc initial pull, as the daemon runs (${[...DAEMON_NODE_FLAGS, ...Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`)].join(' ')}): ${rssDefault.peak_mb} MB peak (${rssDefault.rate} docs/s)`);
+    log(
+      `RSS of a ${rssDefault.docs}-doc initial pull, as the daemon runs (${[...DAEMON_NODE_FLAGS, ...Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`)].join(' ')}): ${rssDefault.peak_mb} MB peak (${rssDefault.rate} docs/s)`,
+    );
     const rss = await measureRss(rssUrl, ['--max-old-space-size=128']);
-    log(`RSS of a ${rss.docs}-doc initial pull, --max-old-space-size=128: ${rss.peak_mb} MB peak (${rss.rate} docs/s)`);
+    log(
+      `RSS of a ${rss.docs}-doc initial pull, --max-old-space-size=128: ${rss.peak_mb} MB peak (${rss.rate} docs/s)`,
+    );
 
     const table = [
       `Medians of ${RUNS} run(s); docs/s.`,
       `| delay | native push 100/500/1000 | native pull 100/500/1000 (1000 plain) | booksync push | booksync pull (gzip) | raw write / read / read two at a time |`,
       `|---|---|---|---|---|---|`,
-      ...[r0, r50].map((r, i) =>
-        `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} (${r.native_pull_plain}) | ${r.ours_push} | ${r.ours_pull} (${r.ours_pull_gzip}) | ${r.ceiling_write} / ${r.ceiling_read} / ${r.ceiling_read_two} |`,
+      ...[r0, r50].map(
+        (r, i) =>
+          `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} (${r.native_pull_plain}) | ${r.ours_push} | ${r.ours_pull} (${r.ours_pull_gzip}) | ${r.ceiling_write} / ${r.ceiling_read} / ${r.ceiling_read_two} |`,
       ),
     ];
     if (couchRounds) {
-      table.push(`Apache CouchDB 3.5, one node:`, ...[couchRounds.r0, couchRounds.r50].map((r, i) =>
-        `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} (${r.native_pull_plain}) | ${r.ours_push} | ${r.ours_pull} (${r.ours_pull_gzip}) | ${r.ceiling_write} / ${r.ceiling_read} / - |`,
-      ));
+      table.push(
+        `Apache CouchDB 3.5, one node:`,
+        ...[couchRounds.r0, couchRounds.r50].map(
+          (r, i) =>
+            `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} (${r.native_pull_plain}) | ${r.ours_push} | ${r.ours_pull} (${r.ours_pull_gzip}) | ${r.ceiling_write} / ${r.ceiling_read} / - |`,
+        ),
+      );
     }
     log(table.join('\n'));
     const result = {
@@ -639,7 +855,9 @@ async function main(): Promise<void> {
       ceiling_write: r0.ceiling_write,
       ceiling_read: r0.ceiling_read,
       ceiling_read_two: r0.ceiling_read_two,
-      ...(couchRounds ? couchResult(couchRounds.r0, couchRounds.r50) : { couch: 'skipped: no Apache CouchDB release found (test/helpers/couchdb.ts)' }),
+      ...(couchRounds
+        ? couchResult(couchRounds.r0, couchRounds.r50)
+        : { couch: 'skipped: no Apache CouchDB release found (test/helpers/couchdb.ts)' }),
     };
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
@@ -657,7 +875,9 @@ if (process.argv[2] === '--server') {
   measureMain(process.argv[3], m, warmup).then(
     () => process.exit(0),
     (err) => {
-      process.stderr.write(`measurement failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.stderr.write(
+        `measurement failed: ${err instanceof Error ? err.stack : String(err)}\n`,
+      );
       process.exit(1);
     },
   );

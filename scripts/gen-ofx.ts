@@ -19,8 +19,26 @@ export interface GenOfxOptions {
   accountId?: string;
 }
 
-const PAYEES = ['SAFEWAY #1234', 'SHELL OIL 5521', 'AMAZON MKTPLACE', 'ACME PAYROLL', 'CITY WATER DEPT', 'BLUE BOTTLE COFFEE', 'COSTCO WHSE 0418', 'PG AND E WEB', 'UBER TRIP', 'TARGET T-2271'];
-const MEMOS = ['POS PURCHASE', 'DIRECT DEPOSIT', 'ONLINE PAYMENT', 'ATM WITHDRAWAL', 'RECURRING PAYMENT', 'CHECK CARD'];
+const PAYEES = [
+  'SAFEWAY #1234',
+  'SHELL OIL 5521',
+  'AMAZON MKTPLACE',
+  'ACME PAYROLL',
+  'CITY WATER DEPT',
+  'BLUE BOTTLE COFFEE',
+  'COSTCO WHSE 0418',
+  'PG AND E WEB',
+  'UBER TRIP',
+  'TARGET T-2271',
+];
+const MEMOS = [
+  'POS PURCHASE',
+  'DIRECT DEPOSIT',
+  'ONLINE PAYMENT',
+  'ATM WITHDRAWAL',
+  'RECURRING PAYMENT',
+  'CHECK CARD',
+];
 const TYPES = ['POS', 'DIRECTDEP', 'PAYMENT', 'ATM', 'DEBIT', 'CREDIT'];
 
 function pad(n: number, width: number): string {
@@ -52,14 +70,26 @@ export function generateOfx(path: string, options: GenOfxOptions): number {
   const days = Math.max(1, Math.ceil(count / 200));
   try {
     if (v2) {
-      emit('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<?OFX OFXHEADER="200" VERSION="220" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>\n');
+      emit(
+        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<?OFX OFXHEADER="200" VERSION="220" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>\n',
+      );
     } else {
-      emit('OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\nCHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n');
+      emit(
+        'OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\nCHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n',
+      );
     }
-    emit(`<OFX>\n<SIGNONMSGSRSV1>\n<SONRS>\n<STATUS>\n<CODE>0${close('CODE')}\n<SEVERITY>INFO${close('SEVERITY')}\n</STATUS>\n<DTSERVER>20240101120000[-5:EST]${close('DTSERVER')}\n<LANGUAGE>ENG${close('LANGUAGE')}\n</SONRS>\n</SIGNONMSGSRSV1>\n`);
-    emit(`<BANKMSGSRSV1>\n<STMTTRNRS>\n<TRNUID>1${close('TRNUID')}\n<STATUS>\n<CODE>0${close('CODE')}\n<SEVERITY>INFO${close('SEVERITY')}\n</STATUS>\n<STMTRS>\n<CURDEF>USD${close('CURDEF')}\n`);
-    emit(`<BANKACCTFROM>\n<BANKID>121000248${close('BANKID')}\n<ACCTID>${options.accountId ?? '9990001234'}${close('ACCTID')}\n<ACCTTYPE>CHECKING${close('ACCTTYPE')}\n</BANKACCTFROM>\n`);
-    emit(`<BANKTRANLIST>\n<DTSTART>${dayString(0)}120000[-5:EST]${close('DTSTART')}\n<DTEND>${dayString(days)}120000[-5:EST]${close('DTEND')}\n`);
+    emit(
+      `<OFX>\n<SIGNONMSGSRSV1>\n<SONRS>\n<STATUS>\n<CODE>0${close('CODE')}\n<SEVERITY>INFO${close('SEVERITY')}\n</STATUS>\n<DTSERVER>20240101120000[-5:EST]${close('DTSERVER')}\n<LANGUAGE>ENG${close('LANGUAGE')}\n</SONRS>\n</SIGNONMSGSRSV1>\n`,
+    );
+    emit(
+      `<BANKMSGSRSV1>\n<STMTTRNRS>\n<TRNUID>1${close('TRNUID')}\n<STATUS>\n<CODE>0${close('CODE')}\n<SEVERITY>INFO${close('SEVERITY')}\n</STATUS>\n<STMTRS>\n<CURDEF>USD${close('CURDEF')}\n`,
+    );
+    emit(
+      `<BANKACCTFROM>\n<BANKID>121000248${close('BANKID')}\n<ACCTID>${options.accountId ?? '9990001234'}${close('ACCTID')}\n<ACCTTYPE>CHECKING${close('ACCTTYPE')}\n</BANKACCTFROM>\n`,
+    );
+    emit(
+      `<BANKTRANLIST>\n<DTSTART>${dayString(0)}120000[-5:EST]${close('DTSTART')}\n<DTEND>${dayString(days)}120000[-5:EST]${close('DTEND')}\n`,
+    );
     let balance = 0;
     for (let i = 0; i < count; i++) {
       const cents = Math.floor(rand() * 200_000) + 1;
@@ -79,7 +109,9 @@ export function generateOfx(path: string, options: GenOfxOptions): number {
     }
     const absBal = Math.abs(balance);
     const balText = `${balance < 0 ? '-' : ''}${Math.floor(absBal / 100)}.${pad(absBal % 100, 2)}`;
-    emit(`</BANKTRANLIST>\n<LEDGERBAL>\n<BALAMT>${balText}${close('BALAMT')}\n<DTASOF>${dayString(days)}120000[-5:EST]${close('DTASOF')}\n</LEDGERBAL>\n</STMTRS>\n</STMTTRNRS>\n</BANKMSGSRSV1>\n</OFX>\n`);
+    emit(
+      `</BANKTRANLIST>\n<LEDGERBAL>\n<BALAMT>${balText}${close('BALAMT')}\n<DTASOF>${dayString(days)}120000[-5:EST]${close('DTASOF')}\n</LEDGERBAL>\n</STMTRS>\n</STMTTRNRS>\n</BANKMSGSRSV1>\n</OFX>\n`,
+    );
     bytes += writeSync(fd, buf);
   } finally {
     closeSync(fd);
@@ -99,7 +131,11 @@ function main(argv: string[]): void {
     process.exitCode = 2;
     return;
   }
-  const bytes = generateOfx(out, { transactions: count, seed: Number(arg('--seed') ?? '1'), version: arg('--version') === '2' ? 2 : 1 });
+  const bytes = generateOfx(out, {
+    transactions: count,
+    seed: Number(arg('--seed') ?? '1'),
+    version: arg('--version') === '2' ? 2 : 1,
+  });
   process.stdout.write(`${JSON.stringify({ out, transactions: count, bytes })}\n`);
 }
 

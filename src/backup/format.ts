@@ -58,7 +58,12 @@ export class BackupLineWriter {
   private readonly entries: Record<string, number> = { books: 0, sync: 0, file: 0 };
 
   manifest(version: string, now: Date): string {
-    const manifest: BackupManifest = { booksync_backup: BACKUP_FORMAT_VERSION, created_at: now.toISOString(), version, sections: ['books', 'sync', 'files'] };
+    const manifest: BackupManifest = {
+      booksync_backup: BACKUP_FORMAT_VERSION,
+      created_at: now.toISOString(),
+      version,
+      sections: ['books', 'sync', 'files'],
+    };
     return this.line(manifest);
   }
 
@@ -68,7 +73,11 @@ export class BackupLineWriter {
   }
 
   trailer(): string {
-    const trailer: BackupTrailer = { end: true, entries: { ...this.entries }, sha256: this.hash.digest('hex') };
+    const trailer: BackupTrailer = {
+      end: true,
+      entries: { ...this.entries },
+      sha256: this.hash.digest('hex'),
+    };
     return `${JSON.stringify(trailer)}\n`;
   }
 
@@ -79,7 +88,8 @@ export class BackupLineWriter {
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
@@ -108,7 +118,11 @@ export class BackupLineReader {
     if (!isObj(value)) throw this.bad('not a JSON object');
     if (!this.manifestSeen) {
       if (value.booksync_backup !== BACKUP_FORMAT_VERSION) {
-        throw this.bad(value.booksync_backup === undefined ? 'not a booksync backup (no manifest line)' : `backup format ${String(value.booksync_backup)} is not supported (this booksync reads format ${BACKUP_FORMAT_VERSION})`);
+        throw this.bad(
+          value.booksync_backup === undefined
+            ? 'not a booksync backup (no manifest line)'
+            : `backup format ${String(value.booksync_backup)} is not supported (this booksync reads format ${BACKUP_FORMAT_VERSION})`,
+        );
       }
       this.manifestSeen = true;
       this.hash.update(`${line}\n`, 'utf8');
@@ -126,36 +140,68 @@ export class BackupLineReader {
 
   /** Throws unless the end line was read. */
   complete(): void {
-    if (!this.manifestSeen) throw new BackupError('BACKUP_INVALID', `${this.source}: empty, not a booksync backup`);
-    if (!this.ended) throw new BackupError('BACKUP_TRUNCATED', `${this.source}: truncated after line ${this.lineNo} (no end line); the backup is incomplete`);
+    if (!this.manifestSeen)
+      throw new BackupError('BACKUP_INVALID', `${this.source}: empty, not a booksync backup`);
+    if (!this.ended)
+      throw new BackupError(
+        'BACKUP_TRUNCATED',
+        `${this.source}: truncated after line ${this.lineNo} (no end line); the backup is incomplete`,
+      );
   }
 
   private finish(value: Record<string, unknown>): void {
     const digest = this.hash.digest('hex');
-    if (value.sha256 !== digest) throw new BackupError('BACKUP_CHECKSUM', `${this.source}:${this.lineNo}: checksum mismatch (the file is damaged)`);
+    if (value.sha256 !== digest)
+      throw new BackupError(
+        'BACKUP_CHECKSUM',
+        `${this.source}:${this.lineNo}: checksum mismatch (the file is damaged)`,
+      );
     const counts = isObj(value.entries) ? value.entries : {};
     for (const [section, n] of Object.entries(this.entries)) {
-      if (counts[section] !== n) throw this.bad(`the end line counts ${String(counts[section])} ${section} entries, the file has ${n}`);
+      if (counts[section] !== n)
+        throw this.bad(
+          `the end line counts ${String(counts[section])} ${section} entries, the file has ${n}`,
+        );
     }
     this.ended = true;
   }
 
   private check(value: Record<string, unknown>): BackupRecord {
     if (value.s === 'books' || value.s === 'sync') {
-      if (typeof value.k !== 'string' || typeof value.v !== 'string' || !BASE64.test(value.k) || !BASE64.test(value.v)) throw this.bad('a LevelDB entry needs base64 k and v');
+      if (
+        typeof value.k !== 'string' ||
+        typeof value.v !== 'string' ||
+        !BASE64.test(value.k) ||
+        !BASE64.test(value.v)
+      )
+        throw this.bad('a LevelDB entry needs base64 k and v');
       return value as unknown as LevelRecord;
     }
     if (value.s === 'file') {
       const p = value.path;
-      if (typeof p !== 'string' || p === '' || p.startsWith('/') || p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) throw this.bad(`unsafe file path ${JSON.stringify(p)}`);
-      if (typeof value.data !== 'string' || !BASE64.test(value.data)) throw this.bad('a file entry needs base64 data');
-      if (!Number.isInteger(value.mode) || (value.mode as number) < 0 || (value.mode as number) > 0o777) throw this.bad('a file entry needs a mode');
+      if (
+        typeof p !== 'string' ||
+        p === '' ||
+        p.startsWith('/') ||
+        p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')
+      )
+        throw this.bad(`unsafe file path ${JSON.stringify(p)}`);
+      if (typeof value.data !== 'string' || !BASE64.test(value.data))
+        throw this.bad('a file entry needs base64 data');
+      if (
+        !Number.isInteger(value.mode) ||
+        (value.mode as number) < 0 ||
+        (value.mode as number) > 0o777
+      )
+        throw this.bad('a file entry needs a mode');
       return value as unknown as FileRecord;
     }
     throw this.bad(`unknown section ${JSON.stringify(value.s)}`);
   }
 
   private bad(message: string): BackupError {
-    return new BackupError('BACKUP_INVALID', `${this.source}:${this.lineNo}: ${message}`, { details: { line: this.lineNo } });
+    return new BackupError('BACKUP_INVALID', `${this.source}:${this.lineNo}: ${message}`, {
+      details: { line: this.lineNo },
+    });
   }
 }

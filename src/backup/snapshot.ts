@@ -18,10 +18,16 @@ export const FILE_FOLDERS = ['bank'] as const;
 /** Bytes gathered before a chunk is handed to the sink. */
 const CHUNK_BYTES = 256 * 1024;
 
-type BufferIterator = Omit<LevelIterator, 'next'> & { next(cb: (err: Error | undefined, key?: Buffer, value?: Buffer) => void): void };
+type BufferIterator = Omit<LevelIterator, 'next'> & {
+  next(cb: (err: Error | undefined, key?: Buffer, value?: Buffer) => void): void;
+};
 
 function nextEntry(it: BufferIterator): Promise<[Buffer, Buffer] | undefined> {
-  return new Promise((resolve, reject) => it.next((err, key, value) => (err ? reject(err) : resolve(key === undefined ? undefined : [key, value as Buffer]))));
+  return new Promise((resolve, reject) =>
+    it.next((err, key, value) =>
+      err ? reject(err) : resolve(key === undefined ? undefined : [key, value as Buffer]),
+    ),
+  );
 }
 
 function endIterator(it: BufferIterator): Promise<void> {
@@ -57,7 +63,13 @@ export interface BackupSummary {
  * bulk as one LevelDB batch, and the sync engine writes data, then bases, then its checkpoint, so
  * the copy is a state the engine resumes from as after a kill (README, Replication).
  */
-export async function writeBackup(sources: SnapshotSources, stateDir: string, version: string, sink: BackupSink, now = new Date()): Promise<BackupSummary> {
+export async function writeBackup(
+  sources: SnapshotSources,
+  stateDir: string,
+  version: string,
+  sink: BackupSink,
+  now = new Date(),
+): Promise<BackupSummary> {
   const options = { keyAsBuffer: true, valueAsBuffer: true, highWaterMark: 1 << 20 };
   const iterators: Record<LevelSection, BufferIterator> = {
     books: sources.books.iterator(options) as unknown as BufferIterator,
@@ -75,8 +87,14 @@ export async function writeBackup(sources: SnapshotSources, stateDir: string, ve
   };
   try {
     for (const s of ['books', 'sync'] as const) {
-      for (let entry = await nextEntry(iterators[s]); entry; entry = await nextEntry(iterators[s])) {
-        await emit(writer.record({ s, k: entry[0].toString('base64'), v: entry[1].toString('base64') }));
+      for (
+        let entry = await nextEntry(iterators[s]);
+        entry;
+        entry = await nextEntry(iterators[s])
+      ) {
+        await emit(
+          writer.record({ s, k: entry[0].toString('base64'), v: entry[1].toString('base64') }),
+        );
       }
     }
   } finally {
@@ -86,7 +104,14 @@ export async function writeBackup(sources: SnapshotSources, stateDir: string, ve
     for (const rel of await listFiles(stateDir, folder)) {
       const full = path.join(stateDir, rel);
       const [data, stat] = await Promise.all([fsp.readFile(full), fsp.stat(full)]);
-      await emit(writer.record({ s: 'file', path: rel, mode: stat.mode & 0o777, data: data.toString('base64') }));
+      await emit(
+        writer.record({
+          s: 'file',
+          path: rel,
+          mode: stat.mode & 0o777,
+          data: data.toString('base64'),
+        }),
+      );
     }
   }
   const trailer = writer.trailer();

@@ -13,7 +13,12 @@ import { currencyCode } from '../shared/money';
 /** Raised for an unknown catalog id, a malformed catalog, or an invalid custom bank. */
 export class InstitutionError extends BooksyncError {}
 
-export const PROVIDER_IDS_IN_CATALOG = ['dropfolder', 'ofx-direct', 'simplefin', 'gocardless'] as const;
+export const PROVIDER_IDS_IN_CATALOG = [
+  'dropfolder',
+  'ofx-direct',
+  'simplefin',
+  'gocardless',
+] as const;
 
 /** An OFX Direct Connect endpoint as banks publish it to OFX clients. */
 export interface OfxEndpoint {
@@ -66,14 +71,48 @@ const CATALOG_ID = /^[a-z0-9][a-z0-9-]*$/;
 
 /** IBAN lengths by country (SWIFT IBAN registry) for the countries booksync users are likely in. */
 const IBAN_LENGTH: Readonly<Record<string, number>> = {
-  AD: 24, AT: 20, BE: 16, BG: 22, CH: 21, CY: 28, CZ: 24, DE: 22, DK: 18, EE: 20, ES: 24, FI: 18,
-  FR: 27, GB: 22, GR: 27, HR: 21, HU: 28, IE: 22, IS: 26, IT: 27, LI: 21, LT: 20, LU: 20, LV: 21,
-  MC: 27, MT: 31, NL: 18, NO: 15, PL: 28, PT: 25, RO: 24, SE: 24, SI: 19, SK: 24, SM: 27,
+  AD: 24,
+  AT: 20,
+  BE: 16,
+  BG: 22,
+  CH: 21,
+  CY: 28,
+  CZ: 24,
+  DE: 22,
+  DK: 18,
+  EE: 20,
+  ES: 24,
+  FI: 18,
+  FR: 27,
+  GB: 22,
+  GR: 27,
+  HR: 21,
+  HU: 28,
+  IE: 22,
+  IS: 26,
+  IT: 27,
+  LI: 21,
+  LT: 20,
+  LU: 20,
+  LV: 21,
+  MC: 27,
+  MT: 31,
+  NL: 18,
+  NO: 15,
+  PL: 28,
+  PT: 25,
+  RO: 24,
+  SE: 24,
+  SI: 19,
+  SK: 24,
+  SM: 27,
 };
 
 /** Removes spaces and upper-cases: `de89 3704 ...` → `DE893704...`. */
 export function normaliseIban(text: string): string {
-  return String(text ?? '').replace(/[\s-]/g, '').toUpperCase();
+  return String(text ?? '')
+    .replace(/[\s-]/g, '')
+    .toUpperCase();
 }
 
 /** True when `text` looks like an IBAN (two letters, two check digits, then letters/digits). */
@@ -100,49 +139,75 @@ export function isValidIban(text: string): boolean {
 }
 
 export function isValidBic(text: string): boolean {
-  return BIC.test(String(text ?? '').trim().toUpperCase());
+  return BIC.test(
+    String(text ?? '')
+      .trim()
+      .toUpperCase(),
+  );
 }
 
 /**
  * Validates an inline bank (`{ name, bic?, account, currency }`), throwing an InstitutionError
  * that names the field and the fix. `where` prefixes messages (e.g. `bank.connections[0].institution`).
  */
-export function validateCustomInstitution(input: unknown, where = 'institution'): CustomInstitution {
+export function validateCustomInstitution(
+  input: unknown,
+  where = 'institution',
+): CustomInstitution {
   const fail = (field: string, message: string): never => {
-    throw new InstitutionError('BANK_INSTITUTION_INVALID', `${where}.${field}: ${message}`, { details: { field: `${where}.${field}` } });
+    throw new InstitutionError('BANK_INSTITUTION_INVALID', `${where}.${field}: ${message}`, {
+      details: { field: `${where}.${field}` },
+    });
   };
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new InstitutionError('BANK_INSTITUTION_INVALID', `${where}: expected a catalog id or { name, bic, account, currency }`);
+    throw new InstitutionError(
+      'BANK_INSTITUTION_INVALID',
+      `${where}: expected a catalog id or { name, bic, account, currency }`,
+    );
   }
   const raw = input as Record<string, unknown>;
   const known = new Set(['name', 'bic', 'account', 'iban', 'currency']);
-  for (const key of Object.keys(raw)) if (!known.has(key)) fail(key, `unknown field (allowed: ${[...known].join(', ')})`);
+  for (const key of Object.keys(raw))
+    if (!known.has(key)) fail(key, `unknown field (allowed: ${[...known].join(', ')})`);
   const name = typeof raw.name === 'string' ? raw.name.trim() : '';
   if (!name) fail('name', 'the bank name is required');
   let bic: string | undefined;
   if (raw.bic !== undefined) {
     bic = String(raw.bic).trim().toUpperCase();
-    if (!isValidBic(bic)) fail('bic', `'${String(raw.bic)}' is not a BIC (8 or 11 characters: bank, country, location, branch)`);
+    if (!isValidBic(bic))
+      fail(
+        'bic',
+        `'${String(raw.bic)}' is not a BIC (8 or 11 characters: bank, country, location, branch)`,
+      );
   }
   const accountRaw = raw.account ?? raw.iban;
   const accountField = raw.account !== undefined ? 'account' : 'iban';
-  if (typeof accountRaw !== 'string' || accountRaw.trim() === '') fail('account', 'the account number or IBAN is required');
+  if (typeof accountRaw !== 'string' || accountRaw.trim() === '')
+    fail('account', 'the account number or IBAN is required');
   const accountText = String(accountRaw).trim();
   let account: string;
   let iban = false;
   if (looksLikeIban(accountText) || raw.iban !== undefined) {
     account = normaliseIban(accountText);
-    if (!isValidIban(account)) fail(accountField, `'${accountText}' is not a valid IBAN (the mod-97 check digits or the length do not match)`);
+    if (!isValidIban(account))
+      fail(
+        accountField,
+        `'${accountText}' is not a valid IBAN (the mod-97 check digits or the length do not match)`,
+      );
     iban = true;
   } else {
-    if (!/^[0-9A-Za-z][0-9A-Za-z ./-]{2,40}$/.test(accountText)) fail('account', `'${accountText}' is neither an IBAN nor an account number`);
+    if (!/^[0-9A-Za-z][0-9A-Za-z ./-]{2,40}$/.test(accountText))
+      fail('account', `'${accountText}' is neither an IBAN nor an account number`);
     account = accountText;
   }
   let currency = '';
   try {
     currency = currencyCode(String(raw.currency ?? ''));
   } catch {
-    fail('currency', `'${String(raw.currency ?? '')}' is not an ISO 4217 currency code (EUR, USD, GBP ...)`);
+    fail(
+      'currency',
+      `'${String(raw.currency ?? '')}' is not an ISO 4217 currency code (EUR, USD, GBP ...)`,
+    );
   }
   return Object.freeze({ name, ...(bic ? { bic } : {}), account, iban, currency });
 }
@@ -150,7 +215,10 @@ export function validateCustomInstitution(input: unknown, where = 'institution')
 /** The shipped catalog next to the package: `<package>/config/institutions.yaml`. */
 export function defaultCatalogPath(): string {
   // dist/src/bank/catalog.js → package root is three folders up (src/bank/catalog.ts: two).
-  const candidates = [path.resolve(__dirname, '../../../config/institutions.yaml'), path.resolve(__dirname, '../../config/institutions.yaml')];
+  const candidates = [
+    path.resolve(__dirname, '../../../config/institutions.yaml'),
+    path.resolve(__dirname, '../../config/institutions.yaml'),
+  ];
   return candidates.find((candidate) => existsSync(candidate)) ?? candidates[0];
 }
 
@@ -167,7 +235,11 @@ export class InstitutionCatalog {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new InstitutionError('BANK_CATALOG_UNREADABLE', `cannot read the institutions catalog ${file}: ${(err as Error).message}`, { cause: err });
+      throw new InstitutionError(
+        'BANK_CATALOG_UNREADABLE',
+        `cannot read the institutions catalog ${file}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     return InstitutionCatalog.parse(text, file);
   }
@@ -178,10 +250,18 @@ export class InstitutionCatalog {
     try {
       data = parseYaml(text);
     } catch (err) {
-      throw new InstitutionError('BANK_CATALOG_INVALID', `${source}: not valid YAML: ${(err as Error).message}`, { cause: err });
+      throw new InstitutionError(
+        'BANK_CATALOG_INVALID',
+        `${source}: not valid YAML: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     const list = (data as { institutions?: unknown } | null)?.institutions;
-    if (!Array.isArray(list)) throw new InstitutionError('BANK_CATALOG_INVALID', `${source}: expected a top-level 'institutions:' list`);
+    if (!Array.isArray(list))
+      throw new InstitutionError(
+        'BANK_CATALOG_INVALID',
+        `${source}: expected a top-level 'institutions:' list`,
+      );
     const seen = new Set<string>();
     const out = list.map((entry, index) => {
       const where = `${source}: institutions[${index}]`;
@@ -196,17 +276,28 @@ export class InstitutionCatalog {
       seen.add(id);
       if (typeof e.name !== 'string' || !e.name.trim()) fail(`${id}: name is required`);
       const country = String(e.country ?? '');
-      if (!COUNTRY.test(country)) fail(`${id}: country '${country}' must be an ISO 3166 alpha-2 code`);
-      if (e.bic !== undefined && !isValidBic(String(e.bic))) fail(`${id}: bic '${String(e.bic)}' is not a BIC`);
+      if (!COUNTRY.test(country))
+        fail(`${id}: country '${country}' must be an ISO 3166 alpha-2 code`);
+      if (e.bic !== undefined && !isValidBic(String(e.bic)))
+        fail(`${id}: bic '${String(e.bic)}' is not a BIC`);
       const providers = e.providers;
-      if (!Array.isArray(providers) || providers.length === 0) fail(`${id}: providers must list at least one provider`);
+      if (!Array.isArray(providers) || providers.length === 0)
+        fail(`${id}: providers must list at least one provider`);
       for (const p of providers as unknown[]) {
-        if (!(PROVIDER_IDS_IN_CATALOG as readonly unknown[]).includes(p)) fail(`${id}: unknown provider '${String(p)}' (known: ${PROVIDER_IDS_IN_CATALOG.join(', ')})`);
+        if (!(PROVIDER_IDS_IN_CATALOG as readonly unknown[]).includes(p))
+          fail(
+            `${id}: unknown provider '${String(p)}' (known: ${PROVIDER_IDS_IN_CATALOG.join(', ')})`,
+          );
       }
       let ofx: OfxEndpoint | undefined;
       if (e.ofx !== undefined) {
         const o = e.ofx as Record<string, unknown>;
-        if (typeof o.org !== 'string' || o.fid === undefined || typeof o.url !== 'string' || !/^https:\/\//.test(o.url)) {
+        if (
+          typeof o.org !== 'string' ||
+          o.fid === undefined ||
+          typeof o.url !== 'string' ||
+          !/^https:\/\//.test(o.url)
+        ) {
           fail(`${id}: ofx needs org, fid and an https url`);
         }
         ofx = {
@@ -216,17 +307,24 @@ export class InstitutionCatalog {
           ...(o.bankid !== undefined ? { bankid: String(o.bankid) } : {}),
           ...(o.version !== undefined ? { version: Number(o.version) } : {}),
         };
-        if (!(providers as unknown[]).includes('ofx-direct')) fail(`${id}: has an ofx endpoint but does not list the ofx-direct provider`);
+        if (!(providers as unknown[]).includes('ofx-direct'))
+          fail(`${id}: has an ofx endpoint but does not list the ofx-direct provider`);
       }
       let gocardless: { institution_id: string } | undefined;
       if (e.gocardless !== undefined) {
         const g = e.gocardless as Record<string, unknown>;
-        if (typeof g.institution_id !== 'string' || !/^[A-Z0-9_]+$/.test(g.institution_id)) fail(`${id}: gocardless.institution_id must be an upper-case GoCardless id`);
+        if (typeof g.institution_id !== 'string' || !/^[A-Z0-9_]+$/.test(g.institution_id))
+          fail(`${id}: gocardless.institution_id must be an upper-case GoCardless id`);
         gocardless = { institution_id: String(g.institution_id) };
       }
-      const simplefin = e.simplefin !== undefined ? { url: String((e.simplefin as Record<string, unknown>).url ?? '') } : undefined;
-      if (typeof e.source !== 'string' || !e.source.trim()) fail(`${id}: source is required (the public source of its endpoint and ids)`);
-      if (e.unverified !== undefined && (typeof e.unverified !== 'string' || !e.unverified.trim())) fail(`${id}: unverified must say what no source confirms`);
+      const simplefin =
+        e.simplefin !== undefined
+          ? { url: String((e.simplefin as Record<string, unknown>).url ?? '') }
+          : undefined;
+      if (typeof e.source !== 'string' || !e.source.trim())
+        fail(`${id}: source is required (the public source of its endpoint and ids)`);
+      if (e.unverified !== undefined && (typeof e.unverified !== 'string' || !e.unverified.trim()))
+        fail(`${id}: unverified must say what no source confirms`);
       const institution: Institution = {
         id,
         name: String(e.name).trim(),
@@ -257,7 +355,9 @@ export class InstitutionCatalog {
     const words = query.toLowerCase().split(/\s+/).filter(Boolean);
     if (words.length === 0) return [...this.institutions];
     return this.institutions.filter((i) => {
-      const hay = [i.id, i.name, i.bic ?? '', i.country, i.gocardless?.institution_id ?? ''].map((s) => s.toLowerCase());
+      const hay = [i.id, i.name, i.bic ?? '', i.country, i.gocardless?.institution_id ?? ''].map(
+        (s) => s.toLowerCase(),
+      );
       return words.every((w) => hay.some((h) => h.includes(w)));
     });
   }
@@ -270,7 +370,9 @@ export class InstitutionCatalog {
     if (typeof ref === 'string') {
       const institution = this.byId.get(ref);
       if (!institution) {
-        const near = this.search(ref.split(/[-_\s]/)[0] ?? '').slice(0, 5).map((i) => i.id);
+        const near = this.search(ref.split(/[-_\s]/)[0] ?? '')
+          .slice(0, 5)
+          .map((i) => i.id);
         throw new InstitutionError(
           'BANK_INSTITUTION_UNKNOWN',
           `${where}: '${ref}' is not in the institutions catalog${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; ` +
@@ -281,7 +383,12 @@ export class InstitutionCatalog {
       return { kind: 'catalog', id: institution.id, institution };
     }
     const custom = validateCustomInstitution(ref, where);
-    const slug = custom.bic ?? custom.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    const slug =
+      custom.bic ??
+      custom.name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '');
     return { kind: 'custom', id: `custom:${slug}`, institution: custom };
   }
 }
@@ -290,11 +397,17 @@ export class InstitutionCatalog {
  * The institution label a connection's status shows, without validating a custom bank (the config
  * schema did): a catalog id as is, a custom bank as `custom:<BIC or name>`, none as `unspecified`.
  */
-export function institutionLabel(ref: string | { name?: unknown; bic?: unknown } | null | undefined): string {
+export function institutionLabel(
+  ref: string | { name?: unknown; bic?: unknown } | null | undefined,
+): string {
   if (typeof ref === 'string') return ref;
   if (!ref) return 'unspecified';
-  if (typeof ref.bic === 'string' && ref.bic.trim()) return `custom:${ref.bic.trim().toUpperCase()}`;
-  const slug = String(ref.name ?? '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  if (typeof ref.bic === 'string' && ref.bic.trim())
+    return `custom:${ref.bic.trim().toUpperCase()}`;
+  const slug = String(ref.name ?? '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
   return `custom:${slug || 'bank'}`;
 }
 
@@ -307,6 +420,9 @@ export function shippedCatalog(): InstitutionCatalog {
 }
 
 /** `booksync institutions [SEARCH]`: searches the shipped catalog (or `catalog`). */
-export function searchInstitutions(query = '', catalog: InstitutionCatalog = shippedCatalog()): Institution[] {
+export function searchInstitutions(
+  query = '',
+  catalog: InstitutionCatalog = shippedCatalog(),
+): Institution[] {
   return catalog.search(query);
 }

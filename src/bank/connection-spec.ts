@@ -64,7 +64,10 @@ export interface ConnectionConfigLike {
  * folder (e.g. `<state_dir>/bank/<name>`), `requestTimeoutMs` is `bank.request_timeout_ms`. A
  * `settings.timezone` (SimpleFIN) is the bank's zone for the window's "today".
  */
-export function connectionSpecFrom(conn: ConnectionConfigLike, options: { stateDir: string; requestTimeoutMs?: number; runTimeoutMs?: number }): ConnectionSpec {
+export function connectionSpecFrom(
+  conn: ConnectionConfigLike,
+  options: { stateDir: string; requestTimeoutMs?: number; runTimeoutMs?: number },
+): ConnectionSpec {
   const settings = conn.settings as Readonly<Record<string, unknown>>;
   const secrets: Record<string, string> = {};
   for (const [key, value] of Object.entries(conn.credentials as Record<string, unknown>)) {
@@ -82,10 +85,14 @@ export function connectionSpecFrom(conn: ConnectionConfigLike, options: { stateD
     ...(conn.overlap_days !== undefined ? { overlapDays: conn.overlap_days } : {}),
     includePending: conn.include_pending ?? false,
     enabled: conn.enabled ?? true,
-    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.requestTimeoutMs !== undefined
+      ? { requestTimeoutMs: options.requestTimeoutMs }
+      : {}),
     ...(options.runTimeoutMs !== undefined ? { runTimeoutMs: options.runTimeoutMs } : {}),
     stateDir: options.stateDir,
-    ...(typeof settings.timezone === 'string' && settings.timezone ? { timezone: settings.timezone } : {}),
+    ...(typeof settings.timezone === 'string' && settings.timezone
+      ? { timezone: settings.timezone }
+      : {}),
   };
 }
 
@@ -99,20 +106,38 @@ export class ConnectionSpecError extends BooksyncError {}
 /** The calendar day of `now` in `timeZone` (UTC when absent). */
 export function todayIn(timeZone: string | undefined, now: Date): CalendarDate {
   if (!timeZone || timeZone === 'UTC' || timeZone === 'Etc/UTC') return utcDate(now);
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  return new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(now);
 }
 
 /** Window of a run: watermark − overlap .. today; first run: today − history .. today. */
-export function fetchWindow(watermark: CalendarDate | undefined, today: CalendarDate, historyDays: number, overlapDays: number): { from: CalendarDate; to: CalendarDate } {
+export function fetchWindow(
+  watermark: CalendarDate | undefined,
+  today: CalendarDate,
+  historyDays: number,
+  overlapDays: number,
+): { from: CalendarDate; to: CalendarDate } {
   let from = watermark ? addDays(watermark, -overlapDays) : addDays(today, -historyDays);
   if (from > today) from = today;
   return { from, to: today };
 }
 
 /** The window of a `--since` run: that day .. today. */
-export function sinceWindow(connection: string, since: CalendarDate, today: CalendarDate): { from: CalendarDate; to: CalendarDate } {
+export function sinceWindow(
+  connection: string,
+  since: CalendarDate,
+  today: CalendarDate,
+): { from: CalendarDate; to: CalendarDate } {
   if (!isCalendarDate(since) || since > today) {
-    throw new ConnectionSpecError('BANK_SINCE_INVALID', `${connection}: --since must be a calendar date (YYYY-MM-DD) not after today ${today} (got '${String(since)}')`, { details: { connection } });
+    throw new ConnectionSpecError(
+      'BANK_SINCE_INVALID',
+      `${connection}: --since must be a calendar date (YYYY-MM-DD) not after today ${today} (got '${String(since)}')`,
+      { details: { connection } },
+    );
   }
   return { from: since, to: today };
 }
@@ -120,12 +145,21 @@ export function sinceWindow(connection: string, since: CalendarDate, today: Cale
 /** Checks what the loop relies on; the config schema checks the rest. */
 export function validateSpec(spec: ConnectionSpec): void {
   const fail = (message: string): never => {
-    throw new ConnectionSpecError('BANK_CONNECTION_INVALID', `bank connection '${spec?.name}': ${message}`, { details: { connection: spec?.name } });
+    throw new ConnectionSpecError(
+      'BANK_CONNECTION_INVALID',
+      `bank connection '${spec?.name}': ${message}`,
+      { details: { connection: spec?.name } },
+    );
   };
-  if (typeof spec.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(spec.name)) fail('name must be letters, digits, _ . - (it is part of document ids)');
+  if (typeof spec.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(spec.name))
+    fail('name must be letters, digits, _ . - (it is part of document ids)');
   if (typeof spec.stateDir !== 'string' || spec.stateDir === '') fail('stateDir is required');
-  for (const [key, value] of [['historyDays', spec.historyDays], ['overlapDays', spec.overlapDays]] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 3650)) fail(`${key} must be a whole number of days (0..3650)`);
+  for (const [key, value] of [
+    ['historyDays', spec.historyDays],
+    ['overlapDays', spec.overlapDays],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 3650))
+      fail(`${key} must be a whole number of days (0..3650)`);
   }
   if (spec.timezone) {
     try {
@@ -135,4 +169,3 @@ export function validateSpec(spec: ConnectionSpec): void {
     }
   }
 }
-

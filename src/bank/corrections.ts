@@ -19,11 +19,20 @@ export interface FeedCorrection {
 }
 
 /** The feed's lines after its corrections, and the corrections it holds. */
-export function applyFeedCorrections(txs: readonly BankTransaction[]): { lines: BankTransaction[]; corrections: FeedCorrection[] } {
+export function applyFeedCorrections(txs: readonly BankTransaction[]): {
+  lines: BankTransaction[];
+  corrections: FeedCorrection[];
+} {
   const corrections: FeedCorrection[] = [];
   for (const t of txs) {
     const target = t.corrects?.providerId.trim();
-    if (target) corrections.push({ target, action: t.corrects!.action, ...(t.providerId?.trim() ? { by: t.providerId.trim() } : {}), inFeed: false });
+    if (target)
+      corrections.push({
+        target,
+        action: t.corrects!.action,
+        ...(t.providerId?.trim() ? { by: t.providerId.trim() } : {}),
+        inFeed: false,
+      });
   }
   if (corrections.length === 0) return { lines: txs as BankTransaction[], corrections };
   const targets = new Set(corrections.map((c) => c.target));

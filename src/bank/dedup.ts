@@ -100,8 +100,20 @@ export function clean(text: string | undefined): string {
  * SHA-256 (first 128 bits, hex) over the trimmed content of a transaction. 128 bits keep ids
  * short; a collision would need 2^64 lines of one account and day.
  */
-export function contentHash(t: { date: CalendarDate; amount: number; currency: string; payee?: string; memo?: string }): string {
-  const text = JSON.stringify([t.date, t.amount, t.currency.trim().toUpperCase(), clean(t.payee), clean(t.memo)]);
+export function contentHash(t: {
+  date: CalendarDate;
+  amount: number;
+  currency: string;
+  payee?: string;
+  memo?: string;
+}): string {
+  const text = JSON.stringify([
+    t.date,
+    t.amount,
+    t.currency.trim().toUpperCase(),
+    clean(t.payee),
+    clean(t.memo),
+  ]);
   // Hex of the first 16 bytes directly, not a slice of the 64-character hex: a slice would keep
   // the whole digest text alive for as long as the key is (a streamed import keeps every key).
   return sha256(text).toString('hex', 0, 16);
@@ -138,41 +150,71 @@ interface Incoming {
  * fails half-way through its writes.
  */
 export function transactionProblem(tx: BankTransaction): string | undefined {
-  if (!isCalendarDate(tx.bookingDate)) return `booking date '${String(tx.bookingDate)}' is not a calendar date`;
-  if (tx.valueDate !== undefined && !isCalendarDate(tx.valueDate)) return `value date '${String(tx.valueDate)}' is not a calendar date`;
-  if (!Number.isSafeInteger(tx.amount)) return `amount ${String(tx.amount)} is not an integer number of minor units`;
-  if (typeof tx.currency !== 'string' || !isCurrency(tx.currency.trim().toUpperCase())) return `currency '${String(tx.currency)}' is not an ISO 4217 code`;
+  if (!isCalendarDate(tx.bookingDate))
+    return `booking date '${String(tx.bookingDate)}' is not a calendar date`;
+  if (tx.valueDate !== undefined && !isCalendarDate(tx.valueDate))
+    return `value date '${String(tx.valueDate)}' is not a calendar date`;
+  if (!Number.isSafeInteger(tx.amount))
+    return `amount ${String(tx.amount)} is not an integer number of minor units`;
+  if (typeof tx.currency !== 'string' || !isCurrency(tx.currency.trim().toUpperCase()))
+    return `currency '${String(tx.currency)}' is not an ISO 4217 code`;
   if (typeof tx.pending !== 'boolean') return 'pending must be true or false';
   for (const key of TEXT_FIELDS) {
     const value = tx[key];
-    if (value !== undefined && value !== null && typeof value !== 'string') return `${key} must be text (got ${typeof value})`;
+    if (value !== undefined && value !== null && typeof value !== 'string')
+      return `${key} must be text (got ${typeof value})`;
   }
   return undefined;
 }
 
 /** Optional text of a transaction that goes into its statement line. */
-const TEXT_FIELDS = ['providerId', 'payee', 'memo', 'reference', 'counterpartyIban', 'counterpartyName'] as const;
+const TEXT_FIELDS = [
+  'providerId',
+  'payee',
+  'memo',
+  'reference',
+  'counterpartyIban',
+  'counterpartyName',
+] as const;
 
 /** Throws MalformedStatementError naming the first transaction the books could not store. */
-export function assertTransactionsValid(connection: string, statements: readonly BankAccountStatement[]): void {
+export function assertTransactionsValid(
+  connection: string,
+  statements: readonly BankAccountStatement[],
+): void {
   statements.forEach((s, si) => {
     const where = (i: number, tx: BankTransaction) =>
       `${connection}: statement ${si + 1} (account ${s.accountId || '?'}), transaction ${i + 1}${tx.providerId ? ` (id ${tx.providerId})` : ''}`;
     if (typeof s.accountId !== 'string' || accountKey(s.accountId) === '') {
-      throw new MalformedStatementError('BANK_MALFORMED', `${connection}: statement ${si + 1} has no account id`, { details: { connection } });
+      throw new MalformedStatementError(
+        'BANK_MALFORMED',
+        `${connection}: statement ${si + 1} has no account id`,
+        { details: { connection } },
+      );
     }
     s.transactions.forEach((tx, i) => {
       const why = transactionProblem(tx);
       if (why !== undefined) {
-        throw new MalformedStatementError('BANK_MALFORMED', `${where(i, tx)}: ${why}; nothing was imported`, { details: { connection, account: s.accountId, index: i } });
+        throw new MalformedStatementError(
+          'BANK_MALFORMED',
+          `${where(i, tx)}: ${why}; nothing was imported`,
+          { details: { connection, account: s.accountId, index: i } },
+        );
       }
     });
   });
 }
 
 /** A stored line matched by provider id books the same money as `tx` (within a few days). */
-export function sameMoney(line: StatementLineDoc, tx: Pick<BankTransaction, 'amount' | 'currency' | 'bookingDate'>): boolean {
-  return line.amount === tx.amount && line.currency === tx.currency.trim().toUpperCase() && Math.abs(daysBetween(line.date, tx.bookingDate)) <= ID_DATE_SLACK_DAYS;
+export function sameMoney(
+  line: StatementLineDoc,
+  tx: Pick<BankTransaction, 'amount' | 'currency' | 'bookingDate'>,
+): boolean {
+  return (
+    line.amount === tx.amount &&
+    line.currency === tx.currency.trim().toUpperCase() &&
+    Math.abs(daysBetween(line.date, tx.bookingDate)) <= ID_DATE_SLACK_DAYS
+  );
 }
 
 function normalisedPayee(text: string | undefined): string {
@@ -180,7 +222,13 @@ function normalisedPayee(text: string | undefined): string {
 }
 
 function lineContentHash(line: StatementLineDoc): string {
-  return contentHash({ date: line.date, amount: line.amount, currency: line.currency, payee: line.payee, memo: line.memo });
+  return contentHash({
+    date: line.date,
+    amount: line.amount,
+    currency: line.currency,
+    payee: line.payee,
+    memo: line.memo,
+  });
 }
 
 /**
@@ -188,7 +236,14 @@ function lineContentHash(line: StatementLineDoc): string {
  * A large import holds every new line until it is written, so the document is kept small: its
  * `dedup_key` shares the characters of its id (the key is the id's tail).
  */
-export function newLine(connection: string, id: string, key: string, inc: Pick<Incoming, 'tx' | 'currency' | 'accountId' | 'pid'>, importedAt: string, importId?: string): StatementLineDoc {
+export function newLine(
+  connection: string,
+  id: string,
+  key: string,
+  inc: Pick<Incoming, 'tx' | 'currency' | 'accountId' | 'pid'>,
+  importedAt: string,
+  importId?: string,
+): StatementLineDoc {
   const t = inc.tx;
   const doc: StatementLineDoc = {
     _id: id,
@@ -223,7 +278,13 @@ export function newLine(connection: string, id: string, key: string, inc: Pick<I
 /** A stored pending line updated in place to the content it now has (possibly booked). */
 function updatedInPlace(line: StatementLineDoc, inc: Incoming): StatementLineDoc {
   const t = inc.tx;
-  const next: StatementLineDoc = { ...line, date: t.bookingDate, amount: t.amount, currency: t.currency.trim().toUpperCase(), pending: t.pending };
+  const next: StatementLineDoc = {
+    ...line,
+    date: t.bookingDate,
+    amount: t.amount,
+    currency: t.currency.trim().toUpperCase(),
+    pending: t.pending,
+  };
   if (t.valueDate !== undefined) next.value_date = t.valueDate;
   if (clean(t.payee)) next.payee = clean(t.payee);
   if (clean(t.memo)) next.memo = clean(t.memo);
@@ -245,7 +306,21 @@ function bankDetails(doc: StatementLineDoc, t: BankTransaction): void {
 }
 
 function changed(a: StatementLineDoc, b: StatementLineDoc): boolean {
-  const keys: Array<keyof StatementLineDoc> = ['date', 'value_date', 'amount', 'currency', 'pending', 'payee', 'memo', 'reference', 'counterparty_iban', 'counterparty_name', 'state', 'replaced_by', 'vanished_at'];
+  const keys: Array<keyof StatementLineDoc> = [
+    'date',
+    'value_date',
+    'amount',
+    'currency',
+    'pending',
+    'payee',
+    'memo',
+    'reference',
+    'counterparty_iban',
+    'counterparty_name',
+    'state',
+    'replaced_by',
+    'vanished_at',
+  ];
   return keys.some((k) => a[k] !== b[k]);
 }
 
@@ -257,7 +332,15 @@ function changed(a: StatementLineDoc, b: StatementLineDoc): boolean {
 export function planStatementLines(input: PlanInput): LinePlan {
   const { connection, includePending, window, importedAt } = input;
   assertTransactionsValid(connection, input.statements);
-  const counts: PlanCounts = { fetched: 0, new: 0, duplicates: 0, pending: 0, replaced: 0, removed: 0, corrected: 0 };
+  const counts: PlanCounts = {
+    fetched: 0,
+    new: 0,
+    duplicates: 0,
+    pending: 0,
+    replaced: 0,
+    removed: 0,
+    corrected: 0,
+  };
   const warnings: string[] = [];
   const newDocs: StatementLineDoc[] = [];
   const updates = new Map<string, StatementLineDoc>();
@@ -266,10 +349,16 @@ export function planStatementLines(input: PlanInput): LinePlan {
 
   // Group statements by account: several statements of one account in one fetch (two files, or a
   // file with two pages) are one feed for that account.
-  const byAccount = new Map<string, { accountId: string; txs: BankTransaction[]; from?: CalendarDate; to?: CalendarDate }>();
+  const byAccount = new Map<
+    string,
+    { accountId: string; txs: BankTransaction[]; from?: CalendarDate; to?: CalendarDate }
+  >();
   for (const s of input.statements) {
     const key = accountKey(s.accountId);
-    const entry = byAccount.get(key) ?? { accountId: s.accountId.trim(), txs: [] as BankTransaction[] };
+    const entry = byAccount.get(key) ?? {
+      accountId: s.accountId.trim(),
+      txs: [] as BankTransaction[],
+    };
     // One by one: spreading a million lines into push() would overflow the call stack.
     for (const tx of s.transactions) entry.txs.push(tx);
     if (s.from && (!entry.from || s.from < entry.from)) entry.from = s.from;
@@ -292,12 +381,18 @@ export function planStatementLines(input: PlanInput): LinePlan {
 
   for (const [account, feed] of byAccount) {
     const own = existingByAccount.get(account);
-    const stored = (own && own.length > 0 ? own : orphans).slice().sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+    const stored = (own && own.length > 0 ? own : orphans)
+      .slice()
+      .sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
 
     // Corrections first, as the `parse` preview applies them (corrections.ts).
     const applied = applyFeedCorrections(feed.txs.filter((t) => includePending || !t.pending));
     const txs = applied.lines;
-    const corrections: Array<{ target: string; action: 'REPLACE' | 'DELETE'; replacement?: Incoming }> = applied.corrections.map((c) => ({ target: c.target, action: c.action }));
+    const corrections: Array<{
+      target: string;
+      action: 'REPLACE' | 'DELETE';
+      replacement?: Incoming;
+    }> = applied.corrections.map((c) => ({ target: c.target, action: c.action }));
 
     // Occurrence numbers and provider-id uniqueness, in feed order.
     const pidCount = new Map<string, number>();
@@ -305,19 +400,36 @@ export function planStatementLines(input: PlanInput): LinePlan {
     let pendingCount = 0;
     const incoming: Incoming[] = txs.map((tx) => {
       const currency = tx.currency.trim().toUpperCase();
-      const hash = contentHash({ date: tx.bookingDate, amount: tx.amount, currency, payee: tx.payee, memo: tx.memo });
+      const hash = contentHash({
+        date: tx.bookingDate,
+        amount: tx.amount,
+        currency,
+        payee: tx.payee,
+        memo: tx.memo,
+      });
       const occurrence = seenContent.get(hash) ?? 0;
       seenContent.set(hash, occurrence + 1);
       const pid = clean(tx.providerId) || undefined;
       if (pid !== undefined) pidCount.set(pid, (pidCount.get(pid) ?? 0) + 1);
       if (tx.pending) pendingCount++;
-      return { tx, currency, account, accountId: feed.accountId, pid, pidUnique: false, hash, occurrence };
+      return {
+        tx,
+        currency,
+        account,
+        accountId: feed.accountId,
+        pid,
+        pidUnique: false,
+        hash,
+        occurrence,
+      };
     });
     seenContent.clear();
-    for (const inc of incoming) inc.pidUnique = inc.pid !== undefined && pidCount.get(inc.pid) === 1;
+    for (const inc of incoming)
+      inc.pidUnique = inc.pid !== undefined && pidCount.get(inc.pid) === 1;
     pidCount.clear();
     for (const c of corrections) {
-      if (c.action === 'REPLACE') c.replacement = incoming.find((i) => i.tx.corrects?.providerId.trim() === c.target);
+      if (c.action === 'REPLACE')
+        c.replacement = incoming.find((i) => i.tx.corrects?.providerId.trim() === c.target);
     }
     counts.fetched += incoming.length;
     counts.pending += pendingCount;
@@ -385,7 +497,8 @@ export function planStatementLines(input: PlanInput): LinePlan {
       }
       if (key === undefined || id === undefined) {
         let n = inc.occurrence;
-        while (takenIds.has(statementLineId(connection, hashKey(feed.accountId, inc.hash, n)))) n += 1;
+        while (takenIds.has(statementLineId(connection, hashKey(feed.accountId, inc.hash, n))))
+          n += 1;
         key = hashKey(feed.accountId, inc.hash, n);
         id = statementLineId(connection, key);
       }
@@ -397,15 +510,30 @@ export function planStatementLines(input: PlanInput): LinePlan {
 
     // Pass 3: a new booked line supersedes a stored pending line that the feed no longer carries.
     const storedPending = stored.filter((l) => l.pending);
-    const pendingPool = () => storedPending.filter((l) => !claimed.has(l._id) && current(l).replaced_by === undefined);
+    const pendingPool = () =>
+      storedPending.filter((l) => !claimed.has(l._id) && current(l).replaced_by === undefined);
     for (const inc of incoming) {
       if (!inc.newId || inc.tx.pending || storedPending.length === 0) continue;
-      const near = pendingPool().filter((l) => l.currency === inc.tx.currency.trim().toUpperCase() && Math.abs(daysBetween(l.date, inc.tx.bookingDate)) <= PENDING_MATCH_DAYS);
-      const byDistance = (a: StatementLineDoc, b: StatementLineDoc) => Math.abs(daysBetween(a.date, inc.tx.bookingDate)) - Math.abs(daysBetween(b.date, inc.tx.bookingDate)) || (a._id < b._id ? -1 : 1);
+      const near = pendingPool().filter(
+        (l) =>
+          l.currency === inc.tx.currency.trim().toUpperCase() &&
+          Math.abs(daysBetween(l.date, inc.tx.bookingDate)) <= PENDING_MATCH_DAYS,
+      );
+      const byDistance = (a: StatementLineDoc, b: StatementLineDoc) =>
+        Math.abs(daysBetween(a.date, inc.tx.bookingDate)) -
+          Math.abs(daysBetween(b.date, inc.tx.bookingDate)) || (a._id < b._id ? -1 : 1);
       const payee = normalisedPayee(inc.tx.payee);
       const hit =
         near.filter((l) => l.amount === inc.tx.amount).sort(byDistance)[0] ??
-        (payee ? near.filter((l) => normalisedPayee(l.payee) === payee && Math.sign(l.amount) === Math.sign(inc.tx.amount)).sort(byDistance)[0] : undefined);
+        (payee
+          ? near
+              .filter(
+                (l) =>
+                  normalisedPayee(l.payee) === payee &&
+                  Math.sign(l.amount) === Math.sign(inc.tx.amount),
+              )
+              .sort(byDistance)[0]
+          : undefined);
       if (!hit) continue;
       claimed.add(hit._id);
       counts.replaced += 1;
@@ -426,13 +554,20 @@ export function planStatementLines(input: PlanInput): LinePlan {
 
     // Corrections (OFX CORRECTFITID / CORRECTACTION).
     for (const c of corrections) {
-      const target = stored.find((l) => l.provider_id === c.target && current(l).state !== 'deleted') ?? stored.find((l) => l.provider_id === c.target);
+      const target =
+        stored.find((l) => l.provider_id === c.target && current(l).state !== 'deleted') ??
+        stored.find((l) => l.provider_id === c.target);
       if (!target) {
-        if (c.action === 'DELETE') warnings.push(`${connection}: correction deletes transaction ${c.target}, which was never imported`);
+        if (c.action === 'DELETE')
+          warnings.push(
+            `${connection}: correction deletes transaction ${c.target}, which was never imported`,
+          );
         continue;
       }
       if (target.state === 'reconciled') {
-        warnings.push(`${connection}: the bank corrected transaction ${c.target} (${c.action}) but its line ${target._id} is reconciled; it was left unchanged`);
+        warnings.push(
+          `${connection}: the bank corrected transaction ${c.target} (${c.action}) but its line ${target._id} is reconciled; it was left unchanged`,
+        );
         if (c.replacement?.newId) {
           const at = newDocs.findIndex((d) => d._id === c.replacement?.newId);
           if (at >= 0) newDocs.splice(at, 1);
@@ -443,7 +578,10 @@ export function planStatementLines(input: PlanInput): LinePlan {
       const next: StatementLineDoc = { ...current(target), state: 'deleted' };
       const replacementId = c.replacement?.newId ?? c.replacement?.match?._id;
       if (c.action === 'REPLACE' && replacementId) next.replaced_by = replacementId;
-      if (target.state === 'posted') warnings.push(`${connection}: the bank ${c.action === 'DELETE' ? 'deleted' : 'replaced'} transaction ${c.target}, already posted as ${target.move ?? 'a move'}; reverse that move`);
+      if (target.state === 'posted')
+        warnings.push(
+          `${connection}: the bank ${c.action === 'DELETE' ? 'deleted' : 'replaced'} transaction ${c.target}, already posted as ${target.move ?? 'a move'}; reverse that move`,
+        );
       updates.set(target._id, next);
       counts.corrected += 1;
     }
@@ -454,7 +592,13 @@ export function planStatementLines(input: PlanInput): LinePlan {
     const from = feed.from && feed.from > window.from ? feed.from : window.from;
     const to = feed.to && feed.to < window.to ? feed.to : window.to;
     for (const line of pendingPool()) {
-      if (line.state !== 'new' || line.date < from || line.date > to || current(line).vanished_at !== undefined) continue;
+      if (
+        line.state !== 'new' ||
+        line.date < from ||
+        line.date > to ||
+        current(line).vanished_at !== undefined
+      )
+        continue;
       updates.set(line._id, { ...current(line), vanished_at: importedAt });
       counts.removed += 1;
     }

@@ -58,9 +58,15 @@ function arrival(line: StatementLineDoc): string | undefined {
 }
 
 /** Pairs of likely duplicates among `lines`, by account, then date. */
-export function likelyDuplicates(lines: readonly StatementLineDoc[], days: number = DEFAULT_DUPLICATE_DAYS): DuplicatePair[] {
+export function likelyDuplicates(
+  lines: readonly StatementLineDoc[],
+  days: number = DEFAULT_DUPLICATE_DAYS,
+): DuplicatePair[] {
   if (!Number.isInteger(days) || days < 0 || days > 366) {
-    throw new DuplicateQueryError('BANK_DUPLICATES_DAYS', `--days must be a whole number of days from 0 to 366 (got ${String(days)})`);
+    throw new DuplicateQueryError(
+      'BANK_DUPLICATES_DAYS',
+      `--days must be a whole number of days from 0 to 366 (got ${String(days)})`,
+    );
   }
   const groups = new Map<string, StatementLineDoc[]>();
   for (const line of lines) {
@@ -81,15 +87,32 @@ export function likelyDuplicates(lines: readonly StatementLineDoc[], days: numbe
         const a = group[i];
         const b = group[j];
         if (arrival(a) !== undefined && arrival(a) === arrival(b)) continue;
-        pairs.push({ account: accountKey(a.account_id), amount: a.amount, currency: a.currency, days_apart: apart, lines: [view(a), view(b)] });
+        pairs.push({
+          account: accountKey(a.account_id),
+          amount: a.amount,
+          currency: a.currency,
+          days_apart: apart,
+          lines: [view(a), view(b)],
+        });
       }
     }
   }
-  return pairs.sort((x, y) => x.account.localeCompare(y.account) || x.lines[0].date.localeCompare(y.lines[0].date) || (x.lines[0].id < y.lines[0].id ? -1 : 1));
+  return pairs.sort(
+    (x, y) =>
+      x.account.localeCompare(y.account) ||
+      x.lines[0].date.localeCompare(y.lines[0].date) ||
+      (x.lines[0].id < y.lines[0].id ? -1 : 1),
+  );
 }
 
 /** `booksync bank duplicates`: the likely duplicates among the books' visible statement lines. */
-export async function findDuplicates(store: Pick<BooksStore, 'allOfType' | 'db'>, days: number = DEFAULT_DUPLICATE_DAYS): Promise<DuplicatePair[]> {
-  const lines = await visibleLines(store, await store.allOfType<StatementLineDoc>('statement_line'));
+export async function findDuplicates(
+  store: Pick<BooksStore, 'allOfType' | 'db'>,
+  days: number = DEFAULT_DUPLICATE_DAYS,
+): Promise<DuplicatePair[]> {
+  const lines = await visibleLines(
+    store,
+    await store.allOfType<StatementLineDoc>('statement_line'),
+  );
   return likelyDuplicates(lines, days);
 }

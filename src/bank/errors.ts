@@ -14,8 +14,15 @@ export class ConsentExpiredError extends PermanentError {}
 
 /** The provider said slow down: status rate_limited; no call before `retryAt`. */
 export class RateLimitedError extends BankError {
-  constructor(message: string, readonly retryAt: Date, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super('BANK_RATE_LIMITED', message, { ...options, details: { ...(options.details ?? {}), retry_at: retryAt.toISOString() } });
+  constructor(
+    message: string,
+    readonly retryAt: Date,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super('BANK_RATE_LIMITED', message, {
+      ...options,
+      details: { ...(options.details ?? {}), retry_at: retryAt.toISOString() },
+    });
   }
 }
 

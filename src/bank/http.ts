@@ -1,4 +1,10 @@
-import { BankAuthError, BankError, BankUnavailableError, MalformedStatementError, RateLimitedError } from './errors';
+import {
+  BankAuthError,
+  BankError,
+  BankUnavailableError,
+  MalformedStatementError,
+  RateLimitedError,
+} from './errors';
 import { Deadline } from '../shared/deadline';
 import { PermanentError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -63,7 +69,10 @@ export async function httpRequest(ctx: HttpContext, req: HttpRequest): Promise<H
   const url = typeof req.url === 'string' ? new URL(req.url) : req.url;
   if (url.username || url.password) {
     // Node's fetch refuses URLs with credentials, and they must never reach a message anyway.
-    throw new BankError('BANK_URL_CREDENTIALS', `${ctx.connection}: refusing to send credentials inside a URL (${req.what}); use splitCredentials()`);
+    throw new BankError(
+      'BANK_URL_CREDENTIALS',
+      `${ctx.connection}: refusing to send credentials inside a URL (${req.what}); use splitCredentials()`,
+    );
   }
   const safe = req.displayUrl ?? safeUrl(url);
   const secrets = req.secrets ?? [];
@@ -80,7 +89,15 @@ export async function httpRequest(ctx: HttpContext, req: HttpRequest): Promise<H
     try {
       // Redirects are not followed: a bank URL that moved is a settings change, and following a
       // 307 would re-send a password in the body to wherever the Location points.
-      const request = deadline.hold(new Request(url, { method: req.method ?? 'GET', headers: req.headers, body: req.body, signal: deadline.signal, redirect: 'manual' }));
+      const request = deadline.hold(
+        new Request(url, {
+          method: req.method ?? 'GET',
+          headers: req.headers,
+          body: req.body,
+          signal: deadline.signal,
+          redirect: 'manual',
+        }),
+      );
       res = await deadline.race(fetch(request));
     } catch (err) {
       return fail(err);
@@ -95,7 +112,13 @@ export async function httpRequest(ctx: HttpContext, req: HttpRequest): Promise<H
     deadline.clear();
   }
   ctx.logger?.debug(`${req.what}: HTTP ${res.status}`, {
-    event: 'bank.http', connection: ctx.connection, method: req.method ?? 'GET', url: safe, status: res.status, bytes: body.length, ms: Date.now() - started,
+    event: 'bank.http',
+    connection: ctx.connection,
+    method: req.method ?? 'GET',
+    url: safe,
+    status: res.status,
+    bytes: body.length,
+    ms: Date.now() - started,
   });
   return {
     status: res.status,
@@ -107,7 +130,13 @@ export async function httpRequest(ctx: HttpContext, req: HttpRequest): Promise<H
   };
 }
 
-async function readCapped(res: Response, maxBytes: number, ctx: HttpContext, what: string, deadline: Deadline): Promise<Uint8Array> {
+async function readCapped(
+  res: Response,
+  maxBytes: number,
+  ctx: HttpContext,
+  what: string,
+  deadline: Deadline,
+): Promise<Uint8Array> {
   if (!res.body) return new Uint8Array(0);
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -137,29 +166,51 @@ async function readCapped(res: Response, maxBytes: number, ctx: HttpContext, wha
 }
 
 function tooLarge(ctx: HttpContext, what: string, maxBytes: number): MalformedStatementError {
-  return new MalformedStatementError('BANK_BODY_TOO_LARGE', `${ctx.connection}: ${what}: the response is larger than ${maxBytes} bytes`, {
-    details: { connection: ctx.connection, max_bytes: maxBytes },
-  });
+  return new MalformedStatementError(
+    'BANK_BODY_TOO_LARGE',
+    `${ctx.connection}: ${what}: the response is larger than ${maxBytes} bytes`,
+    {
+      details: { connection: ctx.connection, max_bytes: maxBytes },
+    },
+  );
 }
 
 /** Maps a failed fetch (timeout, abort, refused connection, TLS...) to a human `BankUnavailableError`. */
-function transportError(ctx: HttpContext, what: string, safe: string, err: unknown, secrets: readonly string[]): BankUnavailableError {
+function transportError(
+  ctx: HttpContext,
+  what: string,
+  safe: string,
+  err: unknown,
+  secrets: readonly string[],
+): BankUnavailableError {
   const details = { connection: ctx.connection, url: safe };
   if (ctx.signal.aborted) {
-    return new BankUnavailableError('BANK_ABORTED', `${ctx.connection}: ${what} to ${safe} was cancelled`, { details });
+    return new BankUnavailableError(
+      'BANK_ABORTED',
+      `${ctx.connection}: ${what} to ${safe} was cancelled`,
+      { details },
+    );
   }
   const name = err instanceof Error ? err.name : '';
   if (name === 'TimeoutError' || name === 'AbortError') {
-    return new BankUnavailableError('BANK_TIMEOUT', `${ctx.connection}: ${what}: no answer from ${safe} within ${ctx.requestTimeoutMs} ms`, {
-      details: { ...details, timeout_ms: ctx.requestTimeoutMs },
-    });
+    return new BankUnavailableError(
+      'BANK_TIMEOUT',
+      `${ctx.connection}: ${what}: no answer from ${safe} within ${ctx.requestTimeoutMs} ms`,
+      {
+        details: { ...details, timeout_ms: ctx.requestTimeoutMs },
+      },
+    );
   }
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   const reason = redactText(cause instanceof Error ? cause.message : String(cause), secrets);
-  return new BankUnavailableError('BANK_NETWORK', `${ctx.connection}: ${what}: cannot reach ${safe}: ${typeof code === 'string' ? code : reason}`, {
-    details: { ...details, reason },
-  });
+  return new BankUnavailableError(
+    'BANK_NETWORK',
+    `${ctx.connection}: ${what}: cannot reach ${safe}: ${typeof code === 'string' ? code : reason}`,
+    {
+      details: { ...details, reason },
+    },
+  );
 }
 
 /** Decodes bytes with a WHATWG label (utf-8, windows-1252, iso-8859-1...); an unknown label falls back to UTF-8. */
@@ -183,7 +234,11 @@ export function parseRetryAfter(value: string | null | undefined, now: Date): Da
   if (text === '') return undefined;
   if (/^\d+$/.test(text)) return new Date(now.getTime() + Number(text) * 1000);
   // An HTTP date always names the weekday and GMT; anything else (e.g. "soon", "1.5") is ignored.
-  if (!/^[A-Za-z]{3},? .*\d{2}:\d{2}:\d{2} GMT$/.test(text) && !/^[A-Za-z]+, \d{2}-[A-Za-z]{3}-\d{2} /.test(text)) return undefined;
+  if (
+    !/^[A-Za-z]{3},? .*\d{2}:\d{2}:\d{2} GMT$/.test(text) &&
+    !/^[A-Za-z]+, \d{2}-[A-Za-z]{3}-\d{2} /.test(text)
+  )
+    return undefined;
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
   return new Date(Math.max(at, now.getTime()));
@@ -204,18 +259,31 @@ export function safeUrl(url: URL | string): string {
  * Splits `https://user:pass@host/path` into the URL without userinfo and a Basic `Authorization`
  * header value (userinfo is percent-decoded first, RFC 3986 §3.2.1).
  */
-export function splitCredentials(url: URL | string): { url: URL; authorization?: string; username?: string; password?: string } {
+export function splitCredentials(url: URL | string): {
+  url: URL;
+  authorization?: string;
+  username?: string;
+  password?: string;
+} {
   const u = new URL(String(url));
   if (!u.username && !u.password) return { url: u };
   const username = decodeURIComponent(u.username);
   const password = decodeURIComponent(u.password);
   u.username = '';
   u.password = '';
-  return { url: u, username, password, authorization: `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}` };
+  return {
+    url: u,
+    username,
+    password,
+    authorization: `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`,
+  };
 }
 
 export function looksLikeHtml(text: string): boolean {
-  return /^\s*(<!doctype html|<html[\s>]|<head[\s>]|<body[\s>])/i.test(text) || /<html[\s>][\s\S]*<\/html>/i.test(text.slice(0, 4096));
+  return (
+    /^\s*(<!doctype html|<html[\s>]|<head[\s>]|<body[\s>])/i.test(text) ||
+    /<html[\s>][\s\S]*<\/html>/i.test(text.slice(0, 4096))
+  );
 }
 
 /**
@@ -233,15 +301,28 @@ export function bodySnippet(text: string, secrets: readonly string[] = [], max =
 }
 
 /** Parses a JSON body; anything unreadable is a `MalformedStatementError` naming the request. */
-export function readJson(res: HttpResponse, connection: string, secrets: readonly string[] = []): unknown {
+export function readJson(
+  res: HttpResponse,
+  connection: string,
+  secrets: readonly string[] = [],
+): unknown {
   const text = res.text();
   try {
     return JSON.parse(text);
   } catch (err) {
-    const kind = looksLikeHtml(text) ? `an HTML page ("${bodySnippet(text, secrets)}")` : text.trim() === '' ? 'an empty body' : 'a body that is not JSON';
-    throw new MalformedStatementError('BANK_BODY_NOT_JSON', `${connection}: ${res.what}: ${res.safeUrl} answered HTTP ${res.status} with ${kind}`, {
-      cause: err, details: { connection, status: res.status, url: res.safeUrl },
-    });
+    const kind = looksLikeHtml(text)
+      ? `an HTML page ("${bodySnippet(text, secrets)}")`
+      : text.trim() === ''
+        ? 'an empty body'
+        : 'a body that is not JSON';
+    throw new MalformedStatementError(
+      'BANK_BODY_NOT_JSON',
+      `${connection}: ${res.what}: ${res.safeUrl} answered HTTP ${res.status} with ${kind}`,
+      {
+        cause: err,
+        details: { connection, status: res.status, url: res.safeUrl },
+      },
+    );
   }
 }
 
@@ -264,7 +345,10 @@ export interface StatusErrorOptions {
  * redirect error naming the new location; 402/404/410 and other 4xx →
  * `BankRequestRejectedError` (retrying the same request cannot help); an HTML body is named.
  */
-export function statusError(res: HttpResponse, opts: StatusErrorOptions): BankError | PermanentError {
+export function statusError(
+  res: HttpResponse,
+  opts: StatusErrorOptions,
+): BankError | PermanentError {
   const mapped = opts.map?.(res);
   if (mapped) return mapped;
   const secrets = opts.secrets ?? [];
@@ -274,12 +358,18 @@ export function statusError(res: HttpResponse, opts: StatusErrorOptions): BankEr
   const details = { connection: opts.connection, status: res.status, url: res.safeUrl };
   const retryAfter = parseRetryAfter(res.headers.get('retry-after'), opts.now);
   const status = res.status;
-  if (status === 401 || status === 403) return new BankAuthError('BANK_HTTP_AUTH', `${message}: the credentials were refused`, { details });
+  if (status === 401 || status === 403)
+    return new BankAuthError('BANK_HTTP_AUTH', `${message}: the credentials were refused`, {
+      details,
+    });
   if (status === 429 || (status === 503 && retryAfter)) {
     const at = retryAfter ?? new Date(opts.now.getTime() + (opts.defaultRetryMs ?? 3_600_000));
-    return new RateLimitedError(`${message}: rate limited, retry after ${at.toISOString()}`, at, { details });
+    return new RateLimitedError(`${message}: rate limited, retry after ${at.toISOString()}`, at, {
+      details,
+    });
   }
-  if (status === 408 || status >= 500) return new BankUnavailableError('BANK_HTTP_UNAVAILABLE', message, { details });
+  if (status === 408 || status >= 500)
+    return new BankUnavailableError('BANK_HTTP_UNAVAILABLE', message, { details });
   if (status >= 300 && status < 400) {
     const location = res.headers.get('location');
     let to = 'an unnamed location';
@@ -288,8 +378,15 @@ export function statusError(res: HttpResponse, opts: StatusErrorOptions): BankEr
     } catch {
       to = 'an unreadable location';
     }
-    return new BankRequestRejectedError('BANK_HTTP_REDIRECT', `${opts.connection}: ${res.what}: ${res.safeUrl} redirects (HTTP ${status}) to ${to}; check the URL in the settings`, { details });
+    return new BankRequestRejectedError(
+      'BANK_HTTP_REDIRECT',
+      `${opts.connection}: ${res.what}: ${res.safeUrl} redirects (HTTP ${status}) to ${to}; check the URL in the settings`,
+      { details },
+    );
   }
-  if (status >= 400) return new BankRequestRejectedError('BANK_HTTP_REJECTED', message, { details });
-  return new MalformedStatementError('BANK_HTTP_UNEXPECTED', `${message}: unexpected status`, { details });
+  if (status >= 400)
+    return new BankRequestRejectedError('BANK_HTTP_REJECTED', message, { details });
+  return new MalformedStatementError('BANK_HTTP_UNEXPECTED', `${message}: unexpected status`, {
+    details,
+  });
 }

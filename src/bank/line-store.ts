@@ -28,10 +28,34 @@ export type LineBooks = Pick<BooksStore, 'putMany' | 'db'>;
  * What the dedup plan reads of a stored line that is not pending (pending lines are kept whole:
  * they are updated in place). A re-run over 100,000 stored lines holds this much of each.
  */
-const SLIM_FIELDS = ['_id', '_rev', 'type', 'connection', 'account_id', 'date', 'amount', 'currency', 'payee', 'memo', 'provider_id', 'pending', 'state', 'move', 'replaced_by', 'vanished_at'] as const;
+const SLIM_FIELDS = [
+  '_id',
+  '_rev',
+  'type',
+  'connection',
+  'account_id',
+  'date',
+  'amount',
+  'currency',
+  'payee',
+  'memo',
+  'provider_id',
+  'pending',
+  'state',
+  'move',
+  'replaced_by',
+  'vanished_at',
+] as const;
 
 /** Fields whose few distinct values repeat over every line: each kept once (see {@link slimLine}). */
-const REPEATED_FIELDS = new Set<string>(['type', 'connection', 'account_id', 'date', 'currency', 'state']);
+const REPEATED_FIELDS = new Set<string>([
+  'type',
+  'connection',
+  'account_id',
+  'date',
+  'currency',
+  'state',
+]);
 
 /**
  * A stored line as the plan keeps it: whole when pending, else only {@link SLIM_FIELDS}, with
@@ -56,7 +80,11 @@ function slimLine(doc: StatementLineDoc, shared: Map<string, string>): Statement
 
 /** Every stored line has `imported_at`; a slim one does not (see {@link slimLine}). */
 function isSlim(doc: StatementLineDoc | DeletionStub): boolean {
-  return !(doc as DeletionStub)._deleted && (doc as { _rev?: string })._rev !== undefined && (doc as StatementLineDoc).imported_at === undefined;
+  return (
+    !(doc as DeletionStub)._deleted &&
+    (doc as { _rev?: string })._rev !== undefined &&
+    (doc as StatementLineDoc).imported_at === undefined
+  );
 }
 
 /**
@@ -86,7 +114,8 @@ export class StatementLineStore {
     const cached = this.cache.get(connection);
     if (!cached) {
       const lines = await this.readRange(prefix);
-      if (lines.length <= this.cacheMax) this.cache.set(connection, new Map(lines.map((l) => [l._id, l])));
+      if (lines.length <= this.cacheMax)
+        this.cache.set(connection, new Map(lines.map((l) => [l._id, l])));
       return lines;
     }
     const res = await this.store.db.allDocs(range);
@@ -105,9 +134,13 @@ export class StatementLineStore {
     }
     const shared = new Map<string, string>();
     for (let i = 0; i < stale.length; i += 500) {
-      const fetched = await this.store.db.allDocs({ keys: stale.slice(i, i + 500), include_docs: true });
+      const fetched = await this.store.db.allDocs({
+        keys: stale.slice(i, i + 500),
+        include_docs: true,
+      });
       for (const row of fetched.rows as Array<{ id?: string; doc?: object | null }>) {
-        if (row.id && row.doc) next.set(row.id, slimLine(row.doc as unknown as StatementLineDoc, shared));
+        if (row.id && row.doc)
+          next.set(row.id, slimLine(row.doc as unknown as StatementLineDoc, shared));
       }
     }
     if (next.size <= this.cacheMax) this.cache.set(connection, next);
@@ -121,8 +154,14 @@ export class StatementLineStore {
     const shared = new Map<string, string>();
     let startkey = prefix;
     for (;;) {
-      const res = await this.store.db.allDocs({ include_docs: true, startkey, endkey: `${prefix}\uffff`, limit: READ_PAGE });
-      for (const row of res.rows) if (row.doc) lines.push(slimLine(row.doc as unknown as StatementLineDoc, shared));
+      const res = await this.store.db.allDocs({
+        include_docs: true,
+        startkey,
+        endkey: `${prefix}\uffff`,
+        limit: READ_PAGE,
+      });
+      for (const row of res.rows)
+        if (row.doc) lines.push(slimLine(row.doc as unknown as StatementLineDoc, shared));
       if (res.rows.length < READ_PAGE) return lines;
       startkey = `${res.rows[res.rows.length - 1].id}\u0000`;
     }
@@ -143,12 +182,27 @@ export class StatementLineStore {
     const batch = docs.map((doc) => stampDoc(doc, undefined, now));
     let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
     try {
-      results = await this.store.db.bulkDocs(batch as unknown as PouchDB.Core.PutDocument<object>[]);
+      results = await this.store.db.bulkDocs(
+        batch as unknown as PouchDB.Core.PutDocument<object>[],
+      );
     } catch (err) {
-      throw new StoreError('STORE_WRITE', `cannot write ${batch.length} statement line(s): ${describeError(err).message}`, { cause: err });
+      throw new StoreError(
+        'STORE_WRITE',
+        `cannot write ${batch.length} statement line(s): ${describeError(err).message}`,
+        { cause: err },
+      );
     }
-    const failed = results.flatMap((r, j) => ('error' in r && r.error && r.status !== 409 ? [`${batch[j]._id} (${r.message ?? r.name})`] : []));
-    if (failed.length > 0) throw new StoreError('STORE_WRITE', `cannot write ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`, { details: { count: failed.length } });
+    const failed = results.flatMap((r, j) =>
+      'error' in r && r.error && r.status !== 409
+        ? [`${batch[j]._id} (${r.message ?? r.name})`]
+        : [],
+    );
+    if (failed.length > 0)
+      throw new StoreError(
+        'STORE_WRITE',
+        `cannot write ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`,
+        { details: { count: failed.length } },
+      );
   }
 
   /**
@@ -161,7 +215,11 @@ export class StatementLineStore {
    * the earlier ones invisible until the run's import is rolled back. A 409 on a new line means
    * the same line arrived meanwhile (replication from another site): same id, same content.
    */
-  async writeLines(writes: Array<StatementLineDoc | DeletionStub>, now: Date, signal: AbortSignal): Promise<void> {
+  async writeLines(
+    writes: Array<StatementLineDoc | DeletionStub>,
+    now: Date,
+    signal: AbortSignal,
+  ): Promise<void> {
     if (writes.length === 0) return;
     await this.unslim(writes);
     const docs = writes as unknown as BooksDoc[];
@@ -173,7 +231,8 @@ export class StatementLineStore {
     const others: BooksDoc[] = [];
     const problems: LedgerProblem[] = [];
     for (const doc of docs) {
-      const isNew = (doc as { _rev?: string })._rev === undefined && !(doc as unknown as DeletionStub)._deleted;
+      const isNew =
+        (doc as { _rev?: string })._rev === undefined && !(doc as unknown as DeletionStub)._deleted;
       if (!isNew) {
         others.push(doc);
         continue;
@@ -203,7 +262,10 @@ export class StatementLineStore {
     const slim = writes.flatMap((w, i) => (isSlim(w) ? [i] : []));
     for (let from = 0; from < slim.length; from += 500) {
       const part = slim.slice(from, from + 500);
-      const res = await this.store.db.allDocs({ keys: part.map((i) => writes[i]._id), include_docs: true });
+      const res = await this.store.db.allDocs({
+        keys: part.map((i) => writes[i]._id),
+        include_docs: true,
+      });
       res.rows.forEach((row, j) => {
         const stored = (row as { doc?: StatementLineDoc | null }).doc;
         const planned = writes[part[j]] as StatementLineDoc;

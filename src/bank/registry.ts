@@ -16,7 +16,9 @@ export class ProviderRegistry {
     const map = new Map<string, BankProvider>();
     for (const p of providers) {
       if (!p || typeof p.id !== 'string' || p.id === '' || typeof p.fetch !== 'function') {
-        throw new TypeError(`not a bank provider: ${JSON.stringify(p && { id: (p as BankProvider).id })}`);
+        throw new TypeError(
+          `not a bank provider: ${JSON.stringify(p && { id: (p as BankProvider).id })}`,
+        );
       }
       if (map.has(p.id)) throw new TypeError(`two bank providers share the id '${p.id}'`);
       map.set(p.id, p);
@@ -28,9 +30,13 @@ export class ProviderRegistry {
   get(id: string): BankProvider {
     const provider = this.byId.get(id);
     if (!provider) {
-      throw new UnknownProviderError('BANK_PROVIDER_UNKNOWN', `unknown bank provider '${id}' (known: ${this.ids().join(', ') || 'none'})`, {
-        details: { provider: id, known: this.ids() },
-      });
+      throw new UnknownProviderError(
+        'BANK_PROVIDER_UNKNOWN',
+        `unknown bank provider '${id}' (known: ${this.ids().join(', ') || 'none'})`,
+        {
+          details: { provider: id, known: this.ids() },
+        },
+      );
     }
     return provider;
   }

@@ -5,7 +5,14 @@ import { parseDuration } from '../shared/duration';
 import type { Logger } from '../shared/logger';
 import type { BooksStore } from '../ledger';
 import { isCalendarDate } from '../shared/dates';
-import { ConnectionSpecError, FetchLoop, type BankStore, type ConnectionSpec, type RunOutcome, type ScheduleSpec } from './fetch-loop';
+import {
+  ConnectionSpecError,
+  FetchLoop,
+  type BankStore,
+  type ConnectionSpec,
+  type RunOutcome,
+  type ScheduleSpec,
+} from './fetch-loop';
 import { builtinRegistry } from './providers';
 import type { ProviderRegistry } from './registry';
 import { listStatuses, readStatus, statusView, type ConnectionStatusView } from './status';
@@ -31,7 +38,12 @@ export function createBankScheduler(options: {
   now?: () => Date;
   afterRun?: (outcome: RunOutcome) => Promise<void>;
 }): BankScheduler {
-  const loop = new FetchLoop({ store: options.store, registry: options.registry ?? builtinRegistry(), logger: options.logger, ...(options.now ? { now: options.now } : {}) });
+  const loop = new FetchLoop({
+    store: options.store,
+    registry: options.registry ?? builtinRegistry(),
+    logger: options.logger,
+    ...(options.now ? { now: options.now } : {}),
+  });
   return new BankScheduler(options.specs, {
     loop,
     store: options.store,
@@ -46,8 +58,16 @@ export function createBankScheduler(options: {
  * ConnectionSpecError (`BANK_SINCE_INVALID`) otherwise.
  */
 export function checkSince(names: readonly string[], since: string): void {
-  if (names.length === 0) throw new ConnectionSpecError('BANK_SINCE_INVALID', '--since fetches a past window of the connections named: give their names');
-  if (!isCalendarDate(since)) throw new ConnectionSpecError('BANK_SINCE_INVALID', `--since must be a calendar date YYYY-MM-DD (got '${since}')`);
+  if (names.length === 0)
+    throw new ConnectionSpecError(
+      'BANK_SINCE_INVALID',
+      '--since fetches a past window of the connections named: give their names',
+    );
+  if (!isCalendarDate(since))
+    throw new ConnectionSpecError(
+      'BANK_SINCE_INVALID',
+      `--since must be a calendar date YYYY-MM-DD (got '${since}')`,
+    );
 }
 
 /** A named connection that the config does not have. */
@@ -97,31 +117,50 @@ export function validateSchedule(spec: ScheduleSpec | undefined, where = 'schedu
   const s = spec ?? DEFAULT_SCHEDULE;
   if ('every' in s) {
     const ms = typeof s.every === 'number' ? s.every : parseDuration(s.every);
-    if (!Number.isFinite(ms) || ms < 60_000) throw new BooksyncError('BANK_SCHEDULE', `${where}.every must be at least 1m (got ${String(s.every)})`);
+    if (!Number.isFinite(ms) || ms < 60_000)
+      throw new BooksyncError(
+        'BANK_SCHEDULE',
+        `${where}.every must be at least 1m (got ${String(s.every)})`,
+      );
     return;
   }
   try {
     CronExpressionParser.parse(s.cron, { strict: false }).next();
   } catch (err) {
-    throw new BooksyncError('BANK_SCHEDULE', `${where}.cron '${s.cron}' is not a cron line: ${(err as Error).message}`, { cause: err });
+    throw new BooksyncError(
+      'BANK_SCHEDULE',
+      `${where}.cron '${s.cron}' is not a cron line: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
 /** The next planned instant after `at`, without jitter (cron in the connection's zone). */
-export function plannedAfter(spec: ScheduleSpec | undefined, at: Date, timeZone?: string): { at: Date; periodMs: number } {
+export function plannedAfter(
+  spec: ScheduleSpec | undefined,
+  at: Date,
+  timeZone?: string,
+): { at: Date; periodMs: number } {
   const s = spec ?? DEFAULT_SCHEDULE;
   if ('every' in s) {
     const ms = typeof s.every === 'number' ? s.every : parseDuration(s.every);
     return { at: new Date(at.getTime() + ms), periodMs: ms };
   }
-  const expr = CronExpressionParser.parse(s.cron, { currentDate: at, ...(timeZone ? { tz: timeZone } : {}) });
+  const expr = CronExpressionParser.parse(s.cron, {
+    currentDate: at,
+    ...(timeZone ? { tz: timeZone } : {}),
+  });
   const first = expr.next().toDate();
   const second = expr.next().toDate();
   return { at: first, periodMs: second.getTime() - first.getTime() };
 }
 
 /** Jitter for a period: uniform in [0, min(5% of the period, 5 min)). */
-export function jitterMs(periodMs: number, random: () => number, maxJitterMs = MAX_JITTER_MS): number {
+export function jitterMs(
+  periodMs: number,
+  random: () => number,
+  maxJitterMs = MAX_JITTER_MS,
+): number {
   return Math.floor(random() * Math.min(periodMs * 0.05, maxJitterMs));
 }
 
@@ -156,7 +195,11 @@ interface Entry {
 }
 
 function scheduleKey(spec: ConnectionSpec): string {
-  return JSON.stringify([spec.schedule ?? DEFAULT_SCHEDULE, spec.timezone ?? null, spec.enabled !== false]);
+  return JSON.stringify([
+    spec.schedule ?? DEFAULT_SCHEDULE,
+    spec.timezone ?? null,
+    spec.enabled !== false,
+  ]);
 }
 
 /**
@@ -202,7 +245,10 @@ export class BankScheduler {
     // A run the process died in left a staged import: its lines go before any run or push.
     for (const entry of this.entries.values()) await this.loop.recover(entry.spec);
     for (const entry of this.entries.values()) await this.arm(entry, true);
-    this.logger.info(`bank scheduler started: ${this.entries.size} connection(s)`, { event: 'bank.scheduler', connections: [...this.entries.keys()] });
+    this.logger.info(`bank scheduler started: ${this.entries.size} connection(s)`, {
+      event: 'bank.scheduler',
+      connections: [...this.entries.keys()],
+    });
   }
 
   /**
@@ -228,7 +274,10 @@ export class BankScheduler {
       previous?.job?.cancel();
       await this.arm(entry, !previous);
     }
-    this.logger.info('bank schedules reloaded', { event: 'bank.scheduler', connections: [...this.entries.keys()] });
+    this.logger.info('bank schedules reloaded', {
+      event: 'bank.scheduler',
+      connections: [...this.entries.keys()],
+    });
   }
 
   /**
@@ -237,22 +286,39 @@ export class BankScheduler {
    * apply (such a connection returns at once with `skipped`); a connection named explicitly is
    * retried once even when auth_required or permanently failed.
    */
-  async runNow(names: readonly string[] = [], options: { since?: string } = {}): Promise<RunOutcome[]> {
+  async runNow(
+    names: readonly string[] = [],
+    options: { since?: string } = {},
+  ): Promise<RunOutcome[]> {
     const unknown = names.filter((n) => !this.entries.has(n));
     if (unknown.length > 0) {
-      throw new UnknownConnectionError('BANK_CONNECTION_UNKNOWN', `unknown bank connection${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (configured: ${[...this.entries.keys()].join(', ') || 'none'})`, {
-        details: { unknown, known: [...this.entries.keys()] },
-      });
+      throw new UnknownConnectionError(
+        'BANK_CONNECTION_UNKNOWN',
+        `unknown bank connection${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (configured: ${[...this.entries.keys()].join(', ') || 'none'})`,
+        {
+          details: { unknown, known: [...this.entries.keys()] },
+        },
+      );
     }
     if (options.since !== undefined) checkSince(names, options.since);
-    const chosen = names.length > 0 ? names.map((n) => this.entries.get(n) as Entry) : [...this.entries.values()].filter((e) => e.spec.enabled !== false);
+    const chosen =
+      names.length > 0
+        ? names.map((n) => this.entries.get(n) as Entry)
+        : [...this.entries.values()].filter((e) => e.spec.enabled !== false);
     // Naming a connection is an admin asking for it: retry an auth or permanent failure once.
-    return Promise.all(chosen.map((entry) => this.runEntry(entry, names.length > 0, options.since)));
+    return Promise.all(
+      chosen.map((entry) => this.runEntry(entry, names.length > 0, options.since)),
+    );
   }
 
   /** The instant each connection's job will fire (what `next_run_at` says), by name. */
   nextRuns(): Record<string, string | null> {
-    return Object.fromEntries([...this.entries].map(([name, e]) => [name, e.job && e.nextAt ? e.nextAt.toISOString() : null]));
+    return Object.fromEntries(
+      [...this.entries].map(([name, e]) => [
+        name,
+        e.job && e.nextAt ? e.nextAt.toISOString() : null,
+      ]),
+    );
   }
 
   /** The connection specs in force. */
@@ -290,7 +356,10 @@ export class BankScheduler {
     ]);
     if (timer) clearTimeout(timer);
     if (timedOut) {
-      this.logger.warn(`aborting ${this.loop.running().length} bank fetch(es) still running at the stop deadline`, { event: 'bank.scheduler', running: this.loop.running() });
+      this.logger.warn(
+        `aborting ${this.loop.running().length} bank fetch(es) still running at the stop deadline`,
+        { event: 'bank.scheduler', running: this.loop.running() },
+      );
       this.stopController.abort();
       this.loop.abortAll();
       await this.loop.idle();
@@ -302,12 +371,21 @@ export class BankScheduler {
   private setSpecs(specs: readonly ConnectionSpec[]): void {
     const names = new Set<string>();
     for (const spec of specs) {
-      if (names.has(spec.name)) throw new BooksyncError('BANK_CONNECTION_INVALID', `two bank connections are named '${spec.name}'`);
+      if (names.has(spec.name))
+        throw new BooksyncError(
+          'BANK_CONNECTION_INVALID',
+          `two bank connections are named '${spec.name}'`,
+        );
       names.add(spec.name);
       validateSchedule(spec.schedule, `bank connection '${spec.name}': schedule`);
     }
     const next = new Map<string, Entry>();
-    for (const spec of specs) next.set(spec.name, { spec, job: this.entries.get(spec.name)?.job, nextAt: this.entries.get(spec.name)?.nextAt });
+    for (const spec of specs)
+      next.set(spec.name, {
+        spec,
+        job: this.entries.get(spec.name)?.job,
+        nextAt: this.entries.get(spec.name)?.nextAt,
+      });
     this.entries.clear();
     for (const [name, entry] of next) this.entries.set(name, entry);
   }
@@ -315,7 +393,9 @@ export class BankScheduler {
   /** The next run after a run that ended at `at`: plan + jitter. */
   private plan(spec: ConnectionSpec, at: Date): Date {
     const planned = plannedAfter(spec.schedule, at, spec.timezone);
-    return new Date(planned.at.getTime() + jitterMs(planned.periodMs, this.random, this.maxJitterMs));
+    return new Date(
+      planned.at.getTime() + jitterMs(planned.periodMs, this.random, this.maxJitterMs),
+    );
   }
 
   /**
@@ -339,12 +419,18 @@ export class BankScheduler {
       try {
         doc = await readStatus(this.store as BooksStore, spec.name);
       } catch (err) {
-        this.logger.warn(`cannot read the status of ${spec.name}: ${describeError(err).message}`, { event: 'bank.scheduler', connection: spec.name });
+        this.logger.warn(`cannot read the status of ${spec.name}: ${describeError(err).message}`, {
+          event: 'bank.scheduler',
+          connection: spec.name,
+        });
       }
       const stored = doc?.next_run_at ? new Date(doc.next_run_at) : undefined;
       const planned = this.plan(spec, now);
       if (stored && stored.getTime() > now.getTime()) {
-        at = doc?.status === 'rate_limited' || stored.getTime() <= planned.getTime() ? stored : planned;
+        at =
+          doc?.status === 'rate_limited' || stored.getTime() <= planned.getTime()
+            ? stored
+            : planned;
       } else {
         at = new Date(now.getTime() + Math.floor(this.random() * this.startupJitterMs));
       }
@@ -378,12 +464,18 @@ export class BankScheduler {
       try {
         await this.afterRun(outcome);
       } catch (err) {
-        this.logger.error(`after-run step failed for ${spec.name}: ${describeError(err).message}`, { event: 'bank.after_run', connection: spec.name, error: describeError(err) });
+        this.logger.error(`after-run step failed for ${spec.name}: ${describeError(err).message}`, {
+          event: 'bank.after_run',
+          connection: spec.name,
+          error: describeError(err),
+        });
       }
     }
     const current = this.entries.get(spec.name);
     if (this.started && !this.stopped && current && spec.enabled !== false) {
-      const next = outcome.next_run_at ? new Date(outcome.next_run_at) : this.plan(current.spec, this.now());
+      const next = outcome.next_run_at
+        ? new Date(outcome.next_run_at)
+        : this.plan(current.spec, this.now());
       this.setJob(current, next);
     }
     return outcome;

@@ -37,24 +37,46 @@ export interface RollbackBooks {
  * Staged lines were never visible, so their deletion is not pushed (the cloud never had them).
  * Returns how many lines were deleted.
  */
-export async function deleteImportLines(books: RollbackBooks, connection: string, importId: string): Promise<number> {
+export async function deleteImportLines(
+  books: RollbackBooks,
+  connection: string,
+  importId: string,
+): Promise<number> {
   const prefix = `${idPrefix('statement_line')}${connection}:`;
   let startkey = prefix;
   let deleted = 0;
   for (;;) {
     let rows: Array<{ id: string; doc?: { _rev?: string; import_id?: unknown } | null }>;
     try {
-      const res = await books.db.allDocs({ include_docs: true, startkey, endkey: `${prefix}\uffff`, limit: ROLLBACK_PAGE });
+      const res = await books.db.allDocs({
+        include_docs: true,
+        startkey,
+        endkey: `${prefix}\uffff`,
+        limit: ROLLBACK_PAGE,
+      });
       rows = res.rows as typeof rows;
     } catch (err) {
-      throw new StoreError('STORE_IO', `cannot read the staged lines of ${connection}: ${describeError(err).message}`, { cause: err });
+      throw new StoreError(
+        'STORE_IO',
+        `cannot read the staged lines of ${connection}: ${describeError(err).message}`,
+        { cause: err },
+      );
     }
     if (rows.length === 0) return deleted;
-    const stubs = rows.flatMap((r) => (r.doc && r.doc.import_id === importId && r.doc._rev ? [{ _id: r.id, _rev: r.doc._rev, _deleted: true }] : []));
+    const stubs = rows.flatMap((r) =>
+      r.doc && r.doc.import_id === importId && r.doc._rev
+        ? [{ _id: r.id, _rev: r.doc._rev, _deleted: true }]
+        : [],
+    );
     if (stubs.length > 0) {
       const results = await books.db.bulkDocs(stubs);
       const failed = results.filter((r) => 'error' in r && r.error && r.status !== 404);
-      if (failed.length > 0) throw new StoreError('STORE_WRITE', `cannot delete ${failed.length} staged line(s) of ${connection}`, { details: { connection, count: failed.length } });
+      if (failed.length > 0)
+        throw new StoreError(
+          'STORE_WRITE',
+          `cannot delete ${failed.length} staged line(s) of ${connection}`,
+          { details: { connection, count: failed.length } },
+        );
       deleted += stubs.length;
     }
     if (rows.length < ROLLBACK_PAGE) return deleted;
@@ -77,12 +99,15 @@ export async function rollbackStaged(
   if (!staged) return doc;
   const deleted = await deleteImportLines(books, doc.name, staged.id);
   const saved = await save(withoutStaged(doc));
-  log.warn(`${doc.name}: an import started at ${staged.started_at} did not finish; its ${deleted} staged line(s) were removed and its input is read again`, {
-    event: 'bank.import_rollback',
-    connection: doc.name,
-    import_id: staged.id,
-    started_at: staged.started_at,
-    lines: deleted,
-  });
+  log.warn(
+    `${doc.name}: an import started at ${staged.started_at} did not finish; its ${deleted} staged line(s) were removed and its input is read again`,
+    {
+      event: 'bank.import_rollback',
+      connection: doc.name,
+      import_id: staged.id,
+      started_at: staged.started_at,
+      lines: deleted,
+    },
+  );
   return saved;
 }

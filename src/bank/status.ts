@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from '../shared/canonical-json';
-import { bankConnectionId, type BankConnectionDoc, type BankConnectionStatus, type BooksStore, type StagedImport } from '../ledger';
+import {
+  bankConnectionId,
+  type BankConnectionDoc,
+  type BankConnectionStatus,
+  type BooksStore,
+  type StagedImport,
+} from '../ledger';
 
 /**
  * Connection status documents (`bankconn:<name>`), consent-expiry arithmetic and the local
@@ -28,7 +34,10 @@ export interface BankConnectionState extends BankConnectionDoc {
   staged_import?: StagedImport;
 }
 
-export async function readStatus(store: BooksStore, name: string): Promise<BankConnectionState | undefined> {
+export async function readStatus(
+  store: BooksStore,
+  name: string,
+): Promise<BankConnectionState | undefined> {
   return store.get<BankConnectionState>(bankConnectionId(name));
 }
 
@@ -37,7 +46,11 @@ export async function listStatuses(store: BooksStore): Promise<BankConnectionSta
   return store.allOfType<BankConnectionState>('bank_connection');
 }
 
-export function initialStatus(name: string, provider: string, institution: string): BankConnectionState {
+export function initialStatus(
+  name: string,
+  provider: string,
+  institution: string,
+): BankConnectionState {
   return {
     _id: bankConnectionId(name),
     type: 'bank_connection',
@@ -58,7 +71,10 @@ export function consentDaysLeft(expiresAt: string, now: Date): number {
  * The warning threshold to log now, if any: the smallest of 15/3/1 that `daysLeft` has reached and
  * that was not warned yet. Jumping from 20 days to 2 logs once (at 3) and marks 15 as done too.
  */
-export function consentWarningDue(daysLeft: number, warned: readonly number[]): { threshold: number; warned: number[] } | undefined {
+export function consentWarningDue(
+  daysLeft: number,
+  warned: readonly number[],
+): { threshold: number; warned: number[] } | undefined {
   if (daysLeft <= 0) return undefined;
   const reached = CONSENT_WARNING_DAYS.filter((t) => daysLeft <= t);
   if (reached.length === 0) return undefined;
@@ -68,8 +84,12 @@ export function consentWarningDue(daysLeft: number, warned: readonly number[]): 
 }
 
 /** connected, or consent_expiring within 15 days of expiry. */
-export function healthyStatus(consentExpiresAt: string | undefined, now: Date): BankConnectionStatus {
-  if (consentExpiresAt && consentDaysLeft(consentExpiresAt, now) <= CONSENT_WARNING_DAYS[0]) return 'consent_expiring';
+export function healthyStatus(
+  consentExpiresAt: string | undefined,
+  now: Date,
+): BankConnectionStatus {
+  if (consentExpiresAt && consentDaysLeft(consentExpiresAt, now) <= CONSENT_WARNING_DAYS[0])
+    return 'consent_expiring';
   return 'connected';
 }
 
@@ -91,7 +111,10 @@ export interface BlockMarker {
  * connection's private folder, never in the books or a log: a bare hash of a weak password could
  * be brute-forced if it replicated to the cloud.
  */
-export function credentialsFingerprint(secrets: Readonly<Record<string, string>>, settings: Readonly<Record<string, unknown>>): string {
+export function credentialsFingerprint(
+  secrets: Readonly<Record<string, string>>,
+  settings: Readonly<Record<string, unknown>>,
+): string {
   return createHash('sha256').update(canonicalJson({ secrets, settings })).digest('hex');
 }
 
@@ -110,15 +133,29 @@ export function readBlock(stateDir: string): BlockMarker | undefined {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    return { status: 'error', fingerprint: '', since: '', unreadable: `${file}: ${(err as Error).message}` };
+    return {
+      status: 'error',
+      fingerprint: '',
+      since: '',
+      unreadable: `${file}: ${(err as Error).message}`,
+    };
   }
   try {
     const data = JSON.parse(text) as BlockMarker;
-    if (['auth_required', 'consent_expired', 'error'].includes(data?.status) && typeof data.fingerprint === 'string') return data;
+    if (
+      ['auth_required', 'consent_expired', 'error'].includes(data?.status) &&
+      typeof data.fingerprint === 'string'
+    )
+      return data;
   } catch {
     // not JSON: reported below
   }
-  return { status: 'error', fingerprint: '', since: '', unreadable: `${file} is not a blocked marker` };
+  return {
+    status: 'error',
+    fingerprint: '',
+    since: '',
+    unreadable: `${file} is not a blocked marker`,
+  };
 }
 
 /** Writes the marker atomically (a temporary file renamed over it): a crash leaves the old one or the new one. */
@@ -171,7 +208,14 @@ function ago(iso: string | null | undefined, now: Date): string {
   if (!iso) return '-';
   const s = Math.round((now.getTime() - Date.parse(iso)) / 1000);
   const abs = Math.abs(s);
-  const text = abs < 90 ? `${abs}s` : abs < 3600 ? `${Math.round(abs / 60)}m` : abs < 172_800 ? `${Math.round(abs / 3600)}h` : `${Math.round(abs / 86_400)}d`;
+  const text =
+    abs < 90
+      ? `${abs}s`
+      : abs < 3600
+        ? `${Math.round(abs / 60)}m`
+        : abs < 172_800
+          ? `${Math.round(abs / 3600)}h`
+          : `${Math.round(abs / 86_400)}d`;
   return s >= 0 ? `${text} ago` : `in ${text}`;
 }
 
@@ -184,8 +228,20 @@ function ago(iso: string | null | undefined, now: Date): string {
  * Takes the documents or their `statusView` (what `booksync status --json` and the control
  * channel carry).
  */
-export function formatStatusTable(docs: ReadonlyArray<BankConnectionDoc | ConnectionStatusView>, now: Date = new Date()): string {
-  const header = ['CONNECTION', 'PROVIDER', 'STATUS', 'LAST REFRESH', 'LAST SUCCESS', 'NEXT RUN', 'NEW/DUP/PEND', 'ERROR'];
+export function formatStatusTable(
+  docs: ReadonlyArray<BankConnectionDoc | ConnectionStatusView>,
+  now: Date = new Date(),
+): string {
+  const header = [
+    'CONNECTION',
+    'PROVIDER',
+    'STATUS',
+    'LAST REFRESH',
+    'LAST SUCCESS',
+    'NEXT RUN',
+    'NEW/DUP/PEND',
+    'ERROR',
+  ];
   const rows = docs.map((d) => [
     d.name,
     d.provider,
@@ -194,10 +250,20 @@ export function formatStatusTable(docs: ReadonlyArray<BankConnectionDoc | Connec
     ago(d.last_success_at, now),
     ago(d.next_run_at, now),
     `${d.counts.new}/${d.counts.duplicates}/${d.counts.pending}`,
-    d.last_error ? `${d.last_error.code}: ${d.last_error.message}` : d.consent_expires_at && d.status === 'consent_expiring' ? `consent ends ${d.consent_expires_at.slice(0, 10)}` : '-',
+    d.last_error
+      ? `${d.last_error.code}: ${d.last_error.message}`
+      : d.consent_expires_at && d.status === 'consent_expiring'
+        ? `consent ends ${d.consent_expires_at.slice(0, 10)}`
+        : '-',
   ]);
   if (rows.length === 0) return 'no bank connections';
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === header.length - 1 ? 0 : r[i].length))));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => (i === header.length - 1 ? 0 : r[i].length))),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }

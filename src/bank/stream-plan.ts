@@ -11,7 +11,13 @@ import {
   type PlanCounts,
 } from './dedup';
 import { BankUnavailableError, MalformedStatementError } from './errors';
-import type { BankAccountStatement, BankTransaction, StatementSink, StatementStream, StreamedStatement } from './provider';
+import type {
+  BankAccountStatement,
+  BankTransaction,
+  StatementSink,
+  StatementStream,
+  StreamedStatement,
+} from './provider';
 
 /**
  * Planning and storing the lines of a {@link StatementStream} without holding them all
@@ -99,7 +105,10 @@ function detached(text: string): string {
  * uniqueness) and the few that may match a stored line by provider id (`storedIds`).
  * Throws MalformedStatementError for an input the books cannot take.
  */
-export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<string>): Promise<StreamCheck> {
+export async function checkStream(
+  input: StreamedInput,
+  storedIds: ReadonlySet<string>,
+): Promise<StreamCheck> {
   const { stream, connection, includePending } = input;
   const facts: StatementFacts[] = [];
   const candidates: IdCandidate[] = [];
@@ -107,7 +116,8 @@ export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<s
   let ordinal = 0;
   let seenSinceYield = 0;
   const factsOf = (index: number): StatementFacts => {
-    if (!Number.isInteger(index) || index < 0) throw badResult(stream, `statement index ${String(index)}`);
+    if (!Number.isInteger(index) || index < 0)
+      throw badResult(stream, `statement index ${String(index)}`);
     while (facts.length <= index) facts.push({ lines: 0 });
     return facts[index];
   };
@@ -115,12 +125,18 @@ export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<s
     transaction(tx, index) {
       const f = factsOf(index);
       if (f.summary) throw badResult(stream, `a line of statement ${index + 1} after its end`);
-      const why = tx === null || typeof tx !== 'object' ? 'not a transaction' : transactionProblem(tx);
+      const why =
+        tx === null || typeof tx !== 'object' ? 'not a transaction' : transactionProblem(tx);
       if (why !== undefined) {
-        const id = typeof tx?.providerId === 'string' && tx.providerId ? ` (id ${tx.providerId})` : '';
-        throw new MalformedStatementError('BANK_MALFORMED', `${connection}: ${stream.name}: statement ${index + 1}, transaction ${f.lines + 1}${id}: ${why}; nothing was imported`, {
-          details: { connection, input: stream.name, statement: index, index: f.lines },
-        });
+        const id =
+          typeof tx?.providerId === 'string' && tx.providerId ? ` (id ${tx.providerId})` : '';
+        throw new MalformedStatementError(
+          'BANK_MALFORMED',
+          `${connection}: ${stream.name}: statement ${index + 1}, transaction ${f.lines + 1}${id}: ${why}; nothing was imported`,
+          {
+            details: { connection, input: stream.name, statement: index, index: f.lines },
+          },
+        );
       }
       f.lines += 1;
       const imported = includePending || !tx.pending;
@@ -130,7 +146,13 @@ export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<s
         const pid = clean(tx.providerId);
         if (imported && pid && storedIds.has(pid)) {
           const raw = detached(tx.providerId);
-          candidates.push({ ordinal, statement: index, raw, pid: raw === pid ? raw : detached(pid), tx: { amount: tx.amount, currency: tx.currency, bookingDate: tx.bookingDate } });
+          candidates.push({
+            ordinal,
+            statement: index,
+            raw,
+            pid: raw === pid ? raw : detached(pid),
+            tx: { amount: tx.amount, currency: tx.currency, bookingDate: tx.bookingDate },
+          });
         }
       }
       ordinal += 1;
@@ -140,9 +162,17 @@ export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<s
       const f = factsOf(index);
       if (f.summary) throw badResult(stream, `statement ${index + 1} ended twice`);
       if (typeof summary?.accountId !== 'string' || accountKey(summary.accountId) === '') {
-        throw new MalformedStatementError('BANK_MALFORMED', `${connection}: ${stream.name}: statement ${index + 1} has no account id`, { details: { connection, input: stream.name } });
+        throw new MalformedStatementError(
+          'BANK_MALFORMED',
+          `${connection}: ${stream.name}: statement ${index + 1} has no account id`,
+          { details: { connection, input: stream.name } },
+        );
       }
-      if (summary.transactionCount !== f.lines) throw badResult(stream, `statement ${index + 1} says ${summary.transactionCount} lines but gave ${f.lines}`);
+      if (summary.transactionCount !== f.lines)
+        throw badResult(
+          stream,
+          `statement ${index + 1} says ${summary.transactionCount} lines but gave ${f.lines}`,
+        );
       f.summary = summary;
     },
     async drain() {
@@ -169,7 +199,9 @@ export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<s
     if (!set) continue;
     for (const raw of set) {
       // The parsers' wording (dropSharedProviderIds), so a file says the same streamed or not.
-      warnings.push(`${stream.name}: account ${statements[i].accountId}: id '${raw}' is used by ${facts[i].ids!.get(raw)! >> 1} lines; they are matched by content instead`);
+      warnings.push(
+        `${stream.name}: account ${statements[i].accountId}: id '${raw}' is used by ${facts[i].ids!.get(raw)! >> 1} lines; they are matched by content instead`,
+      );
     }
   }
   // Only the few non-unique ids outlive this pass, not a map of every line's id.
@@ -187,7 +219,8 @@ export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<s
     f.ids = undefined;
   });
   const nonUnique = new Map<string, Set<string>>();
-  for (const [key, count] of counts) nonUnique.set(key, new Set([...count].filter(([, n]) => n > 1).map(([pid]) => pid)));
+  for (const [key, count] of counts)
+    nonUnique.set(key, new Set([...count].filter(([, n]) => n > 1).map(([pid]) => pid)));
   counts.clear();
   return {
     stream: input,
@@ -202,7 +235,11 @@ export async function checkStream(input: StreamedInput, storedIds: ReadonlySet<s
 }
 
 function badResult(stream: StatementStream, what: string): BankUnavailableError {
-  return new BankUnavailableError('BANK_BAD_RESULT', `${stream.name}: the statement stream is inconsistent (${what}); nothing of it was imported`, { details: { input: stream.name } });
+  return new BankUnavailableError(
+    'BANK_BAD_RESULT',
+    `${stream.name}: the statement stream is inconsistent (${what}); nothing of it was imported`,
+    { details: { input: stream.name } },
+  );
 }
 
 /** Reads a checked stream into ordinary statements (the path for feeds a stream cannot plan). */
@@ -225,7 +262,11 @@ export async function collectStream(check: StreamCheck): Promise<BankAccountStat
     },
   });
   lines.forEach((l, i) => {
-    if (l.length !== check.lineCounts[i]) throw badResult(stream, `statement ${i + 1} gave ${check.lineCounts[i]} lines, then ${l.length}`);
+    if (l.length !== check.lineCounts[i])
+      throw badResult(
+        stream,
+        `statement ${i + 1} gave ${check.lineCounts[i]} lines, then ${l.length}`,
+      );
   });
   return check.statements.map((s, i) => {
     const { transactionCount: _count, ...rest } = s;
@@ -271,13 +312,18 @@ export interface StreamPlanOptions {
  * Why a set of checked streams cannot be planned line by line (undefined when it can):
  * see the module comment. `arrayAccounts` are the account keys of the fetch's ordinary statements.
  */
-export function needsArrays(checks: readonly StreamCheck[], arrayAccounts: ReadonlySet<string>, existing: readonly StatementLineDoc[]): string | undefined {
+export function needsArrays(
+  checks: readonly StreamCheck[],
+  arrayAccounts: ReadonlySet<string>,
+  existing: readonly StatementLineDoc[],
+): string | undefined {
   const streamAccounts = new Set<string>();
   for (const check of checks) {
     if (check.hasCorrections) return `${check.stream.stream.name} carries corrections`;
     const own = new Set(check.statements.map((s) => accountKey(s.accountId)));
     for (const key of own) {
-      if (streamAccounts.has(key) || arrayAccounts.has(key)) return `account ${key} is in more than one input`;
+      if (streamAccounts.has(key) || arrayAccounts.has(key))
+        return `account ${key} is in more than one input`;
       streamAccounts.add(key);
     }
   }
@@ -293,7 +339,9 @@ export function needsArrays(checks: readonly StreamCheck[], arrayAccounts: Reado
     }
   }
   if (orphans) {
-    for (const key of streamAccounts) if (!withLines.has(key)) return `account ${key} is new while other accounts' lines are stored`;
+    for (const key of streamAccounts)
+      if (!withLines.has(key))
+        return `account ${key} is new while other accounts' lines are stored`;
   }
   return undefined;
 }
@@ -304,7 +352,15 @@ export function needsArrays(checks: readonly StreamCheck[], arrayAccounts: Reado
  * warnings add up over the streams it stores.
  */
 export class StreamPlanner {
-  readonly counts: PlanCounts = { fetched: 0, new: 0, duplicates: 0, pending: 0, replaced: 0, removed: 0, corrected: 0 };
+  readonly counts: PlanCounts = {
+    fetched: 0,
+    new: 0,
+    duplicates: 0,
+    pending: 0,
+    replaced: 0,
+    removed: 0,
+    corrected: 0,
+  };
   readonly newIds: string[] = [];
   private readonly accounts = new Map<string, AccountState>();
   private readonly takenIds: Set<string>;
@@ -346,22 +402,37 @@ export class StreamPlanner {
     const sink: StatementSink = {
       transaction: (tx, index) => {
         const state = statementAccounts[index];
-        if (!state) throw badResult(stream, `a line of statement ${index + 1}, which the first read did not have`);
+        if (!state)
+          throw badResult(
+            stream,
+            `a line of statement ${index + 1}, which the first read did not have`,
+          );
         received[index] += 1;
         const at = ordinal;
         ordinal += 1;
         if (!includePending && tx.pending) return;
         const raw = tx.providerId;
-        const pid = raw === undefined || raw === null || check.shared[index]?.has(raw) ? undefined : clean(raw) || undefined;
+        const pid =
+          raw === undefined || raw === null || check.shared[index]?.has(raw)
+            ? undefined
+            : clean(raw) || undefined;
         const currency = tx.currency.trim().toUpperCase();
-        const hash = contentHash({ date: tx.bookingDate, amount: tx.amount, currency, payee: tx.payee, memo: tx.memo });
+        const hash = contentHash({
+          date: tx.bookingDate,
+          amount: tx.amount,
+          currency,
+          payee: tx.payee,
+          memo: tx.memo,
+        });
         const occurrence = state.seen.get(hash) ?? 0;
         state.seen.set(hash, occurrence + 1);
         this.counts.fetched += 1;
         if (tx.pending) this.counts.pending += 1;
         let match = claims.has(at);
         if (!match) {
-          const hit = this.contentIndex(state).get(hash)?.find((l) => !this.claimed.has(l._id));
+          const hit = this.contentIndex(state)
+            .get(hash)
+            ?.find((l) => !this.claimed.has(l._id));
           if (hit) this.claimed.add(hit._id);
           match = hit !== undefined;
         }
@@ -381,19 +452,28 @@ export class StreamPlanner {
           // The first free occurrence number from this one on: past stored ids, and past what an
           // earlier line of the same content was moved to (planStatementLines' taken-id walk).
           let n = Math.max(occurrence, (state.bumped.get(hash) ?? -1) + 1);
-          while (this.takenIds.has(statementLineId(connection, hashKey(state.accountId, hash, n)))) n += 1;
+          while (this.takenIds.has(statementLineId(connection, hashKey(state.accountId, hash, n))))
+            n += 1;
           if (n > occurrence) state.bumped.set(hash, n);
           key = hashKey(state.accountId, hash, n);
           id = statementLineId(connection, key);
         }
-        const doc = newLine(connection, id, key, { tx, currency, accountId: state.accountId, pid }, importedAt, this.options.importId);
+        const doc = newLine(
+          connection,
+          id,
+          key,
+          { tx, currency, accountId: state.accountId, pid },
+          importedAt,
+          this.options.importId,
+        );
         this.newIds.push(doc._id);
         this.counts.new += 1;
         batch.push(doc);
       },
       statement: (summary, index) => {
         const first = check.statements[index];
-        if (!first || accountKey(summary.accountId) !== accountKey(first.accountId)) throw badResult(stream, `statement ${index + 1} changed account between reads`);
+        if (!first || accountKey(summary.accountId) !== accountKey(first.accountId))
+          throw badResult(stream, `statement ${index + 1} changed account between reads`);
       },
       drain: async () => {
         check.stream.checkAborted();
@@ -411,7 +491,8 @@ export class StreamPlanner {
       throw err;
     }
     received.forEach((n, i) => {
-      if (n !== check.lineCounts[i]) throw badResult(stream, `statement ${i + 1} gave ${check.lineCounts[i]} lines, then ${n}`);
+      if (n !== check.lineCounts[i])
+        throw badResult(stream, `statement ${i + 1} gave ${check.lineCounts[i]} lines, then ${n}`);
     });
     if (batch.length > 0) await write(batch.splice(0));
     await writing;
@@ -422,9 +503,18 @@ export class StreamPlanner {
     const key = accountKey(statement.accountId);
     let state = this.accounts.get(key);
     if (state) return state;
-    const own = (this.stored.get(key) ?? []).sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+    const own = (this.stored.get(key) ?? []).sort((a, b) =>
+      a._id < b._id ? -1 : a._id > b._id ? 1 : 0,
+    );
     this.stored.delete(key);
-    state = { accountId: statement.accountId.trim(), own, takenIds: this.takenIds, seen: new Map(), bumped: new Map(), nonUnique: check.nonUnique.get(key) ?? new Set() };
+    state = {
+      accountId: statement.accountId.trim(),
+      own,
+      takenIds: this.takenIds,
+      seen: new Map(),
+      bumped: new Map(),
+      nonUnique: check.nonUnique.get(key) ?? new Set(),
+    };
     this.accounts.set(key, state);
     return state;
   }
@@ -435,7 +525,13 @@ export class StreamPlanner {
     const byContent = new Map<string, StatementLineDoc[]>();
     for (const line of state.own) {
       if (this.claimed.has(line._id)) continue;
-      const h = contentHash({ date: line.date, amount: line.amount, currency: line.currency, payee: line.payee, memo: line.memo });
+      const h = contentHash({
+        date: line.date,
+        amount: line.amount,
+        currency: line.currency,
+        payee: line.payee,
+        memo: line.memo,
+      });
       const list = byContent.get(h);
       if (list) list.push(line);
       else byContent.set(h, [line]);
@@ -471,7 +567,9 @@ export class StreamPlanner {
     };
     for (const c of check.candidates) {
       if (check.shared[c.statement]?.has(c.raw)) continue;
-      const candidates = (index(accounts[c.statement]).get(c.pid) ?? []).filter((l) => !this.claimed.has(l._id));
+      const candidates = (index(accounts[c.statement]).get(c.pid) ?? []).filter(
+        (l) => !this.claimed.has(l._id),
+      );
       const hit = candidates.find((l) => sameMoney(l, c.tx)) ?? candidates.find((l) => l.pending);
       if (hit) {
         claims.add(c.ordinal);

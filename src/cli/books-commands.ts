@@ -37,7 +37,9 @@ function json(value: unknown): void {
 }
 
 function money(amount: unknown, currency: unknown): string {
-  return typeof amount === 'number' && typeof currency === 'string' ? `${formatAmount(amount, currency)} ${currency}` : '-';
+  return typeof amount === 'number' && typeof currency === 'string'
+    ? `${formatAmount(amount, currency)} ${currency}`
+    : '-';
 }
 
 function usageError(message: string, usage: string): number {
@@ -47,9 +49,16 @@ function usageError(message: string, usage: string): number {
 
 export const BOOKS_COMMANDS: Record<string, Command> = {
   conflicts: {
-    summary: 'list open sync conflicts (--resolved: the audit of automatic resolutions); resolve one',
-    usage: 'booksync conflicts [--resolved] [--json] | booksync conflicts resolve ID (--take local|remote | --doc FILE.json)',
-    options: { resolved: { type: 'boolean' }, json: { type: 'boolean' }, take: { type: 'string' }, doc: { type: 'string' } },
+    summary:
+      'list open sync conflicts (--resolved: the audit of automatic resolutions); resolve one',
+    usage:
+      'booksync conflicts [--resolved] [--json] | booksync conflicts resolve ID (--take local|remote | --doc FILE.json)',
+    options: {
+      resolved: { type: 'boolean' },
+      json: { type: 'boolean' },
+      take: { type: 'string' },
+      doc: { type: 'string' },
+    },
     async run({ values, positionals, configPath, env }) {
       const o = await offline();
       const logger = await quietLogger(configPath, env);
@@ -58,33 +67,74 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
         if (!id) return usageError('conflicts resolve: which document?', this.usage);
         let choice: { take: 'local' | 'remote' } | { doc: Record<string, unknown> };
         if (values.take === 'local' || values.take === 'remote') choice = { take: values.take };
-        else if (typeof values.doc === 'string') choice = { doc: JSON.parse(fs.readFileSync(values.doc, 'utf8')) as Record<string, unknown> };
-        else return usageError('conflicts resolve: give --take local, --take remote or --doc FILE.json', this.usage);
+        else if (typeof values.doc === 'string')
+          choice = {
+            doc: JSON.parse(fs.readFileSync(values.doc, 'utf8')) as Record<string, unknown>,
+          };
+        else
+          return usageError(
+            'conflicts resolve: give --take local, --take remote or --doc FILE.json',
+            this.usage,
+          );
         const record = await o.resolveConflict(configPath, env, logger, id, choice);
         if (values.json) json(record);
-        else out(`resolved ${id}: took ${(record as { taken?: string }).taken ?? 'the given document'}`);
+        else
+          out(
+            `resolved ${id}: took ${(record as { taken?: string }).taken ?? 'the given document'}`,
+          );
         return 0;
       }
-      if (positionals.length) return usageError(`conflicts: unknown argument '${positionals[0]}'`, this.usage);
+      if (positionals.length)
+        return usageError(`conflicts: unknown argument '${positionals[0]}'`, this.usage);
       const rows = await o.listConflicts(configPath, env, logger, Boolean(values.resolved));
       if (values.json) {
         json(rows);
         return 0;
       }
       if (values.resolved) {
-        out(rows.length ? table([['resolved_at', 'document', 'strategy', 'taken', 'overwritten'], ...rows.map((r) => [String(r.resolved_at), String(r.doc_id), String(r.strategy), String(r.taken), JSON.stringify(r.overwritten)])]) : 'no automatic resolutions recorded');
+        out(
+          rows.length
+            ? table([
+                ['resolved_at', 'document', 'strategy', 'taken', 'overwritten'],
+                ...rows.map((r) => [
+                  String(r.resolved_at),
+                  String(r.doc_id),
+                  String(r.strategy),
+                  String(r.taken),
+                  JSON.stringify(r.overwritten),
+                ]),
+              ])
+            : 'no automatic resolutions recorded',
+        );
       } else {
-        out(rows.length ? table([['detected_at', 'document', 'type', 'reason'], ...rows.map((r) => [String(r.detected_at), String(r.doc_id), String(r.type), String(r.reason)])]) : 'no open conflicts');
+        out(
+          rows.length
+            ? table([
+                ['detected_at', 'document', 'type', 'reason'],
+                ...rows.map((r) => [
+                  String(r.detected_at),
+                  String(r.doc_id),
+                  String(r.type),
+                  String(r.reason),
+                ]),
+              ])
+            : 'no open conflicts',
+        );
       }
       return 0;
     },
   },
   sync: {
-    summary: 'sync admin: strip-excluded removes fields newly excluded from push from the cloud copies (see `booksync status`)',
+    summary:
+      'sync admin: strip-excluded removes fields newly excluded from push from the cloud copies (see `booksync status`)',
     usage: 'booksync sync strip-excluded [--json]',
     options: { json: { type: 'boolean' } },
     async run({ values, positionals, configPath, env }) {
-      if (positionals[0] !== 'strip-excluded' || positionals.length > 1) return usageError(`sync: unknown or missing action${positionals[0] ? ` '${positionals.join(' ')}'` : ''}`, this.usage);
+      if (positionals[0] !== 'strip-excluded' || positionals.length > 1)
+        return usageError(
+          `sync: unknown or missing action${positionals[0] ? ` '${positionals.join(' ')}'` : ''}`,
+          this.usage,
+        );
       const o = await offline();
       const result = await o.stripExcluded(configPath, env, await quietLogger(configPath, env));
       if (values.json) json(result);
@@ -98,13 +148,30 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     options: { json: { type: 'boolean' }, since: { type: 'string' } },
     async run({ values, positionals, configPath, env }) {
       const since = values.since as string | undefined;
-      if (since !== undefined && (!positionals.length || !/^\d{4}-\d{2}-\d{2}$/.test(since))) return usageError('fetch: --since takes a date YYYY-MM-DD and the names of the connections to fetch from it', this.usage);
-      const outcomes: RunOutcome[] = await (await offline()).fetchNow(configPath, env, await quietLogger(configPath, env), positionals, since);
+      if (since !== undefined && (!positionals.length || !/^\d{4}-\d{2}-\d{2}$/.test(since)))
+        return usageError(
+          'fetch: --since takes a date YYYY-MM-DD and the names of the connections to fetch from it',
+          this.usage,
+        );
+      const outcomes: RunOutcome[] = await (
+        await offline()
+      ).fetchNow(configPath, env, await quietLogger(configPath, env), positionals, since);
       if (values.json) json(outcomes);
       else {
         out(
           table([
-            ['connection', 'status', 'window', 'fetched', 'new', 'duplicates', 'pending', 'ms', 'next run', 'error'],
+            [
+              'connection',
+              'status',
+              'window',
+              'fetched',
+              'new',
+              'duplicates',
+              'pending',
+              'ms',
+              'next run',
+              'error',
+            ],
             ...outcomes.map((r) => [
               r.connection,
               r.skipped ? `${r.status} (skipped: ${r.skipped})` : r.status,
@@ -125,21 +192,39 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
     },
   },
   bank: {
-    summary: 'bank duplicates [--days N]: likely duplicate statement lines for review (changes nothing)',
+    summary:
+      'bank duplicates [--days N]: likely duplicate statement lines for review (changes nothing)',
     usage: 'booksync bank duplicates [--days N] [--json]',
     options: { days: { type: 'string' }, json: { type: 'boolean' } },
     async run({ values, positionals, configPath, env }) {
-      if (positionals[0] !== 'duplicates' || positionals.length > 1) return usageError(`bank: unknown subcommand '${positionals.join(' ')}'`, this.usage);
+      if (positionals[0] !== 'duplicates' || positionals.length > 1)
+        return usageError(`bank: unknown subcommand '${positionals.join(' ')}'`, this.usage);
       const days = values.days === undefined ? undefined : Number(values.days);
-      if (days !== undefined && (!/^\d+$/.test(String(values.days)) || days > 366)) return usageError('bank duplicates: --days takes a whole number of days (0 to 366)', this.usage);
-      const pairs = await (await offline()).bankDuplicates(configPath, env, await quietLogger(configPath, env), days);
+      if (days !== undefined && (!/^\d+$/.test(String(values.days)) || days > 366))
+        return usageError(
+          'bank duplicates: --days takes a whole number of days (0 to 366)',
+          this.usage,
+        );
+      const pairs = await (
+        await offline()
+      ).bankDuplicates(configPath, env, await quietLogger(configPath, env), days);
       if (values.json) json(pairs);
       else if (pairs.length === 0) out('no likely duplicates');
       else {
         out(
           table([
             ['account', 'amount', 'days apart', 'line', 'date', 'payee', 'line', 'date', 'payee'],
-            ...pairs.map((p) => [p.account, money(p.amount, p.currency), String(p.days_apart), p.lines[0].id, p.lines[0].date, p.lines[0].payee ?? '-', p.lines[1].id, p.lines[1].date, p.lines[1].payee ?? '-']),
+            ...pairs.map((p) => [
+              p.account,
+              money(p.amount, p.currency),
+              String(p.days_apart),
+              p.lines[0].id,
+              p.lines[0].date,
+              p.lines[0].payee ?? '-',
+              p.lines[1].id,
+              p.lines[1].date,
+              p.lines[1].payee ?? '-',
+            ]),
           ]),
         );
         out(`${pairs.length} pair(s) to review; nothing was changed`);
@@ -155,32 +240,84 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
       const { searchInstitutions } = await import('../bank');
       const found = searchInstitutions(positionals.join(' '));
       if (values.json) json(found);
-      else out(found.length ? table([['id', 'name', 'country', 'bic', 'providers', 'verified'], ...found.map((i) => [i.id, i.name, i.country, i.bic ?? '-', i.providers.join(','), i.unverified ? `no: ${i.unverified}` : 'yes'])]) : 'no institution matches');
+      else
+        out(
+          found.length
+            ? table([
+                ['id', 'name', 'country', 'bic', 'providers', 'verified'],
+                ...found.map((i) => [
+                  i.id,
+                  i.name,
+                  i.country,
+                  i.bic ?? '-',
+                  i.providers.join(','),
+                  i.unverified ? `no: ${i.unverified}` : 'yes',
+                ]),
+              ])
+            : 'no institution matches',
+        );
       return 0;
     },
   },
   parse: {
-    summary: 'print the normalised transactions of a statement file (OFX/QFX, camt.053, MT940, CSV); writes nothing',
-    usage: 'booksync parse FILE [--json] [--format auto|ofx|camt053|mt940|csv] [--csv-mapping MAPPING.yaml] [--currency EUR]',
-    options: { json: { type: 'boolean' }, format: { type: 'string' }, 'csv-mapping': { type: 'string' }, currency: { type: 'string' } },
+    summary:
+      'print the normalised transactions of a statement file (OFX/QFX, camt.053, MT940, CSV); writes nothing',
+    usage:
+      'booksync parse FILE [--json] [--format auto|ofx|camt053|mt940|csv] [--csv-mapping MAPPING.yaml] [--currency EUR]',
+    options: {
+      json: { type: 'boolean' },
+      format: { type: 'string' },
+      'csv-mapping': { type: 'string' },
+      currency: { type: 'string' },
+    },
     async run({ values, positionals }) {
       const file = positionals[0];
-      if (!file || positionals.length > 1) return usageError('parse: give one statement file', this.usage);
+      if (!file || positionals.length > 1)
+        return usageError('parse: give one statement file', this.usage);
       const { runParse } = await import('./parse-command');
-      return runParse(file, { json: values.json === true, format: values.format as string | undefined, csvMappingFile: values['csv-mapping'] as string | undefined, currency: values.currency as string | undefined });
+      return runParse(file, {
+        json: values.json === true,
+        format: values.format as string | undefined,
+        csvMappingFile: values['csv-mapping'] as string | undefined,
+        currency: values.currency as string | undefined,
+      });
     },
   },
   reconcile: {
-    summary: 'list lines waiting in suspense (--pending), reconcile a line with an invoice, or undo',
-    usage: 'booksync reconcile --pending [--json] | booksync reconcile LINE --with INVOICE | booksync reconcile LINE --undo',
-    options: { pending: { type: 'boolean' }, with: { type: 'string' }, undo: { type: 'boolean' }, json: { type: 'boolean' } },
+    summary:
+      'list lines waiting in suspense (--pending), reconcile a line with an invoice, or undo',
+    usage:
+      'booksync reconcile --pending [--json] | booksync reconcile LINE --with INVOICE | booksync reconcile LINE --undo',
+    options: {
+      pending: { type: 'boolean' },
+      with: { type: 'string' },
+      undo: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
     async run({ values, positionals, configPath, env }) {
       const o = await offline();
       const logger = await quietLogger(configPath, env);
       if (values.pending) {
-        const lines = (await o.ledgerPending(configPath, env, logger)) as unknown as Array<Record<string, unknown>>;
+        const lines = (await o.ledgerPending(configPath, env, logger)) as unknown as Array<
+          Record<string, unknown>
+        >;
         if (values.json) json(lines);
-        else out(lines.length ? table([['line', 'date', 'amount', 'in suspense', 'payee', 'memo'], ...lines.map((l) => [String(l.line ?? l._id), String(l.date), money(l.amount, l.currency), money(l.suspense ?? l.open, l.currency), String(l.payee ?? '-'), String(l.memo ?? '-')])]) : 'nothing waits in suspense');
+        else
+          out(
+            lines.length
+              ? table([
+                  ['line', 'date', 'amount', 'in suspense', 'payee', 'memo'],
+                  ...lines.map((l) => [
+                    String(l.line ?? l._id),
+                    String(l.date),
+                    money(l.amount, l.currency),
+                    money(l.suspense ?? l.open, l.currency),
+                    String(l.payee ?? '-'),
+                    String(l.memo ?? '-'),
+                  ]),
+                ])
+              : 'nothing waits in suspense',
+          );
         return 0;
       }
       const line = positionals[0];
@@ -191,29 +328,85 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
         else out(`undone: ${result.undone.length} payment(s) of ${line} reversed`);
         return 0;
       }
-      if (typeof values.with !== 'string') return usageError('reconcile: give --with INVOICE or --undo', this.usage);
+      if (typeof values.with !== 'string')
+        return usageError('reconcile: give --with INVOICE or --undo', this.usage);
       const result = await o.ledgerReconcile(configPath, env, logger, line, values.with);
       if (values.json) json(result);
-      else out(result.already ? `${line} was already reconciled with ${values.with}` : `reconciled ${line} with ${values.with}`);
+      else
+        out(
+          result.already
+            ? `${line} was already reconciled with ${values.with}`
+            : `reconciled ${line} with ${values.with}`,
+        );
       return 0;
     },
   },
   report: {
     summary: 'trial balance and unreconciled bank lines: the daily check (--json for scripts)',
     usage: 'booksync report [--date YYYY-MM-DD] [--include-draft] [--json]',
-    options: { date: { type: 'string' }, 'include-draft': { type: 'boolean' }, json: { type: 'boolean' } },
+    options: {
+      date: { type: 'string' },
+      'include-draft': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
     async run({ values, configPath, env }) {
-      const report = await (await offline()).ledgerReportOf(configPath, env, await quietLogger(configPath, env), values.date as string | undefined, Boolean(values['include-draft']));
+      const report = await (
+        await offline()
+      ).ledgerReportOf(
+        configPath,
+        env,
+        await quietLogger(configPath, env),
+        values.date as string | undefined,
+        Boolean(values['include-draft']),
+      );
       if (values.json) {
         json(report);
         return 0;
       }
-      const tb = report.trial_balance as unknown as { rows: Array<Record<string, unknown>>; totals: Array<Record<string, unknown>>; balanced: boolean };
-      out(`Trial balance${values.date ? ` at ${String(values.date)}` : ''}: ${tb.balanced ? 'balanced' : 'NOT BALANCED'}`);
-      out(table([['code', 'name', 'currency', 'debit', 'credit', 'balance'], ...tb.rows.map((r) => [String(r.code), String(r.name), String(r.currency), money(r.debit, r.currency), money(r.credit, r.currency), money(r.balance, r.currency)]), ...tb.totals.map((t) => ['total', '', String(t.currency), money(t.debit, t.currency), money(t.credit, t.currency), ''])]));
+      const tb = report.trial_balance as unknown as {
+        rows: Array<Record<string, unknown>>;
+        totals: Array<Record<string, unknown>>;
+        balanced: boolean;
+      };
+      out(
+        `Trial balance${values.date ? ` at ${String(values.date)}` : ''}: ${tb.balanced ? 'balanced' : 'NOT BALANCED'}`,
+      );
+      out(
+        table([
+          ['code', 'name', 'currency', 'debit', 'credit', 'balance'],
+          ...tb.rows.map((r) => [
+            String(r.code),
+            String(r.name),
+            String(r.currency),
+            money(r.debit, r.currency),
+            money(r.credit, r.currency),
+            money(r.balance, r.currency),
+          ]),
+          ...tb.totals.map((t) => [
+            'total',
+            '',
+            String(t.currency),
+            money(t.debit, t.currency),
+            money(t.credit, t.currency),
+            '',
+          ]),
+        ]),
+      );
       const un = report.unreconciled as unknown as Array<Record<string, unknown>>;
       out(`\nUnreconciled bank lines: ${un.length}`);
-      if (un.length) out(table([['line', 'date', 'amount', 'status', 'payee'], ...un.map((l) => [String(l.line ?? l._id), String(l.date), money(l.amount, l.currency), String(l.status), String(l.payee ?? '-')])]));
+      if (un.length)
+        out(
+          table([
+            ['line', 'date', 'amount', 'status', 'payee'],
+            ...un.map((l) => [
+              String(l.line ?? l._id),
+              String(l.date),
+              money(l.amount, l.currency),
+              String(l.status),
+              String(l.payee ?? '-'),
+            ]),
+          ]),
+        );
       return 0;
     },
   },

@@ -4,7 +4,16 @@ import type { StatusReport } from '../daemon';
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : (cell ?? '').padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, i) => (i === r.length - 1 ? cell : (cell ?? '').padEnd(widths[i])))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function duration(seconds: number): string {
@@ -12,20 +21,29 @@ function duration(seconds: number): string {
   const h = Math.floor((seconds % 86400) / 3600);
   const m = Math.floor((seconds % 3600) / 60);
   const s = seconds % 60;
-  return [d ? `${d}d` : '', h ? `${h}h` : '', m ? `${m}m` : '', `${s}s`].filter(Boolean).slice(0, 2).join(' ');
+  return [d ? `${d}d` : '', h ? `${h}h` : '', m ? `${m}m` : '', `${s}s`]
+    .filter(Boolean)
+    .slice(0, 2)
+    .join(' ');
 }
 
 /** `booksync status` for people. Services render their own sections from their status objects. */
 export function formatStatus(report: StatusReport): string {
   const out: string[] = [];
-  out.push(`booksync ${report.version}: ${report.running ? `running (pid ${report.pid}, up ${duration(report.uptime_s ?? 0)})` : 'not running'}`);
+  out.push(
+    `booksync ${report.version}: ${report.running ? `running (pid ${report.pid}, up ${duration(report.uptime_s ?? 0)})` : 'not running'}`,
+  );
   out.push('');
   out.push('Config');
-  for (const [k, v] of Object.entries(report.config)) out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  for (const [k, v] of Object.entries(report.config))
+    out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   out.push('');
   out.push(`Books (${report.store.path}): ${report.store.total} documents`);
   const counts = Object.entries(report.store.documents).sort(([a], [b]) => a.localeCompare(b));
-  if (counts.length) out.push(table([['  type', 'count'], ...counts.map(([t, n]) => [`  ${t}`, String(n)])]).trimEnd());
+  if (counts.length)
+    out.push(
+      table([['  type', 'count'], ...counts.map(([t, n]) => [`  ${t}`, String(n)])]).trimEnd(),
+    );
   for (const [name, section] of Object.entries(report.services)) {
     out.push('');
     out.push(renderSection(name, section));
@@ -40,7 +58,10 @@ export function formatStatus(report: StatusReport): string {
 function renderSection(name: string, section: Record<string, unknown>): string {
   const lines = [name[0].toUpperCase() + name.slice(1)];
   for (const [k, v] of Object.entries(section)) {
-    if (Array.isArray(v) && v.every((row) => row && typeof row === 'object' && !Array.isArray(row))) {
+    if (
+      Array.isArray(v) &&
+      v.every((row) => row && typeof row === 'object' && !Array.isArray(row))
+    ) {
       const rows = v as Array<Record<string, unknown>>;
       if (rows.length === 0) {
         lines.push(`  ${k}: none`);
@@ -48,7 +69,12 @@ function renderSection(name: string, section: Record<string, unknown>): string {
       }
       const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
       lines.push(`  ${k}:`);
-      lines.push(table([cols.map((c, i) => (i === 0 ? `    ${c}` : c)), ...rows.map((r) => cols.map((c, i) => (i === 0 ? '    ' : '') + cell(r[c])))]).trimEnd());
+      lines.push(
+        table([
+          cols.map((c, i) => (i === 0 ? `    ${c}` : c)),
+          ...rows.map((r) => cols.map((c, i) => (i === 0 ? '    ' : '') + cell(r[c]))),
+        ]).trimEnd(),
+      );
     } else {
       lines.push(`  ${k}: ${cell(v)}`);
     }

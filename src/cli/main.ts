@@ -8,7 +8,15 @@ import { BOOKS_COMMANDS, type Command } from './books-commands';
 import { formatStatus } from './format';
 
 /** sysexits(3) codes systemd and scripts understand. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, TEMPFAIL: 75, CONFIG: 78 } as const;
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 64,
+  UNAVAILABLE: 69,
+  SOFTWARE: 70,
+  TEMPFAIL: 75,
+  CONFIG: 78,
+} as const;
 
 const DEFAULT_CONFIG = '/etc/booksync/booksync.yaml';
 
@@ -47,13 +55,18 @@ const COMMANDS: Record<string, Command> = {
           return EXIT.TEMPFAIL;
         }
         // One line, no stack: the daemon.start_failed log line has the details.
-        process.stderr.write(`booksync: cannot start: ${describeError(err).message.replace(/\s*\n\s*/g, ' ')}\n`);
+        process.stderr.write(
+          `booksync: cannot start: ${describeError(err).message.replace(/\s*\n\s*/g, ' ')}\n`,
+        );
         return CONFIG_CODES.has(describeError(err).code) ? EXIT.CONFIG : EXIT.SOFTWARE;
       }
       // An error nobody caught is logged as one JSON line and ends the process non-zero, so
       // systemd (Restart=on-failure) starts a clean instance.
       const crash = (err: unknown) => {
-        daemon.log.error(`uncaught error: ${describeError(err).message}`, { event: 'daemon.crash', err });
+        daemon.log.error(`uncaught error: ${describeError(err).message}`, {
+          event: 'daemon.crash',
+          err,
+        });
         setTimeout(() => process.exit(EXIT.SOFTWARE), 100).unref();
       };
       process.on('uncaughtException', crash);
@@ -85,8 +98,14 @@ const COMMANDS: Record<string, Command> = {
     options: { json: { type: 'boolean' } },
     async run({ values, configPath, env }) {
       const { readStatus } = await daemonModule();
-      const report: StatusReport = await readStatus(configPath, env, await cliLogger(configPath, env));
-      process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+      const report: StatusReport = await readStatus(
+        configPath,
+        env,
+        await cliLogger(configPath, env),
+      );
+      process.stdout.write(
+        values.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report),
+      );
       return EXIT.OK;
     },
   },
@@ -96,7 +115,9 @@ const COMMANDS: Record<string, Command> = {
     summary: 'print the version',
     usage: 'booksync version',
     async run() {
-      process.stdout.write(`booksync ${(require('../../../package.json') as { version: string }).version}\n`);
+      process.stdout.write(
+        `booksync ${(require('../../../package.json') as { version: string }).version}\n`,
+      );
       return EXIT.OK;
     },
   },
@@ -104,7 +125,9 @@ const COMMANDS: Record<string, Command> = {
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const lines = Object.entries(COMMANDS).map(
+    ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
+  );
   return [
     'booksync: keeps local books and a cloud CouchDB in sync, and feeds them from the bank.',
     '',
@@ -126,17 +149,24 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(help());
     return name ? EXIT.OK : EXIT.USAGE;
   }
-  if (name === '--version') return COMMANDS.version.run({ values: {}, positionals: [], configPath: '', env });
+  if (name === '--version')
+    return COMMANDS.version.run({ values: {}, positionals: [], configPath: '', env });
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`booksync: unknown command '${name}' (known: ${Object.keys(COMMANDS).join(', ')})\n`);
+    process.stderr.write(
+      `booksync: unknown command '${name}' (known: ${Object.keys(COMMANDS).join(', ')})\n`,
+    );
     return EXIT.USAGE;
   }
   let parsed;
   try {
     parsed = parseArgs({
       args: rest,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, ...(command.options ?? {}) },
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        ...(command.options ?? {}),
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -148,9 +178,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${command.summary}\nusage: ${command.usage}\n`);
     return EXIT.OK;
   }
-  const configPath = (parsed.values.config as string | undefined) ?? env.BOOKSYNC_CONFIG ?? DEFAULT_CONFIG;
+  const configPath =
+    (parsed.values.config as string | undefined) ?? env.BOOKSYNC_CONFIG ?? DEFAULT_CONFIG;
   try {
-    return await command.run({ values: parsed.values, positionals: parsed.positionals, configPath, env });
+    return await command.run({
+      values: parsed.values,
+      positionals: parsed.positionals,
+      configPath,
+      env,
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.format()}\n`);
@@ -160,7 +196,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       process.stderr.write(`booksync ${name}: ${err.message}\n`);
       return err.code === 'STATE_DIR_IN_USE' ? EXIT.TEMPFAIL : EXIT.FAILURE;
     }
-    process.stderr.write(`booksync ${name}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(
+      `booksync ${name}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`,
+    );
     return EXIT.SOFTWARE;
   }
 }

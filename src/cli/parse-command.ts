@@ -29,16 +29,32 @@ export function readInput(file: string): Buffer | ParseProblem {
     return fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file'
-      : code === 'EISDIR' ? 'is a folder, not a statement file'
-        : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-          : `cannot be read (${code ?? 'error'})`;
-    return { code: code === 'ENOENT' ? 'FILE_NOT_FOUND' : code === 'EISDIR' ? 'FILE_IS_FOLDER' : 'FILE_UNREADABLE', file, line: null, message: `${file}: ${why}` };
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a folder, not a statement file'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : `cannot be read (${code ?? 'error'})`;
+    return {
+      code:
+        code === 'ENOENT'
+          ? 'FILE_NOT_FOUND'
+          : code === 'EISDIR'
+            ? 'FILE_IS_FOLDER'
+            : 'FILE_UNREADABLE',
+      file,
+      line: null,
+      message: `${file}: ${why}`,
+    };
   }
 }
 
 function isProblem(value: unknown): value is ParseProblem {
-  return typeof value === 'object' && value !== null && !Buffer.isBuffer(value) && 'message' in value;
+  return (
+    typeof value === 'object' && value !== null && !Buffer.isBuffer(value) && 'message' in value
+  );
 }
 
 function problemOf(err: BooksyncError, file: string): ParseProblem {
@@ -59,16 +75,32 @@ function money(amount: number, currency: string): string {
 function render(file: string, preview: StatementPreview): string {
   const out = [`${file}: ${preview.format}, ${preview.statements.length} statement(s)`];
   for (const s of preview.statements) {
-    out.push(`\naccount ${s.accountId} (${s.currency})${s.from ? ` ${s.from}..${s.to ?? ''}` : ''}: ${s.transactions.length} transaction(s)`);
-    for (const b of s.balances) out.push(`  ${b.kind} balance ${money(b.amount, b.currency)} on ${b.date}`);
-    out.push(table([
-      ['  date', 'amount', 'currency', 'id', 'payee', 'memo', 'pending', 'corrects'],
-      ...s.transactions.map((t) => [`  ${t.bookingDate}`, String(t.amount), t.currency, t.providerId ?? '-', t.payee ?? '-', t.memo ?? '-', t.pending ? 'yes' : 'no', t.corrects ? `${t.corrects.action} ${t.corrects.providerId}` : '-']),
-    ]).trimEnd());
+    out.push(
+      `\naccount ${s.accountId} (${s.currency})${s.from ? ` ${s.from}..${s.to ?? ''}` : ''}: ${s.transactions.length} transaction(s)`,
+    );
+    for (const b of s.balances)
+      out.push(`  ${b.kind} balance ${money(b.amount, b.currency)} on ${b.date}`);
+    out.push(
+      table([
+        ['  date', 'amount', 'currency', 'id', 'payee', 'memo', 'pending', 'corrects'],
+        ...s.transactions.map((t) => [
+          `  ${t.bookingDate}`,
+          String(t.amount),
+          t.currency,
+          t.providerId ?? '-',
+          t.payee ?? '-',
+          t.memo ?? '-',
+          t.pending ? 'yes' : 'no',
+          t.corrects ? `${t.corrects.action} ${t.corrects.providerId}` : '-',
+        ]),
+      ]).trimEnd(),
+    );
     for (const c of s.corrections ?? []) {
       const by = c.by ? ` by ${c.by}` : '';
       const what = c.action === 'REPLACE' ? `replaced${by}` : `deleted${by}`;
-      out.push(`  corrected: ${c.target} ${what}${c.inFeed ? ' (the original in this file is not imported)' : ' (not in this file: applied to the line already imported, if there is one)'}`);
+      out.push(
+        `  corrected: ${c.target} ${what}${c.inFeed ? ' (the original in this file is not imported)' : ' (not in this file: applied to the line already imported, if there is one)'}`,
+      );
     }
   }
   for (const w of preview.warnings) out.push(`warning: ${w}`);
@@ -91,7 +123,12 @@ export async function runParse(file: string, options: ParseCommandOptions): Prom
     try {
       csvMapping = parseYaml(mappingBytes.toString('utf8')) as Record<string, unknown>;
     } catch (err) {
-      const problem = { code: 'CSV_MAPPING_INVALID', file: options.csvMappingFile, line: null, message: `${options.csvMappingFile}: not valid YAML: ${(err as Error).message.split('\n')[0]}` };
+      const problem = {
+        code: 'CSV_MAPPING_INVALID',
+        file: options.csvMappingFile,
+        line: null,
+        message: `${options.csvMappingFile}: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+      };
       return report(problem, options.json, EX_DATAERR);
     }
   }
@@ -100,7 +137,11 @@ export async function runParse(file: string, options: ParseCommandOptions): Prom
   const { previewFile } = await import('../daemon/offline-commands');
   let preview: StatementPreview;
   try {
-    preview = previewFile(bytes, file, { csvMapping, format: options.format, currency: options.currency });
+    preview = previewFile(bytes, file, {
+      csvMapping,
+      format: options.format,
+      currency: options.currency,
+    });
   } catch (err) {
     if (err instanceof BooksyncError) return report(problemOf(err, file), options.json, EX_DATAERR);
     throw err;

@@ -1,11 +1,24 @@
 import { resolve } from 'node:path';
 import { parseDuration } from '../shared/duration';
 import { parseAmount } from '../shared/money';
-import { DEFAULT_LEDGER_ACCOUNTS, EMBEDDED_CLOUD, SYNC_DOC_TYPES, type SyncDocType } from './constants';
+import {
+  DEFAULT_LEDGER_ACCOUNTS,
+  EMBEDDED_CLOUD,
+  SYNC_DOC_TYPES,
+  type SyncDocType,
+} from './constants';
 import type { KeyPath } from './locate';
 import { secretKey, type ResolvedSecrets } from './secrets';
 import type {
-  AlertsConfig, BankConnectionConfig, Config, OpsConfig, LedgerConnectionConfig, ReconcileRule, Schedule, SyncPolicy, SyncTypeConfig,
+  AlertsConfig,
+  BankConnectionConfig,
+  Config,
+  OpsConfig,
+  LedgerConnectionConfig,
+  ReconcileRule,
+  Schedule,
+  SyncPolicy,
+  SyncTypeConfig,
 } from './types';
 
 /**
@@ -20,8 +33,12 @@ import type {
 type Data = any;
 
 /** `interval: '15m'` → `{ interval: '15m', interval_ms: 900000 }`. */
-function withMs<K extends string>(key: K, text: string): Record<K, string> & Record<`${K}_ms`, number> {
-  return { [key]: text, [`${key}_ms`]: parseDuration(text) } as Record<K, string> & Record<`${K}_ms`, number>;
+function withMs<K extends string>(
+  key: K,
+  text: string,
+): Record<K, string> & Record<`${K}_ms`, number> {
+  return { [key]: text, [`${key}_ms`]: parseDuration(text) } as Record<K, string> &
+    Record<`${K}_ms`, number>;
 }
 
 export interface BuildContext {
@@ -48,27 +65,50 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
 
   const localApi = data.local_api;
   const cloud = data.cloud;
-  const cloudUrls: string[] = Array.isArray(cloud.url) ? [...(cloud.url as string[])] : [cloud.url as string];
+  const cloudUrls: string[] = Array.isArray(cloud.url)
+    ? [...(cloud.url as string[])]
+    : [cloud.url as string];
   const sync = data.sync;
 
-  const policy: SyncPolicy = { direction: sync.default.direction, conflict: sync.default.conflict, tie_breaker: sync.default.tie_breaker ?? null };
+  const policy: SyncPolicy = {
+    direction: sync.default.direction,
+    conflict: sync.default.conflict,
+    tie_breaker: sync.default.tie_breaker ?? null,
+  };
   const types = Object.fromEntries(
     SYNC_DOC_TYPES.map((type): [SyncDocType, SyncTypeConfig] => {
       const t = sync.types[type] ?? {};
       const ownConflict = t.conflict !== undefined;
-      return [type, {
-        direction: t.direction ?? policy.direction,
-        conflict: ownConflict ? t.conflict : policy.conflict,
-        tie_breaker: t.tie_breaker ?? (ownConflict ? null : policy.tie_breaker),
-        exclude: t.exclude ?? { push: [], pull: [], both: [] },
-      }];
+      return [
+        type,
+        {
+          direction: t.direction ?? policy.direction,
+          conflict: ownConflict ? t.conflict : policy.conflict,
+          tie_breaker: t.tie_breaker ?? (ownConflict ? null : policy.tie_breaker),
+          exclude: t.exclude ?? { push: [], pull: [], both: [] },
+        },
+      ];
     }),
   ) as Record<SyncDocType, SyncTypeConfig>;
 
   const connections = (data.bank.connections as Data[]).map((c, i): BankConnectionConfig => {
-    const settings = c.provider === 'dropfolder' ? { ...c.settings, path: at(c.settings.path), archive: at(c.settings.archive), rejected: at(c.settings.rejected) } : c.settings;
-    const credentials = Object.fromEntries(Object.keys(c.credentials).map((k) => [k, secret(['bank', 'connections', i, 'credentials', k])]));
-    const schedule: Schedule = 'every' in c.schedule ? withMs('every', c.schedule.every) : { cron: c.schedule.cron };
+    const settings =
+      c.provider === 'dropfolder'
+        ? {
+            ...c.settings,
+            path: at(c.settings.path),
+            archive: at(c.settings.archive),
+            rejected: at(c.settings.rejected),
+          }
+        : c.settings;
+    const credentials = Object.fromEntries(
+      Object.keys(c.credentials).map((k) => [
+        k,
+        secret(['bank', 'connections', i, 'credentials', k]),
+      ]),
+    );
+    const schedule: Schedule =
+      'every' in c.schedule ? withMs('every', c.schedule.every) : { cron: c.schedule.cron };
     return {
       name: c.name,
       institution: c.institution ?? null,
@@ -87,20 +127,33 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
   const ledger = data.ledger;
   const companyCurrency: string = ledger.company.currency;
   const ledgerConnections = Object.fromEntries(
-    Object.entries(ledger.connections as Record<string, Data>).map(([name, m]): [string, LedgerConnectionConfig] => [name, {
-      journal: m.journal ?? connections.find((c) => c.name === name)?.journal,
-      bank_account: m.bank_account,
-      suspense_account: m.suspense_account,
-      currency: m.currency ?? companyCurrency,
-    }]),
+    Object.entries(ledger.connections as Record<string, Data>).map(
+      ([name, m]): [string, LedgerConnectionConfig] => [
+        name,
+        {
+          journal: m.journal ?? connections.find((c) => c.name === name)?.journal,
+          bank_account: m.bank_account,
+          suspense_account: m.suspense_account,
+          currency: m.currency ?? companyCurrency,
+        },
+      ],
+    ),
   );
   const rules = (ledger.reconcile.rules as Data[]).map((r): ReconcileRule =>
     r.kind === 'amount_window'
-      ? { kind: 'amount_window', tolerance: r.tolerance, tolerance_minor: parseAmount(r.tolerance, companyCurrency, { decimal: '.' }), days: r.days }
+      ? {
+          kind: 'amount_window',
+          tolerance: r.tolerance,
+          tolerance_minor: parseAmount(r.tolerance, companyCurrency, { decimal: '.' }),
+          days: r.days,
+        }
       : { kind: r.kind },
   );
 
-  const ops: OpsConfig = { listen: listenAddress(data.ops.listen), ...withMs('ready_offline_max', data.ops.ready_offline_max) };
+  const ops: OpsConfig = {
+    listen: listenAddress(data.ops.listen),
+    ...withMs('ready_offline_max', data.ops.ready_offline_max),
+  };
   const a = data.alerts;
   const alerts: AlertsConfig = {
     webhooks: (a.webhooks as Data[]).map((w, i) => ({
@@ -135,7 +188,14 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
       url: cloudUrls[0],
       urls: cloudUrls,
       embedded: cloudUrls[0] === EMBEDDED_CLOUD,
-      auth: cloud.auth === undefined ? null : { method: cloud.auth.method, username: cloud.auth.username, password: secret(['cloud', 'auth', 'password']) },
+      auth:
+        cloud.auth === undefined
+          ? null
+          : {
+              method: cloud.auth.method,
+              username: cloud.auth.username,
+              password: secret(['cloud', 'auth', 'password']),
+            },
       ...withMs('request_timeout', cloud.request_timeout),
       compression: cloud.compression,
     },
@@ -174,5 +234,8 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
 function listenAddress(text: string): OpsConfig['listen'] {
   if (text === 'none') return null;
   const colon = text.lastIndexOf(':');
-  return { host: text.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(text.slice(colon + 1)) };
+  return {
+    host: text.slice(0, colon).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(text.slice(colon + 1)),
+  };
 }

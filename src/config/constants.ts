@@ -6,11 +6,20 @@
  */
 
 /** Conflict strategies a sync type may name (`sync.types.<type>.conflict`); README, "Replication". */
-export const CONFLICT_STRATEGIES = ['local-wins', 'remote-wins', 'newest-wins', 'merge', 'manual'] as const;
+export const CONFLICT_STRATEGIES = [
+  'local-wins',
+  'remote-wins',
+  'newest-wins',
+  'merge',
+  'manual',
+] as const;
 export type ConflictStrategy = (typeof CONFLICT_STRATEGIES)[number];
 
 /** Strategies `merge` may fall back to when both sides changed a field differently (all but merge). */
-export const TIE_BREAKERS = CONFLICT_STRATEGIES.filter((s) => s !== 'merge') as Exclude<ConflictStrategy, 'merge'>[];
+export const TIE_BREAKERS = CONFLICT_STRATEGIES.filter((s) => s !== 'merge') as Exclude<
+  ConflictStrategy,
+  'merge'
+>[];
 export type TieBreaker = Exclude<ConflictStrategy, 'merge'>;
 
 /** Bank providers a connection may name (`bank.connections[].provider`). */
@@ -22,7 +31,16 @@ export type BankProviderId = (typeof BANK_PROVIDERS)[number];
  * model (src/ledger/model.ts) defines the same set. Types not listed in YAML take
  * `sync.default`.
  */
-export const SYNC_DOC_TYPES = ['account', 'journal', 'partner', 'move', 'statement_line', 'invoice', 'payment', 'bank_connection'] as const;
+export const SYNC_DOC_TYPES = [
+  'account',
+  'journal',
+  'partner',
+  'move',
+  'statement_line',
+  'invoice',
+  'payment',
+  'bank_connection',
+] as const;
 export type SyncDocType = (typeof SYNC_DOC_TYPES)[number];
 
 export const SYNC_DIRECTIONS = ['both', 'push', 'pull', 'none'] as const;
@@ -60,7 +78,14 @@ export const DROPFOLDER_FORMATS = ['auto', 'ofx', 'camt053', 'mt940', 'csv'] as 
 export type DropfolderFormat = (typeof DROPFOLDER_FORMATS)[number];
 
 /** OFX ACCTTYPE values plus CREDITCARD (which switches to the CCSTMTRQ request). */
-export const OFX_ACCOUNT_TYPES = ['CHECKING', 'SAVINGS', 'MONEYMRKT', 'CREDITLINE', 'CD', 'CREDITCARD'] as const;
+export const OFX_ACCOUNT_TYPES = [
+  'CHECKING',
+  'SAVINGS',
+  'MONEYMRKT',
+  'CREDITLINE',
+  'CD',
+  'CREDITCARD',
+] as const;
 export type OfxAccountType = (typeof OFX_ACCOUNT_TYPES)[number];
 
 /** OFX versions a Direct Connect server may require (docs/PROTOCOLS.md, "OFX Direct Connect"). */
@@ -80,7 +105,11 @@ export const DEFAULT_STATE_DIR = '/var/lib/booksync';
 export const CONNECTION_NAME_PATTERN = '^[a-z0-9][a-z0-9-]*$';
 
 /** Account codes of the ledger automation when `ledger.accounts` leaves them out (the demo chart's). */
-export const DEFAULT_LEDGER_ACCOUNTS = Object.freeze({ receivable: '1200', payable: '2000', opening_balance: '3000' });
+export const DEFAULT_LEDGER_ACCOUNTS = Object.freeze({
+  receivable: '1200',
+  payable: '2000',
+  opening_balance: '3000',
+});
 
 /** Payload formats of alert webhooks (`alerts.webhooks[].format`). */
 export const ALERT_WEBHOOK_FORMATS = ['json', 'ntfy', 'slack'] as const;

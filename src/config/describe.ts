@@ -23,7 +23,9 @@ export function describeConfig(config: Config): ConfigSummary {
     sync_mode: config.sync.mode,
     connections: config.bank.connections.length,
     connections_enabled: config.bank.connections.filter((c) => c.enabled).length,
-    local_api: config.local_api.enabled ? `${config.local_api.host}:${config.local_api.port}` : null,
+    local_api: config.local_api.enabled
+      ? `${config.local_api.host}:${config.local_api.port}`
+      : null,
   };
 }
 
@@ -36,8 +38,12 @@ export function secretValues(config: Config): string[] {
   const values = [
     config.local_api.password,
     config.cloud.auth?.password,
-    ...config.bank.connections.flatMap((c) => Object.values(c.credentials as Record<string, string>)),
+    ...config.bank.connections.flatMap((c) =>
+      Object.values(c.credentials as Record<string, string>),
+    ),
     ...config.alerts.webhooks.flatMap((w) => [w.url, w.token]),
   ];
-  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))].sort((a, b) => b.length - a.length || a.localeCompare(b));
+  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))].sort(
+    (a, b) => b.length - a.length || a.localeCompare(b),
+  );
 }

@@ -35,10 +35,18 @@ export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_UNREADABLE';
 export class ConfigError extends BooksyncError {
   readonly issues: readonly ConfigIssue[];
 
-  constructor(code: ConfigErrorCode, file: string, issues: readonly ConfigIssue[], options: { cause?: unknown } = {}) {
+  constructor(
+    code: ConfigErrorCode,
+    file: string,
+    issues: readonly ConfigIssue[],
+    options: { cause?: unknown } = {},
+  ) {
     const frozen = Object.freeze(issues.map((i) => Object.freeze({ ...i })));
     const lines = frozen.map(formatIssue).join('\n');
-    const message = code === 'CONFIG_UNREADABLE' ? lines : `invalid config ${file} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines}`;
+    const message =
+      code === 'CONFIG_UNREADABLE'
+        ? lines
+        : `invalid config ${file} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines}`;
     super(code, message, { cause: options.cause, details: { file, issues: frozen } });
     this.issues = frozen;
   }

@@ -24,7 +24,9 @@ function duration(value: string): string | undefined {
   } catch {
     return `'${value}' is too long (${DURATION_HELP})`; // the shape is right, so only the size can be wrong
   }
-  return ms > 0 ? undefined : `'${value}' is zero (expected a duration longer than zero, ${DURATION_HELP})`;
+  return ms > 0
+    ? undefined
+    : `'${value}' is zero (expected a duration longer than zero, ${DURATION_HELP})`;
 }
 
 const CRON_HELP = '5 fields: minute hour day-of-month month day-of-week, or 6 with seconds first';
@@ -36,7 +38,8 @@ function cron(value: string): string | undefined {
   }
   // cron-parser 5 accepts Jenkins-style `H` hashes; node-schedule (which runs the schedule) bundles
   // cron-parser 4, which rejects them at start-up, so they are refused here already.
-  if (fields.some((f) => /(^|[,/-])H(?![A-Za-z])/i.test(f))) return `'${value}' uses a hashed value H (expected plain cron fields, ${CRON_HELP})`;
+  if (fields.some((f) => /(^|[,/-])H(?![A-Za-z])/i.test(f)))
+    return `'${value}' uses a hashed value H (expected plain cron fields, ${CRON_HELP})`;
   try {
     CronExpressionParser.parse(fields.join(' '));
   } catch (err) {
@@ -46,19 +49,25 @@ function cron(value: string): string | undefined {
 }
 
 function currency(value: string): string | undefined {
-  return isCurrency(value) ? undefined : `'${value}' is not an ISO 4217 currency code (expected upper case, e.g. EUR, USD, GBP)`;
+  return isCurrency(value)
+    ? undefined
+    : `'${value}' is not an ISO 4217 currency code (expected upper case, e.g. EUR, USD, GBP)`;
 }
 
 const FIELD_SEGMENT = /^[A-Za-z_][A-Za-z0-9_-]*(\[\])?$/;
 
 /** `a.b`, `items[].x`: field names joined by dots, `[]` after a name that holds a list. */
 function fieldPath(value: string): string | undefined {
-  const help = "field names joined by '.', with [] after a list, e.g. internal_notes, bank_accounts[].iban";
+  const help =
+    "field names joined by '.', with [] after a list, e.g. internal_notes, bank_accounts[].iban";
   const segments = value.split('.');
-  if (value === '' || !segments.every((s) => FIELD_SEGMENT.test(s))) return `'${value}' is not a field path (${help})`;
+  if (value === '' || !segments.every((s) => FIELD_SEGMENT.test(s)))
+    return `'${value}' is not a field path (${help})`;
   const top = segments[0].replace('[]', '');
-  if (top.startsWith('_')) return `'${value}' names a CouchDB field (fields starting with '_' always sync; expected a document field)`;
-  if (top === 'type') return `'${value}' names the document type, which always syncs (expected another field)`;
+  if (top.startsWith('_'))
+    return `'${value}' names a CouchDB field (fields starting with '_' always sync; expected a document field)`;
+  if (top === 'type')
+    return `'${value}' names the document type, which always syncs (expected another field)`;
   return undefined;
 }
 
@@ -76,7 +85,8 @@ function urlProblem(value: string, expected: string): string | undefined {
   if (url.username || url.password) {
     return 'the URL contains a user name or password (secrets are never inline: put them under auth, the password as { env: NAME } or { file: PATH })';
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `not an http(s) URL (expected ${expected})`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `not an http(s) URL (expected ${expected})`;
   return undefined;
 }
 
@@ -88,11 +98,15 @@ function secureUrl(value: string): string | undefined {
   const problem = urlProblem(value, expected);
   if (problem) return problem;
   const url = new URL(value);
-  return url.protocol === 'https:' || LOOPBACK.has(url.hostname) ? undefined : `plain http to a remote host (expected ${expected}: credentials travel in the request)`;
+  return url.protocol === 'https:' || LOOPBACK.has(url.hostname)
+    ? undefined
+    : `plain http to a remote host (expected ${expected}: credentials travel in the request)`;
 }
 
 function cloudUrl(value: string): string | undefined {
-  return value === EMBEDDED_CLOUD ? undefined : urlProblem(value, `'${EMBEDDED_CLOUD}' or the http(s) URL of a CouchDB database`);
+  return value === EMBEDDED_CLOUD
+    ? undefined
+    : urlProblem(value, `'${EMBEDDED_CLOUD}' or the http(s) URL of a CouchDB database`);
 }
 
 function timeZone(value: string): string | undefined {

@@ -59,9 +59,17 @@ const TYPE_WORDS: Readonly<Record<string, string>> = {
 
 function typeMessage(value: unknown, expected: readonly string[]): string {
   const words = expected.map((t) => TYPE_WORDS[t] ?? t).join(' or ');
-  const textOnly = expected.includes('string') && !expected.includes('integer') && !expected.includes('number');
-  const hint = textOnly && (typeof value === 'number' || typeof value === 'boolean') ? `; quote it: "${String(value)}"` : '';
-  const empty = (value === null || value === undefined) && (expected.includes('object') || expected.includes('array')) ? `; write ${expected.includes('object') ? '{}' : '[]'} or leave the key out` : '';
+  const textOnly =
+    expected.includes('string') && !expected.includes('integer') && !expected.includes('number');
+  const hint =
+    textOnly && (typeof value === 'number' || typeof value === 'boolean')
+      ? `; quote it: "${String(value)}"`
+      : '';
+  const empty =
+    (value === null || value === undefined) &&
+    (expected.includes('object') || expected.includes('array'))
+      ? `; write ${expected.includes('object') ? '{}' : '[]'} or leave the key out`
+      : '';
   return `wrong type: ${describeValue(value)} (expected ${words}${hint}${empty})`;
 }
 
@@ -103,7 +111,9 @@ function condition(schemaPath: string): string {
     .filter(([, s]) => 'const' in s)
     .map(([k, s]) => `${k} is ${String(s.const)}`);
   if (!parts.length) return '';
-  return m[2] === 'then' ? ` (needed when ${parts.join(' and ')})` : ` (needed unless ${parts.join(' and ')})`;
+  return m[2] === 'then'
+    ? ` (needed when ${parts.join(' and ')})`
+    : ` (needed unless ${parts.join(' and ')})`;
 }
 
 function names(list: readonly string[]): string {
@@ -114,12 +124,18 @@ function names(list: readonly string[]): string {
  * A union whose branches only require different keys: oneOf `{ env } | { file }` (exactly one),
  * anyOf `{ amount } | { debit } | { credit }` (at least one).
  */
-function requiredChoiceMessage(keyword: string, branches: readonly Schema[], value: Record<string, unknown>): string {
+function requiredChoiceMessage(
+  keyword: string,
+  branches: readonly Schema[],
+  value: Record<string, unknown>,
+): string {
   const keys = branches.flatMap((b) => (b.required as string[] | undefined) ?? []);
   const given = keys.filter((k) => value[k] !== undefined);
   const choices = keys.length === 2 ? `'${keys[0]}' or '${keys[1]}'` : `one of ${names(keys)}`;
   const rule = keyword === 'oneOf' ? 'give exactly one' : 'give at least one';
-  return given.length === 0 ? `missing ${choices} (${rule})` : `${given.map((k) => `'${k}'`).join(' and ')} given together (${rule})`;
+  return given.length === 0
+    ? `missing ${choices} (${rule})`
+    : `${given.map((k) => `'${k}'`).join(' and ')} given together (${rule})`;
 }
 
 /** The JSON types a branch accepts, looking through nested unions; undefined when it does not say. */
@@ -127,11 +143,14 @@ function branchTypes(schema: Schema): string[] | undefined {
   if (schema.type !== undefined) return [schema.type].flat() as string[];
   const nested = (schema.anyOf ?? schema.oneOf) as Schema[] | undefined;
   const types = nested?.map(branchTypes);
-  return types && types.every((t) => t !== undefined) ? [...new Set(types.flat() as string[])] : undefined;
+  return types && types.every((t) => t !== undefined)
+    ? [...new Set(types.flat() as string[])]
+    : undefined;
 }
 
 function lastKey(path: KeyPath): string {
-  for (let i = path.length - 1; i >= 0; i--) if (typeof path[i] === 'string') return path[i] as string;
+  for (let i = path.length - 1; i >= 0; i--)
+    if (typeof path[i] === 'string') return path[i] as string;
   return 'value';
 }
 
@@ -140,7 +159,8 @@ function patternMessage(schema: Schema, value: unknown): string {
   const problem = format && typeof value === 'string' ? FORMATS[format]?.(value) : undefined;
   if (problem) return problem;
   const title = schema.title as string | undefined;
-  if (title && PATTERN_HELP[title]) return `invalid ${title.toLowerCase()} ${quote(value)} (expected ${PATTERN_HELP[title]})`;
+  if (title && PATTERN_HELP[title])
+    return `invalid ${title.toLowerCase()} ${quote(value)} (expected ${PATTERN_HELP[title]})`;
   if (title) return `invalid ${title.toLowerCase()} ${quote(value)}`;
   return `${quote(value)} does not match ${String(schema.pattern)}`;
 }
@@ -148,12 +168,25 @@ function patternMessage(schema: Schema, value: unknown): string {
 function rangeMessage(schema: Schema, value: unknown): string {
   const min = schema.minimum;
   const max = schema.maximum;
-  const allowed = min !== undefined && max !== undefined ? `${min} to ${max}` : min !== undefined ? `at least ${min}` : `at most ${max}`;
+  const allowed =
+    min !== undefined && max !== undefined
+      ? `${min} to ${max}`
+      : min !== undefined
+        ? `at least ${min}`
+        : `at most ${max}`;
   return `${String(value)} is out of range (allowed: ${allowed})`;
 }
 
 /** Lower rank wins when several errors fall on one value: the type first, then the kind of value. */
-const RANK: Readonly<Record<string, number>> = { type: 0, enum: 1, const: 1, discriminator: 1, format: 2, minLength: 3, pattern: 4 };
+const RANK: Readonly<Record<string, number>> = {
+  type: 0,
+  enum: 1,
+  const: 1,
+  discriminator: 1,
+  format: 2,
+  minLength: 3,
+  pattern: 4,
+};
 
 interface Ranked extends RawIssue {
   rank: number;
@@ -167,22 +200,39 @@ function toIssue(e: ErrorObject, data: unknown): Ranked | undefined {
   const schema = (e.parentSchema ?? {}) as Schema;
   const value = e.data;
   const rank = RANK[e.keyword] ?? 5;
-  const issue = (message: string, at: RawIssue['at'] = 'value', where: KeyPath = path): Ranked => ({ path: where, at, message, rank });
+  const issue = (message: string, at: RawIssue['at'] = 'value', where: KeyPath = path): Ranked => ({
+    path: where,
+    at,
+    message,
+    rank,
+  });
   switch (e.keyword) {
     case 'type':
-      return issue(schema.title === TITLES.secret ? SECRET_INLINE : typeMessage(value, [e.params.type].flat() as string[]));
+      return issue(
+        schema.title === TITLES.secret
+          ? SECRET_INLINE
+          : typeMessage(value, [e.params.type].flat() as string[]),
+      );
     case 'enum': {
       const key = lastKey(path);
       const noun = ENUM_NOUNS[key] ?? key.replace(/_/g, ' ');
-      return issue(`unknown ${noun} ${quote(value)} (allowed: ${(e.params.allowedValues as unknown[]).join(', ')})`);
+      return issue(
+        `unknown ${noun} ${quote(value)} (allowed: ${(e.params.allowedValues as unknown[]).join(', ')})`,
+      );
     }
     case 'const':
-      return issue(`${quote(value)} is not allowed here (expected ${quote(e.params.allowedValue)})`);
+      return issue(
+        `${quote(value)} is not allowed here (expected ${quote(e.params.allowedValue)})`,
+      );
     case 'additionalProperties': {
       const key = e.params.additionalProperty as string;
       const known = Object.keys((schema.properties ?? {}) as Record<string, unknown>);
       const guess = closest(key, known);
-      const help = guess ? `did you mean '${guess}'?` : known.length ? `allowed: ${known.join(', ')}` : 'no keys are allowed here';
+      const help = guess
+        ? `did you mean '${guess}'?`
+        : known.length
+          ? `allowed: ${known.join(', ')}`
+          : 'no keys are allowed here';
       return issue(`unknown key (${help})`, 'key', [...path, key]);
     }
     case 'required': {
@@ -193,28 +243,45 @@ function toIssue(e: ErrorObject, data: unknown): Ranked | undefined {
     case 'discriminator': {
       const tag = e.params.tag as string;
       if (!isPlainObject(value) || value[tag] === undefined) return undefined; // `required` reports the missing tag
-      const kinds = ((schema.oneOf ?? []) as Schema[]).map((b) => ((b.properties as Record<string, Schema>)[tag] as Schema).const);
-      return issue(`unknown ${tag} ${quote(value[tag])} (allowed: ${kinds.join(', ')})`, 'value', [...path, tag]);
+      const kinds = ((schema.oneOf ?? []) as Schema[]).map(
+        (b) => ((b.properties as Record<string, Schema>)[tag] as Schema).const,
+      );
+      return issue(`unknown ${tag} ${quote(value[tag])} (allowed: ${kinds.join(', ')})`, 'value', [
+        ...path,
+        tag,
+      ]);
     }
     case 'format':
-      return issue(FORMATS[e.params.format as string]?.(String(value)) ?? `invalid ${String(e.params.format)}`);
+      return issue(
+        FORMATS[e.params.format as string]?.(String(value)) ?? `invalid ${String(e.params.format)}`,
+      );
     case 'pattern':
-      if (e.propertyName !== undefined) return issue(patternMessage(schema, e.propertyName), 'key', [...path, e.propertyName]);
+      if (e.propertyName !== undefined)
+        return issue(patternMessage(schema, e.propertyName), 'key', [...path, e.propertyName]);
       return issue(patternMessage(schema, value));
     case 'minLength':
       if (e.propertyName !== undefined) return issue('empty key', 'key', [...path, e.propertyName]);
-      return issue(e.params.limit === 1 ? 'empty text (expected a non-empty value)' : `too short (at least ${e.params.limit} characters)`);
+      return issue(
+        e.params.limit === 1
+          ? 'empty text (expected a non-empty value)'
+          : `too short (at least ${e.params.limit} characters)`,
+      );
     case 'maxLength':
       return issue(`${quote(value)} is too long (at most ${e.params.limit} characters)`);
     case 'minimum':
     case 'maximum':
       return issue(rangeMessage(schema, value));
     case 'minItems':
-      return issue(`${(value as unknown[]).length === 0 ? 'empty list' : 'too few entries'} (expected at least ${e.params.limit}${e.params.limit === 1 ? ' entry, or leave the key out' : ' entries'})`);
+      return issue(
+        `${(value as unknown[]).length === 0 ? 'empty list' : 'too few entries'} (expected at least ${e.params.limit}${e.params.limit === 1 ? ' entry, or leave the key out' : ' entries'})`,
+      );
     case 'uniqueItems': {
       const at = Math.max(e.params.i as number, e.params.j as number);
       const list = value as unknown[];
-      return issue(`duplicate entry ${quote(list[at])} (entries must be unique)`, 'value', [...path, at]);
+      return issue(`duplicate entry ${quote(list[at])} (entries must be unique)`, 'value', [
+        ...path,
+        at,
+      ]);
     }
     case 'propertyNames':
       return undefined; // the inner error names the key
@@ -234,21 +301,34 @@ function toIssue(e: ErrorObject, data: unknown): Ranked | undefined {
 export function schemaIssues(errors: readonly ErrorObject[], data: unknown): RawIssue[] {
   const dropped = new Set<ErrorObject>();
   const out: Ranked[] = [];
-  const unions = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  const unions = errors
+    .filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf')
+    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
   for (const union of unions) {
     if (dropped.has(union)) continue;
     dropped.add(union);
     const prefix = `${union.schemaPath}/`;
     // List items share one schema path, so the branch errors of this value are told apart by instance path too.
     const here = union.instancePath;
-    const inner = errors.filter((e) => e.schemaPath.startsWith(prefix) && (e.instancePath === here || e.instancePath.startsWith(`${here}/`)));
+    const inner = errors.filter(
+      (e) =>
+        e.schemaPath.startsWith(prefix) &&
+        (e.instancePath === here || e.instancePath.startsWith(`${here}/`)),
+    );
     const branches = union.schema as Schema[];
-    const typed = branches.map((b, i) => ({ i, types: branchTypes(b) })).filter((t): t is { i: number; types: string[] } => t.types !== undefined);
+    const typed = branches
+      .map((b, i) => ({ i, types: branchTypes(b) }))
+      .filter((t): t is { i: number; types: string[] } => t.types !== undefined);
     if (typed.length === 0) {
       inner.forEach((e) => dropped.add(e));
       // A non-mapping value already has its type error; a mapping gets "give exactly one of".
       if (isPlainObject(union.data)) {
-        out.push({ path: pointerToPath(union.instancePath, data), at: 'value', message: requiredChoiceMessage(union.keyword, branches, union.data), rank: 6 });
+        out.push({
+          path: pointerToPath(union.instancePath, data),
+          at: 'value',
+          message: requiredChoiceMessage(union.keyword, branches, union.data),
+          rank: 6,
+        });
       }
       continue;
     }
@@ -259,7 +339,12 @@ export function schemaIssues(errors: readonly ErrorObject[], data: unknown): Raw
     } else {
       inner.forEach((e) => dropped.add(e));
       const expected = typed.flatMap(({ types }) => types);
-      out.push({ path: pointerToPath(union.instancePath, data), at: 'value', message: typeMessage(union.data, [...new Set(expected)]), rank: 0 });
+      out.push({
+        path: pointerToPath(union.instancePath, data),
+        at: 'value',
+        message: typeMessage(union.data, [...new Set(expected)]),
+        rank: 0,
+      });
     }
   }
   for (const e of errors) {
@@ -290,7 +375,13 @@ function pickPerPlace(issues: Ranked[]): RawIssue[] {
   const merged = [...missing.values()].map((group): RawIssue => {
     if (group.length === 1) return group[0];
     const keys = group.map((g) => g.missing?.key ?? '');
-    return { path: group[0].path, at: 'value', message: `missing required keys ${names(keys)}${group[0].missing?.why ?? ''}` };
+    return {
+      path: group[0].path,
+      at: 'value',
+      message: `missing required keys ${names(keys)}${group[0].missing?.why ?? ''}`,
+    };
   });
-  return [...best.values(), ...merged].map(({ path, at, message, target }) => (target ? { path, at, message, target } : { path, at, message }));
+  return [...best.values(), ...merged].map(({ path, at, message, target }) =>
+    target ? { path, at, message, target } : { path, at, message },
+  );
 }

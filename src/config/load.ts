@@ -1,7 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type YAMLError,
+} from 'yaml';
 import { buildConfig } from './build';
 import { ConfigError, unreadableReason, type ConfigIssue } from './errors';
 import { FORMATS } from './formats';
@@ -45,7 +55,8 @@ export function newAjv(options: { validateSchema?: boolean } = {}): Ajv {
     validateSchema: options.validateSchema ?? false,
     code: { optimize: false },
   });
-  for (const [name, check] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: (v: string) => check(v) === undefined });
+  for (const [name, check] of Object.entries(FORMATS))
+    ajv.addFormat(name, { type: 'string', validate: (v: string) => check(v) === undefined });
   return ajv;
 }
 
@@ -61,7 +72,8 @@ const YAML_MESSAGES: Readonly<Record<string, (e: YAMLError) => string>> = {
   DUPLICATE_KEY: () => 'duplicate key (a key may appear only once in a mapping)',
   TAB_AS_INDENT: () => 'tab used for indentation (indent with spaces)',
   MULTIPLE_DOCS: () => 'more than one YAML document (expected exactly one; remove the extra ---)',
-  TAG_RESOLVE_FAILED: (e) => `${e.message} (expected plain values: text, numbers, true/false, null, mappings and lists, without tags)`,
+  TAG_RESOLVE_FAILED: (e) =>
+    `${e.message} (expected plain values: text, numbers, true/false, null, mappings and lists, without tags)`,
 };
 
 function yamlMessage(e: YAMLError): string {
@@ -69,7 +81,10 @@ function yamlMessage(e: YAMLError): string {
 }
 
 /** Problems the schema cannot see: YAML syntax, dangling aliases, an empty or non-mapping file. */
-function documentIssues(doc: Document, at: (offset: number) => { line: number; col: number }): Omit<ConfigIssue, 'file'>[] {
+function documentIssues(
+  doc: Document,
+  at: (offset: number) => { line: number; col: number },
+): Omit<ConfigIssue, 'file'>[] {
   const issues: Omit<ConfigIssue, 'file'>[] = [];
   for (const e of [...doc.errors, ...doc.warnings]) {
     const path = e.code === 'DUPLICATE_KEY' ? formatKeyPath(pathOfKeyAt(doc, e.pos[0])) : '';
@@ -77,23 +92,43 @@ function documentIssues(doc: Document, at: (offset: number) => { line: number; c
   }
   visit(doc, {
     Alias(_, node) {
-      if (!node.resolve(doc)) issues.push({ ...at(node.range?.[0] ?? 0), path: '', message: `unknown alias *${node.source} (expected an anchor &${node.source} defined above it)` });
+      if (!node.resolve(doc))
+        issues.push({
+          ...at(node.range?.[0] ?? 0),
+          path: '',
+          message: `unknown alias *${node.source} (expected an anchor &${node.source} defined above it)`,
+        });
     },
   });
   if (issues.length) return issues;
   const top = doc.contents;
   if (top === null || (isScalar(top) && top.value === null)) {
-    issues.push({ line: 1, col: 1, path: '', message: `the file is empty (expected a mapping of sections: ${SECTIONS})` });
+    issues.push({
+      line: 1,
+      col: 1,
+      path: '',
+      message: `the file is empty (expected a mapping of sections: ${SECTIONS})`,
+    });
   } else if (!isMap(top)) {
     const kind = isSeq(top) ? 'a list' : isAlias(top) ? 'an alias' : 'a single value';
-    issues.push({ ...at(top.range?.[0] ?? 0), path: '', message: `the top level is ${kind} (expected a mapping of sections: ${SECTIONS})` });
+    issues.push({
+      ...at(top.range?.[0] ?? 0),
+      path: '',
+      message: `the top level is ${kind} (expected a mapping of sections: ${SECTIONS})`,
+    });
   }
   return issues;
 }
 
 function invalid(file: string, issues: Omit<ConfigIssue, 'file'>[]): ConfigError {
-  const sorted = [...issues].sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
-  return new ConfigError('CONFIG_INVALID', file, sorted.map((i) => ({ file, ...i })));
+  const sorted = [...issues].sort(
+    (a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path),
+  );
+  return new ConfigError(
+    'CONFIG_INVALID',
+    file,
+    sorted.map((i) => ({ file, ...i })),
+  );
 }
 
 /** Every secret reference of `data` read as '' (LoadOptions.secrets `skip`). */
@@ -110,7 +145,12 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   const absolute = resolve(file);
   const dir = dirname(absolute);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
+  const doc = parseDocument(text.replace(/^\uFEFF/, ''), {
+    lineCounter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    resolveKnownTags: false,
+  });
   const at = (offset: number) => lineCounter.linePos(offset);
 
   const structural = documentIssues(doc, at);
@@ -121,7 +161,14 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     data = doc.toJS() as Record<string, unknown>;
   } catch (err) {
     // e.g. too many aliases (a "billion laughs" document)
-    throw invalid(file, [{ line: 1, col: 1, path: '', message: `cannot read the YAML document: ${(err as Error).message}` }]);
+    throw invalid(file, [
+      {
+        line: 1,
+        col: 1,
+        path: '',
+        message: `cannot read the YAML document: ${(err as Error).message}`,
+      },
+    ]);
   }
   if (data.state_dir === undefined && env.STATE_DIRECTORY) {
     // systemd sets one path per StateDirectory= entry, separated by ':'; ours is the first.
@@ -135,7 +182,10 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   validate(data);
   const raw: RawIssue[] = validate(data) ? [] : schemaIssues(validate.errors ?? [], data);
   raw.push(...semanticIssues(data));
-  const secrets = opts.secrets === 'skip' ? unresolvedSecrets(data) : resolveSecrets(data, { env, configDir: dir });
+  const secrets =
+    opts.secrets === 'skip'
+      ? unresolvedSecrets(data)
+      : resolveSecrets(data, { env, configDir: dir });
   raw.push(...secrets.issues);
   if (opts.preflight) raw.push(...preflightIssues(data, dir));
 
@@ -167,12 +217,19 @@ export function loadConfig(path: string, opts: LoadOptions = {}): Config {
     bytes = readFileSync(path);
   } catch (err) {
     const message = `cannot read the config file (${unreadableReason(err)})`;
-    throw new ConfigError('CONFIG_UNREADABLE', path, [{ file: path, line: 0, col: 0, path: '', message }], { cause: err });
+    throw new ConfigError(
+      'CONFIG_UNREADABLE',
+      path,
+      [{ file: path, line: 0, col: 0, path: '', message }],
+      { cause: err },
+    );
   }
   const bad = utf8Problem(bytes);
   if (bad) {
     const message = `invalid UTF-8 (byte 0x${bad.byte.toString(16).padStart(2, '0')}); save the file as UTF-8`;
-    throw new ConfigError('CONFIG_INVALID', path, [{ file: path, line: bad.line, col: bad.col, path: '', message }]);
+    throw new ConfigError('CONFIG_INVALID', path, [
+      { file: path, line: bad.line, col: bad.col, path: '', message },
+    ]);
   }
   return parseConfigText(bytes.toString('utf8'), path, opts);
 }

@@ -1,4 +1,13 @@
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type Document,
+  type LineCounter,
+  type Node,
+  type Pair,
+} from 'yaml';
 
 /** A step of a key path: a mapping key or a list index. */
 export type PathSegment = string | number;
@@ -34,7 +43,10 @@ export function pointerToPath(pointer: string, data: unknown): PathSegment[] {
     const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
     const seg: PathSegment = Array.isArray(here) && /^\d+$/.test(key) ? Number(key) : key;
     out.push(seg);
-    here = here !== null && typeof here === 'object' ? (here as Record<string, unknown>)[seg as string] : undefined;
+    here =
+      here !== null && typeof here === 'object'
+        ? (here as Record<string, unknown>)[seg as string]
+        : undefined;
   }
   return out;
 }
@@ -102,7 +114,10 @@ export class Locator {
   /** Start of the key of the last step of `path` (for unknown keys); a missing key points at its parent. */
   key(path: KeyPath): Position {
     const { nodes, pairs } = this.walk(path);
-    const key = nodes.length === path.length + 1 ? (pairs[pairs.length - 1]?.key as Node | undefined) : undefined;
+    const key =
+      nodes.length === path.length + 1
+        ? (pairs[pairs.length - 1]?.key as Node | undefined)
+        : undefined;
     return key?.range ? this.pos(key.range[0]) : this.value(path);
   }
 }

@@ -36,11 +36,17 @@ function stateDirProblem(dir: string): string | undefined {
     return writable(dir) ? undefined : `the folder ${dir} is not writable by this user`;
   }
   // The nearest existing ancestor must be a folder this user may create entries in.
-  for (let parent = dirname(dir), child = dir; parent !== child; child = parent, parent = dirname(parent)) {
+  for (
+    let parent = dirname(dir), child = dir;
+    parent !== child;
+    child = parent, parent = dirname(parent)
+  ) {
     const st = statOf(parent);
     if (!st) continue;
     if (!st.isDirectory()) return `cannot create ${dir}: ${parent} is a file, not a folder`;
-    return writable(parent) ? undefined : `cannot create ${dir}: the folder ${parent} is not writable by this user`;
+    return writable(parent)
+      ? undefined
+      : `cannot create ${dir}: the folder ${parent} is not writable by this user`;
   }
   return `cannot create ${dir}`;
 }
@@ -71,12 +77,25 @@ export function preflightIssues(data: Obj, configDir: string): RawIssue[] {
     if (message) out.push({ path, at: 'value', message });
   };
   if (typeof data.state_dir === 'string') push(['state_dir'], stateDirProblem(at(data.state_dir)));
-  if (isObj(data.log) && typeof data.log.file === 'string') push(['log', 'file'], folderProblem(dirname(at(data.log.file)), 'the log folder'));
-  if (isObj(data.ledger) && typeof data.ledger.chart === 'string') push(['ledger', 'chart'], fileProblem(at(data.ledger.chart), 'the chart file'));
-  const connections = isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+  if (isObj(data.log) && typeof data.log.file === 'string')
+    push(['log', 'file'], folderProblem(dirname(at(data.log.file)), 'the log folder'));
+  if (isObj(data.ledger) && typeof data.ledger.chart === 'string')
+    push(['ledger', 'chart'], fileProblem(at(data.ledger.chart), 'the chart file'));
+  const connections =
+    isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
   connections.forEach((c, i) => {
-    if (!isObj(c) || c.provider !== 'dropfolder' || c.enabled === false || !isObj(c.settings) || typeof c.settings.path !== 'string') return;
-    push(['bank', 'connections', i, 'settings', 'path'], folderProblem(at(c.settings.path), 'the drop folder'));
+    if (
+      !isObj(c) ||
+      c.provider !== 'dropfolder' ||
+      c.enabled === false ||
+      !isObj(c.settings) ||
+      typeof c.settings.path !== 'string'
+    )
+      return;
+    push(
+      ['bank', 'connections', i, 'settings', 'path'],
+      folderProblem(at(c.settings.path), 'the drop folder'),
+    );
   });
   return out;
 }

@@ -29,7 +29,8 @@ function cronTooFast(line: string): boolean {
 
 /** bank.connections[].schedule faster than the floor. */
 export function scheduleFloorIssues(data: Obj): RawIssue[] {
-  const list = isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+  const list =
+    isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
   const out: RawIssue[] = [];
   list.forEach((c, i) => {
     const schedule = isObj(c) && isObj(c.schedule) ? c.schedule : undefined;
@@ -42,10 +43,18 @@ export function scheduleFloorIssues(data: Obj): RawIssue[] {
         return; // the format check reports it
       }
       if (ms > 0 && ms < FLOOR_MS) {
-        out.push({ path: ['bank', 'connections', i, 'schedule', 'every'], at: 'value', message: `'${schedule.every}' is faster than the floor of ${BANK_SCHEDULE_FLOOR} between bank runs (banks rate-limit; expected ${BANK_SCHEDULE_FLOOR} or more)` });
+        out.push({
+          path: ['bank', 'connections', i, 'schedule', 'every'],
+          at: 'value',
+          message: `'${schedule.every}' is faster than the floor of ${BANK_SCHEDULE_FLOOR} between bank runs (banks rate-limit; expected ${BANK_SCHEDULE_FLOOR} or more)`,
+        });
       }
     } else if (typeof schedule.cron === 'string' && cronTooFast(schedule.cron)) {
-      out.push({ path: ['bank', 'connections', i, 'schedule', 'cron'], at: 'value', message: `'${schedule.cron}' fires more than once a minute, faster than the floor of ${BANK_SCHEDULE_FLOOR} between bank runs (give the seconds field one value, e.g. '0 */5 * * * *')` });
+      out.push({
+        path: ['bank', 'connections', i, 'schedule', 'cron'],
+        at: 'value',
+        message: `'${schedule.cron}' fires more than once a minute, faster than the floor of ${BANK_SCHEDULE_FLOOR} between bank runs (give the seconds field one value, e.g. '0 */5 * * * *')`,
+      });
     }
   });
   return out;

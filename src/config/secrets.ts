@@ -34,26 +34,39 @@ export const secretKey = (path: KeyPath): string => JSON.stringify(path);
 /** Where secrets may sit: local_api.password, cloud.auth.password, every bank.connections[].credentials value, alerts.webhooks[].url and .token. */
 export function secretPaths(data: unknown): KeyPath[] {
   if (!isObj(data)) return [];
-  const paths: KeyPath[] = [['local_api', 'password'], ['cloud', 'auth', 'password']];
-  const list = isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+  const paths: KeyPath[] = [
+    ['local_api', 'password'],
+    ['cloud', 'auth', 'password'],
+  ];
+  const list =
+    isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
   list.forEach((c, i) => {
-    if (isObj(c) && isObj(c.credentials)) for (const key of Object.keys(c.credentials)) paths.push(['bank', 'connections', i, 'credentials', key]);
+    if (isObj(c) && isObj(c.credentials))
+      for (const key of Object.keys(c.credentials))
+        paths.push(['bank', 'connections', i, 'credentials', key]);
   });
-  const hooks = isObj(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
-  hooks.forEach((_h, i) => paths.push(['alerts', 'webhooks', i, 'url'], ['alerts', 'webhooks', i, 'token']));
+  const hooks =
+    isObj(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
+  hooks.forEach((_h, i) =>
+    paths.push(['alerts', 'webhooks', i, 'url'], ['alerts', 'webhooks', i, 'token']),
+  );
   return paths;
 }
 
 function valueAt(data: unknown, path: KeyPath): unknown {
   let here = data;
-  for (const seg of path) here = isObj(here) || Array.isArray(here) ? (here as Obj)[seg as string] : undefined;
+  for (const seg of path)
+    here = isObj(here) || Array.isArray(here) ? (here as Obj)[seg as string] : undefined;
   return here;
 }
 
 function readSecretFile(name: string, ctx: SecretContext): { value: string } | { problem: string } {
   const candidates = isAbsolute(name)
     ? [name]
-    : [...(ctx.env.CREDENTIALS_DIRECTORY ? [join(ctx.env.CREDENTIALS_DIRECTORY, name)] : []), resolve(ctx.configDir, name)];
+    : [
+        ...(ctx.env.CREDENTIALS_DIRECTORY ? [join(ctx.env.CREDENTIALS_DIRECTORY, name)] : []),
+        resolve(ctx.configDir, name),
+      ];
   let last: NodeJS.ErrnoException | undefined;
   for (const candidate of candidates) {
     try {
@@ -67,7 +80,9 @@ function readSecretFile(name: string, ctx: SecretContext): { value: string } | {
       if (last.code !== 'ENOENT') break;
     }
   }
-  return { problem: `cannot read secret file ${candidates.join(' or ')} (${unreadableReason(last)})` };
+  return {
+    problem: `cannot read secret file ${candidates.join(' or ')} (${unreadableReason(last)})`,
+  };
 }
 
 /** The problem with `file`'s mode, when group or others have any permission on it outside $CREDENTIALS_DIRECTORY. */
@@ -78,7 +93,9 @@ function openTo(file: string, credentialsDir: string | undefined): string | unde
   }
   const mode = statSync(file).mode & 0o777;
   if ((mode & 0o077) === 0) return undefined;
-  const who = [mode & 0o070 ? 'group' : '', mode & 0o007 ? 'others' : ''].filter(Boolean).join(' and ');
+  const who = [mode & 0o070 ? 'group' : '', mode & 0o007 ? 'others' : '']
+    .filter(Boolean)
+    .join(' and ');
   return `secret file ${file} has mode 0${mode.toString(8).padStart(3, '0')}: ${who} may read or change it; make it private to the service user: chmod 600 ${shellQuote(file)}`;
 }
 
@@ -95,8 +112,20 @@ export function resolveSecrets(data: unknown, ctx: SecretContext): ResolvedSecre
     if (!isObj(ref) || Object.keys(ref).length !== 1) continue;
     if (typeof ref.env === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.env)) {
       const value = ctx.env[ref.env];
-      if (value === undefined) issues.push({ path, at: 'value', target: [...path, 'env'], message: `environment variable ${ref.env} is not set (set it in the daemon's environment, e.g. Environment= or EnvironmentFile= in the systemd unit)` });
-      else if (value === '') issues.push({ path, at: 'value', target: [...path, 'env'], message: `environment variable ${ref.env} is empty` });
+      if (value === undefined)
+        issues.push({
+          path,
+          at: 'value',
+          target: [...path, 'env'],
+          message: `environment variable ${ref.env} is not set (set it in the daemon's environment, e.g. Environment= or EnvironmentFile= in the systemd unit)`,
+        });
+      else if (value === '')
+        issues.push({
+          path,
+          at: 'value',
+          target: [...path, 'env'],
+          message: `environment variable ${ref.env} is empty`,
+        });
       else values.set(secretKey(path), value);
     } else if (typeof ref.file === 'string' && ref.file !== '') {
       const result = readSecretFile(ref.file, ctx);

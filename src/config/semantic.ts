@@ -17,8 +17,11 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const isStrategy = (v: unknown): boolean => (CONFLICT_STRATEGIES as readonly unknown[]).includes(v);
 
 function connections(data: Obj): { index: number; name?: string; journal?: string }[] {
-  const list = isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
-  return list.map((c, index) => (isObj(c) ? { index, name: str(c.name), journal: str(c.journal) } : { index }));
+  const list =
+    isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+  return list.map((c, index) =>
+    isObj(c) ? { index, name: str(c.name), journal: str(c.journal) } : { index },
+  );
 }
 
 function uniqueConnectionNames(data: Obj): RawIssue[] {
@@ -28,7 +31,12 @@ function uniqueConnectionNames(data: Obj): RawIssue[] {
     if (name === undefined) continue;
     const seen = first.get(name);
     if (seen === undefined) first.set(name, index);
-    else out.push({ path: ['bank', 'connections', index, 'name'], at: 'value', message: `duplicate connection name '${name}' (names must be unique; first used at bank.connections[${seen}])` });
+    else
+      out.push({
+        path: ['bank', 'connections', index, 'name'],
+        at: 'value',
+        message: `duplicate connection name '${name}' (names must be unique; first used at bank.connections[${seen}])`,
+      });
   }
   return out;
 }
@@ -43,8 +51,16 @@ function ledgerConnections(data: Obj): RawIssue[] {
     const bank = configured.find((c) => c.name === name);
     if (!bank) {
       const guess = closest(name, names);
-      const help = guess ? `did you mean '${guess}'?` : names.length ? `configured: ${names.join(', ')}` : 'no bank connections are configured';
-      out.push({ path: ['ledger', 'connections', name], at: 'key', message: `no bank connection named '${name}' (${help})` });
+      const help = guess
+        ? `did you mean '${guess}'?`
+        : names.length
+          ? `configured: ${names.join(', ')}`
+          : 'no bank connections are configured';
+      out.push({
+        path: ['ledger', 'connections', name],
+        at: 'key',
+        message: `no bank connection named '${name}' (${help})`,
+      });
       continue;
     }
     const journal = isObj(entry) ? str(entry.journal) : undefined;
@@ -68,9 +84,14 @@ function tieBreakers(data: Obj): RawIssue[] {
   const out: RawIssue[] = [];
   const check = (path: (string | number)[], conflict: unknown, tie: unknown, written: boolean) => {
     if (!isStrategy(conflict)) return;
-    if (conflict === 'merge' && tie === undefined) out.push({ path, at: 'value', message: MERGE_NEEDS });
+    if (conflict === 'merge' && tie === undefined)
+      out.push({ path, at: 'value', message: MERGE_NEEDS });
     if (conflict !== 'merge' && tie !== undefined && written) {
-      out.push({ path: [...path, 'tie_breaker'], at: 'key', message: `only applies with conflict: merge (conflict here is '${String(conflict)}')` });
+      out.push({
+        path: [...path, 'tie_breaker'],
+        at: 'key',
+        message: `only applies with conflict: merge (conflict here is '${String(conflict)}')`,
+      });
     }
   };
   check(['sync', 'default'], policy.conflict, policy.tie_breaker, true);
@@ -90,17 +111,23 @@ function tieBreakers(data: Obj): RawIssue[] {
 function tolerances(data: Obj): RawIssue[] {
   const ledger = isObj(data.ledger) ? data.ledger : {};
   const currency = isObj(ledger.company) ? str(ledger.company.currency) : undefined;
-  const rules = isObj(ledger.reconcile) && Array.isArray(ledger.reconcile.rules) ? ledger.reconcile.rules : [];
+  const rules =
+    isObj(ledger.reconcile) && Array.isArray(ledger.reconcile.rules) ? ledger.reconcile.rules : [];
   if (currency === undefined || !isCurrency(currency)) return [];
   const out: RawIssue[] = [];
   rules.forEach((rule, i) => {
-    const tolerance = isObj(rule) && rule.kind === 'amount_window' ? str(rule.tolerance) : undefined;
+    const tolerance =
+      isObj(rule) && rule.kind === 'amount_window' ? str(rule.tolerance) : undefined;
     if (tolerance === undefined || !/^[0-9]+(\.[0-9]+)?$/.test(tolerance)) return;
     try {
       parseAmount(tolerance, currency, { decimal: '.' });
     } catch {
       const path = ['ledger', 'reconcile', 'rules', i, 'tolerance'];
-      out.push({ path, at: 'value', message: `'${tolerance}' is not an exact ${currency} amount (${currency} has ${currencyExponent(currency)} decimals)` });
+      out.push({
+        path,
+        at: 'value',
+        message: `'${tolerance}' is not an exact ${currency} amount (${currency} has ${currencyExponent(currency)} decimals)`,
+      });
     }
   });
   return out;
@@ -111,12 +138,23 @@ function opsSettings(data: Obj): RawIssue[] {
   const out: RawIssue[] = [];
   const listen = isObj(data.ops) ? str(data.ops.listen) : undefined;
   const port = listen && listen !== 'none' ? Number(listen.slice(listen.lastIndexOf(':') + 1)) : 0;
-  if (port > 65535) out.push({ path: ['ops', 'listen'], at: 'value', message: `port ${port} is not a TCP port (0..65535)` });
-  const hooks = isObj(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
+  if (port > 65535)
+    out.push({
+      path: ['ops', 'listen'],
+      at: 'value',
+      message: `port ${port} is not a TCP port (0..65535)`,
+    });
+  const hooks =
+    isObj(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
   const seen = new Set<string>();
   hooks.forEach((h, i) => {
     const name = isObj(h) ? str(h.name) : undefined;
-    if (name !== undefined && seen.has(name)) out.push({ path: ['alerts', 'webhooks', i, 'name'], at: 'value', message: `duplicate webhook name '${name}'` });
+    if (name !== undefined && seen.has(name))
+      out.push({
+        path: ['alerts', 'webhooks', i, 'name'],
+        at: 'value',
+        message: `duplicate webhook name '${name}'`,
+      });
     if (name !== undefined) seen.add(name);
   });
   return out;
@@ -124,5 +162,12 @@ function opsSettings(data: Obj): RawIssue[] {
 
 export function semanticIssues(data: unknown): RawIssue[] {
   if (!isObj(data)) return [];
-  return [...uniqueConnectionNames(data), ...ledgerConnections(data), ...tieBreakers(data), ...tolerances(data), ...scheduleFloorIssues(data), ...opsSettings(data)];
+  return [
+    ...uniqueConnectionNames(data),
+    ...ledgerConnections(data),
+    ...tieBreakers(data),
+    ...tolerances(data),
+    ...scheduleFloorIssues(data),
+    ...opsSettings(data),
+  ];
 }

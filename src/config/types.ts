@@ -1,6 +1,20 @@
 import type {
-  AlertWebhookFormat, BackoffKind, BankProviderId, CloudAuthMethod, CloudCompression, ConflictStrategy, DropfolderFormat, LogFormat, LogLevel, OfxAccountType, OfxVersion, PostMoves,
-  SyncDirection, SyncDocType, SyncMode, TieBreaker,
+  AlertWebhookFormat,
+  BackoffKind,
+  BankProviderId,
+  CloudAuthMethod,
+  CloudCompression,
+  ConflictStrategy,
+  DropfolderFormat,
+  LogFormat,
+  LogLevel,
+  OfxAccountType,
+  OfxVersion,
+  PostMoves,
+  SyncDirection,
+  SyncDocType,
+  SyncMode,
+  TieBreaker,
 } from './constants';
 
 /**
@@ -148,7 +162,8 @@ export interface CustomInstitution {
   readonly currency?: string;
 }
 
-export type Schedule = { readonly every: string; readonly every_ms: number } | { readonly cron: string };
+export type Schedule =
+  { readonly every: string; readonly every_ms: number } | { readonly cron: string };
 
 export interface DropfolderSettings {
   /** Absolute. */
@@ -195,9 +210,15 @@ export interface GocardlessSettings {
 /** Provider settings and resolved credentials, by provider. */
 export interface ProviderConfigs {
   dropfolder: { settings: DropfolderSettings; credentials: Readonly<Record<string, never>> };
-  'ofx-direct': { settings: OfxDirectSettings; credentials: { readonly username: string; readonly password: string } };
+  'ofx-direct': {
+    settings: OfxDirectSettings;
+    credentials: { readonly username: string; readonly password: string };
+  };
   simplefin: { settings: SimplefinSettings; credentials: { readonly setup_token: string } };
-  gocardless: { settings: GocardlessSettings; credentials: { readonly secret_id: string; readonly secret_key: string } };
+  gocardless: {
+    settings: GocardlessSettings;
+    credentials: { readonly secret_id: string; readonly secret_key: string };
+  };
 }
 
 interface BankConnectionBase {
@@ -226,7 +247,11 @@ export interface LedgerConfig {
   readonly post_moves: PostMoves;
   /** Absolute path of the company file created at start, or null. */
   readonly chart: string | null;
-  readonly accounts: { readonly receivable: string; readonly payable: string; readonly opening_balance: string };
+  readonly accounts: {
+    readonly receivable: string;
+    readonly payable: string;
+    readonly opening_balance: string;
+  };
   /** By bank connection name; journal and currency filled from the connection and the company. */
   readonly connections: Readonly<Record<string, LedgerConnectionConfig>>;
   readonly reconcile: { readonly rules: readonly ReconcileRule[] };

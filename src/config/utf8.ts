@@ -35,7 +35,8 @@ export function firstInvalidUtf8(bytes: ArrayLike<number>): number {
     if (!seq) return i;
     const [length, lo, hi] = seq;
     if (i + 1 >= bytes.length || bytes[i + 1] < lo || bytes[i + 1] > hi) return i;
-    for (let k = 2; k < length; k += 1) if (i + k >= bytes.length || (bytes[i + k] & 0xc0) !== 0x80) return i;
+    for (let k = 2; k < length; k += 1)
+      if (i + k >= bytes.length || (bytes[i + k] & 0xc0) !== 0x80) return i;
     i += length;
   }
   return -1;

@@ -18,14 +18,33 @@ const SYNC_FOLDER = 'sync';
  * The daemon's `backup` control method: streams a backup (src/backup/format.ts) of its live
  * stores. The snapshot is taken at once, without pausing sync or the bank loop.
  */
-export function registerBackup(control: ControlServer, store: () => BooksStore, services: () => readonly Service[], stateDir: string, logger: Logger): void {
+export function registerBackup(
+  control: ControlServer,
+  store: () => BooksStore,
+  services: () => readonly Service[],
+  stateDir: string,
+  logger: Logger,
+): void {
   control.handleStream('backup', async (_params, write) => {
     const t0 = Date.now();
     const levels: Record<string, LevelDown> = { books: store().level };
     for (const service of services()) Object.assign(levels, service.backupLevels?.());
-    if (!levels.sync) throw new BackupError('BACKUP_UNAVAILABLE', 'the sync bookkeeping is not open; try the backup again in a moment');
-    const summary = await writeBackup(levels as unknown as SnapshotSources, stateDir, VERSION, write);
-    logger.info('backup streamed', { event: 'daemon.backup', entries: summary.entries, ms: Date.now() - t0 });
+    if (!levels.sync)
+      throw new BackupError(
+        'BACKUP_UNAVAILABLE',
+        'the sync bookkeeping is not open; try the backup again in a moment',
+      );
+    const summary = await writeBackup(
+      levels as unknown as SnapshotSources,
+      stateDir,
+      VERSION,
+      write,
+    );
+    logger.info('backup streamed', {
+      event: 'daemon.backup',
+      entries: summary.entries,
+      ms: Date.now() - t0,
+    });
   });
 }
 
@@ -41,7 +60,10 @@ class BackupFileWriter {
   private readonly written: Promise<void>;
   private drained: Promise<void> | undefined;
 
-  constructor(readonly file: string, readonly temp: string) {
+  constructor(
+    readonly file: string,
+    readonly temp: string,
+  ) {
     this.reader = new BackupLineReader(file);
     // 0600: the backup holds the books and the bank connections' stored access (e.g. SimpleFIN's access URL).
     this.out = fs.createWriteStream(temp, { flags: 'wx', mode: 0o600 });
@@ -57,7 +79,9 @@ class BackupFileWriter {
     this.reader.accept(text);
     if (this.gzip.write(`${text}\n`)) return undefined;
     // One wait for every line written while the compressor is full.
-    this.drained ??= new Promise<void>((resolve) => this.gzip.once('drain', resolve)).finally(() => (this.drained = undefined));
+    this.drained ??= new Promise<void>((resolve) => this.gzip.once('drain', resolve)).finally(
+      () => (this.drained = undefined),
+    );
     return this.drained;
   }
 
@@ -93,9 +117,17 @@ export interface BackupResult {
  * `booksync backup FILE`: asks the running daemon for a backup over the control socket; when no
  * daemon runs, snapshots the stores opened directly. Refuses to overwrite FILE.
  */
-export async function backupToFile(config: Config, file: string, logger: Logger): Promise<BackupResult> {
+export async function backupToFile(
+  config: Config,
+  file: string,
+  logger: Logger,
+): Promise<BackupResult> {
   const target = path.resolve(file);
-  if (fs.existsSync(target)) throw new BackupError('BACKUP_EXISTS', `${target} exists; give a new file name (a backup never overwrites a file)`);
+  if (fs.existsSync(target))
+    throw new BackupError(
+      'BACKUP_EXISTS',
+      `${target} exists; give a new file name (a backup never overwrites a file)`,
+    );
   const writer = new BackupFileWriter(target, `${target}.partial-${process.pid}`);
   const socket = path.join(config.state_dir, 'control.sock');
   let via: BackupResult['via'] = 'daemon';
@@ -111,18 +143,28 @@ export async function backupToFile(config: Config, file: string, logger: Logger)
   } catch (err) {
     await writer.abort();
     if (err instanceof BooksyncError) throw err;
-    throw new BackupError('BACKUP_FAILED', `backup to ${target} failed, nothing was written: ${(err as Error).message}`, { cause: err });
+    throw new BackupError(
+      'BACKUP_FAILED',
+      `backup to ${target} failed, nothing was written: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return { file: target, via, bytes: fs.statSync(target).size };
 }
 
 /** The same backup from the stores opened here (the daemon is stopped: its locks are free). */
-async function backupDirect(config: Config, logger: Logger, onLine: (line: string) => Promise<void> | undefined): Promise<void> {
+async function backupDirect(
+  config: Config,
+  logger: Logger,
+  onLine: (line: string) => Promise<void> | undefined,
+): Promise<void> {
   const store = await BooksStore.open(path.join(config.state_dir, 'books'), { logger });
   const sync = leveldown(path.join(config.state_dir, SYNC_FOLDER));
   try {
     fs.mkdirSync(path.join(config.state_dir, SYNC_FOLDER), { recursive: true });
-    await new Promise<void>((resolve, reject) => sync.open({ createIfMissing: true }, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      sync.open({ createIfMissing: true }, (err) => (err ? reject(err) : resolve())),
+    );
     await writeBackup({ books: store.level, sync }, config.state_dir, VERSION, async (chunk) => {
       for (const line of chunk.split('\n')) if (line !== '') await onLine(line);
     });

@@ -38,7 +38,10 @@ export class BankRunMemory {
   }
 
   /** The views with every stale one corrected; `running` names the connections with a run in progress. */
-  correct(views: readonly ConnectionStatusView[], running: readonly string[]): ShownConnectionStatus[] {
+  correct(
+    views: readonly ConnectionStatusView[],
+    running: readonly string[],
+  ): ShownConnectionStatus[] {
     return views.map((view) => {
       if (running.includes(view.name)) return view;
       const known = this.last.get(view.name);
@@ -58,9 +61,13 @@ export class BankRunMemory {
         return {
           ...view,
           status: 'error',
-          last_error: view.last_error ?? { code: STATUS_NOT_SAVED, message: 'the last run did not save its outcome; no run is in progress' },
+          last_error: view.last_error ?? {
+            code: STATUS_NOT_SAVED,
+            message: 'the last run did not save its outcome; no run is in progress',
+          },
           state_saved: false,
-          warning: "the stored status says 'fetching' but no run is in progress; the last run's outcome was not saved",
+          warning:
+            "the stored status says 'fetching' but no run is in progress; the last run's outcome was not saved",
         };
       }
       return view;

@@ -1,6 +1,14 @@
 import path from 'node:path';
 import type { BankConnectionConfig, Config } from '../config';
-import { BankScheduler, builtinRegistry, FetchLoop, findDuplicates, institutionLabel, type ConnectionSpec, type RunOutcome } from '../bank';
+import {
+  BankScheduler,
+  builtinRegistry,
+  FetchLoop,
+  findDuplicates,
+  institutionLabel,
+  type ConnectionSpec,
+  type RunOutcome,
+} from '../bank';
 import type { BooksStore } from '../ledger';
 import type { Logger } from '../shared/logger';
 import { BankRunMemory } from './bank-run-memory';
@@ -52,15 +60,33 @@ export class BankService implements Service {
   private readonly progress = new BankProgress();
   private readonly runs = new BankRunMemory();
 
-  constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer, afterRun?: AfterRun, onRun?: (outcome: RunOutcome) => void) {
+  constructor(
+    config: Config,
+    store: BooksStore,
+    logger: Logger,
+    control: ControlServer,
+    afterRun?: AfterRun,
+    onRun?: (outcome: RunOutcome) => void,
+  ) {
     const loop = new FetchLoop({ store, registry: builtinRegistry(), logger });
     this.runs.observe(loop);
-    this.scheduler = new BankScheduler(connectionSpecsFrom(config), { loop, store, logger, afterRun, onRun });
+    this.scheduler = new BankScheduler(connectionSpecsFrom(config), {
+      loop,
+      store,
+      logger,
+      afterRun,
+      onRun,
+    });
     control.handle('bank.fetch', async (params) => {
       const names = Array.isArray(params.names) ? params.names.map(String) : [];
-      return this.scheduler.runNow(names, typeof params.since === 'string' ? { since: params.since } : {});
+      return this.scheduler.runNow(
+        names,
+        typeof params.since === 'string' ? { since: params.since } : {},
+      );
     });
-    control.handle('bank.duplicates', async (params) => findDuplicates(store, typeof params.days === 'number' ? params.days : undefined));
+    control.handle('bank.duplicates', async (params) =>
+      findDuplicates(store, typeof params.days === 'number' ? params.days : undefined),
+    );
   }
 
   start(): Promise<void> {

@@ -19,5 +19,9 @@ export function createCliLogger(configPath: string, env: NodeJS.ProcessEnv): Log
     }
     return secrets;
   };
-  return createLogger({ level: env.BOOKSYNC_CLI_LOG_LEVEL ?? 'warn', stream: process.stderr, secrets: configSecrets });
+  return createLogger({
+    level: env.BOOKSYNC_CLI_LOG_LEVEL ?? 'warn',
+    stream: process.stderr,
+    secrets: configSecrets,
+  });
 }

@@ -52,7 +52,9 @@ export class CloudSwitch implements Service {
       return (this.embedded as EmbeddedCloudLike).syncUrl;
     }
     if (this.running) {
-      this.logger.info('embedded cloud stopped: the sync now uses the configured cloud.url', { event: 'cloud.switch' });
+      this.logger.info('embedded cloud stopped: the sync now uses the configured cloud.url', {
+        event: 'cloud.switch',
+      });
       await this.stopEmbedded(Date.now() + 10_000);
     }
     return config.cloud.url;

@@ -20,7 +20,10 @@ export type ControlHandler = (params: Record<string, unknown>) => Promise<unknow
  * handler's lines follow as they are written, then `{ "id", "stream_end": true }`, or `{ "id",
  * "ok": false, "error" }` when it fails midway. Streamed lines must not start with `{"id":`.
  */
-export type ControlStreamHandler = (params: Record<string, unknown>, write: (text: string) => Promise<void>) => Promise<void>;
+export type ControlStreamHandler = (
+  params: Record<string, unknown>,
+  write: (text: string) => Promise<void>,
+) => Promise<void>;
 
 export class ControlError extends BooksyncError {}
 
@@ -95,7 +98,13 @@ export class ControlServer {
     socket.on('data', (chunk: string) => {
       buffer += chunk;
       if (buffer.length > MAX_LINE) {
-        socket.end(JSON.stringify({ id: null, ok: false, error: { code: 'CONTROL_TOO_LARGE', message: 'request too large' } }) + '\n');
+        socket.end(
+          JSON.stringify({
+            id: null,
+            ok: false,
+            error: { code: 'CONTROL_TOO_LARGE', message: 'request too large' },
+          }) + '\n',
+        );
         return;
       }
       let nl: number;
@@ -119,13 +128,19 @@ export class ControlServer {
       if (stream) return await this.answerStream(socket, id, stream, request.params);
       const handler = this.handlers.get(request.method);
       if (!handler) {
-        throw new ControlError('CONTROL_UNKNOWN_METHOD', `unknown control method '${request.method}' (known: ${this.methods().join(', ')})`);
+        throw new ControlError(
+          'CONTROL_UNKNOWN_METHOD',
+          `unknown control method '${request.method}' (known: ${this.methods().join(', ')})`,
+        );
       }
       reply = { id, ok: true, result: await handler(request.params) };
     } catch (err) {
       if (err instanceof ControlError && err.code === 'CONTROL_BAD_REQUEST') {
         // A client's mistake, not the daemon's: one warn line saying what was wrong, no stack.
-        this.logger.warn(`malformed control request: ${err.message}`, { event: 'control.bad_request', error: describeError(err) });
+        this.logger.warn(`malformed control request: ${err.message}`, {
+          event: 'control.bad_request',
+          error: describeError(err),
+        });
       } else if (!(err instanceof BooksyncError)) {
         this.logger.error('control request failed', { event: 'control.error', err });
       }
@@ -134,9 +149,17 @@ export class ControlServer {
     if (!socket.destroyed) socket.write(JSON.stringify(redactValue(reply, this.secrets())) + '\n');
   }
 
-  private async answerStream(socket: net.Socket, id: unknown, handler: ControlStreamHandler, params: unknown): Promise<void> {
+  private async answerStream(
+    socket: net.Socket,
+    id: unknown,
+    handler: ControlStreamHandler,
+    params: unknown,
+  ): Promise<void> {
     const write = (text: string): Promise<void> => {
-      if (socket.destroyed) return Promise.reject(new ControlError('CONTROL_CLOSED', 'the client closed the control connection'));
+      if (socket.destroyed)
+        return Promise.reject(
+          new ControlError('CONTROL_CLOSED', 'the client closed the control connection'),
+        );
       if (socket.write(text)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const done = (err?: Error) => {
@@ -146,18 +169,24 @@ export class ControlServer {
           else resolve();
         };
         const drained = () => done();
-        const closed = () => done(new ControlError('CONTROL_CLOSED', 'the client closed the control connection'));
+        const closed = () =>
+          done(new ControlError('CONTROL_CLOSED', 'the client closed the control connection'));
         socket.once('drain', drained);
         socket.once('close', closed);
       });
     };
     try {
       await write(JSON.stringify({ id, ok: true, stream: true }) + '\n');
-      await handler(params && typeof params === 'object' ? (params as Record<string, unknown>) : {}, write);
+      await handler(
+        params && typeof params === 'object' ? (params as Record<string, unknown>) : {},
+        write,
+      );
       await write(JSON.stringify({ id, stream_end: true }) + '\n');
     } catch (err) {
-      if (!(err instanceof BooksyncError)) this.logger.error('control stream failed', { event: 'control.error', err });
-      if (!socket.destroyed) socket.write(JSON.stringify({ id, ok: false, error: describeError(err) }) + '\n');
+      if (!(err instanceof BooksyncError))
+        this.logger.error('control stream failed', { event: 'control.error', err });
+      if (!socket.destroyed)
+        socket.write(JSON.stringify({ id, ok: false, error: describeError(err) }) + '\n');
     }
     socket.end();
   }
@@ -174,10 +203,16 @@ function parseLine(line: string): Record<string, unknown> {
   try {
     request = JSON.parse(line);
   } catch (err) {
-    throw new ControlError('CONTROL_BAD_REQUEST', `the request is not JSON (${(err as Error).message})`);
+    throw new ControlError(
+      'CONTROL_BAD_REQUEST',
+      `the request is not JSON (${(err as Error).message})`,
+    );
   }
   if (request === null || typeof request !== 'object' || Array.isArray(request)) {
-    throw new ControlError('CONTROL_BAD_REQUEST', 'the request must be a JSON object with a method');
+    throw new ControlError(
+      'CONTROL_BAD_REQUEST',
+      'the request must be a JSON object with a method',
+    );
   }
   return request as Record<string, unknown>;
 }
@@ -185,8 +220,10 @@ function parseLine(line: string): Record<string, unknown> {
 /** `{ "method": string, "params"?: object }`, else `CONTROL_BAD_REQUEST`. */
 function checkRequest(request: Record<string, unknown>): ControlRequest {
   const { method, params = {} } = request;
-  if (typeof method !== 'string' || method === '') throw new ControlError('CONTROL_BAD_REQUEST', "the request has no 'method' string");
-  if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new ControlError('CONTROL_BAD_REQUEST', "'params' must be a JSON object");
+  if (typeof method !== 'string' || method === '')
+    throw new ControlError('CONTROL_BAD_REQUEST', "the request has no 'method' string");
+  if (params === null || typeof params !== 'object' || Array.isArray(params))
+    throw new ControlError('CONTROL_BAD_REQUEST', "'params' must be a JSON object");
   return { method, params: params as Record<string, unknown> };
 }
 
@@ -197,14 +234,24 @@ export class DaemonNotRunningError extends BooksyncError {}
  * One request over the control socket. Rejects with DaemonNotRunningError when nothing listens
  * (no socket, or a stale one), and with a BooksyncError carrying the daemon's code on a failed call.
  */
-export function controlRequest(socketPath: string, method: string, params: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<unknown> {
+export function controlRequest(
+  socketPath: string,
+  method: string,
+  params: Record<string, unknown> = {},
+  timeoutMs = 30_000,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(socketPath);
     let buffer = '';
     let connected = false;
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new ControlError('CONTROL_TIMEOUT', `the daemon did not answer '${method}' within ${timeoutMs} ms`));
+      reject(
+        new ControlError(
+          'CONTROL_TIMEOUT',
+          `the daemon did not answer '${method}' within ${timeoutMs} ms`,
+        ),
+      );
     }, timeoutMs);
     socket.setEncoding('utf8');
     socket.on('connect', () => {
@@ -218,19 +265,46 @@ export function controlRequest(socketPath: string, method: string, params: Recor
       clearTimeout(timer);
       socket.end();
       try {
-        const reply = JSON.parse(buffer.slice(0, nl)) as { ok: boolean; result?: unknown; error?: { code: string; message: string } };
+        const reply = JSON.parse(buffer.slice(0, nl)) as {
+          ok: boolean;
+          result?: unknown;
+          error?: { code: string; message: string };
+        };
         if (reply.ok) resolve(reply.result);
-        else reject(new ControlError(reply.error?.code ?? 'CONTROL_FAILED', reply.error?.message ?? 'the daemon reported an error'));
+        else
+          reject(
+            new ControlError(
+              reply.error?.code ?? 'CONTROL_FAILED',
+              reply.error?.message ?? 'the daemon reported an error',
+            ),
+          );
       } catch (err) {
-        reject(new ControlError('CONTROL_BAD_REPLY', 'the daemon sent an unreadable reply', { cause: err }));
+        reject(
+          new ControlError('CONTROL_BAD_REPLY', 'the daemon sent an unreadable reply', {
+            cause: err,
+          }),
+        );
       }
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (!connected && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')) {
-        reject(new DaemonNotRunningError('DAEMON_NOT_RUNNING', 'no booksync daemon is running on this state directory', { cause: err }));
+      if (
+        !connected &&
+        (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')
+      ) {
+        reject(
+          new DaemonNotRunningError(
+            'DAEMON_NOT_RUNNING',
+            'no booksync daemon is running on this state directory',
+            { cause: err },
+          ),
+        );
       } else {
-        reject(new ControlError('CONTROL_FAILED', `control socket error: ${err.message}`, { cause: err }));
+        reject(
+          new ControlError('CONTROL_FAILED', `control socket error: ${err.message}`, {
+            cause: err,
+          }),
+        );
       }
     });
   });
@@ -241,7 +315,13 @@ export function controlRequest(socketPath: string, method: string, params: Recor
  * waits while the promise it returns is pending. Resolves at the stream's end; rejects with the
  * daemon's error, DaemonNotRunningError, or CONTROL_TIMEOUT after `idleMs` without a byte.
  */
-export function controlStream(socketPath: string, method: string, params: Record<string, unknown>, onLine: (line: string) => Promise<void> | void, idleMs = 120_000): Promise<void> {
+export function controlStream(
+  socketPath: string,
+  method: string,
+  params: Record<string, unknown>,
+  onLine: (line: string) => Promise<void> | void,
+  idleMs = 120_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(socketPath);
     let buffer = '';
@@ -257,7 +337,14 @@ export function controlStream(socketPath: string, method: string, params: Record
       if (err) reject(err);
       else resolve();
     };
-    socket.setTimeout(idleMs, () => settle(new ControlError('CONTROL_TIMEOUT', `the daemon sent nothing for '${method}' within ${idleMs} ms`)));
+    socket.setTimeout(idleMs, () =>
+      settle(
+        new ControlError(
+          'CONTROL_TIMEOUT',
+          `the daemon sent nothing for '${method}' within ${idleMs} ms`,
+        ),
+      ),
+    );
     socket.setEncoding('utf8');
     socket.on('connect', () => {
       connected = true;
@@ -265,19 +352,33 @@ export function controlStream(socketPath: string, method: string, params: Record
     });
     const control = (line: string): boolean => {
       if (started && !line.startsWith('{"id":')) return false;
-      let reply: { ok?: boolean; stream?: boolean; stream_end?: boolean; error?: { code: string; message: string } };
+      let reply: {
+        ok?: boolean;
+        stream?: boolean;
+        stream_end?: boolean;
+        error?: { code: string; message: string };
+      };
       try {
         reply = JSON.parse(line) as typeof reply;
       } catch (err) {
-        settle(new ControlError('CONTROL_BAD_REPLY', 'the daemon sent an unreadable reply', { cause: err }));
+        settle(
+          new ControlError('CONTROL_BAD_REPLY', 'the daemon sent an unreadable reply', {
+            cause: err,
+          }),
+        );
         return true;
       }
-      if (reply.ok === false) settle(new ControlError(reply.error?.code ?? 'CONTROL_FAILED', reply.error?.message ?? 'the daemon reported an error'));
+      if (reply.ok === false)
+        settle(
+          new ControlError(
+            reply.error?.code ?? 'CONTROL_FAILED',
+            reply.error?.message ?? 'the daemon reported an error',
+          ),
+        );
       else if (reply.stream_end) {
         ended = true;
         queue.then(() => settle(), settle);
-      }
-      else if (reply.stream) started = true;
+      } else if (reply.stream) started = true;
       else settle(new ControlError('CONTROL_BAD_REPLY', `the daemon did not stream '${method}'`));
       return true;
     };
@@ -302,12 +403,35 @@ export function controlStream(socketPath: string, method: string, params: Record
         }
       }
     });
-    socket.on('end', () => ended || settle(new ControlError('CONTROL_CLOSED', `the daemon closed the connection before '${method}' ended`)));
+    socket.on(
+      'end',
+      () =>
+        ended ||
+        settle(
+          new ControlError(
+            'CONTROL_CLOSED',
+            `the daemon closed the connection before '${method}' ended`,
+          ),
+        ),
+    );
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (!connected && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')) {
-        settle(new DaemonNotRunningError('DAEMON_NOT_RUNNING', 'no booksync daemon is running on this state directory', { cause: err }));
+      if (
+        !connected &&
+        (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')
+      ) {
+        settle(
+          new DaemonNotRunningError(
+            'DAEMON_NOT_RUNNING',
+            'no booksync daemon is running on this state directory',
+            { cause: err },
+          ),
+        );
       } else {
-        settle(new ControlError('CONTROL_FAILED', `control socket error: ${err.message}`, { cause: err }));
+        settle(
+          new ControlError('CONTROL_FAILED', `control socket error: ${err.message}`, {
+            cause: err,
+          }),
+        );
       }
     });
   });

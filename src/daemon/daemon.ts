@@ -67,7 +67,10 @@ export class Daemon {
   /** Resolves with the process exit code once the daemon has stopped. */
   readonly done: Promise<number>;
 
-  private constructor(private readonly options: DaemonOptions, config: Config) {
+  private constructor(
+    private readonly options: DaemonOptions,
+    config: Config,
+  ) {
     this.config = config;
     this.logger = createLogger({
       level: config.log.level,
@@ -75,12 +78,24 @@ export class Daemon {
       stream: options.stdout,
       secrets: () => this.secrets(),
       defaultMeta: { pid: process.pid },
-      format: effectiveLogFormat(config.log.format, options.env ?? process.env, options.stdout ? false : process.stdout.isTTY === true),
+      format: effectiveLogFormat(
+        config.log.format,
+        options.env ?? process.env,
+        options.stdout ? false : process.stdout.isTTY === true,
+      ),
     });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     // The books answering a read is part of the watchdog's liveness check (a missing id is enough).
-    const books = { name: 'books', check: async () => void (await this.store.get('booksync-watchdog-probe')) };
-    this.systemd = new SystemdIntegration({ env: options.env ?? process.env, logger: this.logger, services: () => this.services, probes: () => [books] });
+    const books = {
+      name: 'books',
+      check: async () => void (await this.store.get('booksync-watchdog-probe')),
+    };
+    this.systemd = new SystemdIntegration({
+      env: options.env ?? process.env,
+      logger: this.logger,
+      services: () => this.services,
+      probes: () => [books],
+    });
   }
 
   /** What to mask in logs and control answers: the config's secrets and those services made (the embedded cloud's password). */
@@ -105,7 +120,10 @@ export class Daemon {
     } catch (err) {
       // A refusal booksync raised on purpose is its code and message; only an unforeseen error keeps its stack.
       const detail = err instanceof BooksyncError ? describeError(err) : { err };
-      daemon.logger.error(`daemon failed to start: ${describeError(err).message}`, { event: 'daemon.start_failed', ...detail });
+      daemon.logger.error(`daemon failed to start: ${describeError(err).message}`, {
+        event: 'daemon.start_failed',
+        ...detail,
+      });
       await daemon.closeResources();
       await daemon.flushLogs();
       throw err;
@@ -117,10 +135,21 @@ export class Daemon {
     const { config, logger } = this;
     const paths = statePaths(config.state_dir);
     const looser = ensurePrivateDir(config.state_dir);
-    logger.info('booksync starting', { event: 'daemon.start', version: VERSION, config: this.options.configPath, state_dir: config.state_dir });
-    if (looser !== undefined) logger.warn(`state directory ${config.state_dir} was mode 0${looser.toString(8)}; now 0700 (it holds the books and credentials)`, { event: 'daemon.state_dir_mode', state_dir: config.state_dir });
+    logger.info('booksync starting', {
+      event: 'daemon.start',
+      version: VERSION,
+      config: this.options.configPath,
+      state_dir: config.state_dir,
+    });
+    if (looser !== undefined)
+      logger.warn(
+        `state directory ${config.state_dir} was mode 0${looser.toString(8)}; now 0700 (it holds the books and credentials)`,
+        { event: 'daemon.state_dir_mode', state_dir: config.state_dir },
+      );
     try {
-      this.store = await BooksStore.open(paths.books, { logger: logger.child({ component: 'ledger' }) });
+      this.store = await BooksStore.open(paths.books, {
+        logger: logger.child({ component: 'ledger' }),
+      });
     } catch (err) {
       if (err instanceof BooksyncError && err.code === 'STORE_LOCKED') {
         const pid = readPid(paths.pidFile);
@@ -133,7 +162,9 @@ export class Daemon {
       throw err;
     }
     fs.writeFileSync(paths.pidFile, `${process.pid}\n`);
-    this.control = new ControlServer(paths.socket, logger.child({ component: 'control' }), () => this.secrets());
+    this.control = new ControlServer(paths.socket, logger.child({ component: 'control' }), () =>
+      this.secrets(),
+    );
     this.control.handle('status', async () => this.status());
     this.control.handle('reload', async () => ({ applied: await this.reload() }));
     this.services = (this.options.services ?? (() => []))({
@@ -144,7 +175,13 @@ export class Daemon {
       control: this.control,
       env: this.options.env ?? process.env,
     });
-    registerBackup(this.control, () => this.store, () => this.services, config.state_dir, logger.child({ component: 'backup' }));
+    registerBackup(
+      this.control,
+      () => this.store,
+      () => this.services,
+      config.state_dir,
+      logger.child({ component: 'backup' }),
+    );
     for (const service of this.services) {
       await service.start();
     }
@@ -184,36 +221,57 @@ export class Daemon {
     if (this.stopping) return false;
     let next: Config;
     try {
-      next = loadConfig(this.options.configPath, { env: this.options.env ?? process.env, preflight: true });
+      next = loadConfig(this.options.configPath, {
+        env: this.options.env ?? process.env,
+        preflight: true,
+      });
     } catch (err) {
-      const issues = err instanceof ConfigError ? err.issues.map(formatIssue) : [describeError(err).message];
-      this.logger.error('new config is invalid; keeping the old one', { event: 'config.invalid', config: this.options.configPath, errors: issues });
+      const issues =
+        err instanceof ConfigError ? err.issues.map(formatIssue) : [describeError(err).message];
+      this.logger.error('new config is invalid; keeping the old one', {
+        event: 'config.invalid',
+        config: this.options.configPath,
+        errors: issues,
+      });
       return false;
     }
     if (next.state_dir !== this.config.state_dir) {
-      this.logger.error('state_dir cannot change on reload; restart the service to move it; keeping the old config', {
-        event: 'config.invalid',
-        config: this.options.configPath,
-        errors: [`state_dir: changed from ${this.config.state_dir} to ${next.state_dir}`],
-      });
+      this.logger.error(
+        'state_dir cannot change on reload; restart the service to move it; keeping the old config',
+        {
+          event: 'config.invalid',
+          config: this.options.configPath,
+          errors: [`state_dir: changed from ${this.config.state_dir} to ${next.state_dir}`],
+        },
+      );
       return false;
     }
     const previous = this.config;
     try {
       for (const service of this.services) await service.reload?.(next);
     } catch (err) {
-      this.logger.error('a service could not apply the new config; keeping the old one', { event: 'config.invalid', err });
+      this.logger.error('a service could not apply the new config; keeping the old one', {
+        event: 'config.invalid',
+        err,
+      });
       for (const service of this.services) await service.reload?.(previous).catch(() => undefined);
       return false;
     }
     this.config = next;
     this.logger.level = next.log.level;
-    this.logger.info('config reloaded', { event: 'config.reload', config: this.options.configPath });
+    this.logger.info('config reloaded', {
+      event: 'config.reload',
+      config: this.options.configPath,
+    });
     return true;
   }
 
   async status(): Promise<StatusReport> {
-    const report = await baseStatus(this.config, this.store, statePaths(this.config.state_dir).books);
+    const report = await baseStatus(
+      this.config,
+      this.store,
+      statePaths(this.config.state_dir).books,
+    );
     report.running = true;
     report.pid = process.pid;
     report.started_at = this.startedAt.toISOString();
@@ -252,14 +310,26 @@ export class Daemon {
         // A service that does not honour the deadline must not keep the books open past it.
         const left = Math.max(0, deadline - Date.now());
         let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), left)));
-        const outcome = await Promise.race([service.stop(deadline).then(() => 'stopped' as const), late]);
+        const late = new Promise<'late'>(
+          (resolve) => (timer = setTimeout(() => resolve('late'), left)),
+        );
+        const outcome = await Promise.race([
+          service.stop(deadline).then(() => 'stopped' as const),
+          late,
+        ]);
         clearTimeout(timer);
         if (outcome === 'late') {
-          this.logger.warn(`service ${service.name} did not stop by the deadline; abandoning its in-flight work`, { event: 'daemon.service_stop_late', service: service.name });
+          this.logger.warn(
+            `service ${service.name} did not stop by the deadline; abandoning its in-flight work`,
+            { event: 'daemon.service_stop_late', service: service.name },
+          );
         }
       } catch (err) {
-        this.logger.error(`service ${service.name} did not stop cleanly`, { event: 'daemon.service_stop_failed', service: service.name, err });
+        this.logger.error(`service ${service.name} did not stop cleanly`, {
+          event: 'daemon.service_stop_failed',
+          service: service.name,
+          err,
+        });
       }
     }
     if (this.store) {
@@ -277,11 +347,22 @@ export class Daemon {
       if (pending === 0) return resolve();
       const timer = setTimeout(resolve, 2000);
       for (const t of transports) {
-        const stream = t as unknown as { _writableState?: { length: number }; once: (e: string, f: () => void) => void };
+        const stream = t as unknown as {
+          _writableState?: { length: number };
+          once: (e: string, f: () => void) => void;
+        };
         if (!stream._writableState || stream._writableState.length === 0) {
-          if (--pending === 0) { clearTimeout(timer); resolve(); }
+          if (--pending === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
         } else {
-          stream.once('drain', () => { if (--pending === 0) { clearTimeout(timer); resolve(); } });
+          stream.once('drain', () => {
+            if (--pending === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
         }
       }
     });

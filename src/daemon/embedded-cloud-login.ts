@@ -14,7 +14,10 @@ export const EMBEDDED_CLOUD_USER = 'booksync';
 
 /** Where the embedded cloud keeps its data and its login inside the state directory. */
 export function embeddedCloudPaths(stateDir: string) {
-  return { data: path.join(stateDir, 'cloud'), credentials: path.join(stateDir, 'cloud-credentials') };
+  return {
+    data: path.join(stateDir, 'cloud'),
+    credentials: path.join(stateDir, 'cloud-credentials'),
+  };
 }
 
 export interface CloudLogin {
@@ -29,21 +32,29 @@ export class CloudCredentialsError extends BooksyncError {}
 export async function loadOrCreateLogin(file: string): Promise<CloudLogin> {
   const stored = await readPrivateFile(file);
   if (stored === undefined) {
-    const login = { username: EMBEDDED_CLOUD_USER, password: randomBytes(24).toString('base64url') };
+    const login = {
+      username: EMBEDDED_CLOUD_USER,
+      password: randomBytes(24).toString('base64url'),
+    };
     await writePrivateFile(file, `${login.username}:${login.password}\n`);
     return login;
   }
   const line = stored.trim();
   const colon = line.indexOf(':');
   if (colon <= 0 || colon === line.length - 1 || /\s/.test(line)) {
-    throw new CloudCredentialsError('CLOUD_CREDENTIALS_INVALID', `the embedded cloud's credentials file ${file} is not one line 'user:password'; fix it, or delete it to have a new password generated at the next start`, {
-      details: { file },
-    });
+    throw new CloudCredentialsError(
+      'CLOUD_CREDENTIALS_INVALID',
+      `the embedded cloud's credentials file ${file} is not one line 'user:password'; fix it, or delete it to have a new password generated at the next start`,
+      {
+        details: { file },
+      },
+    );
   }
   return { username: line.slice(0, colon), password: line.slice(colon + 1) };
 }
 
-const digest = (text: string): Uint8Array => new Uint8Array(createHash('sha256').update(text, 'utf8').digest());
+const digest = (text: string): Uint8Array =>
+  new Uint8Array(createHash('sha256').update(text, 'utf8').digest());
 
 /**
  * Lets a request through only with `Authorization: Basic` for the login; anything else gets 401

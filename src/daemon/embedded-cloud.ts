@@ -4,14 +4,22 @@ import express from 'express';
 import { Deadline } from '../shared/deadline';
 import type { Logger } from '../shared/logger';
 import { ensurePrivateDir } from '../shared/private-file';
-import { embeddedCloudPaths, loadOrCreateLogin, requireLogin, type CloudLogin } from './embedded-cloud-login';
+import {
+  embeddedCloudPaths,
+  loadOrCreateLogin,
+  requireLogin,
+  type CloudLogin,
+} from './embedded-cloud-login';
 import type { Service } from './service';
 
 // express-pouchdb and pouchdb-node ship no types; their use here is small and local.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const PouchDB = require('pouchdb-node') as { defaults(opts: Record<string, unknown>): unknown };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const expressPouchDB = require('express-pouchdb') as (pouch: unknown, opts: Record<string, unknown>) => express.Handler;
+const expressPouchDB = require('express-pouchdb') as (
+  pouch: unknown,
+  opts: Record<string, unknown>,
+) => express.Handler;
 
 /**
  * The embedded "cloud" of the quick start: a CouchDB-protocol server (express-pouchdb, the server
@@ -69,7 +77,14 @@ export class EmbeddedCloud implements Service {
     app.disable('x-powered-by');
     app.use(requireLogin(login));
     const Pouch = PouchDB.defaults({ prefix: this.dataDir + path.sep });
-    app.use('/', expressPouchDB(Pouch, { mode: 'minimumForPouchDB', inMemoryConfig: true, logPath: path.join(this.dataDir, 'log.txt') }));
+    app.use(
+      '/',
+      expressPouchDB(Pouch, {
+        mode: 'minimumForPouchDB',
+        inMemoryConfig: true,
+        logPath: path.join(this.dataDir, 'log.txt'),
+      }),
+    );
     const server = app.listen(this.port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
@@ -83,14 +98,31 @@ export class EmbeddedCloud implements Service {
     let created: Response;
     try {
       const authorization = `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}`;
-      created = await deadline.race(fetch(deadline.hold(new Request(this.urlValue, { method: 'PUT', headers: { authorization }, signal: deadline.signal }))));
+      created = await deadline.race(
+        fetch(
+          deadline.hold(
+            new Request(this.urlValue, {
+              method: 'PUT',
+              headers: { authorization },
+              signal: deadline.signal,
+            }),
+          ),
+        ),
+      );
     } finally {
       deadline.clear();
     }
     if (created.status !== 201 && created.status !== 412) {
-      throw new Error(`embedded cloud could not create database ${this.database}: HTTP ${created.status}`);
+      throw new Error(
+        `embedded cloud could not create database ${this.database}: HTTP ${created.status}`,
+      );
     }
-    this.logger.info(`embedded cloud listening on ${this.urlValue}`, { event: 'cloud.embedded', url: this.urlValue, data_dir: this.dataDir, credentials_file: this.credentialsFile });
+    this.logger.info(`embedded cloud listening on ${this.urlValue}`, {
+      event: 'cloud.embedded',
+      url: this.urlValue,
+      data_dir: this.dataDir,
+      credentials_file: this.credentialsFile,
+    });
   }
 
   async stop(): Promise<void> {
@@ -102,6 +134,10 @@ export class EmbeddedCloud implements Service {
   }
 
   async status(): Promise<Record<string, unknown>> {
-    return { url: this.urlValue ?? null, data_dir: this.dataDir, credentials_file: this.credentialsFile };
+    return {
+      url: this.urlValue ?? null,
+      data_dir: this.dataDir,
+      credentials_file: this.credentialsFile,
+    };
   }
 }

@@ -21,7 +21,11 @@ export function automationConfigFrom(config: Config, logger: Logger): Automation
   const l = config.ledger;
   return {
     connections: Object.entries(l.connections).map(([connection, m]) => ({ connection, ...m })),
-    rules: l.reconcile.rules.map((r) => (r.kind === 'amount_window' ? { kind: r.kind, tolerance: r.tolerance, days: r.days } : { kind: r.kind })),
+    rules: l.reconcile.rules.map((r) =>
+      r.kind === 'amount_window'
+        ? { kind: r.kind, tolerance: r.tolerance, days: r.days }
+        : { kind: r.kind },
+    ),
     post_moves: l.post_moves,
     accounts: { ...l.accounts },
     logger,
@@ -48,10 +52,19 @@ export class LedgerService implements Service {
   ) {
     this.config = config;
     this.logger = logger.child({ component: 'ledger' });
-    control.handle('ledger.report', async (p) => ledgerReport(this.store, { date: p.date as string | undefined, include_draft: Boolean(p.include_draft) }));
+    control.handle('ledger.report', async (p) =>
+      ledgerReport(this.store, {
+        date: p.date as string | undefined,
+        include_draft: Boolean(p.include_draft),
+      }),
+    );
     control.handle('ledger.pending', async () => pendingLines(this.store));
-    control.handle('ledger.reconcile', async (p) => reconcileLine(this.store, String(p.line), String(p.invoice), this.options()));
-    control.handle('ledger.undo', async (p) => undoReconciliation(this.store, String(p.line), this.options()));
+    control.handle('ledger.reconcile', async (p) =>
+      reconcileLine(this.store, String(p.line), String(p.invoice), this.options()),
+    );
+    control.handle('ledger.undo', async (p) =>
+      undoReconciliation(this.store, String(p.line), this.options()),
+    );
     control.handle('ledger.automate', async (p) => this.automate(String(p.connection)));
   }
 
@@ -62,7 +75,11 @@ export class LedgerService implements Service {
   async start(): Promise<void> {
     if (this.config.ledger.chart) {
       const result = await ensureCompany(this.store, loadCompanyFile(this.config.ledger.chart));
-      this.logger.info(`company file ${this.config.ledger.chart} applied`, { event: 'ledger.chart', file: this.config.ledger.chart, ...result });
+      this.logger.info(`company file ${this.config.ledger.chart} applied`, {
+        event: 'ledger.chart',
+        file: this.config.ledger.chart,
+        ...result,
+      });
     }
   }
 
@@ -83,14 +100,17 @@ export class LedgerService implements Service {
     const result = await this.automate(outcome.connection);
     if (result.skipped) return;
     this.onPosted?.(outcome.connection, result.posting?.posted.length ?? 0);
-    this.logger.info(`${outcome.connection}: ${result.posting?.posted.length ?? 0} lines posted, ${result.reconcile?.matched.length ?? 0} reconciled`, {
-      event: 'ledger.automate',
-      connection: outcome.connection,
-      posted: result.posting?.posted.length ?? 0,
-      refused: result.posting?.refused.length ?? 0,
-      reconciled: result.reconcile?.matched.length ?? 0,
-      unmatched: result.reconcile?.unmatched.length ?? 0,
-    });
+    this.logger.info(
+      `${outcome.connection}: ${result.posting?.posted.length ?? 0} lines posted, ${result.reconcile?.matched.length ?? 0} reconciled`,
+      {
+        event: 'ledger.automate',
+        connection: outcome.connection,
+        posted: result.posting?.posted.length ?? 0,
+        refused: result.posting?.refused.length ?? 0,
+        reconciled: result.reconcile?.matched.length ?? 0,
+        unmatched: result.reconcile?.unmatched.length ?? 0,
+      },
+    );
   };
 
   async status(): Promise<Record<string, unknown>> {
@@ -99,7 +119,15 @@ export class LedgerService implements Service {
     return {
       company: this.config.ledger.company.name,
       unreconciled_lines: pending.length,
-      balances: checks.map((c) => ({ connection: (c as { connection?: string }).connection, account: c.account, books: c.books, bank: c.bank, difference: c.difference, ok: c.ok, checked_at: c.checked_at })),
+      balances: checks.map((c) => ({
+        connection: (c as { connection?: string }).connection,
+        account: c.account,
+        books: c.books,
+        bank: c.bank,
+        difference: c.difference,
+        ok: c.ok,
+        checked_at: c.checked_at,
+      })),
     };
   }
 }

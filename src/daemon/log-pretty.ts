@@ -24,7 +24,14 @@ export function prettyLine(json: string): string {
   } catch {
     return json;
   }
-  const parts = [String(line.ts ?? ''), String(line.level ?? '').toUpperCase().padEnd(5), String(line.event ?? 'log'), String(line.msg ?? '')];
+  const parts = [
+    String(line.ts ?? ''),
+    String(line.level ?? '')
+      .toUpperCase()
+      .padEnd(5),
+    String(line.event ?? 'log'),
+    String(line.msg ?? ''),
+  ];
   let stack = '';
   for (const [key, value] of Object.entries(line)) {
     if (HEAD.has(key)) continue;
@@ -51,7 +58,11 @@ export const prettyFormat = winston.format((info) => {
  * $JOURNAL_STREAM (systemd.exec(5), "Environment variables in spawned processes"); a terminal
  * gets pretty lines; a pipe or file gets JSON.
  */
-export function effectiveLogFormat(format: LogFormat, env: NodeJS.ProcessEnv, isTTY: boolean): 'json' | 'pretty' {
+export function effectiveLogFormat(
+  format: LogFormat,
+  env: NodeJS.ProcessEnv,
+  isTTY: boolean,
+): 'json' | 'pretty' {
   if (format !== 'auto') return format;
   if (env.JOURNAL_STREAM) return 'json';
   return isTTY ? 'pretty' : 'json';

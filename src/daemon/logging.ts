@@ -41,7 +41,10 @@ export interface LoggerOptions {
 function lineFormat(secrets: () => readonly string[]) {
   return winston.format((info) => {
     const list = secrets();
-    const { level, message, timestamp, ...rest } = info as Record<string | symbol, unknown> & { level: string; message: unknown };
+    const { level, message, timestamp, ...rest } = info as Record<string | symbol, unknown> & {
+      level: string;
+      message: unknown;
+    };
     const out: Record<string, unknown> = { ts: timestamp ?? new Date().toISOString(), level };
     const fields = rest as Record<string, unknown>;
     out.event = fields.event ?? 'log';
@@ -81,7 +84,12 @@ export function createLogger(options: LoggerOptions): Logger {
   ];
   if (options.file) {
     tightenLogFile(options.file);
-    transports.push(new winston.transports.File({ filename: options.file, options: { flags: 'a', mode: LOG_FILE_MODE } }));
+    transports.push(
+      new winston.transports.File({
+        filename: options.file,
+        options: { flags: 'a', mode: LOG_FILE_MODE },
+      }),
+    );
   }
   return winston.createLogger({
     level: options.level,

@@ -16,7 +16,11 @@ export async function withDaemonOrStore<T>(
   env: NodeJS.ProcessEnv,
   logger: Logger,
   viaDaemon: (socket: string) => Promise<T>,
-  direct: (store: BooksStore, config: ReturnType<typeof loadConfig>, booksPath: string) => Promise<T>,
+  direct: (
+    store: BooksStore,
+    config: ReturnType<typeof loadConfig>,
+    booksPath: string,
+  ) => Promise<T>,
   opts: { directNeedsSecrets?: boolean } = {},
 ): Promise<T> {
   // The daemon has its own secrets; only work done here on the books may need them.
@@ -33,7 +37,11 @@ export async function withDaemonOrStore<T>(
     store = await BooksStore.open(paths.books, { logger });
   } catch (err) {
     if (err instanceof BooksyncError && err.code === 'STORE_LOCKED') {
-      throw new StateDirInUseError('STATE_DIR_IN_USE', `the books in ${config.state_dir} are held by a booksync process that does not answer on ${paths.socket}`, { cause: err });
+      throw new StateDirInUseError(
+        'STATE_DIR_IN_USE',
+        `the books in ${config.state_dir} are held by a booksync process that does not answer on ${paths.socket}`,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -45,7 +53,11 @@ export async function withDaemonOrStore<T>(
 }
 
 /** `booksync status`: from the running daemon, or from the books when it is not running. */
-export function readStatus(configPath: string, env: NodeJS.ProcessEnv, logger: Logger): Promise<StatusReport> {
+export function readStatus(
+  configPath: string,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): Promise<StatusReport> {
   return withDaemonOrStore(
     configPath,
     env,
@@ -54,7 +66,11 @@ export function readStatus(configPath: string, env: NodeJS.ProcessEnv, logger: L
     async (store, config, booksPath) => {
       const report = await baseStatus(config, store, booksPath);
       // Where to find the embedded cloud's login even while it is not running.
-      if (config.cloud.embedded) report.services.cloud = { url: null, credentials_file: embeddedCloudPaths(config.state_dir).credentials };
+      if (config.cloud.embedded)
+        report.services.cloud = {
+          url: null,
+          credentials_file: embeddedCloudPaths(config.state_dir).credentials,
+        };
       return report;
     },
   );

@@ -18,6 +18,9 @@
  *   others cannot reuse (peak RSS: BENCHMARKS.md, Sync). A common setting for Node services
  *   with native threads.
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=100'];
+export const DAEMON_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=8',
+  '--heap-growing-percent=100',
+];
 
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };

@@ -16,7 +16,11 @@ export interface StatusReport {
 }
 
 /** Builds the part of the status every caller has: config summary and document counts. */
-export async function baseStatus(config: Config, store: BooksStore, storePath: string): Promise<StatusReport> {
+export async function baseStatus(
+  config: Config,
+  store: BooksStore,
+  storePath: string,
+): Promise<StatusReport> {
   const documents = await store.countByType();
   const total = Object.values(documents).reduce((a, b) => a + b, 0);
   return {

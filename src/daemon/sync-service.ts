@@ -5,13 +5,25 @@ import { sameContent } from '../shared/canonical-json';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
-import { openSync, type ConflictChoice, type SyncEngine, type SyncRuntime, type SyncSetup, type SyncTypeOptions } from '../sync';
+import {
+  openSync,
+  type ConflictChoice,
+  type SyncEngine,
+  type SyncRuntime,
+  type SyncSetup,
+  type SyncTypeOptions,
+} from '../sync';
 import type { ControlServer } from './control';
 import type { Service } from './service';
 import { ProgressClock, syncQuietLimitMs } from './systemd/progress';
 
 /** Builds the engine's plain options from the config (the engine does not know the config). */
-export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStore, logger: Logger): SyncSetup {
+export function syncSetupFrom(
+  config: Config,
+  cloudUrl: string,
+  books: BooksStore,
+  logger: Logger,
+): SyncSetup {
   const s = config.sync;
   const types: Record<string, SyncTypeOptions> = {};
   for (const [type, rule] of Object.entries(s.types)) {
@@ -19,7 +31,11 @@ export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStor
       direction: rule.direction,
       conflict: rule.conflict,
       tie_breaker: rule.tie_breaker ?? undefined,
-      exclude: { push: [...rule.exclude.push], pull: [...rule.exclude.pull], both: [...rule.exclude.both] },
+      exclude: {
+        push: [...rule.exclude.push],
+        pull: [...rule.exclude.pull],
+        both: [...rule.exclude.both],
+      },
     };
   }
   return {
@@ -28,7 +44,13 @@ export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStor
     cloud: {
       // A cluster's node URLs: the engine fails over between them.
       url: config.cloud.embedded || config.cloud.urls.length < 2 ? cloudUrl : config.cloud.urls,
-      auth: config.cloud.auth ? { method: config.cloud.auth.method, username: config.cloud.auth.username, password: config.cloud.auth.password } : undefined,
+      auth: config.cloud.auth
+        ? {
+            method: config.cloud.auth.method,
+            username: config.cloud.auth.username,
+            password: config.cloud.auth.password,
+          }
+        : undefined,
       requestTimeoutMs: config.cloud.request_timeout_ms,
       compression: config.cloud.compression,
     },
@@ -42,7 +64,11 @@ export function syncSetupFrom(config: Config, cloudUrl: string, books: BooksStor
     backoffMaxMs: s.backoff_max_ms,
     authRetryMs: s.auth_retry_ms,
     types,
-    default: { direction: s.default.direction, conflict: s.default.conflict, tie_breaker: s.default.tie_breaker ?? undefined },
+    default: {
+      direction: s.default.direction,
+      conflict: s.default.conflict,
+      tie_breaker: s.default.tie_breaker ?? undefined,
+    },
   };
 }
 
@@ -74,7 +100,9 @@ export class SyncService implements Service {
     this.config = config;
     control.handle('conflicts.list', async () => this.engine().listConflicts());
     control.handle('conflicts.resolved', async () => this.engine().listResolved());
-    control.handle('conflicts.resolve', async (params) => this.engine().resolveConflict(String(params.id), params.choice as ConflictChoice));
+    control.handle('conflicts.resolve', async (params) =>
+      this.engine().resolveConflict(String(params.id), params.choice as ConflictChoice),
+    );
     control.handle('sync.now', async () => this.engine().syncOnce());
     control.handle('sync.strip_excluded', async () => this.engine().stripExcluded());
   }
@@ -85,7 +113,9 @@ export class SyncService implements Service {
   }
 
   async start(): Promise<void> {
-    this.runtime = await openSync(syncSetupFrom(this.config, await this.cloudUrl(this.config), this.books, this.logger));
+    this.runtime = await openSync(
+      syncSetupFrom(this.config, await this.cloudUrl(this.config), this.books, this.logger),
+    );
     const engine = this.runtime.engine;
     this.onEngine?.(engine);
     this.progress.beat();
@@ -118,7 +148,11 @@ export class SyncService implements Service {
   }
 
   backupLevels(): Record<string, LevelDown> {
-    if (!this.runtime) throw new BooksyncError('BACKUP_UNAVAILABLE', 'sync is restarting (its bookkeeping is closed); try the backup again in a moment');
+    if (!this.runtime)
+      throw new BooksyncError(
+        'BACKUP_UNAVAILABLE',
+        'sync is restarting (its bookkeeping is closed); try the backup again in a moment',
+      );
     return { sync: this.runtime.bookkeeping.level };
   }
 
@@ -130,9 +164,18 @@ export class SyncService implements Service {
     if (!this.runtime) return { state: 'stopped' };
     const status: Record<string, unknown> = { ...this.runtime.engine.status() };
     try {
-      const [info, checkpoint] = await Promise.all([this.books.db.info(), this.runtime.bookkeeping.checkpoint('push')]);
+      const [info, checkpoint] = await Promise.all([
+        this.books.db.info(),
+        this.runtime.bookkeeping.checkpoint('push'),
+      ]);
       const seq = info.update_seq;
-      if (typeof seq === 'number') status.pending_push = typeof checkpoint === 'number' ? Math.max(0, seq - checkpoint) : checkpoint === undefined ? seq : status.pending_push;
+      if (typeof seq === 'number')
+        status.pending_push =
+          typeof checkpoint === 'number'
+            ? Math.max(0, seq - checkpoint)
+            : checkpoint === undefined
+              ? seq
+              : status.pending_push;
     } catch (err) {
       status.pending_push = null;
       status.warning = `the pending count could not be read: ${describeError(err).message}`;

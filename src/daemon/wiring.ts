@@ -25,15 +25,33 @@ export function wireServices(ctx: ServiceContext): Service[] {
   services.push(ops);
   // The embedded cloud runs while the config says `cloud.url: embedded`; a reload may switch
   // between it and a real cloud URL (cloud-switch.ts), and the sync follows the URL.
-  const cloud = new CloudSwitch(config, () => new EmbeddedCloud(ctx.stateDir, EMBEDDED_DATABASE, 0, logger.child({ component: 'cloud' })), logger.child({ component: 'cloud' }));
+  const cloud = new CloudSwitch(
+    config,
+    () =>
+      new EmbeddedCloud(ctx.stateDir, EMBEDDED_DATABASE, 0, logger.child({ component: 'cloud' })),
+    logger.child({ component: 'cloud' }),
+  );
   services.push(cloud);
   const cloudUrl = (current: Config): Promise<string> => cloud.urlFor(current);
   const ledger = new LedgerService(config, store, logger, control, ops.observeMovesPosted);
   services.push(ledger);
   services.push(new SyncService(config, store, cloudUrl, logger, control, ops.observeSyncEngine));
-  services.push(new LocalApiService(config, store, logger.child({ component: 'local_api' }), ops.localApiObserver()));
-  services.push(new BankService(config, store, logger, control, ledger.afterRun, ops.observeBankRun));
+  services.push(
+    new LocalApiService(
+      config,
+      store,
+      logger.child({ component: 'local_api' }),
+      ops.localApiObserver(),
+    ),
+  );
+  services.push(
+    new BankService(config, store, logger, control, ledger.afterRun, ops.observeBankRun),
+  );
   // The ledger's status counts every bank line: /healthz asks the others and the books.
-  ops.addProbes(services.filter((s) => s !== ops && s !== ledger && s.status).map((s) => ({ name: s.name, check: () => (s.status as () => Promise<unknown>).call(s) })));
+  ops.addProbes(
+    services
+      .filter((s) => s !== ops && s !== ledger && s.status)
+      .map((s) => ({ name: s.name, check: () => (s.status as () => Promise<unknown>).call(s) })),
+  );
   return services;
 }

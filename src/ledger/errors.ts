@@ -36,7 +36,12 @@ export class LedgerError extends BooksyncError {
         : `${problems.length} problems: ${problems.map((p) => p.message).join('; ')}`;
     super(first.code, message, {
       cause: options.cause,
-      details: { doc_id: first.doc_id, rule: first.rule, ...(first.field ? { field: first.field } : {}), problems },
+      details: {
+        doc_id: first.doc_id,
+        rule: first.rule,
+        ...(first.field ? { field: first.field } : {}),
+        problems,
+      },
     });
     this.problems = Object.freeze([...problems]);
   }
@@ -44,7 +49,10 @@ export class LedgerError extends BooksyncError {
 
 /** Another process (or this one) already has the LevelDB folder open. */
 export class StoreLockedError extends BooksyncError {
-  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super('STORE_LOCKED', message, options);
   }
 }
@@ -52,10 +60,14 @@ export class StoreLockedError extends BooksyncError {
 /** A write lost a revision race (PouchDB 409); `details.ids` names the documents. */
 export class StoreConflictError extends BooksyncError {
   constructor(ids: string[], options: { cause?: unknown } = {}) {
-    super('STORE_CONFLICT', `document update conflict (the stored revision changed) for ${ids.join(', ')}`, {
-      cause: options.cause,
-      details: { ids },
-    });
+    super(
+      'STORE_CONFLICT',
+      `document update conflict (the stored revision changed) for ${ids.join(', ')}`,
+      {
+        cause: options.cause,
+        details: { ids },
+      },
+    );
   }
 }
 

@@ -14,5 +14,19 @@ export {
   type WriteOptions,
 } from './invariants';
 export { BooksStore, stampDoc, type StoreOptions } from './store';
-export { LevelChangesReader, winningRev, type BooksChange, type BooksChangesPage, type BooksChangesReader, type RevTreePath, type StoredDoc } from './level-changes';
-export { stagedAmong, stagedImportsOf, visibleLines, type StagedImport, type StagingBooks } from './staged-imports';
+export {
+  LevelChangesReader,
+  winningRev,
+  type BooksChange,
+  type BooksChangesPage,
+  type BooksChangesReader,
+  type RevTreePath,
+  type StoredDoc,
+} from './level-changes';
+export {
+  stagedAmong,
+  stagedImportsOf,
+  visibleLines,
+  type StagedImport,
+  type StagingBooks,
+} from './staged-imports';

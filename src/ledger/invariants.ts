@@ -24,7 +24,15 @@ export interface WriteCheck {
 }
 
 /** The fields the books' content consists of: everything but revision and writer bookkeeping. */
-const BOOKKEEPING = new Set(['_rev', '_revisions', '_conflicts', '_deleted_conflicts', '_local_seq', 'created_at', 'updated_at']);
+const BOOKKEEPING = new Set([
+  '_rev',
+  '_revisions',
+  '_conflicts',
+  '_deleted_conflicts',
+  '_local_seq',
+  'created_at',
+  'updated_at',
+]);
 
 /** The document without `_rev` and timestamps, for "did the content change?" comparisons. */
 export function bookContent(doc: object): Record<string, unknown> {
@@ -79,7 +87,9 @@ export function balanceProblems(move: Pick<MoveDoc, '_id' | 'lines'>): LedgerPro
 }
 
 function fmt(amount: bigint, currency: string): string {
-  return amount <= BigInt(Number.MAX_SAFE_INTEGER) ? formatAmount(Number(amount), currency) : `${amount} minor units`;
+  return amount <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? formatAmount(Number(amount), currency)
+    : `${amount} minor units`;
 }
 
 function isDeletion(doc: BooksDoc | DeletionStub): doc is DeletionStub {
@@ -95,7 +105,12 @@ function checkOverride(opts: WriteOptions, docId: string): boolean {
   const reason = opts.override?.reason;
   if (typeof reason !== 'string' || reason.trim() === '') {
     throw new LedgerError([
-      { doc_id: docId, code: 'LEDGER_OVERRIDE_INVALID', rule: 'override_reason', message: `${docId}: an override needs a non-empty reason` },
+      {
+        doc_id: docId,
+        code: 'LEDGER_OVERRIDE_INVALID',
+        rule: 'override_reason',
+        message: `${docId}: an override needs a non-empty reason`,
+      },
     ]);
   }
   return true;
@@ -107,7 +122,11 @@ function checkOverride(opts: WriteOptions, docId: string): boolean {
  * Codes: `LEDGER_ID_MISMATCH`, `LEDGER_INVALID_DOC`, `LEDGER_UNBALANCED`, `LEDGER_POSTED_IMMUTABLE`,
  * `LEDGER_OVERRIDE_INVALID`. Pure: callers that honour an override log it themselves.
  */
-export function validateWrite(next: BooksDoc | DeletionStub, current: BooksDoc | undefined, opts: WriteOptions = {}): WriteCheck {
+export function validateWrite(
+  next: BooksDoc | DeletionStub,
+  current: BooksDoc | undefined,
+  opts: WriteOptions = {},
+): WriteCheck {
   return { overridden: writeProblems(next, current, opts, true).overridden };
 }
 
@@ -130,13 +149,28 @@ export function writeProblems(
   };
 
   if (current !== undefined && current._id !== id) {
-    return fail([{ doc_id: id, code: 'LEDGER_ID_MISMATCH', rule: 'current_id', field: '_id', message: `${id}: compared against a different stored document ${current._id}` }]);
+    return fail([
+      {
+        doc_id: id,
+        code: 'LEDGER_ID_MISMATCH',
+        rule: 'current_id',
+        field: '_id',
+        message: `${id}: compared against a different stored document ${current._id}`,
+      },
+    ]);
   }
 
   if (isDeletion(next)) {
     if (isPosted(current)) {
       if (!override) {
-        return fail([{ doc_id: id, code: 'LEDGER_POSTED_IMMUTABLE', rule: 'posted_immutable', message: `${id}: a posted move cannot be deleted; reverse it with a new move` }]);
+        return fail([
+          {
+            doc_id: id,
+            code: 'LEDGER_POSTED_IMMUTABLE',
+            rule: 'posted_immutable',
+            message: `${id}: a posted move cannot be deleted; reverse it with a new move`,
+          },
+        ]);
       }
       overridden.push('posted_immutable');
     }
@@ -146,7 +180,10 @@ export function writeProblems(
   const shape = docProblems(next);
   if (shape.length > 0) {
     // Id problems first: they explain every other one.
-    return fail([...shape.filter((p) => p.code === 'LEDGER_ID_MISMATCH'), ...shape.filter((p) => p.code !== 'LEDGER_ID_MISMATCH')]);
+    return fail([
+      ...shape.filter((p) => p.code === 'LEDGER_ID_MISMATCH'),
+      ...shape.filter((p) => p.code !== 'LEDGER_ID_MISMATCH'),
+    ]);
   }
 
   if (isMove(next)) {
@@ -154,10 +191,20 @@ export function writeProblems(
     if (balance.length > 0) return fail(balance);
   }
 
-  if (isPosted(current) && canonicalJson(bookContent(next)) !== canonicalJson(bookContent(current))) {
+  if (
+    isPosted(current) &&
+    canonicalJson(bookContent(next)) !== canonicalJson(bookContent(current))
+  ) {
     if (!override) {
       const what = isMove(next) && next.state === 'draft' ? 'set back to draft' : 'edited';
-      return fail([{ doc_id: id, code: 'LEDGER_POSTED_IMMUTABLE', rule: 'posted_immutable', message: `${id}: a posted move cannot be ${what}; reverse it with a new move` }]);
+      return fail([
+        {
+          doc_id: id,
+          code: 'LEDGER_POSTED_IMMUTABLE',
+          rule: 'posted_immutable',
+          message: `${id}: a posted move cannot be ${what}; reverse it with a new move`,
+        },
+      ]);
     }
     overridden.push('posted_immutable');
   }

@@ -121,7 +121,14 @@ export function winningRev(revTree: readonly RevTreePath[]): string {
     }
     const deleted = !!opts.deleted;
     // The same comparison as PouchDB, term for term: deleted first, then depth, then rev hash.
-    if (winningId === undefined || (winningDeleted !== deleted ? winningDeleted : winningPos !== node.pos ? winningPos < node.pos : winningId < id)) {
+    if (
+      winningId === undefined ||
+      (winningDeleted !== deleted
+        ? winningDeleted
+        : winningPos !== node.pos
+          ? winningPos < node.pos
+          : winningId < id)
+    ) {
       winningId = id;
       winningPos = node.pos;
       winningDeleted = deleted;
@@ -132,7 +139,9 @@ export function winningRev(revTree: readonly RevTreePath[]): string {
 
 /** The adapter's `getWinningRev` (~line 4962): the cached winner when there is one. */
 function getWinningRev(metadata: DocMetadata): string {
-  return 'winningRev' in metadata && metadata.winningRev !== undefined ? metadata.winningRev : winningRev(metadata.rev_tree);
+  return 'winningRev' in metadata && metadata.winningRev !== undefined
+    ? metadata.winningRev
+    : winningRev(metadata.rev_tree);
 }
 
 /** Parses a `document-store` record, or `null` when it is not plain JSON (see below). */
@@ -172,17 +181,30 @@ export class LevelChangesReader implements BooksChangesReader {
   async readChanges(since: number, limit: number): Promise<BooksChangesPage | null> {
     if (!isSeq(since) || !Number.isSafeInteger(limit) || limit < 1) return null;
     // leveldown 6's iterator does not check that the database is open (getMany does).
-    if (this.level.status !== 'open') throw new StoreError('STORE_IO', `cannot read the books' changes: the database is ${this.level.status}`);
+    if (this.level.status !== 'open')
+      throw new StoreError(
+        'STORE_IO',
+        `cannot read the books' changes: the database is ${this.level.status}`,
+      );
     try {
       return await this.readPage(since, limit);
     } catch (err) {
       if (err instanceof StoreError) throw err;
-      throw new StoreError('STORE_IO', `cannot read the books' changes after seq ${since}: ${(err as Error).message}`, { cause: err });
+      throw new StoreError(
+        'STORE_IO',
+        `cannot read the books' changes after seq ${since}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
   private async readPage(since: number, limit: number): Promise<BooksChangesPage | null> {
-    const entries = await readRange(this.level, { gt: BY_SEQ + formatSeq(since), lt: BY_SEQ_END, limit, highWaterMark: READ_AHEAD_BYTES });
+    const entries = await readRange(this.level, {
+      gt: BY_SEQ + formatSeq(since),
+      lt: BY_SEQ_END,
+      limit,
+      highWaterMark: READ_AHEAD_BYTES,
+    });
     const more = entries.length >= limit;
     if (entries.length === 0) return { changes: [], lastSeq: since, more };
     const lastSeq = Number(entries[entries.length - 1][0].slice(BY_SEQ.length));
@@ -199,7 +221,10 @@ export class LevelChangesReader implements BooksChangesReader {
     }
 
     const idList = [...ids];
-    const values = await getMany(this.level, idList.map((id) => DOC_STORE + id));
+    const values = await getMany(
+      this.level,
+      idList.map((id) => DOC_STORE + id),
+    );
     const metadataOf = new Map<string, DocMetadata | undefined>();
     for (let i = 0; i < idList.length; i++) {
       const value = values[i];
@@ -214,7 +239,8 @@ export class LevelChangesReader implements BooksChangesReader {
       metadataOf.set(idList[i], metadata);
     }
 
-    const reported: Array<{ seq: number; metadata: DocMetadata; winner: string; doc: StoredDoc }> = [];
+    const reported: Array<{ seq: number; metadata: DocMetadata; winner: string; doc: StoredDoc }> =
+      [];
     const missing = new Set<number>();
     for (const { seq, doc } of order) {
       const metadata = metadataOf.get(doc._id);
@@ -228,7 +254,10 @@ export class LevelChangesReader implements BooksChangesReader {
     }
     if (missing.size > 0) {
       const seqs = [...missing];
-      const winners = await getMany(this.level, seqs.map((s) => BY_SEQ + formatSeq(s)));
+      const winners = await getMany(
+        this.level,
+        seqs.map((s) => BY_SEQ + formatSeq(s)),
+      );
       seqs.forEach((s, i) => {
         const value = winners[i];
         if (value !== undefined) bodies.set(s, JSON.parse(value) as StoredDoc);
@@ -244,9 +273,13 @@ export class LevelChangesReader implements BooksChangesReader {
         // The winner is a leaf, and compaction only drops bodies of non-leaf revisions; PouchDB's
         // feed would report `undefined` as the document here.
         if (stored === undefined) {
-          throw new StoreError('STORE_IO', `the books are inconsistent: ${metadata.id} has no body for its winning revision ${winner} (seq ${winnerSeq})`, {
-            details: { doc_id: metadata.id, rev: winner, seq: winnerSeq },
-          });
+          throw new StoreError(
+            'STORE_IO',
+            `the books are inconsistent: ${metadata.id} has no body for its winning revision ${winner} (seq ${winnerSeq})`,
+            {
+              details: { doc_id: metadata.id, rev: winner, seq: winnerSeq },
+            },
+          );
         }
         // Not copied: the winner's own entry (if in this page) is never reported, its seq not being
         // the document's latest, and only one entry per document is.

@@ -39,7 +39,9 @@ export const ID_PREFIX: Readonly<Record<DocType, string>> = Object.freeze({
   audit: 'audit',
 });
 
-const TYPE_BY_PREFIX: ReadonlyMap<string, DocType> = new Map(DOC_TYPES.map((t) => [ID_PREFIX[t], t] as const));
+const TYPE_BY_PREFIX: ReadonlyMap<string, DocType> = new Map(
+  DOC_TYPES.map((t) => [ID_PREFIX[t], t] as const),
+);
 
 export function isDocType(value: unknown): value is DocType {
   return typeof value === 'string' && (DOC_TYPES as readonly string[]).includes(value);
@@ -382,17 +384,34 @@ export interface ReverseOptions {
  * swapped, `reverses` pointing at the original, id `move:<journal>:<key>`. The original is left
  * untouched (it is immutable); write the result through the store.
  */
-export function reverseMove(move: MoveDoc, date: CalendarDate, key: string, options: ReverseOptions = {}): MoveDoc {
+export function reverseMove(
+  move: MoveDoc,
+  date: CalendarDate,
+  key: string,
+  options: ReverseOptions = {},
+): MoveDoc {
   assertCalendarDate(date, 'reversal date');
   if (move.state !== 'posted') {
     throw new LedgerError([
-      { doc_id: move._id, code: 'LEDGER_INVALID_DOC', rule: 'reverse_draft', field: 'state', message: `${move._id}: only a posted move is reversed; edit or delete a draft instead` },
+      {
+        doc_id: move._id,
+        code: 'LEDGER_INVALID_DOC',
+        rule: 'reverse_draft',
+        field: 'state',
+        message: `${move._id}: only a posted move is reversed; edit or delete a draft instead`,
+      },
     ]);
   }
   const id = moveId(move.journal, key);
   if (id === move._id) {
     throw new LedgerError([
-      { doc_id: id, code: 'LEDGER_ID_MISMATCH', rule: 'reverse_same_id', field: '_id', message: `${id}: a reversal needs its own key, not the original's` },
+      {
+        doc_id: id,
+        code: 'LEDGER_ID_MISMATCH',
+        rule: 'reverse_same_id',
+        field: '_id',
+        message: `${id}: a reversal needs its own key, not the original's`,
+      },
     ]);
   }
   const lines: MoveLine[] = move.lines.map((l) => ({ ...l, debit: l.credit, credit: l.debit }));

@@ -32,12 +32,21 @@ interface MaybeStagedLine {
 }
 
 function importOf(doc: MaybeStagedLine): { connection: string; importId: string } | undefined {
-  if (doc._deleted || doc.type !== 'statement_line' || typeof doc.import_id !== 'string' || typeof doc.connection !== 'string') return undefined;
+  if (
+    doc._deleted ||
+    doc.type !== 'statement_line' ||
+    typeof doc.import_id !== 'string' ||
+    typeof doc.connection !== 'string'
+  )
+    return undefined;
   return { connection: doc.connection, importId: doc.import_id };
 }
 
 /** Connection name → the id of its staged import, for the connections named (those with one). */
-export async function stagedImportsOf(books: StagingBooks, connections: Iterable<string>): Promise<Map<string, string>> {
+export async function stagedImportsOf(
+  books: StagingBooks,
+  connections: Iterable<string>,
+): Promise<Map<string, string>> {
   const names = [...new Set(connections)];
   const out = new Map<string, string>();
   if (names.length === 0) return out;
@@ -51,7 +60,10 @@ export async function stagedImportsOf(books: StagingBooks, connections: Iterable
 }
 
 /** Ids of the documents among `docs` that are lines of a staged import. */
-export async function stagedAmong(books: StagingBooks, docs: readonly MaybeStagedLine[]): Promise<Set<string>> {
+export async function stagedAmong(
+  books: StagingBooks,
+  docs: readonly MaybeStagedLine[],
+): Promise<Set<string>> {
   const held = new Set<string>();
   const connections = new Set<string>();
   for (const doc of docs) {
@@ -68,7 +80,10 @@ export async function stagedAmong(books: StagingBooks, docs: readonly MaybeStage
 }
 
 /** `lines` without the lines of staged imports, in their order. */
-export async function visibleLines<T extends Pick<StatementLineDoc, '_id'>>(books: StagingBooks, lines: T[]): Promise<T[]> {
+export async function visibleLines<T extends Pick<StatementLineDoc, '_id'>>(
+  books: StagingBooks,
+  lines: T[],
+): Promise<T[]> {
   const held = await stagedAmong(books, lines as unknown as MaybeStagedLine[]);
   return held.size === 0 ? lines : lines.filter((l) => !held.has(l._id));
 }

@@ -4,10 +4,23 @@ import * as path from 'node:path';
 import PouchDB from 'pouchdb-node';
 import { coalesceGets, leveldown, type LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
-import { LedgerError, StoreConflictError, StoreError, StoreLockedError, type LedgerProblem } from './errors';
+import {
+  LedgerError,
+  StoreConflictError,
+  StoreError,
+  StoreLockedError,
+  type LedgerProblem,
+} from './errors';
 import { writeProblems, type WriteOptions } from './invariants';
 import { LevelChangesReader, type BooksChangesReader } from './level-changes';
-import { DOC_TYPES, idPrefix, isMove, type BooksDoc, type DeletionStub, type DocType } from './model';
+import {
+  DOC_TYPES,
+  idPrefix,
+  isMove,
+  type BooksDoc,
+  type DeletionStub,
+  type DocType,
+} from './model';
 
 export type { WriteOptions } from './invariants';
 export { validateWrite } from './invariants';
@@ -29,7 +42,12 @@ type Stored<T> = T & { _rev: string };
  * With `keepTimestamps` (a sync pull), the document's own values are kept and only missing ones
  * are filled.
  */
-export function stampDoc<T extends BooksDoc>(doc: T, current: BooksDoc | undefined, now: Date, keepTimestamps = false): T {
+export function stampDoc<T extends BooksDoc>(
+  doc: T,
+  current: BooksDoc | undefined,
+  now: Date,
+  keepTimestamps = false,
+): T {
   const iso = now.toISOString();
   // Object.assign, not a spread: V8 adds properties to a spread copy through its slow path
   // (~5 µs a document, a tenth of a 100,000-line import); assign copies the same own fields.
@@ -43,7 +61,13 @@ export function stampDoc<T extends BooksDoc>(doc: T, current: BooksDoc | undefin
     out.updated_at = iso;
     out.created_at = current?.created_at ?? doc.created_at ?? iso;
   }
-  if (isMove(out) && out.state === 'posted' && out.posted_at === undefined && !(isMove(current) && current.state === 'posted') && !keepTimestamps) {
+  if (
+    isMove(out) &&
+    out.state === 'posted' &&
+    out.posted_at === undefined &&
+    !(isMove(current) && current.state === 'posted') &&
+    !keepTimestamps
+  ) {
     out.posted_at = iso;
   }
   return out;
@@ -74,7 +98,12 @@ export class BooksStore {
   private closed = false;
   private rawLevel!: LevelDown;
 
-  private constructor(db: PouchDB.Database, dir: string, changesReader: BooksChangesReader, opts: StoreOptions) {
+  private constructor(
+    db: PouchDB.Database,
+    dir: string,
+    changesReader: BooksChangesReader,
+    opts: StoreOptions,
+  ) {
     this.db = db;
     this.dir = dir;
     this.changesReader = changesReader;
@@ -89,10 +118,16 @@ export class BooksStore {
       mkdirSync(resolved, { recursive: true });
       resolved = realpathSync(resolved); // one folder, one entry, however it was named
     } catch (err) {
-      throw new StoreError('STORE_OPEN', `cannot create the books folder ${resolved}: ${(err as Error).message}`, { cause: err, details: { dir: resolved } });
+      throw new StoreError(
+        'STORE_OPEN',
+        `cannot create the books folder ${resolved}: ${(err as Error).message}`,
+        { cause: err, details: { dir: resolved } },
+      );
     }
     if (openInProcess.has(resolved)) {
-      throw new StoreLockedError(`the books in ${resolved} are already open in this process`, { details: { dir: resolved } });
+      throw new StoreLockedError(`the books in ${resolved} are already open in this process`, {
+        details: { dir: resolved },
+      });
     }
     openInProcess.add(resolved);
     // PouchDB's LevelDB adapter builds its LevelDB with the `db` option, a leveldown factory
@@ -102,32 +137,47 @@ export class BooksStore {
     // slot of their own, and `openInProcess` above means that slot is empty for this path, so the
     // factory does run.
     const opened: { level?: LevelDown } = {};
-    const booksLeveldown = (location: string): LevelDown => (opened.level = coalesceGets(leveldown(location)));
+    const booksLeveldown = (location: string): LevelDown =>
+      (opened.level = coalesceGets(leveldown(location)));
     // `db.destroy()` deletes the files through the factory's `destroy` (`callDestroy`, ~line 6381).
     booksLeveldown.destroy = leveldown.destroy;
     // Random revision ids, not PouchDB's default md5 of each written body: books revisions never
     // go to the cloud (it keeps its own; docs/ARCHITECTURE.md, "A sync cycle") and nothing here
     // needs two writers of the same edit to get the same id, while hashing every body slows every
     // write.
-    const db = new PouchDB(resolved, { adapter: 'leveldb', db: booksLeveldown, deterministic_revs: false } as PouchDB.Configuration.DatabaseConfiguration);
+    const db = new PouchDB(resolved, {
+      adapter: 'leveldb',
+      db: booksLeveldown,
+      deterministic_revs: false,
+    } as PouchDB.Configuration.DatabaseConfiguration);
     try {
       // PouchDB opens LevelDB lazily; info() forces the open so a lock fails here, not on first use.
       await db.info();
     } catch (err) {
       openInProcess.delete(resolved);
       if (isLockError(err)) {
-        throw new StoreLockedError(`another booksync process is using ${resolved} (LevelDB lock held); stop it or choose another state directory`, {
-          cause: err,
-          details: { dir: resolved },
-        });
+        throw new StoreLockedError(
+          `another booksync process is using ${resolved} (LevelDB lock held); stop it or choose another state directory`,
+          {
+            cause: err,
+            details: { dir: resolved },
+          },
+        );
       }
-      throw new StoreError('STORE_OPEN', `cannot open the books in ${resolved}: ${(err as Error).message}`, { cause: err, details: { dir: resolved } });
+      throw new StoreError(
+        'STORE_OPEN',
+        `cannot open the books in ${resolved}: ${(err as Error).message}`,
+        { cause: err, details: { dir: resolved } },
+      );
     }
     if (opened.level === undefined) {
       // Unreachable while only BooksStore opens PouchDB with `booksLeveldown`; closing `db` here
       // would close a handle someone else uses.
       openInProcess.delete(resolved);
-      throw new StoreLockedError(`the books in ${resolved} are already open in this process (PouchDB handed out a cached LevelDB)`, { details: { dir: resolved } });
+      throw new StoreLockedError(
+        `the books in ${resolved} are already open in this process (PouchDB handed out a cached LevelDB)`,
+        { details: { dir: resolved } },
+      );
     }
     const store = new BooksStore(db, resolved, new LevelChangesReader(opened.level), opts);
     store.rawLevel = opened.level;
@@ -166,15 +216,28 @@ export class BooksStore {
    * `_bulk_docs` is not a transaction). A batch may delete too: a `{ _id, _deleted: true }` stub
    * (its `_rev` filled from the stored document when absent) is checked like `remove`.
    */
-  async putMany<D extends BooksDoc | DeletionStub>(docs: D[], opts: WriteOptions = {}): Promise<Array<Stored<D>>> {
+  async putMany<D extends BooksDoc | DeletionStub>(
+    docs: D[],
+    opts: WriteOptions = {},
+  ): Promise<Array<Stored<D>>> {
     if (docs.length === 0) return [];
     const ids = docs.map((d) => d?._id);
     const seen = new Set<unknown>();
     const dup = ids.find((id) => seen.size === seen.add(id).size);
     if (dup !== undefined) {
-      throw new LedgerError([{ doc_id: String(dup), code: 'LEDGER_INVALID_DOC', rule: 'duplicate_in_batch', field: '_id', message: `${dup}: appears twice in one batch` }]);
+      throw new LedgerError([
+        {
+          doc_id: String(dup),
+          code: 'LEDGER_INVALID_DOC',
+          rule: 'duplicate_in_batch',
+          field: '_id',
+          message: `${dup}: appears twice in one batch`,
+        },
+      ]);
     }
-    const currents = await this.currentDocs(ids.filter((id): id is string => typeof id === 'string'));
+    const currents = await this.currentDocs(
+      ids.filter((id): id is string => typeof id === 'string'),
+    );
     const now = this.clock();
     const problems: LedgerProblem[] = [];
     const toWrite: D[] = [];
@@ -183,7 +246,11 @@ export class BooksStore {
       const current = typeof doc?._id === 'string' ? currents.get(doc._id) : undefined;
       let next: D = doc;
       if (doc !== null && typeof doc === 'object') {
-        next = (isDeletionStub(doc) ? { ...doc } : stampDoc(doc as BooksDoc, current, now, opts.keepTimestamps)) as D;
+        next = (
+          isDeletionStub(doc)
+            ? { ...doc }
+            : stampDoc(doc as BooksDoc, current, now, opts.keepTimestamps)
+        ) as D;
         if (next._rev === undefined && current?._rev) next._rev = current._rev;
       }
       const check = writeProblems(next, current, opts);
@@ -211,7 +278,11 @@ export class BooksStore {
   async allOfType<T extends BooksDoc>(type: DocType): Promise<T[]> {
     const prefix = idPrefix(type);
     try {
-      const res = await this.db.allDocs({ include_docs: true, startkey: prefix, endkey: `${prefix}\uffff` });
+      const res = await this.db.allDocs({
+        include_docs: true,
+        startkey: prefix,
+        endkey: `${prefix}\uffff`,
+      });
       return res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as T] : []));
     } catch (err) {
       throw storeError(err, `cannot list ${type} documents`);
@@ -259,7 +330,9 @@ export class BooksStore {
     return out;
   }
 
-  private async bulk(docs: Array<BooksDoc | DeletionStub>): Promise<Array<PouchDB.Core.Response | PouchDB.Core.Error>> {
+  private async bulk(
+    docs: Array<BooksDoc | DeletionStub>,
+  ): Promise<Array<PouchDB.Core.Response | PouchDB.Core.Error>> {
     let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
     try {
       results = await this.db.bulkDocs(docs as unknown as PouchDB.Core.PutDocument<object>[]);
@@ -276,15 +349,22 @@ export class BooksStore {
     });
     if (conflicts.length > 0) throw new StoreConflictError(conflicts, { cause: results });
     if (failures.length > 0) {
-      throw new StoreError('STORE_WRITE', `cannot write ${failures.map((f) => `${f.id} (${f.message ?? f.name})`).join(', ')}`, {
-        cause: failures,
-        details: { ids: failures.map((f) => f.id) },
-      });
+      throw new StoreError(
+        'STORE_WRITE',
+        `cannot write ${failures.map((f) => `${f.id} (${f.message ?? f.name})`).join(', ')}`,
+        {
+          cause: failures,
+          details: { ids: failures.map((f) => f.id) },
+        },
+      );
     }
     return results;
   }
 
-  private logOverrides(overrides: Array<{ id: string; rules: string[] }>, opts: WriteOptions): void {
+  private logOverrides(
+    overrides: Array<{ id: string; rules: string[] }>,
+    opts: WriteOptions,
+  ): void {
     for (const o of overrides) {
       this.log.warn(`override: ${o.rules.join(', ')} bypassed for ${o.id}`, {
         event: 'ledger.override',
@@ -314,6 +394,7 @@ function isNotFound(err: unknown): boolean {
 }
 
 function storeError(err: unknown, what: string): StoreError {
-  const message = err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
+  const message =
+    err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
   return new StoreError('STORE_IO', `${what}: ${message}`, { cause: err });
 }

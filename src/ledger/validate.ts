@@ -50,22 +50,38 @@ function fieldPath(key: string, under: string | undefined): string {
 /** Collects problems for one document. */
 class Checker {
   readonly problems: LedgerProblem[] = [];
-  constructor(readonly doc: Doc, readonly id: string) {}
+  constructor(
+    readonly doc: Doc,
+    readonly id: string,
+  ) {}
 
   invalid(field: string | undefined, rule: string, what: string): void {
     const where = field ? ` field ${field}` : '';
-    this.problems.push({ doc_id: this.id, code: 'LEDGER_INVALID_DOC', rule, field, message: `${this.id}:${where} ${what}` });
+    this.problems.push({
+      doc_id: this.id,
+      code: 'LEDGER_INVALID_DOC',
+      rule,
+      field,
+      message: `${this.id}:${where} ${what}`,
+    });
   }
 
   mismatch(field: string, what: string): void {
-    this.problems.push({ doc_id: this.id, code: 'LEDGER_ID_MISMATCH', rule: 'id_mismatch', field, message: `${this.id}: field ${field} ${what}` });
+    this.problems.push({
+      doc_id: this.id,
+      code: 'LEDGER_ID_MISMATCH',
+      rule: 'id_mismatch',
+      field,
+      message: `${this.id}: field ${field} ${what}`,
+    });
   }
 
   /** Returns the value when present; records `required` when it is missing and `required` is true. */
   private present(key: string, opts: FieldOptions): unknown {
     const v = (opts.obj ?? this.doc)[key];
     if (v === undefined || v === null) {
-      if (opts.required ?? true) this.invalid(fieldPath(key, opts.under), 'required', 'is required');
+      if (opts.required ?? true)
+        this.invalid(fieldPath(key, opts.under), 'required', 'is required');
       return undefined;
     }
     return v;
@@ -79,22 +95,35 @@ class Checker {
   string(key: string, opts: FieldOptions & { noColon?: boolean } = {}): string | undefined {
     const v = this.present(key, opts);
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v.trim() === '') return this.wrong(key, opts, 'string', `must be a non-empty string (got ${show(v)})`);
-    if (opts.noColon && v.includes(':')) this.wrong(key, opts, 'no_colon', `must not contain ':' (got ${show(v)})`);
+    if (typeof v !== 'string' || v.trim() === '')
+      return this.wrong(key, opts, 'string', `must be a non-empty string (got ${show(v)})`);
+    if (opts.noColon && v.includes(':'))
+      this.wrong(key, opts, 'no_colon', `must not contain ':' (got ${show(v)})`);
     return v;
   }
 
-  oneOf<T extends string>(key: string, allowed: readonly T[], opts: FieldOptions = {}): T | undefined {
+  oneOf<T extends string>(
+    key: string,
+    allowed: readonly T[],
+    opts: FieldOptions = {},
+  ): T | undefined {
     const v = this.present(key, opts);
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) return this.wrong(key, opts, 'enum', `must be one of ${allowed.join(' | ')} (got ${show(v)})`);
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
+      return this.wrong(
+        key,
+        opts,
+        'enum',
+        `must be one of ${allowed.join(' | ')} (got ${show(v)})`,
+      );
     return v as T;
   }
 
   boolean(key: string, opts: FieldOptions = {}): boolean | undefined {
     const v = this.present(key, opts);
     if (v === undefined) return undefined;
-    if (typeof v !== 'boolean') return this.wrong(key, opts, 'boolean', `must be true or false (got ${show(v)})`);
+    if (typeof v !== 'boolean')
+      return this.wrong(key, opts, 'boolean', `must be true or false (got ${show(v)})`);
     return v;
   }
 
@@ -102,36 +131,57 @@ class Checker {
   integer(key: string, opts: FieldOptions & { min?: number } = {}): number | undefined {
     const v = this.present(key, opts);
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) return this.wrong(key, opts, 'integer', `must be an integer number of minor units (got ${show(v)})`);
-    if (opts.min !== undefined && v < opts.min) return this.wrong(key, opts, 'min', `must be ≥ ${opts.min} (got ${v})`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v))
+      return this.wrong(
+        key,
+        opts,
+        'integer',
+        `must be an integer number of minor units (got ${show(v)})`,
+      );
+    if (opts.min !== undefined && v < opts.min)
+      return this.wrong(key, opts, 'min', `must be ≥ ${opts.min} (got ${v})`);
     return v;
   }
 
   currency(key: string, opts: FieldOptions = {}): string | undefined {
     const v = this.present(key, opts);
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !isCurrency(v)) return this.wrong(key, opts, 'currency', `must be an upper-case ISO 4217 currency code such as EUR (got ${show(v)})`);
+    if (typeof v !== 'string' || !isCurrency(v))
+      return this.wrong(
+        key,
+        opts,
+        'currency',
+        `must be an upper-case ISO 4217 currency code such as EUR (got ${show(v)})`,
+      );
     return v;
   }
 
   date(key: string, opts: FieldOptions = {}): string | undefined {
     const v = this.present(key, opts);
     if (v === undefined) return undefined;
-    if (!isCalendarDate(v)) return this.wrong(key, opts, 'date', `must be a calendar date YYYY-MM-DD (got ${show(v)})`);
+    if (!isCalendarDate(v))
+      return this.wrong(key, opts, 'date', `must be a calendar date YYYY-MM-DD (got ${show(v)})`);
     return v;
   }
 
   instant(key: string, opts: FieldOptions = {}): string | undefined {
     const v = this.present(key, opts);
     if (v === undefined) return undefined;
-    if (!isIsoInstant(v)) return this.wrong(key, opts, 'instant', `must be an ISO 8601 UTC time such as 2024-01-31T12:00:00.000Z (got ${show(v)})`);
+    if (!isIsoInstant(v))
+      return this.wrong(
+        key,
+        opts,
+        'instant',
+        `must be an ISO 8601 UTC time such as 2024-01-31T12:00:00.000Z (got ${show(v)})`,
+      );
     return v;
   }
 
   object(key: string, opts: FieldOptions = {}): Doc | undefined {
     const v = this.present(key, opts);
     if (v === undefined) return undefined;
-    if (!isPlainObject(v)) return this.wrong(key, opts, 'object', `must be an object (got ${show(v)})`);
+    if (!isPlainObject(v))
+      return this.wrong(key, opts, 'object', `must be an object (got ${show(v)})`);
     return v;
   }
 
@@ -202,7 +252,8 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     const banks = c.array('bank_accounts');
     banks?.forEach((b, i) => {
       const path = `bank_accounts[${i}]`;
-      if (!isPlainObject(b)) return c.invalid(path, 'object', `must be an object { iban, bic? } (got ${show(b)})`);
+      if (!isPlainObject(b))
+        return c.invalid(path, 'object', `must be an object { iban, bic? } (got ${show(b)})`);
       // Optional: a sync rule may keep IBANs off a site (exclude `bank_accounts[].iban`).
       c.string('iban', { obj: b, under: path, required: false });
       c.string('bic', { obj: b, under: path, required: false });
@@ -222,7 +273,12 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     const lines = c.array('lines');
     lines?.forEach((line, i) => {
       const path = `lines[${i}]`;
-      if (!isPlainObject(line)) return c.invalid(path, 'object', `must be an object { account, debit, credit, currency } (got ${show(line)})`);
+      if (!isPlainObject(line))
+        return c.invalid(
+          path,
+          'object',
+          `must be an object { account, debit, credit, currency } (got ${show(line)})`,
+        );
       c.string('account', { obj: line, under: path });
       c.string('partner', { obj: line, under: path, required: false });
       c.string('label', { obj: line, under: path, required: false });
@@ -230,7 +286,11 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
       const debit = c.integer('debit', { obj: line, under: path, min: 0 });
       const credit = c.integer('credit', { obj: line, under: path, min: 0 });
       if (debit !== undefined && credit !== undefined && (debit === 0) === (credit === 0)) {
-        c.invalid(path, 'one_side', `must have exactly one of debit and credit non-zero (debit ${debit}, credit ${credit})`);
+        c.invalid(
+          path,
+          'one_side',
+          `must have exactly one of debit and credit non-zero (debit ${debit}, credit ${credit})`,
+        );
       }
     });
   },
@@ -242,17 +302,28 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     c.string('partner');
     const date = c.date('date');
     const due = c.date('due_date');
-    if (date && due && due < date) c.invalid('due_date', 'due_before_date', `(${due}) must not be before date (${date})`);
+    if (date && due && due < date)
+      c.invalid('due_date', 'due_before_date', `(${due}) must not be before date (${date})`);
     c.currency('currency');
     const total = c.integer('total', { min: 0 });
     const residual = c.integer('residual', { min: 0 });
     const state = c.oneOf('state', INVOICE_STATES);
     c.string('payment_reference', { required: false });
     if (total !== undefined && residual !== undefined) {
-      if (residual > total) c.invalid('residual', 'residual_above_total', `(${residual}) must not exceed total (${total})`);
-      else if (state === 'paid' && residual !== 0) c.invalid('residual', 'paid_residual', `must be 0 on a paid invoice (got ${residual})`);
+      if (residual > total)
+        c.invalid(
+          'residual',
+          'residual_above_total',
+          `(${residual}) must not exceed total (${total})`,
+        );
+      else if (state === 'paid' && residual !== 0)
+        c.invalid('residual', 'paid_residual', `must be 0 on a paid invoice (got ${residual})`);
       else if (state === 'partial' && (residual === 0 || residual === total)) {
-        c.invalid('residual', 'partial_residual', `must be between 0 and total (${total}) on a partially paid invoice (got ${residual})`);
+        c.invalid(
+          'residual',
+          'partial_residual',
+          `must be between 0 and total (${total}) on a partially paid invoice (got ${residual})`,
+        );
       }
     }
   },
@@ -276,7 +347,19 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     c.date('value_date', { required: false });
     c.integer('amount');
     c.currency('currency');
-    for (const key of ['payee', 'memo', 'reference', 'counterparty_iban', 'counterparty_name', 'counterparty_account', 'additional_info', 'return_reason', 'provider_id', 'move', 'replaced_by']) {
+    for (const key of [
+      'payee',
+      'memo',
+      'reference',
+      'counterparty_iban',
+      'counterparty_name',
+      'counterparty_account',
+      'additional_info',
+      'return_reason',
+      'provider_id',
+      'move',
+      'replaced_by',
+    ]) {
       c.string(key, { required: false });
     }
     c.boolean('reversal', { required: false });
@@ -292,7 +375,8 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     c.string('provider');
     c.string('institution');
     c.oneOf('status', BANK_CONNECTION_STATUSES);
-    for (const key of ['last_refresh_at', 'last_success_at', 'next_run_at', 'consent_expires_at']) c.instant(key, { required: false });
+    for (const key of ['last_refresh_at', 'last_success_at', 'next_run_at', 'consent_expires_at'])
+      c.instant(key, { required: false });
     c.date('watermark', { required: false });
     const err = c.object('last_error', { required: false });
     if (err) {
@@ -301,7 +385,8 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     }
     const counts = c.object('counts');
     if (counts) {
-      for (const key of ['fetched', 'new', 'duplicates', 'pending']) c.integer(key, { obj: counts, under: 'counts', min: 0 });
+      for (const key of ['fetched', 'new', 'duplicates', 'pending'])
+        c.integer(key, { obj: counts, under: 'counts', min: 0 });
     }
     const balance = c.object('balance', { required: false });
     if (balance) {
@@ -313,7 +398,8 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
 
   audit(c, id) {
     const target = c.string('doc_id');
-    if (target !== undefined && !id.endsWith(`:${target}`)) c.mismatch('doc_id', `is '${target}' but the id ${id} does not end with it`);
+    if (target !== undefined && !id.endsWith(`:${target}`))
+      c.mismatch('doc_id', `is '${target}' but the id ${id} does not end with it`);
     c.string('strategy', { required: false });
     c.instant('resolved_at', { required: false });
     c.oneOf('taken', AUDIT_TAKEN, { required: false });
@@ -328,7 +414,14 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
  */
 export function docProblems(doc: unknown): LedgerProblem[] {
   if (!isPlainObject(doc)) {
-    return [{ doc_id: '(none)', code: 'LEDGER_INVALID_DOC', rule: 'object', message: `a document must be an object (got ${show(doc)})` }];
+    return [
+      {
+        doc_id: '(none)',
+        code: 'LEDGER_INVALID_DOC',
+        rule: 'object',
+        message: `a document must be an object (got ${show(doc)})`,
+      },
+    ];
   }
   const id = typeof doc._id === 'string' ? doc._id : '';
   const c = new Checker(doc, id || '(no id)');
@@ -344,7 +437,12 @@ export function docProblems(doc: unknown): LedgerProblem[] {
   const t = type as DocType;
   const fromId = docType(id);
   if (fromId !== t || idParts(id, t === 'move' || t === 'statement_line' ? 2 : 1) === undefined) {
-    const shape = t === 'move' ? 'move:<journal>:<key>' : t === 'statement_line' ? 'stl:<connection>:<key>' : `${ID_PREFIX[t]}:<key>`;
+    const shape =
+      t === 'move'
+        ? 'move:<journal>:<key>'
+        : t === 'statement_line'
+          ? 'stl:<connection>:<key>'
+          : `${ID_PREFIX[t]}:<key>`;
     c.mismatch('_id', `does not match type '${t}' (expected ${shape})`);
     return c.problems;
   }

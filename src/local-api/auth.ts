@@ -8,9 +8,18 @@ export interface Credentials {
 }
 
 export type AuthResult =
-  | { ok: true; name: string; via: 'basic' | 'cookie'; /** A fresh session cookie value to send back. */ renew?: string }
+  | {
+      ok: true;
+      name: string;
+      via: 'basic' | 'cookie';
+      /** A fresh session cookie value to send back. */ renew?: string;
+    }
   | { ok: false; reason: 'no_credentials' | 'bad_session' }
-  | { ok: false; reason: 'bad_credentials'; /** The user name the client tried, when its header had one. */ name?: string };
+  | {
+      ok: false;
+      reason: 'bad_credentials';
+      /** The user name the client tried, when its header had one. */ name?: string;
+    };
 
 export const SESSION_COOKIE = 'AuthSession';
 
@@ -63,7 +72,8 @@ export class Authenticator {
     const header = headers.authorization;
     if (typeof header === 'string' && header.trim() !== '') {
       const basic = parseBasic(header);
-      if (basic && this.verify(basic.name, basic.password)) return { ok: true, name: this.username, via: 'basic' };
+      if (basic && this.verify(basic.name, basic.password))
+        return { ok: true, name: this.username, via: 'basic' };
       return { ok: false, reason: 'bad_credentials', ...(basic ? { name: basic.name } : {}) };
     }
     const cookie = readCookie(headers.cookie, SESSION_COOKIE);
@@ -72,7 +82,12 @@ export class Authenticator {
     if (issued === undefined) return { ok: false, reason: 'bad_session' };
     // Like CouchDB, hand out a fresh cookie once a tenth of the lifetime has passed.
     const age = this.now() - issued;
-    return { ok: true, name: this.username, via: 'cookie', ...(age * 10 >= this.sessionSeconds ? { renew: this.newSession() } : {}) };
+    return {
+      ok: true,
+      name: this.username,
+      via: 'cookie',
+      ...(age * 10 >= this.sessionSeconds ? { renew: this.newSession() } : {}),
+    };
   }
 
   /** A new session cookie value for the configured user. */
@@ -94,7 +109,8 @@ export class Authenticator {
     const tsAt = text.lastIndexOf(':', sigAt - 1);
     if (sigAt <= 0 || tsAt <= 0) return undefined;
     const payload = text.slice(0, sigAt);
-    if (!timingSafeEqual(digest(text.slice(sigAt + 1)), digest(this.sign(payload)))) return undefined;
+    if (!timingSafeEqual(digest(text.slice(sigAt + 1)), digest(this.sign(payload))))
+      return undefined;
     if (!timingSafeEqual(digest(text.slice(0, tsAt)), this.userDigest)) return undefined;
     const issued = Number.parseInt(text.slice(tsAt + 1, sigAt), 16);
     if (!Number.isFinite(issued)) return undefined;
@@ -131,7 +147,11 @@ export function readCookie(header: string | undefined, name: string): string | u
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (part.slice(0, eq).trim() === name)
+      return part
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
   }
   return undefined;
 }

@@ -22,7 +22,8 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;
@@ -45,7 +46,8 @@ export function parseJsonBody(raw: Buffer): unknown {
     throw badRequest('invalid UTF-8 JSON');
   }
   if (text.trim() === '') return undefined;
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw badRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
+    throw badRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   try {
     return JSON.parse(text);
   } catch {
@@ -54,7 +56,9 @@ export function parseJsonBody(raw: Buffer): unknown {
 }
 
 function isForm(req: Request): boolean {
-  return String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
+  return String(req.headers['content-type'] ?? '')
+    .toLowerCase()
+    .startsWith('application/x-www-form-urlencoded');
 }
 
 /**
@@ -100,8 +104,18 @@ function bodyParserError(err: unknown): unknown {
       return new CouchError(413, 'too_large', 'the request entity is too large', { cause: err });
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new CouchError(415, 'bad_content_type', 'Content-Type must be application/json (UTF-8)', { cause: err });
+      return new CouchError(
+        415,
+        'bad_content_type',
+        'Content-Type must be application/json (UTF-8)',
+        { cause: err },
+      );
     default:
-      return new CouchError(e.status >= 400 && e.status < 500 ? e.status : 400, 'bad_request', 'cannot read the request body', { cause: err });
+      return new CouchError(
+        e.status >= 400 && e.status < 500 ? e.status : 400,
+        'bad_request',
+        'cannot read the request body',
+        { cause: err },
+      );
   }
 }

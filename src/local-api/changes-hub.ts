@@ -52,7 +52,11 @@ export class ChangesHub {
   ) {}
 
   start(): void {
-    this.feed = this.db.changes({ since: 'now', live: true, return_docs: false } as PouchDB.Core.ChangesOptions);
+    this.feed = this.db.changes({
+      since: 'now',
+      live: true,
+      return_docs: false,
+    } as PouchDB.Core.ChangesOptions);
     this.feed.on('change', () => {
       for (const w of this.waiters) w.wake('change');
     });

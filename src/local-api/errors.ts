@@ -16,8 +16,16 @@ export class CouchError extends BooksyncError {
   /** Stable booksync code when a ledger rule refused the write (`LEDGER_UNBALANCED` ...). */
   readonly ledgerCode: string | undefined;
 
-  constructor(status: number, error: string, reason: string, options: { cause?: unknown; ledgerCode?: string } = {}) {
-    super(`LOCAL_API_${error.toUpperCase()}`, reason, { cause: options.cause, details: { status, error } });
+  constructor(
+    status: number,
+    error: string,
+    reason: string,
+    options: { cause?: unknown; ledgerCode?: string } = {},
+  ) {
+    super(`LOCAL_API_${error.toUpperCase()}`, reason, {
+      cause: options.cause,
+      details: { status, error },
+    });
     this.status = status;
     this.error = error;
     this.reason = reason;
@@ -26,7 +34,11 @@ export class CouchError extends BooksyncError {
 
   /** The response body CouchDB would send. */
   body(): Record<string, string> {
-    return { error: this.error, reason: this.reason, ...(this.ledgerCode ? { code: this.ledgerCode } : {}) };
+    return {
+      error: this.error,
+      reason: this.reason,
+      ...(this.ledgerCode ? { code: this.ledgerCode } : {}),
+    };
   }
 }
 
@@ -34,7 +46,8 @@ export const notFound = (reason = 'missing') => new CouchError(404, 'not_found',
 export const noDatabase = () => new CouchError(404, 'not_found', 'Database does not exist.');
 export const badRequest = (reason: string) => new CouchError(400, 'bad_request', reason);
 export const conflict = () => new CouchError(409, 'conflict', 'Document update conflict.');
-export const forbidden = (reason: string, ledgerCode?: string) => new CouchError(403, 'forbidden', reason, { ledgerCode });
+export const forbidden = (reason: string, ledgerCode?: string) =>
+  new CouchError(403, 'forbidden', reason, { ledgerCode });
 export const methodNotAllowed = (allowed: string[]) => {
   const err = new CouchError(405, 'method_not_allowed', `Only ${allowed.join(',')} allowed`);
   return Object.assign(err, { allow: allowed });
@@ -49,9 +62,16 @@ export function ledgerRefusal(err: LedgerError): CouchError {
 export function fromPouch(err: unknown): CouchError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as { status?: unknown; name?: unknown; message?: unknown; reason?: unknown };
-  if (typeof e.status !== 'number' || typeof e.name !== 'string' || e.status < 400 || e.status >= 500) return undefined;
+  if (
+    typeof e.status !== 'number' ||
+    typeof e.name !== 'string' ||
+    e.status < 400 ||
+    e.status >= 500
+  )
+    return undefined;
   if (e.name === 'conflict') return conflict();
-  const reason = typeof e.reason === 'string' ? e.reason : typeof e.message === 'string' ? e.message : e.name;
+  const reason =
+    typeof e.reason === 'string' ? e.reason : typeof e.message === 'string' ? e.message : e.name;
   return new CouchError(e.status, e.name, reason, { cause: err });
 }
 

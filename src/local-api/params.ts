@@ -31,7 +31,8 @@ export class Params {
   int(name: string): number | undefined {
     const v = this.str(name);
     if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw badRequest(`Invalid value for integer parameter ${name}: ${JSON.stringify(v)}`);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+      throw badRequest(`Invalid value for integer parameter ${name}: ${JSON.stringify(v)}`);
     return Number(v);
   }
 
@@ -51,7 +52,8 @@ export class Params {
     if (v === undefined || v === '') return 0;
     if (v === 'now') return 'now';
     const m = /^"?(\d+)/.exec(v);
-    if (!m || !Number.isSafeInteger(Number(m[1]))) throw badRequest(`Invalid ${name} sequence: ${JSON.stringify(v)}`);
+    if (!m || !Number.isSafeInteger(Number(m[1])))
+      throw badRequest(`Invalid ${name} sequence: ${JSON.stringify(v)}`);
     return Number(m[1]);
   }
 }

@@ -21,7 +21,12 @@ export interface RouteContext {
 /** Path parameters by name (`:id`, `*name` joined with `/`), decoded. */
 export type RouteParams = Readonly<Record<string, string>>;
 
-export type RouteHandler = (ctx: RouteContext, req: Request, res: Response, params: RouteParams) => Promise<void>;
+export type RouteHandler = (
+  ctx: RouteContext,
+  req: Request,
+  res: Response,
+  params: RouteParams,
+) => Promise<void>;
 
 /**
  * One entry of the route table. `path` segments are literals, `:param` (one segment), or a final
@@ -44,7 +49,11 @@ export function segments(rawPath: string): string[] {
   }
 }
 
-function match(pattern: string[], segs: string[], dbName: string): Record<string, string> | undefined {
+function match(
+  pattern: string[],
+  segs: string[],
+  dbName: string,
+): Record<string, string> | undefined {
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
     const p = pattern[i];
@@ -71,14 +80,24 @@ function match(pattern: string[], segs: string[], dbName: string): Record<string
  * than its own is a 405 with `Allow`. A path no route matches is a 404 (`Database does not
  * exist.` when it names another database).
  */
-export function resolve(routes: readonly Route[], req: Request, dbName: string): { route: Route; params: RouteParams } {
+export function resolve(
+  routes: readonly Route[],
+  req: Request,
+  dbName: string,
+): { route: Route; params: RouteParams } {
   const segs = segments(req.path);
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   for (const route of routes) {
-    const params = match(route.path.split('/').filter((p) => p !== ''), segs, dbName);
+    const params = match(
+      route.path.split('/').filter((p) => p !== ''),
+      segs,
+      dbName,
+    );
     if (params === undefined) continue;
     if (route.methods.includes(method)) return { route, params };
-    throw methodNotAllowed(route.methods.includes('GET') ? [...route.methods, 'HEAD'] : [...route.methods]);
+    throw methodNotAllowed(
+      route.methods.includes('GET') ? [...route.methods, 'HEAD'] : [...route.methods],
+    );
   }
   if (segs.length > 0 && segs[0] !== dbName) throw noDatabase();
   throw notFound();

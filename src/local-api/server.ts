@@ -64,7 +64,10 @@ function guardObserver(observer: LocalApiObserver, log: Logger): LocalApiObserve
     try {
       fn();
     } catch (err) {
-      log.error(`local API observer failed in ${name}: ${describeError(err).message}`, { event: 'local_api.error', stack: (err as Error)?.stack });
+      log.error(`local API observer failed in ${name}: ${describeError(err).message}`, {
+        event: 'local_api.error',
+        stack: (err as Error)?.stack,
+      });
     }
   };
   return {
@@ -175,7 +178,12 @@ export class LocalApi {
   }
 
   async status(): Promise<Record<string, unknown>> {
-    return { enabled: this.config.enabled, url: this.url ?? null, database: this.databaseUrl ?? null, open_feeds: this.listener?.hub.open ?? 0 };
+    return {
+      enabled: this.config.enabled,
+      url: this.url ?? null,
+      database: this.databaseUrl ?? null,
+      open_feeds: this.listener?.hub.open ?? 0,
+    };
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -186,16 +194,33 @@ export class LocalApi {
 
   private async listen(config: LocalApiSettings): Promise<Listener> {
     if (!config.username || !config.password) {
-      throw new LocalApiError('LOCAL_API_CONFIG', 'local_api is enabled but local_api.username or local_api.password is missing');
+      throw new LocalApiError(
+        'LOCAL_API_CONFIG',
+        'local_api is enabled but local_api.username or local_api.password is missing',
+      );
     }
     const uuid = await this.serverUuid();
     const hub = new ChangesHub(this.store.db, (err) =>
-      this.log.error(`local API lost the books' changes feed: ${describeError(err).message}`, { event: 'local_api.error', ...describeError(err) }),
+      this.log.error(`local API lost the books' changes feed: ${describeError(err).message}`, {
+        event: 'local_api.error',
+        ...describeError(err),
+      }),
     );
-    const auth = new Authenticator({ username: config.username, password: config.password }, this.clock, this.sessionSeconds);
+    const auth = new Authenticator(
+      { username: config.username, password: config.password },
+      this.clock,
+      this.sessionSeconds,
+    );
     const server = createServer();
     const sweeper = setInterval(() => this.throttle.sweep(), this.throttle.windowMillis).unref();
-    const listener: Listener = { server, hub, url: '', key: listenerKey(config), stopping: false, sweeper };
+    const listener: Listener = {
+      server,
+      hub,
+      url: '',
+      key: listenerKey(config),
+      stopping: false,
+      sweeper,
+    };
     const app = createApp({
       db: this.store.db,
       dbName: this.dbName,
@@ -204,7 +229,13 @@ export class LocalApi {
       writer: this.writer,
       hub,
       logger: this.log,
-      login: { auth, throttle: this.throttle, logger: this.log, observer: this.observer, delay: this.delay },
+      login: {
+        auth,
+        throttle: this.throttle,
+        logger: this.log,
+        observer: this.observer,
+        delay: this.delay,
+      },
       maxBodyBytes: this.maxBodyBytes,
       stopping: () => listener.stopping,
       responseDone: () => {
@@ -218,10 +249,14 @@ export class LocalApi {
         server.off('listening', onListening);
         clearInterval(sweeper);
         reject(
-          new LocalApiError('LOCAL_API_LISTEN', `the local API cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`, {
-            cause: err,
-            details: { host: config.host, port: config.port },
-          }),
+          new LocalApiError(
+            'LOCAL_API_LISTEN',
+            `the local API cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`,
+            {
+              cause: err,
+              details: { host: config.host, port: config.port },
+            },
+          ),
         );
       };
       const onListening = () => {
@@ -232,12 +267,22 @@ export class LocalApi {
       server.once('listening', onListening);
       server.listen(config.port, config.host);
     });
-    server.on('error', (err) => this.log.error(`local API server error: ${err.message}`, { event: 'local_api.error', ...describeError(err) }));
+    server.on('error', (err) =>
+      this.log.error(`local API server error: ${err.message}`, {
+        event: 'local_api.error',
+        ...describeError(err),
+      }),
+    );
     hub.start();
     const port = (server.address() as AddressInfo).port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     listener.url = `http://${host}:${port}`;
-    this.log.info(`local API listening on ${listener.url}/${this.dbName}`, { event: 'local_api.listening', host: config.host, port, database: this.dbName });
+    this.log.info(`local API listening on ${listener.url}/${this.dbName}`, {
+      event: 'local_api.listening',
+      host: config.host,
+      port,
+      database: this.dbName,
+    });
     return listener;
   }
 
@@ -249,7 +294,10 @@ export class LocalApi {
     // Open feeds answer now (an empty page); idle keep-alive connections go; the rest get until the deadline.
     l.hub.close();
     l.server.closeIdleConnections();
-    const timer = setTimeout(() => l.server.closeAllConnections(), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => l.server.closeAllConnections(),
+      Math.max(0, deadline - Date.now()),
+    );
     try {
       await closed;
     } finally {
@@ -288,6 +336,8 @@ function addressKey(c: LocalApiSettings): string {
 
 /** What a running listener depends on; a change in any of it means a new listener. */
 function listenerKey(c: LocalApiSettings): string {
-  const credentials = createHash('sha256').update(`${c.username ?? ''}\u0000${c.password ?? ''}`).digest('hex');
+  const credentials = createHash('sha256')
+    .update(`${c.username ?? ''}\u0000${c.password ?? ''}`)
+    .digest('hex');
   return `${addressKey(c)}${credentials}`;
 }

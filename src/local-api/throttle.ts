@@ -86,7 +86,14 @@ export class LoginThrottle {
     const now = this.now();
     let count = 0;
     for (const key of keysOf(remote, name)) count = Math.max(count, this.recordFailure(key, now));
-    const burst = this.bursts.get(remote) ?? { remote, first: now, last: now, failures: 0, refused: 0, names: new Set<string>() };
+    const burst = this.bursts.get(remote) ?? {
+      remote,
+      first: now,
+      last: now,
+      failures: 0,
+      refused: 0,
+      names: new Set<string>(),
+    };
     burst.failures++;
     if (name !== undefined && burst.names.size < MAX_BURST_NAMES) burst.names.add(name);
     this.touch(burst, now);
@@ -121,7 +128,8 @@ export class LoginThrottle {
     state.failures = state.failures.filter((t) => t > now - this.windowMs);
     state.failures.push(now);
     if (state.failures.length > this.maxFailures) state.failures.shift();
-    if (state.failures.length >= this.maxFailures) state.lockedUntil = Math.max(state.lockedUntil, now + this.windowMs);
+    if (state.failures.length >= this.maxFailures)
+      state.lockedUntil = Math.max(state.lockedUntil, now + this.windowMs);
     this.keys.set(key, state);
     this.forgetOldest();
     return state.failures.length;
@@ -155,15 +163,18 @@ export class LoginThrottle {
   }
 
   private logBurst(burst: Burst): void {
-    this.log.warn(`local API: ${burst.failures} failed logins from ${burst.remote}${burst.refused > 0 ? `, ${burst.refused} more refused while locked out` : ''}`, {
-      event: 'local_api.login_failures',
-      remote: burst.remote,
-      failures: burst.failures,
-      refused: burst.refused,
-      names: burst.names.size,
-      first: new Date(burst.first).toISOString(),
-      last: new Date(burst.last).toISOString(),
-    });
+    this.log.warn(
+      `local API: ${burst.failures} failed logins from ${burst.remote}${burst.refused > 0 ? `, ${burst.refused} more refused while locked out` : ''}`,
+      {
+        event: 'local_api.login_failures',
+        remote: burst.remote,
+        failures: burst.failures,
+        refused: burst.refused,
+        names: burst.names.size,
+        first: new Date(burst.first).toISOString(),
+        last: new Date(burst.last).toISOString(),
+      },
+    );
   }
 
   private now(): number {

@@ -34,9 +34,14 @@ export function isLocalId(id: string): boolean {
 }
 
 /** A revision given as a parameter (`?rev=`, `If-Match`): 400 `bad_request` unless well formed. */
-export function revParam(value: string | undefined, where: string, local = false): string | undefined {
+export function revParam(
+  value: string | undefined,
+  where: string,
+  local = false,
+): string | undefined {
   if (value === undefined) return undefined;
-  if (local ? !LOCAL_REV.test(value) : !isRev(value)) throw badRequest(`Invalid rev format in ${where}`);
+  if (local ? !LOCAL_REV.test(value) : !isRev(value))
+    throw badRequest(`Invalid rev format in ${where}`);
   return value;
 }
 
@@ -54,14 +59,16 @@ export function revList(value: unknown, where: string, maxLength = 10_000): stri
 export function docId(value: unknown, where: string): string {
   if (typeof value !== 'string') throw badRequest(`${where} must be a string`);
   if (value === '') throw badRequest(`${where} must not be empty`);
-  if (value.length > MAX_ID_LENGTH) throw badRequest(`${where} is longer than ${MAX_ID_LENGTH} characters`);
+  if (value.length > MAX_ID_LENGTH)
+    throw badRequest(`${where} is longer than ${MAX_ID_LENGTH} characters`);
   if (LONE_SURROGATE.test(value)) throw badRequest(`${where} is not valid Unicode`);
   return value;
 }
 
 /** The JSON object a request body must be. */
 export function jsonObject(body: unknown, what: string): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest(`${what} must be a JSON object`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw badRequest(`${what} must be a JSON object`);
   return body as Record<string, unknown>;
 }
 
@@ -69,12 +76,17 @@ export function jsonObject(body: unknown, what: string): Record<string, unknown>
  * A `PUT /books/<id>` body with the id from the URL and the revision from `?rev=` or `If-Match`
  * filled in; where the body names its own, they must agree.
  */
-export function putBody(body: unknown, id: string, rev: string | undefined): Record<string, unknown> {
+export function putBody(
+  body: unknown,
+  id: string,
+  rev: string | undefined,
+): Record<string, unknown> {
   const doc: Record<string, unknown> = { ...jsonObject(body, 'Document') };
   if (doc._id !== undefined && doc._id !== id) throw badRequest('Document id must match the URL');
   doc._id = id;
   if (rev !== undefined) {
-    if (doc._rev !== undefined && doc._rev !== rev) throw badRequest('Document rev from request body and query string have different values');
+    if (doc._rev !== undefined && doc._rev !== rev)
+      throw badRequest('Document rev from request body and query string have different values');
     doc._rev = rev;
   }
   return doc;
@@ -97,18 +109,23 @@ export function checkDoc(input: unknown, check: DocCheck): Record<string, unknow
   for (const key of Object.keys(doc)) {
     if (!key.startsWith('_')) continue;
     if (IGNORED_MEMBERS.has(key)) delete doc[key];
-    else if (!SPECIAL_MEMBERS.has(key)) throw new CouchError(400, 'doc_validation', `Bad special document member: ${key}`);
+    else if (!SPECIAL_MEMBERS.has(key))
+      throw new CouchError(400, 'doc_validation', `Bad special document member: ${key}`);
   }
   if (doc._id !== undefined) docId(doc._id, `${where}._id`);
   else if (!newEdits) throw badRequest(`${where}._id is required when new_edits is false`);
-  if (doc._deleted !== undefined && typeof doc._deleted !== 'boolean') throw badRequest(`${where}._deleted must be true or false`);
+  if (doc._deleted !== undefined && typeof doc._deleted !== 'boolean')
+    throw badRequest(`${where}._deleted must be true or false`);
   if (typeof doc._id === 'string' && isLocalId(doc._id)) {
     checkLocalDoc(doc, where);
     return doc;
   }
-  if (doc._rev !== undefined && !isRev(doc._rev)) throw badRequest(`Invalid rev format in ${where}._rev`);
-  if (!newEdits && doc._rev === undefined) throw badRequest(`${where}._rev is required when new_edits is false`);
-  if (doc._revisions !== undefined) checkRevisions(doc._revisions, doc._rev as string | undefined, `${where}._revisions`);
+  if (doc._rev !== undefined && !isRev(doc._rev))
+    throw badRequest(`Invalid rev format in ${where}._rev`);
+  if (!newEdits && doc._rev === undefined)
+    throw badRequest(`${where}._rev is required when new_edits is false`);
+  if (doc._revisions !== undefined)
+    checkRevisions(doc._revisions, doc._rev as string | undefined, `${where}._revisions`);
   if (doc._attachments !== undefined) checkAttachments(doc._attachments, `${where}._attachments`);
   return doc;
 }
@@ -118,8 +135,10 @@ function checkLocalDoc(doc: Record<string, unknown>, where: string): void {
   if (doc._rev !== undefined && (typeof doc._rev !== 'string' || !LOCAL_REV.test(doc._rev))) {
     throw badRequest(`Invalid rev format in ${where}._rev (a _local document's rev is 0-N)`);
   }
-  if (doc._revisions !== undefined) throw badRequest(`${where}._revisions is not allowed on a _local document`);
-  if (doc._attachments !== undefined) throw badRequest(`${where}._attachments is not allowed on a _local document`);
+  if (doc._revisions !== undefined)
+    throw badRequest(`${where}._revisions is not allowed on a _local document`);
+  if (doc._attachments !== undefined)
+    throw badRequest(`${where}._attachments is not allowed on a _local document`);
 }
 
 /**
@@ -129,21 +148,36 @@ function checkLocalDoc(doc: Record<string, unknown>, where: string): void {
 export function checkRevisions(value: unknown, rev: string | undefined, where: string): void {
   const revs = jsonObject(value, where);
   for (const key of Object.keys(revs)) {
-    if (key !== 'start' && key !== 'ids') throw badRequest(`${where} has an unknown member ${JSON.stringify(key)}`);
+    if (key !== 'start' && key !== 'ids')
+      throw badRequest(`${where} has an unknown member ${JSON.stringify(key)}`);
   }
   const { start, ids } = revs;
-  if (typeof start !== 'number' || !Number.isSafeInteger(start) || start < 1) throw badRequest(`${where}.start must be a positive integer`);
-  if (!Array.isArray(ids) || ids.length === 0) throw badRequest(`${where}.ids must be a non-empty array`);
-  if (ids.length > start) throw badRequest(`${where}.ids has ${ids.length} entries, more than start (${start}) allows`);
+  if (typeof start !== 'number' || !Number.isSafeInteger(start) || start < 1)
+    throw badRequest(`${where}.start must be a positive integer`);
+  if (!Array.isArray(ids) || ids.length === 0)
+    throw badRequest(`${where}.ids must be a non-empty array`);
+  if (ids.length > start)
+    throw badRequest(`${where}.ids has ${ids.length} entries, more than start (${start}) allows`);
   ids.forEach((id, i) => {
-    if (typeof id !== 'string' || !REV_HASH.test(id)) throw badRequest(`${where}.ids[${i}] must be a lowercase hex string`);
+    if (typeof id !== 'string' || !REV_HASH.test(id))
+      throw badRequest(`${where}.ids[${i}] must be a lowercase hex string`);
   });
   if (new Set(ids).size !== ids.length) throw badRequest(`${where}.ids repeats a revision`);
-  if (rev !== undefined && rev !== `${start}-${ids[0] as string}`) throw badRequest(`${where} does not end at _rev ${rev}`);
+  if (rev !== undefined && rev !== `${start}-${ids[0] as string}`)
+    throw badRequest(`${where} does not end at _rev ${rev}`);
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const ATTACHMENT_MEMBERS = new Set(['content_type', 'data', 'stub', 'digest', 'length', 'revpos', 'encoding', 'encoded_length']);
+const ATTACHMENT_MEMBERS = new Set([
+  'content_type',
+  'data',
+  'stub',
+  'digest',
+  'length',
+  'revpos',
+  'encoding',
+  'encoded_length',
+]);
 
 /**
  * Inline attachments: `{name: {content_type, data}}` with `data` strict base64, or a stub
@@ -154,13 +188,17 @@ export function checkAttachments(value: unknown, where: string): void {
   const atts = jsonObject(value, where);
   for (const [name, att] of Object.entries(atts)) {
     const at = `${where}[${JSON.stringify(name)}]`;
-    if (name === '' || name.startsWith('_') || LONE_SURROGATE.test(name)) throw badRequest(`Attachment name ${JSON.stringify(name)} is not allowed (${where})`);
+    if (name === '' || name.startsWith('_') || LONE_SURROGATE.test(name))
+      throw badRequest(`Attachment name ${JSON.stringify(name)} is not allowed (${where})`);
     const meta = jsonObject(att, at);
     for (const key of Object.keys(meta)) {
-      if (!ATTACHMENT_MEMBERS.has(key)) throw badRequest(`${at} has an unsupported member ${JSON.stringify(key)}`);
+      if (!ATTACHMENT_MEMBERS.has(key))
+        throw badRequest(`${at} has an unsupported member ${JSON.stringify(key)}`);
     }
-    if (meta.content_type !== undefined && typeof meta.content_type !== 'string') throw badRequest(`${at}.content_type must be a string`);
-    if (meta.digest !== undefined && typeof meta.digest !== 'string') throw badRequest(`${at}.digest must be a string`);
+    if (meta.content_type !== undefined && typeof meta.content_type !== 'string')
+      throw badRequest(`${at}.content_type must be a string`);
+    if (meta.digest !== undefined && typeof meta.digest !== 'string')
+      throw badRequest(`${at}.digest must be a string`);
     if (meta.stub !== undefined) {
       if (meta.stub !== true) throw badRequest(`${at}.stub must be true`);
       if (meta.data !== undefined) throw badRequest(`${at} is a stub and carries data`);

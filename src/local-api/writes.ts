@@ -10,7 +10,14 @@ import {
   type DeletionStub,
 } from '../ledger';
 import type { Logger } from '../shared/logger';
-import { badRequest, conflict, forbidden, ledgerRefusal, toCouchError, type CouchError } from './errors';
+import {
+  badRequest,
+  conflict,
+  forbidden,
+  ledgerRefusal,
+  toCouchError,
+  type CouchError,
+} from './errors';
 
 /** A document as a client sends it: any JSON object. */
 export type IncomingDoc = Record<string, unknown>;
@@ -18,7 +25,14 @@ export type IncomingDoc = Record<string, unknown>;
 /** One entry of a `_bulk_docs` answer, in CouchDB's shape. */
 export type WriteResult =
   | { ok: true; id: string; rev: string }
-  | { id: string; rev?: string; error: string; reason: string; code?: string; /** HTTP status for a single-document request. */ status: number };
+  | {
+      id: string;
+      rev?: string;
+      error: string;
+      reason: string;
+      code?: string;
+      /** HTTP status for a single-document request. */ status: number;
+    };
 
 interface Winner {
   rev: string;
@@ -57,8 +71,12 @@ export class LedgerWriter {
 
   private async writeNow(docs: readonly IncomingDoc[], newEdits: boolean): Promise<WriteResult[]> {
     const results: Array<WriteResult | undefined> = new Array(docs.length);
-    const prepared = docs.map((doc) => (newEdits && typeof doc._id !== 'string' ? { ...doc, _id: generateId(doc) } : doc));
-    const ledgerIds = [...new Set(prepared.flatMap((d) => (isLedgerId(d._id) ? [d._id as string] : [])))];
+    const prepared = docs.map((doc) =>
+      newEdits && typeof doc._id !== 'string' ? { ...doc, _id: generateId(doc) } : doc,
+    );
+    const ledgerIds = [
+      ...new Set(prepared.flatMap((d) => (isLedgerId(d._id) ? [d._id as string] : []))),
+    ];
     const winners = await this.winners(ledgerIds);
     const now = this.clock();
     const toWrite: IncomingDoc[] = [];
@@ -75,20 +93,31 @@ export class LedgerWriter {
         return;
       }
       if (id.startsWith('_') && !id.startsWith('_local/')) {
-        results[i] = { id, error: 'illegal_docid', reason: 'Only reserved document ids may start with underscore.', status: 400 };
+        results[i] = {
+          id,
+          error: 'illegal_docid',
+          reason: 'Only reserved document ids may start with underscore.',
+          status: 400,
+        };
         return;
       }
       let next = doc;
       if (isLedgerId(id)) {
         const winner = winners.get(id);
         const deletion = doc._deleted === true;
-        if (newEdits && !deletion) next = stampDoc(doc as unknown as BooksDoc, winner?.doc, now) as unknown as IncomingDoc;
+        if (newEdits && !deletion)
+          next = stampDoc(doc as unknown as BooksDoc, winner?.doc, now) as unknown as IncomingDoc;
         if (!deletion || touchesWinner(doc, winner, newEdits)) {
           try {
             validateWrite(next as unknown as BooksDoc | DeletionStub, winner?.doc);
           } catch (err) {
             if (!(err instanceof LedgerError)) throw err;
-            this.log.info(`local API refused a write: ${err.message}`, { event: 'local_api.refused', doc_id: id, code: err.code, new_edits: newEdits });
+            this.log.info(`local API refused a write: ${err.message}`, {
+              event: 'local_api.refused',
+              doc_id: id,
+              code: err.code,
+              new_edits: newEdits,
+            });
             results[i] = failure(id, ledgerRefusal(err), revOf(doc));
             return;
           }
@@ -99,7 +128,10 @@ export class LedgerWriter {
     });
 
     if (toWrite.length > 0) {
-      const written = await this.db.bulkDocs(toWrite as unknown as PouchDB.Core.PutDocument<object>[], { new_edits: newEdits });
+      const written = await this.db.bulkDocs(
+        toWrite as unknown as PouchDB.Core.PutDocument<object>[],
+        { new_edits: newEdits },
+      );
       slots.forEach((slot, j) => {
         const r = written[j] as (PouchDB.Core.Response & PouchDB.Core.Error) | undefined;
         const id = toWrite[j]._id as string;
@@ -107,7 +139,9 @@ export class LedgerWriter {
           results[slot] = { ok: true, id, rev: r?.rev ?? revOf(toWrite[j]) ?? '' };
         } else {
           const err = r.status === 409 ? conflict() : toCouchError(r);
-          results[slot] = err ? failure(id, err, revOf(toWrite[j])) : { id, error: 'unknown_error', reason: String(r.message ?? r.name), status: 500 };
+          results[slot] = err
+            ? failure(id, err, revOf(toWrite[j]))
+            : { id, error: 'unknown_error', reason: String(r.message ?? r.name), status: 500 };
         }
       });
     }
@@ -118,9 +152,16 @@ export class LedgerWriter {
     const out = new Map<string, Winner>();
     if (ids.length === 0) return out;
     const res = await this.db.allDocs({ keys: ids, include_docs: true });
-    for (const row of res.rows as Array<{ key: string; value?: { rev: string; deleted?: boolean }; doc?: object | null }>) {
+    for (const row of res.rows as Array<{
+      key: string;
+      value?: { rev: string; deleted?: boolean };
+      doc?: object | null;
+    }>) {
       if (!row.value) continue;
-      out.set(row.key, { rev: row.value.rev, doc: row.value.deleted || !row.doc ? undefined : (row.doc as BooksDoc) });
+      out.set(row.key, {
+        rev: row.value.rev,
+        doc: row.value.deleted || !row.doc ? undefined : (row.doc as BooksDoc),
+      });
     }
     return out;
   }
@@ -170,10 +211,21 @@ export function generateId(doc: IncomingDoc): string {
   const uuid = randomUUID().replace(/-/g, '');
   const type = doc.type;
   if (!isDocType(type)) return uuid;
-  const natural = type === 'account' || type === 'journal' ? doc.code : type === 'invoice' ? doc.number : undefined;
-  const scope = type === 'move' ? doc.journal : type === 'statement_line' ? doc.connection : undefined;
+  const natural =
+    type === 'account' || type === 'journal'
+      ? doc.code
+      : type === 'invoice'
+        ? doc.number
+        : undefined;
+  const scope =
+    type === 'move' ? doc.journal : type === 'statement_line' ? doc.connection : undefined;
   let id = `${idPrefix(type)}${uuid}`;
-  if (natural !== undefined) id = typeof natural === 'string' && natural !== '' ? `${idPrefix(type)}${natural}` : uuid;
-  else if (scope !== undefined) id = typeof scope === 'string' && scope !== '' && !scope.includes(':') ? `${idPrefix(type)}${scope}:${uuid}` : uuid;
+  if (natural !== undefined)
+    id = typeof natural === 'string' && natural !== '' ? `${idPrefix(type)}${natural}` : uuid;
+  else if (scope !== undefined)
+    id =
+      typeof scope === 'string' && scope !== '' && !scope.includes(':')
+        ? `${idPrefix(type)}${scope}:${uuid}`
+        : uuid;
   return docType(id) === type ? id : uuid;
 }

@@ -37,8 +37,19 @@ function ms(iso: string | null): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
-function alert(name: AlertName, severity: ActiveAlert['severity'], summary: string, connection?: string): ActiveAlert {
-  return { key: connection ? `${name}/${connection}` : name, name, severity, summary, ...(connection ? { connection } : {}) };
+function alert(
+  name: AlertName,
+  severity: ActiveAlert['severity'],
+  summary: string,
+  connection?: string,
+): ActiveAlert {
+  return {
+    key: connection ? `${name}/${connection}` : name,
+    name,
+    severity,
+    summary,
+    ...(connection ? { connection } : {}),
+  };
 }
 
 function bankAlerts(s: OpsSnapshot, t: AlertThresholds): ActiveAlert[] {
@@ -48,15 +59,36 @@ function bankAlerts(s: OpsSnapshot, t: AlertThresholds): ActiveAlert[] {
     if (!b.enabled) continue;
     const success = ms(b.last_success_at);
     if (success !== undefined && b.schedule_ms !== null && now - success > 2 * b.schedule_ms) {
-      out.push(alert('BooksyncBankNoSuccess', 'warning', `bank connection ${b.name}: no successful run since ${b.last_success_at} (more than twice its ${formatDuration(b.schedule_ms)} schedule)`, b.name));
+      out.push(
+        alert(
+          'BooksyncBankNoSuccess',
+          'warning',
+          `bank connection ${b.name}: no successful run since ${b.last_success_at} (more than twice its ${formatDuration(b.schedule_ms)} schedule)`,
+          b.name,
+        ),
+      );
     }
     const expiry = ms(b.consent_expires_at);
     if (expiry !== undefined && expiry - now < t.consentWarningMs) {
       const when = expiry <= now ? 'ended' : 'ends';
-      out.push(alert('BooksyncBankConsentExpiring', 'warning', `bank connection ${b.name}: the bank consent ${when} at ${b.consent_expires_at}; renew it`, b.name));
+      out.push(
+        alert(
+          'BooksyncBankConsentExpiring',
+          'warning',
+          `bank connection ${b.name}: the bank consent ${when} at ${b.consent_expires_at}; renew it`,
+          b.name,
+        ),
+      );
     }
     if (b.status === 'auth_required') {
-      out.push(alert('BooksyncBankAuthRequired', 'critical', `bank connection ${b.name}: the bank rejected the credentials; no retry until they change`, b.name));
+      out.push(
+        alert(
+          'BooksyncBankAuthRequired',
+          'critical',
+          `bank connection ${b.name}: the bank rejected the credentials; no retry until they change`,
+          b.name,
+        ),
+      );
     }
   }
   return out;
@@ -68,16 +100,35 @@ export function activeAlerts(s: OpsSnapshot, t: AlertThresholds): ActiveAlert[] 
   const out = bankAlerts(s, t);
   const down = syncDownSince(s.sync);
   if (s.sync && down && now - down.getTime() >= t.syncOfflineAfterMs) {
-    out.push(alert('BooksyncSyncOffline', 'critical', `sync has been ${s.sync.status.state} since ${down.toISOString()}${s.sync.status.last_error ? ` (${s.sync.status.last_error.code})` : ''}`));
+    out.push(
+      alert(
+        'BooksyncSyncOffline',
+        'critical',
+        `sync has been ${s.sync.status.state} since ${down.toISOString()}${s.sync.status.last_error ? ` (${s.sync.status.last_error.code})` : ''}`,
+      ),
+    );
   }
   for (const b of s.ledger.balances) {
     if (b.difference !== 0) {
-      out.push(alert('BooksyncBalanceMismatch', 'warning', `bank connection ${b.connection}: the bank's ${b.currency} balance and the books differ (checked ${b.checked_at}); see booksync report`, b.connection));
+      out.push(
+        alert(
+          'BooksyncBalanceMismatch',
+          'warning',
+          `bank connection ${b.connection}: the bank's ${b.currency} balance and the books differ (checked ${b.checked_at}); see booksync report`,
+          b.connection,
+        ),
+      );
     }
   }
   const oldest = ms(s.sync?.oldestConflictAt ?? null);
   if (oldest !== undefined && now - oldest > t.conflictAgeMs) {
-    out.push(alert('BooksyncConflictsStale', 'warning', `${s.sync?.status.open_conflicts} sync conflict(s) wait for an admin, the oldest since ${s.sync?.oldestConflictAt}; see booksync conflicts`));
+    out.push(
+      alert(
+        'BooksyncConflictsStale',
+        'warning',
+        `${s.sync?.status.open_conflicts} sync conflict(s) wait for an admin, the oldest since ${s.sync?.oldestConflictAt}; see booksync conflicts`,
+      ),
+    );
   }
   return out;
 }

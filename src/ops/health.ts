@@ -17,7 +17,9 @@ export const PROBE_TIMEOUT_MS = 2_000;
 
 function withTimeout(p: Promise<unknown>, ms: number): Promise<'ok' | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  const late = new Promise<'timeout'>(
+    (resolve) => (timer = setTimeout(() => resolve('timeout'), ms)),
+  );
   return Promise.race([p.then(() => 'ok' as const), late]).finally(() => clearTimeout(timer));
 }
 
@@ -76,20 +78,39 @@ export class Health {
     const delayMs = Math.round(this.loop.max / 1e6);
     this.loop.reset();
     const ok = Object.values(checks).every((c) => c === 'ok');
-    return jsonAnswer(ok ? 200 : 503, { status: ok ? 'ok' : 'unhealthy', phase: this.phase, checks, event_loop_max_delay_ms: delayMs });
+    return jsonAnswer(ok ? 200 : 503, {
+      status: ok ? 'ok' : 'unhealthy',
+      phase: this.phase,
+      checks,
+      event_loop_max_delay_ms: delayMs,
+    });
   }
 
   readiness(): OpsAnswer {
-    if (this.phase !== 'ready') return jsonAnswer(503, { status: 'not_ready', reason: this.phase === 'starting' ? 'starting' : 'stopping' });
+    if (this.phase !== 'ready')
+      return jsonAnswer(503, {
+        status: 'not_ready',
+        reason: this.phase === 'starting' ? 'starting' : 'stopping',
+      });
     const view = this.sync();
     const state = view?.status.state;
     if (view && state === 'auth_error') {
-      return jsonAnswer(503, { status: 'not_ready', reason: 'sync_auth_error', since: view.stateSince.toISOString(), error: view.status.last_error });
+      return jsonAnswer(503, {
+        status: 'not_ready',
+        reason: 'sync_auth_error',
+        since: view.stateSince.toISOString(),
+        error: view.status.last_error,
+      });
     }
     if (view && state === 'offline') {
       const forMs = this.clock().getTime() - view.stateSince.getTime();
       if (forMs > this.offlineMaxMs) {
-        return jsonAnswer(503, { status: 'not_ready', reason: 'sync_offline', since: view.stateSince.toISOString(), error: view.status.last_error });
+        return jsonAnswer(503, {
+          status: 'not_ready',
+          reason: 'sync_offline',
+          since: view.stateSince.toISOString(),
+          error: view.status.last_error,
+        });
       }
     }
     return jsonAnswer(200, { status: 'ready', sync: state ?? 'stopped' });

@@ -16,7 +16,11 @@ export interface OpsAnswer {
 export type OpsRoutes = Readonly<Record<string, () => Promise<OpsAnswer>>>;
 
 export function jsonAnswer(status: number, body: unknown): OpsAnswer {
-  return { status, contentType: 'application/json; charset=utf-8', body: `${JSON.stringify(body)}\n` };
+  return {
+    status,
+    contentType: 'application/json; charset=utf-8',
+    body: `${JSON.stringify(body)}\n`,
+  };
 }
 
 /**
@@ -27,7 +31,10 @@ export class OpsListener {
   private server: Server | undefined;
   private address = '';
 
-  constructor(private readonly routes: OpsRoutes, private readonly logger: Logger) {}
+  constructor(
+    private readonly routes: OpsRoutes,
+    private readonly logger: Logger,
+  ) {}
 
   /** `http://host:port` while listening. */
   get url(): string | undefined {
@@ -38,14 +45,25 @@ export class OpsListener {
     const server = createServer((req, res) => void this.answer(req, res));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) =>
-        reject(new OpsListenError('OPS_LISTEN', `the operations listener cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: err, details: { host, port } }));
+        reject(
+          new OpsListenError(
+            'OPS_LISTEN',
+            `the operations listener cannot listen on ${host}:${port}: ${err.code ?? err.message}`,
+            { cause: err, details: { host, port } },
+          ),
+        );
       server.once('error', onError);
       server.listen(port, host, () => {
         server.off('error', onError);
         resolve();
       });
     });
-    server.on('error', (err) => this.logger.error(`operations listener error: ${err.message}`, { event: 'ops.error', ...describeError(err) }));
+    server.on('error', (err) =>
+      this.logger.error(`operations listener error: ${err.message}`, {
+        event: 'ops.error',
+        ...describeError(err),
+      }),
+    );
     const bound = (server.address() as AddressInfo).port;
     this.address = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
     this.server = server;
@@ -62,19 +80,30 @@ export class OpsListener {
 
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    const route = Object.prototype.hasOwnProperty.call(this.routes, path) ? this.routes[path] : undefined;
+    const route = Object.prototype.hasOwnProperty.call(this.routes, path)
+      ? this.routes[path]
+      : undefined;
     let answer: OpsAnswer;
     if (!route) answer = jsonAnswer(404, { error: 'not_found', paths: Object.keys(this.routes) });
-    else if (req.method !== 'GET' && req.method !== 'HEAD') answer = jsonAnswer(405, { error: 'method_not_allowed', allowed: ['GET', 'HEAD'] });
+    else if (req.method !== 'GET' && req.method !== 'HEAD')
+      answer = jsonAnswer(405, { error: 'method_not_allowed', allowed: ['GET', 'HEAD'] });
     else {
       try {
         answer = await route();
       } catch (err) {
-        this.logger.error(`operations endpoint ${path} failed: ${describeError(err).message}`, { event: 'ops.error', path, ...describeError(err) });
+        this.logger.error(`operations endpoint ${path} failed: ${describeError(err).message}`, {
+          event: 'ops.error',
+          path,
+          ...describeError(err),
+        });
         answer = jsonAnswer(500, { error: 'internal', reason: 'see the booksync log' });
       }
     }
-    const headers: Record<string, string | number> = { 'content-type': answer.contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(answer.body) };
+    const headers: Record<string, string | number> = {
+      'content-type': answer.contentType,
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(answer.body),
+    };
     if (answer.status === 405) headers.allow = 'GET, HEAD';
     res.writeHead(answer.status, headers);
     res.end(req.method === 'HEAD' ? undefined : answer.body);

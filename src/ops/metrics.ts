@@ -31,18 +31,65 @@ export class BooksyncMetrics {
   readonly registry = new Registry();
   private readonly r = [this.registry];
 
-  readonly info = new Gauge({ name: 'booksync_info', help: 'Always 1; the version as a label.', labelNames: ['version'], registers: this.r });
-  readonly ready = new Gauge({ name: 'booksync_ready', help: '1 once the daemon is ready (every service started), 0 before and while stopping.', registers: this.r });
+  readonly info = new Gauge({
+    name: 'booksync_info',
+    help: 'Always 1; the version as a label.',
+    labelNames: ['version'],
+    registers: this.r,
+  });
+  readonly ready = new Gauge({
+    name: 'booksync_ready',
+    help: '1 once the daemon is ready (every service started), 0 before and while stopping.',
+    registers: this.r,
+  });
 
   // ---- sync -------------------------------------------------------------------------------------
-  readonly syncState = new Gauge({ name: 'booksync_sync_state', help: 'Replication state: 1 for the current state, 0 for the others.', labelNames: ['state'], registers: this.r });
-  readonly syncDocuments = new Counter({ name: 'booksync_sync_documents_total', help: 'Documents written by replication: push (to the cloud) and pull (into the books).', labelNames: ['direction'], registers: this.r });
-  readonly syncPending = new Gauge({ name: 'booksync_sync_pending_documents', help: 'Changes not yet replicated, per direction (absent while unknown).', labelNames: ['direction'], registers: this.r });
-  readonly syncLastSuccess = new Gauge({ name: 'booksync_sync_last_success_timestamp_seconds', help: 'End of the last successful push or pull cycle (Unix time).', labelNames: ['direction'], registers: this.r });
-  readonly syncConflicts = new Gauge({ name: 'booksync_sync_open_conflicts', help: 'Conflicts waiting for an admin (booksync conflicts).', registers: this.r });
-  readonly syncOldestConflict = new Gauge({ name: 'booksync_sync_oldest_open_conflict_timestamp_seconds', help: 'When the oldest open conflict was detected (Unix time; 0 when none is open).', registers: this.r });
-  readonly syncResolutions = new Counter({ name: 'booksync_sync_resolutions_total', help: 'Conflicts resolved automatically, by document type and strategy.', labelNames: ['type', 'strategy'], registers: this.r });
-  readonly syncErrors = new Counter({ name: 'booksync_sync_errors_total', help: 'Failed replication cycles, by error code.', labelNames: ['code'], registers: this.r });
+  readonly syncState = new Gauge({
+    name: 'booksync_sync_state',
+    help: 'Replication state: 1 for the current state, 0 for the others.',
+    labelNames: ['state'],
+    registers: this.r,
+  });
+  readonly syncDocuments = new Counter({
+    name: 'booksync_sync_documents_total',
+    help: 'Documents written by replication: push (to the cloud) and pull (into the books).',
+    labelNames: ['direction'],
+    registers: this.r,
+  });
+  readonly syncPending = new Gauge({
+    name: 'booksync_sync_pending_documents',
+    help: 'Changes not yet replicated, per direction (absent while unknown).',
+    labelNames: ['direction'],
+    registers: this.r,
+  });
+  readonly syncLastSuccess = new Gauge({
+    name: 'booksync_sync_last_success_timestamp_seconds',
+    help: 'End of the last successful push or pull cycle (Unix time).',
+    labelNames: ['direction'],
+    registers: this.r,
+  });
+  readonly syncConflicts = new Gauge({
+    name: 'booksync_sync_open_conflicts',
+    help: 'Conflicts waiting for an admin (booksync conflicts).',
+    registers: this.r,
+  });
+  readonly syncOldestConflict = new Gauge({
+    name: 'booksync_sync_oldest_open_conflict_timestamp_seconds',
+    help: 'When the oldest open conflict was detected (Unix time; 0 when none is open).',
+    registers: this.r,
+  });
+  readonly syncResolutions = new Counter({
+    name: 'booksync_sync_resolutions_total',
+    help: 'Conflicts resolved automatically, by document type and strategy.',
+    labelNames: ['type', 'strategy'],
+    registers: this.r,
+  });
+  readonly syncErrors = new Counter({
+    name: 'booksync_sync_errors_total',
+    help: 'Failed replication cycles, by error code.',
+    labelNames: ['code'],
+    registers: this.r,
+  });
   readonly syncCycle = new Histogram({
     name: 'booksync_sync_cycle_duration_seconds',
     help: 'Duration of replication cycles that completed.',
@@ -52,17 +99,72 @@ export class BooksyncMetrics {
   });
 
   // ---- bank -------------------------------------------------------------------------------------
-  readonly bankStatus = new Gauge({ name: 'booksync_bank_status', help: 'Bank connection status: 1 for the current state, 0 for the others.', labelNames: ['connection', 'state'], registers: this.r });
-  readonly bankLastRefresh = new Gauge({ name: 'booksync_bank_last_refresh_timestamp_seconds', help: 'Last run that reached the bank, successful or not (Unix time).', labelNames: ['connection'], registers: this.r });
-  readonly bankLastSuccess = new Gauge({ name: 'booksync_bank_last_success_timestamp_seconds', help: 'Last successful run (Unix time; absent before the first).', labelNames: ['connection'], registers: this.r });
-  readonly bankNextRun = new Gauge({ name: 'booksync_bank_next_run_timestamp_seconds', help: 'Next planned run (Unix time).', labelNames: ['connection'], registers: this.r });
-  readonly bankConsentExpiry = new Gauge({ name: 'booksync_bank_consent_expiry_timestamp_seconds', help: 'When the bank consent ends (Unix time; absent when the provider has none).', labelNames: ['connection'], registers: this.r });
-  readonly bankSchedule = new Gauge({ name: 'booksync_bank_schedule_interval_seconds', help: 'Period of the connection\'s schedule (enabled connections only).', labelNames: ['connection'], registers: this.r });
-  readonly bankFetched = new Counter({ name: 'booksync_bank_transactions_fetched_total', help: 'Transactions the bank returned.', labelNames: ['connection'], registers: this.r });
-  readonly bankNew = new Counter({ name: 'booksync_bank_transactions_new_total', help: 'Transactions written as new statement lines.', labelNames: ['connection'], registers: this.r });
-  readonly bankDuplicate = new Counter({ name: 'booksync_bank_transactions_duplicate_total', help: 'Transactions already in the books (overlap, re-imports).', labelNames: ['connection'], registers: this.r });
-  readonly bankRuns = new Counter({ name: 'booksync_bank_runs_total', help: 'Runs by outcome: ok, error, or skipped (no bank call: blocked, rate limited, disabled).', labelNames: ['connection', 'outcome'], registers: this.r });
-  readonly bankErrors = new Counter({ name: 'booksync_bank_errors_total', help: 'Failed runs, by error code.', labelNames: ['connection', 'code'], registers: this.r });
+  readonly bankStatus = new Gauge({
+    name: 'booksync_bank_status',
+    help: 'Bank connection status: 1 for the current state, 0 for the others.',
+    labelNames: ['connection', 'state'],
+    registers: this.r,
+  });
+  readonly bankLastRefresh = new Gauge({
+    name: 'booksync_bank_last_refresh_timestamp_seconds',
+    help: 'Last run that reached the bank, successful or not (Unix time).',
+    labelNames: ['connection'],
+    registers: this.r,
+  });
+  readonly bankLastSuccess = new Gauge({
+    name: 'booksync_bank_last_success_timestamp_seconds',
+    help: 'Last successful run (Unix time; absent before the first).',
+    labelNames: ['connection'],
+    registers: this.r,
+  });
+  readonly bankNextRun = new Gauge({
+    name: 'booksync_bank_next_run_timestamp_seconds',
+    help: 'Next planned run (Unix time).',
+    labelNames: ['connection'],
+    registers: this.r,
+  });
+  readonly bankConsentExpiry = new Gauge({
+    name: 'booksync_bank_consent_expiry_timestamp_seconds',
+    help: 'When the bank consent ends (Unix time; absent when the provider has none).',
+    labelNames: ['connection'],
+    registers: this.r,
+  });
+  readonly bankSchedule = new Gauge({
+    name: 'booksync_bank_schedule_interval_seconds',
+    help: "Period of the connection's schedule (enabled connections only).",
+    labelNames: ['connection'],
+    registers: this.r,
+  });
+  readonly bankFetched = new Counter({
+    name: 'booksync_bank_transactions_fetched_total',
+    help: 'Transactions the bank returned.',
+    labelNames: ['connection'],
+    registers: this.r,
+  });
+  readonly bankNew = new Counter({
+    name: 'booksync_bank_transactions_new_total',
+    help: 'Transactions written as new statement lines.',
+    labelNames: ['connection'],
+    registers: this.r,
+  });
+  readonly bankDuplicate = new Counter({
+    name: 'booksync_bank_transactions_duplicate_total',
+    help: 'Transactions already in the books (overlap, re-imports).',
+    labelNames: ['connection'],
+    registers: this.r,
+  });
+  readonly bankRuns = new Counter({
+    name: 'booksync_bank_runs_total',
+    help: 'Runs by outcome: ok, error, or skipped (no bank call: blocked, rate limited, disabled).',
+    labelNames: ['connection', 'outcome'],
+    registers: this.r,
+  });
+  readonly bankErrors = new Counter({
+    name: 'booksync_bank_errors_total',
+    help: 'Failed runs, by error code.',
+    labelNames: ['connection', 'code'],
+    registers: this.r,
+  });
   readonly bankRun = new Histogram({
     name: 'booksync_bank_run_duration_seconds',
     help: 'Duration of runs that called the bank.',
@@ -74,20 +176,48 @@ export class BooksyncMetrics {
   // ---- ledger -----------------------------------------------------------------------------------
   readonly ledgerDifference = new Gauge({
     name: 'booksync_ledger_balance_difference_minor',
-    help: 'Bank balance minus the books\' bank account at the last check, in minor units of the currency (0 when they agree).',
+    help: "Bank balance minus the books' bank account at the last check, in minor units of the currency (0 when they agree).",
     labelNames: ['connection', 'currency'],
     registers: this.r,
   });
-  readonly ledgerChecked = new Gauge({ name: 'booksync_ledger_balance_check_timestamp_seconds', help: 'When the balance of the connection was last compared (Unix time).', labelNames: ['connection'], registers: this.r });
-  readonly ledgerUnreconciled = new Gauge({ name: 'booksync_ledger_unreconciled_lines', help: 'Posted bank lines still (partly) in suspense.', registers: this.r });
-  readonly ledgerPosted = new Counter({ name: 'booksync_ledger_moves_posted_total', help: 'Journal entries the automation created from bank lines.', labelNames: ['connection'], registers: this.r });
+  readonly ledgerChecked = new Gauge({
+    name: 'booksync_ledger_balance_check_timestamp_seconds',
+    help: 'When the balance of the connection was last compared (Unix time).',
+    labelNames: ['connection'],
+    registers: this.r,
+  });
+  readonly ledgerUnreconciled = new Gauge({
+    name: 'booksync_ledger_unreconciled_lines',
+    help: 'Posted bank lines still (partly) in suspense.',
+    registers: this.r,
+  });
+  readonly ledgerPosted = new Counter({
+    name: 'booksync_ledger_moves_posted_total',
+    help: 'Journal entries the automation created from bank lines.',
+    labelNames: ['connection'],
+    registers: this.r,
+  });
 
   // ---- local API --------------------------------------------------------------------------------
-  readonly localRequests = new Counter({ name: 'booksync_local_api_requests_total', help: 'Requests to the local CouchDB endpoint, by HTTP status code.', labelNames: ['code'], registers: this.r });
-  readonly localDenied = new Counter({ name: 'booksync_local_api_denied_logins_total', help: 'Requests refused for a wrong name or password or an invalid session cookie.', registers: this.r });
+  readonly localRequests = new Counter({
+    name: 'booksync_local_api_requests_total',
+    help: 'Requests to the local CouchDB endpoint, by HTTP status code.',
+    labelNames: ['code'],
+    registers: this.r,
+  });
+  readonly localDenied = new Counter({
+    name: 'booksync_local_api_denied_logins_total',
+    help: 'Requests refused for a wrong name or password or an invalid session cookie.',
+    registers: this.r,
+  });
 
   // ---- alerts -----------------------------------------------------------------------------------
-  readonly webhookDeliveries = new Counter({ name: 'booksync_alert_webhook_deliveries_total', help: 'Alert webhook deliveries: sent, failed, or dropped by the rate limit.', labelNames: ['webhook', 'outcome'], registers: this.r });
+  readonly webhookDeliveries = new Counter({
+    name: 'booksync_alert_webhook_deliveries_total',
+    help: 'Alert webhook deliveries: sent, failed, or dropped by the rate limit.',
+    labelNames: ['webhook', 'outcome'],
+    registers: this.r,
+  });
 
   constructor(version: string) {
     collectDefaultMetrics({ register: this.registry });
@@ -99,7 +229,8 @@ export class BooksyncMetrics {
 
   /** Counters of a connection start at 0, so `increase()` sees its first run. */
   addConnection(connection: string): void {
-    for (const c of [this.bankFetched, this.bankNew, this.bankDuplicate, this.ledgerPosted]) c.inc({ connection }, 0);
+    for (const c of [this.bankFetched, this.bankNew, this.bankDuplicate, this.ledgerPosted])
+      c.inc({ connection }, 0);
     for (const outcome of ['ok', 'error', 'skipped']) this.bankRuns.inc({ connection, outcome }, 0);
   }
 
@@ -133,7 +264,11 @@ export class BooksyncMetrics {
   }
 
   onLocalResponse(statusCode: number): void {
-    this.localRequests.inc({ code: String(Number.isInteger(statusCode) && statusCode >= 100 && statusCode < 600 ? statusCode : 0) });
+    this.localRequests.inc({
+      code: String(
+        Number.isInteger(statusCode) && statusCode >= 100 && statusCode < 600 ? statusCode : 0,
+      ),
+    });
   }
 
   /** Sets every gauge from a snapshot; series of things that went away (a removed connection) go too. */
@@ -150,9 +285,16 @@ export class BooksyncMetrics {
   }
 
   private applySync(s: OpsSnapshot): void {
-    for (const g of [this.syncPending, this.syncLastSuccess, this.syncOldestConflict, this.syncState]) g.reset();
+    for (const g of [
+      this.syncPending,
+      this.syncLastSuccess,
+      this.syncOldestConflict,
+      this.syncState,
+    ])
+      g.reset();
     const sync = s.sync;
-    for (const state of SYNC_STATES) this.syncState.set({ state }, (sync?.status.state ?? 'stopped') === state ? 1 : 0);
+    for (const state of SYNC_STATES)
+      this.syncState.set({ state }, (sync?.status.state ?? 'stopped') === state ? 1 : 0);
     if (!sync) return;
     const st = sync.status;
     if (st.pending_push !== null) this.syncPending.set({ direction: 'push' }, st.pending_push);
@@ -165,12 +307,20 @@ export class BooksyncMetrics {
   }
 
   private applyBank(s: OpsSnapshot): void {
-    const gauges = [this.bankStatus, this.bankLastRefresh, this.bankLastSuccess, this.bankNextRun, this.bankConsentExpiry, this.bankSchedule];
+    const gauges = [
+      this.bankStatus,
+      this.bankLastRefresh,
+      this.bankLastSuccess,
+      this.bankNextRun,
+      this.bankConsentExpiry,
+      this.bankSchedule,
+    ];
     for (const g of gauges) g.reset();
     for (const b of s.bank) {
       const connection = b.name;
       const current = b.enabled ? b.status : 'disconnected';
-      for (const state of BANK_CONNECTION_STATUSES) this.bankStatus.set({ connection, state }, current === state ? 1 : 0);
+      for (const state of BANK_CONNECTION_STATUSES)
+        this.bankStatus.set({ connection, state }, current === state ? 1 : 0);
       setIf(this.bankLastRefresh, { connection }, seconds(b.last_refresh_at));
       setIf(this.bankLastSuccess, { connection }, seconds(b.last_success_at));
       setIf(this.bankNextRun, { connection }, b.enabled ? seconds(b.next_run_at) : undefined);
@@ -180,6 +330,10 @@ export class BooksyncMetrics {
   }
 }
 
-function setIf<L extends string>(gauge: Gauge<L>, labels: Partial<Record<L, string>>, value: number | undefined): void {
+function setIf<L extends string>(
+  gauge: Gauge<L>,
+  labels: Partial<Record<L, string>>,
+  value: number | undefined,
+): void {
   if (value !== undefined) gauge.set(labels, value);
 }

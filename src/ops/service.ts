@@ -74,13 +74,23 @@ export class OpsService {
       sync: () => this.syncView(),
       clock: this.clock,
     });
-    this.health = new Health(() => this.probes, () => this.syncView(), this.config.ops.ready_offline_max_ms, this.clock);
+    this.health = new Health(
+      () => this.probes,
+      () => this.syncView(),
+      this.config.ops.ready_offline_max_ms,
+      this.clock,
+    );
     this.listener = new OpsListener(
       {
-        '/metrics': async () => ({ status: 200, contentType: this.metrics.registry.contentType, body: await this.scrape() }),
+        '/metrics': async () => ({
+          status: 200,
+          contentType: this.metrics.registry.contentType,
+          body: await this.scrape(),
+        }),
         '/healthz': () => this.health.liveness(),
         '/readyz': async () => this.health.readiness(),
-        '/': async () => jsonAnswer(200, { service: 'booksync', endpoints: ['/metrics', '/healthz', '/readyz'] }),
+        '/': async () =>
+          jsonAnswer(200, { service: 'booksync', endpoints: ['/metrics', '/healthz', '/readyz'] }),
       },
       this.logger,
     );
@@ -101,7 +111,10 @@ export class OpsService {
       next: (status) => {
         // offline ↔ auth_error is one outage: it keeps its start.
         const prev = this.sync?.engine === engine ? this.sync : undefined;
-        const same = prev && (prev.status.state === status.state || (DOWN_STATES.has(prev.status.state) && DOWN_STATES.has(status.state)));
+        const same =
+          prev &&
+          (prev.status.state === status.state ||
+            (DOWN_STATES.has(prev.status.state) && DOWN_STATES.has(status.state)));
         this.sync = { engine, status, since: same ? prev.since : this.clock() };
       },
       complete: () => {
@@ -110,7 +123,9 @@ export class OpsService {
     });
     engine.cycle$.subscribe((report) => this.metrics.onCycle(report));
     engine.error$.subscribe((err) => this.metrics.onSyncError(err.code));
-    engine.resolution$.subscribe((r) => this.metrics.onResolution(types.has(r.type) ? r.type : 'other', r.strategy));
+    engine.resolution$.subscribe((r) =>
+      this.metrics.onResolution(types.has(r.type) ? r.type : 'other', r.strategy),
+    );
   };
 
   /** Every bank run's outcome, skipped ones included. */
@@ -169,14 +184,21 @@ export class OpsService {
       await this.listener.close();
       await this.bind();
     }
-    if (JSON.stringify(config.alerts) !== JSON.stringify(previous.alerts) && this.health.current === 'ready') {
+    if (
+      JSON.stringify(config.alerts) !== JSON.stringify(previous.alerts) &&
+      this.health.current === 'ready'
+    ) {
       this.disarmAlerts();
       this.armAlerts();
     }
   }
 
   async status(): Promise<Record<string, unknown>> {
-    return { listen: this.listener.url ?? null, phase: this.health.current, webhooks: this.config.alerts.webhooks.map((w) => w.name) };
+    return {
+      listen: this.listener.url ?? null,
+      phase: this.health.current,
+      webhooks: this.config.alerts.webhooks.map((w) => w.name),
+    };
   }
 
   /** Evaluates the alert conditions now and hands them to the webhooks (tests call it directly). */
@@ -200,7 +222,11 @@ export class OpsService {
   private syncView(): SyncView | undefined {
     const s = this.sync;
     if (!s) return undefined;
-    return { status: s.status, stateSince: s.since, conflictTimes: async () => (await s.engine.listConflicts()).map((c) => c.detected_at) };
+    return {
+      status: s.status,
+      stateSince: s.since,
+      conflictTimes: async () => (await s.engine.listConflicts()).map((c) => c.detected_at),
+    };
   }
 
   private async scrape(): Promise<string> {
@@ -213,9 +239,15 @@ export class OpsService {
     if (!listen) return;
     try {
       await this.listener.listen(listen.host, listen.port);
-      this.logger.info(`operations listener on ${this.listener.url} (/metrics, /healthz, /readyz)`, { event: 'ops.listening', url: this.listener.url });
+      this.logger.info(
+        `operations listener on ${this.listener.url} (/metrics, /healthz, /readyz)`,
+        { event: 'ops.listening', url: this.listener.url },
+      );
     } catch (err) {
-      this.logger.error(`${describeError(err).message}; running without metrics and health endpoints`, { event: 'ops.listen_failed', ...describeError(err) });
+      this.logger.error(
+        `${describeError(err).message}; running without metrics and health endpoints`,
+        { event: 'ops.listen_failed', ...describeError(err) },
+      );
     }
   }
 
@@ -236,7 +268,12 @@ export class OpsService {
       if (busy) return; // the last evaluation is still reading
       busy = true;
       this.evaluateAlerts()
-        .catch((err: unknown) => this.logger.error(`alert evaluation failed: ${describeError(err).message}`, { event: 'alerts.error', ...describeError(err) }))
+        .catch((err: unknown) =>
+          this.logger.error(`alert evaluation failed: ${describeError(err).message}`, {
+            event: 'alerts.error',
+            ...describeError(err),
+          }),
+        )
         .finally(() => (busy = false));
     };
     this.alertTimer = setInterval(tick, a.check_every_ms);

@@ -93,7 +93,10 @@ export class SnapshotBuilder {
   private unreconciled: { value: number; at: number } | undefined;
   private readonly clock: () => Date;
 
-  constructor(private readonly sources: SnapshotSources, private readonly ledgerTtlMs = 60_000) {
+  constructor(
+    private readonly sources: SnapshotSources,
+    private readonly ledgerTtlMs = 60_000,
+  ) {
     this.clock = sources.clock ?? (() => new Date());
   }
 
@@ -103,7 +106,11 @@ export class SnapshotBuilder {
 
   async build(): Promise<OpsSnapshot> {
     const at = this.clock();
-    const [sync, bank, ledger] = await Promise.all([this.syncFacts(), this.bankFacts(at), this.ledgerFacts(at)]);
+    const [sync, bank, ledger] = await Promise.all([
+      this.syncFacts(),
+      this.bankFacts(at),
+      this.ledgerFacts(at),
+    ]);
     return { at, sync, bank, ledger };
   }
 
@@ -136,9 +143,17 @@ export class SnapshotBuilder {
 
   private async ledgerFacts(at: Date): Promise<LedgerFacts> {
     const checks = await lastBalanceChecks(this.sources.store, this.sources.ledgerConnections());
-    const balances = checks.map((c) => ({ connection: c.connection, currency: c.currency, difference: c.difference, checked_at: c.checked_at }));
+    const balances = checks.map((c) => ({
+      connection: c.connection,
+      currency: c.currency,
+      difference: c.difference,
+      checked_at: c.checked_at,
+    }));
     if (!this.unreconciled || at.getTime() - this.unreconciled.at > this.ledgerTtlMs) {
-      this.unreconciled = { value: (await pendingLines(this.sources.store)).length, at: at.getTime() };
+      this.unreconciled = {
+        value: (await pendingLines(this.sources.store)).length,
+        at: at.getTime(),
+      };
     }
     return { balances, unreconciled: this.unreconciled.value };
   }

@@ -21,21 +21,48 @@ export interface WebhookRequest {
 }
 
 /** The HTTP request for one alert in a webhook's format. */
-export function webhookRequest(format: AlertWebhookConfig['format'], alert: ActiveAlert, phase: AlertPhase, at: Date, host: string): WebhookRequest {
+export function webhookRequest(
+  format: AlertWebhookConfig['format'],
+  alert: ActiveAlert,
+  phase: AlertPhase,
+  at: Date,
+  host: string,
+): WebhookRequest {
   const title = `booksync on ${host}: ${alert.name}${phase === 'resolved' ? ' resolved' : ''}`;
   const text = phase === 'resolved' ? `resolved: ${alert.summary}` : alert.summary;
   if (format === 'ntfy') {
     // ntfy reads the message from the body and the rest from headers (ASCII only).
     // @link https://docs.ntfy.sh/publish/
     const priority = phase === 'resolved' ? '2' : alert.severity === 'critical' ? '5' : '4';
-    const tags = phase === 'resolved' ? 'white_check_mark' : alert.severity === 'critical' ? 'rotating_light' : 'warning';
-    return { headers: { 'content-type': 'text/plain; charset=utf-8', title: asciiHeader(title), priority, tags }, body: text };
+    const tags =
+      phase === 'resolved'
+        ? 'white_check_mark'
+        : alert.severity === 'critical'
+          ? 'rotating_light'
+          : 'warning';
+    return {
+      headers: {
+        'content-type': 'text/plain; charset=utf-8',
+        title: asciiHeader(title),
+        priority,
+        tags,
+      },
+      body: text,
+    };
   }
   if (format === 'slack') {
     // Incoming webhooks take `text` (Slack, Mattermost, Rocket.Chat).
     // @link https://api.slack.com/messaging/webhooks
-    const icon = phase === 'resolved' ? ':white_check_mark:' : alert.severity === 'critical' ? ':rotating_light:' : ':warning:';
-    return { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `${icon} *${title}*\n${text}` }) };
+    const icon =
+      phase === 'resolved'
+        ? ':white_check_mark:'
+        : alert.severity === 'critical'
+          ? ':rotating_light:'
+          : ':warning:';
+    return {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: `${icon} *${title}*\n${text}` }),
+    };
   }
   const body = {
     source: 'booksync',
@@ -102,7 +129,8 @@ export class AlertNotifier {
     for (const hook of this.hooks) {
       for (const alert of active) {
         const last = hook.sent.get(alert.key);
-        if (hook.inflight.has(alert.key) || (last && now - last.at < this.options.repeatMs)) continue;
+        if (hook.inflight.has(alert.key) || (last && now - last.at < this.options.repeatMs))
+          continue;
         this.deliver(hook, alert, 'firing');
       }
       for (const [key, last] of hook.sent) {
@@ -126,7 +154,10 @@ export class AlertNotifier {
       this.options.onDelivery?.(name, 'dropped');
       if (!hook.droppedLogged) {
         hook.droppedLogged = true;
-        this.options.logger.warn(`alert webhook ${name}: more than ${this.options.maxPerHour} messages in an hour; dropping until the hour has passed`, { event: 'alerts.dropped', webhook: name, alert: alert.name });
+        this.options.logger.warn(
+          `alert webhook ${name}: more than ${this.options.maxPerHour} messages in an hour; dropping until the hour has passed`,
+          { event: 'alerts.dropped', webhook: name, alert: alert.name },
+        );
       }
       return;
     }
@@ -137,17 +168,26 @@ export class AlertNotifier {
       .then(() => {
         if (phase === 'firing') hook.sent.set(alert.key, { alert, at: now.getTime() });
         this.options.onDelivery?.(name, 'sent');
-        this.options.logger.info(`alert ${alert.name} (${phase}) sent to ${name}`, { event: 'alerts.sent', webhook: name, alert: alert.name, phase, ...(alert.connection ? { connection: alert.connection } : {}) });
-      })
-      .catch((err: unknown) => {
-        this.options.onDelivery?.(name, 'failed');
-        this.options.logger.warn(`alert ${alert.name} (${phase}) could not be sent to ${name}: ${describeError(err).message}`, {
-          event: 'alerts.delivery_failed',
+        this.options.logger.info(`alert ${alert.name} (${phase}) sent to ${name}`, {
+          event: 'alerts.sent',
           webhook: name,
           alert: alert.name,
           phase,
-          error: describeError(err),
+          ...(alert.connection ? { connection: alert.connection } : {}),
         });
+      })
+      .catch((err: unknown) => {
+        this.options.onDelivery?.(name, 'failed');
+        this.options.logger.warn(
+          `alert ${alert.name} (${phase}) could not be sent to ${name}: ${describeError(err).message}`,
+          {
+            event: 'alerts.delivery_failed',
+            webhook: name,
+            alert: alert.name,
+            phase,
+            error: describeError(err),
+          },
+        );
       })
       .finally(() => {
         hook.inflight.delete(alert.key);
@@ -156,19 +196,43 @@ export class AlertNotifier {
     this.pending.add(run);
   }
 
-  private async send(config: AlertWebhookConfig, alert: ActiveAlert, phase: AlertPhase, at: Date): Promise<void> {
+  private async send(
+    config: AlertWebhookConfig,
+    alert: ActiveAlert,
+    phase: AlertPhase,
+    at: Date,
+  ): Promise<void> {
     const req = webhookRequest(config.format, alert, phase, at, this.host);
-    const headers = { ...req.headers, ...(config.token ? { authorization: `Bearer ${config.token}` } : {}) };
+    const headers = {
+      ...req.headers,
+      ...(config.token ? { authorization: `Bearer ${config.token}` } : {}),
+    };
     let res: Response;
     try {
-      res = await fetch(config.url, { method: 'POST', headers, body: req.body, signal: AbortSignal.timeout(config.timeout_ms), redirect: 'error' });
+      res = await fetch(config.url, {
+        method: 'POST',
+        headers,
+        body: req.body,
+        signal: AbortSignal.timeout(config.timeout_ms),
+        redirect: 'error',
+      });
     } catch (err) {
       // fetch's own message is "fetch failed"; the cause says why (refused, timed out, DNS).
       const cause = (err as { cause?: unknown }).cause;
-      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${config.timeout}` : describeError(cause ?? err).code;
-      throw new WebhookDeliveryError('ALERT_WEBHOOK_UNREACHABLE', `the webhook did not answer (${why})`);
+      const why =
+        (err as Error).name === 'TimeoutError'
+          ? `no answer within ${config.timeout}`
+          : describeError(cause ?? err).code;
+      throw new WebhookDeliveryError(
+        'ALERT_WEBHOOK_UNREACHABLE',
+        `the webhook did not answer (${why})`,
+      );
     }
     await res.arrayBuffer().catch(() => undefined);
-    if (!res.ok) throw new WebhookDeliveryError('ALERT_WEBHOOK_REFUSED', `the webhook answered HTTP ${res.status}`);
+    if (!res.ok)
+      throw new WebhookDeliveryError(
+        'ALERT_WEBHOOK_REFUSED',
+        `the webhook answered HTTP ${res.status}`,
+      );
   }
 }

@@ -18,7 +18,8 @@ export function normalise(value: unknown): unknown {
   }
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = value[i] === undefined ? null : normalise(value[i]);
+    for (let i = 0; i < value.length; i++)
+      out[i] = value[i] === undefined ? null : normalise(value[i]);
     return out;
   }
   const keys = sortKeys(Object.keys(value));
@@ -28,7 +29,13 @@ export function normalise(value: unknown): unknown {
     const v = (value as Record<string, unknown>)[key];
     if (v === undefined) continue;
     // An own `__proto__` member (JSON.parse makes one) is data: an assignment would set the prototype.
-    if (key === '__proto__') Object.defineProperty(out, key, { value: normalise(v), enumerable: true, writable: true, configurable: true });
+    if (key === '__proto__')
+      Object.defineProperty(out, key, {
+        value: normalise(v),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     else out[key] = normalise(v);
   }
   return out;

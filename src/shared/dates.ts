@@ -26,7 +26,10 @@ export function daysInMonth(year: number, month: number): number {
 /** Builds a calendar date, throwing on impossible dates such as 2024-02-30. */
 export function calendarDate(year: number, month: number, day: number): CalendarDate {
   const text = `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
-  if (!isCalendarDate(text)) throw new InvalidValueError('DATE_INVALID', `${text} is not a calendar date`, { details: { date: text } });
+  if (!isCalendarDate(text))
+    throw new InvalidValueError('DATE_INVALID', `${text} is not a calendar date`, {
+      details: { date: text },
+    });
   return text;
 }
 
@@ -34,12 +37,18 @@ export function calendarDate(year: number, month: number, day: number): Calendar
 export function addDays(date: CalendarDate, days: number): CalendarDate {
   assertCalendarDate(date);
   if (!Number.isSafeInteger(days)) {
-    throw new InvalidValueError('DATE_INVALID', `cannot add ${days} days: not a whole number`, { details: { date, days } });
+    throw new InvalidValueError('DATE_INVALID', `cannot add ${days} days: not a whole number`, {
+      details: { date, days },
+    });
   }
   const t = Date.parse(`${date}T00:00:00Z`) + days * 86_400_000;
   const iso = Number.isFinite(t) ? new Date(t).toISOString() : '';
   if (!/^\d{4}-/.test(iso)) {
-    throw new InvalidValueError('DATE_INVALID', `${date} plus ${days} days is outside the years 0000-9999`, { details: { date, days } });
+    throw new InvalidValueError(
+      'DATE_INVALID',
+      `${date} plus ${days} days is outside the years 0000-9999`,
+      { details: { date, days } },
+    );
   }
   return iso.slice(0, 10);
 }
@@ -51,7 +60,11 @@ export function utcDate(instant: Date | number = Date.now()): CalendarDate {
 
 export function assertCalendarDate(value: unknown, what = 'date'): asserts value is CalendarDate {
   if (!isCalendarDate(value)) {
-    throw new InvalidValueError('DATE_INVALID', `${what} '${String(value)}' is not a calendar date (YYYY-MM-DD)`, { details: { value } });
+    throw new InvalidValueError(
+      'DATE_INVALID',
+      `${what} '${String(value)}' is not a calendar date (YYYY-MM-DD)`,
+      { details: { value } },
+    );
   }
 }
 

@@ -55,7 +55,10 @@ export class Deadline {
    * RSS: BENCHMARKS.md, Sync).
    */
   race<T>(work: Promise<T>): Promise<T> {
-    const reason = () => (this.signal.reason instanceof Error ? this.signal.reason : new DOMException('the request was aborted', 'AbortError'));
+    const reason = () =>
+      this.signal.reason instanceof Error
+        ? this.signal.reason
+        : new DOMException('the request was aborted', 'AbortError');
     if (this.signal.aborted) {
       work.catch(() => undefined); // the loser must not surface as an unhandled rejection
       return Promise.reject(reason());

@@ -3,7 +3,14 @@ import { InvalidValueError } from './errors';
 /** Durations in config and schedules: `500ms`, `90s`, `15m`, `4h`, `1d`, `2w`. */
 export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h|d|w)$';
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
 
 export function isDuration(text: unknown): text is string {
   return typeof text === 'string' && new RegExp(DURATION_PATTERN).test(text);
@@ -12,9 +19,14 @@ export function isDuration(text: unknown): text is string {
 /** `4h` → 14 400 000 ms. */
 export function parseDuration(text: string): number {
   const m = /^([0-9]+)(ms|s|m|h|d|w)$/.exec(String(text).trim());
-  if (!m) throw new InvalidValueError('DURATION_INVALID', `'${text}' is not a duration (a whole number and a unit: 500ms, 90s, 15m, 4h, 1d, 2w)`);
+  if (!m)
+    throw new InvalidValueError(
+      'DURATION_INVALID',
+      `'${text}' is not a duration (a whole number and a unit: 500ms, 90s, 15m, 4h, 1d, 2w)`,
+    );
   const ms = Number(m[1]) * UNIT_MS[m[2]];
-  if (!Number.isSafeInteger(ms)) throw new InvalidValueError('DURATION_INVALID', `'${text}' is too long`);
+  if (!Number.isSafeInteger(ms))
+    throw new InvalidValueError('DURATION_INVALID', `'${text}' is too long`);
   return ms;
 }
 

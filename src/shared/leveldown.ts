@@ -8,8 +8,16 @@ export interface LevelDown {
   readonly status: string;
   open(options: Record<string, unknown>, cb: (err?: Error) => void): void;
   close(cb: (err?: Error) => void): void;
-  getMany(keys: string[], options: Record<string, unknown>, cb: (err: Error | undefined, values: Array<string | undefined>) => void): void;
-  batch(ops: Array<{ type: 'put' | 'del'; key: string; value?: string }>, options: Record<string, unknown>, cb: (err?: Error) => void): void;
+  getMany(
+    keys: string[],
+    options: Record<string, unknown>,
+    cb: (err: Error | undefined, values: Array<string | undefined>) => void,
+  ): void;
+  batch(
+    ops: Array<{ type: 'put' | 'del'; key: string; value?: string }>,
+    options: Record<string, unknown>,
+    cb: (err?: Error) => void,
+  ): void;
   iterator(options: Record<string, unknown>): LevelIterator;
 }
 
@@ -26,8 +34,16 @@ export const leveldown = require('leveldown') as ((location: string) => LevelDow
 
 /** leveldown's own `_get` / `_getMany` / `_close` (abstract-leveldown 7 calls them after checking and serialising arguments). */
 interface LevelDownInternals {
-  _get(key: unknown, options: ReadOptions, cb: (err: Error | null | undefined, value?: unknown) => void): void;
-  _getMany(keys: unknown[], options: ReadOptions, cb: (err: Error | null | undefined, values?: unknown[]) => void): void;
+  _get(
+    key: unknown,
+    options: ReadOptions,
+    cb: (err: Error | null | undefined, value?: unknown) => void,
+  ): void;
+  _getMany(
+    keys: unknown[],
+    options: ReadOptions,
+    cb: (err: Error | null | undefined, values?: unknown[]) => void,
+  ): void;
   _close(cb: (err?: Error) => void): void;
 }
 
@@ -54,7 +70,11 @@ export function coalesceGets<T extends LevelDown>(db: T): T {
   const get = level._get.bind(level);
   const getMany = level._getMany.bind(level);
   const close = level._close.bind(level);
-  type Waiting = { options: ReadOptions; keys: unknown[]; callbacks: Array<(err: Error | null | undefined, value?: unknown) => void> };
+  type Waiting = {
+    options: ReadOptions;
+    keys: unknown[];
+    callbacks: Array<(err: Error | null | undefined, value?: unknown) => void>;
+  };
   let waiting: Map<string, Waiting> | null = null;
   const flush = (): void => {
     const groups = waiting;
@@ -95,7 +115,9 @@ export function coalesceGets<T extends LevelDown>(db: T): T {
 
 /** Values of `keys` as strings (undefined where absent), in one thread-pool round trip. */
 export function getMany(db: LevelDown, keys: string[]): Promise<Array<string | undefined>> {
-  return new Promise((resolve, reject) => db.getMany(keys, { asBuffer: false }, (err, values) => (err ? reject(err) : resolve(values))));
+  return new Promise((resolve, reject) =>
+    db.getMany(keys, { asBuffer: false }, (err, values) => (err ? reject(err) : resolve(values))),
+  );
 }
 
 /**
@@ -107,7 +129,10 @@ export function getMany(db: LevelDown, keys: string[]): Promise<Array<string | u
  * the iterator's cache one `process.nextTick` each; a callback loop (not a promise per entry)
  * keeps that cheap.
  */
-export function readRange(db: LevelDown, options: { gt?: string; lt?: string; limit?: number; highWaterMark?: number }): Promise<Array<[string, string]>> {
+export function readRange(
+  db: LevelDown,
+  options: { gt?: string; lt?: string; limit?: number; highWaterMark?: number },
+): Promise<Array<[string, string]>> {
   const it = db.iterator({ ...options, keyAsBuffer: false, valueAsBuffer: false });
   const out: Array<[string, string]> = [];
   return new Promise((resolve, reject) => {

@@ -13,22 +13,46 @@ export interface Money {
 
 /** ISO 4217 active codes whose minor unit is not 2 (source: ISO 4217 list one, 2024). */
 const EXPONENT_EXCEPTIONS: Readonly<Record<string, number>> = {
-  BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0,
-  UYI: 0, VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0,
-  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
-  CLF: 4, UYW: 4,
+  BIF: 0,
+  CLP: 0,
+  DJF: 0,
+  GNF: 0,
+  ISK: 0,
+  JPY: 0,
+  KMF: 0,
+  KRW: 0,
+  PYG: 0,
+  RWF: 0,
+  UGX: 0,
+  UYI: 0,
+  VND: 0,
+  VUV: 0,
+  XAF: 0,
+  XOF: 0,
+  XPF: 0,
+  BHD: 3,
+  IQD: 3,
+  JOD: 3,
+  KWD: 3,
+  LYD: 3,
+  OMR: 3,
+  TND: 3,
+  CLF: 4,
+  UYW: 4,
 };
 
 /** The active ISO 4217 currency codes (funds codes included, precious metals excluded). */
 const ISO_4217 = new Set(
-  ('AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN ' +
+  (
+    'AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN ' +
     'BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ' +
     'ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK ' +
     'JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK ' +
     'MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN ' +
     'PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB ' +
     'TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD ' +
-    'XCG XOF XPF YER ZAR ZMW ZWG ZWL').split(' '),
+    'XCG XOF XPF YER ZAR ZMW ZWG ZWL'
+  ).split(' '),
 );
 
 export function isCurrency(code: string): boolean {
@@ -37,11 +61,17 @@ export function isCurrency(code: string): boolean {
 
 /** Throws unless `code` is an ISO 4217 code; returns it upper-cased. */
 export function currencyCode(code: string): string {
-  const upper = String(code ?? '').trim().toUpperCase();
+  const upper = String(code ?? '')
+    .trim()
+    .toUpperCase();
   if (!ISO_4217.has(upper)) {
-    throw new InvalidValueError('MONEY_CURRENCY', `unknown currency '${code}' (expected an ISO 4217 code such as EUR, USD, JPY)`, {
-      details: { currency: code },
-    });
+    throw new InvalidValueError(
+      'MONEY_CURRENCY',
+      `unknown currency '${code}' (expected an ISO 4217 code such as EUR, USD, JPY)`,
+      {
+        details: { currency: code },
+      },
+    );
   }
   return upper;
 }
@@ -54,9 +84,13 @@ export function currencyExponent(code: string): number {
 
 export function money(amount: number, currency: string): Money {
   if (!Number.isSafeInteger(amount)) {
-    throw new InvalidValueError('MONEY_NOT_INTEGER', `amount ${amount} is not an integer number of minor units`, {
-      details: { amount, currency },
-    });
+    throw new InvalidValueError(
+      'MONEY_NOT_INTEGER',
+      `amount ${amount} is not an integer number of minor units`,
+      {
+        details: { amount, currency },
+      },
+    );
   }
   return { amount, currency: currencyCode(currency) };
 }
@@ -89,13 +123,21 @@ const GROUP_CHARS = new Set(['.', ',', ...GROUP_ONLY]);
  * `1'234.50`). More fraction digits than the currency has are accepted only when they are
  * zeros: anything else would lose money silently, so it is an error. At most one sign.
  */
-export function parseAmount(text: string, currency: string, options: ParseAmountOptions = {}): number {
+export function parseAmount(
+  text: string,
+  currency: string,
+  options: ParseAmountOptions = {},
+): number {
   const code = currencyCode(currency);
   const exponent = currencyExponent(code);
   const fail = (why: string): never => {
-    throw new InvalidValueError('MONEY_PARSE', `cannot read '${text}' as a ${code} amount: ${why}`, {
-      details: { text, currency: code },
-    });
+    throw new InvalidValueError(
+      'MONEY_PARSE',
+      `cannot read '${text}' as a ${code} amount: ${why}`,
+      {
+        details: { text, currency: code },
+      },
+    );
   };
   let s = String(text ?? '').trim();
   if (s === '') fail('empty');
@@ -103,9 +145,21 @@ export function parseAmount(text: string, currency: string, options: ParseAmount
   // The sign: a leading or trailing + or -, or accounting parentheses; never two of them.
   let negative = false;
   let signs = 0;
-  if (/^\(.*\)$/.test(s)) { negative = true; signs++; s = s.slice(1, -1).trim(); }
-  if (/[-+]$/.test(s)) { negative = s.endsWith('-'); signs++; s = s.slice(0, -1).trim(); }
-  if (/^[-+]/.test(s)) { negative = s.startsWith('-'); signs++; s = s.slice(1).trim(); }
+  if (/^\(.*\)$/.test(s)) {
+    negative = true;
+    signs++;
+    s = s.slice(1, -1).trim();
+  }
+  if (/[-+]$/.test(s)) {
+    negative = s.endsWith('-');
+    signs++;
+    s = s.slice(0, -1).trim();
+  }
+  if (/^[-+]/.test(s)) {
+    negative = s.startsWith('-');
+    signs++;
+    s = s.slice(1).trim();
+  }
   if (signs > 1) fail('more than one sign');
   if (!/^[\d.,' \u00a0\u202f]+$/.test(s) || !/\d/.test(s)) fail('not a number');
 
@@ -115,8 +169,13 @@ export function parseAmount(text: string, currency: string, options: ParseAmount
     const lastDot = s.lastIndexOf('.');
     const lastComma = s.lastIndexOf(',');
     if (lastDot >= 0 && lastComma >= 0) decimalMark = lastDot > lastComma ? '.' : ',';
-    else if (lastDot >= 0 && s.indexOf('.') === lastDot) { decimalMark = '.'; loneMark = true; }
-    else if (lastComma >= 0 && s.indexOf(',') === lastComma) { decimalMark = ','; loneMark = true; }
+    else if (lastDot >= 0 && s.indexOf('.') === lastDot) {
+      decimalMark = '.';
+      loneMark = true;
+    } else if (lastComma >= 0 && s.indexOf(',') === lastComma) {
+      decimalMark = ',';
+      loneMark = true;
+    }
   }
   let intPart = s;
   let fracPart = '';
@@ -130,15 +189,24 @@ export function parseAmount(text: string, currency: string, options: ParseAmount
     }
   }
   const groupSeparators = new Set([...intPart].filter((ch) => GROUP_CHARS.has(ch)));
-  if (groupSeparators.size > 0 && options.grouping === false) fail('thousands separators where the source has none');
+  if (groupSeparators.size > 0 && options.grouping === false)
+    fail('thousands separators where the source has none');
   if (groupSeparators.size > 0) {
     // Thousands groups are three digits each, one separator throughout: "1,23,4" is a typo.
-    if (groupSeparators.size > 1 || !/^\d{1,3}([.,' \u00a0\u202f]\d{3})+$/.test(intPart)) fail('misplaced thousands separator');
+    if (groupSeparators.size > 1 || !/^\d{1,3}([.,' \u00a0\u202f]\d{3})+$/.test(intPart))
+      fail('misplaced thousands separator');
     intPart = intPart.replace(/[.,' \u00a0\u202f]/g, '');
   }
   if (intPart === '' && fracPart === '') fail('no digits');
-  if (loneMark && options.grouping !== false && fracPart.length === 3 && /^[1-9]\d{0,2}$/.test(intPart)) {
-    fail(`ambiguous: '${decimalMark}' may be a decimal mark or group thousands; declare the decimal separator`);
+  if (
+    loneMark &&
+    options.grouping !== false &&
+    fracPart.length === 3 &&
+    /^[1-9]\d{0,2}$/.test(intPart)
+  ) {
+    fail(
+      `ambiguous: '${decimalMark}' may be a decimal mark or group thousands; declare the decimal separator`,
+    );
   }
   if (fracPart.length > exponent) {
     if (!/^0*$/.test(fracPart.slice(exponent))) {
@@ -155,7 +223,8 @@ export function parseAmount(text: string, currency: string, options: ParseAmount
 
 /** Formats minor units as plain decimal text: 123456 EUR → "1234.56", -5 JPY → "-5". */
 export function formatAmount(amount: number, currency: string): string {
-  if (!Number.isSafeInteger(amount)) throw new InvalidValueError('MONEY_NOT_INTEGER', `amount ${amount} is not an integer`);
+  if (!Number.isSafeInteger(amount))
+    throw new InvalidValueError('MONEY_NOT_INTEGER', `amount ${amount} is not an integer`);
   const exponent = currencyExponent(currency);
   const sign = amount < 0 ? '-' : '';
   const digits = String(Math.abs(amount)).padStart(exponent + 1, '0');
@@ -176,7 +245,8 @@ export function sumAmounts(amounts: Iterable<number>): number {
   let total = 0;
   for (const a of amounts) {
     total += a;
-    if (!Number.isSafeInteger(total)) throw new InvalidValueError('MONEY_OVERFLOW', 'sum exceeds the safe integer range');
+    if (!Number.isSafeInteger(total))
+      throw new InvalidValueError('MONEY_OVERFLOW', 'sum exceeds the safe integer range');
   }
   return total;
 }

@@ -43,9 +43,14 @@ export async function readPrivateFile(file: string): Promise<string | undefined>
 /** A state file problem is the installation's (permissions, full disk): retrying will not help. */
 function stateFileError(code: string, verb: string, file: string, err: unknown): PermanentError {
   const errno = (err as NodeJS.ErrnoException).code;
-  return new PermanentError(code, `${verb} the state file ${file}${errno ? ` (${errno})` : ''}; check the state directory's owner and free space`, {
-    cause: err, details: { file },
-  });
+  return new PermanentError(
+    code,
+    `${verb} the state file ${file}${errno ? ` (${errno})` : ''}; check the state directory's owner and free space`,
+    {
+      cause: err,
+      details: { file },
+    },
+  );
 }
 
 /**

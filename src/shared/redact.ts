@@ -26,17 +26,35 @@ interface CompiledSecret {
 
 type Span = [start: number, end: number];
 
-const NAMED_ENTITIES: Record<string, number> = { amp: 0x26, lt: 0x3c, gt: 0x3e, quot: 0x22, apos: 0x27 };
+const NAMED_ENTITIES: Record<string, number> = {
+  amp: 0x26,
+  lt: 0x3c,
+  gt: 0x3e,
+  quot: 0x22,
+  apos: 0x27,
+};
 /** `&lt;`, `&#60;`, `&#x3c;`, and the same escaped again (`&amp;lt;`). */
 const ENTITY = /&(?:amp;)*(?:(amp|lt|gt|quot|apos)|#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6}));/y;
-const JSON_SIMPLE: Record<string, number> = { '"': 0x22, '\\': 0x5c, '/': 0x2f, b: 0x08, f: 0x0c, n: 0x0a, r: 0x0d, t: 0x09 };
+const JSON_SIMPLE: Record<string, number> = {
+  '"': 0x22,
+  '\\': 0x5c,
+  '/': 0x2f,
+  b: 0x08,
+  f: 0x0c,
+  n: 0x0a,
+  r: 0x0d,
+  t: 0x09,
+};
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 
 function compile(secrets: readonly string[]): CompiledSecret[] {
   const out: CompiledSecret[] = [];
   for (const secret of new Set(secrets)) {
     if (typeof secret !== 'string' || secret === '') continue;
-    out.push({ points: Array.from(secret, (ch) => ch.codePointAt(0)!), bytes: Buffer.byteLength(secret) });
+    out.push({
+      points: Array.from(secret, (ch) => ch.codePointAt(0)!),
+      bytes: Buffer.byteLength(secret),
+    });
   }
   return out;
 }
@@ -81,11 +99,13 @@ function percentEnd(text: string, at: number, cp: number): number {
 function jsonEscapeEnd(text: string, at: number, cp: number): number {
   const next = text[at + 1];
   if (next !== 'u') return JSON_SIMPLE[next] === cp ? at + 2 : -1;
-  const units = cp > 0xffff ? [0xd800 + ((cp - 0x10000) >> 10), 0xdc00 + ((cp - 0x10000) & 0x3ff)] : [cp];
+  const units =
+    cp > 0xffff ? [0xd800 + ((cp - 0x10000) >> 10), 0xdc00 + ((cp - 0x10000) & 0x3ff)] : [cp];
   let j = at;
   for (const unit of units) {
     const hex = text.slice(j + 2, j + 6);
-    if (text[j] !== '\\' || text[j + 1] !== 'u' || !HEX4.test(hex) || parseInt(hex, 16) !== unit) return -1;
+    if (text[j] !== '\\' || text[j + 1] !== 'u' || !HEX4.test(hex) || parseInt(hex, 16) !== unit)
+      return -1;
     j += 6;
   }
   return j;
@@ -114,7 +134,14 @@ function secretSpans(text: string, secret: CompiledSecret, spans: Span[]): void 
   const firstChar = String.fromCodePoint(first);
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
-    if (ch !== firstChar[0] && ch !== '&' && ch !== '%' && ch !== '\\' && !(ch === '+' && first === 0x20)) continue;
+    if (
+      ch !== firstChar[0] &&
+      ch !== '&' &&
+      ch !== '%' &&
+      ch !== '\\' &&
+      !(ch === '+' && first === 0x20)
+    )
+      continue;
     const end = matchFrom(text, i, secret.points, 0);
     if (end > i) {
       spans.push([i, end]);
@@ -138,20 +165,36 @@ const PERCENT_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
 const ENTITY_ANY = new RegExp(ENTITY.source, 'g');
 const JSON_ESCAPE = /\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])/g;
 
-const VIEWS: Array<{ trigger: string; pattern: RegExp; decode: (m: RegExpMatchArray) => string }> = [
-  { trigger: '%', pattern: PERCENT_RUN, decode: (m) => Buffer.from(m[0].replace(/%/g, ''), 'hex').toString('utf8') },
-  {
-    trigger: '&',
-    pattern: ENTITY_ANY,
-    decode: (m) => {
-      const value = m[1] ? NAMED_ENTITIES[m[1]] : m[2] ? Number(m[2]) : parseInt(m[3], 16);
-      return value <= 0x10ffff ? String.fromCodePoint(value) : m[0];
+const VIEWS: Array<{ trigger: string; pattern: RegExp; decode: (m: RegExpMatchArray) => string }> =
+  [
+    {
+      trigger: '%',
+      pattern: PERCENT_RUN,
+      decode: (m) => Buffer.from(m[0].replace(/%/g, ''), 'hex').toString('utf8'),
     },
-  },
-  { trigger: '\\', pattern: JSON_ESCAPE, decode: (m) => (m[0][1] === 'u' ? String.fromCharCode(parseInt(m[0].slice(2), 16)) : String.fromCharCode(JSON_SIMPLE[m[0][1]])) },
-];
+    {
+      trigger: '&',
+      pattern: ENTITY_ANY,
+      decode: (m) => {
+        const value = m[1] ? NAMED_ENTITIES[m[1]] : m[2] ? Number(m[2]) : parseInt(m[3], 16);
+        return value <= 0x10ffff ? String.fromCodePoint(value) : m[0];
+      },
+    },
+    {
+      trigger: '\\',
+      pattern: JSON_ESCAPE,
+      decode: (m) =>
+        m[0][1] === 'u'
+          ? String.fromCharCode(parseInt(m[0].slice(2), 16))
+          : String.fromCharCode(JSON_SIMPLE[m[0][1]]),
+    },
+  ];
 
-function decodedView(text: string, pattern: RegExp, decode: (m: RegExpMatchArray) => string): DecodedView {
+function decodedView(
+  text: string,
+  pattern: RegExp,
+  decode: (m: RegExpMatchArray) => string,
+): DecodedView {
   const view: DecodedView = { text: '', from: [], to: [] };
   const literal = (start: number, end: number) => {
     view.text += text.slice(start, end);
@@ -286,7 +329,11 @@ export function redactValue(value: unknown, secrets: readonly string[]): unknown
   return redactDeep(value, compile(secrets), new WeakSet<object>());
 }
 
-function redactDeep(value: unknown, secrets: readonly CompiledSecret[], seen: WeakSet<object>): unknown {
+function redactDeep(
+  value: unknown,
+  secrets: readonly CompiledSecret[],
+  seen: WeakSet<object>,
+): unknown {
   if (typeof value === 'string') return redactCompiled(value, secrets);
   if (value === null || typeof value !== 'object') return value;
   if (seen.has(value)) return '[circular]';
@@ -302,7 +349,11 @@ function redactDeep(value: unknown, secrets: readonly CompiledSecret[], seen: We
   }
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, secrets, seen));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = CREDENTIAL_KEY.test(k) && v !== null && v !== undefined ? REDACTED : redactDeep(v, secrets, seen);
+  for (const [k, v] of Object.entries(value))
+    out[k] =
+      CREDENTIAL_KEY.test(k) && v !== null && v !== undefined
+        ? REDACTED
+        : redactDeep(v, secrets, seen);
   return out;
 }
 
@@ -322,6 +373,10 @@ export function remoteExcerpt(text: string, secrets: readonly string[], max = 30
 }
 
 /** An error summary (`describeError`'s shape) safe to store in a document that syncs: redacted and bounded. */
-export function safeErrorSummary(error: { code: string; message: string }, secrets: readonly string[], max = 1000): { code: string; message: string } {
+export function safeErrorSummary(
+  error: { code: string; message: string },
+  secrets: readonly string[],
+  max = 1000,
+): { code: string; message: string } {
   return { code: error.code, message: truncateText(redactText(error.message, secrets), max) };
 }

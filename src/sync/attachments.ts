@@ -15,10 +15,16 @@ export type AttachmentData = Record<string, { content_type: string; data: string
 function summaries(body: Record<string, unknown>): Array<[string, AttachmentSummary]> {
   const atts = body[ATTACHMENTS];
   if (!atts || typeof atts !== 'object') return [];
-  return Object.entries(atts as Record<string, Record<string, unknown>>).filter(([, a]) => a && a.stub === undefined && a.data === undefined && typeof a.digest === 'string') as unknown as Array<[string, AttachmentSummary]>;
+  return Object.entries(atts as Record<string, Record<string, unknown>>).filter(
+    ([, a]) => a && a.stub === undefined && a.data === undefined && typeof a.digest === 'string',
+  ) as unknown as Array<[string, AttachmentSummary]>;
 }
 
-function holds(doc: Record<string, unknown> | null | undefined, name: string, digest: string): boolean {
+function holds(
+  doc: Record<string, unknown> | null | undefined,
+  name: string,
+  digest: string,
+): boolean {
   const a = (doc?.[ATTACHMENTS] as Record<string, { digest?: string }> | undefined)?.[name];
   return !!a && a.digest === digest;
 }
@@ -63,7 +69,8 @@ async function materialise<W extends { id: string; body: Record<string, unknown>
       out[name] = { content_type: d.content_type, data: d.data };
     }
     // Entries that were already stubs (carried from the target) stay as they are.
-    if (!refused.has(w)) w.body[ATTACHMENTS] = { ...(w.body[ATTACHMENTS] as Record<string, unknown>), ...out };
+    if (!refused.has(w))
+      w.body[ATTACHMENTS] = { ...(w.body[ATTACHMENTS] as Record<string, unknown>), ...out };
   }
   return refused;
 }
@@ -83,14 +90,18 @@ export class CloudWithAttachments implements RemoteStore {
     return this.inner.url;
   }
   ensureDb: RemoteStore['ensureDb'] = () => this.inner.ensureDb();
-  changesSince: RemoteStore['changesSince'] = (since, options) => this.inner.changesSince(since, options);
+  changesSince: RemoteStore['changesSince'] = (since, options) =>
+    this.inner.changesSince(since, options);
   current: RemoteStore['current'] = (ids) => this.inner.current(ids);
   revisions: RemoteStore['revisions'] = (refs) => this.inner.revisions(refs);
   getLocal: RemoteStore['getLocal'] = (id) => this.inner.getLocal(id);
   putLocal: RemoteStore['putLocal'] = (id, body, rev) => this.inner.putLocal(id, body, rev);
   attachments: RemoteStore['attachments'] = (id, rev) => this.inner.attachments(id, rev);
 
-  async write(docs: readonly RemoteWrite[], options?: { maxBytes?: number }): Promise<RemoteWriteResult[]> {
+  async write(
+    docs: readonly RemoteWrite[],
+    options?: { maxBytes?: number },
+  ): Promise<RemoteWriteResult[]> {
     // Most writes carry no attachment: pass them through untouched (no copy per document).
     if (!docs.some((d) => summaries(d).length > 0)) return this.inner.write(docs, options);
     const withAtts = docs.map((d) => ({ id: d._id, body: { ...d } as Record<string, unknown> }));
@@ -106,9 +117,24 @@ export class CloudWithAttachments implements RemoteStore {
       async (w) => this.books.attachments(w.id),
     );
     const sent = withAtts.filter((w) => !refused.has(w));
-    const results = sent.length > 0 ? await this.inner.write(sent.map((w) => w.body as RemoteWrite), options) : [];
+    const results =
+      sent.length > 0
+        ? await this.inner.write(
+            sent.map((w) => w.body as RemoteWrite),
+            options,
+          )
+        : [];
     const byWrite = new Map(sent.map((w, i) => [w, results[i]]));
-    return withAtts.map((w) => byWrite.get(w) ?? { id: w.id, ok: false, conflict: false, error: 'attachment_refused', reason: refused.get(w) ?? '' });
+    return withAtts.map(
+      (w) =>
+        byWrite.get(w) ?? {
+          id: w.id,
+          ok: false,
+          conflict: false,
+          error: 'attachment_refused',
+          reason: refused.get(w) ?? '',
+        },
+    );
   }
 }
 
@@ -123,7 +149,8 @@ export class BooksWithAttachments implements LocalStore {
     private readonly maxBytes: number,
   ) {}
 
-  changesSince: LocalStore['changesSince'] = (since, limit) => this.inner.changesSince(since, limit);
+  changesSince: LocalStore['changesSince'] = (since, limit) =>
+    this.inner.changesSince(since, limit);
   watch: LocalStore['watch'] = (onChange) => this.inner.watch(onChange);
   current: LocalStore['current'] = (ids) => this.inner.current(ids);
   updateSeq: LocalStore['updateSeq'] = () => this.inner.updateSeq();
@@ -133,23 +160,43 @@ export class BooksWithAttachments implements LocalStore {
 
   async write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]> {
     if (!writes.some((w) => summaries(w.doc).length > 0)) return this.inner.write(writes);
-    const items = writes.map((w) => ({ id: w.doc._id, body: { ...w.doc } as Record<string, unknown>, w }));
+    const items = writes.map((w) => ({
+      id: w.doc._id,
+      body: { ...w.doc } as Record<string, unknown>,
+      w,
+    }));
     const need = items.filter((i) => summaries(i.body).length > 0);
     // A fast-path write knows only the revision it replaces: read what the books hold.
-    const unknown = need.filter((i) => i.w.current && i.w.current[ATTACHMENTS] === undefined).map((i) => i.id);
-    const books = unknown.length > 0 ? await this.inner.current(unknown) : new Map<string, LocalDoc>();
+    const unknown = need
+      .filter((i) => i.w.current && i.w.current[ATTACHMENTS] === undefined)
+      .map((i) => i.id);
+    const books =
+      unknown.length > 0 ? await this.inner.current(unknown) : new Map<string, LocalDoc>();
     const refused = await materialise(
       need,
       this.maxBytes,
       (i, name, digest) => {
-        const cur = i.w.current && i.w.current[ATTACHMENTS] === undefined ? books.get(i.id) : i.w.current;
+        const cur =
+          i.w.current && i.w.current[ATTACHMENTS] === undefined ? books.get(i.id) : i.w.current;
         return !!cur && !cur._deleted && cur._rev === i.w.current?._rev && holds(cur, name, digest);
       },
       async (i) => this.cloud.attachments(i.id),
     );
     const sent = items.filter((i) => !refused.has(i));
-    const results = sent.length > 0 ? await this.inner.write(sent.map((i) => ({ ...i.w, doc: i.body as LocalWrite['doc'] }))) : [];
+    const results =
+      sent.length > 0
+        ? await this.inner.write(sent.map((i) => ({ ...i.w, doc: i.body as LocalWrite['doc'] })))
+        : [];
     const byItem = new Map(sent.map((i, k) => [i, results[k]]));
-    return items.map((i) => byItem.get(i) ?? { id: i.id, ok: false, conflict: false, code: 'SYNC_ATTACHMENT', message: refused.get(i) ?? '' });
+    return items.map(
+      (i) =>
+        byItem.get(i) ?? {
+          id: i.id,
+          ok: false,
+          conflict: false,
+          code: 'SYNC_ATTACHMENT',
+          message: refused.get(i) ?? '',
+        },
+    );
   }
 }

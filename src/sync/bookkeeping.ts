@@ -81,12 +81,17 @@ const REWALK = 'i!rewalk';
  * Write order is the caller's: data, then `putBases`, then `setCheckpoint`.
  */
 export class Bookkeeping {
-  private constructor(private readonly db: LevelDown, readonly location: string) {}
+  private constructor(
+    private readonly db: LevelDown,
+    readonly location: string,
+  ) {}
 
   static async open(location: string): Promise<Bookkeeping> {
     mkdirSync(location, { recursive: true });
     const db = leveldown(location);
-    await new Promise<void>((resolve, reject) => db.open({ createIfMissing: true }, (err) => (err ? reject(wrap(err, location)) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      db.open({ createIfMissing: true }, (err) => (err ? reject(wrap(err, location)) : resolve())),
+    );
     return new Bookkeeping(db, location);
   }
 
@@ -96,7 +101,9 @@ export class Bookkeeping {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.db.close((err) => (err ? reject(err) : resolve())),
+    );
   }
 
   async bases(ids: readonly string[]): Promise<Map<string, Base>> {
@@ -111,7 +118,13 @@ export class Bookkeeping {
 
   async putBases(entries: ReadonlyArray<[string, Base]>): Promise<void> {
     if (entries.length === 0) return;
-    await this.batch(entries.map(([id, base]) => ({ type: 'put' as const, key: BASE + id, value: encodeBase(base) })));
+    await this.batch(
+      entries.map(([id, base]) => ({
+        type: 'put' as const,
+        key: BASE + id,
+        value: encodeBase(base),
+      })),
+    );
   }
 
   async checkpoint(name: CheckpointName): Promise<Checkpoint | undefined> {
@@ -198,7 +211,9 @@ export class Bookkeeping {
   }
 
   private batch(ops: Array<{ type: 'put' | 'del'; key: string; value?: string }>): Promise<void> {
-    return new Promise((resolve, reject) => this.db.batch(ops, {}, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.db.batch(ops, {}, (err) => (err ? reject(err) : resolve())),
+    );
   }
 }
 
@@ -207,7 +222,8 @@ export class Bookkeeping {
  * that way) is left out, which makes every base written and read smaller.
  */
 function encodeBase(base: Base): string {
-  if (base.pushHash !== base.sharedHash && base.pullHash !== base.sharedHash) return JSON.stringify(base);
+  if (base.pushHash !== base.sharedHash && base.pullHash !== base.sharedHash)
+    return JSON.stringify(base);
   const stored: Partial<Base> = { ...base };
   if (base.pushHash === base.sharedHash) stored.pushHash = undefined;
   if (base.pullHash === base.sharedHash) stored.pullHash = undefined;
@@ -222,5 +238,9 @@ function decodeBase(text: string): Base {
 }
 
 function wrap(err: Error, location: string): SyncError {
-  return new SyncError('SYNC_BOOKKEEPING', `cannot open the sync bookkeeping store at ${location}: ${err.message}`, { cause: err, details: { location } });
+  return new SyncError(
+    'SYNC_BOOKKEEPING',
+    `cannot open the sync bookkeeping store at ${location}: ${err.message}`,
+    { cause: err, details: { location } },
+  );
 }

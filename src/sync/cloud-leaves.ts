@@ -14,14 +14,24 @@ import type { RemoteDoc, RemoteWrite } from './remote-store';
  * losers). `local-wins` / `remote-wins` keep CouchDB's winner (no leaf is the books').
  * @link https://docs.couchdb.org/en/stable/replication/conflicts.html
  */
-export async function settleCloudLeaves(ctx: SyncContext, rec: Reconciler, docs: RemoteDoc[], bases: Map<string, Base>): Promise<{ docs: number; conflicts: number; docsById: Map<string, RemoteDoc | null> }> {
+export async function settleCloudLeaves(
+  ctx: SyncContext,
+  rec: Reconciler,
+  docs: RemoteDoc[],
+  bases: Map<string, Base>,
+): Promise<{ docs: number; conflicts: number; docsById: Map<string, RemoteDoc | null> }> {
   const refs = docs.flatMap((d) => (d._conflicts ?? []).map((rev) => ({ id: d._id, rev })));
   const leaves = await ctx.remote.revisions(refs);
   const byId = new Map<string, RemoteDoc[]>();
   for (const leaf of leaves) byId.set(leaf._id, [...(byId.get(leaf._id) ?? []), leaf]);
   const out = new Map<string, RemoteDoc | null>();
   const writes: RemoteWrite[] = [];
-  const plans: Array<{ winner: RemoteDoc; body: RemoteWrite | null; at: number; audits: Record<string, unknown>[] }> = [];
+  const plans: Array<{
+    winner: RemoteDoc;
+    body: RemoteWrite | null;
+    at: number;
+    audits: Record<string, unknown>[];
+  }> = [];
   let conflicts = 0;
   for (const winner of docs) {
     const tp = ctx.projection.forDoc(winner, winner._id);
@@ -36,16 +46,39 @@ export async function settleCloudLeaves(ctx: SyncContext, rec: Reconciler, docs:
       const loserShared = live(loser) ? tp.shared(loser) : null;
       if (strategy.isEqual(loserShared, acc)) continue;
       conflicts++;
-      const res: Resolution = isPostedMove(acc) || isPostedMove(loserShared) ? { kind: 'manual' } : strategy.resolve({ id: winner._id, local: loserShared, remote: acc, base: base?.shared ?? null });
+      const res: Resolution =
+        isPostedMove(acc) || isPostedMove(loserShared)
+          ? { kind: 'manual' }
+          : strategy.resolve({
+              id: winner._id,
+              local: loserShared,
+              remote: acc,
+              base: base?.shared ?? null,
+            });
       if (res.kind === 'manual') {
         manual = true;
         break;
       }
-      audits.push(rec.auditBody(winner._id, strategy.name, loserShared, acc, base?.shared ?? null, res.result, res.taken === 'local' ? 'local' : res.taken === 'remote' ? 'remote' : 'merged', { scope: 'cloud', leaf_rev: loser._rev }));
+      audits.push(
+        rec.auditBody(
+          winner._id,
+          strategy.name,
+          loserShared,
+          acc,
+          base?.shared ?? null,
+          res.result,
+          res.taken === 'local' ? 'local' : res.taken === 'remote' ? 'remote' : 'merged',
+          { scope: 'cloud', leaf_rev: loser._rev },
+        ),
+      );
       acc = res.result;
     }
     if (manual) {
-      await rec.recordConflict({ id: winner._id, tp, local: null, remote: winner, base }, isPostedMove(tp.shared(winner)) ? 'posted_move' : 'manual', losers.map((l) => l._rev));
+      await rec.recordConflict(
+        { id: winner._id, tp, local: null, remote: winner, base },
+        isPostedMove(tp.shared(winner)) ? 'posted_move' : 'manual',
+        losers.map((l) => l._rev),
+      );
       out.set(winner._id, null);
       continue;
     }
@@ -53,13 +86,18 @@ export async function settleCloudLeaves(ctx: SyncContext, rec: Reconciler, docs:
       ? null
       : acc === null
         ? { _id: winner._id, _rev: winner._rev, _deleted: true }
-        : ({ ...tp.compose(acc, winner, winner, 'push'), _id: winner._id, _rev: winner._rev } as RemoteWrite);
+        : ({
+            ...tp.compose(acc, winner, winner, 'push'),
+            _id: winner._id,
+            _rev: winner._rev,
+          } as RemoteWrite);
     const at = writes.length;
     if (body) writes.push(body);
     for (const loser of losers) writes.push({ _id: loser._id, _rev: loser._rev, _deleted: true });
     plans.push({ winner, body, at, audits });
   }
-  const results = writes.length > 0 ? await ctx.remote.write(writes, { maxBytes: ctx.batchBytes }) : [];
+  const results =
+    writes.length > 0 ? await ctx.remote.write(writes, { maxBytes: ctx.batchBytes }) : [];
   const revOf = new Map<string, string>();
   for (const p of plans) {
     const r = results[p.at];
@@ -74,10 +112,18 @@ export async function settleCloudLeaves(ctx: SyncContext, rec: Reconciler, docs:
       continue;
     }
     const { _conflicts: _ignored, ...rest } = p.winner;
-    out.set(p.winner._id, p.body ? ({ ...p.body, _rev: revOf.get(p.winner._id) ?? p.winner._rev } as RemoteDoc) : (rest as RemoteDoc));
+    out.set(
+      p.winner._id,
+      p.body
+        ? ({ ...p.body, _rev: revOf.get(p.winner._id) ?? p.winner._rev } as RemoteDoc)
+        : (rest as RemoteDoc),
+    );
     for (const a of p.audits) {
       auditDocs.push({ doc: a as LocalWrite['doc'], current: null });
-      resolved.push({ type: ctx.projection.forDoc(p.winner, p.winner._id).type, strategy: String(a.strategy) });
+      resolved.push({
+        type: ctx.projection.forDoc(p.winner, p.winner._id).type,
+        strategy: String(a.strategy),
+      });
     }
   }
   if (auditDocs.length > 0) await rec.writeAudits(auditDocs);

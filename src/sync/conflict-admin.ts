@@ -40,10 +40,16 @@ export class ConflictAdmin {
     const tp = this.ctx.projection.forType(c.type);
     const release = await this.ctx.lock.acquire([id]);
     try {
-      const [localMap, remoteMap] = await Promise.all([this.ctx.local.current([id]), this.ctx.remote.current([id])]);
+      const [localMap, remoteMap] = await Promise.all([
+        this.ctx.local.current([id]),
+        this.ctx.remote.current([id]),
+      ]);
       const l = localMap.get(id) ?? null;
       const cur = remoteMap.get(id);
-      const r = cur && cur.exists ? (cur.doc ?? ({ _id: id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc)) : null;
+      const r =
+        cur && cur.exists
+          ? (cur.doc ?? ({ _id: id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc))
+          : null;
       const lShared = live(l) ? tp.shared(l as LocalDoc) : null;
       const rShared = live(r) ? tp.shared(r as RemoteDoc) : null;
       let result: Content | null;
@@ -54,8 +60,14 @@ export class ConflictAdmin {
         result = choice.take === 'local' ? lShared : rShared;
         source = choice.take === 'local' ? live(l) : live(r);
       } else {
-        if (!choice.doc || typeof choice.doc !== 'object' || (choice.doc._id !== undefined && choice.doc._id !== id)) {
-          throw new SyncConflictError(`the resolved document must be an object with _id ${id}`, { details: { doc_id: id } });
+        if (
+          !choice.doc ||
+          typeof choice.doc !== 'object' ||
+          (choice.doc._id !== undefined && choice.doc._id !== id)
+        ) {
+          throw new SyncConflictError(`the resolved document must be an object with _id ${id}`, {
+            details: { doc_id: id },
+          });
         }
         const doc: Record<string, unknown> & { _id: string } = { ...choice.doc, _id: id };
         result = doc._deleted ? null : tp.shared(doc);
@@ -66,13 +78,19 @@ export class ConflictAdmin {
       // `take: local` keeps the books and moves the base past this cloud version, nothing more.
       const toCloud = tp.goes('push');
       const toBooks = tp.goes('pull') || !toCloud;
-      const leaves = toCloud ? (r?._conflicts ?? c.remote_leaves ?? []).filter((rev) => rev !== r?._rev) : [];
+      const leaves = toCloud
+        ? (r?._conflicts ?? c.remote_leaves ?? []).filter((rev) => rev !== r?._rev)
+        : [];
       const remoteWrites: RemoteWrite[] = [];
       if (toCloud && !sameContent(rShared, result) && !(result === null && !live(r))) {
         remoteWrites.push(
           result === null
             ? { _id: id, _rev: (r as RemoteDoc)._rev, _deleted: true }
-            : ({ ...tp.compose(result, live(r), source, 'push'), _id: id, ...revOver(r) } as RemoteWrite),
+            : ({
+                ...tp.compose(result, live(r), source, 'push'),
+                _id: id,
+                ...revOver(r),
+              } as RemoteWrite),
         );
       }
       for (const rev of leaves) remoteWrites.push({ _id: id, _rev: rev, _deleted: true });
@@ -81,41 +99,90 @@ export class ConflictAdmin {
       if (remoteWrites.length > 0) {
         const results = await this.ctx.remote.write(remoteWrites);
         const bad = results.find((x) => !x.ok);
-        if (bad) throw new SyncConflictError(`the cloud copy of ${id} changed while resolving; list the conflicts again and retry`, { details: { doc_id: id } });
+        if (bad)
+          throw new SyncConflictError(
+            `the cloud copy of ${id} changed while resolving; list the conflicts again and retry`,
+            { details: { doc_id: id } },
+          );
         if (wroteBody) remoteRev = (results[0] as { rev: string }).rev;
       }
       let localRev = l?._rev;
       const localBody: Record<string, unknown> =
-        'doc' in choice && source ? { ...source } : result === null ? { _id: id, _deleted: true } : tp.compose(result, live(l), live(r) ?? source, 'pull');
+        'doc' in choice && source
+          ? { ...source }
+          : result === null
+            ? { _id: id, _deleted: true }
+            : tp.compose(result, live(l), live(r) ?? source, 'pull');
       delete localBody._rev;
-      if (toBooks && canonicalJson(bodyOf(live(l))) !== canonicalJson(bodyOf(result === null ? null : localBody))) {
+      if (
+        toBooks &&
+        canonicalJson(bodyOf(live(l))) !== canonicalJson(bodyOf(result === null ? null : localBody))
+      ) {
         if (!(result === null && !live(l))) {
-          const [res] = await this.ctx.local.write([{ doc: localBody as LocalWrite['doc'], current: l, override: { reason: `sync conflict on ${id} resolved by an admin` } }]);
+          const [res] = await this.ctx.local.write([
+            {
+              doc: localBody as LocalWrite['doc'],
+              current: l,
+              override: { reason: `sync conflict on ${id} resolved by an admin` },
+            },
+          ]);
           if (!res.ok) {
             throw new SyncConflictError(
-              res.conflict ? `the local copy of ${id} changed while resolving; retry` : `the books refused the resolution of ${id}: ${res.message}`,
+              res.conflict
+                ? `the local copy of ${id} changed while resolving; retry`
+                : `the books refused the resolution of ${id}: ${res.message}`,
               { details: { doc_id: id, ...(res.conflict ? {} : { code: res.code }) } },
             );
           }
           localRev = res.rev;
-          this.ctx.log.warn(`override: admin resolution written over ${id}`, { event: 'ledger.override', doc_id: id, reason: 'sync conflict resolved by an admin' });
+          this.ctx.log.warn(`override: admin resolution written over ${id}`, {
+            event: 'ledger.override',
+            doc_id: id,
+            reason: 'sync conflict resolved by an admin',
+          });
         }
       }
-      const audit = this.rec.auditBody(id, 'manual', lShared, rShared, c.base, result, taken, { reason: c.reason });
+      const audit = this.rec.auditBody(id, 'manual', lShared, rShared, c.base, result, taken, {
+        reason: c.reason,
+      });
       await this.rec.writeAudits([{ doc: audit as LocalWrite['doc'], current: null }]);
-      const localAfter = result === null ? (l ? { _id: id, _rev: localRev, _deleted: true } : null) : { ...(localBody as Record<string, unknown>), _rev: localRev };
+      const localAfter =
+        result === null
+          ? l
+            ? { _id: id, _rev: localRev, _deleted: true }
+            : null
+          : { ...(localBody as Record<string, unknown>), _rev: localRev };
       const remoteAfter = !toCloud
         ? r
         : result === null
           ? r
             ? ({ _id: id, _rev: remoteRev, _deleted: true } as RemoteDoc)
             : null
-          : ({ ...tp.compose(result, live(r), source, 'push'), _id: id, _rev: remoteRev } as RemoteDoc);
+          : ({
+              ...tp.compose(result, live(r), source, 'push'),
+              _id: id,
+              _rev: remoteRev,
+            } as RemoteDoc);
       const booksAfter = toBooks ? localAfter : l;
-      await this.ctx.bk.putBases([[id, this.rec.agreedBase(tp, booksAfter as LocalDoc | null, remoteAfter, toBooks ? result : live(l) ? tp.shared(l as LocalDoc) : null)]]);
+      await this.ctx.bk.putBases([
+        [
+          id,
+          this.rec.agreedBase(
+            tp,
+            booksAfter as LocalDoc | null,
+            remoteAfter,
+            toBooks ? result : live(l) ? tp.shared(l as LocalDoc) : null,
+          ),
+        ],
+      ]);
       await this.ctx.bk.deleteConflict(id);
       this.rec.forgetConflict(id);
-      this.ctx.log.info(`conflict on ${id} resolved by an admin (took ${taken})`, { event: 'sync.conflict', doc_id: id, strategy: 'manual', taken });
+      this.ctx.log.info(`conflict on ${id} resolved by an admin (took ${taken})`, {
+        event: 'sync.conflict',
+        doc_id: id,
+        strategy: 'manual',
+        taken,
+      });
       return audit as unknown as AuditRecord;
     } finally {
       release();

@@ -10,7 +10,9 @@ export function live<T extends { _deleted?: boolean }>(doc: T | null | undefined
  * answers 409 to a write that names a deleted revision, and a write without `_rev` continues the
  * deleted branch (PouchDB accepts both).
  */
-export function revOver(r: { _rev?: string; _deleted?: boolean } | null | undefined): { _rev?: string } {
+export function revOver(r: { _rev?: string; _deleted?: boolean } | null | undefined): {
+  _rev?: string;
+} {
   return r && !r._deleted && r._rev ? { _rev: r._rev } : {};
 }
 
@@ -37,6 +39,7 @@ export function overwrittenBy(side: Content | null, result: Content | null): unk
   if (side === null) return null;
   if (result === null) return side;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(side)) if (canonicalJson(v) !== canonicalJson(result[k])) out[k] = v;
+  for (const [k, v] of Object.entries(side))
+    if (canonicalJson(v) !== canonicalJson(result[k])) out[k] = v;
   return out;
 }

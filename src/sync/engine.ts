@@ -7,7 +7,13 @@ import { Projection, type Way } from './projection';
 import { rulesSnapshot } from './rules';
 import type { ResolutionReport } from './reconcile';
 import { SyncRunner } from './runner';
-import type { AuditRecord, ConflictChoice, CycleReport, SyncEngineOptions, SyncStatus } from './types';
+import type {
+  AuditRecord,
+  ConflictChoice,
+  CycleReport,
+  SyncEngineOptions,
+  SyncStatus,
+} from './types';
 
 export * from './types';
 export type { ResolutionReport } from './reconcile';
@@ -37,7 +43,12 @@ export class SyncEngine {
       strategies.set(type, strategyNamed(rule.conflict ?? 'remote-wins', rule.tie_breaker));
     }
     const defaultStrategy = strategyNamed(fallback.conflict ?? 'remote-wins', fallback.tie_breaker);
-    this.runner = new SyncRunner(options, projection, (type) => strategies.get(type) ?? defaultStrategy, rulesSnapshot(types, fallback));
+    this.runner = new SyncRunner(
+      options,
+      projection,
+      (type) => strategies.get(type) ?? defaultStrategy,
+      rulesSnapshot(types, fallback),
+    );
     this.admin = new ConflictAdmin(this.runner.ctx, this.runner.rec);
   }
 
@@ -82,7 +93,9 @@ export class SyncEngine {
    * One push cycle then one pull cycle (or only the `directions` given), now, until caught up
    * (joins a cycle already running). Throws what the cycles throw. For tests and `booksync sync now`.
    */
-  syncOnce(directions: readonly Way[] = ['push', 'pull']): Promise<{ push: CycleReport; pull: CycleReport }> {
+  syncOnce(
+    directions: readonly Way[] = ['push', 'pull'],
+  ): Promise<{ push: CycleReport; pull: CycleReport }> {
     return this.runner.syncOnce(directions);
   }
 

@@ -5,7 +5,13 @@ import { live } from './doc-helpers';
 import type { Reconciler } from './reconcile';
 import type { RemoteDoc, RemoteWrite } from './remote-store';
 import { Rewalker, holdsAny, type RewalkPlan } from './rewalk';
-import { describeRuleChange, diffRules, typesToWalk, type RulesSnapshot, type TypeRuleChange } from './rules';
+import {
+  describeRuleChange,
+  diffRules,
+  typesToWalk,
+  type RulesSnapshot,
+  type TypeRuleChange,
+} from './rules';
 import { TypeProjection } from './projection';
 
 /** The marker on the cloud: `_local/booksync-<site>` (a `_local` document never replicates). */
@@ -58,22 +64,36 @@ export class CloudIdentity {
     const site = await bk.siteId(randomUUID);
     const pending = await bk.rewalk<RewalkPlan & { replication: string; generation: number }>();
     if (pending) {
-      log.warn(`resuming the re-walk of both sides (${pending.reason})`, { event: 'sync.reset', reason: pending.reason, resumed: true });
+      log.warn(`resuming the re-walk of both sides (${pending.reason})`, {
+        event: 'sync.reset',
+        reason: pending.reason,
+        resumed: true,
+      });
       await this.walk(site, pending, pending.replication, pending.generation);
       return;
     }
     const record = (await bk.identity()) ?? null;
-    const marker = (await remote.getLocal(this.markerId(site))) as (CloudMarker & { _rev?: string }) | null;
+    const marker = (await remote.getLocal(this.markerId(site))) as
+      (CloudMarker & { _rev?: string }) | null;
     this.markerRev = marker?._rev;
     const reason = await this.resetReason(record, marker);
     const before = (record?.rules as StoredRules | undefined)?.snapshot;
     const changes = before ? diffRules(before, this.rules) : [];
     if (changes.length > 0) this.logRuleChanges(changes);
     const plan = this.planFor(reason, changes);
-    const generation = Math.max(record?.generation ?? 0, typeof marker?.generation === 'number' ? marker.generation : 0) + 1;
+    const generation =
+      Math.max(
+        record?.generation ?? 0,
+        typeof marker?.generation === 'number' ? marker.generation : 0,
+      ) + 1;
     const replication = reason || !record ? randomUUID() : record.replication;
     if (plan) {
-      log.warn(`re-walking both sides: ${plan.reason}`, { event: 'sync.reset', reason: plan.reason, types: plan.types ?? 'all', cloud: remote.url });
+      log.warn(`re-walking both sides: ${plan.reason}`, {
+        event: 'sync.reset',
+        reason: plan.reason,
+        types: plan.types ?? 'all',
+        cloud: remote.url,
+      });
       const stored = { ...plan, replication, generation };
       await bk.setRewalk(stored);
       if (plan.cloudReset) await bk.clearCheckpoint('pull');
@@ -81,94 +101,172 @@ export class CloudIdentity {
       return;
     }
     this.record = record;
-    if (!record || changes.length > 0 || remote.url !== record.cloud) await this.commit(site, replication, record ? record.generation : generation, this.storedRules(record, new Map(), []));
+    if (!record || changes.length > 0 || remote.url !== record.cloud)
+      await this.commit(
+        site,
+        replication,
+        record ? record.generation : generation,
+        this.storedRules(record, new Map(), []),
+      );
     this.ctx.patchStatus({ excluded_in_cloud: this.reportable(this.record) });
   }
 
   /** Why the cloud is not the one the bookkeeping belongs to, or null when it is. */
-  private async resetReason(record: IdentityRecord | null, marker: CloudMarker | null): Promise<string | null> {
+  private async resetReason(
+    record: IdentityRecord | null,
+    marker: CloudMarker | null,
+  ): Promise<string | null> {
     if (!record) {
       // Bookkeeping from before markers existed: checkpoints with no record. A fresh site has neither.
-      const synced = (await this.ctx.bk.checkpoint('push')) !== undefined || (await this.ctx.bk.checkpoint('pull')) !== undefined;
+      const synced =
+        (await this.ctx.bk.checkpoint('push')) !== undefined ||
+        (await this.ctx.bk.checkpoint('pull')) !== undefined;
       return synced ? 'no identity record for the checkpoints' : null;
     }
     if (!marker) return 'cloud marker missing (a new or recreated cloud database)';
-    if (marker.replication !== record.replication) return 'different cloud (its marker names another replication)';
-    if (typeof marker.generation !== 'number' || marker.generation < record.generation) return 'cloud restored from an older copy (its marker is older)';
+    if (marker.replication !== record.replication)
+      return 'different cloud (its marker names another replication)';
+    if (typeof marker.generation !== 'number' || marker.generation < record.generation)
+      return 'cloud restored from an older copy (its marker is older)';
     return null;
   }
 
   private planFor(reason: string | null, changes: readonly TypeRuleChange[]): RewalkPlan | null {
     const countExcluded: Record<string, string[]> = {};
-    for (const c of changes) if (c.newlyPushExcluded.length > 0) countExcluded[c.type] = c.newlyPushExcluded;
+    for (const c of changes)
+      if (c.newlyPushExcluded.length > 0) countExcluded[c.type] = c.newlyPushExcluded;
     const reproject = changes.filter((c) => c.reproject).map((c) => c.type);
     if (reason) return { reason, cloudReset: true, types: null, reproject, countExcluded };
     const types = [...new Set([...typesToWalk(changes), ...Object.keys(countExcluded)])];
     if (types.length === 0) return null;
-    const pullFromStart = changes.some((c) => c.gains.includes('pull') || (c.reproject && c.to.direction !== 'push'));
-    return { reason: `rules changed for ${types.join(', ')}`, cloudReset: false, types, reproject, countExcluded, pullFromStart };
+    const pullFromStart = changes.some(
+      (c) => c.gains.includes('pull') || (c.reproject && c.to.direction !== 'push'),
+    );
+    return {
+      reason: `rules changed for ${types.join(', ')}`,
+      cloudReset: false,
+      types,
+      reproject,
+      countExcluded,
+      pullFromStart,
+    };
   }
 
   private logRuleChanges(changes: readonly TypeRuleChange[]): void {
     const types: Record<string, string> = {};
     for (const c of changes) types[c.type] = describeRuleChange(c);
-    this.ctx.log.warn(`sync rules changed for ${Object.keys(types).join(', ')}`, { event: 'sync.rules_changed', types });
+    this.ctx.log.warn(`sync rules changed for ${Object.keys(types).join(', ')}`, {
+      event: 'sync.rules_changed',
+      types,
+    });
   }
 
-  private async walk(site: string, plan: RewalkPlan, replication: string, generation: number): Promise<void> {
+  private async walk(
+    site: string,
+    plan: RewalkPlan,
+    replication: string,
+    generation: number,
+  ): Promise<void> {
     const { bk } = this.ctx;
     // A type that gains pull: its cloud documents the books lack come in with a pull from the start.
     if (plan.pullFromStart) await bk.clearCheckpoint('pull');
     const walker = new Rewalker(this.ctx, this.rec, plan);
     const done = await walker.run();
     const record = (await bk.identity()) ?? null;
-    await this.commit(site, replication, generation, this.storedRules(record, walker.excludedHeld, Object.keys(plan.countExcluded)));
+    await this.commit(
+      site,
+      replication,
+      generation,
+      this.storedRules(record, walker.excludedHeld, Object.keys(plan.countExcluded)),
+    );
     await bk.endRewalk();
     this.ctx.patchStatus({ rewalk: null, excluded_in_cloud: this.reportable(this.record) });
-    this.ctx.log.warn(`re-walk done: ${walker.progress.pushed} document(s) pushed, ${walker.progress.pulled} pulled, ${done.conflicts} conflict(s)`, {
-      event: 'sync.reset',
-      phase: 'done',
-      reason: plan.reason,
-      checked: walker.progress.checked,
-      pushed: walker.progress.pushed,
-      pulled: walker.progress.pulled,
-      conflicts: done.conflicts,
-    });
+    this.ctx.log.warn(
+      `re-walk done: ${walker.progress.pushed} document(s) pushed, ${walker.progress.pulled} pulled, ${done.conflicts} conflict(s)`,
+      {
+        event: 'sync.reset',
+        phase: 'done',
+        reason: plan.reason,
+        checked: walker.progress.checked,
+        pushed: walker.progress.pushed,
+        pulled: walker.progress.pulled,
+        conflicts: done.conflicts,
+      },
+    );
   }
 
-  private storedRules(record: IdentityRecord | null, held: ReadonlyMap<string, number>, counted: readonly string[]): StoredRules {
+  private storedRules(
+    record: IdentityRecord | null,
+    held: ReadonlyMap<string, number>,
+    counted: readonly string[],
+  ): StoredRules {
     const previous = (record?.rules as StoredRules | undefined)?.excludedInCloud ?? {};
     const excludedInCloud: Record<string, { fields: string[]; docs: number }> = {};
     for (const [type, e] of Object.entries(previous)) {
-      const still = e.fields.filter((f) => (this.rules.types[type] ?? this.rules.default).exclude.push.includes(f));
-      if (still.length > 0 && !counted.includes(type)) excludedInCloud[type] = { fields: still, docs: e.docs };
+      const still = e.fields.filter((f) =>
+        (this.rules.types[type] ?? this.rules.default).exclude.push.includes(f),
+      );
+      if (still.length > 0 && !counted.includes(type))
+        excludedInCloud[type] = { fields: still, docs: e.docs };
     }
     for (const type of counted) {
       const docs = held.get(type) ?? 0;
-      const fields = (this.rules.types[type] ?? this.rules.default).exclude.push.filter((f) => !((record?.rules as StoredRules | undefined)?.snapshot.types[type]?.exclude.push ?? []).includes(f));
-      if (docs > 0) excludedInCloud[type] = { fields: [...new Set([...(previous[type]?.fields ?? []), ...fields])], docs };
+      const fields = (this.rules.types[type] ?? this.rules.default).exclude.push.filter(
+        (f) =>
+          !(
+            (record?.rules as StoredRules | undefined)?.snapshot.types[type]?.exclude.push ?? []
+          ).includes(f),
+      );
+      if (docs > 0)
+        excludedInCloud[type] = {
+          fields: [...new Set([...(previous[type]?.fields ?? []), ...fields])],
+          docs,
+        };
     }
     for (const [type, e] of Object.entries(excludedInCloud)) {
-      this.ctx.log.warn(`${e.docs} cloud cop${e.docs === 1 ? 'y' : 'ies'} of ${type} still hold ${e.fields.join(', ')}, now excluded from push; \`booksync sync strip-excluded\` removes them`, {
-        event: 'sync.excluded_in_cloud',
-        type,
-        fields: e.fields,
-        docs: e.docs,
-      });
+      this.ctx.log.warn(
+        `${e.docs} cloud cop${e.docs === 1 ? 'y' : 'ies'} of ${type} still hold ${e.fields.join(', ')}, now excluded from push; \`booksync sync strip-excluded\` removes them`,
+        {
+          event: 'sync.excluded_in_cloud',
+          type,
+          fields: e.fields,
+          docs: e.docs,
+        },
+      );
     }
-    return { snapshot: this.rules, ...(Object.keys(excludedInCloud).length > 0 ? { excludedInCloud } : {}) };
+    return {
+      snapshot: this.rules,
+      ...(Object.keys(excludedInCloud).length > 0 ? { excludedInCloud } : {}),
+    };
   }
 
-  private reportable(record: IdentityRecord | null): Record<string, { fields: string[]; docs: number }> | null {
+  private reportable(
+    record: IdentityRecord | null,
+  ): Record<string, { fields: string[]; docs: number }> | null {
     const e = (record?.rules as StoredRules | undefined)?.excludedInCloud;
     return e && Object.keys(e).length > 0 ? e : null;
   }
 
   /** Marker first, then the record (see the class comment). */
-  private async commit(site: string, replication: string, generation: number, rules: StoredRules): Promise<void> {
+  private async commit(
+    site: string,
+    replication: string,
+    generation: number,
+    rules: StoredRules,
+  ): Promise<void> {
     const marker: CloudMarker = { site, replication, generation };
-    this.markerRev = await this.ctx.remote.putLocal(this.markerId(site), { ...marker, written_at: this.ctx.clock().toISOString() }, this.markerRev);
-    const record: IdentityRecord = { site, replication, generation, cloud: this.ctx.remote.url, rules: rules as unknown as Record<string, unknown> };
+    this.markerRev = await this.ctx.remote.putLocal(
+      this.markerId(site),
+      { ...marker, written_at: this.ctx.clock().toISOString() },
+      this.markerRev,
+    );
+    const record: IdentityRecord = {
+      site,
+      replication,
+      generation,
+      cloud: this.ctx.remote.url,
+      rules: rules as unknown as Record<string, unknown>,
+    };
     await this.ctx.bk.setIdentity(record);
     this.record = record;
   }
@@ -182,10 +280,22 @@ export class CloudIdentity {
   async touch(): Promise<boolean> {
     const r = this.record;
     if (!r) return true;
-    const marker = (await this.ctx.remote.getLocal(this.markerId(r.site))) as (CloudMarker & { _rev?: string }) | null;
-    if (!marker || marker.replication !== r.replication || typeof marker.generation !== 'number' || marker.generation < r.generation) return false;
+    const marker = (await this.ctx.remote.getLocal(this.markerId(r.site))) as
+      (CloudMarker & { _rev?: string }) | null;
+    if (
+      !marker ||
+      marker.replication !== r.replication ||
+      typeof marker.generation !== 'number' ||
+      marker.generation < r.generation
+    )
+      return false;
     this.markerRev = marker._rev;
-    await this.commit(r.site, r.replication, Math.max(r.generation, marker.generation) + 1, r.rules as unknown as StoredRules);
+    await this.commit(
+      r.site,
+      r.replication,
+      Math.max(r.generation, marker.generation) + 1,
+      r.rules as unknown as StoredRules,
+    );
     return true;
   }
 
@@ -201,9 +311,13 @@ export class CloudIdentity {
     for (const [type, e] of Object.entries(pending)) {
       const docs = await this.stripType(type, e.fields);
       total += docs;
-      this.ctx.log.warn(`removed ${e.fields.join(', ')} from ${docs} cloud cop${docs === 1 ? 'y' : 'ies'} of ${type}`, { event: 'sync.strip_excluded', type, fields: e.fields, docs });
+      this.ctx.log.warn(
+        `removed ${e.fields.join(', ')} from ${docs} cloud cop${docs === 1 ? 'y' : 'ies'} of ${type}`,
+        { event: 'sync.strip_excluded', type, fields: e.fields, docs },
+      );
     }
-    if (r && stored) await this.commit(r.site, r.replication, r.generation + 1, { snapshot: stored.snapshot });
+    if (r && stored)
+      await this.commit(r.site, r.replication, r.generation + 1, { snapshot: stored.snapshot });
     this.ctx.patchStatus({ excluded_in_cloud: null });
     return { docs: total };
   }
@@ -217,15 +331,28 @@ export class CloudIdentity {
     let docs = 0;
     for (;;) {
       const page = await remote.changesSince(since, { limit: this.ctx.batchSize });
-      const held = page.changes.map((c) => c.doc).filter((d): d is RemoteDoc => !!live(d) && this.ctx.projection.forDoc(d, d._id).type === type && holdsAny(type, d, fields));
+      const held = page.changes
+        .map((c) => c.doc)
+        .filter(
+          (d): d is RemoteDoc =>
+            !!live(d) &&
+            this.ctx.projection.forDoc(d, d._id).type === type &&
+            holdsAny(type, d, fields),
+        );
       if (held.length > 0) {
         const ids = held.map((d) => d._id);
         const release = await lock.acquire(ids);
         try {
-          const writes: RemoteWrite[] = held.map((d) => ({ ...(strip.project(d, 'push') ?? {}), _id: d._id, _rev: d._rev, ...(d._attachments ? { _attachments: d._attachments } : {}) }));
+          const writes: RemoteWrite[] = held.map((d) => ({
+            ...(strip.project(d, 'push') ?? {}),
+            _id: d._id,
+            _rev: d._rev,
+            ...(d._attachments ? { _attachments: d._attachments } : {}),
+          }));
           const results = await remote.write(writes, { maxBytes: this.ctx.batchBytes });
           const bases = await bk.bases(ids);
-          const patched: Array<[string, (typeof bases extends Map<string, infer B> ? B : never)]> = [];
+          const patched: Array<[string, typeof bases extends Map<string, infer B> ? B : never]> =
+            [];
           results.forEach((res, i) => {
             if (!res.ok) return; // moved meanwhile: counted again at the next check
             docs++;

@@ -12,17 +12,38 @@ export * from './projection';
 export * from './remote-store';
 export * from './local-store';
 export { Bookkeeping, type Base, type OpenConflict } from './bookkeeping';
-export { CouchDbRemote, acceptEncodingFor, redactUrl, type CouchAuth, type CouchDbRemoteOptions, type ResponseCompression } from './couchdb/client';
-export { STRATEGY_NAMES, TIE_BREAKER_NAMES, strategyNamed, type ConflictStrategy } from './conflicts';
+export {
+  CouchDbRemote,
+  acceptEncodingFor,
+  redactUrl,
+  type CouchAuth,
+  type CouchDbRemoteOptions,
+  type ResponseCompression,
+} from './couchdb/client';
+export {
+  STRATEGY_NAMES,
+  TIE_BREAKER_NAMES,
+  strategyNamed,
+  type ConflictStrategy,
+} from './conflicts';
 export { BACKOFF_NAMES, backoffNamed, type Backoff } from './backoff';
 
 /** What the daemon passes to `openSync`: plain values it builds from its Config. */
-export interface SyncSetup extends Omit<SyncEngineOptions, 'local' | 'remote' | 'bookkeeping' | 'logger'> {
+export interface SyncSetup extends Omit<
+  SyncEngineOptions,
+  'local' | 'remote' | 'bookkeeping' | 'logger'
+> {
   /** The books (a `BooksStore`, or anything with its PouchDB `db`; `changesReader` makes the push read cheap). */
   books: { db: PouchDB.Database; changesReader?: BooksChangesReader };
   /** Folder of the sync bookkeeping LevelDB (bases, checkpoints, open conflicts); e.g. `<state_dir>/sync`. Keep it next to the books: losing it only costs a full re-compare. */
   bookkeepingDir: string;
-  cloud: { url: string | readonly string[]; auth?: CouchAuth; requestTimeoutMs: number; compression?: ResponseCompression; fetch?: typeof fetch };
+  cloud: {
+    url: string | readonly string[];
+    auth?: CouchAuth;
+    requestTimeoutMs: number;
+    compression?: ResponseCompression;
+    fetch?: typeof fetch;
+  };
   logger: Logger;
 }
 
@@ -43,10 +64,23 @@ export async function openSync(setup: SyncSetup): Promise<SyncRuntime> {
   const { books, bookkeepingDir, cloud, logger, ...engineOptions } = setup;
   const log = logger.child({ component: 'sync' });
   const bookkeeping = await Bookkeeping.open(path.resolve(bookkeepingDir));
-  const remote = new CouchDbRemote({ url: cloud.url, auth: cloud.auth, requestTimeoutMs: cloud.requestTimeoutMs, compression: cloud.compression, fetch: cloud.fetch, logger: log });
+  const remote = new CouchDbRemote({
+    url: cloud.url,
+    auth: cloud.auth,
+    requestTimeoutMs: cloud.requestTimeoutMs,
+    compression: cloud.compression,
+    fetch: cloud.fetch,
+    logger: log,
+  });
   let engine: SyncEngine;
   try {
-    engine = new SyncEngine({ ...engineOptions, local: new PouchLocalStore(books.db, books.changesReader, (docs) => stagedAmong(books, docs)), remote, bookkeeping, logger: log });
+    engine = new SyncEngine({
+      ...engineOptions,
+      local: new PouchLocalStore(books.db, books.changesReader, (docs) => stagedAmong(books, docs)),
+      remote,
+      bookkeeping,
+      logger: log,
+    });
   } catch (err) {
     await bookkeeping.close();
     throw err;

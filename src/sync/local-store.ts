@@ -1,4 +1,10 @@
-import { validateWrite, type BooksChangesReader, type BooksDoc, type DeletionStub, type WriteOptions } from '../ledger';
+import {
+  validateWrite,
+  type BooksChangesReader,
+  type BooksDoc,
+  type DeletionStub,
+  type WriteOptions,
+} from '../ledger';
 import { describeError } from '../shared/errors';
 
 /** A document of the local books as the engine sees it (a tombstone is `{_id, _rev, _deleted:true}`). */
@@ -94,7 +100,11 @@ export class PouchLocalStore implements LocalStore {
     const held = await this.held(page.changes.map((c) => c.doc));
     const cut = held.size === 0 ? -1 : page.changes.findIndex((c) => held.has(c.id));
     if (cut < 0) return page;
-    return { changes: page.changes.slice(0, cut), lastSeq: cut === 0 ? since : page.changes[cut - 1].seq, more: false };
+    return {
+      changes: page.changes.slice(0, cut),
+      lastSeq: cut === 0 ? since : page.changes[cut - 1].seq,
+      more: false,
+    };
   }
 
   private async readPage(since: unknown, limit: number): Promise<LocalChangesPage> {
@@ -103,17 +113,30 @@ export class PouchLocalStore implements LocalStore {
       const page = await this.changesReader.readChanges(from, limit);
       if (page) return page;
     }
-    const res = await this.db.changes({ since: from as number, limit, include_docs: true, style: 'main_only' } as PouchDB.Core.ChangesOptions);
+    const res = await this.db.changes({
+      since: from as number,
+      limit,
+      include_docs: true,
+      style: 'main_only',
+    } as PouchDB.Core.ChangesOptions);
     const changes: LocalChange[] = [];
     for (const r of res.results) {
-      const doc = (r.doc ?? { _id: r.id, _rev: r.changes[0]?.rev, _deleted: r.deleted === true }) as unknown as LocalDoc;
+      const doc = (r.doc ?? {
+        _id: r.id,
+        _rev: r.changes[0]?.rev,
+        _deleted: r.deleted === true,
+      }) as unknown as LocalDoc;
       changes.push({ id: r.id, seq: r.seq, doc });
     }
     return { changes, lastSeq: res.last_seq, more: res.results.length >= limit };
   }
 
   watch(onChange: () => void): () => void {
-    const feed = this.db.changes({ since: 'now', live: true, return_docs: false } as PouchDB.Core.ChangesOptions);
+    const feed = this.db.changes({
+      since: 'now',
+      live: true,
+      return_docs: false,
+    } as PouchDB.Core.ChangesOptions);
     feed.on('change', () => onChange());
     feed.on('error', () => undefined);
     return () => feed.cancel();
@@ -123,9 +146,14 @@ export class PouchLocalStore implements LocalStore {
     const out = new Map<string, LocalDoc>();
     if (ids.length === 0) return out;
     const res = await this.db.allDocs({ keys: [...ids], include_docs: true });
-    for (const row of res.rows as Array<{ key: string; value?: { rev: string; deleted?: boolean }; doc?: LocalDoc | null }>) {
+    for (const row of res.rows as Array<{
+      key: string;
+      value?: { rev: string; deleted?: boolean };
+      doc?: LocalDoc | null;
+    }>) {
       if (!row.value) continue;
-      if (row.value.deleted) out.set(row.key, { _id: row.key, _rev: row.value.rev, _deleted: true });
+      if (row.value.deleted)
+        out.set(row.key, { _id: row.key, _rev: row.value.rev, _deleted: true });
       else if (row.doc) out.set(row.key, row.doc);
     }
     return out;
@@ -136,14 +164,26 @@ export class PouchLocalStore implements LocalStore {
     const toWrite: Array<Record<string, unknown>> = [];
     const slots: number[] = [];
     writes.forEach((w, i) => {
-      const current = w.current && !w.current._deleted ? (w.current as unknown as BooksDoc) : undefined;
-      const next = w.doc._deleted ? ({ _id: w.doc._id, _deleted: true } as DeletionStub) : (w.doc as unknown as BooksDoc);
+      const current =
+        w.current && !w.current._deleted ? (w.current as unknown as BooksDoc) : undefined;
+      const next = w.doc._deleted
+        ? ({ _id: w.doc._id, _deleted: true } as DeletionStub)
+        : (w.doc as unknown as BooksDoc);
       try {
-        const opts: WriteOptions = { keepTimestamps: true, ...(w.override ? { override: w.override } : {}) };
+        const opts: WriteOptions = {
+          keepTimestamps: true,
+          ...(w.override ? { override: w.override } : {}),
+        };
         validateWrite(next, current, opts);
       } catch (err) {
         const d = describeError(err);
-        results[i] = { id: w.doc._id, ok: false, conflict: false, code: d.code, message: d.message };
+        results[i] = {
+          id: w.doc._id,
+          ok: false,
+          conflict: false,
+          code: d.code,
+          message: d.message,
+        };
         return;
       }
       // No `delete` on the body: it would turn the object into a slow dictionary for PouchDB's work.
@@ -163,15 +203,27 @@ export class PouchLocalStore implements LocalStore {
         const i = slots[from + k];
         const id = writes[i].doc._id;
         if ('ok' in r && r.ok) results[i] = { id, ok: true, rev: r.rev };
-        else if ((r as PouchDB.Core.Error).status === 409) results[i] = { id, ok: false, conflict: true };
-        else results[i] = { id, ok: false, conflict: false, code: 'STORE_WRITE', message: String((r as PouchDB.Core.Error).message ?? (r as PouchDB.Core.Error).name) };
+        else if ((r as PouchDB.Core.Error).status === 409)
+          results[i] = { id, ok: false, conflict: true };
+        else
+          results[i] = {
+            id,
+            ok: false,
+            conflict: false,
+            code: 'STORE_WRITE',
+            message: String((r as PouchDB.Core.Error).message ?? (r as PouchDB.Core.Error).name),
+          };
       });
     }
     return results;
   }
 
   async withPrefix(prefix: string): Promise<LocalDoc[]> {
-    const res = await this.db.allDocs({ include_docs: true, startkey: prefix, endkey: `${prefix}\uffff` });
+    const res = await this.db.allDocs({
+      include_docs: true,
+      startkey: prefix,
+      endkey: `${prefix}\uffff`,
+    });
     return res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as LocalDoc] : []));
   }
 
@@ -180,7 +232,9 @@ export class PouchLocalStore implements LocalStore {
   }
 
   async attachments(id: string): Promise<Record<string, { content_type: string; data: string }>> {
-    const doc = (await this.db.get(id, { attachments: true }).catch(() => null)) as { _attachments?: Record<string, { content_type?: string; data?: string }> } | null;
+    const doc = (await this.db.get(id, { attachments: true }).catch(() => null)) as {
+      _attachments?: Record<string, { content_type?: string; data?: string }>;
+    } | null;
     return inlineAttachments(doc?._attachments);
   }
 
@@ -190,10 +244,13 @@ export class PouchLocalStore implements LocalStore {
 }
 
 /** Inline attachments (`attachments=true`) as content type and base64 data by name. */
-export function inlineAttachments(atts: Record<string, { content_type?: string; data?: unknown }> | undefined): Record<string, { content_type: string; data: string }> {
+export function inlineAttachments(
+  atts: Record<string, { content_type?: string; data?: unknown }> | undefined,
+): Record<string, { content_type: string; data: string }> {
   const out: Record<string, { content_type: string; data: string }> = {};
   for (const [name, a] of Object.entries(atts ?? {})) {
-    if (typeof a.data === 'string') out[name] = { content_type: a.content_type ?? 'application/octet-stream', data: a.data };
+    if (typeof a.data === 'string')
+      out[name] = { content_type: a.content_type ?? 'application/octet-stream', data: a.data };
   }
   return out;
 }

@@ -38,7 +38,10 @@ export async function runPipeline<C>(
       const moved = canonicalJson(seq) !== canonicalJson(since);
       since = seq;
       if (page.changes.length > 0) ctx.markBusy(way);
-      const work = page.changes.length > 0 ? process(page.changes) : Promise.resolve({ docs: 0, conflicts: 0 });
+      const work =
+        page.changes.length > 0
+          ? process(page.changes)
+          : Promise.resolve({ docs: 0, conflicts: 0 });
       work.catch(() => undefined);
       const prev = committed;
       committed = (async () => {

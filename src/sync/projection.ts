@@ -27,7 +27,15 @@ export interface TypeRule {
 export type Content = Record<string, unknown>;
 
 /** Field keys that belong to the store, not to the document's content. */
-const META_KEYS = new Set(['_rev', '_conflicts', '_deleted', '_revisions', '_revs_info', '_deleted_conflicts', '_local_seq']);
+const META_KEYS = new Set([
+  '_rev',
+  '_conflicts',
+  '_deleted',
+  '_revisions',
+  '_revs_info',
+  '_deleted_conflicts',
+  '_local_seq',
+]);
 
 /** The attachments field: in content as a summary per name (see `attachmentSummary`), excludable like a field. */
 export const ATTACHMENTS = '_attachments';
@@ -44,7 +52,11 @@ function attachmentSummary(atts: unknown): Record<string, AttachmentSummary> | u
   const out: Record<string, AttachmentSummary> = {};
   for (const [name, a] of Object.entries(atts)) {
     if (!isObject(a)) continue;
-    out[name] = { content_type: String(a.content_type ?? 'application/octet-stream'), digest: String(a.digest ?? ''), length: Number(a.length ?? 0) };
+    out[name] = {
+      content_type: String(a.content_type ?? 'application/octet-stream'),
+      digest: String(a.digest ?? ''),
+      length: Number(a.length ?? 0),
+    };
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }
@@ -62,13 +74,20 @@ type Path = readonly Segment[];
 
 /** Parses `a.b.c`, `bank_accounts[].iban`, `lines[].tax[].rate`. */
 export function parsePath(text: string): Path {
-  if (typeof text !== 'string' || text.trim() === '') throw new SyncConfigError(`empty exclusion path`);
+  if (typeof text !== 'string' || text.trim() === '')
+    throw new SyncConfigError(`empty exclusion path`);
   const parts = text.split('.');
   return parts.map((part) => {
     const m = /^([A-Za-z0-9_$@-]+)(\[\])?$/.exec(part);
-    if (!m) throw new SyncConfigError(`exclusion path '${text}' is not valid: use field names joined by '.', with '[]' after an array field (e.g. bank_accounts[].iban)`, { details: { path: text } });
+    if (!m)
+      throw new SyncConfigError(
+        `exclusion path '${text}' is not valid: use field names joined by '.', with '[]' after an array field (e.g. bank_accounts[].iban)`,
+        { details: { path: text } },
+      );
     if (m[1].startsWith('_') && text === part && !m[2] && text !== ATTACHMENTS) {
-      throw new SyncConfigError(`exclusion path '${text}' names a reserved field`, { details: { path: text } });
+      throw new SyncConfigError(`exclusion path '${text}' names a reserved field`, {
+        details: { path: text },
+      });
     }
     return { key: m[1], each: m[2] === '[]' };
   });
@@ -83,7 +102,8 @@ function deepClone<T>(v: T): T {
   if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map(deepClone) as T;
   const out: Record<string, unknown> = {};
-  for (const k in v as Record<string, unknown>) out[k] = deepClone((v as Record<string, unknown>)[k]);
+  for (const k in v as Record<string, unknown>)
+    out[k] = deepClone((v as Record<string, unknown>)[k]);
   return out as T;
 }
 
@@ -145,7 +165,9 @@ function carryPath(into: unknown, from: unknown, path: Path, onlyIfPresent: bool
     const items = into[seg.key];
     if (!Array.isArray(items)) return;
     const srcItems = Array.isArray(src) ? src : [];
-    items.forEach((item, i) => carryPath(item, matchItem(srcItems, item, i), path, onlyIfPresent, at + 1));
+    items.forEach((item, i) =>
+      carryPath(item, matchItem(srcItems, item, i), path, onlyIfPresent, at + 1),
+    );
     return;
   }
   let child = into[seg.key];
@@ -181,8 +203,11 @@ function pickInto(out: Record<string, unknown>, from: unknown, path: Path, at: n
     if (!Array.isArray(src)) return;
     const existing = Array.isArray(out[seg.key]) ? (out[seg.key] as unknown[]) : [];
     const arr = src.map((item, i) => {
-      const slot: Record<string, unknown> = isObject(existing[i]) ? (existing[i] as Record<string, unknown>) : {};
-      if (isObject(item)) for (const k of ITEM_IDENTITY_KEYS) if (item[k] !== undefined) slot[k] = item[k];
+      const slot: Record<string, unknown> = isObject(existing[i])
+        ? (existing[i] as Record<string, unknown>)
+        : {};
+      if (isObject(item))
+        for (const k of ITEM_IDENTITY_KEYS) if (item[k] !== undefined) slot[k] = item[k];
       pickInto(slot, item, path, at + 1);
       return slot;
     });
@@ -195,7 +220,11 @@ function pickInto(out: Record<string, unknown>, from: unknown, path: Path, at: n
 }
 
 /** The type of a document: its `type` field, else the `_id` prefix (tombstones have no body). */
-export function typeOf(doc: { _id: string; type?: unknown } | null, id: string, aliases: Readonly<Record<string, string>> = ID_PREFIX_ALIASES): string {
+export function typeOf(
+  doc: { _id: string; type?: unknown } | null,
+  id: string,
+  aliases: Readonly<Record<string, string>> = ID_PREFIX_ALIASES,
+): string {
   if (doc && typeof doc.type === 'string' && doc.type !== '') return doc.type;
   const colon = id.indexOf(':');
   const prefix = colon > 0 ? id.slice(0, colon) : id;
@@ -203,7 +232,10 @@ export function typeOf(doc: { _id: string; type?: unknown } | null, id: string, 
 }
 
 /** `_id` prefixes that are not the type name (ledger model: `stl:`, `bankconn:`). */
-export const ID_PREFIX_ALIASES: Readonly<Record<string, string>> = { stl: 'statement_line', bankconn: 'bank_connection' };
+export const ID_PREFIX_ALIASES: Readonly<Record<string, string>> = {
+  stl: 'statement_line',
+  bankconn: 'bank_connection',
+};
 
 /** The compiled projection rules of one document type. */
 export class TypeProjection {
@@ -224,7 +256,10 @@ export class TypeProjection {
 
   constructor(type: string, rule: TypeRule) {
     if (!DIRECTIONS.includes(rule.direction)) {
-      throw new SyncConfigError(`sync type '${type}': direction '${String(rule.direction)}' is not one of ${DIRECTIONS.join(', ')}`, { details: { type } });
+      throw new SyncConfigError(
+        `sync type '${type}': direction '${String(rule.direction)}' is not one of ${DIRECTIONS.join(', ')}`,
+        { details: { type } },
+      );
     }
     this.type = type;
     this.direction = rule.direction;
@@ -253,9 +288,14 @@ export class TypeProjection {
    * fields excluded that way and minus store metadata, or `null` when the type does not go that
    * way. A tombstone projects to `{ _id, _deleted: true }`.
    */
-  project(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }, way: Way): Content | null {
+  project(
+    doc: { _id: string; _deleted?: boolean; [k: string]: unknown },
+    way: Way,
+  ): Content | null {
     if (!this.goes(way)) return null;
-    return way === 'push' ? this.memo(doc, this.pushKey, this.pushOut) : this.memo(doc, this.pullKey, this.pullOut);
+    return way === 'push'
+      ? this.memo(doc, this.pushKey, this.pushOut)
+      : this.memo(doc, this.pullKey, this.pullOut);
   }
 
   /** The content both sides share: minus every excluded path, whatever its direction. Used for conflict checks and three-way merges. */
@@ -269,7 +309,11 @@ export class TypeProjection {
    */
   private readonly cache = new WeakMap<object, Map<string, Content>>();
 
-  private memo(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }, key: string, paths: readonly Path[]): Content {
+  private memo(
+    doc: { _id: string; _deleted?: boolean; [k: string]: unknown },
+    key: string,
+    paths: readonly Path[],
+  ): Content {
     const k = this.all.length === 0 ? 'all' : key;
     let entry = this.cache.get(doc);
     const hit = entry?.get(k);
@@ -283,7 +327,10 @@ export class TypeProjection {
     return value;
   }
 
-  private strip(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }, paths: readonly Path[]): Content {
+  private strip(
+    doc: { _id: string; _deleted?: boolean; [k: string]: unknown },
+    paths: readonly Path[],
+  ): Content {
     if (doc._deleted) return { _id: doc._id, _deleted: true };
     const out: Record<string, unknown> = {};
     for (const k in doc) {
@@ -304,7 +351,12 @@ export class TypeProjection {
    * - fields excluded only the other way come from `source` when it has them, else stay the target's.
    * Returns a body without `_rev`; `_deleted: true` when `shared` is a tombstone.
    */
-  compose(shared: Content, target: Record<string, unknown> | null, source: Record<string, unknown> | null, way: Way): Record<string, unknown> {
+  compose(
+    shared: Content,
+    target: Record<string, unknown> | null,
+    source: Record<string, unknown> | null,
+    way: Way,
+  ): Record<string, unknown> {
     if (shared._deleted) return { _id: shared._id, _deleted: true };
     if (this.all.length === 0) return { ...shared }; // nothing to carry: a shallow copy is enough (no one mutates it)
     const targetLive = target && !target._deleted ? target : null;
@@ -315,8 +367,10 @@ export class TypeProjection {
     if (!targetLive && !flowing.some((path) => hasPath(sourceLive, path))) return { ...shared };
     const out = deepClone(shared) as Record<string, unknown>;
     for (const path of flowing) carryPath(out, sourceLive, path, true);
-    for (const path of flowing) if (targetLive && !hasPath(sourceLive, path)) carryPath(out, targetLive, path, true);
-    for (const path of way === 'push' ? this.pushOut : this.pullOut) carryPath(out, targetLive, path, false);
+    for (const path of flowing)
+      if (targetLive && !hasPath(sourceLive, path)) carryPath(out, targetLive, path, true);
+    for (const path of way === 'push' ? this.pushOut : this.pullOut)
+      carryPath(out, targetLive, path, false);
     return out;
   }
 
@@ -355,8 +409,13 @@ export class Projection {
   private readonly fallback: TypeRule;
   private readonly never = new TypeProjection('_design', { direction: 'none' });
 
-  constructor(types: Readonly<Record<string, TypeRule>>, fallback: TypeRule = { direction: 'none' }, private readonly aliases: Readonly<Record<string, string>> = ID_PREFIX_ALIASES) {
-    for (const [type, rule] of Object.entries(types)) this.types.set(type, new TypeProjection(type, rule));
+  constructor(
+    types: Readonly<Record<string, TypeRule>>,
+    fallback: TypeRule = { direction: 'none' },
+    private readonly aliases: Readonly<Record<string, string>> = ID_PREFIX_ALIASES,
+  ) {
+    for (const [type, rule] of Object.entries(types))
+      this.types.set(type, new TypeProjection(type, rule));
     this.fallback = fallback;
   }
 
@@ -375,7 +434,10 @@ export class Projection {
   }
 
   /** `project(doc, way)` for whatever type the document has. */
-  project(doc: { _id: string; _deleted?: boolean; [k: string]: unknown }, way: Way): Content | null {
+  project(
+    doc: { _id: string; _deleted?: boolean; [k: string]: unknown },
+    way: Way,
+  ): Content | null {
     return this.forDoc(doc, doc._id).project(doc, way);
   }
 }

@@ -33,7 +33,6 @@ export class Puller {
     this.longpollAbort?.abort();
   }
 
-
   /** Reads through a ChangesReadAhead (one round trip per large read, not per page); see read-ahead.ts. */
   async cycle(waitMs: number): Promise<BatchResult> {
     const reader = new ChangesReadAhead(this.ctx.remote, {
@@ -73,7 +72,9 @@ export class Puller {
   }
 
   async batch(changes: RemoteChange[]): Promise<BatchResult> {
-    const wanted = changes.filter((c) => this.ctx.projection.forDoc(live(c.doc), c.id).goes('pull'));
+    const wanted = changes.filter((c) =>
+      this.ctx.projection.forDoc(live(c.doc), c.id).goes('pull'),
+    );
     if (wanted.length === 0) return { docs: 0, conflicts: 0 };
     const ids = [...new Set(wanted.map((c) => c.id))];
     const release = await this.ctx.lock.acquire(ids);
@@ -85,7 +86,9 @@ export class Puller {
       const remoteDocs = new Map<string, RemoteDoc>();
       for (const c of wanted) remoteDocs.set(c.id, c.doc);
       // Cloud-side conflicts made by other writers: settle the leaves first.
-      const leafy = [...remoteDocs.values()].filter((d) => (d._conflicts?.length ?? 0) > 0 && !open.has(d._id));
+      const leafy = [...remoteDocs.values()].filter(
+        (d) => (d._conflicts?.length ?? 0) > 0 && !open.has(d._id),
+      );
       if (leafy.length > 0) {
         const settled = await settleCloudLeaves(this.ctx, this.rec, leafy, bases);
         conflicts += settled.conflicts;
@@ -108,7 +111,14 @@ export class Puller {
           if (base.remoteRev === r._rev) continue;
           if (base.remoteRev && revGeneration(base.remoteRev) > revGeneration(r._rev)) continue; // stale page
           if (projectionHash(tp.project(r, 'pull')) === base.pullHash) {
-            newBases.push([r._id, { ...base, remoteRev: r._rev, ...(tp.remoteKeep(live(r)) ? { keep: tp.remoteKeep(live(r)) } : {}) }]);
+            newBases.push([
+              r._id,
+              {
+                ...base,
+                remoteRev: r._rev,
+                ...(tp.remoteKeep(live(r)) ? { keep: tp.remoteKeep(live(r)) } : {}),
+              },
+            ]);
             continue;
           }
         }
@@ -120,12 +130,27 @@ export class Puller {
       // exclusions need the books' own excluded values, and posted moves need the stored doc for
       // the ledger check, so those take the careful path.
       const careful: typeof needLocal = [];
-      const fast: Array<{ write: LocalWrite; r: RemoteDoc; tp: TypeProjection; base: Base | undefined }> = [];
+      const fast: Array<{
+        write: LocalWrite;
+        r: RemoteDoc;
+        tp: TypeProjection;
+        base: Base | undefined;
+      }> = [];
       for (const n of needLocal) {
         const { r, tp, base } = n;
         const rShared = live(r) ? tp.shared(r) : null;
-        if (rShared === null || (base && (tp.hasExclusions || base.posted || !base.localRev))) careful.push(n);
-        else fast.push({ write: { doc: tp.compose(rShared, null, r, 'pull') as LocalWrite['doc'], current: base ? ({ _id: r._id, _rev: base.localRev } as LocalDoc) : null }, r, tp, base });
+        if (rShared === null || (base && (tp.hasExclusions || base.posted || !base.localRev)))
+          careful.push(n);
+        else
+          fast.push({
+            write: {
+              doc: tp.compose(rShared, null, r, 'pull') as LocalWrite['doc'],
+              current: base ? ({ _id: r._id, _rev: base.localRev } as LocalDoc) : null,
+            },
+            r,
+            tp,
+            base,
+          });
       }
       if (fast.length > 0) {
         const results = await this.ctx.local.write(fast.map((w) => w.write));
@@ -134,11 +159,23 @@ export class Puller {
           const w = fast[i];
           if (res.ok) {
             docs++;
-            newBases.push([w.r._id, this.rec.agreedBase(w.tp, { ...w.write.doc, _rev: res.rev }, w.r, w.tp.shared(w.r), 'pull')]);
+            newBases.push([
+              w.r._id,
+              this.rec.agreedBase(
+                w.tp,
+                { ...w.write.doc, _rev: res.rev },
+                w.r,
+                w.tp.shared(w.r),
+                'pull',
+              ),
+            ]);
           } else if (res.conflict) careful.push({ r: w.r, tp: w.tp, base: w.base });
           else {
             conflicts++;
-            await this.rec.recordConflict({ id: w.r._id, tp: w.tp, local: null, remote: w.r, base: w.base }, res.code);
+            await this.rec.recordConflict(
+              { id: w.r._id, tp: w.tp, local: null, remote: w.r, base: w.base },
+              res.code,
+            );
           }
         }
       }
@@ -149,7 +186,10 @@ export class Puller {
         const l = current.get(r._id) ?? null;
         const lShared = live(l) ? tp.shared(l as LocalDoc) : null;
         const rShared = live(r) ? tp.shared(r) : null;
-        const localUnchanged = base ? (l?._rev === base.localRev && !!base.localRev) || projectionHash(lShared) === base.sharedHash : l === null || (l._deleted === true && rShared === null);
+        const localUnchanged = base
+          ? (l?._rev === base.localRev && !!base.localRev) ||
+            projectionHash(lShared) === base.sharedHash
+          : l === null || (l._deleted === true && rShared === null);
         if (sameContent(lShared, rShared)) {
           newBases.push([r._id, this.rec.agreedBase(tp, l, r)]);
           continue;
@@ -165,7 +205,14 @@ export class Puller {
           }
           writes.push({ write: { doc: { _id: r._id, _deleted: true }, current: l }, r, tp });
         } else {
-          writes.push({ write: { doc: tp.compose(rShared, live(l), r, 'pull') as LocalWrite['doc'], current: l }, r, tp });
+          writes.push({
+            write: {
+              doc: tp.compose(rShared, live(l), r, 'pull') as LocalWrite['doc'],
+              current: l,
+            },
+            r,
+            tp,
+          });
         }
       }
       if (writes.length > 0) {
@@ -175,11 +222,23 @@ export class Puller {
           const w = writes[i];
           if (res.ok) {
             docs++;
-            newBases.push([w.r._id, this.rec.agreedBase(w.tp, { ...w.write.doc, _rev: res.rev }, w.r)]);
+            newBases.push([
+              w.r._id,
+              this.rec.agreedBase(w.tp, { ...w.write.doc, _rev: res.rev }, w.r),
+            ]);
           } else if (!res.conflict) {
             // The ledger refused it (an edit to a posted move, an unbalanced move): an admin decides.
             conflicts++;
-            await this.rec.recordConflict({ id: w.r._id, tp: w.tp, local: w.write.current, remote: w.r, base: bases.get(w.r._id) }, res.code);
+            await this.rec.recordConflict(
+              {
+                id: w.r._id,
+                tp: w.tp,
+                local: w.write.current,
+                remote: w.r,
+                base: bases.get(w.r._id),
+              },
+              res.code,
+            );
           }
           // res.conflict: the books moved meanwhile; the next push sees both changes and reconciles.
         }

@@ -33,8 +33,16 @@ export class Pusher {
   }
 
   async updatePendingPush(): Promise<void> {
-    const [seq, ckpt] = await Promise.all([this.ctx.local.updateSeq(), this.ctx.bk.checkpoint('push')]);
-    const pending = typeof seq === 'number' && typeof ckpt === 'number' ? Math.max(0, seq - ckpt) : typeof seq === 'number' && ckpt === undefined ? seq : null;
+    const [seq, ckpt] = await Promise.all([
+      this.ctx.local.updateSeq(),
+      this.ctx.bk.checkpoint('push'),
+    ]);
+    const pending =
+      typeof seq === 'number' && typeof ckpt === 'number'
+        ? Math.max(0, seq - ckpt)
+        : typeof seq === 'number' && ckpt === undefined
+          ? seq
+          : null;
     this.ctx.patchStatus({ pending_push: pending });
   }
 
@@ -47,13 +55,17 @@ export class Pusher {
       const bases = await this.ctx.bk.bases(ids);
       const open = await this.rec.openConflictsAmong(ids);
       // `pure`: the body is `compose(shared(doc), null, doc)`, no cloud values carried (see agreedBase).
-      const writes: Array<{ doc: LocalDoc; tp: TypeProjection; body: RemoteWrite; pure: boolean }> = [];
+      const writes: Array<{ doc: LocalDoc; tp: TypeProjection; body: RemoteWrite; pure: boolean }> =
+        [];
       const unknown: LocalDoc[] = [];
       for (const doc of wanted) {
         const base = bases.get(doc._id);
         const tp = this.ctx.projection.forDoc(doc, doc._id);
         if (open.has(doc._id)) {
-          await this.ctx.bk.putConflict({ ...(open.get(doc._id) as OpenConflict), local: live(doc) });
+          await this.ctx.bk.putConflict({
+            ...(open.get(doc._id) as OpenConflict),
+            local: live(doc),
+          });
           continue;
         }
         if (base) {
@@ -61,9 +73,20 @@ export class Pusher {
           // A newer local revision is already agreed (this page was read before it): skip the stale one.
           if (revGeneration(base.localRev) >= revGeneration(doc._rev)) continue;
           if (projectionHash(tp.project(doc, 'push')) === base.pushHash) continue;
-          const body = doc._deleted ? { _id: doc._id, _deleted: true } : tp.compose(tp.shared(doc), base.keep ?? null, doc, 'push');
+          const body = doc._deleted
+            ? { _id: doc._id, _deleted: true }
+            : tp.compose(tp.shared(doc), base.keep ?? null, doc, 'push');
           if (doc._deleted && !base.remoteRev) continue;
-          writes.push({ doc, tp, body: { ...body, _id: doc._id, ...(base.remoteRev ? { _rev: base.remoteRev } : {}) } as RemoteWrite, pure: !base.keep });
+          writes.push({
+            doc,
+            tp,
+            body: {
+              ...body,
+              _id: doc._id,
+              ...(base.remoteRev ? { _rev: base.remoteRev } : {}),
+            } as RemoteWrite,
+            pure: !base.keep,
+          });
         } else {
           unknown.push(doc);
         }
@@ -76,7 +99,12 @@ export class Pusher {
       for (const doc of unknown) {
         if (doc._deleted) continue;
         const tp = this.ctx.projection.forDoc(doc, doc._id);
-        writes.push({ doc, tp, body: { ...tp.compose(tp.shared(doc), null, doc, 'push'), _id: doc._id } as RemoteWrite, pure: true });
+        writes.push({
+          doc,
+          tp,
+          body: { ...tp.compose(tp.shared(doc), null, doc, 'push'), _id: doc._id } as RemoteWrite,
+          pure: true,
+        });
       }
       let written = 0;
       const rejected: Item[] = [];
@@ -89,11 +117,25 @@ export class Pusher {
         if (res.ok) {
           written++;
           const remoteDoc = { ...w.body, _rev: res.rev } as RemoteDoc;
-          newBases.push([w.doc._id, this.rec.agreedBase(w.tp, w.doc, remoteDoc, undefined, w.pure ? 'push' : undefined)]);
+          newBases.push([
+            w.doc._id,
+            this.rec.agreedBase(w.tp, w.doc, remoteDoc, undefined, w.pure ? 'push' : undefined),
+          ]);
         } else if (res.conflict) {
-          rejected.push({ id: w.doc._id, tp: w.tp, local: w.doc, remote: null, base: bases.get(w.doc._id) });
+          rejected.push({
+            id: w.doc._id,
+            tp: w.tp,
+            local: w.doc,
+            remote: null,
+            base: bases.get(w.doc._id),
+          });
         } else {
-          this.ctx.log.warn(`cloud refused ${w.doc._id}: ${res.error} ${res.reason}`, { event: 'sync.reject', direction: 'push', doc_id: w.doc._id, error: res.error });
+          this.ctx.log.warn(`cloud refused ${w.doc._id}: ${res.error} ${res.reason}`, {
+            event: 'sync.reject',
+            direction: 'push',
+            doc_id: w.doc._id,
+            error: res.error,
+          });
         }
       });
       // 409: the cloud moved since the base. Read it once for all of them and reconcile.
@@ -101,7 +143,10 @@ export class Pusher {
         const current = await this.ctx.remote.current(rejected.map((r) => r.id));
         for (const r of rejected) {
           const cur = current.get(r.id);
-          r.remote = cur && cur.exists ? (cur.doc ?? ({ _id: r.id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc)) : null;
+          r.remote =
+            cur && cur.exists
+              ? (cur.doc ?? ({ _id: r.id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc))
+              : null;
           slow.push(r);
         }
       }

@@ -94,7 +94,12 @@ export class ChangesReadAhead {
         // Otherwise (a cycle in steady state) one read is asked for, and no empty one ahead of it.
         const start = integerSeq(from);
         const known = integerSeq(this.options.cloudUpdateSeq);
-        if (start !== null && known !== null && known > start + this.options.pageSize && waitMs === 0) {
+        if (
+          start !== null &&
+          known !== null &&
+          known > start + this.options.pageSize &&
+          waitMs === 0
+        ) {
           this.covered = start;
           this.askNext();
         }
@@ -105,9 +110,11 @@ export class ChangesReadAhead {
     const read = this.read;
     const { offset } = read;
     const end = Math.min(offset + this.options.pageSize, read.changes.length);
-    const changes = offset === 0 && end === read.changes.length ? read.changes : read.changes.slice(offset, end);
+    const changes =
+      offset === 0 && end === read.changes.length ? read.changes : read.changes.slice(offset, end);
     // The read no longer holds what it handed out: a stored page can be collected while the rest waits.
-    if (changes !== read.changes) read.changes.fill(undefined as unknown as RemoteChange, offset, end);
+    if (changes !== read.changes)
+      read.changes.fill(undefined as unknown as RemoteChange, offset, end);
     read.offset = end;
     const last = end === read.changes.length;
     return {
@@ -153,31 +160,64 @@ export class ChangesReadAhead {
       const end = integerSeq(lastSeq);
       if (covered !== null && end !== null) {
         // Integer seqs: leave out what an earlier read already handed on, never step back.
-        if (changes.length > 0 && (changes[0].seq as number) <= covered) changes = changes.filter((c) => (c.seq as number) > covered);
+        if (changes.length > 0 && (changes[0].seq as number) <= covered)
+          changes = changes.filter((c) => (c.seq as number) > covered);
         lastSeq = Math.max(covered, end);
       }
-      this.covered = end !== null && (covered !== null || integerSeq(asked.since) !== null) ? (lastSeq as number) : null;
-      return { changes, lastSeq, pending: page.pending, more, offset: 0, ...(page.heldOpen ? { heldOpen: true } : {}) };
+      this.covered =
+        end !== null && (covered !== null || integerSeq(asked.since) !== null)
+          ? (lastSeq as number)
+          : null;
+      return {
+        changes,
+        lastSeq,
+        pending: page.pending,
+        more,
+        offset: 0,
+        ...(page.heldOpen ? { heldOpen: true } : {}),
+      };
     }
   }
 
   /** The reads taken reach `since` (a computed one), and `page` has integer seqs throughout. */
   private reaches(since: number, page: RemoteChangesPage): boolean {
-    return this.covered !== null && since <= this.covered && integerSeq(page.lastSeq) !== null && page.changes.every((c) => integerSeq(c.seq) !== null);
+    return (
+      this.covered !== null &&
+      since <= this.covered &&
+      integerSeq(page.lastSeq) !== null &&
+      page.changes.every((c) => integerSeq(c.seq) !== null)
+    );
   }
 
   /** Asks the server for `limit` changes after `since`; `computed`: `since` was not handed by the server. */
-  private ask(since: unknown, limit: number, computed: boolean, longpoll: { waitMs?: number; signal?: AbortSignal } = {}): AskedRead {
+  private ask(
+    since: unknown,
+    limit: number,
+    computed: boolean,
+    longpoll: { waitMs?: number; signal?: AbortSignal } = {},
+  ): AskedRead {
     const cancel = new AbortController();
-    const signal = longpoll.signal ? AbortSignal.any([cancel.signal, longpoll.signal]) : cancel.signal;
-    const read: AskedRead = { since, limit, computed, cancel, page: null, arrived: this.remote.changesSince(since, { limit, waitMs: longpoll.waitMs, signal }) };
+    const signal = longpoll.signal
+      ? AbortSignal.any([cancel.signal, longpoll.signal])
+      : cancel.signal;
+    const read: AskedRead = {
+      since,
+      limit,
+      computed,
+      cancel,
+      page: null,
+      arrived: this.remote.changesSince(since, { limit, waitMs: longpoll.waitMs, signal }),
+    };
     this.tail = read;
     read.arrived.then(
       (page) => {
         read.page = page;
         if (page.bytes && page.changes.length > 0) {
           const bytesPerChange = page.bytes / page.changes.length;
-          this.largestRead = Math.min(this.options.maxRead, Math.floor(this.options.maxReadBytes / bytesPerChange));
+          this.largestRead = Math.min(
+            this.options.maxRead,
+            Math.floor(this.options.maxReadBytes / bytesPerChange),
+          );
         }
         if (!hasMore(page)) this.reachedEnd = true;
         if (this.tail === read) this.askNext();

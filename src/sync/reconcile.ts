@@ -51,7 +51,13 @@ export class Reconciler {
    * nothing else (`compose(shared(x), null, x)`, no target): its shared content is that of the
    * other side, so it need not be stripped and hashed again (property-tested in sync-projection).
    */
-  agreedBase(tp: TypeProjection, localDoc: LocalDoc | Record<string, unknown> | null, remoteDoc: RemoteDoc | null, agreed?: Content | null, composed?: Way): Base {
+  agreedBase(
+    tp: TypeProjection,
+    localDoc: LocalDoc | Record<string, unknown> | null,
+    remoteDoc: RemoteDoc | null,
+    agreed?: Content | null,
+    composed?: Way,
+  ): Base {
     const l = localDoc as LocalDoc | null;
     const lLive = live(l);
     const rLive = live(remoteDoc);
@@ -62,10 +68,24 @@ export class Reconciler {
     const oneContent = !tp.hasExclusions && shared !== null && !!lLive && !!rLive;
     // After a compose both sides have the shared content `shared`: a side whose projection is the
     // shared content then has its hash too.
-    const localIsShared = oneContent || (composed !== undefined && shared !== null && !!lLive && tp.projectsToShared('push'));
-    const remoteIsShared = oneContent || (composed !== undefined && shared !== null && !!rLive && tp.projectsToShared('pull'));
-    const pushHash = !tp.goes('push') || !l ? '' : localIsShared ? sharedHash : projectionHash(tp.project(l, 'push'));
-    const pullHash = !tp.goes('pull') || !remoteDoc ? '' : remoteIsShared ? sharedHash : projectionHash(tp.project(remoteDoc, 'pull'));
+    const localIsShared =
+      oneContent ||
+      (composed !== undefined && shared !== null && !!lLive && tp.projectsToShared('push'));
+    const remoteIsShared =
+      oneContent ||
+      (composed !== undefined && shared !== null && !!rLive && tp.projectsToShared('pull'));
+    const pushHash =
+      !tp.goes('push') || !l
+        ? ''
+        : localIsShared
+          ? sharedHash
+          : projectionHash(tp.project(l, 'push'));
+    const pullHash =
+      !tp.goes('pull') || !remoteDoc
+        ? ''
+        : remoteIsShared
+          ? sharedHash
+          : projectionHash(tp.project(remoteDoc, 'pull'));
     const keep = tp.remoteKeep(live(remoteDoc));
     return {
       remoteRev: remoteDoc?._rev ?? '',
@@ -84,7 +104,6 @@ export class Reconciler {
     return this.ctx.strategyFor(type).name === 'merge';
   }
 
-
   /**
    * The slow path of both directions: each item has the current local and cloud documents and the
    * base. Equal content → only the base is patched. Otherwise the type's strategy decides (posted
@@ -96,7 +115,13 @@ export class Reconciler {
     if (items.length === 0) return { docs: 0, conflicts: 0 };
     // Items from a push carry no current local read; the page's doc is current enough (its rev is checked on write).
     const newBases: Array<[string, Base]> = [];
-    const plans: Array<{ item: Item; result: Content | null; localWrite: LocalWrite | null; remoteWrite: RemoteWrite | null; audit: Record<string, unknown> | null }> = [];
+    const plans: Array<{
+      item: Item;
+      result: Content | null;
+      localWrite: LocalWrite | null;
+      remoteWrite: RemoteWrite | null;
+      audit: Record<string, unknown> | null;
+    }> = [];
     let conflicts = 0;
     for (const item of items) {
       const { tp, local: l, remote: r } = item;
@@ -111,13 +136,22 @@ export class Reconciler {
         // The cloud has no such document at all, not even a tombstone: that is no deletion. The
         // books' copy goes up again (a one-way pull type keeps it and waits).
         if (item.base?.remoteRev) this.ctx.suspectCloud(`${item.id} is gone from the cloud`);
-        if (tp.goes('push')) plans.push({ item, result: lShared, localWrite: null, remoteWrite: { ...tp.compose(lShared, null, l, 'push'), _id: item.id } as RemoteWrite, audit: null });
+        if (tp.goes('push'))
+          plans.push({
+            item,
+            result: lShared,
+            localWrite: null,
+            remoteWrite: { ...tp.compose(lShared, null, l, 'push'), _id: item.id } as RemoteWrite,
+            audit: null,
+          });
         continue;
       }
       conflicts++;
       const baseShared = item.base?.shared ?? null;
       const posted = isPostedMove(lShared) || isPostedMove(rShared) || isPostedMove(baseShared);
-      const res = posted ? ({ kind: 'manual' } as const) : strategy.resolve({ id: item.id, local: lShared, remote: rShared, base: baseShared });
+      const res = posted
+        ? ({ kind: 'manual' } as const)
+        : strategy.resolve({ id: item.id, local: lShared, remote: rShared, base: baseShared });
       if (res.kind === 'manual') {
         await this.recordConflict(item, posted ? 'posted_move' : 'manual');
         continue;
@@ -125,23 +159,50 @@ export class Reconciler {
       const result = res.result;
       const localWrite: LocalWrite | null =
         tp.goes('pull') && !sameContent(lShared, result) && !(result === null && !live(l))
-          ? { doc: result === null ? { _id: item.id, _deleted: true } : (tp.compose(result, live(l), live(r), 'pull') as LocalWrite['doc']), current: l }
+          ? {
+              doc:
+                result === null
+                  ? { _id: item.id, _deleted: true }
+                  : (tp.compose(result, live(l), live(r), 'pull') as LocalWrite['doc']),
+              current: l,
+            }
           : null;
       const remoteWrite: RemoteWrite | null =
         tp.goes('push') && !sameContent(rShared, result) && !(result === null && !live(r))
           ? result === null
             ? { _id: item.id, _rev: (r as RemoteDoc)._rev, _deleted: true }
-            : ({ ...tp.compose(result, live(r), live(l), 'push'), _id: item.id, ...revOver(r) } as RemoteWrite)
+            : ({
+                ...tp.compose(result, live(r), live(l), 'push'),
+                _id: item.id,
+                ...revOver(r),
+              } as RemoteWrite)
           : null;
-      const audit = this.auditBody(item.id, strategy.name, lShared, rShared, baseShared, result, res.taken);
+      const audit = this.auditBody(
+        item.id,
+        strategy.name,
+        lShared,
+        rShared,
+        baseShared,
+        result,
+        res.taken,
+      );
       plans.push({ item, result, localWrite, remoteWrite, audit });
-      this.ctx.log.info(`conflict on ${item.id} resolved by ${strategy.name} (took ${res.taken})`, { event: 'sync.conflict', doc_id: item.id, strategy: strategy.name, taken: res.taken, direction: way });
+      this.ctx.log.info(`conflict on ${item.id} resolved by ${strategy.name} (took ${res.taken})`, {
+        event: 'sync.conflict',
+        doc_id: item.id,
+        strategy: strategy.name,
+        taken: res.taken,
+        direction: way,
+      });
     }
     const remotePlans = plans.filter((p) => p.remoteWrite);
     const remoteRevs = new Map<string, string>();
     const failed = new Set<string>();
     if (remotePlans.length > 0) {
-      const results = await this.ctx.remote.write(remotePlans.map((p) => p.remoteWrite as RemoteWrite), { maxBytes: this.ctx.batchBytes });
+      const results = await this.ctx.remote.write(
+        remotePlans.map((p) => p.remoteWrite as RemoteWrite),
+        { maxBytes: this.ctx.batchBytes },
+      );
       results.forEach((res, i) => {
         if (res.ok) remoteRevs.set(remotePlans[i].item.id, res.rev);
         else failed.add(remotePlans[i].item.id); // moved again: the next pull brings it back here
@@ -166,8 +227,12 @@ export class Reconciler {
     let docs = 0;
     for (const p of plans) {
       if (failed.has(p.item.id)) continue;
-      const localDoc = p.localWrite ? ({ ...p.localWrite.doc, _rev: localRevs.get(p.item.id) } as LocalDoc) : p.item.local;
-      const remoteDoc = p.remoteWrite ? ({ ...p.remoteWrite, _rev: remoteRevs.get(p.item.id) } as RemoteDoc) : p.item.remote;
+      const localDoc = p.localWrite
+        ? ({ ...p.localWrite.doc, _rev: localRevs.get(p.item.id) } as LocalDoc)
+        : p.item.local;
+      const remoteDoc = p.remoteWrite
+        ? ({ ...p.remoteWrite, _rev: remoteRevs.get(p.item.id) } as RemoteDoc)
+        : p.item.remote;
       docs += (p.localWrite ? 1 : 0) + (p.remoteWrite ? 1 : 0);
       newBases.push([p.item.id, this.agreedBase(p.item.tp, localDoc, remoteDoc, p.result)]);
       if (p.audit) {
@@ -181,7 +246,16 @@ export class Reconciler {
     return { docs, conflicts };
   }
 
-  auditBody(docId: string, strategy: string, local: Content | null, remote: Content | null, base: Content | null, result: Content | null, taken: 'local' | 'remote' | 'merged', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  auditBody(
+    docId: string,
+    strategy: string,
+    local: Content | null,
+    remote: Content | null,
+    base: Content | null,
+    result: Content | null,
+    taken: 'local' | 'remote' | 'merged',
+    extra: Record<string, unknown> = {},
+  ): Record<string, unknown> {
     let ms = this.ctx.clock().getTime();
     if (ms <= this.lastAuditMs) ms = this.lastAuditMs + 1;
     this.lastAuditMs = ms;
@@ -217,7 +291,12 @@ export class Reconciler {
   async writeAudits(writes: LocalWrite[]): Promise<void> {
     const results = await this.ctx.local.write(writes);
     results.forEach((r) => {
-      if (!r.ok) this.ctx.log.error(`cannot write audit record ${r.id}`, { event: 'sync.error', doc_id: r.id, code: r.conflict ? 'STORE_CONFLICT' : r.code });
+      if (!r.ok)
+        this.ctx.log.error(`cannot write audit record ${r.id}`, {
+          event: 'sync.error',
+          doc_id: r.id,
+          code: r.conflict ? 'STORE_CONFLICT' : r.code,
+        });
     });
   }
 
@@ -236,7 +315,12 @@ export class Reconciler {
     await this.ctx.bk.putConflict(c);
     this.openConflictIds.add(item.id);
     this.ctx.patchStatus({ open_conflicts: this.openConflictIds.size });
-    this.ctx.log.warn(`conflict on ${item.id} needs an admin (${reason})`, { event: 'sync.conflict', doc_id: item.id, strategy: 'manual', reason });
+    this.ctx.log.warn(`conflict on ${item.id} needs an admin (${reason})`, {
+      event: 'sync.conflict',
+      doc_id: item.id,
+      strategy: 'manual',
+      reason,
+    });
   }
 
   async openConflictsAmong(ids: readonly string[]): Promise<Map<string, OpenConflict>> {

@@ -47,11 +47,15 @@ export interface ChangesOptions {
 
 /** Current state of one remote document as `_all_docs` reports it. */
 export type RemoteCurrent =
-  | { exists: false }
-  | { exists: true; rev: string; deleted: boolean; doc: RemoteDoc | null };
+  { exists: false } | { exists: true; rev: string; deleted: boolean; doc: RemoteDoc | null };
 
 /** A document to write: `_rev` is the revision the engine believes current (absent for a create). */
-export type RemoteWrite = { _id: string; _rev?: string; _deleted?: boolean; [field: string]: unknown };
+export type RemoteWrite = {
+  _id: string;
+  _rev?: string;
+  _deleted?: boolean;
+  [field: string]: unknown;
+};
 
 export type RemoteWriteResult =
   | { id: string; ok: true; rev: string }
@@ -79,9 +83,15 @@ export interface RemoteStore {
    * `_bulk_docs` (new_edits=true), one request per `maxBytes` of documents: a stale `_rev` yields
    * `{conflict:true}` for that doc, never a branch. Results are in the order of `docs`.
    */
-  write(docs: readonly RemoteWrite[], options?: { maxBytes?: number }): Promise<RemoteWriteResult[]>;
+  write(
+    docs: readonly RemoteWrite[],
+    options?: { maxBytes?: number },
+  ): Promise<RemoteWriteResult[]>;
   /** The attachments of a document's current (or `rev`) revision, with their data in base64. */
-  attachments(id: string, rev?: string): Promise<Record<string, { content_type: string; data: string }>>;
+  attachments(
+    id: string,
+    rev?: string,
+  ): Promise<Record<string, { content_type: string; data: string }>>;
   /** A `_local/<id>` document (never replicated), or null when there is none. */
   getLocal(id: string): Promise<Record<string, unknown> | null>;
   /** Writes `_local/<id>` over `rev` (or, on a 409, over whatever revision it has); returns the new revision. */

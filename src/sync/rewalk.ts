@@ -48,7 +48,14 @@ export class Rewalker {
     private readonly rec: Reconciler,
     private readonly plan: RewalkPlan,
   ) {
-    this.progress = { reason: plan.reason, types: plan.types, checked: 0, books_docs: null, pushed: 0, pulled: 0 };
+    this.progress = {
+      reason: plan.reason,
+      types: plan.types,
+      checked: 0,
+      books_docs: null,
+      pushed: 0,
+      pulled: 0,
+    };
   }
 
   async run(): Promise<BatchResult> {
@@ -78,7 +85,9 @@ export class Rewalker {
   }
 
   private async batch(docs: LocalDoc[]): Promise<BatchResult> {
-    const wanted = docs.map((d) => ({ doc: d, tp: this.walked(d) })).filter((w): w is { doc: LocalDoc; tp: TypeProjection } => w.tp !== null);
+    const wanted = docs
+      .map((d) => ({ doc: d, tp: this.walked(d) }))
+      .filter((w): w is { doc: LocalDoc; tp: TypeProjection } => w.tp !== null);
     this.progress.checked += docs.filter((d) => !d._deleted).length;
     if (wanted.length === 0) {
       this.report();
@@ -87,21 +96,37 @@ export class Rewalker {
     const ids = wanted.map((w) => w.doc._id);
     const release = await this.ctx.lock.acquire(ids);
     try {
-      const [bases, cloud, books] = await Promise.all([this.ctx.bk.bases(ids), this.ctx.remote.current(ids), this.ctx.local.current(ids)]);
+      const [bases, cloud, books] = await Promise.all([
+        this.ctx.bk.bases(ids),
+        this.ctx.remote.current(ids),
+        this.ctx.local.current(ids),
+      ]);
       const newBases: Array<[string, Base]> = [];
       const slow: Item[] = [];
-      const plans: Array<{ id: string; tp: TypeProjection; l: LocalDoc | null; r: RemoteDoc | null; result: Content | null; remote: RemoteWrite | null; local: LocalWrite | null }> = [];
+      const plans: Array<{
+        id: string;
+        tp: TypeProjection;
+        l: LocalDoc | null;
+        r: RemoteDoc | null;
+        result: Content | null;
+        remote: RemoteWrite | null;
+        local: LocalWrite | null;
+      }> = [];
       for (const { doc, tp } of wanted) {
         const l = books.get(doc._id) ?? doc; // the page may be older than the books
         const cur = cloud.get(doc._id);
-        const r = cur && cur.exists ? (cur.doc ?? ({ _id: doc._id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc)) : null;
+        const r =
+          cur && cur.exists
+            ? (cur.doc ?? ({ _id: doc._id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc))
+            : null;
         const base = bases.get(doc._id);
         this.countExcluded(tp, r);
         const d = this.decide(tp, l, r, base);
         if (d.kind === 'skip') continue;
         if (d.kind === 'agree') newBases.push([doc._id, this.rec.agreedBase(tp, l, r)]);
         else if (d.kind === 'reconcile') slow.push({ id: doc._id, tp, local: l, remote: r, base });
-        else plans.push({ id: doc._id, tp, l, r, result: d.result, ...this.writesFor(tp, l, r, d) });
+        else
+          plans.push({ id: doc._id, tp, l, r, result: d.result, ...this.writesFor(tp, l, r, d) });
       }
       const written = await this.write(plans, newBases);
       await this.ctx.bk.putBases(newBases);
@@ -117,35 +142,59 @@ export class Rewalker {
    * `r` null: the cloud has no such document at all (not even a tombstone).
    * Which side changed since the agreed base decides; a side whose revision is the base's did not.
    */
-  private decide(tp: TypeProjection, l: LocalDoc, r: RemoteDoc | null, base: Base | undefined): Decision {
+  private decide(
+    tp: TypeProjection,
+    l: LocalDoc,
+    r: RemoteDoc | null,
+    base: Base | undefined,
+  ): Decision {
     const lShared = live(l) ? tp.shared(l) : null;
     if (r === null) {
       // Absent from the cloud: never a deletion. The books' copy goes up again (if this type pushes).
-      return lShared !== null && tp.goes('push') ? { kind: 'write', result: lShared, toCloud: true, toBooks: false } : { kind: 'skip' };
+      return lShared !== null && tp.goes('push')
+        ? { kind: 'write', result: lShared, toCloud: true, toBooks: false }
+        : { kind: 'skip' };
     }
     const rShared = live(r) ? tp.shared(r) : null;
     if (sameContent(lShared, rShared)) return { kind: 'agree' };
     const reproject = this.plan.reproject.includes(tp.type);
-    const cloudOlder = this.plan.cloudReset && !!base?.remoteRev && revGeneration(r._rev) < revGeneration(base.remoteRev);
+    const cloudOlder =
+      this.plan.cloudReset &&
+      !!base?.remoteRev &&
+      revGeneration(r._rev) < revGeneration(base.remoteRev);
     const cloudUnchanged = cloudOlder || (!!base && base.remoteRev === r._rev);
     const booksUnchanged = !!base && !!base.localRev && base.localRev === l._rev;
     if (cloudUnchanged && booksUnchanged && reproject) {
       // Only the rules moved: each side keeps every field it has, fields one side lacks come from the other.
-      const result = lShared && rShared ? (tp.goes('push') ? { ...rShared, ...lShared } : { ...lShared, ...rShared }) : (lShared ?? rShared);
+      const result =
+        lShared && rShared
+          ? tp.goes('push')
+            ? { ...rShared, ...lShared }
+            : { ...lShared, ...rShared }
+          : (lShared ?? rShared);
       return { kind: 'write', result, toCloud: tp.goes('push'), toBooks: tp.goes('pull') };
     }
     if (cloudUnchanged) {
       const result = reproject && lShared && rShared ? { ...rShared, ...lShared } : lShared;
-      return tp.goes('push') ? { kind: 'write', result, toCloud: true, toBooks: reproject && tp.goes('pull') } : { kind: 'skip' };
+      return tp.goes('push')
+        ? { kind: 'write', result, toCloud: true, toBooks: reproject && tp.goes('pull') }
+        : { kind: 'skip' };
     }
     if (booksUnchanged) {
       const result = reproject && lShared && rShared ? { ...lShared, ...rShared } : rShared;
-      return tp.goes('pull') ? { kind: 'write', result, toCloud: reproject && tp.goes('push'), toBooks: true } : { kind: 'skip' };
+      return tp.goes('pull')
+        ? { kind: 'write', result, toCloud: reproject && tp.goes('push'), toBooks: true }
+        : { kind: 'skip' };
     }
     return { kind: 'reconcile' };
   }
 
-  private writesFor(tp: TypeProjection, l: LocalDoc, r: RemoteDoc | null, d: { result: Content | null; toCloud: boolean; toBooks: boolean }): { remote: RemoteWrite | null; local: LocalWrite | null } {
+  private writesFor(
+    tp: TypeProjection,
+    l: LocalDoc,
+    r: RemoteDoc | null,
+    d: { result: Content | null; toCloud: boolean; toBooks: boolean },
+  ): { remote: RemoteWrite | null; local: LocalWrite | null } {
     const { result } = d;
     const rShared = live(r) ? tp.shared(r as RemoteDoc) : null;
     const lShared = live(l) ? tp.shared(l) : null;
@@ -154,30 +203,57 @@ export class Rewalker {
       remote =
         result === null
           ? { _id: l._id, _rev: (r as RemoteDoc)._rev, _deleted: true }
-          : ({ ...tp.compose(result, live(r), live(l), 'push'), _id: l._id, ...revOver(r) } as RemoteWrite);
+          : ({
+              ...tp.compose(result, live(r), live(l), 'push'),
+              _id: l._id,
+              ...revOver(r),
+            } as RemoteWrite);
     }
     let local: LocalWrite | null = null;
     if (d.toBooks && !sameContent(lShared, result) && !(result === null && !live(l))) {
-      local = { doc: result === null ? { _id: l._id, _deleted: true } : (tp.compose(result, live(l), live(r), 'pull') as LocalWrite['doc']), current: l };
+      local = {
+        doc:
+          result === null
+            ? { _id: l._id, _deleted: true }
+            : (tp.compose(result, live(l), live(r), 'pull') as LocalWrite['doc']),
+        current: l,
+      };
     }
     return { remote, local };
   }
 
   private async write(
-    plans: Array<{ id: string; tp: TypeProjection; l: LocalDoc | null; r: RemoteDoc | null; result: Content | null; remote: RemoteWrite | null; local: LocalWrite | null }>,
+    plans: Array<{
+      id: string;
+      tp: TypeProjection;
+      l: LocalDoc | null;
+      r: RemoteDoc | null;
+      result: Content | null;
+      remote: RemoteWrite | null;
+      local: LocalWrite | null;
+    }>,
     newBases: Array<[string, Base]>,
   ): Promise<number> {
     const failed = new Set<string>();
     const remoteRevs = new Map<string, string>();
     const remotePlans = plans.filter((p) => p.remote);
     if (remotePlans.length > 0) {
-      const results = await this.ctx.remote.write(remotePlans.map((p) => p.remote as RemoteWrite), { maxBytes: this.ctx.batchBytes });
+      const results = await this.ctx.remote.write(
+        remotePlans.map((p) => p.remote as RemoteWrite),
+        { maxBytes: this.ctx.batchBytes },
+      );
       results.forEach((res, i) => {
         const p = remotePlans[i];
         if (res.ok) remoteRevs.set(p.id, res.rev);
         else {
           failed.add(p.id); // moved meanwhile: the next pull or push sees it
-          if (!res.conflict) this.ctx.log.warn(`cloud refused ${p.id}: ${res.error} ${res.reason}`, { event: 'sync.reject', direction: 'push', doc_id: p.id, error: res.error });
+          if (!res.conflict)
+            this.ctx.log.warn(`cloud refused ${p.id}: ${res.error} ${res.reason}`, {
+              event: 'sync.reject',
+              direction: 'push',
+              doc_id: p.id,
+              error: res.error,
+            });
         }
       });
     }
@@ -191,7 +267,11 @@ export class Rewalker {
         if (res.ok) localRevs.set(p.id, res.rev);
         else {
           failed.add(p.id);
-          if (!res.conflict) await this.rec.recordConflict({ id: p.id, tp: p.tp, local: p.l, remote: p.r, base: undefined }, res.code);
+          if (!res.conflict)
+            await this.rec.recordConflict(
+              { id: p.id, tp: p.tp, local: p.l, remote: p.r, base: undefined },
+              res.code,
+            );
         }
       }
     }
@@ -204,7 +284,8 @@ export class Rewalker {
       if (p.local) this.progress.pulled++;
       docs += (p.remote ? 1 : 0) + (p.local ? 1 : 0);
       // A one-way write leaves the other side as it was: the base is what that side then holds.
-      const agreed = p.local || !p.tp.goes('pull') ? p.result : p.l && live(p.l) ? p.tp.shared(p.l) : p.result;
+      const agreed =
+        p.local || !p.tp.goes('pull') ? p.result : p.l && live(p.l) ? p.tp.shared(p.l) : p.result;
       newBases.push([p.id, this.rec.agreedBase(p.tp, localDoc, remoteDoc ?? null, agreed)]);
     }
     return docs;
@@ -213,12 +294,17 @@ export class Rewalker {
   private countExcluded(tp: TypeProjection, r: RemoteDoc | null): void {
     const fields = this.plan.countExcluded[tp.type];
     if (!fields || !live(r)) return;
-    if (holdsAny(tp.type, r as RemoteDoc, fields)) this.excludedHeld.set(tp.type, (this.excludedHeld.get(tp.type) ?? 0) + 1);
+    if (holdsAny(tp.type, r as RemoteDoc, fields))
+      this.excludedHeld.set(tp.type, (this.excludedHeld.get(tp.type) ?? 0) + 1);
   }
 }
 
 /** Whether `doc` has a value at any of the exclusion `paths`. */
-export function holdsAny(type: string, doc: Record<string, unknown> & { _id: string }, paths: readonly string[]): boolean {
+export function holdsAny(
+  type: string,
+  doc: Record<string, unknown> & { _id: string },
+  paths: readonly string[],
+): boolean {
   const all = new TypeProjection(type, { direction: 'both' });
   const without = new TypeProjection(type, { direction: 'both', exclude: { push: paths } });
   return !sameContent(all.project(doc, 'push'), without.project(doc, 'push'));

@@ -35,13 +35,20 @@ function snapshotOf(rule: SyncTypeOptions): TypeRulesSnapshot {
   const sorted = (xs: readonly string[] | undefined): string[] => [...new Set(xs ?? [])].sort();
   return {
     direction: rule.direction,
-    exclude: { push: sorted(rule.exclude?.push), pull: sorted(rule.exclude?.pull), both: sorted(rule.exclude?.both) },
+    exclude: {
+      push: sorted(rule.exclude?.push),
+      pull: sorted(rule.exclude?.pull),
+      both: sorted(rule.exclude?.both),
+    },
     conflict: rule.conflict ?? 'remote-wins',
     tie_breaker: rule.tie_breaker ?? null,
   };
 }
 
-export function rulesSnapshot(types: Readonly<Record<string, SyncTypeOptions>>, fallback: SyncTypeOptions): RulesSnapshot {
+export function rulesSnapshot(
+  types: Readonly<Record<string, SyncTypeOptions>>,
+  fallback: SyncTypeOptions,
+): RulesSnapshot {
   const out: Record<string, TypeRulesSnapshot> = {};
   for (const type of Object.keys(types).sort()) out[type] = snapshotOf(types[type]);
   return { types: out, default: snapshotOf(fallback) };
@@ -66,8 +73,19 @@ export function diffRules(before: RulesSnapshot, now: RulesSnapshot): TypeRuleCh
     const stillReplicates = to.direction !== 'none';
     const pushedBefore = goes(from.direction, 'push');
     const excludedBefore = new Set([...from.exclude.push, ...from.exclude.both]);
-    const newlyPushExcluded = pushedBefore && goes(to.direction, 'push') ? to.exclude.push.filter((f) => !excludedBefore.has(f)) : [];
-    out.push({ type, from, to, gains, loses, reproject: exclusionsChanged && stillReplicates, newlyPushExcluded });
+    const newlyPushExcluded =
+      pushedBefore && goes(to.direction, 'push')
+        ? to.exclude.push.filter((f) => !excludedBefore.has(f))
+        : [];
+    out.push({
+      type,
+      from,
+      to,
+      gains,
+      loses,
+      reproject: exclusionsChanged && stillReplicates,
+      newlyPushExcluded,
+    });
   }
   return out;
 }
@@ -80,12 +98,20 @@ export function typesToWalk(changes: readonly TypeRuleChange[]): string[] {
 /** What happens to a type, in words for `sync.rules_changed`. */
 export function describeRuleChange(c: TypeRuleChange): string {
   const parts: string[] = [];
-  if (c.from.direction !== c.to.direction) parts.push(`direction ${c.from.direction} → ${c.to.direction}`);
+  if (c.from.direction !== c.to.direction)
+    parts.push(`direction ${c.from.direction} → ${c.to.direction}`);
   if (c.gains.includes('push')) parts.push('its existing documents are pushed');
   if (c.gains.includes('pull')) parts.push('its cloud documents are pulled');
-  if (c.loses.length > 0) parts.push(`stops ${c.loses.join(' and ')} (nothing is deleted on either side)`);
+  if (c.loses.length > 0)
+    parts.push(`stops ${c.loses.join(' and ')} (nothing is deleted on either side)`);
   if (c.reproject) parts.push('exclusions changed: both sides are compared under the new rules');
-  if (c.newlyPushExcluded.length > 0) parts.push(`newly excluded from push: ${c.newlyPushExcluded.join(', ')} (cloud copies keep them until \`booksync sync strip-excluded\`)`);
-  if (c.from.conflict !== c.to.conflict || c.from.tie_breaker !== c.to.tie_breaker) parts.push(`conflict strategy ${c.from.conflict} → ${c.to.conflict} (applies to the next conflict)`);
+  if (c.newlyPushExcluded.length > 0)
+    parts.push(
+      `newly excluded from push: ${c.newlyPushExcluded.join(', ')} (cloud copies keep them until \`booksync sync strip-excluded\`)`,
+    );
+  if (c.from.conflict !== c.to.conflict || c.from.tie_breaker !== c.to.tie_breaker)
+    parts.push(
+      `conflict strategy ${c.from.conflict} → ${c.to.conflict} (applies to the next conflict)`,
+    );
   return parts.join('; ');
 }

@@ -2,7 +2,11 @@ import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { canonicalJson } from '../shared/canonical-json';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { BooksWithAttachments, CloudWithAttachments, DEFAULT_MAX_ATTACHMENT_BYTES } from './attachments';
+import {
+  BooksWithAttachments,
+  CloudWithAttachments,
+  DEFAULT_MAX_ATTACHMENT_BYTES,
+} from './attachments';
 import { backoffNamed, type Backoff } from './backoff';
 import type { Bookkeeping } from './bookkeeping';
 import type { ConflictStrategy } from './conflicts';
@@ -17,7 +21,15 @@ import { Pusher } from './push';
 import { Reconciler, type ResolutionReport } from './reconcile';
 import type { RemoteStore } from './remote-store';
 import type { RulesSnapshot } from './rules';
-import { systemTimers, type BatchResult, type CycleReport, type SyncEngineOptions, type SyncState, type SyncStatus, type Timers } from './types';
+import {
+  systemTimers,
+  type BatchResult,
+  type CycleReport,
+  type SyncEngineOptions,
+  type SyncState,
+  type SyncStatus,
+  type Timers,
+} from './types';
 
 interface DirState {
   running: Promise<CycleReport> | null;
@@ -68,7 +80,12 @@ export class SyncRunner {
   private wakePullLoop: (() => void) | null = null;
   private intervalCancel: (() => void) | null = null;
 
-  constructor(options: SyncEngineOptions, projection: Projection, strategyFor: (type: string) => ConflictStrategy, rules: RulesSnapshot) {
+  constructor(
+    options: SyncEngineOptions,
+    projection: Projection,
+    strategyFor: (type: string) => ConflictStrategy,
+    rules: RulesSnapshot,
+  ) {
     this.local = options.local;
     this.remote = options.remote;
     this.bk = options.bookkeeping;
@@ -76,7 +93,13 @@ export class SyncRunner {
     this.mode = options.mode ?? 'live';
     this.intervalMs = options.intervalMs ?? 900_000;
     const maxMs = options.backoffMaxMs ?? 300_000;
-    this.backoff = typeof options.backoff === 'function' ? options.backoff : backoffNamed(options.backoff ?? 'exponential-jitter', { baseMs: options.backoffBaseMs, maxMs });
+    this.backoff =
+      typeof options.backoff === 'function'
+        ? options.backoff
+        : backoffNamed(options.backoff ?? 'exponential-jitter', {
+            baseMs: options.backoffBaseMs,
+            maxMs,
+          });
     this.authRetryMs = options.authRetryMs ?? 900_000;
     this.longpollMs = options.longpollMs ?? 25_000;
     this.clock = options.clock ?? (() => new Date());
@@ -179,7 +202,9 @@ export class SyncRunner {
       d.cancelTimer?.();
       d.cancelTimer = null;
     }
-    await Promise.allSettled([this.dirs.push.running, this.dirs.pull.running, this.pullLoopDone].filter(Boolean));
+    await Promise.allSettled(
+      [this.dirs.push.running, this.dirs.pull.running, this.pullLoopDone].filter(Boolean),
+    );
     this.started = false;
     this.setState();
     this.complete();
@@ -197,7 +222,9 @@ export class SyncRunner {
    * One push cycle then one pull cycle (or only the `directions` given), now, until caught up
    * (joins a cycle already running). Throws what the cycles throw. For tests and `booksync sync now`.
    */
-  async syncOnce(directions: readonly Way[] = ['push', 'pull']): Promise<{ push: CycleReport; pull: CycleReport }> {
+  async syncOnce(
+    directions: readonly Way[] = ['push', 'pull'],
+  ): Promise<{ push: CycleReport; pull: CycleReport }> {
     const none = (direction: Way): CycleReport => ({ direction, docs: 0, conflicts: 0, ms: 0 });
     const push = directions.includes('push') ? await this.runDirection('push', 0) : none('push');
     const pull = directions.includes('pull') ? await this.runDirection('pull', 0) : none('pull');
@@ -291,16 +318,29 @@ export class SyncRunner {
     const run = (async () => {
       const t0 = Date.now();
       const r = await this.cycleOnReadyCloud(way, waitMs);
-      if (way === 'push' && r.docs > 0 && this.dbReady && !(await this.identity.touch())) this.suspectCloud('its identity marker is gone');
-      const report: CycleReport = { direction: way, docs: r.docs, conflicts: r.conflicts, ms: Date.now() - t0 };
+      if (way === 'push' && r.docs > 0 && this.dbReady && !(await this.identity.touch()))
+        this.suspectCloud('its identity marker is gone');
+      const report: CycleReport = {
+        direction: way,
+        docs: r.docs,
+        conflicts: r.conflicts,
+        ms: Date.now() - t0,
+      };
       return report;
     })();
     d.running = run;
     try {
       const report = await run;
       const level = report.docs > 0 || report.conflicts > 0 ? 'info' : 'debug';
-      this.log.log(level, `${way}: ${report.docs} document(s) in ${report.ms} ms`, { event: 'sync.cycle', ...report });
-      this.patchStatus(way === 'push' ? { last_push_at: this.clock().toISOString() } : { last_pull_at: this.clock().toISOString() });
+      this.log.log(level, `${way}: ${report.docs} document(s) in ${report.ms} ms`, {
+        event: 'sync.cycle',
+        ...report,
+      });
+      this.patchStatus(
+        way === 'push'
+          ? { last_push_at: this.clock().toISOString() }
+          : { last_pull_at: this.clock().toISOString() },
+      );
       this.cycleSubject.next(report);
       return report;
     } finally {
@@ -323,11 +363,22 @@ export class SyncRunner {
   /** Records a failure and returns the delay before the retry. */
   private failed(way: Way, err: unknown): number {
     const d = this.dirs[way];
-    const e = err instanceof BooksyncError ? err : new SyncUnavailableError(describeError(err).message, { cause: err });
+    const e =
+      err instanceof BooksyncError
+        ? err
+        : new SyncUnavailableError(describeError(err).message, { cause: err });
     d.failure = e instanceof SyncAuthError ? 'auth' : 'offline';
-    if (!(err instanceof SyncAuthError) && !(err instanceof SyncUnavailableError) && this.status().last_error?.message !== e.message) {
+    if (
+      !(err instanceof SyncAuthError) &&
+      !(err instanceof SyncUnavailableError) &&
+      this.status().last_error?.message !== e.message
+    ) {
       // Not a network or auth condition (a store failure, a protocol surprise): one error line per distinct failure, not per retry.
-      this.log.error(`${way} failed: ${e.message}`, { event: 'sync.error', direction: way, code: describeError(err).code });
+      this.log.error(`${way} failed: ${e.message}`, {
+        event: 'sync.error',
+        direction: way,
+        code: describeError(err).code,
+      });
     }
     if (!(err instanceof SyncUnavailableError)) this.dbReady = false;
     this.patchStatus({ last_error: { code: e.code, message: e.message } });
@@ -352,7 +403,8 @@ export class SyncRunner {
     const prev = this.status().state;
     if (prev === state) return;
     this.patchStatus({ state });
-    const quiet = (prev === 'online' || prev === 'syncing') && (state === 'online' || state === 'syncing');
+    const quiet =
+      (prev === 'online' || prev === 'syncing') && (state === 'online' || state === 'syncing');
     const s = this.status();
     this.log.log(quiet ? 'debug' : 'info', `sync ${state}`, {
       event: 'sync.status',
@@ -387,7 +439,10 @@ export class SyncRunner {
         return way === 'push' ? await this.pusher.cycle() : await this.puller.cycle(waitMs);
       } catch (err) {
         if (!(err instanceof SyncCloudGoneError) || attempt > 0 || this.stopping) throw err;
-        this.log.warn(`the cloud database is gone (${err.message}); creating it again`, { event: 'sync.cloud_gone', url: this.remote.url });
+        this.log.warn(`the cloud database is gone (${err.message}); creating it again`, {
+          event: 'sync.cloud_gone',
+          url: this.remote.url,
+        });
         this.dbReady = false;
       }
     }
@@ -415,7 +470,10 @@ export class SyncRunner {
   /** The next cycle checks the cloud's identity again: a document both sides had agreed on is gone from the cloud. */
   private suspectCloud(reason: string): void {
     if (!this.dbReady) return;
-    this.log.warn(`the cloud no longer holds a document it had (${reason}); checking which cloud this is`, { event: 'sync.cloud_suspect', reason });
+    this.log.warn(
+      `the cloud no longer holds a document it had (${reason}); checking which cloud this is`,
+      { event: 'sync.cloud_suspect', reason },
+    );
     this.dbReady = false;
   }
 

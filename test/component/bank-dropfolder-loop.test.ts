@@ -1,11 +1,24 @@
 import { strict as assert } from 'node:assert';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { FetchLoop, type ConnectionSpec } from '../../src/bank/fetch-loop';
 import { builtinRegistry } from '../../src/bank/providers';
 import { readStatus } from '../../src/bank/status';
 import type { StatementLineDoc } from '../../src/ledger';
-import { captureLogger, fakeClock, tempDir, tempStore, type CapturedLog } from '../helpers/fake-provider';
+import {
+  captureLogger,
+  fakeClock,
+  tempDir,
+  tempStore,
+  type CapturedLog,
+} from '../helpers/fake-provider';
 
 const DEMO = path.resolve(__dirname, '../../../demo/statements');
 const DEMO_FILES = ['demo-2024-01.ofx', 'demo-2024-02.camt053.xml'];
@@ -20,13 +33,19 @@ describe('bank fetch loop with the drop folder', function () {
   let spec: ConnectionSpec;
   const clock = fakeClock('2024-03-01T07:00:00Z');
   const lines = async () => books.store.allOfType<StatementLineDoc>('statement_line');
-  const drop = () => DEMO_FILES.forEach((f) => copyFileSync(path.join(DEMO, f), path.join(inbox, f)));
+  const drop = () =>
+    DEMO_FILES.forEach((f) => copyFileSync(path.join(DEMO, f), path.join(inbox, f)));
 
   beforeEach(async function () {
     log = captureLogger();
     tmp = tempDir();
     books = await tempStore(log.logger, clock.now);
-    loop = new FetchLoop({ store: books.store, registry: builtinRegistry(), logger: log.logger, now: clock.now });
+    loop = new FetchLoop({
+      store: books.store,
+      registry: builtinRegistry(),
+      logger: log.logger,
+      now: clock.now,
+    });
     inbox = path.join(tmp.dir, 'inbox');
     mkdirSync(inbox);
     spec = {
@@ -34,7 +53,11 @@ describe('bank fetch loop with the drop folder', function () {
       provider: 'dropfolder',
       institution: 'demo-bank',
       journal: 'BNK1',
-      settings: { path: inbox, archive: path.join(tmp.dir, 'archive'), rejected: path.join(tmp.dir, 'rejected') },
+      settings: {
+        path: inbox,
+        archive: path.join(tmp.dir, 'archive'),
+        rejected: path.join(tmp.dir, 'rejected'),
+      },
       secrets: {},
       stateDir: path.join(tmp.dir, 'state', 'demo'),
     };
@@ -52,12 +75,35 @@ describe('bank fetch loop with the drop folder', function () {
     assert.equal(outcome.counts.new, 13);
     const all = await lines();
     assert.equal(all.length, 13);
-    assert.ok(all.every((l) => l.account_id === 'DE45120300001234567890' && l.currency === 'EUR' && l.state === 'new'));
-    assert.equal(all.filter((l) => l.amount === -350 && l.date === '2024-01-19').length, 2, 'the two identical coffees stay two');
-    for (const ref of ['INV/2024/0001', 'INV/2024/0002', 'INV/2024/0003', 'INV/2024/0004', 'INV/2024/0005', 'BILL/2024/0001']) {
-      assert.ok(all.some((l) => `${l.memo ?? ''} ${l.reference ?? ''}`.includes(ref)), ref);
+    assert.ok(
+      all.every(
+        (l) =>
+          l.account_id === 'DE45120300001234567890' && l.currency === 'EUR' && l.state === 'new',
+      ),
+    );
+    assert.equal(
+      all.filter((l) => l.amount === -350 && l.date === '2024-01-19').length,
+      2,
+      'the two identical coffees stay two',
+    );
+    for (const ref of [
+      'INV/2024/0001',
+      'INV/2024/0002',
+      'INV/2024/0003',
+      'INV/2024/0004',
+      'INV/2024/0005',
+      'BILL/2024/0001',
+    ]) {
+      assert.ok(
+        all.some((l) => `${l.memo ?? ''} ${l.reference ?? ''}`.includes(ref)),
+        ref,
+      );
     }
-    assert.equal(all.reduce((sum, l) => sum + l.amount, 0), 972799 - 1000000, 'opening 10,000.00 + lines = closing 9,727.99');
+    assert.equal(
+      all.reduce((sum, l) => sum + l.amount, 0),
+      972799 - 1000000,
+      'opening 10,000.00 + lines = closing 9,727.99',
+    );
     assert.deepEqual(readdirSync(inbox), []);
     assert.deepEqual(readdirSync(path.join(tmp.dir, 'archive')).sort(), [...DEMO_FILES].sort());
     const doc = await readStatus(books.store, 'demo');
@@ -73,15 +119,25 @@ describe('bank fetch loop with the drop folder', function () {
     assert.equal(outcome.status, 'connected', JSON.stringify(outcome.error));
     const stored = await lines();
     const returned = stored.find((l) => l.provider_id === 'BANKREF-0305-1');
-    assert.deepEqual([returned?.reversal, returned?.return_reason, returned?.additional_info], [true, 'AC04', 'RUECKUEBERWEISUNG']);
-    assert.equal(stored.filter((l) => l.account_id === 'DE89370400440532013000').length, 0, 'interim lines are pending: not stored without include_pending');
+    assert.deepEqual(
+      [returned?.reversal, returned?.return_reason, returned?.additional_info],
+      [true, 'AC04', 'RUECKUEBERWEISUNG'],
+    );
+    assert.equal(
+      stored.filter((l) => l.account_id === 'DE89370400440532013000').length,
+      0,
+      'interim lines are pending: not stored without include_pending',
+    );
 
     copyFileSync(path.join(fixtures, 'mt942-interim.sta'), path.join(inbox, 'intraday.sta'));
     clock.advance(60_000);
     const withPending = await loop.run({ ...spec, historyDays: 3650, includePending: true });
     assert.equal(withPending.status, 'connected', JSON.stringify(withPending.error));
     const interim = (await lines()).filter((l) => l.account_id === 'DE89370400440532013000');
-    assert.deepEqual(interim.map((l) => [l.amount, l.pending]).sort(), [[-12000, true], [98050, true]]);
+    assert.deepEqual(interim.map((l) => [l.amount, l.pending]).sort(), [
+      [-12000, true],
+      [98050, true],
+    ]);
   });
 
   it('given the same files dropped again, then nothing is imported twice', async function () {
@@ -102,7 +158,10 @@ describe('bank fetch loop with the drop folder', function () {
     assert.equal((await lines()).length, 13);
     assert.deepEqual(readdirSync(inbox).sort(), [...DEMO_FILES].sort());
     assert.equal((await readStatus(books.store, 'demo'))?.watermark, undefined);
-    const retry = await loop.run({ ...spec, settings: { ...spec.settings, archive: path.join(tmp.dir, 'archive2') } });
+    const retry = await loop.run({
+      ...spec,
+      settings: { ...spec.settings, archive: path.join(tmp.dir, 'archive2') },
+    });
     assert.equal(retry.status, 'connected');
     assert.equal(retry.counts.new, 0);
     assert.deepEqual(readdirSync(inbox), []);
@@ -120,12 +179,17 @@ describe('bank fetch loop with the drop folder', function () {
 
   it('given a malformed file beside a good one, then the good one imports and the bad one is rejected with a reason, nothing of it imported', async function () {
     copyFileSync(path.join(DEMO, DEMO_FILES[0]), path.join(inbox, DEMO_FILES[0]));
-    writeFileSync(path.join(inbox, 'broken.ofx'), 'OFXHEADER:100\r\nDATA:OFXSGML\r\n\r\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>EUR<BANKTRANLIST><STMTTRN><TRNTYPE>DEBIT<DTPOSTED>2024XX01<TRNAMT>abc</STMTTRN>');
+    writeFileSync(
+      path.join(inbox, 'broken.ofx'),
+      'OFXHEADER:100\r\nDATA:OFXSGML\r\n\r\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>EUR<BANKTRANLIST><STMTTRN><TRNTYPE>DEBIT<DTPOSTED>2024XX01<TRNAMT>abc</STMTTRN>',
+    );
     const outcome = await loop.run(spec);
     assert.equal(outcome.status, 'connected');
     assert.equal(outcome.counts.new, 7);
     assert.match(outcome.warnings.join('\n'), /rejected broken\.ofx/);
     assert.ok(existsSync(path.join(tmp.dir, 'rejected', 'broken.ofx.reason')));
-    assert.ok(readFileSync(path.join(tmp.dir, 'rejected', 'broken.ofx.reason'), 'utf8').length > 10);
+    assert.ok(
+      readFileSync(path.join(tmp.dir, 'rejected', 'broken.ofx.reason'), 'utf8').length > 10,
+    );
   });
 });

@@ -8,7 +8,18 @@ import { ProviderRegistry } from '../../src/bank/registry';
 import { nodeScheduleTimer } from '../../src/bank/scheduler';
 import { readBlock, readStatus, writeBlock } from '../../src/bank/status';
 import { visibleLines, type StatementLineDoc } from '../../src/ledger';
-import { FakeProvider, captureLogger, fakeClock, fakeSpec, result, statement, tempDir, tempStore, tx, type CapturedLog } from '../helpers/fake-provider';
+import {
+  FakeProvider,
+  captureLogger,
+  fakeClock,
+  fakeSpec,
+  result,
+  statement,
+  tempDir,
+  tempStore,
+  tx,
+  type CapturedLog,
+} from '../helpers/fake-provider';
 
 const IBAN = 'DE89370400440532013000';
 
@@ -31,7 +42,10 @@ function stallingStream(lines: BankTransaction[], stallAfter?: number): Statemen
           }
         }
       }
-      sink.statement({ accountId: IBAN, currency: 'EUR', balances: [], transactionCount: lines.length }, 0);
+      sink.statement(
+        { accountId: IBAN, currency: 'EUR', balances: [], transactionCount: lines.length },
+        0,
+      );
       await sink.drain();
       return { warnings: [] };
     },
@@ -39,7 +53,9 @@ function stallingStream(lines: BankTransaction[], stallAfter?: number): Statemen
 }
 
 function manyLines(n: number, prefix: string): BankTransaction[] {
-  return Array.from({ length: n }, (_, i) => tx({ providerId: `${prefix}${i}`, amount: -(i + 1), payee: `Shop ${i}` }));
+  return Array.from({ length: n }, (_, i) =>
+    tx({ providerId: `${prefix}${i}`, amount: -(i + 1), payee: `Shop ${i}` }),
+  );
 }
 
 describe('bank run semantics', function () {
@@ -67,17 +83,30 @@ describe('bank run semantics', function () {
 
   describe('the blocked marker', function () {
     it('given a marker written over an old one, then it replaces it by a rename (a crash leaves one or the other, never half of one)', function () {
-      writeBlock(spec.stateDir, { status: 'auth_required', fingerprint: 'a', since: '2024-03-01T00:00:00Z' });
+      writeBlock(spec.stateDir, {
+        status: 'auth_required',
+        fingerprint: 'a',
+        since: '2024-03-01T00:00:00Z',
+      });
       const file = path.join(spec.stateDir, 'blocked.json');
       const before = statSync(file).ino;
-      writeBlock(spec.stateDir, { status: 'error', fingerprint: 'b', since: '2024-03-02T00:00:00Z' });
+      writeBlock(spec.stateDir, {
+        status: 'error',
+        fingerprint: 'b',
+        since: '2024-03-02T00:00:00Z',
+      });
       assert.notEqual(statSync(file).ino, before, 'a new file took its place');
       assert.deepEqual(readdirSync(spec.stateDir), ['blocked.json'], 'no temporary file left');
       assert.equal(readBlock(spec.stateDir)?.fingerprint, 'b');
     });
 
     it('given a marker that cannot be read (garbage, or not a file), then the connection counts as blocked: no provider call until an admin fetches it by name', async function () {
-      const loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: clock.now });
+      const loop = new FetchLoop({
+        store: books.store,
+        registry: new ProviderRegistry([fake]),
+        logger: log.logger,
+        now: clock.now,
+      });
       mkdirSync(spec.stateDir, { recursive: true });
       writeFileSync(path.join(spec.stateDir, 'blocked.json'), '{"status":"auth_requ');
       assert.ok(readBlock(spec.stateDir)?.unreadable, 'truncated JSON is unreadable, not absent');
@@ -111,7 +140,12 @@ describe('bank run semantics', function () {
         },
       };
       fake.then(result([], { streams: [endless] }));
-      const loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: clock.now });
+      const loop = new FetchLoop({
+        store: books.store,
+        registry: new ProviderRegistry([fake]),
+        logger: log.logger,
+        now: clock.now,
+      });
       const outcome = await loop.run({ ...spec, runTimeoutMs: 300 });
       assert.equal(outcome.status, 'error');
       assert.equal(outcome.error?.code, 'BANK_TIMEOUT');
@@ -121,20 +155,31 @@ describe('bank run semantics', function () {
     it('given a streamed input that stalls while its lines are stored, then the run stops at the timeout and the lines it stored are rolled back', async function () {
       const lines = manyLines(1000, 'S');
       fake.then(result([], { streams: [stallingStream(lines, 1000)] }));
-      const loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: clock.now, writeBatchSize: 250 });
+      const loop = new FetchLoop({
+        store: books.store,
+        registry: new ProviderRegistry([fake]),
+        logger: log.logger,
+        now: clock.now,
+        writeBatchSize: 250,
+      });
       const outcome = await loop.run({ ...spec, runTimeoutMs: 3_000 });
       assert.equal(outcome.error?.code, 'BANK_TIMEOUT');
       const rollback = log.events('bank.import_rollback');
       assert.equal(rollback.length, 1);
       assert.ok(Number(rollback[0].lines) > 0, 'lines were stored before the stall');
-      assert.equal(rollback[0].lines, log.events('bank.import_progress').reduce((n, e) => Math.max(n, Number(e.staged)), 0), 'every stored line was rolled back');
+      assert.equal(
+        rollback[0].lines,
+        log.events('bank.import_progress').reduce((n, e) => Math.max(n, Number(e.staged)), 0),
+        'every stored line was rolled back',
+      );
       assert.equal((await stored()).length, 0);
       assert.equal((await readStatus(books.store, 'acme'))?.staged_import, undefined);
     });
   });
 
   describe('a failed write half-way (disk full)', function () {
-    const ENOSPC = () => Object.assign(new Error('IO error: No space left on device'), { code: 'ENOSPC' });
+    const ENOSPC = () =>
+      Object.assign(new Error('IO error: No space left on device'), { code: 'ENOSPC' });
 
     /** Makes the books' bulk writes fail once `batches` batches of new lines went through, while `full()` holds. */
     function diskFullAfter(batches: number, full: () => boolean, deletionsToo: boolean): void {
@@ -144,7 +189,8 @@ describe('bank run semantics', function () {
       db.bulkDocs = ((docs: Array<{ type?: string; _deleted?: boolean }>, ...rest: unknown[]) => {
         const lines = docs.some((d) => d.type === 'statement_line');
         const deletions = docs.some((d) => d._deleted);
-        if (full() && ((lines && ++written > batches) || (deletionsToo && deletions))) return Promise.reject(ENOSPC());
+        if (full() && ((lines && ++written > batches) || (deletionsToo && deletions)))
+          return Promise.reject(ENOSPC());
         return (bulkDocs as (...a: unknown[]) => unknown)(docs, ...rest);
       }) as typeof db.bulkDocs;
     }
@@ -152,7 +198,13 @@ describe('bank run semantics', function () {
     it('given the disk fills after some batches, then no line is left behind: the stored ones are rolled back', async function () {
       fake.then(result([statement(IBAN, manyLines(3000, 'D'))]));
       diskFullAfter(2, () => true, false);
-      const loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: clock.now, writeBatchSize: 500 });
+      const loop = new FetchLoop({
+        store: books.store,
+        registry: new ProviderRegistry([fake]),
+        logger: log.logger,
+        now: clock.now,
+        writeBatchSize: 500,
+      });
       const outcome = await loop.run(spec);
       assert.equal(outcome.status, 'error');
       assert.equal(log.events('bank.import_rollback')[0]?.lines, 1000);
@@ -164,7 +216,13 @@ describe('bank run semantics', function () {
       fake.then(result([statement(IBAN, lines)]), result([statement(IBAN, lines)]));
       let full = true;
       diskFullAfter(2, () => full, true);
-      const loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: clock.now, writeBatchSize: 500 });
+      const loop = new FetchLoop({
+        store: books.store,
+        registry: new ProviderRegistry([fake]),
+        logger: log.logger,
+        now: clock.now,
+        writeBatchSize: 500,
+      });
       const failed = await loop.run(spec);
       assert.equal(failed.status, 'error');
       const left = await stored();
@@ -178,7 +236,11 @@ describe('bank run semantics', function () {
       assert.equal(again.counts.new, 3000);
       const all = await stored();
       assert.equal(all.length, 3000);
-      assert.equal((await visibleLines(books.store, all)).length, 3000, 'all visible once committed');
+      assert.equal(
+        (await visibleLines(books.store, all)).length,
+        3000,
+        'all visible once committed',
+      );
       assert.equal((await readStatus(books.store, 'acme'))?.staged_import, undefined);
     });
   });
@@ -203,13 +265,23 @@ describe('bank run semantics', function () {
     let loop: FetchLoop;
 
     beforeEach(function () {
-      loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: clock.now });
+      loop = new FetchLoop({
+        store: books.store,
+        registry: new ProviderRegistry([fake]),
+        logger: log.logger,
+        now: clock.now,
+      });
     });
 
     it('given a connection fetched up to today, when fetched --since an earlier day, then that window is fetched, missing lines come in once and the watermark stays', async function () {
       fake.then(
         result([statement(IBAN, [tx({ providerId: 'N1', bookingDate: '2024-03-14' })])]),
-        result([statement(IBAN, [tx({ providerId: 'OLD1', bookingDate: '2024-01-20' }), tx({ providerId: 'N1', bookingDate: '2024-03-14' })])]),
+        result([
+          statement(IBAN, [
+            tx({ providerId: 'OLD1', bookingDate: '2024-01-20' }),
+            tx({ providerId: 'N1', bookingDate: '2024-03-14' }),
+          ]),
+        ]),
         result([statement(IBAN, [])]),
       );
       await loop.run(spec);
@@ -219,9 +291,17 @@ describe('bank run semantics', function () {
       assert.deepEqual(fake.calls[1].window, { from: '2024-01-01', to: '2024-03-15' });
       assert.equal(past.counts.new, 1, 'the missing line');
       assert.equal(past.counts.duplicates, 1);
-      assert.equal((await readStatus(books.store, 'acme'))?.watermark, '2024-03-15', 'the watermark did not move back');
+      assert.equal(
+        (await readStatus(books.store, 'acme'))?.watermark,
+        '2024-03-15',
+        'the watermark did not move back',
+      );
       await loop.run(spec);
-      assert.deepEqual(fake.calls[2].window, { from: '2024-03-08', to: '2024-03-15' }, 'the next scheduled run starts from the watermark as before');
+      assert.deepEqual(
+        fake.calls[2].window,
+        { from: '2024-03-08', to: '2024-03-15' },
+        'the next scheduled run starts from the watermark as before',
+      );
     });
 
     it('given --since after today, then the run fails with BANK_SINCE_INVALID and asks the bank nothing', async function () {
@@ -231,7 +311,14 @@ describe('bank run semantics', function () {
     });
 
     it('given a line entered by hand and the same payment from the feed, then bank duplicates lists the pair and changes nothing', async function () {
-      fake.then(result([statement(IBAN, [tx({ providerId: 'F1', amount: -4200, bookingDate: '2024-03-12', payee: 'Stadtwerke' }), tx({ providerId: 'F2', amount: -99, payee: 'Kiosk' })])]));
+      fake.then(
+        result([
+          statement(IBAN, [
+            tx({ providerId: 'F1', amount: -4200, bookingDate: '2024-03-12', payee: 'Stadtwerke' }),
+            tx({ providerId: 'F2', amount: -99, payee: 'Kiosk' }),
+          ]),
+        ]),
+      );
       await loop.run(spec);
       await books.store.put({
         _id: 'stl:acme:manual:1',
@@ -250,7 +337,10 @@ describe('bank run semantics', function () {
       const before = (await books.store.db.info()).update_seq;
       const pairs = await findDuplicates(books.store);
       assert.equal(pairs.length, 1);
-      assert.deepEqual(pairs[0].lines.map((l) => l.id).sort(), ['stl:acme:manual:1', `stl:acme:p:${IBAN}:F1`]);
+      assert.deepEqual(pairs[0].lines.map((l) => l.id).sort(), [
+        'stl:acme:manual:1',
+        `stl:acme:p:${IBAN}:F1`,
+      ]);
       assert.equal(pairs[0].days_apart, 1);
       assert.equal((await books.store.db.info()).update_seq, before, 'nothing was written');
       assert.deepEqual(await findDuplicates(books.store, 0), [], 'a day apart is outside --days 0');

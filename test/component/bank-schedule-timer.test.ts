@@ -8,12 +8,19 @@ describe('bank scheduler: node-schedule timer', () => {
     const cancelled = nodeScheduleTimer.schedule('bank:late-a', past, () => ran.push('a'));
     cancelled.cancel();
     // Timers of the same delay fire in order: once b has run, a would have run before it.
-    await new Promise<void>((resolve) => nodeScheduleTimer.schedule('bank:late-b', past, () => { ran.push('b'); resolve(); }));
+    await new Promise<void>((resolve) =>
+      nodeScheduleTimer.schedule('bank:late-b', past, () => {
+        ran.push('b');
+        resolve();
+      }),
+    );
     assert.deepEqual(ran, ['b']);
   });
 
   it('runs a job at a future instant through node-schedule', async () => {
-    const job = await new Promise<string>((resolve) => nodeScheduleTimer.schedule('bank:soon', new Date(Date.now() + 20), () => resolve('ran')));
+    const job = await new Promise<string>((resolve) =>
+      nodeScheduleTimer.schedule('bank:soon', new Date(Date.now() + 20), () => resolve('ran')),
+    );
     assert.equal(job, 'ran');
   });
 });

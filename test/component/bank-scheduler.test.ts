@@ -3,9 +3,26 @@ import * as schedule from 'node-schedule';
 import { FetchLoop, type ConnectionSpec } from '../../src/bank/fetch-loop';
 import { BankAuthError, RateLimitedError } from '../../src/bank/errors';
 import { ProviderRegistry } from '../../src/bank/registry';
-import { BankScheduler, UnknownConnectionError, nodeScheduleTimer, seededRandom, type JobTimer } from '../../src/bank/scheduler';
+import {
+  BankScheduler,
+  UnknownConnectionError,
+  nodeScheduleTimer,
+  seededRandom,
+  type JobTimer,
+} from '../../src/bank/scheduler';
 import { formatStatusTable, listStatuses, readStatus } from '../../src/bank/status';
-import { FakeProvider, captureLogger, fakeClock, fakeSpec, result, statement, tempDir, tempStore, tx, type CapturedLog } from '../helpers/fake-provider';
+import {
+  FakeProvider,
+  captureLogger,
+  fakeClock,
+  fakeSpec,
+  result,
+  statement,
+  tempDir,
+  tempStore,
+  tx,
+  type CapturedLog,
+} from '../helpers/fake-provider';
 
 const HOUR = 3600_000;
 
@@ -25,7 +42,9 @@ class RecordingTimer implements JobTimer {
   }
 
   active(): Record<string, string> {
-    return Object.fromEntries([...this.jobs].filter(([, j]) => !j.cancelled).map(([n, j]) => [n, j.at.toISOString()]));
+    return Object.fromEntries(
+      [...this.jobs].filter(([, j]) => !j.cancelled).map(([n, j]) => [n, j.at.toISOString()]),
+    );
   }
 }
 
@@ -37,9 +56,17 @@ describe('bank scheduler', function () {
   let fake: FakeProvider;
   let loop: FetchLoop;
   let timer: RecordingTimer;
-  const specs = (...fields: Array<Partial<ConnectionSpec>>) => fields.map((f) => fakeSpec(tmp.dir, f));
+  const specs = (...fields: Array<Partial<ConnectionSpec>>) =>
+    fields.map((f) => fakeSpec(tmp.dir, f));
   const make = (list: ConnectionSpec[], t: JobTimer = timer) =>
-    new BankScheduler(list, { loop, store: books.store, logger: log.logger, now: clock.now, random: seededRandom(42), timer: t });
+    new BankScheduler(list, {
+      loop,
+      store: books.store,
+      logger: log.logger,
+      now: clock.now,
+      random: seededRandom(42),
+      timer: t,
+    });
 
   beforeEach(async function () {
     log = captureLogger();
@@ -47,7 +74,12 @@ describe('bank scheduler', function () {
     clock = fakeClock('2024-03-15T10:00:00Z');
     books = await tempStore(log.logger, clock.now);
     fake = new FakeProvider('fake');
-    loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: clock.now });
+    loop = new FetchLoop({
+      store: books.store,
+      registry: new ProviderRegistry([fake]),
+      logger: log.logger,
+      now: clock.now,
+    });
     timer = new RecordingTimer();
   });
 
@@ -57,7 +89,13 @@ describe('bank scheduler', function () {
   });
 
   it('given enabled and disabled connections, when started, then one job per enabled connection is registered within the startup jitter and the disabled one is disconnected', async function () {
-    const scheduler = make(specs({ name: 'a', schedule: { every: '4h' } }, { name: 'b', schedule: { cron: '0 6 * * *' } }, { name: 'off', enabled: false }));
+    const scheduler = make(
+      specs(
+        { name: 'a', schedule: { every: '4h' } },
+        { name: 'b', schedule: { cron: '0 6 * * *' } },
+        { name: 'off', enabled: false },
+      ),
+    );
     await scheduler.start();
     const jobs = timer.active();
     assert.deepEqual(Object.keys(jobs).sort(), ['bank:a', 'bank:b']);
@@ -148,20 +186,39 @@ describe('bank scheduler', function () {
 
   it('given a config reload, then only changed jobs change and status documents are kept', async function () {
     fake.then(result([statement('ACC', [tx({ providerId: 'k' })])]));
-    const scheduler = make(specs({ name: 'keep', schedule: { every: '4h' } }, { name: 'change', schedule: { every: '4h' } }, { name: 'drop' }));
+    const scheduler = make(
+      specs(
+        { name: 'keep', schedule: { every: '4h' } },
+        { name: 'change', schedule: { every: '4h' } },
+        { name: 'drop' },
+      ),
+    );
     await scheduler.start();
     await scheduler.runNow(['keep']);
     const keepJob = timer.jobs.get('bank:keep');
     const dropJob = timer.jobs.get('bank:drop');
     const statusBefore = await readStatus(books.store, 'keep');
-    await scheduler.reschedule(specs({ name: 'keep', schedule: { every: '4h' }, secrets: { token: 'rotated' } }, { name: 'change', schedule: { cron: '30 7 * * *' } }, { name: 'added' }));
+    await scheduler.reschedule(
+      specs(
+        { name: 'keep', schedule: { every: '4h' }, secrets: { token: 'rotated' } },
+        { name: 'change', schedule: { cron: '30 7 * * *' } },
+        { name: 'added' },
+      ),
+    );
     assert.equal(timer.jobs.get('bank:keep'), keepJob, 'unchanged schedule keeps its job');
     assert.equal(keepJob?.cancelled, false);
     assert.equal(dropJob?.cancelled, true);
     const changeAt = Date.parse(timer.active()['bank:change']);
-    assert.ok(changeAt >= Date.parse('2024-03-16T07:30:00Z') && changeAt < Date.parse('2024-03-16T07:35:00Z'));
+    assert.ok(
+      changeAt >= Date.parse('2024-03-16T07:30:00Z') &&
+        changeAt < Date.parse('2024-03-16T07:35:00Z'),
+    );
     assert.ok(timer.active()['bank:added']);
-    assert.deepEqual(Object.keys(timer.active()).sort(), ['bank:added', 'bank:change', 'bank:keep']);
+    assert.deepEqual(Object.keys(timer.active()).sort(), [
+      'bank:added',
+      'bank:change',
+      'bank:keep',
+    ]);
     const statusAfter = await readStatus(books.store, 'keep');
     assert.equal(statusAfter?.watermark, statusBefore?.watermark);
     assert.equal(scheduler.specs().find((s) => s.name === 'keep')?.secrets.token, 'rotated');
@@ -171,15 +228,30 @@ describe('bank scheduler', function () {
   it('given `booksync fetch` with names, then unknown names are refused listing the configured ones, and no names runs every enabled connection', async function () {
     fake.then(result([statement('A', [])]), result([statement('B', [])]));
     const scheduler = make(specs({ name: 'a' }, { name: 'b' }, { name: 'off', enabled: false }));
-    await assert.rejects(scheduler.runNow(['a', 'nope']), (err: unknown) => err instanceof UnknownConnectionError && /nope.*configured: a, b, off/.test(err.message));
+    await assert.rejects(
+      scheduler.runNow(['a', 'nope']),
+      (err: unknown) =>
+        err instanceof UnknownConnectionError && /nope.*configured: a, b, off/.test(err.message),
+    );
     const outcomes = await scheduler.runNow();
-    assert.deepEqual(outcomes.map((o) => `${o.connection}:${o.status}`), ['a:connected', 'b:connected']);
+    assert.deepEqual(
+      outcomes.map((o) => `${o.connection}:${o.status}`),
+      ['a:connected', 'b:connected'],
+    );
     const table = formatStatusTable(await listStatuses(books.store), clock.now());
     assert.match(table.split('\n')[0], /^CONNECTION\s+PROVIDER\s+STATUS/);
     assert.match(table, /\na\s+fake\s+connected/);
     const view = await scheduler.status();
-    assert.deepEqual(view.connections.map((c) => c.name).sort(), ['a', 'b'], 'runNow without start writes no status for the disabled one');
-    assert.equal(formatStatusTable(view.connections, clock.now()), table, 'the JSON view prints the same table');
+    assert.deepEqual(
+      view.connections.map((c) => c.name).sort(),
+      ['a', 'b'],
+      'runNow without start writes no status for the disabled one',
+    );
+    assert.equal(
+      formatStatusTable(view.connections, clock.now()),
+      table,
+      'the JSON view prints the same table',
+    );
   });
 
   it('given an auth_required connection, then `booksync fetch NAME` retries it once but fetching all does not', async function () {
@@ -210,10 +282,30 @@ describe('bank scheduler', function () {
 
   it('given node-schedule, then a stored future next_run_at registers a named job at that instant and stop removes it', async function () {
     const realNow = () => new Date();
-    const real = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger, now: realNow });
+    const real = new FetchLoop({
+      store: books.store,
+      registry: new ProviderRegistry([fake]),
+      logger: log.logger,
+      now: realNow,
+    });
     const nextRun = new Date(Date.now() + 2 * HOUR);
-    await books.store.put({ _id: 'bankconn:acme', type: 'bank_connection', name: 'acme', provider: 'fake', institution: 'demo-bank', status: 'connected', next_run_at: nextRun.toISOString(), counts: { fetched: 0, new: 0, duplicates: 0, pending: 0 } });
-    const scheduler = new BankScheduler(specs({ name: 'acme', schedule: { every: '4h' } }), { loop: real, store: books.store, logger: log.logger, timer: nodeScheduleTimer, random: seededRandom(1) });
+    await books.store.put({
+      _id: 'bankconn:acme',
+      type: 'bank_connection',
+      name: 'acme',
+      provider: 'fake',
+      institution: 'demo-bank',
+      status: 'connected',
+      next_run_at: nextRun.toISOString(),
+      counts: { fetched: 0, new: 0, duplicates: 0, pending: 0 },
+    });
+    const scheduler = new BankScheduler(specs({ name: 'acme', schedule: { every: '4h' } }), {
+      loop: real,
+      store: books.store,
+      logger: log.logger,
+      timer: nodeScheduleTimer,
+      random: seededRandom(1),
+    });
     await scheduler.start();
     const job = schedule.scheduledJobs['bank:acme'];
     assert.ok(job, 'job registered under its connection name');

@@ -20,10 +20,16 @@ function garbage(length: number, seed: number): Buffer {
 /** A one-line OFX 1.x statement whose single line carries `memo`. */
 function ofxWithMemo(memo: string): string {
   return [
-    'OFXHEADER:100', 'DATA:OFXSGML', 'VERSION:102', 'ENCODING:USASCII', 'CHARSET:1252', '',
+    'OFXHEADER:100',
+    'DATA:OFXSGML',
+    'VERSION:102',
+    'ENCODING:USASCII',
+    'CHARSET:1252',
+    '',
     '<OFX><BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STMTRS><CURDEF>USD<BANKACCTFROM><BANKID>1<ACCTID>42<ACCTTYPE>CHECKING</BANKACCTFROM>',
     `<BANKTRANLIST><STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240105<TRNAMT>-1.00<FITID>M-1<NAME>SHOP<MEMO>${memo}</STMTTRN></BANKTRANLIST>`,
-    '</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>', '',
+    '</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>',
+    '',
   ].join('\r\n');
 }
 
@@ -38,7 +44,10 @@ describe('booksync parse on bad paths and hostile files', function () {
 
   it('given a missing file or a folder, then it exits 66 (EX_NOINPUT) with one line and no stack; with --json the problem is a JSON object', async () => {
     const missing = path.join(dir, 'nope.ofx');
-    for (const [target, why] of [[missing, 'no such file'], [dir, 'is a folder, not a statement file']] as const) {
+    for (const [target, why] of [
+      [missing, 'no such file'],
+      [dir, 'is a folder, not a statement file'],
+    ] as const) {
       const plain = await runCli(['parse', target]);
       assert.equal(plain.code, 66, plain.stderr);
       assert.equal(plain.stderr, `booksync parse: ${target}: ${why}\n`);
@@ -60,18 +69,27 @@ describe('booksync parse on bad paths and hostile files', function () {
     fs.appendFileSync(file, new Uint8Array(garbage(4096, 99)));
     const plain = await runCli(['parse', file]);
     assert.equal(plain.code, 65, plain.stderr);
-    assert.equal(plain.stderr, 'booksync parse: statement.ofx:1: OFX: not an OFX file (no <OFX> element where the OFX body starts)\n');
+    assert.equal(
+      plain.stderr,
+      'booksync parse: statement.ofx:1: OFX: not an OFX file (no <OFX> element where the OFX body starts)\n',
+    );
     const asJson = await runCli(['parse', file, '--json']);
     assert.equal(asJson.code, 65);
     const body = JSON.parse(asJson.stdout) as { error: Record<string, unknown> };
     assert.deepEqual(body.error, {
-      code: 'BANK_MALFORMED_FILE', file, line: 1, message: 'statement.ofx:1: OFX: not an OFX file (no <OFX> element where the OFX body starts)',
+      code: 'BANK_MALFORMED_FILE',
+      file,
+      line: 1,
+      message: 'statement.ofx:1: OFX: not an OFX file (no <OFX> element where the OFX body starts)',
     });
   });
 
   it('given a bad value holding control bytes, then the error quotes it with the bytes escaped and cut short', async () => {
     const file = path.join(dir, 'bad.ofx');
-    fs.writeFileSync(file, ofxWithMemo('x').replace('<TRNAMT>-1.00', `<TRNAMT>12\u0007${'9'.repeat(5000)}`));
+    fs.writeFileSync(
+      file,
+      ofxWithMemo('x').replace('<TRNAMT>-1.00', `<TRNAMT>12\u0007${'9'.repeat(5000)}`),
+    );
     const res = await runCli(['parse', file]);
     assert.equal(res.code, 65);
     assert.ok(!res.stderr.includes('\u0007'), res.stderr);
@@ -84,7 +102,10 @@ describe('booksync parse on bad paths and hostile files', function () {
     fs.writeFileSync(file, ofxWithMemo('LOREM IPSUM '.repeat(262_144)));
     const res = await runCli(['parse', file, '--json']);
     assert.equal(res.code, 0, res.stderr);
-    const body = JSON.parse(res.stdout) as { statements: Array<{ transactions: Array<{ memo: string }> }>; warnings: string[] };
+    const body = JSON.parse(res.stdout) as {
+      statements: Array<{ transactions: Array<{ memo: string }> }>;
+      warnings: string[];
+    };
     assert.equal(body.statements[0].transactions[0].memo.length, 4096);
     assert.deepEqual(body.warnings, ['big.ofx:8: memo of 3145727 characters cut to 4096']);
   });
@@ -93,14 +114,27 @@ describe('booksync parse on bad paths and hostile files', function () {
     const file = path.join(FIXTURES, 'quirk-correctfitid.ofx');
     const asJson = await runCli(['parse', file, '--json']);
     assert.equal(asJson.code, 0, asJson.stderr);
-    const st = (JSON.parse(asJson.stdout) as { statements: Array<{ transactions: Array<{ providerId: string; amount: number }>; corrections: unknown[] }> }).statements[0];
-    assert.deepEqual(st.transactions.map((t) => [t.providerId, t.amount]), [['FIT-101', -5200]]);
+    const st = (
+      JSON.parse(asJson.stdout) as {
+        statements: Array<{
+          transactions: Array<{ providerId: string; amount: number }>;
+          corrections: unknown[];
+        }>;
+      }
+    ).statements[0];
+    assert.deepEqual(
+      st.transactions.map((t) => [t.providerId, t.amount]),
+      [['FIT-101', -5200]],
+    );
     assert.deepEqual(st.corrections, [
       { target: 'FIT-100', action: 'REPLACE', by: 'FIT-101', inFeed: true },
       { target: 'FIT-099', action: 'DELETE', by: 'FIT-102', inFeed: false },
     ]);
     const plain = await runCli(['parse', file]);
-    assert.match(plain.stdout, /corrected: FIT-100 replaced by FIT-101 \(the original in this file is not imported\)/);
+    assert.match(
+      plain.stdout,
+      /corrected: FIT-100 replaced by FIT-101 \(the original in this file is not imported\)/,
+    );
     assert.match(plain.stdout, /corrected: FIT-099 deleted by FIT-102 \(not in this file/);
     assert.doesNotMatch(plain.stdout, /FIT-100\s+HARDWARE/);
   });

@@ -43,14 +43,20 @@ describe('control socket: malformed requests and secret-free answers', () => {
     logLines = [];
     const stream = new Writable({
       write(chunk, _enc, done) {
-        for (const l of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(l) as Record<string, unknown>);
+        for (const l of String(chunk).split('\n').filter(Boolean))
+          logLines.push(JSON.parse(l) as Record<string, unknown>);
         done();
       },
     });
     const logger = createLogger({ level: 'debug', stream, secrets: () => [SECRET] });
     server = new ControlServer(path.join(dir, 'control.sock'), logger, () => [SECRET]);
     server.handle('echo', async (params) => params);
-    server.handle('status', async () => ({ last_error: { code: 'SYNC_AUTH', message: `cloud said: bad password ${SECRET.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}` } }));
+    server.handle('status', async () => ({
+      last_error: {
+        code: 'SYNC_AUTH',
+        message: `cloud said: bad password ${SECRET.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}`,
+      },
+    }));
     server.handle('boom', async () => {
       throw new BooksyncError('SOMETHING', 'expected refusal');
     });
@@ -63,30 +69,65 @@ describe('control socket: malformed requests and secret-free answers', () => {
   });
 
   it('answers CONTROL_BAD_REQUEST to each malformed line, logs one warn line without a stack, and serves on', async () => {
-    const bad = ['{not json', '[1,2]', '42', 'null', '{"id":7}', '{"id":8,"method":5}', '{"id":9,"method":"echo","params":[1]}'];
-    const answers = await exchange(path.join(dir, 'control.sock'), [...bad, '{"id":10,"method":"echo","params":{"a":1}}']);
+    const bad = [
+      '{not json',
+      '[1,2]',
+      '42',
+      'null',
+      '{"id":7}',
+      '{"id":8,"method":5}',
+      '{"id":9,"method":"echo","params":[1]}',
+    ];
+    const answers = await exchange(path.join(dir, 'control.sock'), [
+      ...bad,
+      '{"id":10,"method":"echo","params":{"a":1}}',
+    ]);
     const refused = answers.filter((a) => a.ok === false);
     assert.equal(refused.length, bad.length);
-    for (const answer of refused) assert.equal((answer.error as { code: string }).code, 'CONTROL_BAD_REQUEST', JSON.stringify(answer));
-    assert.ok(refused.some((a) => a.id === 7), 'the id of a readable request comes back');
-    assert.deepEqual(answers.find((a) => a.ok === true), { id: 10, ok: true, result: { a: 1 } });
+    for (const answer of refused)
+      assert.equal(
+        (answer.error as { code: string }).code,
+        'CONTROL_BAD_REQUEST',
+        JSON.stringify(answer),
+      );
+    assert.ok(
+      refused.some((a) => a.id === 7),
+      'the id of a readable request comes back',
+    );
+    assert.deepEqual(
+      answers.find((a) => a.ok === true),
+      { id: 10, ok: true, result: { a: 1 } },
+    );
     const warned = logLines.filter((l) => l.event === 'control.bad_request');
     assert.equal(warned.length, bad.length);
     for (const line of warned) {
       assert.equal(line.level, 'warn');
-      assert.doesNotMatch(JSON.stringify(line), /"stack"|\n\s+at /, 'no stack for a client mistake');
+      assert.doesNotMatch(
+        JSON.stringify(line),
+        /"stack"|\n\s+at /,
+        'no stack for a client mistake',
+      );
     }
     assert.equal(logLines.filter((l) => l.level === 'error').length, 0);
   });
 
   it('an unknown method and an expected refusal are answered with their codes, not logged as failures', async () => {
-    await assert.rejects(controlRequest(path.join(dir, 'control.sock'), 'nope'), (err: BooksyncError) => err.code === 'CONTROL_UNKNOWN_METHOD');
-    await assert.rejects(controlRequest(path.join(dir, 'control.sock'), 'boom'), (err: BooksyncError) => err.code === 'SOMETHING');
+    await assert.rejects(
+      controlRequest(path.join(dir, 'control.sock'), 'nope'),
+      (err: BooksyncError) => err.code === 'CONTROL_UNKNOWN_METHOD',
+    );
+    await assert.rejects(
+      controlRequest(path.join(dir, 'control.sock'), 'boom'),
+      (err: BooksyncError) => err.code === 'SOMETHING',
+    );
     assert.equal(logLines.filter((l) => l.level === 'error' || l.level === 'warn').length, 0);
   });
 
   it('masks secrets, entity-escaped too, in every answer', async () => {
-    const raw = await exchange(path.join(dir, 'control.sock'), ['{"id":1,"method":"status"}', JSON.stringify({ id: 2, method: 'echo', params: { said: `x${SECRET}x` } })]);
+    const raw = await exchange(path.join(dir, 'control.sock'), [
+      '{"id":1,"method":"status"}',
+      JSON.stringify({ id: 2, method: 'echo', params: { said: `x${SECRET}x` } }),
+    ]);
     const text = JSON.stringify(raw);
     assert.ok(!text.includes('cl0ud-p'), text);
     assert.match(text, /bad password \[redacted\]/);

@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { BooksStore, statementLineId, type BooksDoc, type MoveDoc, type StatementLineDoc } from '../../src/ledger';
+import {
+  BooksStore,
+  statementLineId,
+  type BooksDoc,
+  type MoveDoc,
+  type StatementLineDoc,
+} from '../../src/ledger';
 import { bookContent } from '../../src/ledger/invariants';
 import type { ConnectionMapping, RuleSpec } from '../../src/ledger/automation';
 import type { Logger } from '../../src/shared/logger';
@@ -11,9 +17,19 @@ import type { Logger } from '../../src/shared/logger';
 export const NOW = new Date('2024-03-01T12:00:00.000Z');
 export const clock = (): Date => NOW;
 
-export const MAPPING: ConnectionMapping = Object.freeze({ connection: 'main', journal: 'BNK1', bank_account: '1010', suspense_account: '1099', currency: 'EUR' });
+export const MAPPING: ConnectionMapping = Object.freeze({
+  connection: 'main',
+  journal: 'BNK1',
+  bank_account: '1010',
+  suspense_account: '1099',
+  currency: 'EUR',
+});
 
-export const RULES: RuleSpec[] = [{ kind: 'reference' }, { kind: 'amount_partner' }, { kind: 'amount_window', tolerance: '0.50', days: 5 }];
+export const RULES: RuleSpec[] = [
+  { kind: 'reference' },
+  { kind: 'amount_partner' },
+  { kind: 'amount_window', tolerance: '0.50', days: 5 },
+];
 
 export interface LogEntry {
   level: string;
@@ -25,10 +41,18 @@ export interface LogEntry {
 export function captureLogger(): { logger: Logger; entries: LogEntry[] } {
   const entries: LogEntry[] = [];
   const make = (ctx: Record<string, unknown>): Logger => {
-    const at = (level: string) => (msg: string, meta: Record<string, unknown> = {}) => {
-      entries.push({ level, msg, ...ctx, ...meta });
-    };
-    return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more: Record<string, unknown>) => make({ ...ctx, ...more }) } as unknown as Logger;
+    const at =
+      (level: string) =>
+      (msg: string, meta: Record<string, unknown> = {}) => {
+        entries.push({ level, msg, ...ctx, ...meta });
+      };
+    return {
+      error: at('error'),
+      warn: at('warn'),
+      info: at('info'),
+      debug: at('debug'),
+      child: (more: Record<string, unknown>) => make({ ...ctx, ...more }),
+    } as unknown as Logger;
   };
   return { logger: make({}), entries };
 }
@@ -58,7 +82,9 @@ export async function openBooks(): Promise<Books> {
 let seq = 0;
 
 /** A statement line of connection `main` (or `connection`), booked, state new. */
-export function stl(fields: Partial<StatementLineDoc> & { amount: number; key?: string }): StatementLineDoc {
+export function stl(
+  fields: Partial<StatementLineDoc> & { amount: number; key?: string },
+): StatementLineDoc {
   const connection = fields.connection ?? 'main';
   const key = fields.key ?? `k${++seq}`;
   const { key: _key, ...rest } = fields;
@@ -86,7 +112,11 @@ export async function snapshot(store: BooksStore): Promise<Record<string, unknow
 }
 
 /** Debit − credit of `account` over the moves (posted only unless `drafts`). */
-export async function balanceOf(store: BooksStore, account: string, drafts = false): Promise<number> {
+export async function balanceOf(
+  store: BooksStore,
+  account: string,
+  drafts = false,
+): Promise<number> {
   const moves = await store.allOfType<MoveDoc>('move');
   let total = 0;
   for (const m of moves) {

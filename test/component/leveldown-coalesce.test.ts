@@ -11,8 +11,15 @@ import { coalesceGets, leveldown, type LevelDown } from '../../src/shared/leveld
  * and every caller still gets exactly the answer its own `get` would have given.
  */
 
-type Internals = { _get: (...a: unknown[]) => void; _getMany: (keys: unknown[], ...rest: unknown[]) => void };
-type Get = (key: string, options: Record<string, unknown>, cb: (err: Error | null | undefined, value?: unknown) => void) => void;
+type Internals = {
+  _get: (...a: unknown[]) => void;
+  _getMany: (keys: unknown[], ...rest: unknown[]) => void;
+};
+type Get = (
+  key: string,
+  options: Record<string, unknown>,
+  cb: (err: Error | null | undefined, value?: unknown) => void,
+) => void;
 
 describe('coalesceGets (one thread-pool round trip per tick of reads)', () => {
   let dir: string;
@@ -37,9 +44,17 @@ describe('coalesceGets (one thread-pool round trip per tick of reads)', () => {
       ownGetMany(keys, ...rest);
     };
     db = coalesceGets(raw);
-    await new Promise<void>((resolve, reject) => db.open({ createIfMissing: true }, (err) => (err ? reject(err) : resolve())));
-    const ops = Array.from({ length: 50 }, (_, i) => ({ type: 'put' as const, key: `k${i}`, value: `value ${i}` }));
-    await new Promise<void>((resolve, reject) => db.batch(ops, {}, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      db.open({ createIfMissing: true }, (err) => (err ? reject(err) : resolve())),
+    );
+    const ops = Array.from({ length: 50 }, (_, i) => ({
+      type: 'put' as const,
+      key: `k${i}`,
+      value: `value ${i}`,
+    }));
+    await new Promise<void>((resolve, reject) =>
+      db.batch(ops, {}, (err) => (err ? reject(err) : resolve())),
+    );
   });
 
   afterEach(async () => {
@@ -48,10 +63,14 @@ describe('coalesceGets (one thread-pool round trip per tick of reads)', () => {
   });
 
   const get = (key: string, options: Record<string, unknown> = {}) =>
-    new Promise<{ err: Error | null | undefined; value?: unknown }>((resolve) => (db as unknown as { get: Get }).get(key, options, (err, value) => resolve({ err, value })));
+    new Promise<{ err: Error | null | undefined; value?: unknown }>((resolve) =>
+      (db as unknown as { get: Get }).get(key, options, (err, value) => resolve({ err, value })),
+    );
 
   it('given 40 reads in one tick, then one getMany answers them all, each with its own value', async () => {
-    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => get(`k${i}`, { asBuffer: false })));
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => get(`k${i}`, { asBuffer: false })),
+    );
     assert.deepEqual(
       answers.map((a) => a.value),
       Array.from({ length: 40 }, (_, i) => `value ${i}`),
@@ -61,11 +80,19 @@ describe('coalesceGets (one thread-pool round trip per tick of reads)', () => {
   });
 
   it('given an absent key among present ones, then only that read fails, with the NotFound error levelup and PouchDB recognise', async () => {
-    const [present, absent, alsoPresent] = await Promise.all([get('k1', { asBuffer: false }), get('nope', { asBuffer: false }), get('k2', { asBuffer: false })]);
+    const [present, absent, alsoPresent] = await Promise.all([
+      get('k1', { asBuffer: false }),
+      get('nope', { asBuffer: false }),
+      get('k2', { asBuffer: false }),
+    ]);
     assert.equal(present.value, 'value 1');
     assert.equal(alsoPresent.value, 'value 2');
     assert.ok(absent.err instanceof Error);
-    assert.match(String(absent.err), /notfound/i, 'levelup turns /notfound/i errors into NotFoundError (levelup 4 lib/levelup.js get)');
+    assert.match(
+      String(absent.err),
+      /notfound/i,
+      'levelup turns /notfound/i errors into NotFoundError (levelup 4 lib/levelup.js get)',
+    );
     assert.equal(absent.value, undefined);
   });
 
@@ -85,7 +112,9 @@ describe('coalesceGets (one thread-pool round trip per tick of reads)', () => {
 
   it('given a close in the same tick as reads, then the reads are answered before the database closes', async () => {
     const reads = [get('k6', { asBuffer: false }), get('k7', { asBuffer: false })];
-    const closed = new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
+    const closed = new Promise<void>((resolve, reject) =>
+      db.close((err) => (err ? reject(err) : resolve())),
+    );
     const answers = await Promise.all(reads);
     await closed;
     assert.deepEqual(
@@ -114,12 +143,21 @@ describe('coalesceGets (one thread-pool round trip per tick of reads)', () => {
     };
     let books: BooksStore | undefined;
     try {
-      books = await BooksStore.open(path.join(dir, 'books'), { logger: winston.createLogger({ silent: true }) });
+      books = await BooksStore.open(path.join(dir, 'books'), {
+        logger: winston.createLogger({ silent: true }),
+      });
       counted.get = counted.getMany = 0;
-      const docs = Array.from({ length: 300 }, (_, i) => ({ _id: `partner:${String(i).padStart(4, '0')}`, type: 'partner', name: `P${i}` }));
+      const docs = Array.from({ length: 300 }, (_, i) => ({
+        _id: `partner:${String(i).padStart(4, '0')}`,
+        type: 'partner',
+        name: `P${i}`,
+      }));
       const written = await books.db.bulkDocs(docs);
       assert.ok(written.every((r) => 'ok' in r && r.ok));
-      assert.ok(counted.getMany >= 1 && counted.getMany <= 3 && counted.get < 10, `metadata read in a few round trips (getMany ${counted.getMany}, get ${counted.get})`);
+      assert.ok(
+        counted.getMany >= 1 && counted.getMany <= 3 && counted.get < 10,
+        `metadata read in a few round trips (getMany ${counted.getMany}, get ${counted.get})`,
+      );
     } finally {
       proto._get = ownGet;
       proto._getMany = ownGetMany;
@@ -128,10 +166,18 @@ describe('coalesceGets (one thread-pool round trip per tick of reads)', () => {
       const doc = (await books.db.get('partner:0123')) as unknown as { name: string; _rev: string };
       assert.equal(doc.name, 'P123');
       await books.db.put({ ...doc, name: 'P123 renamed' });
-      const stale = await books.db.put({ ...doc, name: 'stale' }).catch((err: { status?: number }) => err);
+      const stale = await books.db
+        .put({ ...doc, name: 'stale' })
+        .catch((err: { status?: number }) => err);
       assert.equal((stale as { status?: number }).status, 409, 'a stale revision is still refused');
-      assert.equal(((await books.db.get('partner:0123')) as unknown as { name: string }).name, 'P123 renamed');
-      await assert.rejects(books.db.get('partner:9999'), (err: { status?: number }) => err.status === 404);
+      assert.equal(
+        ((await books.db.get('partner:0123')) as unknown as { name: string }).name,
+        'P123 renamed',
+      );
+      await assert.rejects(
+        books.db.get('partner:9999'),
+        (err: { status?: number }) => err.status === 404,
+      );
     } finally {
       await books.close();
     }

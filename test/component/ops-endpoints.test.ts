@@ -12,7 +12,18 @@ import { freePort } from '../helpers/prometheus-server';
 
 /** An engine's observable surface, driven by the test. */
 function fakeEngine() {
-  const status = new BehaviorSubject<SyncStatus>({ state: 'syncing', mode: 'live', last_push_at: null, last_pull_at: null, pending_push: null, pending_pull: null, open_conflicts: 0, last_error: null, rewalk: null, excluded_in_cloud: null });
+  const status = new BehaviorSubject<SyncStatus>({
+    state: 'syncing',
+    mode: 'live',
+    last_push_at: null,
+    last_pull_at: null,
+    pending_push: null,
+    pending_pull: null,
+    open_conflicts: 0,
+    last_error: null,
+    rewalk: null,
+    excluded_in_cloud: null,
+  });
   const engine = {
     status$: status.asObservable(),
     cycle$: new Subject().asObservable(),
@@ -20,7 +31,11 @@ function fakeEngine() {
     resolution$: new Subject().asObservable(),
     listConflicts: async () => [],
   } as unknown as SyncEngine;
-  return { engine, set: (patch: Partial<SyncStatus>) => status.next({ ...status.getValue(), ...patch }), stop: () => status.complete() };
+  return {
+    engine,
+    set: (patch: Partial<SyncStatus>) => status.next({ ...status.getValue(), ...patch }),
+    stop: () => status.complete(),
+  };
 }
 
 describe('ops: /healthz, /readyz and /metrics over HTTP', function () {
@@ -33,9 +48,19 @@ describe('ops: /healthz, /readyz and /metrics over HTTP', function () {
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-ops-'));
     store = await BooksStore.open(path.join(dir, 'books'), { logger: captureLogger().logger });
-    const config = parseConfigText(`state_dir: ${dir}\nops: { listen: "127.0.0.1:0", ready_offline_max: 5m }\ncloud: { url: embedded }\nledger: { company: { name: T, currency: EUR } }\n`, path.join(dir, 'b.yaml'), { env: {} });
+    const config = parseConfigText(
+      `state_dir: ${dir}\nops: { listen: "127.0.0.1:0", ready_offline_max: 5m }\ncloud: { url: embedded }\nledger: { company: { name: T, currency: EUR } }\n`,
+      path.join(dir, 'b.yaml'),
+      { env: {} },
+    );
     now = new Date('2026-03-10T12:00:00Z');
-    ops = new OpsService({ config, store, logger: captureLogger().logger, version: 'test', clock: () => now });
+    ops = new OpsService({
+      config,
+      store,
+      logger: captureLogger().logger,
+      version: 'test',
+      clock: () => now,
+    });
     await ops.start();
   });
 
@@ -45,20 +70,38 @@ describe('ops: /healthz, /readyz and /metrics over HTTP', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function get(p: string, method = 'GET'): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function get(
+    p: string,
+    method = 'GET',
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`${ops.url}${p}`, { method });
     const text = await res.text();
-    return { status: res.status, body: text && res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : { text } };
+    return {
+      status: res.status,
+      body:
+        text && res.headers.get('content-type')?.startsWith('application/json')
+          ? JSON.parse(text)
+          : { text },
+    };
   }
 
   it('is not ready until the daemon is, nor while it stops', async () => {
-    assert.deepEqual(await get('/readyz'), { status: 503, body: { status: 'not_ready', reason: 'starting' } });
+    assert.deepEqual(await get('/readyz'), {
+      status: 503,
+      body: { status: 'not_ready', reason: 'starting' },
+    });
     assert.equal((await get('/healthz')).status, 200, 'alive while starting');
     ops.daemonPhase('ready');
-    assert.deepEqual(await get('/readyz'), { status: 200, body: { status: 'ready', sync: 'stopped' } });
+    assert.deepEqual(await get('/readyz'), {
+      status: 200,
+      body: { status: 'ready', sync: 'stopped' },
+    });
     assert.match(String((await get('/metrics')).body.text), /^booksync_ready 1$/m);
     ops.daemonPhase('stopping');
-    assert.deepEqual(await get('/readyz'), { status: 503, body: { status: 'not_ready', reason: 'stopping' } });
+    assert.deepEqual(await get('/readyz'), {
+      status: 503,
+      body: { status: 'not_ready', reason: 'stopping' },
+    });
   });
 
   it('is not ready while the cloud refuses sync, or once sync has been offline longer than ready_offline_max', async () => {
@@ -67,13 +110,25 @@ describe('ops: /healthz, /readyz and /metrics over HTTP', function () {
     ops.daemonPhase('ready');
     sync.set({ state: 'online' });
     assert.equal((await get('/readyz')).status, 200);
-    sync.set({ state: 'offline', last_error: { code: 'SYNC_UNAVAILABLE', message: 'connect ECONNREFUSED' } });
+    sync.set({
+      state: 'offline',
+      last_error: { code: 'SYNC_UNAVAILABLE', message: 'connect ECONNREFUSED' },
+    });
     now = new Date(now.getTime() + 5 * 60_000);
-    assert.equal((await get('/readyz')).status, 200, 'offline for exactly ready_offline_max: still ready');
+    assert.equal(
+      (await get('/readyz')).status,
+      200,
+      'offline for exactly ready_offline_max: still ready',
+    );
     now = new Date(now.getTime() + 1000);
     assert.deepEqual(await get('/readyz'), {
       status: 503,
-      body: { status: 'not_ready', reason: 'sync_offline', since: '2026-03-10T12:00:00.000Z', error: { code: 'SYNC_UNAVAILABLE', message: 'connect ECONNREFUSED' } },
+      body: {
+        status: 'not_ready',
+        reason: 'sync_offline',
+        since: '2026-03-10T12:00:00.000Z',
+        error: { code: 'SYNC_UNAVAILABLE', message: 'connect ECONNREFUSED' },
+      },
     });
     sync.set({ state: 'auth_error', last_error: { code: 'SYNC_AUTH', message: 'HTTP 401' } });
     const refused = await get('/readyz');
@@ -84,7 +139,10 @@ describe('ops: /healthz, /readyz and /metrics over HTTP', function () {
   });
 
   it('answers /healthz 503 naming a part that does not answer', async () => {
-    ops.addProbes([{ name: 'stuck', check: () => new Promise(() => undefined) }, { name: 'fine', check: async () => ({}) }]);
+    ops.addProbes([
+      { name: 'stuck', check: () => new Promise(() => undefined) },
+      { name: 'fine', check: async () => ({}) },
+    ]);
     const res = await get('/healthz');
     assert.equal(res.status, 503);
     assert.deepEqual(res.body.checks, { books: 'ok', stuck: 'timeout', fine: 'ok' });
@@ -92,7 +150,11 @@ describe('ops: /healthz, /readyz and /metrics over HTTP', function () {
 
   it('moves to a new address on reload, and stops listening with listen: none', async () => {
     const before = ops.url!;
-    const same = parseConfigText(`state_dir: ${dir}\nops: { listen: "127.0.0.1:0", ready_offline_max: 5m }\ncloud: { url: embedded }\nledger: { company: { name: T, currency: EUR } }\n`, path.join(dir, 'b.yaml'), { env: {} });
+    const same = parseConfigText(
+      `state_dir: ${dir}\nops: { listen: "127.0.0.1:0", ready_offline_max: 5m }\ncloud: { url: embedded }\nledger: { company: { name: T, currency: EUR } }\n`,
+      path.join(dir, 'b.yaml'),
+      { env: {} },
+    );
     await ops.reload(same);
     assert.equal(ops.url, before, 'an unchanged ops.listen keeps its listener');
     const port = await freePort();

@@ -4,7 +4,16 @@ import { ProviderRegistry } from '../../src/bank/registry';
 import { listStatuses, statusView } from '../../src/bank/status';
 import type { BooksStore } from '../../src/ledger';
 import { BankRunMemory, STATUS_NOT_SAVED } from '../../src/daemon/bank-run-memory';
-import { FakeProvider, captureLogger, fakeSpec, result, statement, tempDir, tempStore, tx } from '../helpers/fake-provider';
+import {
+  FakeProvider,
+  captureLogger,
+  fakeSpec,
+  result,
+  statement,
+  tempDir,
+  tempStore,
+  tx,
+} from '../helpers/fake-provider';
 
 /** The books' disk fills up after the run saved `fetching`: every later write fails as LevelDB reports it. */
 function fillDiskAfterFirstWrite(store: BooksStore): void {
@@ -12,7 +21,11 @@ function fillDiskAfterFirstWrite(store: BooksStore): void {
   let writes = 0;
   store.db.bulkDocs = (async (...args: unknown[]) => {
     writes += 1;
-    if (writes > 1) throw Object.assign(new Error('IO error: /var/lib/booksync/books/000123.log: No space left on device'), { code: 'ENOSPC' });
+    if (writes > 1)
+      throw Object.assign(
+        new Error('IO error: /var/lib/booksync/books/000123.log: No space left on device'),
+        { code: 'ENOSPC' },
+      );
     return bulkDocs(...args);
   }) as unknown as BooksStore['db']['bulkDocs'];
 }
@@ -29,7 +42,11 @@ describe('status after a state that could not be saved (disk full)', function ()
     tmp = tempDir();
     books = await tempStore(log.logger);
     fake = new FakeProvider('fake');
-    loop = new FetchLoop({ store: books.store, registry: new ProviderRegistry([fake]), logger: log.logger });
+    loop = new FetchLoop({
+      store: books.store,
+      registry: new ProviderRegistry([fake]),
+      logger: log.logger,
+    });
     spec = fakeSpec(tmp.dir);
   });
 
@@ -43,13 +60,21 @@ describe('status after a state that could not be saved (disk full)', function ()
   it('a connection whose status document could not be saved shows the run outcome and says the state was not saved', async () => {
     const memory = new BankRunMemory();
     memory.observe(loop);
-    fake.then(result([statement('DE89370400440532013000', [tx({ providerId: 'T1', bookingDate: '2024-03-14' })])]));
+    fake.then(
+      result([
+        statement('DE89370400440532013000', [tx({ providerId: 'T1', bookingDate: '2024-03-14' })]),
+      ]),
+    );
     fillDiskAfterFirstWrite(books.store);
     const outcome = await loop.run(spec);
     assert.equal(outcome.status, 'error');
 
     const stored = await views();
-    assert.equal(stored[0].status, 'fetching', 'the stored document is stuck where the disk filled up');
+    assert.equal(
+      stored[0].status,
+      'fetching',
+      'the stored document is stuck where the disk filled up',
+    );
     assert.equal(stored[0].last_error, null);
 
     const [shown] = memory.correct(stored, loop.running());
@@ -60,7 +85,11 @@ describe('status after a state that could not be saved (disk full)', function ()
   });
 
   it("after a restart (nothing in memory), a stored 'fetching' with no run in progress is shown as not saved", async () => {
-    fake.then(result([statement('DE89370400440532013000', [tx({ providerId: 'T1', bookingDate: '2024-03-14' })])]));
+    fake.then(
+      result([
+        statement('DE89370400440532013000', [tx({ providerId: 'T1', bookingDate: '2024-03-14' })]),
+      ]),
+    );
     fillDiskAfterFirstWrite(books.store);
     await loop.run(spec);
     const [shown] = new BankRunMemory().correct(await views(), []);
@@ -72,7 +101,11 @@ describe('status after a state that could not be saved (disk full)', function ()
   it('a saved status is shown as stored', async () => {
     const memory = new BankRunMemory();
     memory.observe(loop);
-    fake.then(result([statement('DE89370400440532013000', [tx({ providerId: 'T1', bookingDate: '2024-03-14' })])]));
+    fake.then(
+      result([
+        statement('DE89370400440532013000', [tx({ providerId: 'T1', bookingDate: '2024-03-14' })]),
+      ]),
+    );
     await loop.run(spec);
     const stored = await views();
     assert.deepEqual(memory.correct(stored, []), stored);

@@ -34,7 +34,10 @@ interface ChildReport {
 }
 
 /** Forks the helper that opens the books in `dir`; resolves with its first report. */
-function openInChild(dir: string, mode: 'try' | 'hold'): { report: Promise<ChildReport>; close: () => Promise<void> } {
+function openInChild(
+  dir: string,
+  mode: 'try' | 'hold',
+): { report: Promise<ChildReport>; close: () => Promise<void> } {
   const child = fork(HELPER, [dir, mode], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const report = new Promise<ChildReport>((resolve, reject) => {
@@ -52,7 +55,14 @@ function openInChild(dir: string, mode: 'try' | 'hold'): { report: Promise<Child
 }
 
 function account(code: string, over: Partial<AccountDoc> = {}): AccountDoc {
-  return { _id: `account:${code}`, type: 'account', code, name: `Account ${code}`, kind: 'asset', ...over };
+  return {
+    _id: `account:${code}`,
+    type: 'account',
+    code,
+    name: `Account ${code}`,
+    kind: 'asset',
+    ...over,
+  };
 }
 
 function move(key: string, state: 'draft' | 'posted', amount = 1000): MoveDoc {
@@ -85,7 +95,11 @@ function statementLine(key: string): StatementLineDoc {
   };
 }
 
-async function rejectsWith<E>(promise: Promise<unknown>, cls: new (...args: never[]) => E, code: string): Promise<E> {
+async function rejectsWith<E>(
+  promise: Promise<unknown>,
+  cls: new (...args: never[]) => E,
+  code: string,
+): Promise<E> {
   try {
     await promise;
   } catch (err) {
@@ -103,7 +117,11 @@ describe('books store (LevelDB)', function () {
   let now: Date;
   let logs: MemoryTransport;
 
-  const open = () => BooksStore.open(dir, { logger: winston.createLogger({ transports: [logs] }), clock: () => now });
+  const open = () =>
+    BooksStore.open(dir, {
+      logger: winston.createLogger({ transports: [logs] }),
+      clock: () => now,
+    });
 
   beforeEach(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-store-'));
@@ -135,7 +153,9 @@ describe('books store (LevelDB)', function () {
     it('given a stored doc, when put again later without a rev, then it updates it, keeping created_at', async () => {
       await store.put(account('1010'));
       now = new Date('2024-03-02T08:00:00.000Z');
-      const updated = await store.put(account('1010', { name: 'Main bank', created_at: '1999-01-01T00:00:00.000Z' }));
+      const updated = await store.put(
+        account('1010', { name: 'Main bank', created_at: '1999-01-01T00:00:00.000Z' }),
+      );
       assert.match(updated._rev, /^2-/);
       assert.equal(updated.created_at, '2024-03-01T10:00:00.000Z');
       assert.equal(updated.updated_at, '2024-03-02T08:00:00.000Z');
@@ -143,14 +163,21 @@ describe('books store (LevelDB)', function () {
     });
 
     it('given keepTimestamps (a sync pull), then the document keeps its own updated_at', async () => {
-      const remote = account('1010', { updated_at: '2023-12-31T23:00:00.000Z', created_at: '2023-01-01T00:00:00.000Z' });
+      const remote = account('1010', {
+        updated_at: '2023-12-31T23:00:00.000Z',
+        created_at: '2023-01-01T00:00:00.000Z',
+      });
       const written = await store.put(remote, { keepTimestamps: true });
       assert.equal(written.updated_at, '2023-12-31T23:00:00.000Z');
       assert.equal(written.created_at, '2023-01-01T00:00:00.000Z');
     });
 
     it('given an invalid document, then LedgerError names the field and nothing is stored', async () => {
-      const err = await rejectsWith(store.put(account('1010', { kind: 'cash' as never })), LedgerError, 'LEDGER_INVALID_DOC');
+      const err = await rejectsWith(
+        store.put(account('1010', { kind: 'cash' as never })),
+        LedgerError,
+        'LEDGER_INVALID_DOC',
+      );
       assert.equal(err.details.doc_id, 'account:1010');
       assert.equal(err.details.field, 'kind');
       assert.equal(await store.get('account:1010'), undefined);
@@ -167,7 +194,11 @@ describe('books store (LevelDB)', function () {
     it('given a stale rev, then StoreConflictError names the document', async () => {
       const first = await store.put(account('1010'));
       await store.put({ ...first, name: 'changed elsewhere' });
-      const err = await rejectsWith(store.put({ ...first, name: 'mine' }), StoreConflictError, 'STORE_CONFLICT');
+      const err = await rejectsWith(
+        store.put({ ...first, name: 'mine' }),
+        StoreConflictError,
+        'STORE_CONFLICT',
+      );
       assert.deepEqual(err.details.ids, ['account:1010']);
       assert.match(err.message, /account:1010/);
       assert.equal((await store.get<AccountDoc>('account:1010'))?.name, 'changed elsewhere');
@@ -176,8 +207,15 @@ describe('books store (LevelDB)', function () {
 
   describe('putMany', () => {
     it('writes a valid batch in one go', async () => {
-      const written = await store.putMany([account('1010'), account('499', { kind: 'liability' }), move('1', 'draft')]);
-      assert.deepEqual(written.map((d) => d._id), ['account:1010', 'account:499', 'move:BNK1:1']);
+      const written = await store.putMany([
+        account('1010'),
+        account('499', { kind: 'liability' }),
+        move('1', 'draft'),
+      ]);
+      assert.deepEqual(
+        written.map((d) => d._id),
+        ['account:1010', 'account:499', 'move:BNK1:1'],
+      );
       assert.ok(written.every((d) => /^1-/.test(d._rev)));
       assert.equal((await store.allOfType('account')).length, 2);
     });
@@ -204,17 +242,48 @@ describe('books store (LevelDB)', function () {
     });
 
     it('deletes through deletion stubs in the same batch, refusing a posted move', async () => {
-      await store.putMany([statementLine('a'), statementLine('b'), move('1', 'posted'), move('2', 'draft')]);
-      const written = await store.putMany([statementLine('c'), { _id: 'stl:kbc:a', _deleted: true }, { _id: 'move:BNK1:2', _deleted: true }]);
-      assert.deepEqual(written.map((d) => [d._id, /^\d+-/.test(d._rev)]), [['stl:kbc:c', true], ['stl:kbc:a', true], ['move:BNK1:2', true]]);
+      await store.putMany([
+        statementLine('a'),
+        statementLine('b'),
+        move('1', 'posted'),
+        move('2', 'draft'),
+      ]);
+      const written = await store.putMany([
+        statementLine('c'),
+        { _id: 'stl:kbc:a', _deleted: true },
+        { _id: 'move:BNK1:2', _deleted: true },
+      ]);
+      assert.deepEqual(
+        written.map((d) => [d._id, /^\d+-/.test(d._rev)]),
+        [
+          ['stl:kbc:c', true],
+          ['stl:kbc:a', true],
+          ['move:BNK1:2', true],
+        ],
+      );
       assert.equal(await store.get('stl:kbc:a'), undefined);
-      assert.deepEqual((await store.allOfType('statement_line')).map((d) => d._id), ['stl:kbc:b', 'stl:kbc:c']);
-      await rejectsWith(store.putMany([statementLine('d'), { _id: 'move:BNK1:1', _deleted: true }]), LedgerError, 'LEDGER_POSTED_IMMUTABLE');
-      assert.equal(await store.get('stl:kbc:d'), undefined, 'nothing of the refused batch is written');
+      assert.deepEqual(
+        (await store.allOfType('statement_line')).map((d) => d._id),
+        ['stl:kbc:b', 'stl:kbc:c'],
+      );
+      await rejectsWith(
+        store.putMany([statementLine('d'), { _id: 'move:BNK1:1', _deleted: true }]),
+        LedgerError,
+        'LEDGER_POSTED_IMMUTABLE',
+      );
+      assert.equal(
+        await store.get('stl:kbc:d'),
+        undefined,
+        'nothing of the refused batch is written',
+      );
     });
 
     it('refuses the same id twice in one batch', async () => {
-      await rejectsWith(store.putMany([account('1010'), account('1010')]), LedgerError, 'LEDGER_INVALID_DOC');
+      await rejectsWith(
+        store.putMany([account('1010'), account('1010')]),
+        LedgerError,
+        'LEDGER_INVALID_DOC',
+      );
       assert.equal(await store.get('account:1010'), undefined);
     });
 
@@ -233,8 +302,16 @@ describe('books store (LevelDB)', function () {
 
     it('refuses to edit or delete a posted move, and keeps it as it was', async () => {
       const posted = await store.put(move('1', 'posted'));
-      await rejectsWith(store.put({ ...posted, ref: 'edited' }), LedgerError, 'LEDGER_POSTED_IMMUTABLE');
-      const err = await rejectsWith(store.remove(posted._id), LedgerError, 'LEDGER_POSTED_IMMUTABLE');
+      await rejectsWith(
+        store.put({ ...posted, ref: 'edited' }),
+        LedgerError,
+        'LEDGER_POSTED_IMMUTABLE',
+      );
+      const err = await rejectsWith(
+        store.remove(posted._id),
+        LedgerError,
+        'LEDGER_POSTED_IMMUTABLE',
+      );
       assert.equal(err.details.doc_id, posted._id);
       assert.deepEqual(await store.get(posted._id), posted);
     });
@@ -263,7 +340,10 @@ describe('books store (LevelDB)', function () {
 
     it('given an override with a reason, then the edit and the delete pass and each is logged as ledger.override', async () => {
       const posted = await store.put(move('1', 'posted'));
-      const edited = await store.put({ ...posted, ref: 'fixed by admin' }, { override: { reason: 'conflict #7 resolved by admin' } });
+      const edited = await store.put(
+        { ...posted, ref: 'fixed by admin' },
+        { override: { reason: 'conflict #7 resolved by admin' } },
+      );
       assert.equal(edited.ref, 'fixed by admin');
       await store.remove(posted._id, { override: { reason: 'duplicate import' } });
       const events = logs.entries.filter((e) => e.event === 'ledger.override');
@@ -284,21 +364,48 @@ describe('books store (LevelDB)', function () {
 
   describe('listing', () => {
     it('allOfType returns only that type, in id order, statement lines by their stl: prefix', async () => {
-      await store.putMany([account('2000'), account('1010'), statementLine('b'), statementLine('a'), move('1', 'draft')]);
-      assert.deepEqual((await store.allOfType('account')).map((d) => d._id), ['account:1010', 'account:2000']);
-      assert.deepEqual((await store.allOfType('statement_line')).map((d) => d._id), ['stl:kbc:a', 'stl:kbc:b']);
+      await store.putMany([
+        account('2000'),
+        account('1010'),
+        statementLine('b'),
+        statementLine('a'),
+        move('1', 'draft'),
+      ]);
+      assert.deepEqual(
+        (await store.allOfType('account')).map((d) => d._id),
+        ['account:1010', 'account:2000'],
+      );
+      assert.deepEqual(
+        (await store.allOfType('statement_line')).map((d) => d._id),
+        ['stl:kbc:a', 'stl:kbc:b'],
+      );
       assert.deepEqual(await store.allOfType('partner'), []);
     });
 
     it('countByType counts every type, deleted documents excluded', async () => {
-      await store.putMany([account('2000'), account('1010'), statementLine('a'), move('1', 'draft')]);
+      await store.putMany([
+        account('2000'),
+        account('1010'),
+        statementLine('a'),
+        move('1', 'draft'),
+      ]);
       await store.remove('account:2000');
       const counts = await store.countByType();
       assert.equal(counts.account, 1);
       assert.equal(counts.statement_line, 1);
       assert.equal(counts.move, 1);
       assert.equal(counts.bank_connection, 0);
-      assert.deepEqual(Object.keys(counts).sort(), ['account', 'audit', 'bank_connection', 'invoice', 'journal', 'move', 'partner', 'payment', 'statement_line']);
+      assert.deepEqual(Object.keys(counts).sort(), [
+        'account',
+        'audit',
+        'bank_connection',
+        'invoice',
+        'journal',
+        'move',
+        'partner',
+        'payment',
+        'statement_line',
+      ]);
     });
   });
 
@@ -323,7 +430,9 @@ describe('books store (LevelDB)', function () {
       assert.match(err.message, /already open in this process/);
       const link = path.join(tmp, 'books-link');
       fs.symlinkSync(dir, link);
-      const viaLink = BooksStore.open(path.join(link, '.'), { logger: winston.createLogger({ silent: true }) });
+      const viaLink = BooksStore.open(path.join(link, '.'), {
+        logger: winston.createLogger({ silent: true }),
+      });
       await rejectsWith(viaLink, StoreLockedError, 'STORE_LOCKED');
       await store.put(account('1010'));
       assert.ok(await store.get('account:1010'), 'the first handle still works');
@@ -339,7 +448,10 @@ describe('books store (LevelDB)', function () {
       assert.equal(report.opened, false);
       assert.equal(report.error?.name, 'StoreLockedError');
       assert.equal(report.error?.code, 'STORE_LOCKED');
-      assert.equal(report.error?.message, `another booksync process is using ${path.resolve(dir)} (LevelDB lock held); stop it or choose another state directory`);
+      assert.equal(
+        report.error?.message,
+        `another booksync process is using ${path.resolve(dir)} (LevelDB lock held); stop it or choose another state directory`,
+      );
       assert.doesNotMatch(report.error?.message ?? '', /IO error|Resource temporarily unavailable/);
     });
 
@@ -350,7 +462,10 @@ describe('books store (LevelDB)', function () {
         assert.deepEqual(await child.report, { opened: true });
         const err = await rejectsWith(open(), StoreLockedError, 'STORE_LOCKED');
         assert.match(err.message, /another booksync process is using/);
-        assert.ok(err.cause instanceof Error && /lock/i.test(err.cause.message), 'the LevelDB error is the cause');
+        assert.ok(
+          err.cause instanceof Error && /lock/i.test(err.cause.message),
+          'the LevelDB error is the cause',
+        );
       } finally {
         await child.close();
       }
@@ -361,7 +476,11 @@ describe('books store (LevelDB)', function () {
     it('given a path that is a file, when opened, then STORE_OPEN names the path', async () => {
       const file = path.join(tmp, 'not-a-folder');
       fs.writeFileSync(file, 'x');
-      const err = await rejectsWith(BooksStore.open(file, { logger: winston.createLogger({ silent: true }) }), StoreError, 'STORE_OPEN');
+      const err = await rejectsWith(
+        BooksStore.open(file, { logger: winston.createLogger({ silent: true }) }),
+        StoreError,
+        'STORE_OPEN',
+      );
       assert.ok(err.message.includes(file), err.message);
     });
 

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
-import { cloudFactories, cloudPerTest, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
+import {
+  cloudFactories,
+  cloudPerTest,
+  type CloudAdmin,
+  type CloudFactory,
+} from '../helpers/cloud-admin';
 import { Site } from '../helpers/cloud-server';
 import type { SyncTypeOptions } from '../../src/sync';
 
@@ -21,7 +26,10 @@ export function attachmentSuite(name: string, factory: CloudFactory): void {
     let db: string;
     beforeEach(() => ({ admin, db } = cloud));
 
-    async function site(partnerRule: SyncTypeOptions = { direction: 'both' }, extra: Parameters<typeof Site.open>[1] = {}): Promise<Site> {
+    async function site(
+      partnerRule: SyncTypeOptions = { direction: 'both' },
+      extra: Parameters<typeof Site.open>[1] = {},
+    ): Promise<Site> {
       const s = await Site.open(admin.siteUrl(db), { types: { partner: partnerRule }, ...extra });
       sites.push(s);
       return s;
@@ -57,7 +65,10 @@ export function attachmentSuite(name: string, factory: CloudFactory): void {
       const cloud = (await admin.doc(db, 'partner:acme')) as Doc;
       await admin.put(db, { ...cloud, name: 'ACME renamed in the cloud' });
       await a.engine.syncOnce();
-      assert.equal(((await a.books.get('partner:acme')) as unknown as Doc).name, 'ACME renamed in the cloud');
+      assert.equal(
+        ((await a.books.get('partner:acme')) as unknown as Doc).name,
+        'ACME renamed in the cloud',
+      );
       assert.deepEqual(await localAttachment(a, 'partner:acme', 'receipt.pdf'), RECEIPT);
     });
 
@@ -66,7 +77,12 @@ export function attachmentSuite(name: string, factory: CloudFactory): void {
       await a.books.put(partner('partner:acme') as never);
       await a.engine.syncOnce();
       const cloud = (await admin.doc(db, 'partner:acme')) as Doc;
-      await admin.put(db, { ...cloud, _attachments: { 'invoice.pdf': { content_type: 'application/pdf', data: RECEIPT.toString('base64') } } });
+      await admin.put(db, {
+        ...cloud,
+        _attachments: {
+          'invoice.pdf': { content_type: 'application/pdf', data: RECEIPT.toString('base64') },
+        },
+      });
       await a.engine.syncOnce();
       assert.deepEqual(await localAttachment(a, 'partner:acme', 'invoice.pdf'), RECEIPT);
     });

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
-import { cloudFactories, cloudPerTest, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
+import {
+  cloudFactories,
+  cloudPerTest,
+  type CloudAdmin,
+  type CloudFactory,
+} from '../helpers/cloud-admin';
 import { Site, until } from '../helpers/cloud-server';
 import type { RewalkProgress } from '../../src/sync';
 
@@ -10,15 +15,26 @@ const types = {
 };
 
 function partners(n: number, prefix = 'p'): Doc[] {
-  return Array.from({ length: n }, (_, i) => ({ _id: `partner:${prefix}${String(i).padStart(4, '0')}`, type: 'partner', name: `Partner ${prefix}${i}`, bank_accounts: [] }));
+  return Array.from({ length: n }, (_, i) => ({
+    _id: `partner:${prefix}${String(i).padStart(4, '0')}`,
+    type: 'partner',
+    name: `Partner ${prefix}${i}`,
+    bank_accounts: [],
+  }));
 }
 
 async function partnerNames(site: Site): Promise<Map<string, unknown>> {
-  return new Map((await site.books.allOfType('partner')).map((d) => [d._id, (d as unknown as Doc).name]));
+  return new Map(
+    (await site.books.allOfType('partner')).map((d) => [d._id, (d as unknown as Doc).name]),
+  );
 }
 
 async function cloudNames(admin: CloudAdmin, db: string): Promise<Map<string, unknown>> {
-  return new Map((await admin.allDocs(db)).filter((d) => d.type === 'partner').map((d) => [String(d._id), d.name]));
+  return new Map(
+    (await admin.allDocs(db))
+      .filter((d) => d.type === 'partner')
+      .map((d) => [String(d._id), d.name]),
+  );
 }
 
 /** The identity cases, against any cloud the factory gives (express-pouchdb by default). */
@@ -38,12 +54,27 @@ export function identitySuite(name: string, factory: CloudFactory): void {
     }
 
     it('given a cloud database deleted under a running live daemon, when the cloud answers 404, then it is refilled with no restart and no local document is lost', async () => {
-      const a = await site({ mode: 'live', longpollMs: 500, cloud: { url: admin.siteUrl(db), requestTimeoutMs: 1500 } });
+      const a = await site({
+        mode: 'live',
+        longpollMs: 500,
+        cloud: { url: admin.siteUrl(db), requestTimeoutMs: 1500 },
+      });
       await a.books.putMany(partners(40) as never);
       await a.engine.start();
-      await until(async () => (await cloudNames(admin, db).catch(() => new Map())).size === 40, [a.engine], 20_000, () => 'first push');
+      await until(
+        async () => (await cloudNames(admin, db).catch(() => new Map())).size === 40,
+        [a.engine],
+        20_000,
+        () => 'first push',
+      );
       await admin.deleteDb(db);
-      await until(async () => (await cloudNames(admin, db).catch(() => new Map())).size === 40, [a.engine], 30_000, async () => `refill (cloud has ${(await cloudNames(admin, db).catch(() => new Map())).size}) ${a.memory.lines.map((l) => String(l.message)).join(' / ')}`);
+      await until(
+        async () => (await cloudNames(admin, db).catch(() => new Map())).size === 40,
+        [a.engine],
+        30_000,
+        async () =>
+          `refill (cloud has ${(await cloudNames(admin, db).catch(() => new Map())).size}) ${a.memory.lines.map((l) => String(l.message)).join(' / ')}`,
+      );
       assert.equal((await partnerNames(a)).size, 40, 'no local document lost');
       const resets = a.memory.events('sync.reset');
       assert.ok(resets.length > 0, 'sync.reset logged');
@@ -64,7 +95,10 @@ export function identitySuite(name: string, factory: CloudFactory): void {
       const local = (await a.books.get('partner:p0000')) as unknown as Doc;
       assert.ok(local, 'the books still hold the document');
       assert.equal(local.name, 'edited after the cloud was emptied');
-      assert.equal((await admin.doc(db, 'partner:p0000'))?.name, 'edited after the cloud was emptied');
+      assert.equal(
+        (await admin.doc(db, 'partner:p0000'))?.name,
+        'edited after the cloud was emptied',
+      );
       assert.equal((await cloudNames(admin, db)).size, 3, 'the unedited ones come back too');
     });
 
@@ -84,11 +118,19 @@ export function identitySuite(name: string, factory: CloudFactory): void {
       await a.restartWith({});
       await a.engine.syncOnce();
       const books = await partnerNames(a);
-      assert.equal(books.get('partner:p0001'), 'edited after the backup', 'the books keep the later edit');
+      assert.equal(
+        books.get('partner:p0001'),
+        'edited after the backup',
+        'the books keep the later edit',
+      );
       assert.equal(books.has('partner:new0000'), true);
       assert.equal(books.has('partner:p0002'), false, 'the later deletion stands');
       const cloud = await cloudNames(admin, db);
-      assert.equal(cloud.get('partner:p0001'), 'edited after the backup', 'the older cloud copy is overwritten');
+      assert.equal(
+        cloud.get('partner:p0001'),
+        'edited after the backup',
+        'the older cloud copy is overwritten',
+      );
       assert.equal(cloud.has('partner:new0000'), true);
       assert.equal(cloud.has('partner:p0002'), false, 'the deletion is pushed again');
       assert.equal(cloud.size, 10);
@@ -103,7 +145,10 @@ export function identitySuite(name: string, factory: CloudFactory): void {
       const other = `${db}other`;
       await admin.deleteDb(other);
       const seen: RewalkProgress[] = [];
-      await a.restartWith({ cloud: { url: admin.siteUrl(other), requestTimeoutMs: 5000 }, batchSize: 10 });
+      await a.restartWith({
+        cloud: { url: admin.siteUrl(other), requestTimeoutMs: 5000 },
+        batchSize: 10,
+      });
       a.engine.status$.subscribe((s) => {
         if (s.rewalk) seen.push(s.rewalk);
       });

@@ -7,7 +7,13 @@ import { openSync, type SyncRuntime } from '../../src/sync';
 import { CloudServer, memoryLogger } from '../helpers/cloud-server';
 
 function partner(i: number, name = `Partner ${i}`): PartnerDoc {
-  return { _id: `partner:${String(i).padStart(4, '0')}`, type: 'partner', name, email: `p${i}@example.com`, bank_accounts: [] };
+  return {
+    _id: `partner:${String(i).padStart(4, '0')}`,
+    type: 'partner',
+    name,
+    email: `p${i}@example.com`,
+    bank_accounts: [],
+  };
 }
 
 /**
@@ -79,19 +85,35 @@ describe('sync push reads the books through their LevelDB changes reader (compon
   it('given 400 partners, 80 edited twice and 40 deleted, when pushing in pages of 37, then the cloud holds exactly the live books, each document read once', async () => {
     const all = Array.from({ length: 400 }, (_, i) => partner(i));
     for (let i = 0; i < all.length; i += 100) await books.putMany(all.slice(i, i + 100));
-    for (const round of [1, 2]) await books.putMany(all.slice(100, 180).map((d) => ({ ...d, name: `Edited ${round} ${d._id}` })));
+    for (const round of [1, 2])
+      await books.putMany(
+        all.slice(100, 180).map((d) => ({ ...d, name: `Edited ${round} ${d._id}` })),
+      );
     for (const d of all.slice(300, 340)) await books.remove(d._id);
     const { engine } = await open('once');
 
     const report = await engine.syncOnce(['push']);
 
-    const live = new Map((await books.allOfType<PartnerDoc>('partner')).map((d) => [d._id, d.name]));
+    const live = new Map(
+      (await books.allOfType<PartnerDoc>('partner')).map((d) => [d._id, d.name]),
+    );
     assert.equal(live.size, 360);
-    assert.ok(pages.length >= Math.ceil(520 / 37), `the reader served the push (${pages.length} pages)`);
-    assert.deepEqual(new Set(idsRead()), new Set(all.map((d) => d._id)), 'every document was read, deleted ones too');
+    assert.ok(
+      pages.length >= Math.ceil(520 / 37),
+      `the reader served the push (${pages.length} pages)`,
+    );
+    assert.deepEqual(
+      new Set(idsRead()),
+      new Set(all.map((d) => d._id)),
+      'every document was read, deleted ones too',
+    );
     assert.equal(report.push.docs, 360);
     assert.deepEqual(await cloudPartners('once'), live);
-    assert.equal(pages[pages.length - 1].lastSeq, (await books.db.info()).update_seq, 'the checkpoint reaches the end of the books');
+    assert.equal(
+      pages[pages.length - 1].lastSeq,
+      (await books.db.info()).update_seq,
+      'the checkpoint reaches the end of the books',
+    );
   });
 
   it('given a pushed state, when documents change and are pushed again, then only the changed ones are read and the cloud follows', async () => {
@@ -107,7 +129,9 @@ describe('sync push reads the books through their LevelDB changes reader (compon
 
     assert.deepEqual(new Set(idsRead(before)), new Set(all.slice(0, 60).map((d) => d._id)));
     assert.equal(report.push.docs, 60);
-    const live = new Map((await books.allOfType<PartnerDoc>('partner')).map((d) => [d._id, d.name]));
+    const live = new Map(
+      (await books.allOfType<PartnerDoc>('partner')).map((d) => [d._id, d.name]),
+    );
     assert.deepEqual(await cloudPartners('again'), live);
   });
 });

@@ -1,12 +1,23 @@
 import assert from 'node:assert/strict';
-import { cloudFactories, cloudPerTest, type CloudAdmin, type CloudFactory } from '../helpers/cloud-admin';
+import {
+  cloudFactories,
+  cloudPerTest,
+  type CloudAdmin,
+  type CloudFactory,
+} from '../helpers/cloud-admin';
 import { Site } from '../helpers/cloud-server';
 import type { SyncTypeOptions } from '../../src/sync';
 
 type Doc = Record<string, unknown> & { _id: string };
 
 function partners(n: number, prefix = 'p', extra: Record<string, unknown> = {}): Doc[] {
-  return Array.from({ length: n }, (_, i) => ({ _id: `partner:${prefix}${String(i).padStart(4, '0')}`, type: 'partner', name: `Partner ${prefix}${i}`, bank_accounts: [], ...extra }));
+  return Array.from({ length: n }, (_, i) => ({
+    _id: `partner:${prefix}${String(i).padStart(4, '0')}`,
+    type: 'partner',
+    name: `Partner ${prefix}${i}`,
+    bank_accounts: [],
+    ...extra,
+  }));
 }
 
 function rules(partner: SyncTypeOptions): { types: Record<string, SyncTypeOptions> } {
@@ -30,7 +41,11 @@ export function rulesSuite(name: string, factory: CloudFactory): void {
     }
 
     async function cloudPartners(): Promise<Map<string, Doc>> {
-      return new Map((await admin.allDocs(db)).filter((d) => d.type === 'partner').map((d) => [String(d._id), d as Doc]));
+      return new Map(
+        (await admin.allDocs(db))
+          .filter((d) => d.type === 'partner')
+          .map((d) => [String(d._id), d as Doc]),
+      );
     }
 
     it('given a type with direction none and existing documents, when its rule becomes both, then every existing document reaches the cloud and the change is logged', async () => {
@@ -43,7 +58,10 @@ export function rulesSuite(name: string, factory: CloudFactory): void {
       assert.equal((await cloudPartners()).size, 12);
       const changed = a.memory.events('sync.rules_changed');
       assert.equal(changed.length, 1);
-      assert.match(String((changed[0].types as Record<string, string>).partner), /existing documents are pushed/);
+      assert.match(
+        String((changed[0].types as Record<string, string>).partner),
+        /existing documents are pushed/,
+      );
       assert.equal(a.memory.events('sync.reset')[0].level, 'warn');
     });
 
@@ -55,12 +73,22 @@ export function rulesSuite(name: string, factory: CloudFactory): void {
       await admin.put(db, { ...p0, name: 'edited in the cloud' });
       await admin.put(db, { ...partners(1, 'cloud')[0] });
       await a.engine.syncOnce();
-      assert.equal(((await a.books.get('partner:p0000')) as unknown as Doc).name, 'Partner p0', 'push-only: nothing comes down');
+      assert.equal(
+        ((await a.books.get('partner:p0000')) as unknown as Doc).name,
+        'Partner p0',
+        'push-only: nothing comes down',
+      );
       await a.restartWith(rules({ direction: 'both' }));
       await a.engine.syncOnce();
-      assert.equal(((await a.books.get('partner:p0000')) as unknown as Doc).name, 'edited in the cloud');
+      assert.equal(
+        ((await a.books.get('partner:p0000')) as unknown as Doc).name,
+        'edited in the cloud',
+      );
       assert.ok(await a.books.get('partner:cloud0000'), 'a cloud-only document is pulled');
-      assert.match(String((a.memory.events('sync.rules_changed')[0].types as Record<string, string>).partner), /cloud documents are pulled/);
+      assert.match(
+        String((a.memory.events('sync.rules_changed')[0].types as Record<string, string>).partner),
+        /cloud documents are pulled/,
+      );
     });
 
     it('given a field newly excluded from push, when the rules change, then the cloud copies keep it, it is reported, a later edit keeps it, and strip-excluded removes it on request', async () => {
@@ -69,7 +97,9 @@ export function rulesSuite(name: string, factory: CloudFactory): void {
       await a.engine.syncOnce();
       await a.restartWith(rules({ direction: 'both', exclude: { push: ['internal_notes'] } }));
       await a.engine.syncOnce();
-      assert.deepEqual(a.engine.status().excluded_in_cloud, { partner: { fields: ['internal_notes'], docs: 4 } });
+      assert.deepEqual(a.engine.status().excluded_in_cloud, {
+        partner: { fields: ['internal_notes'], docs: 4 },
+      });
       const reported = a.memory.events('sync.excluded_in_cloud');
       assert.equal(reported[0].docs, 4);
       const p0 = (await a.books.get('partner:p0000')) as unknown as Doc;
@@ -77,15 +107,28 @@ export function rulesSuite(name: string, factory: CloudFactory): void {
       await a.engine.syncOnce();
       const cloud = await cloudPartners();
       assert.equal(cloud.get('partner:p0000')?.name, 'renamed');
-      assert.equal(cloud.get('partner:p0000')?.internal_notes, 'note', 'nothing erased, and the new value does not cross');
+      assert.equal(
+        cloud.get('partner:p0000')?.internal_notes,
+        'note',
+        'nothing erased, and the new value does not cross',
+      );
       await a.restartWith({});
       await a.engine.syncOnce();
-      assert.equal(a.engine.status().excluded_in_cloud?.partner.docs, 4, 'still reported after a restart');
+      assert.equal(
+        a.engine.status().excluded_in_cloud?.partner.docs,
+        4,
+        'still reported after a restart',
+      );
       const stripped = await a.engine.stripExcluded();
       assert.equal(stripped.docs, 4);
-      for (const doc of (await cloudPartners()).values()) assert.equal(doc.internal_notes, undefined);
+      for (const doc of (await cloudPartners()).values())
+        assert.equal(doc.internal_notes, undefined);
       assert.equal(a.engine.status().excluded_in_cloud, null);
-      assert.equal(((await a.books.get('partner:p0000')) as unknown as Doc).internal_notes, 'changed locally', 'the books keep theirs');
+      assert.equal(
+        ((await a.books.get('partner:p0000')) as unknown as Doc).internal_notes,
+        'changed locally',
+        'the books keep theirs',
+      );
       await a.engine.syncOnce();
       assert.equal(((await a.books.get('partner:p0001')) as unknown as Doc).internal_notes, 'note');
     });
@@ -121,7 +164,10 @@ export function rulesSuite(name: string, factory: CloudFactory): void {
       await a.engine.syncOnce();
       assert.equal((await cloudPartners()).size, 3, 'a pull-only type pushes no deletion');
       assert.equal((await a.books.allOfType('partner')).length, 2);
-      assert.match(String((a.memory.events('sync.rules_changed')[0].types as Record<string, string>).partner), /nothing is deleted/);
+      assert.match(
+        String((a.memory.events('sync.rules_changed')[0].types as Record<string, string>).partner),
+        /nothing is deleted/,
+      );
     });
   });
 }

@@ -58,15 +58,25 @@ export class HttpCloudAdmin implements CloudAdmin {
     return `${this.siteOrigin}/${db}`;
   }
 
-  private async call(method: string, path: string, body?: unknown, ok: number[] = []): Promise<{ status: number; body: unknown }> {
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    ok: number[] = [],
+  ): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${this.origin}/${path}`, {
       method,
-      headers: { ...this.headers, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        ...this.headers,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
     const parsed = text ? (JSON.parse(text) as unknown) : null;
-    if (!res.ok && !ok.includes(res.status)) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
+    if (!res.ok && !ok.includes(res.status))
+      throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
     return { status: res.status, body: parsed };
   }
 
@@ -82,7 +92,10 @@ export class HttpCloudAdmin implements CloudAdmin {
     const all = (await this.call('GET', `${db}/_all_docs`)).body as { rows: Array<{ id: string }> };
     const docs: Array<Record<string, unknown>> = [];
     for (const row of all.rows) {
-      docs.push((await this.call('GET', `${db}/${encodeURIComponent(row.id)}?revs=true&attachments=true`)).body as Record<string, unknown>);
+      docs.push(
+        (await this.call('GET', `${db}/${encodeURIComponent(row.id)}?revs=true&attachments=true`))
+          .body as Record<string, unknown>,
+      );
     }
     const localDocs: Array<Record<string, unknown>> = [];
     for (const id of locals) {
@@ -95,7 +108,8 @@ export class HttpCloudAdmin implements CloudAdmin {
   async restore(db: string, dump: CloudDump): Promise<void> {
     await this.deleteDb(db);
     await this.createDb(db);
-    if (dump.docs.length > 0) await this.call('POST', `${db}/_bulk_docs`, { new_edits: false, docs: dump.docs });
+    if (dump.docs.length > 0)
+      await this.call('POST', `${db}/_bulk_docs`, { new_edits: false, docs: dump.docs });
     for (const local of dump.locals) {
       const { _rev: _dropped, ...body } = local;
       await this.call('PUT', `${db}/${String(local._id)}`, body);
@@ -103,7 +117,9 @@ export class HttpCloudAdmin implements CloudAdmin {
   }
 
   async allDocs(db: string): Promise<Array<Record<string, unknown>>> {
-    const body = (await this.call('GET', `${db}/_all_docs?include_docs=true`)).body as { rows: Array<{ doc: Record<string, unknown> }> };
+    const body = (await this.call('GET', `${db}/_all_docs?include_docs=true`)).body as {
+      rows: Array<{ doc: Record<string, unknown> }>;
+    };
     return body.rows.map((r) => r.doc);
   }
 
@@ -118,7 +134,10 @@ export class HttpCloudAdmin implements CloudAdmin {
   }
 
   async attachment(db: string, id: string, name: string): Promise<Buffer | null> {
-    const res = await fetch(`${this.origin}/${db}/${encodeURIComponent(id)}/${encodeURIComponent(name)}`, { headers: this.headers });
+    const res = await fetch(
+      `${this.origin}/${db}/${encodeURIComponent(id)}/${encodeURIComponent(name)}`,
+      { headers: this.headers },
+    );
     return res.status === 404 ? null : Buffer.from(await res.arrayBuffer());
   }
 
@@ -143,7 +162,14 @@ function couchCloud(nodes: 1 | 3): CloudFactory {
     const { ports } = await sharedCouch(nodes);
     const origin = `http://127.0.0.1:${ports[0]}`;
     const siteOrigin = `http://${COUCH_ADMIN.username}:${COUCH_ADMIN.password}@127.0.0.1:${ports[0]}`;
-    return { admin: new HttpCloudAdmin(origin, { authorization: couchAuthHeader() }, async () => undefined, siteOrigin) };
+    return {
+      admin: new HttpCloudAdmin(
+        origin,
+        { authorization: couchAuthHeader() },
+        async () => undefined,
+        siteOrigin,
+      ),
+    };
   };
 }
 
@@ -158,7 +184,10 @@ export function cloudFactories(): Array<[string, CloudFactory]> {
  * Per test: a fresh database on the factory's cloud (deleted first: a real server keeps databases
  * between runs), and the sites a test opens, destroyed after it.
  */
-export function cloudPerTest(factory: CloudFactory, prefix: string): { admin: CloudAdmin; db: string; sites: Site[] } {
+export function cloudPerTest(
+  factory: CloudFactory,
+  prefix: string,
+): { admin: CloudAdmin; db: string; sites: Site[] } {
   const ctx = { admin: undefined as unknown as CloudAdmin, db: '', sites: [] as Site[] };
   let n = 0;
   before(async () => {

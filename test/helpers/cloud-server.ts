@@ -12,7 +12,10 @@ import { merge, firstValueFrom } from 'rxjs';
 import { openSync, type SyncEngine, type SyncRuntime, type SyncSetup } from '../../src/sync';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const expressPouchdb = require('express-pouchdb') as (p: PouchDB.Static, opts: Record<string, unknown>) => express.Express;
+const expressPouchdb = require('express-pouchdb') as (
+  p: PouchDB.Static,
+  opts: Record<string, unknown>,
+) => express.Express;
 
 /**
  * A CouchDB-protocol server (express-pouchdb over LevelDB in a temp folder) on 127.0.0.1, port 0,
@@ -28,7 +31,9 @@ export class CloudServer {
 
   private constructor(dir: string) {
     this.dir = dir;
-    this.Pouch = PouchDB.defaults({ prefix: dir + "/" } as PouchDB.Configuration.DatabaseConfiguration) as unknown as PouchDB.Static;
+    this.Pouch = PouchDB.defaults({
+      prefix: dir + '/',
+    } as PouchDB.Configuration.DatabaseConfiguration) as unknown as PouchDB.Static;
   }
 
   static async start(): Promise<CloudServer> {
@@ -47,7 +52,14 @@ export class CloudServer {
 
   async start(): Promise<void> {
     // One app for the server's life: express-pouchdb keeps its database registry in memory.
-    this.app ??= express().use('/', expressPouchdb(this.Pouch, { mode: 'minimumForPouchDB', inMemoryConfig: true, logPath: path.join(this.dir, 'log.txt') }));
+    this.app ??= express().use(
+      '/',
+      expressPouchdb(this.Pouch, {
+        mode: 'minimumForPouchDB',
+        inMemoryConfig: true,
+        logPath: path.join(this.dir, 'log.txt'),
+      }),
+    );
     const app = this.app;
     this.server = await new Promise<Server>((resolve, reject) => {
       const srv = app.listen(this.port, '127.0.0.1', () => resolve(srv));
@@ -90,7 +102,6 @@ export class CloudServer {
 
 // ---- a booksync site: its own books, bookkeeping and engine ------------------------------------
 
-
 /** Log lines kept in memory, for assertions on events. */
 export class MemoryTransport extends Transport {
   readonly lines: Array<Record<string, unknown>> = [];
@@ -131,7 +142,11 @@ export class Site {
       backoffBaseMs: 20,
       backoffMaxMs: 50,
       ...options,
-      cloud: { requestTimeoutMs: 5000, ...(options.cloud ?? {}), url: options.cloud?.url ?? cloudUrl },
+      cloud: {
+        requestTimeoutMs: 5000,
+        ...(options.cloud ?? {}),
+        url: options.cloud?.url ?? cloudUrl,
+      },
       books,
       bookkeepingDir: path.join(home, 'sync'),
       logger,
@@ -153,7 +168,11 @@ export class Site {
   /** A restart with changed options (rules, cloud URL): what a config reload does to the engine. */
   async restartWith(patch: SiteOptions): Promise<void> {
     await this.runtime.close();
-    this.setup = { ...this.setup, ...patch, cloud: { ...this.setup.cloud, ...(patch.cloud ?? {}) } };
+    this.setup = {
+      ...this.setup,
+      ...patch,
+      cloud: { ...this.setup.cloud, ...(patch.cloud ?? {}) },
+    };
     this.runtime = await openSync(this.setup);
   }
 
@@ -172,7 +191,12 @@ export class Site {
  * Waits until `check()` holds, re-checking after every engine cycle (subscribed before each check,
  * so no cycle is missed). Bounded: throws `what` after `ms`.
  */
-export async function until(check: () => Promise<boolean>, engines: SyncEngine[], ms: number, what: () => Promise<string> | string = () => 'condition'): Promise<void> {
+export async function until(
+  check: () => Promise<boolean>,
+  engines: SyncEngine[],
+  ms: number,
+  what: () => Promise<string> | string = () => 'condition',
+): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     const next = firstValueFrom(merge(...engines.map((e) => e.cycle$))).catch(() => undefined);

@@ -37,16 +37,22 @@ export function couchScript(): { script: string } | { missing: string } {
   const fromEnv = process.env.BOOKSYNC_TEST_COUCHDB;
   if (fromEnv) {
     const script = path.join(fromEnv, 'couchdb-test.sh');
-    located = existsSync(script) ? { script } : { missing: `BOOKSYNC_TEST_COUCHDB=${fromEnv} has no couchdb-test.sh` };
+    located = existsSync(script)
+      ? { script }
+      : { missing: `BOOKSYNC_TEST_COUCHDB=${fromEnv} has no couchdb-test.sh` };
     return located;
   }
   const cached = findScript(CACHE);
   if (cached) return (located = { script: cached });
   const shared = path.resolve(ROOT, '..', 'shared', 'couchdb');
-  const archive = existsSync(shared) ? readdirSync(shared).find((f) => /^couchdb-3\.[\d.]+-.*\.tar\.gz$/.test(f)) : undefined;
+  const archive = existsSync(shared)
+    ? readdirSync(shared).find((f) => /^couchdb-3\.[\d.]+-.*\.tar\.gz$/.test(f))
+    : undefined;
   if (!archive) return (located = { missing: `no CouchDB archive at ${shared}` });
   mkdirSync(CACHE, { recursive: true });
-  const tar = spawnSync('tar', ['xzf', path.join(shared, archive), '-C', CACHE], { encoding: 'utf8' });
+  const tar = spawnSync('tar', ['xzf', path.join(shared, archive), '-C', CACHE], {
+    encoding: 'utf8',
+  });
   if (tar.status !== 0) throw new Error(`unpacking ${archive}: ${tar.stderr}`);
   const script = findScript(CACHE);
   if (!script) throw new Error(`${archive} has no couchdb-test.sh`);
@@ -96,10 +102,27 @@ async function startCouch(nodes: number): Promise<CouchNodes> {
   const ports = await freePorts(nodes);
   const res = spawnSync(
     where.script,
-    ['start', '-d', data, '-n', String(nodes), '-p', ports.join(','), '-u', COUCH_ADMIN.username, '-w', COUCH_ADMIN.password, '-l', 'warning'],
+    [
+      'start',
+      '-d',
+      data,
+      '-n',
+      String(nodes),
+      '-p',
+      ports.join(','),
+      '-u',
+      COUCH_ADMIN.username,
+      '-w',
+      COUCH_ADMIN.password,
+      '-l',
+      'warning',
+    ],
     { encoding: 'utf8', timeout: 180_000 },
   );
-  if (res.status !== 0) throw new Error(`CouchDB ${nodes}-node start failed (exit ${res.status}): ${res.stderr || res.stdout}`);
+  if (res.status !== 0)
+    throw new Error(
+      `CouchDB ${nodes}-node start failed (exit ${res.status}): ${res.stderr || res.stdout}`,
+    );
   return { origins: ports.map((p) => `http://127.0.0.1:${p}`), ports, dataDir: data };
 }
 
@@ -110,7 +133,9 @@ export function privateCouch(nodes: 1 | 3): Promise<CouchNodes> {
 
 /** SIGKILLs node `index` (0-based) of `nodes`: a node lost without a goodbye. */
 export function killNode(nodes: CouchNodes, index: number): void {
-  const pid = Number(readFileSync(path.join(nodes.dataDir, `node${index + 1}`, 'couchdb.pid'), 'utf8').trim());
+  const pid = Number(
+    readFileSync(path.join(nodes.dataDir, `node${index + 1}`, 'couchdb.pid'), 'utf8').trim(),
+  );
   process.kill(pid, 'SIGKILL');
 }
 
@@ -126,11 +151,15 @@ function stopAll(): void {
 /** Ports the kernel just handed out for port 0; closed again before CouchDB binds them. */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
@@ -139,5 +168,7 @@ async function freePorts(n: number): Promise<number[]> {
 
 /** Basic auth of the test admin, for plain `fetch` calls. */
 export function couchAuthHeader(): string {
-  return 'Basic ' + Buffer.from(`${COUCH_ADMIN.username}:${COUCH_ADMIN.password}`).toString('base64');
+  return (
+    'Basic ' + Buffer.from(`${COUCH_ADMIN.username}:${COUCH_ADMIN.password}`).toString('base64')
+  );
 }

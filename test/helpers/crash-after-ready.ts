@@ -12,7 +12,9 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
   if (armed && String(chunk).includes('"event":"daemon.ready"')) {
     armed = false;
     const fromEnv = process.env.TEST_SECRET_ENV ?? '';
-    const fromFile = process.env.TEST_SECRET_FILE ? fs.readFileSync(process.env.TEST_SECRET_FILE, 'utf8').trim() : '';
+    const fromFile = process.env.TEST_SECRET_FILE
+      ? fs.readFileSync(process.env.TEST_SECRET_FILE, 'utf8').trim()
+      : '';
     setImmediate(() => {
       throw new Error(`cloud refused password ${fromEnv} and token ${fromFile}`);
     });

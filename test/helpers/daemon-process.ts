@@ -11,12 +11,20 @@ export interface CliResult {
 }
 
 /** Runs `booksync ARGS` to completion. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (err as unknown as { code?: unknown }).code : 0;
-      resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 60_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (err as unknown as { code?: unknown }).code : 0;
+        resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -38,17 +46,26 @@ export class DaemonProcess {
   rawStdout = '';
   rawStderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private waiters: Array<{ match: (l: LogLine) => boolean; from: number; resolve: (l: LogLine) => void }> = [];
+  private waiters: Array<{
+    match: (l: LogLine) => boolean;
+    from: number;
+    resolve: (l: LogLine) => void;
+  }> = [];
   private readonly child: ChildProcess;
   private partial = '';
 
   constructor(args: string[], opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}) {
-    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], {
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout!.setEncoding('utf8');
     this.child.stderr!.setEncoding('utf8');
     this.child.stdout!.on('data', (chunk: string) => this.onStdout(chunk));
     this.child.stderr!.on('data', (chunk: string) => (this.rawStderr += chunk));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
   }
 
   get pid(): number {
@@ -92,7 +109,11 @@ export class DaemonProcess {
     return new Promise((resolve, reject) => {
       this.waiters.push({ match: fn, from, resolve });
       void this.exited.then(({ code, signal }) =>
-        reject(new Error(`daemon exited (code ${code}, signal ${signal}) before the expected log line; stderr: ${this.rawStderr}\nstdout: ${this.rawStdout.slice(-2000)}`)),
+        reject(
+          new Error(
+            `daemon exited (code ${code}, signal ${signal}) before the expected log line; stderr: ${this.rawStderr}\nstdout: ${this.rawStdout.slice(-2000)}`,
+          ),
+        ),
       );
     });
   }

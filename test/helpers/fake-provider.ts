@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import winston from 'winston';
 import Transport from 'winston-transport';
-import type { BankAccountStatement, BankProvider, BankTransaction, FetchContext, FetchResult } from '../../src/bank/provider';
+import type {
+  BankAccountStatement,
+  BankProvider,
+  BankTransaction,
+  FetchContext,
+  FetchResult,
+} from '../../src/bank/provider';
 import type { ConnectionSpec } from '../../src/bank/fetch-loop';
 import { BooksStore } from '../../src/ledger';
 import type { Logger } from '../../src/shared/logger';
@@ -13,14 +19,18 @@ import type { Logger } from '../../src/shared/logger';
  * to throw, `'hang'` (never answers, ignores its signal), or a function of the context. Every
  * call's context is recorded, so tests can assert the window asked for and that no call happened.
  */
-export type FakeStep = FetchResult | Error | 'hang' | ((ctx: FetchContext) => FetchResult | Promise<FetchResult>);
+export type FakeStep =
+  FetchResult | Error | 'hang' | ((ctx: FetchContext) => FetchResult | Promise<FetchResult>);
 
 export class FakeProvider implements BankProvider {
   readonly description = 'scripted fake provider for tests';
   readonly calls: FetchContext[] = [];
   private readonly steps: FakeStep[];
 
-  constructor(readonly id = 'fake', steps: FakeStep[] = []) {
+  constructor(
+    readonly id = 'fake',
+    steps: FakeStep[] = [],
+  ) {
     this.steps = [...steps];
   }
 
@@ -33,7 +43,8 @@ export class FakeProvider implements BankProvider {
   async fetch(ctx: FetchContext): Promise<FetchResult> {
     this.calls.push(ctx);
     const step = this.steps.shift();
-    if (step === undefined) throw new Error(`FakeProvider ${this.id}: no scripted step for call ${this.calls.length}`);
+    if (step === undefined)
+      throw new Error(`FakeProvider ${this.id}: no scripted step for call ${this.calls.length}`);
     if (step === 'hang') return new Promise<FetchResult>(() => undefined);
     if (step instanceof Error) throw step;
     if (typeof step === 'function') return step(ctx);
@@ -46,14 +57,28 @@ let txCounter = 0;
 /** A booked transaction with sensible defaults (EUR, 2024-03-10, −12.50). */
 export function tx(fields: Partial<BankTransaction> = {}): BankTransaction {
   txCounter += 1;
-  return { bookingDate: '2024-03-10', amount: -1250, currency: 'EUR', payee: `Payee ${txCounter}`, pending: false, ...fields };
+  return {
+    bookingDate: '2024-03-10',
+    amount: -1250,
+    currency: 'EUR',
+    payee: `Payee ${txCounter}`,
+    pending: false,
+    ...fields,
+  };
 }
 
-export function statement(accountId: string, transactions: BankTransaction[], extra: Partial<BankAccountStatement> = {}): BankAccountStatement {
+export function statement(
+  accountId: string,
+  transactions: BankTransaction[],
+  extra: Partial<BankAccountStatement> = {},
+): BankAccountStatement {
   return { accountId, currency: 'EUR', transactions, balances: [], ...extra };
 }
 
-export function result(statements: BankAccountStatement[], extra: Partial<FetchResult> = {}): FetchResult {
+export function result(
+  statements: BankAccountStatement[],
+  extra: Partial<FetchResult> = {},
+): FetchResult {
   return { statements, warnings: [], ...extra };
 }
 
@@ -77,7 +102,10 @@ class CaptureTransport extends Transport {
 
 export function captureLogger(): CapturedLog {
   const entries: Array<Record<string, unknown>> = [];
-  const logger = winston.createLogger({ level: 'debug', transports: [new CaptureTransport(entries)] });
+  const logger = winston.createLogger({
+    level: 'debug',
+    transports: [new CaptureTransport(entries)],
+  });
   return { logger, entries, events: (name) => entries.filter((e) => e.event === name) };
 }
 
@@ -88,9 +116,15 @@ export function tempDir(prefix = 'booksync-bank-'): { dir: string; cleanup(): vo
 }
 
 /** A fresh LevelDB books store in a temp folder; `close()` closes and removes it. */
-export async function tempStore(logger: Logger, clock?: () => Date): Promise<{ store: BooksStore; dir: string; close(): Promise<void> }> {
+export async function tempStore(
+  logger: Logger,
+  clock?: () => Date,
+): Promise<{ store: BooksStore; dir: string; close(): Promise<void> }> {
   const tmp = tempDir('booksync-books-');
-  const store = await BooksStore.open(path.join(tmp.dir, 'books'), { logger, ...(clock ? { clock } : {}) });
+  const store = await BooksStore.open(path.join(tmp.dir, 'books'), {
+    logger,
+    ...(clock ? { clock } : {}),
+  });
   return {
     store,
     dir: tmp.dir,
@@ -119,7 +153,11 @@ export function fakeSpec(stateDir: string, fields: Partial<ConnectionSpec> = {})
 }
 
 /** A settable clock. */
-export function fakeClock(start: string): { now: () => Date; set(iso: string): void; advance(ms: number): void } {
+export function fakeClock(start: string): {
+  now: () => Date;
+  set(iso: string): void;
+  advance(ms: number): void;
+} {
   let t = Date.parse(start);
   return {
     now: () => new Date(t),

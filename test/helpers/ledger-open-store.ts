@@ -11,7 +11,8 @@ import { BooksStore } from '../../src/ledger';
 async function main(): Promise<void> {
   const [dir, mode = 'try'] = process.argv.slice(2);
   const logger = winston.createLogger({ silent: true });
-  const send = (msg: unknown) => new Promise<void>((resolve) => process.send!(msg, () => resolve()));
+  const send = (msg: unknown) =>
+    new Promise<void>((resolve) => process.send!(msg, () => resolve()));
   let store: BooksStore;
   try {
     store = await BooksStore.open(dir, { logger });

@@ -28,10 +28,22 @@ export function basic(name: string, password: string): string {
 }
 
 export function account(code: string, over: Partial<AccountDoc> = {}): AccountDoc {
-  return { _id: `account:${code}`, type: 'account', code, name: `Account ${code}`, kind: 'asset', ...over };
+  return {
+    _id: `account:${code}`,
+    type: 'account',
+    code,
+    name: `Account ${code}`,
+    kind: 'asset',
+    ...over,
+  };
 }
 
-export function move(key: string, state: 'draft' | 'posted', debit = 1000, credit = debit): MoveDoc {
+export function move(
+  key: string,
+  state: 'draft' | 'posted',
+  debit = 1000,
+  credit = debit,
+): MoveDoc {
   return {
     _id: `move:BNK1:${key}`,
     type: 'move',
@@ -63,14 +75,24 @@ export function settings(over: Partial<LocalApiSettings> = {}): LocalApiSettings
  * Real books on LevelDB in a temporary directory and the API on 127.0.0.1:0. Failed logins
  * answer at once unless `options.delay` says otherwise.
  */
-export async function harness(over: Partial<LocalApiSettings> = {}, options: Partial<LocalApiOptions> = {}): Promise<Harness> {
+export async function harness(
+  over: Partial<LocalApiSettings> = {},
+  options: Partial<LocalApiOptions> = {},
+): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-local-api-'));
   const logs = new MemoryTransport();
   const logger = winston.createLogger({ level: 'debug', transports: [logs] });
   const clock = options.clock ?? (() => FROZEN);
   const store = await BooksStore.open(path.join(dir, 'books'), { logger, clock });
   const cfg = settings(over);
-  const api = new LocalApi({ store, settings: cfg, logger, clock, delay: async () => undefined, ...options });
+  const api = new LocalApi({
+    store,
+    settings: cfg,
+    logger,
+    clock,
+    delay: async () => undefined,
+    ...options,
+  });
   await api.start();
   return { dir, store, api, logs, logger, db: api.databaseUrl ?? '', config: cfg };
 }
@@ -91,7 +113,12 @@ export interface CallResult {
 /** fetch with the right credentials unless `auth` says otherwise; JSON in, JSON out. */
 export async function call(
   url: string,
-  init: { method?: string; body?: unknown; auth?: string | null; headers?: Record<string, string> } = {},
+  init: {
+    method?: string;
+    body?: unknown;
+    auth?: string | null;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<CallResult> {
   const headers: Record<string, string> = { Accept: 'application/json', ...(init.headers ?? {}) };
   const auth = init.auth === undefined ? BASIC : init.auth;
@@ -100,8 +127,17 @@ export async function call(
   const res = await fetch(url, {
     method: init.method ?? 'GET',
     headers,
-    body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+    body:
+      init.body === undefined
+        ? undefined
+        : typeof init.body === 'string'
+          ? init.body
+          : JSON.stringify(init.body),
   });
   const text = await res.text();
-  return { status: res.status, body: text === '' ? undefined : JSON.parse(text), headers: res.headers };
+  return {
+    status: res.status,
+    body: text === '' ? undefined : JSON.parse(text),
+    headers: res.headers,
+  };
 }

@@ -31,7 +31,11 @@ export class NotifyReceiver {
   readonly messages: NotifyMessage[] = [];
   readonly bound: Promise<void>;
   private readonly child: ChildProcess;
-  private waiters: Array<{ match: (m: NotifyMessage) => boolean; from: number; resolve: (m: NotifyMessage) => void }> = [];
+  private waiters: Array<{
+    match: (m: NotifyMessage) => boolean;
+    from: number;
+    resolve: (m: NotifyMessage) => void;
+  }> = [];
   private partial = '';
   private stderr = '';
 
@@ -41,7 +45,9 @@ export class NotifyReceiver {
     let onBound!: () => void;
     this.bound = new Promise((resolve, reject) => {
       onBound = resolve;
-      this.child.on('exit', (code) => reject(new Error(`notify receiver exited (${code}): ${this.stderr}`)));
+      this.child.on('exit', (code) =>
+        reject(new Error(`notify receiver exited (${code}): ${this.stderr}`)),
+      );
     });
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (chunk: string) => {
@@ -59,7 +65,9 @@ export class NotifyReceiver {
   private push(m: NotifyMessage): void {
     this.messages.push(m);
     const index = this.messages.length - 1;
-    this.waiters = this.waiters.filter((w) => (index >= w.from && w.match(m) ? (w.resolve(m), false) : true));
+    this.waiters = this.waiters.filter((w) =>
+      index >= w.from && w.match(m) ? (w.resolve(m), false) : true,
+    );
   }
 
   /** The first message at or after index `from` that has `field` (e.g. 'READY=1'), or whose fields satisfy `match`. */

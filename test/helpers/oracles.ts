@@ -5,10 +5,20 @@ import { spawnSync } from 'node:child_process';
  * installs (`python3-ofxparse`, `ofx` for libofx's `ofxdump`). Locally a missing one skips its
  * comparison; under CI (CI=true) a missing one fails, so CI never passes without comparing.
  */
-export function requireOracle(ctx: Mocha.Context, found: boolean, what: string, install: string): void {
+export function requireOracle(
+  ctx: Mocha.Context,
+  found: boolean,
+  what: string,
+  install: string,
+): void {
   if (found) return;
-  if (process.env.CI === 'true') throw new Error(`${what} is not installed, and CI=true requires the comparison (apt-get install ${install})`);
-  process.stdout.write(`      (${what} is not installed: comparison skipped; \`apt-get install ${install}\` enables it)\n`);
+  if (process.env.CI === 'true')
+    throw new Error(
+      `${what} is not installed, and CI=true requires the comparison (apt-get install ${install})`,
+    );
+  process.stdout.write(
+    `      (${what} is not installed: comparison skipped; \`apt-get install ${install}\` enables it)\n`,
+  );
   ctx.skip();
 }
 

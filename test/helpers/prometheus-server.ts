@@ -35,7 +35,11 @@ export class PrometheusServer {
   private output = '';
   private exited: Promise<number | null> | undefined;
 
-  constructor(private readonly binary: string, private readonly targets: string[], private readonly ruleFiles: string[]) {}
+  constructor(
+    private readonly binary: string,
+    private readonly targets: string[],
+    private readonly ruleFiles: string[],
+  ) {}
 
   async start(): Promise<void> {
     const port = await freePort();
@@ -54,12 +58,16 @@ export class PrometheusServer {
     ].join('\n');
     fs.writeFileSync(path.join(this.dir, 'prometheus.yml'), config);
     this.url = `http://127.0.0.1:${port}`;
-    const child = spawn(this.binary, [
-      `--config.file=${path.join(this.dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${path.join(this.dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=info',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      this.binary,
+      [
+        `--config.file=${path.join(this.dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(this.dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=info',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.child = child;
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
@@ -69,7 +77,9 @@ export class PrometheusServer {
       };
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
-      void this.exited!.then((code) => reject(new Error(`prometheus exited (${code}) before it was ready:\n${this.output}`)));
+      void this.exited!.then((code) =>
+        reject(new Error(`prometheus exited (${code}) before it was ready:\n${this.output}`)),
+      );
     });
   }
 
@@ -86,7 +96,9 @@ export class PrometheusServer {
   }
 
   async query(expr: string): Promise<PromSample[]> {
-    const data = await this.api<{ result: PromSample[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const data = await this.api<{ result: PromSample[] }>(
+      `/api/v1/query?query=${encodeURIComponent(expr)}`,
+    );
     return data.result;
   }
 
@@ -108,7 +120,10 @@ export class PrometheusServer {
       } catch (err) {
         last = err;
       }
-      if (Date.now() > deadline) throw new Error(`prometheus: ${what} did not happen within ${limitMs} ms (last error: ${String(last)})\n${this.output.slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `prometheus: ${what} did not happen within ${limitMs} ms (last error: ${String(last)})\n${this.output.slice(-3000)}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }

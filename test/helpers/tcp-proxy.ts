@@ -27,7 +27,10 @@ export class TcpProxy {
 
   constructor(private readonly targetPort: number) {}
 
-  static async start(targetPort: number, options: { delayMs?: number; faults?: ProxyFaults } = {}): Promise<TcpProxy> {
+  static async start(
+    targetPort: number,
+    options: { delayMs?: number; faults?: ProxyFaults } = {},
+  ): Promise<TcpProxy> {
     const p = new TcpProxy(targetPort);
     p.delayMs = options.delayMs ?? 0;
     p.faults = options.faults ?? {};
@@ -41,7 +44,9 @@ export class TcpProxy {
 
   private async listen(): Promise<void> {
     this.server = net.createServer((client) => this.handle(client));
-    await new Promise<void>((resolve) => (this.server as net.Server).listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) =>
+      (this.server as net.Server).listen(0, '127.0.0.1', resolve),
+    );
     this.port = (this.server.address() as AddressInfo).port;
   }
 
@@ -63,10 +68,14 @@ export class TcpProxy {
       from.on('data', (chunk: Uint8Array) => {
         if (isRequest) up += chunk.length;
         else down += chunk.length;
-        const limit = isRequest ? this.faults.dropRequestAfterBytes : this.faults.dropResponseAfterBytes;
+        const limit = isRequest
+          ? this.faults.dropRequestAfterBytes
+          : this.faults.dropResponseAfterBytes;
         if (limit !== undefined && armed() && (isRequest ? up : down) > limit) {
           // forward part of it, then cut: the peer sees a truncated message
-          to.write(chunk.subarray(0, Math.max(0, chunk.length - ((isRequest ? up : down) - limit))));
+          to.write(
+            chunk.subarray(0, Math.max(0, chunk.length - ((isRequest ? up : down) - limit))),
+          );
           cut();
           return;
         }
@@ -78,7 +87,9 @@ export class TcpProxy {
           }, this.delayMs);
         } else if (!to.destroyed) to.write(chunk);
       });
-      from.on('end', () => (this.delayMs > 0 && isRequest ? setTimeout(() => to.end(), this.delayMs) : to.end()));
+      from.on('end', () =>
+        this.delayMs > 0 && isRequest ? setTimeout(() => to.end(), this.delayMs) : to.end(),
+      );
       from.on('error', () => to.destroy());
       from.on('close', () => {
         this.sockets.delete(from);

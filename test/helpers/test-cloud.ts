@@ -57,7 +57,11 @@ export async function startCloud(kind: CloudKind): Promise<TestCloud> {
 export function cloudFetch(url: string, init: RequestInit = {}): Promise<Response> {
   const u = new URL(url);
   if (!u.username && !u.password) return fetch(url, init);
-  const auth = 'Basic ' + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+  const auth =
+    'Basic ' +
+    Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString(
+      'base64',
+    );
   u.username = '';
   u.password = '';
   const headers = new Headers(init.headers);
@@ -80,7 +84,10 @@ class CouchCloud implements TestCloud {
   /** Index into `nodePorts` of the node the relay forwards to. */
   node = 0;
 
-  private constructor(readonly kind: CloudKind, readonly nodePorts: number[]) {}
+  private constructor(
+    readonly kind: CloudKind,
+    readonly nodePorts: number[],
+  ) {}
 
   static async start(kind: CloudKind, nodePorts: number[]): Promise<CouchCloud> {
     const c = new CouchCloud(kind, nodePorts);
@@ -114,7 +121,9 @@ class CouchCloud implements TestCloud {
   async allRaw(db: string): Promise<Array<Record<string, unknown>>> {
     const res = await cloudFetch(`${this.dbUrl(db)}/_all_docs?include_docs=true&conflicts=true`);
     if (!res.ok) throw new Error(`_all_docs of ${db}: HTTP ${res.status} ${await res.text()}`);
-    const body = (await res.json()) as { rows: Array<{ id: string; doc: Record<string, unknown> }> };
+    const body = (await res.json()) as {
+      rows: Array<{ id: string; doc: Record<string, unknown> }>;
+    };
     return body.rows.filter((r) => !r.id.startsWith('_design/')).map((r) => r.doc);
   }
 
@@ -150,10 +159,17 @@ class CouchCloud implements TestCloud {
 
   /** Deletes this test's databases and closes its front port. */
   async destroy(): Promise<void> {
-    const res = await fetch(`http://127.0.0.1:${this.nodePorts[0]}/_all_dbs`, { headers: { authorization: couchAuthHeader() } });
-    const names = res.ok ? ((await res.json()) as string[]).filter((n) => n.startsWith(this.prefix)) : [];
+    const res = await fetch(`http://127.0.0.1:${this.nodePorts[0]}/_all_dbs`, {
+      headers: { authorization: couchAuthHeader() },
+    });
+    const names = res.ok
+      ? ((await res.json()) as string[]).filter((n) => n.startsWith(this.prefix))
+      : [];
     for (const n of names) {
-      await fetch(`http://127.0.0.1:${this.nodePorts[0]}/${encodeURIComponent(n)}`, { method: 'DELETE', headers: { authorization: couchAuthHeader() } });
+      await fetch(`http://127.0.0.1:${this.nodePorts[0]}/${encodeURIComponent(n)}`, {
+        method: 'DELETE',
+        headers: { authorization: couchAuthHeader() },
+      });
     }
     await this.stop();
   }

@@ -9,12 +9,23 @@ const SECRET = 'unit-only-pass-4Kz';
 
 function config(dir: string, extra: string[] = []): string {
   const file = path.join(dir, 'booksync.yaml');
-  fs.writeFileSync(file, ['state_dir: ./state', 'local_api: { enabled: true, port: 0, username: books, password: { env: BOOKSYNC_LOCAL_PASSWORD } }', 'cloud: { url: embedded }', ...extra, ''].join('\n'));
+  fs.writeFileSync(
+    file,
+    [
+      'state_dir: ./state',
+      'local_api: { enabled: true, port: 0, username: books, password: { env: BOOKSYNC_LOCAL_PASSWORD } }',
+      'cloud: { url: embedded }',
+      ...extra,
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
 /** The environment of an admin's shell: no BOOKSYNC_LOCAL_PASSWORD. */
-const ADMIN_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'BOOKSYNC_LOCAL_PASSWORD'));
+const ADMIN_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'BOOKSYNC_LOCAL_PASSWORD'),
+);
 const UNIT_ENV = { ...process.env, BOOKSYNC_LOCAL_PASSWORD: SECRET };
 
 describe('admin ergonomics (built CLI)', function () {
@@ -39,7 +50,9 @@ describe('admin ergonomics (built CLI)', function () {
   }
 
   it('a missing chart is a config error: start exits 78 with one line', async () => {
-    const r = await startFailure(config(dir, ['ledger: { company: { name: T, currency: EUR }, chart: ./missing-chart.yaml }']));
+    const r = await startFailure(
+      config(dir, ['ledger: { company: { name: T, currency: EUR }, chart: ./missing-chart.yaml }']),
+    );
     assert.equal(r.code, 78);
     assert.match(r.stderr, /ledger\.chart: the chart file .*missing-chart\.yaml does not exist/);
   });
@@ -47,10 +60,16 @@ describe('admin ergonomics (built CLI)', function () {
   it('a state_dir under a regular file fails check-config, and start exits 78 with one line', async () => {
     fs.writeFileSync(path.join(dir, 'file'), 'x');
     const file = config(dir, ['ledger: { company: { name: T, currency: EUR } }']);
-    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('state_dir: ./state', 'state_dir: ./file/state'));
+    fs.writeFileSync(
+      file,
+      fs.readFileSync(file, 'utf8').replace('state_dir: ./state', 'state_dir: ./file/state'),
+    );
     const check = await runCli(['check-config', '--config', file], { env: UNIT_ENV });
     assert.equal(check.code, 78);
-    assert.match(check.stdout, /state_dir: cannot create .*\/file\/state: .*\/file is a file, not a folder/);
+    assert.match(
+      check.stdout,
+      /state_dir: cannot create .*\/file\/state: .*\/file is a file, not a folder/,
+    );
     const r = await startFailure(file);
     assert.equal(r.code, 78);
   });
@@ -74,7 +93,11 @@ describe('admin ergonomics (built CLI)', function () {
     assert.equal(status.code, 0, status.stderr);
     assert.equal((JSON.parse(status.stdout) as { running: boolean }).running, true);
     assert.ok(!status.stdout.includes(SECRET));
-    for (const args of [['report', '--json'], ['conflicts', '--json'], ['reconcile', '--pending', '--json']]) {
+    for (const args of [
+      ['report', '--json'],
+      ['conflicts', '--json'],
+      ['reconcile', '--pending', '--json'],
+    ]) {
       const r = await runCli([...args, '--config', file], { env: ADMIN_ENV });
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
     }

@@ -31,24 +31,29 @@ describe('daemon alerts by webhook when the cloud is unreachable', function () {
   it('sends BooksyncSyncOffline to the webhook and answers /readyz 503 with the reason', async () => {
     const closedPort = await freePort();
     const configPath = path.join(dir, 'booksync.yaml');
-    fs.writeFileSync(configPath, [
-      'state_dir: ./state',
-      'cloud:',
-      `  url: http://127.0.0.1:${closedPort}/books`,
-      'ops:',
-      '  listen: 127.0.0.1:0',
-      '  ready_offline_max: 1s',
-      'alerts:',
-      '  check_every: 1s',
-      '  sync_offline_after: 1s',
-      '  webhooks:',
-      '    - { name: ops-json, format: json, url: { env: HOOK_URL }, token: { env: HOOK_TOKEN } }',
-      'ledger:',
-      '  company: { name: Test Company, currency: EUR }',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      configPath,
+      [
+        'state_dir: ./state',
+        'cloud:',
+        `  url: http://127.0.0.1:${closedPort}/books`,
+        'ops:',
+        '  listen: 127.0.0.1:0',
+        '  ready_offline_max: 1s',
+        'alerts:',
+        '  check_every: 1s',
+        '  sync_offline_after: 1s',
+        '  webhooks:',
+        '    - { name: ops-json, format: json, url: { env: HOOK_URL }, token: { env: HOOK_TOKEN } }',
+        'ledger:',
+        '  company: { name: Test Company, currency: EUR }',
+        '',
+      ].join('\n'),
+    );
     const hookUrl = `${receiver.url}/hooks/Zq8wSecretPath`;
-    daemon = new DaemonProcess(['start', '--config', configPath], { env: { ...process.env, HOOK_URL: hookUrl, HOOK_TOKEN: 'tk_9f8e7d6c' } });
+    daemon = new DaemonProcess(['start', '--config', configPath], {
+      env: { ...process.env, HOOK_URL: hookUrl, HOOK_TOKEN: 'tk_9f8e7d6c' },
+    });
     const ops = String((await daemon.waitFor('ops.listening')).url);
     await daemon.waitFor((l) => l.event === 'sync.status' && l.state === 'offline');
     const hook = await receiver.next();
@@ -65,6 +70,9 @@ describe('daemon alerts by webhook when the cloud is unreachable', function () {
     daemon.signal('SIGTERM');
     assert.equal((await daemon.exited).code, 0);
     assert.equal(receiver.received.length, 1, 'sent once while firing');
-    assert.ok(!daemon.rawStdout.includes('Zq8wSecretPath') && !daemon.rawStdout.includes('tk_9f8e7d6c'), 'neither the URL nor the token is logged');
+    assert.ok(
+      !daemon.rawStdout.includes('Zq8wSecretPath') && !daemon.rawStdout.includes('tk_9f8e7d6c'),
+      'neither the URL nor the token is logged',
+    );
   });
 });

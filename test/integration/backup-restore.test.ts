@@ -35,7 +35,9 @@ function siteConfig(stateDir: string, cloudUrl: string, inbox: string): string {
     '    statement_line: { direction: push, conflict: local-wins }',
     'bank:',
     '  connections:',
-    '    - { name: demo, institution: demo-bank, provider: dropfolder, settings: { path: ' + JSON.stringify(inbox) + ' }, journal: BNK1, schedule: { every: 1d } }',
+    '    - { name: demo, institution: demo-bank, provider: dropfolder, settings: { path: ' +
+      JSON.stringify(inbox) +
+      ' }, journal: BNK1, schedule: { every: 1d } }',
     'ledger:',
     '  company: { name: Demo Company, currency: EUR }',
     `  chart: ${JSON.stringify(path.join(REPO, 'config/demo-company.yaml'))}`,
@@ -67,7 +69,10 @@ describe('backup and restore (built CLI as child processes)', function () {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  function site(name: string, stateDir = path.join(home, name, 'state')): { config: string; stateDir: string; inbox: string } {
+  function site(
+    name: string,
+    stateDir = path.join(home, name, 'state'),
+  ): { config: string; stateDir: string; inbox: string } {
     const inbox = path.join(home, name, 'inbox');
     fs.mkdirSync(inbox, { recursive: true });
     const config = path.join(home, name, 'booksync.yaml');
@@ -86,7 +91,12 @@ describe('backup and restore (built CLI as child processes)', function () {
   /** Runs sync cycles until one moves nothing either way (the engine's own "caught up"). */
   async function settle(stateDir: string): Promise<void> {
     for (;;) {
-      const r = (await controlRequest(path.join(stateDir, 'control.sock'), 'sync.now', {}, 60_000)) as { push: { docs: number }; pull: { docs: number } };
+      const r = (await controlRequest(
+        path.join(stateDir, 'control.sock'),
+        'sync.now',
+        {},
+        60_000,
+      )) as { push: { docs: number }; pull: { docs: number } };
       if (r.push.docs === 0 && r.pull.docs === 0) return;
     }
   }
@@ -103,18 +113,25 @@ describe('backup and restore (built CLI as child processes)', function () {
   }
 
   async function putLocal(api: string, doc: Record<string, unknown>): Promise<void> {
-    const res = await fetch(`${api}/${encodeURIComponent(String(doc._id))}`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+    const res = await fetch(`${api}/${encodeURIComponent(String(doc._id))}`, {
+      method: 'PUT',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify(doc),
+    });
     assert.equal(res.status, 201, await res.text());
   }
 
   async function getLocal(api: string, id: string): Promise<Record<string, unknown> | null> {
-    const res = await fetch(`${api}/${encodeURIComponent(id)}`, { headers: { authorization: auth } });
+    const res = await fetch(`${api}/${encodeURIComponent(id)}`, {
+      headers: { authorization: auth },
+    });
     return res.status === 404 ? null : ((await res.json()) as Record<string, unknown>);
   }
 
   it('a backup taken during a live sync and a bank import restores; the restored daemon balances and pushes nothing twice', async () => {
     const original = site('original');
-    for (const f of fs.readdirSync(path.join(REPO, 'demo/statements'))) fs.copyFileSync(path.join(REPO, 'demo/statements', f), path.join(original.inbox, f));
+    for (const f of fs.readdirSync(path.join(REPO, 'demo/statements')))
+      fs.copyFileSync(path.join(REPO, 'demo/statements', f), path.join(original.inbox, f));
     const { daemon } = await start(original.config);
     // The import (and the posting of its lines, and sync pushing them) runs while the backup is taken.
     const backupFile = path.join(home, 'during.booksync.gz');
@@ -152,16 +169,33 @@ describe('backup and restore (built CLI as child processes)', function () {
   it('restoring an older backup pulls what is newer in the cloud instead of pushing the stale version over it', async () => {
     const original = site('original');
     const { daemon, api } = await start(original.config);
-    await putLocal(api, { _id: 'partner:restore-probe', type: 'partner', name: 'ACME SA (old)', bank_accounts: [] });
+    await putLocal(api, {
+      _id: 'partner:restore-probe',
+      type: 'partner',
+      name: 'ACME SA (old)',
+      bank_accounts: [],
+    });
     await settle(original.stateDir);
     const backupFile = path.join(home, 'old.booksync.gz');
-    const backup = await runCli(['backup', backupFile, '--config', original.config], { env: {} as NodeJS.ProcessEnv });
+    const backup = await runCli(['backup', backupFile, '--config', original.config], {
+      env: {} as NodeJS.ProcessEnv,
+    });
     assert.equal(backup.code, 0, backup.stderr);
     // After the backup: the books change acme (pushed), another writer adds globex in the cloud.
     const current = await getLocal(api, 'partner:restore-probe');
     await putLocal(api, { ...current, name: 'ACME SA (new)' });
     await settle(original.stateDir);
-    const globex = await fetch(`${cloud.dbUrl('books')}/partner:cloud-only`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'partner', name: 'Globex GmbH', bank_accounts: [], updated_at: '2026-01-01T00:00:00.000Z', created_at: '2026-01-01T00:00:00.000Z' }) });
+    const globex = await fetch(`${cloud.dbUrl('books')}/partner:cloud-only`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        type: 'partner',
+        name: 'Globex GmbH',
+        bank_accounts: [],
+        updated_at: '2026-01-01T00:00:00.000Z',
+        created_at: '2026-01-01T00:00:00.000Z',
+      }),
+    });
     assert.equal(globex.status, 201);
     await stop(daemon);
     const cloudBefore = await cloudRevs(cloud);
@@ -171,18 +205,35 @@ describe('backup and restore (built CLI as child processes)', function () {
     assert.equal((await runCli(['restore', backupFile, '--state-dir', restored.stateDir])).code, 0);
     const second = await start(restored.config);
     await settle(restored.stateDir);
-    assert.equal((await getLocal(second.api, 'partner:restore-probe'))?.name, 'ACME SA (new)', 'the newer cloud version was pulled');
+    assert.equal(
+      (await getLocal(second.api, 'partner:restore-probe'))?.name,
+      'ACME SA (new)',
+      'the newer cloud version was pulled',
+    );
     assert.equal((await getLocal(second.api, 'partner:cloud-only'))?.name, 'Globex GmbH');
     await stop(second.daemon);
-    assert.deepEqual(await cloudRevs(cloud), cloudBefore, 'the stale version was not pushed over the cloud');
+    assert.deepEqual(
+      await cloudRevs(cloud),
+      cloudBefore,
+      'the stale version was not pushed over the cloud',
+    );
   });
 
   it('restore refuses a non-empty state directory, and a damaged or truncated backup writes nothing', async () => {
     const original = site('original');
     const { daemon } = await start(original.config);
     const backupFile = path.join(home, 'b.booksync.gz');
-    assert.equal((await runCli(['backup', backupFile, '--config', original.config], { env: {} as NodeJS.ProcessEnv })).code, 0);
-    const again = await runCli(['backup', backupFile, '--config', original.config], { env: {} as NodeJS.ProcessEnv });
+    assert.equal(
+      (
+        await runCli(['backup', backupFile, '--config', original.config], {
+          env: {} as NodeJS.ProcessEnv,
+        })
+      ).code,
+      0,
+    );
+    const again = await runCli(['backup', backupFile, '--config', original.config], {
+      env: {} as NodeJS.ProcessEnv,
+    });
     assert.equal(again.code, 1);
     assert.match(again.stderr, /exists; give a new file name/);
     await stop(daemon);
@@ -191,12 +242,22 @@ describe('backup and restore (built CLI as child processes)', function () {
     assert.equal(busy.code, 1);
     assert.match(busy.stderr, /refusing to restore into .*: it is not empty/);
 
-    const lines = gunzipSync(new Uint8Array(fs.readFileSync(backupFile))).toString('utf8').split('\n');
+    const lines = gunzipSync(new Uint8Array(fs.readFileSync(backupFile)))
+      .toString('utf8')
+      .split('\n');
     const truncated = path.join(home, 'truncated.gz');
     fs.writeFileSync(truncated, new Uint8Array(gzipSync(lines.slice(0, -2).join('\n') + '\n')));
     const damaged = path.join(home, 'damaged.gz');
-    fs.writeFileSync(damaged, new Uint8Array(gzipSync(lines.map((l, i) => (i === 3 ? l.replace(/"v":"./, '"v":"A') : l)).join('\n'))));
-    for (const [file, message] of [[truncated, /truncated after line \d+/], [damaged, /checksum mismatch/]] as const) {
+    fs.writeFileSync(
+      damaged,
+      new Uint8Array(
+        gzipSync(lines.map((l, i) => (i === 3 ? l.replace(/"v":"./, '"v":"A') : l)).join('\n')),
+      ),
+    );
+    for (const [file, message] of [
+      [truncated, /truncated after line \d+/],
+      [damaged, /checksum mismatch/],
+    ] as const) {
       const target = path.join(home, 'target');
       const r = await runCli(['restore', file, '--state-dir', target]);
       assert.equal(r.code, 1, r.stderr);

@@ -48,7 +48,9 @@ async function cloudUntil(cloud: CloudServer, check: () => Promise<boolean>): Pr
   let since: unknown = 0;
   for (;;) {
     if (await check()) return;
-    const res = await fetch(`${cloud.dbUrl('books')}/_changes?feed=longpoll&timeout=10000&since=${encodeURIComponent(String(since))}`);
+    const res = await fetch(
+      `${cloud.dbUrl('books')}/_changes?feed=longpoll&timeout=10000&since=${encodeURIComponent(String(since))}`,
+    );
     since = ((await res.json()) as { last_seq: unknown }).last_seq;
   }
 }
@@ -64,7 +66,10 @@ describe('a statement file imports whole or not at all (daemon SIGKILLed mid-imp
   beforeEach(async () => {
     cloud = await CloudServer.start();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-atomic-'));
-    fs.copyFileSync(path.join(REPO, 'config', 'demo-company.yaml'), path.join(dir, 'demo-company.yaml'));
+    fs.copyFileSync(
+      path.join(REPO, 'config', 'demo-company.yaml'),
+      path.join(dir, 'demo-company.yaml'),
+    );
     fs.mkdirSync(path.join(dir, 'inbox'));
     generateCamt(path.join(dir, 'inbox', 'big.camt053.xml'), N, 11);
     fs.writeFileSync(path.join(dir, 'booksync.yaml'), siteConfig(cloud.dbUrl('books')));
@@ -82,7 +87,7 @@ describe('a statement file imports whole or not at all (daemon SIGKILLed mid-imp
     return d;
   }
 
-  it('given a kill while the file\'s lines are being stored, then no line reached the cloud or the ledger, and the restart imports the file exactly once', async () => {
+  it("given a kill while the file's lines are being stored, then no line reached the cloud or the ledger, and the restart imports the file exactly once", async () => {
     const first = start();
     await first.waitFor((l) => l.event === 'bank.import_progress' && Number(l.staged) >= N / 2);
     first.signal('SIGKILL');
@@ -93,29 +98,56 @@ describe('a statement file imports whole or not at all (daemon SIGKILLed mid-imp
     const books = await BooksStore.open(path.join(dir, 'state', 'books'), { logger });
     try {
       const stored = await books.allOfType<StatementLineDoc>('statement_line');
-      assert.ok(stored.length > 0 && stored.length < N, `the kill landed mid-import (${stored.length} of ${N} lines stored)`);
+      assert.ok(
+        stored.length > 0 && stored.length < N,
+        `the kill landed mid-import (${stored.length} of ${N} lines stored)`,
+      );
       const status = await readStatus(books, 'big');
       assert.ok(status?.staged_import, 'the status document still names the unfinished import');
-      assert.ok(stored.every((l) => l.import_id === status.staged_import!.id), 'every stored line belongs to it');
+      assert.ok(
+        stored.every((l) => l.import_id === status.staged_import!.id),
+        'every stored line belongs to it',
+      );
       // The ledger automation (run after every bank run, failed ones too) sees none of them. The
       // daemon here maps no ledger connection (posting every line of the file would only slow the
       // test down); the automation is run on the books the kill left.
       const automated = await automateConnection(books, 'big', {
-        connections: [{ connection: 'big', journal: 'BNK1', bank_account: '1010', suspense_account: '1099', currency: 'EUR' }],
+        connections: [
+          {
+            connection: 'big',
+            journal: 'BNK1',
+            bank_account: '1010',
+            suspense_account: '1099',
+            currency: 'EUR',
+          },
+        ],
         rules: [],
         post_moves: 'posted',
         accounts: { receivable: '1200', payable: '2000', opening_balance: '3000' },
       });
       assert.equal(automated.posting?.posted.length ?? 0, 0, 'no staged line was posted');
       // The push reads no staged line either.
-      const local = new PouchLocalStore(books.db, books.changesReader, (docs) => stagedAmong(books, docs));
+      const local = new PouchLocalStore(books.db, books.changesReader, (docs) =>
+        stagedAmong(books, docs),
+      );
       const page = await local.changesSince(0, N * 2);
-      assert.equal(page.changes.filter((c) => c.id.startsWith('stl:')).length, 0, 'no staged line is offered to the push');
+      assert.equal(
+        page.changes.filter((c) => c.id.startsWith('stl:')).length,
+        0,
+        'no staged line is offered to the push',
+      );
     } finally {
       await books.close();
     }
-    assert.equal((await cloud.allRaw('books')).filter(isLine).length, 0, 'no line of the unfinished import reached the cloud');
-    assert.ok(fs.existsSync(path.join(dir, 'inbox', 'big.camt053.xml')), 'the file is still in the inbox');
+    assert.equal(
+      (await cloud.allRaw('books')).filter(isLine).length,
+      0,
+      'no line of the unfinished import reached the cloud',
+    );
+    assert.ok(
+      fs.existsSync(path.join(dir, 'inbox', 'big.camt053.xml')),
+      'the file is still in the inbox',
+    );
 
     // The restart rolls the staged lines back, then imports the whole file once.
     const second = start();

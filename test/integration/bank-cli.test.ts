@@ -18,9 +18,12 @@ describe('bank commands: fetch --since, bank duplicates (built CLI)', function (
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-bankcli-'));
     fs.mkdirSync(path.join(root, 'config'));
-    for (const f of ['booksync.yaml', 'demo-company.yaml', 'booksync.schema.json']) fs.copyFileSync(path.join(REPO, 'config', f), path.join(root, 'config', f));
+    for (const f of ['booksync.yaml', 'demo-company.yaml', 'booksync.schema.json'])
+      fs.copyFileSync(path.join(REPO, 'config', f), path.join(root, 'config', f));
     fs.mkdirSync(path.join(root, 'demo'));
-    fs.cpSync(path.join(REPO, 'demo', 'statements'), path.join(root, 'demo', 'statements'), { recursive: true });
+    fs.cpSync(path.join(REPO, 'demo', 'statements'), path.join(root, 'demo', 'statements'), {
+      recursive: true,
+    });
     config = path.join(root, 'config', 'booksync.yaml');
   });
 
@@ -28,7 +31,9 @@ describe('bank commands: fetch --since, bank duplicates (built CLI)', function (
 
   /** The demo connection's watermark, read from the books (no daemon runs). */
   async function watermark(): Promise<string | undefined> {
-    const books = await BooksStore.open(path.join(root, 'var', 'books'), { logger: memoryLogger().logger });
+    const books = await BooksStore.open(path.join(root, 'var', 'books'), {
+      logger: memoryLogger().logger,
+    });
     try {
       return (await readStatus(books, 'demo'))?.watermark;
     } finally {
@@ -40,7 +45,15 @@ describe('bank commands: fetch --since, bank duplicates (built CLI)', function (
     assert.equal((await runCli(['fetch', '--json', '--config', config])).code, 0);
     const before = await watermark();
     assert.ok(before);
-    const since = await runCli(['fetch', 'demo', '--since', '2023-12-01', '--json', '--config', config]);
+    const since = await runCli([
+      'fetch',
+      'demo',
+      '--since',
+      '2023-12-01',
+      '--json',
+      '--config',
+      config,
+    ]);
     assert.equal(since.code, 0, since.stderr);
     const [outcome] = JSON.parse(since.stdout);
     assert.equal(outcome.window.from, '2023-12-01');
@@ -48,24 +61,49 @@ describe('bank commands: fetch --since, bank duplicates (built CLI)', function (
     assert.equal(outcome.counts.duplicates, 13);
     assert.equal(await watermark(), before, 'the watermark did not move back');
 
-    assert.equal((await runCli(['fetch', '--since', '2023-12-01', '--config', config])).code, 64, '--since needs a connection name');
-    assert.equal((await runCli(['fetch', 'demo', '--since', '1.12.2023', '--config', config])).code, 64);
+    assert.equal(
+      (await runCli(['fetch', '--since', '2023-12-01', '--config', config])).code,
+      64,
+      '--since needs a connection name',
+    );
+    assert.equal(
+      (await runCli(['fetch', 'demo', '--since', '1.12.2023', '--config', config])).code,
+      64,
+    );
   });
 
   it('bank duplicates lists pairs as JSON or a table and changes nothing; a bad --days exits 64', async () => {
     assert.equal((await runCli(['fetch', '--config', config])).code, 0);
     const before = JSON.parse((await runCli(['report', '--json', '--config', config])).stdout);
-    const listed = await runCli(['bank', 'duplicates', '--days', '3', '--json', '--config', config]);
+    const listed = await runCli([
+      'bank',
+      'duplicates',
+      '--days',
+      '3',
+      '--json',
+      '--config',
+      config,
+    ]);
     assert.equal(listed.code, 0, listed.stderr);
     const pairs = JSON.parse(listed.stdout) as Array<{ lines: Array<{ id: string }> }>;
     assert.ok(Array.isArray(pairs));
     for (const p of pairs) assert.notEqual(p.lines[0].id, p.lines[1].id);
     const text = await runCli(['bank', 'duplicates', '--config', config]);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, pairs.length ? /pair\(s\) to review; nothing was changed/ : /no likely duplicates/);
-    assert.deepEqual(JSON.parse((await runCli(['report', '--json', '--config', config])).stdout), before, 'the books are as they were');
+    assert.match(
+      text.stdout,
+      pairs.length ? /pair\(s\) to review; nothing was changed/ : /no likely duplicates/,
+    );
+    assert.deepEqual(
+      JSON.parse((await runCli(['report', '--json', '--config', config])).stdout),
+      before,
+      'the books are as they were',
+    );
 
-    assert.equal((await runCli(['bank', 'duplicates', '--days', 'x', '--config', config])).code, 64);
+    assert.equal(
+      (await runCli(['bank', 'duplicates', '--days', 'x', '--config', config])).code,
+      64,
+    );
     assert.equal((await runCli(['bank', 'frobnicate', '--config', config])).code, 64);
   });
 });

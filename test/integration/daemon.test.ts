@@ -20,14 +20,23 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
   }
 
   /** The keys every config needs besides the ones a test is about: where the cloud is, the company. */
-  const REQUIRED = ['cloud:', '  url: embedded', 'ledger:', '  company: { name: Test Company, currency: EUR }', ''].join('\n');
+  const REQUIRED = [
+    'cloud:',
+    '  url: embedded',
+    'ledger:',
+    '  company: { name: Test Company, currency: EUR }',
+    '',
+  ].join('\n');
 
   function baseConfig(level = 'info'): string {
     return ['state_dir: ./state', 'log:', `  level: ${level}`, REQUIRED].join('\n');
   }
 
   function start(extraEnv: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): DaemonProcess {
-    const d = new DaemonProcess(['start', '--config', configPath], { env: { ...process.env, ...extraEnv }, nodeArgs });
+    const d = new DaemonProcess(['start', '--config', configPath], {
+      env: { ...process.env, ...extraEnv },
+      nodeArgs,
+    });
     running.push(d);
     return d;
   }
@@ -50,10 +59,17 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
   });
 
   it('check-config prints every error with file:line:col and exits 78', async () => {
-    writeConfig(['state_dir: ./state', 'log:', '  levle: info', 'sync:', '  mode: sometimes', REQUIRED].join('\n'));
+    writeConfig(
+      ['state_dir: ./state', 'log:', '  levle: info', 'sync:', '  mode: sometimes', REQUIRED].join(
+        '\n',
+      ),
+    );
     const r = await runCli(['check-config', '--config', configPath]);
     assert.equal(r.code, 78);
-    assert.match(r.stdout, new RegExp(`${escape(configPath)}:3:3: log\\.levle: .*did you mean 'level'`));
+    assert.match(
+      r.stdout,
+      new RegExp(`${escape(configPath)}:3:3: log\\.levle: .*did you mean 'level'`),
+    );
     assert.match(r.stdout, new RegExp(`${escape(configPath)}:5:9: sync\\.mode: `));
   });
 
@@ -67,7 +83,11 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
     const daemon = start();
     const ready = await daemon.waitFor('daemon.ready');
     const socket = String(ready.socket);
-    assert.equal(fs.statSync(socket).mode & 0o777, 0o600, 'control socket is private to the service user');
+    assert.equal(
+      fs.statSync(socket).mode & 0o777,
+      0o600,
+      'control socket is private to the service user',
+    );
 
     const status = await runCli(['status', '--json', '--config', configPath]);
     assert.equal(status.code, 0, status.stderr);
@@ -91,7 +111,11 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
     mark = daemon.lines.length;
     daemon.signal('SIGHUP');
     const invalid = await daemon.waitFor('config.invalid', mark);
-    assert.ok(Array.isArray(invalid.errors) && (invalid.errors as string[]).some((e) => /:3:10: log\.level: /.test(e)), JSON.stringify(invalid));
+    assert.ok(
+      Array.isArray(invalid.errors) &&
+        (invalid.errors as string[]).some((e) => /:3:10: log\.level: /.test(e)),
+      JSON.stringify(invalid),
+    );
     // The CLI cannot read the (now invalid) file to find the daemon, so it says what is wrong...
     const cli = await runCli(['status', '--json', '--config', configPath]);
     assert.equal(cli.code, 78);
@@ -106,7 +130,8 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
     assert.ok(Date.now() - t0 < 10_000, 'stops within 10 s');
     assert.ok(daemon.lines.some((l) => l.event === 'daemon.stop'));
     assert.ok(!fs.existsSync(socket), 'socket removed on exit');
-    for (const line of daemon.lines) assert.notEqual(line.event, 'non-json', `every stdout line is JSON: ${line.msg}`);
+    for (const line of daemon.lines)
+      assert.notEqual(line.event, 'non-json', `every stdout line is JSON: ${line.msg}`);
   });
 
   it('a second instance on the same state directory is refused with a clear message', async () => {
@@ -114,8 +139,15 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
     await first.waitFor('daemon.ready');
     const second = await runCli(['start', '--config', configPath]);
     assert.equal(second.code, 75);
-    assert.match(second.stderr, new RegExp(`another booksync \\(pid ${first.pid}\\) is already running with state directory`));
-    assert.doesNotMatch(second.stderr + second.stdout, /LOCK|IO error|    at /, 'no LevelDB stack trace');
+    assert.match(
+      second.stderr,
+      new RegExp(`another booksync \\(pid ${first.pid}\\) is already running with state directory`),
+    );
+    assert.doesNotMatch(
+      second.stderr + second.stdout,
+      /LOCK|IO error|    at /,
+      'no LevelDB stack trace',
+    );
     // The first one is unharmed.
     const status = await runCli(['status', '--json', '--config', configPath]);
     assert.equal(JSON.parse(status.stdout).pid, first.pid);
@@ -156,7 +188,11 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
       ].join('\n'),
     );
     const daemon = start(
-      { TEST_SECRET_ENV: envSecret, TEST_SECRET_FILE: path.join(creds, 'cloud-token'), CREDENTIALS_DIRECTORY: creds },
+      {
+        TEST_SECRET_ENV: envSecret,
+        TEST_SECRET_FILE: path.join(creds, 'cloud-token'),
+        CREDENTIALS_DIRECTORY: creds,
+      },
       ['--require', path.resolve(__dirname, '../helpers/crash-after-ready.js')],
     );
     const crash = await daemon.waitFor('daemon.crash');

@@ -58,7 +58,11 @@ describe('embedded cloud: login and file modes (built CLI as a child process)', 
 
     assert.equal(fs.statSync(stateDir).mode & 0o777, 0o700, 'state directory 0700');
     assert.equal(fs.statSync(credentialsFile).mode & 0o777, 0o600, 'credentials file 0600');
-    assert.equal(fs.statSync(path.join(dir, 'logs', 'booksync.log')).mode & 0o037, 0, 'log file 0640 or stricter');
+    assert.equal(
+      fs.statSync(path.join(dir, 'logs', 'booksync.log')).mode & 0o037,
+      0,
+      'log file 0640 or stricter',
+    );
     const login = fs.readFileSync(credentialsFile, 'utf8').trim();
     assert.match(login, /^booksync:[A-Za-z0-9_-]{32}$/);
 
@@ -72,7 +76,11 @@ describe('embedded cloud: login and file modes (built CLI as a child process)', 
     const planted = await fetch(`${url}/partner:planted`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'partner', name: 'Mallory', bank_accounts: [{ iban: 'DE89370400440532013000' }] }),
+      body: JSON.stringify({
+        type: 'partner',
+        name: 'Mallory',
+        bank_accounts: [{ iban: 'DE89370400440532013000' }],
+      }),
     });
     assert.equal(planted.status, 401);
 
@@ -84,16 +92,28 @@ describe('embedded cloud: login and file modes (built CLI as a child process)', 
       body: JSON.stringify({ type: 'partner', name: 'ACME SA', bank_accounts: [] }),
     });
     assert.equal(put.status, 201, await put.text());
-    await daemon.waitFor((l) => l.event === 'sync.cycle' && l.direction === 'pull' && Number(l.docs) > 0, mark);
+    await daemon.waitFor(
+      (l) => l.event === 'sync.cycle' && l.direction === 'pull' && Number(l.docs) > 0,
+      mark,
+    );
 
     const status = JSON.parse((await runCli(['status', '--json', '--config', configPath])).stdout);
-    assert.equal(status.services.cloud.credentials_file, credentialsFile, 'status says where the login is');
-    assert.equal(status.store.documents.partner, 1, 'the partner written with the login reached the books, the planted one did not');
+    assert.equal(
+      status.services.cloud.credentials_file,
+      credentialsFile,
+      'status says where the login is',
+    );
+    assert.equal(
+      status.store.documents.partner,
+      1,
+      'the partner written with the login reached the books, the planted one did not',
+    );
     assert.notEqual(status.services.sync.state, 'auth_error');
 
     daemon.signal('SIGTERM');
     assert.equal((await daemon.exited).code, 0);
-    const logText = daemon.rawStdout + fs.readFileSync(path.join(dir, 'logs', 'booksync.log'), 'utf8');
+    const logText =
+      daemon.rawStdout + fs.readFileSync(path.join(dir, 'logs', 'booksync.log'), 'utf8');
     const password = login.slice('booksync:'.length);
     assert.ok(!logText.includes(password), 'the generated password is never logged');
 
@@ -103,7 +123,10 @@ describe('embedded cloud: login and file modes (built CLI as a child process)', 
     daemon = new DaemonProcess(['start', '--config', configPath]);
     const again = await daemon.waitFor('cloud.embedded');
     assert.equal(fs.readFileSync(credentialsFile, 'utf8').trim(), login);
-    assert.equal((await fetch(String(again.url), { headers: { authorization: basic(login) } })).status, 200);
+    assert.equal(
+      (await fetch(String(again.url), { headers: { authorization: basic(login) } })).status,
+      200,
+    );
   });
 
   it('tightens a state directory and a log file left readable by others', async () => {

@@ -19,15 +19,18 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'booksync-qs-'));
     fs.mkdirSync(path.join(root, 'config'));
-    for (const f of ['booksync.yaml', 'demo-company.yaml', 'booksync.schema.json']) fs.copyFileSync(path.join(REPO, 'config', f), path.join(root, 'config', f));
+    for (const f of ['booksync.yaml', 'demo-company.yaml', 'booksync.schema.json'])
+      fs.copyFileSync(path.join(REPO, 'config', f), path.join(root, 'config', f));
     fs.mkdirSync(path.join(root, 'demo'));
-    fs.cpSync(path.join(REPO, 'demo', 'statements'), path.join(root, 'demo', 'statements'), { recursive: true });
+    fs.cpSync(path.join(REPO, 'demo', 'statements'), path.join(root, 'demo', 'statements'), {
+      recursive: true,
+    });
     config = path.join(root, 'config', 'booksync.yaml');
   });
 
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  it('npm start\'s config: bank.run within seconds, moves posted and reconciled, books pushed to the embedded cloud', async () => {
+  it("npm start's config: bank.run within seconds, moves posted and reconciled, books pushed to the embedded cloud", async () => {
     const d = new DaemonProcess(['start', '--config', config]);
     try {
       const ready = await d.waitFor('daemon.ready');
@@ -39,11 +42,17 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
       const auto = await d.waitFor('ledger.automate');
       assert.equal(auto.posted, 13);
       assert.ok(Number(auto.reconciled) >= 5, JSON.stringify(auto));
-      await d.waitFor((l) => l.event === 'sync.cycle' && l.direction === 'push' && Number(l.docs) > 0);
+      await d.waitFor(
+        (l) => l.event === 'sync.cycle' && l.direction === 'push' && Number(l.docs) > 0,
+      );
 
       const status = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout);
       assert.equal(status.services.bank.connections[0].status, 'connected');
-      assert.equal(status.services.ledger.balances[0].ok, true, 'the books\' bank balance equals the bank\'s');
+      assert.equal(
+        status.services.ledger.balances[0].ok,
+        true,
+        "the books' bank balance equals the bank's",
+      );
       assert.equal(status.services.sync.open_conflicts, 0);
       // The statements are left in place (keep_files) and the repo's var/ is untouched.
       assert.ok(fs.existsSync(path.join(root, 'demo', 'statements', 'demo-2024-01.ofx')));
@@ -65,7 +74,9 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
 
     const report = JSON.parse((await runCli(['report', '--json', '--config', config])).stdout);
     assert.equal(report.trial_balance.balanced, true);
-    const pending = JSON.parse((await runCli(['reconcile', '--pending', '--json', '--config', config])).stdout) as Array<{ line: string; amount: number }>;
+    const pending = JSON.parse(
+      (await runCli(['reconcile', '--pending', '--json', '--config', config])).stdout,
+    ) as Array<{ line: string; amount: number }>;
     assert.equal(pending.length, report.unreconciled.length);
 
     // Undo an automatic match, see the line back in suspense, then match it again by hand.
@@ -74,13 +85,28 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
     assert.ok(!lines.unreconciled.some((l: { line: string }) => l.line === reconciledLine));
     const undo = await runCli(['reconcile', reconciledLine, '--undo', '--config', config]);
     assert.equal(undo.code, 0, undo.stderr);
-    const afterUndo = JSON.parse((await runCli(['reconcile', '--pending', '--json', '--config', config])).stdout) as Array<{ line: string }>;
+    const afterUndo = JSON.parse(
+      (await runCli(['reconcile', '--pending', '--json', '--config', config])).stdout,
+    ) as Array<{ line: string }>;
     assert.ok(afterUndo.some((l) => l.line === reconciledLine));
-    const redo = await runCli(['reconcile', reconciledLine, '--with', 'INV/2024/0001', '--config', config]);
+    const redo = await runCli([
+      'reconcile',
+      reconciledLine,
+      '--with',
+      'INV/2024/0001',
+      '--config',
+      config,
+    ]);
     assert.equal(redo.code, 0, redo.stderr);
-    const afterRedo = JSON.parse((await runCli(['reconcile', '--pending', '--json', '--config', config])).stdout) as Array<{ line: string }>;
+    const afterRedo = JSON.parse(
+      (await runCli(['reconcile', '--pending', '--json', '--config', config])).stdout,
+    ) as Array<{ line: string }>;
     assert.ok(!afterRedo.some((l) => l.line === reconciledLine));
-    assert.equal(JSON.parse((await runCli(['report', '--json', '--config', config])).stdout).trial_balance.balanced, true);
+    assert.equal(
+      JSON.parse((await runCli(['report', '--json', '--config', config])).stdout).trial_balance
+        .balanced,
+      true,
+    );
   });
 
   it('parse previews a statement file and writes nothing; institutions searches the catalog', async () => {
@@ -90,11 +116,17 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
     const body = JSON.parse(parsed.stdout);
     assert.equal(body.format, 'ofx1');
     const tx = body.statements[0].transactions[0];
-    assert.deepEqual([tx.bookingDate, tx.amount, tx.currency, tx.providerId], ['2024-01-03', -125000, 'EUR', 'DEMO202401030001']);
+    assert.deepEqual(
+      [tx.bookingDate, tx.amount, tx.currency, tx.providerId],
+      ['2024-01-03', -125000, 'EUR', 'DEMO202401030001'],
+    );
     assert.ok(!fs.existsSync(path.join(root, 'var')), 'parse wrote nothing');
 
     const bad = path.join(root, 'bad.ofx');
-    fs.writeFileSync(bad, 'OFXHEADER:100\nDATA:OFXSGML\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>EUR<BANKTRANLIST><STMTTRN><TRNAMT>abc');
+    fs.writeFileSync(
+      bad,
+      'OFXHEADER:100\nDATA:OFXSGML\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>EUR<BANKTRANLIST><STMTTRN><TRNAMT>abc',
+    );
     const rejected = await runCli(['parse', bad]);
     assert.notEqual(rejected.code, 0);
     assert.match(rejected.stderr, /bad\.ofx/);

@@ -6,7 +6,13 @@ import { BooksStore } from '../../src/ledger';
 import { DaemonProcess, runCli, type CliResult } from '../helpers/daemon-process';
 import { captureLogger } from '../helpers/line-logger';
 import { secretEncodings } from '../helpers/secret-encodings';
-import { couchEcho, EchoServer, gocardlessEcho, ofxEcho, simplefinEcho } from '../helpers/sim/echo-server';
+import {
+  couchEcho,
+  EchoServer,
+  gocardlessEcho,
+  ofxEcho,
+  simplefinEcho,
+} from '../helpers/sim/echo-server';
 
 /**
  * The daemon against a cloud and a bank of every provider that echo what they receive (headers,
@@ -35,8 +41,13 @@ describe('secrets never leave, in any encoding, against servers that echo them (
   /** Every encoding of every secret, with a name for the failure message. */
   function forbidden(): Array<[string, string]> {
     const out: Array<[string, string]> = [];
-    for (const [name, secret] of [...Object.entries(SECRETS), ['ACCESS_PASSWORD', ACCESS_PASSWORD]]) {
-      for (const user of USERS) for (const [form, text] of Object.entries(secretEncodings(secret, user))) out.push([`${name} ${form}${form === 'basicAuth' ? ` (${user})` : ''}`, text]);
+    for (const [name, secret] of [
+      ...Object.entries(SECRETS),
+      ['ACCESS_PASSWORD', ACCESS_PASSWORD],
+    ]) {
+      for (const user of USERS)
+        for (const [form, text] of Object.entries(secretEncodings(secret, user)))
+          out.push([`${name} ${form}${form === 'basicAuth' ? ` (${user})` : ''}`, text]);
     }
     return out;
   }
@@ -46,7 +57,10 @@ describe('secrets never leave, in any encoding, against servers that echo them (
   function checkClean(where: string, text: string): void {
     for (const [what, form] of forbidden()) {
       const at = text.indexOf(form);
-      if (at >= 0) leaks.push(`${where} holds ${what}: …${text.slice(Math.max(0, at - 60), at + form.length + 10)}…`);
+      if (at >= 0)
+        leaks.push(
+          `${where} holds ${what}: …${text.slice(Math.max(0, at - 60), at + form.length + 10)}…`,
+        );
     }
   }
 
@@ -63,7 +77,9 @@ describe('secrets never leave, in any encoding, against servers that echo them (
     const ofxUrl = await ofx.start('/ofx');
     const sfUrl = await simplefin.start('/');
     const gcUrl = await gocardless.start('/api/v2');
-    SECRETS.T_SF_TOKEN = Buffer.from(new URL('/claim/3f8a9c2e71d4b6a0e5f1', sfUrl).href).toString('base64');
+    SECRETS.T_SF_TOKEN = Buffer.from(new URL('/claim/3f8a9c2e71d4b6a0e5f1', sfUrl).href).toString(
+      'base64',
+    );
     fs.writeFileSync(
       configPath,
       [
@@ -106,7 +122,9 @@ describe('secrets never leave, in any encoding, against servers that echo them (
   });
 
   it('the configuration is valid', async () => {
-    const r = await runCli(['check-config', '--config', configPath], { env: { ...process.env, ...SECRETS } });
+    const r = await runCli(['check-config', '--config', configPath], {
+      env: { ...process.env, ...SECRETS },
+    });
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });
 
@@ -122,25 +140,42 @@ describe('secrets never leave, in any encoding, against servers that echo them (
       const r = await runCli([...args, '--config', configPath], { env });
       outputs.push([`booksync ${args.join(' ')}`, r]);
     }
-    const fetched = JSON.parse(outputs[0][1].stdout) as Array<{ connection: string; error?: { message: string } }>;
+    const fetched = JSON.parse(outputs[0][1].stdout) as Array<{
+      connection: string;
+      error?: { message: string };
+    }>;
     assert.equal(fetched.length, 3);
-    for (const run of fetched) assert.ok(run.error, `${run.connection} failed against its echo server`);
+    for (const run of fetched)
+      assert.ok(run.error, `${run.connection} failed against its echo server`);
     const status = JSON.parse(outputs[2][1].stdout);
     assert.equal(status.services.sync.state, 'auth_error');
     assert.ok(status.services.sync.last_error, 'the cloud failure is reported');
 
     // The servers did receive the secrets, so a clean output proves the masking, not their absence.
-    const received = servers.flatMap((s) => s.requests.map((r) => `${JSON.stringify(r.headers)} ${r.body}`)).join('\n');
-    const sgml = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-    for (const form of [Buffer.from(`booksync:${SECRETS.T_CLOUD}`).toString('base64'), JSON.stringify(SECRETS.T_GC_KEY).slice(1, -1), sgml(SECRETS.T_OFX_PASS)]) {
+    const received = servers
+      .flatMap((s) => s.requests.map((r) => `${JSON.stringify(r.headers)} ${r.body}`))
+      .join('\n');
+    const sgml = (t: string) =>
+      t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    for (const form of [
+      Buffer.from(`booksync:${SECRETS.T_CLOUD}`).toString('base64'),
+      JSON.stringify(SECRETS.T_GC_KEY).slice(1, -1),
+      sgml(SECRETS.T_OFX_PASS),
+    ]) {
       assert.ok(received.includes(form), `an echo server received ${form}`);
     }
-    assert.ok(fetched.some((r) => /Invalid login|Server error/.test(r.error?.message ?? '')), 'what the OFX server said is shown');
+    assert.ok(
+      fetched.some((r) => /Invalid login|Server error/.test(r.error?.message ?? '')),
+      'what the OFX server said is shown',
+    );
 
     daemon.signal('SIGTERM');
     assert.equal((await daemon.exited).code, 0);
     // Offline, the CLI opens the books itself.
-    for (const args of [['fetch', '--json'], ['status', '--json']]) {
+    for (const args of [
+      ['fetch', '--json'],
+      ['status', '--json'],
+    ]) {
       const r = await runCli([...args, '--config', configPath], { env });
       outputs.push([`booksync ${args.join(' ')} (daemon stopped)`, r]);
     }
@@ -152,14 +187,24 @@ describe('secrets never leave, in any encoding, against servers that echo them (
       checkClean(`${name} stdout`, r.stdout);
       checkClean(`${name} stderr`, r.stderr);
     }
-    const store = await BooksStore.open(path.join(dir, 'state', 'books'), { logger: captureLogger().logger });
+    const store = await BooksStore.open(path.join(dir, 'state', 'books'), {
+      logger: captureLogger().logger,
+    });
     try {
       const docs = await store.db.allDocs({ include_docs: true });
       const conns = docs.rows.filter((r) => r.id.startsWith('bankconn:'));
       assert.equal(conns.length, 3);
-      for (const row of conns) assert.ok((row.doc as { last_error?: unknown }).last_error, `${row.id} has a last_error`);
-      const ofxError = JSON.stringify((conns.find((r) => r.id === 'bankconn:ofx-echo')!.doc as { last_error?: unknown }).last_error);
-      assert.match(ofxError, /the bank says: .*\[redacted\]/, 'what the bank echoed is kept, masked');
+      for (const row of conns)
+        assert.ok((row.doc as { last_error?: unknown }).last_error, `${row.id} has a last_error`);
+      const ofxError = JSON.stringify(
+        (conns.find((r) => r.id === 'bankconn:ofx-echo')!.doc as { last_error?: unknown })
+          .last_error,
+      );
+      assert.match(
+        ofxError,
+        /the bank says: .*\[redacted\]/,
+        'what the bank echoed is kept, masked',
+      );
       for (const row of docs.rows) checkClean(`stored document ${row.id}`, JSON.stringify(row.doc));
     } finally {
       await store.close();

@@ -33,7 +33,10 @@ describe('secret files open to other users (built CLI)', function () {
 
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const expected = () => new RegExp(`${configPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:\\d+: cloud\\.auth\\.password: secret file ${secretFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has mode 0644: .*chmod 600 ${secretFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
+  const expected = () =>
+    new RegExp(
+      `${configPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:\\d+: cloud\\.auth\\.password: secret file ${secretFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has mode 0644: .*chmod 600 ${secretFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
+    );
 
   it('check-config and start exit 78 naming the file, its mode and the chmod; after the chmod both accept it', async () => {
     const check = await runCli(['check-config', '--config', configPath]);
@@ -43,7 +46,11 @@ describe('secret files open to other users (built CLI)', function () {
     assert.equal(start.code, 78);
     assert.match(start.stderr, expected());
     assert.ok(!fs.existsSync(path.join(dir, 'state', 'books')), 'nothing was opened');
-    for (const r of [check, start]) assert.ok(!(r.stdout + r.stderr).includes('file-secret-Kp07w'), 'the secret is never printed');
+    for (const r of [check, start])
+      assert.ok(
+        !(r.stdout + r.stderr).includes('file-secret-Kp07w'),
+        'the secret is never printed',
+      );
 
     fs.chmodSync(secretFile, 0o600);
     const again = await runCli(['check-config', '--config', configPath]);
@@ -54,7 +61,9 @@ describe('secret files open to other users (built CLI)', function () {
     const creds = path.join(dir, 'credentials');
     fs.mkdirSync(creds);
     fs.renameSync(secretFile, path.join(creds, 'cloud-token'));
-    const r = await runCli(['check-config', '--config', configPath], { env: { ...process.env, CREDENTIALS_DIRECTORY: creds } });
+    const r = await runCli(['check-config', '--config', configPath], {
+      env: { ...process.env, CREDENTIALS_DIRECTORY: creds },
+    });
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });
 });

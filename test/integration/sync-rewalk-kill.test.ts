@@ -39,7 +39,9 @@ describe('re-walk under SIGKILL (built CLI as a child process)', function () {
   async function cloudHolds(n: number): Promise<void> {
     let since: unknown = 0;
     while ((await cloudCount()) < n) {
-      const res = await fetch(`${cloud.dbUrl('books')}/_changes?feed=longpoll&timeout=5000&since=${encodeURIComponent(String(since))}`);
+      const res = await fetch(
+        `${cloud.dbUrl('books')}/_changes?feed=longpoll&timeout=5000&since=${encodeURIComponent(String(since))}`,
+      );
       if (res.ok) since = ((await res.json()) as { last_seq: unknown }).last_seq;
     }
   }
@@ -47,10 +49,32 @@ describe('re-walk under SIGKILL (built CLI as a child process)', function () {
   it('given a synced site whose cloud database is deleted, when the daemon is SIGKILLed 6 times during the re-walk, then the cloud is refilled exactly once and the books lose nothing', async () => {
     const N = 2000;
     const config = path.join(dir, 'booksync.yaml');
-    fs.writeFileSync(config, ['state_dir: ./state', 'cloud:', `  url: ${cloud.dbUrl('books')}`, 'sync:', '  mode: live', '  batch_size: 100', '  default: { direction: none }', '  types:', '    partner: { direction: both, exclude: { push: [internal_notes] } }', 'ledger:', '  company: { name: Test Company, currency: EUR }', ''].join('\n'));
+    fs.writeFileSync(
+      config,
+      [
+        'state_dir: ./state',
+        'cloud:',
+        `  url: ${cloud.dbUrl('books')}`,
+        'sync:',
+        '  mode: live',
+        '  batch_size: 100',
+        '  default: { direction: none }',
+        '  types:',
+        '    partner: { direction: both, exclude: { push: [internal_notes] } }',
+        'ledger:',
+        '  company: { name: Test Company, currency: EUR }',
+        '',
+      ].join('\n'),
+    );
     const { logger } = memoryLogger();
     const store = await BooksStore.open(path.join(dir, 'state', 'books'), { logger });
-    const docs = Array.from({ length: N }, (_, i) => ({ _id: `partner:p${String(i).padStart(5, '0')}`, type: 'partner' as const, name: `Partner ${i}`, bank_accounts: [], internal_notes: `private ${i}` }));
+    const docs = Array.from({ length: N }, (_, i) => ({
+      _id: `partner:p${String(i).padStart(5, '0')}`,
+      type: 'partner' as const,
+      name: `Partner ${i}`,
+      bank_accounts: [],
+      internal_notes: `private ${i}`,
+    }));
     for (let i = 0; i < N; i += 1000) await store.putMany(docs.slice(i, i + 1000));
     await store.close();
 
@@ -71,7 +95,11 @@ describe('re-walk under SIGKILL (built CLI as a child process)', function () {
       // (fault injection, not a wait).
       if (round === 0) await d.waitFor('sync.reset');
       else await new Promise((r) => setTimeout(r, 300 + Math.floor(next() * 1500)));
-      if (d.lines.some((l) => l.event === 'sync.reset') && !d.lines.some((l) => l.event === 'sync.reset' && l.phase === 'done')) killedInRewalk++;
+      if (
+        d.lines.some((l) => l.event === 'sync.reset') &&
+        !d.lines.some((l) => l.event === 'sync.reset' && l.phase === 'done')
+      )
+        killedInRewalk++;
       d.signal('SIGKILL');
       await d.exited;
     }
@@ -83,7 +111,11 @@ describe('re-walk under SIGKILL (built CLI as a child process)', function () {
     final.signal('SIGTERM');
     assert.equal((await final.exited).code, 0);
     const inCloud = await cloud.allRaw('books');
-    assert.equal(inCloud.filter((d) => String(d._id).startsWith('partner:')).length, N, 'every document once');
+    assert.equal(
+      inCloud.filter((d) => String(d._id).startsWith('partner:')).length,
+      N,
+      'every document once',
+    );
     for (const doc of inCloud) {
       assert.equal(doc.internal_notes, undefined);
       assert.equal(doc._conflicts, undefined);

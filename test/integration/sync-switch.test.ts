@@ -35,11 +35,18 @@ function config(cloudUrl: string): string {
 }
 
 /** Polls `check` after each answer of the cloud's long-poll feed (bounded by mocha's timeout). */
-async function cloudUntil(dbUrl: string, check: () => Promise<boolean>, headers: Record<string, string> = {}): Promise<void> {
+async function cloudUntil(
+  dbUrl: string,
+  check: () => Promise<boolean>,
+  headers: Record<string, string> = {},
+): Promise<void> {
   let since: unknown = 0;
   for (;;) {
     if (await check()) return;
-    const res = await fetch(`${dbUrl}/_changes?feed=longpoll&timeout=2000&since=${encodeURIComponent(String(since))}`, { headers });
+    const res = await fetch(
+      `${dbUrl}/_changes?feed=longpoll&timeout=2000&since=${encodeURIComponent(String(since))}`,
+      { headers },
+    );
     since = res.ok ? ((await res.json()) as { last_seq: unknown }).last_seq : since;
     if (!res.ok) await new Promise((r) => setTimeout(r, 200)); // the database is not created yet: poll
   }
@@ -47,7 +54,9 @@ async function cloudUntil(dbUrl: string, check: () => Promise<boolean>, headers:
 
 // In a full-suite CI run this test ran into mocha's timeout, while it passes on its own and
 // beside the test before it: a known defect, not yet diagnosed, so it runs only when asked for.
-(process.env.CI !== 'true' || process.env.BOOKSYNC_TEST_CLOUD_SWITCH === '1' ? describe : describe.skip)('cloud.url switched on reload (built CLI as a child process)', function () {
+(process.env.CI !== 'true' || process.env.BOOKSYNC_TEST_CLOUD_SWITCH === '1'
+  ? describe
+  : describe.skip)('cloud.url switched on reload (built CLI as a child process)', function () {
   this.timeout(120_000);
   let cloud: CloudServer;
   let dir: string;
@@ -66,23 +75,49 @@ async function cloudUntil(dbUrl: string, check: () => Promise<boolean>, headers:
   it('given a daemon on the embedded cloud, when cloud.url switches to a real URL and back on SIGHUP, then each cloud receives every document with no restart', async () => {
     const file = path.join(dir, 'booksync.yaml');
     fs.writeFileSync(file, config('embedded'));
-    daemon = new DaemonProcess(['start', '--config', file], { env: { ...process.env, BOOKSYNC_LOCAL_PASSWORD: PASSWORD } });
+    daemon = new DaemonProcess(['start', '--config', file], {
+      env: { ...process.env, BOOKSYNC_LOCAL_PASSWORD: PASSWORD },
+    });
     const d = daemon;
     const api = `http://127.0.0.1:${String((await d.waitFor('local_api.listening')).port)}/books`;
     const embedded1 = String((await d.waitFor('cloud.embedded')).url);
     await d.waitFor('daemon.ready');
     const put = async (doc: Record<string, unknown>) => {
-      const res = await fetch(`${api}/${encodeURIComponent(String(doc._id))}`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+      const res = await fetch(`${api}/${encodeURIComponent(String(doc._id))}`, {
+        method: 'PUT',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body: JSON.stringify(doc),
+      });
       assert.equal(res.status, 201, await res.text());
     };
     // The embedded cloud's login, made at its first start (STATE_DIR/cloud-credentials, `user:password`).
-    const embeddedAuth = () => ({ authorization: 'Basic ' + Buffer.from(fs.readFileSync(path.join(dir, 'state', 'cloud-credentials'), 'utf8').trim()).toString('base64') });
+    const embeddedAuth = () => ({
+      authorization:
+        'Basic ' +
+        Buffer.from(
+          fs.readFileSync(path.join(dir, 'state', 'cloud-credentials'), 'utf8').trim(),
+        ).toString('base64'),
+    });
     const partnersIn = async (dbUrl: string, headers: Record<string, string> = {}) => {
       const res = await fetch(`${dbUrl}/_all_docs`, { headers });
-      return res.ok ? ((await res.json()) as { rows: Array<{ id: string }> }).rows.map((r) => r.id).filter((id) => id.startsWith('partner:')) : [];
+      return res.ok
+        ? ((await res.json()) as { rows: Array<{ id: string }> }).rows
+            .map((r) => r.id)
+            .filter((id) => id.startsWith('partner:'))
+        : [];
     };
-    for (let i = 0; i < 5; i++) await put({ _id: `partner:e${i}`, type: 'partner', name: `Embedded ${i}`, bank_accounts: [] });
-    await cloudUntil(embedded1, async () => (await partnersIn(embedded1, embeddedAuth())).length === 5, embeddedAuth());
+    for (let i = 0; i < 5; i++)
+      await put({
+        _id: `partner:e${i}`,
+        type: 'partner',
+        name: `Embedded ${i}`,
+        bank_accounts: [],
+      });
+    await cloudUntil(
+      embedded1,
+      async () => (await partnersIn(embedded1, embeddedAuth())).length === 5,
+      embeddedAuth(),
+    );
 
     // Switch to the real cloud: every document goes there, the embedded cloud stops.
     const real = cloud.dbUrl('books');
@@ -93,10 +128,24 @@ async function cloudUntil(dbUrl: string, check: () => Promise<boolean>, headers:
     await cloudUntil(real, async () => (await partnersIn(real)).length === 5);
     const reset = await d.waitFor('sync.reset', mark);
     assert.equal(reset.level, 'warn');
-    assert.equal(await fetch(embedded1).then(() => 'up', () => 'down'), 'down', 'the embedded cloud stopped');
+    assert.equal(
+      await fetch(embedded1).then(
+        () => 'up',
+        () => 'down',
+      ),
+      'down',
+      'the embedded cloud stopped',
+    );
     // A document written in the real cloud comes down.
-    await new HttpCloudAdmin(cloud.origin).put('books', { _id: 'partner:r0', type: 'partner', name: 'Real 0', bank_accounts: [] });
-    const local = async (id: string) => (await fetch(`${api}/${encodeURIComponent(id)}`, { headers: { authorization: auth } })).status;
+    await new HttpCloudAdmin(cloud.origin).put('books', {
+      _id: 'partner:r0',
+      type: 'partner',
+      name: 'Real 0',
+      bank_accounts: [],
+    });
+    const local = async (id: string) =>
+      (await fetch(`${api}/${encodeURIComponent(id)}`, { headers: { authorization: auth } }))
+        .status;
     await cloudUntil(real, async () => (await local('partner:r0')) === 200);
 
     // And back to embedded: it gets what it missed.
@@ -104,8 +153,16 @@ async function cloudUntil(dbUrl: string, check: () => Promise<boolean>, headers:
     fs.writeFileSync(file, config('embedded'));
     d.signal('SIGHUP');
     const embedded2 = String((await d.waitFor('cloud.embedded', mark)).url);
-    await cloudUntil(embedded2, async () => (await partnersIn(embedded2, embeddedAuth())).length === 6, embeddedAuth());
-    assert.ok(d.lines.slice(mark).some((l) => l.event === 'sync.reset' && /different cloud/.test(String(l.reason))));
+    await cloudUntil(
+      embedded2,
+      async () => (await partnersIn(embedded2, embeddedAuth())).length === 6,
+      embeddedAuth(),
+    );
+    assert.ok(
+      d.lines
+        .slice(mark)
+        .some((l) => l.event === 'sync.reset' && /different cloud/.test(String(l.reason))),
+    );
     d.signal('SIGTERM');
     assert.equal((await d.exited).code, 0);
   });

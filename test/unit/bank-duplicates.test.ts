@@ -23,10 +23,20 @@ function line(fields: Partial<StatementLineDoc>): StatementLineDoc {
 
 describe('bank duplicates (likely duplicate lines for review)', function () {
   it('given a bank that changed its ids between two imports, then the old and new line of one payment are a pair', function () {
-    const pairs = likelyDuplicates([line({ provider_id: 'OLD-7' }), line({ provider_id: 'NEW-7', date: '2024-03-11', account_id: 'DE89370400440532013000' })]);
+    const pairs = likelyDuplicates([
+      line({ provider_id: 'OLD-7' }),
+      line({ provider_id: 'NEW-7', date: '2024-03-11', account_id: 'DE89370400440532013000' }),
+    ]);
     assert.equal(pairs.length, 1);
-    assert.equal(pairs[0].account, 'DE89370400440532013000', 'the same account however it is spaced');
-    assert.deepEqual(pairs[0].lines.map((l) => l.provider_id), ['OLD-7', 'NEW-7']);
+    assert.equal(
+      pairs[0].account,
+      'DE89370400440532013000',
+      'the same account however it is spaced',
+    );
+    assert.deepEqual(
+      pairs[0].lines.map((l) => l.provider_id),
+      ['OLD-7', 'NEW-7'],
+    );
   });
 
   it('given two identical coffees of one import, then they are not a pair (the bank listed both)', function () {
@@ -50,6 +60,9 @@ describe('bank duplicates (likely duplicate lines for review)', function () {
   });
 
   it('given --days that is not a whole number of days, then a clear error', function () {
-    assert.throws(() => likelyDuplicates([], -1), (e: unknown) => (e as { code?: string }).code === 'BANK_DUPLICATES_DAYS');
+    assert.throws(
+      () => likelyDuplicates([], -1),
+      (e: unknown) => (e as { code?: string }).code === 'BANK_DUPLICATES_DAYS',
+    );
   });
 });

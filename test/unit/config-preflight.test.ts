@@ -36,7 +36,9 @@ describe('check-config: what start needs', function () {
 
   it('a state_dir that exists as a file is refused; one that can be created passes and is not created', () => {
     fs.writeFileSync(path.join(dir, 'state'), 'x');
-    assert.deepEqual(issues(dir, `state_dir: ./state\n${REQUIRED}`), [`1:12: state_dir: ${dir}/state is not a folder`]);
+    assert.deepEqual(issues(dir, `state_dir: ./state\n${REQUIRED}`), [
+      `1:12: state_dir: ${dir}/state is not a folder`,
+    ]);
     assert.deepEqual(issues(dir, `state_dir: ./new/deeper\n${REQUIRED}`), []);
     assert.equal(fs.existsSync(path.join(dir, 'new')), false, 'check-config changes nothing');
   });
@@ -62,17 +64,30 @@ describe('check-config: what start needs', function () {
     fs.mkdirSync(path.join(dir, 'inbox'));
     fs.writeFileSync(path.join(dir, 'chart.yaml'), 'accounts: []\n');
     assert.deepEqual(issues(dir, text), []);
-    assert.deepEqual(issues(dir, text.replace('./logs/', './nowhere/'), false), [], 'only start and check-config look at the disk');
+    assert.deepEqual(
+      issues(dir, text.replace('./logs/', './nowhere/'), false),
+      [],
+      'only start and check-config look at the disk',
+    );
   });
 
   it('invalid UTF-8 is reported with its line and column instead of being replaced', () => {
     const file = path.join(dir, 'booksync.yaml');
-    fs.writeFileSync(file, new Uint8Array([...Buffer.from(`${REQUIRED}state_dir: ./caf`), 0xe9, 0x0a]));
-    assert.throws(() => loadConfig(file, { env: {} }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.deepEqual(err.issues.map((i) => [i.line, i.col, i.message]), [[3, 17, 'invalid UTF-8 (byte 0xe9); save the file as UTF-8']]);
-      return true;
-    });
+    fs.writeFileSync(
+      file,
+      new Uint8Array([...Buffer.from(`${REQUIRED}state_dir: ./caf`), 0xe9, 0x0a]),
+    );
+    assert.throws(
+      () => loadConfig(file, { env: {} }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.issues.map((i) => [i.line, i.col, i.message]),
+          [[3, 17, 'invalid UTF-8 (byte 0xe9); save the file as UTF-8']],
+        );
+        return true;
+      },
+    );
     assert.equal(fs.readdirSync(dir).length, 1, 'no folder was made from the mangled name');
   });
 
@@ -80,19 +95,34 @@ describe('check-config: what start needs', function () {
     assert.equal(firstInvalidUtf8(Buffer.from('Zürich — 東京 🏦', 'utf8')), -1);
     assert.equal(firstInvalidUtf8(Buffer.from([0x61, 0xc0, 0xaf])), 1, 'overlong /');
     assert.equal(firstInvalidUtf8(Buffer.from([0xed, 0xa0, 0x80])), 0, 'a UTF-16 surrogate');
-    assert.equal(firstInvalidUtf8(Buffer.from([0x61, 0x62, 0xe2, 0x82])), 2, 'cut short at the end');
+    assert.equal(
+      firstInvalidUtf8(Buffer.from([0x61, 0x62, 0xe2, 0x82])),
+      2,
+      'cut short at the end',
+    );
     assert.equal(firstInvalidUtf8(Buffer.from([0xf4, 0x90, 0x80, 0x80])), 0, 'above U+10FFFF');
   });
 
   it('a bank schedule faster than the 1m floor is refused with the floor named', () => {
-    const text = (schedule: string) => `${REQUIRED}bank: { connections: [ { name: a, provider: dropfolder, settings: { path: . }, journal: BNK1, schedule: ${schedule} } ] }\n`;
+    const text = (schedule: string) =>
+      `${REQUIRED}bank: { connections: [ { name: a, provider: dropfolder, settings: { path: . }, journal: BNK1, schedule: ${schedule} } ] }\n`;
     assert.deepEqual(issues(dir, text('{ cron: "* * * * * *" }'), false), [
       "3:113: bank.connections[0].schedule.cron: '* * * * * *' fires more than once a minute, faster than the floor of 1m between bank runs (give the seconds field one value, e.g. '0 */5 * * * *')",
     ]);
-    assert.match(issues(dir, text('{ cron: "*/30 * * * * *" }'), false)[0], /faster than the floor of 1m/);
-    assert.match(issues(dir, text('{ every: 30s }'), false)[0], /'30s' is faster than the floor of 1m between bank runs/);
+    assert.match(
+      issues(dir, text('{ cron: "*/30 * * * * *" }'), false)[0],
+      /faster than the floor of 1m/,
+    );
+    assert.match(
+      issues(dir, text('{ every: 30s }'), false)[0],
+      /'30s' is faster than the floor of 1m between bank runs/,
+    );
     assert.deepEqual(issues(dir, text('{ every: 1m }'), false), []);
-    assert.deepEqual(issues(dir, text('{ cron: "0 * * * * *" }'), false), [], 'once a minute, second 0');
+    assert.deepEqual(
+      issues(dir, text('{ cron: "0 * * * * *" }'), false),
+      [],
+      'once a minute, second 0',
+    );
     assert.deepEqual(issues(dir, text('{ cron: "*/5 * * * *" }'), false), []);
   });
 });

@@ -21,9 +21,11 @@ function properties(schema: Schema, at = ''): { path: string; schema: Schema }[]
       out.push({ path: here, schema: child });
       visit(child, here);
     }
-    if (node.additionalProperties && typeof node.additionalProperties === 'object') visit(node.additionalProperties, `${p}.<name>`);
+    if (node.additionalProperties && typeof node.additionalProperties === 'object')
+      visit(node.additionalProperties, `${p}.<name>`);
     if (node.items) visit(node.items, `${p}[]`);
-    for (const k of ['oneOf', 'anyOf', 'allOf']) for (const branch of (node[k] ?? []) as Schema[]) visit(branch, p);
+    for (const k of ['oneOf', 'anyOf', 'allOf'])
+      for (const branch of (node[k] ?? []) as Schema[]) visit(branch, p);
     for (const k of ['then', 'else']) visit(node[k], p);
   };
   visit(schema, at);
@@ -33,11 +35,16 @@ function properties(schema: Schema, at = ''): { path: string; schema: Schema }[]
 describe('config schema', () => {
   it('config/booksync.schema.json is the generated schema (regenerate: node dist/scripts/gen-schema.js)', () => {
     const shipped = fs.readFileSync(path.join(ROOT, 'config/booksync.schema.json'), 'utf8');
-    assert.ok(shipped === schemaJson(), 'config/booksync.schema.json is stale: run node dist/scripts/gen-schema.js');
+    assert.ok(
+      shipped === schemaJson(),
+      'config/booksync.schema.json is stale: run node dist/scripts/gen-schema.js',
+    );
   });
 
   it('gen-schema --check agrees', () => {
-    execFileSync(process.execPath, [path.join(ROOT, 'dist/scripts/gen-schema.js'), '--check'], { stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(ROOT, 'dist/scripts/gen-schema.js'), '--check'], {
+      stdio: 'pipe',
+    });
   });
 
   it('is a valid draft-07 schema that ajv compiles in strict mode', () => {
@@ -49,8 +56,13 @@ describe('config schema', () => {
   it('describes every property', () => {
     const all = properties(configSchema);
     assert.ok(all.length > 100, `only ${all.length} properties found`);
-    const bare = all.filter(({ schema }) => typeof schema.description !== 'string' || schema.description.length < 5);
-    assert.deepEqual(bare.map((p) => p.path), []);
+    const bare = all.filter(
+      ({ schema }) => typeof schema.description !== 'string' || schema.description.length < 5,
+    );
+    assert.deepEqual(
+      bare.map((p) => p.path),
+      [],
+    );
   });
 
   it('every default is valid against its own schema', () => {
@@ -60,7 +72,10 @@ describe('config schema', () => {
     for (const { path: p, schema } of withDefault) {
       const { default: value, ...rest } = schema;
       const validate = ajv.compile(rest);
-      assert.ok(validate(structuredClone(value)), `${p}: default ${JSON.stringify(value)} is invalid: ${ajv.errorsText(validate.errors)}`);
+      assert.ok(
+        validate(structuredClone(value)),
+        `${p}: default ${JSON.stringify(value)} is invalid: ${ajv.errorsText(validate.errors)}`,
+      );
     }
   });
 
@@ -83,10 +98,21 @@ describe('config helpers', () => {
   });
 
   it('writes key paths with dots and [index], quoting odd keys', () => {
-    assert.equal(formatKeyPath(['bank', 'connections', 0, 'schedule', 'every']), 'bank.connections[0].schedule.every');
+    assert.equal(
+      formatKeyPath(['bank', 'connections', 0, 'schedule', 'every']),
+      'bank.connections[0].schedule.every',
+    );
     assert.equal(formatKeyPath(['log', 'a key']), 'log["a key"]');
     assert.equal(formatKeyPath([]), '');
-    assert.deepEqual(pointerToPath('/bank/connections/0/name', { bank: { connections: [{}] } }), ['bank', 'connections', 0, 'name']);
-    assert.deepEqual(pointerToPath('/ledger/connections/7', { ledger: { connections: { 7: {} } } }), ['ledger', 'connections', '7']);
+    assert.deepEqual(pointerToPath('/bank/connections/0/name', { bank: { connections: [{}] } }), [
+      'bank',
+      'connections',
+      0,
+      'name',
+    ]);
+    assert.deepEqual(
+      pointerToPath('/ledger/connections/7', { ledger: { connections: { 7: {} } } }),
+      ['ledger', 'connections', '7'],
+    );
   });
 });

@@ -3,8 +3,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  BANK_PROVIDERS, CONFLICT_STRATEGIES, ConfigError, describeConfig, loadConfig, parseConfigText, secretValues, SYNC_DOC_TYPES,
-  type Config, type LoadOptions,
+  BANK_PROVIDERS,
+  CONFLICT_STRATEGIES,
+  ConfigError,
+  describeConfig,
+  loadConfig,
+  parseConfigText,
+  secretValues,
+  SYNC_DOC_TYPES,
+  type Config,
+  type LoadOptions,
 } from '../../src/config';
 import { BooksyncError } from '../../src/shared/errors';
 
@@ -51,51 +59,29 @@ interface MalformedCase {
 const MALFORMED: MalformedCase[] = [
   {
     name: 'unknown key, did-you-mean',
-    yaml: [
-      'log:',
-      '  levle: info',
-    ],
-    expect: [
-      "2:3: log.levle: unknown key (did you mean 'level'?)",
-    ],
+    yaml: ['log:', '  levle: info'],
+    expect: ["2:3: log.levle: unknown key (did you mean 'level'?)"],
   },
   {
     name: 'unknown top-level key, no close match',
-    yaml: [
-      'zzz: 1',
-    ],
+    yaml: ['zzz: 1'],
     expect: [
       '1:1: zzz: unknown key (allowed: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
   },
   {
     name: 'unknown key, prefix suggestion',
-    yaml: [
-      'bank:',
-      '  request: 60s',
-    ],
-    expect: [
-      "2:3: bank.request: unknown key (did you mean 'request_timeout'?)",
-    ],
+    yaml: ['bank:', '  request: 60s'],
+    expect: ["2:3: bank.request: unknown key (did you mean 'request_timeout'?)"],
   },
   {
     name: 'unknown doc type under sync.types',
-    yaml: [
-      'sync:',
-      '  types:',
-      '    patner: { direction: both }',
-    ],
-    expect: [
-      "3:5: sync.types.patner: unknown key (did you mean 'partner'?)",
-    ],
+    yaml: ['sync:', '  types:', '    patner: { direction: both }'],
+    expect: ["3:5: sync.types.patner: unknown key (did you mean 'partner'?)"],
   },
   {
     name: 'bad conflict strategy',
-    yaml: [
-      'sync:',
-      '  types:',
-      '    move: { direction: both, conflict: lcoal-wins }',
-    ],
+    yaml: ['sync:', '  types:', '    move: { direction: both, conflict: lcoal-wins }'],
     expect: [
       "3:40: sync.types.move.conflict: unknown strategy 'lcoal-wins' (allowed: local-wins, remote-wins, newest-wins, merge, manual)",
     ],
@@ -106,83 +92,50 @@ const MALFORMED: MalformedCase[] = [
       'cloud: { url: embedded, compression: zip }',
       'ledger: { company: { name: Demo, currency: EUR } }',
     ],
-    expect: [
-      "1:38: cloud.compression: unknown compression 'zip' (allowed: auto, gzip, none)",
-    ],
+    expect: ["1:38: cloud.compression: unknown compression 'zip' (allowed: auto, gzip, none)"],
   },
   {
     name: 'bad log level',
-    yaml: [
-      'log: { level: verbose }',
-    ],
-    expect: [
-      "1:15: log.level: unknown level 'verbose' (allowed: error, warn, info, debug)",
-    ],
+    yaml: ['log: { level: verbose }'],
+    expect: ["1:15: log.level: unknown level 'verbose' (allowed: error, warn, info, debug)"],
   },
   {
     name: 'bad direction in sync.default',
-    yaml: [
-      'sync:',
-      '  default: { direction: sideways }',
-    ],
+    yaml: ['sync:', '  default: { direction: sideways }'],
     expect: [
       "2:25: sync.default.direction: unknown direction 'sideways' (allowed: both, push, pull, none)",
     ],
   },
   {
     name: 'number where text is expected',
-    yaml: [
-      'log: { file: 5 }',
-    ],
-    expect: [
-      '1:14: log.file: wrong type: number 5 (expected text or null; quote it: "5")',
-    ],
+    yaml: ['log: { file: 5 }'],
+    expect: ['1:14: log.file: wrong type: number 5 (expected text or null; quote it: "5")'],
   },
   {
     name: 'text where a whole number is expected',
-    yaml: [
-      'sync:',
-      '  batch_size: lots',
-    ],
-    expect: [
-      "2:15: sync.batch_size: wrong type: text 'lots' (expected a whole number)",
-    ],
+    yaml: ['sync:', '  batch_size: lots'],
+    expect: ["2:15: sync.batch_size: wrong type: text 'lots' (expected a whole number)"],
   },
   {
     name: 'mapping where a list is expected',
-    yaml: [
-      'bank:',
-      '  connections: { name: x }',
-    ],
-    expect: [
-      '2:16: bank.connections: wrong type: a mapping (expected a list)',
-    ],
+    yaml: ['bank:', '  connections: { name: x }'],
+    expect: ['2:16: bank.connections: wrong type: a mapping (expected a list)'],
   },
   {
     name: 'empty section',
-    yaml: [
-      'log:',
-      'sync: {}',
-    ],
+    yaml: ['log:', 'sync: {}'],
     expect: [
       '1:1: log: wrong type: an empty value (expected a mapping; write {} or leave the key out)',
     ],
   },
   {
     name: 'number out of range',
-    yaml: [
-      'local_api: { port: 70000 }',
-    ],
-    expect: [
-      '1:20: local_api.port: 70000 is out of range (allowed: 0 to 65535)',
-    ],
+    yaml: ['local_api: { port: 70000 }'],
+    expect: ['1:20: local_api.port: 70000 is out of range (allowed: 0 to 65535)'],
   },
   {
     name: 'bad duration',
-    yaml: [
-      'sync:',
-      '  interval: 15 min',
-    ],
+    yaml: ['sync:', '  interval: 15 min'],
     expect: [
       "2:13: sync.interval: '15 min' is not a duration (a whole number and a unit: 500ms, 90s, 15m, 4h, 1d, 2w)",
     ],
@@ -242,9 +195,7 @@ const MALFORMED: MalformedCase[] = [
       '  connections:',
       '    - { name: a, provider: simplefin, journal: J, credentials: { setup_token: { env: T } }, schedule: {} }',
     ],
-    expect: [
-      "3:103: bank.connections[0].schedule: missing 'every' or 'cron' (give exactly one)",
-    ],
+    expect: ["3:103: bank.connections[0].schedule: missing 'every' or 'cron' (give exactly one)"],
   },
   {
     name: 'inline secret',
@@ -260,30 +211,19 @@ const MALFORMED: MalformedCase[] = [
   },
   {
     name: 'secret with env and file',
-    yaml: [
-      'local_api:',
-      '  password: { env: A, file: b }',
-    ],
-    expect: [
-      "2:13: local_api.password: 'env' and 'file' given together (give exactly one)",
-    ],
+    yaml: ['local_api:', '  password: { env: A, file: b }'],
+    expect: ["2:13: local_api.password: 'env' and 'file' given together (give exactly one)"],
   },
   {
     name: 'secret with a bad env name',
-    yaml: [
-      'local_api:',
-      '  password: { env: 1BAD }',
-    ],
+    yaml: ['local_api:', '  password: { env: 1BAD }'],
     expect: [
       "2:20: local_api.password.env: invalid environment variable name '1BAD' (expected an environment variable name: letters, digits and '_', not starting with a digit)",
     ],
   },
   {
     name: 'secret with an unknown key',
-    yaml: [
-      'local_api:',
-      '  password: { evn: A }',
-    ],
+    yaml: ['local_api:', '  password: { evn: A }'],
     expect: [
       "2:13: local_api.password: missing 'env' or 'file' (give exactly one)",
       "2:15: local_api.password.evn: unknown key (did you mean 'env'?)",
@@ -291,20 +231,14 @@ const MALFORMED: MalformedCase[] = [
   },
   {
     name: 'missing environment variable',
-    yaml: [
-      'local_api:',
-      '  password: { env: NOT_SET_ANYWHERE }',
-    ],
+    yaml: ['local_api:', '  password: { env: NOT_SET_ANYWHERE }'],
     expect: [
       "2:20: local_api.password: environment variable NOT_SET_ANYWHERE is not set (set it in the daemon's environment, e.g. Environment= or EnvironmentFile= in the systemd unit)",
     ],
   },
   {
     name: 'unreadable secret file',
-    yaml: [
-      'local_api:',
-      '  password: { file: no-such-secret }',
-    ],
+    yaml: ['local_api:', '  password: { file: no-such-secret }'],
     expect: [
       '2:21: local_api.password: cannot read secret file /etc/booksync/no-such-secret (no such file)',
     ],
@@ -334,22 +268,14 @@ const MALFORMED: MalformedCase[] = [
   },
   {
     name: 'unknown provider',
-    yaml: [
-      'bank:',
-      '  connections:',
-      '    - { name: a, provider: plaid, journal: J }',
-    ],
+    yaml: ['bank:', '  connections:', '    - { name: a, provider: plaid, journal: J }'],
     expect: [
       "3:28: bank.connections[0].provider: unknown provider 'plaid' (allowed: dropfolder, ofx-direct, simplefin, gocardless)",
     ],
   },
   {
     name: 'dropfolder without settings',
-    yaml: [
-      'bank:',
-      '  connections:',
-      '    - { name: a, provider: dropfolder, journal: J }',
-    ],
+    yaml: ['bank:', '  connections:', '    - { name: a, provider: dropfolder, journal: J }'],
     expect: [
       "3:7: bank.connections[0].settings: missing required key 'path' (needed when provider is dropfolder)",
     ],
@@ -372,17 +298,11 @@ const MALFORMED: MalformedCase[] = [
       '  connections:',
       '    - { name: a, provider: dropfolder, journal: J, settings: { path: in }, credentials: { token: { env: T } } }',
     ],
-    expect: [
-      '3:91: bank.connections[0].credentials.token: unknown key (no keys are allowed here)',
-    ],
+    expect: ['3:91: bank.connections[0].credentials.token: unknown key (no keys are allowed here)'],
   },
   {
     name: 'simplefin without credentials',
-    yaml: [
-      'bank:',
-      '  connections:',
-      '    - { name: a, provider: simplefin, journal: J }',
-    ],
+    yaml: ['bank:', '  connections:', '    - { name: a, provider: simplefin, journal: J }'],
     expect: [
       "3:7: bank.connections[0].credentials: missing required key 'setup_token' (needed when provider is simplefin)",
     ],
@@ -433,9 +353,7 @@ const MALFORMED: MalformedCase[] = [
       '  connections:',
       '    - { name: a, provider: simplefin, journal: J, credentials: { setup_token: { env: T } }, history_days: 0 }',
     ],
-    expect: [
-      '3:107: bank.connections[0].history_days: 0 is out of range (allowed: 1 to 730)',
-    ],
+    expect: ['3:107: bank.connections[0].history_days: 0 is out of range (allowed: 1 to 730)'],
   },
   {
     name: 'ledger mapping for an unknown connection',
@@ -487,11 +405,7 @@ const MALFORMED: MalformedCase[] = [
   },
   {
     name: 'merge without tie_breaker',
-    yaml: [
-      'sync:',
-      '  types:',
-      '    partner: { direction: both, conflict: merge }',
-    ],
+    yaml: ['sync:', '  types:', '    partner: { direction: both, conflict: merge }'],
     expect: [
       "3:14: sync.types.partner: missing required key 'tie_breaker' (needed when conflict is merge; allowed: local-wins, remote-wins, newest-wins, manual)",
     ],
@@ -511,32 +425,21 @@ const MALFORMED: MalformedCase[] = [
   },
   {
     name: 'tie_breaker cannot be merge',
-    yaml: [
-      'sync:',
-      '  default: { conflict: merge, tie_breaker: merge }',
-    ],
+    yaml: ['sync:', '  default: { conflict: merge, tie_breaker: merge }'],
     expect: [
       "2:44: sync.default.tie_breaker: unknown strategy 'merge' (allowed: local-wins, remote-wins, newest-wins, manual)",
     ],
   },
   {
     name: 'unknown currency',
-    whole: [
-      'cloud: { url: embedded }',
-      'ledger:',
-      '  company: { name: Demo, currency: EUX }',
-    ],
+    whole: ['cloud: { url: embedded }', 'ledger:', '  company: { name: Demo, currency: EUX }'],
     expect: [
       "3:36: ledger.company.currency: 'EUX' is not an ISO 4217 currency code (expected upper case, e.g. EUR, USD, GBP)",
     ],
   },
   {
     name: 'lower-case currency',
-    whole: [
-      'cloud: { url: embedded }',
-      'ledger:',
-      '  company: { name: Demo, currency: eur }',
-    ],
+    whole: ['cloud: { url: embedded }', 'ledger:', '  company: { name: Demo, currency: eur }'],
     expect: [
       "3:36: ledger.company.currency: 'eur' is not an ISO 4217 currency code (expected upper case, e.g. EUR, USD, GBP)",
     ],
@@ -589,10 +492,7 @@ const MALFORMED: MalformedCase[] = [
   },
   {
     name: 'local API enabled without credentials',
-    yaml: [
-      'local_api:',
-      '  enabled: true',
-    ],
+    yaml: ['local_api:', '  enabled: true'],
     expect: [
       "2:3: local_api: missing required keys 'username', 'password' (needed when enabled is true)",
     ],
@@ -609,105 +509,67 @@ const MALFORMED: MalformedCase[] = [
   },
   {
     name: 'missing required sections',
-    whole: [
-      'log: { level: info }',
-    ],
-    expect: [
-      "1:1: missing required keys 'cloud', 'ledger'",
-    ],
+    whole: ['log: { level: info }'],
+    expect: ["1:1: missing required keys 'cloud', 'ledger'"],
   },
   {
     name: 'YAML: duplicate key',
-    yaml: [
-      'log:',
-      '  level: info',
-      '  level: debug',
-    ],
-    expect: [
-      '3:3: log.level: duplicate key (a key may appear only once in a mapping)',
-    ],
+    yaml: ['log:', '  level: info', '  level: debug'],
+    expect: ['3:3: log.level: duplicate key (a key may appear only once in a mapping)'],
   },
   {
     name: 'YAML: tab indentation',
-    whole: [
-      'log:',
-      '\tlevel: info',
-    ],
-    expect: [
-      '2:1: tab used for indentation (indent with spaces)',
-    ],
+    whole: ['log:', '\tlevel: info'],
+    expect: ['2:1: tab used for indentation (indent with spaces)'],
   },
   {
     name: 'YAML: unclosed flow mapping',
-    whole: [
-      'log: { level: info',
-    ],
+    whole: ['log: { level: info'],
     expect: [
       '2:1: Flow map in block collection must be sufficiently indented and end with a } (YAML syntax)',
     ],
   },
   {
     name: 'YAML: two documents',
-    whole: [
-      'log: {}',
-      '---',
-      'log: {}',
-    ],
-    expect: [
-      '2:1: more than one YAML document (expected exactly one; remove the extra ---)',
-    ],
+    whole: ['log: {}', '---', 'log: {}'],
+    expect: ['2:1: more than one YAML document (expected exactly one; remove the extra ---)'],
   },
   {
     name: 'YAML: unknown alias',
-    yaml: [
-      'log: *defaults',
-    ],
-    expect: [
-      '1:6: unknown alias *defaults (expected an anchor &defaults defined above it)',
-    ],
+    yaml: ['log: *defaults'],
+    expect: ['1:6: unknown alias *defaults (expected an anchor &defaults defined above it)'],
   },
   {
     name: 'YAML: tag',
-    yaml: [
-      'log: { level: !!binary aGk= }',
-    ],
+    yaml: ['log: { level: !!binary aGk= }'],
     expect: [
       '1:15: Unresolved tag: tag:yaml.org,2002:binary (expected plain values: text, numbers, true/false, null, mappings and lists, without tags)',
     ],
   },
   {
     name: 'empty file',
-    whole: [
-
-    ],
+    whole: [],
     expect: [
       '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
   },
   {
     name: 'only comments',
-    whole: [
-      '# nothing yet',
-    ],
+    whole: ['# nothing yet'],
     expect: [
       '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
   },
   {
     name: 'top level is a list',
-    whole: [
-      '- cloud',
-      '- ledger',
-    ],
+    whole: ['- cloud', '- ledger'],
     expect: [
       '1:1: the top level is a list (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
   },
   {
     name: 'top level is a single value',
-    whole: [
-      'booksync',
-    ],
+    whole: ['booksync'],
     expect: [
       '1:1: the top level is a single value (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
     ],
@@ -786,7 +648,6 @@ const MALFORMED: MalformedCase[] = [
       "4:91: bank.connections[1].institution.nam: unknown key (did you mean 'name'?)",
     ],
   },
-
 ];
 
 describe('config: malformed files', () => {
@@ -806,7 +667,11 @@ describe('config: malformed files', () => {
 
 describe('config: ConfigError', () => {
   it('is a BooksyncError with code CONFIG_INVALID, and format() gives FILE:LINE:COL: key.path: message a line', () => {
-    const err = configError(() => parseConfigText(`log:\n  levle: info\nsync: { mode: sometimes }\n${MINIMAL}`, FILE, { env: {} }));
+    const err = configError(() =>
+      parseConfigText(`log:\n  levle: info\nsync: { mode: sometimes }\n${MINIMAL}`, FILE, {
+        env: {},
+      }),
+    );
     assert.ok(err instanceof BooksyncError);
     assert.equal(err.code, 'CONFIG_INVALID');
     assert.equal(
@@ -816,7 +681,13 @@ describe('config: ConfigError', () => {
         `${FILE}:3:15: sync.mode: unknown mode 'sometimes' (allowed: live, interval)`,
       ].join('\n'),
     );
-    assert.deepEqual(err.issues[0], { file: FILE, line: 2, col: 3, path: 'log.levle', message: "unknown key (did you mean 'level'?)" });
+    assert.deepEqual(err.issues[0], {
+      file: FILE,
+      line: 2,
+      col: 3,
+      path: 'log.levle',
+      message: "unknown key (did you mean 'level'?)",
+    });
     assert.ok(err.message.includes(err.format()), 'the message carries every issue');
     assert.ok(Object.isFrozen(err.issues));
   });
@@ -845,7 +716,15 @@ describe('config: ConfigError', () => {
     const err = configError(() => loadConfig(missing, { env: {} }));
     assert.equal(err.code, 'CONFIG_UNREADABLE');
     assert.equal(err.format(), `${missing}: cannot read the config file (no such file)`);
-    assert.deepEqual(err.issues, [{ file: missing, line: 0, col: 0, path: '', message: 'cannot read the config file (no such file)' }]);
+    assert.deepEqual(err.issues, [
+      {
+        file: missing,
+        line: 0,
+        col: 0,
+        path: '',
+        message: 'cannot read the config file (no such file)',
+      },
+    ]);
   });
 
   it('a folder given as the config file is CONFIG_UNREADABLE', () => {
@@ -867,7 +746,8 @@ describe('config: secrets', () => {
     fs.rmSync(creds, { recursive: true, force: true });
   });
 
-  const withPassword = (ref: string) => `cloud:\n  url: https://couch.example.com/books\n  auth: { username: booksync, password: ${ref} }\nledger: { company: { name: Demo, currency: EUR } }\n`;
+  const withPassword = (ref: string) =>
+    `cloud:\n  url: https://couch.example.com/books\n  auth: { username: booksync, password: ${ref} }\nledger: { company: { name: Demo, currency: EUR } }\n`;
 
   it('resolves { env: NAME } from the given environment', () => {
     const config = load(withPassword('{ env: CLOUD_PW }'), { env: { CLOUD_PW: 'pw-from-env' } });
@@ -877,22 +757,36 @@ describe('config: secrets', () => {
 
   it('reads { file: name } next to the config file, dropping one trailing newline', () => {
     fs.writeFileSync(path.join(dir, 'cloud.pw'), 'pw-from-file\n', { mode: 0o600 });
-    const config = load(withPassword('{ file: cloud.pw }'), { env: {} }, path.join(dir, 'booksync.yaml'));
+    const config = load(
+      withPassword('{ file: cloud.pw }'),
+      { env: {} },
+      path.join(dir, 'booksync.yaml'),
+    );
     assert.equal(config.cloud.auth?.password, 'pw-from-file');
   });
 
   it('looks a relative { file: name } up in $CREDENTIALS_DIRECTORY first', () => {
     fs.writeFileSync(path.join(dir, 'cloud.pw'), 'beside-config', { mode: 0o600 });
     fs.writeFileSync(path.join(creds, 'cloud.pw'), 'from-systemd\n');
-    const config = load(withPassword('{ file: cloud.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, path.join(dir, 'booksync.yaml'));
+    const config = load(
+      withPassword('{ file: cloud.pw }'),
+      { env: { CREDENTIALS_DIRECTORY: creds } },
+      path.join(dir, 'booksync.yaml'),
+    );
     assert.equal(config.cloud.auth?.password, 'from-systemd');
   });
 
   it('falls back to the config folder when $CREDENTIALS_DIRECTORY lacks the file, and names both places when neither has it', () => {
     fs.writeFileSync(path.join(dir, 'cloud.pw'), 'beside-config', { mode: 0o600 });
     const file = path.join(dir, 'booksync.yaml');
-    assert.equal(load(withPassword('{ file: cloud.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, file).cloud.auth?.password, 'beside-config');
-    const err = configError(() => load(withPassword('{ file: other.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, file));
+    assert.equal(
+      load(withPassword('{ file: cloud.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, file)
+        .cloud.auth?.password,
+      'beside-config',
+    );
+    const err = configError(() =>
+      load(withPassword('{ file: other.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, file),
+    );
     assert.deepEqual(err.issues.map(short), [
       `3:49: cloud.auth.password: cannot read secret file ${path.join(creds, 'other.pw')} or ${path.join(dir, 'other.pw')} (no such file)`,
     ]);
@@ -901,7 +795,11 @@ describe('config: secrets', () => {
   it('reads an absolute { file: PATH } as is', () => {
     const secret = path.join(creds, 'abs.pw');
     fs.writeFileSync(secret, 'absolute', { mode: 0o600 });
-    assert.equal(load(withPassword(`{ file: ${secret} }`), { env: {} }, path.join(dir, 'booksync.yaml')).cloud.auth?.password, 'absolute');
+    assert.equal(
+      load(withPassword(`{ file: ${secret} }`), { env: {} }, path.join(dir, 'booksync.yaml')).cloud
+        .auth?.password,
+      'absolute',
+    );
   });
 
   it('refuses a secret file group or others may open, naming the file, its mode and the chmod that fixes it', () => {
@@ -915,25 +813,46 @@ describe('config: secrets', () => {
       `3:49: cloud.auth.password: secret file ${open} has mode 0644: group and others may read or change it; make it private to the service user: chmod 600 '${open}'`,
     ]);
     fs.chmodSync(open, 0o640);
-    assert.match(configError(() => load(withPassword(`{ file: "${open}" }`), { env: {} }, file)).format(), /has mode 0640: group may read or change it; .*chmod 600/);
+    assert.match(
+      configError(() => load(withPassword(`{ file: "${open}" }`), { env: {} }, file)).format(),
+      /has mode 0640: group may read or change it; .*chmod 600/,
+    );
     fs.chmodSync(open, 0o600);
-    assert.equal(load(withPassword(`{ file: "${open}" }`), { env: {} }, file).cloud.auth?.password, 'pw');
+    assert.equal(
+      load(withPassword(`{ file: "${open}" }`), { env: {} }, file).cloud.auth?.password,
+      'pw',
+    );
   });
 
   it('accepts a secret file under $CREDENTIALS_DIRECTORY whatever its mode (systemd controls those)', () => {
     const file = path.join(dir, 'booksync.yaml');
     fs.writeFileSync(path.join(creds, 'cloud.pw'), 'from-systemd');
     fs.chmodSync(path.join(creds, 'cloud.pw'), 0o644);
-    assert.equal(load(withPassword('{ file: cloud.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, file).cloud.auth?.password, 'from-systemd');
-    assert.equal(load(withPassword(`{ file: ${path.join(creds, 'cloud.pw')} }`), { env: { CREDENTIALS_DIRECTORY: creds } }, file).cloud.auth?.password, 'from-systemd');
+    assert.equal(
+      load(withPassword('{ file: cloud.pw }'), { env: { CREDENTIALS_DIRECTORY: creds } }, file)
+        .cloud.auth?.password,
+      'from-systemd',
+    );
+    assert.equal(
+      load(
+        withPassword(`{ file: ${path.join(creds, 'cloud.pw')} }`),
+        { env: { CREDENTIALS_DIRECTORY: creds } },
+        file,
+      ).cloud.auth?.password,
+      'from-systemd',
+    );
   });
 
   it('an empty variable or file is an error naming the key', () => {
     fs.writeFileSync(path.join(dir, 'empty.pw'), '\n');
     const file = path.join(dir, 'booksync.yaml');
-    assert.deepEqual(issuesOf(withPassword('{ env: CLOUD_PW }'), { env: { CLOUD_PW: '' } }), ['3:48: cloud.auth.password: environment variable CLOUD_PW is empty']);
+    assert.deepEqual(issuesOf(withPassword('{ env: CLOUD_PW }'), { env: { CLOUD_PW: '' } }), [
+      '3:48: cloud.auth.password: environment variable CLOUD_PW is empty',
+    ]);
     const err = configError(() => load(withPassword('{ file: empty.pw }'), { env: {} }, file));
-    assert.deepEqual(err.issues.map(short), [`3:49: cloud.auth.password: secret file ${path.join(dir, 'empty.pw')} is empty`]);
+    assert.deepEqual(err.issues.map(short), [
+      `3:49: cloud.auth.password: secret file ${path.join(dir, 'empty.pw')} is empty`,
+    ]);
   });
 
   it('an unreadable secret file is an error naming the key', function () {
@@ -941,12 +860,16 @@ describe('config: secrets', () => {
     fs.mkdirSync(folder);
     const file = path.join(dir, 'booksync.yaml');
     const err = configError(() => load(withPassword('{ file: a-folder }'), { env: {} }, file));
-    assert.deepEqual(err.issues.map(short), [`3:49: cloud.auth.password: cannot read secret file ${folder} (is a folder)`]);
+    assert.deepEqual(err.issues.map(short), [
+      `3:49: cloud.auth.password: cannot read secret file ${folder} (is a folder)`,
+    ]);
     if (process.getuid?.() === 0) return; // root reads files whatever their mode
     const locked = path.join(dir, 'locked.pw');
     fs.writeFileSync(locked, 'x', { mode: 0o000 });
     const denied = configError(() => load(withPassword('{ file: locked.pw }'), { env: {} }, file));
-    assert.deepEqual(denied.issues.map(short), [`3:49: cloud.auth.password: cannot read secret file ${locked} (permission denied)`]);
+    assert.deepEqual(denied.issues.map(short), [
+      `3:49: cloud.auth.password: cannot read secret file ${locked} (permission denied)`,
+    ]);
   });
 
   it('resolves every credential of every connection, and secretValues lists them for the log redaction', () => {
@@ -966,7 +889,12 @@ describe('config: secrets', () => {
       'ledger: { company: { name: Demo, currency: EUR } }',
       '',
     ].join('\n');
-    const env = { LOCAL_PW: 'local-pw', SF_TOKEN: 'aHR0cHM6Ly9icmlkZ2Uuc2ltcGxlZmluLm9yZy9zaW1wbGVmaW4vY2xhaW0vZGVtbw==', GC_ID: 'gc-id', CREDENTIALS_DIRECTORY: creds };
+    const env = {
+      LOCAL_PW: 'local-pw',
+      SF_TOKEN: 'aHR0cHM6Ly9icmlkZ2Uuc2ltcGxlZmluLm9yZy9zaW1wbGVmaW4vY2xhaW0vZGVtbw==',
+      GC_ID: 'gc-id',
+      CREDENTIALS_DIRECTORY: creds,
+    };
     const config = load(text, { env });
     const [sf, gc] = config.bank.connections;
     assert.deepEqual(sf.credentials, { setup_token: env.SF_TOKEN });
@@ -989,9 +917,22 @@ describe('config: secrets', () => {
       'ledger: { company: { name: Demo, currency: EUR } }',
       '',
     ].join('\n');
-    const err = configError(() => load(text, { env: { CLOUD_PW: values[0], GC_ID: values[0] } }, path.join(dir, 'booksync.yaml')));
+    const err = configError(() =>
+      load(
+        text,
+        { env: { CLOUD_PW: values[0], GC_ID: values[0] } },
+        path.join(dir, 'booksync.yaml'),
+      ),
+    );
     assert.equal(err.issues.length, 4, err.format());
-    const everything = [err.message, err.format(), JSON.stringify(err), JSON.stringify(err.issues), JSON.stringify(err.toJSON()), String(err.stack)].join('\n');
+    const everything = [
+      err.message,
+      err.format(),
+      JSON.stringify(err),
+      JSON.stringify(err.issues),
+      JSON.stringify(err.toJSON()),
+      String(err.stack),
+    ].join('\n');
     for (const v of values) assert.ok(!everything.includes(v), `${v} leaked into the error`);
   });
 });
@@ -1002,17 +943,50 @@ describe('config: defaults, paths, result', () => {
     assert.equal(config.config_file, FILE);
     assert.equal(config.state_dir, '/var/lib/booksync');
     assert.deepEqual(config.log, { level: 'info', format: 'auto', file: null });
-    assert.deepEqual(config.local_api, { enabled: false, host: '127.0.0.1', port: 5985, username: null, password: null });
-    assert.deepEqual(config.cloud, { url: 'embedded', urls: ['embedded'], embedded: true, auth: null, request_timeout: '30s', request_timeout_ms: 30_000, compression: 'auto' });
+    assert.deepEqual(config.local_api, {
+      enabled: false,
+      host: '127.0.0.1',
+      port: 5985,
+      username: null,
+      password: null,
+    });
+    assert.deepEqual(config.cloud, {
+      url: 'embedded',
+      urls: ['embedded'],
+      embedded: true,
+      auth: null,
+      request_timeout: '30s',
+      request_timeout_ms: 30_000,
+      compression: 'auto',
+    });
     const { types, ...sync } = config.sync;
     assert.deepEqual(sync, {
-      mode: 'live', interval: '15m', interval_ms: 900_000, batch_size: 500, batch_bytes: 4_194_304, max_attachment_bytes: 20_971_520, backoff: 'exponential-jitter',
-      backoff_max: '5m', backoff_max_ms: 300_000, auth_retry: '15m', auth_retry_ms: 900_000,
+      mode: 'live',
+      interval: '15m',
+      interval_ms: 900_000,
+      batch_size: 500,
+      batch_bytes: 4_194_304,
+      max_attachment_bytes: 20_971_520,
+      backoff: 'exponential-jitter',
+      backoff_max: '5m',
+      backoff_max_ms: 300_000,
+      auth_retry: '15m',
+      auth_retry_ms: 900_000,
       default: { direction: 'none', conflict: 'manual', tie_breaker: null },
     });
     assert.deepEqual(Object.keys(types), [...SYNC_DOC_TYPES]);
-    for (const t of SYNC_DOC_TYPES) assert.deepEqual(types[t], { direction: 'none', conflict: 'manual', tie_breaker: null, exclude: { push: [], pull: [], both: [] } });
-    assert.deepEqual(config.bank, { request_timeout: '60s', request_timeout_ms: 60_000, connections: [] });
+    for (const t of SYNC_DOC_TYPES)
+      assert.deepEqual(types[t], {
+        direction: 'none',
+        conflict: 'manual',
+        tie_breaker: null,
+        exclude: { push: [], pull: [], both: [] },
+      });
+    assert.deepEqual(config.bank, {
+      request_timeout: '60s',
+      request_timeout_ms: 60_000,
+      connections: [],
+    });
     assert.deepEqual(config.ledger, {
       company: { name: 'Demo', currency: 'EUR' },
       post_moves: 'posted',
@@ -1024,35 +998,85 @@ describe('config: defaults, paths, result', () => {
   });
 
   it('fills connection and provider defaults', () => {
-    const config = load(`bank:\n  connections:\n    - { name: a, provider: dropfolder, journal: BNK1, settings: { path: /srv/in } }\n${MINIMAL}`);
+    const config = load(
+      `bank:\n  connections:\n    - { name: a, provider: dropfolder, journal: BNK1, settings: { path: /srv/in } }\n${MINIMAL}`,
+    );
     assert.deepEqual(config.bank.connections[0], {
-      name: 'a', institution: null, provider: 'dropfolder', journal: 'BNK1',
-      settings: { path: '/srv/in', archive: null, rejected: null, keep_files: false, format: 'auto' },
-      credentials: {}, schedule: { every: '12h', every_ms: 43_200_000 }, history_days: 90, overlap_days: 7, include_pending: false, enabled: true,
+      name: 'a',
+      institution: null,
+      provider: 'dropfolder',
+      journal: 'BNK1',
+      settings: {
+        path: '/srv/in',
+        archive: null,
+        rejected: null,
+        keep_files: false,
+        format: 'auto',
+      },
+      credentials: {},
+      schedule: { every: '12h', every_ms: 43_200_000 },
+      history_days: 90,
+      overlap_days: 7,
+      include_pending: false,
+      enabled: true,
     });
-    const ofx = load(`bank:\n  connections:\n    - name: o\n      provider: ofx-direct\n      journal: J\n      settings: { url: "https://ofx.bank.example/", org: O, fid: "1", account_id: "9", account_type: CREDITCARD }\n      credentials: { username: { env: U }, password: { env: U } }\n${MINIMAL}`, { env: { U: 'u' } });
+    const ofx = load(
+      `bank:\n  connections:\n    - name: o\n      provider: ofx-direct\n      journal: J\n      settings: { url: "https://ofx.bank.example/", org: O, fid: "1", account_id: "9", account_type: CREDITCARD }\n      credentials: { username: { env: U }, password: { env: U } }\n${MINIMAL}`,
+      { env: { U: 'u' } },
+    );
     assert.deepEqual(ofx.bank.connections[0].settings, {
-      url: 'https://ofx.bank.example/', org: 'O', fid: '1', account_id: '9', account_type: 'CREDITCARD', version: 102, app_id: 'QWIN', app_ver: '2700',
-      client_uid: null, close_elements: false, language: 'ENG',
+      url: 'https://ofx.bank.example/',
+      org: 'O',
+      fid: '1',
+      account_id: '9',
+      account_type: 'CREDITCARD',
+      version: 102,
+      app_id: 'QWIN',
+      app_ver: '2700',
+      client_uid: null,
+      close_elements: false,
+      language: 'ENG',
     });
   });
 
   it('accepts a CSV column mapping and fills its defaults', () => {
-    const config = load(`bank:\n  connections:\n    - name: a\n      provider: dropfolder\n      journal: J\n      settings:\n        path: in\n        csv: { date: Buchungstag, date_format: DD.MM.YYYY, debit: 4, credit: 5, memo: [Verwendungszweck, 7], decimal: "," }\n${MINIMAL}`);
+    const config = load(
+      `bank:\n  connections:\n    - name: a\n      provider: dropfolder\n      journal: J\n      settings:\n        path: in\n        csv: { date: Buchungstag, date_format: DD.MM.YYYY, debit: 4, credit: 5, memo: [Verwendungszweck, 7], decimal: "," }\n${MINIMAL}`,
+    );
     assert.deepEqual((config.bank.connections[0].settings as { csv?: unknown }).csv, {
-      date: 'Buchungstag', date_format: 'DD.MM.YYYY', debit: 4, credit: 5, memo: ['Verwendungszweck', 7], decimal: ',',
-      delimiter: 'auto', header: true, skip_rows: 0, skip_footer_rows: 0, encoding: 'auto', negate: false,
+      date: 'Buchungstag',
+      date_format: 'DD.MM.YYYY',
+      debit: 4,
+      credit: 5,
+      memo: ['Verwendungszweck', 7],
+      decimal: ',',
+      delimiter: 'auto',
+      header: true,
+      skip_rows: 0,
+      skip_footer_rows: 0,
+      encoding: 'auto',
+      negate: false,
     });
   });
 
   it('gives a cron schedule as written', () => {
-    const config = load(`bank:\n  connections:\n    - { name: a, provider: dropfolder, journal: J, settings: { path: in }, schedule: { cron: "0 6 * * 1-5" } }\n${MINIMAL}`);
+    const config = load(
+      `bank:\n  connections:\n    - { name: a, provider: dropfolder, journal: J, settings: { path: in }, schedule: { cron: "0 6 * * 1-5" } }\n${MINIMAL}`,
+    );
     assert.deepEqual(config.bank.connections[0].schedule, { cron: '0 6 * * 1-5' });
   });
 
   it('takes state_dir from $STATE_DIRECTORY (its first path) when the file has none, and the file wins over it', () => {
-    assert.equal(load(MINIMAL, { env: { STATE_DIRECTORY: '/var/lib/booksync-a:/var/lib/booksync-b' } }).state_dir, '/var/lib/booksync-a');
-    assert.equal(load(`state_dir: /srv/books\n${MINIMAL}`, { env: { STATE_DIRECTORY: '/var/lib/other' } }).state_dir, '/srv/books');
+    assert.equal(
+      load(MINIMAL, { env: { STATE_DIRECTORY: '/var/lib/booksync-a:/var/lib/booksync-b' } })
+        .state_dir,
+      '/var/lib/booksync-a',
+    );
+    assert.equal(
+      load(`state_dir: /srv/books\n${MINIMAL}`, { env: { STATE_DIRECTORY: '/var/lib/other' } })
+        .state_dir,
+      '/srv/books',
+    );
   });
 
   it('resolves relative paths against the config file folder', () => {
@@ -1068,8 +1092,15 @@ describe('config: defaults, paths, result', () => {
     assert.equal(config.config_file, '/opt/booksync/config/booksync.yaml');
     assert.equal(config.state_dir, '/opt/booksync/var');
     assert.equal(config.log.file, '/opt/booksync/config/logs/booksync.jsonl');
-    const settings = config.bank.connections[0].settings as { path: string; archive: string; rejected: string };
-    assert.deepEqual([settings.path, settings.archive, settings.rejected], ['/opt/booksync/config/inbox', '/opt/booksync/archive', '/abs/rejected']);
+    const settings = config.bank.connections[0].settings as {
+      path: string;
+      archive: string;
+      rejected: string;
+    };
+    assert.deepEqual(
+      [settings.path, settings.archive, settings.rejected],
+      ['/opt/booksync/config/inbox', '/opt/booksync/archive', '/abs/rejected'],
+    );
   });
 
   it('fills a type policy from sync.default, conflict and tie_breaker as a pair', () => {
@@ -1083,10 +1114,30 @@ describe('config: defaults, paths, result', () => {
       MINIMAL,
     ].join('\n');
     const { types } = load(text).sync;
-    assert.deepEqual(types.partner, { direction: 'both', conflict: 'merge', tie_breaker: 'remote-wins', exclude: { push: [], pull: [], both: [] } });
-    assert.deepEqual(types.move, { direction: 'pull', conflict: 'manual', tie_breaker: null, exclude: { push: [], pull: [], both: [] } });
-    assert.deepEqual(types.account, { direction: 'pull', conflict: 'merge', tie_breaker: 'newest-wins', exclude: { push: ['internal_notes'], pull: [], both: ['bank_accounts[].iban'] } });
-    assert.deepEqual(types.invoice, { direction: 'pull', conflict: 'merge', tie_breaker: 'remote-wins', exclude: { push: [], pull: [], both: [] } });
+    assert.deepEqual(types.partner, {
+      direction: 'both',
+      conflict: 'merge',
+      tie_breaker: 'remote-wins',
+      exclude: { push: [], pull: [], both: [] },
+    });
+    assert.deepEqual(types.move, {
+      direction: 'pull',
+      conflict: 'manual',
+      tie_breaker: null,
+      exclude: { push: [], pull: [], both: [] },
+    });
+    assert.deepEqual(types.account, {
+      direction: 'pull',
+      conflict: 'merge',
+      tie_breaker: 'newest-wins',
+      exclude: { push: ['internal_notes'], pull: [], both: ['bank_accounts[].iban'] },
+    });
+    assert.deepEqual(types.invoice, {
+      direction: 'pull',
+      conflict: 'merge',
+      tie_breaker: 'remote-wins',
+      exclude: { push: [], pull: [], both: [] },
+    });
   });
 
   it('fills a ledger mapping from its bank connection and the company, and converts tolerances to minor units', () => {
@@ -1104,7 +1155,12 @@ describe('config: defaults, paths, result', () => {
       '',
     ].join('\n');
     const { ledger } = load(text);
-    assert.deepEqual(ledger.connections.main, { journal: 'BNK1', bank_account: '1010', suspense_account: '1099', currency: 'JPY' });
+    assert.deepEqual(ledger.connections.main, {
+      journal: 'BNK1',
+      bank_account: '1010',
+      suspense_account: '1099',
+      currency: 'JPY',
+    });
     assert.deepEqual(ledger.reconcile.rules, [
       { kind: 'reference' },
       { kind: 'amount_window', tolerance: '50', tolerance_minor: 50, days: 5 },
@@ -1113,8 +1169,13 @@ describe('config: defaults, paths, result', () => {
   });
 
   it('returns a deeply frozen object', () => {
-    const config = load(`sync:\n  types:\n    partner: { direction: both, exclude: { push: [notes] } }\n${MINIMAL}`);
-    const frozen = (v: unknown): boolean => v === null || typeof v !== 'object' || (Object.isFrozen(v) && Object.values(v as object).every(frozen));
+    const config = load(
+      `sync:\n  types:\n    partner: { direction: both, exclude: { push: [notes] } }\n${MINIMAL}`,
+    );
+    const frozen = (v: unknown): boolean =>
+      v === null ||
+      typeof v !== 'object' ||
+      (Object.isFrozen(v) && Object.values(v as object).every(frozen));
     assert.ok(frozen(config));
     assert.throws(() => {
       (config.log as { level: string }).level = 'debug';
@@ -1138,44 +1199,75 @@ describe('config: shipped files', () => {
     assert.equal(demo.name, 'demo');
     assert.equal(demo.provider, 'dropfolder');
     assert.deepEqual(demo.settings, {
-      path: path.join(ROOT, 'demo/statements'), archive: path.join(ROOT, 'var/demo/archive'), rejected: path.join(ROOT, 'var/demo/rejected'), keep_files: true, format: 'auto',
+      path: path.join(ROOT, 'demo/statements'),
+      archive: path.join(ROOT, 'var/demo/archive'),
+      rejected: path.join(ROOT, 'var/demo/rejected'),
+      keep_files: true,
+      format: 'auto',
     });
     assert.deepEqual(demo.schedule, { every: '1m', every_ms: 60_000 });
-    assert.deepEqual(config.ledger.connections.demo, { journal: 'BNK1', bank_account: '1010', suspense_account: '1099', currency: 'EUR' });
+    assert.deepEqual(config.ledger.connections.demo, {
+      journal: 'BNK1',
+      bank_account: '1010',
+      suspense_account: '1099',
+      currency: 'EUR',
+    });
   });
 
   it('config/booksync.example.yaml loads when its variables are set, and names each one that is not', () => {
     const file = path.join(ROOT, 'config/booksync.example.yaml');
-    const env = { BOOKSYNC_LOCAL_PASSWORD: 'l', BOOKSYNC_CLOUD_PASSWORD: 'c', SIMPLEFIN_SETUP_TOKEN: 's' };
+    const env = {
+      BOOKSYNC_LOCAL_PASSWORD: 'l',
+      BOOKSYNC_CLOUD_PASSWORD: 'c',
+      SIMPLEFIN_SETUP_TOKEN: 's',
+    };
     const config = loadConfig(file, { env });
     assert.equal(config.bank.connections[0].name, 'main-checking');
     assert.equal(config.sync.types.partner.tie_breaker, 'remote-wins');
     assert.deepEqual(secretValues(config), ['c', 'l', 's']);
     const err = configError(() => loadConfig(file, { env: {} }));
-    assert.deepEqual(err.issues.map((i) => i.path), ['local_api.password', 'cloud.auth.password', 'bank.connections[0].credentials.setup_token']);
+    assert.deepEqual(
+      err.issues.map((i) => i.path),
+      ['local_api.password', 'cloud.auth.password', 'bank.connections[0].credentials.setup_token'],
+    );
     assert.ok(err.issues.every((i) => /^environment variable \w+ is not set/.test(i.message)));
   });
 });
 
 describe('config: describeConfig and names', () => {
   it('summarises without secrets', () => {
-    const config = load(`local_api: { enabled: true, host: 0.0.0.0, port: 6000, username: u, password: { env: P } }\ncloud: { url: "https://couch.example.com/books", auth: { username: u, password: { env: P } } }\nsync: { mode: interval }\nbank:\n  connections:\n    - { name: a, provider: dropfolder, journal: J, settings: { path: in } }\n    - { name: b, provider: dropfolder, journal: J, settings: { path: in }, enabled: false }\nledger: { company: { name: Demo, currency: EUR } }\n`, { env: { P: 'hunter2-secret' } });
+    const config = load(
+      `local_api: { enabled: true, host: 0.0.0.0, port: 6000, username: u, password: { env: P } }\ncloud: { url: "https://couch.example.com/books", auth: { username: u, password: { env: P } } }\nsync: { mode: interval }\nbank:\n  connections:\n    - { name: a, provider: dropfolder, journal: J, settings: { path: in } }\n    - { name: b, provider: dropfolder, journal: J, settings: { path: in }, enabled: false }\nledger: { company: { name: Demo, currency: EUR } }\n`,
+      { env: { P: 'hunter2-secret' } },
+    );
     const summary = describeConfig(config);
     assert.deepEqual(summary, {
-      config_file: FILE, state_dir: '/var/lib/booksync', log_level: 'info', cloud_url: 'https://couch.example.com/books', sync_mode: 'interval',
-      connections: 2, connections_enabled: 1, local_api: '0.0.0.0:6000',
+      config_file: FILE,
+      state_dir: '/var/lib/booksync',
+      log_level: 'info',
+      cloud_url: 'https://couch.example.com/books',
+      sync_mode: 'interval',
+      connections: 2,
+      connections_enabled: 1,
+      local_api: '0.0.0.0:6000',
     });
     assert.ok(!JSON.stringify(summary).includes('hunter2-secret'));
   });
 
   it('strips userinfo from the cloud URL of a config built by hand', () => {
     const config = load(MINIMAL);
-    const handMade = { ...config, cloud: { ...config.cloud, url: 'https://admin:pw@couch.example.com/books' } } as Config;
+    const handMade = {
+      ...config,
+      cloud: { ...config.cloud, url: 'https://admin:pw@couch.example.com/books' },
+    } as Config;
     assert.equal(describeConfig(handMade).cloud_url, 'https://couch.example.com/books');
   });
 
   it('exports the strategy and provider names other modules register under', () => {
-    assert.deepEqual([...CONFLICT_STRATEGIES], ['local-wins', 'remote-wins', 'newest-wins', 'merge', 'manual']);
+    assert.deepEqual(
+      [...CONFLICT_STRATEGIES],
+      ['local-wins', 'remote-wins', 'newest-wins', 'merge', 'manual'],
+    );
     assert.deepEqual([...BANK_PROVIDERS], ['dropfolder', 'ofx-direct', 'simplefin', 'gocardless']);
   });
 });

@@ -16,11 +16,33 @@ const invalidDate = (e: unknown) => hasCode(e, 'DATE_INVALID');
 
 describe('dates', () => {
   describe('isCalendarDate', () => {
-    for (const good of ['2024-01-01', '2024-02-29', '2000-02-29', '1999-12-31', '0000-02-29', '9999-12-31', '2024-04-30']) {
+    for (const good of [
+      '2024-01-01',
+      '2024-02-29',
+      '2000-02-29',
+      '1999-12-31',
+      '0000-02-29',
+      '9999-12-31',
+      '2024-04-30',
+    ]) {
       it(`accepts ${good}`, () => assert.equal(isCalendarDate(good), true));
     }
-    for (const bad of ['2023-02-29', '1900-02-29', '2024-02-30', '2024-04-31', '2024-13-01', '2024-00-10', '2024-01-00',
-      '2024-1-01', '24-01-01', ' 2024-01-01', '2024-01-01T00:00:00Z', '2024/01/01', '', '20240101']) {
+    for (const bad of [
+      '2023-02-29',
+      '1900-02-29',
+      '2024-02-30',
+      '2024-04-31',
+      '2024-13-01',
+      '2024-00-10',
+      '2024-01-00',
+      '2024-1-01',
+      '24-01-01',
+      ' 2024-01-01',
+      '2024-01-01T00:00:00Z',
+      '2024/01/01',
+      '',
+      '20240101',
+    ]) {
       it(`refuses '${bad}'`, () => assert.equal(isCalendarDate(bad), false));
     }
     it('refuses non-strings', () => {
@@ -72,7 +94,11 @@ describe('dates', () => {
     it('is undone by subtracting the same days and agrees with daysBetween (property)', () => {
       fc.assert(
         fc.property(
-          fc.date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('2100-12-31T00:00:00Z'), noInvalidDate: true }),
+          fc.date({
+            min: new Date('1900-01-01T00:00:00Z'),
+            max: new Date('2100-12-31T00:00:00Z'),
+            noInvalidDate: true,
+          }),
           fc.integer({ min: -20000, max: 20000 }),
           (instant, days) => {
             const start = utcDate(instant);

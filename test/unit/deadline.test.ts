@@ -39,7 +39,11 @@ describe('Deadline (bounds one HTTP exchange)', () => {
     assert.equal(await deadline.race(Promise.resolve(42)), 42);
     deadline.clear();
     stop.abort();
-    assert.equal(deadline.signal.aborted, false, 'after clear the caller no longer reaches this exchange');
+    assert.equal(
+      deadline.signal.aborted,
+      false,
+      'after clear the caller no longer reaches this exchange',
+    );
   });
 
   describe('with a server that holds the request open (a long-poll that ignores its timeout)', () => {
@@ -70,7 +74,8 @@ describe('Deadline (bounds one HTTP exchange)', () => {
       });
       // Allocation churn while the requests wait, so collections happen during the exchange.
       let junk: unknown[] = [];
-      for (let i = 0; i < 200; i++) junk = Array.from({ length: 5000 }, (_, j) => ({ i, j, s: String(j) }));
+      for (let i = 0; i < 200; i++)
+        junk = Array.from({ length: 5000 }, (_, j) => ({ i, j, s: String(j) }));
       assert.ok(junk.length > 0);
       assert.deepEqual(new Set(await Promise.all(runs)), new Set(['timed out']));
     });

@@ -18,7 +18,15 @@ function line(account: string, debit: number, credit: number, currency = 'EUR'):
 }
 
 function move(lines: MoveLine[], over: Partial<MoveDoc> = {}): MoveDoc {
-  return { _id: 'move:BNK1:2024:0001', type: 'move', journal: 'BNK1', date: '2024-03-01', state: 'draft', lines, ...over };
+  return {
+    _id: 'move:BNK1:2024:0001',
+    type: 'move',
+    journal: 'BNK1',
+    date: '2024-03-01',
+    state: 'draft',
+    lines,
+    ...over,
+  };
 }
 
 const salePosted = move([line('1010', 12100, 0), line('7000', 0, 10000), line('4510', 0, 2100)], {
@@ -65,7 +73,12 @@ describe('ledger invariants', () => {
     });
 
     it('given a move balanced in EUR and in USD separately, then it is accepted', () => {
-      const m = move([line('1010', 500, 0, 'EUR'), line('1020', 0, 500, 'EUR'), line('1030', 700, 0, 'USD'), line('1040', 0, 700, 'USD')]);
+      const m = move([
+        line('1010', 500, 0, 'EUR'),
+        line('1020', 0, 500, 'EUR'),
+        line('1030', 700, 0, 'USD'),
+        line('1040', 0, 700, 'USD'),
+      ]);
       assert.doesNotThrow(() => validateWrite(m, undefined));
     });
 
@@ -73,12 +86,18 @@ describe('ledger invariants', () => {
       // 10.00 EUR debit against 10.00 USD credit: the numbers agree, the money does not.
       const m = move([line('1010', 1000, 0, 'EUR'), line('1020', 0, 1000, 'USD')]);
       const err = refuses(() => validateWrite(m, undefined), 'LEDGER_UNBALANCED', m._id);
-      assert.deepEqual(err.problems.map((p) => p.message.match(/in ([A-Z]{3})/)?.[1]), ['EUR', 'USD']);
+      assert.deepEqual(
+        err.problems.map((p) => p.message.match(/in ([A-Z]{3})/)?.[1]),
+        ['EUR', 'USD'],
+      );
     });
 
     it('given a JPY move, then amounts are whole yen and the message shows them as such', () => {
       const m = move([line('1010', 1500, 0, 'JPY'), line('1020', 0, 1499, 'JPY')]);
-      assert.match(refuses(() => validateWrite(m, undefined), 'LEDGER_UNBALANCED', m._id).message, /debit 1500 ≠ credit 1499/);
+      assert.match(
+        refuses(() => validateWrite(m, undefined), 'LEDGER_UNBALANCED', m._id).message,
+        /debit 1500 ≠ credit 1499/,
+      );
     });
 
     it('given a single line, then LEDGER_UNBALANCED (a move needs two lines)', () => {
@@ -105,13 +124,23 @@ describe('ledger invariants', () => {
       const neg = move([line('1010', -100, 0), line('7000', -100, 0)]);
       refuses(() => validateWrite(neg, undefined), 'LEDGER_INVALID_DOC', neg._id, 'lines[0].debit');
       const both = move([line('1010', 100, 100), line('7000', 0, 0)]);
-      const err = refuses(() => validateWrite(both, undefined), 'LEDGER_INVALID_DOC', both._id, 'lines[0]');
+      const err = refuses(
+        () => validateWrite(both, undefined),
+        'LEDGER_INVALID_DOC',
+        both._id,
+        'lines[0]',
+      );
       assert.ok(err.problems.some((p) => p.field === 'lines[1]' && p.rule === 'one_side'));
     });
 
     it('given totals beyond the safe integer range, then the move is refused', () => {
       const big = Number.MAX_SAFE_INTEGER;
-      const m = move([line('1010', big, 0), line('1011', big, 0), line('7000', 0, big), line('7001', 0, big)]);
+      const m = move([
+        line('1010', big, 0),
+        line('1011', big, 0),
+        line('7000', 0, big),
+        line('7001', 0, big),
+      ]);
       const err = refuses(() => validateWrite(m, undefined), 'LEDGER_UNBALANCED', m._id);
       assert.equal(err.details.rule, 'overflow');
     });
@@ -155,11 +184,21 @@ describe('ledger invariants', () => {
             // Perturb one line's non-zero side, keeping it a positive integer.
             const i = pick % lines.length;
             const side = lines[i].debit !== 0 ? 'debit' : 'credit';
-            const value = lines[i][side] + delta > 0 ? lines[i][side] + delta : lines[i][side] + Math.abs(delta);
+            const value =
+              lines[i][side] + delta > 0
+                ? lines[i][side] + delta
+                : lines[i][side] + Math.abs(delta);
             const perturbed = lines.map((l, j) => (j === i ? { ...l, [side]: value } : l));
-            assert.throws(() => validateWrite(move(perturbed, { state }), undefined), (err: unknown) => {
-              return err instanceof LedgerError && err.code === 'LEDGER_UNBALANCED' && err.details.rule === 'balance';
-            });
+            assert.throws(
+              () => validateWrite(move(perturbed, { state }), undefined),
+              (err: unknown) => {
+                return (
+                  err instanceof LedgerError &&
+                  err.code === 'LEDGER_UNBALANCED' &&
+                  err.details.rule === 'balance'
+                );
+              },
+            );
           },
         ),
         { numRuns: 300 },
@@ -183,23 +222,42 @@ describe('ledger invariants', () => {
     });
 
     it('given a posted move, when a line amount changes, then LEDGER_POSTED_IMMUTABLE', () => {
-      const edited = { ...salePosted, lines: [line('1010', 12000, 0), line('7000', 0, 10000), line('4510', 0, 2000)] };
-      const err = refuses(() => validateWrite(edited, salePosted), 'LEDGER_POSTED_IMMUTABLE', salePosted._id);
+      const edited = {
+        ...salePosted,
+        lines: [line('1010', 12000, 0), line('7000', 0, 10000), line('4510', 0, 2000)],
+      };
+      const err = refuses(
+        () => validateWrite(edited, salePosted),
+        'LEDGER_POSTED_IMMUTABLE',
+        salePosted._id,
+      );
       assert.equal(err.details.rule, 'posted_immutable');
       assert.match(err.message, /reverse it/);
     });
 
     it('given a posted move, when only its ref changes, then it is refused too', () => {
-      refuses(() => validateWrite({ ...salePosted, ref: 'typo fixed' }, salePosted), 'LEDGER_POSTED_IMMUTABLE', salePosted._id);
+      refuses(
+        () => validateWrite({ ...salePosted, ref: 'typo fixed' }, salePosted),
+        'LEDGER_POSTED_IMMUTABLE',
+        salePosted._id,
+      );
     });
 
     it('given a posted move, when it is set back to draft, then it is refused', () => {
-      const err = refuses(() => validateWrite({ ...salePosted, state: 'draft' }, salePosted), 'LEDGER_POSTED_IMMUTABLE', salePosted._id);
+      const err = refuses(
+        () => validateWrite({ ...salePosted, state: 'draft' }, salePosted),
+        'LEDGER_POSTED_IMMUTABLE',
+        salePosted._id,
+      );
       assert.match(err.message, /back to draft/);
     });
 
     it('given a posted move, when it is deleted, then it is refused', () => {
-      refuses(() => validateWrite({ _id: salePosted._id, _deleted: true }, salePosted), 'LEDGER_POSTED_IMMUTABLE', salePosted._id);
+      refuses(
+        () => validateWrite({ _id: salePosted._id, _deleted: true }, salePosted),
+        'LEDGER_POSTED_IMMUTABLE',
+        salePosted._id,
+      );
     });
 
     it('given a draft move, when it is deleted, then that is accepted', () => {
@@ -210,27 +268,45 @@ describe('ledger invariants', () => {
       const again = { ...salePosted, _rev: '3-def', updated_at: '2024-03-02T00:00:00.000Z' };
       assert.doesNotThrow(() => validateWrite(again, salePosted));
       // Key order does not matter either.
-      const reordered = Object.fromEntries(Object.entries(salePosted).reverse()) as unknown as MoveDoc;
+      const reordered = Object.fromEntries(
+        Object.entries(salePosted).reverse(),
+      ) as unknown as MoveDoc;
       assert.doesNotThrow(() => validateWrite(reordered, salePosted));
     });
 
     it('given an override with a reason, then the edit passes and reports the bypassed rule', () => {
       const edited = { ...salePosted, ref: 'admin fix' };
-      assert.deepEqual(validateWrite(edited, salePosted, { override: { reason: 'conflict resolution #12' } }), {
-        overridden: ['posted_immutable'],
-      });
-      assert.deepEqual(validateWrite({ _id: salePosted._id, _deleted: true }, salePosted, { override: { reason: 'duplicate import' } }), {
-        overridden: ['posted_immutable'],
-      });
+      assert.deepEqual(
+        validateWrite(edited, salePosted, { override: { reason: 'conflict resolution #12' } }),
+        {
+          overridden: ['posted_immutable'],
+        },
+      );
+      assert.deepEqual(
+        validateWrite({ _id: salePosted._id, _deleted: true }, salePosted, {
+          override: { reason: 'duplicate import' },
+        }),
+        {
+          overridden: ['posted_immutable'],
+        },
+      );
     });
 
     it('given an override, then balance is still enforced', () => {
       const unbalanced = { ...salePosted, lines: [line('1010', 1, 0), line('7000', 0, 2)] };
-      refuses(() => validateWrite(unbalanced, salePosted, { override: { reason: 'x' } }), 'LEDGER_UNBALANCED', salePosted._id);
+      refuses(
+        () => validateWrite(unbalanced, salePosted, { override: { reason: 'x' } }),
+        'LEDGER_UNBALANCED',
+        salePosted._id,
+      );
     });
 
     it('given an override without a reason, then it is refused', () => {
-      refuses(() => validateWrite(salePosted, salePosted, { override: { reason: '  ' } }), 'LEDGER_OVERRIDE_INVALID', salePosted._id);
+      refuses(
+        () => validateWrite(salePosted, salePosted, { override: { reason: '  ' } }),
+        'LEDGER_OVERRIDE_INVALID',
+        salePosted._id,
+      );
     });
   });
 
@@ -243,46 +319,101 @@ describe('ledger invariants', () => {
       assert.equal(rev.date, '2024-03-15');
       assert.equal(rev.state, 'posted');
       assert.equal(rev.ref, `Reversal of ${salePosted._id}`);
-      assert.deepEqual(rev.lines, [line('1010', 0, 12100), line('7000', 10000, 0), line('4510', 2100, 0)]);
+      assert.deepEqual(rev.lines, [
+        line('1010', 0, 12100),
+        line('7000', 10000, 0),
+        line('4510', 2100, 0),
+      ]);
       assert.deepEqual(validateWrite(rev, undefined), { overridden: [] });
       assert.equal(rev._rev, undefined, 'a new document');
       assert.equal(salePosted.lines[0].debit, 12100, 'the original is untouched');
     });
 
     it('keeps partners and labels on the reversed lines', () => {
-      const m = { ...salePosted, lines: [{ ...line('1100', 500, 0), partner: 'partner:acme', label: 'INV/1' }, line('7000', 0, 500)] };
-      assert.deepEqual(reverseMove(m, '2024-03-15', 'R1').lines[0], { account: '1100', partner: 'partner:acme', label: 'INV/1', debit: 0, credit: 500, currency: 'EUR' });
+      const m = {
+        ...salePosted,
+        lines: [
+          { ...line('1100', 500, 0), partner: 'partner:acme', label: 'INV/1' },
+          line('7000', 0, 500),
+        ],
+      };
+      assert.deepEqual(reverseMove(m, '2024-03-15', 'R1').lines[0], {
+        account: '1100',
+        partner: 'partner:acme',
+        label: 'INV/1',
+        debit: 0,
+        credit: 500,
+        currency: 'EUR',
+      });
     });
 
     it('refuses to reverse a draft, to reuse the original key, or to use an impossible date', () => {
-      refuses(() => reverseMove({ ...salePosted, state: 'draft' }, '2024-03-15', 'R1'), 'LEDGER_INVALID_DOC', salePosted._id);
-      refuses(() => reverseMove(salePosted, '2024-03-15', '2024:0001'), 'LEDGER_ID_MISMATCH', salePosted._id);
-      assert.throws(() => reverseMove(salePosted, '2024-02-30', 'R1'), (e: unknown) => (e as { code?: string }).code === 'DATE_INVALID');
+      refuses(
+        () => reverseMove({ ...salePosted, state: 'draft' }, '2024-03-15', 'R1'),
+        'LEDGER_INVALID_DOC',
+        salePosted._id,
+      );
+      refuses(
+        () => reverseMove(salePosted, '2024-03-15', '2024:0001'),
+        'LEDGER_ID_MISMATCH',
+        salePosted._id,
+      );
+      assert.throws(
+        () => reverseMove(salePosted, '2024-02-30', 'R1'),
+        (e: unknown) => (e as { code?: string }).code === 'DATE_INVALID',
+      );
     });
   });
 
   describe('ids', () => {
     it('a document whose id prefix disagrees with its type is LEDGER_ID_MISMATCH', () => {
       const doc = { ...salePosted, _id: 'account:BNK1:2024:0001' } as BooksDoc;
-      refuses(() => validateWrite(doc, undefined), 'LEDGER_ID_MISMATCH', 'account:BNK1:2024:0001', '_id');
+      refuses(
+        () => validateWrite(doc, undefined),
+        'LEDGER_ID_MISMATCH',
+        'account:BNK1:2024:0001',
+        '_id',
+      );
     });
 
     it('a move whose journal field disagrees with its id is LEDGER_ID_MISMATCH', () => {
-      refuses(() => validateWrite({ ...salePosted, journal: 'SAL' }, undefined), 'LEDGER_ID_MISMATCH', salePosted._id, 'journal');
+      refuses(
+        () => validateWrite({ ...salePosted, journal: 'SAL' }, undefined),
+        'LEDGER_ID_MISMATCH',
+        salePosted._id,
+        'journal',
+      );
     });
 
     it('a move id without a key is LEDGER_ID_MISMATCH', () => {
-      refuses(() => validateWrite({ ...salePosted, _id: 'move:BNK1' }, undefined), 'LEDGER_ID_MISMATCH', 'move:BNK1', '_id');
+      refuses(
+        () => validateWrite({ ...salePosted, _id: 'move:BNK1' }, undefined),
+        'LEDGER_ID_MISMATCH',
+        'move:BNK1',
+        '_id',
+      );
     });
 
     it('a write compared against another document is refused', () => {
-      refuses(() => validateWrite(salePosted, { ...salePosted, _id: 'move:BNK1:other' }), 'LEDGER_ID_MISMATCH', salePosted._id);
+      refuses(
+        () => validateWrite(salePosted, { ...salePosted, _id: 'move:BNK1:other' }),
+        'LEDGER_ID_MISMATCH',
+        salePosted._id,
+      );
     });
   });
 
   it('docProblems lists every problem, not just the first', () => {
-    const problems = docProblems({ _id: 'account:1010', type: 'account', code: '1010', kind: 'cash', currency: 'euro' });
+    const problems = docProblems({
+      _id: 'account:1010',
+      type: 'account',
+      code: '1010',
+      kind: 'cash',
+      currency: 'euro',
+    });
     assert.deepEqual(problems.map((p) => p.field).sort(), ['currency', 'kind', 'name']);
-    assert.ok(problems.every((p) => p.doc_id === 'account:1010' && p.code === 'LEDGER_INVALID_DOC'));
+    assert.ok(
+      problems.every((p) => p.doc_id === 'account:1010' && p.code === 'LEDGER_INVALID_DOC'),
+    );
   });
 });

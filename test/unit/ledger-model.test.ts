@@ -32,46 +32,118 @@ const T = '2024-03-01T10:00:00.000Z';
 
 /** One well-formed document of every type, the way the other modules write them. */
 const valid: { [K in DocType]: BooksDoc } = {
-  account: { _id: 'account:1010', type: 'account', code: '1010', name: 'Bank', kind: 'asset', reconcile: false, currency: 'EUR' } satisfies AccountDoc,
+  account: {
+    _id: 'account:1010',
+    type: 'account',
+    code: '1010',
+    name: 'Bank',
+    kind: 'asset',
+    reconcile: false,
+    currency: 'EUR',
+  } satisfies AccountDoc,
   journal: {
-    _id: 'journal:BNK1', type: 'journal', code: 'BNK1', name: 'Main bank', kind: 'bank', currency: 'EUR',
-    default_account: '1010', suspense_account: '499',
+    _id: 'journal:BNK1',
+    type: 'journal',
+    code: 'BNK1',
+    name: 'Main bank',
+    kind: 'bank',
+    currency: 'EUR',
+    default_account: '1010',
+    suspense_account: '499',
   } satisfies JournalDoc,
   partner: {
-    _id: 'partner:acme', type: 'partner', name: 'ACME SA', email: 'ap@acme.example', vat: 'BE0123456789',
-    bank_accounts: [{ iban: 'BE71096123456769', bic: 'GKCCBEBB' }], internal_notes: 'pays late',
+    _id: 'partner:acme',
+    type: 'partner',
+    name: 'ACME SA',
+    email: 'ap@acme.example',
+    vat: 'BE0123456789',
+    bank_accounts: [{ iban: 'BE71096123456769', bic: 'GKCCBEBB' }],
+    internal_notes: 'pays late',
   } satisfies PartnerDoc,
   move: {
-    _id: 'move:BNK1:2024:000123', type: 'move', journal: 'BNK1', date: '2024-03-01', ref: 'STL 7', state: 'posted',
+    _id: 'move:BNK1:2024:000123',
+    type: 'move',
+    journal: 'BNK1',
+    date: '2024-03-01',
+    ref: 'STL 7',
+    state: 'posted',
     lines: [
       { account: '1010', debit: 12100, credit: 0, currency: 'EUR', label: 'ACME' },
       { account: '499', partner: 'partner:acme', debit: 0, credit: 12100, currency: 'EUR' },
     ],
-    statement_line: 'stl:kbc:abc', posted_at: T, created_at: T, updated_at: T,
+    statement_line: 'stl:kbc:abc',
+    posted_at: T,
+    created_at: T,
+    updated_at: T,
   } satisfies MoveDoc,
   invoice: {
-    _id: 'invoice:INV/2024/0001', type: 'invoice', kind: 'out_invoice', number: 'INV/2024/0001', partner: 'partner:acme',
-    date: '2024-02-01', due_date: '2024-03-02', currency: 'EUR', total: 12100, residual: 2100, state: 'partial',
+    _id: 'invoice:INV/2024/0001',
+    type: 'invoice',
+    kind: 'out_invoice',
+    number: 'INV/2024/0001',
+    partner: 'partner:acme',
+    date: '2024-02-01',
+    due_date: '2024-03-02',
+    currency: 'EUR',
+    total: 12100,
+    residual: 2100,
+    state: 'partial',
     payment_reference: '+++123/4567/89012+++',
   } satisfies InvoiceDoc,
   payment: {
-    _id: 'payment:p1', type: 'payment', partner: 'partner:acme', invoice: 'invoice:INV/2024/0001', statement_line: 'stl:kbc:abc',
-    move: 'move:BNK1:2024:000123', date: '2024-03-01', amount: 10000, currency: 'EUR',
+    _id: 'payment:p1',
+    type: 'payment',
+    partner: 'partner:acme',
+    invoice: 'invoice:INV/2024/0001',
+    statement_line: 'stl:kbc:abc',
+    move: 'move:BNK1:2024:000123',
+    date: '2024-03-01',
+    amount: 10000,
+    currency: 'EUR',
   } satisfies PaymentDoc,
   statement_line: {
-    _id: 'stl:kbc:fitid:20240301001', type: 'statement_line', connection: 'kbc', account_id: 'BE68539007547034',
-    date: '2024-03-01', value_date: '2024-03-02', amount: -450, currency: 'EUR', payee: 'Coffee', memo: 'card 1234',
-    dedup_key: 'fitid:20240301001', pending: false, state: 'new', imported_at: T, provider_id: '20240301001',
+    _id: 'stl:kbc:fitid:20240301001',
+    type: 'statement_line',
+    connection: 'kbc',
+    account_id: 'BE68539007547034',
+    date: '2024-03-01',
+    value_date: '2024-03-02',
+    amount: -450,
+    currency: 'EUR',
+    payee: 'Coffee',
+    memo: 'card 1234',
+    dedup_key: 'fitid:20240301001',
+    pending: false,
+    state: 'new',
+    imported_at: T,
+    provider_id: '20240301001',
   } satisfies StatementLineDoc,
   bank_connection: {
-    _id: 'bankconn:kbc', type: 'bank_connection', name: 'kbc', provider: 'gocardless', institution: 'KBC_KREDBEBB',
-    status: 'connected', last_refresh_at: T, last_success_at: T, next_run_at: T, watermark: '2024-02-29',
-    last_error: { code: 'BANK_UNAVAILABLE', message: 'timeout' }, counts: { fetched: 10, new: 3, duplicates: 7, pending: 1 },
+    _id: 'bankconn:kbc',
+    type: 'bank_connection',
+    name: 'kbc',
+    provider: 'gocardless',
+    institution: 'KBC_KREDBEBB',
+    status: 'connected',
+    last_refresh_at: T,
+    last_success_at: T,
+    next_run_at: T,
+    watermark: '2024-02-29',
+    last_error: { code: 'BANK_UNAVAILABLE', message: 'timeout' },
+    counts: { fetched: 10, new: 3, duplicates: 7, pending: 1 },
     balance: { amount: 123456, currency: 'EUR', date: '2024-03-01' },
   } satisfies BankConnectionDoc,
   audit: {
-    _id: `audit:${T}:move:BNK1:2024:000123`, type: 'audit', doc_id: 'move:BNK1:2024:000123', strategy: 'newest-wins',
-    resolved_at: T, local: { ref: 'a' }, remote: { ref: 'b' }, taken: 'remote', overwritten: { ref: 'a' }, site: 'office',
+    _id: `audit:${T}:move:BNK1:2024:000123`,
+    type: 'audit',
+    doc_id: 'move:BNK1:2024:000123',
+    strategy: 'newest-wins',
+    resolved_at: T,
+    local: { ref: 'a' },
+    remote: { ref: 'b' },
+    taken: 'remote',
+    overwritten: { ref: 'a' },
+    site: 'office',
   } satisfies AuditDoc,
 };
 
@@ -84,7 +156,10 @@ function refusedField(doc: unknown, code: string, field: string): void {
   const id = (doc as { _id: string })._id;
   assert.equal(hit.doc_id, id);
   assert.ok(hit.message.includes(id) && hit.message.includes(field), hit.message);
-  assert.throws(() => validateWrite(doc as BooksDoc, undefined), (e: unknown) => e instanceof LedgerError && e.problems.some((p) => p.field === field));
+  assert.throws(
+    () => validateWrite(doc as BooksDoc, undefined),
+    (e: unknown) => e instanceof LedgerError && e.problems.some((p) => p.field === field),
+  );
 }
 
 function without<T extends object>(doc: T, key: string): T {
@@ -155,8 +230,16 @@ describe('ledger model', () => {
     });
 
     it('refuses timestamps that are not ISO 8601 UTC', () => {
-      refusedField({ ...valid.account, updated_at: '2024-03-01 10:00' }, 'LEDGER_INVALID_DOC', 'updated_at');
-      refusedField({ ...valid.account, created_at: '2024-03-01T10:00:00+01:00' }, 'LEDGER_INVALID_DOC', 'created_at');
+      refusedField(
+        { ...valid.account, updated_at: '2024-03-01 10:00' },
+        'LEDGER_INVALID_DOC',
+        'updated_at',
+      );
+      refusedField(
+        { ...valid.account, created_at: '2024-03-01T10:00:00+01:00' },
+        'LEDGER_INVALID_DOC',
+        'created_at',
+      );
     });
 
     it('account: kind, name, currency and code agree with the id', () => {
@@ -170,23 +253,46 @@ describe('ledger model', () => {
     it('journal: kind, currency, default account', () => {
       refusedField({ ...valid.journal, kind: 'cash' }, 'LEDGER_INVALID_DOC', 'kind');
       refusedField(without(valid.journal, 'currency'), 'LEDGER_INVALID_DOC', 'currency');
-      refusedField({ ...valid.journal, default_account: '' }, 'LEDGER_INVALID_DOC', 'default_account');
+      refusedField(
+        { ...valid.journal, default_account: '' },
+        'LEDGER_INVALID_DOC',
+        'default_account',
+      );
       refusedField({ ...valid.journal, code: 'SAL' }, 'LEDGER_ID_MISMATCH', 'code');
     });
 
     it('partner: bank accounts are a list of { iban?, bic? } (a site may sync without IBANs)', () => {
       refusedField(without(valid.partner, 'bank_accounts'), 'LEDGER_INVALID_DOC', 'bank_accounts');
-      refusedField({ ...valid.partner, bank_accounts: [{ iban: 42 }] }, 'LEDGER_INVALID_DOC', 'bank_accounts[0].iban');
-      assert.deepEqual(docProblems({ ...valid.partner, bank_accounts: [{ bic: 'GKCCBEBB' }] } as never), []);
-      refusedField({ ...valid.partner, bank_accounts: ['BE71'] }, 'LEDGER_INVALID_DOC', 'bank_accounts[0]');
+      refusedField(
+        { ...valid.partner, bank_accounts: [{ iban: 42 }] },
+        'LEDGER_INVALID_DOC',
+        'bank_accounts[0].iban',
+      );
+      assert.deepEqual(
+        docProblems({ ...valid.partner, bank_accounts: [{ bic: 'GKCCBEBB' }] } as never),
+        [],
+      );
+      refusedField(
+        { ...valid.partner, bank_accounts: ['BE71'] },
+        'LEDGER_INVALID_DOC',
+        'bank_accounts[0]',
+      );
     });
 
     it('move: date, state, line currency and account', () => {
       const m = valid.move as MoveDoc;
       refusedField({ ...m, date: '2024-02-30' }, 'LEDGER_INVALID_DOC', 'date');
       refusedField({ ...m, state: 'cancelled' }, 'LEDGER_INVALID_DOC', 'state');
-      refusedField({ ...m, lines: [{ ...m.lines[0], currency: 'XXX' }, m.lines[1]] }, 'LEDGER_INVALID_DOC', 'lines[0].currency');
-      refusedField({ ...m, lines: [without(m.lines[0], 'account'), m.lines[1]] }, 'LEDGER_INVALID_DOC', 'lines[0].account');
+      refusedField(
+        { ...m, lines: [{ ...m.lines[0], currency: 'XXX' }, m.lines[1]] },
+        'LEDGER_INVALID_DOC',
+        'lines[0].currency',
+      );
+      refusedField(
+        { ...m, lines: [without(m.lines[0], 'account'), m.lines[1]] },
+        'LEDGER_INVALID_DOC',
+        'lines[0].account',
+      );
       refusedField({ ...m, lines: 'none' }, 'LEDGER_INVALID_DOC', 'lines');
       refusedField({ ...m, posted_at: 'yesterday' }, 'LEDGER_INVALID_DOC', 'posted_at');
     });
@@ -213,7 +319,11 @@ describe('ledger model', () => {
 
     it('statement line: signed integer amount, state, pending flag, import time, connection agrees with the id', () => {
       const stl = valid.statement_line;
-      assert.deepEqual(docProblems({ ...stl, amount: 0 }), [], 'zero amounts exist (fee reversals)');
+      assert.deepEqual(
+        docProblems({ ...stl, amount: 0 }),
+        [],
+        'zero amounts exist (fee reversals)',
+      );
       refusedField({ ...stl, amount: -4.5 }, 'LEDGER_INVALID_DOC', 'amount');
       refusedField({ ...stl, state: 'gone' }, 'LEDGER_INVALID_DOC', 'state');
       refusedField(without(stl, 'pending'), 'LEDGER_INVALID_DOC', 'pending');
@@ -226,16 +336,31 @@ describe('ledger model', () => {
     it('bank connection: status, counts, watermark, last error, balance', () => {
       const bc = valid.bank_connection as BankConnectionDoc;
       refusedField({ ...bc, status: 'ok' }, 'LEDGER_INVALID_DOC', 'status');
-      refusedField({ ...bc, counts: { ...bc.counts, new: -1 } }, 'LEDGER_INVALID_DOC', 'counts.new');
+      refusedField(
+        { ...bc, counts: { ...bc.counts, new: -1 } },
+        'LEDGER_INVALID_DOC',
+        'counts.new',
+      );
       refusedField(without(bc, 'counts'), 'LEDGER_INVALID_DOC', 'counts');
       refusedField({ ...bc, watermark: T }, 'LEDGER_INVALID_DOC', 'watermark');
-      refusedField({ ...bc, last_error: { code: 'X' } }, 'LEDGER_INVALID_DOC', 'last_error.message');
-      refusedField({ ...bc, balance: { amount: 1, currency: 'EUR', date: 'today' } }, 'LEDGER_INVALID_DOC', 'balance.date');
+      refusedField(
+        { ...bc, last_error: { code: 'X' } },
+        'LEDGER_INVALID_DOC',
+        'last_error.message',
+      );
+      refusedField(
+        { ...bc, balance: { amount: 1, currency: 'EUR', date: 'today' } },
+        'LEDGER_INVALID_DOC',
+        'balance.date',
+      );
       refusedField({ ...bc, name: 'ing' }, 'LEDGER_ID_MISMATCH', 'name');
     });
 
     it('audit: loose, but doc_id must be the end of the id', () => {
-      assert.deepEqual(docProblems({ _id: `audit:${T}:x:1`, type: 'audit', doc_id: 'x:1', anything: [1, 2] }), []);
+      assert.deepEqual(
+        docProblems({ _id: `audit:${T}:x:1`, type: 'audit', doc_id: 'x:1', anything: [1, 2] }),
+        [],
+      );
       refusedField({ ...valid.audit, doc_id: 'move:other' }, 'LEDGER_ID_MISMATCH', 'doc_id');
       refusedField({ ...valid.audit, taken: 'both' }, 'LEDGER_INVALID_DOC', 'taken');
     });

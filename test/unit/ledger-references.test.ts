@@ -21,7 +21,12 @@ describe('ledger references: structured payment references with verified check d
       assert.equal(mod97('98'), 1);
       // IBAN check: BE71 0961 2345 6769 rearranged is ≡ 1 mod 97.
       assert.equal(mod97('096123456769111471'), 1);
-      fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 40n }), (n) => mod97(n.toString()) === Number(n % 97n)));
+      fc.assert(
+        fc.property(
+          fc.bigInt({ min: 0n, max: 10n ** 40n }),
+          (n) => mod97(n.toString()) === Number(n % 97n),
+        ),
+      );
     });
   });
 
@@ -43,18 +48,23 @@ describe('ledger references: structured payment references with verified check d
     it('makes references that validate, and any single substituted character breaks them', () => {
       assert.equal(makeRf('539007547034'), 'RF18539007547034');
       fc.assert(
-        fc.property(fc.stringMatching(/^[0-9A-Z]{1,21}$/), fc.nat(), fc.nat(35), (body, pos, delta) => {
-          const ref = makeRf(body);
-          if (!isValidRf(ref)) return false;
-          const i = 2 + (pos % (ref.length - 2));
-          // A digit becomes another digit, a letter another letter (a letter counts as two digits in
-          // MOD 97-10, so trading one for a digit shifts every position: not a single substitution).
-          const pool = /\d/.test(ref[i]) ? '0123456789' : 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-          const old = ref[i];
-          const next = pool[(pool.indexOf(old) + 1 + (delta % (pool.length - 1))) % pool.length];
-          if (next === old) return true;
-          return !isValidRf(ref.slice(0, i) + next + ref.slice(i + 1));
-        }),
+        fc.property(
+          fc.stringMatching(/^[0-9A-Z]{1,21}$/),
+          fc.nat(),
+          fc.nat(35),
+          (body, pos, delta) => {
+            const ref = makeRf(body);
+            if (!isValidRf(ref)) return false;
+            const i = 2 + (pos % (ref.length - 2));
+            // A digit becomes another digit, a letter another letter (a letter counts as two digits in
+            // MOD 97-10, so trading one for a digit shifts every position: not a single substitution).
+            const pool = /\d/.test(ref[i]) ? '0123456789' : 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+            const old = ref[i];
+            const next = pool[(pool.indexOf(old) + 1 + (delta % (pool.length - 1))) % pool.length];
+            if (next === old) return true;
+            return !isValidRf(ref.slice(0, i) + next + ref.slice(i + 1));
+          },
+        ),
       );
     });
   });
@@ -73,11 +83,15 @@ describe('ledger references: structured payment references with verified check d
       assert.equal(isValidBelgian('+++123/4567/89003+++'), false);
       assert.equal(isValidBelgian('+++090/0000/00155+++'), false);
       fc.assert(
-        fc.property(fc.stringMatching(/^\d{10}$/), fc.integer({ min: 1, max: 96 }), (first10, shift) => {
-          const check = Number(belgianCheck(first10));
-          const wrong = String(((check - 1 + shift) % 97) + 1).padStart(2, '0');
-          return isValidBelgian(makeBelgian(first10)) && !isValidBelgian(first10 + wrong);
-        }),
+        fc.property(
+          fc.stringMatching(/^\d{10}$/),
+          fc.integer({ min: 1, max: 96 }),
+          (first10, shift) => {
+            const check = Number(belgianCheck(first10));
+            const wrong = String(((check - 1 + shift) % 97) + 1).padStart(2, '0');
+            return isValidBelgian(makeBelgian(first10)) && !isValidBelgian(first10 + wrong);
+          },
+        ),
       );
     });
   });
@@ -85,7 +99,10 @@ describe('ledger references: structured payment references with verified check d
   describe('finding references in bank text', () => {
     it('reads an RF reference printed in groups and stops before the next word', () => {
       const [ref] = findStructuredReferences('Invoice payment RF18 5390 0754 7034 THANKS');
-      assert.deepEqual({ kind: ref.kind, canonical: ref.canonical, text: ref.text, valid: ref.valid }, { kind: 'rf', canonical: 'RF18539007547034', text: 'RF18 5390 0754 7034', valid: true });
+      assert.deepEqual(
+        { kind: ref.kind, canonical: ref.canonical, text: ref.text, valid: ref.valid },
+        { kind: 'rf', canonical: 'RF18539007547034', text: 'RF18 5390 0754 7034', valid: true },
+      );
     });
 
     it('reports a reference with a wrong check digit as invalid', () => {
@@ -95,14 +112,22 @@ describe('ledger references: structured payment references with verified check d
     });
 
     it('finds Belgian references decorated, slashed, and bare digits only where asked', () => {
-      const refs = findStructuredReferences('pay +++090/0000/01262+++ and ***123/4567/89002*** then 123/4567/89002');
-      assert.deepEqual(refs.map((r) => [r.kind, r.canonical, r.valid]), [
-        ['be', '+++090/0000/01262+++', true],
-        ['be', '+++123/4567/89002+++', true],
-        ['be', '+++123/4567/89002+++', true],
-      ]);
+      const refs = findStructuredReferences(
+        'pay +++090/0000/01262+++ and ***123/4567/89002*** then 123/4567/89002',
+      );
+      assert.deepEqual(
+        refs.map((r) => [r.kind, r.canonical, r.valid]),
+        [
+          ['be', '+++090/0000/01262+++', true],
+          ['be', '+++123/4567/89002+++', true],
+          ['be', '+++123/4567/89002+++', true],
+        ],
+      );
       assert.deepEqual(findStructuredReferences('090000001262'), []);
-      assert.equal(findStructuredReferences('090000001262', { bareDigits: true })[0].canonical, '+++090/0000/01262+++');
+      assert.equal(
+        findStructuredReferences('090000001262', { bareDigits: true })[0].canonical,
+        '+++090/0000/01262+++',
+      );
     });
 
     it('does not take RF out of the middle of a word', () => {
@@ -111,7 +136,10 @@ describe('ledger references: structured payment references with verified check d
 
     it('parses a stored payment reference to its canonical form', () => {
       assert.equal(parseStructuredReference('rf18 5390 0754 7034')?.canonical, 'RF18539007547034');
-      assert.equal(parseStructuredReference('***090/0000/01262***')?.canonical, '+++090/0000/01262+++');
+      assert.equal(
+        parseStructuredReference('***090/0000/01262***')?.canonical,
+        '+++090/0000/01262+++',
+      );
       assert.equal(parseStructuredReference('INV/2024/0001'), undefined);
     });
 

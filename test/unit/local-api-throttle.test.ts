@@ -4,10 +4,18 @@ import { LoginThrottle } from '../../src/local-api/throttle';
 import { MemoryTransport } from '../helpers/local-api-harness';
 
 describe('local API login throttle (unit)', () => {
-  function throttle(maxKeys: number): { t: LoginThrottle; logs: MemoryTransport; advance: (ms: number) => void } {
+  function throttle(maxKeys: number): {
+    t: LoginThrottle;
+    logs: MemoryTransport;
+    advance: (ms: number) => void;
+  } {
     let now = Date.parse('2024-03-05T10:00:00.000Z');
     const logs = new MemoryTransport();
-    const t = new LoginThrottle(() => new Date(now), winston.createLogger({ level: 'debug', transports: [logs] }), { maxKeys });
+    const t = new LoginThrottle(
+      () => new Date(now),
+      winston.createLogger({ level: 'debug', transports: [logs] }),
+      { maxKeys },
+    );
     return { t, logs, advance: (ms) => (now += ms) };
   }
 
@@ -29,7 +37,10 @@ describe('local API login throttle (unit)', () => {
     const { t, logs } = throttle(5);
     for (let i = 0; i < 12; i++) t.failed(`10.0.0.${i}`, undefined);
     assert.equal(logs.entries.length, 7, 'the seven oldest bursts were summed up to make room');
-    assert.deepEqual(logs.entries.map((e) => e.remote), ['10.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6']);
+    assert.deepEqual(
+      logs.entries.map((e) => e.remote),
+      ['10.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6'],
+    );
     t.flush();
     assert.equal(logs.entries.length, 12);
   });

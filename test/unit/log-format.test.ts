@@ -5,7 +5,12 @@ import { effectiveLogFormat, prettyLine } from '../../src/daemon/log-pretty';
 
 function capture(format: 'json' | 'pretty') {
   const lines: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   const logger = createLogger({ level: 'info', stream, secrets: () => ['hunter2-secret'], format });
   return { logger, lines };
 }
@@ -21,10 +26,19 @@ describe('log.format', function () {
 
   it('pretty writes one readable line an event, with the secrets still masked', async () => {
     const { logger, lines } = capture('pretty');
-    logger.info('bank run main: connected', { event: 'bank.run', connection: 'main', new: 3, note: 'token hunter2-secret used', pid: 7 });
+    logger.info('bank run main: connected', {
+      event: 'bank.run',
+      connection: 'main',
+      new: 3,
+      note: 'token hunter2-secret used',
+      pid: 7,
+    });
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(lines.length, 1);
-    assert.match(lines[0], /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO  bank\.run bank run main: connected connection=main new=3 note="token \[redacted\] used"\n?$/);
+    assert.match(
+      lines[0],
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO  bank\.run bank run main: connected connection=main new=3 note="token \[redacted\] used"\n?$/,
+    );
     assert.ok(!lines[0].includes('hunter2-secret'));
     assert.throws(() => JSON.parse(lines[0]));
   });
@@ -37,7 +51,18 @@ describe('log.format', function () {
   });
 
   it("an error's stack goes on indented lines after the event", () => {
-    const text = prettyLine(JSON.stringify({ ts: 't', level: 'error', event: 'daemon.crash', msg: 'boom', err: { message: 'boom', stack: 'Error: boom\n    at x' } }));
-    assert.equal(text, 't ERROR daemon.crash boom err={"message":"boom"}\n    Error: boom\n        at x');
+    const text = prettyLine(
+      JSON.stringify({
+        ts: 't',
+        level: 'error',
+        event: 'daemon.crash',
+        msg: 'boom',
+        err: { message: 'boom', stack: 'Error: boom\n    at x' },
+      }),
+    );
+    assert.equal(
+      text,
+      't ERROR daemon.crash boom err={"message":"boom"}\n    Error: boom\n        at x',
+    );
   });
 });

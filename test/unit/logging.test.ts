@@ -13,13 +13,19 @@ function capture(secrets: string[], level = 'debug') {
     },
   });
   const logger = createLogger({ level, stream, secrets: () => secrets });
-  return { logger, lines, parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    lines,
+    parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('logging: JSON lines with stable fields and one redaction for every secret', () => {
   it('writes one JSON object a line starting with ts, level, event, msg', () => {
     const { logger, lines } = capture([]);
-    logger.child({ component: 'sync' }).info('cycle done', { event: 'sync.cycle', docs: 12, ms: 40 });
+    logger
+      .child({ component: 'sync' })
+      .info('cycle done', { event: 'sync.cycle', docs: 12, ms: 40 });
     assert.equal(lines.length, 1);
     const line = JSON.parse(lines[0]);
     assert.deepEqual(Object.keys(line).slice(0, 4), ['ts', 'level', 'event', 'msg']);
@@ -33,8 +39,15 @@ describe('logging: JSON lines with stable fields and one redaction for every sec
     const secret = 'hunter2-very-secret';
     const { logger, lines } = capture([secret]);
     const inner = new Error(`socket closed after sending ${secret}`);
-    const err = new BooksyncError('SYNC_AUTH', `login with ${secret} refused`, { cause: inner, details: { tried: secret } });
-    logger.error(`auth failed for ${secret}`, { event: 'sync.status', err, nested: { deep: [{ value: `x${secret}y` }] } });
+    const err = new BooksyncError('SYNC_AUTH', `login with ${secret} refused`, {
+      cause: inner,
+      details: { tried: secret },
+    });
+    logger.error(`auth failed for ${secret}`, {
+      event: 'sync.status',
+      err,
+      nested: { deep: [{ value: `x${secret}y` }] },
+    });
     const out = lines.join('\n');
     assert.ok(!out.includes(secret), out);
     const line = JSON.parse(lines[0]);
@@ -47,14 +60,25 @@ describe('logging: JSON lines with stable fields and one redaction for every sec
   });
 
   it('masks percent-encoded secrets and URL passwords that were never configured', () => {
-    assert.equal(redactText('GET https://bob:p%40ss@host/db', ['p@ss']), 'GET https://bob:[redacted]@host/db');
-    assert.equal(redactText('see https://alice:other@x.example/y', []), 'see https://alice:[redacted]@x.example/y');
+    assert.equal(
+      redactText('GET https://bob:p%40ss@host/db', ['p@ss']),
+      'GET https://bob:[redacted]@host/db',
+    );
+    assert.equal(
+      redactText('see https://alice:other@x.example/y', []),
+      'see https://alice:[redacted]@x.example/y',
+    );
   });
 
   it('reads the secret list on every line, so a reloaded secret is masked at once', () => {
     const secrets = ['old-secret'];
     const lines: string[] = [];
-    const stream = new Writable({ write(c, _e, d) { lines.push(String(c)); d(); } });
+    const stream = new Writable({
+      write(c, _e, d) {
+        lines.push(String(c));
+        d();
+      },
+    });
     const logger = createLogger({ level: 'info', stream, secrets: () => secrets });
     secrets.push('new-secret');
     logger.info('old-secret new-secret', { event: 'x' });
@@ -65,6 +89,9 @@ describe('logging: JSON lines with stable fields and one redaction for every sec
     const { logger, lines } = capture([], 'warn');
     logger.info('hidden', { event: 'a' });
     logger.warn('shown', { event: 'b' });
-    assert.deepEqual(lines.map((l) => JSON.parse(l).event), ['b']);
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l).event),
+      ['b'],
+    );
   });
 });

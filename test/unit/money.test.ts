@@ -13,7 +13,12 @@ import {
   sumAmounts,
 } from '../../src/shared/money';
 
-function parseFails(text: string, currency: string, reason: RegExp, options: ParseAmountOptions = {}): void {
+function parseFails(
+  text: string,
+  currency: string,
+  reason: RegExp,
+  options: ParseAmountOptions = {},
+): void {
   assert.throws(
     () => parseAmount(text, currency, options),
     (err: unknown) => {
@@ -39,14 +44,26 @@ describe('money', () => {
       assert.equal(isCurrency('EUR'), true);
       assert.equal(isCurrency('EURO'), false);
       assert.equal(currencyCode(' chf '), 'CHF');
-      assert.throws(() => currencyCode('XXY'), (e: unknown) => hasCode(e, 'MONEY_CURRENCY'));
-      assert.throws(() => parseAmount('1', 'ABC'), (e: unknown) => hasCode(e, 'MONEY_CURRENCY'));
+      assert.throws(
+        () => currencyCode('XXY'),
+        (e: unknown) => hasCode(e, 'MONEY_CURRENCY'),
+      );
+      assert.throws(
+        () => parseAmount('1', 'ABC'),
+        (e: unknown) => hasCode(e, 'MONEY_CURRENCY'),
+      );
     });
 
     it('money() refuses fractions of a minor unit', () => {
       assert.deepEqual(money(150, 'eur'), { amount: 150, currency: 'EUR' });
-      assert.throws(() => money(1.5, 'EUR'), (e: unknown) => hasCode(e, 'MONEY_NOT_INTEGER'));
-      assert.throws(() => money(Number.MAX_SAFE_INTEGER + 1, 'EUR'), (e: unknown) => hasCode(e, 'MONEY_NOT_INTEGER'));
+      assert.throws(
+        () => money(1.5, 'EUR'),
+        (e: unknown) => hasCode(e, 'MONEY_NOT_INTEGER'),
+      );
+      assert.throws(
+        () => money(Number.MAX_SAFE_INTEGER + 1, 'EUR'),
+        (e: unknown) => hasCode(e, 'MONEY_NOT_INTEGER'),
+      );
     });
   });
 
@@ -124,7 +141,9 @@ describe('money', () => {
       assert.equal(parseAmount('1.000', 'JPY', { grouping: false }), 1);
       assert.equal(parseAmount('1234', 'JPY', { grouping: false }), 1234);
       parseFails('1,234', 'EUR', /3 decimals but EUR has 2/, { grouping: false });
-      parseFails('1.234,56', 'EUR', /no thousands separators|where the source has none/, { grouping: false });
+      parseFails('1.234,56', 'EUR', /no thousands separators|where the source has none/, {
+        grouping: false,
+      });
       parseFails('1 234', 'EUR', /where the source has none/, { grouping: false });
     });
 
@@ -175,10 +194,14 @@ describe('money', () => {
 
     it('reads back what formatAmount writes, for any amount (property)', () => {
       fc.assert(
-        fc.property(fc.maxSafeInteger(), fc.constantFrom('JPY', 'EUR', 'KWD', 'CLF'), (minor, currency) => {
-          const text = formatAmount(minor, currency);
-          assert.equal(parseAmount(text, currency, { decimal: '.' }), minor);
-        }),
+        fc.property(
+          fc.maxSafeInteger(),
+          fc.constantFrom('JPY', 'EUR', 'KWD', 'CLF'),
+          (minor, currency) => {
+            const text = formatAmount(minor, currency);
+            assert.equal(parseAmount(text, currency, { decimal: '.' }), minor);
+          },
+        ),
       );
     });
 
@@ -219,8 +242,14 @@ describe('money', () => {
     }
 
     it('refuses non-integer amounts', () => {
-      assert.throws(() => formatAmount(0.1, 'EUR'), (e: unknown) => hasCode(e, 'MONEY_NOT_INTEGER'));
-      assert.throws(() => formatAmount(Number.NaN, 'EUR'), (e: unknown) => hasCode(e, 'MONEY_NOT_INTEGER'));
+      assert.throws(
+        () => formatAmount(0.1, 'EUR'),
+        (e: unknown) => hasCode(e, 'MONEY_NOT_INTEGER'),
+      );
+      assert.throws(
+        () => formatAmount(Number.NaN, 'EUR'),
+        (e: unknown) => hasCode(e, 'MONEY_NOT_INTEGER'),
+      );
     });
   });
 
@@ -228,7 +257,10 @@ describe('money', () => {
     it('adds integers exactly and refuses to overflow', () => {
       assert.equal(sumAmounts([10, 20, -5]), 25);
       assert.equal(sumAmounts([]), 0);
-      assert.throws(() => sumAmounts([Number.MAX_SAFE_INTEGER, 1]), (e: unknown) => hasCode(e, 'MONEY_OVERFLOW'));
+      assert.throws(
+        () => sumAmounts([Number.MAX_SAFE_INTEGER, 1]),
+        (e: unknown) => hasCode(e, 'MONEY_OVERFLOW'),
+      );
     });
   });
 });

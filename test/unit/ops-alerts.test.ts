@@ -4,14 +4,30 @@ import type { SyncStatus } from '../../src/sync';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 const H = 3_600_000;
-const THRESHOLDS = { syncOfflineAfterMs: 15 * 60_000, consentWarningMs: 3 * 24 * H, conflictAgeMs: 24 * H };
+const THRESHOLDS = {
+  syncOfflineAfterMs: 15 * 60_000,
+  consentWarningMs: 3 * 24 * H,
+  conflictAgeMs: 24 * H,
+};
 
 function iso(msBeforeNow: number): string {
   return new Date(NOW.getTime() - msBeforeNow).toISOString();
 }
 
 function status(over: Partial<SyncStatus> = {}): SyncStatus {
-  return { state: 'online', mode: 'live', last_push_at: iso(1000), last_pull_at: iso(2000), pending_push: 0, pending_pull: 3, open_conflicts: 0, last_error: null, rewalk: null, excluded_in_cloud: null, ...over };
+  return {
+    state: 'online',
+    mode: 'live',
+    last_push_at: iso(1000),
+    last_pull_at: iso(2000),
+    pending_push: 0,
+    pending_pull: 3,
+    open_conflicts: 0,
+    last_error: null,
+    rewalk: null,
+    excluded_in_cloud: null,
+    ...over,
+  };
 }
 
 /** A healthy daemon: sync online, one connection succeeding on a 4h schedule, balances agree. */
@@ -19,8 +35,22 @@ function healthy(): OpsSnapshot {
   return {
     at: NOW,
     sync: { status: status(), stateSince: new Date(NOW.getTime() - H), oldestConflictAt: null },
-    bank: [{ name: 'main', enabled: true, status: 'connected', last_refresh_at: iso(H), last_success_at: iso(H), next_run_at: iso(-3 * H), consent_expires_at: iso(-30 * 24 * H), schedule_ms: 4 * H }],
-    ledger: { balances: [{ connection: 'main', currency: 'EUR', difference: 0, checked_at: iso(H) }], unreconciled: 2 },
+    bank: [
+      {
+        name: 'main',
+        enabled: true,
+        status: 'connected',
+        last_refresh_at: iso(H),
+        last_success_at: iso(H),
+        next_run_at: iso(-3 * H),
+        consent_expires_at: iso(-30 * 24 * H),
+        schedule_ms: 4 * H,
+      },
+    ],
+    ledger: {
+      balances: [{ connection: 'main', currency: 'EUR', difference: 0, checked_at: iso(H) }],
+      unreconciled: 2,
+    },
   };
 }
 
@@ -45,7 +75,10 @@ describe('ops: alert conditions', () => {
     const s = healthy();
     s.bank[0].consent_expires_at = iso(-(3 * 24 * H - 1000));
     s.bank.push({ ...s.bank[0], name: 'card', status: 'auth_required', consent_expires_at: null });
-    assert.deepEqual(names(s), ['BooksyncBankConsentExpiring/main', 'BooksyncBankAuthRequired/card']);
+    assert.deepEqual(names(s), [
+      'BooksyncBankConsentExpiring/main',
+      'BooksyncBankAuthRequired/card',
+    ]);
     const auth = activeAlerts(s, THRESHOLDS)[1];
     assert.equal(auth.severity, 'critical');
     assert.equal(auth.connection, 'card');
@@ -53,7 +86,11 @@ describe('ops: alert conditions', () => {
 
   it('raises BooksyncSyncOffline after 15 minutes offline or refused', () => {
     const s = healthy();
-    s.sync = { status: status({ state: 'offline', last_error: { code: 'SYNC_UNAVAILABLE', message: 'x' } }), stateSince: new Date(NOW.getTime() - 14 * 60_000), oldestConflictAt: null };
+    s.sync = {
+      status: status({ state: 'offline', last_error: { code: 'SYNC_UNAVAILABLE', message: 'x' } }),
+      stateSince: new Date(NOW.getTime() - 14 * 60_000),
+      oldestConflictAt: null,
+    };
     assert.deepEqual(names(s), []);
     s.sync.stateSince = new Date(NOW.getTime() - 16 * 60_000);
     assert.deepEqual(names(s), ['BooksyncSyncOffline']);
@@ -70,7 +107,10 @@ describe('ops: alert conditions', () => {
     assert.deepEqual(names(s), ['BooksyncBalanceMismatch/main']);
     s.sync!.oldestConflictAt = iso(25 * H);
     const all = activeAlerts(s, THRESHOLDS);
-    assert.deepEqual(all.map((a) => a.key), ['BooksyncBalanceMismatch/main', 'BooksyncConflictsStale']);
+    assert.deepEqual(
+      all.map((a) => a.key),
+      ['BooksyncBalanceMismatch/main', 'BooksyncConflictsStale'],
+    );
     assert.ok(all.every((a) => !a.summary.includes('1250') && !a.summary.includes('12.50')));
   });
 });
@@ -87,11 +127,20 @@ describe('ops: metrics from a snapshot', () => {
     const text = await exposition(healthy());
     assert.match(text, /^booksync_bank_status\{connection="main",state="connected"\} 1$/m);
     assert.match(text, /^booksync_bank_status\{connection="main",state="auth_required"\} 0$/m);
-    assert.match(text, new RegExp(`^booksync_bank_last_success_timestamp_seconds\\{connection="main"\\} ${(NOW.getTime() - H) / 1000}$`, 'm'));
+    assert.match(
+      text,
+      new RegExp(
+        `^booksync_bank_last_success_timestamp_seconds\\{connection="main"\\} ${(NOW.getTime() - H) / 1000}$`,
+        'm',
+      ),
+    );
     assert.match(text, /^booksync_bank_schedule_interval_seconds\{connection="main"\} 14400$/m);
     assert.match(text, /^booksync_sync_state\{state="online"\} 1$/m);
     assert.match(text, /^booksync_sync_pending_documents\{direction="pull"\} 3$/m);
-    assert.match(text, /^booksync_ledger_balance_difference_minor\{connection="main",currency="EUR"\} 0$/m);
+    assert.match(
+      text,
+      /^booksync_ledger_balance_difference_minor\{connection="main",currency="EUR"\} 0$/m,
+    );
     assert.match(text, /^booksync_ledger_unreconciled_lines 2$/m);
     assert.match(text, /^booksync_info\{version="1.2.3"\} 1$/m);
     assert.match(text, /^process_cpu_seconds_total /m);
@@ -101,7 +150,18 @@ describe('ops: metrics from a snapshot', () => {
     const m = new BooksyncMetrics('1');
     m.applySnapshot(healthy());
     const s = healthy();
-    s.bank = [{ name: 'new', enabled: true, status: null, last_refresh_at: null, last_success_at: null, next_run_at: null, consent_expires_at: null, schedule_ms: H }];
+    s.bank = [
+      {
+        name: 'new',
+        enabled: true,
+        status: null,
+        last_refresh_at: null,
+        last_success_at: null,
+        next_run_at: null,
+        consent_expires_at: null,
+        schedule_ms: H,
+      },
+    ];
     s.ledger.balances = [];
     s.sync!.status = status({ pending_push: null, last_push_at: null });
     m.applySnapshot(s);
@@ -122,11 +182,21 @@ describe('ops: metrics from a snapshot', () => {
   });
 });
 
-describe('ops: a schedule\'s period', () => {
-  it('is the interval of `every`, and the longest gap between a cron line\'s next firings', () => {
+describe("ops: a schedule's period", () => {
+  it("is the interval of `every`, and the longest gap between a cron line's next firings", () => {
     const friday = new Date('2026-03-13T07:00:00Z');
-    assert.equal(schedulePeriodMs({ name: 'a', enabled: true, schedule: { every: '4h' } }, friday), 4 * H);
-    assert.equal(schedulePeriodMs({ name: 'b', enabled: true, schedule: { cron: '0 6 * * *' } }, friday), 24 * H);
-    assert.equal(schedulePeriodMs({ name: 'c', enabled: true, schedule: { cron: '0 6 * * 1-5' } }, friday), 72 * H, 'Friday to Monday');
+    assert.equal(
+      schedulePeriodMs({ name: 'a', enabled: true, schedule: { every: '4h' } }, friday),
+      4 * H,
+    );
+    assert.equal(
+      schedulePeriodMs({ name: 'b', enabled: true, schedule: { cron: '0 6 * * *' } }, friday),
+      24 * H,
+    );
+    assert.equal(
+      schedulePeriodMs({ name: 'c', enabled: true, schedule: { cron: '0 6 * * 1-5' } }, friday),
+      72 * H,
+      'Friday to Monday',
+    );
   });
 });

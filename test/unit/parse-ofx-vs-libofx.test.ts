@@ -29,7 +29,8 @@ function ofxdump(bin: string, file: string): DumpedLine[] {
   const lines: DumpedLine[] = [];
   for (const block of out.stdout.split('ofx_proc_transaction():').slice(1)) {
     const amount = /Total money amount: (\S+)/.exec(block)?.[1];
-    const id = /Financial institution's ID for this transaction: (.*)/.exec(block)?.[1]?.trim() ?? '';
+    const id =
+      /Financial institution's ID for this transaction: (.*)/.exec(block)?.[1]?.trim() ?? '';
     if (amount !== undefined) lines.push({ amount, id });
   }
   return lines;
@@ -41,17 +42,28 @@ describe('OFX parser agrees with libofx (ofxdump) on the OFX fixtures', function
   it('given libofx, then every fixture gives the same lines in the same order: amounts and FITIDs, empty elements included', function () {
     requireOracle(this, bin !== undefined, 'libofx (ofxdump)', 'ofx');
     if (!bin) return;
-    const files = readdirSync(FIXTURES).filter((f) => /\.(ofx|qfx)$/.test(f) && !f.startsWith('malformed-')).sort();
-    assert.ok(files.includes('quirk-empty-elements.ofx') && files.includes('quirk-empty-curdef-sgml.ofx'));
+    const files = readdirSync(FIXTURES)
+      .filter((f) => /\.(ofx|qfx)$/.test(f) && !f.startsWith('malformed-'))
+      .sort();
+    assert.ok(
+      files.includes('quirk-empty-elements.ofx') && files.includes('quirk-empty-curdef-sgml.ofx'),
+    );
     for (const name of files) {
       const theirs = ofxdump(bin, path.join(FIXTURES, name));
-      const ours = parseStatement(readFileSync(path.join(FIXTURES, name)), { fileName: name, defaultCurrency: 'USD' });
+      const ours = parseStatement(readFileSync(path.join(FIXTURES, name)), {
+        fileName: name,
+        defaultCurrency: 'USD',
+      });
       const lines = ours.statements.flatMap((st) => st.transactions);
       assert.equal(lines.length, theirs.length, `${name}: line count`);
       lines.forEach((tx, k) => {
         if (LIBOFX_DIFFERS[name]?.includes(k + 1)) return;
         const t = theirs[k];
-        assert.equal(tx.amount, parseAmount(t.amount, tx.currency), `${name} line ${k + 1}: amount`);
+        assert.equal(
+          tx.amount,
+          parseAmount(t.amount, tx.currency),
+          `${name} line ${k + 1}: amount`,
+        );
         assert.equal(tx.providerId ?? '', t.id, `${name} line ${k + 1}: FITID`);
       });
     }

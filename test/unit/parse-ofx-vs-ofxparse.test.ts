@@ -33,7 +33,11 @@ const TRUSTS_DECLARED_CHARSET = new Set(['quirk-declared-1252-is-utf8.ofx']);
 interface Dumped {
   file: string;
   error?: string;
-  accounts?: { id: string; currency: string; txs: { id: string; amount: string; date: string; payee: string }[] }[];
+  accounts?: {
+    id: string;
+    currency: string;
+    txs: { id: string; amount: string; date: string; payee: string }[];
+  }[];
 }
 
 /** A python3 that can import ofxparse (the Debian package installs it for /usr/bin/python3), or undefined. */
@@ -51,14 +55,22 @@ describe('OFX parser agrees with python3-ofxparse on the OFX fixtures', function
   it('given python3-ofxparse, then every fixture it can read gives the same accounts, ids, amounts, dates and payees', function () {
     requireOracle(this, python !== undefined, 'python3-ofxparse', 'python3-ofxparse');
     if (!python) return;
-    const files = readdirSync(FIXTURES).filter((f) => /\.(ofx|qfx)$/.test(f) && !f.startsWith('malformed-')).sort();
+    const files = readdirSync(FIXTURES)
+      .filter((f) => /\.(ofx|qfx)$/.test(f) && !f.startsWith('malformed-'))
+      .sort();
     const tmp = mkdtempSync(path.join(tmpdir(), 'booksync-ofxparse-'));
     try {
       const script = path.join(tmp, 'dump.py');
       writeFileSync(script, DUMP);
-      const out = spawnSync(python, [script, ...files.map((f) => path.join(FIXTURES, f))], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      const out = spawnSync(python, [script, ...files.map((f) => path.join(FIXTURES, f))], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
       assert.equal(out.status, 0, out.stderr);
-      const dumped = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as Dumped);
+      const dumped = out.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Dumped);
       const compared: string[] = [];
       const refused: string[] = [];
       for (const d of dumped) {
@@ -82,7 +94,11 @@ describe('OFX parser agrees with python3-ofxparse on the OFX fixtures', function
             if (t.payee === '') return;
             if (TRUSTS_DECLARED_CHARSET.has(name)) {
               // Known, intended difference: ofxparse decodes with the declared (wrong) charset.
-              assert.equal(t.payee, new TextDecoder('windows-1252').decode(Buffer.from(tx.payee ?? '', 'utf8')), `${where}: payee mojibake`);
+              assert.equal(
+                t.payee,
+                new TextDecoder('windows-1252').decode(Buffer.from(tx.payee ?? '', 'utf8')),
+                `${where}: payee mojibake`,
+              );
             } else {
               assert.equal(tx.payee, t.payee, `${where}: payee`);
             }
@@ -91,8 +107,12 @@ describe('OFX parser agrees with python3-ofxparse on the OFX fixtures', function
         compared.push(name);
       }
       // ofxparse refuses some quirks we accept (empty FITIDs, CHARSET:NONE, impossible dates).
-      if (refused.length > 0) process.stdout.write(`      (ofxparse could not read: ${refused.join('; ')})\n`);
-      assert.ok(compared.length >= 8, `compared only ${compared.length} files: ${compared.join(', ')}`);
+      if (refused.length > 0)
+        process.stdout.write(`      (ofxparse could not read: ${refused.join('; ')})\n`);
+      assert.ok(
+        compared.length >= 8,
+        `compared only ${compared.length} files: ${compared.join(', ')}`,
+      );
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

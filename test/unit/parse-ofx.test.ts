@@ -5,7 +5,12 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { MalformedStatementError } from '../../src/bank/errors';
 import type { BankTransaction } from '../../src/bank/provider';
-import { parseOfx, parseOfxStream, parseStatement, type OfxStatementSummary } from '../../src/bank/formats';
+import {
+  parseOfx,
+  parseOfxStream,
+  parseStatement,
+  type OfxStatementSummary,
+} from '../../src/bank/formats';
 import { generateOfx } from '../../scripts/gen-ofx';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
@@ -20,7 +25,10 @@ const malformedOf = (fn: () => unknown): MalformedStatementError => {
   try {
     fn();
   } catch (err) {
-    assert.ok(err instanceof MalformedStatementError, `expected MalformedStatementError, got ${String(err)}`);
+    assert.ok(
+      err instanceof MalformedStatementError,
+      `expected MalformedStatementError, got ${String(err)}`,
+    );
     assert.equal(err.code, 'BANK_MALFORMED_FILE');
     return err;
   }
@@ -35,14 +43,57 @@ describe('OFX parser', function () {
     assert.equal(r.statements.length, 1);
     const st = r.statements[0];
     assert.deepEqual(
-      { accountId: st.accountId, bankId: st.bankId, currency: st.currency, from: st.from, to: st.to },
-      { accountId: '4120012345', bankId: '121000248', currency: 'USD', from: '2024-01-01', to: '2024-01-31' },
+      {
+        accountId: st.accountId,
+        bankId: st.bankId,
+        currency: st.currency,
+        from: st.from,
+        to: st.to,
+      },
+      {
+        accountId: '4120012345',
+        bankId: '121000248',
+        currency: 'USD',
+        from: '2024-01-01',
+        to: '2024-01-31',
+      },
     );
     assert.deepEqual(st.transactions, [
-      { bookingDate: '2024-01-02', amount: 250000, currency: 'USD', pending: false, providerId: '202401020001', payee: 'ACME PAYROLL', memo: 'PAYROLL JAN 1' },
-      { bookingDate: '2024-01-05', amount: -12540, currency: 'USD', pending: false, providerId: '202401050002', payee: 'CHECK 1043', checkNumber: '1043' },
-      { bookingDate: '2024-01-12', amount: -4217, currency: 'USD', pending: false, providerId: '202401120003', payee: 'SAFEWAY #1234', memo: 'POS PURCHASE' },
-      { bookingDate: '2024-01-31', amount: -1200, currency: 'USD', pending: false, providerId: '202401310004', payee: 'MONTHLY SERVICE FEE' },
+      {
+        bookingDate: '2024-01-02',
+        amount: 250000,
+        currency: 'USD',
+        pending: false,
+        providerId: '202401020001',
+        payee: 'ACME PAYROLL',
+        memo: 'PAYROLL JAN 1',
+      },
+      {
+        bookingDate: '2024-01-05',
+        amount: -12540,
+        currency: 'USD',
+        pending: false,
+        providerId: '202401050002',
+        payee: 'CHECK 1043',
+        checkNumber: '1043',
+      },
+      {
+        bookingDate: '2024-01-12',
+        amount: -4217,
+        currency: 'USD',
+        pending: false,
+        providerId: '202401120003',
+        payee: 'SAFEWAY #1234',
+        memo: 'POS PURCHASE',
+      },
+      {
+        bookingDate: '2024-01-31',
+        amount: -1200,
+        currency: 'USD',
+        pending: false,
+        providerId: '202401310004',
+        payee: 'MONTHLY SERVICE FEE',
+      },
     ]);
     assert.deepEqual(st.balances, [
       { amount: 432043, currency: 'USD', date: '2024-01-31', kind: 'ledger' },
@@ -56,19 +107,34 @@ describe('OFX parser', function () {
     const st = r.statements[0];
     assert.equal(st.accountId, '4111111111111111');
     assert.equal(st.bankId, undefined);
-    assert.deepEqual(st.transactions.map((t) => [t.bookingDate, t.amount, t.payee]), [
-      ['2024-02-03', -8420, 'WHOLEFDS MKT #10234'],
-      ['2024-02-10', -129999, 'B&H PHOTO 800-606-6969'],
-      ['2024-02-15', 50000, 'PAYMENT - THANK YOU'],
-      ['2024-02-29', -295, 'FOREIGN TRANSACTION FEE'],
-    ]);
-    assert.deepEqual(st.balances.map((b) => [b.kind, b.amount, b.date]), [['ledger', -88714, '2024-02-29'], ['available', 911286, '2024-02-29']]);
+    assert.deepEqual(
+      st.transactions.map((t) => [t.bookingDate, t.amount, t.payee]),
+      [
+        ['2024-02-03', -8420, 'WHOLEFDS MKT #10234'],
+        ['2024-02-10', -129999, 'B&H PHOTO 800-606-6969'],
+        ['2024-02-15', 50000, 'PAYMENT - THANK YOU'],
+        ['2024-02-29', -295, 'FOREIGN TRANSACTION FEE'],
+      ],
+    );
+    assert.deepEqual(
+      st.balances.map((b) => [b.kind, b.amount, b.date]),
+      [
+        ['ledger', -88714, '2024-02-29'],
+        ['available', 911286, '2024-02-29'],
+      ],
+    );
   });
 
   it('quirk: the whole header on one line with no blank line before <OFX> (QFX with INTU.BID)', function () {
     const r = parse('quirk-header-one-line.qfx');
     assert.equal(r.format, 'ofx1');
-    assert.deepEqual(r.statements[0].transactions.map((t) => [t.providerId, t.amount, t.payee]), [['QFX-1', -1999, 'NETFLIX.COM'], ['QFX-2', 100000, 'TRANSFER FROM SAVINGS']]);
+    assert.deepEqual(
+      r.statements[0].transactions.map((t) => [t.providerId, t.amount, t.payee]),
+      [
+        ['QFX-1', -1999, 'NETFLIX.COM'],
+        ['QFX-2', 100000, 'TRANSFER FROM SAVINGS'],
+      ],
+    );
   });
 
   it('quirk: OFX 2.x XML with leaf tags left unclosed', function () {
@@ -76,22 +142,32 @@ describe('OFX parser', function () {
     assert.equal(r.format, 'ofx2');
     const st = r.statements[0];
     assert.deepEqual([st.accountId, st.bankId, st.currency], ['987654321', '012003', 'AUD']);
-    assert.deepEqual(st.transactions.map((t) => [t.providerId, t.bookingDate, t.amount, t.payee, t.memo]), [
-      ['ANZ0001', '2024-02-05', -4560, 'WOOLWORTHS 3342', 'EFTPOS'],
-      ['ANZ0002', '2024-02-07', 120000, 'SALARY ACME PTY', undefined],
+    assert.deepEqual(
+      st.transactions.map((t) => [t.providerId, t.bookingDate, t.amount, t.payee, t.memo]),
+      [
+        ['ANZ0001', '2024-02-05', -4560, 'WOOLWORTHS 3342', 'EFTPOS'],
+        ['ANZ0002', '2024-02-07', 120000, 'SALARY ACME PTY', undefined],
+      ],
+    );
+    assert.deepEqual(st.balances, [
+      { amount: 315440, currency: 'AUD', date: '2024-02-29', kind: 'ledger' },
     ]);
-    assert.deepEqual(st.balances, [{ amount: 315440, currency: 'AUD', date: '2024-02-29', kind: 'ledger' }]);
   });
 
   it('quirk: comma decimal amounts (-200,00 / 1234,56 / -0,5) and CHARSET:NONE', function () {
     const st = parse('quirk-comma-decimal.ofx').statements[0];
-    assert.deepEqual(st.transactions.map((t) => t.amount), [-20000, 123456, -50]);
+    assert.deepEqual(
+      st.transactions.map((t) => t.amount),
+      [-20000, 123456, -50],
+    );
     assert.equal(st.balances[0].amount, 103406);
   });
 
-  it('quirk: every real-world date form gives the bank\'s own calendar day, never shifted through UTC; 29 Feb 2023 is clamped with a warning', function () {
+  it("quirk: every real-world date form gives the bank's own calendar day, never shifted through UTC; 29 Feb 2023 is clamped with a warning", function () {
     const r = parse('quirk-dates.ofx');
-    const days = Object.fromEntries(r.statements[0].transactions.map((t) => [t.providerId, t.bookingDate]));
+    const days = Object.fromEntries(
+      r.statements[0].transactions.map((t) => [t.providerId, t.bookingDate]),
+    );
     assert.deepEqual(days, {
       'D-1': '2024-01-31', // 20240131
       'D-2': '2024-01-31', // 20240131120000
@@ -106,14 +182,25 @@ describe('OFX parser', function () {
       'D-11': '2024-01-31', // [0:GMT]
       'D-12': '2023-02-28', // 20230229 does not exist
     });
-    assert.deepEqual(r.warnings, ['quirk-dates.ofx:118: DTPOSTED: date 2023-02-29 does not exist; booked on 2023-02-28']);
+    assert.deepEqual(r.warnings, [
+      'quirk-dates.ofx:118: DTPOSTED: date 2023-02-29 does not exist; booked on 2023-02-28',
+    ]);
   });
 
   it('quirk: empty and blank FITIDs leave providerId absent (the loop content-hashes), two identical coffees stay two', function () {
     const txs = parse('quirk-empty-fitid.ofx').statements[0].transactions;
     assert.equal(txs.length, 4);
-    assert.deepEqual(txs.map((t) => 'providerId' in t), [false, false, false, true]);
-    assert.deepEqual(txs.slice(0, 2).map((t) => [t.bookingDate, t.amount, t.payee, t.memo]), [['2024-03-01', -450, 'CAFE ONE', 'COFFEE'], ['2024-03-01', -450, 'CAFE ONE', 'COFFEE']]);
+    assert.deepEqual(
+      txs.map((t) => 'providerId' in t),
+      [false, false, false, true],
+    );
+    assert.deepEqual(
+      txs.slice(0, 2).map((t) => [t.bookingDate, t.amount, t.payee, t.memo]),
+      [
+        ['2024-03-01', -450, 'CAFE ONE', 'COFFEE'],
+        ['2024-03-01', -450, 'CAFE ONE', 'COFFEE'],
+      ],
+    );
     assert.equal(txs[2].payee, 'PETROL');
   });
 
@@ -129,17 +216,26 @@ describe('OFX parser', function () {
     const r = parse('quirk-cp1252.ofx');
     assert.deepEqual(r.warnings, []);
     const txs = r.statements[0].transactions;
-    assert.deepEqual(txs.map((t) => [t.payee, t.memo]), [
-      ['CAFÉ RENÉ', '€ 12,40 pourboire inclus'],
-      ['Müller & Söhne GmbH', 'Rechnung Nr. 4711 – Zahlung'],
-      ['Peña Ibáñez', '“Reembolso” œuvre'],
-    ]);
-    assert.deepEqual(txs.map((t) => t.amount), [-1240, -8900, 25000]);
+    assert.deepEqual(
+      txs.map((t) => [t.payee, t.memo]),
+      [
+        ['CAFÉ RENÉ', '€ 12,40 pourboire inclus'],
+        ['Müller & Söhne GmbH', 'Rechnung Nr. 4711 – Zahlung'],
+        ['Peña Ibáñez', '“Reembolso” œuvre'],
+      ],
+    );
+    assert.deepEqual(
+      txs.map((t) => t.amount),
+      [-1240, -8900, 25000],
+    );
   });
 
   it('quirk: CHARSET:ISO-8859-1 (Latin-1) bytes', function () {
     const tx = parse('quirk-latin1.ofx').statements[0].transactions[0];
-    assert.deepEqual([tx.payee, tx.memo, tx.amount, tx.currency], ['Søstrene Grene Årstad', 'Kjøp', -34900, 'NOK']);
+    assert.deepEqual(
+      [tx.payee, tx.memo, tx.amount, tx.currency],
+      ['Søstrene Grene Årstad', 'Kjøp', -34900, 'NOK'],
+    );
   });
 
   it('quirk: a file declaring 1252 that is really UTF-8 is read as UTF-8, with a warning', function () {
@@ -147,46 +243,94 @@ describe('OFX parser', function () {
     assert.equal(r.statements[0].transactions[0].payee, 'Crème brûlée & Cie');
     assert.equal(r.statements[0].transactions[0].memo, 'déjeuner €');
     assert.equal(r.warnings.length, 1);
-    assert.match(r.warnings[0], /declared charset Windows-1252\/ISO-8859-1 but the bytes are UTF-8/);
+    assert.match(
+      r.warnings[0],
+      /declared charset Windows-1252\/ISO-8859-1 but the bytes are UTF-8/,
+    );
   });
 
   it('quirk: two bank statements (STMTRS) and a card statement (CCSTMTRS) in one file give three statements with their own balances', function () {
     const sts = parse('quirk-two-statements.ofx').statements;
-    assert.deepEqual(sts.map((s) => [s.accountId, s.transactions.map((t) => t.amount), s.balances.map((b) => b.amount)]), [
-      ['1111', [-1000], [9000]],
-      ['2222', [42], [500042]],
-      ['4000123412341234', [-3333], [-3333]],
-    ]);
+    assert.deepEqual(
+      sts.map((s) => [
+        s.accountId,
+        s.transactions.map((t) => t.amount),
+        s.balances.map((b) => b.amount),
+      ]),
+      [
+        ['1111', [-1000], [9000]],
+        ['2222', [42], [500042]],
+        ['4000123412341234', [-3333], [-3333]],
+      ],
+    );
   });
 
   it('quirk: TRNAMT spellings (+, spaced sign, $, null, -0, .50) and a DEBIT with a positive amount kept as the bank signed it; an empty BALAMT is skipped with a warning', function () {
     const r = parse('quirk-amount-forms.ofx');
     const txs = r.statements[0].transactions;
-    assert.deepEqual(txs.map((t) => [t.providerId, t.amount]), [['AM-1', 2500], ['AM-2', -500], ['AM-3', 12000], ['AM-4', 0], ['AM-5', 0], ['AM-6', -50], ['AM-7', 1700]]);
+    assert.deepEqual(
+      txs.map((t) => [t.providerId, t.amount]),
+      [
+        ['AM-1', 2500],
+        ['AM-2', -500],
+        ['AM-3', 12000],
+        ['AM-4', 0],
+        ['AM-5', 0],
+        ['AM-6', -50],
+        ['AM-7', 1700],
+      ],
+    );
     assert.ok(Object.is(txs[4].amount, 0), '-0 is 0');
-    assert.deepEqual(r.statements[0].balances, [{ amount: 100000, currency: 'USD', date: '2024-02-29', kind: 'ledger' }]);
-    assert.deepEqual(r.warnings, ['quirk-amount-forms.ofx:94: AVAILBAL has an empty BALAMT; balance ignored']);
+    assert.deepEqual(r.statements[0].balances, [
+      { amount: 100000, currency: 'USD', date: '2024-02-29', kind: 'ledger' },
+    ]);
+    assert.deepEqual(r.warnings, [
+      'quirk-amount-forms.ofx:94: AVAILBAL has an empty BALAMT; balance ignored',
+    ]);
   });
 
   it('quirk: NAME, PAYEE/NAME aggregate, EXTDNAME, MEMO, CHECKNUM and REFNUM', function () {
     const txs = parse('quirk-payee-checknum.ofx').statements[0].transactions;
     assert.deepEqual(byId(txs, 'PC-1'), {
-      providerId: 'PC-1', bookingDate: '2024-03-01', amount: -30000, currency: 'USD', pending: false,
-      payee: 'GREEN LAWN SERVICES', memo: 'MARCH MOWING', checkNumber: '2044', reference: '88120',
+      providerId: 'PC-1',
+      bookingDate: '2024-03-01',
+      amount: -30000,
+      currency: 'USD',
+      pending: false,
+      payee: 'GREEN LAWN SERVICES',
+      memo: 'MARCH MOWING',
+      checkNumber: '2044',
+      reference: '88120',
     });
     assert.equal(byId(txs, 'PC-2').payee, 'SPRINGFIELD MUNICIPAL PARKING AUTHORITY');
-    assert.deepEqual([byId(txs, 'PC-3').payee, byId(txs, 'PC-3').memo], ['SPOTIFY', 'SPOTIFY P0A1B2C3']);
+    assert.deepEqual(
+      [byId(txs, 'PC-3').payee, byId(txs, 'PC-3').memo],
+      ['SPOTIFY', 'SPOTIFY P0A1B2C3'],
+    );
   });
 
-  it('quirk: CURRENCY makes the line\'s currency CURSYM; ORIGCURRENCY leaves it in CURDEF', function () {
+  it("quirk: CURRENCY makes the line's currency CURSYM; ORIGCURRENCY leaves it in CURDEF", function () {
     const txs = parse('quirk-currency.ofx').statements[0].transactions;
-    assert.deepEqual(txs.map((t) => [t.providerId, t.amount, t.currency]), [['CU-1', -10000, 'CHF'], ['CU-2', -9215, 'EUR'], ['CU-3', -300, 'EUR']]);
+    assert.deepEqual(
+      txs.map((t) => [t.providerId, t.amount, t.currency]),
+      [
+        ['CU-1', -10000, 'CHF'],
+        ['CU-2', -9215, 'EUR'],
+        ['CU-3', -300, 'EUR'],
+      ],
+    );
   });
 
   it('given a truncated OFX, then it throws BANK_MALFORMED_FILE naming the file, the line of the open STMTTRN and the element, and yields nothing', function () {
     const err = malformedOf(() => parse('malformed-truncated.ofx'));
-    assert.equal(err.message, 'malformed-truncated.ofx:46: STMTTRN: file ends inside this transaction (truncated file?)');
-    assert.deepEqual({ ...err.details }, { file: 'malformed-truncated.ofx', line: 46, row: undefined, field: 'STMTTRN' });
+    assert.equal(
+      err.message,
+      'malformed-truncated.ofx:46: STMTTRN: file ends inside this transaction (truncated file?)',
+    );
+    assert.deepEqual(
+      { ...err.details },
+      { file: 'malformed-truncated.ofx', line: 46, row: undefined, field: 'STMTTRN' },
+    );
   });
 
   it('given a TRNAMT that is not a number, then the error names line 49 and TRNAMT', function () {
@@ -198,16 +342,36 @@ describe('OFX parser', function () {
 
   it('given a transaction without DTPOSTED, a closing tag with no opening, or no statement at all, then each is a located BANK_MALFORMED_FILE', function () {
     const base = read('ofx102-checking.ofx').toString('latin1');
-    const noDate = malformedOf(() => parseOfx(Buffer.from(base.replace('<DTPOSTED>20240105120000[-5:EST]\r\n', ''), 'latin1'), { fileName: 'n.ofx' }));
+    const noDate = malformedOf(() =>
+      parseOfx(Buffer.from(base.replace('<DTPOSTED>20240105120000[-5:EST]\r\n', ''), 'latin1'), {
+        fileName: 'n.ofx',
+      }),
+    );
     assert.match(noDate.message, /^n\.ofx:\d+: DTPOSTED: transaction without a posting date$/);
-    const stray = malformedOf(() => parseOfx(Buffer.from(base.replace('</BANKTRANLIST>', '</BANKTRANLIST>\r\n</FOO>'), 'latin1'), { fileName: 's.ofx' }));
+    const stray = malformedOf(() =>
+      parseOfx(
+        Buffer.from(base.replace('</BANKTRANLIST>', '</BANKTRANLIST>\r\n</FOO>'), 'latin1'),
+        { fileName: 's.ofx' },
+      ),
+    );
     assert.match(stray.message, /^s\.ofx:\d+: FOO: closing tag <\/FOO> without an opening <FOO>$/);
-    const empty = malformedOf(() => parseOfx(Buffer.from('OFXHEADER:100\r\n\r\n<OFX>\r\n<SIGNONMSGSRSV1>\r\n<SONRS>\r\n<STATUS>\r\n<CODE>15500\r\n<SEVERITY>ERROR\r\n<MESSAGE>Signon invalid\r\n</STATUS>\r\n</SONRS>\r\n</SIGNONMSGSRSV1>\r\n</OFX>\r\n'), { fileName: 'e.ofx' }));
-    assert.equal(empty.message, 'e.ofx: STMTRS: no bank or credit-card statement in the file (the bank answered code 15500: Signon invalid)');
+    const empty = malformedOf(() =>
+      parseOfx(
+        Buffer.from(
+          'OFXHEADER:100\r\n\r\n<OFX>\r\n<SIGNONMSGSRSV1>\r\n<SONRS>\r\n<STATUS>\r\n<CODE>15500\r\n<SEVERITY>ERROR\r\n<MESSAGE>Signon invalid\r\n</STATUS>\r\n</SONRS>\r\n</SIGNONMSGSRSV1>\r\n</OFX>\r\n',
+        ),
+        { fileName: 'e.ofx' },
+      ),
+    );
+    assert.equal(
+      empty.message,
+      'e.ofx: STMTRS: no bank or credit-card statement in the file (the bank answered code 15500: Signon invalid)',
+    );
   });
 
   it('given an investment statement only (INVSTMTRS with INVBANKTRAN/STMTTRN), then it says the file holds no bank or card statement', function () {
-    const inv = 'OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\n\r\n<OFX>\r\n<INVSTMTMSGSRSV1>\r\n<INVSTMTTRNRS>\r\n<INVSTMTRS>\r\n<CURDEF>USD\r\n<INVACCTFROM>\r\n<BROKERID>b.com\r\n<ACCTID>1\r\n</INVACCTFROM>\r\n<INVTRANLIST>\r\n<INVBANKTRAN>\r\n<STMTTRN>\r\n<TRNTYPE>CREDIT\r\n<DTPOSTED>20240101\r\n<TRNAMT>1.00\r\n<FITID>I-1\r\n</STMTTRN>\r\n<SUBACCTFUND>CASH\r\n</INVBANKTRAN>\r\n</INVTRANLIST>\r\n</INVSTMTRS>\r\n</INVSTMTTRNRS>\r\n</INVSTMTMSGSRSV1>\r\n</OFX>\r\n';
+    const inv =
+      'OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\n\r\n<OFX>\r\n<INVSTMTMSGSRSV1>\r\n<INVSTMTTRNRS>\r\n<INVSTMTRS>\r\n<CURDEF>USD\r\n<INVACCTFROM>\r\n<BROKERID>b.com\r\n<ACCTID>1\r\n</INVACCTFROM>\r\n<INVTRANLIST>\r\n<INVBANKTRAN>\r\n<STMTTRN>\r\n<TRNTYPE>CREDIT\r\n<DTPOSTED>20240101\r\n<TRNAMT>1.00\r\n<FITID>I-1\r\n</STMTTRN>\r\n<SUBACCTFUND>CASH\r\n</INVBANKTRAN>\r\n</INVTRANLIST>\r\n</INVSTMTRS>\r\n</INVSTMTTRNRS>\r\n</INVSTMTMSGSRSV1>\r\n</OFX>\r\n';
     const err = malformedOf(() => parseOfx(Buffer.from(inv), { fileName: 'inv.ofx' }));
     assert.equal(err.message, 'inv.ofx: STMTRS: no bank or credit-card statement in the file');
   });
@@ -221,11 +385,17 @@ describe('OFX parser', function () {
     assert.match(err.message, /CURDEF: STMTRS has no CURDEF, its lines name no currency/);
   });
 
-  it('given empty CURDEF, ACCTTYPE, BALAMT and DTASOF elements (OFX 2 XML), then they read as missing: the currency comes from the first line\'s CURSYM, each empty balance is ignored, each with a warning', function () {
+  it("given empty CURDEF, ACCTTYPE, BALAMT and DTASOF elements (OFX 2 XML), then they read as missing: the currency comes from the first line's CURSYM, each empty balance is ignored, each with a warning", function () {
     const r = parse('quirk-empty-elements.ofx');
     const st = r.statements[0];
     assert.equal(st.currency, 'EUR');
-    assert.deepEqual(st.transactions.map((t) => [t.providerId, t.amount, t.currency]), [['EE-1', -4250, 'EUR'], ['EE-2', 120000, 'EUR']]);
+    assert.deepEqual(
+      st.transactions.map((t) => [t.providerId, t.amount, t.currency]),
+      [
+        ['EE-1', -4250, 'EUR'],
+        ['EE-2', 120000, 'EUR'],
+      ],
+    );
     assert.deepEqual(st.balances, []);
     assert.deepEqual(r.warnings, [
       'quirk-empty-elements.ofx:15: STMTRS has an empty CURDEF; read as EUR, the currency its first line names (CURSYM)',
@@ -234,31 +404,67 @@ describe('OFX parser', function () {
     ]);
   });
 
-  it('given an empty SGML CURDEF and lines without CURSYM, then the connection\'s currency is used with a warning, and without one the error says CURDEF is empty', function () {
-    const withDefault = parseStatement(read('quirk-empty-curdef-sgml.ofx'), { fileName: 'e.ofx', defaultCurrency: 'EUR' });
-    assert.deepEqual(withDefault.statements[0].transactions.map((t) => [t.amount, t.currency]), [[-1999, 'EUR']]);
-    assert.equal(withDefault.warnings[0], "e.ofx:29: STMTRS has an empty CURDEF; assumed EUR (the connection's currency)");
-    const err = malformedOf(() => parseStatement(read('quirk-empty-curdef-sgml.ofx'), { fileName: 'e.ofx' }));
-    assert.equal(err.message, 'e.ofx:29: CURDEF: STMTRS has an empty CURDEF, its lines name no currency (CURSYM) and no default currency is configured');
+  it("given an empty SGML CURDEF and lines without CURSYM, then the connection's currency is used with a warning, and without one the error says CURDEF is empty", function () {
+    const withDefault = parseStatement(read('quirk-empty-curdef-sgml.ofx'), {
+      fileName: 'e.ofx',
+      defaultCurrency: 'EUR',
+    });
+    assert.deepEqual(
+      withDefault.statements[0].transactions.map((t) => [t.amount, t.currency]),
+      [[-1999, 'EUR']],
+    );
+    assert.equal(
+      withDefault.warnings[0],
+      "e.ofx:29: STMTRS has an empty CURDEF; assumed EUR (the connection's currency)",
+    );
+    const err = malformedOf(() =>
+      parseStatement(read('quirk-empty-curdef-sgml.ofx'), { fileName: 'e.ofx' }),
+    );
+    assert.equal(
+      err.message,
+      'e.ofx:29: CURDEF: STMTRS has an empty CURDEF, its lines name no currency (CURSYM) and no default currency is configured',
+    );
   });
 
   it('given a FITID shared by two different lines (Chase fee lines), then both lose providerId and a warning says so', function () {
-    const base = read('ofx102-checking.ofx').toString('latin1').replace('<FITID>202401120003', '<FITID>202401050002');
+    const base = read('ofx102-checking.ofx')
+      .toString('latin1')
+      .replace('<FITID>202401120003', '<FITID>202401050002');
     const r = parseOfx(Buffer.from(base, 'latin1'), { fileName: 'dup.ofx' });
     const txs = r.statements[0].transactions;
-    assert.deepEqual(txs.map((t) => t.providerId), ['202401020001', undefined, undefined, '202401310004']);
-    assert.deepEqual(r.warnings, ["dup.ofx: account 4120012345: id '202401050002' is used by 2 lines; they are matched by content instead"]);
+    assert.deepEqual(
+      txs.map((t) => t.providerId),
+      ['202401020001', undefined, undefined, '202401310004'],
+    );
+    assert.deepEqual(r.warnings, [
+      "dup.ofx: account 4120012345: id '202401050002' is used by 2 lines; they are matched by content instead",
+    ]);
   });
 
   it('given OFX 2.1.1 pending lines (BANKTRANLISTP/STMTTRNP), then they are pending, dated by DTTRAN, without FITID', function () {
-    const xml = read('ofx220-creditcard.ofx').toString('utf8').replace('</BANKTRANLIST>',
-      '</BANKTRANLIST>\n<BANKTRANLISTP><DTASOF>20240301</DTASOF><STMTTRNP><TRNTYPE>HOLD</TRNTYPE><DTTRAN>20240301080000.000[-8:PST]</DTTRAN><TRNAMT>-15.25</TRNAMT><NAME>PENDING COFFEE</NAME></STMTTRNP></BANKTRANLISTP>');
+    const xml = read('ofx220-creditcard.ofx')
+      .toString('utf8')
+      .replace(
+        '</BANKTRANLIST>',
+        '</BANKTRANLIST>\n<BANKTRANLISTP><DTASOF>20240301</DTASOF><STMTTRNP><TRNTYPE>HOLD</TRNTYPE><DTTRAN>20240301080000.000[-8:PST]</DTTRAN><TRNAMT>-15.25</TRNAMT><NAME>PENDING COFFEE</NAME></STMTTRNP></BANKTRANLISTP>',
+      );
     const txs = parseOfx(Buffer.from(xml), { fileName: 'p.ofx' }).statements[0].transactions;
-    assert.deepEqual(txs[txs.length - 1], { bookingDate: '2024-03-01', amount: -1525, currency: 'USD', pending: true, payee: 'PENDING COFFEE' });
+    assert.deepEqual(txs[txs.length - 1], {
+      bookingDate: '2024-03-01',
+      amount: -1525,
+      currency: 'USD',
+      pending: true,
+      payee: 'PENDING COFFEE',
+    });
   });
 
   it('given the same file fed in 3-byte chunks (multi-byte characters split), then the streaming parse equals the in-memory parse', async function () {
-    for (const name of ['quirk-cp1252.ofx', 'quirk-declared-1252-is-utf8.ofx', 'ofx220-creditcard.ofx', 'quirk-v2-unclosed.ofx']) {
+    for (const name of [
+      'quirk-cp1252.ofx',
+      'quirk-declared-1252-is-utf8.ofx',
+      'ofx220-creditcard.ofx',
+      'quirk-v2-unclosed.ofx',
+    ]) {
       const bytes = read(name);
       const whole = parseOfx(bytes, { fileName: name });
       const chunks: Buffer[] = [];
@@ -271,10 +477,14 @@ describe('OFX parser', function () {
   it('given a sink, then parseOfxStream hands lines over one by one and the statement summary afterwards', async function () {
     const seen: number[] = [];
     const summaries: OfxStatementSummary[] = [];
-    const result = await parseOfxStream(Readable.from([read('ofx102-checking.ofx')]), { fileName: 'x.ofx' }, {
-      transaction: (tx) => seen.push(tx.amount),
-      statement: (s) => summaries.push(s),
-    });
+    const result = await parseOfxStream(
+      Readable.from([read('ofx102-checking.ofx')]),
+      { fileName: 'x.ofx' },
+      {
+        transaction: (tx) => seen.push(tx.amount),
+        statement: (s) => summaries.push(s),
+      },
+    );
     assert.deepEqual(seen, [250000, -12540, -4217, -1200]);
     assert.equal(summaries[0].transactionCount, 4);
     assert.equal(result.transactionCount, 4);
@@ -292,11 +502,19 @@ describe('OFX parser', function () {
         assert.equal(r.format, version === 1 ? 'ofx1' : 'ofx2');
         assert.equal(st.transactions.length, 2000);
         assert.equal(new Set(st.transactions.map((t) => t.providerId)).size, 2000);
-        assert.equal(st.transactions.reduce((sum, t) => sum + t.amount, 0), st.balances[0].amount);
+        assert.equal(
+          st.transactions.reduce((sum, t) => sum + t.amount, 0),
+          st.balances[0].amount,
+        );
         assert.deepEqual(r.warnings, []);
       }
       generateOfx(path.join(dir, 'again.ofx'), { transactions: 2000, seed: 7, version: 1 });
-      assert.ok(readFileSync(path.join(dir, 'again.ofx')).equals(readFileSync(path.join(dir, 'gen-v1.ofx'))), 'the generator is deterministic');
+      assert.ok(
+        readFileSync(path.join(dir, 'again.ofx')).equals(
+          readFileSync(path.join(dir, 'gen-v1.ofx')),
+        ),
+        'the generator is deterministic',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -307,6 +525,8 @@ describe('OFX parser', function () {
     const r = parseStatement(Buffer.from(one + one, 'latin1'), { fileName: 'twice.ofx' });
     assert.equal(r.statements.length, 1);
     assert.equal(r.statements[0].transactions.length, 4);
-    assert.deepEqual(r.warnings, ['twice.ofx: statement of account 4120012345 (2024-01-01..2024-01-31) with 4 line(s) appears again in the file; read once']);
+    assert.deepEqual(r.warnings, [
+      'twice.ofx: statement of account 4120012345 (2024-01-01..2024-01-31) with 4 line(s) appears again in the file; read once',
+    ]);
   });
 });

@@ -13,7 +13,10 @@ const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
 function tokens(chunks: readonly string[]): string[] {
   const out: string[] = [];
   const tokenizer: Tokenizer = new Tokenizer({
-    open: (name, attributes, selfClosing) => out.push(`${tokenizer.line} <${name} ${JSON.stringify(attributes ?? {})}${selfClosing ? '/' : ''}>`),
+    open: (name, attributes, selfClosing) =>
+      out.push(
+        `${tokenizer.line} <${name} ${JSON.stringify(attributes ?? {})}${selfClosing ? '/' : ''}>`,
+      ),
     close: (name) => out.push(`${tokenizer.line} </${name}>`),
     text: (text) => {
       const last = out.length - 1;
@@ -54,11 +57,15 @@ const SAMPLE = [
 describe('XML/SGML tokenizer', function () {
   it('property: however the input is cut into chunks, the tokens, their lines and the errors are those of the whole input', function () {
     fc.assert(
-      fc.property(fc.array(fc.nat(), { maxLength: 12 }), fc.integer({ min: 0, max: SAMPLE.length }), (offsets, truncate) => {
-        for (const text of [SAMPLE, SAMPLE.slice(0, truncate)]) {
-          assert.deepEqual(tokens(cut(text, offsets)), tokens([text]));
-        }
-      }),
+      fc.property(
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.integer({ min: 0, max: SAMPLE.length }),
+        (offsets, truncate) => {
+          for (const text of [SAMPLE, SAMPLE.slice(0, truncate)]) {
+            assert.deepEqual(tokens(cut(text, offsets)), tokens([text]));
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

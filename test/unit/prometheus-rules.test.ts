@@ -12,7 +12,11 @@ const RULES = path.join(RULES_DIR, 'booksync-alerts.yml');
 function run(bin: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(bin, args, { cwd: RULES_DIR }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
       resolve({ code, out: stdout + stderr });
     });
   });
@@ -22,14 +26,24 @@ describe('shipped Prometheus alert rules (config/prometheus)', function () {
   this.timeout(30_000);
 
   it('names only metrics booksync exports', async () => {
-    const doc = parse(fs.readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
-    const exported = new Set((await new BooksyncMetrics('test').registry.getMetricsAsJSON()).map((m) => m.name));
+    const doc = parse(fs.readFileSync(RULES, 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+    };
+    const exported = new Set(
+      (await new BooksyncMetrics('test').registry.getMetricsAsJSON()).map((m) => m.name),
+    );
     const rules = doc.groups.flatMap((g) => g.rules);
     assert.deepEqual(rules.map((r) => r.alert).sort(), [
-      'BooksyncBalanceMismatch', 'BooksyncBankAuthRequired', 'BooksyncBankConsentExpiring', 'BooksyncBankNoSuccess', 'BooksyncConflictsStale', 'BooksyncSyncOffline',
+      'BooksyncBalanceMismatch',
+      'BooksyncBankAuthRequired',
+      'BooksyncBankConsentExpiring',
+      'BooksyncBankNoSuccess',
+      'BooksyncConflictsStale',
+      'BooksyncSyncOffline',
     ]);
     for (const rule of rules) {
-      for (const name of rule.expr.match(/booksync_[a-z_]+/g) ?? []) assert.ok(exported.has(name), `${rule.alert} uses ${name}, which booksync does not export`);
+      for (const name of rule.expr.match(/booksync_[a-z_]+/g) ?? [])
+        assert.ok(exported.has(name), `${rule.alert} uses ${name}, which booksync does not export`);
     }
   });
 

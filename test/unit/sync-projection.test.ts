@@ -3,7 +3,14 @@ import fc from 'fast-check';
 import { canonicalJson } from '../../src/shared/canonical-json';
 import { TypeProjection, Projection, parsePath } from '../../src/sync/projection';
 import { SyncConfigError } from '../../src/sync/errors';
-import { strategyNamed, STRATEGY_NAMES, mergeWith, remoteWins, localWins, newestWins } from '../../src/sync/conflicts';
+import {
+  strategyNamed,
+  STRATEGY_NAMES,
+  mergeWith,
+  remoteWins,
+  localWins,
+  newestWins,
+} from '../../src/sync/conflicts';
 import { backoffNamed } from '../../src/sync/backoff';
 
 const partner = new TypeProjection('partner', {
@@ -47,8 +54,18 @@ describe('sync projection (unit)', () => {
   });
 
   it('given a cloud doc with its own excluded values, when composing a push, then the cloud keeps them (arrays by index)', () => {
-    const cloud = { _id: 'partner:1', name: 'old', bank_accounts: [{ iban: 'CLOUD1', bic: 'x' }], meta: { secret: { pin: 9 } } };
-    const out = partner.compose(partner.shared(doc), partner.remoteKeep(cloud) ?? null, doc, 'push');
+    const cloud = {
+      _id: 'partner:1',
+      name: 'old',
+      bank_accounts: [{ iban: 'CLOUD1', bic: 'x' }],
+      meta: { secret: { pin: 9 } },
+    };
+    const out = partner.compose(
+      partner.shared(doc),
+      partner.remoteKeep(cloud) ?? null,
+      doc,
+      'push',
+    );
     assert.deepEqual(out.bank_accounts, [{ iban: 'CLOUD1', bic: 'B1' }, {}]);
     assert.deepEqual(out.meta, { secret: { hint: 'h', pin: 9 }, tag: 't' });
     assert.equal(out.internal_notes, undefined);
@@ -57,14 +74,34 @@ describe('sync projection (unit)', () => {
 
   it('given array items with an id, when composing, then items are matched by id, not by index', () => {
     const t = new TypeProjection('x', { direction: 'both', exclude: { both: ['lines[].secret'] } });
-    const local = { _id: 'x:1', lines: [{ id: 'b', v: 2, secret: 'lb' }, { id: 'a', v: 1, secret: 'la' }] };
-    const cloudShared = { _id: 'x:1', lines: [{ id: 'a', v: 10 }, { id: 'b', v: 20 }] };
+    const local = {
+      _id: 'x:1',
+      lines: [
+        { id: 'b', v: 2, secret: 'lb' },
+        { id: 'a', v: 1, secret: 'la' },
+      ],
+    };
+    const cloudShared = {
+      _id: 'x:1',
+      lines: [
+        { id: 'a', v: 10 },
+        { id: 'b', v: 20 },
+      ],
+    };
     const out = t.compose(cloudShared, local, null, 'pull');
-    assert.deepEqual(out.lines, [{ id: 'a', v: 10, secret: 'la' }, { id: 'b', v: 20, secret: 'lb' }]);
+    assert.deepEqual(out.lines, [
+      { id: 'a', v: 10, secret: 'la' },
+      { id: 'b', v: 20, secret: 'lb' },
+    ]);
   });
 
   it('given a pull, when the cloud lacks a push-only field, then the local value is kept', () => {
-    const cloud = { _id: 'partner:1', type: 'partner', name: 'New', bank_accounts: [{ bic: 'B1' }] };
+    const cloud = {
+      _id: 'partner:1',
+      type: 'partner',
+      name: 'New',
+      bank_accounts: [{ bic: 'B1' }],
+    };
     const out = partner.compose(partner.shared(cloud), doc, cloud, 'pull');
     assert.equal(out.internal_notes, 'n');
     assert.deepEqual(out.bank_accounts, [{ iban: 'DE1', bic: 'B1' }]);
@@ -72,47 +109,86 @@ describe('sync projection (unit)', () => {
   });
 
   it('given a document new to the books, when composing a pull, then a push-only field the cloud has comes along and nothing excluded on pull does', () => {
-    const cloud = { _id: 'partner:2', _rev: '3-c', type: 'partner', name: 'Cloud', internal_notes: 'from another site', bank_accounts: [{ iban: 'DE9', bic: 'B9' }] };
+    const cloud = {
+      _id: 'partner:2',
+      _rev: '3-c',
+      type: 'partner',
+      name: 'Cloud',
+      internal_notes: 'from another site',
+      bank_accounts: [{ iban: 'DE9', bic: 'B9' }],
+    };
     const out = partner.compose(partner.shared(cloud), null, cloud, 'pull');
     assert.equal(out.internal_notes, 'from another site');
     assert.deepEqual(out.bank_accounts, [{ bic: 'B9' }]);
     const plain = { ...cloud, internal_notes: undefined };
     const bare = partner.compose(partner.shared(plain), null, plain, 'pull');
-    assert.deepEqual(bare, { ...partner.shared(plain) }, 'nothing to carry: the shared content as it is');
+    assert.deepEqual(
+      bare,
+      { ...partner.shared(plain) },
+      'nothing to carry: the shared content as it is',
+    );
     assert.notEqual(bare, partner.shared(plain), 'a copy, not the memoised projection itself');
   });
 
   it('given a tombstone, when projecting, then it is the deleted form', () => {
-    assert.deepEqual(partner.project({ _id: 'partner:1', _deleted: true }, 'push'), { _id: 'partner:1', _deleted: true });
+    assert.deepEqual(partner.project({ _id: 'partner:1', _deleted: true }, 'push'), {
+      _id: 'partner:1',
+      _deleted: true,
+    });
   });
 
   it('given bad paths or directions, when compiling, then SyncConfigError names the problem', () => {
     assert.throws(() => parsePath('a..b'), SyncConfigError);
     assert.throws(() => parsePath('a[0].b'), SyncConfigError);
-    assert.throws(() => new TypeProjection('x', { direction: 'sideways' as never }), /direction 'sideways'/);
+    assert.throws(
+      () => new TypeProjection('x', { direction: 'sideways' as never }),
+      /direction 'sideways'/,
+    );
   });
 
   it('given any document and exclusion rules, when a body is composed from its shared content alone, then that body has the same shared content and each way projecting to shared says so', () => {
     // The engine's pull fast path relies on this to skip stripping and hashing the written body again.
     const key = fc.constantFrom('a', 'b', 'c', 'id', 'n');
-    const leaf = fc.oneof(fc.string({ maxLength: 3 }), fc.integer(), fc.boolean(), fc.constant(null));
+    const leaf = fc.oneof(
+      fc.string({ maxLength: 3 }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+    );
     const value = fc.letrec((tie) => ({
-      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(key, tie('node'), { maxKeys: 4 })),
+      node: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        leaf,
+        fc.array(tie('node'), { maxLength: 3 }),
+        fc.dictionary(key, tie('node'), { maxKeys: 4 }),
+      ),
     })).node;
-    const path = fc.array(fc.tuple(key, fc.boolean()), { minLength: 1, maxLength: 3 }).map((segs) => segs.map(([k, each], i) => (each && i < segs.length - 1 ? `${k}[]` : k)).join('.'));
+    const path = fc
+      .array(fc.tuple(key, fc.boolean()), { minLength: 1, maxLength: 3 })
+      .map((segs) =>
+        segs.map(([k, each], i) => (each && i < segs.length - 1 ? `${k}[]` : k)).join('.'),
+      );
     const paths = fc.array(path, { maxLength: 3 });
     fc.assert(
-      fc.property(fc.dictionary(key, value, { maxKeys: 5 }), paths, paths, paths, fc.constantFrom('push', 'pull') as fc.Arbitrary<'push' | 'pull'>, (body, push, pull, both, way) => {
-        const tp = new TypeProjection('t', { direction: 'both', exclude: { push, pull, both } });
-        const source = { ...body, _id: 't:1', _rev: '1-a' };
-        const shared = tp.shared(source);
-        const composed = tp.compose(shared, null, source, way);
-        const body2 = composed as typeof source;
-        assert.equal(canonicalJson(tp.shared(body2)), canonicalJson(shared));
-        for (const w of ['push', 'pull'] as const) {
-          if (tp.projectsToShared(w)) assert.equal(canonicalJson(tp.project(body2, w)), canonicalJson(shared));
-        }
-      }),
+      fc.property(
+        fc.dictionary(key, value, { maxKeys: 5 }),
+        paths,
+        paths,
+        paths,
+        fc.constantFrom('push', 'pull') as fc.Arbitrary<'push' | 'pull'>,
+        (body, push, pull, both, way) => {
+          const tp = new TypeProjection('t', { direction: 'both', exclude: { push, pull, both } });
+          const source = { ...body, _id: 't:1', _rev: '1-a' };
+          const shared = tp.shared(source);
+          const composed = tp.compose(shared, null, source, way);
+          const body2 = composed as typeof source;
+          assert.equal(canonicalJson(tp.shared(body2)), canonicalJson(shared));
+          for (const w of ['push', 'pull'] as const) {
+            if (tp.projectsToShared(w))
+              assert.equal(canonicalJson(tp.project(body2, w)), canonicalJson(shared));
+          }
+        },
+      ),
       { numRuns: 500, seed: 20261126 },
     );
   });
@@ -131,7 +207,10 @@ describe('sync conflict strategies (unit)', () => {
   const remote = { ...base, b: 3, c: 6, updated_at: '2024-01-03T00:00:00.000Z' };
 
   it('given an unknown name, when looking up, then the error lists the known strategies', () => {
-    assert.throws(() => strategyNamed('coin-flip'), (e: Error) => STRATEGY_NAMES.every((n) => e.message.includes(n)));
+    assert.throws(
+      () => strategyNamed('coin-flip'),
+      (e: Error) => STRATEGY_NAMES.every((n) => e.message.includes(n)),
+    );
     assert.throws(() => strategyNamed('merge', 'merge'), /tie_breaker/);
   });
 
@@ -160,7 +239,10 @@ describe('sync conflict strategies (unit)', () => {
     assert.ok(r1.kind === 'resolved' && r2.kind === 'resolved');
     if (r1.kind === 'resolved' && r2.kind === 'resolved') assert.deepEqual(r1.result, r2.result);
     const r3 = newestWins.resolve({ id: 'p:1', local, remote: null, base });
-    assert.ok(r3.kind === 'resolved' && r3.taken === 'local', 'an edit beats a deletion (no timestamp)');
+    assert.ok(
+      r3.kind === 'resolved' && r3.taken === 'local',
+      'an edit beats a deletion (no timestamp)',
+    );
   });
 
   it('given backoff names, when computing delays, then exponential-jitter doubles within the cap and fixed stays', () => {

@@ -7,7 +7,12 @@ import type { ChangesOptions, RemoteChangesPage, RemoteStore } from '../../src/s
  * it refuses an integer `since` other than 0 (400 Malformed sequence).
  */
 function fakeCloud(total: number, bytesPerChange = 1000) {
-  const reads: Array<{ since: unknown; limit: number; signal?: AbortSignal; answer: (fail?: Error) => void }> = [];
+  const reads: Array<{
+    since: unknown;
+    limit: number;
+    signal?: AbortSignal;
+    answer: (fail?: Error) => void;
+  }> = [];
   const seq = (n: number) => `${n}-g1AAAA`; // opaque, like a CouchDB 3 cluster seq
   const position = (since: unknown) => (since === 0 ? 0 : Number(String(since).split('-')[0]));
   const remote = {
@@ -21,9 +26,21 @@ function fakeCloud(total: number, bytesPerChange = 1000) {
           signal: options.signal,
           answer: (fail) => {
             if (fail) return reject(fail);
-            if (typeof since === 'number' && since !== 0) return reject(new Error(`HTTP 400 (Malformed sequence supplied in 'since' parameter)`));
-            const changes = Array.from({ length: to - from }, (_, i) => ({ id: `doc:${from + i + 1}`, seq: seq(from + i + 1), doc: { _id: `doc:${from + i + 1}`, _rev: '1-a' } }));
-            resolve({ changes, lastSeq: seq(to), pending: total - to, bytes: changes.length * bytesPerChange });
+            if (typeof since === 'number' && since !== 0)
+              return reject(
+                new Error(`HTTP 400 (Malformed sequence supplied in 'since' parameter)`),
+              );
+            const changes = Array.from({ length: to - from }, (_, i) => ({
+              id: `doc:${from + i + 1}`,
+              seq: seq(from + i + 1),
+              doc: { _id: `doc:${from + i + 1}`, _rev: '1-a' },
+            }));
+            resolve({
+              changes,
+              lastSeq: seq(to),
+              pending: total - to,
+              bytes: changes.length * bytesPerChange,
+            });
           },
         });
       });
@@ -33,7 +50,10 @@ function fakeCloud(total: number, bytesPerChange = 1000) {
 }
 
 /** Answers reads as they come, until `next()` settles. */
-async function drive<T>(reads: Array<{ answer: (fail?: Error) => void }>, next: Promise<T>): Promise<T> {
+async function drive<T>(
+  reads: Array<{ answer: (fail?: Error) => void }>,
+  next: Promise<T>,
+): Promise<T> {
   let answered = 0;
   let done = false;
   const result = next.finally(() => (done = true));
@@ -47,14 +67,22 @@ async function drive<T>(reads: Array<{ answer: (fail?: Error) => void }>, next: 
 describe('ChangesReadAhead (pull reads)', () => {
   it('given a backlog of 2,350 changes and pages of 100, then it reads in reads growing to the largest, asked for ahead, hands out pages of 100 and every page ends at a valid checkpoint', async () => {
     const { remote, reads, seq } = fakeCloud(2350);
-    const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
+    const reader = new ChangesReadAhead(remote, {
+      pageSize: 100,
+      maxRead: 500,
+      maxReadBytes: 8 * 1024 * 1024,
+    });
     const ids: string[] = [];
     let since: unknown = 0;
     for (;;) {
       const page = await drive(reads, reader.next(since));
       ids.push(...page.changes.map((c) => c.id));
       assert.ok(page.changes.length <= 100);
-      assert.equal(page.lastSeq, page.changes.length > 0 ? page.changes[page.changes.length - 1].seq : since, 'a page ends at its last change');
+      assert.equal(
+        page.lastSeq,
+        page.changes.length > 0 ? page.changes[page.changes.length - 1].seq : since,
+        'a page ends at its last change',
+      );
       since = page.lastSeq;
       if (!page.more) break;
     }
@@ -62,12 +90,20 @@ describe('ChangesReadAhead (pull reads)', () => {
     assert.equal(ids.length, 2350);
     assert.equal(new Set(ids).size, 2350, 'no change twice');
     assert.equal(since, seq(2350));
-    assert.deepEqual(reads.map((r) => r.limit), [100, 200, 400, 500, 500, 500, 500], 'first read is one page, then each read twice the one before, up to 5 pages');
+    assert.deepEqual(
+      reads.map((r) => r.limit),
+      [100, 200, 400, 500, 500, 500, 500],
+      'first read is one page, then each read twice the one before, up to 5 pages',
+    );
   });
 
   it('given a read arrives with more pending, then the next read is already asked for before the pipeline wants it', async () => {
     const { remote, reads } = fakeCloud(1000);
-    const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
+    const reader = new ChangesReadAhead(remote, {
+      pageSize: 100,
+      maxRead: 500,
+      maxReadBytes: 8 * 1024 * 1024,
+    });
     const first = reader.next(0);
     await new Promise((r) => setImmediate(r));
     reads[0].answer();
@@ -80,7 +116,11 @@ describe('ChangesReadAhead (pull reads)', () => {
 
   it('given the cloud answers faster than the pipeline takes pages, then two reads wait at most and the next is asked for when one is taken', async () => {
     const { remote, reads, seq } = fakeCloud(10_000);
-    const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
+    const reader = new ChangesReadAhead(remote, {
+      pageSize: 100,
+      maxRead: 500,
+      maxReadBytes: 8 * 1024 * 1024,
+    });
     const tick = () => new Promise((r) => setImmediate(r));
     const first = reader.next(0);
     await tick();
@@ -102,11 +142,22 @@ describe('ChangesReadAhead (pull reads)', () => {
 
   it('given large documents, then a read is sized by bytes, never below one page', async () => {
     const { remote, reads } = fakeCloud(500, 100_000); // 100 KB per change
-    const { ids } = await pullAll(new ChangesReadAhead(remote, { pageSize: 10, maxRead: 1000, maxReadBytes: 4 * 1024 * 1024 }), reads);
+    const { ids } = await pullAll(
+      new ChangesReadAhead(remote, { pageSize: 10, maxRead: 1000, maxReadBytes: 4 * 1024 * 1024 }),
+      reads,
+    );
     assert.equal(ids.length, 500);
-    assert.deepEqual(reads.slice(0, 5).map((r) => r.limit), [10, 20, 40, 41, 41], 'doubling up to 4 MiB / 100 KB');
+    assert.deepEqual(
+      reads.slice(0, 5).map((r) => r.limit),
+      [10, 20, 40, 41, 41],
+      'doubling up to 4 MiB / 100 KB',
+    );
     const tiny = fakeCloud(5000, 1_000_000);
-    const r2 = new ChangesReadAhead(tiny.remote, { pageSize: 10, maxRead: 1000, maxReadBytes: 4 * 1024 * 1024 });
+    const r2 = new ChangesReadAhead(tiny.remote, {
+      pageSize: 10,
+      maxRead: 1000,
+      maxReadBytes: 4 * 1024 * 1024,
+    });
     await drive(tiny.reads, r2.next(0));
     assert.equal(tiny.reads[1].limit, 10);
     r2.close();
@@ -114,7 +165,11 @@ describe('ChangesReadAhead (pull reads)', () => {
 
   it('given the read ahead fails, then the pages already read are handed out first and the failure comes with the page that needs it', async () => {
     const { remote, reads } = fakeCloud(1000);
-    const reader = new ChangesReadAhead(remote, { pageSize: 100, maxRead: 500, maxReadBytes: 8 * 1024 * 1024 });
+    const reader = new ChangesReadAhead(remote, {
+      pageSize: 100,
+      maxRead: 500,
+      maxReadBytes: 8 * 1024 * 1024,
+    });
     reads.length = 0;
     const first = reader.next(0);
     await new Promise((r) => setImmediate(r));
@@ -133,7 +188,8 @@ describe('ChangesReadAhead (pull reads)', () => {
  * per read, whatever the limit asked. Records every read.
  */
 function integerCloud(seqs: number[], cap = Infinity) {
-  const reads: Array<{ since: unknown; limit: number; signal?: AbortSignal; answer: () => void }> = [];
+  const reads: Array<{ since: unknown; limit: number; signal?: AbortSignal; answer: () => void }> =
+    [];
   const updateSeq = seqs[seqs.length - 1] ?? 0;
   const remote = {
     changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage> {
@@ -146,9 +202,18 @@ function integerCloud(seqs: number[], cap = Infinity) {
           answer: () => {
             const after = seqs.filter((s) => s > (since as number));
             const rows = after.slice(0, Math.min(options.limit, cap));
-            const changes = rows.map((s) => ({ id: `doc:${s}`, seq: s, doc: { _id: `doc:${s}`, _rev: '1-a' } }));
+            const changes = rows.map((s) => ({
+              id: `doc:${s}`,
+              seq: s,
+              doc: { _id: `doc:${s}`, _rev: '1-a' },
+            }));
             const full = rows.length === Math.min(options.limit, cap);
-            resolve({ changes, lastSeq: full && rows.length > 0 ? rows[rows.length - 1] : updateSeq, pending: after.length - rows.length, bytes: rows.length * 1000 });
+            resolve({
+              changes,
+              lastSeq: full && rows.length > 0 ? rows[rows.length - 1] : updateSeq,
+              pending: after.length - rows.length,
+              bytes: rows.length * 1000,
+            });
           },
         });
       });
@@ -158,7 +223,11 @@ function integerCloud(seqs: number[], cap = Infinity) {
 }
 
 /** Pulls everything through `reader` as the pipeline does, answering reads as they come; returns the ids and checkpoints handed out. */
-async function pullAll(reader: ChangesReadAhead, reads: Array<{ answer: () => void }>, since: unknown = 0): Promise<{ ids: string[]; checkpoints: number[] }> {
+async function pullAll(
+  reader: ChangesReadAhead,
+  reads: Array<{ answer: () => void }>,
+  since: unknown = 0,
+): Promise<{ ids: string[]; checkpoints: number[] }> {
   const ids: string[] = [];
   const checkpoints: number[] = [];
   for (;;) {
@@ -184,9 +253,21 @@ describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () 
     await new Promise((r) => setImmediate(r));
     reads[0].answer();
     const page = await first;
-    assert.deepEqual(reads.map((r) => [r.since, r.limit]), [[0, 100], [100, 200], [300, 400]], 'two reads in flight, the second at 100 + 200');
+    assert.deepEqual(
+      reads.map((r) => [r.since, r.limit]),
+      [
+        [0, 100],
+        [100, 200],
+        [300, 400],
+      ],
+      'two reads in flight, the second at 100 + 200',
+    );
     const rest = await pullAll(reader, reads, page.lastSeq);
-    assert.deepEqual(page.changes.map((c) => c.id).concat(rest.ids), seqs.map((s) => `doc:${s}`), 'every change once, in seq order');
+    assert.deepEqual(
+      page.changes.map((c) => c.id).concat(rest.ids),
+      seqs.map((s) => `doc:${s}`),
+      'every change once, in seq order',
+    );
     assert.ok(ascending(rest.checkpoints), 'checkpoints never go back');
     assert.equal(rest.checkpoints[rest.checkpoints.length - 1], 5000);
   });
@@ -197,19 +278,33 @@ describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () 
     const seqs = Array.from({ length: 3000 }, (_, i) => 2 * (i + 1));
     const { remote, reads } = integerCloud(seqs);
     const { ids, checkpoints } = await pullAll(new ChangesReadAhead(remote, options), reads);
-    assert.deepEqual(ids, seqs.map((s) => `doc:${s}`), 'every change once, in seq order');
+    assert.deepEqual(
+      ids,
+      seqs.map((s) => `doc:${s}`),
+      'every change once, in seq order',
+    );
     assert.ok(ascending(checkpoints), 'checkpoints never go back');
     assert.equal(checkpoints[checkpoints.length - 1], 6000);
-    assert.ok(reads.some((r, i) => i > 0 && (r.since as number) < (reads[i - 1].since as number) + 1000), 'some reads were asked for ahead and overlapped');
+    assert.ok(
+      reads.some((r, i) => i > 0 && (r.since as number) < (reads[i - 1].since as number) + 1000),
+      'some reads were asked for ahead and overlapped',
+    );
   });
 
   it('given a server that answers fewer changes than asked, then a read asked for ahead that the reads before it do not reach is dropped and read again from where they end', async () => {
     const seqs = Array.from({ length: 2000 }, (_, i) => i + 1);
     const { remote, reads } = integerCloud(seqs, 300); // answers at most 300 changes per read
     const { ids, checkpoints } = await pullAll(new ChangesReadAhead(remote, options), reads);
-    assert.deepEqual(ids, seqs.map((s) => `doc:${s}`), 'no change lost or twice');
+    assert.deepEqual(
+      ids,
+      seqs.map((s) => `doc:${s}`),
+      'no change lost or twice',
+    );
     assert.ok(ascending(checkpoints));
-    assert.ok(reads.some((r) => r.since === 600), 'after reads ending at 300 and 600 (300 of the 400 asked), the one asked at 300 + 400 was dropped and 600 read again');
+    assert.ok(
+      reads.some((r) => r.since === 600),
+      'after reads ending at 300 and 600 (300 of the 400 asked), the one asked at 300 + 400 was dropped and 600 read again',
+    );
   });
 
   it('given the cloud reported an integer update_seq beyond the first read, then the read after the first is asked for with it, before the first arrives, and every change is handed out once', async () => {
@@ -218,10 +313,20 @@ describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () 
     const reader = new ChangesReadAhead(remote, { ...options, cloudUpdateSeq: 2000 });
     const first = reader.next(0);
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(reads.map((r) => [r.since, r.limit]), [[0, 100], [100, 200]], 'two reads in flight from the start');
+    assert.deepEqual(
+      reads.map((r) => [r.since, r.limit]),
+      [
+        [0, 100],
+        [100, 200],
+      ],
+      'two reads in flight from the start',
+    );
     const rest = await pullAll(reader, reads, (await drive(reads, first)).lastSeq);
     assert.equal(rest.ids.length, 1900, 'every change after the first page once');
-    assert.deepEqual(rest.ids, seqs.slice(100).map((s) => `doc:${s}`));
+    assert.deepEqual(
+      rest.ids,
+      seqs.slice(100).map((s) => `doc:${s}`),
+    );
   });
 
   it('given the cloud reported an integer update_seq within the first read, or a long-poll, then a cycle starts with one read only', async () => {
@@ -230,14 +335,22 @@ describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () 
     const small = new ChangesReadAhead(remote, { ...options, cloudUpdateSeq: 150 });
     const page = small.next(60);
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(reads.map((r) => r.since), [60], 'no empty read asked for after the last change');
+    assert.deepEqual(
+      reads.map((r) => r.since),
+      [60],
+      'no empty read asked for after the last change',
+    );
     reads[0].answer();
     assert.equal((await page).changes.length, 90);
     small.close();
     const longpoll = new ChangesReadAhead(remote, { ...options, cloudUpdateSeq: 150 });
     const waiting = longpoll.next(0, 30_000);
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(reads.map((r) => r.since), [60, 0], 'nothing is read ahead of a read that may wait for changes');
+    assert.deepEqual(
+      reads.map((r) => r.since),
+      [60, 0],
+      'nothing is read ahead of a read that may wait for changes',
+    );
     reads[1].answer();
     assert.equal((await waiting).changes.length, 100);
     longpoll.close();
@@ -245,16 +358,25 @@ describe('ChangesReadAhead with integer seqs (CouchDB 1.x, PouchDB Server)', () 
 
   it('given the cloud reported an integer update_seq but answers opaque seqs, then the read asked for ahead is refused, read again from the seq the server gave, and nothing is lost', async () => {
     const { remote, reads } = fakeCloud(3000);
-    const { ids } = await pullAll(new ChangesReadAhead(remote, { ...options, cloudUpdateSeq: 3000 }), reads);
-    assert.deepEqual(ids, Array.from({ length: 3000 }, (_, i) => `doc:${i + 1}`), 'every change once, in order');
+    const { ids } = await pullAll(
+      new ChangesReadAhead(remote, { ...options, cloudUpdateSeq: 3000 }),
+      reads,
+    );
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 3000 }, (_, i) => `doc:${i + 1}`),
+      'every change once, in order',
+    );
     assert.equal(reads[1].since, 100, 'the second read was asked for ahead, at 0 + 100');
-    for (let i = 2; i < reads.length; i++) assert.equal(typeof reads[i].since, 'string', `read ${i} starts at a seq the server gave`);
+    for (let i = 2; i < reads.length; i++)
+      assert.equal(typeof reads[i].since, 'string', `read ${i} starts at a seq the server gave`);
   });
 
   it('given opaque seqs after an integer checkpoint, then no read is ever asked for ahead of its predecessor', async () => {
     const { remote, reads } = fakeCloud(3000);
     const { ids } = await pullAll(new ChangesReadAhead(remote, options), reads);
     assert.equal(ids.length, 3000);
-    for (let i = 1; i < reads.length; i++) assert.equal(typeof reads[i].since, 'string', `read ${i} starts at a seq the server gave`);
+    for (let i = 1; i < reads.length; i++)
+      assert.equal(typeof reads[i].since, 'string', `read ${i} starts at a seq the server gave`);
   });
 });

@@ -40,7 +40,13 @@ describe('systemd watchdog: WATCHDOG=1 only while the loops make progress', () =
       ping: () => pings++,
       probes: () => [
         { name: 'books', check: async () => undefined },
-        { name: 'sync', check: async () => { if (syncStuck) throw new LoopStuckError('LOOP_STUCK', 'sync has made no progress for 999 s'); } },
+        {
+          name: 'sync',
+          check: async () => {
+            if (syncStuck)
+              throw new LoopStuckError('LOOP_STUCK', 'sync has made no progress for 999 s');
+          },
+        },
         { name: 'bank', check: syncStuck ? never : async () => undefined },
       ],
     });
@@ -52,7 +58,11 @@ describe('systemd watchdog: WATCHDOG=1 only while the loops make progress', () =
     ]);
     assert.equal(lines.filter((l) => l.includes('"daemon.watchdog"')).length, 1);
     await watchdog.tick();
-    assert.equal(lines.filter((l) => l.includes('"daemon.watchdog"')).length, 1, 'the same failures are logged once');
+    assert.equal(
+      lines.filter((l) => l.includes('"daemon.watchdog"')).length,
+      1,
+      'the same failures are logged once',
+    );
     syncStuck = false;
     assert.deepEqual(await watchdog.tick(), []);
     assert.equal(pings, 1);
@@ -69,14 +79,23 @@ describe('systemd watchdog: WATCHDOG=1 only while the loops make progress', () =
     now += 5_000;
     clock.check('sync', 5_000);
     now += 1;
-    assert.throws(() => clock.check('sync', 5_000), (e: unknown) => e instanceof LoopStuckError && e.code === 'LOOP_STUCK' && /sync has made no progress for 5 s/.test(e.message));
+    assert.throws(
+      () => clock.check('sync', 5_000),
+      (e: unknown) =>
+        e instanceof LoopStuckError &&
+        e.code === 'LOOP_STUCK' &&
+        /sync has made no progress for 5 s/.test(e.message),
+    );
     clock.beat();
     clock.check('sync', 5_000);
   });
 
   it('given the sync config, then the quiet limit covers the longest back-off or interval plus two request timeouts', () => {
     const config = (mode: 'live' | 'interval', interval: number) =>
-      ({ cloud: { request_timeout_ms: 30_000 }, sync: { mode, interval_ms: interval, backoff_max_ms: 300_000, auth_retry_ms: 900_000 } }) as unknown as Config;
+      ({
+        cloud: { request_timeout_ms: 30_000 },
+        sync: { mode, interval_ms: interval, backoff_max_ms: 300_000, auth_retry_ms: 900_000 },
+      }) as unknown as Config;
     assert.equal(syncQuietLimitMs(config('live', 3_600_000)), 900_000 + 60_000 + 60_000);
     assert.equal(syncQuietLimitMs(config('interval', 3_600_000)), 3_600_000 + 60_000 + 60_000);
   });
@@ -89,9 +108,15 @@ describe('systemd watchdog: WATCHDOG=1 only while the loops make progress', () =
     now += 30 * 60_000;
     bank.check(['main'], due);
     now += 1;
-    assert.throws(() => bank.check(['main'], due), /bank run of main has been in flight for 1800 s/);
+    assert.throws(
+      () => bank.check(['main'], due),
+      /bank run of main has been in flight for 1800 s/,
+    );
     bank.check([], { main: new Date(now - 15 * 60_000).toISOString() });
-    assert.throws(() => bank.check([], { main: new Date(now - 15 * 60_000 - 1000).toISOString() }), /bank job of main is 901 s overdue/);
+    assert.throws(
+      () => bank.check([], { main: new Date(now - 15 * 60_000 - 1000).toISOString() }),
+      /bank job of main is 901 s overdue/,
+    );
   });
 });
 
@@ -113,7 +138,10 @@ describe('systemd notify messages', () => {
 
   it('given a send that fails, then the daemon goes on and the failure is logged once per code', () => {
     const t = new RecordingTransport();
-    t.failWith = new SystemdNotifyError('SYSTEMD_NOTIFY_FAILED', 'sendto NOTIFY_SOCKET failed (errno 111)');
+    t.failWith = new SystemdNotifyError(
+      'SYSTEMD_NOTIFY_FAILED',
+      'sendto NOTIFY_SOCKET failed (errno 111)',
+    );
     const { logger, lines } = captureLogger();
     const n = new SystemdNotifier(t, logger);
     n.watchdog();
@@ -124,20 +152,37 @@ describe('systemd notify messages', () => {
 
   it('given a NOTIFY_SOCKET that cannot be used, then the daemon logs why once and runs on without notifying', async () => {
     const { logger, lines } = captureLogger();
-    const integration = new SystemdIntegration({ env: { NOTIFY_SOCKET: 'run/notify', WATCHDOG_USEC: '1000' }, logger, services: () => [] });
+    const integration = new SystemdIntegration({
+      env: { NOTIFY_SOCKET: 'run/notify', WATCHDOG_USEC: '1000' },
+      logger,
+      services: () => [],
+    });
     await integration.ready();
     await integration.aroundReload(async () => true);
     integration.close();
     assert.equal(lines.length, 1);
-    assert.match(lines[0], /cannot open NOTIFY_SOCKET; systemd will not hear from the daemon: NOTIFY_SOCKET must be an absolute path/);
+    assert.match(
+      lines[0],
+      /cannot open NOTIFY_SOCKET; systemd will not hear from the daemon: NOTIFY_SOCKET must be an absolute path/,
+    );
     assert.match(lines[0], /"code":"SYSTEMD_NOTIFY_SOCKET_INVALID"/);
   });
 
   it('given a stop while READY=1 waits for the status line, then READY=1 is never sent after STOPPING=1', async () => {
     const t = new RecordingTransport();
     let answer!: (s: Record<string, unknown>) => void;
-    const sync = { name: 'sync', start: async () => undefined, stop: async () => undefined, status: () => new Promise<Record<string, unknown>>((r) => (answer = r)) };
-    const integration = new SystemdIntegration({ env: {}, logger: captureLogger().logger, services: () => [sync], transport: t });
+    const sync = {
+      name: 'sync',
+      start: async () => undefined,
+      stop: async () => undefined,
+      status: () => new Promise<Record<string, unknown>>((r) => (answer = r)),
+    };
+    const integration = new SystemdIntegration({
+      env: {},
+      logger: captureLogger().logger,
+      services: () => [sync],
+      transport: t,
+    });
     const ready = integration.ready();
     integration.stopping();
     answer({ state: 'online', open_conflicts: 0 });
@@ -155,19 +200,40 @@ describe('systemd notify messages', () => {
   });
 
   it('given NOTIFY_SOCKET, then a path is NUL-terminated, an @name is abstract, anything else is refused', () => {
-    assert.deepEqual(notifySocketAddress('/run/n'), Buffer.from([1, 0, ...Buffer.from('/run/n'), 0]));
+    assert.deepEqual(
+      notifySocketAddress('/run/n'),
+      Buffer.from([1, 0, ...Buffer.from('/run/n'), 0]),
+    );
     assert.deepEqual(notifySocketAddress('@n'), Buffer.from([1, 0, 0, ...Buffer.from('n')]));
-    assert.throws(() => notifySocketAddress('run/n'), (e: unknown) => e instanceof SystemdNotifyError && e.code === 'SYSTEMD_NOTIFY_SOCKET_INVALID');
+    assert.throws(
+      () => notifySocketAddress('run/n'),
+      (e: unknown) => e instanceof SystemdNotifyError && e.code === 'SYSTEMD_NOTIFY_SOCKET_INVALID',
+    );
     assert.throws(() => notifySocketAddress(`/${'x'.repeat(107)}`), /longer than 107 bytes/);
   });
 
   it('given service reports, then the status line counts bank connections by status and names open conflicts', () => {
     assert.equal(
-      statusLine({ sync: { state: 'online', open_conflicts: 0 }, bank: { connections: [{ status: 'connected' }, { status: 'fetching' }, { status: 'connected' }] } }),
+      statusLine({
+        sync: { state: 'online', open_conflicts: 0 },
+        bank: {
+          connections: [{ status: 'connected' }, { status: 'fetching' }, { status: 'connected' }],
+        },
+      }),
       'sync online; 3 bank connections ok; 0 open conflicts',
     );
     assert.equal(
-      statusLine({ sync: { state: 'offline', open_conflicts: 1 }, bank: { connections: [{ status: 'connected' }, { status: 'auth_required' }, { status: 'error' }, { status: 'error' }] } }),
+      statusLine({
+        sync: { state: 'offline', open_conflicts: 1 },
+        bank: {
+          connections: [
+            { status: 'connected' },
+            { status: 'auth_required' },
+            { status: 'error' },
+            { status: 'error' },
+          ],
+        },
+      }),
       'sync offline; 1 bank connection ok, 1 auth_required, 2 error; 1 open conflict',
     );
     assert.equal(statusLine({}), 'running');

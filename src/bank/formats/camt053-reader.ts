@@ -2,7 +2,15 @@ import type { BankBalance, BankTransaction, StreamedStatement } from '../provide
 import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
 import { localName, Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
-import { bankDate, capFreeText, cleanText, compact, decimalAmount, malformed, type FormatSink } from './common';
+import {
+  bankDate,
+  capFreeText,
+  cleanText,
+  compact,
+  decimalAmount,
+  malformed,
+  type FormatSink,
+} from './common';
 
 /**
  * The element reader of camt.053 (see camt053.ts for the semantics): tokens in, statement lines
@@ -92,7 +100,13 @@ interface StatementDraft {
 }
 
 const BALANCE_KINDS: Readonly<Record<string, 'ledger' | 'available'>> = {
-  OPBD: 'ledger', CLBD: 'ledger', PRCD: 'ledger', ITBD: 'ledger', OPAV: 'available', CLAV: 'available', ITAV: 'available',
+  OPBD: 'ledger',
+  CLBD: 'ledger',
+  PRCD: 'ledger',
+  ITBD: 'ledger',
+  OPAV: 'available',
+  CLAV: 'available',
+  ITAV: 'available',
 };
 
 export class CamtReader implements TokenHandler {
@@ -109,9 +123,16 @@ export class CamtReader implements TokenHandler {
   private bal?: BalanceDraft;
   private sawDocument = false;
 
-  constructor(private readonly file: string, private readonly sink: CamtSink) {}
+  constructor(
+    private readonly file: string,
+    private readonly sink: CamtSink,
+  ) {}
 
-  open(rawName: string, attributes: Record<string, string> | undefined, selfClosing: boolean): void {
+  open(
+    rawName: string,
+    attributes: Record<string, string> | undefined,
+    selfClosing: boolean,
+  ): void {
     const name = localName(rawName);
     this.path.push(name);
     this.buffered = '';
@@ -121,7 +142,8 @@ export class CamtReader implements TokenHandler {
         this.sawDocument = true;
         break;
       case 'Stmt':
-        if (this.parent(1) === 'BkToCstmrStmt') this.st = { line, balances: [], count: 0, booked: 0, outside: 0 };
+        if (this.parent(1) === 'BkToCstmrStmt')
+          this.st = { line, balances: [], count: 0, booked: 0, outside: 0 };
         break;
       case 'Bal':
         if (this.st && !this.entry) this.bal = { line };
@@ -150,7 +172,10 @@ export class CamtReader implements TokenHandler {
     // Most closing tags name the open element exactly: no prefix to strip then.
     const name = rawName === top ? top : localName(rawName);
     if (top !== name) {
-      throw malformed({ file: this.file, line: this.tokenizer.line, field: name }, `closing tag </${name}> does not match <${top ?? 'nothing'}>`);
+      throw malformed(
+        { file: this.file, line: this.tokenizer.line, field: name },
+        `closing tag </${name}> does not match <${top ?? 'nothing'}>`,
+      );
     }
     const value = this.buffered.trim();
     this.buffered = '';
@@ -189,14 +214,23 @@ export class CamtReader implements TokenHandler {
     try {
       this.tokenizer.end();
     } catch (err) {
-      if (err instanceof TokenizerError) throw malformed({ file: this.file, line: err.line }, `${err.message} (truncated file?)`);
+      if (err instanceof TokenizerError)
+        throw malformed({ file: this.file, line: err.line }, `${err.message} (truncated file?)`);
       throw err;
     }
     if (this.path.length > 0) {
-      throw malformed({ file: this.file, line: this.tokenizer.line, field: this.path[this.path.length - 1] }, `file ends inside <${this.path.join('/')}> (truncated file?)`);
+      throw malformed(
+        { file: this.file, line: this.tokenizer.line, field: this.path[this.path.length - 1] },
+        `file ends inside <${this.path.join('/')}> (truncated file?)`,
+      );
     }
-    if (!this.sawDocument) throw malformed({ file: this.file, line: 1, field: 'BkToCstmrStmt' }, 'no BkToCstmrStmt element: not a camt.053 statement');
-    if (this.statementCount === 0) throw malformed({ file: this.file, field: 'Stmt' }, 'no Stmt in the file');
+    if (!this.sawDocument)
+      throw malformed(
+        { file: this.file, line: 1, field: 'BkToCstmrStmt' },
+        'no BkToCstmrStmt element: not a camt.053 statement',
+      );
+    if (this.statementCount === 0)
+      throw malformed({ file: this.file, field: 'Stmt' }, 'no Stmt in the file');
   }
 
   private parent(up: number): string | undefined {
@@ -207,10 +241,22 @@ export class CamtReader implements TokenHandler {
     return this.path.lastIndexOf(name) !== -1;
   }
 
-  private statementLeaf(st: StatementDraft, name: string, parent: string | undefined, value: string): void {
+  private statementLeaf(
+    st: StatementDraft,
+    name: string,
+    parent: string | undefined,
+    value: string,
+  ): void {
     if (this.has('Acct')) {
-      if (name === 'IBAN' && parent === 'Id' && this.parent(2) === 'Acct') st.accountId = value.replace(/\s+/g, '');
-      else if (name === 'Id' && parent === 'Othr' && this.parent(3) === 'Acct' && st.accountId === undefined) st.accountId = value;
+      if (name === 'IBAN' && parent === 'Id' && this.parent(2) === 'Acct')
+        st.accountId = value.replace(/\s+/g, '');
+      else if (
+        name === 'Id' &&
+        parent === 'Othr' &&
+        this.parent(3) === 'Acct' &&
+        st.accountId === undefined
+      )
+        st.accountId = value;
       else if (name === 'Ccy' && parent === 'Acct') st.currency = value.toUpperCase();
       else if ((name === 'BIC' || name === 'BICFI') && this.has('Svcr')) st.bankId = value;
       return;
@@ -222,23 +268,51 @@ export class CamtReader implements TokenHandler {
     }
   }
 
-  private balanceLeaf(b: BalanceDraft, name: string, parent: string | undefined, value: string): void {
+  private balanceLeaf(
+    b: BalanceDraft,
+    name: string,
+    parent: string | undefined,
+    value: string,
+  ): void {
     if (name === 'Cd' && parent === 'CdOrPrtry') b.code = value;
-    else if (name === 'Amt' && parent === 'Bal') { b.amount = value; b.currency = this.amountCcy; }
-    else if (name === 'CdtDbtInd' && parent === 'Bal') b.cdtDbt = value;
+    else if (name === 'Amt' && parent === 'Bal') {
+      b.amount = value;
+      b.currency = this.amountCcy;
+    } else if (name === 'CdtDbtInd' && parent === 'Bal') b.cdtDbt = value;
     else if ((name === 'Dt' || name === 'DtTm') && parent === 'Dt') b.date = value;
   }
 
-  private entryLeaf(e: EntryDraft, name: string, parent: string | undefined, value: string, line: number): void {
+  private entryLeaf(
+    e: EntryDraft,
+    name: string,
+    parent: string | undefined,
+    value: string,
+    line: number,
+  ): void {
     if (parent === 'Ntry') {
       switch (name) {
-        case 'Amt': e.amount = value; e.currency = this.amountCcy; e.amountLine = line; break;
-        case 'CdtDbtInd': e.cdtDbt = value; break;
-        case 'Sts': if (value !== '') e.status = value; break;
-        case 'AcctSvcrRef': e.acctSvcrRef = value; break;
-        case 'AddtlNtryInf': e.addtlNtryInf = value; break;
-        case 'RvslInd': e.reversal = value.toLowerCase() === 'true'; break;
-        default: break;
+        case 'Amt':
+          e.amount = value;
+          e.currency = this.amountCcy;
+          e.amountLine = line;
+          break;
+        case 'CdtDbtInd':
+          e.cdtDbt = value;
+          break;
+        case 'Sts':
+          if (value !== '') e.status = value;
+          break;
+        case 'AcctSvcrRef':
+          e.acctSvcrRef = value;
+          break;
+        case 'AddtlNtryInf':
+          e.addtlNtryInf = value;
+          break;
+        case 'RvslInd':
+          e.reversal = value.toLowerCase() === 'true';
+          break;
+        default:
+          break;
       }
       return;
     }
@@ -247,7 +321,13 @@ export class CamtReader implements TokenHandler {
     else if ((name === 'Dt' || name === 'DtTm') && parent === 'ValDt') e.valueDate = value;
   }
 
-  private txLeaf(t: TxDetails, name: string, parent: string | undefined, value: string, line: number): void {
+  private txLeaf(
+    t: TxDetails,
+    name: string,
+    parent: string | undefined,
+    value: string,
+    line: number,
+  ): void {
     switch (name) {
       case 'Amt':
         // .04+: TxDtls/Amt; .02: TxDtls/AmtDtls/TxAmt/Amt. Never the instructed or counter-value amounts.
@@ -284,10 +364,16 @@ export class CamtReader implements TokenHandler {
     }
     // Only a party's name and IBAN are read below: other leaves need no walk up the path.
     if ((name !== 'Nm' && name !== 'IBAN') || !this.has('RltdPties')) return;
-    const party = this.has('Dbtr') || this.has('DbtrAcct') ? t.debtor : this.has('Cdtr') || this.has('CdtrAcct') ? t.creditor : undefined;
+    const party =
+      this.has('Dbtr') || this.has('DbtrAcct')
+        ? t.debtor
+        : this.has('Cdtr') || this.has('CdtrAcct')
+          ? t.creditor
+          : undefined;
     if (!party) return;
     if (name === 'Nm' && (this.has('Dbtr') || this.has('Cdtr'))) party.name ??= value;
-    else if (name === 'IBAN' && (this.has('DbtrAcct') || this.has('CdtrAcct'))) party.iban = value.replace(/\s+/g, '');
+    else if (name === 'IBAN' && (this.has('DbtrAcct') || this.has('CdtrAcct')))
+      party.iban = value.replace(/\s+/g, '');
   }
 
   private finishBalance(st: StatementDraft, b: BalanceDraft): void {
@@ -315,38 +401,71 @@ export class CamtReader implements TokenHandler {
     const pending = status === 'PDNG';
     const currency = this.currency(e.currency ?? st.currency, e.amountLine, 'Ntry/Amt/@Ccy');
     const amount = this.signed(e.amount, e.cdtDbt, currency, e.amountLine, 'Ntry');
-    const bookingDate = this.date(e.bookingDate ?? e.valueDate, e.line, e.bookingDate !== undefined ? 'Ntry/BookgDt' : 'Ntry/BookgDt or ValDt');
-    const valueDate = e.valueDate !== undefined ? this.date(e.valueDate, e.line, 'Ntry/ValDt') : undefined;
+    const bookingDate = this.date(
+      e.bookingDate ?? e.valueDate,
+      e.line,
+      e.bookingDate !== undefined ? 'Ntry/BookgDt' : 'Ntry/BookgDt or ValDt',
+    );
+    const valueDate =
+      e.valueDate !== undefined ? this.date(e.valueDate, e.line, 'Ntry/ValDt') : undefined;
     if (!pending) {
       st.booked += amount;
       this.checkPeriod(st, bookingDate);
     }
     // A literal object with every field, not a spread of a shared base plus the amount: V8 copies
     // a spread with added fields through its slow path, which was a tenth of the parse.
-    const line = (amount: number, currency: string) => ({ bookingDate, valueDate, pending, amount, currency });
+    const line = (amount: number, currency: string) => ({
+      bookingDate,
+      valueDate,
+      pending,
+      amount,
+      currency,
+    });
     const details = e.details;
     if (details.length > 1 && details.every((d) => d.amount !== undefined)) {
       const parts = details.map((d) => {
         const c = this.currency(d.currency ?? currency, d.line, 'TxDtls/Amt/@Ccy');
-        return { d, currency: c, amount: this.signed(d.amount, d.cdtDbt ?? e.cdtDbt, c, d.line, 'TxDtls') };
+        return {
+          d,
+          currency: c,
+          amount: this.signed(d.amount, d.cdtDbt ?? e.cdtDbt, c, d.line, 'TxDtls'),
+        };
       });
       const sameCurrency = parts.every((x) => x.currency === currency);
       const sum = parts.reduce((s, x) => s + x.amount, 0);
       if (sameCurrency && sum === amount) {
         parts.forEach((x, i) => {
-          const id = x.d.acctSvcrRef ?? (e.acctSvcrRef !== undefined ? `${e.acctSvcrRef}/${i + 1}` : undefined);
-          this.emit(st, this.transaction(line(x.amount, currency), id, x.d, e, x.amount >= 0), x.d.line);
+          const id =
+            x.d.acctSvcrRef ??
+            (e.acctSvcrRef !== undefined ? `${e.acctSvcrRef}/${i + 1}` : undefined);
+          this.emit(
+            st,
+            this.transaction(line(x.amount, currency), id, x.d, e, x.amount >= 0),
+            x.d.line,
+          );
         });
         return;
       }
-      this.warnings.push(`${this.file}:${e.line}: batch entry's TxDtls amounts do not add up to the entry amount; booked as one line`);
+      this.warnings.push(
+        `${this.file}:${e.line}: batch entry's TxDtls amounts do not add up to the entry amount; booked as one line`,
+      );
     }
     const single = details.length === 1 ? details[0] : undefined;
-    const tx = this.transaction(line(amount, currency), e.acctSvcrRef ?? single?.acctSvcrRef, single, e, amount >= 0);
+    const tx = this.transaction(
+      line(amount, currency),
+      e.acctSvcrRef ?? single?.acctSvcrRef,
+      single,
+      e,
+      amount >= 0,
+    );
     if (details.length > 1) {
-      const memo = details.map((d) => cleanText(d.ustrd.join(' ')) ?? cleanText(d.addtlTxInf)).filter((m) => m !== undefined).join('; ');
+      const memo = details
+        .map((d) => cleanText(d.ustrd.join(' ')) ?? cleanText(d.addtlTxInf))
+        .filter((m) => m !== undefined)
+        .join('; ');
       if (memo !== '') tx.memo = memo;
-      tx.memo = cleanText(`${e.addtlNtryInf ?? ''} ${tx.memo ?? ''}`) ?? `batch of ${details.length}`;
+      tx.memo =
+        cleanText(`${e.addtlNtryInf ?? ''} ${tx.memo ?? ''}`) ?? `batch of ${details.length}`;
       delete tx.payee;
       delete tx.counterpartyName;
       delete tx.counterpartyIban;
@@ -364,15 +483,22 @@ export class CamtReader implements TokenHandler {
   }
 
   private transaction(
-    base: { bookingDate: CalendarDate; valueDate?: CalendarDate; pending: boolean; amount: number; currency: string },
+    base: {
+      bookingDate: CalendarDate;
+      valueDate?: CalendarDate;
+      pending: boolean;
+      amount: number;
+      currency: string;
+    },
     providerId: string | undefined,
     d: TxDetails | undefined,
     e: EntryDraft,
     credit: boolean,
   ): BankTransaction {
     const party = d ? (credit ? d.debtor : d.creditor) : undefined;
-    const endToEnd = d?.endToEndId && d.endToEndId.toUpperCase() !== 'NOTPROVIDED' ? d.endToEndId : undefined;
-    const memo = d ? cleanText(d.ustrd.join(' ')) ?? cleanText(d.addtlTxInf) : undefined;
+    const endToEnd =
+      d?.endToEndId && d.endToEndId.toUpperCase() !== 'NOTPROVIDED' ? d.endToEndId : undefined;
+    const memo = d ? (cleanText(d.ustrd.join(' ')) ?? cleanText(d.addtlTxInf)) : undefined;
     // Built field by field rather than through `compact()`: deleting keys turns an object into a
     // dictionary several times its size, and a large import holds a hundred thousand of these.
     const tx = {} as BankTransaction;
@@ -415,19 +541,36 @@ export class CamtReader implements TokenHandler {
     const ledger = st.balances.filter((b) => b.kind === 'ledger');
     const opening = st.openingCode !== undefined ? st.opening : undefined;
     const closing = st.closing;
-    if (opening === undefined || closing === undefined || ledger.some((b) => b.currency !== currency)) return;
+    if (
+      opening === undefined ||
+      closing === undefined ||
+      ledger.some((b) => b.currency !== currency)
+    )
+      return;
     if (opening + st.booked !== closing) {
-      this.warnings.push(`${this.file}:${st.line}: opening balance ${opening} (${st.openingCode}) + booked entries ${st.booked} ≠ closing balance ${closing} (CLBD) (minor units of ${currency})`);
+      this.warnings.push(
+        `${this.file}:${st.line}: opening balance ${opening} (${st.openingCode}) + booked entries ${st.booked} ≠ closing balance ${closing} (CLBD) (minor units of ${currency})`,
+      );
     }
   }
 
   private finishStatement(st: StatementDraft): void {
-    if (st.accountId === undefined) throw malformed({ file: this.file, line: st.line, field: 'Stmt/Acct/Id' }, 'statement without an account IBAN or Othr/Id');
+    if (st.accountId === undefined)
+      throw malformed(
+        { file: this.file, line: st.line, field: 'Stmt/Acct/Id' },
+        'statement without an account IBAN or Othr/Id',
+      );
     const currency = st.currency ?? st.balances[0]?.currency ?? st.firstCurrency;
-    if (currency === undefined) throw malformed({ file: this.file, line: st.line, field: 'Stmt/Acct/Ccy' }, 'statement without a currency');
+    if (currency === undefined)
+      throw malformed(
+        { file: this.file, line: st.line, field: 'Stmt/Acct/Ccy' },
+        'statement without a currency',
+      );
     this.checkBalances(st, currency);
     if (st.outside > 0) {
-      this.warnings.push(`${this.file}:${st.line}: ${st.outside} entr${st.outside === 1 ? 'y is' : 'ies are'} booked outside the statement period (FrToDt ${st.period?.from ?? '…'}..${st.period?.to ?? '…'})`);
+      this.warnings.push(
+        `${this.file}:${st.line}: ${st.outside} entr${st.outside === 1 ? 'y is' : 'ies are'} booked outside the statement period (FrToDt ${st.period?.from ?? '…'}..${st.period?.to ?? '…'})`,
+      );
     }
     const statement: CamtStatementSummary = compact({
       accountId: st.accountId,
@@ -445,32 +588,62 @@ export class CamtReader implements TokenHandler {
 
   private currency(code: string | undefined, line: number, field: string): string {
     const c = code?.trim().toUpperCase();
-    if (c === undefined || !isCurrency(c)) throw malformed({ file: this.file, line, field }, c === undefined ? 'no currency' : `'${code}' is not an ISO 4217 currency`);
+    if (c === undefined || !isCurrency(c))
+      throw malformed(
+        { file: this.file, line, field },
+        c === undefined ? 'no currency' : `'${code}' is not an ISO 4217 currency`,
+      );
     return c;
   }
 
   private amount(text: string | undefined, currency: string, line: number, field: string): number {
-    if (text === undefined || text === '') throw malformed({ file: this.file, line, field }, 'missing amount');
-    if (!/^\d+(\.\d+)?$/.test(text)) throw malformed({ file: this.file, line, field }, `'${text}' is not an ISO 20022 amount (digits with a '.' decimal)`);
+    if (text === undefined || text === '')
+      throw malformed({ file: this.file, line, field }, 'missing amount');
+    if (!/^\d+(\.\d+)?$/.test(text))
+      throw malformed(
+        { file: this.file, line, field },
+        `'${text}' is not an ISO 20022 amount (digits with a '.' decimal)`,
+      );
     try {
       return decimalAmount(text, currency, '.');
     } catch (err) {
-      throw malformed({ file: this.file, line, field }, `'${text}' is not a ${currency} amount`, err);
+      throw malformed(
+        { file: this.file, line, field },
+        `'${text}' is not a ${currency} amount`,
+        err,
+      );
     }
   }
 
-  private signed(text: string | undefined, cdtDbt: string | undefined, currency: string, line: number, where: string): number {
+  private signed(
+    text: string | undefined,
+    cdtDbt: string | undefined,
+    currency: string,
+    line: number,
+    where: string,
+  ): number {
     const amount = this.amount(text, currency, line, `${where}/Amt`);
     if (cdtDbt === 'DBIT') return -amount;
     if (cdtDbt === 'CRDT') return amount;
-    throw malformed({ file: this.file, line, field: `${where}/CdtDbtInd` }, `'${cdtDbt ?? ''}' is not CRDT or DBIT`);
+    throw malformed(
+      { file: this.file, line, field: `${where}/CdtDbtInd` },
+      `'${cdtDbt ?? ''}' is not CRDT or DBIT`,
+    );
   }
 
   /** `YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ss[.fff…][zone]`: the day as the bank wrote it. */
   private date(text: string | undefined, line: number, field: string): CalendarDate {
     const m = text !== undefined ? /^(\d{4})-(\d{2})-(\d{2})(?:$|T)/.exec(text) : null;
-    const d = m ? bankDate(Number(m[1]), Number(m[2]), Number(m[3]), (w) => this.warnings.push(`${this.file}:${line}: ${field}: ${w}`)) : undefined;
-    if (d === undefined) throw malformed({ file: this.file, line, field }, text === undefined ? 'missing date' : `'${text}' is not an ISO date`);
+    const d = m
+      ? bankDate(Number(m[1]), Number(m[2]), Number(m[3]), (w) =>
+          this.warnings.push(`${this.file}:${line}: ${field}: ${w}`),
+        )
+      : undefined;
+    if (d === undefined)
+      throw malformed(
+        { file: this.file, line, field },
+        text === undefined ? 'missing date' : `'${text}' is not an ISO date`,
+      );
     return d;
   }
 }
@@ -484,4 +657,3 @@ function own(text: string | undefined): string | undefined {
   if (text === undefined || text.length < 13) return text;
   return ` ${text}`.slice(1);
 }
-

@@ -1,8 +1,22 @@
 import type { Readable } from 'node:stream';
 import type { BankAccountStatement, BankTransaction } from '../provider';
-import { asciiHead, charsetFromName, chooseCharset, concatBytes, decodeCp1252, StreamDecoder, type Charset } from './charset';
+import {
+  asciiHead,
+  charsetFromName,
+  chooseCharset,
+  concatBytes,
+  decodeCp1252,
+  StreamDecoder,
+  type Charset,
+} from './charset';
 import { dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
-import { CamtReader, type CamtOptions, type CamtResult, type CamtSink, type CamtStatementSummary } from './camt053-reader';
+import {
+  CamtReader,
+  type CamtOptions,
+  type CamtResult,
+  type CamtSink,
+  type CamtStatementSummary,
+} from './camt053-reader';
 
 export type { CamtOptions, CamtResult, CamtSink, CamtStatementSummary } from './camt053-reader';
 
@@ -53,7 +67,10 @@ export class Camt053StreamParser {
   private fedText = false;
   private readonly decodeWarnings: string[] = [];
 
-  constructor(private readonly options: CamtOptions, sink: CamtSink) {
+  constructor(
+    private readonly options: CamtOptions,
+    sink: CamtSink,
+  ) {
     this.reader = new CamtReader(options.fileName, sink);
   }
 
@@ -76,7 +93,10 @@ export class Camt053StreamParser {
       try {
         return decoder.decode(bytes, { stream: !final });
       } catch (err) {
-        throw malformed({ file: this.options.fileName, line: this.reader.tokenizer.line }, (err as Error).message);
+        throw malformed(
+          { file: this.options.fileName, line: this.reader.tokenizer.line },
+          (err as Error).message,
+        );
       }
     };
   }
@@ -110,12 +130,16 @@ export class Camt053StreamParser {
     const text = asciiHead(head, HEAD_BYTES);
     const ns = /urn:iso:std:iso:20022:tech:xsd:(camt\.\d{3})\.001\.(\d\d)/.exec(text);
     if (ns && ns[1] !== 'camt.053') {
-      throw malformed({ file, line: 1, field: 'Document/@xmlns' }, `${ns[1]} is not a camt.053 statement (only camt.053 is read)`);
+      throw malformed(
+        { file, line: 1, field: 'Document/@xmlns' },
+        `${ns[1]} is not a camt.053 statement (only camt.053 is read)`,
+      );
     }
     let skip = 0;
     if (!this.decode) {
       const warn = (w: string) => this.decodeWarnings.push(`${file}: ${w}`);
-      const declared = charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(text)?.[1]) ?? 'utf-8';
+      const declared =
+        charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(text)?.[1]) ?? 'utf-8';
       const chosen = chooseCharset(head, declared, warn, false);
       skip = chosen.skip;
       const decoder = new StreamDecoder(chosen.charset, warn);
@@ -166,17 +190,25 @@ class CollectingSink implements CamtSink {
 export function parseCamt053(bytes: Buffer, options: CamtOptions): ParsedStatementFile {
   const warnings: string[] = [];
   const head = asciiHead(bytes, 1024);
-  const declared = charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(head)?.[1]) ?? 'utf-8';
+  const declared =
+    charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(head)?.[1]) ?? 'utf-8';
   // The whole file is at hand: its charset is chosen from all of it, as before streaming.
-  const { charset, skip } = chooseCharset(bytes, declared, (w) => warnings.push(`${options.fileName}: ${w}`));
+  const { charset, skip } = chooseCharset(bytes, declared, (w) =>
+    warnings.push(`${options.fileName}: ${w}`),
+  );
   const collector = new CollectingSink(options.fileName);
   const parser = new Camt053StreamParser(options, collector);
   collector.warnings = parser.warnings;
   parser.useCharset(charset);
   const body = bytes.subarray(skip);
-  for (let at = 0; at < body.length; at += CHUNK_BYTES) parser.write(body.subarray(at, Math.min(body.length, at + CHUNK_BYTES)));
+  for (let at = 0; at < body.length; at += CHUNK_BYTES)
+    parser.write(body.subarray(at, Math.min(body.length, at + CHUNK_BYTES)));
   const result = parser.end();
-  return { format: 'camt053', statements: collector.statements, warnings: [...warnings, ...result.warnings] };
+  return {
+    format: 'camt053',
+    statements: collector.statements,
+    warnings: [...warnings, ...result.warnings],
+  };
 }
 
 /**

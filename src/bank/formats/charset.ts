@@ -18,10 +18,17 @@ export type Charset = 'utf-8' | 'windows-1252' | 'utf-16le' | 'utf-16be';
 /** Maps a declared charset name (OFX CHARSET, XML encoding, CSV mapping) to one we read. */
 export function charsetFromName(name: string | undefined): Charset | undefined {
   if (name === undefined) return undefined;
-  const n = name.trim().toLowerCase().replace(/^["']|["']$/g, '');
+  const n = name
+    .trim()
+    .toLowerCase()
+    .replace(/^["']|["']$/g, '');
   if (n === '' || n === 'none' || n === 'auto') return undefined;
   if (n === 'utf-8' || n === 'utf8' || n === 'unicode') return 'utf-8';
-  if (/^(windows-?|cp-?)?1252$/.test(n) || /^(iso-?8859-?1|8859-?1|latin-?1|l1|iso_8859-1)$/.test(n)) return 'windows-1252';
+  if (
+    /^(windows-?|cp-?)?1252$/.test(n) ||
+    /^(iso-?8859-?1|8859-?1|latin-?1|l1|iso_8859-1)$/.test(n)
+  )
+    return 'windows-1252';
   if (n === 'us-ascii' || n === 'usascii' || n === 'ascii') return 'utf-8';
   if (n === 'utf-16le' || n === 'utf-16') return 'utf-16le';
   if (n === 'utf-16be') return 'utf-16be';
@@ -35,9 +42,12 @@ export interface BomSniff {
 }
 
 export function sniffBom(bytes: Buffer): BomSniff {
-  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { charset: 'utf-8', skip: 3 };
-  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return { charset: 'utf-16le', skip: 2 };
-  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return { charset: 'utf-16be', skip: 2 };
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
+    return { charset: 'utf-8', skip: 3 };
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe)
+    return { charset: 'utf-16le', skip: 2 };
+  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff)
+    return { charset: 'utf-16be', skip: 2 };
   return { skip: 0 };
 }
 
@@ -50,18 +60,30 @@ export function sniffUtf16(bytes: Buffer): Charset | undefined {
 }
 
 /** Validates UTF-8; reports whether any multi-byte sequence occurred. */
-export function utf8Shape(bytes: Buffer, end = bytes.length): { valid: boolean; multibyte: boolean; badAt?: number } {
+export function utf8Shape(
+  bytes: Buffer,
+  end = bytes.length,
+): { valid: boolean; multibyte: boolean; badAt?: number } {
   let multibyte = false;
   let i = 0;
   while (i < end) {
     const b = bytes[i];
-    if (b < 0x80) { i++; continue; }
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
     let need: number;
     let min: number;
-    if (b >= 0xc2 && b <= 0xdf) { need = 1; min = 0x80; }
-    else if (b >= 0xe0 && b <= 0xef) { need = 2; min = 0x800; }
-    else if (b >= 0xf0 && b <= 0xf4) { need = 3; min = 0x10000; }
-    else return { valid: false, multibyte, badAt: i };
+    if (b >= 0xc2 && b <= 0xdf) {
+      need = 1;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+    } else return { valid: false, multibyte, badAt: i };
     if (i + need >= end) {
       // The sequence runs past the examined range: fine for a head cut mid-character.
       if (end < bytes.length) return { valid: true, multibyte };
@@ -73,7 +95,8 @@ export function utf8Shape(bytes: Buffer, end = bytes.length): { valid: boolean; 
       if ((c & 0xc0) !== 0x80) return { valid: false, multibyte, badAt: i };
       cp = (cp << 6) | (c & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return { valid: false, multibyte, badAt: i };
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return { valid: false, multibyte, badAt: i };
     multibyte = true;
     i += need + 1;
   }
@@ -84,7 +107,12 @@ export function utf8Shape(bytes: Buffer, end = bytes.length): { valid: boolean; 
  * Chooses the charset for a whole file (or its head, when streaming) from a BOM, a declaration
  * and the bytes themselves. `warn` receives one line when the choice contradicts the declaration.
  */
-export function chooseCharset(bytes: Buffer, declared: Charset | undefined, warn: (text: string) => void, complete = true): { charset: Charset; skip: number } {
+export function chooseCharset(
+  bytes: Buffer,
+  declared: Charset | undefined,
+  warn: (text: string) => void,
+  complete = true,
+): { charset: Charset; skip: number } {
   const bom = sniffBom(bytes);
   if (bom.charset) return { charset: bom.charset, skip: bom.skip };
   const utf16 = sniffUtf16(bytes);
@@ -99,7 +127,9 @@ export function chooseCharset(bytes: Buffer, declared: Charset | undefined, warn
   }
   if (declared === 'utf-16le' || declared === 'utf-16be') return { charset: declared, skip: 0 };
   if (!shape.valid) {
-    warn(`${declared === 'utf-8' ? 'declared UTF-8 but' : 'no charset declared and'} the bytes are not valid UTF-8 (byte ${shape.badAt}); read as Windows-1252`);
+    warn(
+      `${declared === 'utf-8' ? 'declared UTF-8 but' : 'no charset declared and'} the bytes are not valid UTF-8 (byte ${shape.badAt}); read as Windows-1252`,
+    );
     return { charset: 'windows-1252', skip: 0 };
   }
   return { charset: 'utf-8', skip: 0 };
@@ -111,7 +141,8 @@ export function decoderFor(charset: Charset): TextDecoder {
 }
 
 /** The 32 characters where Windows-1252 differs from ISO-8859-1 (0x80–0x9F); undefined bytes stay as is. */
-const CP1252_HIGH = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+const CP1252_HIGH =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
   '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
 const C1 = /[\x80-\x9f]/g;
 
@@ -124,10 +155,19 @@ export function decodeCp1252(bytes: Buffer): string {
 }
 
 /** Decodes a whole buffer. */
-export function decodeAll(bytes: Buffer, declared: Charset | undefined, warn: (text: string) => void): { text: string; charset: Charset } {
+export function decodeAll(
+  bytes: Buffer,
+  declared: Charset | undefined,
+  warn: (text: string) => void,
+): { text: string; charset: Charset } {
   const { charset, skip } = chooseCharset(bytes, declared, warn);
   const body = bytes.subarray(skip);
-  const text = charset === 'windows-1252' ? decodeCp1252(body) : charset === 'utf-8' ? body.toString('utf8') : new TextDecoder(charset).decode(body);
+  const text =
+    charset === 'windows-1252'
+      ? decodeCp1252(body)
+      : charset === 'utf-8'
+        ? body.toString('utf8')
+        : new TextDecoder(charset).decode(body);
   return { text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, charset };
 }
 
@@ -139,7 +179,9 @@ export function asciiHead(bytes: Buffer, max = 4096): string {
     const cs = b.charset ?? sniffUtf16(head) ?? 'utf-16le';
     return new TextDecoder(cs).decode(head.subarray(0, head.length - (head.length % 2)));
   }
-  return Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1').slice(b.skip);
+  return Buffer.from(head.buffer, head.byteOffset, head.byteLength)
+    .toString('latin1')
+    .slice(b.skip);
 }
 
 /** Length of an incomplete UTF-8 sequence at the end of `bytes` (0–3), to carry into the next chunk. */
@@ -169,7 +211,10 @@ export class StreamDecoder {
   private tentative: boolean;
   private single?: TextDecoder;
 
-  constructor(public charset: Charset, private readonly warn: (text: string) => void) {
+  constructor(
+    public charset: Charset,
+    private readonly warn: (text: string) => void,
+  ) {
     if (charset === 'utf-16le' || charset === 'utf-16be') this.single = new TextDecoder(charset);
     this.tentative = charset === 'windows-1252';
     if (this.tentative) this.charset = 'utf-8';
@@ -188,7 +233,9 @@ export class StreamDecoder {
       this.tentative = false;
       const shape = utf8Shape(body);
       if (shape.valid && shape.multibyte) {
-        this.warn('declared charset Windows-1252/ISO-8859-1 but the bytes are UTF-8; read as UTF-8');
+        this.warn(
+          'declared charset Windows-1252/ISO-8859-1 but the bytes are UTF-8; read as UTF-8',
+        );
       } else {
         this.charset = 'windows-1252';
         const rest = this.carry;
@@ -206,7 +253,8 @@ export class StreamDecoder {
       if (!this.sawNonAscii && NON_ASCII.test(text)) this.sawNonAscii = true;
       return text;
     }
-    if (this.sawNonAscii) throw new Error('invalid UTF-8 after UTF-8 text: the file mixes encodings');
+    if (this.sawNonAscii)
+      throw new Error('invalid UTF-8 after UTF-8 text: the file mixes encodings');
     this.warn('the bytes are not valid UTF-8; read as Windows-1252');
     this.charset = 'windows-1252';
     const rest = this.carry;

@@ -46,14 +46,21 @@ export interface FileLocation {
  * message starts `file:line: field: ...` so the rejected file's `.reason` reads on its own.
  */
 export function malformed(at: FileLocation, why: string, cause?: unknown): MalformedStatementError {
-  const where = [at.file, at.line !== undefined ? String(at.line) : undefined].filter((p) => p !== undefined).join(':');
+  const where = [at.file, at.line !== undefined ? String(at.line) : undefined]
+    .filter((p) => p !== undefined)
+    .join(':');
   const parts = [where];
   if (at.row !== undefined) parts.push(`row ${at.row}`);
   if (at.field !== undefined) parts.push(at.field);
-  const reason = printable(cause instanceof BooksyncError ? `${why}: ${cause.message}` : why, MAX_REASON_CHARS);
+  const reason = printable(
+    cause instanceof BooksyncError ? `${why}: ${cause.message}` : why,
+    MAX_REASON_CHARS,
+  );
   const last = parts[parts.length - 1];
   // MT940 tags end in a colon already (`:62F:`); don't write `:62F::`.
-  const text = last.endsWith(':') ? `${parts.join(': ')} ${reason}` : `${parts.join(': ')}: ${reason}`;
+  const text = last.endsWith(':')
+    ? `${parts.join(': ')} ${reason}`
+    : `${parts.join(': ')}: ${reason}`;
   return new MalformedStatementError(MALFORMED_FILE, text, {
     cause,
     details: { file: at.file, line: at.line, row: at.row, field: at.field },
@@ -71,7 +78,9 @@ const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd]/g;
  */
 export function printable(text: string, max: number): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return cut.replace(UNPRINTABLE, (c) => (c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return cut.replace(UNPRINTABLE, (c) =>
+    c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 /**
@@ -79,9 +88,16 @@ export function printable(text: string, max: number): string {
  * banks book on 30-day months) is clamped to the month's last day with a warning, never dropped.
  * Returns undefined for an impossible month or day 0, so the caller can name the field.
  */
-export function bankDate(year: number, month: number, day: number, warn: (text: string) => void): CalendarDate | undefined {
-  if (!Number.isInteger(year) || !Number.isInteger(month) || !Number.isInteger(day)) return undefined;
-  if (month < 1 || month > 12 || day < 1 || day > 31 || year < 1900 || year > 2999) return undefined;
+export function bankDate(
+  year: number,
+  month: number,
+  day: number,
+  warn: (text: string) => void,
+): CalendarDate | undefined {
+  if (!Number.isInteger(year) || !Number.isInteger(month) || !Number.isInteger(day))
+    return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || year < 1900 || year > 2999)
+    return undefined;
   if (day <= 28) return `${year}-${pad2(month)}-${pad2(day)}`;
   const last = daysInMonth(year, month);
   if (day > last) {
@@ -112,7 +128,11 @@ export function cleanText(text: string | undefined): string | undefined {
  * real lines. Such ids are removed from every line that shares them, so the loop falls back to
  * its content hash with occurrence numbers, and a warning says so.
  */
-export function dropSharedProviderIds(statement: BankAccountStatement, file: string, warnings: string[]): void {
+export function dropSharedProviderIds(
+  statement: BankAccountStatement,
+  file: string,
+  warnings: string[],
+): void {
   const seen = new Map<string, number>();
   for (const tx of statement.transactions) {
     if (tx.providerId !== undefined) seen.set(tx.providerId, (seen.get(tx.providerId) ?? 0) + 1);
@@ -121,10 +141,13 @@ export function dropSharedProviderIds(statement: BankAccountStatement, file: str
   if (shared.length === 0) return;
   const ids = new Set(shared.map(([id]) => id));
   for (const tx of statement.transactions) {
-    if (tx.providerId !== undefined && ids.has(tx.providerId)) delete (tx as { providerId?: string }).providerId;
+    if (tx.providerId !== undefined && ids.has(tx.providerId))
+      delete (tx as { providerId?: string }).providerId;
   }
   for (const [id, n] of shared) {
-    warnings.push(`${file}: account ${statement.accountId}: id '${id}' is used by ${n} lines; they are matched by content instead`);
+    warnings.push(
+      `${file}: account ${statement.accountId}: id '${id}' is used by ${n} lines; they are matched by content instead`,
+    );
   }
 }
 
@@ -135,10 +158,21 @@ export function dropSharedProviderIds(statement: BankAccountStatement, file: str
  */
 export const MAX_FREE_TEXT_CHARS = 4096;
 
-const FREE_TEXT_FIELDS = ['payee', 'memo', 'reference', 'counterpartyName', 'counterpartyAccount', 'additionalInfo'] as const;
+const FREE_TEXT_FIELDS = [
+  'payee',
+  'memo',
+  'reference',
+  'counterpartyName',
+  'counterpartyAccount',
+  'additionalInfo',
+] as const;
 
 /** Cuts free text longer than {@link MAX_FREE_TEXT_CHARS}, with a warning naming the place. */
-export function capFreeText(tx: BankTransaction, where: string, warn: (text: string) => void): void {
+export function capFreeText(
+  tx: BankTransaction,
+  where: string,
+  warn: (text: string) => void,
+): void {
   for (const field of FREE_TEXT_FIELDS) {
     const text = tx[field];
     if (text !== undefined && text.length > MAX_FREE_TEXT_CHARS) {
@@ -177,12 +211,19 @@ export function decimalAmount(text: string, currency: string, decimal?: '.' | ',
   return fast !== undefined ? fast : parseAmount(text, currency, decimal ? { decimal } : {});
 }
 
-function simpleAmount(t: string, exponent: number, decimal: '.' | ',' | undefined): number | undefined {
+function simpleAmount(
+  t: string,
+  exponent: number,
+  decimal: '.' | ',' | undefined,
+): number | undefined {
   const n = t.length;
   let i = 0;
   let negative = false;
   let c = n > 0 ? t.charCodeAt(0) : 0;
-  if (c === 45) { negative = true; i++; } else if (c === 43) i++;
+  if (c === 45) {
+    negative = true;
+    i++;
+  } else if (c === 43) i++;
   let int = 0;
   let digits = 0;
   for (; i < n; i++) {
@@ -195,7 +236,7 @@ function simpleAmount(t: string, exponent: number, decimal: '.' | ',' | undefine
   let frac = 0;
   let fd = 0;
   if (i < n) {
-    const mark = decimal === undefined ? (c === 46 || c === 44) : c === decimal.charCodeAt(0);
+    const mark = decimal === undefined ? c === 46 || c === 44 : c === decimal.charCodeAt(0);
     if (!mark) return undefined;
     for (i++; i < n; i++) {
       c = t.charCodeAt(i);

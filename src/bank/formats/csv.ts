@@ -2,7 +2,16 @@ import type { BankAccountStatement, BankTransaction } from '../provider';
 import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
 import { charsetFromName, decodeAll } from './charset';
-import { bankDate, capFreeText, cleanText, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import {
+  bankDate,
+  capFreeText,
+  cleanText,
+  compact,
+  decimalAmount,
+  dropSharedProviderIds,
+  malformed,
+  type ParsedStatementFile,
+} from './common';
 
 /** A column: its header text (when the file has a header row) or its 1-based number. */
 export type CsvColumn = string | number;
@@ -77,15 +86,27 @@ export function splitCsv(text: string, delimiter: string): CsvRecord[] {
     const c = text[i];
     if (quoted) {
       if (c === '"') {
-        if (text[i + 1] === '"') { field += '"'; i++; } else quoted = false;
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
       } else {
         if (c === '\n') line++;
         field += c;
       }
       continue;
     }
-    if (c === '"' && atFieldStart) { quoted = true; atFieldStart = false; continue; }
-    if (c === delimiter) { fields.push(field); field = ''; atFieldStart = true; continue; }
+    if (c === '"' && atFieldStart) {
+      quoted = true;
+      atFieldStart = false;
+      continue;
+    }
+    if (c === delimiter) {
+      fields.push(field);
+      field = '';
+      atFieldStart = true;
+      continue;
+    }
     if (c === '\r' || c === '\n') {
       if (c === '\r' && text[i + 1] === '\n') i++;
       fields.push(field);
@@ -118,21 +139,33 @@ function detectDelimiter(line: string): string {
       if (c === '"') quoted = !quoted;
       else if (c === d && !quoted) count++;
     }
-    if (count > bestCount) { best = d; bestCount = count; }
+    if (count > bestCount) {
+      best = d;
+      bestCount = count;
+    }
   }
   return best;
 }
 
 /** Compiles `DD.MM.YYYY`-style formats to a reader of calendar dates. */
-export function dateReader(format: string): (text: string, warn: (w: string) => void) => CalendarDate | undefined {
+export function dateReader(
+  format: string,
+): (text: string, warn: (w: string) => void) => CalendarDate | undefined {
   const order: ('Y' | 'y' | 'M' | 'D')[] = [];
   let pattern = '';
   for (let i = 0; i < format.length;) {
     const rest = format.slice(i);
     const token = ['YYYY', 'YY', 'MM', 'M', 'DD', 'D'].find((t) => rest.startsWith(t));
     if (token) {
-      order.push(token === 'YYYY' ? 'Y' : token === 'YY' ? 'y' : token[0] as 'M' | 'D');
-      pattern += token === 'YYYY' ? '(\\d{4})' : token === 'YY' ? '(\\d{2})' : token.length === 2 ? '(\\d{2})' : '(\\d{1,2})';
+      order.push(token === 'YYYY' ? 'Y' : token === 'YY' ? 'y' : (token[0] as 'M' | 'D'));
+      pattern +=
+        token === 'YYYY'
+          ? '(\\d{4})'
+          : token === 'YY'
+            ? '(\\d{2})'
+            : token.length === 2
+              ? '(\\d{2})'
+              : '(\\d{1,2})';
       i += token.length;
     } else {
       pattern += format[i].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -158,19 +191,27 @@ export function dateReader(format: string): (text: string, warn: (w: string) => 
 }
 
 /** Parses a bank CSV export with its column mapping: one statement per account. */
-export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMapping; defaultCurrency?: string }): ParsedStatementFile {
+export function parseCsv(
+  bytes: Buffer,
+  options: { fileName: string; csv: CsvMapping; defaultCurrency?: string },
+): ParsedStatementFile {
   const file = options.fileName;
   const map = options.csv;
   const warnings: string[] = [];
-  const { text } = decodeAll(bytes, charsetFromName(map.encoding), (w) => warnings.push(`${file}: ${w}`));
+  const { text } = decodeAll(bytes, charsetFromName(map.encoding), (w) =>
+    warnings.push(`${file}: ${w}`),
+  );
   const allLines = text.split(/\r\n|\r|\n/);
   // Excel writes a `sep=;` line first when asked to keep the separator: it names the delimiter.
   const excelSep = /^sep=(.)$/.exec(allLines[0] ?? '');
   const skip = (map.skip_rows ?? 0) + (excelSep ? 1 : 0);
   const body = allLines.slice(skip).join('\n');
-  const delimiter = map.delimiter === undefined || map.delimiter === 'auto'
-    ? excelSep?.[1] ?? detectDelimiter(body.split('\n', 1)[0] ?? '')
-    : map.delimiter === 'tab' ? '\t' : map.delimiter;
+  const delimiter =
+    map.delimiter === undefined || map.delimiter === 'auto'
+      ? (excelSep?.[1] ?? detectDelimiter(body.split('\n', 1)[0] ?? ''))
+      : map.delimiter === 'tab'
+        ? '\t'
+        : map.delimiter;
   let records: CsvRecord[];
   try {
     records = splitCsv(body, delimiter).map((r) => ({ fields: r.fields, line: r.line + skip }));
@@ -188,18 +229,30 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
   const resolve = (col: CsvColumn | undefined, key: string): number | undefined => {
     if (col === undefined) return undefined;
     if (typeof col === 'number') {
-      if (!Number.isInteger(col) || col < 1) throw malformed({ file, field: key }, `column number ${col} must be 1 or more`);
+      if (!Number.isInteger(col) || col < 1)
+        throw malformed({ file, field: key }, `column number ${col} must be 1 or more`);
       return col - 1;
     }
     const at = names.findIndex((n) => n === col.trim());
-    const loose = at !== -1 ? at : names.findIndex((n) => n.toLowerCase() === col.trim().toLowerCase());
+    const loose =
+      at !== -1 ? at : names.findIndex((n) => n.toLowerCase() === col.trim().toLowerCase());
     if (loose === -1) {
-      if (!hasHeader) throw malformed({ file, field: key }, `column '${col}' named, but the mapping says the file has no header row`);
-      throw malformed({ file, line: header!.line, field: key }, `no column '${col}' in the header (${names.map((n) => `'${n}'`).join(', ')})`);
+      if (!hasHeader)
+        throw malformed(
+          { file, field: key },
+          `column '${col}' named, but the mapping says the file has no header row`,
+        );
+      throw malformed(
+        { file, line: header!.line, field: key },
+        `no column '${col}' in the header (${names.map((n) => `'${n}'`).join(', ')})`,
+      );
     }
     return loose;
   };
-  const colName = (index: number): string => (names[index] !== undefined && names[index] !== '' ? `column '${names[index]}'` : `column ${index + 1}`);
+  const colName = (index: number): string =>
+    names[index] !== undefined && names[index] !== ''
+      ? `column '${names[index]}'`
+      : `column ${index + 1}`;
 
   const dateCol = resolve(map.date, 'date')!;
   const valueDateCol = resolve(map.value_date, 'value_date');
@@ -207,11 +260,16 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
   const debitCol = resolve(map.debit, 'debit');
   const creditCol = resolve(map.credit, 'credit');
   if (amountCol === undefined && debitCol === undefined && creditCol === undefined) {
-    throw malformed({ file, field: 'amount' }, 'the CSV mapping names neither an amount column nor debit/credit columns');
+    throw malformed(
+      { file, field: 'amount' },
+      'the CSV mapping names neither an amount column nor debit/credit columns',
+    );
   }
   const currencyCol = resolve(map.currency_column, 'currency_column');
   const payeeCol = resolve(map.payee, 'payee');
-  const memoCols = (Array.isArray(map.memo) ? map.memo : map.memo !== undefined ? [map.memo] : []).map((c) => resolve(c, 'memo')!);
+  const memoCols = (
+    Array.isArray(map.memo) ? map.memo : map.memo !== undefined ? [map.memo] : []
+  ).map((c) => resolve(c, 'memo')!);
   const refCol = resolve(map.reference, 'reference');
   const checkCol = resolve(map.check_number, 'check_number');
   const idCol = resolve(map.id, 'id');
@@ -219,14 +277,20 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
   const accountCol = resolve(map.account_column, 'account_column');
   const readDate = dateReader(map.date_format ?? 'YYYY-MM-DD');
   const fixedCurrency = map.currency?.toUpperCase() ?? options.defaultCurrency?.toUpperCase();
-  if (fixedCurrency !== undefined && !isCurrency(fixedCurrency)) throw malformed({ file, field: 'currency' }, `'${map.currency}' is not an ISO 4217 currency`);
+  if (fixedCurrency !== undefined && !isCurrency(fixedCurrency))
+    throw malformed({ file, field: 'currency' }, `'${map.currency}' is not an ISO 4217 currency`);
 
   const byAccount = new Map<string, BankAccountStatement>();
   const headerRows = skip + (hasHeader ? 1 : 0);
   records.forEach((r, i) => {
     // Row numbers count every record as a spreadsheet shows them: skipped lines, header, data.
     const row = headerRows + i + 1;
-    const at = (field: string): { file: string; line: number; row: number; field: string } => ({ file, line: r.line, row, field });
+    const at = (field: string): { file: string; line: number; row: number; field: string } => ({
+      file,
+      line: r.line,
+      row,
+      field,
+    });
     const cell = (index: number | undefined): string | undefined => {
       if (index === undefined) return undefined;
       const v = r.fields[index];
@@ -234,21 +298,43 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
     };
     const need = (index: number, what: string): string => {
       const v = cell(index);
-      if (v === undefined) throw malformed(at(colName(index)), `row has ${r.fields.length} fields; the ${what} column is missing`);
+      if (v === undefined)
+        throw malformed(
+          at(colName(index)),
+          `row has ${r.fields.length} fields; the ${what} column is missing`,
+        );
       return v;
     };
-    const warn = (w: string): void => { warnings.push(`${file}:${r.line}: row ${row}: ${w}`); };
+    const warn = (w: string): void => {
+      warnings.push(`${file}:${r.line}: row ${row}: ${w}`);
+    };
     const dateText = need(dateCol, 'date');
     const bookingDate = readDate(dateText, warn);
-    if (bookingDate === undefined) throw malformed(at(colName(dateCol)), `'${dateText}' is not a date in the format ${map.date_format ?? 'YYYY-MM-DD'}`);
+    if (bookingDate === undefined)
+      throw malformed(
+        at(colName(dateCol)),
+        `'${dateText}' is not a date in the format ${map.date_format ?? 'YYYY-MM-DD'}`,
+      );
     let valueDate: CalendarDate | undefined;
     if (valueDateCol !== undefined && cell(valueDateCol)) {
       valueDate = readDate(cell(valueDateCol)!, warn);
-      if (valueDate === undefined) throw malformed(at(colName(valueDateCol)), `'${cell(valueDateCol)}' is not a date in the format ${map.date_format ?? 'YYYY-MM-DD'}`);
+      if (valueDate === undefined)
+        throw malformed(
+          at(colName(valueDateCol)),
+          `'${cell(valueDateCol)}' is not a date in the format ${map.date_format ?? 'YYYY-MM-DD'}`,
+        );
     }
     const currencyText = cell(currencyCol)?.toUpperCase() || fixedCurrency;
-    if (currencyText === undefined) throw malformed(at(currencyCol !== undefined ? colName(currencyCol) : 'currency'), 'no currency: set `currency` or `currency_column` in the CSV mapping');
-    if (!isCurrency(currencyText)) throw malformed(at(currencyCol !== undefined ? colName(currencyCol) : 'currency'), `'${currencyText}' is not an ISO 4217 currency`);
+    if (currencyText === undefined)
+      throw malformed(
+        at(currencyCol !== undefined ? colName(currencyCol) : 'currency'),
+        'no currency: set `currency` or `currency_column` in the CSV mapping',
+      );
+    if (!isCurrency(currencyText))
+      throw malformed(
+        at(currencyCol !== undefined ? colName(currencyCol) : 'currency'),
+        `'${currencyText}' is not an ISO 4217 currency`,
+      );
     const money = (index: number): number | undefined => {
       const v = cell(index);
       if (v === undefined || v === '') return undefined;
@@ -267,13 +353,21 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
       const debit = debitCol !== undefined ? money(debitCol) : undefined;
       const credit = creditCol !== undefined ? money(creditCol) : undefined;
       if (debit === undefined && credit === undefined) {
-        throw malformed(at(colName((debitCol ?? creditCol)!)), 'both the debit and the credit cell are empty');
+        throw malformed(
+          at(colName((debitCol ?? creditCol)!)),
+          'both the debit and the credit cell are empty',
+        );
       }
-      amount = (credit !== undefined ? Math.abs(credit) : 0) - (debit !== undefined ? Math.abs(debit) : 0);
+      amount =
+        (credit !== undefined ? Math.abs(credit) : 0) - (debit !== undefined ? Math.abs(debit) : 0);
     }
     if (map.negate) amount = amount === 0 ? 0 : -amount;
     const accountId = cell(accountCol) || map.account;
-    if (!accountId) throw malformed(at(accountCol !== undefined ? colName(accountCol) : 'account'), 'no account: set `account` or `account_column` in the CSV mapping');
+    if (!accountId)
+      throw malformed(
+        at(accountCol !== undefined ? colName(accountCol) : 'account'),
+        'no account: set `account` or `account_column` in the CSV mapping',
+      );
     const memo = cleanText(memoCols.map((c) => cell(c) ?? '').join(' '));
     const iban = cell(ibanCol)?.replace(/\s+/g, '');
     const tx = compact<BankTransaction>({
@@ -309,9 +403,16 @@ export function parseCsv(bytes: Buffer, options: { fileName: string; csv: CsvMap
   }
   if (statements.length === 0) {
     const account = map.account;
-    if (account === undefined) throw malformed({ file }, 'no rows and no fixed account in the CSV mapping');
-    if (fixedCurrency === undefined) throw malformed({ file, field: 'currency' }, 'no rows and no currency in the CSV mapping');
-    statements.push({ accountId: account, currency: fixedCurrency, transactions: [], balances: [] });
+    if (account === undefined)
+      throw malformed({ file }, 'no rows and no fixed account in the CSV mapping');
+    if (fixedCurrency === undefined)
+      throw malformed({ file, field: 'currency' }, 'no rows and no currency in the CSV mapping');
+    statements.push({
+      accountId: account,
+      currency: fixedCurrency,
+      transactions: [],
+      balances: [],
+    });
   }
   return { format: 'csv', statements, warnings };
 }

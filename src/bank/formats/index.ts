@@ -5,8 +5,24 @@
  * lists the facts of each format the readers rely on, with their public sources.
  */
 export { parseStatement, detectFormat, chooseFormat, type ParseStatementOptions } from './parse';
-export { parseOfx, parseOfxResponse, parseOfxStream, OfxStreamParser, type OfxSink, type OfxStatementSummary, type OfxResult, type OfxEnvelopePart, type OfxStatus } from './ofx';
+export {
+  parseOfx,
+  parseOfxResponse,
+  parseOfxStream,
+  OfxStreamParser,
+  type OfxSink,
+  type OfxStatementSummary,
+  type OfxResult,
+  type OfxEnvelopePart,
+  type OfxStatus,
+} from './ofx';
 export { parseCamt053, parseCamt053Stream } from './camt053';
 export { parseMt940 } from './mt940';
 export { parseCsv, type CsvMapping, type CsvColumn } from './csv';
-export { MALFORMED_FILE, malformed, dropSharedProviderIds, type ParsedStatementFile, type StatementFormat } from './common';
+export {
+  MALFORMED_FILE,
+  malformed,
+  dropSharedProviderIds,
+  type ParsedStatementFile,
+  type StatementFormat,
+} from './common';

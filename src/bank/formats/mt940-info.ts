@@ -58,7 +58,8 @@ function setName(tx: BankTransaction, name: string | undefined): void {
 
 function addInfo(tx: BankTransaction, text: string | undefined): void {
   const t = cleanText(text);
-  if (t !== undefined) tx.additionalInfo = tx.additionalInfo !== undefined ? `${tx.additionalInfo}; ${t}` : t;
+  if (t !== undefined)
+    tx.additionalInfo = tx.additionalInfo !== undefined ? `${tx.additionalInfo}; ${t}` : t;
 }
 
 /**
@@ -82,7 +83,8 @@ export function readInfo86(lines: readonly string[], tx: BankTransaction): void 
     // Line breaks are transport (65 wide); a break before a subfield marker adds nothing.
     let text = '';
     for (let i = 0; i < lines.length; i++) {
-      if (i > 0 && !lines[i].startsWith(gvc[2])) text += lines[i - 1].length >= LINE_WIDTH_86 ? '' : ' ';
+      if (i > 0 && !lines[i].startsWith(gvc[2]))
+        text += lines[i - 1].length >= LINE_WIDTH_86 ? '' : ' ';
       text += lines[i];
     }
     if (new RegExp(`\\${gvc[2]}\\d\\d`).test(text)) {
@@ -99,9 +101,37 @@ export function readInfo86(lines: readonly string[], tx: BankTransaction): void 
   if (text !== undefined) tx.memo = text;
 }
 
-const SEPA_KEYWORDS = ['EREF', 'KREF', 'MREF', 'CRED', 'DEBT', 'SVWZ', 'ABWA', 'ABWE', 'IBAN', 'BIC', 'COAM', 'OAMT'];
+const SEPA_KEYWORDS = [
+  'EREF',
+  'KREF',
+  'MREF',
+  'CRED',
+  'DEBT',
+  'SVWZ',
+  'ABWA',
+  'ABWE',
+  'IBAN',
+  'BIC',
+  'COAM',
+  'OAMT',
+];
 const SEPA_KEYWORD = new RegExp(`(${SEPA_KEYWORDS.join('|')})\\+`, 'g');
-const PURPOSE_KEYS = ['20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '60', '61', '62', '63'];
+const PURPOSE_KEYS = [
+  '20',
+  '21',
+  '22',
+  '23',
+  '24',
+  '25',
+  '26',
+  '27',
+  '28',
+  '29',
+  '60',
+  '61',
+  '62',
+  '63',
+];
 
 /** Splits `EREF+x SVWZ+y` purpose text by its SEPA keywords. */
 function sepaKeywords(purpose: string): Map<string, string> {
@@ -125,12 +155,21 @@ function readGerman(text: string, sep: string, tx: BankTransaction): void {
     else sub.set(key, [part.slice(2)]);
   }
   const one = (k: string): string | undefined => sub.get(k)?.join('');
-  const purpose = joinWrapped(PURPOSE_KEYS.flatMap((k) => sub.get(k) ?? []), SUBFIELD_WIDTH);
+  const purpose = joinWrapped(
+    PURPOSE_KEYS.flatMap((k) => sub.get(k) ?? []),
+    SUBFIELD_WIDTH,
+  );
   const sepa = sepaKeywords(purpose);
   const remittance = sepa.size > 0 ? sepa.get('SVWZ') : purpose;
   const memo = cleanText(remittance) ?? cleanText(one('00'));
   if (memo !== undefined) tx.memo = memo;
-  setName(tx, joinWrapped([one('32') ?? '', one('33') ?? ''].filter((p) => p !== ''), SUBFIELD_WIDTH));
+  setName(
+    tx,
+    joinWrapped(
+      [one('32') ?? '', one('33') ?? ''].filter((p) => p !== ''),
+      SUBFIELD_WIDTH,
+    ),
+  );
   setAccount(tx, sepa.get('IBAN') ?? one('31'));
   const eref = sepa.get('EREF');
   const reference = eref && eref.toUpperCase() !== 'NOTPROVIDED' ? eref : sepa.get('KREF');
@@ -145,13 +184,64 @@ function readGerman(text: string, sep: string, tx: BankTransaction): void {
 
 /** The keys of the slash structure; a `/WORD/` that is not one of them is part of a value. */
 const SLASH_KEYS = new Set([
-  'EREF', 'KREF', 'MREF', 'MARF', 'PREF', 'CRED', 'DEBT', 'CSID', 'CNTP', 'ORDP', 'BENM', 'ULTC', 'ULTD', 'ULTB', 'NAME', 'ID',
-  'ADDR', 'REMI', 'ISDT', 'RTRN', 'PURP', 'SVCL', 'IBAN', 'BIC', 'TRCD', 'BUSP', 'ACCW', 'IREF', 'RREF', 'EXCH', 'CHGS', 'COAM',
-  'OCMT', 'CDTRREF', 'CDTRREFTP', 'ISSR',
+  'EREF',
+  'KREF',
+  'MREF',
+  'MARF',
+  'PREF',
+  'CRED',
+  'DEBT',
+  'CSID',
+  'CNTP',
+  'ORDP',
+  'BENM',
+  'ULTC',
+  'ULTD',
+  'ULTB',
+  'NAME',
+  'ID',
+  'ADDR',
+  'REMI',
+  'ISDT',
+  'RTRN',
+  'PURP',
+  'SVCL',
+  'IBAN',
+  'BIC',
+  'TRCD',
+  'BUSP',
+  'ACCW',
+  'IREF',
+  'RREF',
+  'EXCH',
+  'CHGS',
+  'COAM',
+  'OCMT',
+  'CDTRREF',
+  'CDTRREFTP',
+  'ISSR',
 ]);
 const PARTIES = new Set(['ORDP', 'BENM', 'ULTC', 'ULTD', 'ULTB', 'CNTP']);
 /** Keys whose value is shown as additional information (never as memo). */
-const INFO_KEYS = ['KREF', 'MREF', 'MARF', 'CRED', 'DEBT', 'CSID', 'ISDT', 'PURP', 'SVCL', 'TRCD', 'BUSP', 'IREF', 'RREF', 'EXCH', 'CHGS', 'COAM', 'OCMT'];
+const INFO_KEYS = [
+  'KREF',
+  'MREF',
+  'MARF',
+  'CRED',
+  'DEBT',
+  'CSID',
+  'ISDT',
+  'PURP',
+  'SVCL',
+  'TRCD',
+  'BUSP',
+  'IREF',
+  'RREF',
+  'EXCH',
+  'CHGS',
+  'COAM',
+  'OCMT',
+];
 
 interface SlashParty {
   name?: string;
@@ -160,7 +250,10 @@ interface SlashParty {
 }
 
 /** `/KEY/value/KEY/value…` into keys (the first value of each) and parties with their NAME/ID/ADDR. */
-function slashFields(text: string): { values: Map<string, string>; parties: Map<string, SlashParty> } {
+function slashFields(text: string): {
+  values: Map<string, string>;
+  parties: Map<string, SlashParty>;
+} {
   const tokens = text.trim().split('/');
   const values = new Map<string, string>();
   const parties = new Map<string, SlashParty>();
@@ -170,7 +263,10 @@ function slashFields(text: string): { values: Map<string, string>; parties: Map<
   const flush = (): void => {
     if (key === undefined) return;
     const value = acc.join('/').replace(/^\/+|\/+$/g, '');
-    const owner = party !== undefined && (key === 'NAME' || key === 'ID' || key === 'ADDR') ? parties.get(party) : undefined;
+    const owner =
+      party !== undefined && (key === 'NAME' || key === 'ID' || key === 'ADDR')
+        ? parties.get(party)
+        : undefined;
     if (owner) {
       const field = key === 'NAME' ? 'name' : key === 'ID' ? 'id' : 'address';
       owner[field] ??= value;
@@ -201,7 +297,10 @@ function readSlashed(text: string, tx: BankTransaction): void {
   const { values, parties } = slashFields(text);
   // CNTP is IBAN/BIC/NAME/CITY (ING); ORDP (credit) and BENM (debit) carry NAME, ID and ADDR.
   const cntp = values.get('CNTP')?.split('/');
-  const counterparty = tx.amount >= 0 ? parties.get('ORDP') ?? parties.get('BENM') : parties.get('BENM') ?? parties.get('ORDP');
+  const counterparty =
+    tx.amount >= 0
+      ? (parties.get('ORDP') ?? parties.get('BENM'))
+      : (parties.get('BENM') ?? parties.get('ORDP'));
   setName(tx, counterparty?.name ?? values.get('NAME') ?? cntp?.[2]);
   setAccount(tx, values.get('IBAN') ?? (cntp?.[0] || undefined));
   if (counterparty?.id) addInfo(tx, `counterparty id ${counterparty.id}`);
@@ -211,12 +310,15 @@ function readSlashed(text: string, tx: BankTransaction): void {
     const structured = /^STRD\/+(?:[A-Z]+\/+)?(.*)$/.exec(remi);
     const text = structured ? structured[1] : remi.replace(/^USTD\/+/, '');
     if (cleanText(text) !== undefined) tx.memo = cleanText(text);
-    if (structured && cleanText(structured[1]) !== undefined) tx.reference = cleanText(structured[1]);
+    if (structured && cleanText(structured[1]) !== undefined)
+      tx.reference = cleanText(structured[1]);
   }
   const eref = values.get('EREF');
-  if (eref !== undefined && eref.toUpperCase() !== 'NOTPROVIDED' && cleanText(eref) !== undefined) tx.reference ??= cleanText(eref);
+  if (eref !== undefined && eref.toUpperCase() !== 'NOTPROVIDED' && cleanText(eref) !== undefined)
+    tx.reference ??= cleanText(eref);
   const rtrn = values.get('RTRN');
-  if (rtrn !== undefined && cleanText(rtrn) !== undefined) tx.returnReason = cleanText(rtrn.split('/')[0]);
+  if (rtrn !== undefined && cleanText(rtrn) !== undefined)
+    tx.returnReason = cleanText(rtrn.split('/')[0]);
   for (const key of INFO_KEYS) {
     const v = values.get(key);
     if (v !== undefined && cleanText(v) !== undefined) addInfo(tx, `${key} ${v}`);

@@ -2,7 +2,14 @@ import type { BankAccountStatement, BankBalance, BankTransaction } from '../prov
 import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
 import { charsetFromName, decodeAll } from './charset';
-import { bankDate, compact, decimalAmount, dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import {
+  bankDate,
+  compact,
+  decimalAmount,
+  dropSharedProviderIds,
+  malformed,
+  type ParsedStatementFile,
+} from './common';
 import { readInfo86, readSupplementary } from './mt940-info';
 
 /**
@@ -56,7 +63,10 @@ interface Interim {
 }
 
 export function looksLikeMt940(head: string): boolean {
-  return /\{4:\s*[\r\n]+:20:/.test(head) || (/(^|[\r\n]):20:/.test(head) && /(^|[\r\n]):(25|60F|60M|28C?):/.test(head));
+  return (
+    /\{4:\s*[\r\n]+:20:/.test(head) ||
+    (/(^|[\r\n]):20:/.test(head) && /(^|[\r\n]):(25|60F|60M|28C?):/.test(head))
+  );
 }
 
 /** Splits the text into tag fields; continuation lines are kept with `\n` (the `:61:` second line matters). */
@@ -74,12 +84,22 @@ function fields(text: string): { fields: Field[]; statementBreaks: Set<number> }
       line = line.slice(block4 + 3);
       current = undefined;
       if (line.trim() === '') continue;
-    } else if (line.startsWith('{1:') || line.startsWith('{5:') || line.startsWith('{2:') || line.startsWith('{3:')) {
+    } else if (
+      line.startsWith('{1:') ||
+      line.startsWith('{5:') ||
+      line.startsWith('{2:') ||
+      line.startsWith('{3:')
+    ) {
       current = undefined;
       continue;
     }
     const trimmed = line.trim();
-    if (trimmed === '-' || trimmed.startsWith('-}') || trimmed === '-XXX' || /^-\s*$/.test(trimmed)) {
+    if (
+      trimmed === '-' ||
+      trimmed.startsWith('-}') ||
+      trimmed === '-XXX' ||
+      /^-\s*$/.test(trimmed)
+    ) {
       current = undefined;
       breaks.add(out.length);
       continue;
@@ -102,14 +122,22 @@ class Mt940Reader {
   readonly statements: BankAccountStatement[] = [];
   private st?: Draft;
 
-  constructor(private readonly file: string, private readonly defaultCurrency: string | undefined) {}
+  constructor(
+    private readonly file: string,
+    private readonly defaultCurrency: string | undefined,
+  ) {}
 
   read(text: string): void {
     const { fields: list } = fields(text);
-    if (list.length === 0) throw malformed({ file: this.file, line: 1, field: ':20:' }, 'no MT940 fields (:20:, :25:, :61:...) in the file');
+    if (list.length === 0)
+      throw malformed(
+        { file: this.file, line: 1, field: ':20:' },
+        'no MT940 fields (:20:, :25:, :61:...) in the file',
+      );
     for (const f of list) this.field(f);
     if (this.st) this.finish(this.st);
-    if (this.statements.length === 0) throw malformed({ file: this.file, line: 1, field: ':25:' }, 'no statement in the file');
+    if (this.statements.length === 0)
+      throw malformed({ file: this.file, line: 1, field: ':25:' }, 'no statement in the file');
   }
 
   private warn(line: number, text: string): void {
@@ -120,7 +148,13 @@ class Mt940Reader {
     switch (f.tag) {
       case '20':
         if (this.st) this.finish(this.st);
-        this.st = { line: f.line, balances: [], transactions: [], sawClosing: false, reference: f.value.trim() || undefined };
+        this.st = {
+          line: f.line,
+          balances: [],
+          transactions: [],
+          sawClosing: false,
+          reference: f.value.trim() || undefined,
+        };
         return;
       case '28':
       case '28C':
@@ -162,7 +196,12 @@ class Mt940Reader {
       case '64': {
         const st = this.need(f);
         const b = this.balance(f, st);
-        st.balances.push({ amount: b.amount, currency: b.currency, date: b.date, kind: 'available' });
+        st.balances.push({
+          amount: b.amount,
+          currency: b.currency,
+          date: b.date,
+          kind: 'available',
+        });
         return;
       }
       case '65':
@@ -191,7 +230,11 @@ class Mt940Reader {
 
   /** The statement a field belongs to; banks that omit `:20:` start one at the first field. */
   private need(f: Field): Draft {
-    if (!this.st || (this.st.sawClosing && (f.tag === '25' || f.tag === '28C' || f.tag === '28' || f.tag.startsWith('60')))) {
+    if (
+      !this.st ||
+      (this.st.sawClosing &&
+        (f.tag === '25' || f.tag === '28C' || f.tag === '28' || f.tag.startsWith('60')))
+    ) {
       if (this.st) this.finish(this.st);
       this.st = { line: f.line, balances: [], transactions: [], sawClosing: false };
     }
@@ -215,24 +258,46 @@ class Mt940Reader {
     const slash = v.indexOf('/');
     if (slash > 0) {
       st.bankId = v.slice(0, slash).trim();
-      st.accountId = v.slice(slash + 1).trim().replace(/\s+/g, '');
+      st.accountId = v
+        .slice(slash + 1)
+        .trim()
+        .replace(/\s+/g, '');
     } else {
       st.accountId = v.replace(/\s+/g, '');
     }
-    if (!st.accountId) throw malformed({ file: this.file, line: f.line, field: ':25:' }, 'empty account identification');
+    if (!st.accountId)
+      throw malformed(
+        { file: this.file, line: f.line, field: ':25:' },
+        'empty account identification',
+      );
   }
 
   private balance(f: Field, st: Draft): { amount: number; currency: string; date: CalendarDate } {
     const field = `:${f.tag}:`;
     const m = /^([CD])(\d{6})([A-Z]{3})(\d[\d,]*)$/.exec(f.value.replace(/\s+/g, ''));
-    if (!m) throw malformed({ file: this.file, line: f.line, field }, `'${f.value.trim()}' is not a balance (C|D, YYMMDD, currency, amount)`);
+    if (!m)
+      throw malformed(
+        { file: this.file, line: f.line, field },
+        `'${f.value.trim()}' is not a balance (C|D, YYMMDD, currency, amount)`,
+      );
     const currency = m[3];
-    if (!isCurrency(currency)) throw malformed({ file: this.file, line: f.line, field }, `'${currency}' is not an ISO 4217 currency`);
+    if (!isCurrency(currency))
+      throw malformed(
+        { file: this.file, line: f.line, field },
+        `'${currency}' is not an ISO 4217 currency`,
+      );
     if (st.currency !== undefined && st.currency !== currency) {
-      throw malformed({ file: this.file, line: f.line, field }, `balance currency ${currency} differs from the statement's ${st.currency}`);
+      throw malformed(
+        { file: this.file, line: f.line, field },
+        `balance currency ${currency} differs from the statement's ${st.currency}`,
+      );
     }
     const amount = this.amount(m[4], currency, f.line, field);
-    return { amount: m[1] === 'D' ? -amount : amount, currency, date: this.yymmdd(m[2], f.line, field) };
+    return {
+      amount: m[1] === 'D' ? -amount : amount,
+      currency,
+      date: this.yymmdd(m[2], f.line, field),
+    };
   }
 
   private amount(text: string, currency: string, line: number, field: string): number {
@@ -246,18 +311,29 @@ class Mt940Reader {
   private yymmdd(text: string, line: number, field: string): CalendarDate {
     const yy = Number(text.slice(0, 2));
     const year = yy < 80 ? 2000 + yy : 1900 + yy;
-    const d = bankDate(year, Number(text.slice(2, 4)), Number(text.slice(4, 6)), (w) => this.warn(line, `${field}: ${w}`));
-    if (d === undefined) throw malformed({ file: this.file, line, field }, `'${text}' is not a date (YYMMDD)`);
+    const d = bankDate(year, Number(text.slice(2, 4)), Number(text.slice(4, 6)), (w) =>
+      this.warn(line, `${field}: ${w}`),
+    );
+    if (d === undefined)
+      throw malformed({ file: this.file, line, field }, `'${text}' is not a date (YYMMDD)`);
     return d;
   }
 
   private line61(f: Field, st: Draft): BankTransaction {
     const [first, ...more] = f.value.split('\n');
     const m = LINE61.exec(first.trim());
-    if (!m) throw malformed({ file: this.file, line: f.line, field: ':61:' }, `'${first.trim()}' is not a statement line (YYMMDD[MMDD]C|D|RC|RD amount type reference)`);
+    if (!m)
+      throw malformed(
+        { file: this.file, line: f.line, field: ':61:' },
+        `'${first.trim()}' is not a statement line (YYMMDD[MMDD]C|D|RC|RD amount type reference)`,
+      );
     const [, valueText, entryText, mark, , amountText, , customerRef, bankRef] = m;
     const currency = st.currency ?? this.defaultCurrency;
-    if (currency === undefined) throw malformed({ file: this.file, line: f.line, field: ':60F:' }, 'statement line before any balance (:60F:) or floor limit (:34F:, MT942): currency unknown');
+    if (currency === undefined)
+      throw malformed(
+        { file: this.file, line: f.line, field: ':60F:' },
+        'statement line before any balance (:60F:) or floor limit (:34F:, MT942): currency unknown',
+      );
     const valueDate = this.yymmdd(valueText, f.line, ':61: value date');
     let bookingDate = valueDate;
     if (entryText) {
@@ -265,14 +341,31 @@ class Mt940Reader {
       const vMonth = Number(valueDate.slice(5, 7));
       const eMonth = Number(entryText.slice(0, 2));
       // The entry date has no year: take the value date's, moved across New Year when needed.
-      const year = vMonth === 12 && eMonth === 1 ? vYear + 1 : vMonth === 1 && eMonth === 12 ? vYear - 1 : vYear;
-      const d = bankDate(year, eMonth, Number(entryText.slice(2, 4)), (w) => this.warn(f.line, `:61: entry date: ${w}`));
-      if (d === undefined) throw malformed({ file: this.file, line: f.line, field: ':61: entry date' }, `'${entryText}' is not a date (MMDD)`);
+      const year =
+        vMonth === 12 && eMonth === 1
+          ? vYear + 1
+          : vMonth === 1 && eMonth === 12
+            ? vYear - 1
+            : vYear;
+      const d = bankDate(year, eMonth, Number(entryText.slice(2, 4)), (w) =>
+        this.warn(f.line, `:61: entry date: ${w}`),
+      );
+      if (d === undefined)
+        throw malformed(
+          { file: this.file, line: f.line, field: ':61: entry date' },
+          `'${entryText}' is not a date (MMDD)`,
+        );
       bookingDate = d;
     }
     const magnitude = this.amount(amountText, currency, f.line, ':61: amount');
     const credit = mark === 'C' || mark === 'RD';
-    const tx: BankTransaction = { bookingDate, valueDate, amount: credit ? magnitude : -magnitude, currency, pending: false };
+    const tx: BankTransaction = {
+      bookingDate,
+      valueDate,
+      amount: credit ? magnitude : -magnitude,
+      currency,
+      pending: false,
+    };
     const bank = bankRef?.trim();
     if (bank && bank.toUpperCase() !== 'NONREF') {
       tx.providerId = bank;
@@ -291,14 +384,26 @@ class Mt940Reader {
     const interim = (st.interim ??= {});
     if (f.tag === '34F') {
       const m = /^([A-Z]{3})[DC]?\d[\d,]*$/.exec(v);
-      if (!m || !isCurrency(m[1])) throw malformed({ file: this.file, line: f.line, field }, `'${f.value.trim()}' is not a floor limit (currency, D|C, amount)`);
+      if (!m || !isCurrency(m[1]))
+        throw malformed(
+          { file: this.file, line: f.line, field },
+          `'${f.value.trim()}' is not a floor limit (currency, D|C, amount)`,
+        );
       st.currency ??= m[1];
     } else if (f.tag === '13D') {
       interim.asOf = this.yymmdd(v.slice(0, 6), f.line, field);
     } else {
       const m = /^(\d{1,5})([A-Z]{3})(\d[\d,]*)$/.exec(v);
-      if (!m) throw malformed({ file: this.file, line: f.line, field }, `'${f.value.trim()}' is not a number and sum of entries`);
-      const total = { count: Number(m[1]), sum: this.amount(m[3], m[2], f.line, field), line: f.line };
+      if (!m)
+        throw malformed(
+          { file: this.file, line: f.line, field },
+          `'${f.value.trim()}' is not a number and sum of entries`,
+        );
+      const total = {
+        count: Number(m[1]),
+        sum: this.amount(m[3], m[2], f.line, field),
+        line: f.line,
+      };
       if (f.tag === '90D') interim.debits = total;
       else interim.credits = total;
     }
@@ -309,29 +414,52 @@ class Mt940Reader {
    * it has no balances, and its :90D:/:90C: totals are checked against the lines with a warning.
    */
   private finishInterim(st: Draft, interim: Interim): void {
-    if (st.accountId === undefined) throw malformed({ file: this.file, line: st.line, field: ':25:' }, 'MT942 interim report without an account (:25:)');
+    if (st.accountId === undefined)
+      throw malformed(
+        { file: this.file, line: st.line, field: ':25:' },
+        'MT942 interim report without an account (:25:)',
+      );
     const currency = st.currency ?? this.defaultCurrency;
-    if (currency === undefined) throw malformed({ file: this.file, line: st.line, field: ':34F:' }, 'MT942 interim report without a currency (:34F:)');
+    if (currency === undefined)
+      throw malformed(
+        { file: this.file, line: st.line, field: ':34F:' },
+        'MT942 interim report without a currency (:34F:)',
+      );
     for (const tx of st.transactions) tx.pending = true;
-    for (const [total, credit, tag] of [[interim.debits, false, ':90D:'], [interim.credits, true, ':90C:']] as const) {
+    for (const [total, credit, tag] of [
+      [interim.debits, false, ':90D:'],
+      [interim.credits, true, ':90C:'],
+    ] as const) {
       if (!total) continue;
-      const lines = st.transactions.filter((t) => (t.amount >= 0) === credit);
+      const lines = st.transactions.filter((t) => t.amount >= 0 === credit);
       const sum = lines.reduce((n, t) => n + Math.abs(t.amount), 0);
       if (lines.length !== total.count || sum !== total.sum) {
-        this.warn(total.line, `${tag} says ${total.count} entries of ${total.sum}, the lines are ${lines.length} of ${sum} (minor units of ${currency})`);
+        this.warn(
+          total.line,
+          `${tag} says ${total.count} entries of ${total.sum}, the lines are ${lines.length} of ${sum} (minor units of ${currency})`,
+        );
       }
     }
     this.push(st, st.accountId, currency, interim.asOf, []);
   }
 
   /** The statement of a finished draft: from its first line's day to `to`. */
-  private push(st: Draft, accountId: string, currency: string, to: CalendarDate | undefined, balances: BankBalance[]): void {
+  private push(
+    st: Draft,
+    accountId: string,
+    currency: string,
+    to: CalendarDate | undefined,
+    balances: BankBalance[],
+  ): void {
     const statement: BankAccountStatement = compact({
       accountId,
       bankId: st.bankId,
       statementId: st.number ?? st.reference,
       currency,
-      from: st.transactions.reduce<CalendarDate | undefined>((m, t) => (m === undefined || t.bookingDate < m ? t.bookingDate : m), undefined),
+      from: st.transactions.reduce<CalendarDate | undefined>(
+        (m, t) => (m === undefined || t.bookingDate < m ? t.bookingDate : m),
+        undefined,
+      ),
       to,
       transactions: st.transactions,
       balances,
@@ -342,18 +470,33 @@ class Mt940Reader {
 
   private finish(st: Draft): void {
     this.st = undefined;
-    if (st.accountId === undefined) throw malformed({ file: this.file, line: st.line, field: ':25:' }, 'statement without an account (:25:)');
+    if (st.accountId === undefined)
+      throw malformed(
+        { file: this.file, line: st.line, field: ':25:' },
+        'statement without an account (:25:)',
+      );
     if (st.interim) {
       this.finishInterim(st, st.interim);
       return;
     }
-    if (!st.sawClosing) throw malformed({ file: this.file, line: st.line, field: ':62F:' }, 'statement without a closing balance (:62F:/:62M:): truncated or incomplete');
+    if (!st.sawClosing)
+      throw malformed(
+        { file: this.file, line: st.line, field: ':62F:' },
+        'statement without a closing balance (:62F:/:62M:): truncated or incomplete',
+      );
     const currency = st.currency ?? this.defaultCurrency;
-    if (currency === undefined) throw malformed({ file: this.file, line: st.line, field: ':60F:' }, 'statement without a currency');
+    if (currency === undefined)
+      throw malformed(
+        { file: this.file, line: st.line, field: ':60F:' },
+        'statement without a currency',
+      );
     if (st.opening && st.closing) {
       const sum = st.transactions.reduce((s, t) => s + t.amount, 0);
       if (st.opening.amount + sum !== st.closing.amount) {
-        this.warn(st.line, `opening balance ${st.opening.amount} + lines ${sum} ≠ closing balance ${st.closing.amount} (minor units of ${currency})`);
+        this.warn(
+          st.line,
+          `opening balance ${st.opening.amount} + lines ${sum} ≠ closing balance ${st.closing.amount} (minor units of ${currency})`,
+        );
       }
     }
     this.push(st, st.accountId, currency, st.closing?.date, st.balances);
@@ -361,13 +504,23 @@ class Mt940Reader {
 }
 
 /** `:61:` first line: value date, entry date, mark, funds code, amount, type, references. */
-const LINE61 = /^(\d{6})(\d{4})?(RC|RD|C|D)([A-Z])?(\d[\d]*,\d*)([A-Z][A-Z0-9]{3})(.*?)(?:\/\/(.*))?$/;
+const LINE61 =
+  /^(\d{6})(\d{4})?(RC|RD|C|D)([A-Z])?(\d[\d]*,\d*)([A-Z][A-Z0-9]{3})(.*?)(?:\/\/(.*))?$/;
 
 /** Parses a whole MT940 file: every statement in it, or nothing. */
-export function parseMt940(bytes: Buffer, options: { fileName: string; defaultCurrency?: string; encoding?: string }): ParsedStatementFile {
+export function parseMt940(
+  bytes: Buffer,
+  options: { fileName: string; defaultCurrency?: string; encoding?: string },
+): ParsedStatementFile {
   const warnings: string[] = [];
-  const { text } = decodeAll(bytes, charsetFromName(options.encoding), (w) => warnings.push(`${options.fileName}: ${w}`));
+  const { text } = decodeAll(bytes, charsetFromName(options.encoding), (w) =>
+    warnings.push(`${options.fileName}: ${w}`),
+  );
   const reader = new Mt940Reader(options.fileName, options.defaultCurrency?.toUpperCase());
   reader.read(text);
-  return { format: 'mt940', statements: reader.statements, warnings: [...warnings, ...reader.warnings] };
+  return {
+    format: 'mt940',
+    statements: reader.statements,
+    warnings: [...warnings, ...reader.warnings],
+  };
 }

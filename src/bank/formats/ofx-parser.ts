@@ -1,7 +1,15 @@
 import type { BankBalance, BankTransaction, StreamedStatement } from '../provider';
 import { isCurrency } from '../../shared/money';
 import type { CalendarDate } from '../../shared/dates';
-import { asciiHead, charsetFromName, concatBytes, joinBytes, sniffBom, StreamDecoder, type Charset } from './charset';
+import {
+  asciiHead,
+  charsetFromName,
+  concatBytes,
+  joinBytes,
+  sniffBom,
+  StreamDecoder,
+  type Charset,
+} from './charset';
 import { Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
 import { bankDate, capFreeText, cleanText, compact, malformed, type FormatSink } from './common';
 import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
@@ -149,7 +157,10 @@ export class OfxStreamParser implements TokenHandler {
   private sawOfxTag = false;
   private readonly file: string;
 
-  constructor(private readonly options: OfxOptions, private readonly sink: OfxSink) {
+  constructor(
+    private readonly options: OfxOptions,
+    private readonly sink: OfxSink,
+  ) {
     this.file = options.fileName;
   }
 
@@ -164,7 +175,11 @@ export class OfxStreamParser implements TokenHandler {
     this.headLength += chunk.length;
     const window = joinBytes(this.headTail, chunk);
     this.headTail = Buffer.from(window.subarray(Math.max(0, window.length - 4)));
-    if (window.indexOf('<OFX', 0, 'latin1') !== -1 || window.indexOf('<ofx', 0, 'latin1') !== -1 || this.headLength >= HEAD_LIMIT) {
+    if (
+      window.indexOf('<OFX', 0, 'latin1') !== -1 ||
+      window.indexOf('<ofx', 0, 'latin1') !== -1 ||
+      this.headLength >= HEAD_LIMIT
+    ) {
       this.startBody(concatBytes(this.headChunks, this.headLength));
     }
   }
@@ -175,22 +190,52 @@ export class OfxStreamParser implements TokenHandler {
     try {
       this.tokenizer.end();
     } catch (err) {
-      if (err instanceof TokenizerError) throw this.sawOfxTag ? malformed({ file: this.file, line: err.line }, `${err.message} (truncated file?)`) : this.notOfx();
+      if (err instanceof TokenizerError)
+        throw this.sawOfxTag
+          ? malformed({ file: this.file, line: err.line }, `${err.message} (truncated file?)`)
+          : this.notOfx();
       throw err;
     }
     if (this.pendingLeaf !== undefined) this.settlePending();
-    if (this.tx) throw this.fail(this.tx.line, this.tx.pending ? 'STMTTRNP' : 'STMTTRN', 'file ends inside this transaction (truncated file?)');
-    if (this.statement) throw this.fail(this.statement.line, this.statement.kind, 'file ends inside this statement (truncated file?)');
+    if (this.tx)
+      throw this.fail(
+        this.tx.line,
+        this.tx.pending ? 'STMTTRNP' : 'STMTTRN',
+        'file ends inside this transaction (truncated file?)',
+      );
+    if (this.statement)
+      throw this.fail(
+        this.statement.line,
+        this.statement.kind,
+        'file ends inside this statement (truncated file?)',
+      );
     if (!this.sawOfx) throw this.notOfx();
-    if (this.stack.length > 0) throw this.fail(this.tokenizer.line, this.stack[this.stack.length - 1], `file ends before </${this.stack[this.stack.length - 1]}> (truncated file?)`);
+    if (this.stack.length > 0)
+      throw this.fail(
+        this.tokenizer.line,
+        this.stack[this.stack.length - 1],
+        `file ends before </${this.stack[this.stack.length - 1]}> (truncated file?)`,
+      );
     if (this.statementIndex === 0 && !this.options.allowNoStatement) {
-      const st = this.parts.find((p) => p.status?.code !== undefined && p.status.code !== '0')?.status ?? this.signonStatus;
-      const said = st && st.code !== undefined && st.code !== '0' ? ` (the bank answered code ${st.code}${st.message ? `: ${st.message}` : ''})` : '';
-      throw malformed({ file: this.file, field: 'STMTRS' }, `no bank or credit-card statement in the file${said}`);
+      const st =
+        this.parts.find((p) => p.status?.code !== undefined && p.status.code !== '0')?.status ??
+        this.signonStatus;
+      const said =
+        st && st.code !== undefined && st.code !== '0'
+          ? ` (the bank answered code ${st.code}${st.message ? `: ${st.message}` : ''})`
+          : '';
+      throw malformed(
+        { file: this.file, field: 'STMTRS' },
+        `no bank or credit-card statement in the file${said}`,
+      );
     }
     return {
-      version: this.version, statementCount: this.statementIndex, transactionCount: this.transactionCount, warnings: this.warnings,
-      ...(this.signonStatus ? { signon: this.signonStatus } : {}), parts: this.parts,
+      version: this.version,
+      statementCount: this.statementIndex,
+      transactionCount: this.transactionCount,
+      warnings: this.warnings,
+      ...(this.signonStatus ? { signon: this.signonStatus } : {}),
+      parts: this.parts,
     };
   }
 
@@ -208,7 +253,8 @@ export class OfxStreamParser implements TokenHandler {
     } else {
       this.version = 'ofx1';
       const fields: Record<string, string> = {};
-      for (const m of headerText.matchAll(/([A-Z]+)\s*:\s*([^\s<]*)/gi)) fields[m[1].toUpperCase()] = m[2];
+      for (const m of headerText.matchAll(/([A-Z]+)\s*:\s*([^\s<]*)/gi))
+        fields[m[1].toUpperCase()] = m[2];
       if (fields.VERSION && /^2/.test(fields.VERSION)) this.version = 'ofx2';
       if ((fields.ENCODING ?? '').toUpperCase().replace('-', '') === 'UTF8') declared = 'utf-8';
       else declared = charsetFromName(fields.CHARSET);
@@ -217,7 +263,9 @@ export class OfxStreamParser implements TokenHandler {
     // A declared 1252/Latin-1 stays tentative in the decoder until the first non-ASCII bytes show
     // whether they are really UTF-8 (declarations are often wrong: docs/FORMATS.md §OFX "Character sets").
     const charset: Charset = bom.charset ?? declared ?? 'utf-8';
-    this.decoder = new StreamDecoder(charset, (text) => this.warnings.push(`${this.file}: ${text}`));
+    this.decoder = new StreamDecoder(charset, (text) =>
+      this.warnings.push(`${this.file}: ${text}`),
+    );
     this.headChunks = [];
     this.feed(head.subarray(bom.skip), false);
   }
@@ -227,14 +275,20 @@ export class OfxStreamParser implements TokenHandler {
     try {
       text = this.decoder!.decode(bytes, final);
     } catch (err) {
-      throw this.sawOfxTag ? malformed({ file: this.file, line: this.tokenizer.line }, (err as Error).message) : this.notOfx();
+      throw this.sawOfxTag
+        ? malformed({ file: this.file, line: this.tokenizer.line }, (err as Error).message)
+        : this.notOfx();
     }
     if (text.length > 0) this.tokenizer.write(text);
   }
 
   // ---- tokens → elements ---------------------------------------------------------------------
 
-  open(rawName: string, _attributes: Record<string, string> | undefined, selfClosing: boolean): void {
+  open(
+    rawName: string,
+    _attributes: Record<string, string> | undefined,
+    selfClosing: boolean,
+  ): void {
     if (this.pendingLeaf !== undefined) this.settlePending();
     const name = rawName.toUpperCase();
     if (!this.sawOfxTag) {
@@ -251,7 +305,8 @@ export class OfxStreamParser implements TokenHandler {
   }
 
   text(text: string): void {
-    if (this.pendingLeaf !== undefined) this.pendingText = this.pendingText === '' ? text : this.pendingText + text;
+    if (this.pendingLeaf !== undefined)
+      this.pendingText = this.pendingText === '' ? text : this.pendingText + text;
   }
 
   close(rawName: string): void {
@@ -269,7 +324,11 @@ export class OfxStreamParser implements TokenHandler {
     const at = this.stack.lastIndexOf(name);
     if (at === -1) {
       if (KNOWN_LEAVES.has(name)) return; // `</NAME>` after a leaf that was already closed by a tag
-      throw this.fail(this.tokenizer.line, name, `closing tag </${name}> without an opening <${name}>`);
+      throw this.fail(
+        this.tokenizer.line,
+        name,
+        `closing tag </${name}> without an opening <${name}>`,
+      );
     }
     while (this.stack.length > at) this.closeAggregate(this.stack.pop()!);
   }
@@ -303,11 +362,13 @@ export class OfxStreamParser implements TokenHandler {
       case 'STMTTRN':
       case 'STMTTRNP':
         // Investment statements (INVSTMTRS/INVBANKTRAN) also hold STMTTRN: not ours to read.
-        if (this.statement) this.tx = { line, pending: name === 'STMTTRNP', dtPostedLine: line, trnAmtLine: line };
+        if (this.statement)
+          this.tx = { line, pending: name === 'STMTTRNP', dtPostedLine: line, trnAmtLine: line };
         break;
       case 'LEDGERBAL':
       case 'AVAILBAL':
-        if (this.statement) this.balance = { kind: name === 'LEDGERBAL' ? 'ledger' : 'available', line };
+        if (this.statement)
+          this.balance = { kind: name === 'LEDGERBAL' ? 'ledger' : 'available', line };
         break;
       case 'CURRENCY':
       case 'ORIGCURRENCY':
@@ -353,9 +414,22 @@ export class OfxStreamParser implements TokenHandler {
           const st = this.statement;
           this.statement = undefined;
           const currency = this.statementCurrency(st);
-          if (st.accountId === undefined) throw this.fail(st.line, 'ACCTID', 'statement without an account id (BANKACCTFROM/CCACCTFROM ACCTID)');
+          if (st.accountId === undefined)
+            throw this.fail(
+              st.line,
+              'ACCTID',
+              'statement without an account id (BANKACCTFROM/CCACCTFROM ACCTID)',
+            );
           this.sink.statement(
-            compact({ accountId: st.accountId, bankId: st.bankId, currency, from: st.from, to: st.to, balances: st.balances, transactionCount: st.count }),
+            compact({
+              accountId: st.accountId,
+              bankId: st.bankId,
+              currency,
+              from: st.from,
+              to: st.to,
+              balances: st.balances,
+              transactionCount: st.count,
+            }),
             this.statementIndex,
           );
           this.statementIndex++;
@@ -364,15 +438,24 @@ export class OfxStreamParser implements TokenHandler {
       case 'STATUS': {
         const parent = this.stack[this.stack.length - 1];
         if (parent === 'SONRS') this.signonStatus = this.status;
-        else if ((parent === 'STMTTRNRS' || parent === 'CCSTMTTRNRS') && this.part) this.part.status = this.status;
+        else if ((parent === 'STMTTRNRS' || parent === 'CCSTMTTRNRS') && this.part)
+          this.part.status = this.status;
         this.status = undefined;
         break;
       }
       case 'STMTTRNRS':
       case 'CCSTMTTRNRS': {
         const st = this.part?.status;
-        if (st && st.code !== undefined && st.code !== '0' && this.part?.statementIndex === undefined && !this.options.allowNoStatement) {
-          this.warnings.push(`${this.file}: a ${name} carries no statement; the bank answered code ${st.code}${st.message ? ` (${st.message})` : ''}`);
+        if (
+          st &&
+          st.code !== undefined &&
+          st.code !== '0' &&
+          this.part?.statementIndex === undefined &&
+          !this.options.allowNoStatement
+        ) {
+          this.warnings.push(
+            `${this.file}: a ${name} carries no statement; the bank answered code ${st.code}${st.message ? ` (${st.message})` : ''}`,
+          );
         }
         this.part = undefined;
         break;
@@ -388,32 +471,65 @@ export class OfxStreamParser implements TokenHandler {
     if (tx !== undefined && (parent === 'STMTTRN' || parent === 'STMTTRNP')) {
       const v = raw.trim();
       switch (name) {
-        case 'TRNTYPE': tx.trnType = v; break;
-        case 'DTPOSTED': tx.dtPosted = v; tx.dtPostedLine = line; break;
-        case 'DTTRAN': tx.dtTran = v; tx.dtPostedLine = line; break;
-        case 'DTAVAIL': tx.dtAvail = v; break;
-        case 'TRNAMT': tx.trnAmt = v; tx.trnAmtLine = line; break;
-        case 'FITID': tx.fitId = v; break;
-        case 'CORRECTFITID': tx.correctFitId = v; break;
-        case 'CORRECTACTION': tx.correctAction = v.toUpperCase(); break;
-        case 'CHECKNUM': tx.checkNum = v; break;
-        case 'REFNUM': tx.refNum = v; break;
-        case 'NAME': tx.name = v; break;
-        case 'EXTDNAME': tx.extdName = v; break;
-        case 'MEMO': tx.memo = v; break;
-        default: break;
+        case 'TRNTYPE':
+          tx.trnType = v;
+          break;
+        case 'DTPOSTED':
+          tx.dtPosted = v;
+          tx.dtPostedLine = line;
+          break;
+        case 'DTTRAN':
+          tx.dtTran = v;
+          tx.dtPostedLine = line;
+          break;
+        case 'DTAVAIL':
+          tx.dtAvail = v;
+          break;
+        case 'TRNAMT':
+          tx.trnAmt = v;
+          tx.trnAmtLine = line;
+          break;
+        case 'FITID':
+          tx.fitId = v;
+          break;
+        case 'CORRECTFITID':
+          tx.correctFitId = v;
+          break;
+        case 'CORRECTACTION':
+          tx.correctAction = v.toUpperCase();
+          break;
+        case 'CHECKNUM':
+          tx.checkNum = v;
+          break;
+        case 'REFNUM':
+          tx.refNum = v;
+          break;
+        case 'NAME':
+          tx.name = v;
+          break;
+        case 'EXTDNAME':
+          tx.extdName = v;
+          break;
+        case 'MEMO':
+          tx.memo = v;
+          break;
+        default:
+          break;
       }
       return;
     }
     if (tx !== undefined) {
       if (parent === 'PAYEE' && name === 'NAME') tx.payeeName = raw.trim();
-      else if ((parent === 'CURRENCY' || parent === 'ORIGCURRENCY') && name === 'CURSYM') tx.curSym = raw.trim().toUpperCase();
+      else if ((parent === 'CURRENCY' || parent === 'ORIGCURRENCY') && name === 'CURSYM')
+        tx.curSym = raw.trim().toUpperCase();
       return;
     }
     const bal = this.balance;
     if (bal !== undefined && (parent === 'LEDGERBAL' || parent === 'AVAILBAL')) {
-      if (name === 'BALAMT') { bal.amount = raw.trim(); bal.line = line; }
-      else if (name === 'DTASOF') bal.date = raw.trim() || undefined;
+      if (name === 'BALAMT') {
+        bal.amount = raw.trim();
+        bal.line = line;
+      } else if (name === 'DTASOF') bal.date = raw.trim() || undefined;
       return;
     }
     const st = this.statement;
@@ -422,14 +538,17 @@ export class OfxStreamParser implements TokenHandler {
         const c = raw.trim().toUpperCase();
         // An empty CURDEF is read as a missing one (libofx does the same; docs/FORMATS.md §OFX "Empty elements").
         if (c === '') st.emptyCurdef = true;
-        else if (!isCurrency(c)) throw this.fail(line, 'CURDEF', `'${raw.trim()}' is not an ISO 4217 currency`);
+        else if (!isCurrency(c))
+          throw this.fail(line, 'CURDEF', `'${raw.trim()}' is not an ISO 4217 currency`);
         else st.currency = c;
       } else if (parent === 'BANKACCTFROM' || parent === 'CCACCTFROM') {
         if (name === 'ACCTID') st.accountId = raw.trim();
         else if (name === 'BANKID') st.bankId = raw.trim() || undefined;
       } else if (parent === 'BANKTRANLIST' || parent === 'BANKTRANLISTP') {
-        if (name === 'DTSTART' && parent === 'BANKTRANLIST') st.from = this.date(raw, line, 'DTSTART', false);
-        else if (name === 'DTEND' && parent === 'BANKTRANLIST') st.to = this.date(raw, line, 'DTEND', false);
+        if (name === 'DTSTART' && parent === 'BANKTRANLIST')
+          st.from = this.date(raw, line, 'DTSTART', false);
+        else if (name === 'DTEND' && parent === 'BANKTRANLIST')
+          st.to = this.date(raw, line, 'DTEND', false);
       }
       return;
     }
@@ -449,36 +568,57 @@ export class OfxStreamParser implements TokenHandler {
    * The statement's currency. Without a usable CURDEF (missing or empty) it is the currency the
    * first line names (its CURRENCY or ORIGCURRENCY CURSYM), else the connection's, with a warning.
    */
-  private statementCurrency(st: StatementDraft, lineCurrency?: { symbol: string; line: number }): string {
+  private statementCurrency(
+    st: StatementDraft,
+    lineCurrency?: { symbol: string; line: number },
+  ): string {
     if (st.currency !== undefined) return st.currency;
     const missing = `${st.kind} has ${st.emptyCurdef ? 'an empty' : 'no'} CURDEF`;
     if (lineCurrency !== undefined) {
-      if (!isCurrency(lineCurrency.symbol)) throw this.fail(lineCurrency.line, 'CURSYM', `'${lineCurrency.symbol}' is not an ISO 4217 currency`);
+      if (!isCurrency(lineCurrency.symbol))
+        throw this.fail(
+          lineCurrency.line,
+          'CURSYM',
+          `'${lineCurrency.symbol}' is not an ISO 4217 currency`,
+        );
       st.currency = lineCurrency.symbol;
-      this.warnings.push(`${this.file}:${st.line}: ${missing}; read as ${st.currency}, the currency its first line names (CURSYM)`);
+      this.warnings.push(
+        `${this.file}:${st.line}: ${missing}; read as ${st.currency}, the currency its first line names (CURSYM)`,
+      );
       return st.currency;
     }
     const fallback = this.options.defaultCurrency?.toUpperCase();
     if (fallback !== undefined && isCurrency(fallback)) {
       st.currency = fallback;
-      this.warnings.push(`${this.file}:${st.line}: ${missing}; assumed ${fallback} (the connection's currency)`);
+      this.warnings.push(
+        `${this.file}:${st.line}: ${missing}; assumed ${fallback} (the connection's currency)`,
+      );
       return fallback;
     }
-    throw this.fail(st.line, 'CURDEF', `${missing}, its lines name no currency (CURSYM) and no default currency is configured`);
+    throw this.fail(
+      st.line,
+      'CURDEF',
+      `${missing}, its lines name no currency (CURSYM) and no default currency is configured`,
+    );
   }
 
   private buildTransaction(d: TxDraft): BankTransaction {
     const st = this.statement!;
-    const statementCurrency = this.statementCurrency(st, d.curSym ? { symbol: d.curSym, line: d.line } : undefined);
+    const statementCurrency = this.statementCurrency(
+      st,
+      d.curSym ? { symbol: d.curSym, line: d.line } : undefined,
+    );
     // CURRENCY means the amounts are in CURSYM; ORIGCURRENCY means they are in CURDEF already.
     let currency = statementCurrency;
     if (d.currencyKind === 'CURRENCY' && d.curSym) {
-      if (!isCurrency(d.curSym)) throw this.fail(d.line, 'CURSYM', `'${d.curSym}' is not an ISO 4217 currency`);
+      if (!isCurrency(d.curSym))
+        throw this.fail(d.line, 'CURSYM', `'${d.curSym}' is not an ISO 4217 currency`);
       currency = d.curSym;
     }
-    const dateText = d.pending ? d.dtTran ?? d.dtPosted : d.dtPosted;
+    const dateText = d.pending ? (d.dtTran ?? d.dtPosted) : d.dtPosted;
     const dateField = d.pending ? 'DTTRAN' : 'DTPOSTED';
-    if (dateText === undefined || dateText === '') throw this.fail(d.line, dateField, 'transaction without a posting date');
+    if (dateText === undefined || dateText === '')
+      throw this.fail(d.line, dateField, 'transaction without a posting date');
     const bookingDate = this.date(dateText, d.dtPostedLine, dateField, true)!;
     if (d.trnAmt === undefined) throw this.fail(d.line, 'TRNAMT', 'transaction without an amount');
     const amount = this.amount(d.trnAmt, currency, d.trnAmtLine, 'TRNAMT');
@@ -498,7 +638,9 @@ export class OfxStreamParser implements TokenHandler {
       let action: 'REPLACE' | 'DELETE' = 'REPLACE';
       if (d.correctAction === 'DELETE') action = 'DELETE';
       else if (d.correctAction !== 'REPLACE') {
-        this.warnings.push(`${this.file}:${d.line}: CORRECTFITID ${d.correctFitId} without a valid CORRECTACTION ('${d.correctAction ?? ''}'); treated as REPLACE`);
+        this.warnings.push(
+          `${this.file}:${d.line}: CORRECTFITID ${d.correctFitId} without a valid CORRECTACTION ('${d.correctAction ?? ''}'); treated as REPLACE`,
+        );
       }
       tx.corrects = { providerId: d.correctFitId, action };
     }
@@ -517,7 +659,12 @@ export class OfxStreamParser implements TokenHandler {
       return undefined;
     }
     const currency = this.statementCurrency(st);
-    return { amount: this.amount(b.amount, currency, b.line, 'BALAMT'), currency, date, kind: b.kind };
+    return {
+      amount: this.amount(b.amount, currency, b.line, 'BALAMT'),
+      currency,
+      date,
+      kind: b.kind,
+    };
   }
 
   private amount(text: string, currency: string, line: number, field: string): number {
@@ -532,18 +679,27 @@ export class OfxStreamParser implements TokenHandler {
    * `YYYYMMDD[HHMMSS[.XXX]][[±h[.mm]][:TZ]]` in any of its real-world spellings. The calendar
    * day is the first eight digits: the bank's own day. `00000000` is "no date" (undefined).
    */
-  private date(text: string, line: number, field: string, required: boolean): CalendarDate | undefined {
+  private date(
+    text: string,
+    line: number,
+    field: string,
+    required: boolean,
+  ): CalendarDate | undefined {
     const t = text.trim();
     const ymd = ofxDateDigits(t);
     if (ymd === 0) {
       if (required) throw this.fail(line, field, `'${t}' is a null date`);
       return undefined;
     }
-    const date = ymd > 0
-      ? bankDate(Math.floor(ymd / 10000), Math.floor(ymd / 100) % 100, ymd % 100, (w) => this.warnings.push(`${this.file}:${line}: ${field}: ${w}`))
-      : undefined;
+    const date =
+      ymd > 0
+        ? bankDate(Math.floor(ymd / 10000), Math.floor(ymd / 100) % 100, ymd % 100, (w) =>
+            this.warnings.push(`${this.file}:${line}: ${field}: ${w}`),
+          )
+        : undefined;
     if (date === undefined) {
-      if (required) throw this.fail(line, field, `'${t}' is not an OFX date (YYYYMMDD[HHMMSS[.XXX][TZ]])`);
+      if (required)
+        throw this.fail(line, field, `'${t}' is not an OFX date (YYYYMMDD[HHMMSS[.XXX][TZ]])`);
       this.warnings.push(`${this.file}:${line}: ${field} '${t}' is not a date; ignored`);
     }
     return date;
@@ -551,11 +707,13 @@ export class OfxStreamParser implements TokenHandler {
 
   /** Input that is not OFX at all: said so, without echoing its bytes. */
   private notOfx(): Error {
-    return malformed({ file: this.file, line: 1, field: 'OFX' }, 'not an OFX file (no <OFX> element where the OFX body starts)');
+    return malformed(
+      { file: this.file, line: 1, field: 'OFX' },
+      'not an OFX file (no <OFX> element where the OFX body starts)',
+    );
   }
 
   private fail(line: number, field: string, why: string): Error {
     return malformed({ file: this.file, line, field }, why);
   }
 }
-

@@ -1,9 +1,24 @@
 import type { Readable } from 'node:stream';
 import type { BankAccountStatement, BankTransaction } from '../provider';
 import { dropSharedProviderIds, type ParsedStatementFile } from './common';
-import { OfxStreamParser, type OfxOptions, type OfxResult, type OfxSink, type OfxStatementSummary } from './ofx-parser';
+import {
+  OfxStreamParser,
+  type OfxOptions,
+  type OfxResult,
+  type OfxSink,
+  type OfxStatementSummary,
+} from './ofx-parser';
 
-export { OfxStreamParser, type OfxEnvelopePart, type OfxOptions, type OfxResult, type OfxSink, type OfxStatementSummary, type OfxStatus, type OfxVersion } from './ofx-parser';
+export {
+  OfxStreamParser,
+  type OfxEnvelopePart,
+  type OfxOptions,
+  type OfxResult,
+  type OfxSink,
+  type OfxStatementSummary,
+  type OfxStatus,
+  type OfxVersion,
+} from './ofx-parser';
 
 /** Collects a streamed parse into whole statements (the convenience form). */
 export class CollectingSink implements OfxSink {
@@ -30,21 +45,34 @@ export function parseOfx(bytes: Buffer, options: OfxOptions): ParsedStatementFil
  * Parses a whole OFX response (OFX Direct Connect) in one pass: the statements as for a file, and
  * the protocol envelope (signon STATUS, transaction wrappers with TRNUID and STATUS).
  */
-export function parseOfxResponse(bytes: Buffer, options: OfxOptions): ParsedStatementFile & Pick<OfxResult, 'signon' | 'parts'> {
+export function parseOfxResponse(
+  bytes: Buffer,
+  options: OfxOptions,
+): ParsedStatementFile & Pick<OfxResult, 'signon' | 'parts'> {
   const sink = new CollectingSink();
   const parser = new OfxStreamParser(options, sink);
   parser.write(bytes);
   const result = parser.end();
   const warnings = [...result.warnings];
   for (const st of sink.statements) dropSharedProviderIds(st, options.fileName, warnings);
-  return { format: result.version, statements: sink.statements, warnings, signon: result.signon, parts: result.parts };
+  return {
+    format: result.version,
+    statements: sink.statements,
+    warnings,
+    signon: result.signon,
+    parts: result.parts,
+  };
 }
 
 /**
  * Parses an OFX/QFX stream (a file read stream, a socket) chunk by chunk. With a `sink`, lines
  * go to it as they are read and memory stays flat; without one they are collected and returned.
  */
-export async function parseOfxStream(readable: Readable | AsyncIterable<Buffer | string>, options: OfxOptions, sink?: OfxSink): Promise<OfxResult & { statements?: BankAccountStatement[] }> {
+export async function parseOfxStream(
+  readable: Readable | AsyncIterable<Buffer | string>,
+  options: OfxOptions,
+  sink?: OfxSink,
+): Promise<OfxResult & { statements?: BankAccountStatement[] }> {
   const collector = sink ? undefined : new CollectingSink();
   const parser = new OfxStreamParser(options, sink ?? collector!);
   for await (const chunk of readable as AsyncIterable<Buffer | string>) {
@@ -57,4 +85,3 @@ export async function parseOfxStream(readable: Readable | AsyncIterable<Buffer |
   for (const st of collector.statements) dropSharedProviderIds(st, options.fileName, warnings);
   return { ...result, warnings, statements: collector.statements };
 }
-

@@ -24,11 +24,17 @@ export interface ParseStatementOptions {
  * by namespace or `BkToCstmrStmt`, MT940 by its `:20:`/`:25:` tags or SWIFT envelope, CSV when
  * a mapping is configured and nothing else matched (or the file is named `.csv`).
  */
-export function detectFormat(bytes: Buffer, options: Pick<ParseStatementOptions, 'fileName' | 'csv'>): StatementFormat | undefined {
+export function detectFormat(
+  bytes: Buffer,
+  options: Pick<ParseStatementOptions, 'fileName' | 'csv'>,
+): StatementFormat | undefined {
   const head = asciiHead(bytes, 8192);
   const lead = head.replace(/^[\s\x00]+/, '');
   if (/^OFXHEADER\s*:/i.test(lead) || /<OFX[\s>]/i.test(head)) {
-    return /<\?OFX|OFXHEADER\s*=\s*["']?2|^<\?xml/i.test(lead) || /^OFXHEADER\s*:\s*\d+[\s\S]*?VERSION\s*:\s*2/i.test(lead) ? 'ofx2' : 'ofx1';
+    return /<\?OFX|OFXHEADER\s*=\s*["']?2|^<\?xml/i.test(lead) ||
+      /^OFXHEADER\s*:\s*\d+[\s\S]*?VERSION\s*:\s*2/i.test(lead)
+      ? 'ofx2'
+      : 'ofx1';
   }
   if (/^<\?xml|^</.test(lead) && looksLikeCamt053(head)) return 'camt053';
   if (looksLikeMt940(head)) return 'mt940';
@@ -43,15 +49,23 @@ export function detectFormat(bytes: Buffer, options: Pick<ParseStatementOptions,
  * The format to read a file as: detected from its head (`bytes` may be just the first 8 KB), or
  * the configured one. Throws MalformedStatementError when it is none booksync reads.
  */
-export function chooseFormat(bytes: Buffer, options: Pick<ParseStatementOptions, 'fileName' | 'csv' | 'format'>): StatementFormat {
+export function chooseFormat(
+  bytes: Buffer,
+  options: Pick<ParseStatementOptions, 'fileName' | 'csv' | 'format'>,
+): StatementFormat {
   const forced = options.format ?? 'auto';
   let format = detectFormat(bytes, options);
   if (forced !== 'auto') {
     const family = format === 'ofx1' || format === 'ofx2' ? 'ofx' : format;
-    if (family !== forced) format = forced === 'ofx' ? (asciiHead(bytes, 4096).includes('<?xml') ? 'ofx2' : 'ofx1') : forced;
+    if (family !== forced)
+      format =
+        forced === 'ofx' ? (asciiHead(bytes, 4096).includes('<?xml') ? 'ofx2' : 'ofx1') : forced;
   }
   if (format === undefined) {
-    throw malformed({ file: options.fileName, line: 1 }, 'not a statement format booksync reads (OFX/QFX, camt.053, MT940, or CSV with a column mapping)');
+    throw malformed(
+      { file: options.fileName, line: 1 },
+      'not a statement format booksync reads (OFX/QFX, camt.053, MT940, or CSV with a column mapping)',
+    );
   }
   return format;
 }
@@ -70,7 +84,11 @@ export function parseStatement(bytes: Buffer, options: ParseStatementOptions): P
   return statements === parsed.statements ? parsed : { ...parsed, statements };
 }
 
-function readFormat(bytes: Buffer, format: StatementFormat, options: ParseStatementOptions): ParsedStatementFile {
+function readFormat(
+  bytes: Buffer,
+  format: StatementFormat,
+  options: ParseStatementOptions,
+): ParsedStatementFile {
   const file = options.fileName;
   try {
     switch (format) {
@@ -82,8 +100,13 @@ function readFormat(bytes: Buffer, format: StatementFormat, options: ParseStatem
       case 'mt940':
         return parseMt940(bytes, { fileName: file, defaultCurrency: options.defaultCurrency });
       case 'csv':
-        if (options.csv === undefined) throw malformed({ file }, 'a CSV file needs a column mapping (settings.csv) to be read');
-        return parseCsv(bytes, { fileName: file, csv: options.csv, defaultCurrency: options.defaultCurrency });
+        if (options.csv === undefined)
+          throw malformed({ file }, 'a CSV file needs a column mapping (settings.csv) to be read');
+        return parseCsv(bytes, {
+          fileName: file,
+          csv: options.csv,
+          defaultCurrency: options.defaultCurrency,
+        });
     }
   } catch (err) {
     if (err instanceof BooksyncError) {
@@ -91,7 +114,11 @@ function readFormat(bytes: Buffer, format: StatementFormat, options: ParseStatem
       throw malformed({ file }, 'unreadable value', err);
     }
     // A bug or an unexpected runtime error must still leave the file unimported and named.
-    throw malformed({ file }, `cannot read the file (${(err as Error)?.message ?? String(err)})`, err);
+    throw malformed(
+      { file },
+      `cannot read the file (${(err as Error)?.message ?? String(err)})`,
+      err,
+    );
   }
 }
 

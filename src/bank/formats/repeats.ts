@@ -18,22 +18,45 @@ export class StatementFingerprint {
   }
 
   /** The fingerprint, once the statement's summary (everything but its lines) is known. */
-  finish(summary: Omit<StreamedStatement, 'transactionCount'> | Omit<BankAccountStatement, 'transactions'>): string {
+  finish(
+    summary:
+      Omit<StreamedStatement, 'transactionCount'> | Omit<BankAccountStatement, 'transactions'>,
+  ): string {
     const { accountId, statementId, from, to, currency, balances } = summary;
-    this.hash.update(JSON.stringify([accountId.replace(/\s+/g, '').toUpperCase(), statementId, from, to, currency, balances]));
+    this.hash.update(
+      JSON.stringify([
+        accountId.replace(/\s+/g, '').toUpperCase(),
+        statementId,
+        from,
+        to,
+        currency,
+        balances,
+      ]),
+    );
     return this.hash.digest('hex');
   }
 }
 
 /** What to say about a statement read once although the file holds it more than once. */
-export function repeatedWarning(file: string, statement: Pick<BankAccountStatement, 'accountId' | 'statementId' | 'from' | 'to'>, lines: number): string {
+export function repeatedWarning(
+  file: string,
+  statement: Pick<BankAccountStatement, 'accountId' | 'statementId' | 'from' | 'to'>,
+  lines: number,
+): string {
   const id = statement.statementId !== undefined ? ` ${statement.statementId}` : '';
-  const period = statement.from !== undefined || statement.to !== undefined ? ` (${statement.from ?? '…'}..${statement.to ?? '…'})` : '';
+  const period =
+    statement.from !== undefined || statement.to !== undefined
+      ? ` (${statement.from ?? '…'}..${statement.to ?? '…'})`
+      : '';
   return `${file}: statement${id} of account ${statement.accountId}${period} with ${lines} line(s) appears again in the file; read once`;
 }
 
 /** The statements of a parsed file with every repeat of an earlier one left out (and a warning each). */
-export function dropRepeatedStatements(statements: BankAccountStatement[], file: string, warnings: string[]): BankAccountStatement[] {
+export function dropRepeatedStatements(
+  statements: BankAccountStatement[],
+  file: string,
+  warnings: string[],
+): BankAccountStatement[] {
   if (statements.length < 2) return statements;
   const seen = new Set<string>();
   const kept: BankAccountStatement[] = [];

@@ -19,19 +19,32 @@ export interface TokenHandler {
 }
 
 export class TokenizerError extends Error {
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(message);
   }
 }
 
 const ENTITY = /&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos|nbsp);/g;
-const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
+const NAMED: Readonly<Record<string, string>> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: '\u00a0',
+};
 
 export function decodeEntities(text: string): string {
   if (text.indexOf('&') === -1) return text;
   return text.replace(ENTITY, (whole, body: string) => {
     if (body.charCodeAt(0) === 35 /* # */) {
-      const code = body.charCodeAt(1) === 120 /* x */ ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
+      const code =
+        body.charCodeAt(1) === 120 /* x */
+          ? parseInt(body.slice(2), 16)
+          : parseInt(body.slice(1), 10);
       return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
     }
     return NAMED[body] ?? whole;
@@ -96,7 +109,10 @@ export class Tokenizer {
   end(): void {
     this.scan(this.buffer, 0, true);
     if (this.buffer.length > 0) {
-      throw new TokenizerError(`file ends inside a tag or comment: '${this.buffer.slice(0, 40)}'`, this.bufferLine);
+      throw new TokenizerError(
+        `file ends inside a tag or comment: '${this.buffer.slice(0, 40)}'`,
+        this.bufferLine,
+      );
     }
   }
 

@@ -9,7 +9,12 @@ import { simplefin } from './simplefin';
  * Every bank provider booksync ships, imported by hand (an explicit registry, no directory
  * scanning). A provider lands here when its folder exports it.
  */
-export const builtinProviders: readonly BankProvider[] = Object.freeze([dropfolder, gocardless, ofxDirect, simplefin]);
+export const builtinProviders: readonly BankProvider[] = Object.freeze([
+  dropfolder,
+  gocardless,
+  ofxDirect,
+  simplefin,
+]);
 
 /** The registry the daemon uses. */
 export function builtinRegistry(): ProviderRegistry {

@@ -1,6 +1,24 @@
-import { BANK_PROVIDERS, DROPFOLDER_FORMATS, OFX_ACCOUNT_TYPES, OFX_VERSIONS, type BankProviderId } from '../constants';
 import {
-  boolean, connectionName, currency, duration, integer, journalCode, object, oneOfValues, path, secret, string, TITLES, type Schema,
+  BANK_PROVIDERS,
+  DROPFOLDER_FORMATS,
+  OFX_ACCOUNT_TYPES,
+  OFX_VERSIONS,
+  type BankProviderId,
+} from '../constants';
+import {
+  boolean,
+  connectionName,
+  currency,
+  duration,
+  integer,
+  journalCode,
+  object,
+  oneOfValues,
+  path,
+  secret,
+  string,
+  TITLES,
+  type Schema,
 } from './common';
 import { csvMappingSchema } from './csv';
 
@@ -26,22 +44,40 @@ const accountList = (description: string, pattern?: string): Schema => ({
   uniqueItems: true,
 });
 
-const credentials = (description: string, properties: Record<string, Schema>, extra: Schema = {}): Schema =>
-  object(description, properties, extra);
+const credentials = (
+  description: string,
+  properties: Record<string, Schema>,
+  extra: Schema = {},
+): Schema => object(description, properties, extra);
 
 /** Settings and credentials schema of each provider. */
-export const PROVIDER_SCHEMAS: Readonly<Record<BankProviderId, { settings: Schema; credentials: Schema }>> = {
+export const PROVIDER_SCHEMAS: Readonly<
+  Record<BankProviderId, { settings: Schema; credentials: Schema }>
+> = {
   dropfolder: {
     settings: object(
       'dropfolder: statement files (OFX/QFX, camt.053, MT940, CSV) dropped into a folder.',
       {
         path: path('Folder to read statement files from.'),
-        archive: nullablePath('Folder imported files are moved to; null: an archive folder in the connection state folder.'),
-        rejected: nullablePath('Folder unreadable files are moved to; null: a rejected folder in the connection state folder.'),
-        keep_files: boolean('Leave files in place instead of moving them; dedup keeps re-imports idempotent.', false),
-        format: oneOfValues('File format; auto recognises each file by its content.', DROPFOLDER_FORMATS, { default: 'auto' }),
+        archive: nullablePath(
+          'Folder imported files are moved to; null: an archive folder in the connection state folder.',
+        ),
+        rejected: nullablePath(
+          'Folder unreadable files are moved to; null: a rejected folder in the connection state folder.',
+        ),
+        keep_files: boolean(
+          'Leave files in place instead of moving them; dedup keeps re-imports idempotent.',
+          false,
+        ),
+        format: oneOfValues(
+          'File format; auto recognises each file by its content.',
+          DROPFOLDER_FORMATS,
+          { default: 'auto' },
+        ),
         csv: csvMappingSchema,
-        account: string('Only import statements of this account (IBAN or account number; spaces and case ignored).'),
+        account: string(
+          'Only import statements of this account (IBAN or account number; spaces and case ignored).',
+        ),
         currency: currency('Currency of files that do not state one.'),
       },
       { required: ['path'] },
@@ -50,19 +86,47 @@ export const PROVIDER_SCHEMAS: Readonly<Record<BankProviderId, { settings: Schem
   },
   'ofx-direct': {
     settings: object(
-      'ofx-direct: OFX Direct Connect to the bank\'s OFX server.',
+      "ofx-direct: OFX Direct Connect to the bank's OFX server.",
       {
-        url: string('OFX server URL: https (the password travels in the request body); http only to a loopback address, for tests.', { format: 'booksync-secure-url' }),
-        org: string('FI ORG of the signon (from the bank\'s OFX profile; AmEx answers 503 without it).'),
+        url: string(
+          'OFX server URL: https (the password travels in the request body); http only to a loopback address, for tests.',
+          { format: 'booksync-secure-url' },
+        ),
+        org: string(
+          "FI ORG of the signon (from the bank's OFX profile; AmEx answers 503 without it).",
+        ),
         fid: string('FI FID of the signon.'),
         bank_id: string('BANKID (routing number); required unless account_type is CREDITCARD.'),
         account_id: string('ACCTID: the account number.'),
-        account_type: oneOfValues('ACCTTYPE; CREDITCARD sends a credit card statement request.', OFX_ACCOUNT_TYPES, { default: 'CHECKING' }),
-        version: oneOfValues('OFX version spoken to the server: 1xx as SGML, 2xx as XML (some banks accept only 102).', OFX_VERSIONS, { default: 102 }),
-        app_id: string('APPID sent at signon; many banks accept only Quicken\'s.', { maxLength: 5, default: 'QWIN' }),
-        app_ver: string('APPVER sent at signon (quoted, up to 4 digits).', { pattern: '^[0-9]{1,4}$', default: '2700' }),
-        client_uid: { type: ['string', 'null'], minLength: 1, description: 'CLIENTUID, when the bank requires one (OFX 1.0.3+); must stay the same across sessions.', default: null },
-        close_elements: boolean('Close leaf elements in OFX 1.x (SGML) requests; off by default because some servers (USAA) refuse closed leaves.', false),
+        account_type: oneOfValues(
+          'ACCTTYPE; CREDITCARD sends a credit card statement request.',
+          OFX_ACCOUNT_TYPES,
+          { default: 'CHECKING' },
+        ),
+        version: oneOfValues(
+          'OFX version spoken to the server: 1xx as SGML, 2xx as XML (some banks accept only 102).',
+          OFX_VERSIONS,
+          { default: 102 },
+        ),
+        app_id: string("APPID sent at signon; many banks accept only Quicken's.", {
+          maxLength: 5,
+          default: 'QWIN',
+        }),
+        app_ver: string('APPVER sent at signon (quoted, up to 4 digits).', {
+          pattern: '^[0-9]{1,4}$',
+          default: '2700',
+        }),
+        client_uid: {
+          type: ['string', 'null'],
+          minLength: 1,
+          description:
+            'CLIENTUID, when the bank requires one (OFX 1.0.3+); must stay the same across sessions.',
+          default: null,
+        },
+        close_elements: boolean(
+          'Close leaf elements in OFX 1.x (SGML) requests; off by default because some servers (USAA) refuse closed leaves.',
+          false,
+        ),
         language: string('LANGUAGE of the signon.', { pattern: '^[A-Z]{3}$', default: 'ENG' }),
       },
       {
@@ -71,15 +135,24 @@ export const PROVIDER_SCHEMAS: Readonly<Record<BankProviderId, { settings: Schem
         else: { required: ['bank_id'] },
       },
     ),
-    credentials: credentials('ofx-direct signon.', { username: secret('OFX USERID.'), password: secret('OFX USERPASS.') }, { required: ['username', 'password'] }),
+    credentials: credentials(
+      'ofx-direct signon.',
+      { username: secret('OFX USERID.'), password: secret('OFX USERPASS.') },
+      { required: ['username', 'password'] },
+    ),
   },
   simplefin: {
     settings: object('simplefin: a SimpleFIN Bridge (or other SimpleFIN server) access.', {
-      accounts: accountList('SimpleFIN account ids to import; left out: every account of the access.'),
-      timezone: string('IANA time zone the bank books in (turns SimpleFIN times into calendar days), e.g. America/New_York.', {
-        format: 'booksync-timezone',
-        default: 'UTC',
-      }),
+      accounts: accountList(
+        'SimpleFIN account ids to import; left out: every account of the access.',
+      ),
+      timezone: string(
+        'IANA time zone the bank books in (turns SimpleFIN times into calendar days), e.g. America/New_York.',
+        {
+          format: 'booksync-timezone',
+          default: 'UTC',
+        },
+      ),
     }),
     credentials: credentials(
       'simplefin: the setup token from SimpleFIN Bridge; it is claimed on the first run and the access URL is then kept in the connection state folder.',
@@ -91,15 +164,28 @@ export const PROVIDER_SCHEMAS: Readonly<Record<BankProviderId, { settings: Schem
     settings: object(
       'gocardless: GoCardless Bank Account Data (ex-Nordigen), legacy: new sign-ups are closed.',
       {
-        base_url: string('API base URL: https; http only to a loopback address, for tests.', { format: 'booksync-secure-url', default: 'https://bankaccountdata.gocardless.com/api/v2' }),
-        requisition_id: string('Requisition the account holder linked (created outside booksync).', { pattern: '^[A-Za-z0-9-]+$' }),
-        accounts: accountList('GoCardless account ids to import; left out: every account of the requisition.', '^[A-Za-z0-9-]+$'),
+        base_url: string('API base URL: https; http only to a loopback address, for tests.', {
+          format: 'booksync-secure-url',
+          default: 'https://bankaccountdata.gocardless.com/api/v2',
+        }),
+        requisition_id: string(
+          'Requisition the account holder linked (created outside booksync).',
+          { pattern: '^[A-Za-z0-9-]+$' },
+        ),
+        accounts: accountList(
+          'GoCardless account ids to import; left out: every account of the requisition.',
+          '^[A-Za-z0-9-]+$',
+        ),
       },
       { required: ['requisition_id'] },
     ),
-    credentials: credentials('gocardless API user secrets.', { secret_id: secret('GoCardless secret_id.'), secret_key: secret('GoCardless secret_key.') }, {
-      required: ['secret_id', 'secret_key'],
-    }),
+    credentials: credentials(
+      'gocardless API user secrets.',
+      { secret_id: secret('GoCardless secret_id.'), secret_key: secret('GoCardless secret_key.') },
+      {
+        required: ['secret_id', 'secret_key'],
+      },
+    ),
   },
 };
 
@@ -111,7 +197,9 @@ const institutionSchema: Schema = {
       'A custom bank.',
       {
         name: string('Bank name.'),
-        bic: string('BIC (8 or 11 characters).', { pattern: '^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$' }),
+        bic: string('BIC (8 or 11 characters).', {
+          pattern: '^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$',
+        }),
         account: string('Account number or IBAN.'),
         currency: currency('Account currency.'),
       },
@@ -123,13 +211,15 @@ const institutionSchema: Schema = {
 export const scheduleSchema: Schema = {
   type: 'object',
   title: TITLES.schedule,
-  description: 'When the connection fetches: { every: 4h } or { cron: "0 6 * * *" } (server local time).',
+  description:
+    'When the connection fetches: { every: 4h } or { cron: "0 6 * * *" } (server local time).',
   properties: {
     every: duration('Time between runs.'),
     cron: {
       type: 'string',
       title: TITLES.cron,
-      description: 'A cron line: minute hour day-of-month month day-of-week, or six fields with seconds first.',
+      description:
+        'A cron line: minute hour day-of-month month day-of-week, or six fields with seconds first.',
       format: 'booksync-cron',
     },
   },
@@ -141,15 +231,30 @@ export const scheduleSchema: Schema = {
 const connectionSchema: Schema = object(
   'One bank feed: where statements come from and which journal they go to.',
   {
-    name: connectionName('Unique name of the connection, used in document ids, logs and ledger.connections.'),
+    name: connectionName(
+      'Unique name of the connection, used in document ids, logs and ledger.connections.',
+    ),
     institution: institutionSchema,
     provider: oneOfValues('How statements are fetched.', BANK_PROVIDERS),
-    settings: { type: 'object', description: 'Provider-specific settings (closed per provider).', default: {} },
-    credentials: { type: 'object', description: 'Provider secrets, each { env: NAME } or { file: PATH } (closed per provider).', default: {} },
+    settings: {
+      type: 'object',
+      description: 'Provider-specific settings (closed per provider).',
+      default: {},
+    },
+    credentials: {
+      type: 'object',
+      description: 'Provider secrets, each { env: NAME } or { file: PATH } (closed per provider).',
+      default: {},
+    },
     journal: journalCode('Journal the statement lines belong to.'),
     schedule: scheduleSchema,
     history_days: integer('Days fetched on the first run.', 1, 730, { default: 90 }),
-    overlap_days: integer('Days before the last successful run that every run fetches again (late bookings; dedup drops repeats).', 0, 90, { default: 7 }),
+    overlap_days: integer(
+      'Days before the last successful run that every run fetches again (late bookings; dedup drops repeats).',
+      0,
+      90,
+      { default: 7 },
+    ),
     include_pending: boolean('Import pending (not yet booked) transactions.', false),
     enabled: boolean('Run this connection on its schedule.', true),
   },
@@ -157,7 +262,12 @@ const connectionSchema: Schema = object(
     required: ['name', 'provider', 'journal'],
     allOf: BANK_PROVIDERS.map((id) => ({
       if: { properties: { provider: { const: id } }, required: ['provider'] },
-      then: { properties: { settings: PROVIDER_SCHEMAS[id].settings, credentials: PROVIDER_SCHEMAS[id].credentials } },
+      then: {
+        properties: {
+          settings: PROVIDER_SCHEMAS[id].settings,
+          credentials: PROVIDER_SCHEMAS[id].credentials,
+        },
+      },
     })),
   },
 );
@@ -166,7 +276,12 @@ export const bankSchema: Schema = object(
   'Bank feeds.',
   {
     request_timeout: duration('Timeout of each request to a bank provider.', '60s'),
-    connections: { type: 'array', description: 'Bank connections.', items: connectionSchema, default: [] },
+    connections: {
+      type: 'array',
+      description: 'Bank connections.',
+      items: connectionSchema,
+      default: [],
+    },
   },
   { default: {} },
 );

@@ -30,8 +30,10 @@ export const TITLES = {
 
 /** What a value of each patterned kind looks like, for "(expected ...)" in messages. */
 export const PATTERN_HELP: Readonly<Record<string, string>> = {
-  [TITLES.connectionName]: "a connection name: lower-case letters, digits and '-', starting with a letter or digit",
-  [TITLES.envName]: "an environment variable name: letters, digits and '_', not starting with a digit",
+  [TITLES.connectionName]:
+    "a connection name: lower-case letters, digits and '-', starting with a letter or digit",
+  [TITLES.envName]:
+    "an environment variable name: letters, digits and '_', not starting with a digit",
   [TITLES.amount]: 'a quoted decimal amount such as "0.50"',
   [TITLES.journal]: "a journal code: letters, digits, '_' and '-', e.g. BNK1",
 };
@@ -39,7 +41,11 @@ export const PATTERN_HELP: Readonly<Record<string, string>> = {
 type Extra = Schema;
 
 /** A closed mapping. `default: {}` on optional sections lets the defaults inside it apply. */
-export function object(description: string, properties: Record<string, Schema>, extra: Extra = {}): Schema {
+export function object(
+  description: string,
+  properties: Record<string, Schema>,
+  extra: Extra = {},
+): Schema {
   return { type: 'object', description, properties, additionalProperties: false, ...extra };
 }
 
@@ -51,12 +57,26 @@ export function boolean(description: string, defaultValue: boolean): Schema {
   return { type: 'boolean', description, default: defaultValue };
 }
 
-export function integer(description: string, minimum: number, maximum: number, extra: Extra = {}): Schema {
+export function integer(
+  description: string,
+  minimum: number,
+  maximum: number,
+  extra: Extra = {},
+): Schema {
   return { type: 'integer', description, minimum, maximum, ...extra };
 }
 
-export function oneOfValues<T extends string | number>(description: string, values: readonly T[], extra: Extra = {}): Schema {
-  return { type: typeof values[0] === 'number' ? 'integer' : 'string', description, enum: [...values], ...extra };
+export function oneOfValues<T extends string | number>(
+  description: string,
+  values: readonly T[],
+  extra: Extra = {},
+): Schema {
+  return {
+    type: typeof values[0] === 'number' ? 'integer' : 'string',
+    description,
+    enum: [...values],
+    ...extra,
+  };
 }
 
 /** `500ms 90s 15m 4h 1d 2w` (src/shared/duration.ts); derived `<key>_ms` numbers sit beside it in Config. */
@@ -73,19 +93,40 @@ export function duration(description: string, defaultValue?: string): Schema {
 
 /** A file system path; relative paths are resolved against the folder of the config file. */
 export function path(description: string, extra: Extra = {}): Schema {
-  return string(`${description} A relative path is resolved against the folder of the config file.`, extra);
+  return string(
+    `${description} A relative path is resolved against the folder of the config file.`,
+    extra,
+  );
 }
 
 export function currency(description: string): Schema {
-  return { type: 'string', title: TITLES.currency, description: `${description} ISO 4217 code, upper case (EUR, USD, ...).`, pattern: '^[A-Z]{3}$', format: 'booksync-currency' };
+  return {
+    type: 'string',
+    title: TITLES.currency,
+    description: `${description} ISO 4217 code, upper case (EUR, USD, ...).`,
+    pattern: '^[A-Z]{3}$',
+    format: 'booksync-currency',
+  };
 }
 
 export function connectionName(description: string): Schema {
-  return { type: 'string', title: TITLES.connectionName, description, pattern: CONNECTION_NAME_PATTERN, maxLength: 64 };
+  return {
+    type: 'string',
+    title: TITLES.connectionName,
+    description,
+    pattern: CONNECTION_NAME_PATTERN,
+    maxLength: 64,
+  };
 }
 
 export function journalCode(description: string): Schema {
-  return { type: 'string', title: TITLES.journal, description, pattern: '^[A-Za-z0-9][A-Za-z0-9_-]*$', maxLength: 16 };
+  return {
+    type: 'string',
+    title: TITLES.journal,
+    description,
+    pattern: '^[A-Za-z0-9][A-Za-z0-9_-]*$',
+    maxLength: 16,
+  };
 }
 
 /**
@@ -99,8 +140,15 @@ export function secret(description: string): Schema {
     title: TITLES.secret,
     description: `${description} Never inline: write { env: NAME } or { file: PATH }.`,
     properties: {
-      env: { type: 'string', title: TITLES.envName, description: 'Name of an environment variable of the daemon holding the secret.', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
-      file: path('File holding the secret (one trailing newline is dropped). A bare or relative name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential=) first, then next to the config file.'),
+      env: {
+        type: 'string',
+        title: TITLES.envName,
+        description: 'Name of an environment variable of the daemon holding the secret.',
+        pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+      },
+      file: path(
+        'File holding the secret (one trailing newline is dropped). A bare or relative name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential=) first, then next to the config file.',
+      ),
     },
     additionalProperties: false,
     oneOf: [{ required: ['env'] }, { required: ['file'] }],

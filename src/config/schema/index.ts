@@ -17,7 +17,8 @@ export { PROVIDER_SCHEMAS } from './bank';
 export const configSchema: Schema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'booksync configuration',
-  description: 'booksync.yaml: see config/booksync.example.yaml for every key. Unknown keys are errors.',
+  description:
+    'booksync.yaml: see config/booksync.example.yaml for every key. Unknown keys are errors.',
   type: 'object',
   properties: {
     state_dir: stateDirSchema,

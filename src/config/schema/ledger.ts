@@ -1,5 +1,15 @@
 import { CONNECTION_NAME_PATTERN, POST_MOVES } from '../constants';
-import { currency, integer, journalCode, object, oneOfValues, path, string, TITLES, type Schema } from './common';
+import {
+  currency,
+  integer,
+  journalCode,
+  object,
+  oneOfValues,
+  path,
+  string,
+  TITLES,
+  type Schema,
+} from './common';
 
 /** `ledger`: the company and how bank statement lines become moves. */
 
@@ -7,11 +17,15 @@ const accountCode = (description: string): Schema =>
   string(`${description} Quote codes that look like numbers ("1010").`, { maxLength: 32 });
 
 const ledgerConnectionSchema: Schema = object(
-  'Posting of one bank connection\'s statement lines: each becomes a move of bank_account against suspense_account.',
+  "Posting of one bank connection's statement lines: each becomes a move of bank_account against suspense_account.",
   {
-    journal: journalCode('Journal of the moves. Default: the bank connection\'s journal (and when given, it must be the same).'),
+    journal: journalCode(
+      "Journal of the moves. Default: the bank connection's journal (and when given, it must be the same).",
+    ),
     bank_account: accountCode('Account code of the bank account.'),
-    suspense_account: accountCode('Account code the counterpart goes to until the line is reconciled.'),
+    suspense_account: accountCode(
+      'Account code the counterpart goes to until the line is reconciled.',
+    ),
     currency: currency('Currency of the bank account. Default: ledger.company.currency.'),
   },
   { required: ['bank_account', 'suspense_account'] },
@@ -21,12 +35,17 @@ const ruleKind = (kind: string) => ({ type: 'string', const: kind, description: 
 
 const ruleSchema: Schema = {
   type: 'object',
-  description: 'A reconciliation rule; rules are tried in order and the first match clears the line.',
+  description:
+    'A reconciliation rule; rules are tried in order and the first match clears the line.',
   discriminator: { propertyName: 'kind' },
   required: ['kind'],
   oneOf: [
-    object('reference: the memo or reference names an open invoice or bill.', { kind: ruleKind('reference') }),
-    object('amount_partner: same amount as an open invoice or bill of the same partner.', { kind: ruleKind('amount_partner') }),
+    object('reference: the memo or reference names an open invoice or bill.', {
+      kind: ruleKind('reference'),
+    }),
+    object('amount_partner: same amount as an open invoice or bill of the same partner.', {
+      kind: ruleKind('amount_partner'),
+    }),
     object(
       'amount_window: an open invoice or bill with an amount within tolerance and a date within days.',
       {
@@ -34,7 +53,8 @@ const ruleSchema: Schema = {
         tolerance: {
           type: 'string',
           title: TITLES.amount,
-          description: 'Largest amount difference, quoted decimal text in the company currency ("0.50").',
+          description:
+            'Largest amount difference, quoted decimal text in the company currency ("0.50").',
           pattern: '^[0-9]+(\\.[0-9]+)?$',
           default: '0.00',
         },
@@ -53,18 +73,22 @@ export const ledgerSchema: Schema = object(
       { name: string('Company name.'), currency: currency('Company (book-keeping) currency.') },
       { required: ['name', 'currency'] },
     ),
-    post_moves: oneOfValues('State of the moves made from statement lines.', POST_MOVES, { default: 'posted' }),
+    post_moves: oneOfValues('State of the moves made from statement lines.', POST_MOVES, {
+      default: 'posted',
+    }),
     chart: {
-      ...path('A company file (chart of accounts, journals, and optionally partners and open invoices, as in config/demo-company.yaml) whose missing documents are created at start; documents already in the books are never overwritten. null: none.'),
+      ...path(
+        'A company file (chart of accounts, journals, and optionally partners and open invoices, as in config/demo-company.yaml) whose missing documents are created at start; documents already in the books are never overwritten. null: none.',
+      ),
       type: ['string', 'null'],
       default: null,
     },
     accounts: object(
-      'Accounts the automation posts to besides each connection\'s bank and suspense accounts.',
+      "Accounts the automation posts to besides each connection's bank and suspense accounts.",
       {
         receivable: accountCode('Receivable account cleared when a customer pays.'),
         payable: accountCode('Payable account cleared when a bill is paid.'),
-        opening_balance: accountCode('Counterpart of a connection\'s opening balance.'),
+        opening_balance: accountCode("Counterpart of a connection's opening balance."),
       },
       { default: {} },
     ),
@@ -77,7 +101,14 @@ export const ledgerSchema: Schema = object(
     },
     reconcile: object(
       'Matching statement lines to open invoices and bills.',
-      { rules: { type: 'array', description: 'Rules, tried in order; none: nothing is reconciled automatically.', items: ruleSchema, default: [] } },
+      {
+        rules: {
+          type: 'array',
+          description: 'Rules, tried in order; none: nothing is reconciled automatically.',
+          items: ruleSchema,
+          default: [],
+        },
+      },
       { default: {} },
     ),
   },

@@ -7,7 +7,12 @@ import { statusLine } from './status-line';
 import { Watchdog, type LivenessProbe } from './watchdog';
 
 export { SystemdNotifier, watchdogPeriodMs } from './notifier';
-export { notifySocketAddress, SystemdNotifyError, UnixDatagramNotifier, type NotifyTransport } from './notify-socket';
+export {
+  notifySocketAddress,
+  SystemdNotifyError,
+  UnixDatagramNotifier,
+  type NotifyTransport,
+} from './notify-socket';
 export { BankProgress, LoopStuckError, ProgressClock, syncQuietLimitMs } from './progress';
 export { statusLine } from './status-line';
 export { runProbes, Watchdog, type LivenessProbe, type ProbeFailure } from './watchdog';
@@ -38,10 +43,18 @@ export class SystemdIntegration {
 
   constructor(private readonly options: SystemdIntegrationOptions) {
     const logger = options.logger.child({ component: 'systemd' });
-    this.notifier = new SystemdNotifier(options.transport ?? openTransport(options.env, logger), logger);
+    this.notifier = new SystemdNotifier(
+      options.transport ?? openTransport(options.env, logger),
+      logger,
+    );
     const periodMs = watchdogPeriodMs(options.env);
     if (this.notifier.enabled && periodMs !== undefined) {
-      this.watchdog = new Watchdog({ periodMs, probes: () => this.probes(), ping: () => this.notifier.watchdog(), logger });
+      this.watchdog = new Watchdog({
+        periodMs,
+        probes: () => this.probes(),
+        ping: () => this.notifier.watchdog(),
+        logger,
+      });
     }
   }
 
@@ -55,7 +68,13 @@ export class SystemdIntegration {
     this.watchdog?.start();
     const refresh = () => {
       if (this.stopped) return;
-      this.statusTimer = setTimeout(() => void this.statusText().then((s) => !this.stopped && this.notifier.status(s)).finally(refresh), STATUS_REFRESH_MS);
+      this.statusTimer = setTimeout(
+        () =>
+          void this.statusText()
+            .then((s) => !this.stopped && this.notifier.status(s))
+            .finally(refresh),
+        STATUS_REFRESH_MS,
+      );
       this.statusTimer.unref();
     };
     refresh();
@@ -88,7 +107,9 @@ export class SystemdIntegration {
 
   private probes(): LivenessProbe[] {
     const own = this.options.probes?.() ?? [];
-    const services = this.options.services().flatMap((s) => (s.liveness ? [{ name: s.name, check: () => s.liveness!() }] : []));
+    const services = this.options
+      .services()
+      .flatMap((s) => (s.liveness ? [{ name: s.name, check: () => s.liveness!() }] : []));
     return [...own, ...services];
   }
 
@@ -111,7 +132,10 @@ function openTransport(env: NodeJS.ProcessEnv, logger: Logger): NotifyTransport 
   try {
     return new UnixDatagramNotifier(env.NOTIFY_SOCKET);
   } catch (err) {
-    logger.warn(`cannot open NOTIFY_SOCKET; systemd will not hear from the daemon: ${describeError(err).message}`, { event: 'systemd.notify_failed', code: describeError(err).code });
+    logger.warn(
+      `cannot open NOTIFY_SOCKET; systemd will not hear from the daemon: ${describeError(err).message}`,
+      { event: 'systemd.notify_failed', code: describeError(err).code },
+    );
     return undefined;
   }
 }

@@ -11,7 +11,10 @@ export class SystemdNotifier {
   private lastStatus: string | undefined;
   private failedCodes = new Set<string>();
 
-  constructor(private readonly transport: NotifyTransport | undefined, private readonly logger: Logger) {}
+  constructor(
+    private readonly transport: NotifyTransport | undefined,
+    private readonly logger: Logger,
+  ) {}
 
   get enabled(): boolean {
     return this.transport !== undefined;
@@ -59,7 +62,10 @@ export class SystemdNotifier {
       const { code, message } = describeError(err);
       if (this.failedCodes.has(code)) return;
       this.failedCodes.add(code);
-      this.logger.warn(`cannot notify systemd: ${message}`, { event: 'systemd.notify_failed', code });
+      this.logger.warn(`cannot notify systemd: ${message}`, {
+        event: 'systemd.notify_failed',
+        code,
+      });
     }
   }
 }

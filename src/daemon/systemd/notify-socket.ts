@@ -21,7 +21,14 @@ const SUN_PATH_MAX = 108;
 
 interface Libc {
   socket(domain: number, type: number, protocol: number): number;
-  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
+  sendto(
+    fd: number,
+    buf: Buffer,
+    len: number,
+    flags: number,
+    addr: Buffer,
+    addrlen: number,
+  ): number;
   close(fd: number): number;
   errno(): number;
 }
@@ -41,11 +48,14 @@ function loadLibc(): Libc {
   const koffi = require('koffi') as typeof import('koffi');
   const lib = koffi.load('libc.so.6');
   const socket = lib.func('int socket(int domain, int type, int protocol)');
-  const sendto = lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
+  const sendto = lib.func(
+    'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
+  );
   const close = lib.func('int close(int fd)');
   libc = {
     socket: (d, t, p) => socket(d, t, p) as number,
-    sendto: (fd, buf, len, flags, addr, addrlen) => Number(sendto(fd, buf, len, flags, addr, addrlen)),
+    sendto: (fd, buf, len, flags, addr, addrlen) =>
+      Number(sendto(fd, buf, len, flags, addr, addrlen)),
     close: (fd) => close(fd) as number,
     errno: () => koffi.errno(),
   };
@@ -58,12 +68,18 @@ function loadLibc(): Libc {
  */
 export function notifySocketAddress(value: string): Buffer {
   if (!value.startsWith('/') && !value.startsWith('@')) {
-    throw new SystemdNotifyError('SYSTEMD_NOTIFY_SOCKET_INVALID', `NOTIFY_SOCKET must be an absolute path or an @abstract name, got '${value}'`);
+    throw new SystemdNotifyError(
+      'SYSTEMD_NOTIFY_SOCKET_INVALID',
+      `NOTIFY_SOCKET must be an absolute path or an @abstract name, got '${value}'`,
+    );
   }
   const abstract = value.startsWith('@');
   const name = Buffer.from(abstract ? `\0${value.slice(1)}` : value, 'utf8');
   if (name.length >= SUN_PATH_MAX) {
-    throw new SystemdNotifyError('SYSTEMD_NOTIFY_SOCKET_INVALID', `NOTIFY_SOCKET is longer than ${SUN_PATH_MAX - 1} bytes: '${value}'`);
+    throw new SystemdNotifyError(
+      'SYSTEMD_NOTIFY_SOCKET_INVALID',
+      `NOTIFY_SOCKET is longer than ${SUN_PATH_MAX - 1} bytes: '${value}'`,
+    );
   }
   // A path is NUL-terminated; an abstract name is exactly its bytes (the length says where it ends).
   const addr = Buffer.alloc(2 + name.length + (abstract ? 0 : 1));
@@ -83,7 +99,10 @@ export class UnixDatagramNotifier implements NotifyTransport {
     this.c = loadLibc();
     this.fd = this.c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (this.fd < 0) {
-      throw new SystemdNotifyError('SYSTEMD_NOTIFY_FAILED', `socket(AF_UNIX, SOCK_DGRAM) failed (errno ${this.c.errno()})`);
+      throw new SystemdNotifyError(
+        'SYSTEMD_NOTIFY_FAILED',
+        `socket(AF_UNIX, SOCK_DGRAM) failed (errno ${this.c.errno()})`,
+      );
     }
   }
 
@@ -92,12 +111,24 @@ export class UnixDatagramNotifier implements NotifyTransport {
    * message, which for a status or watchdog ping is the right trade.
    */
   send(message: string): void {
-    if (this.fd < 0) throw new SystemdNotifyError('SYSTEMD_NOTIFY_FAILED', 'the notify socket is closed');
+    if (this.fd < 0)
+      throw new SystemdNotifyError('SYSTEMD_NOTIFY_FAILED', 'the notify socket is closed');
     const buf = Buffer.from(message, 'utf8');
-    const sent = this.c.sendto(this.fd, buf, buf.length, MSG_DONTWAIT | MSG_NOSIGNAL, this.addr, this.addr.length);
+    const sent = this.c.sendto(
+      this.fd,
+      buf,
+      buf.length,
+      MSG_DONTWAIT | MSG_NOSIGNAL,
+      this.addr,
+      this.addr.length,
+    );
     if (sent < 0) {
       const errno = this.c.errno();
-      throw new SystemdNotifyError('SYSTEMD_NOTIFY_FAILED', `sendto NOTIFY_SOCKET failed (errno ${errno}${errno === EAGAIN ? ', the service manager is not reading' : ''})`, { details: { errno } });
+      throw new SystemdNotifyError(
+        'SYSTEMD_NOTIFY_FAILED',
+        `sendto NOTIFY_SOCKET failed (errno ${errno}${errno === EAGAIN ? ', the service manager is not reading' : ''})`,
+        { details: { errno } },
+      );
     }
   }
 

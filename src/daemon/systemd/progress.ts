@@ -16,7 +16,12 @@ const SYNC_SLACK_MS = 60_000;
  */
 export function syncQuietLimitMs(config: Config): number {
   const s = config.sync;
-  const waits = [SYNC_LONGPOLL_MS, s.backoff_max_ms, s.auth_retry_ms, s.mode === 'interval' ? s.interval_ms : 0];
+  const waits = [
+    SYNC_LONGPOLL_MS,
+    s.backoff_max_ms,
+    s.auth_retry_ms,
+    s.mode === 'interval' ? s.interval_ms : 0,
+  ];
   return Math.max(...waits) + 2 * config.cloud.request_timeout_ms + SYNC_SLACK_MS;
 }
 
@@ -36,9 +41,13 @@ export class ProgressClock {
   check(loop: string, limitMs: number): void {
     const quiet = this.now() - this.last;
     if (quiet > limitMs) {
-      throw new LoopStuckError('LOOP_STUCK', `${loop} has made no progress for ${Math.round(quiet / 1000)} s (limit ${Math.round(limitMs / 1000)} s)`, {
-        details: { loop, quiet_ms: quiet, limit_ms: limitMs },
-      });
+      throw new LoopStuckError(
+        'LOOP_STUCK',
+        `${loop} has made no progress for ${Math.round(quiet / 1000)} s (limit ${Math.round(limitMs / 1000)} s)`,
+        {
+          details: { loop, quiet_ms: quiet, limit_ms: limitMs },
+        },
+      );
     }
   }
 }
@@ -63,18 +72,27 @@ export class BankProgress {
 
   check(running: readonly string[], nextRuns: Readonly<Record<string, string | null>>): void {
     const t = this.now();
-    for (const name of [...this.runningSince.keys()]) if (!running.includes(name)) this.runningSince.delete(name);
+    for (const name of [...this.runningSince.keys()])
+      if (!running.includes(name)) this.runningSince.delete(name);
     for (const name of running) if (!this.runningSince.has(name)) this.runningSince.set(name, t);
     for (const [name, since] of this.runningSince) {
       if (t - since > BANK_RUN_LIMIT_MS) {
-        throw new LoopStuckError('LOOP_STUCK', `bank run of ${name} has been in flight for ${Math.round((t - since) / 1000)} s`, { details: { loop: 'bank', connection: name } });
+        throw new LoopStuckError(
+          'LOOP_STUCK',
+          `bank run of ${name} has been in flight for ${Math.round((t - since) / 1000)} s`,
+          { details: { loop: 'bank', connection: name } },
+        );
       }
     }
     for (const [name, at] of Object.entries(nextRuns)) {
       if (!at || running.includes(name)) continue;
       const late = t - Date.parse(at);
       if (late > BANK_JOB_LATE_MS) {
-        throw new LoopStuckError('LOOP_STUCK', `bank job of ${name} is ${Math.round(late / 1000)} s overdue`, { details: { loop: 'bank', connection: name } });
+        throw new LoopStuckError(
+          'LOOP_STUCK',
+          `bank job of ${name} is ${Math.round(late / 1000)} s overdue`,
+          { details: { loop: 'bank', connection: name } },
+        );
       }
     }
   }

@@ -15,7 +15,9 @@ const BANK_OK = new Set(['connected', 'fetching']);
 export function statusLine(reports: ServiceReports): string {
   const parts: string[] = [];
   if (reports.sync) parts.push(`sync ${String(reports.sync.state ?? 'unknown')}`);
-  const connections = Array.isArray(reports.bank?.connections) ? (reports.bank.connections as Array<{ status?: unknown }>) : undefined;
+  const connections = Array.isArray(reports.bank?.connections)
+    ? (reports.bank.connections as Array<{ status?: unknown }>)
+    : undefined;
   if (connections) {
     const byStatus = new Map<string, number>();
     let ok = 0;
@@ -24,7 +26,9 @@ export function statusLine(reports: ServiceReports): string {
       if (BANK_OK.has(status)) ok++;
       else byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     }
-    const others = [...byStatus].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${n} ${s}`);
+    const others = [...byStatus]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([s, n]) => `${n} ${s}`);
     parts.push([`${ok} bank connection${ok === 1 ? '' : 's'} ok`, ...others].join(', '));
   }
   if (reports.sync && typeof reports.sync.open_conflicts === 'number') {

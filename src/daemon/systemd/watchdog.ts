@@ -58,13 +58,20 @@ export class Watchdog {
     const failures = await runProbes(this.options.probes(), this.tickMs);
     if (failures.length === 0) {
       this.options.ping();
-      if (this.lastFailures) this.options.logger.info('all watchdog probes pass again', { event: 'daemon.watchdog', ok: true });
+      if (this.lastFailures)
+        this.options.logger.info('all watchdog probes pass again', {
+          event: 'daemon.watchdog',
+          ok: true,
+        });
       this.lastFailures = '';
       return failures;
     }
     const summary = JSON.stringify(failures);
     if (summary !== this.lastFailures) {
-      this.options.logger.warn(`watchdog not pinged: ${failures.map((f) => `${f.probe}: ${f.reason}`).join('; ')}`, { event: 'daemon.watchdog', ok: false, failures });
+      this.options.logger.warn(
+        `watchdog not pinged: ${failures.map((f) => `${f.probe}: ${f.reason}`).join('; ')}`,
+        { event: 'daemon.watchdog', ok: false, failures },
+      );
     }
     this.lastFailures = summary;
     return failures;
@@ -80,14 +87,26 @@ export class Watchdog {
 }
 
 /** Runs the probes side by side; a probe that has not answered by `deadlineMs` fails. */
-export async function runProbes(probes: readonly LivenessProbe[], deadlineMs: number): Promise<ProbeFailure[]> {
+export async function runProbes(
+  probes: readonly LivenessProbe[],
+  deadlineMs: number,
+): Promise<ProbeFailure[]> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)));
+  const late = new Promise<'late'>(
+    (resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)),
+  );
   const results = await Promise.all(
     probes.map(async (probe): Promise<ProbeFailure | undefined> => {
-      const outcome = await Promise.race([probe.check().then(() => 'ok' as const, (err: unknown) => err), late]);
+      const outcome = await Promise.race([
+        probe.check().then(
+          () => 'ok' as const,
+          (err: unknown) => err,
+        ),
+        late,
+      ]);
       if (outcome === 'ok') return undefined;
-      if (outcome === 'late') return { probe: probe.name, reason: `no answer within ${deadlineMs} ms` };
+      if (outcome === 'late')
+        return { probe: probe.name, reason: `no answer within ${deadlineMs} ms` };
       return { probe: probe.name, reason: describeError(outcome).message };
     }),
   );

@@ -1,6 +1,13 @@
 import { bankConnectionId, type BankConnectionDoc } from '../model';
 import type { BooksStore } from '../store';
-import { checkBalance, openingBalance, recordBalanceCheck, type BalanceCheck, type BankBalance, type OpeningResult } from './balances';
+import {
+  checkBalance,
+  openingBalance,
+  recordBalanceCheck,
+  type BalanceCheck,
+  type BankBalance,
+  type OpeningResult,
+} from './balances';
 import { formatAmount } from '../../shared/money';
 import { postStatementLines, type PostingResult } from './posting';
 import { reconcile, type ReconcileOptions, type ReconcileResult } from './reconcile';
@@ -29,10 +36,17 @@ export interface ConnectionRunResult {
   balance?: BalanceCheck;
 }
 
-export async function automateConnection(store: BooksStore, connection: string, config: AutomationConfig): Promise<ConnectionRunResult> {
+export async function automateConnection(
+  store: BooksStore,
+  connection: string,
+  config: AutomationConfig,
+): Promise<ConnectionRunResult> {
   const mapping = config.connections.find((m) => m.connection === connection);
   if (!mapping) {
-    config.logger?.debug(`${connection}: no ledger mapping, lines are not posted`, { event: 'ledger.unmapped', connection });
+    config.logger?.debug(`${connection}: no ledger mapping, lines are not posted`, {
+      event: 'ledger.unmapped',
+      connection,
+    });
     return { connection, skipped: 'unmapped' };
   }
   const result: ConnectionRunResult = { connection };
@@ -48,15 +62,27 @@ export async function automateConnection(store: BooksStore, connection: string, 
     if (!check.ok) {
       config.logger?.warn(
         `${connection}: the books hold ${formatAmount(check.books, check.currency)} ${check.currency} on ${check.account}, the bank reports ${formatAmount(check.bank, check.currency)} on ${check.date} (difference ${formatAmount(check.difference, check.currency)})`,
-        { event: 'ledger.balance_mismatch', connection, account: check.account, currency: check.currency, date: check.date, books: check.books, bank: check.bank, difference: check.difference },
+        {
+          event: 'ledger.balance_mismatch',
+          connection,
+          account: check.account,
+          currency: check.currency,
+          date: check.date,
+          books: check.books,
+          bank: check.bank,
+          difference: check.difference,
+        },
       );
     }
   } else if (reported) {
-    config.logger?.warn(`${connection}: the bank reports its balance in ${reported.currency}, the books keep ${mapping.currency}; not compared`, {
-      event: 'ledger.balance_mismatch',
-      connection,
-      code: 'LEDGER_CURRENCY_MISMATCH',
-    });
+    config.logger?.warn(
+      `${connection}: the bank reports its balance in ${reported.currency}, the books keep ${mapping.currency}; not compared`,
+      {
+        event: 'ledger.balance_mismatch',
+        connection,
+        code: 'LEDGER_CURRENCY_MISMATCH',
+      },
+    );
   }
   return result;
 }

@@ -6,7 +6,13 @@ import type { BooksStore } from '../store';
 import { linesOfConnection, moveEffect, resolveMapping } from './books';
 import { AutomationError } from './errors';
 import { openingMoveId } from './ids';
-import { accountRoles, postState, serialized, type AutomationOptions, type ConnectionMapping } from './options';
+import {
+  accountRoles,
+  postState,
+  serialized,
+  type AutomationOptions,
+  type ConnectionMapping,
+} from './options';
 
 /**
  * Bank balances (README, "Ledger automation"): an opening balance on a connection's first run,
@@ -33,15 +39,34 @@ export interface OpeningResult {
 }
 
 /** Lines that are (or will be) booked on the bank account: booked, not replaced, not deleted. */
-function bookedLines(lines: readonly StatementLineDoc[], currency: string, upTo: CalendarDate): StatementLineDoc[] {
-  return lines.filter((l) => !l.pending && l.state !== 'deleted' && l.replaced_by === undefined && l.currency === currency && l.date <= upTo);
+function bookedLines(
+  lines: readonly StatementLineDoc[],
+  currency: string,
+  upTo: CalendarDate,
+): StatementLineDoc[] {
+  return lines.filter(
+    (l) =>
+      !l.pending &&
+      l.state !== 'deleted' &&
+      l.replaced_by === undefined &&
+      l.currency === currency &&
+      l.date <= upTo,
+  );
 }
 
 function checkCurrency(mapping: ConnectionMapping, balance: BankBalance): void {
   if (balance.currency !== mapping.currency || !Number.isSafeInteger(balance.amount)) {
-    throw new AutomationError('LEDGER_CURRENCY_MISMATCH', `${mapping.connection}: the bank reports a balance in ${balance.currency}, the mapping books ${mapping.currency}`, {
-      details: { connection: mapping.connection, bank: balance.currency, books: mapping.currency },
-    });
+    throw new AutomationError(
+      'LEDGER_CURRENCY_MISMATCH',
+      `${mapping.connection}: the bank reports a balance in ${balance.currency}, the mapping books ${mapping.currency}`,
+      {
+        details: {
+          connection: mapping.connection,
+          bank: balance.currency,
+          books: mapping.currency,
+        },
+      },
+    );
   }
 }
 
@@ -52,13 +77,25 @@ function checkCurrency(mapping: ConnectionMapping, balance: BankBalance): void {
  * such line. Call it on the connection's first successful run, after the lines are written; later
  * calls return the existing move. Like Odoo's "opening statement line".
  */
-export function openingBalance(store: BooksStore, mapping: ConnectionMapping, bankBalance: BankBalance, opts: AutomationOptions = {}): Promise<OpeningResult> {
+export function openingBalance(
+  store: BooksStore,
+  mapping: ConnectionMapping,
+  bankBalance: BankBalance,
+  opts: AutomationOptions = {},
+): Promise<OpeningResult> {
   return serialized(store, async () => {
     checkCurrency(mapping, bankBalance);
     const id = openingMoveId(mapping.journal, mapping.connection);
     const existing = await store.get<MoveDoc>(id);
     if (existing) {
-      return { connection: mapping.connection, move: id, created: false, amount: moveEffect(existing, mapping.bank_account, mapping.currency), currency: mapping.currency, date: existing.date };
+      return {
+        connection: mapping.connection,
+        move: id,
+        created: false,
+        amount: moveEffect(existing, mapping.bank_account, mapping.currency),
+        currency: mapping.currency,
+        date: existing.date,
+      };
     }
     // An opening of 0 writes no move; the marker remembers it was done, so a later difference is
     // reported as a mismatch instead of being booked as an opening balance.
@@ -67,14 +104,31 @@ export function openingBalance(store: BooksStore, mapping: ConnectionMapping, ba
     await resolveMapping(store, mapping);
     const equity = accountRoles(opts).opening_balance;
     if (!(await store.get(accountId(equity)))) {
-      throw new AutomationError('LEDGER_MAPPING_INVALID', `the opening-balance account ${equity} does not exist in the books`, { details: { account: equity } });
+      throw new AutomationError(
+        'LEDGER_MAPPING_INVALID',
+        `the opening-balance account ${equity} does not exist in the books`,
+        { details: { account: equity } },
+      );
     }
-    const lines = bookedLines(await linesOfConnection(store, mapping.connection), mapping.currency, bankBalance.date);
+    const lines = bookedLines(
+      await linesOfConnection(store, mapping.connection),
+      mapping.currency,
+      bankBalance.date,
+    );
     const amount = bankBalance.amount - lines.reduce((s, l) => s + l.amount, 0);
-    const first = lines.reduce<CalendarDate | undefined>((min, l) => (min === undefined || l.date < min ? l.date : min), undefined);
+    const first = lines.reduce<CalendarDate | undefined>(
+      (min, l) => (min === undefined || l.date < min ? l.date : min),
+      undefined,
+    );
     const date = first ? addDays(first, -1) : bankBalance.date;
     if (amount === 0) {
-      const result: OpeningResult = { connection: mapping.connection, created: false, amount: 0, currency: mapping.currency, date };
+      const result: OpeningResult = {
+        connection: mapping.connection,
+        created: false,
+        amount: 0,
+        currency: mapping.currency,
+        date,
+      };
       await writeLocal(store, openingMarkerId(mapping.connection), result);
       return result;
     }
@@ -88,20 +142,49 @@ export function openingBalance(store: BooksStore, mapping: ConnectionMapping, ba
       ref: label,
       state: postState(opts),
       lines: [
-        { account: mapping.bank_account, label, debit: amount > 0 ? abs : 0, credit: amount > 0 ? 0 : abs, currency: mapping.currency },
-        { account: equity, label, debit: amount > 0 ? 0 : abs, credit: amount > 0 ? abs : 0, currency: mapping.currency },
+        {
+          account: mapping.bank_account,
+          label,
+          debit: amount > 0 ? abs : 0,
+          credit: amount > 0 ? 0 : abs,
+          currency: mapping.currency,
+        },
+        {
+          account: equity,
+          label,
+          debit: amount > 0 ? 0 : abs,
+          credit: amount > 0 ? abs : 0,
+          currency: mapping.currency,
+        },
       ],
     };
     await store.put(move);
-    await writeLocal(store, openingMarkerId(mapping.connection), { connection: mapping.connection, move: id, created: false, amount, currency: mapping.currency, date });
-    opts.logger?.info(`${mapping.connection}: opening balance ${formatAmount(amount, mapping.currency)} ${mapping.currency} on ${date}`, {
-      event: 'ledger.opening_balance',
+    await writeLocal(store, openingMarkerId(mapping.connection), {
       connection: mapping.connection,
       move: id,
+      created: false,
       amount,
       currency: mapping.currency,
+      date,
     });
-    return { connection: mapping.connection, move: id, created: true, amount, currency: mapping.currency, date };
+    opts.logger?.info(
+      `${mapping.connection}: opening balance ${formatAmount(amount, mapping.currency)} ${mapping.currency} on ${date}`,
+      {
+        event: 'ledger.opening_balance',
+        connection: mapping.connection,
+        move: id,
+        amount,
+        currency: mapping.currency,
+      },
+    );
+    return {
+      connection: mapping.connection,
+      move: id,
+      created: true,
+      amount,
+      currency: mapping.currency,
+      date,
+    };
   });
 }
 
@@ -126,7 +209,11 @@ export interface BalanceCheck {
  * in the mapping's currency) with the bank's reported ledger balance. The caller logs a difference
  * as `ledger.balance_mismatch` and shows it in `booksync status`.
  */
-export async function checkBalance(store: BooksStore, mapping: ConnectionMapping, bankBalance: BankBalance): Promise<BalanceCheck> {
+export async function checkBalance(
+  store: BooksStore,
+  mapping: ConnectionMapping,
+  bankBalance: BankBalance,
+): Promise<BalanceCheck> {
   checkCurrency(mapping, bankBalance);
   const moves = await store.allOfType<MoveDoc>('move');
   let books = 0;
@@ -152,8 +239,15 @@ export async function checkBalance(store: BooksStore, mapping: ConnectionMapping
 }
 
 /** Balance (debit − credit) of `account` in `currency` over the given moves. */
-export function accountBalance(moves: readonly MoveDoc[], account: string, currency: string, opts: { posted_only?: boolean } = {}): number {
-  return moves.filter((m) => !opts.posted_only || m.state === 'posted').reduce((s, m) => s + moveEffect(m, account, currency), 0);
+export function accountBalance(
+  moves: readonly MoveDoc[],
+  account: string,
+  currency: string,
+  opts: { posted_only?: boolean } = {},
+): number {
+  return moves
+    .filter((m) => !opts.posted_only || m.state === 'posted')
+    .reduce((s, m) => s + moveEffect(m, account, currency), 0);
 }
 
 // ---- per-site bookkeeping in `_local/` documents (never replicated, not part of the books) ----
@@ -183,16 +277,27 @@ async function writeLocal(store: BooksStore, id: string, value: unknown): Promis
   } catch (err) {
     if ((err as { status?: number }).status !== 404) throw err;
   }
-  await store.db.put({ _id: id, ...(rev ? { _rev: rev } : {}), value } as PouchDB.Core.PutDocument<object>);
+  await store.db.put({
+    _id: id,
+    ...(rev ? { _rev: rev } : {}),
+    value,
+  } as PouchDB.Core.PutDocument<object>);
 }
 
 /** Remembers the latest balance check of a connection (for `booksync status`). */
-export async function recordBalanceCheck(store: BooksStore, check: BalanceCheck, at: string): Promise<void> {
+export async function recordBalanceCheck(
+  store: BooksStore,
+  check: BalanceCheck,
+  at: string,
+): Promise<void> {
   await writeLocal(store, balanceCheckId(check.connection), { ...check, checked_at: at });
 }
 
 /** The latest recorded balance check of each named connection (absent: never checked). */
-export async function lastBalanceChecks(store: BooksStore, connections: readonly string[]): Promise<Array<BalanceCheck & { checked_at: string }>> {
+export async function lastBalanceChecks(
+  store: BooksStore,
+  connections: readonly string[],
+): Promise<Array<BalanceCheck & { checked_at: string }>> {
   const out: Array<BalanceCheck & { checked_at: string }> = [];
   for (const c of connections) {
     const v = await readLocal<BalanceCheck & { checked_at: string }>(store, balanceCheckId(c));

@@ -8,13 +8,23 @@ import type { ConnectionMapping } from './options';
 /** Reads shared by the automation modules. */
 
 /** Every document whose id starts with `prefix`, in id order. */
-export async function docsWithPrefix<T extends BooksDoc>(store: BooksStore, prefix: string): Promise<T[]> {
-  const res = await store.db.allDocs({ include_docs: true, startkey: prefix, endkey: `${prefix}\uffff` });
+export async function docsWithPrefix<T extends BooksDoc>(
+  store: BooksStore,
+  prefix: string,
+): Promise<T[]> {
+  const res = await store.db.allDocs({
+    include_docs: true,
+    startkey: prefix,
+    endkey: `${prefix}\uffff`,
+  });
   return res.rows.flatMap((r) => (r.doc ? [r.doc as unknown as T] : []));
 }
 
 /** The documents with these ids that exist, by id. */
-export async function docsById<T extends BooksDoc>(store: BooksStore, ids: readonly string[]): Promise<Map<string, T>> {
+export async function docsById<T extends BooksDoc>(
+  store: BooksStore,
+  ids: readonly string[],
+): Promise<Map<string, T>> {
   const out = new Map<string, T>();
   if (ids.length === 0) return out;
   const res = await store.db.allDocs({ keys: [...new Set(ids)], include_docs: true });
@@ -26,7 +36,10 @@ export async function docsById<T extends BooksDoc>(store: BooksStore, ids: reado
 }
 
 /** Statement lines of one connection (`stl:<connection>:`), in id order, without staged ones. */
-export async function linesOfConnection(store: BooksStore, connection: string): Promise<StatementLineDoc[]> {
+export async function linesOfConnection(
+  store: BooksStore,
+  connection: string,
+): Promise<StatementLineDoc[]> {
   return visibleLines(store, await docsWithPrefix<StatementLineDoc>(store, `stl:${connection}:`));
 }
 
@@ -44,22 +57,37 @@ export interface ResolvedMapping {
  * problem is a configuration mistake, so it throws (`LEDGER_MAPPING_INVALID`) instead of refusing
  * line by line.
  */
-export async function resolveMapping(store: BooksStore, mapping: ConnectionMapping): Promise<ResolvedMapping> {
+export async function resolveMapping(
+  store: BooksStore,
+  mapping: ConnectionMapping,
+): Promise<ResolvedMapping> {
   const fail = (what: string): never => {
-    throw new AutomationError('LEDGER_MAPPING_INVALID', `ledger.connections.${mapping.connection}: ${what}`, {
-      details: { connection: mapping.connection, journal: mapping.journal },
-    });
+    throw new AutomationError(
+      'LEDGER_MAPPING_INVALID',
+      `ledger.connections.${mapping.connection}: ${what}`,
+      {
+        details: { connection: mapping.connection, journal: mapping.journal },
+      },
+    );
   };
-  const found = await docsById<BooksDoc>(store, [journalId(mapping.journal), accountId(mapping.bank_account), accountId(mapping.suspense_account)]);
+  const found = await docsById<BooksDoc>(store, [
+    journalId(mapping.journal),
+    accountId(mapping.bank_account),
+    accountId(mapping.suspense_account),
+  ]);
   const journal = found.get(journalId(mapping.journal)) as JournalDoc | undefined;
   const bank = found.get(accountId(mapping.bank_account)) as AccountDoc | undefined;
   const suspense = found.get(accountId(mapping.suspense_account)) as AccountDoc | undefined;
-  if (!journal) fail(`journal ${mapping.journal} does not exist in the books (create it, or load the chart)`);
+  if (!journal)
+    fail(`journal ${mapping.journal} does not exist in the books (create it, or load the chart)`);
   if (!bank) fail(`bank account ${mapping.bank_account} does not exist in the books`);
   if (!suspense) fail(`suspense account ${mapping.suspense_account} does not exist in the books`);
-  if (mapping.bank_account === mapping.suspense_account) fail('bank_account and suspense_account must differ');
+  if (mapping.bank_account === mapping.suspense_account)
+    fail('bank_account and suspense_account must differ');
   if (journal!.currency !== mapping.currency) {
-    fail(`currency ${mapping.currency} differs from journal ${journal!.code}'s currency ${journal!.currency}`);
+    fail(
+      `currency ${mapping.currency} differs from journal ${journal!.code}'s currency ${journal!.currency}`,
+    );
   }
   for (const acc of [bank!, suspense!]) {
     if (acc.currency !== undefined && acc.currency !== mapping.currency) {
@@ -72,6 +100,7 @@ export async function resolveMapping(store: BooksStore, mapping: ConnectionMappi
 /** Signed balance (debit − credit) a move puts on `account` in `currency`. */
 export function moveEffect(move: MoveDoc, account: string, currency: string): number {
   let total = 0;
-  for (const l of move.lines) if (l.account === account && l.currency === currency) total += l.debit - l.credit;
+  for (const l of move.lines)
+    if (l.account === account && l.currency === currency) total += l.debit - l.credit;
   return total;
 }

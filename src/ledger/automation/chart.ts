@@ -81,7 +81,10 @@ export interface EnsureResult {
 
 /** The shipped demo company file (config/demo-company.yaml), found from the source or the build. */
 export function demoCompanyFile(): string {
-  const candidates = [path.resolve(__dirname, '../../../config/demo-company.yaml'), path.resolve(__dirname, '../../../../config/demo-company.yaml')];
+  const candidates = [
+    path.resolve(__dirname, '../../../config/demo-company.yaml'),
+    path.resolve(__dirname, '../../../../config/demo-company.yaml'),
+  ];
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
 }
 
@@ -91,7 +94,11 @@ export function loadCompanyFile(file: string): CompanyData {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new AutomationError('LEDGER_CHART_INVALID', `cannot read the company file ${file}: ${(err as Error).message}`, { cause: err, details: { file } });
+    throw new AutomationError(
+      'LEDGER_CHART_INVALID',
+      `cannot read the company file ${file}: ${(err as Error).message}`,
+      { cause: err, details: { file } },
+    );
   }
   return parseCompany(text, file);
 }
@@ -104,24 +111,43 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new AutomationError('LEDGER_CHART_INVALID', `${source}: not valid YAML: ${(err as Error).message}`, { cause: err, details: { file: source } });
+    throw new AutomationError(
+      'LEDGER_CHART_INVALID',
+      `${source}: not valid YAML: ${(err as Error).message}`,
+      { cause: err, details: { file: source } },
+    );
   }
   const fail = (where: string, what: string): never => {
-    throw new AutomationError('LEDGER_CHART_INVALID', `${source}: ${where} ${what}`, { details: { file: source, field: where } });
+    throw new AutomationError('LEDGER_CHART_INVALID', `${source}: ${where} ${what}`, {
+      details: { file: source, field: where },
+    });
   };
-  const obj = (v: unknown, where: string): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : fail(where, 'must be a mapping'));
-  const list = (v: unknown, where: string): unknown[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v : fail(where, 'must be a list'));
+  const obj = (v: unknown, where: string): Obj =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Obj)
+      : fail(where, 'must be a mapping');
+  const list = (v: unknown, where: string): unknown[] =>
+    v === undefined || v === null ? [] : Array.isArray(v) ? v : fail(where, 'must be a list');
   const str = (o: Obj, key: string, where: string, required = true): string | undefined => {
     const v = o[key];
-    if (v === undefined || v === null) return required ? fail(`${where}.${key}`, 'is required') : undefined;
+    if (v === undefined || v === null)
+      return required ? fail(`${where}.${key}`, 'is required') : undefined;
     // Codes written unquoted (1010) arrive as numbers; they are names.
     if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-    if (typeof v !== 'string' || v.trim() === '') return fail(`${where}.${key}`, `must be text (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'string' || v.trim() === '')
+      return fail(`${where}.${key}`, `must be text (got ${JSON.stringify(v)})`);
     return v.trim();
   };
-  const oneOf = <T extends string>(o: Obj, key: string, allowed: readonly T[], where: string): T => {
+  const oneOf = <T extends string>(
+    o: Obj,
+    key: string,
+    allowed: readonly T[],
+    where: string,
+  ): T => {
     const v = str(o, key, where)!;
-    return (allowed as readonly string[]).includes(v) ? (v as T) : fail(`${where}.${key}`, `must be one of ${allowed.join(' | ')} (got ${v})`);
+    return (allowed as readonly string[]).includes(v)
+      ? (v as T)
+      : fail(`${where}.${key}`, `must be one of ${allowed.join(' | ')} (got ${v})`);
   };
   const currency = (o: Obj, key: string, where: string, required = true): string | undefined => {
     const v = str(o, key, where, required);
@@ -135,7 +161,10 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
 
   const root = obj(raw, '(top level)');
   const companyRaw = obj(root.company, 'company');
-  const company = { name: str(companyRaw, 'name', 'company')!, currency: currency(companyRaw, 'currency', 'company')! };
+  const company = {
+    name: str(companyRaw, 'name', 'company')!,
+    currency: currency(companyRaw, 'currency', 'company')!,
+  };
   const rolesRaw = obj(root.roles, 'roles');
   const roles: CompanyRoles = {
     receivable: str(rolesRaw, 'receivable', 'roles')!,
@@ -150,15 +179,27 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
   const accounts: ChartAccount[] = list(root.accounts, 'accounts').map((a, i) => {
     const where = `accounts[${i}]`;
     const o = obj(a, where);
-    const acc: ChartAccount = { code: str(o, 'code', where)!, name: str(o, 'name', where)!, kind: oneOf(o, 'kind', ACCOUNT_KINDS, where) };
-    if (o.reconcile !== undefined) acc.reconcile = o.reconcile === true ? true : o.reconcile === false ? false : fail(`${where}.reconcile`, 'must be true or false');
+    const acc: ChartAccount = {
+      code: str(o, 'code', where)!,
+      name: str(o, 'name', where)!,
+      kind: oneOf(o, 'kind', ACCOUNT_KINDS, where),
+    };
+    if (o.reconcile !== undefined)
+      acc.reconcile =
+        o.reconcile === true
+          ? true
+          : o.reconcile === false
+            ? false
+            : fail(`${where}.reconcile`, 'must be true or false');
     const cur = currency(o, 'currency', where, false);
     if (cur) acc.currency = cur;
     return acc;
   });
   const codes = new Set(accounts.map((a) => a.code));
-  const knownAccount = (code: string, where: string) => (codes.has(code) ? code : fail(where, `names account ${code}, which the file does not define`));
-  for (const [k, v] of Object.entries(roles)) if (!k.endsWith('_journal')) knownAccount(v, `roles.${k}`);
+  const knownAccount = (code: string, where: string) =>
+    codes.has(code) ? code : fail(where, `names account ${code}, which the file does not define`);
+  for (const [k, v] of Object.entries(roles))
+    if (!k.endsWith('_journal')) knownAccount(v, `roles.${k}`);
 
   const journals: ChartJournal[] = list(root.journals, 'journals').map((j, i) => {
     const where = `journals[${i}]`;
@@ -178,7 +219,8 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
   });
   const journalCodes = new Set(journals.map((j) => j.code));
   for (const key of ['sale_journal', 'purchase_journal'] as const) {
-    if (!journalCodes.has(roles[key])) fail(`roles.${key}`, `names journal ${roles[key]}, which the file does not define`);
+    if (!journalCodes.has(roles[key]))
+      fail(`roles.${key}`, `names journal ${roles[key]}, which the file does not define`);
   }
 
   const partners: PartnerDoc[] = list(root.partners, 'partners').map((p, i) => {
@@ -208,10 +250,15 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
     const cur = currency(o, 'currency', where, false) ?? company.currency;
     const date = str(o, 'date', where)!;
     const due = str(o, 'due_date', where)!;
-    for (const [k, d] of [['date', date], ['due_date', due]] as const) if (!isCalendarDate(d)) fail(`${where}.${k}`, `must be a date YYYY-MM-DD (got ${d})`);
+    for (const [k, d] of [
+      ['date', date],
+      ['due_date', due],
+    ] as const)
+      if (!isCalendarDate(d)) fail(`${where}.${k}`, `must be a date YYYY-MM-DD (got ${d})`);
     if (due < date) fail(`${where}.due_date`, 'must not be before date');
     const partner = partnerId(str(o, 'partner', where)!);
-    if (!partnerIds.has(partner)) fail(`${where}.partner`, `names ${partner}, which the file does not define`);
+    if (!partnerIds.has(partner))
+      fail(`${where}.partner`, `names ${partner}, which the file does not define`);
     let total: number;
     try {
       total = parseAmount(str(o, 'total', where)!, cur, { decimal: '.' });
@@ -236,7 +283,11 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
     const ref = str(o, 'payment_reference', where, false);
     if (ref) doc.payment_reference = ref;
     const account = str(o, 'account', where, false);
-    if (account) (doc as InvoiceDoc & { account?: string }).account = knownAccount(account, `${where}.account`);
+    if (account)
+      (doc as InvoiceDoc & { account?: string }).account = knownAccount(
+        account,
+        `${where}.account`,
+      );
     return doc;
   });
   const seen = new Set<string>();
@@ -259,7 +310,8 @@ export function journalDoc(j: ChartJournal): JournalDoc {
 export function invoiceMove(invoice: InvoiceDoc, roles: CompanyRoles): MoveDoc {
   const sale = invoice.kind === 'out_invoice';
   const journal = sale ? roles.sale_journal : roles.purchase_journal;
-  const other = (invoice as InvoiceDoc & { account?: string }).account ?? (sale ? roles.income : roles.expense);
+  const other =
+    (invoice as InvoiceDoc & { account?: string }).account ?? (sale ? roles.income : roles.expense);
   const label = invoice.number;
   const amount = invoice.total;
   return {
@@ -271,26 +323,48 @@ export function invoiceMove(invoice: InvoiceDoc, roles: CompanyRoles): MoveDoc {
     state: 'posted',
     lines: sale
       ? [
-          { account: roles.receivable, partner: invoice.partner, label, debit: amount, credit: 0, currency: invoice.currency },
+          {
+            account: roles.receivable,
+            partner: invoice.partner,
+            label,
+            debit: amount,
+            credit: 0,
+            currency: invoice.currency,
+          },
           { account: other, label, debit: 0, credit: amount, currency: invoice.currency },
         ]
       : [
           { account: other, label, debit: amount, credit: 0, currency: invoice.currency },
-          { account: roles.payable, partner: invoice.partner, label, debit: 0, credit: amount, currency: invoice.currency },
+          {
+            account: roles.payable,
+            partner: invoice.partner,
+            label,
+            debit: 0,
+            credit: amount,
+            currency: invoice.currency,
+          },
         ],
   };
 }
 
 async function createMissing(store: BooksStore, docs: BooksDoc[]): Promise<EnsureResult> {
-  const existing = await docsById(store, docs.map((d) => d._id));
+  const existing = await docsById(
+    store,
+    docs.map((d) => d._id),
+  );
   const missing = docs.filter((d) => !existing.has(d._id));
   if (missing.length > 0) await store.putMany(missing);
-  return { created: missing.map((d) => d._id), kept: docs.filter((d) => existing.has(d._id)).map((d) => d._id) };
+  return {
+    created: missing.map((d) => d._id),
+    kept: docs.filter((d) => existing.has(d._id)).map((d) => d._id),
+  };
 }
 
 /** Creates the chart's accounts and journals that the books do not have yet; never overwrites. */
 export function ensureChart(store: BooksStore, chart: Chart): Promise<EnsureResult> {
-  return serialized(store, () => createMissing(store, [...chart.accounts.map(accountDoc), ...chart.journals.map(journalDoc)]));
+  return serialized(store, () =>
+    createMissing(store, [...chart.accounts.map(accountDoc), ...chart.journals.map(journalDoc)]),
+  );
 }
 
 /**
@@ -299,11 +373,28 @@ export function ensureChart(store: BooksStore, chart: Chart): Promise<EnsureResu
  */
 export function ensureCompany(store: BooksStore, data: CompanyData): Promise<EnsureResult> {
   return serialized(store, async () => {
-    const chart = await createMissing(store, [...data.chart.accounts.map(accountDoc), ...data.chart.journals.map(journalDoc), ...data.partners]);
-    const existing = await docsById(store, data.invoices.map((i) => i._id));
+    const chart = await createMissing(store, [
+      ...data.chart.accounts.map(accountDoc),
+      ...data.chart.journals.map(journalDoc),
+      ...data.partners,
+    ]);
+    const existing = await docsById(
+      store,
+      data.invoices.map((i) => i._id),
+    );
     const fresh = data.invoices.filter((i) => !existing.has(i._id));
     const moves = fresh.map((i) => invoiceMove(i, data.roles));
-    const withMoves = await createMissing(store, [...fresh.map((inv, k) => ({ ...inv, move: moves[k]._id }) as InvoiceDoc), ...moves]);
-    return { created: [...chart.created, ...withMoves.created], kept: [...chart.kept, ...withMoves.kept, ...data.invoices.filter((i) => existing.has(i._id)).map((i) => i._id)] };
+    const withMoves = await createMissing(store, [
+      ...fresh.map((inv, k) => ({ ...inv, move: moves[k]._id }) as InvoiceDoc),
+      ...moves,
+    ]);
+    return {
+      created: [...chart.created, ...withMoves.created],
+      kept: [
+        ...chart.kept,
+        ...withMoves.kept,
+        ...data.invoices.filter((i) => existing.has(i._id)).map((i) => i._id),
+      ],
+    };
   });
 }

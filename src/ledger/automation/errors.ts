@@ -24,7 +24,11 @@ export type AutomationErrorCode =
 export class AutomationError extends BooksyncError {
   declare readonly code: AutomationErrorCode;
 
-  constructor(code: AutomationErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: AutomationErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(code, message, options);
   }
 }

@@ -33,7 +33,12 @@ export function linePaymentPrefix(lineId: string): string {
 }
 
 /** The move booking a payment: `move:<journal>:pay:<key>`. */
-export function paymentMoveId(journal: string, lineId: string, invoiceId: string, n: number): string {
+export function paymentMoveId(
+  journal: string,
+  lineId: string,
+  invoiceId: string,
+  n: number,
+): string {
   return moveId(journal, `pay:${paymentKey(lineId, invoiceId, n)}`);
 }
 

@@ -11,7 +11,13 @@ export {
   type ConnectionMapping,
   type PostState,
 } from './options';
-export { lineLabel, postStatementLines, postingMove, type PostingResult, type SkipReason } from './posting';
+export {
+  lineLabel,
+  postStatementLines,
+  postingMove,
+  type PostingResult,
+  type SkipReason,
+} from './posting';
 export {
   belgianCheck,
   findStructuredReferences,

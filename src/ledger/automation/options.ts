@@ -31,7 +31,11 @@ export interface AccountRoles {
 }
 
 /** The demo chart's codes (config/demo-company.yaml). */
-export const DEFAULT_ACCOUNT_ROLES: Readonly<AccountRoles> = Object.freeze({ receivable: '1200', payable: '2000', opening_balance: '3000' });
+export const DEFAULT_ACCOUNT_ROLES: Readonly<AccountRoles> = Object.freeze({
+  receivable: '1200',
+  payable: '2000',
+  opening_balance: '3000',
+});
 
 export type PostState = 'draft' | 'posted';
 

@@ -2,10 +2,22 @@ import { formatAmount } from '../../shared/money';
 import type { MoveDoc, MoveLine, PaymentDoc, StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
 import { visibleLines } from '../staged-imports';
-import { docsById, docsWithPrefix, linesOfConnection, resolveMapping, type ResolvedMapping } from './books';
+import {
+  docsById,
+  docsWithPrefix,
+  linesOfConnection,
+  resolveMapping,
+  type ResolvedMapping,
+} from './books';
 import { linePaymentPrefix, postingMoveId, reversalKey } from './ids';
 import { reverseMove } from '../invariants';
-import { postState, serialized, today, type AutomationOptions, type ConnectionMapping } from './options';
+import {
+  postState,
+  serialized,
+  today,
+  type AutomationOptions,
+  type ConnectionMapping,
+} from './options';
 
 /**
  * Statement lines → moves (README, "Ledger automation"). Each booked line of a connection becomes
@@ -66,13 +78,22 @@ async function postLines(
   opts: AutomationOptions,
 ): Promise<PostingResult> {
   const resolved = await resolveMapping(store, mapping);
-  const result: PostingResult = { connection: mapping.connection, posted: [], already: 0, skipped: [], refused: [], unposted: [] };
+  const result: PostingResult = {
+    connection: mapping.connection,
+    posted: [],
+    already: 0,
+    skipped: [],
+    refused: [],
+    unposted: [],
+  };
   let lines: StatementLineDoc[];
   if (which === 'all') {
     lines = await linesOfConnection(store, mapping.connection);
   } else {
     const prefix = `stl:${mapping.connection}:`;
-    const ids = which.map((w) => (typeof w === 'string' ? w : w._id)).filter((id) => id.startsWith(prefix));
+    const ids = which
+      .map((w) => (typeof w === 'string' ? w : w._id))
+      .filter((id) => id.startsWith(prefix));
     const found = await docsById<StatementLineDoc>(store, ids);
     lines = await visibleLines(
       store,
@@ -94,7 +115,16 @@ async function postLines(
       result.already += 1;
       continue;
     }
-    const skip: SkipReason | undefined = line.state === 'deleted' ? 'deleted' : line.pending ? 'pending' : line.replaced_by !== undefined ? 'replaced' : line.amount === 0 ? 'zero_amount' : undefined;
+    const skip: SkipReason | undefined =
+      line.state === 'deleted'
+        ? 'deleted'
+        : line.pending
+          ? 'pending'
+          : line.replaced_by !== undefined
+            ? 'replaced'
+            : line.amount === 0
+              ? 'zero_amount'
+              : undefined;
     if (skip) {
       result.skipped.push({ line: line._id, reason: skip });
       continue;
@@ -102,7 +132,13 @@ async function postLines(
     if (line.currency !== resolved.journal.currency) {
       const message = `${line._id}: ${formatAmount(line.amount, line.currency)} ${line.currency} cannot be posted in journal ${resolved.journal.code} (${resolved.journal.currency}); no exchange rate is invented, map this connection to a ${line.currency} journal`;
       result.refused.push({ line: line._id, code: 'LEDGER_CURRENCY_MISMATCH', message });
-      opts.logger?.warn(message, { event: 'ledger.post_refused', code: 'LEDGER_CURRENCY_MISMATCH', connection: mapping.connection, line: line._id, journal: resolved.journal.code });
+      opts.logger?.warn(message, {
+        event: 'ledger.post_refused',
+        code: 'LEDGER_CURRENCY_MISMATCH',
+        connection: mapping.connection,
+        line: line._id,
+        journal: resolved.journal.code,
+      });
       continue;
     }
     toPost.push(line);
@@ -110,7 +146,10 @@ async function postLines(
 
   for (let i = 0; i < toPost.length; i += BATCH) {
     const batch = toPost.slice(i, i + BATCH);
-    const existing = await docsById<MoveDoc>(store, batch.map((l) => postingMoveId(mapping.journal, l._id)));
+    const existing = await docsById<MoveDoc>(
+      store,
+      batch.map((l) => postingMoveId(mapping.journal, l._id)),
+    );
     const writes: Array<MoveDoc | StatementLineDoc> = [];
     for (const line of batch) {
       const id = postingMoveId(mapping.journal, line._id);
@@ -119,7 +158,12 @@ async function postLines(
         // Cannot happen short of a hash collision or a hand-made move squatting the id; never overwrite it.
         const message = `${line._id}: move ${id} already exists for ${already.statement_line ?? 'no statement line'}`;
         result.refused.push({ line: line._id, code: 'LEDGER_MAPPING_INVALID', message });
-        opts.logger?.error(message, { event: 'ledger.post_refused', code: 'LEDGER_MAPPING_INVALID', connection: mapping.connection, line: line._id });
+        opts.logger?.error(message, {
+          event: 'ledger.post_refused',
+          code: 'LEDGER_MAPPING_INVALID',
+          connection: mapping.connection,
+          line: line._id,
+        });
         continue;
       }
       // A move that exists already (a crash after the move write, another site's posting) is kept as is.
@@ -148,17 +192,34 @@ async function postLines(
  * Cancels the moves of deleted lines: a posted move gets its reversal (once: the reversal id is
  * derived from the move id), a draft move is deleted.
  */
-async function unpost(store: BooksStore, lines: readonly StatementLineDoc[], date: string, result: PostingResult, opts: AutomationOptions): Promise<void> {
+async function unpost(
+  store: BooksStore,
+  lines: readonly StatementLineDoc[],
+  date: string,
+  result: PostingResult,
+  opts: AutomationOptions,
+): Promise<void> {
   if (lines.length === 0) return;
-  const moves = await docsById<MoveDoc>(store, lines.map((l) => l.move!));
+  const moves = await docsById<MoveDoc>(
+    store,
+    lines.map((l) => l.move!),
+  );
   for (const line of lines) {
     const move = moves.get(line.move!);
     if (!move || move.statement_line !== line._id) continue;
-    const payments = await docsWithPrefix<PaymentDoc & { state?: string }>(store, linePaymentPrefix(line._id));
+    const payments = await docsWithPrefix<PaymentDoc & { state?: string }>(
+      store,
+      linePaymentPrefix(line._id),
+    );
     if (payments.some((p) => p.state !== 'cancelled')) {
       const message = `${line._id} is deleted but still reconciled; undo its reconciliation, then its move ${move._id} is reversed`;
-      if (!result.refused.some((r) => r.line === line._id)) result.refused.push({ line: line._id, code: 'LEDGER_RECONCILE_REFUSED', message });
-      opts.logger?.warn(message, { event: 'ledger.post_refused', code: 'LEDGER_RECONCILE_REFUSED', line: line._id });
+      if (!result.refused.some((r) => r.line === line._id))
+        result.refused.push({ line: line._id, code: 'LEDGER_RECONCILE_REFUSED', message });
+      opts.logger?.warn(message, {
+        event: 'ledger.post_refused',
+        code: 'LEDGER_RECONCILE_REFUSED',
+        line: line._id,
+      });
       continue;
     }
     if (move.state === 'draft') {
@@ -166,22 +227,43 @@ async function unpost(store: BooksStore, lines: readonly StatementLineDoc[], dat
       result.unposted.push({ line: line._id, move: move._id });
       continue;
     }
-    const reversal = reverseMove(move, date < move.date ? move.date : date, reversalKey(move._id), { ref: `Bank line ${line._id} deleted` });
+    const reversal = reverseMove(move, date < move.date ? move.date : date, reversalKey(move._id), {
+      ref: `Bank line ${line._id} deleted`,
+    });
     if (await store.get(reversal._id)) continue;
     await store.put(reversal);
     result.unposted.push({ line: line._id, move: move._id, reversal: reversal._id });
-    opts.logger?.info(`${line._id} was deleted after posting: ${move._id} reversed by ${reversal._id}`, { event: 'ledger.unpost', line: line._id, move: move._id, reversal: reversal._id });
+    opts.logger?.info(
+      `${line._id} was deleted after posting: ${move._id} reversed by ${reversal._id}`,
+      { event: 'ledger.unpost', line: line._id, move: move._id, reversal: reversal._id },
+    );
   }
 }
 
 /** The move booking `line`: bank against suspense, in the line's own currency. */
-export function postingMove(line: StatementLineDoc, resolved: ResolvedMapping, state: 'draft' | 'posted'): MoveDoc {
+export function postingMove(
+  line: StatementLineDoc,
+  resolved: ResolvedMapping,
+  state: 'draft' | 'posted',
+): MoveDoc {
   const { mapping } = resolved;
   const amount = Math.abs(line.amount);
   const incoming = line.amount > 0;
   const label = lineLabel(line);
-  const bankLine: MoveLine = { account: mapping.bank_account, label, debit: incoming ? amount : 0, credit: incoming ? 0 : amount, currency: line.currency };
-  const suspenseLine: MoveLine = { account: mapping.suspense_account, label, debit: incoming ? 0 : amount, credit: incoming ? amount : 0, currency: line.currency };
+  const bankLine: MoveLine = {
+    account: mapping.bank_account,
+    label,
+    debit: incoming ? amount : 0,
+    credit: incoming ? 0 : amount,
+    currency: line.currency,
+  };
+  const suspenseLine: MoveLine = {
+    account: mapping.suspense_account,
+    label,
+    debit: incoming ? 0 : amount,
+    credit: incoming ? amount : 0,
+    currency: line.currency,
+  };
   const move: MoveDoc = {
     _id: postingMoveId(mapping.journal, line._id),
     type: 'move',
@@ -197,7 +279,11 @@ export function postingMove(line: StatementLineDoc, resolved: ResolvedMapping, s
 }
 
 /** What a person recognises a bank line by: payee and memo. */
-export function lineLabel(line: Pick<StatementLineDoc, 'payee' | 'memo' | 'counterparty_name'>): string {
-  const parts = [line.payee ?? line.counterparty_name, line.memo].map((p) => p?.trim()).filter((p): p is string => !!p);
+export function lineLabel(
+  line: Pick<StatementLineDoc, 'payee' | 'memo' | 'counterparty_name'>,
+): string {
+  const parts = [line.payee ?? line.counterparty_name, line.memo]
+    .map((p) => p?.trim())
+    .filter((p): p is string => !!p);
   return parts.length > 0 ? parts.join(' — ') : 'bank statement line';
 }

@@ -1,11 +1,26 @@
 import { formatAmount } from '../../shared/money';
 import { reverseMove } from '../invariants';
-import { accountId, type InvoiceDoc, type MoveDoc, type PartnerDoc, type PaymentDoc, type StatementLineDoc } from '../model';
+import {
+  accountId,
+  type InvoiceDoc,
+  type MoveDoc,
+  type PartnerDoc,
+  type PaymentDoc,
+  type StatementLineDoc,
+} from '../model';
 import type { BooksStore } from '../store';
 import { docsById, docsWithPrefix } from './books';
 import { AutomationError } from './errors';
 import { linePaymentPrefix, paymentDocId, paymentMoveId, reversalKey } from './ids';
-import { accountRoles, postState, serialized, today, type AccountRoles, type AutomationOptions, type ConnectionMapping } from './options';
+import {
+  accountRoles,
+  postState,
+  serialized,
+  today,
+  type AccountRoles,
+  type AutomationOptions,
+  type ConnectionMapping,
+} from './options';
 import { compileRule, type CompiledRule, type RuleSpec } from './rules';
 
 /**
@@ -71,11 +86,18 @@ function mappingFor(opts: ReconcileOptions, connection: string): ConnectionMappi
 
 async function checkRoleAccounts(store: BooksStore, roles: AccountRoles): Promise<void> {
   const found = await docsById(store, [accountId(roles.receivable), accountId(roles.payable)]);
-  for (const [role, code] of [['receivable', roles.receivable], ['payable', roles.payable]] as const) {
+  for (const [role, code] of [
+    ['receivable', roles.receivable],
+    ['payable', roles.payable],
+  ] as const) {
     if (!found.has(accountId(code))) {
-      throw new AutomationError('LEDGER_MAPPING_INVALID', `the ${role} account ${code} does not exist in the books (load the chart, or configure the ${role} account)`, {
-        details: { role, account: code },
-      });
+      throw new AutomationError(
+        'LEDGER_MAPPING_INVALID',
+        `the ${role} account ${code} does not exist in the books (load the chart, or configure the ${role} account)`,
+        {
+          details: { role, account: code },
+        },
+      );
     }
   }
 }
@@ -92,7 +114,11 @@ function kindFor(line: StatementLineDoc): InvoiceDoc['kind'] {
 
 /** Oldest due first, then oldest date, then id: the order money is allocated in. */
 function byDue(a: InvoiceDoc, b: InvoiceDoc): number {
-  return a.due_date.localeCompare(b.due_date) || a.date.localeCompare(b.date) || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0);
+  return (
+    a.due_date.localeCompare(b.due_date) ||
+    a.date.localeCompare(b.date) ||
+    (a._id < b._id ? -1 : a._id > b._id ? 1 : 0)
+  );
 }
 
 interface Allocation {
@@ -113,7 +139,10 @@ function paymentWrites(
   reason: string,
   roles: AccountRoles,
   opts: AutomationOptions,
-): { docs: Array<MoveDoc | AutomationPaymentDoc | InvoiceDoc | StatementLineDoc>; made: PaymentMade[] } {
+): {
+  docs: Array<MoveDoc | AutomationPaymentDoc | InvoiceDoc | StatementLineDoc>;
+  made: PaymentMade[];
+} {
   const docs: Array<MoveDoc | AutomationPaymentDoc | InvoiceDoc | StatementLineDoc> = [];
   const made: PaymentMade[] = [];
   for (const { invoice, amount } of allocations) {
@@ -131,8 +160,22 @@ function paymentWrites(
       ref: invoice.number,
       state: postState(opts),
       lines: [
-        { account: mapping.suspense_account, partner: invoice.partner, label, debit: incoming ? amount : 0, credit: incoming ? 0 : amount, currency: line.currency },
-        { account: counterpart, partner: invoice.partner, label, debit: incoming ? 0 : amount, credit: incoming ? amount : 0, currency: line.currency },
+        {
+          account: mapping.suspense_account,
+          partner: invoice.partner,
+          label,
+          debit: incoming ? amount : 0,
+          credit: incoming ? 0 : amount,
+          currency: line.currency,
+        },
+        {
+          account: counterpart,
+          partner: invoice.partner,
+          label,
+          debit: incoming ? 0 : amount,
+          credit: incoming ? amount : 0,
+          currency: line.currency,
+        },
       ],
       payment: pid,
     };
@@ -152,7 +195,18 @@ function paymentWrites(
     const residual = invoice.residual - amount;
     const next: InvoiceDoc = { ...invoice, residual, state: residual === 0 ? 'paid' : 'partial' };
     docs.push(move, payment, next);
-    made.push({ line: line._id, invoice: invoice._id, payment: pid, move: mid, amount, currency: line.currency, residual, invoice_state: next.state, rule, reason });
+    made.push({
+      line: line._id,
+      invoice: invoice._id,
+      payment: pid,
+      move: mid,
+      amount,
+      currency: line.currency,
+      residual,
+      invoice_state: next.state,
+      rule,
+      reason,
+    });
   }
   docs.push({ ...line, state: 'reconciled' });
   return { docs, made };
@@ -174,16 +228,19 @@ function allocate(open: number, invoices: readonly InvoiceDoc[]): Allocation[] {
 
 function logPayments(opts: AutomationOptions, made: readonly PaymentMade[]): void {
   for (const m of made) {
-    opts.logger?.info(`${m.line} pays ${formatAmount(m.amount, m.currency)} ${m.currency} of ${m.invoice} (${m.rule}: ${m.reason})`, {
-      event: 'ledger.reconcile',
-      line: m.line,
-      invoice: m.invoice,
-      payment: m.payment,
-      move: m.move,
-      amount: m.amount,
-      currency: m.currency,
-      rule: m.rule,
-    });
+    opts.logger?.info(
+      `${m.line} pays ${formatAmount(m.amount, m.currency)} ${m.currency} of ${m.invoice} (${m.rule}: ${m.reason})`,
+      {
+        event: 'ledger.reconcile',
+        line: m.line,
+        invoice: m.invoice,
+        payment: m.payment,
+        move: m.move,
+        amount: m.amount,
+        currency: m.currency,
+        rule: m.rule,
+      },
+    );
   }
 }
 
@@ -197,12 +254,20 @@ export async function reconcile(
   rules: ReadonlyArray<RuleSpec | Record<string, unknown> | CompiledRule>,
   opts: ReconcileOptions,
 ): Promise<ReconcileResult> {
-  const compiled = rules.map((r, i) => (isCompiled(r) ? r : compileRule(r, `ledger.reconcile.rules[${i}]`)));
+  const compiled = rules.map((r, i) =>
+    isCompiled(r) ? r : compileRule(r, `ledger.reconcile.rules[${i}]`),
+  );
   return serialized(store, async () => {
     const roles = accountRoles(opts);
     const result: ReconcileResult = { matched: [], unmatched: [] };
     const lines = (await store.allOfType<StatementLineDoc>('statement_line'))
-      .filter((l) => l.state === 'posted' && !l.pending && l.move !== undefined && mappingFor(opts, l.connection) !== undefined)
+      .filter(
+        (l) =>
+          l.state === 'posted' &&
+          !l.pending &&
+          l.move !== undefined &&
+          mappingFor(opts, l.connection) !== undefined,
+      )
       .sort((a, b) => a.date.localeCompare(b.date) || (a._id < b._id ? -1 : 1));
     if (lines.length === 0) return result;
     await checkRoleAccounts(store, roles);
@@ -215,15 +280,31 @@ export async function reconcile(
       const open = openAmount(line, mine);
       if (open <= 0) continue;
       const candidates = [...invoices.values()]
-        .filter((i) => OPEN_STATES.has(i.state) && i.residual > 0 && i.kind === kindFor(line) && i.currency === line.currency)
+        .filter(
+          (i) =>
+            OPEN_STATES.has(i.state) &&
+            i.residual > 0 &&
+            i.kind === kindFor(line) &&
+            i.currency === line.currency,
+        )
         .sort(byDue);
       let booked = false;
       for (const rule of compiled) {
-        const match = candidates.length > 0 ? rule.match({ line, open, candidates, partners }) : undefined;
+        const match =
+          candidates.length > 0 ? rule.match({ line, open, candidates, partners }) : undefined;
         if (!match) continue;
         const allocations = allocate(open, match.invoices);
         if (allocations.length === 0) continue;
-        const { docs, made } = paymentWrites(line, mapping, allocations, mine, rule.label, match.reason, roles, opts);
+        const { docs, made } = paymentWrites(
+          line,
+          mapping,
+          allocations,
+          mine,
+          rule.label,
+          match.reason,
+          roles,
+          opts,
+        );
         // Later lines of this run see the written revisions (and the lowered residuals).
         const written = await store.putMany(docs);
         for (const d of written) if (d.type === 'invoice') invoices.set(d._id, d);
@@ -236,11 +317,14 @@ export async function reconcile(
       if (!booked) result.unmatched.push(line._id);
     }
     if (result.matched.length > 0 || result.unmatched.length > 0) {
-      opts.logger?.info(`reconciled ${new Set(result.matched.map((m) => m.line)).size} line(s), ${result.unmatched.length} left in suspense`, {
-        event: 'ledger.reconcile_run',
-        matched: result.matched.length,
-        unmatched: result.unmatched.length,
-      });
+      opts.logger?.info(
+        `reconciled ${new Set(result.matched.map((m) => m.line)).size} line(s), ${result.unmatched.length} left in suspense`,
+        {
+          event: 'ledger.reconcile_run',
+          matched: result.matched.length,
+          unmatched: result.unmatched.length,
+        },
+      );
     }
     return result;
   });
@@ -253,7 +337,9 @@ function isCompiled(r: unknown): r is CompiledRule {
 async function loadLine(store: BooksStore, lineId: string): Promise<StatementLineDoc> {
   const line = await store.get<StatementLineDoc>(lineId);
   if (!line || line.type !== 'statement_line') {
-    throw new AutomationError('LEDGER_NOT_FOUND', `no statement line ${lineId}`, { details: { line: lineId } });
+    throw new AutomationError('LEDGER_NOT_FOUND', `no statement line ${lineId}`, {
+      details: { line: lineId },
+    });
   }
   return line;
 }
@@ -285,13 +371,23 @@ export function reconcileLine(
     const roles = accountRoles(opts);
     const line = await loadLine(store, lineId);
     const refuse = (what: string): never => {
-      throw new AutomationError('LEDGER_RECONCILE_REFUSED', `${lineId} with ${invoiceId}: ${what}`, { details: { line: lineId, invoice: invoiceId } });
+      throw new AutomationError(
+        'LEDGER_RECONCILE_REFUSED',
+        `${lineId} with ${invoiceId}: ${what}`,
+        { details: { line: lineId, invoice: invoiceId } },
+      );
     };
     if (line.pending) refuse('the line is pending; it is reconciled once the bank books it');
-    if (line.state !== 'posted' && line.state !== 'reconciled') refuse(`the line is ${line.state}, not posted (post it first)`);
-    const mapping = mappingFor(opts, line.connection) ?? refuse(`connection ${line.connection} has no ledger mapping`);
+    if (line.state !== 'posted' && line.state !== 'reconciled')
+      refuse(`the line is ${line.state}, not posted (post it first)`);
+    const mapping =
+      mappingFor(opts, line.connection) ??
+      refuse(`connection ${line.connection} has no ledger mapping`);
     const found = await store.get<InvoiceDoc>(invoiceId);
-    if (!found || found.type !== 'invoice') throw new AutomationError('LEDGER_NOT_FOUND', `no invoice ${invoiceId}`, { details: { invoice: invoiceId } });
+    if (!found || found.type !== 'invoice')
+      throw new AutomationError('LEDGER_NOT_FOUND', `no invoice ${invoiceId}`, {
+        details: { invoice: invoiceId },
+      });
     const invoice = found;
     const mine = await docsWithPrefix<AutomationPaymentDoc>(store, linePaymentPrefix(lineId));
     const current = mine.find((p) => p.invoice === invoiceId && isActive(p));
@@ -300,19 +396,46 @@ export function reconcileLine(
       return {
         already: true,
         open,
-        payment: { line: lineId, invoice: invoiceId, payment: current._id, move: current.move, amount: current.amount, currency: current.currency, residual: invoice.residual, invoice_state: invoice.state, rule: current.rule ?? 'manual', reason: 'already reconciled' },
+        payment: {
+          line: lineId,
+          invoice: invoiceId,
+          payment: current._id,
+          move: current.move,
+          amount: current.amount,
+          currency: current.currency,
+          residual: invoice.residual,
+          invoice_state: invoice.state,
+          rule: current.rule ?? 'manual',
+          reason: 'already reconciled',
+        },
       };
     }
     if (invoice.kind !== kindFor(line)) {
-      refuse(line.amount > 0 ? 'money in pays a sales invoice (out_invoice), not a bill' : 'money out pays a bill (in_invoice), not a sales invoice');
+      refuse(
+        line.amount > 0
+          ? 'money in pays a sales invoice (out_invoice), not a bill'
+          : 'money out pays a bill (in_invoice), not a sales invoice',
+      );
     }
-    if (invoice.currency !== line.currency) refuse(`the invoice is in ${invoice.currency}, the line in ${line.currency}`);
-    if (!OPEN_STATES.has(invoice.state) || invoice.residual <= 0) refuse(`the invoice is ${invoice.state} with nothing left to pay`);
+    if (invoice.currency !== line.currency)
+      refuse(`the invoice is in ${invoice.currency}, the line in ${line.currency}`);
+    if (!OPEN_STATES.has(invoice.state) || invoice.residual <= 0)
+      refuse(`the invoice is ${invoice.state} with nothing left to pay`);
     if (open <= 0) refuse('nothing of the line is left in suspense');
-    if (opts.amount !== undefined && (!Number.isSafeInteger(opts.amount) || opts.amount <= 0)) refuse(`amount ${opts.amount} is not a positive number of minor units`);
+    if (opts.amount !== undefined && (!Number.isSafeInteger(opts.amount) || opts.amount <= 0))
+      refuse(`amount ${opts.amount} is not a positive number of minor units`);
     await checkRoleAccounts(store, roles);
     const amount = Math.min(open, invoice.residual, opts.amount ?? Number.MAX_SAFE_INTEGER);
-    const { docs, made } = paymentWrites(line, mapping, [{ invoice, amount }], mine, 'manual', 'by hand', roles, opts);
+    const { docs, made } = paymentWrites(
+      line,
+      mapping,
+      [{ invoice, amount }],
+      mine,
+      'manual',
+      'by hand',
+      roles,
+      opts,
+    );
     await store.putMany(docs);
     logPayments(opts, made);
     return { already: false, open: open - amount, payment: made[0] };
@@ -322,7 +445,14 @@ export function reconcileLine(
 export interface UndoResult {
   line: string;
   /** Payments voided by this call (empty when there was nothing to undo). */
-  undone: Array<{ payment: string; invoice: string; amount: number; currency: string; reversal?: string; removed_draft?: string }>;
+  undone: Array<{
+    payment: string;
+    invoice: string;
+    amount: number;
+    currency: string;
+    reversal?: string;
+    removed_draft?: string;
+  }>;
 }
 
 /**
@@ -331,7 +461,11 @@ export interface UndoResult {
  * voided (`state: cancelled`), the invoice's residual and state are restored and the line is back
  * to `posted`, in suspense. Idempotent: nothing left to undo returns an empty list.
  */
-export function undoReconciliation(store: BooksStore, lineId: string, opts: AutomationOptions = {}): Promise<UndoResult> {
+export function undoReconciliation(
+  store: BooksStore,
+  lineId: string,
+  opts: AutomationOptions = {},
+): Promise<UndoResult> {
   return serialized(store, async () => {
     const line = await loadLine(store, lineId);
     const payments = await docsWithPrefix<AutomationPaymentDoc>(store, linePaymentPrefix(lineId));
@@ -340,14 +474,22 @@ export function undoReconciliation(store: BooksStore, lineId: string, opts: Auto
     const drafts: string[] = [];
     if (active.length > 0) {
       const date = today(opts);
-      const related = await docsById<MoveDoc | InvoiceDoc>(store, [...active.map((p) => p.move), ...active.map((p) => p.invoice)]);
+      const related = await docsById<MoveDoc | InvoiceDoc>(store, [
+        ...active.map((p) => p.move),
+        ...active.map((p) => p.invoice),
+      ]);
       const invoices = new Map<string, InvoiceDoc>();
       const docs: Array<MoveDoc | AutomationPaymentDoc | InvoiceDoc | StatementLineDoc> = [];
       for (const p of active) {
         const move = related.get(p.move) as MoveDoc | undefined;
         let reversal: string | undefined;
         if (move && move.state === 'posted') {
-          const rev = reverseMove(move, date < move.date ? move.date : date, reversalKey(move._id), { ref: `Undo of ${p._id}` });
+          const rev = reverseMove(
+            move,
+            date < move.date ? move.date : date,
+            reversalKey(move._id),
+            { ref: `Undo of ${p._id}` },
+          );
           reversal = rev._id;
           if (!(await store.get(rev._id))) docs.push(rev);
         } else if (move) {
@@ -356,13 +498,27 @@ export function undoReconciliation(store: BooksStore, lineId: string, opts: Auto
         const inv = invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined);
         if (inv) {
           const residual = Math.min(inv.total, inv.residual + p.amount);
-          const state: InvoiceDoc['state'] = inv.state === 'cancelled' || inv.state === 'draft' ? inv.state : residual === inv.total ? 'open' : residual === 0 ? 'paid' : 'partial';
+          const state: InvoiceDoc['state'] =
+            inv.state === 'cancelled' || inv.state === 'draft'
+              ? inv.state
+              : residual === inv.total
+                ? 'open'
+                : residual === 0
+                  ? 'paid'
+                  : 'partial';
           invoices.set(inv._id, { ...inv, residual, state });
         }
         const voided: AutomationPaymentDoc = { ...p, state: 'cancelled' };
         if (reversal) voided.reversed_by = reversal;
         docs.push(voided);
-        result.undone.push({ payment: p._id, invoice: p.invoice, amount: p.amount, currency: p.currency, ...(reversal ? { reversal } : {}), ...(move && move.state !== 'posted' ? { removed_draft: move._id } : {}) });
+        result.undone.push({
+          payment: p._id,
+          invoice: p.invoice,
+          amount: p.amount,
+          currency: p.currency,
+          ...(reversal ? { reversal } : {}),
+          ...(move && move.state !== 'posted' ? { removed_draft: move._id } : {}),
+        });
       }
       docs.push(...invoices.values());
       if (line.state === 'reconciled') docs.push({ ...line, state: 'posted' });
@@ -378,7 +534,11 @@ export function undoReconciliation(store: BooksStore, lineId: string, opts: Auto
     }
     for (const id of new Set(drafts)) await store.remove(id);
     if (result.undone.length > 0) {
-      opts.logger?.info(`${lineId}: undid ${result.undone.length} payment(s)`, { event: 'ledger.reconcile_undo', line: lineId, payments: result.undone.map((u) => u.payment) });
+      opts.logger?.info(`${lineId}: undid ${result.undone.length} payment(s)`, {
+        event: 'ledger.reconcile_undo',
+        line: lineId,
+        payments: result.undone.map((u) => u.payment),
+      });
     }
     return result;
   });
@@ -408,7 +568,9 @@ export async function pendingLines(store: BooksStore): Promise<SuspenseLine[]> {
   const lines = await store.allOfType<StatementLineDoc>('statement_line');
   const payments = await store.allOfType<AutomationPaymentDoc>('payment');
   const byLine = new Map<string, AutomationPaymentDoc[]>();
-  for (const p of payments) if (p.statement_line) byLine.set(p.statement_line, [...(byLine.get(p.statement_line) ?? []), p]);
+  for (const p of payments)
+    if (p.statement_line)
+      byLine.set(p.statement_line, [...(byLine.get(p.statement_line) ?? []), p]);
   const out: SuspenseLine[] = [];
   for (const l of lines) {
     if (l.pending || (l.state !== 'posted' && l.state !== 'reconciled')) continue;
@@ -420,7 +582,15 @@ export async function pendingLines(store: BooksStore): Promise<SuspenseLine[]> {
 }
 
 export function suspenseLine(l: StatementLineDoc, open: number): SuspenseLine {
-  const out: SuspenseLine = { line: l._id, connection: l.connection, date: l.date, amount: l.amount, open, currency: l.currency, state: l.state };
+  const out: SuspenseLine = {
+    line: l._id,
+    connection: l.connection,
+    date: l.date,
+    amount: l.amount,
+    open,
+    currency: l.currency,
+    state: l.state,
+  };
   if (l.move) out.move = l.move;
   if (l.payee) out.payee = l.payee;
   if (l.memo) out.memo = l.memo;

@@ -36,7 +36,9 @@ export function mod97(digits: string): number {
 
 /** Letters as ISO 7064 numbers (A = 10 … Z = 35), digits kept. */
 function lettersToDigits(text: string): string {
-  return [...text].map((ch) => (ch >= 'A' && ch <= 'Z' ? String(ch.charCodeAt(0) - 55) : ch)).join('');
+  return [...text]
+    .map((ch) => (ch >= 'A' && ch <= 'Z' ? String(ch.charCodeAt(0) - 55) : ch))
+    .join('');
 }
 
 /** `RF18 5390 0754 7034` → `RF18539007547034` (upper case, no spaces); undefined if not RF-shaped. */
@@ -55,21 +57,28 @@ export function isValidRf(text: string): boolean {
 /** The ISO 11649 reference for `body` (1–21 letters/digits): `RF` + check digits + body. */
 export function makeRf(body: string): string {
   const b = body.replace(/\s+/g, '').toUpperCase();
-  if (!/^[0-9A-Z]{1,21}$/.test(b)) throw new TypeError(`an RF reference body is 1-21 letters or digits, got '${body}'`);
+  if (!/^[0-9A-Z]{1,21}$/.test(b))
+    throw new TypeError(`an RF reference body is 1-21 letters or digits, got '${body}'`);
   const check = 98 - mod97(lettersToDigits(`${b}RF00`));
   return `RF${String(check).padStart(2, '0')}${b}`;
 }
 
 /** Check digits of a Belgian structured communication from its first ten digits. */
 export function belgianCheck(first10: string): string {
-  if (!/^\d{10}$/.test(first10)) throw new TypeError(`a Belgian structured communication starts with 10 digits, got '${first10}'`);
+  if (!/^\d{10}$/.test(first10))
+    throw new TypeError(
+      `a Belgian structured communication starts with 10 digits, got '${first10}'`,
+    );
   const r = mod97(first10);
   return String(r === 0 ? 97 : r).padStart(2, '0');
 }
 
 /** The 12 digits of a Belgian structured communication in any common spelling, or undefined. */
 export function belgianDigits(text: string): string | undefined {
-  const m = /^\s*(?:\+{3}|\*{3})?\s*(\d{3})\s*\/?\s*(\d{4})\s*\/?\s*(\d{5})\s*(?:\+{3}|\*{3})?\s*$/.exec(text);
+  const m =
+    /^\s*(?:\+{3}|\*{3})?\s*(\d{3})\s*\/?\s*(\d{4})\s*\/?\s*(\d{5})\s*(?:\+{3}|\*{3})?\s*$/.exec(
+      text,
+    );
   return m ? m[1] + m[2] + m[3] : undefined;
 }
 
@@ -97,7 +106,8 @@ export function parseStructuredReference(text: string): FoundReference | undefin
   const rf = compactRf(text);
   if (rf !== undefined) return { kind: 'rf', canonical: rf, text, index: 0, valid: isValidRf(rf) };
   const be = belgianDigits(text);
-  if (be !== undefined) return { kind: 'be', canonical: formatBelgian(be), text, index: 0, valid: isValidBelgian(be) };
+  if (be !== undefined)
+    return { kind: 'be', canonical: formatBelgian(be), text, index: 0, valid: isValidBelgian(be) };
   return undefined;
 }
 
@@ -119,7 +129,10 @@ export interface FindOptions {
  * the groups run into the next word (`RF18 5390 0754 7034 THANKS`), the longest run of whole groups
  * whose check digits hold is the reference.
  */
-export function findStructuredReferences(text: string | undefined, options: FindOptions = {}): FoundReference[] {
+export function findStructuredReferences(
+  text: string | undefined,
+  options: FindOptions = {},
+): FoundReference[] {
   if (!text) return [];
   const found: FoundReference[] = [];
   for (const m of text.matchAll(RF_START)) {
@@ -138,15 +151,30 @@ export function findStructuredReferences(text: string | undefined, options: Find
     if (groups.length === 0) continue;
     let chosen: FoundReference | undefined;
     for (let k = groups.length; k >= 1 && !chosen; k--) {
-      const canonical = `RF${m[1]}${groups.slice(0, k).map((g) => g.chars).join('')}`.toUpperCase();
-      if (isValidRf(canonical)) chosen = { kind: 'rf', canonical, text: text.slice(at, groups[k - 1].end), index: at, valid: true };
+      const canonical = `RF${m[1]}${groups
+        .slice(0, k)
+        .map((g) => g.chars)
+        .join('')}`.toUpperCase();
+      if (isValidRf(canonical))
+        chosen = {
+          kind: 'rf',
+          canonical,
+          text: text.slice(at, groups[k - 1].end),
+          index: at,
+          valid: true,
+        };
     }
     if (!chosen) {
       // Nothing validates: report the printed-looking reading as an invalid reference (it matches
       // nothing): groups of four, then at most one shorter group holding a digit, so the words
       // after a mistyped reference stay readable.
       let k = 1;
-      while (k < groups.length && groups[k - 1].chars.length === 4 && (groups[k].chars.length === 4 || (groups[k].chars.length < 4 && /\d/.test(groups[k].chars)))) k++;
+      while (
+        k < groups.length &&
+        groups[k - 1].chars.length === 4 &&
+        (groups[k].chars.length === 4 || (groups[k].chars.length < 4 && /\d/.test(groups[k].chars)))
+      )
+        k++;
       const taken = groups.slice(0, k);
       chosen = {
         kind: 'rf',
@@ -160,17 +188,36 @@ export function findStructuredReferences(text: string | undefined, options: Find
   }
   for (const m of text.matchAll(BE_DECORATED)) {
     const digits = m[2] + m[3] + m[4];
-    found.push({ kind: 'be', canonical: formatBelgian(digits), text: m[0], valid: isValidBelgian(digits), index: m.index ?? 0 });
+    found.push({
+      kind: 'be',
+      canonical: formatBelgian(digits),
+      text: m[0],
+      valid: isValidBelgian(digits),
+      index: m.index ?? 0,
+    });
   }
   for (const m of text.matchAll(BE_SLASHED)) {
     const at = m.index ?? 0;
-    if (found.some((f) => f.kind === 'be' && at >= f.index && at < f.index + f.text.length)) continue;
+    if (found.some((f) => f.kind === 'be' && at >= f.index && at < f.index + f.text.length))
+      continue;
     const digits = m[1] + m[2] + m[3];
-    found.push({ kind: 'be', canonical: formatBelgian(digits), text: m[0], valid: isValidBelgian(digits), index: at });
+    found.push({
+      kind: 'be',
+      canonical: formatBelgian(digits),
+      text: m[0],
+      valid: isValidBelgian(digits),
+      index: at,
+    });
   }
   if (options.bareDigits && /^\s*\d{12}\s*$/.test(text)) {
     const digits = text.trim();
-    found.push({ kind: 'be', canonical: formatBelgian(digits), text: digits, valid: isValidBelgian(digits), index: text.indexOf(digits) });
+    found.push({
+      kind: 'be',
+      canonical: formatBelgian(digits),
+      text: digits,
+      valid: isValidBelgian(digits),
+      index: text.indexOf(digits),
+    });
   }
   return found.sort((a, b) => a.index - b.index);
 }
@@ -191,7 +238,10 @@ export const MIN_NUMBER_LENGTH = 4;
  */
 export function mentionsInvoiceNumber(text: string | undefined, number: string): boolean {
   if (!text) return false;
-  const parts = number.trim().split(SEPARATORS).filter((p) => p !== '');
+  const parts = number
+    .trim()
+    .split(SEPARATORS)
+    .filter((p) => p !== '');
   // "12" or "A7" would be found in any memo ("12 items"): too short to be evidence.
   if (parts.join('').length < MIN_NUMBER_LENGTH) return false;
   const pattern = parts.map(escapeRegExp).join('[\\s\\-/._]*');
@@ -202,7 +252,10 @@ export function mentionsInvoiceNumber(text: string | undefined, number: string):
  * `text` with every structured reference (valid or not) blanked out, so an invoice number is not
  * "found" inside a reference whose check digits failed.
  */
-export function withoutStructuredReferences(text: string | undefined, options: FindOptions = {}): string {
+export function withoutStructuredReferences(
+  text: string | undefined,
+  options: FindOptions = {},
+): string {
   if (!text) return '';
   let out = text;
   for (const f of findStructuredReferences(text, options)) {

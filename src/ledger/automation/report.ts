@@ -48,7 +48,10 @@ export interface TrialBalanceOptions {
   include_draft?: boolean;
 }
 
-export async function trialBalance(store: BooksStore, opts: TrialBalanceOptions = {}): Promise<TrialBalance> {
+export async function trialBalance(
+  store: BooksStore,
+  opts: TrialBalanceOptions = {},
+): Promise<TrialBalance> {
   const includeDraft = opts.include_draft ?? false;
   const accounts = new Map((await store.allOfType<AccountDoc>('account')).map((a) => [a.code, a]));
   const moves = await store.allOfType<MoveDoc>('move');
@@ -60,7 +63,15 @@ export async function trialBalance(store: BooksStore, opts: TrialBalanceOptions 
     for (const l of m.lines) {
       const key = JSON.stringify([l.account, l.currency]);
       const acc = accounts.get(l.account);
-      const row = rows.get(key) ?? { code: l.account, name: acc?.name ?? '(not in the chart)', ...(acc ? { kind: acc.kind } : {}), currency: l.currency, debit: 0, credit: 0, balance: 0 };
+      const row = rows.get(key) ?? {
+        code: l.account,
+        name: acc?.name ?? '(not in the chart)',
+        ...(acc ? { kind: acc.kind } : {}),
+        currency: l.currency,
+        debit: 0,
+        credit: 0,
+        balance: 0,
+      };
       row.debit += l.debit;
       row.credit += l.credit;
       row.balance = row.debit - row.credit;
@@ -95,11 +106,18 @@ export interface UnreconciledLine extends SuspenseLine {
  * with money left in suspense. Pending lines are not listed (the bank has not booked them).
  */
 export async function unreconciledLines(store: BooksStore): Promise<UnreconciledLine[]> {
-  const suspense: UnreconciledLine[] = (await pendingLines(store)).map((l) => ({ ...l, status: l.state === 'reconciled' ? 'partly_matched' : 'unmatched' }));
-  const unposted: UnreconciledLine[] = (await visibleLines(store, await store.allOfType<StatementLineDoc>('statement_line')))
+  const suspense: UnreconciledLine[] = (await pendingLines(store)).map((l) => ({
+    ...l,
+    status: l.state === 'reconciled' ? 'partly_matched' : 'unmatched',
+  }));
+  const unposted: UnreconciledLine[] = (
+    await visibleLines(store, await store.allOfType<StatementLineDoc>('statement_line'))
+  )
     .filter((l) => l.state === 'new' && !l.pending && l.replaced_by === undefined && l.amount !== 0)
     .map((l) => ({ ...suspenseLine(l, Math.abs(l.amount)), status: 'unposted' }));
-  return [...unposted, ...suspense].sort((a, b) => a.date.localeCompare(b.date) || (a.line < b.line ? -1 : 1));
+  return [...unposted, ...suspense].sort(
+    (a, b) => a.date.localeCompare(b.date) || (a.line < b.line ? -1 : 1),
+  );
 }
 
 export interface LedgerReport {
@@ -108,6 +126,12 @@ export interface LedgerReport {
 }
 
 /** Both parts of `booksync report`. */
-export async function ledgerReport(store: BooksStore, opts: TrialBalanceOptions = {}): Promise<LedgerReport> {
-  return { trial_balance: await trialBalance(store, opts), unreconciled: await unreconciledLines(store) };
+export async function ledgerReport(
+  store: BooksStore,
+  opts: TrialBalanceOptions = {},
+): Promise<LedgerReport> {
+  return {
+    trial_balance: await trialBalance(store, opts),
+    unreconciled: await unreconciledLines(store),
+  };
 }

@@ -2,7 +2,12 @@ import { addDays, daysBetween } from '../../shared/dates';
 import { currencyExponent, formatAmount, parseAmount } from '../../shared/money';
 import type { InvoiceDoc, PartnerDoc, StatementLineDoc } from '../model';
 import { AutomationError } from './errors';
-import { findStructuredReferences, mentionsInvoiceNumber, parseStructuredReference, withoutStructuredReferences } from './references';
+import {
+  findStructuredReferences,
+  mentionsInvoiceNumber,
+  parseStructuredReference,
+  withoutStructuredReferences,
+} from './references';
 
 /**
  * Reconciliation rules (`ledger.reconcile.rules`): named values picked by `kind` from YAML, tried
@@ -55,21 +60,27 @@ function invalid(where: string, what: string): never {
 
 function noExtraKeys(spec: Record<string, unknown>, allowed: string[], where: string): void {
   const extra = Object.keys(spec).filter((k) => k !== 'kind' && !allowed.includes(k));
-  if (extra.length > 0) invalid(where, `unknown setting(s) ${extra.join(', ')} for kind ${String(spec.kind)}${allowed.length ? ` (known: ${allowed.join(', ')})` : ' (it takes none)'}`);
+  if (extra.length > 0)
+    invalid(
+      where,
+      `unknown setting(s) ${extra.join(', ')} for kind ${String(spec.kind)}${allowed.length ? ` (known: ${allowed.join(', ')})` : ' (it takes none)'}`,
+    );
 }
 
 /** Texts of a line a payer writes into. */
 function lineTexts(line: StatementLineDoc): Array<{ text: string; bare: boolean }> {
   const out: Array<{ text: string; bare: boolean }> = [];
   if (line.reference) out.push({ text: line.reference, bare: true });
-  for (const t of [line.memo, line.payee, line.counterparty_name]) if (t) out.push({ text: t, bare: false });
+  for (const t of [line.memo, line.payee, line.counterparty_name])
+    if (t) out.push({ text: t, bare: false });
   return out;
 }
 
 /** `reference`: a valid structured reference equal to an invoice's, or the invoice number in the text. */
 export const referenceRule: RuleKind = {
   kind: 'reference',
-  description: 'a structured reference (ISO 11649 RF, Belgian +++…+++, check digits verified) or the invoice number in the memo, payee or reference',
+  description:
+    'a structured reference (ISO 11649 RF, Belgian +++…+++, check digits verified) or the invoice number in the memo, payee or reference',
   compile(spec, where) {
     noExtraKeys(spec, [], where);
     return {
@@ -77,19 +88,30 @@ export const referenceRule: RuleKind = {
       label: 'reference',
       match(ctx) {
         const texts = lineTexts(ctx.line);
-        const refs = new Set(texts.flatMap((t) => findStructuredReferences(t.text, { bareDigits: t.bare })).filter((r) => r.valid).map((r) => r.canonical));
+        const refs = new Set(
+          texts
+            .flatMap((t) => findStructuredReferences(t.text, { bareDigits: t.bare }))
+            .filter((r) => r.valid)
+            .map((r) => r.canonical),
+        );
         const plain = texts.map((t) => withoutStructuredReferences(t.text, { bareDigits: t.bare }));
         const hits: InvoiceDoc[] = [];
         const why: string[] = [];
         for (const inv of ctx.candidates) {
-          const stored = inv.payment_reference ? parseStructuredReference(inv.payment_reference) : undefined;
+          const stored = inv.payment_reference
+            ? parseStructuredReference(inv.payment_reference)
+            : undefined;
           if (stored?.valid && refs.has(stored.canonical)) {
             hits.push(inv);
             why.push(`reference ${stored.canonical}`);
           } else if (plain.some((t) => mentionsInvoiceNumber(t, inv.number))) {
             hits.push(inv);
             why.push(`invoice number ${inv.number}`);
-          } else if (inv.payment_reference && !stored && plain.some((t) => mentionsInvoiceNumber(t, inv.payment_reference!))) {
+          } else if (
+            inv.payment_reference &&
+            !stored &&
+            plain.some((t) => mentionsInvoiceNumber(t, inv.payment_reference!))
+          ) {
             hits.push(inv);
             why.push(`payment reference ${inv.payment_reference}`);
           }
@@ -116,20 +138,28 @@ export function normalName(name: string | undefined): string {
 }
 
 /** Partners a line comes from or goes to: by counterparty IBAN, else by counterparty or payee name. */
-export function linePartners(line: StatementLineDoc, partners: ReadonlyMap<string, PartnerDoc>): string[] {
+export function linePartners(
+  line: StatementLineDoc,
+  partners: ReadonlyMap<string, PartnerDoc>,
+): string[] {
   const iban = normalIban(line.counterparty_iban);
   if (iban) {
-    const byIban = [...partners.values()].filter((p) => p.bank_accounts.some((b) => normalIban(b.iban) === iban)).map((p) => p._id);
+    const byIban = [...partners.values()]
+      .filter((p) => p.bank_accounts.some((b) => normalIban(b.iban) === iban))
+      .map((p) => p._id);
     if (byIban.length > 0) return byIban;
   }
-  const names = new Set([normalName(line.counterparty_name), normalName(line.payee)].filter((n) => n !== ''));
+  const names = new Set(
+    [normalName(line.counterparty_name), normalName(line.payee)].filter((n) => n !== ''),
+  );
   return [...partners.values()].filter((p) => names.has(normalName(p.name))).map((p) => p._id);
 }
 
 /** `amount_partner`: the exact open amount of an invoice of the partner the line is from. */
 export const amountPartnerRule: RuleKind = {
   kind: 'amount_partner',
-  description: 'the exact open amount of an invoice or bill of the partner recognised by counterparty IBAN (or name)',
+  description:
+    'the exact open amount of an invoice or bill of the partner recognised by counterparty IBAN (or name)',
   compile(spec, where) {
     noExtraKeys(spec, [], where);
     return {
@@ -138,11 +168,16 @@ export const amountPartnerRule: RuleKind = {
       match(ctx) {
         const partners = new Set(linePartners(ctx.line, ctx.partners));
         if (partners.size === 0) return undefined;
-        const hits = ctx.candidates.filter((inv) => partners.has(inv.partner) && inv.residual === ctx.open);
+        const hits = ctx.candidates.filter(
+          (inv) => partners.has(inv.partner) && inv.residual === ctx.open,
+        );
         // Several partners share the name or IBAN and each has such an invoice: do not guess.
         if (hits.length === 0 || new Set(hits.map((h) => h.partner)).size > 1) return undefined;
         // The same partner has several invoices of that amount: the oldest due is paid first.
-        return { invoices: [hits[0]], reason: `amount ${formatAmount(ctx.open, ctx.line.currency)} and partner ${hits[0].partner}` };
+        return {
+          invoices: [hits[0]],
+          reason: `amount ${formatAmount(ctx.open, ctx.line.currency)} and partner ${hits[0].partner}`,
+        };
       },
     };
   },
@@ -161,12 +196,16 @@ export function toleranceIn(text: string, currency: string): number {
 /** `amount_window`: the open amount within a tolerance, dated within days of the invoice's dates. */
 export const amountWindowRule: RuleKind = {
   kind: 'amount_window',
-  description: 'an open amount within `tolerance` ("0.50") of the line, the line dated from `days` before the invoice date to `days` after its due date',
+  description:
+    'an open amount within `tolerance` ("0.50") of the line, the line dated from `days` before the invoice date to `days` after its due date',
   compile(spec, where) {
     noExtraKeys(spec, ['tolerance', 'days'], where);
     const tolerance = spec.tolerance ?? '0';
     if (typeof tolerance !== 'string' || !/^\d+(\.\d+)?$/.test(tolerance)) {
-      invalid(where, `tolerance must be quoted decimal text such as "0.50" (got ${JSON.stringify(tolerance)})`);
+      invalid(
+        where,
+        `tolerance must be quoted decimal text such as "0.50" (got ${JSON.stringify(tolerance)})`,
+      );
     }
     const days = spec.days;
     if (typeof days !== 'number' || !Number.isSafeInteger(days) || days < 0 || days > 366) {
@@ -181,14 +220,30 @@ export const amountWindowRule: RuleKind = {
         const maxDiff = toleranceIn(tol, ctx.line.currency);
         const scored = ctx.candidates
           .filter((inv) => Math.abs(inv.residual - ctx.open) <= maxDiff)
-          .filter((inv) => ctx.line.date >= addDays(inv.date, -window) && ctx.line.date <= addDays(inv.due_date, window))
-          .map((inv) => ({ inv, diff: Math.abs(inv.residual - ctx.open), days: Math.abs(daysBetween(inv.due_date, ctx.line.date)) }))
+          .filter(
+            (inv) =>
+              ctx.line.date >= addDays(inv.date, -window) &&
+              ctx.line.date <= addDays(inv.due_date, window),
+          )
+          .map((inv) => ({
+            inv,
+            diff: Math.abs(inv.residual - ctx.open),
+            days: Math.abs(daysBetween(inv.due_date, ctx.line.date)),
+          }))
           .sort((a, b) => a.diff - b.diff || a.days - b.days);
         if (scored.length === 0) return undefined;
         // Two invoices equally close in amount and date: do not guess.
-        if (scored.length > 1 && scored[1].diff === scored[0].diff && scored[1].days === scored[0].days) return undefined;
+        if (
+          scored.length > 1 &&
+          scored[1].diff === scored[0].diff &&
+          scored[1].days === scored[0].days
+        )
+          return undefined;
         const best = scored[0];
-        return { invoices: [best.inv], reason: `amount within ${tol} (${formatAmount(best.diff, ctx.line.currency)} off), ${best.days} day(s) from the due date` };
+        return {
+          invoices: [best.inv],
+          reason: `amount within ${tol} (${formatAmount(best.diff, ctx.line.currency)} off), ${best.days} day(s) from the due date`,
+        };
       },
     };
   },
@@ -203,25 +258,41 @@ export const RULE_KINDS: Readonly<Record<RuleSpec['kind'], RuleKind>> = Object.f
 
 /** The rule kind called `kind`; an unknown name throws `LEDGER_RULE_UNKNOWN` listing the known ones. */
 export function ruleKind(kind: string, where = 'rule'): RuleKind {
-  const found = Object.prototype.hasOwnProperty.call(RULE_KINDS, kind) ? RULE_KINDS[kind as RuleSpec['kind']] : undefined;
+  const found = Object.prototype.hasOwnProperty.call(RULE_KINDS, kind)
+    ? RULE_KINDS[kind as RuleSpec['kind']]
+    : undefined;
   if (!found) {
-    throw new AutomationError('LEDGER_RULE_UNKNOWN', `${where}: unknown reconciliation rule kind '${kind}' (known: ${Object.keys(RULE_KINDS).join(', ')})`, {
-      details: { where, kind, known: Object.keys(RULE_KINDS) },
-    });
+    throw new AutomationError(
+      'LEDGER_RULE_UNKNOWN',
+      `${where}: unknown reconciliation rule kind '${kind}' (known: ${Object.keys(RULE_KINDS).join(', ')})`,
+      {
+        details: { where, kind, known: Object.keys(RULE_KINDS) },
+      },
+    );
   }
   return found;
 }
 
 /** Validates and builds one rule; `where` names it in errors. */
 export function compileRule(spec: RuleSpec | Record<string, unknown>, where: string): CompiledRule {
-  if (typeof spec !== 'object' || spec === null || typeof (spec as { kind?: unknown }).kind !== 'string') {
-    invalid(where, `a rule is an object with a kind (known: ${Object.keys(RULE_KINDS).join(', ')})`);
+  if (
+    typeof spec !== 'object' ||
+    spec === null ||
+    typeof (spec as { kind?: unknown }).kind !== 'string'
+  ) {
+    invalid(
+      where,
+      `a rule is an object with a kind (known: ${Object.keys(RULE_KINDS).join(', ')})`,
+    );
   }
   const s = spec as Record<string, unknown>;
   return ruleKind(s.kind as string, where).compile(s, where);
 }
 
 /** Validates and builds the rules in their configured order. */
-export function compileRules(specs: ReadonlyArray<RuleSpec | Record<string, unknown>>, path = 'ledger.reconcile.rules'): CompiledRule[] {
+export function compileRules(
+  specs: ReadonlyArray<RuleSpec | Record<string, unknown>>,
+  path = 'ledger.reconcile.rules',
+): CompiledRule[] {
   return specs.map((spec, i) => compileRule(spec, `${path}[${i}]`));
 }

@@ -11,7 +11,8 @@ const MAX_KEYS = 10_000;
 /** A key parameter of `_all_docs`: document ids are strings, so a key is a JSON string. */
 function stringKey(q: Params, name: string): string | undefined {
   const v = q.json(name);
-  if (v !== undefined && typeof v !== 'string') throw badRequest(`${name} must be a JSON string (a document id)`);
+  if (v !== undefined && typeof v !== 'string')
+    throw badRequest(`${name} must be a JSON string (a document id)`);
   return v;
 }
 
@@ -19,13 +20,20 @@ function stringKey(q: Params, name: string): string | undefined {
  * `_all_docs` and `_design_docs`, GET with query parameters or POST with `keys`.
  * @link https://docs.couchdb.org/en/stable/api/database/bulk-api.html#db-all-docs
  */
-async function allDocs(ctx: RouteContext, req: Request, res: Response, designOnly: boolean): Promise<void> {
+async function allDocs(
+  ctx: RouteContext,
+  req: Request,
+  res: Response,
+  designOnly: boolean,
+): Promise<void> {
   const q = new Params(req.query);
-  const body = req.method === 'POST' ? jsonObject(req.body === undefined ? {} : req.body, 'Request body') : {};
+  const body =
+    req.method === 'POST' ? jsonObject(req.body === undefined ? {} : req.body, 'Request body') : {};
   const opts: Record<string, unknown> = {};
   const keys = body.keys ?? q.json('keys');
   if (keys !== undefined) {
-    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw badRequest('`keys` must be an array of document ids');
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string'))
+      throw badRequest('`keys` must be an array of document ids');
     if (keys.length > MAX_KEYS) throw badRequest(`\`keys\` names more than ${MAX_KEYS} documents`);
     opts.keys = keys;
   }
@@ -58,6 +66,14 @@ async function allDocs(ctx: RouteContext, req: Request, res: Response, designOnl
 }
 
 export const allDocsRoutes: Route[] = [
-  { path: '/:db/_all_docs', methods: ['GET', 'POST'], handler: (ctx, req, res) => allDocs(ctx, req, res, false) },
-  { path: '/:db/_design_docs', methods: ['GET', 'POST'], handler: (ctx, req, res) => allDocs(ctx, req, res, true) },
+  {
+    path: '/:db/_all_docs',
+    methods: ['GET', 'POST'],
+    handler: (ctx, req, res) => allDocs(ctx, req, res, false),
+  },
+  {
+    path: '/:db/_design_docs',
+    methods: ['GET', 'POST'],
+    handler: (ctx, req, res) => allDocs(ctx, req, res, true),
+  },
 ];

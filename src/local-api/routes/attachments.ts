@@ -17,11 +17,18 @@ export const attachmentRoutes: Route[] = [
       if (id.startsWith('_')) throw notFound();
       const rev = revParam(new Params(req.query).str('rev'), 'rev');
       const opts = rev ? { rev } : {};
-      const doc = (await ctx.db.get(id, opts)) as { _attachments?: Record<string, { content_type?: string; digest?: string }> };
-      const meta = Object.hasOwn(doc._attachments ?? {}, p.name) ? doc._attachments?.[p.name] : undefined;
+      const doc = (await ctx.db.get(id, opts)) as {
+        _attachments?: Record<string, { content_type?: string; digest?: string }>;
+      };
+      const meta = Object.hasOwn(doc._attachments ?? {}, p.name)
+        ? doc._attachments?.[p.name]
+        : undefined;
       if (!meta) throw notFound('Document is missing attachment');
       const data = (await ctx.db.getAttachment(id, p.name, opts)) as Buffer;
-      res.status(200).set({ 'Content-Type': meta.content_type ?? 'application/octet-stream', ...(meta.digest ? { ETag: `"${meta.digest}"` } : {}) });
+      res.status(200).set({
+        'Content-Type': meta.content_type ?? 'application/octet-stream',
+        ...(meta.digest ? { ETag: `"${meta.digest}"` } : {}),
+      });
       res.send(data);
     },
   },

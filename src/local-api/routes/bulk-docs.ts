@@ -16,7 +16,8 @@ export const bulkDocsRoutes: Route[] = [
     handler: async (ctx, req, res) => {
       const body = jsonObject(req.body, 'Request body');
       if (!Array.isArray(body.docs)) throw badRequest('POST body must include `docs` parameter.');
-      if (body.new_edits !== undefined && typeof body.new_edits !== 'boolean') throw badRequest('`new_edits` parameter must be a boolean.');
+      if (body.new_edits !== undefined && typeof body.new_edits !== 'boolean')
+        throw badRequest('`new_edits` parameter must be a boolean.');
       const newEdits = body.new_edits !== false;
       const docs = body.docs.map((d, i) => checkDoc(d, { newEdits, where: `docs[${i}]` }));
       const results = await ctx.writer.write(docs, newEdits);

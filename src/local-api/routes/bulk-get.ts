@@ -12,14 +12,20 @@ interface GetOptions {
 }
 
 /** One `docs[]` entry of the answer: `{ok: doc}` or `{error: {id, rev, error, reason}}`. */
-type DocResult = { ok: unknown } | { error: { id: string | null; rev: string; error: string; reason: string } };
+type DocResult =
+  { ok: unknown } | { error: { id: string | null; rev: string; error: string; reason: string } };
 
 /** Documents fetched at once; the rest wait (PouchDB reads each with its own LevelDB calls). */
 const CONCURRENCY = 8;
 /** Most entries one `_bulk_get` may ask for. */
 const MAX_ENTRIES = 10_000;
 
-function entryError(id: string | null, rev: string | undefined, error: string, reason: string): DocResult {
+function entryError(
+  id: string | null,
+  rev: string | undefined,
+  error: string,
+  reason: string,
+): DocResult {
   return { error: { id, rev: rev ?? 'undefined', error, reason } };
 }
 
@@ -27,12 +33,21 @@ function entryError(id: string | null, rev: string | undefined, error: string, r
  * One requested entry. A well-formed entry for a missing document or revision gets a per-entry
  * `not_found`; a malformed entry gets a per-entry `bad_request`; neither fails the request.
  */
-async function fetchEntry(ctx: RouteContext, entry: unknown, index: number, opts: GetOptions): Promise<{ id: string | null; docs: DocResult[] }> {
+async function fetchEntry(
+  ctx: RouteContext,
+  entry: unknown,
+  index: number,
+  opts: GetOptions,
+): Promise<{ id: string | null; docs: DocResult[] }> {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-    return { id: null, docs: [entryError(null, undefined, 'bad_request', `docs[${index}] must be a JSON object`)] };
+    return {
+      id: null,
+      docs: [entryError(null, undefined, 'bad_request', `docs[${index}] must be a JSON object`)],
+    };
   }
   const e = entry as { id?: unknown; rev?: unknown; atts_since?: unknown };
-  if (typeof e.id !== 'string') return { id: null, docs: [entryError(null, undefined, 'bad_request', 'document id missed')] };
+  if (typeof e.id !== 'string')
+    return { id: null, docs: [entryError(null, undefined, 'bad_request', 'document id missed')] };
   const id = e.id;
   const rev = typeof e.rev === 'string' ? e.rev : undefined;
   try {
@@ -41,15 +56,26 @@ async function fetchEntry(ctx: RouteContext, entry: unknown, index: number, opts
     if (e.atts_since !== undefined) revList(e.atts_since, `docs[${index}].atts_since`);
   } catch (err) {
     const couch = toCouchError(err);
-    return { id, docs: [entryError(id, rev, couch?.error ?? 'bad_request', couch?.reason ?? 'invalid entry')] };
+    return {
+      id,
+      docs: [entryError(id, rev, couch?.error ?? 'bad_request', couch?.reason ?? 'invalid entry')],
+    };
   }
   try {
     if (rev === undefined) return { id, docs: [{ ok: await ctx.db.get(id, opts) }] };
-    if (opts.latest && !(await revsInTree(ctx.db, id, [rev])).has(rev)) return { id, docs: [entryError(id, rev, 'not_found', 'missing')] };
+    if (opts.latest && !(await revsInTree(ctx.db, id, [rev])).has(rev))
+      return { id, docs: [entryError(id, rev, 'not_found', 'missing')] };
     const found = (await ctx.db.get(id, { ...opts, open_revs: [rev] })) as unknown;
     // A `_local` document has no revisions to choose from: PouchDB answers with the document.
-    const list = Array.isArray(found) ? (found as Array<{ ok?: unknown; missing?: string }>) : [{ ok: found }];
-    return { id, docs: list.map((d) => ('ok' in d ? { ok: d.ok } : entryError(id, rev, 'not_found', 'missing'))) };
+    const list = Array.isArray(found)
+      ? (found as Array<{ ok?: unknown; missing?: string }>)
+      : [{ ok: found }];
+    return {
+      id,
+      docs: list.map((d) =>
+        'ok' in d ? { ok: d.ok } : entryError(id, rev, 'not_found', 'missing'),
+      ),
+    };
   } catch (err) {
     const couch = toCouchError(err);
     if (!couch) throw err;
@@ -68,15 +94,22 @@ export const bulkGetRoutes: Route[] = [
     methods: ['POST'],
     handler: async (ctx, req, res) => {
       const q = new Params(req.query);
-      const opts: GetOptions = { revs: q.bool('revs') ?? false, latest: q.bool('latest') ?? false, attachments: q.bool('attachments') ?? false };
+      const opts: GetOptions = {
+        revs: q.bool('revs') ?? false,
+        latest: q.bool('latest') ?? false,
+        attachments: q.bool('attachments') ?? false,
+      };
       const body = jsonObject(req.body, 'Request body');
       if (!Array.isArray(body.docs)) throw badRequest("Missing JSON list of 'docs'.");
-      if (body.docs.length > MAX_ENTRIES) throw badRequest(`'docs' lists more than ${MAX_ENTRIES} entries`);
+      if (body.docs.length > MAX_ENTRIES)
+        throw badRequest(`'docs' lists more than ${MAX_ENTRIES} entries`);
       const entries = body.docs as unknown[];
       const results: Array<{ id: string | null; docs: DocResult[] }> = new Array(entries.length);
       for (let from = 0; from < entries.length; from += CONCURRENCY) {
         const batch = entries.slice(from, from + CONCURRENCY);
-        const done = await Promise.all(batch.map((entry, j) => fetchEntry(ctx, entry, from + j, opts)));
+        const done = await Promise.all(
+          batch.map((entry, j) => fetchEntry(ctx, entry, from + j, opts)),
+        );
         done.forEach((r, j) => (results[from + j] = r));
       }
       sendJson(res, 200, { results });

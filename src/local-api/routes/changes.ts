@@ -24,16 +24,19 @@ interface FeedOptions {
 /** Every `_changes` parameter, checked; a bad one is a 400 before the feed starts. */
 function feedOptions(req: Request): FeedOptions {
   const q = new Params(req.query);
-  const body = req.method === 'POST' ? jsonObject(req.body === undefined ? {} : req.body, 'Request body') : {};
+  const body =
+    req.method === 'POST' ? jsonObject(req.body === undefined ? {} : req.body, 'Request body') : {};
   const feed = q.str('feed') ?? 'normal';
-  if (feed !== 'normal' && feed !== 'longpoll' && feed !== 'continuous') throw badRequest(`Supported feeds are normal, longpoll and continuous (got ${feed})`);
+  if (feed !== 'normal' && feed !== 'longpoll' && feed !== 'continuous')
+    throw badRequest(`Supported feeds are normal, longpoll and continuous (got ${feed})`);
   const query: Record<string, unknown> = { return_docs: true };
   for (const name of ['include_docs', 'conflicts', 'attachments', 'descending'] as const) {
     if (q.bool(name)) query[name] = true;
   }
   const style = q.str('style');
   if (style !== undefined) {
-    if (style !== 'all_docs' && style !== 'main_only') throw badRequest('style must be all_docs or main_only');
+    if (style !== 'all_docs' && style !== 'main_only')
+      throw badRequest('style must be all_docs or main_only');
     query.style = style;
   }
   const limit = q.int('limit');
@@ -41,19 +44,28 @@ function feedOptions(req: Request): FeedOptions {
   const filter = q.str('filter');
   if (filter === '_doc_ids') {
     const ids = body.doc_ids ?? q.json('doc_ids');
-    if (!Array.isArray(ids)) throw badRequest('`doc_ids` filter parameter is not a list of doc ids.');
+    if (!Array.isArray(ids))
+      throw badRequest('`doc_ids` filter parameter is not a list of doc ids.');
     query.doc_ids = ids.map((id, i) => docId(id, `doc_ids[${i}]`));
   } else if (filter === '_selector') {
     query.selector = selector(body.selector);
   } else if (filter === '_design') {
     query.filter = (doc: { _id: string }) => doc._id.startsWith('_design/');
   } else if (filter !== undefined) {
-    throw badRequest(`Unsupported filter ${JSON.stringify(filter)}: the books serve _doc_ids, _selector and _design only`);
+    throw badRequest(
+      `Unsupported filter ${JSON.stringify(filter)}: the books serve _doc_ids, _selector and _design only`,
+    );
   }
   const heartbeatParam = q.str('heartbeat');
-  const heartbeat = heartbeatParam === undefined ? 0 : heartbeatParam === 'true' ? DEFAULT_CHANGES_TIMEOUT_MS : Math.min(q.int('heartbeat') ?? 0, MAX_WAIT_MS);
+  const heartbeat =
+    heartbeatParam === undefined
+      ? 0
+      : heartbeatParam === 'true'
+        ? DEFAULT_CHANGES_TIMEOUT_MS
+        : Math.min(q.int('heartbeat') ?? 0, MAX_WAIT_MS);
   // A heartbeat keeps the feed open indefinitely (CouchDB: it "overrides any timeout").
-  const timeout = heartbeat > 0 ? 0 : Math.min(q.int('timeout') ?? DEFAULT_CHANGES_TIMEOUT_MS, MAX_WAIT_MS);
+  const timeout =
+    heartbeat > 0 ? 0 : Math.min(q.int('timeout') ?? DEFAULT_CHANGES_TIMEOUT_MS, MAX_WAIT_MS);
   return { feed, since: q.since(), limit, heartbeat, timeout, query };
 }
 
@@ -92,7 +104,10 @@ async function changes(ctx: RouteContext, req: Request, res: Response): Promise<
   const { feed, limit, heartbeat, timeout, query: opts } = options;
   let since = options.since;
   const query = async (from: number | 'now') => {
-    const out = (await ctx.db.changes({ ...opts, since: from } as PouchDB.Core.ChangesOptions)) as PouchDB.Core.ChangesResponse<object>;
+    const out = (await ctx.db.changes({
+      ...opts,
+      since: from,
+    } as PouchDB.Core.ChangesOptions)) as PouchDB.Core.ChangesResponse<object>;
     return { results: out.results, last_seq: out.last_seq };
   };
   if (feed === 'normal') {
@@ -156,4 +171,6 @@ async function changes(ctx: RouteContext, req: Request, res: Response): Promise<
   }
 }
 
-export const changesRoutes: Route[] = [{ path: '/:db/_changes', methods: ['GET', 'POST'], handler: changes }];
+export const changesRoutes: Route[] = [
+  { path: '/:db/_changes', methods: ['GET', 'POST'], handler: changes },
+];

@@ -30,9 +30,17 @@ export const databaseRoutes: Route[] = [
     handler: async (ctx, req, res) => {
       switch (req.method) {
         case 'PUT':
-          throw new CouchError(412, 'file_exists', 'The database could not be created, the file already exists.');
+          throw new CouchError(
+            412,
+            'file_exists',
+            'The database could not be created, the file already exists.',
+          );
         case 'DELETE':
-          throw new CouchError(403, 'forbidden', 'the books cannot be deleted through the local API');
+          throw new CouchError(
+            403,
+            'forbidden',
+            'the books cannot be deleted through the local API',
+          );
         case 'POST': {
           const doc = checkDoc(req.body, { newEdits: true, where: 'Document' });
           const [result] = await ctx.writer.write([doc], true);

@@ -14,19 +14,29 @@ import { checkDoc, docId, putBody, revList, revParam } from '../validate';
 async function document(ctx: RouteContext, req: Request, res: Response, id: string): Promise<void> {
   docId(id, 'Document id');
   if (id.startsWith('_') && !id.startsWith('_design/')) {
-    throw new CouchError(400, 'illegal_docid', 'Only reserved document ids may start with underscore.');
+    throw new CouchError(
+      400,
+      'illegal_docid',
+      'Only reserved document ids may start with underscore.',
+    );
   }
   const q = new Params(req.query);
   if (req.method === 'GET' || req.method === 'HEAD') return getDocument(ctx, res, id, q);
   const rev = revParam(q.str('rev') ?? ifMatch(req), 'rev');
   if (req.method === 'DELETE') {
-    const [result] = await ctx.writer.write([{ _id: id, ...(rev ? { _rev: rev } : {}), _deleted: true }], true);
+    const [result] = await ctx.writer.write(
+      [{ _id: id, ...(rev ? { _rev: rev } : {}), _deleted: true }],
+      true,
+    );
     sendWrite(res, result, 200);
     return;
   }
   const newEdits = q.bool('new_edits') ?? true;
   const body = putBody(req.body, id, rev);
-  const [result] = await ctx.writer.write([checkDoc(body, { newEdits, where: 'Document' })], newEdits);
+  const [result] = await ctx.writer.write(
+    [checkDoc(body, { newEdits, where: 'Document' })],
+    newEdits,
+  );
   sendWrite(res, result);
 }
 
@@ -43,7 +53,8 @@ async function getDocument(ctx: RouteContext, res: Response, id: string, q: Para
   if (q.bool('attachments')) opts.attachments = true;
   if (q.bool('local_seq')) opts.local_seq = true;
   const openRevs = q.str('open_revs');
-  if (openRevs !== undefined) opts.open_revs = openRevs === 'all' ? 'all' : revList(q.json('open_revs'), 'open_revs');
+  if (openRevs !== undefined)
+    opts.open_revs = openRevs === 'all' ? 'all' : revList(q.json('open_revs'), 'open_revs');
   let missing: string[] = [];
   if (opts.latest && (rev !== undefined || Array.isArray(opts.open_revs))) {
     const asked = rev !== undefined ? [rev] : (opts.open_revs as string[]);
@@ -52,7 +63,11 @@ async function getDocument(ctx: RouteContext, res: Response, id: string, q: Para
     if (rev !== undefined && missing.length > 0) throw notFound('missing');
     if (rev === undefined) opts.open_revs = [...present];
   }
-  const doc = (Array.isArray(opts.open_revs) && opts.open_revs.length === 0 ? [] : await ctx.db.get(id, opts as PouchDB.Core.GetOptions)) as unknown;
+  const doc = (
+    Array.isArray(opts.open_revs) && opts.open_revs.length === 0
+      ? []
+      : await ctx.db.get(id, opts as PouchDB.Core.GetOptions)
+  ) as unknown;
   if (Array.isArray(doc)) {
     sendJson(res, 200, [...doc, ...missing.map((r) => ({ missing: r }))]);
     return;
@@ -62,6 +77,14 @@ async function getDocument(ctx: RouteContext, res: Response, id: string, q: Para
 }
 
 export const documentRoutes: Route[] = [
-  { path: '/:db/_design/:name', methods: ['GET', 'PUT', 'DELETE'], handler: (ctx, req, res, p) => document(ctx, req, res, `_design/${p.name}`) },
-  { path: '/:db/:id', methods: ['GET', 'PUT', 'DELETE'], handler: (ctx, req, res, p) => document(ctx, req, res, p.id) },
+  {
+    path: '/:db/_design/:name',
+    methods: ['GET', 'PUT', 'DELETE'],
+    handler: (ctx, req, res, p) => document(ctx, req, res, `_design/${p.name}`),
+  },
+  {
+    path: '/:db/:id',
+    methods: ['GET', 'PUT', 'DELETE'],
+    handler: (ctx, req, res, p) => document(ctx, req, res, p.id),
+  },
 ];

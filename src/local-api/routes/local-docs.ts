@@ -22,12 +22,18 @@ export const localDocRoutes: Route[] = [
       }
       const rev = revParam(q.str('rev') ?? ifMatch(req), 'rev', true);
       if (req.method === 'DELETE') {
-        const [result] = await ctx.writer.write([{ _id: id, ...(rev ? { _rev: rev } : {}), _deleted: true }], true);
+        const [result] = await ctx.writer.write(
+          [{ _id: id, ...(rev ? { _rev: rev } : {}), _deleted: true }],
+          true,
+        );
         sendWrite(res, result, 200);
         return;
       }
       const body = putBody(req.body, id, rev);
-      const [result] = await ctx.writer.write([checkDoc(body, { newEdits: true, where: 'Document' })], true);
+      const [result] = await ctx.writer.write(
+        [checkDoc(body, { newEdits: true, where: 'Document' })],
+        true,
+      );
       sendWrite(res, result);
     },
   },

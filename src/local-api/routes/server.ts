@@ -19,18 +19,34 @@ export const serverRoutes: Route[] = [
     path: '/',
     methods: ['GET'],
     handler: async (ctx, _req, res) => {
-      sendJson(res, 200, { couchdb: 'Welcome', version: COUCHDB_VERSION, vendor: { name: 'booksync' }, uuid: ctx.uuid, features: [] });
+      sendJson(res, 200, {
+        couchdb: 'Welcome',
+        version: COUCHDB_VERSION,
+        vendor: { name: 'booksync' },
+        uuid: ctx.uuid,
+        features: [],
+      });
     },
   },
-  { path: '/_all_dbs', methods: ['GET'], handler: async (ctx, _req, res) => sendJson(res, 200, [ctx.dbName]) },
-  { path: '/_up', methods: ['GET'], handler: async (_ctx, _req, res) => sendJson(res, 200, { status: 'ok' }) },
+  {
+    path: '/_all_dbs',
+    methods: ['GET'],
+    handler: async (ctx, _req, res) => sendJson(res, 200, [ctx.dbName]),
+  },
+  {
+    path: '/_up',
+    methods: ['GET'],
+    handler: async (_ctx, _req, res) => sendJson(res, 200, { status: 'ok' }),
+  },
   {
     path: '/_uuids',
     methods: ['GET'],
     handler: async (_ctx, req, res) => {
       const count = new Params(req.query).int('count') ?? 1;
       if (count > MAX_UUIDS) throw badRequest('count parameter too large');
-      sendJson(res, 200, { uuids: Array.from({ length: count }, () => randomUUID().replace(/-/g, '')) });
+      sendJson(res, 200, {
+        uuids: Array.from({ length: count }, () => randomUUID().replace(/-/g, '')),
+      });
     },
   },
 ];

@@ -33,11 +33,20 @@ function remoteOf(req: Request): string {
 /** The 429 a throttled login gets, whoever it claims to be and whatever its password. */
 function sendThrottled(ctx: LoginContext, res: Response, retryAfterSeconds: number): void {
   ctx.observer?.onLoginDenied();
-  sendError(res, new CouchError(429, 'too_many_requests', 'Too many failed logins; try again later.'), { 'Retry-After': String(retryAfterSeconds) });
+  sendError(
+    res,
+    new CouchError(429, 'too_many_requests', 'Too many failed logins; try again later.'),
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
 }
 
 /** Records a failed login and answers 401 after the throttle's delay. */
-async function refuse(ctx: LoginContext, req: Request, res: Response, name: string | undefined): Promise<void> {
+async function refuse(
+  ctx: LoginContext,
+  req: Request,
+  res: Response,
+  name: string | undefined,
+): Promise<void> {
   const wait = ctx.throttle.failed(remoteOf(req), name);
   ctx.observer?.onLoginDenied();
   await ctx.delay(wait);
@@ -55,12 +64,18 @@ export function loginHandler(ctx: LoginContext) {
       const body = jsonObject(req.body === undefined ? {} : req.body, 'Request body');
       const nameField = body.name ?? body.username ?? '';
       const password = body.password ?? '';
-      if (typeof nameField !== 'string' || typeof password !== 'string') throw badRequest('name and password must be strings');
+      if (typeof nameField !== 'string' || typeof password !== 'string')
+        throw badRequest('name and password must be strings');
       const admission = ctx.throttle.admit(remoteOf(req), nameField);
       if (!admission.ok) return sendThrottled(ctx, res, admission.retryAfterSeconds);
       if (!ctx.auth.verify(nameField, password)) return refuse(ctx, req, res, nameField);
       ctx.throttle.succeeded(remoteOf(req), nameField);
-      sendJson(res, 200, { ok: true, name: ctx.auth.username, roles: ['_admin'] }, { 'Set-Cookie': ctx.auth.setCookie(ctx.auth.newSession()) });
+      sendJson(
+        res,
+        200,
+        { ok: true, name: ctx.auth.username, roles: ['_admin'] },
+        { 'Set-Cookie': ctx.auth.setCookie(ctx.auth.newSession()) },
+      );
     })().catch(next);
   };
 }
@@ -87,14 +102,20 @@ export function authGate(ctx: LoginContext) {
         return;
       }
       if (result.reason === 'bad_credentials') return refuse(ctx, req, res, result.name);
-      ctx.logger.debug(`local API refused ${req.method} ${req.path}: ${result.reason.replace('_', ' ')}`, {
-        event: 'local_api.denied',
-        reason: result.reason,
-        method: req.method,
-        path: req.path,
-        remote: remoteOf(req),
-      });
-      if (result.reason === 'no_credentials') sendError(res, new CouchError(401, 'unauthorized', 'Authentication required.'), { 'WWW-Authenticate': 'Basic realm="booksync"' });
+      ctx.logger.debug(
+        `local API refused ${req.method} ${req.path}: ${result.reason.replace('_', ' ')}`,
+        {
+          event: 'local_api.denied',
+          reason: result.reason,
+          method: req.method,
+          path: req.path,
+          remote: remoteOf(req),
+        },
+      );
+      if (result.reason === 'no_credentials')
+        sendError(res, new CouchError(401, 'unauthorized', 'Authentication required.'), {
+          'WWW-Authenticate': 'Basic realm="booksync"',
+        });
       else sendError(res, WRONG());
     })().catch(next);
   };
@@ -116,7 +137,10 @@ export const sessionRoutes: Route[] = [
       sendJson(res, 200, {
         ok: true,
         userCtx: { name: ctx.auth.username, roles: ['_admin'] },
-        info: { authentication_handlers: ['cookie', 'default'], authenticated: res.locals.user?.via === 'cookie' ? 'cookie' : 'default' },
+        info: {
+          authentication_handlers: ['cookie', 'default'],
+          authenticated: res.locals.user?.via === 'cookie' ? 'cookie' : 'default',
+        },
       });
     },
   },

@@ -1,10 +1,23 @@
 import { SyncConfigError } from '../errors';
-import { localWins, manual, mergeWith, newestWins, remoteWins, type ConflictStrategy } from './strategies';
+import {
+  localWins,
+  manual,
+  mergeWith,
+  newestWins,
+  remoteWins,
+  type ConflictStrategy,
+} from './strategies';
 
 export * from './strategies';
 
 /** Every strategy name a `conflict:` or `tie_breaker:` setting may use. */
-export const STRATEGY_NAMES = ['local-wins', 'remote-wins', 'newest-wins', 'merge', 'manual'] as const;
+export const STRATEGY_NAMES = [
+  'local-wins',
+  'remote-wins',
+  'newest-wins',
+  'merge',
+  'manual',
+] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 /** Names a tie-breaker of `merge` may use (a merge cannot break its own ties). */
@@ -27,11 +40,18 @@ export function strategyNamed(name: string, tieBreaker?: string): ConflictStrate
     const tb = tieBreaker ?? 'remote-wins';
     const breaker = SIMPLE[tb];
     if (!breaker) {
-      throw new SyncConfigError(`unknown tie_breaker '${tb}' (known: ${TIE_BREAKER_NAMES.join(', ')})`, { details: { tie_breaker: tb } });
+      throw new SyncConfigError(
+        `unknown tie_breaker '${tb}' (known: ${TIE_BREAKER_NAMES.join(', ')})`,
+        { details: { tie_breaker: tb } },
+      );
     }
     return mergeWith(breaker);
   }
   const s = SIMPLE[name];
-  if (!s) throw new SyncConfigError(`unknown conflict strategy '${name}' (known: ${STRATEGY_NAMES.join(', ')})`, { details: { strategy: name } });
+  if (!s)
+    throw new SyncConfigError(
+      `unknown conflict strategy '${name}' (known: ${STRATEGY_NAMES.join(', ')})`,
+      { details: { strategy: name } },
+    );
   return s;
 }

@@ -90,14 +90,18 @@ export function mergeWith(tieBreaker: ConflictStrategy): ConflictStrategy {
       const { local, remote } = input;
       const base = input.base && !input.base._deleted ? input.base : null;
       if (local === null || remote === null) {
-        if (local === null && remote === null) return { kind: 'resolved', result: null, taken: 'local' };
+        if (local === null && remote === null)
+          return { kind: 'resolved', result: null, taken: 'local' };
         const live = (local ?? remote) as Content;
-        if (base !== null && sameContent(live, base)) return { kind: 'resolved', result: null, taken: local === null ? 'local' : 'remote' };
+        if (base !== null && sameContent(live, base))
+          return { kind: 'resolved', result: null, taken: local === null ? 'local' : 'remote' };
         return tieBreaker.resolve(input);
       }
       let tie: Resolution | undefined;
       const out: Record<string, unknown> = {};
-      const keys = [...new Set([...Object.keys(local), ...Object.keys(remote), ...Object.keys(base ?? {})])].sort();
+      const keys = [
+        ...new Set([...Object.keys(local), ...Object.keys(remote), ...Object.keys(base ?? {})]),
+      ].sort();
       let fromLocal = 0;
       let fromRemote = 0;
       for (const key of keys) {

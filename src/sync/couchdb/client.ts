@@ -1,7 +1,13 @@
 import { Deadline } from '../../shared/deadline';
 import type { Logger } from '../../shared/logger';
 import { remoteExcerpt } from '../../shared/redact';
-import { SyncAuthError, SyncCloudGoneError, SyncProtocolError, SyncTooLargeError, SyncUnavailableError } from '../errors';
+import {
+  SyncAuthError,
+  SyncCloudGoneError,
+  SyncProtocolError,
+  SyncTooLargeError,
+  SyncUnavailableError,
+} from '../errors';
 import { inlineAttachments } from '../local-store';
 import type {
   ChangesOptions,
@@ -67,7 +73,10 @@ export type ResponseCompression = 'auto' | 'gzip' | 'none';
  * front of Apache CouchDB may compress too.
  * @link https://www.rfc-editor.org/rfc/rfc9110#section-12.5.3
  */
-export function acceptEncodingFor(url: string, compression: ResponseCompression = 'auto'): 'gzip' | 'identity' {
+export function acceptEncodingFor(
+  url: string,
+  compression: ResponseCompression = 'auto',
+): 'gzip' | 'identity' {
   if (compression === 'none') return 'identity';
   if (compression === 'gzip') return 'gzip';
   return isLoopbackHost(new URL(url).hostname) ? 'identity' : 'gzip';
@@ -76,7 +85,13 @@ export function acceptEncodingFor(url: string, compression: ResponseCompression 
 /** `localhost`, 127.0.0.0/8 and ::1 (as `URL#hostname` spells them, IPv6 in brackets). */
 function isLoopbackHost(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(h) || h === '::1' || /^::ffff:(127\.|7f[0-9a-f]{2}:)/.test(h);
+  return (
+    h === 'localhost' ||
+    h.endsWith('.localhost') ||
+    /^127(\.\d{1,3}){3}$/.test(h) ||
+    h === '::1' ||
+    /^::ffff:(127\.|7f[0-9a-f]{2}:)/.test(h)
+  );
 }
 
 /** `https://user:pw@host/db` → `https://host/db`: safe for messages and logs. */
@@ -120,7 +135,11 @@ export class CouchDbRemote implements RemoteStore {
     this.nodes = urls.map((text) => {
       const u = new URL(text);
       if (!auth && (u.username || u.password)) {
-        auth = { method: 'basic', username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+        auth = {
+          method: 'basic',
+          username: decodeURIComponent(u.username),
+          password: decodeURIComponent(u.password),
+        };
       }
       u.username = '';
       u.password = '';
@@ -163,16 +182,21 @@ export class CouchDbRemote implements RemoteStore {
     const from = this.safeUrl;
     this.active = (this.active + 1) % this.nodes.length;
     this.cookie = null; // a session belongs to the node that opened it
-    this.logger?.warn(`cloud node ${from} unreachable (${describeNetError(err)}); failing over to ${this.safeUrl}`, { event: 'sync.failover', from, to: this.safeUrl });
+    this.logger?.warn(
+      `cloud node ${from} unreachable (${describeNetError(err)}); failing over to ${this.safeUrl}`,
+      { event: 'sync.failover', from, to: this.safeUrl },
+    );
     return true;
   }
 
   async ensureDb(): Promise<RemoteDbInfo> {
     const info = await this.request('GET', '', { accept: [404] });
-    if (info.status !== 404) return { updateSeq: (info.body as { update_seq?: unknown } | null)?.update_seq ?? null };
+    if (info.status !== 404)
+      return { updateSeq: (info.body as { update_seq?: unknown } | null)?.update_seq ?? null };
     const created = await this.request('PUT', '', { accept: [412] });
     // 412: created meanwhile by someone else
-    if (created.status !== 412) this.logger?.info('cloud database created', { event: 'sync.remote', url: this.safeUrl });
+    if (created.status !== 412)
+      this.logger?.info('cloud database created', { event: 'sync.remote', url: this.safeUrl });
     return { updateSeq: null };
   }
 
@@ -181,48 +205,92 @@ export class CouchDbRemote implements RemoteStore {
     let answer: Answer;
     try {
       answer = await this.request('GET', '_changes', {
-      query: {
-        feed: wait > 0 ? 'longpoll' : 'normal',
-        since: typeof since === 'string' ? since : JSON.stringify(since ?? 0),
-        include_docs: true,
-        // `conflicts=true` puts the leaves' revisions in the winner's `_conflicts`, all the engine
-        // reads. `style=all_docs` would only add leaf revisions to `changes[]`, and is much slower
-        // on PouchDB-based servers (BENCHMARKS.md, "Sync").
-        conflicts: true,
-        limit: options.limit,
-        timeout: wait > 0 ? wait : undefined,
-      },
-      extraTimeoutMs: wait,
-      signal: options.signal,
+        query: {
+          feed: wait > 0 ? 'longpoll' : 'normal',
+          since: typeof since === 'string' ? since : JSON.stringify(since ?? 0),
+          include_docs: true,
+          // `conflicts=true` puts the leaves' revisions in the winner's `_conflicts`, all the engine
+          // reads. `style=all_docs` would only add leaf revisions to `changes[]`, and is much slower
+          // on PouchDB-based servers (BENCHMARKS.md, "Sync").
+          conflicts: true,
+          limit: options.limit,
+          timeout: wait > 0 ? wait : undefined,
+        },
+        extraTimeoutMs: wait,
+        signal: options.signal,
       });
     } catch (err) {
       // Some servers (express-pouchdb) ignore `timeout` and hold a quiet long-poll open: our own
       // timeout ending a long-poll means "no changes yet", not "offline". Refused or reset
       // connections still throw.
-      if (wait > 0 && err instanceof SyncUnavailableError && err.details.timedOut === true && !options.signal?.aborted) {
+      if (
+        wait > 0 &&
+        err instanceof SyncUnavailableError &&
+        err.details.timedOut === true &&
+        !options.signal?.aborted
+      ) {
         return { changes: [], lastSeq: since, pending: 0, heldOpen: true };
       }
       throw err;
     }
-    const body = answer.body as { results?: Array<{ id: string; seq: unknown; doc?: RemoteDoc; deleted?: boolean; changes?: Array<{ rev: string }> }>; last_seq?: unknown; pending?: number };
-    if (!body || !Array.isArray(body.results)) throw new SyncProtocolError(`unexpected _changes answer from ${this.safeUrl}`);
+    const body = answer.body as {
+      results?: Array<{
+        id: string;
+        seq: unknown;
+        doc?: RemoteDoc;
+        deleted?: boolean;
+        changes?: Array<{ rev: string }>;
+      }>;
+      last_seq?: unknown;
+      pending?: number;
+    };
+    if (!body || !Array.isArray(body.results))
+      throw new SyncProtocolError(`unexpected _changes answer from ${this.safeUrl}`);
     const changes: RemoteChange[] = [];
     for (const r of body.results) {
-      const doc: RemoteDoc = r.doc ?? { _id: r.id, _rev: r.changes?.[0]?.rev ?? '', _deleted: r.deleted === true };
+      const doc: RemoteDoc = r.doc ?? {
+        _id: r.id,
+        _rev: r.changes?.[0]?.rev ?? '',
+        _deleted: r.deleted === true,
+      };
       changes.push({ id: r.id, seq: r.seq, doc });
     }
-    const pending = typeof body.pending === 'number' ? body.pending : body.results.length >= options.limit ? 1 : 0;
+    const pending =
+      typeof body.pending === 'number'
+        ? body.pending
+        : body.results.length >= options.limit
+          ? 1
+          : 0;
     return { changes, lastSeq: body.last_seq ?? since, pending, bytes: answer.bytes };
   }
 
   async current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>> {
     const out = new Map<string, RemoteCurrent>();
     if (ids.length === 0) return out;
-    const answer = await this.request('POST', '_all_docs', { query: { include_docs: true, conflicts: true }, body: { keys: ids } });
-    const rows = (answer.body as { rows?: Array<{ key: string; value?: { rev: string; deleted?: boolean }; doc?: RemoteDoc | null; error?: string }> }).rows ?? [];
+    const answer = await this.request('POST', '_all_docs', {
+      query: { include_docs: true, conflicts: true },
+      body: { keys: ids },
+    });
+    const rows =
+      (
+        answer.body as {
+          rows?: Array<{
+            key: string;
+            value?: { rev: string; deleted?: boolean };
+            doc?: RemoteDoc | null;
+            error?: string;
+          }>;
+        }
+      ).rows ?? [];
     for (const row of rows) {
       if (!row.value) out.set(row.key, { exists: false });
-      else out.set(row.key, { exists: true, rev: row.value.rev, deleted: row.value.deleted === true, doc: row.doc ?? null });
+      else
+        out.set(row.key, {
+          exists: true,
+          rev: row.value.rev,
+          deleted: row.value.deleted === true,
+          doc: row.doc ?? null,
+        });
     }
     for (const id of ids) if (!out.has(id)) out.set(id, { exists: false });
     return out;
@@ -230,14 +298,21 @@ export class CouchDbRemote implements RemoteStore {
 
   async revisions(refs: ReadonlyArray<{ id: string; rev: string }>): Promise<RemoteDoc[]> {
     if (refs.length === 0) return [];
-    const answer = await this.request('POST', '_bulk_get', { query: { revs: false }, body: { docs: refs.map((r) => ({ id: r.id, rev: r.rev })) } });
-    const results = (answer.body as { results?: Array<{ docs: Array<{ ok?: RemoteDoc }> }> }).results ?? [];
+    const answer = await this.request('POST', '_bulk_get', {
+      query: { revs: false },
+      body: { docs: refs.map((r) => ({ id: r.id, rev: r.rev })) },
+    });
+    const results =
+      (answer.body as { results?: Array<{ docs: Array<{ ok?: RemoteDoc }> }> }).results ?? [];
     const docs: RemoteDoc[] = [];
     for (const r of results) for (const d of r.docs) if (d.ok) docs.push(d.ok);
     return docs;
   }
 
-  async write(docs: readonly RemoteWrite[], options: { maxBytes?: number } = {}): Promise<RemoteWriteResult[]> {
+  async write(
+    docs: readonly RemoteWrite[],
+    options: { maxBytes?: number } = {},
+  ): Promise<RemoteWriteResult[]> {
     if (docs.length === 0) return [];
     // Each document is serialised once; requests are cut at `maxBytes` (the batch cap in bytes).
     const parts = docs.map((d) => JSON.stringify(d));
@@ -247,17 +322,27 @@ export class CouchDbRemote implements RemoteStore {
     while (from < parts.length) {
       let to = from;
       let bytes = 0;
-      while (to < parts.length && (to === from || bytes + parts[to].length + 1 <= max)) bytes += parts[to++].length + 1;
+      while (to < parts.length && (to === from || bytes + parts[to].length + 1 <= max))
+        bytes += parts[to++].length + 1;
       results.push(...(await this.writeParts(docs.slice(from, to), parts.slice(from, to))));
       from = to;
     }
     return results;
   }
 
-  async attachments(id: string, rev?: string): Promise<Record<string, { content_type: string; data: string }>> {
-    const answer = await this.request('GET', encodeURIComponent(id), { query: { attachments: true, rev }, accept: [404] });
+  async attachments(
+    id: string,
+    rev?: string,
+  ): Promise<Record<string, { content_type: string; data: string }>> {
+    const answer = await this.request('GET', encodeURIComponent(id), {
+      query: { attachments: true, rev },
+      accept: [404],
+    });
     if (answer.status === 404) return {};
-    return inlineAttachments((answer.body as { _attachments?: Record<string, { content_type?: string; data?: unknown }> })._attachments);
+    return inlineAttachments(
+      (answer.body as { _attachments?: Record<string, { content_type?: string; data?: unknown }> })
+        ._attachments,
+    );
   }
 
   async getLocal(id: string): Promise<Record<string, unknown> | null> {
@@ -267,42 +352,87 @@ export class CouchDbRemote implements RemoteStore {
 
   async putLocal(id: string, body: Record<string, unknown>, rev?: string): Promise<string> {
     const path = `_local/${encodeURIComponent(id)}`;
-    const put = (r: string | undefined) => this.request('PUT', path, { body: { ...body, _id: `_local/${id}`, ...(r ? { _rev: r } : {}) }, accept: [409] });
+    const put = (r: string | undefined) =>
+      this.request('PUT', path, {
+        body: { ...body, _id: `_local/${id}`, ...(r ? { _rev: r } : {}) },
+        accept: [409],
+      });
     let answer = await put(rev);
     if (answer.status === 409) {
       // Someone else's revision (or ours not known yet): read it and write over it once.
       const current = await this.request('GET', path, { accept: [404] });
-      answer = await put(current.status === 404 ? undefined : (current.body as { _rev?: string })._rev);
-      if (answer.status === 409) throw new SyncProtocolError(`cannot write ${path} on ${this.safeUrl}: it keeps changing`);
+      answer = await put(
+        current.status === 404 ? undefined : (current.body as { _rev?: string })._rev,
+      );
+      if (answer.status === 409)
+        throw new SyncProtocolError(`cannot write ${path} on ${this.safeUrl}: it keeps changing`);
     }
     return String((answer.body as { rev?: unknown }).rev ?? '');
   }
 
   /** One `_bulk_docs` request of pre-serialised documents; a 413 splits it in halves. */
-  private async writeParts(docs: readonly RemoteWrite[], parts: string[]): Promise<RemoteWriteResult[]> {
-    const answer = await this.request('POST', '_bulk_docs', { rawBody: `{"new_edits":true,"docs":[${parts.join(',')}]}`, accept: [413, 417] });
+  private async writeParts(
+    docs: readonly RemoteWrite[],
+    parts: string[],
+  ): Promise<RemoteWriteResult[]> {
+    const answer = await this.request('POST', '_bulk_docs', {
+      rawBody: `{"new_edits":true,"docs":[${parts.join(',')}]}`,
+      accept: [413, 417],
+    });
     if (answer.status === 413) {
-      if (docs.length === 1) throw new SyncTooLargeError(`document ${docs[0]._id} is larger than ${this.safeUrl} accepts`, { details: { doc_id: docs[0]._id } });
+      if (docs.length === 1)
+        throw new SyncTooLargeError(
+          `document ${docs[0]._id} is larger than ${this.safeUrl} accepts`,
+          { details: { doc_id: docs[0]._id } },
+        );
       const half = Math.ceil(docs.length / 2);
-      return [...(await this.writeParts(docs.slice(0, half), parts.slice(0, half))), ...(await this.writeParts(docs.slice(half), parts.slice(half)))];
+      return [
+        ...(await this.writeParts(docs.slice(0, half), parts.slice(0, half))),
+        ...(await this.writeParts(docs.slice(half), parts.slice(half))),
+      ];
     }
-    const rows = answer.body as Array<{ id: string; rev?: string; ok?: boolean; error?: string; reason?: string }>;
-    if (!Array.isArray(rows)) throw new SyncProtocolError(`unexpected _bulk_docs answer from ${this.safeUrl}`);
+    const rows = answer.body as Array<{
+      id: string;
+      rev?: string;
+      ok?: boolean;
+      error?: string;
+      reason?: string;
+    }>;
+    if (!Array.isArray(rows))
+      throw new SyncProtocolError(`unexpected _bulk_docs answer from ${this.safeUrl}`);
     return rows.map((row): RemoteWriteResult => {
       if (row.rev && !row.error) return { id: row.id, ok: true, rev: row.rev };
       if (row.error === 'conflict') return { id: row.id, ok: false, conflict: true };
-      return { id: row.id, ok: false, conflict: false, error: this.excerpt(row.error ?? 'unknown', 60), reason: this.excerpt(row.reason ?? '') };
+      return {
+        id: row.id,
+        ok: false,
+        conflict: false,
+        error: this.excerpt(row.error ?? 'unknown', 60),
+        reason: this.excerpt(row.reason ?? ''),
+      };
     });
   }
 
-  private async request(method: string, path: string, options: RequestOptions = {}, retriedAuth = false, tried = 0): Promise<Answer> {
+  private async request(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+    retriedAuth = false,
+    tried = 0,
+  ): Promise<Answer> {
     const url = new URL(path, this.dbUrl);
-    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': this.acceptEncoding };
-    const payload = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    for (const [k, v] of Object.entries(options.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'accept-encoding': this.acceptEncoding,
+    };
+    const payload =
+      options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     if (payload !== undefined) headers['content-type'] = 'application/json';
     if (this.auth?.method === 'basic') {
-      headers.authorization = 'Basic ' + Buffer.from(`${this.auth.username}:${this.auth.password}`).toString('base64');
+      headers.authorization =
+        'Basic ' + Buffer.from(`${this.auth.username}:${this.auth.password}`).toString('base64');
     } else if (this.auth?.method === 'cookie') {
       if (!this.cookie) await this.openSession();
       if (this.cookie) headers.cookie = this.cookie;
@@ -312,18 +442,26 @@ export class CouchDbRemote implements RemoteStore {
     let text: string;
     this.requests++;
     try {
-      const req = deadline.hold(new Request(url, { method, headers, body: payload, signal: deadline.signal }));
+      const req = deadline.hold(
+        new Request(url, { method, headers, body: payload, signal: deadline.signal }),
+      );
       res = await deadline.race(this.fetchFn(req));
       text = await deadline.race(res.text());
     } catch (err) {
-      if (deadline.cancelled) throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, { cause: scrub(err) });
+      if (deadline.cancelled)
+        throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, {
+          cause: scrub(err),
+        });
       const longpoll = (options.extraTimeoutMs ?? 0) > 0;
       if (!(deadline.timedOut && longpoll) && this.failOver(tried, err)) {
         deadline.clear();
         return this.request(method, path, options, retriedAuth, tried + 1);
       }
       const what = deadline.timedOut ? 'timed out' : 'failed';
-      throw new SyncUnavailableError(`${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`, { cause: scrub(err), details: { url: this.safeUrl, timedOut: deadline.timedOut } });
+      throw new SyncUnavailableError(
+        `${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`,
+        { cause: scrub(err), details: { url: this.safeUrl, timedOut: deadline.timedOut } },
+      );
     } finally {
       deadline.clear();
     }
@@ -337,18 +475,27 @@ export class CouchDbRemote implements RemoteStore {
     } catch {
       body = text;
     }
-    if (res.ok || options.accept?.includes(res.status)) return { status: res.status, body, bytes: text.length };
+    if (res.ok || options.accept?.includes(res.status))
+      return { status: res.status, body, bytes: text.length };
     throw this.fail(res.status, method, path, body);
   }
 
   private fail(status: number, method: string, path: string, body: unknown): Error {
-    const said = typeof body === 'object' && body !== null ? String((body as { reason?: unknown; error?: unknown }).reason ?? (body as { error?: unknown }).error ?? '') : '';
+    const said =
+      typeof body === 'object' && body !== null
+        ? String(
+            (body as { reason?: unknown; error?: unknown }).reason ??
+              (body as { error?: unknown }).error ??
+              '',
+          )
+        : '';
     const reason = this.excerpt(said);
     const message = `${method} ${this.safeUrl}/${path}: HTTP ${status}${reason ? ` (${reason})` : ''}`;
     const details = { url: this.safeUrl, status };
     if (status === 401 || status === 403) return new SyncAuthError(message, { details });
     if (isDatabaseGone(status, body)) return new SyncCloudGoneError(message, { details });
-    if (status >= 500 || status === 408 || status === 429) return new SyncUnavailableError(message, { details });
+    if (status >= 500 || status === 408 || status === 429)
+      return new SyncUnavailableError(message, { details });
     if (status === 413) return new SyncTooLargeError(message, { details });
     return new SyncProtocolError(message, { details });
   }
@@ -373,7 +520,11 @@ export class CouchDbRemote implements RemoteStore {
         const req = deadline.hold(
           new Request(sessionUrl, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', accept: 'application/json', 'accept-encoding': this.acceptEncoding },
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json',
+              'accept-encoding': this.acceptEncoding,
+            },
             body: JSON.stringify({ name: auth.username, password: auth.password }),
             signal: deadline.signal,
           }),
@@ -381,11 +532,18 @@ export class CouchDbRemote implements RemoteStore {
         res = await deadline.race(this.fetchFn(req));
         await deadline.race(res.text());
       } catch (err) {
-        throw new SyncUnavailableError(`POST ${redactUrl(sessionUrl.toString())} ${deadline.timedOut ? 'timed out' : 'failed'}: ${describeNetError(err)}`, { cause: scrub(err) });
+        throw new SyncUnavailableError(
+          `POST ${redactUrl(sessionUrl.toString())} ${deadline.timedOut ? 'timed out' : 'failed'}: ${describeNetError(err)}`,
+          { cause: scrub(err) },
+        );
       } finally {
         deadline.clear();
       }
-      if (res.status === 401 || res.status === 403) throw new SyncAuthError(`cloud rejected the session login for ${this.safeUrl} (HTTP ${res.status})`, { details: { url: this.safeUrl, status: res.status } });
+      if (res.status === 401 || res.status === 403)
+        throw new SyncAuthError(
+          `cloud rejected the session login for ${this.safeUrl} (HTTP ${res.status})`,
+          { details: { url: this.safeUrl, status: res.status } },
+        );
       if (!res.ok) throw this.fail(res.status, 'POST', '_session', null);
       const setCookie = res.headers.get('set-cookie');
       const m = setCookie ? /AuthSession=[^;]*/.exec(setCookie) : null;
@@ -409,7 +567,12 @@ function isDatabaseGone(status: number, body: unknown): boolean {
   if (typeof body !== 'object' || body === null) return false;
   const { error, reason } = body as { error?: unknown; reason?: unknown };
   if (error === 'no_db_file' || reason === 'no_db_file') return true;
-  return status === 404 && error === 'not_found' && typeof reason === 'string' && /database does not exist/i.test(reason);
+  return (
+    status === 404 &&
+    error === 'not_found' &&
+    typeof reason === 'string' &&
+    /database does not exist/i.test(reason)
+  );
 }
 
 function describeNetError(err: unknown): string {

@@ -27,11 +27,15 @@ export interface EchoAnswer {
  * forms a careless server re-encodes them in (percent-encoded, base64, the decoded Basic login).
  */
 export function echoText(req: EchoedRequest): string {
-  const headers = Object.entries(req.headers).map(([k, v]) => `${k}: ${String(v)}`).join('; ');
+  const headers = Object.entries(req.headers)
+    .map(([k, v]) => `${k}: ${String(v)}`)
+    .join('; ');
   const basic = /^Basic\s+(\S+)/i.exec(String(req.headers.authorization ?? ''))?.[1];
   const login = basic ? `login=${Buffer.from(basic, 'base64').toString('utf8')} ` : '';
   // Credentials first: error answers are cut short on the way to a message, and a leak must not hide behind the cut.
-  const body = req.body ? `body=${credentialsFirst(req.body)} urlencoded=${encodeURIComponent(req.body)} base64=${Buffer.from(req.body).toString('base64')} ` : '';
+  const body = req.body
+    ? `body=${credentialsFirst(req.body)} urlencoded=${encodeURIComponent(req.body)} base64=${Buffer.from(req.body).toString('base64')} `
+    : '';
   return `${login}${body}${req.method} ${req.url} ${headers}`;
 }
 
@@ -46,7 +50,9 @@ export class EchoServer {
   private server?: http.Server;
   url = '';
 
-  constructor(private readonly answer: (req: EchoedRequest, index: number, server: EchoServer) => EchoAnswer) {}
+  constructor(
+    private readonly answer: (req: EchoedRequest, index: number, server: EchoServer) => EchoAnswer,
+  ) {}
 
   async start(path = '/'): Promise<string> {
     this.server = http.createServer((req, res) => {
@@ -75,7 +81,14 @@ export class EchoServer {
 
 /** CouchDB: `{ error, reason }`, first a 400, then 401s (the two ways the sync engine reports a cloud failure). */
 export function couchEcho(req: EchoedRequest, index: number): EchoAnswer {
-  return { status: index === 0 ? 400 : 401, contentType: 'application/json', body: JSON.stringify({ error: index === 0 ? 'bad_request' : 'unauthorized', reason: echoText(req) }) };
+  return {
+    status: index === 0 ? 400 : 401,
+    contentType: 'application/json',
+    body: JSON.stringify({
+      error: index === 0 ? 'bad_request' : 'unauthorized',
+      reason: echoText(req),
+    }),
+  };
 }
 
 const sgml = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -83,8 +96,10 @@ const sgml = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').repla
 /** OFX: a signon refusal (15500) whose MESSAGE is the echo, then a plain-text HTTP 500 echo, in turn. */
 export function ofxEcho(req: EchoedRequest, index: number): EchoAnswer {
   const echo = echoText(req).replace(/[\r\n]+/g, ' ');
-  if (index % 2 === 1) return { status: 500, contentType: 'text/plain', body: `Server error: ${echo}` };
-  const head = 'OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\nCHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n';
+  if (index % 2 === 1)
+    return { status: 500, contentType: 'text/plain', body: `Server error: ${echo}` };
+  const head =
+    'OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\nCHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n';
   const body = `<OFX>\r\n<SIGNONMSGSRSV1>\r\n<SONRS>\r\n<STATUS>\r\n<CODE>15500\r\n<SEVERITY>ERROR\r\n<MESSAGE>${sgml(`Invalid login: ${echo}`)}\r\n</STATUS>\r\n<DTSERVER>20240401120000\r\n<LANGUAGE>ENG\r\n</SONRS>\r\n</SIGNONMSGSRSV1>\r\n</OFX>\r\n`;
   return { status: 200, contentType: 'application/x-ofx', body: head + body };
 }
@@ -94,7 +109,11 @@ export function simplefinEcho(accessPassword: string) {
   return (req: EchoedRequest, _index: number, server: EchoServer): EchoAnswer => {
     if (req.method === 'POST' && req.url.startsWith('/claim/')) {
       const base = new URL(server.url);
-      return { status: 200, contentType: 'text/plain', body: `http://sfuser:${encodeURIComponent(accessPassword)}@${base.host}/simplefin` };
+      return {
+        status: 200,
+        contentType: 'text/plain',
+        body: `http://sfuser:${encodeURIComponent(accessPassword)}@${base.host}/simplefin`,
+      };
     }
     return { status: 400, contentType: 'text/plain', body: `Bad request: ${echoText(req)}` };
   };
@@ -102,5 +121,9 @@ export function simplefinEcho(accessPassword: string) {
 
 /** GoCardless: `{ summary, detail, status_code }` with the echo in `detail`. */
 export function gocardlessEcho(req: EchoedRequest): EchoAnswer {
-  return { status: 400, contentType: 'application/json', body: JSON.stringify({ summary: 'Invalid request', detail: echoText(req), status_code: 400 }) };
+  return {
+    status: 400,
+    contentType: 'application/json',
+    body: JSON.stringify({ summary: 'Invalid request', detail: echoText(req), status_code: 400 }),
+  };
 }

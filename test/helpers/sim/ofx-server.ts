@@ -56,7 +56,13 @@ export type OfxFault =
   | { kind: 'statement'; code: number; severity?: string; message?: string }
   /** Signon and statement OK but no STMTRS (some FIs do this for an empty range). */
   | { kind: 'no-statement-body' }
-  | { kind: 'http'; status: number; body?: string; contentType?: string; headers?: Record<string, string> }
+  | {
+      kind: 'http';
+      status: number;
+      body?: string;
+      contentType?: string;
+      headers?: Record<string, string>;
+    }
   /** HTTP 200 with this exact body (HTML page, truncated OFX, garbage). */
   | { kind: 'raw'; body: string; contentType?: string }
   /** Accepts the request and never answers. */
@@ -108,7 +114,10 @@ function render(n: N, xml: boolean, out: string[]): void {
 }
 
 function status(code: number, severity?: string, message?: string): N {
-  const parts: N[] = [['CODE', String(code)], ['SEVERITY', severity ?? (code === 0 ? 'INFO' : 'ERROR')]];
+  const parts: N[] = [
+    ['CODE', String(code)],
+    ['SEVERITY', severity ?? (code === 0 ? 'INFO' : 'ERROR')],
+  ];
   if (message) parts.push(['MESSAGE', message]);
   return ['STATUS', parts];
 }
@@ -151,7 +160,9 @@ export class OfxServer {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     let body = '';
     req.setEncoding('latin1');
-    req.on('data', (c: string) => { body += c; });
+    req.on('data', (c: string) => {
+      body += c;
+    });
     req.on('end', () => {
       this.requests.push({ headers: req.headers, body });
       const fault = this.faults.shift();
@@ -162,10 +173,21 @@ export class OfxServer {
     });
   }
 
-  private answer(req: http.IncomingMessage, body: string, fault: OfxFault | undefined, res: http.ServerResponse): void {
+  private answer(
+    req: http.IncomingMessage,
+    body: string,
+    fault: OfxFault | undefined,
+    res: http.ServerResponse,
+  ): void {
     if (fault?.kind === 'http') {
-      res.writeHead(fault.status, { 'Content-Type': fault.contentType ?? 'text/html', ...(fault.headers ?? {}) });
-      res.end(fault.body ?? `<html><head><title>${fault.status} Error</title></head><body>Server error</body></html>`);
+      res.writeHead(fault.status, {
+        'Content-Type': fault.contentType ?? 'text/html',
+        ...(fault.headers ?? {}),
+      });
+      res.end(
+        fault.body ??
+          `<html><head><title>${fault.status} Error</title></head><body>Server error</body></html>`,
+      );
       return;
     }
     if (fault?.kind === 'raw') {
@@ -173,7 +195,10 @@ export class OfxServer {
       res.end(fault.body);
       return;
     }
-    if (req.method !== 'POST' || !/^application\/x-ofx/i.test(String(req.headers['content-type'] ?? ''))) {
+    if (
+      req.method !== 'POST' ||
+      !/^application\/x-ofx/i.test(String(req.headers['content-type'] ?? ''))
+    ) {
       res.writeHead(400, { 'Content-Type': 'text/plain' });
       res.end('Server error occured.  Received HttpStatusCode of 400');
       return;
@@ -185,18 +210,36 @@ export class OfxServer {
       res.end('Server error occured.  Received HttpStatusCode of 400');
       return;
     }
-    const version = (v1 ? /VERSION:\s*(\d+)/.exec(body) : /<\?OFX[^>]*VERSION="(\d+)"/.exec(body))?.[1] ?? '102';
+    const version =
+      (v1 ? /VERSION:\s*(\d+)/.exec(body) : /<\?OFX[^>]*VERSION="(\d+)"/.exec(body))?.[1] ?? '102';
     const xml = v2;
     const now = (this.options.now ?? (() => new Date()))();
-    const signon = (code: number, message?: string, severity?: string): N => ['SIGNONMSGSRSV1', [['SONRS', [
-      status(code, severity, message), ['DTSERVER', ofxNow(now)], ['LANGUAGE', 'ENG'],
-      ['FI', [['ORG', this.options.org], ['FID', this.options.fid]]],
-    ]]]];
+    const signon = (code: number, message?: string, severity?: string): N => [
+      'SIGNONMSGSRSV1',
+      [
+        [
+          'SONRS',
+          [
+            status(code, severity, message),
+            ['DTSERVER', ofxNow(now)],
+            ['LANGUAGE', 'ENG'],
+            [
+              'FI',
+              [
+                ['ORG', this.options.org],
+                ['FID', this.options.fid],
+              ],
+            ],
+          ],
+        ],
+      ],
+    ];
     const cc = /<CCSTMTTRNRQ>/.test(body);
     const trnUid = leafValue(body, 'TRNUID') ?? '0';
-    const wrap = (inner: N[]): N => (cc
-      ? ['CREDITCARDMSGSRSV1', [['CCSTMTTRNRS', [['TRNUID', trnUid], ...inner]]]]
-      : ['BANKMSGSRSV1', [['STMTTRNRS', [['TRNUID', trnUid], ...inner]]]]);
+    const wrap = (inner: N[]): N =>
+      cc
+        ? ['CREDITCARDMSGSRSV1', [['CCSTMTTRNRS', [['TRNUID', trnUid], ...inner]]]]
+        : ['BANKMSGSRSV1', [['STMTTRNRS', [['TRNUID', trnUid], ...inner]]]];
     const send = (nodes: N[]) => {
       const out: string[] = [];
       render(['OFX', nodes], xml, out);
@@ -216,11 +259,17 @@ export class OfxServer {
       send([signon(2000, 'DTCLIENT missing or invalid')]);
       return;
     }
-    if (leafValue(body, 'USERID') !== this.options.username || leafValue(body, 'USERPASS') !== this.options.password) {
+    if (
+      leafValue(body, 'USERID') !== this.options.username ||
+      leafValue(body, 'USERPASS') !== this.options.password
+    ) {
       send([signon(15500, SIGNON_MESSAGES[15500])]);
       return;
     }
-    if (leafValue(body, 'ORG') !== this.options.org || leafValue(body, 'FID') !== this.options.fid) {
+    if (
+      leafValue(body, 'ORG') !== this.options.org ||
+      leafValue(body, 'FID') !== this.options.fid
+    ) {
       send([signon(13504, 'FI missing or invalid')]);
       return;
     }
@@ -247,16 +296,26 @@ export class OfxServer {
 
     // Statement (§11.4.2.1 / §11.4.3.1).
     const acctId = leafValue(body, 'ACCTID');
-    const account = this.options.accounts.find((a) => a.acctId === acctId && (cc
-      ? a.type === 'CREDITCARD'
-      : a.type !== 'CREDITCARD' && a.bankId === leafValue(body, 'BANKID') && a.type === leafValue(body, 'ACCTTYPE')));
+    const account = this.options.accounts.find(
+      (a) =>
+        a.acctId === acctId &&
+        (cc
+          ? a.type === 'CREDITCARD'
+          : a.type !== 'CREDITCARD' &&
+            a.bankId === leafValue(body, 'BANKID') &&
+            a.type === leafValue(body, 'ACCTTYPE')),
+    );
     if (!account) {
       send([signon(0), wrap([status(2003, undefined, 'Account not found')])]);
       return;
     }
     const start = (leafValue(body, 'DTSTART') ?? '').slice(0, 8);
     const end = (leafValue(body, 'DTEND') ?? '').slice(0, 8);
-    if (!/^\d{8}$/.test(start) || !/^\d{8}$/.test(end) || Number.isNaN(Date.parse(`${start.slice(0, 4)}-${start.slice(4, 6)}-${start.slice(6)}`))) {
+    if (
+      !/^\d{8}$/.test(start) ||
+      !/^\d{8}$/.test(end) ||
+      Number.isNaN(Date.parse(`${start.slice(0, 4)}-${start.slice(4, 6)}-${start.slice(6)}`))
+    ) {
       send([signon(0), wrap([status(2020, undefined, 'Invalid date')])]);
       return;
     }
@@ -269,32 +328,75 @@ export class OfxServer {
       // DTSTART inclusive, DTEND exclusive.
       .filter((t) => d(t.posted) >= start && d(t.posted) < end)
       .map((t) => {
-        const f: N[] = [['TRNTYPE', t.type ?? (t.amount.trim().startsWith('-') ? 'DEBIT' : 'CREDIT')], ['DTPOSTED', `${d(t.posted)}120000.000[-5:EST]`]];
+        const f: N[] = [
+          ['TRNTYPE', t.type ?? (t.amount.trim().startsWith('-') ? 'DEBIT' : 'CREDIT')],
+          ['DTPOSTED', `${d(t.posted)}120000.000[-5:EST]`],
+        ];
         if (t.available) f.push(['DTAVAIL', d(t.available)]);
         f.push(['TRNAMT', t.amount]);
         if (t.fitid !== undefined) f.push(['FITID', t.fitid]);
-        if (t.correctFitid) f.push(['CORRECTFITID', t.correctFitid], ['CORRECTACTION', t.correctAction ?? 'REPLACE']);
+        if (t.correctFitid)
+          f.push(['CORRECTFITID', t.correctFitid], ['CORRECTACTION', t.correctAction ?? 'REPLACE']);
         if (t.checkNum) f.push(['CHECKNUM', t.checkNum]);
         if (t.refNum) f.push(['REFNUM', t.refNum]);
         if (t.name) f.push(['NAME', t.name]);
         if (t.memo) f.push(['MEMO', t.memo]);
-        if (t.currency) f.push(['CURRENCY', [['CURRATE', '1.0'], ['CURSYM', t.currency]]]);
+        if (t.currency)
+          f.push([
+            'CURRENCY',
+            [
+              ['CURRATE', '1.0'],
+              ['CURSYM', t.currency],
+            ],
+          ]);
         return ['STMTTRN', f] as N;
       });
     const stmt: N[] = [
       ['CURDEF', account.currency],
-      cc ? ['CCACCTFROM', [['ACCTID', account.acctId]]] : ['BANKACCTFROM', [['BANKID', account.bankId ?? ''], ['ACCTID', account.acctId], ['ACCTTYPE', account.type]]],
+      cc
+        ? ['CCACCTFROM', [['ACCTID', account.acctId]]]
+        : [
+            'BANKACCTFROM',
+            [
+              ['BANKID', account.bankId ?? ''],
+              ['ACCTID', account.acctId],
+              ['ACCTTYPE', account.type],
+            ],
+          ],
       ['BANKTRANLIST', [['DTSTART', start], ['DTEND', end], ...lines]],
-      ['LEDGERBAL', [['BALAMT', account.ledgerBalance], ['DTASOF', ofxNow(now)]]],
+      [
+        'LEDGERBAL',
+        [
+          ['BALAMT', account.ledgerBalance],
+          ['DTASOF', ofxNow(now)],
+        ],
+      ],
     ];
-    if (account.availableBalance !== undefined) stmt.push(['AVAILBAL', [['BALAMT', account.availableBalance], ['DTASOF', ofxNow(now)]]]);
+    if (account.availableBalance !== undefined)
+      stmt.push([
+        'AVAILBAL',
+        [
+          ['BALAMT', account.availableBalance],
+          ['DTASOF', ofxNow(now)],
+        ],
+      ]);
     if (Number(version) >= 211 && account.pending?.length) {
-      stmt.push(['BANKTRANLISTP', [['DTASOF', ofxNow(now)], ...account.pending.map((p) => {
-        const f: N[] = [['TRNTYPE', 'POS'], ['DTTRAN', d(p.date)], ['TRNAMT', p.amount]];
-        if (p.name) f.push(['NAME', p.name]);
-        if (p.memo) f.push(['MEMO', p.memo]);
-        return ['STMTTRNP', f] as N;
-      })]]);
+      stmt.push([
+        'BANKTRANLISTP',
+        [
+          ['DTASOF', ofxNow(now)],
+          ...account.pending.map((p) => {
+            const f: N[] = [
+              ['TRNTYPE', 'POS'],
+              ['DTTRAN', d(p.date)],
+              ['TRNAMT', p.amount],
+            ];
+            if (p.name) f.push(['NAME', p.name]);
+            if (p.memo) f.push(['MEMO', p.memo]);
+            return ['STMTTRNP', f] as N;
+          }),
+        ],
+      ]);
     }
     send([signon(0), wrap([status(0), [cc ? 'CCSTMTRS' : 'STMTRS', stmt]])]);
   }

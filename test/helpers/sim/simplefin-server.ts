@@ -118,7 +118,13 @@ export class SimplefinServer {
     req.resume();
     req.on('end', () => {
       const url = new URL(req.url ?? '/', this.origin);
-      this.requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams, authorization: req.headers.authorization, target: req.url ?? '' });
+      this.requests.push({
+        method: req.method ?? '',
+        path: url.pathname,
+        query: url.searchParams,
+        authorization: req.headers.authorization,
+        target: req.url ?? '',
+      });
       const text = (status: number, body: string, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'Content-Type': 'text/plain', ...headers });
         res.end(body);
@@ -126,7 +132,8 @@ export class SimplefinServer {
       const claim = /^\/simplefin\/claim\/([^/]+)$/.exec(url.pathname);
       if (claim && req.method === 'POST') {
         const token = decodeURIComponent(claim[1]);
-        if (!this.options.claimTokens.includes(token) || this.claimed.has(token)) return text(403, 'Forbidden');
+        if (!this.options.claimTokens.includes(token) || this.claimed.has(token))
+          return text(403, 'Forbidden');
         this.claimed.add(token);
         return text(200, this.accessUrl);
       }
@@ -134,7 +141,8 @@ export class SimplefinServer {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         return res.end(JSON.stringify({ versions: ['1.0', '2.0'] }));
       }
-      if (url.pathname !== '/simplefin/accounts' || req.method !== 'GET') return text(404, 'Not Found');
+      if (url.pathname !== '/simplefin/accounts' || req.method !== 'GET')
+        return text(404, 'Not Found');
       const expected = `Basic ${Buffer.from(`${this.options.username}:${this.options.password}`).toString('base64')}`;
       if (req.headers.authorization !== expected) return text(403, 'Forbidden');
       const fault = this.faults.shift();
@@ -149,7 +157,9 @@ export class SimplefinServer {
         const day = String(Math.floor(nowSec / DAY));
         const used = this.usage.get(day) ?? 0;
         if (used >= this.options.dailyQuota) {
-          return text(429, 'Too many requests today', { 'Retry-After': String((Number(day) + 1) * DAY - nowSec) });
+          return text(429, 'Too many requests today', {
+            'Retry-After': String((Number(day) + 1) * DAY - nowSec),
+          });
         }
         this.usage.set(day, used + 1);
       }
@@ -157,12 +167,18 @@ export class SimplefinServer {
     });
   }
 
-  private accounts(q: URLSearchParams, fault: SfinFault | undefined, res: http.ServerResponse): void {
+  private accounts(
+    q: URLSearchParams,
+    fault: SfinFault | undefined,
+    res: http.ServerResponse,
+  ): void {
     const v2 = (this.options.format ?? 'v2') === 'v2';
     const errlist: SfinErrItem[] = [];
     const errors: string[] = [];
     let start = q.has('start-date') ? Number(q.get('start-date')) : 0;
-    const end = q.has('end-date') ? Number(q.get('end-date')) : Math.floor(this.now().getTime() / 1000);
+    const end = q.has('end-date')
+      ? Number(q.get('end-date'))
+      : Math.floor(this.now().getTime() / 1000);
     if (end - start > 90 * DAY) {
       if (this.options.rangeLimit === 'reject') {
         res.writeHead(400, { 'Content-Type': 'text/plain' });
@@ -182,18 +198,39 @@ export class SimplefinServer {
         const out: Record<string, unknown> = {
           ...rest,
           transactions: a.transactions.filter((t) => {
-            if (t.posted === 0) return pending && (t.transacted_at === undefined || (t.transacted_at >= start && t.transacted_at < end));
+            if (t.posted === 0)
+              return (
+                pending &&
+                (t.transacted_at === undefined ||
+                  (t.transacted_at >= start && t.transacted_at < end))
+              );
             return t.posted >= start && t.posted < end;
           }),
         };
         if (v2) out.conn_id = connId ?? 'CON-1';
-        else out.org = { domain: 'bank.example', 'sfin-url': `${this.origin}/simplefin`, name: 'Example Bank' };
+        else
+          out.org = {
+            domain: 'bank.example',
+            'sfin-url': `${this.origin}/simplefin`,
+            name: 'Example Bank',
+          };
         return out;
       });
     if (fault?.kind === 'errlist') errlist.push(...fault.items);
     if (fault?.kind === 'errors') errors.push(...fault.items);
     const body: Record<string, unknown> = v2
-      ? { errlist, connections: [{ conn_id: 'CON-1', name: 'Example Bank', org_id: 'ORG-1', sfin_url: `${this.origin}/simplefin` }], accounts }
+      ? {
+          errlist,
+          connections: [
+            {
+              conn_id: 'CON-1',
+              name: 'Example Bank',
+              org_id: 'ORG-1',
+              sfin_url: `${this.origin}/simplefin`,
+            },
+          ],
+          accounts,
+        }
       : { errors, accounts };
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(body));

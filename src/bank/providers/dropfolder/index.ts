@@ -1,6 +1,21 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import type { BankAccountStatement, BankProvider, FetchContext, FetchResult, StatementStream } from '../../provider';
+import type {
+  BankAccountStatement,
+  BankProvider,
+  FetchContext,
+  FetchResult,
+  StatementStream,
+} from '../../provider';
 import { BankError, MalformedStatementError } from '../../errors';
 import { parseStatement, type CsvMapping, type ParseStatementOptions } from '../../formats';
 import { statementFileStream } from './stream';
@@ -36,7 +51,10 @@ function isCandidate(name: string): boolean {
 function settingsOf(ctx: FetchContext): DropFolderSettings {
   const s = ctx.settings as Partial<DropFolderSettings>;
   if (typeof s.path !== 'string' || s.path === '') {
-    throw new BankError('BANK_CONFIG', `connection ${ctx.connection}: dropfolder needs settings.path (the inbox folder)`);
+    throw new BankError(
+      'BANK_CONFIG',
+      `connection ${ctx.connection}: dropfolder needs settings.path (the inbox folder)`,
+    );
   }
   return s as DropFolderSettings;
 }
@@ -48,7 +66,8 @@ function freeName(dir: string, name: string): string {
   const stem = name.slice(0, name.length - ext.length);
   for (let i = 1; ; i++) {
     const candidate = `${stem}-${i}${ext}`;
-    if (!existsSync(join(dir, candidate)) && !existsSync(join(dir, `${candidate}.reason`))) return candidate;
+    if (!existsSync(join(dir, candidate)) && !existsSync(join(dir, `${candidate}.reason`)))
+      return candidate;
   }
 }
 
@@ -80,21 +99,30 @@ const normaliseAccount = (id: string): string => id.replace(/\s+/g, '').toUpperC
  */
 export const dropfolder = {
   id: 'dropfolder',
-  description: 'Statement files dropped into a folder: OFX/QFX, camt.053, MT940, CSV (with a column mapping)',
+  description:
+    'Statement files dropped into a folder: OFX/QFX, camt.053, MT940, CSV (with a column mapping)',
 
   async fetch(ctx: FetchContext): Promise<FetchResult> {
     const settings = settingsOf(ctx);
     const inbox = resolve(settings.path);
     const archive = resolve(settings.archive ?? join(ctx.stateDir, 'archive'));
     const rejected = resolve(settings.rejected ?? join(ctx.stateDir, 'rejected'));
-    const wanted = typeof settings.account === 'string' ? normaliseAccount(settings.account) : undefined;
+    const wanted =
+      typeof settings.account === 'string' ? normaliseAccount(settings.account) : undefined;
     let entries;
     try {
       entries = readdirSync(inbox, { withFileTypes: true });
     } catch (err) {
-      throw new BankError('BANK_DROPFOLDER_UNREADABLE', `connection ${ctx.connection}: cannot read the inbox folder ${inbox}: ${(err as Error).message}`, { cause: err, details: { path: inbox } });
+      throw new BankError(
+        'BANK_DROPFOLDER_UNREADABLE',
+        `connection ${ctx.connection}: cannot read the inbox folder ${inbox}: ${(err as Error).message}`,
+        { cause: err, details: { path: inbox } },
+      );
     }
-    const names = entries.filter((e) => e.isFile() && isCandidate(e.name)).map((e) => e.name).sort();
+    const names = entries
+      .filter((e) => e.isFile() && isCandidate(e.name))
+      .map((e) => e.name)
+      .sort();
     const statements: BankAccountStatement[] = [];
     const streams: StatementStream[] = [];
     const warnings: string[] = [];
@@ -102,13 +130,25 @@ export const dropfolder = {
     const reject = (full: string, name: string, err: MalformedStatementError): string => {
       const to = moveInto(rejected, full);
       writeFileSync(`${to}.reason`, `${err.message}\n`, 'utf8');
-      ctx.logger.warn(`rejected statement file ${name}`, { event: 'bank.file', connection: ctx.connection, file: name, code: err.code, reason: err.message, moved_to: to });
+      ctx.logger.warn(`rejected statement file ${name}`, {
+        event: 'bank.file',
+        connection: ctx.connection,
+        file: name,
+        code: err.code,
+        reason: err.message,
+        moved_to: to,
+      });
       return to;
     };
     for (const name of names) {
       ctx.signal.throwIfAborted();
       const full = join(inbox, name);
-      const options: ParseStatementOptions = { fileName: name, csv: settings.csv ?? undefined, defaultCurrency: settings.currency ?? undefined, format: settings.format ?? 'auto' };
+      const options: ParseStatementOptions = {
+        fileName: name,
+        csv: settings.csv ?? undefined,
+        defaultCurrency: settings.currency ?? undefined,
+        format: settings.format ?? 'auto',
+      };
       if (wanted === undefined) {
         let stream: StatementStream | undefined;
         try {
@@ -116,7 +156,11 @@ export const dropfolder = {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken away meanwhile
           if (!(err instanceof MalformedStatementError)) {
-            throw new BankError('BANK_DROPFOLDER_UNREADABLE', `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`, { cause: err, details: { file: full } });
+            throw new BankError(
+              'BANK_DROPFOLDER_UNREADABLE',
+              `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`,
+              { cause: err, details: { file: full } },
+            );
           }
           const to = reject(full, name, err);
           warnings.push(`rejected ${name}: ${err.message} (moved to ${to})`);
@@ -132,7 +176,12 @@ export const dropfolder = {
               reject(full, name, err);
             },
           });
-          ctx.logger.info(`reading statement file ${name} as a stream`, { event: 'bank.file', connection: ctx.connection, file: name, streamed: true });
+          ctx.logger.info(`reading statement file ${name} as a stream`, {
+            event: 'bank.file',
+            connection: ctx.connection,
+            file: name,
+            streamed: true,
+          });
           continue;
         }
       }
@@ -141,7 +190,11 @@ export const dropfolder = {
         bytes = readFileSync(full);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken away meanwhile
-        throw new BankError('BANK_DROPFOLDER_UNREADABLE', `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`, { cause: err, details: { file: full } });
+        throw new BankError(
+          'BANK_DROPFOLDER_UNREADABLE',
+          `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`,
+          { cause: err, details: { file: full } },
+        );
       }
       let parsed;
       try {
@@ -156,14 +209,21 @@ export const dropfolder = {
       if (wanted !== undefined) {
         kept = kept.filter((s) => normaliseAccount(s.accountId) === wanted);
         const skipped = parsed.statements.length - kept.length;
-        if (skipped > 0) warnings.push(`${name}: ${skipped} statement(s) of other accounts skipped (settings.account is ${settings.account})`);
+        if (skipped > 0)
+          warnings.push(
+            `${name}: ${skipped} statement(s) of other accounts skipped (settings.account is ${settings.account})`,
+          );
       }
       statements.push(...kept);
       warnings.push(...parsed.warnings);
       imported.push(full);
       ctx.logger.info(`read statement file ${name}`, {
-        event: 'bank.file', connection: ctx.connection, file: name, format: parsed.format,
-        statements: kept.length, transactions: kept.reduce((n, s) => n + s.transactions.length, 0),
+        event: 'bank.file',
+        connection: ctx.connection,
+        file: name,
+        format: parsed.format,
+        statements: kept.length,
+        transactions: kept.reduce((n, s) => n + s.transactions.length, 0),
       });
     }
     const keep = settings.keep_files === true;

@@ -2,7 +2,15 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:
 import type { BankTransaction, StatementSink, StatementStream } from '../../provider';
 import { BankError, MalformedStatementError } from '../../errors';
 import { BooksyncError } from '../../../shared/errors';
-import { chooseFormat, malformed, MALFORMED_FILE, parseCamt053Stream, parseOfxStream, type ParseStatementOptions, type StatementFormat } from '../../formats';
+import {
+  chooseFormat,
+  malformed,
+  MALFORMED_FILE,
+  parseCamt053Stream,
+  parseOfxStream,
+  type ParseStatementOptions,
+  type StatementFormat,
+} from '../../formats';
 import { repeatedWarning, StatementFingerprint } from '../../formats/repeats';
 
 /**
@@ -23,7 +31,13 @@ function head(file: string): Buffer {
   try {
     const buf = Buffer.alloc(HEAD_BYTES);
     // A Uint8Array view: Buffer's typings clash with lib ES2022's under TS 5.9 (see joinBytes).
-    const read = readSync(fd, new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), 0, HEAD_BYTES, 0);
+    const read = readSync(
+      fd,
+      new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength),
+      0,
+      HEAD_BYTES,
+      0,
+    );
     return buf.subarray(0, read);
   } finally {
     closeSync(fd);
@@ -31,20 +45,33 @@ function head(file: string): Buffer {
 }
 
 /** Parses `file` with the streaming parser of `format` into `sink`. */
-function parseFile(file: string, format: StatementFormat, options: ParseStatementOptions, sink: StatementSink) {
+function parseFile(
+  file: string,
+  format: StatementFormat,
+  options: ParseStatementOptions,
+  sink: StatementSink,
+) {
   // 64 KB at a time: the lines of one chunk (about 120 camt.053 entries) are planned before
   // the reader waits for the writes, so the chunk size bounds how many wait in memory; larger
   // chunks raised peak RSS at the same speed (BENCHMARKS.md, Bank import).
   const readable = createReadStream(file, { highWaterMark: 1 << 16 });
   const name = options.fileName;
-  const parsed = format === 'camt053'
-    ? parseCamt053Stream(readable, { fileName: name }, sink)
-    : parseOfxStream(readable, { fileName: name, defaultCurrency: options.defaultCurrency }, sink);
+  const parsed =
+    format === 'camt053'
+      ? parseCamt053Stream(readable, { fileName: name }, sink)
+      : parseOfxStream(
+          readable,
+          { fileName: name, defaultCurrency: options.defaultCurrency },
+          sink,
+        );
   return parsed.finally(() => readable.destroy());
 }
 
 /** Closing tags of a statement: `</STMTRS>`, `</CCSTMTRS>` (OFX), `</Stmt>` with any prefix (camt.053). */
-const STATEMENT_END: Readonly<Record<string, RegExp>> = { ofx: /<\/(?:CC)?STMTRS>/gi, camt053: /<\/(?:[\w-]+:)?Stmt>/g };
+const STATEMENT_END: Readonly<Record<string, RegExp>> = {
+  ofx: /<\/(?:CC)?STMTRS>/gi,
+  camt053: /<\/(?:[\w-]+:)?Stmt>/g,
+};
 
 /**
  * How many statements a file closes, by a byte scan far cheaper than a parse: a file with one
@@ -59,7 +86,8 @@ async function statementEnds(file: string, format: StatementFormat): Promise<num
     count += text.match(pattern)?.length ?? 0;
     // A tag cut by the chunk border (a '<' with no '>' after it) is completed by the next chunk.
     const cut = text.lastIndexOf('<');
-    tail = cut !== -1 && text.indexOf('>', cut) === -1 && text.length - cut < 64 ? text.slice(cut) : '';
+    tail =
+      cut !== -1 && text.indexOf('>', cut) === -1 && text.length - cut < 64 ? text.slice(cut) : '';
     if (count >= 2) return count;
   }
   return count;
@@ -70,8 +98,12 @@ async function statementEnds(file: string, format: StatementFormat): Promise<num
  * reading pass of their own: both of the loop's passes must then leave them out from their first
  * line on, so the counts of the two passes agree.
  */
-async function repeatedStatements(file: string, format: StatementFormat, options: ParseStatementOptions): Promise<{ skip: Set<number>; warnings: string[] }> {
-  if (await statementEnds(file, format) < 2) return { skip: new Set(), warnings: [] };
+async function repeatedStatements(
+  file: string,
+  format: StatementFormat,
+  options: ParseStatementOptions,
+): Promise<{ skip: Set<number>; warnings: string[] }> {
+  if ((await statementEnds(file, format)) < 2) return { skip: new Set(), warnings: [] };
   const prints: StatementFingerprint[] = [];
   const seen = new Set<string>();
   const skip = new Set<number>();
@@ -97,7 +129,10 @@ async function repeatedStatements(file: string, format: StatementFormat, options
  * undefined (read it with parseStatement). Throws MalformedStatementError for a file of no format
  * booksync reads, as parseStatement would.
  */
-export function statementFileStream(file: string, options: ParseStatementOptions): StatementStream | undefined {
+export function statementFileStream(
+  file: string,
+  options: ParseStatementOptions,
+): StatementStream | undefined {
   const stat = statSync(file);
   if (stat.size < STREAM_MIN_BYTES) return undefined;
   const format = chooseFormat(head(file), options);
@@ -109,7 +144,12 @@ export function statementFileStream(file: string, options: ParseStatementOptions
  * Reads `file` with the streaming parser of `format` on each `read`. The file must not change
  * between reads (the loop reads it twice): its size and modification time are compared first.
  */
-export function fileStream(file: string, format: StatementFormat, options: ParseStatementOptions, seen?: { size: number; mtimeMs: number }): StatementStream {
+export function fileStream(
+  file: string,
+  format: StatementFormat,
+  options: ParseStatementOptions,
+  seen?: { size: number; mtimeMs: number },
+): StatementStream {
   const name = options.fileName;
   /** Found on the first read; the file cannot change between reads (checked below). */
   let known: ReturnType<typeof repeatedStatements> | undefined;
@@ -119,7 +159,11 @@ export function fileStream(file: string, format: StatementFormat, options: Parse
       if (seen) {
         const now = statSync(file);
         if (now.size !== seen.size || now.mtimeMs !== seen.mtimeMs) {
-          throw new BankError('BANK_DROPFOLDER_CHANGED', `${name} changed while it was being imported; it is read again on the next run`, { details: { file } });
+          throw new BankError(
+            'BANK_DROPFOLDER_CHANGED',
+            `${name} changed while it was being imported; it is read again on the next run`,
+            { details: { file } },
+          );
         }
       }
       // Errors the consumer raised (an aborted run, a failed write) go through unchanged; only the
@@ -170,10 +214,18 @@ export function fileStream(file: string, format: StatementFormat, options: Parse
         if (err instanceof MalformedStatementError && err.code === MALFORMED_FILE) throw err;
         if (err instanceof BooksyncError) throw malformed({ file: name }, 'unreadable value', err);
         if (typeof (err as NodeJS.ErrnoException)?.code === 'string') {
-          throw new BankError('BANK_DROPFOLDER_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, { cause: err, details: { file } });
+          throw new BankError(
+            'BANK_DROPFOLDER_UNREADABLE',
+            `cannot read ${file}: ${(err as Error).message}`,
+            { cause: err, details: { file } },
+          );
         }
         // A bug or an unexpected runtime error must still leave the file unimported and named.
-        throw malformed({ file: name }, `cannot read the file (${(err as Error)?.message ?? String(err)})`, err);
+        throw malformed(
+          { file: name },
+          `cannot read the file (${(err as Error)?.message ?? String(err)})`,
+          err,
+        );
       }
     },
   };

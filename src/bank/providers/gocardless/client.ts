@@ -83,7 +83,12 @@ export class GoCardlessClient {
     if (!text) return;
     try {
       const t = JSON.parse(text) as StoredTokens;
-      if (t.secret === this.secretHash && typeof t.access === 'string' && typeof t.refresh === 'string') this.tokens = t;
+      if (
+        t.secret === this.secretHash &&
+        typeof t.access === 'string' &&
+        typeof t.refresh === 'string'
+      )
+        this.tokens = t;
     } catch {
       // An unreadable token file is replaced by new tokens.
     }
@@ -96,8 +101,16 @@ export class GoCardlessClient {
 
   private tokenBody(res: HttpResponse, what: string): Record<string, unknown> {
     const body = readJson(res, this.ctx.connection, this.allSecrets());
-    if (typeof body !== 'object' || body === null || typeof (body as Record<string, unknown>).access !== 'string') {
-      throw new MalformedStatementError('GOCARDLESS_MALFORMED', `${this.ctx.connection}: ${what}: the answer has no access token`, { details: { connection: this.ctx.connection } });
+    if (
+      typeof body !== 'object' ||
+      body === null ||
+      typeof (body as Record<string, unknown>).access !== 'string'
+    ) {
+      throw new MalformedStatementError(
+        'GOCARDLESS_MALFORMED',
+        `${this.ctx.connection}: ${what}: the answer has no access token`,
+        { details: { connection: this.ctx.connection } },
+      );
     }
     return body as Record<string, unknown>;
   }
@@ -105,13 +118,22 @@ export class GoCardlessClient {
   /** POST /token/new/ with the user secrets: a new access (24 h) and refresh (30 d) pair. */
   private async newTokens(): Promise<void> {
     const what = 'GoCardless POST /token/new/';
-    const res = await this.post('/token/new/', { secret_id: this.secretId, secret_key: this.secretKey }, what);
+    const res = await this.post(
+      '/token/new/',
+      { secret_id: this.secretId, secret_key: this.secretKey },
+      what,
+    );
     if (res.status === 401 || res.status === 403) {
-      throw new BankAuthError('GOCARDLESS_SECRETS_INVALID', `${this.ctx.connection}: GoCardless refused secret_id/secret_key (HTTP ${res.status}); create new user secrets in the GoCardless Bank Account Data portal and update the secrets`, {
-        details: { connection: this.ctx.connection, status: res.status },
-      });
+      throw new BankAuthError(
+        'GOCARDLESS_SECRETS_INVALID',
+        `${this.ctx.connection}: GoCardless refused secret_id/secret_key (HTTP ${res.status}); create new user secrets in the GoCardless Bank Account Data portal and update the secrets`,
+        {
+          details: { connection: this.ctx.connection, status: res.status },
+        },
+      );
     }
-    if (res.status < 200 || res.status >= 300) throw gocardlessError(res, this.ctx.connection, this.ctx.now(), this.allSecrets());
+    if (res.status < 200 || res.status >= 300)
+      throw gocardlessError(res, this.ctx.connection, this.ctx.now(), this.allSecrets());
     const b = this.tokenBody(res, what);
     this.tokens = {
       secret: this.secretHash,
@@ -121,7 +143,11 @@ export class GoCardlessClient {
       refresh_expires_at: this.at(b.refresh_expires),
     };
     await this.save();
-    this.ctx.logger?.info('GoCardless tokens obtained', { event: 'bank.gocardless.token', connection: this.ctx.connection, kind: 'new' });
+    this.ctx.logger?.info('GoCardless tokens obtained', {
+      event: 'bank.gocardless.token',
+      connection: this.ctx.connection,
+      kind: 'new',
+    });
   }
 
   /** POST /token/refresh/: a new access token; a refused refresh token falls back to new tokens. */
@@ -131,7 +157,8 @@ export class GoCardlessClient {
     const what = 'GoCardless POST /token/refresh/';
     const res = await this.post('/token/refresh/', { refresh: t.refresh }, what);
     if (res.status === 401) return this.newTokens();
-    if (res.status < 200 || res.status >= 300) throw gocardlessError(res, this.ctx.connection, this.ctx.now(), this.allSecrets());
+    if (res.status < 200 || res.status >= 300)
+      throw gocardlessError(res, this.ctx.connection, this.ctx.now(), this.allSecrets());
     const b = this.tokenBody(res, what);
     this.tokens = { ...t, access: String(b.access), access_expires_at: this.at(b.access_expires) };
     if (typeof b.refresh === 'string') {
@@ -139,7 +166,11 @@ export class GoCardlessClient {
       this.tokens.refresh_expires_at = this.at(b.refresh_expires);
     }
     await this.save();
-    this.ctx.logger?.info('GoCardless access token refreshed', { event: 'bank.gocardless.token', connection: this.ctx.connection, kind: 'refresh' });
+    this.ctx.logger?.info('GoCardless access token refreshed', {
+      event: 'bank.gocardless.token',
+      connection: this.ctx.connection,
+      kind: 'refresh',
+    });
   }
 
   private async accessToken(): Promise<string> {
@@ -163,7 +194,8 @@ export class GoCardlessClient {
         what,
         secrets: this.allSecrets(),
       });
-      if (res.status >= 200 && res.status < 300) return readJson(res, this.ctx.connection, this.allSecrets());
+      if (res.status >= 200 && res.status < 300)
+        return readJson(res, this.ctx.connection, this.allSecrets());
       if (attempt === 0 && isTokenError(res, errorBody(res))) {
         // The stored access token was revoked or expired early: force a refresh, then retry once.
         this.tokens!.access_expires_at = new Date(0).toISOString();

@@ -1,7 +1,19 @@
-import { BankAuthError, BankUnavailableError, ConsentExpiredError, MalformedStatementError, RateLimitedError } from '../../errors';
+import {
+  BankAuthError,
+  BankUnavailableError,
+  ConsentExpiredError,
+  MalformedStatementError,
+  RateLimitedError,
+} from '../../errors';
 import { BankRequestRejectedError } from '../../http';
 import { redactText } from '../../../shared/redact';
-import type { BankAccountStatement, BankBalance, BankProvider, FetchContext, FetchResult } from '../../provider';
+import type {
+  BankAccountStatement,
+  BankBalance,
+  BankProvider,
+  FetchContext,
+  FetchResult,
+} from '../../provider';
 import { addDays, utcDate, type CalendarDate } from '../../../shared/dates';
 import { DEFAULT_BASE_URL, GoCardlessClient } from './client';
 import { GcShapeError, readTransactionLists, toBalances, toTransactions } from './normalize';
@@ -43,10 +55,15 @@ interface Settings {
 
 function readSettings(raw: Readonly<Record<string, unknown>>, connection: string): Settings {
   const invalid = (m: string): never => {
-    throw new BankRequestRejectedError('GOCARDLESS_SETTINGS', `${connection}: gocardless settings: ${m}`, { details: { connection } });
+    throw new BankRequestRejectedError(
+      'GOCARDLESS_SETTINGS',
+      `${connection}: gocardless settings: ${m}`,
+      { details: { connection } },
+    );
   };
   const requisitionId = raw.requisition_id;
-  if (typeof requisitionId !== 'string' || !/^[A-Za-z0-9-]+$/.test(requisitionId)) invalid("'requisition_id' is required (the id of the requisition the account holder linked)");
+  if (typeof requisitionId !== 'string' || !/^[A-Za-z0-9-]+$/.test(requisitionId))
+    invalid("'requisition_id' is required (the id of the requisition the account holder linked)");
   const baseUrl = raw.base_url === undefined ? DEFAULT_BASE_URL : raw.base_url;
   if (typeof baseUrl !== 'string') return invalid("'base_url' must be a URL");
   let u: URL;
@@ -55,12 +72,24 @@ function readSettings(raw: Readonly<Record<string, unknown>>, connection: string
   } catch {
     return invalid(`'base_url' ${baseUrl} is not a URL`);
   }
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))) invalid("'base_url' must be https");
+  if (
+    u.protocol !== 'https:' &&
+    !(u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))
+  )
+    invalid("'base_url' must be https");
   const accounts = raw.accounts;
-  if (accounts !== undefined && (!Array.isArray(accounts) || accounts.some((a) => typeof a !== 'string' || !/^[A-Za-z0-9-]+$/.test(a)))) {
+  if (
+    accounts !== undefined &&
+    (!Array.isArray(accounts) ||
+      accounts.some((a) => typeof a !== 'string' || !/^[A-Za-z0-9-]+$/.test(a)))
+  ) {
     invalid("'accounts' must be a list of GoCardless account ids");
   }
-  return { requisitionId: requisitionId as string, baseUrl, ...(accounts ? { accounts: accounts as string[] } : {}) };
+  return {
+    requisitionId: requisitionId as string,
+    baseUrl,
+    ...(accounts ? { accounts: accounts as string[] } : {}),
+  };
 }
 
 type Obj = Record<string, unknown>;
@@ -79,20 +108,32 @@ function requisitionError(status: string, requisition: Obj, connection: string):
   const details = { connection, requisition_status: status };
   const link = typeof requisition.link === 'string' ? requisition.link : undefined;
   if (status === 'EX') {
-    return new ConsentExpiredError('GOCARDLESS_REQUISITION_EXPIRED', `${connection}: the GoCardless requisition has expired (EX); the account holder must consent again (a new requisition), then update requisition_id`, { details });
+    return new ConsentExpiredError(
+      'GOCARDLESS_REQUISITION_EXPIRED',
+      `${connection}: the GoCardless requisition has expired (EX); the account holder must consent again (a new requisition), then update requisition_id`,
+      { details },
+    );
   }
   const unfinished = ['CR', 'GC', 'UA', 'SA', 'GA', 'ID'].includes(status);
   const fix = unfinished
     ? `the account holder must finish the bank login${link ? ' at the requisition link' : ''}`
     : 'create a new requisition and update requisition_id';
-  return new BankAuthError(unfinished ? 'GOCARDLESS_REQUISITION_PENDING' : 'GOCARDLESS_REQUISITION_FAILED', `${connection}: the GoCardless requisition is not linked (${status}: ${meaning}); ${fix}`, { details });
+  return new BankAuthError(
+    unfinished ? 'GOCARDLESS_REQUISITION_PENDING' : 'GOCARDLESS_REQUISITION_FAILED',
+    `${connection}: the GoCardless requisition is not linked (${status}: ${meaning}); ${fix}`,
+    { details },
+  );
 }
 
 /** created/accepted + access_valid_for_days of the end-user agreement. */
 function consentExpiry(agreement: Obj): Date | undefined {
-  const start = typeof agreement.accepted === 'string' && agreement.accepted !== '' ? agreement.accepted : agreement.created;
+  const start =
+    typeof agreement.accepted === 'string' && agreement.accepted !== ''
+      ? agreement.accepted
+      : agreement.created;
   const days = Number(agreement.access_valid_for_days);
-  if (typeof start !== 'string' || Number.isNaN(Date.parse(start)) || !Number.isFinite(days)) return undefined;
+  if (typeof start !== 'string' || Number.isNaN(Date.parse(start)) || !Number.isFinite(days))
+    return undefined;
   return new Date(Date.parse(start) + days * 86_400_000);
 }
 
@@ -100,7 +141,11 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
   const settings = readSettings(ctx.settings, ctx.connection);
   const { secret_id: secretId, secret_key: secretKey } = ctx.secrets;
   if (!secretId || !secretKey) {
-    throw new BankAuthError('GOCARDLESS_SECRETS_MISSING', `${ctx.connection}: the secret_id and secret_key secrets are required (GoCardless user secrets)`, { details: { connection: ctx.connection } });
+    throw new BankAuthError(
+      'GOCARDLESS_SECRETS_MISSING',
+      `${ctx.connection}: the secret_id and secret_key secrets are required (GoCardless user secrets)`,
+      { details: { connection: ctx.connection } },
+    );
   }
   const client = new GoCardlessClient(ctx, settings.baseUrl, secretId, secretKey);
   const warnings: string[] = [];
@@ -124,18 +169,30 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
       expires = consentExpiry(agreement);
       const mh = Number(agreement.max_historical_days);
       if (Number.isFinite(mh) && mh > 0) maxHistoricalDays = mh;
-    } else if (typeof requisition.created === 'string' && !Number.isNaN(Date.parse(requisition.created))) {
+    } else if (
+      typeof requisition.created === 'string' &&
+      !Number.isNaN(Date.parse(requisition.created))
+    ) {
       expires = new Date(Date.parse(requisition.created) + 90 * 86_400_000);
     }
     if (expires && expires.getTime() <= now.getTime()) {
-      throw new ConsentExpiredError('GOCARDLESS_AGREEMENT_EXPIRED', `${ctx.connection}: the GoCardless end-user agreement expired at ${expires.toISOString()}; the account holder must consent again (a new requisition), then update requisition_id`, {
-        details: { connection: ctx.connection, expired_at: expires.toISOString() },
-      });
+      throw new ConsentExpiredError(
+        'GOCARDLESS_AGREEMENT_EXPIRED',
+        `${ctx.connection}: the GoCardless end-user agreement expired at ${expires.toISOString()}; the account holder must consent again (a new requisition), then update requisition_id`,
+        {
+          details: { connection: ctx.connection, expired_at: expires.toISOString() },
+        },
+      );
     }
 
-    const linked = Array.isArray(requisition.accounts) ? requisition.accounts.filter((a): a is string => typeof a === 'string') : [];
-    const wanted = settings.accounts ? linked.filter((a) => settings.accounts!.includes(a)) : linked;
-    for (const missing of settings.accounts ?? []) if (!linked.includes(missing)) warn(`account ${missing} is not part of the requisition`);
+    const linked = Array.isArray(requisition.accounts)
+      ? requisition.accounts.filter((a): a is string => typeof a === 'string')
+      : [];
+    const wanted = settings.accounts
+      ? linked.filter((a) => settings.accounts!.includes(a))
+      : linked;
+    for (const missing of settings.accounts ?? [])
+      if (!linked.includes(missing)) warn(`account ${missing} is not part of the requisition`);
     if (linked.length === 0) warn('the requisition has no linked accounts');
 
     // The bank keeps at most max_historical_days: asking for more is a 400.
@@ -143,7 +200,9 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
     if (maxHistoricalDays !== undefined) {
       const earliest = addDays(today, -(maxHistoricalDays - 1));
       if (from < earliest) {
-        warn(`the window starts ${from}, but the agreement covers only ${maxHistoricalDays} days of history: fetching from ${earliest}`);
+        warn(
+          `the window starts ${from}, but the agreement covers only ${maxHistoricalDays} days of history: fetching from ${earliest}`,
+        );
         from = earliest;
       }
     }
@@ -153,18 +212,38 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
     for (const id of wanted) {
       // Account metadata is GoCardless' own data: it does not count against the bank's daily limit.
       const meta = await client.get(`/accounts/${id}/`);
-      if (!isObj(meta)) throw new GcShapeError(`account ${id}: the metadata answer is not an object`);
+      if (!isObj(meta))
+        throw new GcShapeError(`account ${id}: the metadata answer is not an object`);
       const accountStatus = typeof meta.status === 'string' ? meta.status.toUpperCase() : 'READY';
       if (accountStatus === 'EXPIRED') {
-        throw new ConsentExpiredError('GOCARDLESS_ACCOUNT_EXPIRED', `${ctx.connection}: access to account ${id} has expired; the account holder must consent again`, { details: { connection: ctx.connection } });
+        throw new ConsentExpiredError(
+          'GOCARDLESS_ACCOUNT_EXPIRED',
+          `${ctx.connection}: access to account ${id} has expired; the account holder must consent again`,
+          { details: { connection: ctx.connection } },
+        );
       }
       if (accountStatus === 'SUSPENDED') {
-        throw new BankAuthError('GOCARDLESS_ACCOUNT_SUSPENDED', `${ctx.connection}: account ${id} is suspended; link the bank again (a new requisition)`, { details: { connection: ctx.connection } });
+        throw new BankAuthError(
+          'GOCARDLESS_ACCOUNT_SUSPENDED',
+          `${ctx.connection}: account ${id} is suspended; link the bank again (a new requisition)`,
+          { details: { connection: ctx.connection } },
+        );
       }
-      if (accountStatus === 'PROCESSING' || accountStatus === 'DISCOVERED' || accountStatus === 'ERROR') {
-        throw new BankUnavailableError('GOCARDLESS_ACCOUNT_NOT_READY', `${ctx.connection}: account ${id} is ${accountStatus} at GoCardless; the next run retries`, { details: { connection: ctx.connection } });
+      if (
+        accountStatus === 'PROCESSING' ||
+        accountStatus === 'DISCOVERED' ||
+        accountStatus === 'ERROR'
+      ) {
+        throw new BankUnavailableError(
+          'GOCARDLESS_ACCOUNT_NOT_READY',
+          `${ctx.connection}: account ${id} is ${accountStatus} at GoCardless; the next run retries`,
+          { details: { connection: ctx.connection } },
+        );
       }
-      const iban = typeof meta.iban === 'string' && meta.iban !== '' ? meta.iban.replace(/\s+/g, '') : undefined;
+      const iban =
+        typeof meta.iban === 'string' && meta.iban !== ''
+          ? meta.iban.replace(/\s+/g, '')
+          : undefined;
       const query: Record<string, string> = { date_from: from, date_to: to };
       const lists = readTransactionLists(await client.get(`/accounts/${id}/transactions/`, query));
       const transactions = toTransactions(lists.booked, false, id, warn);
@@ -183,21 +262,36 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
         warn(`account ${id} skipped: no balance and no transaction tells its currency`);
         continue;
       }
-      const statement: BankAccountStatement = { accountId: iban ?? id, currency, from, to, transactions, balances };
+      const statement: BankAccountStatement = {
+        accountId: iban ?? id,
+        currency,
+        from,
+        to,
+        transactions,
+        balances,
+      };
       if (typeof meta.institution_id === 'string') statement.bankId = meta.institution_id;
       statements.push(statement);
     }
     ctx.logger.debug('gocardless accounts read', {
-      event: 'bank.gocardless', connection: ctx.connection, accounts: statements.length, transactions: statements.reduce((n, s) => n + s.transactions.length, 0),
+      event: 'bank.gocardless',
+      connection: ctx.connection,
+      accounts: statements.length,
+      transactions: statements.reduce((n, s) => n + s.transactions.length, 0),
     });
     const result: FetchResult = { statements, warnings };
     if (expires) result.consentExpiresAt = expires.toISOString();
     return result;
   } catch (err) {
     if (err instanceof GcShapeError) {
-      throw new MalformedStatementError('GOCARDLESS_MALFORMED', `${ctx.connection}: the GoCardless answer cannot be read: ${redactText(err.message, client.secrets)}`, {
-        cause: err, details: { connection: ctx.connection },
-      });
+      throw new MalformedStatementError(
+        'GOCARDLESS_MALFORMED',
+        `${ctx.connection}: the GoCardless answer cannot be read: ${redactText(err.message, client.secrets)}`,
+        {
+          cause: err,
+          details: { connection: ctx.connection },
+        },
+      );
     }
     throw err;
   }
@@ -205,6 +299,7 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
 
 export const gocardless = {
   id: 'gocardless',
-  description: 'GoCardless Bank Account Data (ex-Nordigen) API v2: PSD2 access through a linked requisition (legacy: no new signups)',
+  description:
+    'GoCardless Bank Account Data (ex-Nordigen) API v2: PSD2 access through a linked requisition (legacy: no new signups)',
   fetch: fetchGocardless,
 } satisfies BankProvider;

@@ -13,7 +13,8 @@ export class GcShapeError extends Error {}
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+const text = (v: unknown): string | undefined =>
+  typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 
 function day(v: unknown): CalendarDate | undefined {
   const s = text(v)?.slice(0, 10);
@@ -23,7 +24,8 @@ function day(v: unknown): CalendarDate | undefined {
 function money(v: unknown, where: string): { amount: number; currency: string } {
   if (!isObj(v)) throw new GcShapeError(`${where}: no amount object`);
   const currency = text(v.currency)?.toUpperCase();
-  if (!currency || !isCurrency(currency)) throw new GcShapeError(`${where}: currency '${String(v.currency)}' is not an ISO 4217 code`);
+  if (!currency || !isCurrency(currency))
+    throw new GcShapeError(`${where}: currency '${String(v.currency)}' is not an ISO 4217 code`);
   const raw = typeof v.amount === 'number' ? String(v.amount) : text(v.amount);
   if (raw === undefined) throw new GcShapeError(`${where}: amount is missing`);
   try {
@@ -40,14 +42,17 @@ function joined(v: unknown): string | undefined {
 
 /** Reads `{transactions: {booked: [], pending: []}}`. */
 export function readTransactionLists(body: unknown): { booked: Obj[]; pending: Obj[] } {
-  if (!isObj(body) || !isObj(body.transactions)) throw new GcShapeError("the answer has no 'transactions' object");
+  if (!isObj(body) || !isObj(body.transactions))
+    throw new GcShapeError("the answer has no 'transactions' object");
   const { booked, pending } = body.transactions;
   if (!Array.isArray(booked)) throw new GcShapeError("'transactions.booked' is not an array");
-  if (pending !== undefined && !Array.isArray(pending)) throw new GcShapeError("'transactions.pending' is not an array");
-  const objects = (list: unknown[], name: string) => list.map((t, i) => {
-    if (!isObj(t)) throw new GcShapeError(`transactions.${name}[${i}] is not an object`);
-    return t;
-  });
+  if (pending !== undefined && !Array.isArray(pending))
+    throw new GcShapeError("'transactions.pending' is not an array");
+  const objects = (list: unknown[], name: string) =>
+    list.map((t, i) => {
+      if (!isObj(t)) throw new GcShapeError(`transactions.${name}[${i}] is not an object`);
+      return t;
+    });
   return { booked: objects(booked, 'booked'), pending: objects(pending ?? [], 'pending') };
 }
 
@@ -68,7 +73,12 @@ function providerIds(list: Obj[]): Array<string | undefined> {
   });
 }
 
-export function toTransactions(list: Obj[], pending: boolean, account: string, warn: (m: string) => void): BankTransaction[] {
+export function toTransactions(
+  list: Obj[],
+  pending: boolean,
+  account: string,
+  warn: (m: string) => void,
+): BankTransaction[] {
   const ids = providerIds(list);
   const out: BankTransaction[] = [];
   list.forEach((t, i) => {
@@ -77,8 +87,8 @@ export function toTransactions(list: Obj[], pending: boolean, account: string, w
     const { amount, currency } = money(t.transactionAmount, where);
     // Pending items often carry only valueDate; some carry no date at all (skipped, as Actual does).
     const booking = pending
-      ? day(t.valueDate) ?? day(t.bookingDate) ?? day(t.valueDateTime) ?? day(t.bookingDateTime)
-      : day(t.bookingDate) ?? day(t.bookingDateTime) ?? day(t.valueDate) ?? day(t.valueDateTime);
+      ? (day(t.valueDate) ?? day(t.bookingDate) ?? day(t.valueDateTime) ?? day(t.bookingDateTime))
+      : (day(t.bookingDate) ?? day(t.bookingDateTime) ?? day(t.valueDate) ?? day(t.valueDateTime));
     if (!booking) {
       if (pending) {
         warn(`${where} skipped: it has no date`);
@@ -92,7 +102,9 @@ export function toTransactions(list: Obj[], pending: boolean, account: string, w
     if (value && value !== booking) line.valueDate = value;
     // The counterparty is the creditor of an outgoing payment and the debtor of an incoming one.
     const outgoing = amount < 0;
-    const party = outgoing ? text(t.creditorName) ?? text(t.ultimateCreditor) : text(t.debtorName) ?? text(t.ultimateDebtor);
+    const party = outgoing
+      ? (text(t.creditorName) ?? text(t.ultimateCreditor))
+      : (text(t.debtorName) ?? text(t.ultimateDebtor));
     const partyAccount = outgoing ? t.creditorAccount : t.debtorAccount;
     const iban = isObj(partyAccount) ? text(partyAccount.iban) : undefined;
     if (party) {
@@ -100,11 +112,16 @@ export function toTransactions(list: Obj[], pending: boolean, account: string, w
       line.counterpartyName = party;
     }
     if (iban) line.counterpartyIban = iban.replace(/\s+/g, '').toUpperCase();
-    const memo = joined(t.remittanceInformationUnstructured) ?? joined(t.remittanceInformationUnstructuredArray) ?? text(t.additionalInformation);
+    const memo =
+      joined(t.remittanceInformationUnstructured) ??
+      joined(t.remittanceInformationUnstructuredArray) ??
+      text(t.additionalInformation);
     if (memo) line.memo = memo;
     const e2e = text(t.endToEndId);
-    const reference = joined(t.remittanceInformationStructured) ?? joined(t.remittanceInformationStructuredArray)
-      ?? (e2e && e2e.toUpperCase() !== 'NOTPROVIDED' ? e2e : undefined);
+    const reference =
+      joined(t.remittanceInformationStructured) ??
+      joined(t.remittanceInformationStructuredArray) ??
+      (e2e && e2e.toUpperCase() !== 'NOTPROVIDED' ? e2e : undefined);
     if (reference) line.reference = reference;
     const check = text(t.checkId);
     if (check) line.checkNumber = check;
@@ -118,15 +135,24 @@ const AVAILABLE_TYPES = ['interimAvailable', 'expected', 'closingAvailable', 'fo
 
 /** `{balances: [...]}` → the best ledger balance (interimBooked, closingBooked...) and available one. */
 export function toBalances(body: unknown, account: string, today: CalendarDate): BankBalance[] {
-  if (!isObj(body) || !Array.isArray(body.balances)) throw new GcShapeError(`account ${account}: the balances answer has no 'balances' array`);
+  if (!isObj(body) || !Array.isArray(body.balances))
+    throw new GcShapeError(`account ${account}: the balances answer has no 'balances' array`);
   const list = body.balances.filter(isObj);
   const out: BankBalance[] = [];
-  for (const [kind, types] of [['ledger', LEDGER_TYPES], ['available', AVAILABLE_TYPES]] as const) {
+  for (const [kind, types] of [
+    ['ledger', LEDGER_TYPES],
+    ['available', AVAILABLE_TYPES],
+  ] as const) {
     for (const type of types) {
       const b = list.find((x) => x.balanceType === type);
       if (!b) continue;
       const { amount, currency } = money(b.balanceAmount, `account ${account}, ${type} balance`);
-      out.push({ amount, currency, date: day(b.referenceDate) ?? day(b.lastChangeDateTime) ?? today, kind });
+      out.push({
+        amount,
+        currency,
+        date: day(b.referenceDate) ?? day(b.lastChangeDateTime) ?? today,
+        kind,
+      });
       break;
     }
   }

@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { BankAuthError, BankUnavailableError, MalformedStatementError } from '../../errors';
-import { parseOfxResponse, type OfxEnvelopePart, type OfxStatus, type ParsedStatementFile } from '../../formats';
-import { bodySnippet, httpRequest, looksLikeHtml, statusError, type HttpResponse } from '../../http';
+import {
+  parseOfxResponse,
+  type OfxEnvelopePart,
+  type OfxStatus,
+  type ParsedStatementFile,
+} from '../../formats';
+import {
+  bodySnippet,
+  httpRequest,
+  looksLikeHtml,
+  statusError,
+  type HttpResponse,
+} from '../../http';
 import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { buildStatementRequest } from './request';
@@ -28,22 +39,40 @@ type ParsedResponse = ParsedStatementFile & { signon?: OfxStatus; parts?: OfxEnv
  * Reads the response once with the one OFX reader (the drop folder's): envelope, statuses and
  * statement lines together, so Direct Connect and downloaded files give the same lines and ids.
  */
-function parseBody(res: HttpResponse, ctx: FetchContext, secrets: readonly string[]): ParsedResponse {
+function parseBody(
+  res: HttpResponse,
+  ctx: FetchContext,
+  secrets: readonly string[],
+): ParsedResponse {
   const text = res.text('latin1');
   if (!/<OFX[\s>]/i.test(text)) {
     if (looksLikeHtml(text)) {
       // Banks answer maintenance and firewall blocks with an HTML page on HTTP 200.
-      throw new BankUnavailableError('OFX_HTML_PAGE', `${ctx.connection}: the OFX server ${res.safeUrl} answered with an HTML page ("${bodySnippet(text, secrets)}") instead of OFX; the bank may be in maintenance, or the url setting is wrong`, {
-        details: { connection: ctx.connection, status: res.status },
-      });
+      throw new BankUnavailableError(
+        'OFX_HTML_PAGE',
+        `${ctx.connection}: the OFX server ${res.safeUrl} answered with an HTML page ("${bodySnippet(text, secrets)}") instead of OFX; the bank may be in maintenance, or the url setting is wrong`,
+        {
+          details: { connection: ctx.connection, status: res.status },
+        },
+      );
     }
-    const what = text.trim() === '' ? 'an empty body' : `something that is not OFX ("${bodySnippet(text, secrets, 80)}")`;
-    throw new MalformedStatementError('OFX_NOT_OFX', `${ctx.connection}: the OFX server ${res.safeUrl} answered with ${what}`, {
-      details: { connection: ctx.connection, status: res.status },
-    });
+    const what =
+      text.trim() === ''
+        ? 'an empty body'
+        : `something that is not OFX ("${bodySnippet(text, secrets, 80)}")`;
+    throw new MalformedStatementError(
+      'OFX_NOT_OFX',
+      `${ctx.connection}: the OFX server ${res.safeUrl} answered with ${what}`,
+      {
+        details: { connection: ctx.connection, status: res.status },
+      },
+    );
   }
   try {
-    return parseOfxResponse(Buffer.from(res.body), { fileName: `${ctx.connection}: OFX response`, allowNoStatement: true });
+    return parseOfxResponse(Buffer.from(res.body), {
+      fileName: `${ctx.connection}: OFX response`,
+      allowNoStatement: true,
+    });
   } catch (err) {
     if (!(err instanceof MalformedStatementError)) throw err;
     const message = redactText(err.message, secrets);
@@ -56,22 +85,36 @@ function parseBody(res: HttpResponse, ctx: FetchContext, secrets: readonly strin
 }
 
 /** The statement the answering wrapper carries, filtered to what the connection wants. */
-function pickStatement(parsed: ParsedResponse, part: OfxEnvelopePart, ctx: FetchContext, accountId: string, warn: (m: string) => void): BankAccountStatement {
+function pickStatement(
+  parsed: ParsedResponse,
+  part: OfxEnvelopePart,
+  ctx: FetchContext,
+  accountId: string,
+  warn: (m: string) => void,
+): BankAccountStatement {
   for (const w of parsed.warnings) warn(w);
   const statement = parsed.statements[part.statementIndex!];
-  if (!statement) throw new OfxContentError('the statement wrapper holds no readable STMTRS/CCSTMTRS');
-  if (statement.accountId !== accountId) warn(`the bank answered for account ${statement.accountId}, requested ${accountId}`);
+  if (!statement)
+    throw new OfxContentError('the statement wrapper holds no readable STMTRS/CCSTMTRS');
+  if (statement.accountId !== accountId)
+    warn(`the bank answered for account ${statement.accountId}, requested ${accountId}`);
   // OFX 2.1.1+ BANKTRANLISTP lines are pending; the connection decides whether it wants them.
-  return ctx.includePending ? statement : { ...statement, transactions: statement.transactions.filter((t) => !t.pending) };
+  return ctx.includePending
+    ? statement
+    : { ...statement, transactions: statement.transactions.filter((t) => !t.pending) };
 }
 
 async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
   const settings = readSettings(ctx.settings, ctx.connection);
   for (const key of SECRET_KEYS) {
     if (!ctx.secrets[key]) {
-      throw new BankAuthError('OFX_CREDENTIALS_MISSING', `${ctx.connection}: the '${key}' secret is not set (ofx-direct needs username and password)`, {
-        details: { connection: ctx.connection },
-      });
+      throw new BankAuthError(
+        'OFX_CREDENTIALS_MISSING',
+        `${ctx.connection}: the '${key}' secret is not set (ofx-direct needs username and password)`,
+        {
+          details: { connection: ctx.connection },
+        },
+      );
     }
   }
   const secrets = [ctx.secrets.password, ctx.secrets.username];
@@ -79,7 +122,13 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
   const warn = (m: string) => warnings.push(redactText(m, secrets));
   const trnUid = randomUUID();
   const text = buildStatementRequest({
-    settings, username: ctx.secrets.username, password: ctx.secrets.password, window: ctx.window, now: ctx.now(), trnUid, fileUid: randomUUID(),
+    settings,
+    username: ctx.secrets.username,
+    password: ctx.secrets.password,
+    window: ctx.window,
+    now: ctx.now(),
+    trnUid,
+    fileUid: randomUUID(),
   });
   const res = await httpRequest(ctx, {
     url: settings.url,
@@ -104,11 +153,18 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
       secrets,
       // OFX has no HTTP-level semantics: any status but a rate limit or a redirect (a moved
       // server: fix the url setting) means "try again later".
-      map: (r) => (r.status === 429 || (r.status === 503 && r.headers.has('retry-after')) || (r.status >= 300 && r.status < 400)
-        ? undefined
-        : new BankUnavailableError('OFX_HTTP_STATUS', `${ctx.connection}: the OFX server ${r.safeUrl} answered HTTP ${r.status}${r.body.length ? ` ("${bodySnippet(r.text('latin1'), secrets)}")` : ''}`, {
-          details: { connection: ctx.connection, status: r.status },
-        })),
+      map: (r) =>
+        r.status === 429 ||
+        (r.status === 503 && r.headers.has('retry-after')) ||
+        (r.status >= 300 && r.status < 400)
+          ? undefined
+          : new BankUnavailableError(
+              'OFX_HTTP_STATUS',
+              `${ctx.connection}: the OFX server ${r.safeUrl} answered HTTP ${r.status}${r.body.length ? ` ("${bodySnippet(r.text('latin1'), secrets)}")` : ''}`,
+              {
+                details: { connection: ctx.connection, status: r.status },
+              },
+            ),
     });
   }
   const parsed = parseBody(res, ctx, secrets);
@@ -119,8 +175,14 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
     if (signonError) throw signonError;
     const parts = parsed.parts ?? [];
     const part = answeringPart(parts, trnUid);
-    if (!part) throw new OfxContentError(parts.length === 0 ? 'the response has no statement (STMTTRNRS/CCSTMTTRNRS)' : 'no statement in the response answers this request\'s TRNUID');
-    if (part.trnUid !== trnUid) warn(`the statement's TRNUID ${part.trnUid ?? '(none)'} differs from the request's`);
+    if (!part)
+      throw new OfxContentError(
+        parts.length === 0
+          ? 'the response has no statement (STMTTRNRS/CCSTMTTRNRS)'
+          : "no statement in the response answers this request's TRNUID",
+      );
+    if (part.trnUid !== trnUid)
+      warn(`the statement's TRNUID ${part.trnUid ?? '(none)'} differs from the request's`);
     const partStatus = statusCode(part.status);
     if (partStatus) {
       const stmtError = ofxStatusError(partStatus, 'statement', ctx.connection, secrets, warn);
@@ -133,14 +195,22 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
     }
     const statement = pickStatement(parsed, part, ctx, settings.accountId, warn);
     ctx.logger.debug('ofx statement read', {
-      event: 'bank.ofx', connection: ctx.connection, transactions: statement.transactions.length, ofx_version: parsed.format,
+      event: 'bank.ofx',
+      connection: ctx.connection,
+      transactions: statement.transactions.length,
+      ofx_version: parsed.format,
     });
     return { statements: [statement], warnings };
   } catch (err) {
     if (err instanceof OfxContentError) {
-      throw new MalformedStatementError('OFX_MALFORMED', `${ctx.connection}: the OFX response cannot be read: ${redactText(err.message, secrets)}`, {
-        cause: err, details: { connection: ctx.connection },
-      });
+      throw new MalformedStatementError(
+        'OFX_MALFORMED',
+        `${ctx.connection}: the OFX response cannot be read: ${redactText(err.message, secrets)}`,
+        {
+          cause: err,
+          details: { connection: ctx.connection },
+        },
+      );
     }
     throw err;
   }
@@ -148,6 +218,7 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
 
 export const ofxDirect = {
   id: 'ofx-direct',
-  description: 'OFX Direct Connect: statement download from the bank\'s OFX server (OFX 1.x SGML / 2.x XML)',
+  description:
+    "OFX Direct Connect: statement download from the bank's OFX server (OFX 1.x SGML / 2.x XML)",
   fetch: fetchStatement,
 } satisfies BankProvider;

@@ -57,7 +57,13 @@ export function buildStatementRequest(req: StatementRequest): string {
     ['USERID', req.username],
     ['USERPASS', req.password],
     ['LANGUAGE', s.language],
-    ['FI', [['ORG', s.org], ['FID', s.fid]]],
+    [
+      'FI',
+      [
+        ['ORG', s.org],
+        ['FID', s.fid],
+      ],
+    ],
     ['APPID', s.appId],
     ['APPVER', s.appVer],
   ];
@@ -65,14 +71,53 @@ export function buildStatementRequest(req: StatementRequest): string {
   if (s.clientUid) signon.push(['CLIENTUID', s.clientUid]);
   // DTEND: the day after the window, at midnight, so the window's last day is wholly inside
   // whether a server reads DTEND as inclusive or exclusive; overlap is deduplicated downstream.
-  const inctran: Node = ['INCTRAN', [['DTSTART', ofxDate(req.window.from)], ['DTEND', ofxDate(addDays(req.window.to, 1))], ['INCLUDE', 'Y']]];
+  const inctran: Node = [
+    'INCTRAN',
+    [
+      ['DTSTART', ofxDate(req.window.from)],
+      ['DTEND', ofxDate(addDays(req.window.to, 1))],
+      ['INCLUDE', 'Y'],
+    ],
+  ];
   const statement: Node =
     s.accountType === 'CREDITCARD'
-      ? ['CREDITCARDMSGSRQV1', [['CCSTMTTRNRQ', [['TRNUID', req.trnUid], ['CCSTMTRQ', [['CCACCTFROM', [['ACCTID', s.accountId]]], inctran]]]]]]
-      : ['BANKMSGSRQV1', [['STMTTRNRQ', [['TRNUID', req.trnUid], ['STMTRQ', [
-          ['BANKACCTFROM', [['BANKID', s.bankId ?? ''], ['ACCTID', s.accountId], ['ACCTTYPE', s.accountType]]],
-          inctran,
-        ]]]]]];
+      ? [
+          'CREDITCARDMSGSRQV1',
+          [
+            [
+              'CCSTMTTRNRQ',
+              [
+                ['TRNUID', req.trnUid],
+                ['CCSTMTRQ', [['CCACCTFROM', [['ACCTID', s.accountId]]], inctran]],
+              ],
+            ],
+          ],
+        ]
+      : [
+          'BANKMSGSRQV1',
+          [
+            [
+              'STMTTRNRQ',
+              [
+                ['TRNUID', req.trnUid],
+                [
+                  'STMTRQ',
+                  [
+                    [
+                      'BANKACCTFROM',
+                      [
+                        ['BANKID', s.bankId ?? ''],
+                        ['ACCTID', s.accountId],
+                        ['ACCTTYPE', s.accountType],
+                      ],
+                    ],
+                    inctran,
+                  ],
+                ],
+              ],
+            ],
+          ],
+        ];
   const ofx: Node = ['OFX', [['SIGNONMSGSRQV1', [['SONRQ', signon]]], statement]];
   const parts: string[] = [];
   if (s.version >= 200) {

@@ -18,11 +18,15 @@ export class OfxContentError extends Error {}
 export function statusCode(status: OfxStatus | undefined): OfxStatusCode | undefined {
   if (!status) return undefined;
   const code = status.code;
-  if (code === undefined || !/^\d+$/.test(code)) throw new OfxContentError(`STATUS has no numeric CODE (${code || 'missing'})`);
+  if (code === undefined || !/^\d+$/.test(code))
+    throw new OfxContentError(`STATUS has no numeric CODE (${code || 'missing'})`);
   return { code: Number(code), severity: status.severity || 'ERROR', message: status.message };
 }
 
 /** The wrapper answering `trnUid`, or the only one when the bank did not echo it. */
-export function answeringPart(parts: readonly OfxEnvelopePart[], trnUid: string): OfxEnvelopePart | undefined {
+export function answeringPart(
+  parts: readonly OfxEnvelopePart[],
+  trnUid: string,
+): OfxEnvelopePart | undefined {
   return parts.find((p) => p.trnUid === trnUid) ?? (parts.length === 1 ? parts[0] : undefined);
 }

@@ -1,7 +1,14 @@
 import { BankRequestRejectedError } from '../../http';
 
 /** Account types an OFX statement request can name; CREDITCARD selects the credit card message set. */
-export const ACCOUNT_TYPES = ['CHECKING', 'SAVINGS', 'MONEYMRKT', 'CREDITLINE', 'CD', 'CREDITCARD'] as const;
+export const ACCOUNT_TYPES = [
+  'CHECKING',
+  'SAVINGS',
+  'MONEYMRKT',
+  'CREDITLINE',
+  'CD',
+  'CREDITCARD',
+] as const;
 export type OfxAccountType = (typeof ACCOUNT_TYPES)[number];
 
 /** OFX versions this client speaks: 1.x as SGML, 2.x as XML (OFX 2.1.1 spec §2.2). */
@@ -34,21 +41,34 @@ export interface OfxDirectSettings {
 }
 
 function invalid(connection: string, message: string): never {
-  throw new BankRequestRejectedError('OFX_SETTINGS', `${connection}: ofx-direct settings: ${message}`, { details: { connection } });
+  throw new BankRequestRejectedError(
+    'OFX_SETTINGS',
+    `${connection}: ofx-direct settings: ${message}`,
+    { details: { connection } },
+  );
 }
 
-function text(raw: Readonly<Record<string, unknown>>, key: string, connection: string, required: boolean): string | undefined {
+function text(
+  raw: Readonly<Record<string, unknown>>,
+  key: string,
+  connection: string,
+  required: boolean,
+): string | undefined {
   const v = raw[key];
   if (v === undefined || v === null || v === '') {
     if (required) invalid(connection, `'${key}' is required`);
     return undefined;
   }
-  if (typeof v !== 'string' && typeof v !== 'number') invalid(connection, `'${key}' must be a string`);
+  if (typeof v !== 'string' && typeof v !== 'number')
+    invalid(connection, `'${key}' must be a string`);
   return String(v);
 }
 
 /** Validates the settings block, naming the key to fix on any problem. */
-export function readSettings(raw: Readonly<Record<string, unknown>>, connection: string): OfxDirectSettings {
+export function readSettings(
+  raw: Readonly<Record<string, unknown>>,
+  connection: string,
+): OfxDirectSettings {
   const url = text(raw, 'url', connection, true)!;
   let parsed: URL;
   try {
@@ -56,7 +76,8 @@ export function readSettings(raw: Readonly<Record<string, unknown>>, connection:
   } catch {
     return invalid(connection, `'url' (${url}) is not a URL`);
   }
-  if (parsed.username || parsed.password) invalid(connection, "'url' must not contain credentials; use the username/password secrets");
+  if (parsed.username || parsed.password)
+    invalid(connection, "'url' must not contain credentials; use the username/password secrets");
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
   if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
     invalid(connection, `'url' must be https (the password is sent in the request body)`);
@@ -66,18 +87,26 @@ export function readSettings(raw: Readonly<Record<string, unknown>>, connection:
     invalid(connection, `'account_type' ${accountType} is not one of ${ACCOUNT_TYPES.join(', ')}`);
   }
   const version = Number(text(raw, 'version', connection, false) ?? 102);
-  if (!(VERSIONS as readonly number[]).includes(version)) invalid(connection, `'version' ${version} is not one of ${VERSIONS.join(', ')}`);
+  if (!(VERSIONS as readonly number[]).includes(version))
+    invalid(connection, `'version' ${version} is not one of ${VERSIONS.join(', ')}`);
   const appId = text(raw, 'app_id', connection, false) ?? 'QWIN';
   const appVer = text(raw, 'app_ver', connection, false) ?? '2700';
   if (appId.length > 5) invalid(connection, `'app_id' is at most 5 characters (OFX spec §2.5.1.1)`);
-  if (appVer.length > 4) invalid(connection, `'app_ver' is at most 4 characters (OFX spec §2.5.1.1)`);
+  if (appVer.length > 4)
+    invalid(connection, `'app_ver' is at most 4 characters (OFX spec §2.5.1.1)`);
   const bankId = text(raw, 'bank_id', connection, false);
-  if (accountType !== 'CREDITCARD' && !bankId) invalid(connection, `'bank_id' is required for ${accountType} accounts`);
+  if (accountType !== 'CREDITCARD' && !bankId)
+    invalid(connection, `'bank_id' is required for ${accountType} accounts`);
   const close = raw.close_elements;
-  if (close !== undefined && typeof close !== 'boolean') invalid(connection, "'close_elements' must be true or false");
+  if (close !== undefined && typeof close !== 'boolean')
+    invalid(connection, "'close_elements' must be true or false");
   const clientUid = text(raw, 'client_uid', connection, false);
   // CLIENTUID exists since OFX 1.0.3 (§2.5.1); a 1.0.2 server would reject the unknown element.
-  if (clientUid && version === 102) invalid(connection, "'client_uid' needs version 103 or later (CLIENTUID was added in OFX 1.0.3)");
+  if (clientUid && version === 102)
+    invalid(
+      connection,
+      "'client_uid' needs version 103 or later (CLIENTUID was added in OFX 1.0.3)",
+    );
   return {
     url,
     org: text(raw, 'org', connection, true)!,

@@ -34,11 +34,22 @@ export interface RawTransaction {
   memo?: string;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function str(o: Record<string, unknown>, key: string, where: string, required: true): string;
-function str(o: Record<string, unknown>, key: string, where: string, required: false): string | undefined;
-function str(o: Record<string, unknown>, key: string, where: string, required: boolean): string | undefined {
+function str(
+  o: Record<string, unknown>,
+  key: string,
+  where: string,
+  required: false,
+): string | undefined;
+function str(
+  o: Record<string, unknown>,
+  key: string,
+  where: string,
+  required: boolean,
+): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) {
     if (required) throw new SimplefinShapeError(`${where}: '${key}' is missing`);
@@ -50,25 +61,33 @@ function str(o: Record<string, unknown>, key: string, where: string, required: b
   return v;
 }
 
-function epoch(o: Record<string, unknown>, key: string, where: string, required: boolean): number | undefined {
+function epoch(
+  o: Record<string, unknown>,
+  key: string,
+  where: string,
+  required: boolean,
+): number | undefined {
   const v = o[key];
   if (v === undefined || v === null) {
     if (required) throw new SimplefinShapeError(`${where}: '${key}' is missing`);
     return undefined;
   }
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new SimplefinShapeError(`${where}: '${key}' is not epoch seconds`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+    throw new SimplefinShapeError(`${where}: '${key}' is not epoch seconds`);
   return n;
 }
 
 /** Reads the `accounts` array of one /accounts answer. */
 export function readAccounts(body: unknown): RawAccount[] {
-  if (!isObj(body) || !Array.isArray(body.accounts)) throw new SimplefinShapeError("the answer has no 'accounts' array");
+  if (!isObj(body) || !Array.isArray(body.accounts))
+    throw new SimplefinShapeError("the answer has no 'accounts' array");
   return body.accounts.map((a: unknown, i: number) => {
     if (!isObj(a)) throw new SimplefinShapeError(`accounts[${i}] is not an object`);
     const where = `account ${typeof a.id === 'string' ? a.id : `#${i}`}`;
     const txs = a.transactions ?? [];
-    if (!Array.isArray(txs)) throw new SimplefinShapeError(`${where}: 'transactions' is not an array`);
+    if (!Array.isArray(txs))
+      throw new SimplefinShapeError(`${where}: 'transactions' is not an array`);
     const account: RawAccount = {
       id: str(a, 'id', where, true),
       name: str(a, 'name', where, false),
@@ -78,7 +97,8 @@ export function readAccounts(body: unknown): RawAccount[] {
       balanceDate: epoch(a, 'balance-date', where, false),
       connId: str(a, 'conn_id', where, false),
       transactions: txs.map((t: unknown, j: number) => {
-        if (!isObj(t)) throw new SimplefinShapeError(`${where}: transactions[${j}] is not an object`);
+        if (!isObj(t))
+          throw new SimplefinShapeError(`${where}: transactions[${j}] is not an object`);
         const tw = `${where}, transaction ${typeof t.id === 'string' ? t.id : `#${j}`}`;
         return {
           id: str(t, 'id', tw, true),
@@ -117,10 +137,15 @@ function amount(text: string, currency: string, where: string): number {
  * One account (merged across the window's chunks) → a statement; `undefined` when the account
  * cannot be booked (a custom, non-ISO currency), with a warning.
  */
-export function toStatement(account: RawAccount, opts: NormalizeOptions): BankAccountStatement | undefined {
+export function toStatement(
+  account: RawAccount,
+  opts: NormalizeOptions,
+): BankAccountStatement | undefined {
   const currency = account.currency.trim().toUpperCase();
   if (!isCurrency(currency)) {
-    opts.warn(`account ${account.id}${account.name ? ` (${account.name})` : ''} skipped: its currency '${account.currency}' is not an ISO 4217 code`);
+    opts.warn(
+      `account ${account.id}${account.name ? ` (${account.name})` : ''} skipped: its currency '${account.currency}' is not an ISO 4217 code`,
+    );
     return undefined;
   }
   const transactions: BankTransaction[] = [];
@@ -129,7 +154,7 @@ export function toStatement(account: RawAccount, opts: NormalizeOptions): BankAc
     const pending = t.posted === 0 || t.pending === true;
     if (pending && !opts.includePending) continue;
     const where = `account ${account.id}, transaction ${t.id}`;
-    const when = pending ? t.transactedAt ?? (t.posted || undefined) : t.posted;
+    const when = pending ? (t.transactedAt ?? (t.posted || undefined)) : t.posted;
     const line: BankTransaction = {
       providerId: t.id,
       bookingDate: when ? dateAt(when, opts.timeZone) : opts.today,
@@ -149,11 +174,32 @@ export function toStatement(account: RawAccount, opts: NormalizeOptions): BankAc
   }
   const balances: BankBalance[] = [];
   const balanceDate = account.balanceDate ? dateAt(account.balanceDate, opts.timeZone) : opts.today;
-  balances.push({ amount: amount(account.balance, currency, `account ${account.id}: balance`), currency, date: balanceDate, kind: 'ledger' });
+  balances.push({
+    amount: amount(account.balance, currency, `account ${account.id}: balance`),
+    currency,
+    date: balanceDate,
+    kind: 'ledger',
+  });
   if (account.availableBalance !== undefined) {
-    balances.push({ amount: amount(account.availableBalance, currency, `account ${account.id}: available-balance`), currency, date: balanceDate, kind: 'available' });
+    balances.push({
+      amount: amount(
+        account.availableBalance,
+        currency,
+        `account ${account.id}: available-balance`,
+      ),
+      currency,
+      date: balanceDate,
+      kind: 'available',
+    });
   }
-  return { accountId: account.id, currency, from: opts.window.from, to: opts.window.to, transactions, balances };
+  return {
+    accountId: account.id,
+    currency,
+    from: opts.window.from,
+    to: opts.window.to,
+    transactions,
+    balances,
+  };
 }
 
 /** Merges one account's answers from several chunks: transactions by id, the newest balance. */

@@ -11,7 +11,14 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     });
     formatters.set(timeZone, f);
   }
@@ -27,9 +34,23 @@ export function isTimeZone(timeZone: string): boolean {
   }
 }
 
-function parts(ms: number, timeZone: string): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
-  const p = Object.fromEntries(formatter(timeZone).formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
-  return { y: Number(p.year), mo: Number(p.month), d: Number(p.day), h: Number(p.hour), mi: Number(p.minute), s: Number(p.second) };
+function parts(
+  ms: number,
+  timeZone: string,
+): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
+  const p = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(new Date(ms))
+      .map((x) => [x.type, x.value]),
+  );
+  return {
+    y: Number(p.year),
+    mo: Number(p.month),
+    d: Number(p.day),
+    h: Number(p.hour),
+    mi: Number(p.minute),
+    s: Number(p.second),
+  };
 }
 
 /** The zone's offset from UTC at an instant, in ms. */
@@ -59,7 +80,10 @@ export const MAX_RANGE_DAYS = 90;
  * Splits the inclusive window into `[start, end)` epoch-second ranges of at most 90 days,
  * oldest first, that cover it exactly.
  */
-export function chunks(window: { from: CalendarDate; to: CalendarDate }, timeZone: string): Array<{ start: number; end: number }> {
+export function chunks(
+  window: { from: CalendarDate; to: CalendarDate },
+  timeZone: string,
+): Array<{ start: number; end: number }> {
   const out: Array<{ start: number; end: number }> = [];
   let from = window.from;
   const stop = addDays(window.to, 1);
@@ -67,7 +91,8 @@ export function chunks(window: { from: CalendarDate; to: CalendarDate }, timeZon
     let next = addDays(from, MAX_RANGE_DAYS);
     if (next > stop) next = stop;
     // Across a DST change 90 local days can be 90 days and an hour: stay under the limit.
-    if (startOfDay(next, timeZone) - startOfDay(from, timeZone) > MAX_RANGE_DAYS * 86_400) next = addDays(next, -1);
+    if (startOfDay(next, timeZone) - startOfDay(from, timeZone) > MAX_RANGE_DAYS * 86_400)
+      next = addDays(next, -1);
     out.push({ start: startOfDay(from, timeZone), end: startOfDay(next, timeZone) });
     from = next;
   }
