@@ -7,6 +7,7 @@ import {
   SYNC_DOC_TYPES,
   type SyncDocType,
 } from './constants';
+import type { ConfigData } from './data';
 import type { KeyPath } from './locate';
 import { secretKey, type ResolvedSecrets } from './secrets';
 import type {
@@ -27,10 +28,6 @@ import type {
  * (a type's policy from sync.default, a ledger mapping's journal and currency), swaps secret
  * references for their values, and freezes the result.
  */
-
-// The data passed the schema, so it is read loosely here.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Data = any;
 
 /** `interval: '15m'` → `{ interval: '15m', interval_ms: 900000 }`. */
 function withMs<K extends string>(
@@ -55,7 +52,7 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function buildConfig(data: Data, ctx: BuildContext): Config {
+export function buildConfig(data: ConfigData, ctx: BuildContext): Config {
   const at = (p: string | null): string | null => (p === null ? null : resolve(ctx.dir, p));
   const secret = (path: KeyPath): string => {
     const value = ctx.secrets.values.get(secretKey(path));
@@ -65,9 +62,7 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
 
   const localApi = data.local_api;
   const cloud = data.cloud;
-  const cloudUrls: string[] = Array.isArray(cloud.url)
-    ? [...(cloud.url as string[])]
-    : [cloud.url as string];
+  const cloudUrls: string[] = Array.isArray(cloud.url) ? [...cloud.url] : [cloud.url];
   const sync = data.sync;
 
   const policy: SyncPolicy = {
@@ -77,13 +72,13 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
   };
   const types = Object.fromEntries(
     SYNC_DOC_TYPES.map((type): [SyncDocType, SyncTypeConfig] => {
-      const t = sync.types[type] ?? {};
+      const t: Partial<ConfigData['sync']['types'][SyncDocType]> = sync.types[type] ?? {};
       const ownConflict = t.conflict !== undefined;
       return [
         type,
         {
           direction: t.direction ?? policy.direction,
-          conflict: ownConflict ? t.conflict : policy.conflict,
+          conflict: t.conflict ?? policy.conflict,
           tie_breaker: t.tie_breaker ?? (ownConflict ? null : policy.tie_breaker),
           exclude: t.exclude ?? { push: [], pull: [], both: [] },
         },
@@ -91,12 +86,12 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
     }),
   ) as Record<SyncDocType, SyncTypeConfig>;
 
-  const connections = (data.bank.connections as Data[]).map((c, i): BankConnectionConfig => {
+  const connections = data.bank.connections.map((c, i): BankConnectionConfig => {
     const settings =
       c.provider === 'dropfolder'
         ? {
             ...c.settings,
-            path: at(c.settings.path),
+            path: resolve(ctx.dir, c.settings.path),
             archive: at(c.settings.archive),
             rejected: at(c.settings.rejected),
           }
@@ -124,22 +119,25 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
     } as BankConnectionConfig;
   });
 
+  const bankJournal = (name: string): string => {
+    const connection = connections.find((c) => c.name === name);
+    if (!connection) throw new Error(`ledger.connections.${name} names no bank connection`); // SNH: the semantic checks reject it first
+    return connection.journal;
+  };
   const ledger = data.ledger;
   const companyCurrency: string = ledger.company.currency;
   const ledgerConnections = Object.fromEntries(
-    Object.entries(ledger.connections as Record<string, Data>).map(
-      ([name, m]): [string, LedgerConnectionConfig] => [
-        name,
-        {
-          journal: m.journal ?? connections.find((c) => c.name === name)?.journal,
-          bank_account: m.bank_account,
-          suspense_account: m.suspense_account,
-          currency: m.currency ?? companyCurrency,
-        },
-      ],
-    ),
+    Object.entries(ledger.connections).map(([name, m]): [string, LedgerConnectionConfig] => [
+      name,
+      {
+        journal: m.journal ?? bankJournal(name),
+        bank_account: m.bank_account,
+        suspense_account: m.suspense_account,
+        currency: m.currency ?? companyCurrency,
+      },
+    ]),
   );
-  const rules = (ledger.reconcile.rules as Data[]).map((r): ReconcileRule =>
+  const rules = ledger.reconcile.rules.map((r): ReconcileRule =>
     r.kind === 'amount_window'
       ? {
           kind: 'amount_window',
@@ -156,7 +154,7 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
   };
   const a = data.alerts;
   const alerts: AlertsConfig = {
-    webhooks: (a.webhooks as Data[]).map((w, i) => ({
+    webhooks: a.webhooks.map((w, i) => ({
       name: w.name,
       format: w.format,
       url: secret(['alerts', 'webhooks', i, 'url']),

@@ -16,10 +16,7 @@ export const CONFLICT_STRATEGIES = [
 export type ConflictStrategy = (typeof CONFLICT_STRATEGIES)[number];
 
 /** Strategies `merge` may fall back to when both sides changed a field differently (all but merge). */
-export const TIE_BREAKERS = CONFLICT_STRATEGIES.filter((s) => s !== 'merge') as Exclude<
-  ConflictStrategy,
-  'merge'
->[];
+export const TIE_BREAKERS = CONFLICT_STRATEGIES.filter((s): s is TieBreaker => s !== 'merge');
 export type TieBreaker = Exclude<ConflictStrategy, 'merge'>;
 
 /** Bank providers a connection may name (`bank.connections[].provider`). */

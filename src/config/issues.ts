@@ -140,11 +140,11 @@ function requiredChoiceMessage(
 
 /** The JSON types a branch accepts, looking through nested unions; undefined when it does not say. */
 function branchTypes(schema: Schema): string[] | undefined {
-  if (schema.type !== undefined) return [schema.type].flat() as string[];
+  if (schema.type !== undefined) return [schema.type as string | string[]].flat();
   const nested = (schema.anyOf ?? schema.oneOf) as Schema[] | undefined;
   const types = nested?.map(branchTypes);
-  return types && types.every((t) => t !== undefined)
-    ? [...new Set(types.flat() as string[])]
+  return types && types.every((t): t is string[] => t !== undefined)
+    ? [...new Set(types.flat())]
     : undefined;
 }
 
@@ -166,8 +166,8 @@ function patternMessage(schema: Schema, value: unknown): string {
 }
 
 function rangeMessage(schema: Schema, value: unknown): string {
-  const min = schema.minimum;
-  const max = schema.maximum;
+  const min = schema.minimum as number | undefined;
+  const max = schema.maximum as number | undefined;
   const allowed =
     min !== undefined && max !== undefined
       ? `${min} to ${max}`
@@ -226,7 +226,7 @@ function toIssue(e: ErrorObject, data: unknown): Ranked | undefined {
       );
     case 'additionalProperties': {
       const key = e.params.additionalProperty as string;
-      const known = Object.keys((schema.properties ?? {}) as Record<string, unknown>);
+      const known = Object.keys(schema.properties ?? {});
       const guess = closest(key, known);
       const help = guess
         ? `did you mean '${guess}'?`
@@ -244,7 +244,7 @@ function toIssue(e: ErrorObject, data: unknown): Ranked | undefined {
       const tag = e.params.tag as string;
       if (!isPlainObject(value) || value[tag] === undefined) return undefined; // `required` reports the missing tag
       const kinds = ((schema.oneOf ?? []) as Schema[]).map(
-        (b) => ((b.properties as Record<string, Schema>)[tag] as Schema).const,
+        (b) => (b.properties as Record<string, Schema>)[tag].const,
       );
       return issue(`unknown ${tag} ${quote(value[tag])} (allowed: ${kinds.join(', ')})`, 'value', [
         ...path,

@@ -13,6 +13,7 @@ import {
   type YAMLError,
 } from 'yaml';
 import { buildConfig } from './build';
+import type { ConfigData } from './data';
 import { ConfigError, unreadableReason, type ConfigIssue } from './errors';
 import { FORMATS } from './formats';
 import { schemaIssues, type RawIssue } from './issues';
@@ -37,7 +38,7 @@ export interface LoadOptions {
   preflight?: boolean;
 }
 
-let compiled: ValidateFunction | undefined;
+let compiled: ValidateFunction<ConfigData> | undefined;
 
 /** A new ajv with the booksync formats. `useDefaults` fills the schema's defaults into the data. */
 export function newAjv(options: { validateSchema?: boolean } = {}): Ajv {
@@ -61,8 +62,8 @@ export function newAjv(options: { validateSchema?: boolean } = {}): Ajv {
 }
 
 /** The validator, compiled on first use. */
-function validator(): ValidateFunction {
-  compiled ??= newAjv().compile(configSchema);
+function validator(): ValidateFunction<ConfigData> {
+  compiled ??= newAjv().compile<ConfigData>(configSchema);
   return compiled;
 }
 
@@ -180,7 +181,8 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   // (provider X → settings schema X) would see `settings` before its default `{}` is filled in.
   // The first pass fills the defaults; the second validates the completed data.
   validate(data);
-  const raw: RawIssue[] = validate(data) ? [] : schemaIssues(validate.errors ?? [], data);
+  const checked = validate(data) ? data : undefined;
+  const raw: RawIssue[] = checked ? [] : schemaIssues(validate.errors ?? [], data);
   raw.push(...semanticIssues(data));
   const secrets =
     opts.secrets === 'skip'
@@ -203,7 +205,8 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     }
     throw invalid(file, issues);
   }
-  return buildConfig(data, { file: absolute, dir, secrets });
+  if (!checked) throw new Error('the schema rejected the config without naming an issue'); // SNH: schemaIssues reports every error
+  return buildConfig(checked, { file: absolute, dir, secrets });
 }
 
 /**

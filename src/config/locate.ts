@@ -73,7 +73,7 @@ export class Locator {
   ) {}
 
   private walk(path: KeyPath): Walk {
-    const nodes: (Node | null | undefined)[] = [this.doc.contents as Node | null];
+    const nodes: (Node | null | undefined)[] = [this.doc.contents];
     const pairs: (Pair | undefined)[] = [undefined];
     let node = this.doc.contents as Node | null | undefined;
     for (const seg of path) {

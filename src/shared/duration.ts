@@ -12,7 +12,7 @@ const UNIT_MS: Readonly<Record<string, number>> = {
   w: 604_800_000,
 };
 
-export function isDuration(text: unknown): text is string {
+export function isDuration(text: unknown): boolean {
   return typeof text === 'string' && new RegExp(DURATION_PATTERN).test(text);
 }
 
