@@ -83,6 +83,11 @@ export interface PlanCounts {
   corrected: number;
 }
 
+/** Counts of a plan that has done nothing yet. */
+export function zeroCounts(): PlanCounts {
+  return { fetched: 0, new: 0, duplicates: 0, pending: 0, replaced: 0, removed: 0, corrected: 0 };
+}
+
 export interface LinePlan {
   /** Everything to write, for one all-or-nothing batch: new lines, updated lines, deletion stubs. */
   writes: Array<StatementLineDoc | DeletionStub>;
@@ -222,15 +227,7 @@ export function planStatementLines(input: PlanInput): LinePlan {
     connection: input.connection,
     importedAt: input.importedAt,
     importId: input.importId,
-    counts: {
-      fetched: 0,
-      new: 0,
-      duplicates: 0,
-      pending: 0,
-      replaced: 0,
-      removed: 0,
-      corrected: 0,
-    },
+    counts: zeroCounts(),
     warnings: [],
     newDocs: [],
     updates: new Map(),

@@ -13,13 +13,20 @@ import {
   validateSpec,
   type ConnectionSpec,
 } from './connection-spec';
-import type { PlanCounts } from './dedup';
-import { checkStreams, planFetch, type ImportContext, type PlanHolder } from './import-plan';
+import { zeroCounts, type PlanCounts } from './dedup';
+import {
+  checkStreams,
+  planFetch,
+  type ImportContext,
+  type PlanHolder,
+  type RunLeftovers,
+} from './import-plan';
+import type { BankProvider } from './provider';
 import { DEFAULT_WRITE_BATCH, StatementLineStore } from './line-store';
 import { callProvider, runDeadline, stoppedError } from './provider-call';
 import type { ProviderRegistry } from './registry';
 import { passGates, recordSkip, type Pass } from './run-gates';
-import { addCounts, RunReport, ZERO_COUNTS, type RunOutcome } from './run-outcome';
+import { addCounts, RunReport, type RunOutcome } from './run-outcome';
 import { failedStatus, succeededStatus } from './run-status';
 import { newStagedImport, rollbackStaged, withoutStaged } from './staging';
 import { clearBlock, initialStatus, readStatus, type BankConnectionState } from './status';
@@ -173,17 +180,12 @@ export class FetchLoop {
       spec,
       this.logger.child({ connection: spec.name, provider: spec.provider }),
     );
-    let doc: BankConnectionState;
-    try {
-      validateSpec(spec);
-      doc =
-        (await readStatus(this.store as BooksStore, spec.name)) ??
-        initialStatus(spec.name, spec.provider, spec.institution);
-    } catch (err) {
-      const error = describeError(err);
+    let doc = await this.statusOf(spec);
+    if ('error' in doc) {
+      const { error } = doc;
       return report.finish({
         status: 'error',
-        counts: { ...ZERO_COUNTS },
+        counts: zeroCounts(),
         error,
         warnings: [],
         new_ids: [],
@@ -215,7 +217,7 @@ export class FetchLoop {
       planNext,
       started,
       deadline,
-      counts: { ...ZERO_COUNTS },
+      counts: zeroCounts(),
     };
     try {
       return await this.fetchAndImport(run);
@@ -226,16 +228,30 @@ export class FetchLoop {
     }
   }
 
+  /** The connection's status document (a fresh one for a first run), or why it cannot run at all. */
+  private async statusOf(
+    spec: ConnectionSpec,
+  ): Promise<BankConnectionState | { error: { code: string; message: string } }> {
+    try {
+      validateSpec(spec);
+      return (
+        (await readStatus(this.store as BooksStore, spec.name)) ??
+        initialStatus(spec.name, spec.provider, spec.institution)
+      );
+    } catch (err) {
+      return { error: describeError(err) };
+    }
+  }
+
   /** The provider call, the import of its lines and the status that commits them. */
   private async fetchAndImport(run: ActiveRun): Promise<RunOutcome> {
     const { spec, report, started, save } = run;
-    const log = report.log;
     mkdirSync(spec.stateDir, { recursive: true, mode: 0o700 });
     const provider = this.registry.get(spec.provider);
     const window = this.windowOf(run);
     run.window = window;
     // A staged import left by a run that died is rolled back before its input is read again.
-    run.doc = await rollbackStaged(this.store, run.doc, save, log);
+    run.doc = await rollbackStaged(this.store, run.doc, save, report.log);
     // New lines are written staged under this import, invisible until one status write commits it.
     const staged = newStagedImport(started);
     run.doc = await save({
@@ -244,48 +260,21 @@ export class FetchLoop {
       last_window: window,
       staged_import: staged,
     });
-    const ctx: ImportContext = {
-      spec,
-      lines: this.lines,
-      log,
-      signal: run.deadline.signal,
-      now: this.now,
-      importId: staged.id,
-    };
-    // Held in a holder that planFetch empties (see PlanHolder).
-    const fetch: PlanHolder = {
-      fetched: await callProvider({
-        provider,
-        spec,
-        window,
-        log,
-        now: this.now,
-        deadline: run.deadline,
-      }),
-    };
-    fetch.existing = await this.lines.linesOf(spec.name);
-    // Streamed inputs are read through once before anything is planned or stored: a bad one
-    // fails the run (or is rejected by its provider) with the books untouched.
-    const streamed = await checkStreams(ctx, fetch);
-    const { result, plan } = planFetch(ctx, window, fetch, streamed?.statements ?? []);
-    run.counts = plan.counts;
-    const newIds = plan.newIds;
-    const planWarnings = [...(streamed?.warnings ?? []), ...plan.warnings];
-    await this.lines.writeLines(plan.writes.splice(0), this.now(), ctx.signal);
-    if (streamed?.planner) {
-      // The second read of each stream plans and stores its lines batch by batch.
-      const { planner } = streamed;
-      for (const check of streamed.checks.splice(0)) await planner.store(check);
-      run.counts = addCounts(plan.counts, planner.counts);
-      for (const id of planner.newIds) newIds.push(id);
-    }
+    const imported = await this.importLines(run, provider, window, staged.id);
     // Every line is stored: this write is the commit record that makes the import visible ...
     run.doc = await save(withoutStaged(run.doc));
     // ... and now the provider may archive its input (drop folder) ...
-    await result.commit?.();
+    await imported.result.commit?.();
     // ... and only then does the watermark move.
     const finishedAt = this.now();
-    const next = succeededStatus(run.doc, window, run.counts, result, finishedAt, log);
+    const next = succeededStatus(
+      run.doc,
+      window,
+      run.counts,
+      imported.result,
+      finishedAt,
+      report.log,
+    );
     const nextRun = run.planNext(finishedAt);
     if (nextRun) next.next_run_at = nextRun;
     else delete next.next_run_at;
@@ -297,9 +286,49 @@ export class FetchLoop {
       window,
       counts: run.counts,
       next_run_at: next.next_run_at,
-      warnings: [...result.warnings, ...planWarnings],
-      new_ids: newIds,
+      warnings: [...imported.result.warnings, ...imported.warnings],
+      new_ids: imported.newIds,
     });
+  }
+
+  /** The provider's fetch, planned against the stored lines and written staged under `importId`. */
+  private async importLines(
+    run: ActiveRun,
+    provider: BankProvider,
+    window: { from: CalendarDate; to: CalendarDate },
+    importId: string,
+  ): Promise<{ result: RunLeftovers; newIds: string[]; warnings: string[] }> {
+    const { spec, deadline } = run;
+    const log = run.report.log;
+    const ctx: ImportContext = {
+      spec,
+      lines: this.lines,
+      log,
+      signal: deadline.signal,
+      now: this.now,
+      importId,
+    };
+    // Held in a holder that planFetch empties (see PlanHolder).
+    const fetch: PlanHolder = {
+      fetched: await callProvider({ provider, spec, window, log, now: this.now, deadline }),
+    };
+    fetch.existing = await this.lines.linesOf(spec.name);
+    // Streamed inputs are read through once before anything is planned or stored: a bad one
+    // fails the run (or is rejected by its provider) with the books untouched.
+    const streamed = await checkStreams(ctx, fetch);
+    const { result, plan } = planFetch(ctx, window, fetch, streamed?.statements ?? []);
+    run.counts = plan.counts;
+    const newIds = plan.newIds;
+    const warnings = [...(streamed?.warnings ?? []), ...plan.warnings];
+    await this.lines.writeLines(plan.writes.splice(0), this.now(), ctx.signal);
+    if (streamed?.planner) {
+      // The second read of each stream plans and stores its lines batch by batch.
+      const { planner } = streamed;
+      for (const check of streamed.checks.splice(0)) await planner.store(check);
+      run.counts = addCounts(plan.counts, planner.counts);
+      for (const id of planner.newIds) newIds.push(id);
+    }
+    return { result, newIds, warnings };
   }
 
   /** The window a run fetches: from the watermark (less the overlap), or from `--since`. */

@@ -1,7 +1,8 @@
 import { describeError } from '../shared/errors';
 import type { BankConnectionStatus } from '../ledger';
 import type { ConnectionSpec } from './connection-spec';
-import { ZERO_COUNTS, type RunOutcome, type RunReport, type SkipReason } from './run-outcome';
+import { zeroCounts } from './dedup';
+import type { RunOutcome, RunReport, SkipReason } from './run-outcome';
 import {
   clearBlock,
   credentialsFingerprint,
@@ -158,7 +159,7 @@ export async function recordSkip(
   return report.finish({
     status: skip.status,
     skipped: skip.reason,
-    counts: { ...ZERO_COUNTS },
+    counts: zeroCounts(),
     next_run_at: next.next_run_at,
     error: next.last_error,
     warnings: [],

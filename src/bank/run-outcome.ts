@@ -29,16 +29,6 @@ export interface RunOutcome {
 /** An outcome before the report adds who ran and how long it took. */
 export type RunResult = Omit<RunOutcome, 'ms' | 'connection' | 'provider'>;
 
-export const ZERO_COUNTS: Readonly<PlanCounts> = Object.freeze({
-  fetched: 0,
-  new: 0,
-  duplicates: 0,
-  pending: 0,
-  replaced: 0,
-  removed: 0,
-  corrected: 0,
-});
-
 export function addCounts(a: PlanCounts, b: PlanCounts): PlanCounts {
   const sum = { ...a };
   for (const key of Object.keys(sum) as Array<keyof PlanCounts>) sum[key] += b[key];

@@ -1,5 +1,5 @@
 import type { StatementLineDoc } from '../ledger';
-import { transactionProblem, type PlanCounts } from './dedup';
+import { transactionProblem, zeroCounts, type PlanCounts } from './dedup';
 import { newLine } from './line-docs';
 import {
   accountKey,
@@ -368,15 +368,7 @@ export function needsArrays(
  * warnings add up over the streams it stores.
  */
 export class StreamPlanner {
-  readonly counts: PlanCounts = {
-    fetched: 0,
-    new: 0,
-    duplicates: 0,
-    pending: 0,
-    replaced: 0,
-    removed: 0,
-    corrected: 0,
-  };
+  readonly counts: PlanCounts = zeroCounts();
   readonly newIds: string[] = [];
   private readonly accounts = new Map<string, AccountState>();
   private readonly takenIds: Set<string>;
