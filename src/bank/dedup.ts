@@ -1,10 +1,21 @@
-import { sha256 } from '../shared/hash';
 import { daysBetween, isCalendarDate, type CalendarDate } from '../shared/dates';
 import { isCurrency } from '../shared/money';
-import { statementLineId, type DeletionStub, type StatementLineDoc } from '../ledger';
-import { MalformedStatementError } from './errors';
-import type { BankAccountStatement, BankTransaction } from './provider';
+import type { DeletionStub, StatementLineDoc } from '../ledger';
 import { applyFeedCorrections } from './corrections';
+import { MalformedStatementError } from './errors';
+import { changed, newLine, updatedInPlace } from './line-docs';
+import {
+  accountKey,
+  byId,
+  clean,
+  groupLines,
+  isProtected,
+  lineContentHash,
+  newLineKey,
+  providerIdMatch,
+  transactionHash,
+} from './line-identity';
+import type { BankAccountStatement, BankTransaction } from './provider';
 
 /**
  * Exactly-once statement lines (docs/ARCHITECTURE.md, "Statement line identity").
@@ -35,8 +46,9 @@ import { applyFeedCorrections } from './corrections';
  * `planStatementLines` is pure: it returns the documents to write in one batch.
  */
 
-/** A stored line matched by provider id must book the same money within this many days. */
-export const ID_DATE_SLACK_DAYS = 3;
+export * from './line-identity';
+export { newLine } from './line-docs';
+
 /** A posted line replaces a pending one booked at most this many days apart (pending becomes posted). */
 export const PENDING_MATCH_DAYS = 5;
 
@@ -71,6 +83,11 @@ export interface PlanCounts {
   corrected: number;
 }
 
+/** Counts of a plan that has done nothing yet. */
+export function zeroCounts(): PlanCounts {
+  return { fetched: 0, new: 0, duplicates: 0, pending: 0, replaced: 0, removed: 0, corrected: 0 };
+}
+
 export interface LinePlan {
   /** Everything to write, for one all-or-nothing batch: new lines, updated lines, deletion stubs. */
   writes: Array<StatementLineDoc | DeletionStub>;
@@ -79,69 +96,6 @@ export interface LinePlan {
   counts: PlanCounts;
   /** Things a person may want to know (a correction of a reconciled line ...). */
   warnings: string[];
-}
-
-/** Lines a fetch never changes. */
-export function isProtected(line: Pick<StatementLineDoc, 'state'>): boolean {
-  return line.state === 'reconciled' || line.state === 'deleted';
-}
-
-/** The account part of a key: the bank's account id without spaces (IBANs are often grouped). */
-export function accountKey(accountId: string): string {
-  return String(accountId).replace(/\s+/g, '');
-}
-
-/** Trimmed text ('' for none): how a line's text is compared and stored. */
-export function clean(text: string | undefined): string {
-  return (text ?? '').trim();
-}
-
-/**
- * SHA-256 (first 128 bits, hex) over the trimmed content of a transaction. 128 bits keep ids
- * short; a collision would need 2^64 lines of one account and day.
- */
-export function contentHash(t: {
-  date: CalendarDate;
-  amount: number;
-  currency: string;
-  payee?: string;
-  memo?: string;
-}): string {
-  const text = JSON.stringify([
-    t.date,
-    t.amount,
-    t.currency.trim().toUpperCase(),
-    clean(t.payee),
-    clean(t.memo),
-  ]);
-  // Hex of the first 16 bytes directly, not a slice of the 64-character hex: a slice would keep
-  // the whole digest text alive for as long as the key is (a streamed import keeps every key).
-  return sha256(text).toString('hex', 0, 16);
-}
-
-export function providerKey(accountId: string, providerId: string): string {
-  return `p:${accountKey(accountId)}:${providerId.trim()}`;
-}
-
-export function hashKey(accountId: string, hash: string, occurrence: number): string {
-  return `h:${accountKey(accountId)}:${hash}:${occurrence}`;
-}
-
-/** One incoming transaction with everything the plan needs. */
-interface Incoming {
-  tx: BankTransaction;
-  /** `tx.currency` trimmed and upper-cased. */
-  currency: string;
-  account: string;
-  accountId: string;
-  pid?: string;
-  pidUnique: boolean;
-  hash: string;
-  occurrence: number;
-  /** The stored line this transaction matched. */
-  match?: StatementLineDoc;
-  /** The new line's id when it is new. */
-  newId?: string;
 }
 
 /**
@@ -205,123 +159,61 @@ export function assertTransactionsValid(
   });
 }
 
-/** A stored line matched by provider id books the same money as `tx` (within a few days). */
-export function sameMoney(
-  line: StatementLineDoc,
-  tx: Pick<BankTransaction, 'amount' | 'currency' | 'bookingDate'>,
-): boolean {
-  return (
-    line.amount === tx.amount &&
-    line.currency === tx.currency.trim().toUpperCase() &&
-    Math.abs(daysBetween(line.date, tx.bookingDate)) <= ID_DATE_SLACK_DAYS
-  );
-}
-
 function normalisedPayee(text: string | undefined): string {
   return clean(text).toLowerCase().replace(/\s+/g, ' ');
 }
 
-function lineContentHash(line: StatementLineDoc): string {
-  return contentHash({
-    date: line.date,
-    amount: line.amount,
-    currency: line.currency,
-    payee: line.payee,
-    memo: line.memo,
-  });
+/** One incoming transaction with everything the plan needs. */
+interface Incoming {
+  tx: BankTransaction;
+  /** `tx.currency` trimmed and upper-cased. */
+  currency: string;
+  account: string;
+  accountId: string;
+  pid?: string;
+  pidUnique: boolean;
+  hash: string;
+  occurrence: number;
+  /** The stored line this transaction matched. */
+  match?: StatementLineDoc;
+  /** The new line's id when it is new. */
+  newId?: string;
 }
 
-/**
- * Builds the statement_line document of a new transaction; `id` is `statementLineId(connection, key)`.
- * A large import holds every new line until it is written, so the document is kept small: its
- * `dedup_key` shares the characters of its id (the key is the id's tail).
- */
-export function newLine(
-  connection: string,
-  id: string,
-  key: string,
-  inc: Pick<Incoming, 'tx' | 'currency' | 'accountId' | 'pid'>,
-  importedAt: string,
-  importId?: string,
-): StatementLineDoc {
-  const t = inc.tx;
-  const doc: StatementLineDoc = {
-    _id: id,
-    type: 'statement_line',
-    connection,
-    account_id: inc.accountId,
-    date: t.bookingDate,
-    amount: t.amount,
-    currency: inc.currency,
-    dedup_key: id.endsWith(key) ? id.slice(id.length - key.length) : key,
-    pending: t.pending,
-    state: 'new',
-    imported_at: importedAt,
-  };
-  if (t.valueDate !== undefined) doc.value_date = t.valueDate;
-  const payee = clean(t.payee);
-  if (payee) doc.payee = payee;
-  const memo = clean(t.memo);
-  if (memo) doc.memo = memo;
-  const reference = clean(t.reference);
-  if (reference) doc.reference = reference;
-  const iban = clean(t.counterpartyIban);
-  if (iban) doc.counterparty_iban = iban;
-  const name = clean(t.counterpartyName);
-  if (name) doc.counterparty_name = name;
-  if (inc.pid) doc.provider_id = inc.pid;
-  if (importId !== undefined) doc.import_id = importId;
-  bankDetails(doc, t);
-  return doc;
+/** The transactions of one account in a fetch, over all its statements. */
+interface AccountFeed {
+  accountId: string;
+  txs: BankTransaction[];
+  from?: CalendarDate;
+  to?: CalendarDate;
 }
 
-/** A stored pending line updated in place to the content it now has (possibly booked). */
-function updatedInPlace(line: StatementLineDoc, inc: Incoming): StatementLineDoc {
-  const t = inc.tx;
-  const next: StatementLineDoc = {
-    ...line,
-    date: t.bookingDate,
-    amount: t.amount,
-    currency: t.currency.trim().toUpperCase(),
-    pending: t.pending,
-  };
-  if (t.valueDate !== undefined) next.value_date = t.valueDate;
-  if (clean(t.payee)) next.payee = clean(t.payee);
-  if (clean(t.memo)) next.memo = clean(t.memo);
-  if (clean(t.reference)) next.reference = clean(t.reference);
-  if (clean(t.counterpartyIban)) next.counterparty_iban = clean(t.counterpartyIban);
-  if (clean(t.counterpartyName)) next.counterparty_name = clean(t.counterpartyName);
-  // Back in the feed after it vanished: the same line again, not a new one.
-  delete next.vanished_at;
-  bankDetails(next, t);
-  return next;
+/** An OFX correction (CORRECTFITID / CORRECTACTION) of a stored line. */
+interface Correction {
+  target: string;
+  action: 'REPLACE' | 'DELETE';
+  replacement?: Incoming;
 }
 
-/** What the bank said about a line beyond its content: reversal, return reason, more text (docs/FORMATS.md). */
-function bankDetails(doc: StatementLineDoc, t: BankTransaction): void {
-  if (clean(t.counterpartyAccount)) doc.counterparty_account = clean(t.counterpartyAccount);
-  if (clean(t.additionalInfo)) doc.additional_info = clean(t.additionalInfo);
-  if (t.reversal) doc.reversal = true;
-  if (clean(t.returnReason)) doc.return_reason = clean(t.returnReason);
+/** What the passes of one plan share. */
+interface PlanState {
+  connection: string;
+  importedAt: string;
+  importId?: string;
+  counts: PlanCounts;
+  warnings: string[];
+  newDocs: StatementLineDoc[];
+  /** Stored lines the plan changes, by id, as changed so far. */
+  updates: Map<string, StatementLineDoc>;
+  /** Ids of every stored line and every new one: a new id must avoid them. */
+  takenIds: Set<string>;
+  /** Stored lines a transaction matched or superseded: each is claimed at most once. */
+  claimed: Set<string>;
 }
 
-function changed(a: StatementLineDoc, b: StatementLineDoc): boolean {
-  const keys: Array<keyof StatementLineDoc> = [
-    'date',
-    'value_date',
-    'amount',
-    'currency',
-    'pending',
-    'payee',
-    'memo',
-    'reference',
-    'counterparty_iban',
-    'counterparty_name',
-    'state',
-    'replaced_by',
-    'vanished_at',
-  ];
-  return keys.some((k) => a[k] !== b[k]);
+/** `line` as the plan has changed it so far. */
+function current(state: PlanState, line: StatementLineDoc): StatementLineDoc {
+  return state.updates.get(line._id) ?? line;
 }
 
 /**
@@ -330,285 +222,303 @@ function changed(a: StatementLineDoc, b: StatementLineDoc): boolean {
  * Throws MalformedStatementError (nothing to write) when a transaction cannot be stored.
  */
 export function planStatementLines(input: PlanInput): LinePlan {
-  const { connection, includePending, window, importedAt } = input;
-  assertTransactionsValid(connection, input.statements);
-  const counts: PlanCounts = {
-    fetched: 0,
-    new: 0,
-    duplicates: 0,
-    pending: 0,
-    replaced: 0,
-    removed: 0,
-    corrected: 0,
+  assertTransactionsValid(input.connection, input.statements);
+  const state: PlanState = {
+    connection: input.connection,
+    importedAt: input.importedAt,
+    importId: input.importId,
+    counts: zeroCounts(),
+    warnings: [],
+    newDocs: [],
+    updates: new Map(),
+    takenIds: new Set(input.existing.map((l) => l._id)),
+    claimed: new Set(),
   };
-  const warnings: string[] = [];
-  const newDocs: StatementLineDoc[] = [];
-  const updates = new Map<string, StatementLineDoc>();
-  const takenIds = new Set(input.existing.map((l) => l._id));
-  const current = (line: StatementLineDoc): StatementLineDoc => updates.get(line._id) ?? line;
+  const feeds = groupByAccount(input.statements);
+  const existingByAccount = groupLines(input.existing, (l) => accountKey(l.account_id));
+  // Re-consent can hand out new account ids for the same accounts: an account the
+  // connection has never stored a line for is matched against the lines of stored accounts that
+  // are absent from this fetch, so history is not imported a second time.
+  const orphans = input.existing.filter((l) => !feeds.has(accountKey(l.account_id)));
+  for (const [account, feed] of feeds) {
+    const own = existingByAccount.get(account);
+    const stored = (own && own.length > 0 ? own : orphans).slice().sort(byId);
+    planAccount(state, input, account, feed, stored);
+  }
+  state.counts.new = state.newDocs.length;
+  return {
+    writes: [...state.newDocs, ...state.updates.values()],
+    newIds: state.newDocs.map((d) => d._id),
+    counts: state.counts,
+    warnings: state.warnings,
+  };
+}
 
-  // Group statements by account: several statements of one account in one fetch (two files, or a
-  // file with two pages) are one feed for that account.
-  const byAccount = new Map<
-    string,
-    { accountId: string; txs: BankTransaction[]; from?: CalendarDate; to?: CalendarDate }
-  >();
-  for (const s of input.statements) {
+/**
+ * Grouping: several statements of one account in one fetch (two files, or a file with two pages)
+ * are one feed for that account, covering from the earliest start to the latest end.
+ */
+function groupByAccount(statements: readonly BankAccountStatement[]): Map<string, AccountFeed> {
+  const byAccount = new Map<string, AccountFeed>();
+  for (const s of statements) {
     const key = accountKey(s.accountId);
-    const entry = byAccount.get(key) ?? {
-      accountId: s.accountId.trim(),
-      txs: [] as BankTransaction[],
-    };
+    const entry = byAccount.get(key) ?? { accountId: s.accountId.trim(), txs: [] };
     // One by one: spreading a million lines into push() would overflow the call stack.
     for (const tx of s.transactions) entry.txs.push(tx);
     if (s.from && (!entry.from || s.from < entry.from)) entry.from = s.from;
     if (s.to && (!entry.to || s.to > entry.to)) entry.to = s.to;
     byAccount.set(key, entry);
   }
-  const existingByAccount = new Map<string, StatementLineDoc[]>();
-  for (const line of input.existing) {
-    const key = accountKey(line.account_id);
-    const list = existingByAccount.get(key);
-    if (list) list.push(line);
-    else existingByAccount.set(key, [line]);
-  }
+  return byAccount;
+}
 
-  // Re-consent can hand out new account ids for the same accounts: an account the
-  // connection has never stored a line for is matched against the lines of stored accounts that
-  // are absent from this fetch, so history is not imported a second time.
-  const orphans = input.existing.filter((l) => !byAccount.has(accountKey(l.account_id)));
-  const claimed = new Set<string>();
+/** The passes over one account's feed and its stored lines (sorted by id). */
+function planAccount(
+  state: PlanState,
+  input: PlanInput,
+  account: string,
+  feed: AccountFeed,
+  stored: StatementLineDoc[],
+): void {
+  // Corrections first, as the `parse` preview applies them (corrections.ts).
+  const applied = applyFeedCorrections(feed.txs.filter((t) => input.includePending || !t.pending));
+  const incoming = numberOccurrences(applied.lines, account, feed.accountId, state.counts);
+  const corrections: Correction[] = applied.corrections.map((c) => ({
+    target: c.target,
+    action: c.action,
+    replacement:
+      c.action === 'REPLACE'
+        ? incoming.find((i) => i.tx.corrects?.providerId.trim() === c.target)
+        : undefined,
+  }));
+  matchStored(incoming, stored, state.claimed);
+  updateMatched(state, incoming);
+  assignNewIds(state, incoming, feed.accountId);
+  const storedPending = stored.filter((l) => l.pending);
+  supersedePending(state, incoming, storedPending);
+  applyCorrections(state, corrections, stored);
+  markVanished(state, storedPending, feed, input.window);
+}
 
-  for (const [account, feed] of byAccount) {
-    const own = existingByAccount.get(account);
-    const stored = (own && own.length > 0 ? own : orphans)
-      .slice()
-      .sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+/**
+ * Occurrence numbering, in feed order: the n-th transaction of the same content is occurrence n
+ * (two identical coffees stay two lines); a provider id is usable only when it is unique in the
+ * account's feed.
+ */
+function numberOccurrences(
+  txs: readonly BankTransaction[],
+  account: string,
+  accountId: string,
+  counts: PlanCounts,
+): Incoming[] {
+  const pidCount = new Map<string, number>();
+  const seenContent = new Map<string, number>();
+  let pendingCount = 0;
+  const incoming: Incoming[] = txs.map((tx) => {
+    const currency = tx.currency.trim().toUpperCase();
+    const hash = transactionHash(tx, currency);
+    const occurrence = seenContent.get(hash) ?? 0;
+    seenContent.set(hash, occurrence + 1);
+    const pid = clean(tx.providerId) || undefined;
+    if (pid !== undefined) pidCount.set(pid, (pidCount.get(pid) ?? 0) + 1);
+    if (tx.pending) pendingCount++;
+    return { tx, currency, account, accountId, pid, pidUnique: false, hash, occurrence };
+  });
+  for (const inc of incoming) inc.pidUnique = inc.pid !== undefined && pidCount.get(inc.pid) === 1;
+  counts.fetched += incoming.length;
+  counts.pending += pendingCount;
+  return incoming;
+}
 
-    // Corrections first, as the `parse` preview applies them (corrections.ts).
-    const applied = applyFeedCorrections(feed.txs.filter((t) => includePending || !t.pending));
-    const txs = applied.lines;
-    const corrections: Array<{
-      target: string;
-      action: 'REPLACE' | 'DELETE';
-      replacement?: Incoming;
-    }> = applied.corrections.map((c) => ({ target: c.target, action: c.action }));
-
-    // Occurrence numbers and provider-id uniqueness, in feed order.
-    const pidCount = new Map<string, number>();
-    const seenContent = new Map<string, number>();
-    let pendingCount = 0;
-    const incoming: Incoming[] = txs.map((tx) => {
-      const currency = tx.currency.trim().toUpperCase();
-      const hash = contentHash({
-        date: tx.bookingDate,
-        amount: tx.amount,
-        currency,
-        payee: tx.payee,
-        memo: tx.memo,
-      });
-      const occurrence = seenContent.get(hash) ?? 0;
-      seenContent.set(hash, occurrence + 1);
-      const pid = clean(tx.providerId) || undefined;
-      if (pid !== undefined) pidCount.set(pid, (pidCount.get(pid) ?? 0) + 1);
-      if (tx.pending) pendingCount++;
-      return {
-        tx,
-        currency,
-        account,
-        accountId: feed.accountId,
-        pid,
-        pidUnique: false,
-        hash,
-        occurrence,
-      };
-    });
-    seenContent.clear();
-    for (const inc of incoming)
-      inc.pidUnique = inc.pid !== undefined && pidCount.get(inc.pid) === 1;
-    pidCount.clear();
-    for (const c of corrections) {
-      if (c.action === 'REPLACE')
-        c.replacement = incoming.find((i) => i.tx.corrects?.providerId.trim() === c.target);
-    }
-    counts.fetched += incoming.length;
-    counts.pending += pendingCount;
-
-    // Pass 1: provider id, only when the stored line books the same money (or is a pending line,
-    // which may change amount and date until it books).
-    const byPid = new Map<string, StatementLineDoc[]>();
-    for (const line of stored) {
-      if (line.provider_id) {
-        const list = byPid.get(line.provider_id);
-        if (list) list.push(line);
-        else byPid.set(line.provider_id, [line]);
-      }
-    }
-    for (const inc of incoming) {
-      if (!inc.pid) continue;
-      const candidates = (byPid.get(inc.pid) ?? []).filter((l) => !claimed.has(l._id));
-      const hit = candidates.find((l) => sameMoney(l, inc.tx)) ?? candidates.find((l) => l.pending);
-      if (hit) {
-        inc.match = hit;
-        claimed.add(hit._id);
-      }
-    }
-    // Pass 2: exact content, for transactions whose id is missing, new, or shifted.
-    const byContent = new Map<string, StatementLineDoc[]>();
-    for (const line of stored) {
-      const h = lineContentHash(line);
-      const list = byContent.get(h);
-      if (list) list.push(line);
-      else byContent.set(h, [line]);
-    }
-    for (const inc of incoming) {
-      if (inc.match) continue;
-      const hit = (byContent.get(inc.hash) ?? []).find((l) => !claimed.has(l._id));
-      if (hit) {
-        inc.match = hit;
-        claimed.add(hit._id);
-      }
-    }
-
-    // Matched transactions: duplicates, or a pending line updated in place (booked, or its amount moved).
-    for (const inc of incoming) {
-      const line = inc.match;
-      if (!line) continue;
-      counts.duplicates += 1;
-      if (isProtected(line) || !line.pending) continue;
-      if (line.state === 'new') {
-        const next = updatedInPlace(current(line), inc);
-        if (changed(current(line), next)) updates.set(line._id, next);
-      }
-    }
-
-    // New transactions get their ids.
-    for (const inc of incoming) {
-      if (inc.match) continue;
-      let key: string | undefined;
-      let id: string | undefined;
-      if (inc.pid && inc.pidUnique) {
-        const candidate = providerKey(feed.accountId, inc.pid);
-        const candidateId = statementLineId(connection, candidate);
-        if (!takenIds.has(candidateId)) {
-          key = candidate;
-          id = candidateId;
-        }
-      }
-      if (key === undefined || id === undefined) {
-        let n = inc.occurrence;
-        while (takenIds.has(statementLineId(connection, hashKey(feed.accountId, inc.hash, n))))
-          n += 1;
-        key = hashKey(feed.accountId, inc.hash, n);
-        id = statementLineId(connection, key);
-      }
-      const doc = newLine(connection, id, key, inc, importedAt, input.importId);
-      takenIds.add(doc._id);
-      inc.newId = doc._id;
-      newDocs.push(doc);
-    }
-
-    // Pass 3: a new booked line supersedes a stored pending line that the feed no longer carries.
-    const storedPending = stored.filter((l) => l.pending);
-    const pendingPool = () =>
-      storedPending.filter((l) => !claimed.has(l._id) && current(l).replaced_by === undefined);
-    for (const inc of incoming) {
-      if (!inc.newId || inc.tx.pending || storedPending.length === 0) continue;
-      const near = pendingPool().filter(
-        (l) =>
-          l.currency === inc.tx.currency.trim().toUpperCase() &&
-          Math.abs(daysBetween(l.date, inc.tx.bookingDate)) <= PENDING_MATCH_DAYS,
-      );
-      const byDistance = (a: StatementLineDoc, b: StatementLineDoc) =>
-        Math.abs(daysBetween(a.date, inc.tx.bookingDate)) -
-          Math.abs(daysBetween(b.date, inc.tx.bookingDate)) || (a._id < b._id ? -1 : 1);
-      const payee = normalisedPayee(inc.tx.payee);
-      const hit =
-        near.filter((l) => l.amount === inc.tx.amount).sort(byDistance)[0] ??
-        (payee
-          ? near
-              .filter(
-                (l) =>
-                  normalisedPayee(l.payee) === payee &&
-                  Math.sign(l.amount) === Math.sign(inc.tx.amount),
-              )
-              .sort(byDistance)[0]
-          : undefined);
-      if (!hit) continue;
+/**
+ * Matching, each stored line claimed at most once. Pass 1: provider id, only when the stored line
+ * books the same money (or is a pending line). Pass 2: exact content, for transactions whose id
+ * is missing, new, or shifted.
+ */
+function matchStored(
+  incoming: Incoming[],
+  stored: readonly StatementLineDoc[],
+  claimed: Set<string>,
+): void {
+  const byPid = groupLines(stored, (l) => l.provider_id || undefined);
+  for (const inc of incoming) {
+    if (!inc.pid) continue;
+    const hit = providerIdMatch(byPid.get(inc.pid), inc.tx, claimed);
+    if (hit) {
+      inc.match = hit;
       claimed.add(hit._id);
-      counts.replaced += 1;
-      if (isProtected(hit)) {
-        // The user reconciled or deleted the pending line: the booked version is the same money and
-        // must not come in beside it.
-        const at = newDocs.findIndex((d) => d._id === inc.newId);
-        if (at >= 0) newDocs.splice(at, 1);
-        takenIds.delete(inc.newId);
-        inc.newId = undefined;
-        counts.duplicates += 1;
-        continue;
-      }
-      const next: StatementLineDoc = { ...current(hit), replaced_by: inc.newId };
-      if (hit.state === 'new') next.state = 'deleted';
-      updates.set(hit._id, next);
-    }
-
-    // Corrections (OFX CORRECTFITID / CORRECTACTION).
-    for (const c of corrections) {
-      const target =
-        stored.find((l) => l.provider_id === c.target && current(l).state !== 'deleted') ??
-        stored.find((l) => l.provider_id === c.target);
-      if (!target) {
-        if (c.action === 'DELETE')
-          warnings.push(
-            `${connection}: correction deletes transaction ${c.target}, which was never imported`,
-          );
-        continue;
-      }
-      if (target.state === 'reconciled') {
-        warnings.push(
-          `${connection}: the bank corrected transaction ${c.target} (${c.action}) but its line ${target._id} is reconciled; it was left unchanged`,
-        );
-        if (c.replacement?.newId) {
-          const at = newDocs.findIndex((d) => d._id === c.replacement?.newId);
-          if (at >= 0) newDocs.splice(at, 1);
-        }
-        continue;
-      }
-      if (current(target).state === 'deleted') continue;
-      const next: StatementLineDoc = { ...current(target), state: 'deleted' };
-      const replacementId = c.replacement?.newId ?? c.replacement?.match?._id;
-      if (c.action === 'REPLACE' && replacementId) next.replaced_by = replacementId;
-      if (target.state === 'posted')
-        warnings.push(
-          `${connection}: the bank ${c.action === 'DELETE' ? 'deleted' : 'replaced'} transaction ${c.target}, already posted as ${target.move ?? 'a move'}; reverse that move`,
-        );
-      updates.set(target._id, next);
-      counts.corrected += 1;
-    }
-
-    // Pending lines dated inside what this fetch covered for the account that nobody claimed
-    // vanished from the feed: they are marked `vanished_at` and kept, so that one the bank shows
-    // again matches its stored line (updated in place) instead of coming in as new.
-    const from = feed.from && feed.from > window.from ? feed.from : window.from;
-    const to = feed.to && feed.to < window.to ? feed.to : window.to;
-    for (const line of pendingPool()) {
-      if (
-        line.state !== 'new' ||
-        line.date < from ||
-        line.date > to ||
-        current(line).vanished_at !== undefined
-      )
-        continue;
-      updates.set(line._id, { ...current(line), vanished_at: importedAt });
-      counts.removed += 1;
     }
   }
+  const byContent = groupLines(stored, lineContentHash);
+  for (const inc of incoming) {
+    if (inc.match) continue;
+    const hit = (byContent.get(inc.hash) ?? []).find((l) => !claimed.has(l._id));
+    if (hit) {
+      inc.match = hit;
+      claimed.add(hit._id);
+    }
+  }
+}
 
-  counts.new = newDocs.length;
-  return {
-    writes: [...newDocs, ...updates.values()],
-    newIds: newDocs.map((d) => d._id),
-    counts,
-    warnings,
-  };
+/** Matched transactions: duplicates, or a pending line updated in place (booked, or its amount moved). */
+function updateMatched(state: PlanState, incoming: readonly Incoming[]): void {
+  for (const inc of incoming) {
+    const line = inc.match;
+    if (!line) continue;
+    state.counts.duplicates += 1;
+    if (isProtected(line) || !line.pending) continue;
+    if (line.state === 'new') {
+      const next = updatedInPlace(current(state, line), inc.tx);
+      if (changed(current(state, line), next)) state.updates.set(line._id, next);
+    }
+  }
+}
+
+/** New transactions get their ids and lines. */
+function assignNewIds(state: PlanState, incoming: readonly Incoming[], accountId: string): void {
+  const { connection, takenIds } = state;
+  for (const inc of incoming) {
+    if (inc.match) continue;
+    const pid = inc.pid && inc.pidUnique ? inc.pid : undefined;
+    const { key, id } = newLineKey(connection, accountId, pid, inc.hash, inc.occurrence, takenIds);
+    const doc = newLine(connection, id, key, inc, state.importedAt, state.importId);
+    takenIds.add(doc._id);
+    inc.newId = doc._id;
+    state.newDocs.push(doc);
+  }
+}
+
+/** Stored pending lines that no transaction claimed and nothing superseded yet. */
+function unclaimedPending(
+  state: PlanState,
+  storedPending: readonly StatementLineDoc[],
+): StatementLineDoc[] {
+  return storedPending.filter(
+    (l) => !state.claimed.has(l._id) && current(state, l).replaced_by === undefined,
+  );
+}
+
+/**
+ * Pending supersession: a new booked line supersedes a stored pending line that the feed no
+ * longer carries (the nearest in date of the same amount, else of the same payee and sign).
+ */
+function supersedePending(
+  state: PlanState,
+  incoming: readonly Incoming[],
+  storedPending: readonly StatementLineDoc[],
+): void {
+  for (const inc of incoming) {
+    if (!inc.newId || inc.tx.pending || storedPending.length === 0) continue;
+    const hit = pendingFor(inc.tx, unclaimedPending(state, storedPending));
+    if (!hit) continue;
+    state.claimed.add(hit._id);
+    state.counts.replaced += 1;
+    if (isProtected(hit)) {
+      // The user reconciled or deleted the pending line: the booked version is the same money and
+      // must not come in beside it.
+      const at = state.newDocs.findIndex((d) => d._id === inc.newId);
+      if (at >= 0) state.newDocs.splice(at, 1);
+      state.takenIds.delete(inc.newId);
+      inc.newId = undefined;
+      state.counts.duplicates += 1;
+      continue;
+    }
+    const next: StatementLineDoc = { ...current(state, hit), replaced_by: inc.newId };
+    if (hit.state === 'new') next.state = 'deleted';
+    state.updates.set(hit._id, next);
+  }
+}
+
+/** The pending line `tx` is the booked version of, within {@link PENDING_MATCH_DAYS}. */
+function pendingFor(
+  tx: BankTransaction,
+  pool: readonly StatementLineDoc[],
+): StatementLineDoc | undefined {
+  const near = pool.filter(
+    (l) =>
+      l.currency === tx.currency.trim().toUpperCase() &&
+      Math.abs(daysBetween(l.date, tx.bookingDate)) <= PENDING_MATCH_DAYS,
+  );
+  const byDistance = (a: StatementLineDoc, b: StatementLineDoc) =>
+    Math.abs(daysBetween(a.date, tx.bookingDate)) - Math.abs(daysBetween(b.date, tx.bookingDate)) ||
+    (a._id < b._id ? -1 : 1);
+  const payee = normalisedPayee(tx.payee);
+  return (
+    near.filter((l) => l.amount === tx.amount).sort(byDistance)[0] ??
+    (payee
+      ? near
+          .filter(
+            (l) =>
+              normalisedPayee(l.payee) === payee && Math.sign(l.amount) === Math.sign(tx.amount),
+          )
+          .sort(byDistance)[0]
+      : undefined)
+  );
+}
+
+/** Corrections (OFX CORRECTFITID / CORRECTACTION) applied to the stored lines they name. */
+function applyCorrections(
+  state: PlanState,
+  corrections: readonly Correction[],
+  stored: readonly StatementLineDoc[],
+): void {
+  const { connection, warnings } = state;
+  for (const c of corrections) {
+    const target =
+      stored.find((l) => l.provider_id === c.target && current(state, l).state !== 'deleted') ??
+      stored.find((l) => l.provider_id === c.target);
+    if (!target) {
+      if (c.action === 'DELETE')
+        warnings.push(
+          `${connection}: correction deletes transaction ${c.target}, which was never imported`,
+        );
+      continue;
+    }
+    if (target.state === 'reconciled') {
+      warnings.push(
+        `${connection}: the bank corrected transaction ${c.target} (${c.action}) but its line ${target._id} is reconciled; it was left unchanged`,
+      );
+      if (c.replacement?.newId) {
+        const at = state.newDocs.findIndex((d) => d._id === c.replacement?.newId);
+        if (at >= 0) state.newDocs.splice(at, 1);
+      }
+      continue;
+    }
+    if (current(state, target).state === 'deleted') continue;
+    const next: StatementLineDoc = { ...current(state, target), state: 'deleted' };
+    const replacementId = c.replacement?.newId ?? c.replacement?.match?._id;
+    if (c.action === 'REPLACE' && replacementId) next.replaced_by = replacementId;
+    if (target.state === 'posted')
+      warnings.push(
+        `${connection}: the bank ${c.action === 'DELETE' ? 'deleted' : 'replaced'} transaction ${c.target}, already posted as ${target.move ?? 'a move'}; reverse that move`,
+      );
+    state.updates.set(target._id, next);
+    state.counts.corrected += 1;
+  }
+}
+
+/**
+ * Pending lines dated inside what this fetch covered for the account that nobody claimed
+ * vanished from the feed: they are marked `vanished_at` and kept, so that one the bank shows
+ * again matches its stored line (updated in place) instead of coming in as new.
+ */
+function markVanished(
+  state: PlanState,
+  storedPending: readonly StatementLineDoc[],
+  feed: AccountFeed,
+  window: PlanInput['window'],
+): void {
+  const from = feed.from && feed.from > window.from ? feed.from : window.from;
+  const to = feed.to && feed.to < window.to ? feed.to : window.to;
+  for (const line of unclaimedPending(state, storedPending)) {
+    if (
+      line.state !== 'new' ||
+      line.date < from ||
+      line.date > to ||
+      current(state, line).vanished_at !== undefined
+    )
+      continue;
+    state.updates.set(line._id, { ...current(state, line), vanished_at: state.importedAt });
+    state.counts.removed += 1;
+  }
 }

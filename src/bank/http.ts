@@ -5,10 +5,12 @@ import {
   MalformedStatementError,
   RateLimitedError,
 } from './errors';
-import { Deadline } from '../shared/deadline';
+import type { Deadline } from '../shared/deadline';
+import { fetchWithDeadline } from '../shared/fetch-deadline';
 import { PermanentError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { MAX_REDACTED_TEXT, redactText, truncateText } from '../shared/redact';
+import { splitUrlCredentials } from '../shared/urls';
 
 /**
  * The provider toolkit for talking HTTP to a bank or aggregator: one request function with a
@@ -76,41 +78,23 @@ export async function httpRequest(ctx: HttpContext, req: HttpRequest): Promise<H
   }
   const safe = req.displayUrl ?? safeUrl(url);
   const secrets = req.secrets ?? [];
-  // The run's signal or the per-request timeout, whichever comes first, and an abort that always
-  // lands (see shared/deadline.ts: a hung bank must not hold the run past its timeout).
-  const deadline = new Deadline(ctx.requestTimeoutMs, ctx.signal);
   const started = Date.now();
-  const fail = (err: unknown): never => {
-    throw transportError(ctx, req.what, safe, err, secrets);
-  };
-  let res: Response;
-  let body: Uint8Array;
-  try {
-    try {
-      // Redirects are not followed: a bank URL that moved is a settings change, and following a
-      // 307 would re-send a password in the body to wherever the Location points.
-      const request = deadline.hold(
-        new Request(url, {
-          method: req.method ?? 'GET',
-          headers: req.headers,
-          body: req.body,
-          signal: deadline.signal,
-          redirect: 'manual',
-        }),
-      );
-      res = await deadline.race(fetch(request));
-    } catch (err) {
-      return fail(err);
-    }
-    try {
-      body = await readCapped(res, req.maxBytes ?? DEFAULT_MAX_BODY_BYTES, ctx, req.what, deadline);
-    } catch (err) {
-      if (err instanceof BankError) throw err;
-      return fail(err);
-    }
-  } finally {
-    deadline.clear();
+  // The run's signal or the per-request timeout, whichever comes first, and an abort that always
+  // lands (shared/fetch-deadline.ts: a hung bank must not hold the run past its timeout).
+  // Redirects are not followed: a bank URL that moved is a settings change, and following a
+  // 307 would re-send a password in the body to wherever the Location points.
+  const exchange = await fetchWithDeadline(
+    url,
+    { method: req.method ?? 'GET', headers: req.headers, body: req.body, redirect: 'manual' },
+    { timeoutMs: ctx.requestTimeoutMs, signal: ctx.signal },
+    (response, deadline) =>
+      readCapped(response, req.maxBytes ?? DEFAULT_MAX_BODY_BYTES, ctx, req.what, deadline),
+  );
+  if (!exchange.ok) {
+    if (exchange.error instanceof BankError) throw exchange.error;
+    throw transportError(ctx, req.what, safe, exchange.error, secrets);
   }
+  const { response: res, body } = exchange;
   ctx.logger?.debug(`${req.what}: HTTP ${res.status}`, {
     event: 'bank.http',
     connection: ctx.connection,
@@ -265,14 +249,11 @@ export function splitCredentials(url: URL | string): {
   username?: string;
   password?: string;
 } {
-  const u = new URL(String(url));
-  if (!u.username && !u.password) return { url: u };
-  const username = decodeURIComponent(u.username);
-  const password = decodeURIComponent(u.password);
-  u.username = '';
-  u.password = '';
+  const { url: bare, credentials } = splitUrlCredentials(url);
+  if (!credentials) return { url: bare };
+  const { username, password } = credentials;
   return {
-    url: u,
+    url: bare,
     username,
     password,
     authorization: `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`,

@@ -1,15 +1,16 @@
-import { statementLineId, type StatementLineDoc } from '../ledger';
+import type { StatementLineDoc } from '../ledger';
+import { transactionProblem, zeroCounts, type PlanCounts } from './dedup';
+import { newLine } from './line-docs';
 import {
   accountKey,
+  byId,
   clean,
-  contentHash,
-  hashKey,
-  newLine,
-  providerKey,
-  sameMoney,
-  transactionProblem,
-  type PlanCounts,
-} from './dedup';
+  groupLines,
+  lineContentHash,
+  newLineKey,
+  providerIdMatch,
+  transactionHash,
+} from './line-identity';
 import { BankUnavailableError, MalformedStatementError } from './errors';
 import type {
   BankAccountStatement,
@@ -185,6 +186,22 @@ export async function checkStream(
     },
   };
   const { warnings } = await stream.read(sink);
+  return checked(input, facts, candidates, hasCorrections, [...warnings]);
+}
+
+/**
+ * The result of a checking pass from what it saw: the statements' summaries, the raw provider ids
+ * shared within a statement (dropped, with a warning), and the cleaned ids several imported lines
+ * of an account carry. Only those few ids outlive the pass, not a map of every line's id.
+ */
+function checked(
+  input: StreamedInput,
+  facts: StatementFacts[],
+  candidates: IdCandidate[],
+  hasCorrections: boolean,
+  warnings: string[],
+): StreamCheck {
+  const { stream } = input;
   const statements: StreamedStatement[] = [];
   facts.forEach((f, i) => {
     if (!f.summary) throw badResult(stream, `statement ${i + 1} never ended`);
@@ -204,7 +221,6 @@ export async function checkStream(
       );
     }
   }
-  // Only the few non-unique ids outlive this pass, not a map of every line's id.
   const counts = new Map<string, Map<string, number>>();
   facts.forEach((f, i) => {
     const key = accountKey(statements[i].accountId);
@@ -226,7 +242,7 @@ export async function checkStream(
     stream: input,
     statements,
     lineCounts: facts.map((f) => f.lines),
-    warnings: [...warnings],
+    warnings,
     hasCorrections,
     shared,
     nonUnique,
@@ -352,20 +368,12 @@ export function needsArrays(
  * warnings add up over the streams it stores.
  */
 export class StreamPlanner {
-  readonly counts: PlanCounts = {
-    fetched: 0,
-    new: 0,
-    duplicates: 0,
-    pending: 0,
-    replaced: 0,
-    removed: 0,
-    corrected: 0,
-  };
+  readonly counts: PlanCounts = zeroCounts();
   readonly newIds: string[] = [];
   private readonly accounts = new Map<string, AccountState>();
   private readonly takenIds: Set<string>;
   private readonly claimed = new Set<string>();
-  private readonly stored = new Map<string, StatementLineDoc[]>();
+  private readonly stored: Map<string, StatementLineDoc[]>;
 
   private readonly options: Omit<StreamPlanOptions, 'existing'>;
 
@@ -374,17 +382,12 @@ export class StreamPlanner {
     const { existing, ...rest } = options;
     this.options = rest;
     this.takenIds = new Set(existing.map((l) => l._id));
-    for (const line of existing) {
-      const key = accountKey(line.account_id);
-      const list = this.stored.get(key);
-      if (list) list.push(line);
-      else this.stored.set(key, [line]);
-    }
+    this.stored = groupLines(existing, (line) => accountKey(line.account_id));
   }
 
   /** Plans and stores the lines of one checked stream (reading it a second time). */
   async store(check: StreamCheck): Promise<void> {
-    const { connection, includePending, importedAt, batchSize } = this.options;
+    const { includePending, batchSize } = this.options;
     const { stream } = check.stream;
     const statementAccounts = check.statements.map((s) => this.account(s, check));
     const claims = this.claimById(check, statementAccounts);
@@ -411,64 +414,8 @@ export class StreamPlanner {
         const at = ordinal;
         ordinal += 1;
         if (!includePending && tx.pending) return;
-        const raw = tx.providerId;
-        const pid =
-          raw === undefined || raw === null || check.shared[index]?.has(raw)
-            ? undefined
-            : clean(raw) || undefined;
-        const currency = tx.currency.trim().toUpperCase();
-        const hash = contentHash({
-          date: tx.bookingDate,
-          amount: tx.amount,
-          currency,
-          payee: tx.payee,
-          memo: tx.memo,
-        });
-        const occurrence = state.seen.get(hash) ?? 0;
-        state.seen.set(hash, occurrence + 1);
-        this.counts.fetched += 1;
-        if (tx.pending) this.counts.pending += 1;
-        let match = claims.has(at);
-        if (!match) {
-          const hit = this.contentIndex(state)
-            .get(hash)
-            ?.find((l) => !this.claimed.has(l._id));
-          if (hit) this.claimed.add(hit._id);
-          match = hit !== undefined;
-        }
-        if (match) {
-          // A stored line that is not pending (see needsArrays): a duplicate, nothing to write.
-          this.counts.duplicates += 1;
-          return;
-        }
-        let key: string | undefined;
-        let id: string | undefined;
-        if (pid !== undefined && !state.nonUnique.has(pid)) {
-          key = providerKey(state.accountId, pid);
-          id = statementLineId(connection, key);
-          if (this.takenIds.has(id)) key = id = undefined;
-        }
-        if (key === undefined || id === undefined) {
-          // The first free occurrence number from this one on: past stored ids, and past what an
-          // earlier line of the same content was moved to (planStatementLines' taken-id walk).
-          let n = Math.max(occurrence, (state.bumped.get(hash) ?? -1) + 1);
-          while (this.takenIds.has(statementLineId(connection, hashKey(state.accountId, hash, n))))
-            n += 1;
-          if (n > occurrence) state.bumped.set(hash, n);
-          key = hashKey(state.accountId, hash, n);
-          id = statementLineId(connection, key);
-        }
-        const doc = newLine(
-          connection,
-          id,
-          key,
-          { tx, currency, accountId: state.accountId, pid },
-          importedAt,
-          this.options.importId,
-        );
-        this.newIds.push(doc._id);
-        this.counts.new += 1;
-        batch.push(doc);
+        const doc = this.planLine(tx, state, check.shared[index], claims.has(at));
+        if (doc) batch.push(doc);
       },
       statement: (summary, index) => {
         const first = check.statements[index];
@@ -498,14 +445,69 @@ export class StreamPlanner {
     await writing;
   }
 
+  /**
+   * Plans one line in feed order as planStatementLines does: a duplicate when it claimed a stored
+   * line by provider id (`claimedById`, from the checking pass) or matches an unclaimed one by
+   * content; else its new line, whose occurrence number also moves past what an earlier line of
+   * the same content was moved to (planStatementLines' taken-id walk, without keeping every new id).
+   */
+  private planLine(
+    tx: BankTransaction,
+    state: AccountState,
+    shared: ReadonlySet<string> | undefined,
+    claimedById: boolean,
+  ): StatementLineDoc | undefined {
+    const { connection } = this.options;
+    const raw = tx.providerId;
+    const pid =
+      raw === undefined || raw === null || shared?.has(raw) ? undefined : clean(raw) || undefined;
+    const currency = tx.currency.trim().toUpperCase();
+    const hash = transactionHash(tx, currency);
+    const occurrence = state.seen.get(hash) ?? 0;
+    state.seen.set(hash, occurrence + 1);
+    this.counts.fetched += 1;
+    if (tx.pending) this.counts.pending += 1;
+    let match = claimedById;
+    if (!match) {
+      const hit = this.contentIndex(state)
+        .get(hash)
+        ?.find((l) => !this.claimed.has(l._id));
+      if (hit) this.claimed.add(hit._id);
+      match = hit !== undefined;
+    }
+    if (match) {
+      // A stored line that is not pending (see needsArrays): a duplicate, nothing to write.
+      this.counts.duplicates += 1;
+      return undefined;
+    }
+    const usablePid = pid !== undefined && !state.nonUnique.has(pid) ? pid : undefined;
+    const from = Math.max(occurrence, (state.bumped.get(hash) ?? -1) + 1);
+    const {
+      key,
+      id,
+      occurrence: n,
+    } = newLineKey(connection, state.accountId, usablePid, hash, from, this.takenIds);
+    if (n !== undefined && n > occurrence) state.bumped.set(hash, n);
+    const source = { tx, currency, accountId: state.accountId, pid };
+    const doc = newLine(
+      connection,
+      id,
+      key,
+      source,
+      this.options.importedAt,
+      this.options.importId,
+    );
+    this.newIds.push(doc._id);
+    this.counts.new += 1;
+    return doc;
+  }
+
   /** The state of a statement's account, created with its stored lines on first use. */
   private account(statement: StreamedStatement, check: StreamCheck): AccountState {
     const key = accountKey(statement.accountId);
     let state = this.accounts.get(key);
     if (state) return state;
-    const own = (this.stored.get(key) ?? []).sort((a, b) =>
-      a._id < b._id ? -1 : a._id > b._id ? 1 : 0,
-    );
+    const own = (this.stored.get(key) ?? []).sort(byId);
     this.stored.delete(key);
     state = {
       accountId: statement.accountId.trim(),
@@ -522,20 +524,9 @@ export class StreamPlanner {
   /** The account's unclaimed stored lines by content hash (see {@link AccountState.byContent}). */
   private contentIndex(state: AccountState): Map<string, StatementLineDoc[]> {
     if (state.byContent) return state.byContent;
-    const byContent = new Map<string, StatementLineDoc[]>();
-    for (const line of state.own) {
-      if (this.claimed.has(line._id)) continue;
-      const h = contentHash({
-        date: line.date,
-        amount: line.amount,
-        currency: line.currency,
-        payee: line.payee,
-        memo: line.memo,
-      });
-      const list = byContent.get(h);
-      if (list) list.push(line);
-      else byContent.set(h, [line]);
-    }
+    const byContent = groupLines(state.own, (line) =>
+      this.claimed.has(line._id) ? undefined : lineContentHash(line),
+    );
     state.byContent = byContent;
     state.own = [];
     return byContent;
@@ -554,23 +545,14 @@ export class StreamPlanner {
     const index = (state: AccountState): Map<string, StatementLineDoc[]> => {
       let map = byPid.get(state);
       if (map) return map;
-      map = new Map();
       // `own` is sorted by id, so each list is too.
-      for (const line of state.own) {
-        if (!line.provider_id) continue;
-        const l = map.get(line.provider_id);
-        if (l) l.push(line);
-        else map.set(line.provider_id, [line]);
-      }
+      map = groupLines(state.own, (line) => line.provider_id || undefined);
       byPid.set(state, map);
       return map;
     };
     for (const c of check.candidates) {
       if (check.shared[c.statement]?.has(c.raw)) continue;
-      const candidates = (index(accounts[c.statement]).get(c.pid) ?? []).filter(
-        (l) => !this.claimed.has(l._id),
-      );
-      const hit = candidates.find((l) => sameMoney(l, c.tx)) ?? candidates.find((l) => l.pending);
+      const hit = providerIdMatch(index(accounts[c.statement]).get(c.pid), c.tx, this.claimed);
       if (hit) {
         claims.add(c.ordinal);
         this.claimed.add(hit._id);

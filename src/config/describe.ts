@@ -1,17 +1,8 @@
+import { stripUrlCredentials } from '../shared/urls';
 import type { Config, ConfigSummary } from './types';
 
 /** The URL without user name and password (the loader refuses them, this is belt and braces). */
-export function stripUserinfo(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.username && !u.password) return url;
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
-  }
-}
+export const stripUserinfo = stripUrlCredentials;
 
 /** A secret-free summary for `booksync status` and the `daemon.start` log line. */
 export function describeConfig(config: Config): ConfigSummary {

@@ -2,6 +2,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { isDuration, parseDuration } from '../shared/duration';
 import { describeError } from '../shared/errors';
 import { isCurrency } from '../shared/money';
+import { isLoopbackHost } from '../shared/urls';
 import { EMBEDDED_CLOUD } from './constants';
 
 /**
@@ -90,15 +91,13 @@ function urlProblem(value: string, expected: string): string | undefined {
   return undefined;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
 /** https, or http to a loopback address (simulators in tests): these servers get passwords and tokens. */
 function secureUrl(value: string): string | undefined {
   const expected = 'https://..., or http:// to a loopback address';
   const problem = urlProblem(value, expected);
   if (problem) return problem;
   const url = new URL(value);
-  return url.protocol === 'https:' || LOOPBACK.has(url.hostname)
+  return url.protocol === 'https:' || isLoopbackHost(url.hostname)
     ? undefined
     : `plain http to a remote host (expected ${expected}: credentials travel in the request)`;
 }

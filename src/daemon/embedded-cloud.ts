@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
 import express from 'express';
-import { Deadline } from '../shared/deadline';
+import { fetchWithDeadline } from '../shared/fetch-deadline';
 import type { Logger } from '../shared/logger';
 import { ensurePrivateDir } from '../shared/private-file';
 import {
@@ -94,24 +94,15 @@ export class EmbeddedCloud implements Service {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : this.port;
     this.urlValue = `http://127.0.0.1:${port}/${this.database}`;
-    const deadline = new Deadline(10_000);
-    let created: Response;
-    try {
-      const authorization = `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}`;
-      created = await deadline.race(
-        fetch(
-          deadline.hold(
-            new Request(this.urlValue, {
-              method: 'PUT',
-              headers: { authorization },
-              signal: deadline.signal,
-            }),
-          ),
-        ),
-      );
-    } finally {
-      deadline.clear();
-    }
+    const authorization = `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}`;
+    const exchange = await fetchWithDeadline(
+      this.urlValue,
+      { method: 'PUT', headers: { authorization } },
+      { timeoutMs: 10_000 },
+      () => Promise.resolve(),
+    );
+    if (!exchange.ok) throw exchange.error;
+    const created = exchange.response;
     if (created.status !== 201 && created.status !== 412) {
       throw new Error(
         `embedded cloud could not create database ${this.database}: HTTP ${created.status}`,

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { AlertWebhookConfig } from '../config';
 import { BooksyncError, describeError } from '../shared/errors';
+import { fetchWithDeadline } from '../shared/fetch-deadline';
 import type { Logger } from '../shared/logger';
 import type { ActiveAlert } from './alerts';
 
@@ -207,28 +208,26 @@ export class AlertNotifier {
       ...req.headers,
       ...(config.token ? { authorization: `Bearer ${config.token}` } : {}),
     };
-    let res: Response;
-    try {
-      res = await fetch(config.url, {
-        method: 'POST',
-        headers,
-        body: req.body,
-        signal: AbortSignal.timeout(config.timeout_ms),
-        redirect: 'error',
-      });
-    } catch (err) {
+    const exchange = await fetchWithDeadline(
+      config.url,
+      { method: 'POST', headers, body: req.body, redirect: 'error' },
+      { timeoutMs: config.timeout_ms },
+      // The answer's body is read (and dropped) so the connection is released; it says nothing.
+      (response, deadline) => deadline.race(response.arrayBuffer()).catch(() => undefined),
+    );
+    if (!exchange.ok) {
       // fetch's own message is "fetch failed"; the cause says why (refused, timed out, DNS).
+      const err = exchange.error;
       const cause = (err as { cause?: unknown }).cause;
-      const why =
-        (err as Error).name === 'TimeoutError'
-          ? `no answer within ${config.timeout}`
-          : describeError(cause ?? err).code;
+      const why = exchange.timedOut
+        ? `no answer within ${config.timeout}`
+        : describeError(cause ?? err).code;
       throw new WebhookDeliveryError(
         'ALERT_WEBHOOK_UNREACHABLE',
         `the webhook did not answer (${why})`,
       );
     }
-    await res.arrayBuffer().catch(() => undefined);
+    const res = exchange.response;
     if (!res.ok)
       throw new WebhookDeliveryError(
         'ALERT_WEBHOOK_REFUSED',

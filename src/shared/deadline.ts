@@ -26,12 +26,18 @@ export class Deadline {
   private readonly onParentAbort = () => this.controller.abort(this.parent?.reason);
   private readonly held = new Set<unknown>();
 
-  constructor(timeoutMs: number, parent?: AbortSignal) {
+  /**
+   * `timeoutReason` makes the abort reason of a passed deadline the caller's own error (a bank run's
+   * BANK_TIMEOUT) instead of a `TimeoutError` DOMException.
+   */
+  constructor(timeoutMs: number, parent?: AbortSignal, timeoutReason?: () => Error) {
     this.signal = this.controller.signal;
     this.parent = parent;
     this.timer = setTimeout(() => {
       this.timedOut = true;
-      this.controller.abort(new DOMException('the request timed out', 'TimeoutError'));
+      this.controller.abort(
+        timeoutReason?.() ?? new DOMException('the request timed out', 'TimeoutError'),
+      );
     }, timeoutMs);
     if (parent?.aborted) this.onParentAbort();
     else parent?.addEventListener('abort', this.onParentAbort, { once: true });

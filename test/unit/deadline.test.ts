@@ -14,6 +14,16 @@ describe('Deadline (bounds one HTTP exchange)', () => {
     deadline.clear();
   });
 
+  it("given the caller's timeout reason, when the timeout passes, then race rejects with that error", async () => {
+    class RunTimeout extends Error {}
+    const deadline = new Deadline(30, undefined, () => new RunTimeout('the run took too long'));
+    const never = new Promise<string>(() => undefined);
+    await assert.rejects(deadline.race(never), RunTimeout);
+    assert.ok(deadline.signal.reason instanceof RunTimeout);
+    assert.equal(deadline.timedOut, true);
+    deadline.clear();
+  });
+
   it("given the caller's signal aborts, when racing, then the exchange is cancelled (not timed out) at once", async () => {
     const stop = new AbortController();
     const deadline = new Deadline(60_000, stop.signal);

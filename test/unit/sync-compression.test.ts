@@ -8,7 +8,6 @@ describe('sync: which answers the daemon asks the cloud to compress (cloud.compr
       'http://127.8.9.10/books',
       'http://localhost:5984/books',
       'http://LOCALHOST/books',
-      'http://couch.localhost/books',
       'http://[::1]:5984/books',
       'http://[::ffff:127.0.0.1]/books',
     ]) {
@@ -24,6 +23,8 @@ describe('sync: which answers the daemon asks the cloud to compress (cloud.compr
       'http://[2001:db8::1]/books',
       'http://127.example.com/books',
       'http://localhost.example.com/books',
+      // Not loopback by the one definition (shared/urls.ts): the resolver may ask DNS for it.
+      'http://couch.localhost/books',
     ]) {
       assert.equal(acceptEncodingFor(url, 'auto'), 'gzip', url);
     }

@@ -1,6 +1,7 @@
-import { Deadline } from '../../shared/deadline';
+import { fetchWithDeadline, readText } from '../../shared/fetch-deadline';
 import type { Logger } from '../../shared/logger';
 import { remoteExcerpt } from '../../shared/redact';
+import { isLoopbackHost, splitUrlCredentials, stripUrlCredentials } from '../../shared/urls';
 import {
   SyncAuthError,
   SyncCloudGoneError,
@@ -82,28 +83,9 @@ export function acceptEncodingFor(
   return isLoopbackHost(new URL(url).hostname) ? 'identity' : 'gzip';
 }
 
-/** `localhost`, 127.0.0.0/8 and ::1 (as `URL#hostname` spells them, IPv6 in brackets). */
-function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return (
-    h === 'localhost' ||
-    h.endsWith('.localhost') ||
-    /^127(\.\d{1,3}){3}$/.test(h) ||
-    h === '::1' ||
-    /^::ffff:(127\.|7f[0-9a-f]{2}:)/.test(h)
-  );
-}
-
 /** `https://user:pw@host/db` → `https://host/db`: safe for messages and logs. */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return '<invalid url>';
-  }
+  return stripUrlCredentials(url).replace(/\/$/, '');
 }
 
 /**
@@ -133,16 +115,8 @@ export class CouchDbRemote implements RemoteStore {
     if (urls.length === 0) throw new SyncProtocolError('no cloud URL given');
     let auth = options.auth;
     this.nodes = urls.map((text) => {
-      const u = new URL(text);
-      if (!auth && (u.username || u.password)) {
-        auth = {
-          method: 'basic',
-          username: decodeURIComponent(u.username),
-          password: decodeURIComponent(u.password),
-        };
-      }
-      u.username = '';
-      u.password = '';
+      const { url: u, credentials } = splitUrlCredentials(text);
+      if (!auth && credentials) auth = { method: 'basic', ...credentials };
       if (!u.pathname.endsWith('/')) u.pathname += '/';
       return { url: u, safe: redactUrl(u.toString()) };
     });
@@ -437,34 +411,33 @@ export class CouchDbRemote implements RemoteStore {
       if (!this.cookie) await this.openSession();
       if (this.cookie) headers.cookie = this.cookie;
     }
-    const deadline = new Deadline(this.timeoutMs + (options.extraTimeoutMs ?? 0), options.signal);
-    let res: Response;
-    let text: string;
     this.requests++;
-    try {
-      const req = deadline.hold(
-        new Request(url, { method, headers, body: payload, signal: deadline.signal }),
-      );
-      res = await deadline.race(this.fetchFn(req));
-      text = await deadline.race(res.text());
-    } catch (err) {
-      if (deadline.cancelled)
+    const exchange = await fetchWithDeadline(
+      url,
+      { method, headers, body: payload },
+      {
+        timeoutMs: this.timeoutMs + (options.extraTimeoutMs ?? 0),
+        signal: options.signal,
+        fetchFn: this.fetchFn,
+      },
+      readText,
+    );
+    if (!exchange.ok) {
+      const { error: err, timedOut } = exchange;
+      if (exchange.cancelled)
         throw new SyncUnavailableError(`request to ${this.safeUrl} cancelled`, {
           cause: scrub(err),
         });
       const longpoll = (options.extraTimeoutMs ?? 0) > 0;
-      if (!(deadline.timedOut && longpoll) && this.failOver(tried, err)) {
-        deadline.clear();
+      if (!(timedOut && longpoll) && this.failOver(tried, err))
         return this.request(method, path, options, retriedAuth, tried + 1);
-      }
-      const what = deadline.timedOut ? 'timed out' : 'failed';
+      const what = timedOut ? 'timed out' : 'failed';
       throw new SyncUnavailableError(
         `${method} ${this.safeUrl}/${path} ${what}: ${describeNetError(err)}`,
-        { cause: scrub(err), details: { url: this.safeUrl, timedOut: deadline.timedOut } },
+        { cause: scrub(err), details: { url: this.safeUrl, timedOut } },
       );
-    } finally {
-      deadline.clear();
     }
+    const { response: res, body: text } = exchange;
     if (res.status === 401 && this.auth?.method === 'cookie' && !retriedAuth) {
       this.cookie = null; // session expired: renew once
       return this.request(method, path, options, true, tried);
@@ -513,32 +486,27 @@ export class CouchDbRemote implements RemoteStore {
     const auth = this.auth as CouchAuth;
     const sessionUrl = new URL('/_session', this.dbUrl);
     this.sessionInFlight = (async () => {
-      let res: Response;
       this.requests++;
-      const deadline = new Deadline(this.timeoutMs);
-      try {
-        const req = deadline.hold(
-          new Request(sessionUrl, {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              accept: 'application/json',
-              'accept-encoding': this.acceptEncoding,
-            },
-            body: JSON.stringify({ name: auth.username, password: auth.password }),
-            signal: deadline.signal,
-          }),
-        );
-        res = await deadline.race(this.fetchFn(req));
-        await deadline.race(res.text());
-      } catch (err) {
+      const exchange = await fetchWithDeadline(
+        sessionUrl,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            'accept-encoding': this.acceptEncoding,
+          },
+          body: JSON.stringify({ name: auth.username, password: auth.password }),
+        },
+        { timeoutMs: this.timeoutMs, fetchFn: this.fetchFn },
+        readText,
+      );
+      if (!exchange.ok)
         throw new SyncUnavailableError(
-          `POST ${redactUrl(sessionUrl.toString())} ${deadline.timedOut ? 'timed out' : 'failed'}: ${describeNetError(err)}`,
-          { cause: scrub(err) },
+          `POST ${redactUrl(sessionUrl.toString())} ${exchange.timedOut ? 'timed out' : 'failed'}: ${describeNetError(exchange.error)}`,
+          { cause: scrub(exchange.error) },
         );
-      } finally {
-        deadline.clear();
-      }
+      const res = exchange.response;
       if (res.status === 401 || res.status === 403)
         throw new SyncAuthError(
           `cloud rejected the session login for ${this.safeUrl} (HTTP ${res.status})`,

@@ -7,6 +7,7 @@ import {
 } from '../../errors';
 import { BankRequestRejectedError } from '../../http';
 import { redactText } from '../../../shared/redact';
+import { isLoopbackHost } from '../../../shared/urls';
 import type {
   BankAccountStatement,
   BankBalance,
@@ -72,10 +73,7 @@ function readSettings(raw: Readonly<Record<string, unknown>>, connection: string
   } catch {
     return invalid(`'base_url' ${baseUrl} is not a URL`);
   }
-  if (
-    u.protocol !== 'https:' &&
-    !(u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))
-  )
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname)))
     invalid("'base_url' must be https");
   const accounts = raw.accounts;
   if (

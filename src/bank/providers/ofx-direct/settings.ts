@@ -1,3 +1,4 @@
+import { isLoopbackHost } from '../../../shared/urls';
 import { BankRequestRejectedError } from '../../http';
 
 /** Account types an OFX statement request can name; CREDITCARD selects the credit card message set. */
@@ -78,7 +79,7 @@ export function readSettings(
   }
   if (parsed.username || parsed.password)
     invalid(connection, "'url' must not contain credentials; use the username/password secrets");
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+  const loopback = isLoopbackHost(parsed.hostname);
   if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
     invalid(connection, `'url' must be https (the password is sent in the request body)`);
   }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { BankAuthError } from '../../errors';
 import { httpRequest, splitCredentials, statusError, type HttpContext } from '../../http';
 import { readPrivateFile, writePrivateFile } from '../../../shared/private-file';
+import { isLoopbackHost } from '../../../shared/urls';
 
 /**
  * SimpleFIN access: a setup token (base64 of a claim URL) is claimed exactly once with an empty
@@ -27,13 +28,9 @@ export interface Access {
   claimed: boolean;
 }
 
-function isLoopback(u: URL): boolean {
-  return ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
-}
-
 /** https only; plain http is accepted for loopback addresses (simulators, local bridges). */
 function secureEnough(u: URL): boolean {
-  return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopback(u));
+  return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname));
 }
 
 export function tokenHash(token: string): string {
