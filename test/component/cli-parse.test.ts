@@ -138,4 +138,19 @@ describe('booksync parse on bad paths and hostile files', function () {
     assert.match(plain.stdout, /corrected: FIT-099 deleted by FIT-102 \(not in this file/);
     assert.doesNotMatch(plain.stdout, /FIT-100\s+HARDWARE/);
   });
+
+  it('given an MT942 interim report, then parse names its format mt942, in the text and in --json; an MT940 statement stays mt940', async () => {
+    const interim = path.join(FIXTURES, 'mt942-interim.sta');
+    const asJson = await runCli(['parse', interim, '--json']);
+    assert.equal(asJson.code, 0, asJson.stderr);
+    assert.equal((JSON.parse(asJson.stdout) as { format: string }).format, 'mt942');
+    const plain = await runCli(['parse', interim]);
+    assert.match(plain.stdout, /^.*mt942-interim\.sta: mt942, 1 statement\(s\)\n/);
+    const statement = await runCli([
+      'parse',
+      path.join(FIXTURES, 'mt940-sepa-slash-keywords.sta'),
+      '--json',
+    ]);
+    assert.equal((JSON.parse(statement.stdout) as { format: string }).format, 'mt940');
+  });
 });

@@ -294,6 +294,7 @@ describe('MT940 parser', function () {
   it('given an MT942 interim report (:34F:, :13D:, :90D:/:90C:, no :60F:/:62F:), then its lines are read as pending in the :34F: currency, dated to :13D:', function () {
     const r = parse('mt942-interim.sta');
     assert.deepEqual(r.warnings, []);
+    assert.equal(r.format, 'mt942');
     const st = r.statements[0];
     assert.deepEqual(
       [st.accountId, st.currency, st.statementId, st.to, st.balances],

@@ -7,9 +7,15 @@ import { currencyExponent, parseAmount } from '../../shared/money';
 /** The statement formats the drop folder reads. */
 export type StatementFormat = 'ofx1' | 'ofx2' | 'camt053' | 'mt940' | 'csv';
 
+/**
+ * The format a file was read as: the detected one, except that an MT940-family file whose every
+ * message is an MT942 interim report is `mt942` (docs/FORMATS.md, MT940 and MT942).
+ */
+export type ParsedFormat = StatementFormat | 'mt942';
+
 /** What one file parsed into: all of it, or (by throwing) nothing. */
 export interface ParsedStatementFile {
-  format: StatementFormat;
+  format: ParsedFormat;
   statements: BankAccountStatement[];
   /** Things that did not stop the import (a clamped 30 February, a guessed charset...). */
   warnings: string[];

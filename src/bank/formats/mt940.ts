@@ -120,6 +120,8 @@ function fields(text: string): { fields: Field[]; statementBreaks: Set<number> }
 class Mt940Reader {
   readonly warnings: string[] = [];
   readonly statements: BankAccountStatement[] = [];
+  /** Interim (MT942) messages read, of `statements`. */
+  interimCount = 0;
   private st?: Draft;
 
   constructor(
@@ -426,6 +428,7 @@ class Mt940Reader {
         'MT942 interim report without a currency (:34F:)',
       );
     for (const tx of st.transactions) tx.pending = true;
+    this.interimCount++;
     for (const [total, credit, tag] of [
       [interim.debits, false, ':90D:'],
       [interim.credits, true, ':90C:'],
@@ -518,8 +521,9 @@ export function parseMt940(
   );
   const reader = new Mt940Reader(options.fileName, options.defaultCurrency?.toUpperCase());
   reader.read(text);
+  const interimOnly = reader.interimCount === reader.statements.length;
   return {
-    format: 'mt940',
+    format: interimOnly ? 'mt942' : 'mt940',
     statements: reader.statements,
     warnings: [...warnings, ...reader.warnings],
   };
