@@ -97,17 +97,30 @@ describe('booksync parse on bad paths and hostile files', function () {
     assert.ok(res.stderr.length < 400, `${res.stderr.length} characters`);
   });
 
-  it('given a 3 MB memo, then the line is read with its memo cut to 4096 characters and a warning naming the place', async () => {
+  it('given a 3 MB memo, then the line is read with its memo cut to 4096 characters and a warning naming the place: an object with its code in --json, one readable line in the text', async () => {
     const file = path.join(dir, 'big.ofx');
     fs.writeFileSync(file, ofxWithMemo('LOREM IPSUM '.repeat(262_144)));
     const res = await runCli(['parse', file, '--json']);
     assert.equal(res.code, 0, res.stderr);
     const body = JSON.parse(res.stdout) as {
       statements: Array<{ transactions: Array<{ memo: string }> }>;
-      warnings: string[];
+      warnings: unknown[];
     };
     assert.equal(body.statements[0].transactions[0].memo.length, 4096);
-    assert.deepEqual(body.warnings, ['big.ofx:8: memo of 3145727 characters cut to 4096']);
+    assert.deepEqual(body.warnings, [
+      {
+        code: 'BANK_WARN_TEXT_CUT',
+        message: 'memo of 3145727 characters cut to 4096',
+        file: 'big.ofx',
+        line: 8,
+        statement: 0,
+      },
+    ]);
+    const plain = await runCli(['parse', file]);
+    assert.match(
+      plain.stdout,
+      /^warning: big\.ofx:8: memo of 3145727 characters cut to 4096 \[BANK_WARN_TEXT_CUT\]$/m,
+    );
   });
 
   it('given CORRECTFITID REPLACE and DELETE lines, then the preview shows what the import stores: the replaced original is gone, and each correction is marked', async () => {
