@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { warningText } from '../bank/formats';
 import type { StatementPreview } from '../bank/preview';
 import { BooksyncError } from '../shared/errors';
 import { formatAmount } from '../shared/money';
@@ -103,7 +104,7 @@ function render(file: string, preview: StatementPreview): string {
       );
     }
   }
-  for (const w of preview.warnings) out.push(`warning: ${w}`);
+  for (const w of preview.warnings) out.push(`warning: ${warningText(w)} [${w.code}]`);
   return `${out.join('\n')}\n`;
 }
 

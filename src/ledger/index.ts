@@ -24,9 +24,12 @@ export {
   type StoredDoc,
 } from './level-changes';
 export {
+  allStagedImports,
   stagedAmong,
+  stagedIds,
   stagedImportsOf,
   visibleLines,
+  type IdAndDoc,
   type StagedImport,
   type StagingBooks,
 } from './staged-imports';

@@ -4,11 +4,11 @@
  * tree lacks, so `latest` is only ever asked for revisions this returns.
  */
 export async function revsInTree(
-  db: PouchDB.Database,
+  db: { get(id: string, opts: object): Promise<unknown> },
   id: string,
   revs: readonly string[],
 ): Promise<Set<string>> {
-  const found = (await db.get(id, { open_revs: [...revs] })) as unknown;
+  const found = await db.get(id, { open_revs: [...revs] });
   // A `_local` document has no tree: PouchDB answers with the document itself.
   const list = Array.isArray(found)
     ? (found as Array<{ ok?: { _rev?: string } }>)

@@ -3,11 +3,13 @@ import type { Logger } from '../shared/logger';
 import type { Authenticator } from './auth';
 import type { ChangesHub } from './changes-hub';
 import { badRequest, methodNotAllowed, noDatabase, notFound } from './errors';
+import type { VisibleBooks } from './visible-books';
 import type { LedgerWriter } from './writes';
 
 /** What every route handler may use. */
 export interface RouteContext {
-  db: PouchDB.Database;
+  /** The books as clients may read them (no lines of an import that has not committed). */
+  db: VisibleBooks;
   /** The one database name clients see. */
   dbName: string;
   /** Server uuid of the welcome answer (PouchDB's replication ids build on it). */

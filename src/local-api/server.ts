@@ -10,6 +10,7 @@ import { ChangesHub } from './changes-hub';
 import { LocalApiError } from './errors';
 import type { LocalApiObserver } from './routes';
 import { LoginThrottle, type ThrottleOptions } from './throttle';
+import { VisibleBooks } from './visible-books';
 import { LedgerWriter } from './writes';
 
 /** Where and for whom the API listens; a change of any of it on `reload` rebinds. */
@@ -222,7 +223,7 @@ export class LocalApi {
       sweeper,
     };
     const app = createApp({
-      db: this.store.db,
+      db: new VisibleBooks(this.store.db),
       dbName: this.dbName,
       uuid,
       auth,

@@ -97,17 +97,30 @@ describe('booksync parse on bad paths and hostile files', function () {
     assert.ok(res.stderr.length < 400, `${res.stderr.length} characters`);
   });
 
-  it('given a 3 MB memo, then the line is read with its memo cut to 4096 characters and a warning naming the place', async () => {
+  it('given a 3 MB memo, then the line is read with its memo cut to 4096 characters and a warning naming the place: an object with its code in --json, one readable line in the text', async () => {
     const file = path.join(dir, 'big.ofx');
     fs.writeFileSync(file, ofxWithMemo('LOREM IPSUM '.repeat(262_144)));
     const res = await runCli(['parse', file, '--json']);
     assert.equal(res.code, 0, res.stderr);
     const body = JSON.parse(res.stdout) as {
       statements: Array<{ transactions: Array<{ memo: string }> }>;
-      warnings: string[];
+      warnings: unknown[];
     };
     assert.equal(body.statements[0].transactions[0].memo.length, 4096);
-    assert.deepEqual(body.warnings, ['big.ofx:8: memo of 3145727 characters cut to 4096']);
+    assert.deepEqual(body.warnings, [
+      {
+        code: 'BANK_WARN_TEXT_CUT',
+        message: 'memo of 3145727 characters cut to 4096',
+        file: 'big.ofx',
+        line: 8,
+        statement: 0,
+      },
+    ]);
+    const plain = await runCli(['parse', file]);
+    assert.match(
+      plain.stdout,
+      /^warning: big\.ofx:8: memo of 3145727 characters cut to 4096 \[BANK_WARN_TEXT_CUT\]$/m,
+    );
   });
 
   it('given CORRECTFITID REPLACE and DELETE lines, then the preview shows what the import stores: the replaced original is gone, and each correction is marked', async () => {
@@ -137,5 +150,20 @@ describe('booksync parse on bad paths and hostile files', function () {
     );
     assert.match(plain.stdout, /corrected: FIT-099 deleted by FIT-102 \(not in this file/);
     assert.doesNotMatch(plain.stdout, /FIT-100\s+HARDWARE/);
+  });
+
+  it('given an MT942 interim report, then parse names its format mt942, in the text and in --json; an MT940 statement stays mt940', async () => {
+    const interim = path.join(FIXTURES, 'mt942-interim.sta');
+    const asJson = await runCli(['parse', interim, '--json']);
+    assert.equal(asJson.code, 0, asJson.stderr);
+    assert.equal((JSON.parse(asJson.stdout) as { format: string }).format, 'mt942');
+    const plain = await runCli(['parse', interim]);
+    assert.match(plain.stdout, /^.*mt942-interim\.sta: mt942, 1 statement\(s\)\n/);
+    const statement = await runCli([
+      'parse',
+      path.join(FIXTURES, 'mt940-sepa-slash-keywords.sta'),
+      '--json',
+    ]);
+    assert.equal((JSON.parse(statement.stdout) as { format: string }).format, 'mt940');
   });
 });

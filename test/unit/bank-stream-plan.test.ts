@@ -6,7 +6,11 @@ import type {
   BankTransaction,
   StatementStream,
 } from '../../src/bank/provider';
-import { dropSharedProviderIds } from '../../src/bank/formats/common';
+import {
+  dropSharedProviderIds,
+  warningText,
+  type StatementWarning,
+} from '../../src/bank/formats/common';
 import { checkStream, collectStream, needsArrays, StreamPlanner } from '../../src/bank/stream-plan';
 import type { StatementLineDoc } from '../../src/ledger';
 
@@ -50,7 +54,9 @@ function parsed(
     ...s,
     transactions: s.transactions.map((t) => ({ ...t })),
   }));
-  for (const s of copies) dropSharedProviderIds(s, file, warnings);
+  const found: StatementWarning[] = [];
+  for (const s of copies) dropSharedProviderIds(s, file, found);
+  warnings.push(...found.map(warningText));
   return { statements: copies, warnings };
 }
 

@@ -9,7 +9,10 @@ import {
   compact,
   decimalAmount,
   malformed,
+  statementWarning,
   type FormatSink,
+  type StatementWarning,
+  type StatementWarningCode,
 } from './common';
 
 /**
@@ -29,7 +32,7 @@ export interface CamtOptions {
 export interface CamtResult {
   statementCount: number;
   transactionCount: number;
-  warnings: string[];
+  warnings: StatementWarning[];
 }
 
 interface Party {
@@ -110,7 +113,7 @@ const BALANCE_KINDS: Readonly<Record<string, 'ledger' | 'available'>> = {
 };
 
 export class CamtReader implements TokenHandler {
-  readonly warnings: string[] = [];
+  readonly warnings: StatementWarning[] = [];
   statementCount = 0;
   transactionCount = 0;
   readonly tokenizer = new Tokenizer(this);
@@ -392,10 +395,16 @@ export class CamtReader implements TokenHandler {
     }
   }
 
+  /** A warning at `line` of the statement being read. */
+  private warn(code: StatementWarningCode, line: number, text: string): void {
+    const at = { file: this.file, line, statement: this.statementCount };
+    this.warnings.push(statementWarning(code, at, text));
+  }
+
   private finishEntry(st: StatementDraft, e: EntryDraft): void {
     const status = (e.status ?? 'BOOK').toUpperCase();
     if (status === 'INFO') {
-      this.warnings.push(`${this.file}:${e.line}: Ntry with status INFO is not a booking; skipped`);
+      this.warn('BANK_WARN_IGNORED', e.line, 'Ntry with status INFO is not a booking; skipped');
       return;
     }
     const pending = status === 'PDNG';
@@ -446,8 +455,10 @@ export class CamtReader implements TokenHandler {
         });
         return;
       }
-      this.warnings.push(
-        `${this.file}:${e.line}: batch entry's TxDtls amounts do not add up to the entry amount; booked as one line`,
+      this.warn(
+        'BANK_WARN_TOTALS_MISMATCH',
+        e.line,
+        "batch entry's TxDtls amounts do not add up to the entry amount; booked as one line",
       );
     }
     const single = details.length === 1 ? details[0] : undefined;
@@ -475,7 +486,7 @@ export class CamtReader implements TokenHandler {
   }
 
   private emit(st: StatementDraft, tx: BankTransaction, line: number): void {
-    capFreeText(tx, `${this.file}:${line}`, (w) => this.warnings.push(w));
+    capFreeText(tx, { file: this.file, line, statement: this.statementCount }, this.warnings);
     if (st.count === 0) st.firstCurrency = tx.currency;
     st.count++;
     this.transactionCount++;
@@ -548,8 +559,10 @@ export class CamtReader implements TokenHandler {
     )
       return;
     if (opening + st.booked !== closing) {
-      this.warnings.push(
-        `${this.file}:${st.line}: opening balance ${opening} (${st.openingCode}) + booked entries ${st.booked} ≠ closing balance ${closing} (CLBD) (minor units of ${currency})`,
+      this.warn(
+        'BANK_WARN_BALANCE_MISMATCH',
+        st.line,
+        `opening balance ${opening} (${st.openingCode}) + booked entries ${st.booked} ≠ closing balance ${closing} (CLBD) (minor units of ${currency})`,
       );
     }
   }
@@ -568,8 +581,10 @@ export class CamtReader implements TokenHandler {
       );
     this.checkBalances(st, currency);
     if (st.outside > 0) {
-      this.warnings.push(
-        `${this.file}:${st.line}: ${st.outside} entr${st.outside === 1 ? 'y is' : 'ies are'} booked outside the statement period (FrToDt ${st.period?.from ?? '…'}..${st.period?.to ?? '…'})`,
+      this.warn(
+        'BANK_WARN_OUTSIDE_PERIOD',
+        st.line,
+        `${st.outside} entr${st.outside === 1 ? 'y is' : 'ies are'} booked outside the statement period (FrToDt ${st.period?.from ?? '…'}..${st.period?.to ?? '…'})`,
       );
     }
     const statement: CamtStatementSummary = compact({
@@ -636,7 +651,7 @@ export class CamtReader implements TokenHandler {
     const m = text !== undefined ? /^(\d{4})-(\d{2})-(\d{2})(?:$|T)/.exec(text) : null;
     const d = m
       ? bankDate(Number(m[1]), Number(m[2]), Number(m[3]), (w) =>
-          this.warnings.push(`${this.file}:${line}: ${field}: ${w}`),
+          this.warn('BANK_WARN_DATE', line, `${field}: ${w}`),
         )
       : undefined;
     if (d === undefined)

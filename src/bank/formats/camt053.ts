@@ -9,7 +9,13 @@ import {
   StreamDecoder,
   type Charset,
 } from './charset';
-import { dropSharedProviderIds, malformed, type ParsedStatementFile } from './common';
+import {
+  dropSharedProviderIds,
+  malformed,
+  statementWarning,
+  type ParsedStatementFile,
+  type StatementWarning,
+} from './common';
 import {
   CamtReader,
   type CamtOptions,
@@ -65,7 +71,7 @@ export class Camt053StreamParser {
   private decode?: (bytes: Buffer, final: boolean) => string;
   private started = false;
   private fedText = false;
-  private readonly decodeWarnings: string[] = [];
+  private readonly decodeWarnings: StatementWarning[] = [];
 
   constructor(
     private readonly options: CamtOptions,
@@ -75,7 +81,7 @@ export class Camt053StreamParser {
   }
 
   /** Warnings so far (a sink may add its own here, so they keep the file's order). */
-  get warnings(): string[] {
+  get warnings(): StatementWarning[] {
     return this.reader.warnings;
   }
 
@@ -137,7 +143,8 @@ export class Camt053StreamParser {
     }
     let skip = 0;
     if (!this.decode) {
-      const warn = (w: string) => this.decodeWarnings.push(`${file}: ${w}`);
+      const warn = (w: string) =>
+        this.decodeWarnings.push(statementWarning('BANK_WARN_CHARSET', { file }, w));
       const declared =
         charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(text)?.[1]) ?? 'utf-8';
       const chosen = chooseCharset(head, declared, warn, false);
@@ -168,7 +175,7 @@ export class Camt053StreamParser {
 class CollectingSink implements CamtSink {
   readonly statements: BankAccountStatement[] = [];
   /** Set to the parser's warnings, so the shared-id warnings come in the file's order. */
-  warnings: string[] = [];
+  warnings: StatementWarning[] = [];
   private lines: BankTransaction[] = [];
 
   constructor(private readonly file: string) {}
@@ -181,20 +188,20 @@ class CollectingSink implements CamtSink {
     const { transactionCount: _count, ...rest } = summary;
     const statement: BankAccountStatement = { ...rest, transactions: this.lines };
     this.lines = [];
-    dropSharedProviderIds(statement, this.file, this.warnings);
+    dropSharedProviderIds(statement, this.file, this.warnings, this.statements.length);
     this.statements.push(statement);
   }
 }
 
 /** Parses a whole camt.053 file held in memory (all statements in it), a megabyte of text at a time. */
 export function parseCamt053(bytes: Buffer, options: CamtOptions): ParsedStatementFile {
-  const warnings: string[] = [];
+  const warnings: StatementWarning[] = [];
   const head = asciiHead(bytes, 1024);
   const declared =
     charsetFromName(/<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(head)?.[1]) ?? 'utf-8';
   // The whole file is at hand: its charset is chosen from all of it, as before streaming.
   const { charset, skip } = chooseCharset(bytes, declared, (w) =>
-    warnings.push(`${options.fileName}: ${w}`),
+    warnings.push(statementWarning('BANK_WARN_CHARSET', { file: options.fileName }, w)),
   );
   const collector = new CollectingSink(options.fileName);
   const parser = new Camt053StreamParser(options, collector);

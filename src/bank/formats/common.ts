@@ -7,12 +7,90 @@ import { currencyExponent, parseAmount } from '../../shared/money';
 /** The statement formats the drop folder reads. */
 export type StatementFormat = 'ofx1' | 'ofx2' | 'camt053' | 'mt940' | 'csv';
 
+/**
+ * The format a file was read as: the detected one, except that an MT940-family file whose every
+ * message is an MT942 interim report is `mt942` (docs/FORMATS.md, MT940 and MT942).
+ */
+export type ParsedFormat = StatementFormat | 'mt942';
+
 /** What one file parsed into: all of it, or (by throwing) nothing. */
 export interface ParsedStatementFile {
-  format: StatementFormat;
+  format: ParsedFormat;
   statements: BankAccountStatement[];
   /** Things that did not stop the import (a clamped 30 February, a guessed charset...). */
-  warnings: string[];
+  warnings: StatementWarning[];
+}
+
+/** Stable codes of the warnings every statement reader gives (branch on these, never on text). */
+export const STATEMENT_WARNING_CODES = [
+  /** The declared or guessed character set was not the bytes' one. */
+  'BANK_WARN_CHARSET',
+  /** A date was clamped to the month's end, or an optional date could not be read. */
+  'BANK_WARN_DATE',
+  /** Free text longer than the cap was cut. */
+  'BANK_WARN_TEXT_CUT',
+  /** A bank id shared by several lines of a statement: those lines match by content. */
+  'BANK_WARN_SHARED_ID',
+  /** A statement repeated in the file, read once. */
+  'BANK_WARN_REPEATED_STATEMENT',
+  /** Opening balance + lines ≠ closing balance. */
+  'BANK_WARN_BALANCE_MISMATCH',
+  /** MT942 :90D:/:90C: totals or a camt.053 batch's TxDtls do not add up to the lines. */
+  'BANK_WARN_TOTALS_MISMATCH',
+  /** Entries booked outside the statement's period. */
+  'BANK_WARN_OUTSIDE_PERIOD',
+  /** The statement's currency was missing or empty and came from a line or the connection. */
+  'BANK_WARN_CURRENCY_ASSUMED',
+  /** A balance without an amount or date, left out. */
+  'BANK_WARN_BALANCE_IGNORED',
+  /** A field the reader does not know, or an entry that is not a booking, left out. */
+  'BANK_WARN_IGNORED',
+  /** An OFX correction without a valid CORRECTACTION, read as REPLACE. */
+  'BANK_WARN_CORRECTION',
+  /** An OFX response part that carries no statement, with the bank's status code. */
+  'BANK_WARN_NO_STATEMENT',
+] as const;
+export type StatementWarningCode = (typeof STATEMENT_WARNING_CODES)[number];
+
+/** Where in a file a warning is: as much of it as the reader knows. */
+export interface WarningPlace {
+  file: string;
+  /** 1-based line number. */
+  line?: number;
+  /** CSV record number, 1-based, counting the header as a spreadsheet would. */
+  row?: number;
+  /** 0-based index of the statement in the file, where the warning is about one statement. */
+  statement?: number;
+}
+
+/**
+ * One warning of a statement reader, the same object for every format: a stable code, the
+ * message (without the place) and the place. {@link warningText} is its one-line form.
+ */
+export interface StatementWarning extends WarningPlace {
+  code: StatementWarningCode;
+  message: string;
+}
+
+export function statementWarning(
+  code: StatementWarningCode,
+  at: WarningPlace,
+  message: string,
+): StatementWarning {
+  return compact({
+    code,
+    message,
+    file: at.file,
+    line: at.line,
+    row: at.row,
+    statement: at.statement,
+  });
+}
+
+/** `file:line: row N: message`: a warning as people read it (text output, logs, FetchResult). */
+export function warningText(w: StatementWarning): string {
+  const where = w.line !== undefined ? `${w.file}:${w.line}` : w.file;
+  return `${where}: ${w.row !== undefined ? `row ${w.row}: ` : ''}${w.message}`;
 }
 
 /**
@@ -131,7 +209,8 @@ export function cleanText(text: string | undefined): string | undefined {
 export function dropSharedProviderIds(
   statement: BankAccountStatement,
   file: string,
-  warnings: string[],
+  warnings: StatementWarning[],
+  statementIndex?: number,
 ): void {
   const seen = new Map<string, number>();
   for (const tx of statement.transactions) {
@@ -146,7 +225,11 @@ export function dropSharedProviderIds(
   }
   for (const [id, n] of shared) {
     warnings.push(
-      `${file}: account ${statement.accountId}: id '${id}' is used by ${n} lines; they are matched by content instead`,
+      statementWarning(
+        'BANK_WARN_SHARED_ID',
+        { file, statement: statementIndex },
+        `account ${statement.accountId}: id '${id}' is used by ${n} lines; they are matched by content instead`,
+      ),
     );
   }
 }
@@ -170,14 +253,20 @@ const FREE_TEXT_FIELDS = [
 /** Cuts free text longer than {@link MAX_FREE_TEXT_CHARS}, with a warning naming the place. */
 export function capFreeText(
   tx: BankTransaction,
-  where: string,
-  warn: (text: string) => void,
+  at: WarningPlace,
+  warnings: StatementWarning[],
 ): void {
   for (const field of FREE_TEXT_FIELDS) {
     const text = tx[field];
     if (text !== undefined && text.length > MAX_FREE_TEXT_CHARS) {
       tx[field] = `${text.slice(0, MAX_FREE_TEXT_CHARS - 1)}…`;
-      warn(`${where}: ${field} of ${text.length} characters cut to ${MAX_FREE_TEXT_CHARS}`);
+      warnings.push(
+        statementWarning(
+          'BANK_WARN_TEXT_CUT',
+          at,
+          `${field} of ${text.length} characters cut to ${MAX_FREE_TEXT_CHARS}`,
+        ),
+      );
     }
   }
 }

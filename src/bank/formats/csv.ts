@@ -10,7 +10,9 @@ import {
   decimalAmount,
   dropSharedProviderIds,
   malformed,
+  statementWarning,
   type ParsedStatementFile,
+  type StatementWarning,
 } from './common';
 
 /** A column: its header text (when the file has a header row) or its 1-based number. */
@@ -197,9 +199,9 @@ export function parseCsv(
 ): ParsedStatementFile {
   const file = options.fileName;
   const map = options.csv;
-  const warnings: string[] = [];
+  const warnings: StatementWarning[] = [];
   const { text } = decodeAll(bytes, charsetFromName(map.encoding), (w) =>
-    warnings.push(`${file}: ${w}`),
+    warnings.push(statementWarning('BANK_WARN_CHARSET', { file }, w)),
   );
   const allLines = text.split(/\r\n|\r|\n/);
   // Excel writes a `sep=;` line first when asked to keep the separator: it names the delimiter.
@@ -306,7 +308,7 @@ export function parseCsv(
       return v;
     };
     const warn = (w: string): void => {
-      warnings.push(`${file}:${r.line}: row ${row}: ${w}`);
+      warnings.push(statementWarning('BANK_WARN_DATE', { file, line: r.line, row }, w));
     };
     const dateText = need(dateCol, 'date');
     const bookingDate = readDate(dateText, warn);
@@ -389,17 +391,17 @@ export function parseCsv(
       st = { accountId, currency: currencyText, transactions: [], balances: [] };
       byAccount.set(accountId, st);
     }
-    capFreeText(tx, `${file}:${r.line}: row ${row}`, (w) => warnings.push(w));
+    capFreeText(tx, { file, line: r.line, row }, warnings);
     st.transactions.push(tx);
   });
   const statements = [...byAccount.values()];
-  for (const st of statements) {
+  for (const [index, st] of statements.entries()) {
     const dates = st.transactions.map((t) => t.bookingDate).sort();
     if (dates.length > 0) {
       st.from = dates[0];
       st.to = dates[dates.length - 1];
     }
-    dropSharedProviderIds(st, file, warnings);
+    dropSharedProviderIds(st, file, warnings, index);
   }
   if (statements.length === 0) {
     const account = map.account;

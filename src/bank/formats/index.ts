@@ -23,6 +23,13 @@ export {
   MALFORMED_FILE,
   malformed,
   dropSharedProviderIds,
+  statementWarning,
+  warningText,
+  STATEMENT_WARNING_CODES,
+  type ParsedFormat,
   type ParsedStatementFile,
+  type StatementWarning,
+  type StatementWarningCode,
+  type WarningPlace,
   type StatementFormat,
 } from './common';

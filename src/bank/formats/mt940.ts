@@ -8,7 +8,10 @@ import {
   decimalAmount,
   dropSharedProviderIds,
   malformed,
+  statementWarning,
   type ParsedStatementFile,
+  type StatementWarning,
+  type StatementWarningCode,
 } from './common';
 import { readInfo86, readSupplementary } from './mt940-info';
 
@@ -118,8 +121,10 @@ function fields(text: string): { fields: Field[]; statementBreaks: Set<number> }
 }
 
 class Mt940Reader {
-  readonly warnings: string[] = [];
+  readonly warnings: StatementWarning[] = [];
   readonly statements: BankAccountStatement[] = [];
+  /** Interim (MT942) messages read, of `statements`. */
+  interimCount = 0;
   private st?: Draft;
 
   constructor(
@@ -140,8 +145,9 @@ class Mt940Reader {
       throw malformed({ file: this.file, line: 1, field: ':25:' }, 'no statement in the file');
   }
 
-  private warn(line: number, text: string): void {
-    this.warnings.push(`${this.file}:${line}: ${text}`);
+  private warn(code: StatementWarningCode, line: number, text: string): void {
+    const statement = this.statements.length;
+    this.warnings.push(statementWarning(code, { file: this.file, line, statement }, text));
   }
 
   private field(f: Field): void {
@@ -223,7 +229,7 @@ class Mt940Reader {
         return;
       }
       default:
-        this.warn(f.line, `unknown MT940 field :${f.tag}: ignored`);
+        this.warn('BANK_WARN_IGNORED', f.line, `unknown MT940 field :${f.tag}: ignored`);
         return;
     }
   }
@@ -312,7 +318,7 @@ class Mt940Reader {
     const yy = Number(text.slice(0, 2));
     const year = yy < 80 ? 2000 + yy : 1900 + yy;
     const d = bankDate(year, Number(text.slice(2, 4)), Number(text.slice(4, 6)), (w) =>
-      this.warn(line, `${field}: ${w}`),
+      this.warn('BANK_WARN_DATE', line, `${field}: ${w}`),
     );
     if (d === undefined)
       throw malformed({ file: this.file, line, field }, `'${text}' is not a date (YYMMDD)`);
@@ -348,7 +354,7 @@ class Mt940Reader {
             ? vYear - 1
             : vYear;
       const d = bankDate(year, eMonth, Number(entryText.slice(2, 4)), (w) =>
-        this.warn(f.line, `:61: entry date: ${w}`),
+        this.warn('BANK_WARN_DATE', f.line, `:61: entry date: ${w}`),
       );
       if (d === undefined)
         throw malformed(
@@ -426,6 +432,7 @@ class Mt940Reader {
         'MT942 interim report without a currency (:34F:)',
       );
     for (const tx of st.transactions) tx.pending = true;
+    this.interimCount++;
     for (const [total, credit, tag] of [
       [interim.debits, false, ':90D:'],
       [interim.credits, true, ':90C:'],
@@ -435,6 +442,7 @@ class Mt940Reader {
       const sum = lines.reduce((n, t) => n + Math.abs(t.amount), 0);
       if (lines.length !== total.count || sum !== total.sum) {
         this.warn(
+          'BANK_WARN_TOTALS_MISMATCH',
           total.line,
           `${tag} says ${total.count} entries of ${total.sum}, the lines are ${lines.length} of ${sum} (minor units of ${currency})`,
         );
@@ -464,7 +472,7 @@ class Mt940Reader {
       transactions: st.transactions,
       balances,
     });
-    dropSharedProviderIds(statement, this.file, this.warnings);
+    dropSharedProviderIds(statement, this.file, this.warnings, this.statements.length);
     this.statements.push(statement);
   }
 
@@ -494,6 +502,7 @@ class Mt940Reader {
       const sum = st.transactions.reduce((s, t) => s + t.amount, 0);
       if (st.opening.amount + sum !== st.closing.amount) {
         this.warn(
+          'BANK_WARN_BALANCE_MISMATCH',
           st.line,
           `opening balance ${st.opening.amount} + lines ${sum} ≠ closing balance ${st.closing.amount} (minor units of ${currency})`,
         );
@@ -512,14 +521,15 @@ export function parseMt940(
   bytes: Buffer,
   options: { fileName: string; defaultCurrency?: string; encoding?: string },
 ): ParsedStatementFile {
-  const warnings: string[] = [];
+  const warnings: StatementWarning[] = [];
   const { text } = decodeAll(bytes, charsetFromName(options.encoding), (w) =>
-    warnings.push(`${options.fileName}: ${w}`),
+    warnings.push(statementWarning('BANK_WARN_CHARSET', { file: options.fileName }, w)),
   );
   const reader = new Mt940Reader(options.fileName, options.defaultCurrency?.toUpperCase());
   reader.read(text);
+  const interimOnly = reader.interimCount === reader.statements.length;
   return {
-    format: 'mt940',
+    format: interimOnly ? 'mt942' : 'mt940',
     statements: reader.statements,
     warnings: [...warnings, ...reader.warnings],
   };

@@ -11,7 +11,17 @@ import {
   type Charset,
 } from './charset';
 import { Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
-import { bankDate, capFreeText, cleanText, compact, malformed, type FormatSink } from './common';
+import {
+  bankDate,
+  capFreeText,
+  cleanText,
+  compact,
+  malformed,
+  statementWarning,
+  type FormatSink,
+  type StatementWarning,
+  type StatementWarningCode,
+} from './common';
 import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
 
 /**
@@ -71,7 +81,7 @@ export interface OfxResult {
   version: OfxVersion;
   statementCount: number;
   transactionCount: number;
-  warnings: string[];
+  warnings: StatementWarning[];
   /** The signon STATUS (SIGNONMSGSRSV1/SONRS/STATUS), when the file has one. */
   signon?: OfxStatus;
   /** The transaction wrappers, in input order (empty for a file of bare STMTRS). */
@@ -132,7 +142,7 @@ const HEAD_LIMIT = 64 * 1024;
  * (code `BANK_MALFORMED_FILE`) naming file, line and field for anything it cannot read.
  */
 export class OfxStreamParser implements TokenHandler {
-  readonly warnings: string[] = [];
+  readonly warnings: StatementWarning[] = [];
   version: OfxVersion = 'ofx1';
   private headChunks: Buffer[] = [];
   private headLength = 0;
@@ -264,7 +274,7 @@ export class OfxStreamParser implements TokenHandler {
     // whether they are really UTF-8 (declarations are often wrong: docs/FORMATS.md §OFX "Character sets").
     const charset: Charset = bom.charset ?? declared ?? 'utf-8';
     this.decoder = new StreamDecoder(charset, (text) =>
-      this.warnings.push(`${this.file}: ${text}`),
+      this.warnings.push(statementWarning('BANK_WARN_CHARSET', { file: this.file }, text)),
     );
     this.headChunks = [];
     this.feed(head.subarray(bom.skip), false);
@@ -393,7 +403,8 @@ export class OfxStreamParser implements TokenHandler {
       case 'STMTTRNP':
         if (this.tx) {
           const tx = this.buildTransaction(this.tx);
-          capFreeText(tx, `${this.file}:${this.tx.line}`, (w) => this.warnings.push(w));
+          const at = { file: this.file, line: this.tx.line, statement: this.statementIndex };
+          capFreeText(tx, at, this.warnings);
           this.tx = undefined;
           this.statement!.count++;
           this.transactionCount++;
@@ -453,8 +464,10 @@ export class OfxStreamParser implements TokenHandler {
           this.part?.statementIndex === undefined &&
           !this.options.allowNoStatement
         ) {
-          this.warnings.push(
-            `${this.file}: a ${name} carries no statement; the bank answered code ${st.code}${st.message ? ` (${st.message})` : ''}`,
+          this.warn(
+            'BANK_WARN_NO_STATEMENT',
+            undefined,
+            `a ${name} carries no statement; the bank answered code ${st.code}${st.message ? ` (${st.message})` : ''}`,
           );
         }
         this.part = undefined;
@@ -582,16 +595,20 @@ export class OfxStreamParser implements TokenHandler {
           `'${lineCurrency.symbol}' is not an ISO 4217 currency`,
         );
       st.currency = lineCurrency.symbol;
-      this.warnings.push(
-        `${this.file}:${st.line}: ${missing}; read as ${st.currency}, the currency its first line names (CURSYM)`,
+      this.warn(
+        'BANK_WARN_CURRENCY_ASSUMED',
+        st.line,
+        `${missing}; read as ${st.currency}, the currency its first line names (CURSYM)`,
       );
       return st.currency;
     }
     const fallback = this.options.defaultCurrency?.toUpperCase();
     if (fallback !== undefined && isCurrency(fallback)) {
       st.currency = fallback;
-      this.warnings.push(
-        `${this.file}:${st.line}: ${missing}; assumed ${fallback} (the connection's currency)`,
+      this.warn(
+        'BANK_WARN_CURRENCY_ASSUMED',
+        st.line,
+        `${missing}; assumed ${fallback} (the connection's currency)`,
       );
       return fallback;
     }
@@ -638,8 +655,10 @@ export class OfxStreamParser implements TokenHandler {
       let action: 'REPLACE' | 'DELETE' = 'REPLACE';
       if (d.correctAction === 'DELETE') action = 'DELETE';
       else if (d.correctAction !== 'REPLACE') {
-        this.warnings.push(
-          `${this.file}:${d.line}: CORRECTFITID ${d.correctFitId} without a valid CORRECTACTION ('${d.correctAction ?? ''}'); treated as REPLACE`,
+        this.warn(
+          'BANK_WARN_CORRECTION',
+          d.line,
+          `CORRECTFITID ${d.correctFitId} without a valid CORRECTACTION ('${d.correctAction ?? ''}'); treated as REPLACE`,
         );
       }
       tx.corrects = { providerId: d.correctFitId, action };
@@ -647,15 +666,29 @@ export class OfxStreamParser implements TokenHandler {
     return tx;
   }
 
+  /** A warning at `line` (where known) of the statement being read. */
+  private warn(code: StatementWarningCode, line: number | undefined, text: string): void {
+    const at = { file: this.file, line, statement: this.statementIndex };
+    this.warnings.push(statementWarning(code, at, text));
+  }
+
   private buildBalance(b: BalanceDraft, st: StatementDraft): BankBalance | undefined {
     const what = b.kind === 'ledger' ? 'LEDGERBAL' : 'AVAILBAL';
     if (b.amount === undefined || b.amount === '') {
-      this.warnings.push(`${this.file}:${b.line}: ${what} has an empty BALAMT; balance ignored`);
+      this.warn(
+        'BANK_WARN_BALANCE_IGNORED',
+        b.line,
+        `${what} has an empty BALAMT; balance ignored`,
+      );
       return undefined;
     }
     const date = b.date !== undefined ? this.date(b.date, b.line, 'DTASOF', false) : undefined;
     if (date === undefined) {
-      this.warnings.push(`${this.file}:${b.line}: ${what} has no usable DTASOF; balance ignored`);
+      this.warn(
+        'BANK_WARN_BALANCE_IGNORED',
+        b.line,
+        `${what} has no usable DTASOF; balance ignored`,
+      );
       return undefined;
     }
     const currency = this.statementCurrency(st);
@@ -694,13 +727,13 @@ export class OfxStreamParser implements TokenHandler {
     const date =
       ymd > 0
         ? bankDate(Math.floor(ymd / 10000), Math.floor(ymd / 100) % 100, ymd % 100, (w) =>
-            this.warnings.push(`${this.file}:${line}: ${field}: ${w}`),
+            this.warn('BANK_WARN_DATE', line, `${field}: ${w}`),
           )
         : undefined;
     if (date === undefined) {
       if (required)
         throw this.fail(line, field, `'${t}' is not an OFX date (YYYYMMDD[HHMMSS[.XXX][TZ]])`);
-      this.warnings.push(`${this.file}:${line}: ${field} '${t}' is not a date; ignored`);
+      this.warn('BANK_WARN_DATE', line, `${field} '${t}' is not a date; ignored`);
     }
     return date;
   }

@@ -54,7 +54,8 @@ export function parseOfxResponse(
   parser.write(bytes);
   const result = parser.end();
   const warnings = [...result.warnings];
-  for (const st of sink.statements) dropSharedProviderIds(st, options.fileName, warnings);
+  for (const [i, st] of sink.statements.entries())
+    dropSharedProviderIds(st, options.fileName, warnings, i);
   return {
     format: result.version,
     statements: sink.statements,
@@ -82,6 +83,7 @@ export async function parseOfxStream(
   const result = parser.end();
   if (!collector) return result;
   const warnings = [...result.warnings];
-  for (const st of collector.statements) dropSharedProviderIds(st, options.fileName, warnings);
+  for (const [i, st] of collector.statements.entries())
+    dropSharedProviderIds(st, options.fileName, warnings, i);
   return { ...result, warnings, statements: collector.statements };
 }

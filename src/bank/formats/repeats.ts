@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { BankAccountStatement, BankTransaction, StreamedStatement } from '../provider';
+import { statementWarning, type StatementWarning } from './common';
 
 /**
  * A statement repeated in one file (two exports concatenated, two camt.053 `<Document>` roots, a
@@ -42,30 +43,35 @@ export function repeatedWarning(
   file: string,
   statement: Pick<BankAccountStatement, 'accountId' | 'statementId' | 'from' | 'to'>,
   lines: number,
-): string {
+  statementIndex?: number,
+): StatementWarning {
   const id = statement.statementId !== undefined ? ` ${statement.statementId}` : '';
   const period =
     statement.from !== undefined || statement.to !== undefined
       ? ` (${statement.from ?? '…'}..${statement.to ?? '…'})`
       : '';
-  return `${file}: statement${id} of account ${statement.accountId}${period} with ${lines} line(s) appears again in the file; read once`;
+  return statementWarning(
+    'BANK_WARN_REPEATED_STATEMENT',
+    { file, statement: statementIndex },
+    `statement${id} of account ${statement.accountId}${period} with ${lines} line(s) appears again in the file; read once`,
+  );
 }
 
 /** The statements of a parsed file with every repeat of an earlier one left out (and a warning each). */
 export function dropRepeatedStatements(
   statements: BankAccountStatement[],
   file: string,
-  warnings: string[],
+  warnings: StatementWarning[],
 ): BankAccountStatement[] {
   if (statements.length < 2) return statements;
   const seen = new Set<string>();
   const kept: BankAccountStatement[] = [];
-  for (const st of statements) {
+  for (const [index, st] of statements.entries()) {
     const fp = new StatementFingerprint();
     for (const tx of st.transactions) fp.line(tx);
     const key = fp.finish(st);
     if (seen.has(key)) {
-      warnings.push(repeatedWarning(file, st, st.transactions.length));
+      warnings.push(repeatedWarning(file, st, st.transactions.length, index));
       continue;
     }
     seen.add(key);

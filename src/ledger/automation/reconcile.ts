@@ -8,6 +8,7 @@ import {
   type PaymentDoc,
   type StatementLineDoc,
 } from '../model';
+import { stagedAmong } from '../staged-imports';
 import type { BooksStore } from '../store';
 import { docsById, docsWithPrefix } from './books';
 import { AutomationError } from './errors';
@@ -334,9 +335,10 @@ function isCompiled(r: unknown): r is CompiledRule {
   return typeof r === 'object' && r !== null && typeof (r as CompiledRule).match === 'function';
 }
 
+/** A visible statement line: one of an import that has not committed is not there yet. */
 async function loadLine(store: BooksStore, lineId: string): Promise<StatementLineDoc> {
   const line = await store.get<StatementLineDoc>(lineId);
-  if (!line || line.type !== 'statement_line') {
+  if (!line || line.type !== 'statement_line' || (await stagedAmong(store, [line])).size > 0) {
     throw new AutomationError('LEDGER_NOT_FOUND', `no statement line ${lineId}`, {
       details: { line: lineId },
     });

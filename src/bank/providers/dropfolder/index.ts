@@ -17,7 +17,12 @@ import type {
   StatementStream,
 } from '../../provider';
 import { BankError, MalformedStatementError } from '../../errors';
-import { parseStatement, type CsvMapping, type ParseStatementOptions } from '../../formats';
+import {
+  parseStatement,
+  warningText,
+  type CsvMapping,
+  type ParseStatementOptions,
+} from '../../formats';
 import { statementFileStream } from './stream';
 
 export { statementFileStream, fileStream, STREAM_MIN_BYTES } from './stream';
@@ -215,7 +220,7 @@ export const dropfolder = {
           );
       }
       statements.push(...kept);
-      warnings.push(...parsed.warnings);
+      warnings.push(...parsed.warnings.map(warningText));
       imported.push(full);
       ctx.logger.info(`read statement file ${name}`, {
         event: 'bank.file',

@@ -8,6 +8,7 @@ import {
   MALFORMED_FILE,
   parseCamt053Stream,
   parseOfxStream,
+  warningText,
   type ParseStatementOptions,
   type StatementFormat,
 } from '../../formats';
@@ -115,7 +116,9 @@ async function repeatedStatements(
       const key = (prints[index] ??= new StatementFingerprint()).finish(rest);
       if (seen.has(key)) {
         skip.add(index);
-        warnings.push(repeatedWarning(options.fileName, rest, transactionCount));
+        warnings.push(
+          warningText(repeatedWarning(options.fileName, rest, transactionCount, index)),
+        );
       }
       seen.add(key);
     },
@@ -208,7 +211,7 @@ export function fileStream(
         known ??= repeatedStatements(file, format, options);
         repeats = await known;
         const result = await parseFile(file, format, options, guarded);
-        return { warnings: [...result.warnings, ...repeats.warnings] };
+        return { warnings: [...result.warnings.map(warningText), ...repeats.warnings] };
       } catch (err) {
         if (err === consumerError) throw err;
         if (err instanceof MalformedStatementError && err.code === MALFORMED_FILE) throw err;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BankAuthError, BankUnavailableError, MalformedStatementError } from '../../errors';
 import {
   parseOfxResponse,
+  warningText,
   type OfxEnvelopePart,
   type OfxStatus,
   type ParsedStatementFile,
@@ -92,7 +93,7 @@ function pickStatement(
   accountId: string,
   warn: (m: string) => void,
 ): BankAccountStatement {
-  for (const w of parsed.warnings) warn(w);
+  for (const w of parsed.warnings) warn(warningText(w));
   const statement = parsed.statements[part.statementIndex!];
   if (!statement)
     throw new OfxContentError('the statement wrapper holds no readable STMTRS/CCSTMTRS');
