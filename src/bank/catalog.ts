@@ -18,6 +18,7 @@ export const PROVIDER_IDS_IN_CATALOG = [
   'ofx-direct',
   'simplefin',
   'gocardless',
+  'enablebanking',
 ] as const;
 
 /** An OFX Direct Connect endpoint as banks publish it to OFX clients. */
@@ -41,6 +42,8 @@ export interface Institution {
   providers: readonly string[];
   ofx?: OfxEndpoint;
   gocardless?: { institution_id: string };
+  /** Enable Banking's name and country of the bank (ASPSP), as GET /aspsps lists it. */
+  enablebanking?: { aspsp: string; country: string };
   simplefin?: { url: string };
   notes?: string;
   /** The public source of the entry's endpoint and ids (a URL or a named public file). */
@@ -317,6 +320,13 @@ export class InstitutionCatalog {
           fail(`${id}: gocardless.institution_id must be an upper-case GoCardless id`);
         gocardless = { institution_id: String(g.institution_id) };
       }
+      let enablebanking: { aspsp: string; country: string } | undefined;
+      if (e.enablebanking !== undefined) {
+        const g = e.enablebanking as Record<string, unknown>;
+        if (typeof g.aspsp !== 'string' || !g.aspsp.trim() || typeof g.country !== 'string')
+          fail(`${id}: enablebanking needs aspsp (the bank's name in GET /aspsps) and country`);
+        enablebanking = { aspsp: String(g.aspsp).trim(), country: String(g.country).toUpperCase() };
+      }
       const simplefin =
         e.simplefin !== undefined
           ? { url: String((e.simplefin as Record<string, unknown>).url ?? '') }
@@ -333,6 +343,7 @@ export class InstitutionCatalog {
         providers: Object.freeze([...(providers as string[])]),
         ...(ofx ? { ofx: Object.freeze(ofx) } : {}),
         ...(gocardless ? { gocardless: Object.freeze(gocardless) } : {}),
+        ...(enablebanking ? { enablebanking: Object.freeze(enablebanking) } : {}),
         ...(simplefin ? { simplefin: Object.freeze(simplefin) } : {}),
         ...(typeof e.notes === 'string' ? { notes: e.notes } : {}),
         source: String(e.source).trim(),

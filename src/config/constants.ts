@@ -20,7 +20,13 @@ export const TIE_BREAKERS = CONFLICT_STRATEGIES.filter((s): s is TieBreaker => s
 export type TieBreaker = Exclude<ConflictStrategy, 'merge'>;
 
 /** Bank providers a connection may name (`bank.connections[].provider`). */
-export const BANK_PROVIDERS = ['dropfolder', 'ofx-direct', 'simplefin', 'gocardless'] as const;
+export const BANK_PROVIDERS = [
+  'dropfolder',
+  'ofx-direct',
+  'simplefin',
+  'gocardless',
+  'enablebanking',
+] as const;
 export type BankProviderId = (typeof BANK_PROVIDERS)[number];
 
 /**

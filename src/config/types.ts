@@ -207,6 +207,14 @@ export interface GocardlessSettings {
   readonly accounts?: readonly string[];
 }
 
+export interface EnablebankingSettings {
+  readonly base_url: string;
+  readonly application_id: string;
+  readonly session_id: string;
+  /** Left out: every account of the session. */
+  readonly accounts?: readonly string[];
+}
+
 /** Provider settings and resolved credentials, by provider. */
 export interface ProviderConfigs {
   dropfolder: { settings: DropfolderSettings; credentials: Readonly<Record<string, never>> };
@@ -218,6 +226,10 @@ export interface ProviderConfigs {
   gocardless: {
     settings: GocardlessSettings;
     credentials: { readonly secret_id: string; readonly secret_key: string };
+  };
+  enablebanking: {
+    settings: EnablebankingSettings;
+    credentials: { readonly private_key: string };
   };
 }
 

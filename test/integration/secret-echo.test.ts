@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { secretEncodings } from '../helpers/secret-encodings';
 import {
   couchEcho,
   EchoServer,
+  enablebankingEcho,
   gocardlessEcho,
   ofxEcho,
   simplefinEcho,
@@ -33,6 +35,9 @@ describe('secrets never leave, in any encoding, against servers that echo them (
     T_GC_ID: 'gc-id&Zx7<y>',
     T_GC_KEY: `gc-key"Kk3'%é`,
     T_SF_TOKEN: '',
+    T_EB_KEY: generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString(),
   };
   /** Not configured: the access URL a SimpleFIN claim hands out. */
   const ACCESS_PASSWORD = 'sf-access&Pw9<x>';
@@ -52,10 +57,20 @@ describe('secrets never leave, in any encoding, against servers that echo them (
     return out;
   }
 
+  /** The application JWTs the Enable Banking echo server received: signed with the key, as secret. */
+  function signedTokens(): Array<[string, string]> {
+    return servers.flatMap((s) =>
+      s.requests
+        .map((r) => /^Bearer (eyJ\S+)$/.exec(String(r.headers.authorization ?? ''))?.[1])
+        .filter((t): t is string => t !== undefined)
+        .map((t): [string, string] => ['a signed Enable Banking token', t]),
+    );
+  }
+
   /** Every place and form found, so a failure lists all leaks at once. */
   const leaks: string[] = [];
   function checkClean(where: string, text: string): void {
-    for (const [what, form] of forbidden()) {
+    for (const [what, form] of [...forbidden(), ...signedTokens()]) {
       const at = text.indexOf(form);
       if (at >= 0)
         leaks.push(
@@ -72,11 +87,13 @@ describe('secrets never leave, in any encoding, against servers that echo them (
     const ofx = new EchoServer(ofxEcho);
     const simplefin = new EchoServer(simplefinEcho(ACCESS_PASSWORD));
     const gocardless = new EchoServer(gocardlessEcho);
-    servers.push(cloud, ofx, simplefin, gocardless);
+    const enablebanking = new EchoServer(enablebankingEcho);
+    servers.push(cloud, ofx, simplefin, gocardless, enablebanking);
     const cloudUrl = await cloud.start('/books');
     const ofxUrl = await ofx.start('/ofx');
     const sfUrl = await simplefin.start('/');
     const gcUrl = await gocardless.start('/api/v2');
+    const ebUrl = await enablebanking.start('/');
     SECRETS.T_SF_TOKEN = Buffer.from(new URL('/claim/3f8a9c2e71d4b6a0e5f1', sfUrl).href).toString(
       'base64',
     );
@@ -108,6 +125,12 @@ describe('secrets never leave, in any encoding, against servers that echo them (
         `      settings: { requisition_id: 8126e9fb-93c9-4228-937c-68f0383c2df7, base_url: "${gcUrl}" }`,
         '      credentials: { secret_id: { env: T_GC_ID }, secret_key: { env: T_GC_KEY } }',
         '      journal: BNK3',
+        '    - name: enablebanking-echo',
+        '      provider: enablebanking',
+        '      institution: { name: Echo EB, account: "FI2112345600000785", currency: EUR }',
+        `      settings: { application_id: a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d, session_id: 6f1b7c2e-4d3a-4b5c-9e8f-7a6b5c4d3e2f, base_url: "${ebUrl.replace(/\/$/, '')}" }`,
+        '      credentials: { private_key: { env: T_EB_KEY } }',
+        '      journal: BNK4',
         'ledger:',
         '  company: { name: Test Company, currency: EUR }',
         '',
@@ -144,7 +167,7 @@ describe('secrets never leave, in any encoding, against servers that echo them (
       connection: string;
       error?: { message: string };
     }>;
-    assert.equal(fetched.length, 3);
+    assert.equal(fetched.length, 4);
     for (const run of fetched)
       assert.ok(run.error, `${run.connection} failed against its echo server`);
     const status = JSON.parse(outputs[2][1].stdout);
@@ -164,6 +187,7 @@ describe('secrets never leave, in any encoding, against servers that echo them (
     ]) {
       assert.ok(received.includes(form), `an echo server received ${form}`);
     }
+    assert.ok(signedTokens().length > 0, 'the Enable Banking echo server received a signed token');
     assert.ok(
       fetched.some((r) => /Invalid login|Server error/.test(r.error?.message ?? '')),
       'what the OFX server said is shown',
@@ -193,7 +217,7 @@ describe('secrets never leave, in any encoding, against servers that echo them (
     try {
       const docs = await store.db.allDocs({ include_docs: true });
       const conns = docs.rows.filter((r) => r.id.startsWith('bankconn:'));
-      assert.equal(conns.length, 3);
+      assert.equal(conns.length, 4);
       for (const row of conns)
         assert.ok((row.doc as { last_error?: unknown }).last_error, `${row.id} has a last_error`);
       const ofxError = JSON.stringify(

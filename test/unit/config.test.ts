@@ -270,7 +270,7 @@ const MALFORMED: MalformedCase[] = [
     name: 'unknown provider',
     yaml: ['bank:', '  connections:', '    - { name: a, provider: plaid, journal: J }'],
     expect: [
-      "3:28: bank.connections[0].provider: unknown provider 'plaid' (allowed: dropfolder, ofx-direct, simplefin, gocardless)",
+      "3:28: bank.connections[0].provider: unknown provider 'plaid' (allowed: dropfolder, ofx-direct, simplefin, gocardless, enablebanking)",
     ],
   },
   {
@@ -1268,6 +1268,9 @@ describe('config: describeConfig and names', () => {
       [...CONFLICT_STRATEGIES],
       ['local-wins', 'remote-wins', 'newest-wins', 'merge', 'manual'],
     );
-    assert.deepEqual([...BANK_PROVIDERS], ['dropfolder', 'ofx-direct', 'simplefin', 'gocardless']);
+    assert.deepEqual(
+      [...BANK_PROVIDERS],
+      ['dropfolder', 'ofx-direct', 'simplefin', 'gocardless', 'enablebanking'],
+    );
   });
 });

@@ -1,6 +1,7 @@
 import type { BankProvider } from '../provider';
 import { ProviderRegistry } from '../registry';
 import { dropfolder } from './dropfolder';
+import { enablebanking } from './enablebanking';
 import { gocardless } from './gocardless';
 import { ofxDirect } from './ofx-direct';
 import { simplefin } from './simplefin';
@@ -11,6 +12,7 @@ import { simplefin } from './simplefin';
  */
 export const builtinProviders: readonly BankProvider[] = Object.freeze([
   dropfolder,
+  enablebanking,
   gocardless,
   ofxDirect,
   simplefin,

@@ -187,6 +187,35 @@ export const PROVIDER_SCHEMAS: Readonly<
       },
     ),
   },
+  enablebanking: {
+    settings: object(
+      'enablebanking: Enable Banking (PSD2 aggregator): an authorised session of the account holder.',
+      {
+        base_url: string('API base URL: https; http only to a loopback address, for tests.', {
+          format: 'booksync-secure-url',
+          default: 'https://api.enablebanking.com',
+        }),
+        application_id: string(
+          "The application's id in the Enable Banking control panel (the JWT key id).",
+          { pattern: '^[A-Za-z0-9-]+$' },
+        ),
+        session_id: string(
+          'Session the account holder authorised (POST /auth, then POST /sessions, outside booksync).',
+          { pattern: '^[A-Za-z0-9-]+$' },
+        ),
+        accounts: accountList(
+          'Enable Banking account uids to import; left out: every account of the session.',
+          '^[A-Za-z0-9-]+$',
+        ),
+      },
+      { required: ['application_id', 'session_id'] },
+    ),
+    credentials: credentials(
+      "enablebanking: the application's RSA private key (PEM), best given as a file.",
+      { private_key: secret("The application's private key, PEM.") },
+      { required: ['private_key'] },
+    ),
+  },
 };
 
 const institutionSchema: Schema = {

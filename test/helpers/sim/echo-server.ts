@@ -127,3 +127,12 @@ export function gocardlessEcho(req: EchoedRequest): EchoAnswer {
     body: JSON.stringify({ summary: 'Invalid request', detail: echoText(req), status_code: 400 }),
   };
 }
+
+/** Enable Banking: `{ code, message, error }` with the echo (the signed token among it) in `message`. */
+export function enablebankingEcho(req: EchoedRequest): EchoAnswer {
+  return {
+    status: 400,
+    contentType: 'application/json',
+    body: JSON.stringify({ code: 400, message: echoText(req), error: 'WRONG_REQUEST_PARAMETERS' }),
+  };
+}

@@ -1,0 +1,205 @@
+import type { BankBalance, BankTransaction } from '../../provider';
+import { isCalendarDate, type CalendarDate } from '../../../shared/dates';
+import { isCurrency, parseAmount } from '../../../shared/money';
+
+/**
+ * Enable Banking transactions and balances (ISO 20022 names in snake case) → booksync lines.
+ * Amounts come unsigned with `credit_debit_indicator` (CRDT/DBIT); `entry_reference` is the
+ * bank's immutable id of a transaction within an account, `transaction_id` is not stable and is
+ * never used as an id.
+ *
+ * @link https://enablebanking.com/docs/api/reference/ ("Transaction", "BalanceResource")
+ * Ids a bank gives are not always stable: docs/ARCHITECTURE.md, "Statement line identity".
+ */
+
+export class EbShapeError extends Error {}
+
+type Obj = Record<string, unknown>;
+export const isObj = (v: unknown): v is Obj =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const text = (v: unknown): string | undefined =>
+  typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+
+function day(v: unknown): CalendarDate | undefined {
+  const s = text(v)?.slice(0, 10);
+  return s && isCalendarDate(s) ? s : undefined;
+}
+
+function money(v: unknown, where: string): { amount: number; currency: string } {
+  if (!isObj(v)) throw new EbShapeError(`${where}: no amount object`);
+  const currency = text(v.currency)?.toUpperCase();
+  if (!currency || !isCurrency(currency))
+    throw new EbShapeError(`${where}: currency '${String(v.currency)}' is not an ISO 4217 code`);
+  const raw = text(v.amount);
+  if (raw === undefined) throw new EbShapeError(`${where}: amount is missing or not text`);
+  try {
+    return { amount: parseAmount(raw, currency, { decimal: '.', grouping: false }), currency };
+  } catch (err) {
+    throw new EbShapeError(`${where}: ${(err as Error).message}`);
+  }
+}
+
+/** Transaction statuses: BOOK is booked; PDNG (instant) and HOLD (a card hold) are pending. */
+const PENDING_STATUSES = new Set(['PDNG', 'HOLD']);
+/** Cancelled, rejected, scheduled and other items never moved money: left out, counted. */
+const SKIPPED_STATUSES = new Set(['CNCL', 'RJCT', 'SCHD', 'OTHR']);
+
+/** One page's `{transactions: [...], continuation_key?}`. */
+export function readTransactionPage(body: unknown): { items: Obj[]; continuationKey?: string } {
+  if (!isObj(body) || !Array.isArray(body.transactions))
+    throw new EbShapeError("the answer has no 'transactions' array");
+  const items = body.transactions.map((t, i) => {
+    if (!isObj(t)) throw new EbShapeError(`transactions[${i}] is not an object`);
+    return t;
+  });
+  const key = body.continuation_key;
+  if (key !== undefined && key !== null && typeof key !== 'string')
+    throw new EbShapeError("'continuation_key' is not text");
+  return { items, ...(text(key) ? { continuationKey: text(key) } : {}) };
+}
+
+function accountText(v: unknown): { iban?: string; other?: string } {
+  if (!isObj(v)) return {};
+  const iban = text(v.iban);
+  if (iban) return { iban: iban.replace(/\s+/g, '').toUpperCase() };
+  const other = isObj(v.other) ? text(v.other.identification) : undefined;
+  return other ? { other } : {};
+}
+
+function signed(amount: number, indicator: unknown, where: string): number {
+  if (indicator === 'DBIT') return -Math.abs(amount);
+  if (indicator === 'CRDT') return Math.abs(amount);
+  if (indicator === undefined || indicator === null) return amount;
+  throw new EbShapeError(
+    `${where}: credit_debit_indicator ${JSON.stringify(indicator)} is not CRDT or DBIT`,
+  );
+}
+
+/** The counterparty: the creditor of an outgoing payment, the debtor of an incoming one. */
+function counterparty(t: Obj, line: BankTransaction): void {
+  const outgoing = line.amount < 0;
+  const party = outgoing ? t.creditor : t.debtor;
+  const name = isObj(party) ? text(party.name) : undefined;
+  if (name) {
+    line.payee = name;
+    line.counterpartyName = name;
+  }
+  const account = accountText(outgoing ? t.creditor_account : t.debtor_account);
+  if (account.iban) line.counterpartyIban = account.iban;
+  else if (account.other) line.counterpartyAccount = account.other;
+}
+
+function details(t: Obj, line: BankTransaction): void {
+  const remittance = Array.isArray(t.remittance_information)
+    ? text(t.remittance_information.filter((x) => typeof x === 'string').join(' '))
+    : text(t.remittance_information);
+  if (remittance) line.memo = remittance;
+  const reference = text(t.reference_number);
+  if (reference) line.reference = reference;
+  const info: string[] = [];
+  const code = isObj(t.bank_transaction_code)
+    ? text(t.bank_transaction_code.description)
+    : undefined;
+  if (code) info.push(code);
+  const fx = isObj(t.exchange_rate) ? t.exchange_rate : undefined;
+  const instructed = fx && isObj(fx.instructed_amount) ? fx.instructed_amount : undefined;
+  if (instructed && text(instructed.amount) && text(instructed.currency)) {
+    const rate = text(fx?.exchange_rate);
+    info.push(
+      `instructed ${text(instructed.amount)} ${text(instructed.currency)}${rate ? ` at ${rate}` : ''}`,
+    );
+  }
+  if (info.length > 0) line.additionalInfo = info.join('; ');
+}
+
+/**
+ * Provider ids: `entry_reference` when it is unique in the account's answer (a bank that repeats
+ * one gives no id to the lines sharing it), else none.
+ */
+function providerIds(list: Obj[]): Array<string | undefined> {
+  const counts = new Map<string, number>();
+  for (const t of list) {
+    const id = text(t.entry_reference);
+    if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return list.map((t) => {
+    const id = text(t.entry_reference);
+    return id && counts.get(id) === 1 ? id : undefined;
+  });
+}
+
+/** Every page's items of one account → booked lines, and pending ones when asked for. */
+export function toTransactions(
+  list: Obj[],
+  account: string,
+  includePending: boolean,
+  warn: (m: string) => void,
+): BankTransaction[] {
+  const ids = providerIds(list);
+  const out: BankTransaction[] = [];
+  const skipped = new Map<string, number>();
+  list.forEach((t, i) => {
+    const status = text(t.status)?.toUpperCase() ?? 'BOOK';
+    const id = ids[i];
+    const where = `account ${account}, transaction ${id ?? `#${i}`}`;
+    if (SKIPPED_STATUSES.has(status)) {
+      skipped.set(status, (skipped.get(status) ?? 0) + 1);
+      return;
+    }
+    const pending = PENDING_STATUSES.has(status);
+    if (!pending && status !== 'BOOK')
+      throw new EbShapeError(`${where}: status '${status}' is not a transaction status`);
+    if (pending && !includePending) return;
+    const { amount: unsigned, currency } = money(t.transaction_amount, where);
+    const amount = signed(unsigned, t.credit_debit_indicator, where);
+    const booking = pending
+      ? (day(t.transaction_date) ?? day(t.value_date) ?? day(t.booking_date))
+      : (day(t.booking_date) ?? day(t.value_date) ?? day(t.transaction_date));
+    if (!booking) {
+      if (pending) {
+        warn(`${where} skipped: the pending item has no date`);
+        return;
+      }
+      throw new EbShapeError(`${where}: no booking_date, value_date or transaction_date`);
+    }
+    const line: BankTransaction = { bookingDate: booking, amount, currency, pending };
+    if (id) line.providerId = id;
+    const value = day(t.value_date);
+    if (value && value !== booking) line.valueDate = value;
+    counterparty(t, line);
+    details(t, line);
+    out.push(line);
+  });
+  for (const [status, n] of skipped)
+    warn(`account ${account}: ${n} transaction(s) with status ${status} left out (no money moved)`);
+  return out;
+}
+
+const LEDGER_TYPES = ['ITBD', 'CLBD', 'OPBD', 'PRCD'];
+const AVAILABLE_TYPES = ['ITAV', 'XPCD', 'CLAV', 'FWAV', 'OPAV'];
+
+/** `{balances: [...]}` → the best ledger (booked) balance and the best available one. */
+export function toBalances(body: unknown, account: string, today: CalendarDate): BankBalance[] {
+  if (!isObj(body) || !Array.isArray(body.balances))
+    throw new EbShapeError(`account ${account}: the balances answer has no 'balances' array`);
+  const list = body.balances.filter(isObj);
+  const out: BankBalance[] = [];
+  for (const [kind, types] of [
+    ['ledger', LEDGER_TYPES],
+    ['available', AVAILABLE_TYPES],
+  ] as const) {
+    for (const type of types) {
+      const b = list.find((x) => x.balance_type === type);
+      if (!b) continue;
+      const { amount, currency } = money(b.balance_amount, `account ${account}, ${type} balance`);
+      out.push({
+        amount,
+        currency,
+        date: day(b.reference_date) ?? day(b.last_change_date_time) ?? today,
+        kind,
+      });
+      break;
+    }
+  }
+  return out;
+}
