@@ -3,6 +3,7 @@ import { BankRequestRejectedError } from '../../http';
 import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { utcDate } from '../../../shared/dates';
+import { isLoopbackHost } from '../../../shared/urls';
 import { DEFAULT_BASE_URL, EnableBankingClient } from './client';
 import { readApplicationKey } from './jwt';
 import { readSession } from './session';
@@ -56,10 +57,7 @@ function readSettings(raw: Readonly<Record<string, unknown>>, connection: string
   } catch {
     return invalid(`'base_url' ${baseUrl} is not a URL`);
   }
-  if (
-    u.protocol !== 'https:' &&
-    !(u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))
-  )
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname)))
     invalid("'base_url' must be https");
   const accounts = raw.accounts;
   if (
