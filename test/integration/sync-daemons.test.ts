@@ -239,7 +239,10 @@ for (const kind of cloudKinds())
         await d.waitFor('daemon.start');
         if (round === 0) {
           // The first kill lands as the initial sync runs (an event, not a time)...
-          await d.waitFor((l) => l.event === 'sync.status' && l.state === 'syncing');
+          await d.waitFor(
+            (l) =>
+              (l.event === 'sync.status' && l.state === 'syncing') || l.event === 'daemon.ready',
+          );
           d.signal('SIGKILL');
           await d.exited;
           // A database not created yet holds nothing either.
