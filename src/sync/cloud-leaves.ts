@@ -10,8 +10,8 @@ import type { RemoteDoc, RemoteWrite } from './remote-store';
 
 /**
  * Settles cloud documents that have conflict leaves: the CouchDB recipe (read the leaves, merge
- * with the type's strategy, then one `_bulk_docs` that updates the winner and deletes the
- * losers). `local-wins` / `remote-wins` keep CouchDB's winner (no leaf is the books').
+ * with the type's strategy, update the winner, delete the losers). `local-wins` / `remote-wins`
+ * keep CouchDB's winner (no leaf is the books').
  * @link https://docs.couchdb.org/en/stable/replication/conflicts.html
  */
 export async function settleCloudLeaves(
@@ -25,13 +25,7 @@ export async function settleCloudLeaves(
   const byId = new Map<string, RemoteDoc[]>();
   for (const leaf of leaves) byId.set(leaf._id, [...(byId.get(leaf._id) ?? []), leaf]);
   const out = new Map<string, RemoteDoc | null>();
-  const writes: RemoteWrite[] = [];
-  const plans: Array<{
-    winner: RemoteDoc;
-    body: RemoteWrite | null;
-    at: number;
-    audits: Record<string, unknown>[];
-  }> = [];
+  const plans: SettlePlan[] = [];
   let conflicts = 0;
   for (const winner of docs) {
     const tp = ctx.projection.forDoc(winner, winner._id);
@@ -91,42 +85,88 @@ export async function settleCloudLeaves(
             _id: winner._id,
             _rev: winner._rev,
           } as RemoteWrite);
-    const at = writes.length;
-    if (body) writes.push(body);
-    for (const loser of losers) writes.push({ _id: loser._id, _rev: loser._rev, _deleted: true });
-    plans.push({ winner, body, at, audits });
+    plans.push({ winner, body, losers, audits });
   }
-  const results =
-    writes.length > 0 ? await ctx.remote.write(writes, { maxBytes: ctx.batchBytes }) : [];
-  const revOf = new Map<string, string>();
-  for (const p of plans) {
-    const r = results[p.at];
-    if (p.body && r?.ok) revOf.set(p.winner._id, r.rev);
-  }
-  const failed = new Set(results.filter((r) => !r.ok).map((r) => r.id));
+  const { bodyRevs, deleted, failed } = await writeSettlements(ctx, plans);
   const auditDocs: LocalWrite[] = [];
   const resolved: ResolutionReport[] = [];
   for (const p of plans) {
-    if (failed.has(p.winner._id)) {
-      out.set(p.winner._id, null); // moved meanwhile: a later change brings it back
+    const id = p.winner._id;
+    const bodyRev = bodyRevs.get(id);
+    // A resolution that changed the cloud at all (the merged winner, or a loser deleted) has
+    // overwritten something: its audit is written even when another of its writes failed.
+    if (bodyRev !== undefined || (deleted.has(id) && !p.body)) {
+      for (const a of p.audits) {
+        auditDocs.push({ doc: a as LocalWrite['doc'], current: null });
+        resolved.push({
+          type: ctx.projection.forDoc(p.winner, id).type,
+          strategy: String(a.strategy),
+        });
+      }
+    }
+    if (bodyRev !== undefined) {
+      // A loser whose deletion failed stays a leaf of the new winner: the write just made puts the
+      // document in the feed again, and the next pull settles it against this result.
+      out.set(id, { ...p.body, _rev: bodyRev } as RemoteDoc);
       continue;
     }
-    const { _conflicts: _ignored, ...rest } = p.winner;
-    out.set(
-      p.winner._id,
-      p.body
-        ? ({ ...p.body, _rev: revOf.get(p.winner._id) ?? p.winner._rev } as RemoteDoc)
-        : (rest as RemoteDoc),
-    );
-    for (const a of p.audits) {
-      auditDocs.push({ doc: a as LocalWrite['doc'], current: null });
-      resolved.push({
-        type: ctx.projection.forDoc(p.winner, p.winner._id).type,
-        strategy: String(a.strategy),
-      });
+    if (failed.has(id)) {
+      out.set(id, null); // moved meanwhile: a later change brings it back
+      continue;
     }
+    const settled: RemoteDoc = { ...p.winner };
+    delete settled._conflicts; // its leaves are gone
+    out.set(id, settled);
   }
   if (auditDocs.length > 0) await rec.writeAudits(auditDocs);
   rec.announce(resolved);
-  return { docs: plans.filter((p) => p.body).length, conflicts, docsById: out };
+  return { docs: bodyRevs.size, conflicts, docsById: out };
+}
+
+interface SettlePlan {
+  winner: RemoteDoc;
+  /** The winner rewritten with the merged content, or null when the winner's content stands. */
+  body: RemoteWrite | null;
+  losers: RemoteDoc[];
+  audits: Record<string, unknown>[];
+}
+
+/**
+ * Writes the merged winners first and deletes the losing leaves only of documents whose winner
+ * now holds the result (or needed no change): a loser is never deleted before its values are in
+ * the winner. CouchDB's `_bulk_docs` is not atomic across documents or revisions, and on a
+ * cluster one revision of a document can be refused while another is taken (a leaf that has
+ * reached only some shard copies), so one request for both could delete a loser whose merge was
+ * refused, or merge into the winner and then lose the record of it.
+ * @link https://docs.couchdb.org/en/stable/api/database/bulk-api.html#api-db-bulk-docs
+ */
+async function writeSettlements(
+  ctx: SyncContext,
+  plans: readonly SettlePlan[],
+): Promise<{ bodyRevs: Map<string, string>; deleted: Set<string>; failed: Set<string> }> {
+  const bodyRevs = new Map<string, string>();
+  const failed = new Set<string>();
+  const withBody = plans.filter((p) => p.body);
+  const bodyResults =
+    withBody.length > 0
+      ? await ctx.remote.write(
+          withBody.map((p) => p.body as RemoteWrite),
+          { maxBytes: ctx.batchBytes },
+        )
+      : [];
+  bodyResults.forEach((r, i) => {
+    if (r.ok) bodyRevs.set(withBody[i].winner._id, r.rev);
+    else failed.add(withBody[i].winner._id);
+  });
+  const deletions: RemoteWrite[] = plans
+    .filter((p) => !failed.has(p.winner._id))
+    .flatMap((p) => p.losers.map((l) => ({ _id: l._id, _rev: l._rev, _deleted: true })));
+  const results =
+    deletions.length > 0 ? await ctx.remote.write(deletions, { maxBytes: ctx.batchBytes }) : [];
+  const deleted = new Set<string>();
+  for (const r of results) {
+    if (r.ok) deleted.add(r.id);
+    else failed.add(r.id);
+  }
+  return { bodyRevs, deleted, failed };
 }

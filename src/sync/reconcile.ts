@@ -226,7 +226,16 @@ export class Reconciler {
     const resolved: ResolutionReport[] = [];
     let docs = 0;
     for (const p of plans) {
-      if (failed.has(p.item.id)) continue;
+      if (failed.has(p.item.id)) {
+        // The books moved (or refused) after the cloud took the result: what the cloud held is
+        // overwritten all the same, so the resolution is audited; the base stays, and the next
+        // push reconciles the books' change with the result.
+        if (p.audit && remoteRevs.has(p.item.id)) {
+          audits.push({ doc: p.audit as LocalWrite['doc'], current: null });
+          resolved.push({ type: p.item.tp.type, strategy: String(p.audit.strategy) });
+        }
+        continue;
+      }
       const localDoc = p.localWrite
         ? ({ ...p.localWrite.doc, _rev: localRevs.get(p.item.id) } as LocalDoc)
         : p.item.local;

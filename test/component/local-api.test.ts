@@ -667,9 +667,9 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         headers: { Authorization: BASIC },
       });
       assert.equal((await h.api.status()).open_feeds, 1);
-      const started = Date.now();
+      // The deadline lies beyond this suite's timeout: a stop that waited for the open feed
+      // instead of answering it fails the test.
       await h.api.stop(Date.now() + 30_000);
-      assert.ok(Date.now() - started < 2_000, `stop took ${Date.now() - started} ms`);
       const body = (await pending.json()) as { results: unknown[] };
       assert.deepEqual(body.results, []);
       await assert.rejects(fetch(`${h.db}`, { headers: { Authorization: BASIC } }));

@@ -595,11 +595,10 @@ describe('gocardless provider against the GoCardless simulator', () => {
 
   it('given a hung server, when fetched with a 200 ms timeout, then BankUnavailableError BANK_TIMEOUT', async () => {
     sim.fail('requisition', { kind: 'hang' });
-    const started = Date.now();
     const err = await failure(ctx({ requestTimeoutMs: 200 }));
     assert.ok(err instanceof BankUnavailableError);
     assert.equal(err.code, 'BANK_TIMEOUT');
-    assert.ok(Date.now() - started < 1500);
+    assert.match(err.message, /within 200 ms/, 'the configured timeout is the one that fired');
   });
 
   it('given two linked accounts and an accounts setting, when fetched, then only the selected one is read', async () => {

@@ -536,11 +536,10 @@ describe('simplefin provider against the SimpleFIN simulator', () => {
   it('given a hung server, when fetched with a 200 ms timeout, then BankUnavailableError BANK_TIMEOUT', async () => {
     await claimed();
     sim.fail({ kind: 'hang' });
-    const started = Date.now();
     const err = await failure(ctx({ requestTimeoutMs: 200 }));
     assert.ok(err instanceof BankUnavailableError);
     assert.equal(err.code, 'BANK_TIMEOUT');
-    assert.ok(Date.now() - started < 1500);
+    assert.match(err.message, /within 200 ms/, 'the configured timeout is the one that fired');
   });
 
   it('given HTTP 500, when fetched, then BankUnavailableError', async () => {

@@ -6,6 +6,7 @@ import {
   couchAvailable,
   killNode,
   privateCouch,
+  restartNode,
   sharedCouch,
   type CouchNodes,
 } from '../helpers/couchdb';
@@ -140,6 +141,78 @@ async function partnerIds(site: Site): Promise<string[]> {
       sites.push(other);
       assert.equal((await other.engine.syncOnce(['pull'])).pull.docs, 1000);
       assert.deepEqual(await partnerIds(other), await partnerIds(site));
+    });
+
+    it('given cloud.url listing node 1 and node 2, when node 1 is killed, then the engine fails over to node 2 and keeps its place; when node 1 is restarted and node 2 killed, then it carries on through node 1 from the same place', async () => {
+      const nodes = await privateCouch(3);
+      const db = nextDb();
+      const sinces: Array<{ port: string; since: string | null }> = [];
+      const recording: typeof fetch = async (input, init) => {
+        const req = new Request(input, init);
+        const url = new URL(req.url);
+        if (url.pathname.endsWith('/_changes'))
+          sinces.push({ port: url.port, since: url.searchParams.get('since') });
+        return fetch(req);
+      };
+      const site = await Site.open(dbUrl(nodes, 0, db), {
+        types,
+        batchSize: 100,
+        cloud: {
+          url: [dbUrl(nodes, 0, db), dbUrl(nodes, 1, db)],
+          requestTimeoutMs: 10_000,
+          fetch: recording,
+        },
+      });
+      sites.push(site);
+      await site.books.putMany(partners('a', 300) as never);
+      assert.equal((await site.engine.syncOnce()).push.docs, 300);
+
+      // Node 1 lost; another writer goes on through node 3.
+      killNode(nodes, 0);
+      await writeOn(nodes, 2, db, partners('b', 100));
+      await site.books.putMany(partners('c', 50) as never);
+      let mark = sinces.length;
+      const first = await site.engine.syncOnce();
+      assert.equal(first.push.docs, 50);
+      assert.equal(
+        first.pull.docs,
+        100,
+        'only what is new: the place held on node 1 is valid on node 2',
+      );
+      assert.deepEqual(
+        site.memory.events('sync.failover').map((e) => new URL(String(e.to)).port),
+        [String(nodes.ports[1])],
+      );
+      assert.ok(sinces.slice(mark).every((s) => s.since !== '0'));
+
+      // Node 1 back, node 2 lost: the engine goes round to node 1 with node 2's place.
+      await restartNode(nodes, 0);
+      killNode(nodes, 1);
+      await writeOn(nodes, 2, db, partners('d', 40));
+      await site.books.putMany(partners('e', 20) as never);
+      mark = sinces.length;
+      const second = await site.engine.syncOnce();
+      assert.equal(second.push.docs, 20);
+      assert.equal(second.pull.docs, 40, 'only what is new since the place held on node 2');
+      assert.deepEqual(
+        site.memory.events('sync.failover').map((e) => new URL(String(e.to)).port),
+        [String(nodes.ports[1]), String(nodes.ports[0])],
+      );
+      assert.ok(
+        sinces.slice(mark).every((s) => s.since !== '0' && s.port === String(nodes.ports[0])),
+      );
+      assert.equal(site.memory.events('sync.reset').length, 0, 'the same cloud: no re-walk');
+      const expected = [
+        ...partners('a', 300),
+        ...partners('b', 100),
+        ...partners('c', 50),
+        ...partners('d', 40),
+        ...partners('e', 20),
+      ]
+        .map((d) => d._id)
+        .sort();
+      assert.deepEqual(await partnerIds(site), expected);
+      assert.deepEqual((await idsOn(nodes, 2, db)).sort(), expected);
     });
   },
 );

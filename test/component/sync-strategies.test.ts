@@ -265,7 +265,7 @@ for (const kind of cloudKinds())
       assert.equal((await cloud.raw(db, 'move:BNK1:2024:0001'))?.ref, 'cloud ref');
     });
 
-    it('given conflict leaves made in the cloud by another writer, when pulling, then one request updates the winner and deletes the losers', async () => {
+    it('given conflict leaves made in the cloud by another writer, when pulling, then the winner takes the merge and the losers are deleted', async () => {
       const { site, db } = await siteWith({
         direction: 'both',
         conflict: 'merge',

@@ -1,5 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
@@ -137,6 +147,47 @@ export function killNode(nodes: CouchNodes, index: number): void {
     readFileSync(path.join(nodes.dataDir, `node${index + 1}`, 'couchdb.pid'), 'utf8').trim(),
   );
   process.kill(pid, 'SIGKILL');
+}
+
+/**
+ * Starts node `index` again after `killNode`, on its own data and configuration (the way
+ * `couchdb-test.sh start` launched it), and resolves once it answers `/_up`. The script stops it
+ * with the others when the process exits.
+ */
+export async function restartNode(nodes: CouchNodes, index: number): Promise<void> {
+  const where = couchScript();
+  if (!('script' in where)) throw new Error(`CouchDB unavailable: ${where.missing}`);
+  const rel = path.join(path.dirname(where.script), 'couchdb');
+  const dir = path.join(nodes.dataDir, `node${index + 1}`);
+  const log = openSync(path.join(dir, 'couchdb.log'), 'a');
+  // bin/couchdb execs erlexec, which execs beam.smp: the child's pid is the node's.
+  const child = spawn(path.join(rel, 'bin', 'couchdb'), [], {
+    env: {
+      ...process.env,
+      ERL_EPMD_ADDRESS: '127.0.0.1',
+      ERL_CRASH_DUMP: path.join(dir, 'erl_crash.dump'),
+      COUCHDB_ARGS_FILE: path.join(dir, 'etc', 'vm.args'),
+      COUCHDB_INI_FILES: `${path.join(rel, 'etc', 'default.ini')} ${path.join(dir, 'etc', 'local.ini')}`,
+    },
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  writeFileSync(path.join(dir, 'couchdb.pid'), String(child.pid));
+  child.unref();
+  // A process with no readiness signal of its own: ask `/_up` until it answers (bounded).
+  const up = `${nodes.origins[index]}/_up`;
+  for (let attempt = 0; ; attempt++) {
+    const status = await fetch(up).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (child.exitCode !== null)
+      throw new Error(`node ${index + 1} exited; see ${dir}/couchdb.log`);
+    if (attempt >= 300) throw new Error(`node ${index + 1} not up after a minute; see ${dir}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 function stopAll(): void {

@@ -123,11 +123,9 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
     const inForce = (await controlRequest(socket, 'status')) as { config: Record<string, unknown> };
     assert.equal(inForce.config.log_level, 'debug', 'the last good config stays in force');
 
-    const t0 = Date.now();
     daemon.signal('SIGTERM');
     const { code } = await daemon.exited;
     assert.equal(code, 0);
-    assert.ok(Date.now() - t0 < 10_000, 'stops within 10 s');
     assert.ok(daemon.lines.some((l) => l.event === 'daemon.stop'));
     assert.ok(!fs.existsSync(socket), 'socket removed on exit');
     for (const line of daemon.lines)

@@ -34,29 +34,27 @@ function config(cloudUrl: string): string {
   ].join('\n');
 }
 
-/** Polls `check` after each answer of the cloud's long-poll feed (bounded by mocha's timeout). */
-async function cloudUntil(
-  dbUrl: string,
-  check: () => Promise<boolean>,
-  headers: Record<string, string> = {},
-): Promise<void> {
-  let since: unknown = 0;
+/**
+ * Waits until `check` holds, checking again after each sync cycle that moved documents and after
+ * each re-walk the daemon reports done: what every check here waits for is written by one of them,
+ * and a line that came before a check is never waited for again (the mark is taken first). The
+ * wait is on the daemon's own log, not on a cloud's feed, which never wakes for a change in the
+ * books (express-pouchdb holds a quiet long-poll open past its `timeout`).
+ */
+async function daemonUntil(d: DaemonProcess, check: () => Promise<boolean>): Promise<void> {
   for (;;) {
+    const mark = d.lines.length;
     if (await check()) return;
-    const res = await fetch(
-      `${dbUrl}/_changes?feed=longpoll&timeout=2000&since=${encodeURIComponent(String(since))}`,
-      { headers },
+    await d.waitFor(
+      (l) =>
+        (l.event === 'sync.cycle' && Number(l.docs) > 0) ||
+        (l.event === 'sync.reset' && l.phase === 'done'),
+      mark,
     );
-    since = res.ok ? ((await res.json()) as { last_seq: unknown }).last_seq : since;
-    if (!res.ok) await new Promise((r) => setTimeout(r, 200)); // the database is not created yet: poll
   }
 }
 
-// In a full-suite CI run this test ran into mocha's timeout, while it passes on its own and
-// beside the test before it: a known defect, not yet diagnosed, so it runs only when asked for.
-(process.env.CI !== 'true' || process.env.BOOKSYNC_TEST_CLOUD_SWITCH === '1'
-  ? describe
-  : describe.skip)('cloud.url switched on reload (built CLI as a child process)', function () {
+describe('cloud.url switched on reload (built CLI as a child process)', function () {
   this.timeout(120_000);
   let cloud: CloudServer;
   let dir: string;
@@ -113,11 +111,7 @@ async function cloudUntil(
         name: `Embedded ${i}`,
         bank_accounts: [],
       });
-    await cloudUntil(
-      embedded1,
-      async () => (await partnersIn(embedded1, embeddedAuth())).length === 5,
-      embeddedAuth(),
-    );
+    await daemonUntil(d, async () => (await partnersIn(embedded1, embeddedAuth())).length === 5);
 
     // Switch to the real cloud: every document goes there, the embedded cloud stops.
     const real = cloud.dbUrl('books');
@@ -125,7 +119,7 @@ async function cloudUntil(
     fs.writeFileSync(file, config(real));
     d.signal('SIGHUP');
     await d.waitFor('config.reload', mark);
-    await cloudUntil(real, async () => (await partnersIn(real)).length === 5);
+    await daemonUntil(d, async () => (await partnersIn(real)).length === 5);
     const reset = await d.waitFor('sync.reset', mark);
     assert.equal(reset.level, 'warn');
     assert.equal(
@@ -146,18 +140,14 @@ async function cloudUntil(
     const local = async (id: string) =>
       (await fetch(`${api}/${encodeURIComponent(id)}`, { headers: { authorization: auth } }))
         .status;
-    await cloudUntil(real, async () => (await local('partner:r0')) === 200);
+    await daemonUntil(d, async () => (await local('partner:r0')) === 200);
 
     // And back to embedded: it gets what it missed.
     mark = d.lines.length;
     fs.writeFileSync(file, config('embedded'));
     d.signal('SIGHUP');
     const embedded2 = String((await d.waitFor('cloud.embedded', mark)).url);
-    await cloudUntil(
-      embedded2,
-      async () => (await partnersIn(embedded2, embeddedAuth())).length === 6,
-      embeddedAuth(),
-    );
+    await daemonUntil(d, async () => (await partnersIn(embedded2, embeddedAuth())).length === 6);
     assert.ok(
       d.lines
         .slice(mark)
