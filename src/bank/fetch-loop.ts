@@ -100,7 +100,10 @@ export interface RunOptions {
 }
 
 /** What the fetch loop needs from the books (BooksStore, or a wrapper in tests). */
-export type BankStore = Pick<BooksStore, 'get' | 'put' | 'putMany' | 'allOfType' | 'db'>;
+export type BankStore = Pick<
+  BooksStore,
+  'get' | 'put' | 'putMany' | 'createAbsent' | 'allOfType' | 'db'
+>;
 
 export interface FetchLoopOptions {
   store: BankStore;
@@ -719,7 +722,7 @@ export class FetchLoop {
       existing,
       batchSize: this.lines.writeBatchSize,
       write: async (docs) => {
-        await this.lines.writeFresh(docs as unknown as BooksDoc[], now, true);
+        await this.lines.writeFresh(docs as unknown as BooksDoc[], now);
         staged += docs.length;
         log.debug(`${spec.name}: ${staged} line(s) stored, staged until the import commits`, {
           event: 'bank.import_progress',

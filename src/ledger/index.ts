@@ -13,7 +13,14 @@ export {
   type WriteCheck,
   type WriteOptions,
 } from './invariants';
-export { BooksStore, stampDoc, type StoreOptions } from './store';
+export { BooksStore, type StoreOptions } from './store';
+export { stampDoc } from './stamp';
+export type {
+  ExpectedWrite,
+  ExpectedWriteResult,
+  RevisionWriteResult,
+  WrittenDoc,
+} from './batch-writes';
 export {
   LevelChangesReader,
   winningRev,

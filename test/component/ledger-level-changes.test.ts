@@ -399,7 +399,7 @@ describe('books changes reader over LevelDB (component, fast-check)', function (
           return books.changesReader.readChanges(since, limit);
         },
       };
-      const local = new PouchLocalStore(books.db, counting);
+      const local = new PouchLocalStore(books, counting);
       const viaReader = await local.changesSince(undefined, 10);
       assert.equal(calls, 1);
       assert.deepEqual(
