@@ -1,7 +1,9 @@
 import { describeError } from '../shared/errors';
 import type { KeyedLock } from '../shared/keyed-lock';
+import type { LevelDown } from '../shared/leveldown';
 import { LedgerError, StoreError, type LedgerProblem } from './errors';
 import { validateWrite, writeProblems, type WriteOptions } from './invariants';
+import { readWinningDocs } from './level-changes';
 import type { BooksDoc, DeletionStub } from './model';
 import { stampDoc } from './stamp';
 
@@ -14,9 +16,10 @@ import { stampDoc } from './stamp';
  * takes, so no other write can change a checked document before it is written.
  */
 
-/** The books' PouchDB and its per-document lock, as `BooksStore` holds them. */
+/** The books' PouchDB, its LevelDB (for reads) and its per-document lock, as `BooksStore` holds them. */
 export interface BatchTarget {
   readonly db: PouchDB.Database;
+  readonly level: LevelDown;
   readonly lock: KeyedLock;
 }
 
@@ -66,23 +69,35 @@ const EXPECTED_SLICE = 250;
 /** Placeholder for a document `createAbsent` has written (lets the caller's copy be collected). */
 const RELEASED = Object.freeze({}) as BooksDoc;
 
-/** The winning revision (and live document) of each of `ids` the books have. */
+/**
+ * The winning revision (and live document) of each of `ids` the books have: straight from the
+ * LevelDB (`readWinningDocs`), or through PouchDB's `allDocs` for a record only it can decode.
+ */
 export async function readWinners(
-  db: PouchDB.Database,
+  books: BatchTarget,
   ids: readonly string[],
 ): Promise<Map<string, Winner>> {
-  const out = new Map<string, Winner>();
-  if (ids.length === 0) return out;
-  let res: PouchDB.Core.AllDocsWithKeysResponse<object>;
   try {
-    res = await db.allDocs({ keys: [...ids], include_docs: true });
+    const fast = await readWinningDocs(books.level, ids);
+    if (fast) return fast as Map<string, Winner>;
+    return await readWinnersThroughPouch(books.db, ids);
   } catch (err) {
+    if (err instanceof StoreError) throw err;
     throw new StoreError(
       'STORE_IO',
       `cannot read the stored documents: ${describeError(err).message}`,
       { cause: err },
     );
   }
+}
+
+async function readWinnersThroughPouch(
+  db: PouchDB.Database,
+  ids: readonly string[],
+): Promise<Map<string, Winner>> {
+  const out = new Map<string, Winner>();
+  if (ids.length === 0) return out;
+  const res = await db.allDocs({ keys: [...ids], include_docs: true });
   for (const row of res.rows as Array<{
     key: string;
     value?: { rev: string; deleted?: boolean };
@@ -107,14 +122,14 @@ export async function writeExpecting(
   books: BatchTarget,
   writes: readonly ExpectedWrite[],
 ): Promise<ExpectedWriteResult[]> {
-  const results: ExpectedWriteResult[] = new Array(writes.length);
+  const results = new Array<ExpectedWriteResult>(writes.length);
   for (let from = 0; from < writes.length; from += EXPECTED_SLICE) {
     const slice = writes.slice(from, from + EXPECTED_SLICE);
     await books.lock.hold(
       slice.map((w) => w.doc._id),
       async () => {
         const replaced = slice.flatMap((w) => (w.expectedRev === null ? [] : [w.doc._id]));
-        const winners = await readWinners(books.db, replaced);
+        const winners = await readWinners(books, replaced);
         const toWrite: WrittenDoc[] = [];
         const slots: number[] = [];
         slice.forEach((w, k) => {
@@ -181,8 +196,7 @@ function bodyOver(w: ExpectedWrite): WrittenDoc {
   // No `delete` on the body: it would turn the object into a slow dictionary for PouchDB's work.
   if (w.expectedRev !== null) return { ...w.doc, _rev: w.expectedRev };
   if (w.doc._rev === undefined) return w.doc;
-  const { _rev: _dropped, ...rest } = w.doc;
-  return rest as WrittenDoc;
+  return Object.fromEntries(Object.entries(w.doc).filter(([key]) => key !== '_rev')) as WrittenDoc;
 }
 
 /**
@@ -202,10 +216,10 @@ export async function writeRevisions(
   const ids = [...new Set(docs.map((d) => d._id))];
   return books.lock.hold(ids, async () => {
     const winners = await readWinners(
-      books.db,
+      books,
       ids.filter((id) => !isLocalId(id)),
     );
-    const results: RevisionWriteResult[] = new Array(docs.length);
+    const results = new Array<RevisionWriteResult>(docs.length);
     const toWrite: WrittenDoc[] = [];
     const slots: number[] = [];
     docs.forEach((doc, i) => {

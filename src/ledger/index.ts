@@ -23,12 +23,14 @@ export type {
 } from './batch-writes';
 export {
   LevelChangesReader,
+  readWinningDocs,
   winningRev,
   type BooksChange,
   type BooksChangesPage,
   type BooksChangesReader,
   type RevTreePath,
   type StoredDoc,
+  type WinningDoc,
 } from './level-changes';
 export {
   stagedAmong,

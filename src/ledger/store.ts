@@ -15,6 +15,7 @@ import {
 import {
   createAbsent,
   writeExpecting,
+  type BatchTarget,
   writeRevisions,
   type ExpectedWrite,
   type ExpectedWriteResult,
@@ -276,7 +277,7 @@ export class BooksStore {
    * store fails. An override is the caller's to log. See batch-writes.ts.
    */
   writeExpecting(writes: readonly ExpectedWrite[]): Promise<ExpectedWriteResult[]> {
-    return writeExpecting({ db: this.db, lock: this.lock }, writes);
+    return writeExpecting(this.batchTarget(), writes);
   }
 
   /**
@@ -289,7 +290,7 @@ export class BooksStore {
     docs: readonly WrittenDoc[],
     opts: { newEdits: boolean; now?: Date },
   ): Promise<RevisionWriteResult[]> {
-    return writeRevisions({ db: this.db, lock: this.lock }, docs, {
+    return writeRevisions(this.batchTarget(), docs, {
       newEdits: opts.newEdits,
       now: opts.now ?? this.clock(),
     });
@@ -305,11 +306,15 @@ export class BooksStore {
     docs: BooksDoc[],
     opts: { now?: Date; batchSize?: number; signal?: AbortSignal; releaseWritten?: boolean } = {},
   ): Promise<string[]> {
-    return createAbsent({ db: this.db, lock: this.lock }, docs, {
+    return createAbsent(this.batchTarget(), docs, {
       ...opts,
       now: opts.now ?? this.clock(),
       batchSize: opts.batchSize ?? Math.max(1, docs.length),
     });
+  }
+
+  private batchTarget(): BatchTarget {
+    return { db: this.db, level: this.rawLevel, lock: this.lock };
   }
 
   /** Every document of `type`, in id order (an `allDocs` range on the id prefix). */

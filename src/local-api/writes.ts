@@ -49,7 +49,7 @@ export class LedgerWriter {
 
   /** Writes `docs`; one result per document, in order. Throws only when the store fails. */
   async write(docs: readonly IncomingDoc[], newEdits: boolean): Promise<WriteResult[]> {
-    const results: Array<WriteResult | undefined> = new Array(docs.length);
+    const results = new Array<WriteResult | undefined>(docs.length);
     const prepared = docs.map((doc) =>
       newEdits && typeof doc._id !== 'string' ? { ...doc, _id: generateId(doc) } : doc,
     );
