@@ -29,13 +29,6 @@ import { stampDoc } from './stamp';
 
 export type { WriteOptions } from './invariants';
 export { validateWrite } from './invariants';
-export { stampDoc } from './stamp';
-export type {
-  ExpectedWrite,
-  ExpectedWriteResult,
-  RevisionWriteResult,
-  WrittenDoc,
-} from './batch-writes';
 
 export interface StoreOptions {
   logger: Logger;
