@@ -78,10 +78,9 @@ const RELEASED = Object.freeze({}) as BooksDoc;
 export async function readWinners(
   books: BatchTarget,
   ids: readonly string[],
-  needBody?: (id: string) => boolean,
 ): Promise<Map<string, Winner>> {
   try {
-    const fast = await readWinningDocs(books.level, ids, needBody);
+    const fast = await readWinningDocs(books.level, ids);
     if (fast) return fast as Map<string, Winner>;
     return await readWinnersThroughPouch(books.db, ids);
   } catch (err) {
@@ -116,8 +115,8 @@ async function readWinnersThroughPouch(
 }
 
 /**
- * Writes each document over `expectedRev` when that is still the books' winning revision, after
- * the ledger check against that stored revision (`keepTimestamps`: a pulled `updated_at` is the
+ * Writes each document over `expectedRev` when that is still the books' winning revision (see
+ * `isMoveId`), after the ledger check against that stored revision (`keepTimestamps`: a pulled `updated_at` is the
  * remote writer's). Nothing is stamped: a replicated revision is stored as its writer made it.
  * Creations (`expectedRev` null) rely on PouchDB's own answer: 409 when a live document exists.
  */
@@ -131,14 +130,16 @@ export async function writeExpecting(
     await books.lock.hold(
       slice.map((w) => w.doc._id),
       async () => {
-        const replaced = slice.flatMap((w) => (w.expectedRev === null ? [] : [w.doc._id]));
-        const winners = await readWinners(books, replaced, isMoveId);
+        const replaced = slice.flatMap((w) =>
+          w.expectedRev !== null && isMoveId(w.doc._id) ? [w.doc._id] : [],
+        );
+        const winners = await readWinners(books, replaced);
         const toWrite: WrittenDoc[] = [];
         const slots: number[] = [];
         slice.forEach((w, k) => {
           const id = w.doc._id;
           let stored: BooksDoc | undefined;
-          if (w.expectedRev !== null) {
+          if (w.expectedRev !== null && isMoveId(id)) {
             const winner = winners.get(id);
             if (winner?.rev !== w.expectedRev) {
               results[from + k] = { id, ok: false, conflict: true };
@@ -197,7 +198,9 @@ export async function writeExpecting(
 /**
  * The ledger's check reads the stored document only to protect a posted move (invariants.ts), and
  * a document whose id is not a move's is never a move (`docProblems` holds type and id prefix
- * together), so only moves' stored bodies are read for `writeExpecting`.
+ * together). So `writeExpecting` reads only moves: their winner must be the expected revision
+ * (a replicated branch may have outgrown it, which PouchDB's `_rev` check alone would let pass),
+ * and the check runs against its body. Other documents rely on PouchDB's `_rev` check.
  */
 function isMoveId(id: string): boolean {
   return id.startsWith(MOVE_PREFIX);

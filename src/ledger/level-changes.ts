@@ -307,12 +307,10 @@ export interface WinningDoc {
  * bodies in `by-sequence`. PouchDB's `allDocs({ keys })` runs one range query per key, several
  * times dearer for a batch. `null` when some record is one only PouchDB can decode (see
  * `parseMetadata`): read through `allDocs` then. `_local/` ids are not books and not read here.
- * Ids `needBody` declines get `doc: undefined` whatever their winner (its body is not read).
  */
 export async function readWinningDocs(
   level: LevelDown,
   ids: readonly string[],
-  needBody: (id: string) => boolean = () => true,
 ): Promise<Map<string, WinningDoc> | null> {
   const out = new Map<string, WinningDoc>();
   if (ids.length === 0) return out;
@@ -327,8 +325,7 @@ export async function readWinningDocs(
     const metadata = parseMetadata(value);
     if (metadata === null) return null;
     const rev = getWinningRev(metadata);
-    if (!needBody(ids[i]) || isDeletedLeaf(metadata.rev_tree, rev))
-      out.set(ids[i], { rev, doc: undefined });
+    if (isDeletedLeaf(metadata.rev_tree, rev)) out.set(ids[i], { rev, doc: undefined });
     else live.push({ id: ids[i], rev, seq: metadata.rev_map[rev] });
   }
   const bodies = await getMany(
