@@ -1,5 +1,5 @@
 /**
- * The books' batch writes on their own (BENCHMARKS.md, Books writes): the sync pull's writes
+ * The books' batch writes on their own: the sync pull's writes
  * (`PouchLocalStore.write` over `BooksStore.writeExpecting`) as creations, as updates over the
  * revision read (the careful path) and over the agreed revision (the fast path), and the local
  * API's replicated revisions (`LedgerWriter`, `new_edits: false`), into a fresh LevelDB books
