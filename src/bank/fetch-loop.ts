@@ -53,7 +53,10 @@ export interface RunOptions {
 }
 
 /** What the fetch loop needs from the books (BooksStore, or a wrapper in tests). */
-export type BankStore = Pick<BooksStore, 'get' | 'put' | 'putMany' | 'allOfType' | 'db'>;
+export type BankStore = Pick<
+  BooksStore,
+  'get' | 'put' | 'putMany' | 'createAbsent' | 'allOfType' | 'db'
+>;
 
 export interface FetchLoopOptions {
   store: BankStore;

@@ -144,7 +144,7 @@ function streamPlanner(ctx: ImportContext, existing: StatementLineDoc[]): Stream
     existing,
     batchSize: lines.writeBatchSize,
     write: async (docs) => {
-      await lines.writeFresh(docs, now, true);
+      await lines.writeFresh(docs, now);
       staged += docs.length;
       log.debug(`${spec.name}: ${staged} line(s) stored, staged until the import commits`, {
         event: 'bank.import_progress',

@@ -1,28 +1,20 @@
-import { describeError } from '../shared/errors';
 import {
-  LedgerError,
-  StoreError,
   idPrefix,
-  stampDoc,
-  writeProblems,
   type BooksDoc,
   type BooksStore,
   type DeletionStub,
-  type LedgerProblem,
   type StatementLineDoc,
 } from '../ledger';
 
 /** Lines written per `putMany` when a fetch brings more (see {@link StatementLineStore.writeLines}). */
 export const DEFAULT_WRITE_BATCH = 1_000;
-/** Placeholder for documents already written by a bulk import (lets them be collected). */
-const RELEASED = Object.freeze({}) as BooksDoc;
 /** Above this many changed lines since the last run, lines are re-read in one range instead of by key. */
 const STALE_REREAD_LIMIT = 2_000;
 /** Stored lines read per `allDocs` request: one page's documents at a time, kept slim. */
 const READ_PAGE = 2_000;
 
 /** What the line store needs from the books. */
-export type LineBooks = Pick<BooksStore, 'putMany' | 'db'>;
+export type LineBooks = Pick<BooksStore, 'putMany' | 'createAbsent' | 'db'>;
 
 /**
  * What the dedup plan reads of a stored line that is not pending (pending lines are kept whole:
@@ -168,52 +160,23 @@ export class StatementLineStore {
   }
 
   /**
-   * Writes new lines, known to be absent, in one `bulkDocs`: stamped here, and validated here too
-   * unless the caller already did (`validate` false). A 409 means the same line arrived meanwhile
+   * Writes new lines, known to be absent, in one `bulkDocs` (`BooksStore.createAbsent`: checked
+   * and stamped there, no read first). A line that exists meanwhile means the same line arrived
    * (same id, same content) and is not an error.
    */
-  async writeFresh(docs: BooksDoc[], now: Date, validate: boolean): Promise<void> {
-    if (validate) {
-      const problems: LedgerProblem[] = [];
-      for (const doc of docs) problems.push(...writeProblems(doc, undefined).problems);
-      if (problems.length > 0) throw new LedgerError(problems);
-    }
-    // Stamped batch by batch, and let go of once written: memory holds one batch's copies.
-    const batch = docs.map((doc) => stampDoc(doc, undefined, now));
-    let results: Array<PouchDB.Core.Response | PouchDB.Core.Error>;
-    try {
-      results = await this.store.db.bulkDocs(
-        batch as unknown as PouchDB.Core.PutDocument<object>[],
-      );
-    } catch (err) {
-      throw new StoreError(
-        'STORE_WRITE',
-        `cannot write ${batch.length} statement line(s): ${describeError(err).message}`,
-        { cause: err },
-      );
-    }
-    const failed = results.flatMap((r, j) =>
-      'error' in r && r.error && r.status !== 409
-        ? [`${batch[j]._id} (${r.message ?? r.name})`]
-        : [],
-    );
-    if (failed.length > 0)
-      throw new StoreError(
-        'STORE_WRITE',
-        `cannot write ${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`,
-        { details: { count: failed.length } },
-      );
+  async writeFresh(docs: BooksDoc[], now: Date): Promise<void> {
+    await this.store.createAbsent(docs, { now });
   }
 
   /**
    * Writes the plan. Up to `writeBatchSize` documents go in ONE `putMany` (validated all or
-   * nothing, one `bulkDocs`). A larger first import (a 100,000-line file) validates every new line
-   * up front (the ledger's `writeProblems`, as any writer through `db` must), then writes them
-   * straight to `db.bulkDocs` in batches of that size — they are known to be absent, so
-   * `putMany`'s read of the current documents is skipped — and the few updates and removals
-   * through `putMany`. The new lines are staged (staging.ts): a batch failing half-way leaves
-   * the earlier ones invisible until the run's import is rolled back. A 409 on a new line means
-   * the same line arrived meanwhile (replication from another site): same id, same content.
+   * nothing, one `bulkDocs`). A larger first import (a 100,000-line file) writes its new lines
+   * through `createAbsent`: every new line is checked up front, then they go in batches of that
+   * size without `putMany`'s read of the current documents (they are known to be absent); the
+   * few updates and removals go through `putMany`. The new lines are staged (staging.ts): a
+   * batch failing half-way leaves the earlier ones invisible until the run's import is rolled
+   * back. A new line that exists meanwhile is the same line arriving from another site (same
+   * id, same content).
    */
   async writeLines(
     writes: Array<StatementLineDoc | DeletionStub>,
@@ -229,25 +192,18 @@ export class StatementLineStore {
     }
     const fresh: BooksDoc[] = [];
     const others: BooksDoc[] = [];
-    const problems: LedgerProblem[] = [];
     for (const doc of docs) {
       const isNew =
         (doc as { _rev?: string })._rev === undefined && !(doc as unknown as DeletionStub)._deleted;
-      if (!isNew) {
-        others.push(doc);
-        continue;
-      }
-      problems.push(...writeProblems(doc, undefined).problems);
-      fresh.push(doc);
+      (isNew ? fresh : others).push(doc);
     }
-    if (problems.length > 0) throw new LedgerError(problems);
     writes.length = 0;
-    for (let i = 0; i < fresh.length; i += this.writeBatchSize) {
-      const batch = fresh.slice(i, i + this.writeBatchSize);
-      fresh.fill(RELEASED, i, i + this.writeBatchSize);
-      signal.throwIfAborted();
-      await this.writeFresh(batch, now, false);
-    }
+    await this.store.createAbsent(fresh, {
+      now,
+      batchSize: this.writeBatchSize,
+      signal,
+      releaseWritten: true,
+    });
     for (let i = 0; i < others.length; i += this.writeBatchSize) {
       await this.store.putMany(others.slice(i, i + this.writeBatchSize));
     }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { StoreError, idPrefix, type StagedImport } from '../ledger';
+import { StoreError, idPrefix, type BooksStore, type StagedImport } from '../ledger';
 import type { BankConnectionState } from './status';
 
 /**
@@ -27,10 +27,8 @@ export function withoutStaged(doc: BankConnectionState): BankConnectionState {
   return next;
 }
 
-/** What rolling back needs of the books. */
-export interface RollbackBooks {
-  db: PouchDB.Database;
-}
+/** What rolling back needs of the books: reads through `db`, deletions through the store. */
+export type RollbackBooks = Pick<BooksStore, 'db' | 'putMany'>;
 
 /**
  * Deletes the lines of `connection` that carry `importId`, page by page (memory holds one page).
@@ -65,18 +63,24 @@ export async function deleteImportLines(
     if (rows.length === 0) return deleted;
     const stubs = rows.flatMap((r) =>
       r.doc && r.doc.import_id === importId && r.doc._rev
-        ? [{ _id: r.id, _rev: r.doc._rev, _deleted: true }]
+        ? [{ _id: r.id, _rev: r.doc._rev, _deleted: true as const }]
         : [],
     );
     if (stubs.length > 0) {
-      const results = await books.db.bulkDocs(stubs);
-      const failed = results.filter((r) => 'error' in r && r.error && r.status !== 404);
-      if (failed.length > 0)
+      try {
+        await books.putMany(stubs);
+      } catch (err) {
+        const ids = (err as { details?: { ids?: unknown } }).details?.ids;
+        const count = Array.isArray(ids) ? ids.length : stubs.length;
         throw new StoreError(
           'STORE_WRITE',
-          `cannot delete ${failed.length} staged line(s) of ${connection}`,
-          { details: { connection, count: failed.length } },
+          `cannot delete ${count} staged line(s) of ${connection}`,
+          {
+            cause: err,
+            details: { connection, count },
+          },
         );
+      }
       deleted += stubs.length;
     }
     if (rows.length < ROLLBACK_PAGE) return deleted;

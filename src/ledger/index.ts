@@ -13,15 +13,24 @@ export {
   type WriteCheck,
   type WriteOptions,
 } from './invariants';
-export { BooksStore, stampDoc, type StoreOptions } from './store';
+export { BooksStore, type StoreOptions } from './store';
+export { stampDoc } from './stamp';
+export type {
+  ExpectedWrite,
+  ExpectedWriteResult,
+  RevisionWriteResult,
+  WrittenDoc,
+} from './batch-writes';
 export {
   LevelChangesReader,
+  readWinningDocs,
   winningRev,
   type BooksChange,
   type BooksChangesPage,
   type BooksChangesReader,
   type RevTreePath,
   type StoredDoc,
+  type WinningDoc,
 } from './level-changes';
 export {
   allStagedImports,

@@ -293,3 +293,73 @@ export class LevelChangesReader implements BooksChangesReader {
     return { changes, lastSeq, more };
   }
 }
+
+/** A document's winning revision as `allDocs({ keys, include_docs: true })` reports it. */
+export interface WinningDoc {
+  rev: string;
+  /** The winning body; `undefined` when the winner is a tombstone. */
+  doc: StoredDoc | undefined;
+}
+
+/**
+ * The winning revision (and its body when live) of each of `ids` the books hold, read from the
+ * books' LevelDB in two `getMany` round trips: the `document-store` metadata, then the winners'
+ * bodies in `by-sequence`. PouchDB's `allDocs({ keys })` runs one range query per key, several
+ * times dearer for a batch. `null` when some record is one only PouchDB can decode (see
+ * `parseMetadata`): read through `allDocs` then. `_local/` ids are not books and not read here.
+ */
+export async function readWinningDocs(
+  level: LevelDown,
+  ids: readonly string[],
+): Promise<Map<string, WinningDoc> | null> {
+  const out = new Map<string, WinningDoc>();
+  if (ids.length === 0) return out;
+  const values = await getMany(
+    level,
+    ids.map((id) => DOC_STORE + id),
+  );
+  const live: Array<{ id: string; rev: string; seq: number }> = [];
+  for (let i = 0; i < ids.length; i++) {
+    const value = values[i];
+    if (value === undefined) continue;
+    const metadata = parseMetadata(value);
+    if (metadata === null) return null;
+    const rev = getWinningRev(metadata);
+    if (isDeletedLeaf(metadata.rev_tree, rev)) out.set(ids[i], { rev, doc: undefined });
+    else live.push({ id: ids[i], rev, seq: metadata.rev_map[rev] });
+  }
+  const bodies = await getMany(
+    level,
+    live.map((l) => BY_SEQ + formatSeq(l.seq)),
+  );
+  for (let i = 0; i < live.length; i++) {
+    const value = bodies[i];
+    // A winning leaf always keeps its body (compaction drops only non-leaf ones).
+    if (value === undefined) return null;
+    const doc = JSON.parse(value) as StoredDoc;
+    doc._id = live[i].id;
+    doc._rev = live[i].rev;
+    // As `allDocs` without `attachments: true` reports them (stubs).
+    if (doc._attachments) {
+      for (const name of Object.keys(doc._attachments)) doc._attachments[name].stub = true;
+    }
+    out.set(live[i].id, { rev: live[i].rev, doc });
+  }
+  return out;
+}
+
+/** Whether the leaf `rev` of the tree is a deletion. */
+function isDeletedLeaf(revTree: readonly RevTreePath[], rev: string): boolean {
+  const dash = rev.indexOf('-');
+  const pos = Number(rev.slice(0, dash));
+  const hash = rev.slice(dash + 1);
+  const toVisit: Array<{ pos: number; ids: RevTreeNode }> = revTree.slice();
+  let node: { pos: number; ids: RevTreeNode } | undefined;
+  while ((node = toVisit.pop())) {
+    const [id, opts, branches] = node.ids;
+    if (node.pos === pos && id === hash) return !!opts.deleted;
+    if (node.pos < pos)
+      for (const branch of branches) toVisit.push({ pos: node.pos + 1, ids: branch });
+  }
+  return false;
+}

@@ -2,6 +2,7 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 // pouchdb-node bundles the LevelDB adapter; the global `PouchDB` namespace comes with its typings.
 import PouchDB from 'pouchdb-node';
+import { KeyedLock } from '../shared/keyed-lock';
 import { coalesceGets, leveldown, type LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
 import {
@@ -11,16 +12,20 @@ import {
   StoreLockedError,
   type LedgerProblem,
 } from './errors';
+import {
+  createAbsent,
+  writeExpecting,
+  type BatchTarget,
+  writeRevisions,
+  type ExpectedWrite,
+  type ExpectedWriteResult,
+  type RevisionWriteResult,
+  type WrittenDoc,
+} from './batch-writes';
 import { writeProblems, type WriteOptions } from './invariants';
 import { LevelChangesReader, type BooksChangesReader } from './level-changes';
-import {
-  DOC_TYPES,
-  idPrefix,
-  isMove,
-  type BooksDoc,
-  type DeletionStub,
-  type DocType,
-} from './model';
+import { DOC_TYPES, idPrefix, type BooksDoc, type DeletionStub, type DocType } from './model';
+import { stampDoc } from './stamp';
 
 export type { WriteOptions } from './invariants';
 export { validateWrite } from './invariants';
@@ -37,47 +42,21 @@ const openInProcess = new Set<string>();
 type Stored<T> = T & { _rev: string };
 
 /**
- * Sets the writer's timestamps on a copy of `doc`: `updated_at` now, `created_at` kept from the
- * stored document (or now when new), `posted_at` now when a move becomes posted without one.
- * With `keepTimestamps` (a sync pull), the document's own values are kept and only missing ones
- * are filled.
- */
-export function stampDoc<T extends BooksDoc>(
-  doc: T,
-  current: BooksDoc | undefined,
-  now: Date,
-  keepTimestamps = false,
-): T {
-  const iso = now.toISOString();
-  // Object.assign, not a spread: V8 adds properties to a spread copy through its slow path
-  // (~5 µs a document, a tenth of a 100,000-line import); assign copies the same own fields.
-  // A document with an own `__proto__` field (JSON allows it) is spread, so assign's setter
-  // cannot turn that field into the copy's prototype.
-  const out: T = Object.hasOwn(doc, '__proto__') ? { ...doc } : Object.assign({}, doc);
-  if (keepTimestamps) {
-    out.updated_at ??= iso;
-    out.created_at ??= current?.created_at ?? out.updated_at;
-  } else {
-    out.updated_at = iso;
-    out.created_at = current?.created_at ?? doc.created_at ?? iso;
-  }
-  if (
-    isMove(out) &&
-    out.state === 'posted' &&
-    out.posted_at === undefined &&
-    !(isMove(current) && current.state === 'posted') &&
-    !keepTimestamps
-  ) {
-    out.posted_at = iso;
-  }
-  return out;
-}
-
-/**
- * The local books: one PouchDB database on the LevelDB adapter in its own folder. Every write
- * through `put` / `putMany` / `remove` is validated (shape, balance, posted-move immutability)
- * against the stored document and stamped. The sync engine and the local API may write through
- * `db` directly; they call `validateWrite` themselves.
+ * The local books: one PouchDB database on the LevelDB adapter in its own folder, and the one way
+ * to write them. Every write is checked by the ledger (shape, balance, posted-move immutability;
+ * src/ledger/invariants.ts) against the stored document and written while the store holds the
+ * document's id in its lock, so no other write lands between a check and its write:
+ *
+ * - `put` / `putMany` / `remove`: the daemon's own edits, stamped (`updated_at`, `created_at`,
+ *   `posted_at`); an override with a reason is logged (`ledger.override`).
+ * - `writeExpecting`: revisions written over the revision their writer read (the sync pull, an
+ *   admin's conflict resolution), stored as given.
+ * - `writeRevisions`: a client's `_bulk_docs` through the local API, edits and replicated
+ *   revisions (`new_edits: false`).
+ * - `createAbsent`: documents known to be absent (a bank import), written without a read.
+ *
+ * `db` is for reads (and the changes feed); nothing outside src/ledger writes through it
+ * (docs/ARCHITECTURE.md, "Invariants"; a unit test greps the sources for it).
  *
  * One process owns the folder (LevelDB's LOCK file). A second `open` of the same folder, from
  * another process or from this one, fails fast with `StoreLockedError` (`STORE_LOCKED`): within a
@@ -95,6 +74,8 @@ export class BooksStore {
   readonly changesReader: BooksChangesReader;
   private readonly log: Logger;
   private readonly clock: () => Date;
+  /** Held per document id from a write's read of the stored document to its write. */
+  private readonly lock = new KeyedLock();
   private closed = false;
   private rawLevel!: LevelDown;
 
@@ -235,9 +216,15 @@ export class BooksStore {
         },
       ]);
     }
-    const currents = await this.currentDocs(
-      ids.filter((id): id is string => typeof id === 'string'),
-    );
+    return this.lock.hold(ids.filter(isString), () => this.checkAndWrite(docs, opts));
+  }
+
+  /** `putMany` holding the batch's ids. */
+  private async checkAndWrite<D extends BooksDoc | DeletionStub>(
+    docs: D[],
+    opts: WriteOptions,
+  ): Promise<Array<Stored<D>>> {
+    const currents = await this.currentDocs(docs.map((d) => d?._id).filter(isString));
     const now = this.clock();
     const problems: LedgerProblem[] = [];
     const toWrite: D[] = [];
@@ -266,12 +253,61 @@ export class BooksStore {
 
   /** Deletes `id` (no-op when absent). A posted move is refused with `LEDGER_POSTED_IMMUTABLE`. */
   async remove(id: string, opts: WriteOptions = {}): Promise<void> {
-    const current = await this.get(id);
-    if (current === undefined) return;
-    const stub: DeletionStub = { _id: id, _rev: current._rev, _deleted: true };
-    const check = writeProblems(stub, current, opts, true);
-    await this.bulk([stub]);
-    this.logOverrides(check.overridden.length > 0 ? [{ id, rules: check.overridden }] : [], opts);
+    await this.lock.hold([id], async () => {
+      const current = await this.get(id);
+      if (current === undefined) return;
+      const stub: DeletionStub = { _id: id, _rev: current._rev, _deleted: true };
+      const check = writeProblems(stub, current, opts, true);
+      await this.bulk([stub]);
+      this.logOverrides(check.overridden.length > 0 ? [{ id, rules: check.overridden }] : [], opts);
+    });
+  }
+
+  /**
+   * Writes each document over the revision its writer read, if that is still the winning one
+   * (else `conflict`), after the ledger check against it; nothing is stamped (a pulled revision
+   * keeps the remote writer's timestamps). One result per write, in order; throws only when the
+   * store fails. An override is the caller's to log. See batch-writes.ts.
+   */
+  writeExpecting(writes: readonly ExpectedWrite[]): Promise<ExpectedWriteResult[]> {
+    return writeExpecting(this.batchTarget(), writes);
+  }
+
+  /**
+   * Writes a client's documents as CouchDB's `_bulk_docs` would (`newEdits` false: replicated
+   * revisions, stored as sent; true: edits, stamped with `now`), each checked against the
+   * winning revision; `_local/` documents are written as given. One result per document, in
+   * order; throws only when the store fails. See batch-writes.ts.
+   */
+  writeRevisions(
+    docs: readonly WrittenDoc[],
+    opts: { newEdits: boolean; now?: Date },
+  ): Promise<RevisionWriteResult[]> {
+    return writeRevisions(this.batchTarget(), docs, {
+      newEdits: opts.newEdits,
+      now: opts.now ?? this.clock(),
+    });
+  }
+
+  /**
+   * Creates documents known to be absent, without reading the books: all are checked first (one
+   * invalid, `LedgerError` and nothing written), then they are stamped with `now` and written
+   * in batches of `batchSize`. Returns the ids that existed meanwhile (left as stored). With
+   * `releaseWritten`, each batch's slots of `docs` are cleared once written. See batch-writes.ts.
+   */
+  createAbsent(
+    docs: BooksDoc[],
+    opts: { now?: Date; batchSize?: number; signal?: AbortSignal; releaseWritten?: boolean } = {},
+  ): Promise<string[]> {
+    return createAbsent(this.batchTarget(), docs, {
+      ...opts,
+      now: opts.now ?? this.clock(),
+      batchSize: opts.batchSize ?? Math.max(1, docs.length),
+    });
+  }
+
+  private batchTarget(): BatchTarget {
+    return { db: this.db, level: this.rawLevel, lock: this.lock };
   }
 
   /** Every document of `type`, in id order (an `allDocs` range on the id prefix). */
@@ -383,6 +419,10 @@ export class BooksStore {
 function isLockError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return err.name === 'OpenError' && /\block\b/i.test(err.message);
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
 }
 
 function isDeletionStub(doc: BooksDoc | DeletionStub): doc is DeletionStub {

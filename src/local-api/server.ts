@@ -25,7 +25,7 @@ export interface LocalApiSettings {
 }
 
 export interface LocalApiOptions {
-  /** The daemon's open books; the API serves `store.db` itself (one process holds the LevelDB). */
+  /** The daemon's open books; the API reads `store.db` and writes through the store (one process holds the LevelDB). */
   store: BooksStore;
   settings: LocalApiSettings;
   logger: Logger;
@@ -86,9 +86,9 @@ function sleep(ms: number): Promise<void> {
  * The local access API: the books as one CouchDB-compatible database on `settings.host:port`,
  * for accounting tools and PouchDB replication while the daemon holds the store. Off unless
  * `enabled`; every request needs the configured credentials (HTTP Basic or a `POST /_session`
- * cookie), and failed logins are throttled. Writes go through the ledger's invariants into
- * `store.db`, so the sync engine, which follows that database's changes, syncs them like any
- * other write.
+ * cookie), and failed logins are throttled. Writes go through the store's checked writes
+ * (`BooksStore.writeRevisions`), so the sync engine, which follows the books' changes, syncs them
+ * like any other write.
  */
 export class LocalApi {
   private config: LocalApiSettings;
@@ -115,7 +115,7 @@ export class LocalApi {
     this.clock = options.clock ?? (() => new Date());
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     this.sessionSeconds = options.sessionSeconds ?? 600;
-    this.writer = new LedgerWriter(this.store.db, this.clock, this.log);
+    this.writer = new LedgerWriter(this.store, this.clock, this.log);
     this.delay = options.delay ?? sleep;
     this.observer = options.observer && guardObserver(options.observer, this.log);
     this.throttle = new LoginThrottle(this.clock, this.log, options.throttle);
@@ -321,12 +321,18 @@ export class LocalApi {
         if ((err as { status?: number }).status !== 404) throw err;
       }
       const uuid = randomUUID().replace(/-/g, '');
-      try {
-        await db.put({ _id: SERVER_ID_DOC, ...(rev ? { _rev: rev } : {}), uuid });
-        return (this.uuid = uuid);
-      } catch (err) {
-        if ((err as { status?: number }).status !== 409 || attempt > 2) throw err;
-      }
+      const [written] = await this.store.writeRevisions(
+        [{ _id: SERVER_ID_DOC, ...(rev ? { _rev: rev } : {}), uuid }],
+        { newEdits: true },
+      );
+      if (written.ok) return (this.uuid = uuid);
+      if ('refused' in written) throw written.refused;
+      if (written.error.status !== 409 || attempt > 2)
+        throw new LocalApiError(
+          'LOCAL_API_SERVER_ID',
+          `cannot store the server id document: ${written.error.message ?? written.error.name}`,
+          { cause: written.error },
+        );
     }
   }
 }

@@ -1,14 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  LedgerError,
-  docType,
-  idPrefix,
-  isDocType,
-  stampDoc,
-  validateWrite,
-  type BooksDoc,
-  type DeletionStub,
-} from '../ledger';
+import { docType, idPrefix, isDocType, type BooksStore, type WrittenDoc } from '../ledger';
 import type { Logger } from '../shared/logger';
 import {
   badRequest,
@@ -34,162 +25,86 @@ export type WriteResult =
       /** HTTP status for a single-document request. */ status: number;
     };
 
-interface Winner {
-  rev: string;
-  /** The live winning document; `undefined` when the winner is a tombstone. */
-  doc: BooksDoc | undefined;
-}
+/** What the writer needs of the books. */
+export type WritableBooks = Pick<BooksStore, 'writeRevisions'>;
 
 /**
- * Every write that reaches the books through the local API: checks each ledger document with
- * `validateWrite` against the document it would replace (the current winner), as CouchDB's
- * validate_doc_update would, and writes the accepted ones in one `bulkDocs`.
+ * Every write that reaches the books through the local API, as CouchDB's `_bulk_docs` answers
+ * it: `BooksStore.writeRevisions` checks each ledger document against the document it would
+ * replace (the current winner), as CouchDB's validate_doc_update would, stamps edits, and writes
+ * the accepted ones in one `bulkDocs`, holding their ids so no other write lands in between.
  *
  * - `_local/` documents (replication checkpoints) are written as given: they are not books.
  * - `_design/` documents are refused: the books run no views or validation functions, and a design
  *   document replicated from a client would only travel on to the cloud.
  * - With `new_edits` (an edit) the document is stamped (`updated_at`, `created_at`, `posted_at`)
  *   so `newest-wins` sees the edit; without (replication) the revision is stored exactly as sent.
- *
- * Writes run one batch at a time, so a check and its write see the same winner.
  */
 export class LedgerWriter {
-  private queue: Promise<unknown> = Promise.resolve();
-
   constructor(
-    private readonly db: PouchDB.Database,
+    private readonly books: WritableBooks,
     private readonly clock: () => Date,
     private readonly log: Logger,
   ) {}
 
   /** Writes `docs`; one result per document, in order. Throws only when the store fails. */
-  write(docs: readonly IncomingDoc[], newEdits: boolean): Promise<WriteResult[]> {
-    const run = this.queue.then(() => this.writeNow(docs, newEdits));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async writeNow(docs: readonly IncomingDoc[], newEdits: boolean): Promise<WriteResult[]> {
-    const results: Array<WriteResult | undefined> = new Array(docs.length);
+  async write(docs: readonly IncomingDoc[], newEdits: boolean): Promise<WriteResult[]> {
+    const results = new Array<WriteResult | undefined>(docs.length);
     const prepared = docs.map((doc) =>
       newEdits && typeof doc._id !== 'string' ? { ...doc, _id: generateId(doc) } : doc,
     );
-    const ledgerIds = [
-      ...new Set(prepared.flatMap((d) => (isLedgerId(d._id) ? [d._id as string] : []))),
-    ];
-    const winners = await this.winners(ledgerIds);
-    const now = this.clock();
-    const toWrite: IncomingDoc[] = [];
+    const toWrite: WrittenDoc[] = [];
     const slots: number[] = [];
-
     prepared.forEach((doc, i) => {
-      const id = doc._id;
-      if (typeof id !== 'string') {
-        results[i] = failure('', badRequest('Document id must be a string'));
-        return;
+      const refusal = idRefusal(doc._id);
+      if (refusal) results[i] = refusal;
+      else {
+        toWrite.push(doc as WrittenDoc);
+        slots.push(i);
       }
-      if (id.startsWith('_design/')) {
-        results[i] = failure(id, forbidden('design documents cannot be written to the books'));
-        return;
-      }
-      if (id.startsWith('_') && !id.startsWith('_local/')) {
-        results[i] = {
-          id,
-          error: 'illegal_docid',
-          reason: 'Only reserved document ids may start with underscore.',
-          status: 400,
-        };
-        return;
-      }
-      let next = doc;
-      if (isLedgerId(id)) {
-        const winner = winners.get(id);
-        const deletion = doc._deleted === true;
-        if (newEdits && !deletion)
-          next = stampDoc(doc as unknown as BooksDoc, winner?.doc, now) as unknown as IncomingDoc;
-        if (!deletion || touchesWinner(doc, winner, newEdits)) {
-          try {
-            validateWrite(next as unknown as BooksDoc | DeletionStub, winner?.doc);
-          } catch (err) {
-            if (!(err instanceof LedgerError)) throw err;
-            this.log.info(`local API refused a write: ${err.message}`, {
-              event: 'local_api.refused',
-              doc_id: id,
-              code: err.code,
-              new_edits: newEdits,
-            });
-            results[i] = failure(id, ledgerRefusal(err), revOf(doc));
-            return;
-          }
-        }
-      }
-      toWrite.push(next);
-      slots.push(i);
     });
-
-    if (toWrite.length > 0) {
-      const written = await this.db.bulkDocs(
-        toWrite as unknown as PouchDB.Core.PutDocument<object>[],
-        { new_edits: newEdits },
-      );
-      slots.forEach((slot, j) => {
-        const r = written[j] as (PouchDB.Core.Response & PouchDB.Core.Error) | undefined;
-        const id = toWrite[j]._id as string;
-        if (r === undefined || r.ok) {
-          results[slot] = { ok: true, id, rev: r?.rev ?? revOf(toWrite[j]) ?? '' };
-        } else {
-          const err = r.status === 409 ? conflict() : toCouchError(r);
-          results[slot] = err
-            ? failure(id, err, revOf(toWrite[j]))
-            : { id, error: 'unknown_error', reason: String(r.message ?? r.name), status: 500 };
-        }
-      });
-    }
+    if (toWrite.length === 0) return results as WriteResult[];
+    const written = await this.books.writeRevisions(toWrite, { newEdits, now: this.clock() });
+    written.forEach((r, j) => {
+      const doc = toWrite[j];
+      if (r.ok) results[slots[j]] = { ok: true, id: r.id, rev: r.rev };
+      else if ('refused' in r) {
+        this.log.info(`local API refused a write: ${r.refused.message}`, {
+          event: 'local_api.refused',
+          doc_id: r.id,
+          code: r.refused.code,
+          new_edits: newEdits,
+        });
+        results[slots[j]] = failure(r.id, ledgerRefusal(r.refused), revOf(doc));
+      } else {
+        const err = r.error.status === 409 ? conflict() : toCouchError(r.error);
+        results[slots[j]] = err
+          ? failure(r.id, err, revOf(doc))
+          : {
+              id: r.id,
+              error: 'unknown_error',
+              reason: String(r.error.message ?? r.error.name),
+              status: 500,
+            };
+      }
+    });
     return results as WriteResult[];
   }
-
-  private async winners(ids: string[]): Promise<Map<string, Winner>> {
-    const out = new Map<string, Winner>();
-    if (ids.length === 0) return out;
-    const res = await this.db.allDocs({ keys: ids, include_docs: true });
-    for (const row of res.rows as Array<{
-      key: string;
-      value?: { rev: string; deleted?: boolean };
-      doc?: object | null;
-    }>) {
-      if (!row.value) continue;
-      out.set(row.key, {
-        rev: row.value.rev,
-        doc: row.value.deleted || !row.doc ? undefined : (row.doc as BooksDoc),
-      });
-    }
-    return out;
-  }
 }
 
-/** Ids of the books' own documents (`account:…`, `move:…`), and any other id a client makes up. */
-function isLedgerId(id: unknown): boolean {
-  return typeof id === 'string' && !id.startsWith('_');
-}
-
-/**
- * Whether a deletion would take away the visible document. A tombstone never outranks a live
- * leaf, so deleting another leaf (resolving a conflict) leaves the winner as it is and needs no
- * ledger check; deleting the winner itself (or a path through it) does.
- */
-function touchesWinner(doc: IncomingDoc, winner: Winner | undefined, newEdits: boolean): boolean {
-  if (winner === undefined || winner.doc === undefined) return false;
-  if (newEdits) return doc._rev === undefined || doc._rev === winner.rev;
-  const path = revisionPath(doc);
-  return path === undefined || path.includes(winner.rev);
-}
-
-/** The revisions a replicated document carries (`_revisions`), newest first; `undefined` when absent. */
-function revisionPath(doc: IncomingDoc): string[] | undefined {
-  const revs = doc._revisions as { start?: unknown; ids?: unknown } | undefined;
-  if (!revs || typeof revs.start !== 'number' || !Array.isArray(revs.ids)) return undefined;
-  const start = revs.start;
-  return revs.ids.map((hash, i) => `${start - i}-${String(hash)}`);
+/** Why an id cannot be written through the API (CouchDB's answer), or `undefined` when it can. */
+function idRefusal(id: unknown): WriteResult | undefined {
+  if (typeof id !== 'string') return failure('', badRequest('Document id must be a string'));
+  if (id.startsWith('_design/'))
+    return failure(id, forbidden('design documents cannot be written to the books'));
+  if (id.startsWith('_') && !id.startsWith('_local/'))
+    return {
+      id,
+      error: 'illegal_docid',
+      reason: 'Only reserved document ids may start with underscore.',
+      status: 400,
+    };
+  return undefined;
 }
 
 function revOf(doc: IncomingDoc): string | undefined {

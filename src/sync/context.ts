@@ -1,7 +1,7 @@
 import type { Logger } from '../shared/logger';
 import type { Bookkeeping } from './bookkeeping';
 import type { ConflictStrategy } from './conflicts';
-import type { KeyedLock } from './keyed-lock';
+import type { KeyedLock } from '../shared/keyed-lock';
 import type { LocalStore } from './local-store';
 import type { Projection, Way } from './projection';
 import type { RemoteStore } from './remote-store';

@@ -4,7 +4,7 @@ import type { Logger } from '../shared/logger';
 import { Bookkeeping } from './bookkeeping';
 import { CouchDbRemote, type CouchAuth, type ResponseCompression } from './couchdb/client';
 import { SyncEngine, type SyncEngineOptions } from './engine';
-import { PouchLocalStore } from './local-store';
+import { PouchLocalStore, type SyncBooks } from './local-store';
 
 export * from './errors';
 export * from './engine';
@@ -33,8 +33,8 @@ export interface SyncSetup extends Omit<
   SyncEngineOptions,
   'local' | 'remote' | 'bookkeeping' | 'logger'
 > {
-  /** The books (a `BooksStore`, or anything with its PouchDB `db`; `changesReader` makes the push read cheap). */
-  books: { db: PouchDB.Database; changesReader?: BooksChangesReader };
+  /** The books (a `BooksStore`: reads through its `db`, writes through it; `changesReader` makes the push read cheap). */
+  books: SyncBooks & { changesReader?: BooksChangesReader };
   /** Folder of the sync bookkeeping LevelDB (bases, checkpoints, open conflicts); e.g. `<state_dir>/sync`. Keep it next to the books: losing it only costs a full re-compare. */
   bookkeepingDir: string;
   cloud: {
@@ -76,7 +76,7 @@ export async function openSync(setup: SyncSetup): Promise<SyncRuntime> {
   try {
     engine = new SyncEngine({
       ...engineOptions,
-      local: new PouchLocalStore(books.db, books.changesReader, (docs) => stagedAmong(books, docs)),
+      local: new PouchLocalStore(books, books.changesReader, (docs) => stagedAmong(books, docs)),
       remote,
       bookkeeping,
       logger: log,

@@ -1,11 +1,4 @@
-import {
-  validateWrite,
-  type BooksChangesReader,
-  type BooksDoc,
-  type DeletionStub,
-  type WriteOptions,
-} from '../ledger';
-import { describeError } from '../shared/errors';
+import type { BooksChangesReader, BooksStore, ExpectedWriteResult } from '../ledger';
 
 /** A document of the local books as the engine sees it (a tombstone is `{_id, _rev, _deleted:true}`). */
 export interface LocalDoc {
@@ -36,14 +29,14 @@ export interface LocalWrite {
   override?: { reason: string };
 }
 
-export type LocalWriteResult =
-  | { id: string; ok: true; rev: string }
-  | { id: string; ok: false; conflict: true }
-  | { id: string; ok: false; conflict: false; code: string; message: string };
+export type LocalWriteResult = ExpectedWriteResult;
+
+/** What the engine reads and writes of the books: reads through `db`, writes through the store. */
+export type SyncBooks = Pick<BooksStore, 'db' | 'writeExpecting'>;
 
 /**
  * The narrow view of the local books the engine needs: changes since a sequence, bulk read, bulk
- * write through the ledger's invariants. `BooksStore` (its `db`) is the production one.
+ * write through the ledger's invariants. `PouchLocalStore` over `BooksStore` is the production one.
  */
 export interface LocalStore {
   changesSince(since: unknown, limit: number): Promise<LocalChangesPage>;
@@ -51,7 +44,10 @@ export interface LocalStore {
   watch(onChange: () => void): () => void;
   /** Current documents (tombstones included); ids never seen are absent from the map. */
   current(ids: readonly string[]): Promise<Map<string, LocalDoc>>;
-  /** Validates every write against its `current` (ledger invariants) and writes the valid ones in bulk requests. */
+  /**
+   * Writes each document over its `current` if that is still the books' winning revision (else
+   * `conflict`), after the ledger check against it; the valid ones go in bulk requests.
+   */
   write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]>;
   /** The store's latest sequence (for `pending_push`). */
   updateSeq(): Promise<unknown>;
@@ -64,31 +60,25 @@ export interface LocalStore {
 }
 
 /**
- * Documents per `bulkDocs` call. PouchDB's LevelDB adapter appends each document's operations to
- * its transaction with `Array#concat` (`LevelTransaction.batch`, pouchdb-node 9.0.0 lib/index.js
- * ~line 4897), copying all earlier ones every time: a bulk write of n documents makes O(n²)
- * garbage, a large share of what a pull allocates (BENCHMARKS.md, Sync). Slices of 250 make a
- * quarter of it. Each document's write stands alone either way
- * (PouchDB answers per document, and the engine records a base only for a write that succeeded).
- */
-const WRITE_SLICE = 250;
-
-/**
- * LocalStore over the books' PouchDB (`BooksStore.db`). Writes keep the documents' own
- * timestamps (a pulled `updated_at` is the remote writer's, which `newest-wins` needs) and go
- * through `validateWrite`: a document the ledger refuses is reported, not written.
+ * LocalStore over the books (`BooksStore`). Writes go through `BooksStore.writeExpecting`: they
+ * keep the documents' own timestamps (a pulled `updated_at` is the remote writer's, which
+ * `newest-wins` needs), and a document the ledger refuses is reported, not written.
  *
  * Changes are read through `changesReader` when given (`BooksStore.changesReader`: the same feed
  * read straight from LevelDB, ~4x cheaper), else, and for any page it cannot serve (a checkpoint
  * that is not a LevelDB seq number), through `db.changes`.
  */
 export class PouchLocalStore implements LocalStore {
+  private readonly db: PouchDB.Database;
+
   constructor(
-    private readonly db: PouchDB.Database,
+    private readonly books: SyncBooks,
     private readonly changesReader?: BooksChangesReader,
     /** Ids among a page's documents that must not leave yet (lines of a staged bank import). */
     private readonly held?: (docs: LocalDoc[]) => Promise<ReadonlySet<string>>,
-  ) {}
+  ) {
+    this.db = books.db;
+  }
 
   /**
    * A page of changes, cut before the first held document: the push (and its checkpoint) stops
@@ -159,63 +149,14 @@ export class PouchLocalStore implements LocalStore {
     return out;
   }
 
-  async write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]> {
-    const results: LocalWriteResult[] = new Array(writes.length);
-    const toWrite: Array<Record<string, unknown>> = [];
-    const slots: number[] = [];
-    writes.forEach((w, i) => {
-      const current =
-        w.current && !w.current._deleted ? (w.current as unknown as BooksDoc) : undefined;
-      const next = w.doc._deleted
-        ? ({ _id: w.doc._id, _deleted: true } as DeletionStub)
-        : (w.doc as unknown as BooksDoc);
-      try {
-        const opts: WriteOptions = {
-          keepTimestamps: true,
-          ...(w.override ? { override: w.override } : {}),
-        };
-        validateWrite(next, current, opts);
-      } catch (err) {
-        const d = describeError(err);
-        results[i] = {
-          id: w.doc._id,
-          ok: false,
-          conflict: false,
-          code: d.code,
-          message: d.message,
-        };
-        return;
-      }
-      // No `delete` on the body: it would turn the object into a slow dictionary for PouchDB's work.
-      let body: Record<string, unknown> = w.doc;
-      if (w.current) body = { ...w.doc, _rev: w.current._rev };
-      else if (w.doc._rev !== undefined) {
-        const { _rev: _dropped, ...rest } = w.doc;
-        body = rest;
-      }
-      toWrite.push(body);
-      slots.push(i);
-    });
-    for (let from = 0; from < toWrite.length; from += WRITE_SLICE) {
-      const slice = toWrite.slice(from, from + WRITE_SLICE);
-      const res = await this.db.bulkDocs(slice as unknown as PouchDB.Core.PutDocument<object>[]);
-      res.forEach((r, k) => {
-        const i = slots[from + k];
-        const id = writes[i].doc._id;
-        if ('ok' in r && r.ok) results[i] = { id, ok: true, rev: r.rev };
-        else if ((r as PouchDB.Core.Error).status === 409)
-          results[i] = { id, ok: false, conflict: true };
-        else
-          results[i] = {
-            id,
-            ok: false,
-            conflict: false,
-            code: 'STORE_WRITE',
-            message: String((r as PouchDB.Core.Error).message ?? (r as PouchDB.Core.Error).name),
-          };
-      });
-    }
-    return results;
+  write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]> {
+    return this.books.writeExpecting(
+      writes.map((w) => ({
+        doc: w.doc,
+        expectedRev: w.current ? w.current._rev : null,
+        ...(w.override ? { override: w.override } : {}),
+      })),
+    );
   }
 
   async withPrefix(prefix: string): Promise<LocalDoc[]> {

@@ -13,7 +13,7 @@ import type { ConflictStrategy } from './conflicts';
 import type { SyncContext } from './context';
 import { SyncAuthError, SyncCloudGoneError, SyncUnavailableError } from './errors';
 import { CloudIdentity } from './identity';
-import { KeyedLock } from './keyed-lock';
+import { KeyedLock } from '../shared/keyed-lock';
 import type { LocalStore } from './local-store';
 import type { Projection, Way } from './projection';
 import { Puller } from './pull';

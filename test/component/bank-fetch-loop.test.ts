@@ -565,6 +565,7 @@ describe('bank fetch loop', function () {
       const crashing: BankStore = {
         get: (id) => books.store.get(id),
         putMany: (docs, opts) => books.store.putMany(docs, opts),
+        createAbsent: (docs, opts) => books.store.createAbsent(docs, opts),
         allOfType: (type) => books.store.allOfType(type),
         db: books.store.db,
         put: (async (doc: BooksDoc, opts?: object) => {

@@ -163,7 +163,7 @@ describe('lines of an import that has not committed are invisible at every door'
     const longpoll = call(`${h.db}/_changes?feed=longpoll&timeout=50000&since=${stoppedSeq}`);
 
     // The push to the cloud, and the ledger.
-    const push = new PouchLocalStore(h.store.db, h.store.changesReader, (docs) =>
+    const push = new PouchLocalStore(h.store, h.store.changesReader, (docs) =>
       stagedAmong(h.store, docs),
     );
     const page = await push.changesSince(0, LINES * 2);

@@ -127,7 +127,7 @@ describe('a statement file imports whole or not at all (daemon SIGKILLed mid-imp
       });
       assert.equal(automated.posting?.posted.length ?? 0, 0, 'no staged line was posted');
       // The push reads no staged line either.
-      const local = new PouchLocalStore(books.db, books.changesReader, (docs) =>
+      const local = new PouchLocalStore(books, books.changesReader, (docs) =>
         stagedAmong(books, docs),
       );
       const page = await local.changesSince(0, N * 2);
