@@ -6,7 +6,8 @@ import {
   RateLimitedError,
 } from './errors';
 import { Deadline } from '../shared/deadline';
-import { PermanentError } from '../shared/errors';
+import { BANK_ERROR_CODES, type BankCodeOf } from './error-codes';
+import { PermanentError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { MAX_REDACTED_TEXT, redactText, truncateText } from '../shared/redact';
 
@@ -20,7 +21,18 @@ import { MAX_REDACTED_TEXT, redactText, truncateText } from '../shared/redact';
  */
 
 /** The bank rejected the request for a reason a retry cannot fix (account unknown, payment due, a bad setting). */
-export class BankRequestRejectedError extends PermanentError {}
+export class BankRequestRejectedError extends PermanentError {
+  static readonly codes = codesRaisedAs(BANK_ERROR_CODES, 'BankRequestRejectedError');
+  declare readonly code: BankCodeOf<'BankRequestRejectedError'>;
+
+  constructor(
+    code: BankCodeOf<'BankRequestRejectedError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /** The part of `FetchContext` this module needs. */
 export interface HttpContext {

@@ -1,6 +1,12 @@
 import { CronExpressionParser } from 'cron-parser';
 import * as schedule from 'node-schedule';
-import { BooksyncError, describeError } from '../shared/errors';
+import { BANK_ERROR_CODES, type BankCodeOf } from './error-codes';
+import {
+  BooksyncError,
+  codesRaisedAs,
+  describeError,
+  type BooksyncErrorOptions,
+} from '../shared/errors';
 import { parseDuration } from '../shared/duration';
 import type { Logger } from '../shared/logger';
 import type { BooksStore } from '../ledger';
@@ -71,7 +77,18 @@ export function checkSince(names: readonly string[], since: string): void {
 }
 
 /** A named connection that the config does not have. */
-export class UnknownConnectionError extends BooksyncError {}
+export class UnknownConnectionError extends BooksyncError {
+  static readonly codes = codesRaisedAs(BANK_ERROR_CODES, 'UnknownConnectionError');
+  declare readonly code: BankCodeOf<'UnknownConnectionError'>;
+
+  constructor(
+    code: BankCodeOf<'UnknownConnectionError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /** @default every 12 hours */
 export const DEFAULT_SCHEDULE: ScheduleSpec = Object.freeze({ every: '12h' });
@@ -118,7 +135,7 @@ export function validateSchedule(spec: ScheduleSpec | undefined, where = 'schedu
   if ('every' in s) {
     const ms = typeof s.every === 'number' ? s.every : parseDuration(s.every);
     if (!Number.isFinite(ms) || ms < 60_000)
-      throw new BooksyncError(
+      throw new ConnectionSpecError(
         'BANK_SCHEDULE',
         `${where}.every must be at least 1m (got ${String(s.every)})`,
       );
@@ -127,7 +144,7 @@ export function validateSchedule(spec: ScheduleSpec | undefined, where = 'schedu
   try {
     CronExpressionParser.parse(s.cron, { strict: false }).next();
   } catch (err) {
-    throw new BooksyncError(
+    throw new ConnectionSpecError(
       'BANK_SCHEDULE',
       `${where}.cron '${s.cron}' is not a cron line: ${(err as Error).message}`,
       { cause: err },
@@ -372,7 +389,7 @@ export class BankScheduler {
     const names = new Set<string>();
     for (const spec of specs) {
       if (names.has(spec.name))
-        throw new BooksyncError(
+        throw new ConnectionSpecError(
           'BANK_CONNECTION_INVALID',
           `two bank connections are named '${spec.name}'`,
         );

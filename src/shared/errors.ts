@@ -1,10 +1,18 @@
+/** What every error constructor takes besides its code and message. */
+export interface BooksyncErrorOptions {
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
 /**
  * The one error base class of booksync. Every error the daemon raises on purpose is a
  * `BooksyncError` with a stable `code` (callers branch on the class or the code, never on the
  * message text) and, where it wraps another failure, a chained `cause`.
  *
  * Subclasses exist only for conditions a caller can act on (modelled on undici's
- * `lib/core/errors.js` and BullMQ's `UnrecoverableError`).
+ * `lib/core/errors.js` and BullMQ's `UnrecoverableError`): a class raised for one condition has
+ * `static readonly code`; a class raised for a family of conditions takes one of the codes its
+ * module's catalog (`src/<module>/error-codes.ts`, listed in docs/ERRORS.md) assigns to it.
  */
 export class BooksyncError extends Error {
   /** Stable machine-readable code, e.g. `CONFIG_INVALID`, `LEDGER_UNBALANCED`. */
@@ -12,11 +20,7 @@ export class BooksyncError extends Error {
   /** Structured context (document id, connection, key path...) safe to log. */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(
-    code: string,
-    message: string,
-    options: { cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: string, message: string, options: BooksyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -38,6 +42,34 @@ export class InvalidValueError extends BooksyncError {}
  * caller must stop its schedule until something changes, instead of backing off and retrying.
  */
 export class PermanentError extends BooksyncError {}
+
+/**
+ * One entry of a module's error-code catalog (`src/<module>/error-codes.ts`): the error class that
+ * raises the code (or `last_error` for a code that is only recorded in a status document) and
+ * what it means, in one line. docs/ERRORS.md lists every catalog.
+ */
+export interface ErrorCodeEntry {
+  readonly raisedAs: string;
+  readonly meaning: string;
+}
+
+export type ErrorCatalog = Readonly<Record<string, ErrorCodeEntry>>;
+
+/** The codes of `Catalog` that the class named `Raiser` raises. */
+export type CodesRaisedAs<Catalog extends ErrorCatalog, Raiser extends string> = {
+  [Code in keyof Catalog]: Catalog[Code]['raisedAs'] extends Raiser ? Code : never;
+}[keyof Catalog] &
+  string;
+
+/** The codes of `catalog` that the class named `raiser` raises, for the class's static `codes`. */
+export function codesRaisedAs<Catalog extends ErrorCatalog, Raiser extends string>(
+  catalog: Catalog,
+  raiser: Raiser,
+): readonly CodesRaisedAs<Catalog, Raiser>[] {
+  return Object.freeze(
+    Object.keys(catalog).filter((code) => catalog[code].raisedAs === raiser),
+  ) as readonly CodesRaisedAs<Catalog, Raiser>[];
+}
 
 /** True when `err` is a BooksyncError carrying `code`. */
 export function hasCode(err: unknown, code: string): boolean {

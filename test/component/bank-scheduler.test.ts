@@ -255,7 +255,7 @@ describe('bank scheduler', function () {
   });
 
   it('given an auth_required connection, then `booksync fetch NAME` retries it once but fetching all does not', async function () {
-    fake.then(new BankAuthError('BANK_AUTH', 'rejected'), result([statement('ACC', [])]));
+    fake.then(new BankAuthError('BANK_HTTP_AUTH', 'rejected'), result([statement('ACC', [])]));
     const scheduler = make(specs({ name: 'a' }));
     await scheduler.runNow(['a']);
     assert.equal((await scheduler.runNow())[0].skipped, 'auth_required');
