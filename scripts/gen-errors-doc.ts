@@ -7,11 +7,39 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ErrorCatalog } from '../src/shared/errors';
+import { BACKUP_ERROR_CODES } from '../src/backup/error-codes';
 import { BANK_ERROR_CODES } from '../src/bank/error-codes';
+import { CONFIG_ERROR_CODES } from '../src/config/error-codes';
+import { DAEMON_ERROR_CODES } from '../src/daemon/error-codes';
+import { LEDGER_ERROR_CODES } from '../src/ledger/error-codes';
+import { LOCAL_API_ERROR_CODES } from '../src/local-api/error-codes';
+import { OPS_ERROR_CODES } from '../src/ops/error-codes';
+import { SHARED_ERROR_CODES } from '../src/shared/error-codes';
+import { SYNC_ERROR_CODES } from '../src/sync/error-codes';
 
 /** Every catalog, in the order docs/ERRORS.md lists them. */
 export const ERROR_CATALOGS: readonly { title: string; file: string; catalog: ErrorCatalog }[] = [
+  { title: 'Configuration', file: 'src/config/error-codes.ts', catalog: CONFIG_ERROR_CODES },
+  {
+    title: 'Books (ledger and store)',
+    file: 'src/ledger/error-codes.ts',
+    catalog: LEDGER_ERROR_CODES,
+  },
+  { title: 'Cloud sync', file: 'src/sync/error-codes.ts', catalog: SYNC_ERROR_CODES },
   { title: 'Bank feeds', file: 'src/bank/error-codes.ts', catalog: BANK_ERROR_CODES },
+  { title: 'Local API', file: 'src/local-api/error-codes.ts', catalog: LOCAL_API_ERROR_CODES },
+  { title: 'Backup and restore', file: 'src/backup/error-codes.ts', catalog: BACKUP_ERROR_CODES },
+  { title: 'Operations', file: 'src/ops/error-codes.ts', catalog: OPS_ERROR_CODES },
+  {
+    title: 'Daemon and control socket',
+    file: 'src/daemon/error-codes.ts',
+    catalog: DAEMON_ERROR_CODES,
+  },
+  {
+    title: 'Values and state files',
+    file: 'src/shared/error-codes.ts',
+    catalog: SHARED_ERROR_CODES,
+  },
 ];
 
 function cell(text: string): string {

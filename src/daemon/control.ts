@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import { ControlError, DaemonNotRunningError, RemoteMethodError } from './control-errors';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { redactValue } from '../shared/redact';
@@ -25,7 +26,7 @@ export type ControlStreamHandler = (
   write: (text: string) => Promise<void>,
 ) => Promise<void>;
 
-export class ControlError extends BooksyncError {}
+export { ControlError, DaemonNotRunningError, RemoteMethodError };
 
 /** Longest request line accepted; a control request is small. */
 const MAX_LINE = 1 << 20;
@@ -102,7 +103,7 @@ export class ControlServer {
           JSON.stringify({
             id: null,
             ok: false,
-            error: { code: 'CONTROL_TOO_LARGE', message: 'request too large' },
+            error: describeError(new ControlError('CONTROL_TOO_LARGE', 'request too large')),
           }) + '\n',
         );
         return;
@@ -227,9 +228,6 @@ function checkRequest(request: Record<string, unknown>): ControlRequest {
   return { method, params: params as Record<string, unknown> };
 }
 
-/** Thrown by the client when no daemon answers on the socket (then the CLI works offline). */
-export class DaemonNotRunningError extends BooksyncError {}
-
 /**
  * One request over the control socket. Rejects with DaemonNotRunningError when nothing listens
  * (no socket, or a stale one), and with a BooksyncError carrying the daemon's code on a failed call.
@@ -271,13 +269,7 @@ export function controlRequest(
           error?: { code: string; message: string };
         };
         if (reply.ok) resolve(reply.result);
-        else
-          reject(
-            new ControlError(
-              reply.error?.code ?? 'CONTROL_FAILED',
-              reply.error?.message ?? 'the daemon reported an error',
-            ),
-          );
+        else reject(new RemoteMethodError(reply.error));
       } catch (err) {
         reject(
           new ControlError('CONTROL_BAD_REPLY', 'the daemon sent an unreadable reply', {
@@ -293,11 +285,9 @@ export function controlRequest(
         (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')
       ) {
         reject(
-          new DaemonNotRunningError(
-            'DAEMON_NOT_RUNNING',
-            'no booksync daemon is running on this state directory',
-            { cause: err },
-          ),
+          new DaemonNotRunningError('no booksync daemon is running on this state directory', {
+            cause: err,
+          }),
         );
       } else {
         reject(
@@ -368,13 +358,7 @@ export function controlStream(
         );
         return true;
       }
-      if (reply.ok === false)
-        settle(
-          new ControlError(
-            reply.error?.code ?? 'CONTROL_FAILED',
-            reply.error?.message ?? 'the daemon reported an error',
-          ),
-        );
+      if (reply.ok === false) settle(new RemoteMethodError(reply.error));
       else if (reply.stream_end) {
         ended = true;
         queue.then(() => settle(), settle);
@@ -420,11 +404,9 @@ export function controlStream(
         (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')
       ) {
         settle(
-          new DaemonNotRunningError(
-            'DAEMON_NOT_RUNNING',
-            'no booksync daemon is running on this state directory',
-            { cause: err },
-          ),
+          new DaemonNotRunningError('no booksync daemon is running on this state directory', {
+            cause: err,
+          }),
         );
       } else {
         settle(

@@ -38,7 +38,6 @@ export async function withDaemonOrStore<T>(
   } catch (err) {
     if (err instanceof BooksyncError && err.code === 'STORE_LOCKED') {
       throw new StateDirInUseError(
-        'STATE_DIR_IN_USE',
         `the books in ${config.state_dir} are held by a booksync process that does not answer on ${paths.socket}`,
         { cause: err },
       );

@@ -1,3 +1,5 @@
+import { SHARED_ERROR_CODES, type SharedCodeOf } from './error-codes';
+
 /** What every error constructor takes besides its code and message. */
 export interface BooksyncErrorOptions {
   cause?: unknown;
@@ -35,13 +37,38 @@ export class BooksyncError extends Error {
 }
 
 /** Raised for text that is not a valid amount, currency or date. */
-export class InvalidValueError extends BooksyncError {}
+export class InvalidValueError extends BooksyncError {
+  static readonly codes = codesRaisedAs(SHARED_ERROR_CODES, 'InvalidValueError');
+  declare readonly code: SharedCodeOf<'InvalidValueError'>;
+
+  constructor(
+    code: SharedCodeOf<'InvalidValueError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /**
  * An error that retrying cannot fix (bad credentials, revoked consent, a config mistake): the
  * caller must stop its schedule until something changes, instead of backing off and retrying.
  */
 export class PermanentError extends BooksyncError {}
+
+/** A state file of the installation cannot be read or written (permissions, full disk). */
+export class StateFileError extends PermanentError {
+  static readonly codes = codesRaisedAs(SHARED_ERROR_CODES, 'StateFileError');
+  declare readonly code: SharedCodeOf<'StateFileError'>;
+
+  constructor(
+    code: SharedCodeOf<'StateFileError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /**
  * One entry of a module's error-code catalog (`src/<module>/error-codes.ts`): the error class that
