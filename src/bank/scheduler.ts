@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
-import * as schedule from 'node-schedule';
 import { BANK_ERROR_CODES, type BankCodeOf } from './error-codes';
+import { createJobTimer, type JobTimer } from './job-timer';
 import {
   BooksyncError,
   codesRaisedAs,
@@ -25,7 +25,7 @@ import { listStatuses, readStatus, statusView, type ConnectionStatusView } from 
 
 /**
  * The bank scheduler (docs/ARCHITECTURE.md, "A statement line's way from provider to cloud"):
- * one node-schedule job per enabled connection, a little deterministic-seedable jitter, next_run_at kept on the status document. A job is a
+ * one timer job (job-timer.ts) per enabled connection, a little deterministic-seedable jitter, next_run_at kept on the status document. A job is a
  * one-shot at the next planned instant and re-arms itself after each run from the run's outcome
  * (a rate limit's retry-after wins over the plan), which covers `every:` intervals, cron lines and
  * retry-after with one mechanism.
@@ -97,25 +97,7 @@ export const MAX_JITTER_MS = 5 * 60_000;
 /** A connection that never ran (or missed its run while the daemon was down) starts within this. */
 export const STARTUP_JITTER_MS = 10_000;
 
-/** Where jobs are registered: node-schedule in the daemon, a recording fake in tests. */
-export interface JobTimer {
-  schedule(name: string, at: Date, run: () => void): { cancel(): void };
-  /** Called once on stop (node-schedule: `gracefulShutdown()`). */
-  shutdown?(): Promise<void>;
-}
-
-/** node-schedule behind {@link JobTimer}. */
-export const nodeScheduleTimer: JobTimer = {
-  schedule(name, at, run) {
-    const job = at.getTime() > Date.now() ? schedule.scheduleJob(name, at, run) : null;
-    if (job) return { cancel: () => void job.cancel() };
-    // node-schedule refuses an instant already past (on a busy machine even one planned a
-    // millisecond ahead): the run is due, so it starts on the next turn of the event loop.
-    const timer = setTimeout(run, 0);
-    return { cancel: () => clearTimeout(timer) };
-  },
-  shutdown: () => schedule.gracefulShutdown(),
-};
+export { createJobTimer, type JobTimer } from './job-timer';
 
 /** mulberry32: a small seeded PRNG so tests can pin the jitter. */
 export function seededRandom(seed: number): () => number {
@@ -247,7 +229,7 @@ export class BankScheduler {
     this.logger = options.logger.child({ component: 'bank.scheduler' });
     this.now = options.now ?? (() => new Date());
     this.random = options.random ?? Math.random;
-    this.timer = options.timer ?? nodeScheduleTimer;
+    this.timer = options.timer ?? createJobTimer();
     this.maxJitterMs = options.maxJitterMs ?? MAX_JITTER_MS;
     this.startupJitterMs = options.startupJitterMs ?? STARTUP_JITTER_MS;
     this.afterRun = options.afterRun;
@@ -353,7 +335,7 @@ export class BankScheduler {
   /**
    * Cancels every job, waits for in-flight runs until `deadline` (epoch ms), then aborts what is
    * still running (those runs record BANK_ABORTED and keep their watermark) and waits for it to
-   * settle. Finally `gracefulShutdown()` of node-schedule.
+   * settle. Finally the timer cancels every job still waiting.
    */
   async stop(deadline: number = Date.now() + 10_000): Promise<void> {
     if (this.stopped) return;
@@ -460,7 +442,7 @@ export class BankScheduler {
   private setJob(entry: Entry, at: Date): void {
     entry.job?.cancel();
     const now = this.now();
-    // node-schedule refuses instants in the past; a due run fires a moment from now.
+    // A due run is planned a moment from now: next_run_at is never in the past.
     const when = at.getTime() > now.getTime() ? at : new Date(now.getTime() + 1);
     entry.nextAt = when;
     entry.job = this.timer.schedule(`bank:${entry.spec.name}`, when, () => {
