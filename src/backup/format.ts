@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { BooksyncError } from '../shared/errors';
+import { BACKUP_ERROR_CODES, type BackupCodeOf } from './error-codes';
+import { BooksyncError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 
 /**
  * The backup format (docs in README.md, "Backup and restore"): gzip-compressed NDJSON, one JSON
@@ -50,7 +51,18 @@ export interface BackupTrailer {
   sha256: string;
 }
 
-export class BackupError extends BooksyncError {}
+export class BackupError extends BooksyncError {
+  static readonly codes = codesRaisedAs(BACKUP_ERROR_CODES, 'BackupError');
+  declare readonly code: BackupCodeOf<'BackupError'>;
+
+  constructor(
+    code: BackupCodeOf<'BackupError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /** Builds the lines of a backup and keeps their running hash and counts. */
 export class BackupLineWriter {

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { BooksyncError } from '../shared/errors';
+import { BANK_ERROR_CODES, type BankCodeOf } from './error-codes';
+import { BooksyncError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 import { currencyCode } from '../shared/money';
 
 /**
@@ -11,7 +12,18 @@ import { currencyCode } from '../shared/money';
  */
 
 /** Raised for an unknown catalog id, a malformed catalog, or an invalid custom bank. */
-export class InstitutionError extends BooksyncError {}
+export class InstitutionError extends BooksyncError {
+  static readonly codes = codesRaisedAs(BANK_ERROR_CODES, 'InstitutionError');
+  declare readonly code: BankCodeOf<'InstitutionError'>;
+
+  constructor(
+    code: BankCodeOf<'InstitutionError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 export const PROVIDER_IDS_IN_CATALOG = [
   'dropfolder',

@@ -1,5 +1,6 @@
 import { addDays, isCalendarDate, utcDate, type CalendarDate } from '../shared/dates';
-import { BooksyncError } from '../shared/errors';
+import { BANK_ERROR_CODES, type BankCodeOf } from './error-codes';
+import { BooksyncError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 import { institutionLabel } from './catalog';
 
 /**
@@ -101,7 +102,18 @@ export const DEFAULT_OVERLAP_DAYS = 7;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 /** Raised for a connection spec the loop cannot run (a bug in the daemon's mapping or a bad name). */
-export class ConnectionSpecError extends BooksyncError {}
+export class ConnectionSpecError extends BooksyncError {
+  static readonly codes = codesRaisedAs(BANK_ERROR_CODES, 'ConnectionSpecError');
+  declare readonly code: BankCodeOf<'ConnectionSpecError'>;
+
+  constructor(
+    code: BankCodeOf<'ConnectionSpecError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /** The calendar day of `now` in `timeZone` (UTC when absent). */
 export function todayIn(timeZone: string | undefined, now: Date): CalendarDate {

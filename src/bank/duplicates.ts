@@ -1,5 +1,6 @@
 import { daysBetween, type CalendarDate } from '../shared/dates';
-import { BooksyncError } from '../shared/errors';
+import type { BankCodeOf } from './error-codes';
+import { BooksyncError, type BooksyncErrorOptions } from '../shared/errors';
 import { visibleLines, type BooksStore, type StatementLineDoc } from '../ledger';
 import { accountKey } from './dedup';
 
@@ -37,7 +38,14 @@ export interface DuplicatePair {
 }
 
 /** Raised for a `--days` that is not a whole number of days. */
-export class DuplicateQueryError extends BooksyncError {}
+export class DuplicateQueryError extends BooksyncError {
+  static readonly code = 'BANK_DUPLICATES_DAYS' satisfies BankCodeOf<'DuplicateQueryError'>;
+  declare readonly code: typeof DuplicateQueryError.code;
+
+  constructor(message: string, options: BooksyncErrorOptions = {}) {
+    super(DuplicateQueryError.code, message, options);
+  }
+}
 
 function view(line: StatementLineDoc): DuplicateLineView {
   return {
@@ -64,7 +72,6 @@ export function likelyDuplicates(
 ): DuplicatePair[] {
   if (!Number.isInteger(days) || days < 0 || days > 366) {
     throw new DuplicateQueryError(
-      'BANK_DUPLICATES_DAYS',
       `--days must be a whole number of days from 0 to 366 (got ${String(days)})`,
     );
   }

@@ -7,7 +7,8 @@ import {
 } from './errors';
 import type { Deadline } from '../shared/deadline';
 import { fetchWithDeadline } from '../shared/fetch-deadline';
-import { PermanentError } from '../shared/errors';
+import { BANK_ERROR_CODES, type BankCodeOf } from './error-codes';
+import { PermanentError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { MAX_REDACTED_TEXT, redactText, truncateText } from '../shared/redact';
 import { splitUrlCredentials } from '../shared/urls';
@@ -22,7 +23,18 @@ import { splitUrlCredentials } from '../shared/urls';
  */
 
 /** The bank rejected the request for a reason a retry cannot fix (account unknown, payment due, a bad setting). */
-export class BankRequestRejectedError extends PermanentError {}
+export class BankRequestRejectedError extends PermanentError {
+  static readonly codes = codesRaisedAs(BANK_ERROR_CODES, 'BankRequestRejectedError');
+  declare readonly code: BankCodeOf<'BankRequestRejectedError'>;
+
+  constructor(
+    code: BankCodeOf<'BankRequestRejectedError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /** The part of `FetchContext` this module needs. */
 export interface HttpContext {

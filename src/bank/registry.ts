@@ -1,8 +1,16 @@
-import { BooksyncError } from '../shared/errors';
+import type { BankCodeOf } from './error-codes';
+import { BooksyncError, type BooksyncErrorOptions } from '../shared/errors';
 import type { BankProvider } from './provider';
 
 /** A connection names a provider id that no registered provider has (a config mistake). */
-export class UnknownProviderError extends BooksyncError {}
+export class UnknownProviderError extends BooksyncError {
+  static readonly code = 'BANK_PROVIDER_UNKNOWN' satisfies BankCodeOf<'UnknownProviderError'>;
+  declare readonly code: typeof UnknownProviderError.code;
+
+  constructor(message: string, options: BooksyncErrorOptions = {}) {
+    super(UnknownProviderError.code, message, options);
+  }
+}
 
 /**
  * The providers a daemon can use, by id. Built from an explicit list (src/bank/providers/index.ts
@@ -31,7 +39,6 @@ export class ProviderRegistry {
     const provider = this.byId.get(id);
     if (!provider) {
       throw new UnknownProviderError(
-        'BANK_PROVIDER_UNKNOWN',
         `unknown bank provider '${id}' (known: ${this.ids().join(', ') || 'none'})`,
         {
           details: { provider: id, known: this.ids() },

@@ -1,6 +1,12 @@
 import { CronExpressionParser } from 'cron-parser';
-import * as schedule from 'node-schedule';
-import { BooksyncError, describeError } from '../shared/errors';
+import { BANK_ERROR_CODES, type BankCodeOf } from './error-codes';
+import { createJobTimer, type JobTimer } from './job-timer';
+import {
+  BooksyncError,
+  codesRaisedAs,
+  describeError,
+  type BooksyncErrorOptions,
+} from '../shared/errors';
 import { parseDuration } from '../shared/duration';
 import type { Logger } from '../shared/logger';
 import type { BooksStore } from '../ledger';
@@ -19,7 +25,7 @@ import { listStatuses, readStatus, statusView, type ConnectionStatusView } from 
 
 /**
  * The bank scheduler (docs/ARCHITECTURE.md, "A statement line's way from provider to cloud"):
- * one node-schedule job per enabled connection, a little deterministic-seedable jitter, next_run_at kept on the status document. A job is a
+ * one timer job (job-timer.ts) per enabled connection, a little deterministic-seedable jitter, next_run_at kept on the status document. A job is a
  * one-shot at the next planned instant and re-arms itself after each run from the run's outcome
  * (a rate limit's retry-after wins over the plan), which covers `every:` intervals, cron lines and
  * retry-after with one mechanism.
@@ -71,7 +77,18 @@ export function checkSince(names: readonly string[], since: string): void {
 }
 
 /** A named connection that the config does not have. */
-export class UnknownConnectionError extends BooksyncError {}
+export class UnknownConnectionError extends BooksyncError {
+  static readonly codes = codesRaisedAs(BANK_ERROR_CODES, 'UnknownConnectionError');
+  declare readonly code: BankCodeOf<'UnknownConnectionError'>;
+
+  constructor(
+    code: BankCodeOf<'UnknownConnectionError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /** @default every 12 hours */
 export const DEFAULT_SCHEDULE: ScheduleSpec = Object.freeze({ every: '12h' });
@@ -80,25 +97,7 @@ export const MAX_JITTER_MS = 5 * 60_000;
 /** A connection that never ran (or missed its run while the daemon was down) starts within this. */
 export const STARTUP_JITTER_MS = 10_000;
 
-/** Where jobs are registered: node-schedule in the daemon, a recording fake in tests. */
-export interface JobTimer {
-  schedule(name: string, at: Date, run: () => void): { cancel(): void };
-  /** Called once on stop (node-schedule: `gracefulShutdown()`). */
-  shutdown?(): Promise<void>;
-}
-
-/** node-schedule behind {@link JobTimer}. */
-export const nodeScheduleTimer: JobTimer = {
-  schedule(name, at, run) {
-    const job = at.getTime() > Date.now() ? schedule.scheduleJob(name, at, run) : null;
-    if (job) return { cancel: () => void job.cancel() };
-    // node-schedule refuses an instant already past (on a busy machine even one planned a
-    // millisecond ahead): the run is due, so it starts on the next turn of the event loop.
-    const timer = setTimeout(run, 0);
-    return { cancel: () => clearTimeout(timer) };
-  },
-  shutdown: () => schedule.gracefulShutdown(),
-};
+export { createJobTimer, type JobTimer } from './job-timer';
 
 /** mulberry32: a small seeded PRNG so tests can pin the jitter. */
 export function seededRandom(seed: number): () => number {
@@ -118,7 +117,7 @@ export function validateSchedule(spec: ScheduleSpec | undefined, where = 'schedu
   if ('every' in s) {
     const ms = typeof s.every === 'number' ? s.every : parseDuration(s.every);
     if (!Number.isFinite(ms) || ms < 60_000)
-      throw new BooksyncError(
+      throw new ConnectionSpecError(
         'BANK_SCHEDULE',
         `${where}.every must be at least 1m (got ${String(s.every)})`,
       );
@@ -127,7 +126,7 @@ export function validateSchedule(spec: ScheduleSpec | undefined, where = 'schedu
   try {
     CronExpressionParser.parse(s.cron, { strict: false }).next();
   } catch (err) {
-    throw new BooksyncError(
+    throw new ConnectionSpecError(
       'BANK_SCHEDULE',
       `${where}.cron '${s.cron}' is not a cron line: ${(err as Error).message}`,
       { cause: err },
@@ -230,7 +229,7 @@ export class BankScheduler {
     this.logger = options.logger.child({ component: 'bank.scheduler' });
     this.now = options.now ?? (() => new Date());
     this.random = options.random ?? Math.random;
-    this.timer = options.timer ?? nodeScheduleTimer;
+    this.timer = options.timer ?? createJobTimer();
     this.maxJitterMs = options.maxJitterMs ?? MAX_JITTER_MS;
     this.startupJitterMs = options.startupJitterMs ?? STARTUP_JITTER_MS;
     this.afterRun = options.afterRun;
@@ -336,7 +335,7 @@ export class BankScheduler {
   /**
    * Cancels every job, waits for in-flight runs until `deadline` (epoch ms), then aborts what is
    * still running (those runs record BANK_ABORTED and keep their watermark) and waits for it to
-   * settle. Finally `gracefulShutdown()` of node-schedule.
+   * settle. Finally the timer cancels every job still waiting.
    */
   async stop(deadline: number = Date.now() + 10_000): Promise<void> {
     if (this.stopped) return;
@@ -372,7 +371,7 @@ export class BankScheduler {
     const names = new Set<string>();
     for (const spec of specs) {
       if (names.has(spec.name))
-        throw new BooksyncError(
+        throw new ConnectionSpecError(
           'BANK_CONNECTION_INVALID',
           `two bank connections are named '${spec.name}'`,
         );
@@ -443,7 +442,7 @@ export class BankScheduler {
   private setJob(entry: Entry, at: Date): void {
     entry.job?.cancel();
     const now = this.now();
-    // node-schedule refuses instants in the past; a due run fires a moment from now.
+    // A due run is planned a moment from now: next_run_at is never in the past.
     const when = at.getTime() > now.getTime() ? at : new Date(now.getTime() + 1);
     entry.nextAt = when;
     entry.job = this.timer.schedule(`bank:${entry.spec.name}`, when, () => {

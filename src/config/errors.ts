@@ -1,4 +1,5 @@
-import { BooksyncError } from '../shared/errors';
+import { CONFIG_ERROR_CODES, type ConfigCodeOf } from './error-codes';
+import { BooksyncError, codesRaisedAs } from '../shared/errors';
 
 /** One problem in a config file. `line`/`col` are 1-based; 0 when the problem has no place (an unreadable file). */
 export interface ConfigIssue {
@@ -26,13 +27,15 @@ export function formatIssue(issue: ConfigIssue): string {
   return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`;
 }
 
-export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_UNREADABLE';
+export type ConfigErrorCode = ConfigCodeOf<'ConfigError'>;
 
 /**
  * The config could not be read or is invalid. Carries every issue found, not only the first;
  * `format()` gives one issue a line for the CLI and for the `config.reload` log line.
  */
 export class ConfigError extends BooksyncError {
+  static readonly codes = codesRaisedAs(CONFIG_ERROR_CODES, 'ConfigError');
+  declare readonly code: ConfigErrorCode;
   readonly issues: readonly ConfigIssue[];
 
   constructor(

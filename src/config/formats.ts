@@ -37,8 +37,8 @@ function cron(value: string): string | undefined {
   if (fields.length !== 5 && fields.length !== 6) {
     return `'${value}' has ${fields.length} field${fields.length === 1 ? '' : 's'} (expected a cron line of ${CRON_HELP})`;
   }
-  // cron-parser 5 accepts Jenkins-style `H` hashes; node-schedule (which runs the schedule) bundles
-  // cron-parser 4, which rejects them at start-up, so they are refused here already.
+  // cron-parser 5 accepts Jenkins-style `H` hashes, whose value hangs on a seed the config does
+  // not show: refused, so a schedule reads the same to a person as to the scheduler.
   if (fields.some((f) => /(^|[,/-])H(?![A-Za-z])/i.test(f)))
     return `'${value}' uses a hashed value H (expected plain cron fields, ${CRON_HELP})`;
   try {

@@ -1,5 +1,21 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import {
+  type ControlContract,
+  type ParamsOf,
+  type ParamsReader,
+  type ResultOf,
+} from './control-contract';
+import { ControlError, DaemonNotRunningError, RemoteMethodError } from './control-errors';
+import {
+  CONTROL_METHODS,
+  CONTROL_STREAMS,
+  type ControlMethodName,
+  type ControlMethods,
+  type ControlParams,
+  type ControlResult,
+  type ControlStreams,
+} from './control-methods';
 import { BooksyncError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { redactValue } from '../shared/redact';
@@ -25,12 +41,16 @@ export type ControlStreamHandler = (
   write: (text: string) => Promise<void>,
 ) => Promise<void>;
 
-export class ControlError extends BooksyncError {}
+export { ControlError, DaemonNotRunningError, RemoteMethodError };
 
 /** Longest request line accepted; a control request is small. */
 const MAX_LINE = 1 << 20;
 
-export class ControlServer {
+/**
+ * A control server for a contract (control-contract.ts): a handler gets its params checked and
+ * typed by the contract's reader, and must return the contract's result type.
+ */
+export class ContractServer<Methods extends ControlContract, Streams extends ControlContract> {
   private readonly handlers = new Map<string, ControlHandler>();
   private readonly streams = new Map<string, ControlStreamHandler>();
   private server: net.Server | undefined;
@@ -40,16 +60,29 @@ export class ControlServer {
     private readonly socketPath: string,
     private readonly logger: Logger,
     /** The secrets to mask in every answer. */
-    private readonly secrets: () => readonly string[] = () => [],
+    private readonly secrets: () => readonly string[],
+    private readonly contract: { methods: Methods; streams: Streams },
   ) {}
 
-  /** Registers a method; later issues (sync, bank, ledger) add theirs through the daemon. */
-  handle(method: string, handler: ControlHandler): void {
-    this.handlers.set(method, handler);
+  /** Registers the handler of a method of the contract. */
+  handle<M extends keyof Methods & string>(
+    method: M,
+    handler: (params: ParamsOf<Methods[M]>) => Promise<ResultOf<Methods[M]>>,
+  ): void {
+    const read = this.contract.methods[method].params as ParamsReader<ParamsOf<Methods[M]>>;
+    this.handlers.set(method, (params) => handler(read(params, method)));
   }
 
-  handleStream(method: string, handler: ControlStreamHandler): void {
-    this.streams.set(method, handler);
+  /** Registers the handler of a streamed method of the contract. */
+  handleStream<M extends keyof Streams & string>(
+    method: M,
+    handler: (
+      params: ParamsOf<Streams[M]>,
+      write: (text: string) => Promise<void>,
+    ) => Promise<void>,
+  ): void {
+    const read = this.contract.streams[method].params as ParamsReader<ParamsOf<Streams[M]>>;
+    this.streams.set(method, (params, write) => handler(read(params, method), write));
   }
 
   methods(): string[] {
@@ -102,7 +135,7 @@ export class ControlServer {
           JSON.stringify({
             id: null,
             ok: false,
-            error: { code: 'CONTROL_TOO_LARGE', message: 'request too large' },
+            error: describeError(new ControlError('CONTROL_TOO_LARGE', 'request too large')),
           }) + '\n',
         );
         return;
@@ -192,6 +225,13 @@ export class ControlServer {
   }
 }
 
+/** The daemon's control server: the methods of control-methods.ts. */
+export class ControlServer extends ContractServer<ControlMethods, ControlStreams> {
+  constructor(socketPath: string, logger: Logger, secrets: () => readonly string[] = () => []) {
+    super(socketPath, logger, secrets, { methods: CONTROL_METHODS, streams: CONTROL_STREAMS });
+  }
+}
+
 interface ControlRequest {
   method: string;
   params: Record<string, unknown>;
@@ -227,8 +267,19 @@ function checkRequest(request: Record<string, unknown>): ControlRequest {
   return { method, params: params as Record<string, unknown> };
 }
 
-/** Thrown by the client when no daemon answers on the socket (then the CLI works offline). */
-export class DaemonNotRunningError extends BooksyncError {}
+/**
+ * A method of the daemon's contract (control-methods.ts) over the socket: params and result are
+ * typed by the table; errors as `controlRequest`.
+ */
+export async function callDaemon<M extends ControlMethodName>(
+  socketPath: string,
+  method: M,
+  params: ControlParams<M>,
+  timeoutMs?: number,
+): Promise<ControlResult<M>> {
+  // The daemon answers with the contract's result type: it is the other side of this table.
+  return (await controlRequest(socketPath, method, params, timeoutMs)) as ControlResult<M>;
+}
 
 /**
  * One request over the control socket. Rejects with DaemonNotRunningError when nothing listens
@@ -271,13 +322,7 @@ export function controlRequest(
           error?: { code: string; message: string };
         };
         if (reply.ok) resolve(reply.result);
-        else
-          reject(
-            new ControlError(
-              reply.error?.code ?? 'CONTROL_FAILED',
-              reply.error?.message ?? 'the daemon reported an error',
-            ),
-          );
+        else reject(new RemoteMethodError(reply.error));
       } catch (err) {
         reject(
           new ControlError('CONTROL_BAD_REPLY', 'the daemon sent an unreadable reply', {
@@ -293,11 +338,9 @@ export function controlRequest(
         (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')
       ) {
         reject(
-          new DaemonNotRunningError(
-            'DAEMON_NOT_RUNNING',
-            'no booksync daemon is running on this state directory',
-            { cause: err },
-          ),
+          new DaemonNotRunningError('no booksync daemon is running on this state directory', {
+            cause: err,
+          }),
         );
       } else {
         reject(
@@ -368,13 +411,7 @@ export function controlStream(
         );
         return true;
       }
-      if (reply.ok === false)
-        settle(
-          new ControlError(
-            reply.error?.code ?? 'CONTROL_FAILED',
-            reply.error?.message ?? 'the daemon reported an error',
-          ),
-        );
+      if (reply.ok === false) settle(new RemoteMethodError(reply.error));
       else if (reply.stream_end) {
         ended = true;
         queue.then(() => settle(), settle);
@@ -420,11 +457,9 @@ export function controlStream(
         (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')
       ) {
         settle(
-          new DaemonNotRunningError(
-            'DAEMON_NOT_RUNNING',
-            'no booksync daemon is running on this state directory',
-            { cause: err },
-          ),
+          new DaemonNotRunningError('no booksync daemon is running on this state directory', {
+            cause: err,
+          }),
         );
       } else {
         settle(

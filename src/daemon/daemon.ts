@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError, formatIssue, loadConfig, secretValues, type Config } from '../config';
 import { BooksStore } from '../ledger';
-import { BooksyncError, describeError } from '../shared/errors';
+import type { DaemonCodeOf } from './error-codes';
+import { BooksyncError, describeError, type BooksyncErrorOptions } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { ensurePrivateDir } from '../shared/private-file';
 import { registerBackup } from './backup';
@@ -45,7 +46,14 @@ export interface ServiceContext {
   env: NodeJS.ProcessEnv;
 }
 
-export class StateDirInUseError extends BooksyncError {}
+export class StateDirInUseError extends BooksyncError {
+  static readonly code = 'STATE_DIR_IN_USE' satisfies DaemonCodeOf<'StateDirInUseError'>;
+  declare readonly code: typeof StateDirInUseError.code;
+
+  constructor(message: string, options: BooksyncErrorOptions = {}) {
+    super(StateDirInUseError.code, message, options);
+  }
+}
 
 /**
  * The composition root (docs/ARCHITECTURE.md, "Parts"): reads the config, opens the books, starts the
@@ -154,7 +162,6 @@ export class Daemon {
       if (err instanceof BooksyncError && err.code === 'STORE_LOCKED') {
         const pid = readPid(paths.pidFile);
         throw new StateDirInUseError(
-          'STATE_DIR_IN_USE',
           `another booksync${pid ? ` (pid ${pid})` : ''} is already running with state directory ${config.state_dir}`,
           { cause: err, details: { state_dir: config.state_dir, pid } },
         );

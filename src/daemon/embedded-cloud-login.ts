@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import type express from 'express';
-import { BooksyncError } from '../shared/errors';
+import type { DaemonCodeOf } from './error-codes';
+import { BooksyncError, type BooksyncErrorOptions } from '../shared/errors';
 import { readPrivateFile, writePrivateFile } from '../shared/private-file';
 
 /**
@@ -26,7 +27,15 @@ export interface CloudLogin {
 }
 
 /** The credentials file is there but unreadable as `user:password`: never overwritten silently. */
-export class CloudCredentialsError extends BooksyncError {}
+export class CloudCredentialsError extends BooksyncError {
+  static readonly code =
+    'CLOUD_CREDENTIALS_INVALID' satisfies DaemonCodeOf<'CloudCredentialsError'>;
+  declare readonly code: typeof CloudCredentialsError.code;
+
+  constructor(message: string, options: BooksyncErrorOptions = {}) {
+    super(CloudCredentialsError.code, message, options);
+  }
+}
 
 /** Reads the login, or generates and stores one (24 random bytes, base64url: no `:` to split on). */
 export async function loadOrCreateLogin(file: string): Promise<CloudLogin> {
@@ -43,7 +52,6 @@ export async function loadOrCreateLogin(file: string): Promise<CloudLogin> {
   const colon = line.indexOf(':');
   if (colon <= 0 || colon === line.length - 1 || /\s/.test(line)) {
     throw new CloudCredentialsError(
-      'CLOUD_CREDENTIALS_INVALID',
       `the embedded cloud's credentials file ${file} is not one line 'user:password'; fix it, or delete it to have a new password generated at the next start`,
       {
         details: { file },

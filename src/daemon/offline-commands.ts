@@ -21,7 +21,8 @@ import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { openSync, type ConflictChoice } from '../sync';
 import { connectionSpecsFrom } from './bank-service';
-import { controlRequest } from './control';
+import { callDaemon } from './control';
+import type { ControlMethodName, ControlParams, ControlResult } from './control-methods';
 import { EmbeddedCloud } from './embedded-cloud';
 import { automationConfigFrom } from './ledger-service';
 import { withDaemonOrStore } from './offline';
@@ -32,20 +33,20 @@ import { syncSetupFrom } from './sync-service';
  * or, when no daemon runs, does the same work on the books opened directly (so an admin can act
  * while the service is stopped).
  */
-function viaDaemonOr<T>(
+function viaDaemonOr<M extends ControlMethodName>(
   configPath: string,
   env: NodeJS.ProcessEnv,
   logger: Logger,
-  method: string,
-  params: Record<string, unknown>,
-  direct: (store: BooksStore, config: Config) => Promise<T>,
+  method: M,
+  params: ControlParams<M>,
+  direct: (store: BooksStore, config: Config) => Promise<ControlResult<M>>,
   opts: { directNeedsSecrets?: boolean } = {},
-): Promise<T> {
+): Promise<ControlResult<M>> {
   return withDaemonOrStore(
     configPath,
     env,
     logger,
-    async (socket) => (await controlRequest(socket, method, params, 10 * 60_000)) as T,
+    (socket) => callDaemon(socket, method, params, 10 * 60_000),
     (store, config) => direct(store, config),
     opts,
   );
@@ -82,24 +83,15 @@ export function listConflicts(
   logger: Logger,
   resolved: boolean,
 ) {
-  const method = resolved ? 'conflicts.resolved' : 'conflicts.list';
-  return viaDaemonOr<Array<Record<string, unknown>>>(
-    configPath,
-    env,
-    logger,
-    method,
-    {},
-    (store, config) =>
-      withSyncEngine(
-        store,
-        config,
-        logger,
-        async (engine) =>
-          (resolved
-            ? await engine.listResolved()
-            : await engine.listConflicts()) as unknown as Array<Record<string, unknown>>,
-      ),
-  );
+  // The CLI prints either list as rows of fields.
+  type Rows = Promise<Array<Record<string, unknown>>>;
+  if (resolved)
+    return viaDaemonOr(configPath, env, logger, 'conflicts.resolved', {}, (store, config) =>
+      withSyncEngine(store, config, logger, (engine) => engine.listResolved()),
+    ) as unknown as Rows;
+  return viaDaemonOr(configPath, env, logger, 'conflicts.list', {}, (store, config) =>
+    withSyncEngine(store, config, logger, (engine) => engine.listConflicts()),
+  ) as unknown as Rows;
 }
 
 export function resolveConflict(

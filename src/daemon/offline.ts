@@ -2,7 +2,7 @@ import { loadConfig } from '../config';
 import { BooksStore } from '../ledger';
 import { BooksyncError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { controlRequest, DaemonNotRunningError } from './control';
+import { callDaemon, DaemonNotRunningError } from './control';
 import { statePaths, StateDirInUseError } from './daemon';
 import { embeddedCloudPaths } from './embedded-cloud-login';
 import { baseStatus, type StatusReport } from './status';
@@ -38,7 +38,6 @@ export async function withDaemonOrStore<T>(
   } catch (err) {
     if (err instanceof BooksyncError && err.code === 'STORE_LOCKED') {
       throw new StateDirInUseError(
-        'STATE_DIR_IN_USE',
         `the books in ${config.state_dir} are held by a booksync process that does not answer on ${paths.socket}`,
         { cause: err },
       );
@@ -62,7 +61,7 @@ export function readStatus(
     configPath,
     env,
     logger,
-    async (socket) => (await controlRequest(socket, 'status')) as StatusReport,
+    (socket) => callDaemon(socket, 'status', {}),
     async (store, config, booksPath) => {
       const report = await baseStatus(config, store, booksPath);
       // Where to find the embedded cloud's login even while it is not running.

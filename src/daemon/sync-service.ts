@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
 import { sameContent } from '../shared/canonical-json';
-import { BooksyncError, describeError } from '../shared/errors';
+import { BackupError } from '../backup';
+import { BooksyncError, describeError, type BooksyncErrorOptions } from '../shared/errors';
 import type { LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
 import {
@@ -14,6 +15,7 @@ import {
   type SyncTypeOptions,
 } from '../sync';
 import type { ControlServer } from './control';
+import type { DaemonCodeOf } from './error-codes';
 import type { Service } from './service';
 import { ProgressClock, syncQuietLimitMs } from './systemd/progress';
 
@@ -77,6 +79,16 @@ function syncSlice(config: Config) {
   return { cloud: config.cloud, sync: config.sync };
 }
 
+/** A command needs the sync engine, which is not running. */
+export class SyncNotRunningError extends BooksyncError {
+  static readonly code = 'SYNC_NOT_RUNNING' satisfies DaemonCodeOf<'SyncNotRunningError'>;
+  declare readonly code: typeof SyncNotRunningError.code;
+
+  constructor(message: string, options: BooksyncErrorOptions = {}) {
+    super(SyncNotRunningError.code, message, options);
+  }
+}
+
 /**
  * The replication engine as a daemon service, plus its control methods for the CLI
  * (`booksync conflicts ...`, `booksync sync`).
@@ -108,7 +120,7 @@ export class SyncService implements Service {
   }
 
   private engine() {
-    if (!this.runtime) throw new BooksyncError('SYNC_NOT_RUNNING', 'sync is not running');
+    if (!this.runtime) throw new SyncNotRunningError('sync is not running');
     return this.runtime.engine;
   }
 
@@ -143,13 +155,13 @@ export class SyncService implements Service {
 
   /** Rejects when the engine is gone or has been quiet longer than it can be while healthy. */
   async liveness(): Promise<void> {
-    if (!this.runtime) throw new BooksyncError('SYNC_NOT_RUNNING', 'sync is not running');
+    if (!this.runtime) throw new SyncNotRunningError('sync is not running');
     this.progress.check('sync', syncQuietLimitMs(this.config));
   }
 
   backupLevels(): Record<string, LevelDown> {
     if (!this.runtime)
-      throw new BooksyncError(
+      throw new BackupError(
         'BACKUP_UNAVAILABLE',
         'sync is restarting (its bookkeeping is closed); try the backup again in a moment',
       );

@@ -1,4 +1,5 @@
-import { BooksyncError } from '../shared/errors';
+import { LEDGER_ERROR_CODES, type LedgerCodeOf } from './error-codes';
+import { BooksyncError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 
 /** One rule a document broke, naming the document and (where there is one) the field. */
 export interface LedgerProblem {
@@ -12,12 +13,7 @@ export interface LedgerProblem {
   message: string;
 }
 
-export type LedgerErrorCode =
-  | 'LEDGER_UNBALANCED'
-  | 'LEDGER_POSTED_IMMUTABLE'
-  | 'LEDGER_INVALID_DOC'
-  | 'LEDGER_ID_MISMATCH'
-  | 'LEDGER_OVERRIDE_INVALID';
+export type LedgerErrorCode = LedgerCodeOf<'LedgerError'>;
 
 /**
  * A write the books refuse. `code` is the code of the first problem; `details` carry `doc_id`,
@@ -25,6 +21,8 @@ export type LedgerErrorCode =
  * invalid document at once).
  */
 export class LedgerError extends BooksyncError {
+  static readonly codes = codesRaisedAs(LEDGER_ERROR_CODES, 'LedgerError');
+  declare readonly code: LedgerErrorCode;
   readonly problems: readonly LedgerProblem[];
 
   constructor(problems: LedgerProblem[], options: { cause?: unknown } = {}) {
@@ -49,19 +47,22 @@ export class LedgerError extends BooksyncError {
 
 /** Another process (or this one) already has the LevelDB folder open. */
 export class StoreLockedError extends BooksyncError {
-  constructor(
-    message: string,
-    options: { cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
-    super('STORE_LOCKED', message, options);
+  static readonly code = 'STORE_LOCKED' satisfies LedgerCodeOf<'StoreLockedError'>;
+  declare readonly code: typeof StoreLockedError.code;
+
+  constructor(message: string, options: BooksyncErrorOptions = {}) {
+    super(StoreLockedError.code, message, options);
   }
 }
 
 /** A write lost a revision race (PouchDB 409); `details.ids` names the documents. */
 export class StoreConflictError extends BooksyncError {
+  static readonly code = 'STORE_CONFLICT' satisfies LedgerCodeOf<'StoreConflictError'>;
+  declare readonly code: typeof StoreConflictError.code;
+
   constructor(ids: string[], options: { cause?: unknown } = {}) {
     super(
-      'STORE_CONFLICT',
+      StoreConflictError.code,
       `document update conflict (the stored revision changed) for ${ids.join(', ')}`,
       {
         cause: options.cause,
@@ -72,4 +73,15 @@ export class StoreConflictError extends BooksyncError {
 }
 
 /** Any other storage failure (disk, corrupt files), with the PouchDB/LevelDB error as `cause`. */
-export class StoreError extends BooksyncError {}
+export class StoreError extends BooksyncError {
+  static readonly codes = codesRaisedAs(LEDGER_ERROR_CODES, 'StoreError');
+  declare readonly code: LedgerCodeOf<'StoreError'>;
+
+  constructor(
+    code: LedgerCodeOf<'StoreError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}

@@ -11,7 +11,9 @@ import { StoreError } from './errors';
  *
  * Everything here mirrors pouchdb-node 9.0.0 (`node_modules/pouchdb-node/lib/index.js`) with
  * leveldown 6.1.1; line numbers below are of that file. The reader only reads: every write still
- * goes through PouchDB.
+ * goes through PouchDB. package.json therefore pins pouchdb-node exactly (no range), and
+ * test/unit/dependency-pins.test.ts checks that the pin, the lockfile and the installed package
+ * agree: moving to another PouchDB means checking this file against it first.
  */
 
 /** A document body as stored in `by-sequence` (`_deleted: true` on a deletion). */

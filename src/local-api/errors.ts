@@ -1,8 +1,25 @@
-import { BooksyncError } from '../shared/errors';
+import {
+  LOCAL_API_ERROR_CODES,
+  isCouchErrorName,
+  type CouchErrorName,
+  type LocalApiCodeOf,
+} from './error-codes';
+import { BooksyncError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 import { LedgerError } from '../ledger';
 
 /** The local API cannot start or reload (missing credentials, address in use). */
-export class LocalApiError extends BooksyncError {}
+export class LocalApiError extends BooksyncError {
+  static readonly codes = codesRaisedAs(LOCAL_API_ERROR_CODES, 'LocalApiError');
+  declare readonly code: LocalApiCodeOf<'LocalApiError'>;
+
+  constructor(
+    code: LocalApiCodeOf<'LocalApiError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /**
  * An answer in CouchDB's error shape: HTTP `status` and the body `{error, reason}` (plus `code`
@@ -10,15 +27,17 @@ export class LocalApiError extends BooksyncError {}
  * @link https://docs.couchdb.org/en/stable/api/basics.html#http-status-codes
  */
 export class CouchError extends BooksyncError {
+  static readonly codes = codesRaisedAs(LOCAL_API_ERROR_CODES, 'CouchError');
+  declare readonly code: LocalApiCodeOf<'CouchError'>;
   readonly status: number;
-  readonly error: string;
+  readonly error: CouchErrorName;
   readonly reason: string;
   /** Stable booksync code when a ledger rule refused the write (`LEDGER_UNBALANCED` ...). */
   readonly ledgerCode: string | undefined;
 
   constructor(
     status: number,
-    error: string,
+    error: CouchErrorName,
     reason: string,
     options: { cause?: unknown; ledgerCode?: string } = {},
   ) {
@@ -72,7 +91,9 @@ export function fromPouch(err: unknown): CouchError | undefined {
   if (e.name === 'conflict') return conflict();
   const reason =
     typeof e.reason === 'string' ? e.reason : typeof e.message === 'string' ? e.message : e.name;
-  return new CouchError(e.status, e.name, reason, { cause: err });
+  // PouchDB's 4xx names are all in the catalog; one it adds later is answered as a bad request.
+  const name = isCouchErrorName(e.name) ? e.name : 'bad_request';
+  return new CouchError(e.status, name, reason, { cause: err });
 }
 
 /** Any thrown value as a CouchError; `undefined` for an unexpected failure (a 500 the caller logs). */

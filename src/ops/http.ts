@@ -1,10 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BooksyncError, describeError } from '../shared/errors';
+import type { OpsCodeOf } from './error-codes';
+import { BooksyncError, describeError, type BooksyncErrorOptions } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 
 /** The operations listener could not bind its address. */
-export class OpsListenError extends BooksyncError {}
+export class OpsListenError extends BooksyncError {
+  static readonly code = 'OPS_LISTEN' satisfies OpsCodeOf<'OpsListenError'>;
+  declare readonly code: typeof OpsListenError.code;
+
+  constructor(message: string, options: BooksyncErrorOptions = {}) {
+    super(OpsListenError.code, message, options);
+  }
+}
 
 /** An answer of the operations listener. */
 export interface OpsAnswer {
@@ -47,7 +55,6 @@ export class OpsListener {
       const onError = (err: NodeJS.ErrnoException) =>
         reject(
           new OpsListenError(
-            'OPS_LISTEN',
             `the operations listener cannot listen on ${host}:${port}: ${err.code ?? err.message}`,
             { cause: err, details: { host, port } },
           ),

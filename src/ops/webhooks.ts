@@ -1,7 +1,13 @@
 import os from 'node:os';
 import type { AlertWebhookConfig } from '../config';
-import { BooksyncError, describeError } from '../shared/errors';
 import { fetchWithDeadline } from '../shared/fetch-deadline';
+import { OPS_ERROR_CODES, type OpsCodeOf } from './error-codes';
+import {
+  BooksyncError,
+  codesRaisedAs,
+  describeError,
+  type BooksyncErrorOptions,
+} from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { ActiveAlert } from './alerts';
 
@@ -14,7 +20,18 @@ import type { ActiveAlert } from './alerts';
 export type AlertPhase = 'firing' | 'resolved';
 
 /** A webhook did not take an alert. */
-export class WebhookDeliveryError extends BooksyncError {}
+export class WebhookDeliveryError extends BooksyncError {
+  static readonly codes = codesRaisedAs(OPS_ERROR_CODES, 'WebhookDeliveryError');
+  declare readonly code: OpsCodeOf<'WebhookDeliveryError'>;
+
+  constructor(
+    code: OpsCodeOf<'WebhookDeliveryError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 export interface WebhookRequest {
   headers: Record<string, string>;

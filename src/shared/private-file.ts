@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { PermanentError } from './errors';
+import type { SharedCodeOf } from './error-codes';
+import { StateFileError } from './errors';
 
 /**
  * Credential state files (a SimpleFIN access URL, GoCardless tokens, the embedded cloud's
@@ -41,9 +42,14 @@ export async function readPrivateFile(file: string): Promise<string | undefined>
 }
 
 /** A state file problem is the installation's (permissions, full disk): retrying will not help. */
-function stateFileError(code: string, verb: string, file: string, err: unknown): PermanentError {
+function stateFileError(
+  code: SharedCodeOf<'StateFileError'>,
+  verb: string,
+  file: string,
+  err: unknown,
+): StateFileError {
   const errno = (err as NodeJS.ErrnoException).code;
-  return new PermanentError(
+  return new StateFileError(
     code,
     `${verb} the state file ${file}${errno ? ` (${errno})` : ''}; check the state directory's owner and free space`,
     {

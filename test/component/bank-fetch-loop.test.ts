@@ -169,7 +169,7 @@ describe('bank fetch loop', function () {
 
     it('given status changes, then bank.status is logged once per change and not for a steady state', async function () {
       fake.then(
-        new BankUnavailableError('BANK_HTTP_503', 'bank answered 503'),
+        new BankUnavailableError('BANK_HTTP_UNAVAILABLE', 'bank answered 503'),
         result([statement(IBAN, [])]),
         result([statement(IBAN, [])]),
       );
@@ -217,7 +217,7 @@ describe('bank fetch loop', function () {
       ]);
       const http500 = new FakeProvider('http500', [
         new BankUnavailableError(
-          'BANK_HTTP_500',
+          'BANK_HTTP_UNAVAILABLE',
           'the bank answered HTTP 500 Internal Server Error; will retry on schedule',
         ),
       ]);
@@ -238,7 +238,7 @@ describe('bank fetch loop', function () {
       assert.equal(by.good.counts.new, 1);
       assert.equal(by.malformed.status, 'error');
       assert.match(by.malformed.error?.message ?? '', /without <TRNAMT>/);
-      assert.equal(by.http500.error?.code, 'BANK_HTTP_500');
+      assert.equal(by.http500.error?.code, 'BANK_HTTP_UNAVAILABLE');
       assert.equal(by.hung.error?.code, 'BANK_TIMEOUT');
       assert.match(by.hung.error?.message ?? '', /did not finish within/);
       assert.equal(hung.calls[0].signal.aborted, true, 'the hung provider was told to abort');
@@ -271,7 +271,10 @@ describe('bank fetch loop', function () {
 
     it('given auth fails, then status is auth_required and the provider is not called again until the credentials change', async function () {
       fake.then(
-        new BankAuthError('BANK_AUTH', 'the bank rejected the user id or password (OFX 15500)'),
+        new BankAuthError(
+          'OFX_SIGNON_INVALID',
+          'the bank rejected the user id or password (OFX 15500)',
+        ),
         result([statement(IBAN, [tx({ providerId: 'X' })])]),
       );
       assert.equal((await loop.run(spec)).status, 'auth_required');
@@ -319,7 +322,7 @@ describe('bank fetch loop', function () {
 
     it('given auth_required, when an admin forces a run, then the provider is asked once more with the same credentials', async function () {
       fake.then(
-        new BankAuthError('BANK_AUTH', 'locked out (OFX 15502)'),
+        new BankAuthError('OFX_LOCKED_OUT', 'locked out (OFX 15502)'),
         result([statement(IBAN, [])]),
       );
       await loop.run(spec);
@@ -330,7 +333,7 @@ describe('bank fetch loop', function () {
 
     it('given the provider reports the consent expired, then status is consent_expired and no call happens until renewed', async function () {
       fake.then(
-        new ConsentExpiredError('BANK_CONSENT_EXPIRED', 'end user agreement expired'),
+        new ConsentExpiredError('GOCARDLESS_AGREEMENT_EXPIRED', 'end user agreement expired'),
         result([statement(IBAN, [])]),
       );
       assert.equal((await loop.run(spec)).status, 'consent_expired');
@@ -656,7 +659,7 @@ describe('bank fetch loop', function () {
       fake.then(
         result([statement(IBAN, first)]),
         new BankUnavailableError(
-          'BANK_HTTP_502',
+          'BANK_HTTP_UNAVAILABLE',
           'the bank answered HTTP 502 Bad Gateway; will retry on schedule',
         ),
         result([statement(IBAN, [...first, tx({ providerId: 'W2', bookingDate: '2024-03-16' })])]),
@@ -670,7 +673,7 @@ describe('bank fetch loop', function () {
       assert.equal(doc?.last_success_at, '2024-03-15T10:00:00.000Z');
       assert.equal(doc?.last_refresh_at, '2024-03-16T10:00:00.000Z');
       assert.deepEqual(doc?.last_error, {
-        code: 'BANK_HTTP_502',
+        code: 'BANK_HTTP_UNAVAILABLE',
         message: 'the bank answered HTTP 502 Bad Gateway; will retry on schedule',
       });
       const retried = await loop.run(spec);

@@ -5,7 +5,7 @@ import { findDuplicates } from '../../src/bank/duplicates';
 import { FetchLoop, type ConnectionSpec } from '../../src/bank/fetch-loop';
 import type { BankTransaction, StatementSink, StatementStream } from '../../src/bank/provider';
 import { ProviderRegistry } from '../../src/bank/registry';
-import { nodeScheduleTimer } from '../../src/bank/scheduler';
+import { createJobTimer } from '../../src/bank/scheduler';
 import { readBlock, readStatus, writeBlock } from '../../src/bank/status';
 import { visibleLines, type StatementLineDoc } from '../../src/ledger';
 import {
@@ -249,7 +249,7 @@ describe('bank run semantics', function () {
     it('given a next run time in the past, then the job runs now instead of failing to start', async function () {
       let job: { cancel(): void } | undefined;
       const ran = new Promise<void>((resolve) => {
-        job = nodeScheduleTimer.schedule('bank:past', new Date(Date.now() - 60_000), resolve);
+        job = createJobTimer().schedule('bank:past', new Date(Date.now() - 60_000), resolve);
       });
       await ran;
       job?.cancel();
@@ -257,7 +257,7 @@ describe('bank run semantics', function () {
 
     it('given a next run time a moment ahead, then it runs too (however the millisecond falls)', async function () {
       const at = new Date(Date.now() + 1);
-      await new Promise<void>((resolve) => nodeScheduleTimer.schedule('bank:soon', at, resolve));
+      await new Promise<void>((resolve) => createJobTimer().schedule('bank:soon', at, resolve));
     });
   });
 

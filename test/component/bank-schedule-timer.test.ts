@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { nodeScheduleTimer } from '../../src/bank/scheduler';
+import { createJobTimer } from '../../src/bank/scheduler';
 
-describe('bank scheduler: node-schedule timer', () => {
+const timer = createJobTimer();
+
+describe('bank scheduler: job timer on the system clock', () => {
   it('runs a job whose instant passed before it was registered (a busy machine), and its cancel holds', async () => {
     const ran: string[] = [];
     const past = new Date(Date.now() - 1);
-    const cancelled = nodeScheduleTimer.schedule('bank:late-a', past, () => ran.push('a'));
+    const cancelled = timer.schedule('bank:late-a', past, () => ran.push('a'));
     cancelled.cancel();
     // Timers of the same delay fire in order: once b has run, a would have run before it.
     await new Promise<void>((resolve) =>
-      nodeScheduleTimer.schedule('bank:late-b', past, () => {
+      timer.schedule('bank:late-b', past, () => {
         ran.push('b');
         resolve();
       }),
@@ -17,9 +19,9 @@ describe('bank scheduler: node-schedule timer', () => {
     assert.deepEqual(ran, ['b']);
   });
 
-  it('runs a job at a future instant through node-schedule', async () => {
+  it('runs a job at a future instant', async () => {
     const job = await new Promise<string>((resolve) =>
-      nodeScheduleTimer.schedule('bank:soon', new Date(Date.now() + 20), () => resolve('ran')),
+      timer.schedule('bank:soon', new Date(Date.now() + 20), () => resolve('ran')),
     );
     assert.equal(job, 'ran');
   });

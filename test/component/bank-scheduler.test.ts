@@ -1,12 +1,11 @@
 import { strict as assert } from 'node:assert';
-import * as schedule from 'node-schedule';
 import { FetchLoop, type ConnectionSpec } from '../../src/bank/fetch-loop';
 import { BankAuthError, RateLimitedError } from '../../src/bank/errors';
 import { ProviderRegistry } from '../../src/bank/registry';
 import {
   BankScheduler,
   UnknownConnectionError,
-  nodeScheduleTimer,
+  createJobTimer,
   seededRandom,
   type JobTimer,
 } from '../../src/bank/scheduler';
@@ -255,7 +254,7 @@ describe('bank scheduler', function () {
   });
 
   it('given an auth_required connection, then `booksync fetch NAME` retries it once but fetching all does not', async function () {
-    fake.then(new BankAuthError('BANK_AUTH', 'rejected'), result([statement('ACC', [])]));
+    fake.then(new BankAuthError('BANK_HTTP_AUTH', 'rejected'), result([statement('ACC', [])]));
     const scheduler = make(specs({ name: 'a' }));
     await scheduler.runNow(['a']);
     assert.equal((await scheduler.runNow())[0].skipped, 'auth_required');
@@ -264,7 +263,7 @@ describe('bank scheduler', function () {
     assert.equal(fake.calls.length, 2);
   });
 
-  it('given a hung run at stop, then stop cancels jobs, aborts the run at the deadline and shuts node-schedule down', async function () {
+  it('given a hung run at stop, then stop cancels jobs, aborts the run at the deadline and shuts the timer down', async function () {
     fake.then('hang');
     const scheduler = make(specs({ name: 'h', runTimeoutMs: 60_000 }));
     await scheduler.start();
@@ -280,7 +279,7 @@ describe('bank scheduler', function () {
     assert.equal((await readStatus(books.store, 'h'))?.watermark, undefined);
   });
 
-  it('given node-schedule, then a stored future next_run_at registers a named job at that instant and stop removes it', async function () {
+  it('given the job timer, then a stored future next_run_at registers a named job at that instant and stop removes it', async function () {
     const realNow = () => new Date();
     const real = new FetchLoop({
       store: books.store,
@@ -289,6 +288,7 @@ describe('bank scheduler', function () {
       now: realNow,
     });
     const nextRun = new Date(Date.now() + 2 * HOUR);
+    const jobs = createJobTimer();
     await books.store.put({
       _id: 'bankconn:acme',
       type: 'bank_connection',
@@ -303,15 +303,15 @@ describe('bank scheduler', function () {
       loop: real,
       store: books.store,
       logger: log.logger,
-      timer: nodeScheduleTimer,
+      timer: jobs,
       random: seededRandom(1),
     });
     await scheduler.start();
-    const job = schedule.scheduledJobs['bank:acme'];
+    const job = jobs.pending().get('bank:acme');
     assert.ok(job, 'job registered under its connection name');
-    assert.equal(job.nextInvocation()?.getTime(), nextRun.getTime());
+    assert.equal(job.getTime(), nextRun.getTime());
     await scheduler.stop(Date.now() + 1000);
-    assert.equal(schedule.scheduledJobs['bank:acme'], undefined);
+    assert.equal(jobs.pending().get('bank:acme'), undefined);
     assert.equal(fake.calls.length, 0);
   });
 });

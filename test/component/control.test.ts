@@ -4,7 +4,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ControlServer, controlRequest } from '../../src/daemon/control';
+import { ContractServer, controlRequest } from '../../src/daemon/control';
+import { field, fields, method } from '../../src/daemon/control-contract';
+import { CONTROL_METHODS } from '../../src/daemon/control-methods';
 import { createLogger } from '../../src/daemon/logging';
 import { BooksyncError } from '../../src/shared/errors';
 
@@ -32,9 +34,19 @@ function exchange(socketPath: string, lines: string[]): Promise<Array<Record<str
   });
 }
 
+/** A contract of test methods, plus two of the daemon's (their params readers are under test). */
+const TEST_METHODS = {
+  echo: method(fields({ said: field.optional(field.string) })).returns<{ said?: string }>(),
+  status: method().returns<{ last_error: { code: string; message: string } }>(),
+  boom: method().returns<never>(),
+  'bank.fetch': CONTROL_METHODS['bank.fetch'],
+  'conflicts.resolve': CONTROL_METHODS['conflicts.resolve'],
+};
+
 describe('control socket: malformed requests and secret-free answers', () => {
   let dir: string;
-  let server: ControlServer;
+  let server: ContractServer<typeof TEST_METHODS, Record<string, never>>;
+  let received: unknown[];
   let logLines: Array<Record<string, unknown>>;
   const SECRET = 'cl0ud-p&ss<word>';
 
@@ -49,7 +61,19 @@ describe('control socket: malformed requests and secret-free answers', () => {
       },
     });
     const logger = createLogger({ level: 'debug', stream, secrets: () => [SECRET] });
-    server = new ControlServer(path.join(dir, 'control.sock'), logger, () => [SECRET]);
+    server = new ContractServer(path.join(dir, 'control.sock'), logger, () => [SECRET], {
+      methods: TEST_METHODS,
+      streams: {},
+    });
+    received = [];
+    server.handle('bank.fetch', (params) => {
+      received.push(params);
+      return Promise.resolve([]);
+    });
+    server.handle('conflicts.resolve', (params) => {
+      received.push(params);
+      return Promise.reject(new Error('not under test'));
+    });
     server.handle('echo', async (params) => params);
     server.handle('status', async () => ({
       last_error: {
@@ -80,7 +104,7 @@ describe('control socket: malformed requests and secret-free answers', () => {
     ];
     const answers = await exchange(path.join(dir, 'control.sock'), [
       ...bad,
-      '{"id":10,"method":"echo","params":{"a":1}}',
+      '{"id":10,"method":"echo","params":{"said":"hi"}}',
     ]);
     const refused = answers.filter((a) => a.ok === false);
     assert.equal(refused.length, bad.length);
@@ -96,7 +120,7 @@ describe('control socket: malformed requests and secret-free answers', () => {
     );
     assert.deepEqual(
       answers.find((a) => a.ok === true),
-      { id: 10, ok: true, result: { a: 1 } },
+      { id: 10, ok: true, result: { said: 'hi' } },
     );
     const warned = logLines.filter((l) => l.event === 'control.bad_request');
     assert.equal(warned.length, bad.length);
@@ -121,6 +145,52 @@ describe('control socket: malformed requests and secret-free answers', () => {
       (err: BooksyncError) => err.code === 'SOMETHING',
     );
     assert.equal(logLines.filter((l) => l.level === 'error' || l.level === 'warn').length, 0);
+  });
+
+  it("refuses params that do not fit the method's contract with CONTROL_BAD_REQUEST naming the parameter; the handler never sees them", async () => {
+    const socket = path.join(dir, 'control.sock');
+    const refused: Array<[string, Record<string, unknown>, RegExp]> = [
+      [
+        'bank.fetch',
+        { names: 'acme' },
+        /'bank\.fetch' parameter 'names' must be a list of strings \(got "acme"\)/,
+      ],
+      ['bank.fetch', { names: ['acme', 3] }, /parameter 'names' must be a list of strings/],
+      ['bank.fetch', { since: 20260101 }, /parameter 'since' must be a string \(got 20260101\)/],
+      [
+        'bank.fetch',
+        { nmes: ['acme'] },
+        /'bank\.fetch' takes no parameter 'nmes' \(it takes: names, since\)/,
+      ],
+      [
+        'conflicts.resolve',
+        { choice: { take: 'local' } },
+        /parameter 'id' must be a string \(got nothing\)/,
+      ],
+      [
+        'conflicts.resolve',
+        { id: 'move:1', choice: { take: 'mine' } },
+        /'choice'\.take must be 'local' or 'remote'/,
+      ],
+      [
+        'conflicts.resolve',
+        { id: 'move:1', choice: 'local' },
+        /parameter 'choice' must be an object/,
+      ],
+    ];
+    for (const [name, params, message] of refused) {
+      await assert.rejects(controlRequest(socket, name, params), (err: BooksyncError) => {
+        assert.equal(err.code, 'CONTROL_BAD_REQUEST', `${name} ${JSON.stringify(params)}`);
+        assert.match(err.message, message);
+        return true;
+      });
+    }
+    assert.deepEqual(received, []);
+    assert.deepEqual(
+      await controlRequest(socket, 'bank.fetch', { names: ['acme'], since: null }),
+      [],
+    );
+    assert.deepEqual(received, [{ names: ['acme'] }]);
   });
 
   it('masks secrets, entity-escaped too, in every answer', async () => {

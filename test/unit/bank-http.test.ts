@@ -143,7 +143,7 @@ describe('bank/http: statusError default mapping', () => {
   });
 
   it('the provider hook wins, and undefined falls back', () => {
-    const custom = new BankAuthError('X', 'custom');
+    const custom = new BankAuthError('BANK_HTTP_AUTH', 'custom');
     assert.equal(
       statusError(response(500, ''), { connection: 'c', now: NOW, map: () => custom }),
       custom,

@@ -1,7 +1,19 @@
-import { BooksyncError } from '../../shared/errors';
+import { DAEMON_ERROR_CODES, type DaemonCodeOf } from '../error-codes';
+import { BooksyncError, codesRaisedAs, type BooksyncErrorOptions } from '../../shared/errors';
 
 /** A datagram to the service manager could not be sent (bad NOTIFY_SOCKET, libc refused). */
-export class SystemdNotifyError extends BooksyncError {}
+export class SystemdNotifyError extends BooksyncError {
+  static readonly codes = codesRaisedAs(DAEMON_ERROR_CODES, 'SystemdNotifyError');
+  declare readonly code: DaemonCodeOf<'SystemdNotifyError'>;
+
+  constructor(
+    code: DaemonCodeOf<'SystemdNotifyError'>,
+    message: string,
+    options: BooksyncErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
 
 /** What sends one notification datagram; the daemon's notifier only needs this. */
 export interface NotifyTransport {

@@ -1,8 +1,16 @@
 import type { Config } from '../../config';
-import { BooksyncError } from '../../shared/errors';
+import type { DaemonCodeOf } from '../error-codes';
+import { BooksyncError, type BooksyncErrorOptions } from '../../shared/errors';
 
 /** A loop of the daemon has made no progress for longer than it ever may. */
-export class LoopStuckError extends BooksyncError {}
+export class LoopStuckError extends BooksyncError {
+  static readonly code = 'LOOP_STUCK' satisfies DaemonCodeOf<'LoopStuckError'>;
+  declare readonly code: typeof LoopStuckError.code;
+
+  constructor(message: string, options: BooksyncErrorOptions = {}) {
+    super(LoopStuckError.code, message, options);
+  }
+}
 
 /** The sync engine's long-poll on the cloud's changes feed (SyncEngine's default `longpollMs`). */
 const SYNC_LONGPOLL_MS = 25_000;
@@ -42,7 +50,6 @@ export class ProgressClock {
     const quiet = this.now() - this.last;
     if (quiet > limitMs) {
       throw new LoopStuckError(
-        'LOOP_STUCK',
         `${loop} has made no progress for ${Math.round(quiet / 1000)} s (limit ${Math.round(limitMs / 1000)} s)`,
         {
           details: { loop, quiet_ms: quiet, limit_ms: limitMs },
@@ -78,7 +85,6 @@ export class BankProgress {
     for (const [name, since] of this.runningSince) {
       if (t - since > BANK_RUN_LIMIT_MS) {
         throw new LoopStuckError(
-          'LOOP_STUCK',
           `bank run of ${name} has been in flight for ${Math.round((t - since) / 1000)} s`,
           { details: { loop: 'bank', connection: name } },
         );
@@ -88,11 +94,9 @@ export class BankProgress {
       if (!at || running.includes(name)) continue;
       const late = t - Date.parse(at);
       if (late > BANK_JOB_LATE_MS) {
-        throw new LoopStuckError(
-          'LOOP_STUCK',
-          `bank job of ${name} is ${Math.round(late / 1000)} s overdue`,
-          { details: { loop: 'bank', connection: name } },
-        );
+        throw new LoopStuckError(`bank job of ${name} is ${Math.round(late / 1000)} s overdue`, {
+          details: { loop: 'bank', connection: name },
+        });
       }
     }
   }

@@ -1,27 +1,12 @@
-import { BooksyncError } from '../../shared/errors';
+import { LEDGER_ERROR_CODES, type LedgerCodeOf } from '../error-codes';
+import { BooksyncError, codesRaisedAs } from '../../shared/errors';
 
-/**
- * Stable codes of the ledger automation (posting, reconciliation, balances, chart). Callers branch
- * on the class or the code, never on the message.
- */
-export type AutomationErrorCode =
-  /** A connection mapping names a journal or account the books do not have, or disagrees with it. */
-  | 'LEDGER_MAPPING_INVALID'
-  /** A statement line's currency differs from its journal's (no FX conversion is invented). */
-  | 'LEDGER_CURRENCY_MISMATCH'
-  /** A reconciliation rule names a kind the registry does not know. */
-  | 'LEDGER_RULE_UNKNOWN'
-  /** A reconciliation rule's settings are wrong (tolerance, days). */
-  | 'LEDGER_RULE_INVALID'
-  /** A statement line, invoice or move named by the caller does not exist. */
-  | 'LEDGER_NOT_FOUND'
-  /** A manual reconciliation or undo that the books cannot honour (wrong direction, nothing left). */
-  | 'LEDGER_RECONCILE_REFUSED'
-  /** The chart / company file is malformed. */
-  | 'LEDGER_CHART_INVALID';
+/** Stable codes of the ledger automation (src/ledger/error-codes.ts). */
+export type AutomationErrorCode = LedgerCodeOf<'AutomationError'>;
 
 /** Every error of the ledger automation. `details` name the documents involved. */
 export class AutomationError extends BooksyncError {
+  static readonly codes = codesRaisedAs(LEDGER_ERROR_CODES, 'AutomationError');
   declare readonly code: AutomationErrorCode;
 
   constructor(

@@ -1,5 +1,6 @@
 import { BankAuthError, BankUnavailableError, type BankError } from '../../errors';
 import { BankRequestRejectedError } from '../../http';
+import type { BankCodeOf } from '../../error-codes';
 import { remoteExcerpt } from '../../../shared/redact';
 import type { PermanentError } from '../../../shared/errors';
 
@@ -19,14 +20,15 @@ export interface OfxStatusCode {
   message?: string;
 }
 
-type Kind = 'auth' | 'unavailable' | 'rejected';
-
-interface Meaning {
-  kind: Kind;
-  code: string;
+/** `code` is one of the codes src/bank/error-codes.ts assigns to the class `kind` maps to. */
+type Meaning = (
+  | { kind: 'auth'; code: BankCodeOf<'BankAuthError'> }
+  | { kind: 'unavailable'; code: BankCodeOf<'BankUnavailableError'> }
+  | { kind: 'rejected'; code: BankCodeOf<'BankRequestRejectedError'> }
+) & {
   /** What happened and what to do, in words an admin can act on. */
   text: string;
-}
+};
 
 const CODES: Readonly<Record<number, Meaning>> = {
   2000: {
