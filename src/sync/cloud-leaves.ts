@@ -86,11 +86,11 @@ export async function settleCloudLeaves(
       ? null
       : acc === null
         ? { _id: winner._id, _rev: winner._rev, _deleted: true }
-        : ({
+        : {
             ...tp.compose(acc, winner, winner, 'push'),
             _id: winner._id,
             _rev: winner._rev,
-          } as RemoteWrite);
+          };
     const at = writes.length;
     if (body) writes.push(body);
     for (const loser of losers) writes.push({ _id: loser._id, _rev: loser._rev, _deleted: true });
@@ -114,9 +114,7 @@ export async function settleCloudLeaves(
     const { _conflicts: _ignored, ...rest } = p.winner;
     out.set(
       p.winner._id,
-      p.body
-        ? ({ ...p.body, _rev: revOf.get(p.winner._id) ?? p.winner._rev } as RemoteDoc)
-        : (rest as RemoteDoc),
+      p.body ? { ...p.body, _rev: revOf.get(p.winner._id) ?? p.winner._rev } : rest,
     );
     for (const a of p.audits) {
       auditDocs.push({ doc: a as LocalWrite['doc'], current: null });

@@ -118,7 +118,7 @@ export class PouchLocalStore implements LocalStore {
       limit,
       include_docs: true,
       style: 'main_only',
-    } as PouchDB.Core.ChangesOptions);
+    });
     const changes: LocalChange[] = [];
     for (const r of res.results) {
       const doc = (r.doc ?? {
@@ -136,9 +136,10 @@ export class PouchLocalStore implements LocalStore {
       since: 'now',
       live: true,
       return_docs: false,
-    } as PouchDB.Core.ChangesOptions);
-    feed.on('change', () => onChange());
-    feed.on('error', () => undefined);
+    });
+    // The feed is also a promise of its end; `on` returns the feed, which is not awaited here.
+    void feed.on('change', () => onChange());
+    void feed.on('error', () => undefined);
     return () => feed.cancel();
   }
 
@@ -160,7 +161,7 @@ export class PouchLocalStore implements LocalStore {
   }
 
   async write(writes: readonly LocalWrite[]): Promise<LocalWriteResult[]> {
-    const results: LocalWriteResult[] = new Array(writes.length);
+    const results = new Array<LocalWriteResult>(writes.length);
     const toWrite: Array<Record<string, unknown>> = [];
     const slots: number[] = [];
     writes.forEach((w, i) => {
