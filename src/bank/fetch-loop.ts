@@ -5,12 +5,7 @@ import { Deadline } from '../shared/deadline';
 import { PermanentError, describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { redactText, safeErrorSummary } from '../shared/redact';
-import {
-  type BankConnectionStatus,
-  type BooksDoc,
-  type BooksStore,
-  type StatementLineDoc,
-} from '../ledger';
+import { type BankConnectionStatus, type BooksStore, type StatementLineDoc } from '../ledger';
 import {
   DEFAULT_HISTORY_DAYS,
   DEFAULT_OVERLAP_DAYS,
@@ -256,12 +251,7 @@ export class FetchLoop {
     try {
       const doc = await readStatus(this.store as BooksStore, spec.name);
       if (doc?.staged_import)
-        await rollbackStaged(
-          this.store,
-          doc,
-          async (next) => (await this.store.put(next)) as BankConnectionState,
-          log,
-        );
+        await rollbackStaged(this.store, doc, async (next) => await this.store.put(next), log);
     } catch (err) {
       log.error(
         `${spec.name}: cannot roll back its unfinished import: ${describeError(err).message}`,
@@ -719,7 +709,7 @@ export class FetchLoop {
       existing,
       batchSize: this.lines.writeBatchSize,
       write: async (docs) => {
-        await this.lines.writeFresh(docs as unknown as BooksDoc[], now, true);
+        await this.lines.writeFresh(docs, now, true);
         staged += docs.length;
         log.debug(`${spec.name}: ${staged} line(s) stored, staged until the import commits`, {
           event: 'bank.import_progress',

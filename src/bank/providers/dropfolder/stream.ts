@@ -119,7 +119,7 @@ async function repeatedStatements(
       }
       seen.add(key);
     },
-    drain: async () => undefined,
+    drain: () => Promise.resolve(),
   });
   return { skip, warnings };
 }
