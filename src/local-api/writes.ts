@@ -70,7 +70,7 @@ export class LedgerWriter {
   }
 
   private async writeNow(docs: readonly IncomingDoc[], newEdits: boolean): Promise<WriteResult[]> {
-    const results: Array<WriteResult | undefined> = new Array(docs.length);
+    const results = new Array<WriteResult | undefined>(docs.length);
     const prepared = docs.map((doc) =>
       newEdits && typeof doc._id !== 'string' ? { ...doc, _id: generateId(doc) } : doc,
     );

@@ -104,10 +104,10 @@ async function changes(ctx: RouteContext, req: Request, res: Response): Promise<
   const { feed, limit, heartbeat, timeout, query: opts } = options;
   let since = options.since;
   const query = async (from: number | 'now') => {
-    const out = (await ctx.db.changes({
+    const out = await ctx.db.changes<object>({
       ...opts,
       since: from,
-    } as PouchDB.Core.ChangesOptions)) as PouchDB.Core.ChangesResponse<object>;
+    });
     return { results: out.results, last_seq: out.last_seq };
   };
   if (feed === 'normal') {
