@@ -133,11 +133,11 @@ export class EmbeddedCloud implements Service {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  async status(): Promise<Record<string, unknown>> {
-    return {
+  status(): Promise<Record<string, unknown>> {
+    return Promise.resolve({
       url: this.urlValue ?? null,
       data_dir: this.dataDir,
       credentials_file: this.credentialsFile,
-    };
+    });
   }
 }

@@ -142,6 +142,7 @@ export class SyncService implements Service {
   }
 
   /** Rejects when the engine is gone or has been quiet longer than it can be while healthy. */
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that both failures reach the probe as a rejection
   async liveness(): Promise<void> {
     if (!this.runtime) throw new BooksyncError('SYNC_NOT_RUNNING', 'sync is not running');
     this.progress.check('sync', syncQuietLimitMs(this.config));

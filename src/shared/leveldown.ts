@@ -29,7 +29,7 @@ export interface LevelIterator {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const leveldown = require('leveldown') as ((location: string) => LevelDown) & {
   /** Deletes the database folder's LevelDB files. */
-  destroy(location: string, cb: (err?: Error) => void): void;
+  destroy(this: void, location: string, cb: (err?: Error) => void): void;
 };
 
 /** leveldown's own `_get` / `_getMany` / `_close` (abstract-leveldown 7 calls them after checking and serialising arguments). */
