@@ -13,6 +13,13 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
   },
+  {
+    rules: {
+      // `const { a: _a, ...rest } = x` is how the code makes a copy of x without a: the name beside
+      // a rest element is not an unused variable. https://eslint.org/docs/latest/rules/no-unused-vars#ignorerestsiblings
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
+    },
+  },
   { files: ['**/*.mjs', '**/*.cjs', '**/*.js'], ...tseslint.configs.disableTypeChecked },
   prettier,
 );

@@ -214,7 +214,7 @@ async function main(argv: string[]): Promise<void> {
   const skip1m = argv.includes('--skip-1m');
   const install = !argv.includes('--no-install');
   const tmp = mkdtempSync(path.join(tmpdir(), 'booksync-bench-parse-'));
-  const result: Record<string, unknown> = { load_average_1m: round(loadavg()[0], 2) };
+  const result: Record<string, number | null> = { load_average_1m: round(loadavg()[0], 2) };
   try {
     const file10k = path.join(tmp, 'gen-10k.ofx');
     generateOfx(file10k, { transactions: 10_000, seed: 42 });

@@ -156,16 +156,16 @@ export function makeDocs(n: number, offset = 0): Array<Record<string, unknown>> 
 
 // ---- the server child --------------------------------------------------------------------------
 
-async function serverMain(dir: string): Promise<void> {
+function serverMain(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- express-pouchdb has no types and no ES module entry
   const expressPouchdb = require('express-pouchdb') as (
     p: unknown,
     o: Record<string, unknown>,
   ) => express.Express;
   const Pouch = PouchDB.defaults({
     prefix: dir + '/',
-  } as PouchDB.Configuration.DatabaseConfiguration);
+  });
   const app = express().use(
     '/',
     expressPouchdb(Pouch, {
@@ -262,7 +262,7 @@ async function bulkLoad(db: PouchDB.Database, docs: Array<Record<string, unknown
 async function seedLocal(docs: Array<Record<string, unknown>>): Promise<PouchDB.Database> {
   const db = new PouchDB(tmp('local'), {
     adapter: 'leveldb',
-  } as PouchDB.Configuration.DatabaseConfiguration);
+  });
   await bulkLoad(db, docs);
   return db;
 }
@@ -284,7 +284,7 @@ async function seedBooks(docs: Array<Record<string, unknown>>): Promise<BooksSto
 async function nativePush(localDir: string, dbUrl: string, batch: number): Promise<number> {
   const local = new PouchDB(localDir, {
     adapter: 'leveldb',
-  } as PouchDB.Configuration.DatabaseConfiguration);
+  });
   const { ms } = await timed(
     () => PouchDB.replicate(local, dbUrl, { batch_size: batch }) as unknown as Promise<unknown>,
   );
@@ -296,7 +296,7 @@ async function nativePush(localDir: string, dbUrl: string, batch: number): Promi
 async function nativePull(dbUrl: string, batch: number, plain = false): Promise<number> {
   const target = new PouchDB(tmp('native-pull'), {
     adapter: 'leveldb',
-  } as PouchDB.Configuration.DatabaseConfiguration);
+  });
   const source = plain
     ? new PouchDB(dbUrl, {
         headers: { 'Accept-Encoding': 'identity' },
@@ -626,13 +626,16 @@ async function liveLatency(
   const arrived = new Map<string, number>();
   const abort = new AbortController();
   const watcher = (async () => {
-    let since: unknown = 'now';
+    let since: string | number = 'now';
     while (!abort.signal.aborted) {
       try {
         const res = await fetch(`${dbUrl}/_changes?feed=longpoll&timeout=1000&since=${since}`, {
           signal: abort.signal,
         });
-        const body = (await res.json()) as { results: Array<{ id: string }>; last_seq: unknown };
+        const body = (await res.json()) as {
+          results: Array<{ id: string }>;
+          last_seq: string | number;
+        };
         const now = performance.now();
         for (const r of body.results) if (!arrived.has(r.id)) arrived.set(r.id, now);
         since = body.last_seq;
@@ -688,7 +691,7 @@ async function compare(
   const { localDir, booksDir, docs, warm } = seeded;
   const warmLocal = new PouchDB(warm.localDir, {
     adapter: 'leveldb',
-  } as PouchDB.Configuration.DatabaseConfiguration);
+  });
   await PouchDB.replicate(warmLocal, `${server.origin}/warmup`);
   await warmLocal.close();
   const proxy = await startProxy(server.port, DELAY);
@@ -867,7 +870,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--server') {
-  void serverMain(process.argv[3]);
+  serverMain(process.argv[3]);
 } else if (process.argv[2] === '--proxy') {
   void proxyMain(Number(process.argv[3]), Number(process.argv[4]));
 } else if (process.argv[2] === '--measure') {

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { BACKUP_ERROR_CODES, type BackupCodeOf } from './error-codes';
 import { BooksyncError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
+import { valueText } from '../shared/text';
 
 /**
  * The backup format (docs in README.md, "Backup and restore"): gzip-compressed NDJSON, one JSON
@@ -133,7 +134,7 @@ export class BackupLineReader {
         throw this.bad(
           value.booksync_backup === undefined
             ? 'not a booksync backup (no manifest line)'
-            : `backup format ${String(value.booksync_backup)} is not supported (this booksync reads format ${BACKUP_FORMAT_VERSION})`,
+            : `backup format ${valueText(value.booksync_backup)} is not supported (this booksync reads format ${BACKUP_FORMAT_VERSION})`,
         );
       }
       this.manifestSeen = true;

@@ -118,7 +118,7 @@ export interface RestoreSummary {
 export async function restoreBackup(file: string, stateDir: string): Promise<RestoreSummary> {
   const target = path.resolve(stateDir);
   const existed = await checkTarget(target);
-  await readBackup(file, async () => undefined);
+  await readBackup(file, () => Promise.resolve());
 
   await fsp.mkdir(target, { recursive: true, mode: 0o750 });
   const levels: Partial<Record<LevelSection, LevelDown>> = {};
@@ -155,7 +155,7 @@ export async function restoreBackup(file: string, stateDir: string): Promise<Res
   } catch (err) {
     await Promise.all(
       Object.values(levels).map((db) =>
-        db.status === 'open' ? closeLevel(db).catch(() => undefined) : undefined,
+        db.status === 'open' ? closeLevel(db).catch(() => undefined) : Promise.resolve(),
       ),
     );
     await removeRestored(target, existed);

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { BANK_ERROR_CODES, type BankCodeOf } from './error-codes';
 import { BooksyncError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 import { currencyCode } from '../shared/money';
+import { valueText } from '../shared/text';
 
 /**
  * The institutions catalog (config/institutions.yaml) and custom banks given inline in
@@ -188,11 +189,11 @@ export function validateCustomInstitution(
   if (!name) fail('name', 'the bank name is required');
   let bic: string | undefined;
   if (raw.bic !== undefined) {
-    bic = String(raw.bic).trim().toUpperCase();
+    bic = valueText(raw.bic).trim().toUpperCase();
     if (!isValidBic(bic))
       fail(
         'bic',
-        `'${String(raw.bic)}' is not a BIC (8 or 11 characters: bank, country, location, branch)`,
+        `'${valueText(raw.bic)}' is not a BIC (8 or 11 characters: bank, country, location, branch)`,
       );
   }
   const accountRaw = raw.account ?? raw.iban;
@@ -217,11 +218,11 @@ export function validateCustomInstitution(
   }
   let currency = '';
   try {
-    currency = currencyCode(String(raw.currency ?? ''));
+    currency = currencyCode(valueText(raw.currency ?? ''));
   } catch {
     fail(
       'currency',
-      `'${String(raw.currency ?? '')}' is not an ISO 4217 currency code (EUR, USD, GBP ...)`,
+      `'${valueText(raw.currency ?? '')}' is not an ISO 4217 currency code (EUR, USD, GBP ...)`,
     );
   }
   return Object.freeze({ name, ...(bic ? { bic } : {}), account, iban, currency });
@@ -285,16 +286,16 @@ export class InstitutionCatalog {
       };
       if (typeof entry !== 'object' || entry === null) fail('expected a mapping');
       const e = entry as Record<string, unknown>;
-      const id = String(e.id ?? '');
+      const id = valueText(e.id ?? '');
       if (!CATALOG_ID.test(id)) fail(`id '${id}' must be lower-case letters, digits and dashes`);
       if (seen.has(id)) fail(`duplicate id '${id}'`);
       seen.add(id);
       if (typeof e.name !== 'string' || !e.name.trim()) fail(`${id}: name is required`);
-      const country = String(e.country ?? '');
+      const country = valueText(e.country ?? '');
       if (!COUNTRY.test(country))
         fail(`${id}: country '${country}' must be an ISO 3166 alpha-2 code`);
-      if (e.bic !== undefined && !isValidBic(String(e.bic)))
-        fail(`${id}: bic '${String(e.bic)}' is not a BIC`);
+      if (e.bic !== undefined && !isValidBic(valueText(e.bic)))
+        fail(`${id}: bic '${valueText(e.bic)}' is not a BIC`);
       const providers = e.providers;
       if (!Array.isArray(providers) || providers.length === 0)
         fail(`${id}: providers must list at least one provider`);
@@ -319,7 +320,7 @@ export class InstitutionCatalog {
           org: String(o.org),
           fid: String(o.fid),
           url: String(o.url),
-          ...(o.bankid !== undefined ? { bankid: String(o.bankid) } : {}),
+          ...(o.bankid !== undefined ? { bankid: valueText(o.bankid) } : {}),
           ...(o.version !== undefined ? { version: Number(o.version) } : {}),
         };
         if (!(providers as unknown[]).includes('ofx-direct'))
@@ -341,7 +342,7 @@ export class InstitutionCatalog {
       }
       const simplefin =
         e.simplefin !== undefined
-          ? { url: String((e.simplefin as Record<string, unknown>).url ?? '') }
+          ? { url: valueText((e.simplefin as Record<string, unknown>).url ?? '') }
           : undefined;
       if (typeof e.source !== 'string' || !e.source.trim())
         fail(`${id}: source is required (the public source of its endpoint and ids)`);
@@ -351,7 +352,7 @@ export class InstitutionCatalog {
         id,
         name: String(e.name).trim(),
         country,
-        ...(e.bic !== undefined ? { bic: String(e.bic).toUpperCase() } : {}),
+        ...(e.bic !== undefined ? { bic: valueText(e.bic).toUpperCase() } : {}),
         providers: Object.freeze([...(providers as string[])]),
         ...(ofx ? { ofx: Object.freeze(ofx) } : {}),
         ...(gocardless ? { gocardless: Object.freeze(gocardless) } : {}),
@@ -427,7 +428,7 @@ export function institutionLabel(
   if (!ref) return 'unspecified';
   if (typeof ref.bic === 'string' && ref.bic.trim())
     return `custom:${ref.bic.trim().toUpperCase()}`;
-  const slug = String(ref.name ?? '')
+  const slug = valueText(ref.name ?? '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '');

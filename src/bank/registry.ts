@@ -24,9 +24,7 @@ export class ProviderRegistry {
     const map = new Map<string, BankProvider>();
     for (const p of providers) {
       if (!p || typeof p.id !== 'string' || p.id === '' || typeof p.fetch !== 'function') {
-        throw new TypeError(
-          `not a bank provider: ${JSON.stringify(p && { id: (p as BankProvider).id })}`,
-        );
+        throw new TypeError(`not a bank provider: ${JSON.stringify(p && { id: p.id })}`);
       }
       if (map.has(p.id)) throw new TypeError(`two bank providers share the id '${p.id}'`);
       map.set(p.id, p);

@@ -52,7 +52,7 @@ export async function deleteImportLines(
         endkey: `${prefix}\uffff`,
         limit: ROLLBACK_PAGE,
       });
-      rows = res.rows as typeof rows;
+      rows = res.rows;
     } catch (err) {
       throw new StoreError(
         'STORE_IO',

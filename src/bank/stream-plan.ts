@@ -143,7 +143,7 @@ export async function checkStream(
       const imported = includePending || !tx.pending;
       if (imported && tx.corrects && clean(tx.corrects.providerId)) hasCorrections = true;
       if (tx.providerId !== undefined && tx.providerId !== null) {
-        countId((f.ids ??= new Map()), tx.providerId, imported);
+        countId((f.ids ??= new Map<string, number>()), tx.providerId, imported);
         const pid = clean(tx.providerId);
         if (imported && pid && storedIds.has(pid)) {
           const raw = detached(tx.providerId);
@@ -273,6 +273,7 @@ export async function collectStream(check: StreamCheck): Promise<BankAccountStat
       }
     },
     statement() {},
+    // eslint-disable-next-line @typescript-eslint/require-await -- async so that an abort reaches the parser as a rejection
     async drain() {
       check.stream.checkAborted();
     },

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { RunOutcome } from '../bank';
 import { formatAmount } from '../shared/money';
 import { table } from './format';
+import { valueText } from '../shared/text';
 
 /**
  * Commands that read or act on the books, sync and bank feeds. Each works against the running
@@ -312,8 +313,8 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
                     String(l.date),
                     money(l.amount, l.currency),
                     money(l.suspense ?? l.open, l.currency),
-                    String(l.payee ?? '-'),
-                    String(l.memo ?? '-'),
+                    valueText(l.payee ?? '-'),
+                    valueText(l.memo ?? '-'),
                   ]),
                 ])
               : 'nothing waits in suspense',
@@ -369,7 +370,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
         balanced: boolean;
       };
       out(
-        `Trial balance${values.date ? ` at ${String(values.date)}` : ''}: ${tb.balanced ? 'balanced' : 'NOT BALANCED'}`,
+        `Trial balance${values.date ? ` at ${valueText(values.date)}` : ''}: ${tb.balanced ? 'balanced' : 'NOT BALANCED'}`,
       );
       out(
         table([
@@ -403,7 +404,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
               String(l.date),
               money(l.amount, l.currency),
               String(l.status),
-              String(l.payee ?? '-'),
+              valueText(l.payee ?? '-'),
             ]),
           ]),
         );

@@ -1,4 +1,5 @@
 import type { StatusReport } from '../daemon';
+import { valueText } from '../shared/text';
 
 /** Renders rows as an aligned plain-text table (first row is the header). */
 export function table(rows: string[][]): string {
@@ -35,8 +36,7 @@ export function formatStatus(report: StatusReport): string {
   );
   out.push('');
   out.push('Config');
-  for (const [k, v] of Object.entries(report.config))
-    out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  for (const [k, v] of Object.entries(report.config)) out.push(`  ${k}: ${valueText(v)}`);
   out.push('');
   out.push(`Books (${report.store.path}): ${report.store.total} documents`);
   const counts = Object.entries(report.store.documents).sort(([a], [b]) => a.localeCompare(b));
@@ -84,6 +84,5 @@ function renderSection(name: string, section: Record<string, unknown>): string {
 
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '-';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+  return valueText(v);
 }

@@ -6,6 +6,7 @@ import { BooksyncError, describeError } from '../shared/errors';
 import { ADMIN_COMMANDS } from './admin-commands';
 import { BOOKS_COMMANDS, type Command } from './books-commands';
 import { formatStatus } from './format';
+import { VERSION } from '../shared/version';
 
 /** sysexits(3) codes systemd and scripts understand. */
 export const EXIT = {
@@ -78,6 +79,7 @@ const COMMANDS: Record<string, Command> = {
   'check-config': {
     summary: 'validate the config file: prints ok, or every error with file:line:col',
     usage: 'booksync check-config [--config PATH]',
+    // eslint-disable-next-line @typescript-eslint/require-await -- async so that an unexpected load failure reaches main as a rejection
     async run({ configPath, env }) {
       try {
         loadConfig(configPath, { env, preflight: true });
@@ -114,11 +116,9 @@ const COMMANDS: Record<string, Command> = {
   version: {
     summary: 'print the version',
     usage: 'booksync version',
-    async run() {
-      process.stdout.write(
-        `booksync ${(require('../../../package.json') as { version: string }).version}\n`,
-      );
-      return EXIT.OK;
+    run() {
+      process.stdout.write(`booksync ${VERSION}\n`);
+      return Promise.resolve(EXIT.OK);
     },
   },
 };
@@ -178,8 +178,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${command.summary}\nusage: ${command.usage}\n`);
     return EXIT.OK;
   }
-  const configPath =
-    (parsed.values.config as string | undefined) ?? env.BOOKSYNC_CONFIG ?? DEFAULT_CONFIG;
+  const configPath = parsed.values.config ?? env.BOOKSYNC_CONFIG ?? DEFAULT_CONFIG;
   try {
     return await command.run({
       values: parsed.values,

@@ -13,9 +13,9 @@ import {
 import type { Service } from './service';
 
 // express-pouchdb and pouchdb-node ship no types; their use here is small and local.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- no types (see above)
 const PouchDB = require('pouchdb-node') as { defaults(opts: Record<string, unknown>): unknown };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- no types (see above)
 const expressPouchDB = require('express-pouchdb') as (
   pouch: unknown,
   opts: Record<string, unknown>,
@@ -124,11 +124,11 @@ export class EmbeddedCloud implements Service {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  async status(): Promise<Record<string, unknown>> {
-    return {
+  status(): Promise<Record<string, unknown>> {
+    return Promise.resolve({
       url: this.urlValue ?? null,
       data_dir: this.dataDir,
       credentials_file: this.credentialsFile,
-    };
+    });
   }
 }

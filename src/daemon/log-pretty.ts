@@ -1,5 +1,6 @@
 import winston from 'winston';
 import type { LogFormat } from '../config';
+import { valueText } from '../shared/text';
 
 /** winston's key for the serialised line (triple-beam's MESSAGE symbol). */
 const MESSAGE = Symbol.for('message');
@@ -25,12 +26,12 @@ export function prettyLine(json: string): string {
     return json;
   }
   const parts = [
-    String(line.ts ?? ''),
-    String(line.level ?? '')
+    valueText(line.ts ?? ''),
+    valueText(line.level ?? '')
       .toUpperCase()
       .padEnd(5),
-    String(line.event ?? 'log'),
-    String(line.msg ?? ''),
+    valueText(line.event ?? 'log'),
+    valueText(line.msg ?? ''),
   ];
   let stack = '';
   for (const [key, value] of Object.entries(line)) {

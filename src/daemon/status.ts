@@ -1,8 +1,9 @@
 import { describeConfig, type Config } from '../config';
 import type { BooksStore } from '../ledger';
+import { VERSION } from '../shared/version';
 
 /** The version the CLI and status report; read once from package.json. */
-export const VERSION: string = (require('../../../package.json') as { version: string }).version;
+export { VERSION };
 
 export interface StatusReport {
   version: string;

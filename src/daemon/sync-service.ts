@@ -154,6 +154,7 @@ export class SyncService implements Service {
   }
 
   /** Rejects when the engine is gone or has been quiet longer than it can be while healthy. */
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that both failures reach the probe as a rejection
   async liveness(): Promise<void> {
     if (!this.runtime) throw new SyncNotRunningError('sync is not running');
     this.progress.check('sync', syncQuietLimitMs(this.config));

@@ -50,8 +50,8 @@ export function wireServices(ctx: ServiceContext): Service[] {
   // The ledger's status counts every bank line: /healthz asks the others and the books.
   ops.addProbes(
     services
-      .filter((s) => s !== ops && s !== ledger && s.status)
-      .map((s) => ({ name: s.name, check: () => (s.status as () => Promise<unknown>).call(s) })),
+      .filter((s) => s !== ops && s !== ledger && s.status !== undefined)
+      .map((s) => ({ name: s.name, check: () => Promise.resolve(s.status?.()) })),
   );
   return services;
 }

@@ -151,6 +151,6 @@ export async function visibleLines<T extends Pick<StatementLineDoc, '_id'>>(
   books: StagingBooks,
   lines: T[],
 ): Promise<T[]> {
-  const held = await stagedAmong(books, lines as unknown as MaybeStagedLine[]);
+  const held = await stagedAmong(books, lines);
   return held.size === 0 ? lines : lines.filter((l) => !held.has(l._id));
 }

@@ -187,7 +187,7 @@ export class BooksStore {
    */
   async put<T extends BooksDoc>(doc: T, opts: WriteOptions = {}): Promise<Stored<T>> {
     const [written] = await this.putMany([doc], opts);
-    return written as Stored<T>;
+    return written;
   }
 
   /**
@@ -234,9 +234,7 @@ export class BooksStore {
       let next: D = doc;
       if (doc !== null && typeof doc === 'object') {
         next = (
-          isDeletionStub(doc)
-            ? { ...doc }
-            : stampDoc(doc as BooksDoc, current, now, opts.keepTimestamps)
+          isDeletionStub(doc) ? { ...doc } : stampDoc(doc, current, now, opts.keepTimestamps)
         ) as D;
         if (next._rev === undefined && current?._rev) next._rev = current._rev;
       }

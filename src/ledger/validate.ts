@@ -15,6 +15,7 @@ import {
   docType,
   type DocType,
 } from './model';
+import { valueText } from '../shared/text';
 
 /**
  * Runtime shape checks, one per document type. Each problem names the document id and the field,
@@ -189,7 +190,7 @@ class Checker {
     const v = this.present(key, opts);
     if (v === undefined) return undefined;
     if (!Array.isArray(v)) return this.wrong(key, {}, 'array', `must be a list (got ${show(v)})`);
-    return v;
+    return v as unknown[];
   }
 
   /** The field must equal the part of the id it is encoded in (`account:<code>` → `code`). */
@@ -206,7 +207,7 @@ function isPlainObject(v: unknown): v is Doc {
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
   const text = JSON.stringify(v);
-  return text === undefined ? String(v) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return text === undefined ? valueText(v) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /** Splits `prefix:a:b...` into the parts after the prefix: the first `n - 1` parts and the rest. */

@@ -57,6 +57,7 @@ export function createApp(ctx: AppContext): express.Express {
     }
   });
 
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express tells an error handler by its four parameters
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const couch = toCouchError(err);
     if (couch && !res.headersSent) {

@@ -56,11 +56,12 @@ export class ChangesHub {
       since: 'now',
       live: true,
       return_docs: false,
-    } as PouchDB.Core.ChangesOptions);
-    this.feed.on('change', () => {
+    });
+    // The feed is also a promise of its end; `on` returns the feed, which is not awaited here.
+    void this.feed.on('change', () => {
       for (const w of this.waiters) w.wake('change');
     });
-    this.feed.on('error', (err) => this.onError(err));
+    void this.feed.on('error', (err) => this.onError(err));
   }
 
   /** A waiter registered before the caller queries, so no change slips between. */

@@ -178,13 +178,13 @@ export class LocalApi {
     });
   }
 
-  async status(): Promise<Record<string, unknown>> {
-    return {
+  status(): Promise<Record<string, unknown>> {
+    return Promise.resolve({
       enabled: this.config.enabled,
       url: this.url ?? null,
       database: this.databaseUrl ?? null,
       open_feeds: this.listener?.hub.open ?? 0,
-    };
+    });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

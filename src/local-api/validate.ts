@@ -124,8 +124,7 @@ export function checkDoc(input: unknown, check: DocCheck): Record<string, unknow
     throw badRequest(`Invalid rev format in ${where}._rev`);
   if (!newEdits && doc._rev === undefined)
     throw badRequest(`${where}._rev is required when new_edits is false`);
-  if (doc._revisions !== undefined)
-    checkRevisions(doc._revisions, doc._rev as string | undefined, `${where}._revisions`);
+  if (doc._revisions !== undefined) checkRevisions(doc._revisions, doc._rev, `${where}._revisions`);
   if (doc._attachments !== undefined) checkAttachments(doc._attachments, `${where}._attachments`);
   return doc;
 }

@@ -88,9 +88,14 @@ export class OpsService {
           body: await this.scrape(),
         }),
         '/healthz': () => this.health.liveness(),
-        '/readyz': async () => this.health.readiness(),
-        '/': async () =>
-          jsonAnswer(200, { service: 'booksync', endpoints: ['/metrics', '/healthz', '/readyz'] }),
+        '/readyz': () => Promise.resolve(this.health.readiness()),
+        '/': () =>
+          Promise.resolve(
+            jsonAnswer(200, {
+              service: 'booksync',
+              endpoints: ['/metrics', '/healthz', '/readyz'],
+            }),
+          ),
       },
       this.logger,
     );
@@ -193,12 +198,12 @@ export class OpsService {
     }
   }
 
-  async status(): Promise<Record<string, unknown>> {
-    return {
+  status(): Promise<Record<string, unknown>> {
+    return Promise.resolve({
       listen: this.listener.url ?? null,
       phase: this.health.current,
       webhooks: this.config.alerts.webhooks.map((w) => w.name),
-    };
+    });
   }
 
   /** Evaluates the alert conditions now and hands them to the webhooks (tests call it directly). */

@@ -9,7 +9,10 @@ export type CalendarDate = string;
 
 const DATE_SHAPE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-export function isCalendarDate(value: unknown): value is CalendarDate {
+// A string that is not a calendar date is still a string: only an unknown value is narrowed.
+export function isCalendarDate(value: string): boolean;
+export function isCalendarDate(value: unknown): value is CalendarDate;
+export function isCalendarDate(value: unknown): boolean {
   if (typeof value !== 'string') return false;
   const m = DATE_SHAPE.exec(value);
   if (!m) return false;

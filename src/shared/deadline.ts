@@ -79,6 +79,7 @@ export class Deadline {
         },
         (err: unknown) => {
           this.signal.removeEventListener('abort', onAbort);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the raced promise's reason, passed on unchanged
           reject(err);
         },
       );

@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
  */
 export const sha256: (text: string) => Buffer =
   typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'buffer') as unknown as Buffer
+    ? (text) => crypto.hash('sha256', text, 'buffer')
     : (text) => crypto.createHash('sha256').update(text).digest();
 
 /** SHA-256 of a text, as 64 hex characters. */

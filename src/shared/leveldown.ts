@@ -26,10 +26,10 @@ export interface LevelIterator {
   end(cb: (err?: Error) => void): void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- leveldown ships no types: the interface above types it
 export const leveldown = require('leveldown') as ((location: string) => LevelDown) & {
   /** Deletes the database folder's LevelDB files. */
-  destroy(location: string, cb: (err?: Error) => void): void;
+  destroy(this: void, location: string, cb: (err?: Error) => void): void;
 };
 
 /** leveldown's own `_get` / `_getMany` / `_close` (abstract-leveldown 7 calls them after checking and serialising arguments). */

@@ -279,6 +279,7 @@ const BASIC = /\bBasic\s+(?<cred>[A-Za-z0-9+/]{4,}={0,2})/dg;
 function looksLikeLogin(token: string): boolean {
   if (token.length % 4 !== 0) return false;
   const decoded = Buffer.from(token, 'base64').toString('utf8');
+  // eslint-disable-next-line no-control-regex -- a login is printable: control characters rule it out
   return decoded.includes(':') && /^[^\u0000-\u001f\u007f\ufffd]+$/.test(decoded);
 }
 

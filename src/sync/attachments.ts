@@ -104,7 +104,7 @@ export class CloudWithAttachments implements RemoteStore {
   ): Promise<RemoteWriteResult[]> {
     // Most writes carry no attachment: pass them through untouched (no copy per document).
     if (!docs.some((d) => summaries(d).length > 0)) return this.inner.write(docs, options);
-    const withAtts = docs.map((d) => ({ id: d._id, body: { ...d } as Record<string, unknown> }));
+    const withAtts = docs.map((d) => ({ id: d._id, body: { ...d } }));
     const need = withAtts.filter((w) => summaries(w.body).length > 0);
     const current = await this.inner.current(need.map((w) => w.id));
     const refused = await materialise(
@@ -120,7 +120,7 @@ export class CloudWithAttachments implements RemoteStore {
     const results =
       sent.length > 0
         ? await this.inner.write(
-            sent.map((w) => w.body as RemoteWrite),
+            sent.map((w) => w.body),
             options,
           )
         : [];
@@ -162,7 +162,7 @@ export class BooksWithAttachments implements LocalStore {
     if (!writes.some((w) => summaries(w.doc).length > 0)) return this.inner.write(writes);
     const items = writes.map((w) => ({
       id: w.doc._id,
-      body: { ...w.doc } as Record<string, unknown>,
+      body: { ...w.doc },
       w,
     }));
     const need = items.filter((i) => summaries(i.body).length > 0);
@@ -184,9 +184,7 @@ export class BooksWithAttachments implements LocalStore {
     );
     const sent = items.filter((i) => !refused.has(i));
     const results =
-      sent.length > 0
-        ? await this.inner.write(sent.map((i) => ({ ...i.w, doc: i.body as LocalWrite['doc'] })))
-        : [];
+      sent.length > 0 ? await this.inner.write(sent.map((i) => ({ ...i.w, doc: i.body }))) : [];
     const byItem = new Map(sent.map((i, k) => [i, results[k]]));
     return items.map(
       (i) =>

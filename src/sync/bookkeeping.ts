@@ -127,7 +127,8 @@ export class Bookkeeping {
     );
   }
 
-  async checkpoint(name: CheckpointName): Promise<Checkpoint | undefined> {
+  /** The stored checkpoint, or undefined when the walk has none (`Checkpoint` includes it). */
+  async checkpoint(name: CheckpointName): Promise<Checkpoint> {
     const [v] = await this.getMany([CHECKPOINT + name]);
     return v === undefined ? undefined : (JSON.parse(v) as { seq: Checkpoint }).seq;
   }

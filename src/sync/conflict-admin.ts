@@ -47,9 +47,7 @@ export class ConflictAdmin {
       const l = localMap.get(id) ?? null;
       const cur = remoteMap.get(id);
       const r =
-        cur && cur.exists
-          ? (cur.doc ?? ({ _id: id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc))
-          : null;
+        cur && cur.exists ? (cur.doc ?? { _id: id, _rev: cur.rev, _deleted: cur.deleted }) : null;
       const lShared = live(l) ? tp.shared(l as LocalDoc) : null;
       const rShared = live(r) ? tp.shared(r as RemoteDoc) : null;
       let result: Content | null;
@@ -86,11 +84,11 @@ export class ConflictAdmin {
         remoteWrites.push(
           result === null
             ? { _id: id, _rev: (r as RemoteDoc)._rev, _deleted: true }
-            : ({
+            : {
                 ...tp.compose(result, live(r), source, 'push'),
                 _id: id,
                 ...revOver(r),
-              } as RemoteWrite),
+              },
         );
       }
       for (const rev of leaves) remoteWrites.push({ _id: id, _rev: rev, _deleted: true });
@@ -151,7 +149,7 @@ export class ConflictAdmin {
           ? l
             ? { _id: id, _rev: localRev, _deleted: true }
             : null
-          : { ...(localBody as Record<string, unknown>), _rev: localRev };
+          : { ...localBody, _rev: localRev };
       const remoteAfter = !toCloud
         ? r
         : result === null
@@ -169,7 +167,7 @@ export class ConflictAdmin {
           id,
           this.rec.agreedBase(
             tp,
-            booksAfter as LocalDoc | null,
+            booksAfter,
             remoteAfter,
             toBooks ? result : live(l) ? tp.shared(l as LocalDoc) : null,
           ),

@@ -27,7 +27,7 @@ export async function runPipeline<C>(
   let since = await ctx.bk.checkpoint(checkpoint);
   let committed: Promise<void> = Promise.resolve();
   const window: Promise<unknown>[] = [];
-  let readError: unknown;
+  let readError: { cause: unknown } | undefined;
   let first = true;
   try {
     while (!ctx.stopping() || first) {
@@ -57,9 +57,9 @@ export async function runPipeline<C>(
       if (!page.more) break;
     }
   } catch (err) {
-    readError = err;
+    readError = { cause: err };
   }
   await committed;
-  if (readError !== undefined) throw readError;
+  if (readError) throw readError.cause;
   return total;
 }

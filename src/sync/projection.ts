@@ -53,8 +53,9 @@ function attachmentSummary(atts: unknown): Record<string, AttachmentSummary> | u
   for (const [name, a] of Object.entries(atts)) {
     if (!isObject(a)) continue;
     out[name] = {
-      content_type: String(a.content_type ?? 'application/octet-stream'),
-      digest: String(a.digest ?? ''),
+      content_type:
+        typeof a.content_type === 'string' ? a.content_type : 'application/octet-stream',
+      digest: typeof a.digest === 'string' ? a.digest : '',
       length: Number(a.length ?? 0),
     };
   }
@@ -203,9 +204,7 @@ function pickInto(out: Record<string, unknown>, from: unknown, path: Path, at: n
     if (!Array.isArray(src)) return;
     const existing = Array.isArray(out[seg.key]) ? (out[seg.key] as unknown[]) : [];
     const arr = src.map((item, i) => {
-      const slot: Record<string, unknown> = isObject(existing[i])
-        ? (existing[i] as Record<string, unknown>)
-        : {};
+      const slot: Record<string, unknown> = isObject(existing[i]) ? existing[i] : {};
       if (isObject(item))
         for (const k of ITEM_IDENTITY_KEYS) if (item[k] !== undefined) slot[k] = item[k];
       pickInto(slot, item, path, at + 1);

@@ -145,7 +145,7 @@ export class Puller {
           fast.push({
             write: {
               doc: tp.compose(rShared, null, r, 'pull') as LocalWrite['doc'],
-              current: base ? ({ _id: r._id, _rev: base.localRev } as LocalDoc) : null,
+              current: base ? { _id: r._id, _rev: base.localRev } : null,
             },
             r,
             tp,

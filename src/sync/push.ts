@@ -84,7 +84,7 @@ export class Pusher {
               ...body,
               _id: doc._id,
               ...(base.remoteRev ? { _rev: base.remoteRev } : {}),
-            } as RemoteWrite,
+            },
             pure: !base.keep,
           });
         } else {
@@ -102,7 +102,7 @@ export class Pusher {
         writes.push({
           doc,
           tp,
-          body: { ...tp.compose(tp.shared(doc), null, doc, 'push'), _id: doc._id } as RemoteWrite,
+          body: { ...tp.compose(tp.shared(doc), null, doc, 'push'), _id: doc._id },
           pure: true,
         });
       }
@@ -145,7 +145,7 @@ export class Pusher {
           const cur = current.get(r.id);
           r.remote =
             cur && cur.exists
-              ? (cur.doc ?? ({ _id: r.id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc))
+              ? (cur.doc ?? { _id: r.id, _rev: cur.rev, _deleted: cur.deleted })
               : null;
           slow.push(r);
         }

@@ -141,7 +141,7 @@ export class Reconciler {
             item,
             result: lShared,
             localWrite: null,
-            remoteWrite: { ...tp.compose(lShared, null, l, 'push'), _id: item.id } as RemoteWrite,
+            remoteWrite: { ...tp.compose(lShared, null, l, 'push'), _id: item.id },
             audit: null,
           });
         continue;
@@ -171,11 +171,11 @@ export class Reconciler {
         tp.goes('push') && !sameContent(rShared, result) && !(result === null && !live(r))
           ? result === null
             ? { _id: item.id, _rev: (r as RemoteDoc)._rev, _deleted: true }
-            : ({
+            : {
                 ...tp.compose(result, live(r), live(l), 'push'),
                 _id: item.id,
                 ...revOver(r),
-              } as RemoteWrite)
+              }
           : null;
       const audit = this.auditBody(
         item.id,

@@ -117,7 +117,7 @@ export class Rewalker {
         const cur = cloud.get(doc._id);
         const r =
           cur && cur.exists
-            ? (cur.doc ?? ({ _id: doc._id, _rev: cur.rev, _deleted: cur.deleted } as RemoteDoc))
+            ? (cur.doc ?? { _id: doc._id, _rev: cur.rev, _deleted: cur.deleted })
             : null;
         const base = bases.get(doc._id);
         this.countExcluded(tp, r);
@@ -203,11 +203,11 @@ export class Rewalker {
       remote =
         result === null
           ? { _id: l._id, _rev: (r as RemoteDoc)._rev, _deleted: true }
-          : ({
+          : {
               ...tp.compose(result, live(r), live(l), 'push'),
               _id: l._id,
               ...revOver(r),
-            } as RemoteWrite);
+            };
     }
     let local: LocalWrite | null = null;
     if (d.toBooks && !sameContent(lShared, result) && !(result === null && !live(l))) {

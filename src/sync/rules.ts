@@ -65,11 +65,11 @@ export function diffRules(before: RulesSnapshot, now: RulesSnapshot): TypeRuleCh
   for (const type of names) {
     const from = before.types[type] ?? before.default;
     const to = now.types[type] ?? now.default;
-    if (sameContent(from as never, to as never)) continue;
+    if (sameContent(from, to)) continue;
     const ways: Way[] = ['push', 'pull'];
     const gains = ways.filter((w) => !goes(from.direction, w) && goes(to.direction, w));
     const loses = ways.filter((w) => goes(from.direction, w) && !goes(to.direction, w));
-    const exclusionsChanged = !sameContent(from.exclude as never, to.exclude as never);
+    const exclusionsChanged = !sameContent(from.exclude, to.exclude);
     const stillReplicates = to.direction !== 'none';
     const pushedBefore = goes(from.direction, 'push');
     const excludedBefore = new Set([...from.exclude.push, ...from.exclude.both]);

@@ -203,7 +203,7 @@ export class SyncRunner {
       d.cancelTimer = null;
     }
     await Promise.allSettled(
-      [this.dirs.push.running, this.dirs.pull.running, this.pullLoopDone].filter(Boolean),
+      [this.dirs.push.running, this.dirs.pull.running, this.pullLoopDone].filter((p) => p !== null),
     );
     this.started = false;
     this.setState();

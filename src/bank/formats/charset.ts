@@ -267,6 +267,7 @@ function isAscii(bytes: Buffer): boolean {
   return bufferIsAscii(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
+// eslint-disable-next-line no-control-regex -- every code point above ASCII: NUL is in the range on purpose
 const NON_ASCII = /[^\x00-\x7f]/;
 /** Decoder for bytes already checked with isUtf8 (one instance; each call is a complete input). */
 const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });

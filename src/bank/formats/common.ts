@@ -148,6 +148,7 @@ export function malformed(at: FileLocation, why: string, cause?: unknown): Malfo
 /** Longest reason a parse error quotes: a garbage value must not fill a terminal or a log line. */
 const MAX_REASON_CHARS = 300;
 
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
 const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd]/g;
 
 /**

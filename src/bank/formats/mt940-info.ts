@@ -138,8 +138,8 @@ function sepaKeywords(purpose: string): Map<string, string> {
   const out = new Map<string, string>();
   const hits = [...purpose.matchAll(SEPA_KEYWORD)];
   hits.forEach((m, i) => {
-    const start = m.index! + m[0].length;
-    const end = i + 1 < hits.length ? hits[i + 1].index! : purpose.length;
+    const start = m.index + m[0].length;
+    const end = i + 1 < hits.length ? hits[i + 1].index : purpose.length;
     if (!out.has(m[1])) out.set(m[1], purpose.slice(start, end).trim());
   });
   return out;

@@ -29,6 +29,7 @@ export function detectFormat(
   options: Pick<ParseStatementOptions, 'fileName' | 'csv'>,
 ): StatementFormat | undefined {
   const head = asciiHead(bytes, 8192);
+  // eslint-disable-next-line no-control-regex -- NUL padding before the header is skipped on purpose
   const lead = head.replace(/^[\s\x00]+/, '');
   if (/^OFXHEADER\s*:/i.test(lead) || /<OFX[\s>]/i.test(head)) {
     return /<\?OFX|OFXHEADER\s*=\s*["']?2|^<\?xml/i.test(lead) ||

@@ -56,7 +56,7 @@ let libc: Libc | undefined;
  */
 function loadLibc(): Libc {
   if (libc) return libc;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the native module is loaded lazily, on first use
   const koffi = require('koffi') as typeof import('koffi');
   const lib = koffi.load('libc.so.6');
   const socket = lib.func('int socket(int domain, int type, int protocol)');

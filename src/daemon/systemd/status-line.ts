@@ -1,3 +1,5 @@
+import { valueText } from '../../shared/text';
+
 /** What the daemon's services report for `booksync status`, as far as the status line reads it. */
 export interface ServiceReports {
   sync?: Record<string, unknown>;
@@ -14,7 +16,7 @@ const BANK_OK = new Set(['connected', 'fetching']);
  */
 export function statusLine(reports: ServiceReports): string {
   const parts: string[] = [];
-  if (reports.sync) parts.push(`sync ${String(reports.sync.state ?? 'unknown')}`);
+  if (reports.sync) parts.push(`sync ${valueText(reports.sync.state ?? 'unknown')}`);
   const connections = Array.isArray(reports.bank?.connections)
     ? (reports.bank.connections as Array<{ status?: unknown }>)
     : undefined;
@@ -22,7 +24,7 @@ export function statusLine(reports: ServiceReports): string {
     const byStatus = new Map<string, number>();
     let ok = 0;
     for (const c of connections) {
-      const status = String(c.status ?? 'unknown');
+      const status = valueText(c.status ?? 'unknown');
       if (BANK_OK.has(status)) ok++;
       else byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     }

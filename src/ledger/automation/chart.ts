@@ -198,7 +198,7 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
   const codes = new Set(accounts.map((a) => a.code));
   const knownAccount = (code: string, where: string) =>
     codes.has(code) ? code : fail(where, `names account ${code}, which the file does not define`);
-  for (const [k, v] of Object.entries(roles))
+  for (const [k, v] of Object.entries(roles) as [string, string][])
     if (!k.endsWith('_journal')) knownAccount(v, `roles.${k}`);
 
   const journals: ChartJournal[] = list(root.journals, 'journals').map((j, i) => {

@@ -309,7 +309,7 @@ export async function reconcile(
         // Later lines of this run see the written revisions (and the lowered residuals).
         const written = await store.putMany(docs);
         for (const d of written) if (d.type === 'invoice') invoices.set(d._id, d);
-        for (const d of written) if (d.type === 'payment') payments.push(d as AutomationPaymentDoc);
+        for (const d of written) if (d.type === 'payment') payments.push(d);
         result.matched.push(...made);
         logPayments(opts, made);
         booked = true;

@@ -211,8 +211,8 @@ export const amountWindowRule: RuleKind = {
     if (typeof days !== 'number' || !Number.isSafeInteger(days) || days < 0 || days > 366) {
       invalid(where, `days must be a whole number from 0 to 366 (got ${JSON.stringify(days)})`);
     }
-    const tol = tolerance as string;
-    const window = days as number;
+    const tol = tolerance;
+    const window = days;
     return {
       kind: 'amount_window',
       label: `amount_window(tolerance ${tol}, days ${window})`,

@@ -104,7 +104,7 @@ export const bulkGetRoutes: Route[] = [
       if (body.docs.length > MAX_ENTRIES)
         throw badRequest(`'docs' lists more than ${MAX_ENTRIES} entries`);
       const entries = body.docs as unknown[];
-      const results: Array<{ id: string | null; docs: DocResult[] }> = new Array(entries.length);
+      const results = new Array<{ id: string | null; docs: DocResult[] }>(entries.length);
       for (let from = 0; from < entries.length; from += CONCURRENCY) {
         const batch = entries.slice(from, from + CONCURRENCY);
         const done = await Promise.all(

@@ -55,6 +55,7 @@ export const databaseRoutes: Route[] = [
   {
     path: '/:db/_ensure_full_commit',
     methods: ['POST'],
-    handler: async (_ctx, _req, res) => sendJson(res, 201, { ok: true, instance_start_time: '0' }),
+    handler: (_ctx, _req, res) =>
+      Promise.resolve(sendJson(res, 201, { ok: true, instance_start_time: '0' })),
   },
 ];

@@ -69,7 +69,7 @@ async function getDocument(ctx: RouteContext, res: Response, id: string, q: Para
       : await ctx.db.get(id, opts as PouchDB.Core.GetOptions)
   ) as unknown;
   if (Array.isArray(doc)) {
-    sendJson(res, 200, [...doc, ...missing.map((r) => ({ missing: r }))]);
+    sendJson(res, 200, [...(doc as unknown[]), ...missing.map((r) => ({ missing: r }))]);
     return;
   }
   const rev0 = (doc as { _rev?: string })._rev;

@@ -18,7 +18,7 @@ export const serverRoutes: Route[] = [
   {
     path: '/',
     methods: ['GET'],
-    handler: async (ctx, _req, res) => {
+    handler: (ctx, _req, res) => {
       sendJson(res, 200, {
         couchdb: 'Welcome',
         version: COUCHDB_VERSION,
@@ -26,27 +26,29 @@ export const serverRoutes: Route[] = [
         uuid: ctx.uuid,
         features: [],
       });
+      return Promise.resolve();
     },
   },
   {
     path: '/_all_dbs',
     methods: ['GET'],
-    handler: async (ctx, _req, res) => sendJson(res, 200, [ctx.dbName]),
+    handler: (ctx, _req, res) => Promise.resolve(sendJson(res, 200, [ctx.dbName])),
   },
   {
     path: '/_up',
     methods: ['GET'],
-    handler: async (_ctx, _req, res) => sendJson(res, 200, { status: 'ok' }),
+    handler: (_ctx, _req, res) => Promise.resolve(sendJson(res, 200, { status: 'ok' })),
   },
   {
     path: '/_uuids',
     methods: ['GET'],
-    handler: async (_ctx, req, res) => {
+    handler: (_ctx, req, res) => {
       const count = new Params(req.query).int('count') ?? 1;
       if (count > MAX_UUIDS) throw badRequest('count parameter too large');
       sendJson(res, 200, {
         uuids: Array.from({ length: count }, () => randomUUID().replace(/-/g, '')),
       });
+      return Promise.resolve();
     },
   },
 ];

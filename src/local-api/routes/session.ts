@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../../shared/logger';
-import type { Authenticator } from '../auth';
+import type { AuthResult, Authenticator } from '../auth';
 import { CouchError, badRequest } from '../errors';
 import { sendError, sendJson } from '../http';
 import type { Route } from '../router';
@@ -129,19 +129,23 @@ export const sessionRoutes: Route[] = [
   {
     path: '/_session',
     methods: ['GET', 'DELETE'],
-    handler: async (ctx, req, res) => {
+    handler: (ctx, req, res) => {
       if (req.method === 'DELETE') {
         sendJson(res, 200, { ok: true }, { 'Set-Cookie': ctx.auth.setCookie('') });
-        return;
+        return Promise.resolve();
       }
       sendJson(res, 200, {
         ok: true,
         userCtx: { name: ctx.auth.username, roles: ['_admin'] },
         info: {
           authentication_handlers: ['cookie', 'default'],
-          authenticated: res.locals.user?.via === 'cookie' ? 'cookie' : 'default',
+          authenticated:
+            (res.locals.user as Extract<AuthResult, { ok: true }> | undefined)?.via === 'cookie'
+              ? 'cookie'
+              : 'default',
         },
       });
+      return Promise.resolve();
     },
   },
 ];

@@ -341,7 +341,8 @@ export class CouchDbRemote implements RemoteStore {
       if (answer.status === 409)
         throw new SyncProtocolError(`cannot write ${path} on ${this.safeUrl}: it keeps changing`);
     }
-    return String((answer.body as { rev?: unknown }).rev ?? '');
+    const written = (answer.body as { rev?: unknown }).rev;
+    return typeof written === 'string' ? written : '';
   }
 
   /** One `_bulk_docs` request of pre-serialised documents; a 413 splits it in halves. */
@@ -454,14 +455,14 @@ export class CouchDbRemote implements RemoteStore {
   }
 
   private fail(status: number, method: string, path: string, body: unknown): Error {
+    const answer: { reason?: unknown; error?: unknown } =
+      typeof body === 'object' && body !== null ? body : {};
     const said =
-      typeof body === 'object' && body !== null
-        ? String(
-            (body as { reason?: unknown; error?: unknown }).reason ??
-              (body as { error?: unknown }).error ??
-              '',
-          )
-        : '';
+      typeof answer.reason === 'string'
+        ? answer.reason
+        : typeof answer.error === 'string'
+          ? answer.error
+          : '';
     const reason = this.excerpt(said);
     const message = `${method} ${this.safeUrl}/${path}: HTTP ${status}${reason ? ` (${reason})` : ''}`;
     const details = { url: this.safeUrl, status };

@@ -107,6 +107,7 @@ export const dropfolder = {
   description:
     'Statement files dropped into a folder: OFX/QFX, camt.053, MT940, CSV (with a column mapping)',
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that a throw (file system, parse) reaches the caller as a rejection
   async fetch(ctx: FetchContext): Promise<FetchResult> {
     const settings = settingsOf(ctx);
     const inbox = resolve(settings.path);
@@ -176,6 +177,7 @@ export const dropfolder = {
           streams.push({
             name: stream.name,
             read: (sink) => stream.read(sink),
+            // eslint-disable-next-line @typescript-eslint/require-await -- async so that a throw (file system, parse) reaches the caller as a rejection
             reject: async (err) => {
               imported.splice(imported.indexOf(full), 1);
               reject(full, name, err);
@@ -236,6 +238,7 @@ export const dropfolder = {
       statements,
       ...(streams.length > 0 ? { streams } : {}),
       warnings,
+      // eslint-disable-next-line @typescript-eslint/require-await -- async so that a throw (file system, parse) reaches the caller as a rejection
       commit: async () => {
         if (keep) return;
         for (const full of imported) {

@@ -122,7 +122,7 @@ async function repeatedStatements(
       }
       seen.add(key);
     },
-    drain: async () => undefined,
+    drain: () => Promise.resolve(),
   });
   return { skip, warnings };
 }

@@ -4,6 +4,7 @@ import { BankAuthError, MalformedStatementError } from '../../errors';
 import { httpRequest, readJson, type HttpContext, type HttpResponse } from '../../http';
 import { readPrivateFile, writePrivateFile } from '../../../shared/private-file';
 import { errorBody, gocardlessError, isTokenError } from './errors';
+import { valueText } from '../../../shared/text';
 
 /**
  * GoCardless Bank Account Data HTTP client: JWT access/refresh tokens kept in the connection's
@@ -139,7 +140,7 @@ export class GoCardlessClient {
       secret: this.secretHash,
       access: String(b.access),
       access_expires_at: this.at(b.access_expires),
-      refresh: String(b.refresh ?? ''),
+      refresh: valueText(b.refresh ?? ''),
       refresh_expires_at: this.at(b.refresh_expires),
     };
     await this.save();

@@ -2,6 +2,7 @@ import { BankAuthError, BankUnavailableError, type BankError } from '../../error
 import { BankRequestRejectedError, statusError, type HttpResponse } from '../../http';
 import { remoteExcerpt } from '../../../shared/redact';
 import type { PermanentError } from '../../../shared/errors';
+import { valueText } from '../../../shared/text';
 
 /**
  * The one place SimpleFIN answers become booksync errors: HTTP statuses of the /accounts call
@@ -57,7 +58,7 @@ export function readErrlist(value: unknown): SimplefinErrorItem[] {
     const o = (e ?? {}) as Record<string, unknown>;
     const item: SimplefinErrorItem = {
       code: typeof o.code === 'string' ? o.code : '',
-      msg: String(o.msg ?? o.message ?? ''),
+      msg: valueText(o.msg ?? o.message ?? ''),
     };
     if (typeof o.conn_id === 'string') item.connId = o.conn_id;
     if (typeof o.account_id === 'string') item.accountId = o.account_id;

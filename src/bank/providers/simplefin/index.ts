@@ -12,6 +12,7 @@ import {
   type RawAccount,
 } from './normalize';
 import { chunks, dateAt, isTimeZone } from './zone';
+import { valueText } from '../../../shared/text';
 
 /**
  * SimpleFIN (protocol v1 and v2): claims the setup token once, then GETs /accounts in ranges of at
@@ -42,7 +43,7 @@ function readSettings(
   };
   const timeZone = raw.timezone === undefined ? 'UTC' : raw.timezone;
   if (typeof timeZone !== 'string' || !isTimeZone(timeZone))
-    invalid(`'timezone' ${String(timeZone)} is not an IANA time zone (e.g. Europe/Madrid)`);
+    invalid(`'timezone' ${valueText(timeZone)} is not an IANA time zone (e.g. Europe/Madrid)`);
   const accounts = raw.accounts;
   if (
     accounts !== undefined &&
