@@ -220,6 +220,8 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
         receivable: ledger.accounts.receivable ?? DEFAULT_LEDGER_ACCOUNTS.receivable,
         payable: ledger.accounts.payable ?? DEFAULT_LEDGER_ACCOUNTS.payable,
         opening_balance: ledger.accounts.opening_balance ?? DEFAULT_LEDGER_ACCOUNTS.opening_balance,
+        fx_gain: ledger.accounts.fx_gain ?? DEFAULT_LEDGER_ACCOUNTS.fx_gain,
+        fx_loss: ledger.accounts.fx_loss ?? DEFAULT_LEDGER_ACCOUNTS.fx_loss,
       },
       connections: ledgerConnections,
       reconcile: { rules },

@@ -40,6 +40,7 @@ export const SYNC_DOC_TYPES = [
   'invoice',
   'payment',
   'bank_connection',
+  'rate',
 ] as const;
 export type SyncDocType = (typeof SYNC_DOC_TYPES)[number];
 
@@ -109,6 +110,8 @@ export const DEFAULT_LEDGER_ACCOUNTS = Object.freeze({
   receivable: '1200',
   payable: '2000',
   opening_balance: '3000',
+  fx_gain: '4900',
+  fx_loss: '6900',
 });
 
 /** Payload formats of alert webhooks (`alerts.webhooks[].format`). */

@@ -251,6 +251,8 @@ export interface LedgerConfig {
     readonly receivable: string;
     readonly payable: string;
     readonly opening_balance: string;
+    readonly fx_gain: string;
+    readonly fx_loss: string;
   };
   /** By bank connection name; journal and currency filled from the connection and the company. */
   readonly connections: Readonly<Record<string, LedgerConnectionConfig>>;

@@ -991,7 +991,13 @@ describe('config: defaults, paths, result', () => {
       company: { name: 'Demo', currency: 'EUR' },
       post_moves: 'posted',
       chart: null,
-      accounts: { receivable: '1200', payable: '2000', opening_balance: '3000' },
+      accounts: {
+        receivable: '1200',
+        payable: '2000',
+        opening_balance: '3000',
+        fx_gain: '4900',
+        fx_loss: '6900',
+      },
       connections: {},
       reconcile: { rules: [] },
     });

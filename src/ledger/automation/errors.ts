@@ -7,8 +7,10 @@ import { BooksyncError } from '../../shared/errors';
 export type AutomationErrorCode =
   /** A connection mapping names a journal or account the books do not have, or disagrees with it. */
   | 'LEDGER_MAPPING_INVALID'
-  /** A statement line's currency differs from its journal's (no FX conversion is invented). */
+  /** A statement line's currency differs from its connection's (no FX conversion is invented). */
   | 'LEDGER_CURRENCY_MISMATCH'
+  /** No exchange rate for a currency pair on a date yet (the line waits for it). */
+  | 'LEDGER_RATE_MISSING'
   /** A reconciliation rule names a kind the registry does not know. */
   | 'LEDGER_RULE_UNKNOWN'
   /** A reconciliation rule's settings are wrong (tolerance, days). */
@@ -30,5 +32,23 @@ export class AutomationError extends BooksyncError {
     options: { cause?: unknown; details?: Record<string, unknown> } = {},
   ) {
     super(code, message, options);
+  }
+}
+
+/**
+ * No exchange rate converts `from` into `to` on `date` yet (docs/CURRENCIES.md, "Which rate"):
+ * the line or invoice waits unposted, and is posted when the rate document arrives.
+ */
+export class RateMissingError extends AutomationError {
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    readonly date: string,
+  ) {
+    super(
+      'LEDGER_RATE_MISSING',
+      `no exchange rate ${from}/${to} for ${date} yet (a rate of ${date}, or of the last publishing day before it once a later one is published)`,
+      { details: { from, to, date } },
+    );
   }
 }
