@@ -226,6 +226,15 @@ export function buildConfig(data: Data, ctx: BuildContext): Config {
       connections: ledgerConnections,
       reconcile: { rules },
     },
+    rates: {
+      provider: data.rates.provider,
+      url: data.rates.url,
+      schedule:
+        'every' in data.rates.schedule
+          ? withMs('every', data.rates.schedule.every)
+          : { cron: data.rates.schedule.cron },
+      folder: at(data.rates.folder ?? null),
+    },
     ops,
     alerts,
   };

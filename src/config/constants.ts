@@ -68,6 +68,10 @@ export type CloudAuthMethod = (typeof CLOUD_AUTH_METHODS)[number];
 export const CLOUD_COMPRESSIONS = ['auto', 'gzip', 'none'] as const;
 export type CloudCompression = (typeof CLOUD_COMPRESSIONS)[number];
 
+/** Exchange rates providers (`rates.provider`); docs/CURRENCIES.md. */
+export const RATES_PROVIDERS = ['ecb', 'none'] as const;
+export type RatesProviderId = (typeof RATES_PROVIDERS)[number];
+
 export const POST_MOVES = ['draft', 'posted'] as const;
 export type PostMoves = (typeof POST_MOVES)[number];
 

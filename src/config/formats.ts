@@ -125,6 +125,7 @@ export const FORMATS: Readonly<Record<string, FormatCheck>> = Object.freeze({
   'booksync-field-path': fieldPath,
   'booksync-secure-url': secureUrl,
   'booksync-cloud-url': cloudUrl,
+  'booksync-public-url': (value: string) => urlProblem(value, 'an http(s) URL'),
   'booksync-timezone': timeZone,
 });
 
