@@ -69,6 +69,7 @@ export class LedgerService implements Service {
       ledgerReport(this.store, {
         date: p.date as string | undefined,
         include_draft: Boolean(p.include_draft),
+        company_currency: this.config.ledger.company.currency,
       }),
     );
     control.handle('ledger.pending', async () => pendingLines(this.store));

@@ -8,6 +8,7 @@ import {
   type RateDoc,
   type StatementLineDoc,
 } from '../../src/ledger';
+import { trialBalanceTable } from '../../src/cli/report-table';
 import { balanceProblems } from '../../src/ledger/invariants';
 import {
   RateWatch,
@@ -267,6 +268,26 @@ describe('ledger: foreign currencies', () => {
       assert.deepEqual([row('4900')?.balance, row('4900')?.company_balance], [0, -2000]);
       assert.equal(tb.balanced, true);
       assert.equal(tb.company_total?.balance, 0);
+      // `booksync report` shows both: the account in USD and the same money in EUR.
+      const table = trialBalanceTable(tb);
+      assert.deepEqual(table[0].slice(3), [
+        'debit',
+        'credit',
+        'balance',
+        'EUR debit',
+        'EUR credit',
+        'EUR balance',
+      ]);
+      assert.deepEqual(table.find((r) => r[0] === '4900' && r[2] === 'USD')?.slice(3), [
+        '0.00 USD',
+        '0.00 USD',
+        '0.00 USD',
+        '0.00 EUR',
+        '20.00 EUR',
+        '-20.00 EUR',
+      ]);
+      const total = table[table.length - 1];
+      assert.deepEqual([total[0], total[total.length - 1]], ['total EUR', '0.00 EUR']);
     });
 
     it('given a USD bill paid when the dollar is dearer, then the loss goes to fx_loss; undo reverses it', async () => {
