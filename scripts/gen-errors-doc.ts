@@ -14,6 +14,7 @@ import { DAEMON_ERROR_CODES } from '../src/daemon/error-codes';
 import { LEDGER_ERROR_CODES } from '../src/ledger/error-codes';
 import { LOCAL_API_ERROR_CODES } from '../src/local-api/error-codes';
 import { OPS_ERROR_CODES } from '../src/ops/error-codes';
+import { RATES_ERROR_CODES } from '../src/rates/error-codes';
 import { SHARED_ERROR_CODES } from '../src/shared/error-codes';
 import { SYNC_ERROR_CODES } from '../src/sync/error-codes';
 
@@ -27,6 +28,7 @@ export const ERROR_CATALOGS: readonly { title: string; file: string; catalog: Er
   },
   { title: 'Cloud sync', file: 'src/sync/error-codes.ts', catalog: SYNC_ERROR_CODES },
   { title: 'Bank feeds', file: 'src/bank/error-codes.ts', catalog: BANK_ERROR_CODES },
+  { title: 'Exchange rates', file: 'src/rates/error-codes.ts', catalog: RATES_ERROR_CODES },
   { title: 'Local API', file: 'src/local-api/error-codes.ts', catalog: LOCAL_API_ERROR_CODES },
   { title: 'Backup and restore', file: 'src/backup/error-codes.ts', catalog: BACKUP_ERROR_CODES },
   { title: 'Operations', file: 'src/ops/error-codes.ts', catalog: OPS_ERROR_CODES },

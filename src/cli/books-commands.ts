@@ -3,6 +3,7 @@ import type { RunOutcome } from '../bank';
 import { formatAmount } from '../shared/money';
 import { table } from './format';
 import { valueText } from '../shared/text';
+import { trialBalanceTable, type TrialBalanceView } from './report-table';
 
 /**
  * Commands that read or act on the books, sync and bank feeds. Each works against the running
@@ -364,35 +365,11 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
         json(report);
         return 0;
       }
-      const tb = report.trial_balance as unknown as {
-        rows: Array<Record<string, unknown>>;
-        totals: Array<Record<string, unknown>>;
-        balanced: boolean;
-      };
+      const tb = report.trial_balance as unknown as TrialBalanceView;
       out(
         `Trial balance${values.date ? ` at ${valueText(values.date)}` : ''}: ${tb.balanced ? 'balanced' : 'NOT BALANCED'}`,
       );
-      out(
-        table([
-          ['code', 'name', 'currency', 'debit', 'credit', 'balance'],
-          ...tb.rows.map((r) => [
-            String(r.code),
-            String(r.name),
-            String(r.currency),
-            money(r.debit, r.currency),
-            money(r.credit, r.currency),
-            money(r.balance, r.currency),
-          ]),
-          ...tb.totals.map((t) => [
-            'total',
-            '',
-            String(t.currency),
-            money(t.debit, t.currency),
-            money(t.credit, t.currency),
-            '',
-          ]),
-        ]),
-      );
+      out(table(trialBalanceTable(tb)));
       const un = report.unreconciled as unknown as Array<Record<string, unknown>>;
       out(`\nUnreconciled bank lines: ${un.length}`);
       if (un.length)

@@ -218,9 +218,20 @@ export function buildConfig(data: ConfigData, ctx: BuildContext): Config {
         receivable: ledger.accounts.receivable ?? DEFAULT_LEDGER_ACCOUNTS.receivable,
         payable: ledger.accounts.payable ?? DEFAULT_LEDGER_ACCOUNTS.payable,
         opening_balance: ledger.accounts.opening_balance ?? DEFAULT_LEDGER_ACCOUNTS.opening_balance,
+        fx_gain: ledger.accounts.fx_gain ?? DEFAULT_LEDGER_ACCOUNTS.fx_gain,
+        fx_loss: ledger.accounts.fx_loss ?? DEFAULT_LEDGER_ACCOUNTS.fx_loss,
       },
       connections: ledgerConnections,
       reconcile: { rules },
+    },
+    rates: {
+      provider: data.rates.provider,
+      url: data.rates.url,
+      schedule:
+        'every' in data.rates.schedule
+          ? withMs('every', data.rates.schedule.every)
+          : { cron: data.rates.schedule.cron },
+      folder: at(data.rates.folder ?? null),
     },
     ops,
     alerts,

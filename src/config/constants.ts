@@ -43,6 +43,7 @@ export const SYNC_DOC_TYPES = [
   'invoice',
   'payment',
   'bank_connection',
+  'rate',
 ] as const;
 export type SyncDocType = (typeof SYNC_DOC_TYPES)[number];
 
@@ -69,6 +70,10 @@ export type CloudAuthMethod = (typeof CLOUD_AUTH_METHODS)[number];
 /** What the daemon asks the cloud for in `Accept-Encoding`; `auto`: gzip unless the cloud is on this machine. */
 export const CLOUD_COMPRESSIONS = ['auto', 'gzip', 'none'] as const;
 export type CloudCompression = (typeof CLOUD_COMPRESSIONS)[number];
+
+/** Exchange rates providers (`rates.provider`); docs/CURRENCIES.md. */
+export const RATES_PROVIDERS = ['ecb', 'none'] as const;
+export type RatesProviderId = (typeof RATES_PROVIDERS)[number];
 
 export const POST_MOVES = ['draft', 'posted'] as const;
 export type PostMoves = (typeof POST_MOVES)[number];
@@ -112,6 +117,8 @@ export const DEFAULT_LEDGER_ACCOUNTS = Object.freeze({
   receivable: '1200',
   payable: '2000',
   opening_balance: '3000',
+  fx_gain: '4900',
+  fx_loss: '6900',
 });
 
 /** Payload formats of alert webhooks (`alerts.webhooks[].format`). */

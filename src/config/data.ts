@@ -8,6 +8,7 @@ import type {
   LogFormat,
   LogLevel,
   PostMoves,
+  RatesProviderId,
   SyncDirection,
   SyncDocType,
   SyncMode,
@@ -40,6 +41,12 @@ export interface ConfigData {
   sync: SyncData;
   bank: { request_timeout: string; connections: BankConnectionData[] };
   ledger: LedgerData;
+  rates: {
+    provider: RatesProviderId;
+    url: string;
+    schedule: { every: string } | { cron: string };
+    folder?: string | null;
+  };
   ops: { listen: string; ready_offline_max: string };
   alerts: AlertsData;
 }
@@ -88,7 +95,13 @@ export interface LedgerData {
   company: { name: string; currency: string };
   post_moves: PostMoves;
   chart: string | null;
-  accounts: { receivable?: string; payable?: string; opening_balance?: string };
+  accounts: {
+    receivable?: string;
+    payable?: string;
+    opening_balance?: string;
+    fx_gain?: string;
+    fx_loss?: string;
+  };
   connections: Record<
     string,
     { journal?: string; bank_account: string; suspense_account: string; currency?: string }

@@ -124,6 +124,7 @@ export const FORMATS: Readonly<Record<string, FormatCheck>> = Object.freeze({
   'booksync-field-path': fieldPath,
   'booksync-secure-url': secureUrl,
   'booksync-cloud-url': cloudUrl,
+  'booksync-public-url': (value: string) => urlProblem(value, 'an http(s) URL'),
   'booksync-timezone': timeZone,
 });
 

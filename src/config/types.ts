@@ -11,6 +11,7 @@ import type {
   OfxAccountType,
   OfxVersion,
   PostMoves,
+  RatesProviderId,
   SyncDirection,
   SyncDocType,
   SyncMode,
@@ -38,6 +39,7 @@ export interface Config {
   readonly sync: SyncConfig;
   readonly bank: BankConfig;
   readonly ledger: LedgerConfig;
+  readonly rates: RatesConfig;
   readonly ops: OpsConfig;
   readonly alerts: AlertsConfig;
 }
@@ -263,10 +265,21 @@ export interface LedgerConfig {
     readonly receivable: string;
     readonly payable: string;
     readonly opening_balance: string;
+    readonly fx_gain: string;
+    readonly fx_loss: string;
   };
   /** By bank connection name; journal and currency filled from the connection and the company. */
   readonly connections: Readonly<Record<string, LedgerConnectionConfig>>;
   readonly reconcile: { readonly rules: readonly ReconcileRule[] };
+}
+
+/** `rates`: exchange rates sources (docs/CURRENCIES.md). */
+export interface RatesConfig {
+  readonly provider: RatesProviderId;
+  readonly url: string;
+  readonly schedule: Schedule;
+  /** Absolute, or null. */
+  readonly folder: string | null;
 }
 
 export interface LedgerConnectionConfig {

@@ -1,6 +1,7 @@
 import type { DuplicatePair, RunOutcome } from '../bank';
 import type { automateConnection, ledgerReport } from '../ledger/automation';
 import type { pendingLines, reconcileLine, undoReconciliation } from '../ledger/automation';
+import type { RatesRun } from '../rates';
 import type { AuditRecord, ConflictChoice, SyncEngine } from '../sync';
 import { field, fields, method, refuse, type ParamsOf, type ResultOf } from './control-contract';
 import type { StatusReport } from './status';
@@ -26,6 +27,7 @@ export const CONTROL_METHODS = {
   'bank.fetch': method(
     fields({ names: field.optional(field.strings), since: field.optional(field.string) }),
   ).returns<RunOutcome[]>(),
+  'rates.fetch': method().returns<RatesRun>(),
   'bank.duplicates': method(fields({ days: field.optional(field.number) })).returns<
     DuplicatePair[]
   >(),

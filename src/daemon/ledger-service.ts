@@ -1,7 +1,9 @@
 import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
 import {
+  RateWatch,
   automateConnection,
+  automateForeignConnections,
   ensureCompany,
   lastBalanceChecks,
   ledgerReport,
@@ -28,6 +30,7 @@ export function automationConfigFrom(config: Config, logger: Logger): Automation
     ),
     post_moves: l.post_moves,
     accounts: { ...l.accounts },
+    company_currency: l.company.currency,
     logger,
   };
 }
@@ -41,6 +44,7 @@ export class LedgerService implements Service {
   readonly name = 'ledger';
   private config: Config;
   private readonly logger: Logger;
+  private readonly rateWatch: RateWatch;
 
   constructor(
     config: Config,
@@ -52,10 +56,20 @@ export class LedgerService implements Service {
   ) {
     this.config = config;
     this.logger = logger.child({ component: 'ledger' });
+    // Posting waits for missing rates: their arrival posts the waiting invoices and lines.
+    this.rateWatch = new RateWatch(
+      store,
+      async () => {
+        await this.applyChart(false);
+        return automateForeignConnections(this.store, this.options());
+      },
+      { logger: this.logger },
+    );
     control.handle('ledger.report', async (p) =>
       ledgerReport(this.store, {
         date: p.date as string | undefined,
         include_draft: Boolean(p.include_draft),
+        company_currency: this.config.ledger.company.currency,
       }),
     );
     control.handle('ledger.pending', async () => pendingLines(this.store));
@@ -73,17 +87,24 @@ export class LedgerService implements Service {
   }
 
   async start(): Promise<void> {
-    if (this.config.ledger.chart) {
-      const result = await ensureCompany(this.store, loadCompanyFile(this.config.ledger.chart));
+    await this.applyChart();
+    this.rateWatch.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.rateWatch.stop();
+  }
+
+  private async applyChart(always = true): Promise<void> {
+    if (!this.config.ledger.chart) return;
+    const result = await ensureCompany(this.store, loadCompanyFile(this.config.ledger.chart));
+    if (always || result.created.length > 0)
       this.logger.info(`company file ${this.config.ledger.chart} applied`, {
         event: 'ledger.chart',
         file: this.config.ledger.chart,
         ...result,
       });
-    }
   }
-
-  async stop(): Promise<void> {}
 
   async reload(config: Config): Promise<void> {
     this.config = config;

@@ -234,7 +234,12 @@ export function ledgerReportOf(
     logger,
     'ledger.report',
     { date, include_draft: includeDraft },
-    (store) => ledgerReport(store, { date, include_draft: includeDraft }),
+    (store, config) =>
+      ledgerReport(store, {
+        date,
+        include_draft: includeDraft,
+        company_currency: config.ledger.company.currency,
+      }),
   );
 }
 

@@ -6,6 +6,7 @@ import { EmbeddedCloud } from './embedded-cloud';
 import { LedgerService } from './ledger-service';
 import { LocalApiService } from './local-api-service';
 import { OpsService } from '../ops';
+import { RatesService } from './rates-service';
 import type { Service } from './service';
 import { VERSION } from './status';
 import { SyncService } from './sync-service';
@@ -35,6 +36,7 @@ export function wireServices(ctx: ServiceContext): Service[] {
   const cloudUrl = (current: Config): Promise<string> => cloud.urlFor(current);
   const ledger = new LedgerService(config, store, logger, control, ops.observeMovesPosted);
   services.push(ledger);
+  services.push(new RatesService(config, store, logger, control));
   services.push(new SyncService(config, store, cloudUrl, logger, control, ops.observeSyncEngine));
   services.push(
     new LocalApiService(

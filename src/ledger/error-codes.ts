@@ -30,6 +30,11 @@ export const LEDGER_ERROR_CODES = {
     meaning:
       'a connection mapping names a journal or account the books do not have, or disagrees with it',
   },
+  LEDGER_RATE_MISSING: {
+    raisedAs: 'RateMissingError',
+    meaning:
+      'no exchange rate for a currency pair on a date yet; the line waits and is posted when it arrives',
+  },
   LEDGER_CURRENCY_MISMATCH: {
     raisedAs: 'AutomationError',
     meaning: "a statement line's currency differs from its journal's (no conversion is invented)",

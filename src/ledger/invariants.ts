@@ -43,7 +43,7 @@ export function bookContent(doc: object): Record<string, unknown> {
 
 /**
  * Per-currency balance of a move whose lines are already well-formed: at least two lines and, in
- * every currency, the debits sum to the credits.
+ * every currency, the debits sum to the credits; with company amounts, in company currency too.
  */
 export function balanceProblems(move: Pick<MoveDoc, '_id' | 'lines'>): LedgerProblem[] {
   const id = move._id;
@@ -83,7 +83,64 @@ export function balanceProblems(move: Pick<MoveDoc, '_id' | 'lines'>): LedgerPro
       });
     }
   }
+  problems.push(...companyBalanceProblems(move));
   return problems;
+}
+
+/**
+ * A move with a line in another currency than the company's carries the company-currency amount
+ * of each such line (`lines[i].company`): then the move also balances in company currency, lines
+ * already in it counting as they are (docs/CURRENCIES.md). Moves without any company part are
+ * single-currency books and checked per currency only.
+ */
+function companyBalanceProblems(move: Pick<MoveDoc, '_id' | 'lines'>): LedgerProblem[] {
+  const id = move._id;
+  const parts = move.lines.flatMap((l) => (l.company ? [l.company.currency] : []));
+  if (parts.length === 0) return [];
+  const currencies = [...new Set(parts)];
+  if (currencies.length > 1) {
+    return [
+      {
+        doc_id: id,
+        code: 'LEDGER_UNBALANCED',
+        rule: 'company_currency',
+        field: 'lines',
+        message: `${id}: company amounts in more than one currency (${currencies.join(', ')})`,
+      },
+    ];
+  }
+  const company = currencies[0];
+  let debit = 0n;
+  let credit = 0n;
+  for (const [i, line] of move.lines.entries()) {
+    if (line.company) {
+      debit += BigInt(line.company.debit);
+      credit += BigInt(line.company.credit);
+    } else if (line.currency === company) {
+      debit += BigInt(line.debit);
+      credit += BigInt(line.credit);
+    } else {
+      return [
+        {
+          doc_id: id,
+          code: 'LEDGER_UNBALANCED',
+          rule: 'company_missing',
+          field: `lines[${i}].company`,
+          message: `${id}: line ${i} in ${line.currency} has no ${company} amount while other lines have one`,
+        },
+      ];
+    }
+  }
+  if (debit === credit) return [];
+  return [
+    {
+      doc_id: id,
+      code: 'LEDGER_UNBALANCED',
+      rule: 'company_balance',
+      field: 'lines',
+      message: `${id}: unbalanced in company currency ${company}: debit ${fmt(debit, company)} ≠ credit ${fmt(credit, company)}`,
+    },
+  ];
 }
 
 function fmt(amount: bigint, currency: string): string {

@@ -22,6 +22,7 @@ export const DOC_TYPES = [
   'statement_line',
   'bank_connection',
   'audit',
+  'rate',
 ] as const;
 
 export type DocType = (typeof DOC_TYPES)[number];
@@ -37,6 +38,7 @@ export const ID_PREFIX: Readonly<Record<DocType, string>> = Object.freeze({
   statement_line: 'stl',
   bank_connection: 'bankconn',
   audit: 'audit',
+  rate: 'rate',
 });
 
 const TYPE_BY_PREFIX: ReadonlyMap<string, DocType> = new Map(
@@ -119,7 +121,24 @@ export interface PartnerDoc extends BaseDoc {
 export const MOVE_STATES = ['draft', 'posted'] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
 
-/** One line of a move: exactly one of `debit` / `credit` is non-zero; both are ≥ 0 minor units. */
+/**
+ * The company-currency side of a move line in another currency (docs/CURRENCIES.md): the same
+ * money converted at the rate of the move's date. Exactly one of `debit` / `credit` is non-zero.
+ */
+export interface CompanyAmount {
+  /** The company (book-keeping) currency. */
+  currency: string;
+  debit: number;
+  credit: number;
+  /** 1 unit of the line's currency = `rate` company currency: decimal text, or `num/den` for a cross rate. */
+  rate?: string;
+}
+
+/**
+ * One line of a move: exactly one of `debit` / `credit` is non-zero; both are ≥ 0 minor units.
+ * A line with a `company` part may have both 0 in its own currency (a realised exchange
+ * difference moves company-currency money only).
+ */
 export interface MoveLine {
   /** Account code. */
   account: string;
@@ -129,6 +148,8 @@ export interface MoveLine {
   debit: number;
   credit: number;
   currency: string;
+  /** The company-currency amount of a line in another currency. */
+  company?: CompanyAmount;
 }
 
 /** `move:<journal>:<key>`: a journal entry. Balanced per currency; immutable once posted. */
@@ -171,6 +192,8 @@ export interface InvoiceDoc extends BaseDoc {
   state: InvoiceState;
   /** Structured reference the payer quotes: an RF creditor reference, `+++123/4567/89012+++` ... */
   payment_reference?: string;
+  /** An invoice in a foreign currency: its total in company currency at the rate of its date. */
+  company?: { currency: string; total: number; rate: string };
 }
 
 /** `payment:<id>`: money that cleared (part of) an invoice. */
@@ -292,6 +315,20 @@ export interface AuditDoc extends BaseDoc {
   [extra: string]: unknown;
 }
 
+/**
+ * `rate:<base>:<quote>:<date>`: an exchange rate, 1 `base` = `rate` `quote` on `date`, as a rates
+ * provider published it (docs/CURRENCIES.md). `rate` is decimal text, never a float.
+ */
+export interface RateDoc extends BaseDoc {
+  type: 'rate';
+  base: string;
+  quote: string;
+  date: CalendarDate;
+  rate: string;
+  /** Where it came from: `ecb`, `csv:<file name>`. */
+  source: string;
+}
+
 export type BooksDoc =
   | AccountDoc
   | JournalDoc
@@ -301,7 +338,8 @@ export type BooksDoc =
   | PaymentDoc
   | StatementLineDoc
   | BankConnectionDoc
-  | AuditDoc;
+  | AuditDoc
+  | RateDoc;
 
 /** The document interface of each type. */
 export interface DocOfType {
@@ -314,6 +352,7 @@ export interface DocOfType {
   statement_line: StatementLineDoc;
   bank_connection: BankConnectionDoc;
   audit: AuditDoc;
+  rate: RateDoc;
 }
 
 /** A deletion as PouchDB writes it (`_bulk_docs` with `_deleted: true`). */
@@ -361,6 +400,11 @@ export function bankConnectionId(name: string): string {
 /** `audit:<time>:<docid>`; `time` is an ISO 8601 UTC instant (it contains ':' itself). */
 export function auditId(time: string, docId: string): string {
   return `audit:${part(time, 'audit time', true)}:${part(docId, 'audited document id', true)}`;
+}
+
+/** `rate:<base>:<quote>:<date>`. */
+export function rateId(base: string, quote: string, date: string): string {
+  return `rate:${part(base, 'base currency', false)}:${part(quote, 'quote currency', false)}:${part(date, 'rate date', true)}`;
 }
 
 /** The id prefix (with the trailing ':') all documents of `type` share: `allDocs` range starts. */
@@ -414,7 +458,14 @@ export function reverseMove(
       },
     ]);
   }
-  const lines: MoveLine[] = move.lines.map((l) => ({ ...l, debit: l.credit, credit: l.debit }));
+  const lines: MoveLine[] = move.lines.map((l) => ({
+    ...l,
+    debit: l.credit,
+    credit: l.debit,
+    ...(l.company
+      ? { company: { ...l.company, debit: l.company.credit, credit: l.company.debit } }
+      : {}),
+  }));
   const reversal: MoveDoc = {
     _id: id,
     type: 'move',

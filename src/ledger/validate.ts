@@ -1,5 +1,6 @@
 import { isCalendarDate } from '../shared/dates';
 import { isCurrency } from '../shared/money';
+import { isRateText } from '../shared/rate';
 import type { LedgerProblem } from './errors';
 import {
   ACCOUNT_KINDS,
@@ -225,6 +226,25 @@ function idParts(id: string, n: number): string[] | undefined {
   return out.every((p) => p !== '') ? out : undefined;
 }
 
+/** The company-currency side of a move line (`lines[i].company`): one side non-zero, another currency. */
+function checkCompanyPart(c: Checker, company: Doc, path: string, lineCurrency: unknown): void {
+  const currency = c.currency('currency', { obj: company, under: path });
+  const debit = c.integer('debit', { obj: company, under: path, min: 0 });
+  const credit = c.integer('credit', { obj: company, under: path, min: 0 });
+  // Both 0 is allowed: a tiny amount may convert to less than one company minor unit.
+  if (debit !== undefined && credit !== undefined && debit !== 0 && credit !== 0)
+    c.invalid(
+      path,
+      'one_side',
+      `must not have both debit and credit non-zero (debit ${debit}, credit ${credit})`,
+    );
+  if (currency !== undefined && currency === lineCurrency)
+    c.invalid(path, 'same_currency', `is in the line's own currency ${currency}; leave it out`);
+  const rate = company.rate;
+  if (rate !== undefined && (typeof rate !== 'string' || rate.trim() === ''))
+    c.invalid(`${path}.rate`, 'string', `must be a non-empty string (got ${show(rate)})`);
+}
+
 const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
   account(c, id) {
     const code = c.string('code');
@@ -286,7 +306,20 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
       c.currency('currency', { obj: line, under: path });
       const debit = c.integer('debit', { obj: line, under: path, min: 0 });
       const credit = c.integer('credit', { obj: line, under: path, min: 0 });
-      if (debit !== undefined && credit !== undefined && (debit === 0) === (credit === 0)) {
+      const company = c.object('company', { obj: line, under: path, required: false });
+      if (company) checkCompanyPart(c, company, `${path}.company`, line.currency);
+      // A company-currency-only line (a realised exchange difference) is 0 in its own currency.
+      const zeroAllowed =
+        company !== undefined &&
+        debit === 0 &&
+        credit === 0 &&
+        (company.debit !== 0 || company.credit !== 0);
+      if (
+        debit !== undefined &&
+        credit !== undefined &&
+        (debit === 0) === (credit === 0) &&
+        !zeroAllowed
+      ) {
         c.invalid(
           path,
           'one_side',
@@ -310,6 +343,12 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     const residual = c.integer('residual', { min: 0 });
     const state = c.oneOf('state', INVOICE_STATES);
     c.string('payment_reference', { required: false });
+    const company = c.object('company', { required: false });
+    if (company) {
+      c.currency('currency', { obj: company, under: 'company' });
+      c.integer('total', { obj: company, under: 'company', min: 0 });
+      c.string('rate', { obj: company, under: 'company' });
+    }
     if (total !== undefined && residual !== undefined) {
       if (residual > total)
         c.invalid(
@@ -397,6 +436,26 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
     }
   },
 
+  rate(c, id) {
+    const parts = idParts(id, 3);
+    const base = c.currency('base');
+    const quote = c.currency('quote');
+    const date = c.date('date');
+    c.idPart('base', base, parts?.[0]);
+    c.idPart('quote', quote, parts?.[1]);
+    c.idPart('date', date, parts?.[2]);
+    if (base !== undefined && base === quote)
+      c.invalid('quote', 'same_currency', `must differ from base (${base})`);
+    const rate = c.string('rate');
+    if (rate !== undefined && !isRateText(rate))
+      c.invalid(
+        'rate',
+        'rate',
+        `must be a positive decimal text such as "1.0853" (got ${show(rate)})`,
+      );
+    c.string('source');
+  },
+
   audit(c, id) {
     const target = c.string('doc_id');
     if (target !== undefined && !id.endsWith(`:${target}`))
@@ -437,13 +496,16 @@ export function docProblems(doc: unknown): LedgerProblem[] {
   }
   const t = type as DocType;
   const fromId = docType(id);
-  if (fromId !== t || idParts(id, t === 'move' || t === 'statement_line' ? 2 : 1) === undefined) {
+  const partCount = t === 'move' || t === 'statement_line' ? 2 : t === 'rate' ? 3 : 1;
+  if (fromId !== t || idParts(id, partCount) === undefined) {
     const shape =
       t === 'move'
         ? 'move:<journal>:<key>'
         : t === 'statement_line'
           ? 'stl:<connection>:<key>'
-          : `${ID_PREFIX[t]}:<key>`;
+          : t === 'rate'
+            ? 'rate:<base>:<quote>:<date>'
+            : `${ID_PREFIX[t]}:<key>`;
     c.mismatch('_id', `does not match type '${t}' (expected ${shape})`);
     return c.problems;
   }

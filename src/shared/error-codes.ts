@@ -22,6 +22,10 @@ export const SHARED_ERROR_CODES = {
     raisedAs: 'InvalidValueError',
     meaning: 'an amount is not an integer number of minor units',
   },
+  RATE_INVALID: {
+    raisedAs: 'InvalidValueError',
+    meaning: 'a text cannot be read as an exchange rate (a positive plain decimal such as 1.0853)',
+  },
   MONEY_PARSE: {
     raisedAs: 'InvalidValueError',
     meaning: 'a text cannot be read as an amount in its currency (too many decimals, not a number)',

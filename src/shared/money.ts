@@ -11,7 +11,11 @@ export interface Money {
   readonly currency: string;
 }
 
-/** ISO 4217 active codes whose minor unit is not 2 (source: ISO 4217 list one, 2024). */
+/**
+ * ISO 4217 active codes whose minor unit is not 2; every other code has 2. Source: ISO 4217
+ * "List one: Currency, fund and precious metal codes" (2024), published by SIX, the maintenance
+ * agency: https://www.six-group.com/en/products-services/financial-information/data-standards.html
+ */
 const EXPONENT_EXCEPTIONS: Readonly<Record<string, number>> = {
   BIF: 0,
   CLP: 0,

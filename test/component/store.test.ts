@@ -404,6 +404,7 @@ describe('books store (LevelDB)', function () {
         'move',
         'partner',
         'payment',
+        'rate',
         'statement_line',
       ]);
     });

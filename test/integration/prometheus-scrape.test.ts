@@ -171,6 +171,7 @@ describe('Prometheus scrapes the daemon and evaluates the shipped rules', functi
       'books',
       'cloud',
       'local-api',
+      'rates',
       'sync',
     ]);
     assert.ok(

@@ -34,7 +34,15 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
     const d = new DaemonProcess(['start', '--config', config]);
     try {
       const ready = await d.waitFor('daemon.ready');
-      assert.deepEqual(ready.services, ['ops', 'cloud', 'ledger', 'sync', 'local-api', 'bank']);
+      assert.deepEqual(ready.services, [
+        'ops',
+        'cloud',
+        'ledger',
+        'rates',
+        'sync',
+        'local-api',
+        'bank',
+      ]);
       const run = await d.waitFor('bank.run');
       assert.equal(run.connection, 'demo');
       assert.equal(run.status, 'connected');

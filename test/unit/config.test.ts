@@ -66,7 +66,7 @@ const MALFORMED: MalformedCase[] = [
     name: 'unknown top-level key, no close match',
     yaml: ['zzz: 1'],
     expect: [
-      '1:1: zzz: unknown key (allowed: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
+      '1:1: zzz: unknown key (allowed: state_dir, log, local_api, cloud, sync, bank, ledger, rates, ops, alerts)',
     ],
   },
   {
@@ -93,6 +93,22 @@ const MALFORMED: MalformedCase[] = [
       'ledger: { company: { name: Demo, currency: EUR } }',
     ],
     expect: ["1:38: cloud.compression: unknown compression 'zip' (allowed: auto, gzip, none)"],
+  },
+  {
+    name: 'rates: unknown provider, schedule, URL and key',
+    yaml: [
+      'rates:',
+      '  provider: fed',
+      '  schedule: { every: soon }',
+      '  url: ftp://rates.example.com/daily.xml',
+      '  foldr: /srv/rates',
+    ],
+    expect: [
+      "2:13: rates.provider: unknown provider 'fed' (allowed: ecb, none)",
+      "3:22: rates.schedule.every: 'soon' is not a duration (a whole number and a unit: 500ms, 90s, 15m, 4h, 1d, 2w)",
+      '4:8: rates.url: not an http(s) URL (expected an http(s) URL)',
+      "5:3: rates.foldr: unknown key (did you mean 'folder'?)",
+    ],
   },
   {
     name: 'bad log level',
@@ -550,28 +566,28 @@ const MALFORMED: MalformedCase[] = [
     name: 'empty file',
     whole: [],
     expect: [
-      '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
+      '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, rates, ops, alerts)',
     ],
   },
   {
     name: 'only comments',
     whole: ['# nothing yet'],
     expect: [
-      '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
+      '1:1: the file is empty (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, rates, ops, alerts)',
     ],
   },
   {
     name: 'top level is a list',
     whole: ['- cloud', '- ledger'],
     expect: [
-      '1:1: the top level is a list (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
+      '1:1: the top level is a list (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, rates, ops, alerts)',
     ],
   },
   {
     name: 'top level is a single value',
     whole: ['booksync'],
     expect: [
-      '1:1: the top level is a single value (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, ops, alerts)',
+      '1:1: the top level is a single value (expected a mapping of sections: state_dir, log, local_api, cloud, sync, bank, ledger, rates, ops, alerts)',
     ],
   },
 
@@ -991,7 +1007,13 @@ describe('config: defaults, paths, result', () => {
       company: { name: 'Demo', currency: 'EUR' },
       post_moves: 'posted',
       chart: null,
-      accounts: { receivable: '1200', payable: '2000', opening_balance: '3000' },
+      accounts: {
+        receivable: '1200',
+        payable: '2000',
+        opening_balance: '3000',
+        fx_gain: '4900',
+        fx_loss: '6900',
+      },
       connections: {},
       reconcile: { rules: [] },
     });

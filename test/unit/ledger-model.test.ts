@@ -25,6 +25,7 @@ import {
   type MoveDoc,
   type PartnerDoc,
   type PaymentDoc,
+  type RateDoc,
   type StatementLineDoc,
 } from '../../src/ledger';
 
@@ -145,6 +146,15 @@ const valid: { [K in DocType]: BooksDoc } = {
     overwritten: { ref: 'a' },
     site: 'office',
   } satisfies AuditDoc,
+  rate: {
+    _id: 'rate:EUR:USD:2024-03-01',
+    type: 'rate',
+    base: 'EUR',
+    quote: 'USD',
+    date: '2024-03-01',
+    rate: '1.0830',
+    source: 'ecb',
+  } satisfies RateDoc,
 };
 
 /** Asserts `doc` is refused with `code`, and that a problem names the id and `field`. */

@@ -3,6 +3,7 @@ import { cloudSchema } from './cloud';
 import type { Schema } from './common';
 import { localApiSchema, logSchema, stateDirSchema } from './core';
 import { ledgerSchema } from './ledger';
+import { ratesSchema } from './rates';
 import { alertsSchema, opsSchema } from './ops';
 import { syncSchema } from './sync';
 
@@ -28,6 +29,7 @@ export const configSchema: Schema = {
     sync: syncSchema,
     bank: bankSchema,
     ledger: ledgerSchema,
+    rates: ratesSchema,
     ops: opsSchema,
     alerts: alertsSchema,
   },

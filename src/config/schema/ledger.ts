@@ -89,6 +89,10 @@ export const ledgerSchema: Schema = object(
         receivable: accountCode('Receivable account cleared when a customer pays.'),
         payable: accountCode('Payable account cleared when a bill is paid.'),
         opening_balance: accountCode("Counterpart of a connection's opening balance."),
+        fx_gain: accountCode(
+          'Income account of a realised exchange gain (a foreign invoice paid at a better rate).',
+        ),
+        fx_loss: accountCode('Expense account of a realised exchange loss.'),
       },
       { default: {} },
     ),

@@ -9,6 +9,7 @@ import {
   type OpeningResult,
 } from './balances';
 import { formatAmount } from '../../shared/money';
+import { RateMissingError } from './errors';
 import { postStatementLines, type PostingResult } from './posting';
 import { reconcile, type ReconcileOptions, type ReconcileResult } from './reconcile';
 import type { RuleSpec } from './rules';
@@ -55,7 +56,21 @@ export async function automateConnection(
   const state = await store.get<BankConnectionDoc>(bankConnectionId(connection));
   const reported: BankBalance | undefined = state?.balance;
   if (reported && reported.currency === mapping.currency) {
-    result.opening = await openingBalance(store, mapping, reported, config);
+    try {
+      result.opening = await openingBalance(store, mapping, reported, config);
+    } catch (err) {
+      if (!(err instanceof RateMissingError)) throw err;
+      // The opening waits for its rate like a line does; without it a check would only mislead.
+      config.logger?.warn(`${connection}: opening balance: ${err.message}`, {
+        event: 'ledger.rate_missing',
+        code: err.code,
+        connection,
+        from: err.from,
+        to: err.to,
+        date: err.date,
+      });
+      return result;
+    }
     const check = await checkBalance(store, mapping, reported);
     result.balance = check;
     await recordBalanceCheck(store, check, (config.clock ?? (() => new Date()))().toISOString());

@@ -5,6 +5,7 @@ import { accountId, type MoveDoc, type StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
 import { linesOfConnection, moveEffect, resolveMapping } from './books';
 import { AutomationError } from './errors';
+import { companyPart, RateBook } from './fx';
 import { openingMoveId } from './ids';
 import {
   accountRoles,
@@ -134,6 +135,14 @@ export function openingBalance(
     }
     const abs = Math.abs(amount);
     const label = `Opening balance of ${mapping.connection}`;
+    // A connection in a foreign currency: the opening in company currency at its date's rate.
+    const company = opts.company_currency;
+    const fx =
+      company !== undefined && company !== mapping.currency
+        ? await new RateBook(store).convert(abs, mapping.currency, company, date)
+        : undefined;
+    const part = (debit: boolean) =>
+      fx && company ? { company: companyPart(company, fx.amount, debit, fx.rate) } : {};
     const move: MoveDoc = {
       _id: id,
       type: 'move',
@@ -148,6 +157,7 @@ export function openingBalance(
           debit: amount > 0 ? abs : 0,
           credit: amount > 0 ? 0 : abs,
           currency: mapping.currency,
+          ...part(amount > 0),
         },
         {
           account: equity,
@@ -155,6 +165,7 @@ export function openingBalance(
           debit: amount > 0 ? 0 : abs,
           credit: amount > 0 ? abs : 0,
           currency: mapping.currency,
+          ...part(amount < 0),
         },
       ],
     };

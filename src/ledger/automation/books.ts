@@ -104,3 +104,20 @@ export function moveEffect(move: MoveDoc, account: string, currency: string): nu
     if (l.account === account && l.currency === currency) total += l.debit - l.credit;
   return total;
 }
+
+/** Throws `LEDGER_MAPPING_INVALID` naming the first role whose account the books lack. */
+export async function checkAccountsExist(
+  store: BooksStore,
+  roles: Readonly<Record<string, string>>,
+): Promise<void> {
+  const found = await docsById(store, Object.values(roles).map(accountId));
+  for (const [role, code] of Object.entries(roles)) {
+    if (!found.has(accountId(code))) {
+      throw new AutomationError(
+        'LEDGER_MAPPING_INVALID',
+        `the ${role} account ${code} does not exist in the books (load the chart, or configure the ${role} account)`,
+        { details: { role, account: code } },
+      );
+    }
+  }
+}

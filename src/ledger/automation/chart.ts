@@ -20,11 +20,13 @@ import {
   type JournalDoc,
   type JournalKind,
   type MoveDoc,
+  type MoveLine,
   type PartnerDoc,
 } from '../model';
 import type { BooksStore } from '../store';
 import { docsById } from './books';
-import { AutomationError } from './errors';
+import { AutomationError, RateMissingError } from './errors';
+import { companyPart, RateBook } from './fx';
 import { serialized, type AccountRoles } from './options';
 
 /**
@@ -56,7 +58,9 @@ export interface Chart {
   journals: ChartJournal[];
 }
 
-export interface CompanyRoles extends AccountRoles {
+export interface CompanyRoles extends Omit<AccountRoles, 'fx_gain' | 'fx_loss'> {
+  fx_gain?: string;
+  fx_loss?: string;
   income: string;
   expense: string;
   sale_journal: string;
@@ -77,6 +81,8 @@ export interface EnsureResult {
   created: string[];
   /** Ids that existed already and were left as they are. */
   kept: string[];
+  /** Invoices not created yet because their exchange rate is missing. */
+  waiting?: Array<{ id: string; code: string; message: string }>;
 }
 
 /** The shipped demo company file (config/demo-company.yaml), found from the source or the build. */
@@ -175,6 +181,10 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
     sale_journal: str(rolesRaw, 'sale_journal', 'roles')!,
     purchase_journal: str(rolesRaw, 'purchase_journal', 'roles')!,
   };
+  for (const key of ['fx_gain', 'fx_loss'] as const) {
+    const code = str(rolesRaw, key, 'roles', false);
+    if (code !== undefined) roles[key] = code;
+  }
 
   const accounts: ChartAccount[] = list(root.accounts, 'accounts').map((a, i) => {
     const where = `accounts[${i}]`;
@@ -198,8 +208,8 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
   const codes = new Set(accounts.map((a) => a.code));
   const knownAccount = (code: string, where: string) =>
     codes.has(code) ? code : fail(where, `names account ${code}, which the file does not define`);
-  for (const [k, v] of Object.entries(roles) as [string, string][])
-    if (!k.endsWith('_journal')) knownAccount(v, `roles.${k}`);
+  for (const [k, v] of Object.entries(roles) as Array<[string, string | undefined]>)
+    if (!k.endsWith('_journal') && v !== undefined) knownAccount(v, `roles.${k}`);
 
   const journals: ChartJournal[] = list(root.journals, 'journals').map((j, i) => {
     const where = `journals[${i}]`;
@@ -306,7 +316,11 @@ export function journalDoc(j: ChartJournal): JournalDoc {
   return { _id: journalId(j.code), type: 'journal', ...j };
 }
 
-/** The move booking an invoice or bill in the sale / purchase journal: `move:<journal>:invoice:<number>`. */
+/**
+ * The move booking an invoice or bill in the sale / purchase journal: `move:<journal>:invoice:<number>`.
+ * An invoice in a foreign currency carries its company-currency total (`invoice.company`, at the
+ * rate of its date) on both lines.
+ */
 export function invoiceMove(invoice: InvoiceDoc, roles: CompanyRoles): MoveDoc {
   const sale = invoice.kind === 'out_invoice';
   const journal = sale ? roles.sale_journal : roles.purchase_journal;
@@ -314,6 +328,27 @@ export function invoiceMove(invoice: InvoiceDoc, roles: CompanyRoles): MoveDoc {
     (invoice as InvoiceDoc & { account?: string }).account ?? (sale ? roles.income : roles.expense);
   const label = invoice.number;
   const amount = invoice.total;
+  const fx = invoice.company;
+  const part = (debit: boolean) =>
+    fx ? { company: companyPart(fx.currency, fx.total, debit, fx.rate) } : {};
+  const debitLine = (account: string, partner?: string): MoveLine => ({
+    account,
+    ...(partner ? { partner } : {}),
+    label,
+    debit: amount,
+    credit: 0,
+    currency: invoice.currency,
+    ...part(true),
+  });
+  const creditLine = (account: string, partner?: string): MoveLine => ({
+    account,
+    ...(partner ? { partner } : {}),
+    label,
+    debit: 0,
+    credit: amount,
+    currency: invoice.currency,
+    ...part(false),
+  });
   return {
     _id: moveId(journal, `invoice:${invoice.number}`),
     type: 'move',
@@ -322,28 +357,8 @@ export function invoiceMove(invoice: InvoiceDoc, roles: CompanyRoles): MoveDoc {
     ref: invoice.number,
     state: 'posted',
     lines: sale
-      ? [
-          {
-            account: roles.receivable,
-            partner: invoice.partner,
-            label,
-            debit: amount,
-            credit: 0,
-            currency: invoice.currency,
-          },
-          { account: other, label, debit: 0, credit: amount, currency: invoice.currency },
-        ]
-      : [
-          { account: other, label, debit: amount, credit: 0, currency: invoice.currency },
-          {
-            account: roles.payable,
-            partner: invoice.partner,
-            label,
-            debit: 0,
-            credit: amount,
-            currency: invoice.currency,
-          },
-        ],
+      ? [debitLine(roles.receivable, invoice.partner), creditLine(other)]
+      : [debitLine(other), creditLine(roles.payable, invoice.partner)],
   };
 }
 
@@ -369,7 +384,9 @@ export function ensureChart(store: BooksStore, chart: Chart): Promise<EnsureResu
 
 /**
  * Creates what is missing of a company: chart, partners, and each invoice with its move (an
- * invoice that exists already is kept, and so is its move). Never overwrites.
+ * invoice that exists already is kept, and so is its move). Never overwrites. An invoice in a
+ * foreign currency whose rate is not in the books yet is left out and listed in `waiting`
+ * (`LEDGER_RATE_MISSING`); a later call after the rate arrived creates it.
  */
 export function ensureCompany(store: BooksStore, data: CompanyData): Promise<EnsureResult> {
   return serialized(store, async () => {
@@ -382,7 +399,27 @@ export function ensureCompany(store: BooksStore, data: CompanyData): Promise<Ens
       store,
       data.invoices.map((i) => i._id),
     );
-    const fresh = data.invoices.filter((i) => !existing.has(i._id));
+    const rates = new RateBook(store);
+    const waiting: EnsureResult['waiting'] = [];
+    const fresh: InvoiceDoc[] = [];
+    for (const invoice of data.invoices.filter((i) => !existing.has(i._id))) {
+      const company = data.company.currency;
+      if (invoice.currency === company) {
+        fresh.push(invoice);
+        continue;
+      }
+      try {
+        const fx = await rates.convert(invoice.total, invoice.currency, company, invoice.date);
+        fresh.push({ ...invoice, company: { currency: company, total: fx.amount, rate: fx.rate } });
+      } catch (err) {
+        if (!(err instanceof RateMissingError)) throw err;
+        waiting.push({
+          id: invoice._id,
+          code: err.code,
+          message: `${invoice._id}: ${err.message}`,
+        });
+      }
+    }
     const moves = fresh.map((i) => invoiceMove(i, data.roles));
     const withMoves = await createMissing(store, [
       ...fresh.map((inv, k) => ({ ...inv, move: moves[k]._id }) as InvoiceDoc),
@@ -395,6 +432,7 @@ export function ensureCompany(store: BooksStore, data: CompanyData): Promise<Ens
         ...withMoves.kept,
         ...data.invoices.filter((i) => existing.has(i._id)).map((i) => i._id),
       ],
+      ...(waiting.length > 0 ? { waiting } : {}),
     };
   });
 }

@@ -3,7 +3,14 @@
  * statement lines become balanced moves, rules reconcile them with open invoices and bills, opening balances and balance checks, and the trial-balance report.
  * Everything is idempotent with deterministic ids; see each module for its contract.
  */
-export { AutomationError, type AutomationErrorCode } from './errors';
+export { AutomationError, RateMissingError, type AutomationErrorCode } from './errors';
+export { RATE_LOOKBACK_DAYS, RateBook, type CompanyConversion } from './fx';
+export {
+  RateWatch,
+  automateForeignConnections,
+  type RateReaction,
+  type RateWatchOptions,
+} from './rate-watch';
 export {
   DEFAULT_ACCOUNT_ROLES,
   type AccountRoles,

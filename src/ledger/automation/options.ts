@@ -28,6 +28,10 @@ export interface AccountRoles {
   payable: string;
   /** Equity account an opening balance is booked against. */
   opening_balance: string;
+  /** Income account of a realised exchange gain (docs/CURRENCIES.md). */
+  fx_gain: string;
+  /** Expense account of a realised exchange loss. */
+  fx_loss: string;
 }
 
 /** The demo chart's codes (config/demo-company.yaml). */
@@ -35,6 +39,8 @@ export const DEFAULT_ACCOUNT_ROLES: Readonly<AccountRoles> = Object.freeze({
   receivable: '1200',
   payable: '2000',
   opening_balance: '3000',
+  fx_gain: '4900',
+  fx_loss: '6900',
 });
 
 export type PostState = 'draft' | 'posted';
@@ -52,6 +58,12 @@ export interface AutomationOptions {
   logger?: Logger;
   /** Today's date for undo reversals; tests freeze it. @default system clock */
   clock?: () => Date;
+  /**
+   * The company (book-keeping) currency (`ledger.company.currency`). Lines of a connection in
+   * another currency are posted with company-currency amounts at the rate of their date
+   * (docs/CURRENCIES.md). Without it, every line posts in its own currency only.
+   */
+  company_currency?: string;
 }
 
 export function postState(opts: AutomationOptions): PostState {

@@ -11,6 +11,8 @@ import {
 } from './books';
 import { linePaymentPrefix, postingMoveId, reversalKey } from './ids';
 import { reverseMove } from '../invariants';
+import { RateMissingError } from './errors';
+import { companyPart, RateBook, type CompanyConversion } from './fx';
 import {
   postState,
   serialized,
@@ -29,8 +31,13 @@ import {
  *
  * Posted nothing: pending lines (the bank may still change them), lines replaced by their booked
  * version (`replaced_by`), deleted lines, zero amounts (a move line needs one non-zero side), and
- * lines whose currency is not the journal's: no exchange rate is invented, the line stays `new`
- * and is reported (`ledger.post_refused`) until the mapping or the line is fixed.
+ * lines whose currency is not their connection's: no exchange rate is invented, the line stays
+ * `new` and is reported (`ledger.post_refused`) until the mapping or the line is fixed.
+ *
+ * A connection in another currency than the company's posts each line in its currency plus the
+ * company-currency amount at the rate of the line's date (docs/CURRENCIES.md). While that rate is
+ * missing the line stays `new` (`LEDGER_RATE_MISSING`, `ledger.rate_missing`); the next run after
+ * the rate document arrives posts it (rate-watch.ts starts that run).
  *
  * A line deleted after it was posted (the bank's correction deleted or replaced it, or the user
  * deleted it) is unposted: its posted move gets a reversal (`<move key>:rev`, posted moves are
@@ -104,8 +111,10 @@ async function postLines(
     );
   }
 
-  const toPost: StatementLineDoc[] = [];
+  const toPost: Array<{ line: StatementLineDoc; company?: CompanyConversion }> = [];
   const toUnpost: StatementLineDoc[] = [];
+  const companyCurrency = opts.company_currency;
+  const rates = new RateBook(store);
   for (const line of lines) {
     if (line.state === 'deleted' && line.move !== undefined) {
       toUnpost.push(line);
@@ -130,7 +139,7 @@ async function postLines(
       continue;
     }
     if (line.currency !== resolved.journal.currency) {
-      const message = `${line._id}: ${formatAmount(line.amount, line.currency)} ${line.currency} cannot be posted in journal ${resolved.journal.code} (${resolved.journal.currency}); no exchange rate is invented, map this connection to a ${line.currency} journal`;
+      const message = `${line._id}: ${formatAmount(line.amount, line.currency)} ${line.currency} cannot be posted in journal ${resolved.journal.code} (${resolved.journal.currency}): the line's currency is not its connection's and no exchange rate is invented; map this connection to a ${line.currency} journal`;
       result.refused.push({ line: line._id, code: 'LEDGER_CURRENCY_MISMATCH', message });
       opts.logger?.warn(message, {
         event: 'ledger.post_refused',
@@ -141,17 +150,45 @@ async function postLines(
       });
       continue;
     }
-    toPost.push(line);
+    if (companyCurrency === undefined || line.currency === companyCurrency) {
+      toPost.push({ line });
+      continue;
+    }
+    try {
+      const company = await rates.convert(
+        Math.abs(line.amount),
+        line.currency,
+        companyCurrency,
+        line.date,
+      );
+      toPost.push({ line, company });
+    } catch (err) {
+      if (!(err instanceof RateMissingError)) throw err;
+      result.refused.push({
+        line: line._id,
+        code: err.code,
+        message: `${line._id}: ${err.message}`,
+      });
+      opts.logger?.warn(`${line._id}: ${err.message}; the line waits unposted`, {
+        event: 'ledger.rate_missing',
+        code: err.code,
+        connection: mapping.connection,
+        line: line._id,
+        from: err.from,
+        to: err.to,
+        date: err.date,
+      });
+    }
   }
 
   for (let i = 0; i < toPost.length; i += BATCH) {
     const batch = toPost.slice(i, i + BATCH);
     const existing = await docsById<MoveDoc>(
       store,
-      batch.map((l) => postingMoveId(mapping.journal, l._id)),
+      batch.map(({ line }) => postingMoveId(mapping.journal, line._id)),
     );
     const writes: Array<MoveDoc | StatementLineDoc> = [];
-    for (const line of batch) {
+    for (const { line, company } of batch) {
       const id = postingMoveId(mapping.journal, line._id);
       const already = existing.get(id);
       if (already && already.statement_line !== line._id) {
@@ -167,7 +204,11 @@ async function postLines(
         continue;
       }
       // A move that exists already (a crash after the move write, another site's posting) is kept as is.
-      if (!already) writes.push(postingMove(line, resolved, postState(opts)));
+      if (!already) {
+        const fx =
+          company && companyCurrency ? { currency: companyCurrency, ...company } : undefined;
+        writes.push(postingMove(line, resolved, postState(opts), fx));
+      }
       writes.push({ ...line, state: 'posted', move: id });
       result.posted.push({ line: line._id, move: id });
     }
@@ -240,11 +281,15 @@ async function unpost(
   }
 }
 
-/** The move booking `line`: bank against suspense, in the line's own currency. */
+/**
+ * The move booking `line`: bank against suspense, in the line's own currency, and with `company`
+ * (the line's absolute amount converted) in company currency on both lines.
+ */
 export function postingMove(
   line: StatementLineDoc,
   resolved: ResolvedMapping,
   state: 'draft' | 'posted',
+  company?: CompanyConversion & { currency: string },
 ): MoveDoc {
   const { mapping } = resolved;
   const amount = Math.abs(line.amount);
@@ -264,6 +309,10 @@ export function postingMove(
     credit: incoming ? amount : 0,
     currency: line.currency,
   };
+  if (company) {
+    bankLine.company = companyPart(company.currency, company.amount, incoming, company.rate);
+    suspenseLine.company = companyPart(company.currency, company.amount, !incoming, company.rate);
+  }
   const move: MoveDoc = {
     _id: postingMoveId(mapping.journal, line._id),
     type: 'move',

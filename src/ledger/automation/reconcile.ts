@@ -1,7 +1,6 @@
 import { formatAmount } from '../../shared/money';
 import { reverseMove } from '../invariants';
 import {
-  accountId,
   type InvoiceDoc,
   type MoveDoc,
   type PartnerDoc,
@@ -10,8 +9,9 @@ import {
 } from '../model';
 import { stagedAmong } from '../staged-imports';
 import type { BooksStore } from '../store';
-import { docsById, docsWithPrefix } from './books';
+import { checkAccountsExist, docsById, docsWithPrefix } from './books';
 import { AutomationError } from './errors';
+import { applyExchange } from './fx-payment';
 import { linePaymentPrefix, paymentDocId, paymentMoveId, reversalKey } from './ids';
 import {
   accountRoles,
@@ -85,22 +85,8 @@ function mappingFor(opts: ReconcileOptions, connection: string): ConnectionMappi
   return opts.connections.find((m) => m.connection === connection);
 }
 
-async function checkRoleAccounts(store: BooksStore, roles: AccountRoles): Promise<void> {
-  const found = await docsById(store, [accountId(roles.receivable), accountId(roles.payable)]);
-  for (const [role, code] of [
-    ['receivable', roles.receivable],
-    ['payable', roles.payable],
-  ] as const) {
-    if (!found.has(accountId(code))) {
-      throw new AutomationError(
-        'LEDGER_MAPPING_INVALID',
-        `the ${role} account ${code} does not exist in the books (load the chart, or configure the ${role} account)`,
-        {
-          details: { role, account: code },
-        },
-      );
-    }
-  }
+function checkRoleAccounts(store: BooksStore, roles: AccountRoles): Promise<void> {
+  return checkAccountsExist(store, { receivable: roles.receivable, payable: roles.payable });
 }
 
 /** Money of the line still in suspense: its absolute amount minus its active payments. */
@@ -306,6 +292,7 @@ export async function reconcile(
           roles,
           opts,
         );
+        await applyExchange(store, line, open, docs, opts);
         // Later lines of this run see the written revisions (and the lowered residuals).
         const written = await store.putMany(docs);
         for (const d of written) if (d.type === 'invoice') invoices.set(d._id, d);
@@ -438,6 +425,7 @@ export function reconcileLine(
       roles,
       opts,
     );
+    await applyExchange(store, line, open, docs, opts);
     await store.putMany(docs);
     logPayments(opts, made);
     return { already: false, open: open - amount, payment: made[0] };

@@ -1,5 +1,5 @@
 import type { CalendarDate } from '../../shared/dates';
-import type { AccountDoc, AccountKind, MoveDoc, StatementLineDoc } from '../model';
+import type { AccountDoc, AccountKind, MoveDoc, MoveLine, StatementLineDoc } from '../model';
 import { visibleLines } from '../staged-imports';
 import type { BooksStore } from '../store';
 import { pendingLines, suspenseLine, type SuspenseLine } from './reconcile';
@@ -20,6 +20,13 @@ export interface TrialBalanceRow {
   credit: number;
   /** debit − credit. */
   balance: number;
+  /**
+   * With a company currency: the same sums in company currency (a line in it counts as is, a
+   * foreign line by its `company` amount); null when a foreign line lacks one.
+   */
+  company_debit?: number | null;
+  company_credit?: number | null;
+  company_balance?: number | null;
 }
 
 export interface TrialBalanceTotal {
@@ -38,14 +45,38 @@ export interface TrialBalance {
   rows: TrialBalanceRow[];
   /** One per currency. */
   totals: TrialBalanceTotal[];
-  /** True when every currency's debits equal its credits. */
+  /** True when every currency's debits equal its credits, and the company-currency ones too. */
   balanced: boolean;
+  /** With a company currency: the total of the company-currency columns. */
+  company_total?: TrialBalanceTotal;
 }
 
 export interface TrialBalanceOptions {
   date?: CalendarDate;
   /** Count draft moves too. @default false (a trial balance is of posted entries) */
   include_draft?: boolean;
+  /** Adds company-currency columns (docs/CURRENCIES.md). */
+  company_currency?: string;
+}
+
+/** A line's company-currency debit and credit, or undefined when it has none. */
+function companySides(line: MoveLine, company: string): [number, number] | undefined {
+  if (line.company?.currency === company) return [line.company.debit, line.company.credit];
+  if (line.currency === company) return [line.debit, line.credit];
+  return undefined;
+}
+
+function addCompany(row: TrialBalanceRow, line: MoveLine, company: string): void {
+  const sides = companySides(line, company);
+  const debit = row.company_debit === undefined ? 0 : row.company_debit;
+  const credit = row.company_credit === undefined ? 0 : row.company_credit;
+  if (!sides || debit === null || credit === null) {
+    row.company_debit = row.company_credit = row.company_balance = null;
+    return;
+  }
+  row.company_debit = debit + sides[0];
+  row.company_credit = credit + sides[1];
+  row.company_balance = row.company_debit - row.company_credit;
 }
 
 export async function trialBalance(
@@ -57,6 +88,10 @@ export async function trialBalance(
   const moves = await store.allOfType<MoveDoc>('move');
   const rows = new Map<string, TrialBalanceRow>();
   const totals = new Map<string, TrialBalanceTotal>();
+  const company = opts.company_currency;
+  const companyTotal: TrialBalanceTotal | undefined = company
+    ? { currency: company, debit: 0, credit: 0, balance: 0 }
+    : undefined;
   for (const m of moves) {
     if (m.state !== 'posted' && !includeDraft) continue;
     if (opts.date !== undefined && m.date > opts.date) continue;
@@ -75,6 +110,13 @@ export async function trialBalance(
       row.debit += l.debit;
       row.credit += l.credit;
       row.balance = row.debit - row.credit;
+      if (company && companyTotal) {
+        addCompany(row, l, company);
+        const sides = companySides(l, company);
+        companyTotal.debit += sides?.[0] ?? 0;
+        companyTotal.credit += sides?.[1] ?? 0;
+        companyTotal.balance = companyTotal.debit - companyTotal.credit;
+      }
       rows.set(key, row);
       const t = totals.get(l.currency) ?? { currency: l.currency, debit: 0, credit: 0, balance: 0 };
       t.debit += l.debit;
@@ -90,7 +132,8 @@ export async function trialBalance(
     include_draft: includeDraft,
     rows: [...rows.values()].sort((a, b) => cmp(a.code, b.code) || cmp(a.currency, b.currency)),
     totals: sortedTotals,
-    balanced: sortedTotals.every((t) => t.balance === 0),
+    balanced: sortedTotals.every((t) => t.balance === 0) && (companyTotal?.balance ?? 0) === 0,
+    ...(companyTotal ? { company_total: companyTotal } : {}),
   };
 }
 

@@ -1,0 +1,58 @@
+import type { Config } from '../config';
+import type { BooksStore } from '../ledger';
+import { RatesRunner, type RatesSettings } from '../rates';
+import type { Logger } from '../shared/logger';
+import type { ControlServer } from './control';
+import type { Service } from './service';
+
+function settingsFrom(config: Config): RatesSettings {
+  const r = config.rates;
+  return {
+    provider: r.provider,
+    url: r.url,
+    schedule: 'every' in r.schedule ? { every: r.schedule.every } : { cron: r.schedule.cron },
+    folder: r.folder,
+    requestTimeoutMs: config.bank.request_timeout_ms,
+  };
+}
+
+/**
+ * Exchange rates as a daemon service (docs/CURRENCIES.md): the `rates:` sources at start and on
+ * their schedule, `rates.fetch` over the control socket, the last run in `booksync status`.
+ */
+export class RatesService implements Service {
+  readonly name = 'rates';
+  private readonly runner: RatesRunner;
+
+  constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer) {
+    this.runner = new RatesRunner(
+      store,
+      settingsFrom(config),
+      logger.child({ component: 'rates' }),
+    );
+    control.handle('rates.fetch', async () => this.runner.runNow());
+  }
+
+  start(): Promise<void> {
+    this.runner.start();
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    return this.runner.stop();
+  }
+
+  reload(config: Config): Promise<void> {
+    this.runner.reload(settingsFrom(config));
+    return Promise.resolve();
+  }
+
+  status(): Promise<Record<string, unknown>> {
+    const last = this.runner.lastRun;
+    return Promise.resolve({
+      enabled: this.runner.enabled,
+      next_run_at: this.runner.nextRunAt?.toISOString() ?? null,
+      last_run: last ? { at: last.at, provider: last.provider ?? null, errors: last.errors } : null,
+    });
+  }
+}

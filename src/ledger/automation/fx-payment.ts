@@ -1,0 +1,97 @@
+import { proportion } from '../../shared/rate';
+import type { InvoiceDoc, MoveDoc, StatementLineDoc } from '../model';
+import type { BooksStore } from '../store';
+import { checkAccountsExist } from './books';
+import { companyPart } from './fx';
+import { accountRoles, type AutomationOptions } from './options';
+
+/**
+ * Realised exchange differences (docs/CURRENCIES.md, "Paying a foreign invoice"). A bank line in
+ * a foreign currency sits on suspense at the company-currency amount of its own date; the invoice
+ * it pays sits on receivable (payable) at the amount of the invoice's date. The payment move
+ * clears both at those amounts, and what they differ by is booked to the configured gain or loss
+ * account on a line that is 0 in the foreign currency: the move balances in both currencies.
+ *
+ * Partial amounts are shares of the converted totals (`proportion`), taken so that consecutive
+ * shares telescope: the payments of an invoice clear exactly its company-currency total, and the
+ * payments of a line exactly the line's.
+ */
+
+type PaymentBatchDoc = { type: string; _id: string };
+
+/** The company-currency total a foreign line's posting move put on suspense, or undefined. */
+async function lineCompanyTotal(
+  store: BooksStore,
+  line: StatementLineDoc,
+  company: string,
+): Promise<number | undefined> {
+  if (line.move === undefined) return undefined;
+  const move = await store.get<MoveDoc>(line.move);
+  const part = move?.lines.find((l) => l.company?.currency === company)?.company;
+  return part ? part.debit + part.credit : undefined;
+}
+
+/**
+ * Adds the company-currency side to the payment moves among `docs` (as `paymentWrites` built them
+ * for `line`, with `open` minor units of the line in suspense before them), and an exchange
+ * difference line where the two rates differ. Does nothing for a line in company currency.
+ */
+export async function applyExchange(
+  store: BooksStore,
+  line: StatementLineDoc,
+  open: number,
+  docs: readonly PaymentBatchDoc[],
+  opts: AutomationOptions,
+): Promise<void> {
+  const company = opts.company_currency;
+  if (company === undefined || line.currency === company) return;
+  const lineTotal = await lineCompanyTotal(store, line, company);
+  if (lineTotal === undefined) return;
+  const roles = accountRoles(opts);
+  await checkAccountsExist(store, { fx_gain: roles.fx_gain, fx_loss: roles.fx_loss });
+  const whole = Math.abs(line.amount);
+  let paid = whole - open;
+  const invoices = new Map(
+    docs.filter((d) => d.type === 'invoice').map((d) => [d._id, d as InvoiceDoc]),
+  );
+  const invoiceOfMove = new Map(
+    docs
+      .filter((d) => d.type === 'payment')
+      .map((d) => d as unknown as { move: string; invoice: string })
+      .map((p) => [p.move, p.invoice]),
+  );
+  for (const doc of docs) {
+    if (doc.type !== 'move') continue;
+    const move = doc as MoveDoc & { payment?: string };
+    const [suspense, counterpart] = move.lines;
+    const amount = suspense.debit + suspense.credit;
+    const lineShare =
+      proportion(lineTotal, paid + amount, whole) - proportion(lineTotal, paid, whole);
+    paid += amount;
+    const invoice = invoices.get(invoiceOfMove.get(move._id) ?? '');
+    const invoiceShare =
+      invoice?.company && invoice.company.currency === company
+        ? proportion(invoice.company.total, invoice.total - invoice.residual, invoice.total) -
+          proportion(
+            invoice.company.total,
+            invoice.total - invoice.residual - amount,
+            invoice.total,
+          )
+        : lineShare;
+    suspense.company = companyPart(company, lineShare, suspense.debit > 0);
+    counterpart.company = companyPart(company, invoiceShare, counterpart.debit > 0);
+    const net =
+      (suspense.debit > 0 ? lineShare : -lineShare) +
+      (counterpart.debit > 0 ? invoiceShare : -invoiceShare);
+    if (net === 0) continue;
+    move.lines.push({
+      account: net > 0 ? roles.fx_gain : roles.fx_loss,
+      ...(counterpart.partner ? { partner: counterpart.partner } : {}),
+      label: `Exchange difference on ${move.ref ?? move._id}`,
+      debit: 0,
+      credit: 0,
+      currency: line.currency,
+      company: companyPart(company, Math.abs(net), net < 0),
+    });
+  }
+}
