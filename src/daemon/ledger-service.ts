@@ -67,7 +67,7 @@ export class LedgerService implements Service {
     );
     control.handle('ledger.report', async (p) =>
       ledgerReport(this.store, {
-        date: p.date as string | undefined,
+        date: p.date,
         include_draft: Boolean(p.include_draft),
         company_currency: this.config.ledger.company.currency,
       }),

@@ -8,7 +8,6 @@ import type { LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
 import {
   openSync,
-  type ConflictChoice,
   type SyncEngine,
   type SyncRuntime,
   type SyncSetup,
@@ -113,7 +112,7 @@ export class SyncService implements Service {
     control.handle('conflicts.list', async () => this.engine().listConflicts());
     control.handle('conflicts.resolved', async () => this.engine().listResolved());
     control.handle('conflicts.resolve', async (params) =>
-      this.engine().resolveConflict(String(params.id), params.choice as ConflictChoice),
+      this.engine().resolveConflict(String(params.id), params.choice),
     );
     control.handle('sync.now', async () => this.engine().syncOnce());
     control.handle('sync.strip_excluded', async () => this.engine().stripExcluded());

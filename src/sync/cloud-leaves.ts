@@ -80,11 +80,11 @@ export async function settleCloudLeaves(
       ? null
       : acc === null
         ? { _id: winner._id, _rev: winner._rev, _deleted: true }
-        : ({
+        : {
             ...tp.compose(acc, winner, winner, 'push'),
             _id: winner._id,
             _rev: winner._rev,
-          } as RemoteWrite);
+          };
     plans.push({ winner, body, losers, audits });
   }
   const { bodyRevs, deleted, failed } = await writeSettlements(ctx, plans);

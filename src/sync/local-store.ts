@@ -108,7 +108,7 @@ export class PouchLocalStore implements LocalStore {
       limit,
       include_docs: true,
       style: 'main_only',
-    } as PouchDB.Core.ChangesOptions);
+    });
     const changes: LocalChange[] = [];
     for (const r of res.results) {
       const doc = (r.doc ?? {
@@ -126,9 +126,9 @@ export class PouchLocalStore implements LocalStore {
       since: 'now',
       live: true,
       return_docs: false,
-    } as PouchDB.Core.ChangesOptions);
-    feed.on('change', () => onChange());
-    feed.on('error', () => undefined);
+    });
+    void feed.on('change', () => onChange());
+    void feed.on('error', () => undefined);
     return () => feed.cancel();
   }
 

@@ -62,7 +62,7 @@ async function allDocs(
   for (const name of ['include_docs', 'conflicts', 'update_seq', 'attachments'] as const) {
     if (q.bool(name)) opts[name] = true;
   }
-  sendJson(res, 200, await ctx.db.allDocs(opts as PouchDB.Core.AllDocsOptions));
+  sendJson(res, 200, await ctx.db.allDocs(opts));
 }
 
 export const allDocsRoutes: Route[] = [

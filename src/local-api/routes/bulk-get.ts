@@ -65,7 +65,7 @@ async function fetchEntry(
     if (rev === undefined) return { id, docs: [{ ok: await ctx.db.get(id, opts) }] };
     if (opts.latest && !(await revsInTree(ctx.db, id, [rev])).has(rev))
       return { id, docs: [entryError(id, rev, 'not_found', 'missing')] };
-    const found = (await ctx.db.get(id, { ...opts, open_revs: [rev] })) as unknown;
+    const found = await ctx.db.get(id, { ...opts, open_revs: [rev] });
     // A `_local` document has no revisions to choose from: PouchDB answers with the document.
     const list = Array.isArray(found)
       ? (found as Array<{ ok?: unknown; missing?: string }>)

@@ -107,7 +107,7 @@ async function changes(ctx: RouteContext, req: Request, res: Response): Promise<
     const out = (await ctx.db.changes({
       ...opts,
       since: from,
-    } as PouchDB.Core.ChangesOptions)) as PouchDB.Core.ChangesResponse<object>;
+    })) as PouchDB.Core.ChangesResponse<object>;
     return { results: out.results, last_seq: out.last_seq };
   };
   if (feed === 'normal') {

@@ -63,11 +63,8 @@ async function getDocument(ctx: RouteContext, res: Response, id: string, q: Para
     if (rev !== undefined && missing.length > 0) throw notFound('missing');
     if (rev === undefined) opts.open_revs = [...present];
   }
-  const doc = (
-    Array.isArray(opts.open_revs) && opts.open_revs.length === 0
-      ? []
-      : await ctx.db.get(id, opts as PouchDB.Core.GetOptions)
-  ) as unknown;
+  const doc =
+    Array.isArray(opts.open_revs) && opts.open_revs.length === 0 ? [] : await ctx.db.get(id, opts);
   if (Array.isArray(doc)) {
     sendJson(res, 200, [...(doc as unknown[]), ...missing.map((r) => ({ missing: r }))]);
     return;
