@@ -65,7 +65,7 @@ export interface FeedOptions {
 }
 
 export interface StreamedChanges {
-  /** Up to `max` changes (at least one unless the feed ended). */
+  /** `max` changes (fewer once the feed ended, or when as many as it reads ahead are waiting). */
   take(max: number): Promise<StreamedPage>;
   /** Stops reading and drops what was read ahead. */
   close(): void;

@@ -56,9 +56,15 @@ export class ContinuousChangesFeed implements StreamedChanges {
     this.pump();
   }
 
-  /** Up to `max` changes, waiting for at least one unless the feed ended. */
+  /** `max` changes, or fewer once the feed ended, failed, or holds as many as it reads ahead. */
   async take(max: number): Promise<StreamedPage> {
-    while (this.buffered.length === 0 && !this.ended && !this.failure && !this.closed) {
+    while (
+      this.buffered.length < max &&
+      !this.full() &&
+      !this.ended &&
+      !this.failure &&
+      !this.closed
+    ) {
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = null;
     }
@@ -77,6 +83,14 @@ export class ContinuousChangesFeed implements StreamedChanges {
     };
   }
 
+  /** As many changes wait as the feed reads ahead: the body is left unread until some are taken. */
+  private full(): boolean {
+    return (
+      this.buffered.length >= this.options.bufferChanges ||
+      this.bufferedBytes >= this.options.bufferBytes
+    );
+  }
+
   /** Stops reading; the connection is closed. */
   close(): void {
     if (this.closed) return;
@@ -91,12 +105,7 @@ export class ContinuousChangesFeed implements StreamedChanges {
     this.pumping = true;
     void (async () => {
       try {
-        while (
-          !this.ended &&
-          !this.closed &&
-          this.buffered.length < this.options.bufferChanges &&
-          this.bufferedBytes < this.options.bufferBytes
-        ) {
+        while (!this.ended && !this.closed && !this.full()) {
           const chunk = await this.readChunk();
           if (chunk === null) {
             this.text += this.decoder.decode();
