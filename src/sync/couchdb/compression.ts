@@ -5,8 +5,9 @@ export type ResponseCompression = 'auto' | 'gzip' | 'none';
  * The `Accept-Encoding` header for a cloud at `url`. Over a network, gzip shrinks `_changes`
  * answers about fivefold. On a loopback address (the embedded cloud, a local pouchdb-server) no
  * byte crosses a network, so compressing only burns CPU on the server, which is this machine, and
- * decompressing burns it here (BENCHMARKS.md, "Sync", has the measurements). A reverse proxy in
- * front of Apache CouchDB may compress too.
+ * decompressing burns it here (BENCHMARKS.md, "Sync", has the measurements). Apache CouchDB
+ * never compresses an answer itself, so the choice does not depend on the server's kind; a reverse
+ * proxy in front of it may compress (docs/PROTOCOLS.md, "Response compression").
  * @link https://www.rfc-editor.org/rfc/rfc9110#section-12.5.3
  */
 export function acceptEncodingFor(
