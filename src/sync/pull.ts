@@ -34,7 +34,7 @@ export class Puller {
     this.longpollAbort?.abort();
   }
 
-  /** Reads through a ChangesReadAhead (one round trip per large read, not per page); see read-ahead.ts. */
+  /** Reads through `reader()`: one round trip per large read (read-ahead.ts) or per cycle (feed-read-ahead.ts), not per page. */
   async cycle(waitMs: number): Promise<BatchResult> {
     const reader = this.reader();
     try {
