@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   ContinuousChangesFeed,
+  dbInfoOfClusteredCouch,
   streamsContinuousFeed,
 } from '../../src/sync/couchdb/changes-stream';
 
@@ -117,5 +118,27 @@ describe('continuous _changes feed reader (unit)', () => {
     );
     assert.equal(streamsContinuousFeed('Welcome'), false);
     assert.equal(streamsContinuousFeed(null), false);
+  });
+
+  it('given database info answers, when asked which come from a clustered CouchDB, then CouchDB 3 is and express-pouchdb is not', () => {
+    assert.equal(
+      dbInfoOfClusteredCouch({
+        db_name: 'books',
+        update_seq: '10-g1AAAA',
+        cluster: { q: 2, n: 1, w: 1, r: 1 },
+        props: {},
+      }),
+      true,
+    );
+    assert.equal(
+      dbInfoOfClusteredCouch({
+        db_name: 'books',
+        update_seq: 10,
+        backend_adapter: 'LevelDOWN',
+        adapter: 'leveldb',
+      }),
+      false,
+    );
+    assert.equal(dbInfoOfClusteredCouch(null), false);
   });
 });

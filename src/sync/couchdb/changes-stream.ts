@@ -211,3 +211,19 @@ export function streamsContinuousFeed(root: unknown): boolean {
   const r = root as Record<string, unknown>;
   return r.couchdb === 'Welcome' && typeof r.vendor === 'object' && !('express-pouchdb' in r);
 }
+
+/**
+ * A database info answer (`GET /{db}`) from Apache CouchDB 2+ (or Cloudant): it describes the
+ * database's shards in `cluster` (`q`, `n`), which PouchDB-based servers leave out. Read at every
+ * check of the database, so no request is added to tell the server's kind.
+ * @link https://docs.couchdb.org/en/stable/api/database/common.html#get--db
+ */
+export function dbInfoOfClusteredCouch(info: unknown): boolean {
+  if (typeof info !== 'object' || info === null) return false;
+  const cluster = (info as Record<string, unknown>).cluster;
+  return (
+    typeof cluster === 'object' &&
+    cluster !== null &&
+    typeof (cluster as { q?: unknown }).q === 'number'
+  );
+}

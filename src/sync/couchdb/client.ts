@@ -9,7 +9,11 @@ import {
   SyncUnavailableError,
 } from '../errors';
 import { inlineAttachments } from '../local-store';
-import { ContinuousChangesFeed, streamsContinuousFeed } from './changes-stream';
+import {
+  ContinuousChangesFeed,
+  dbInfoOfClusteredCouch,
+  streamsContinuousFeed,
+} from './changes-stream';
 import { acceptEncodingFor, type ResponseCompression } from './compression';
 import { describeNetError, isDatabaseGone, redactUrl, scrub } from './net';
 import type {
@@ -91,7 +95,7 @@ export class CouchDbRemote implements RemoteStore {
   private readonly acceptEncoding: 'gzip' | 'identity';
   private readonly fetchFn: typeof fetch;
   private readonly logger: Logger | undefined;
-  /** The server streams a continuous `_changes` feed (its root answer said so; see `probeServer`). */
+  /** The server streams a continuous `_changes` feed (as its database info or root answer says; see `ensureDb`). */
   private streamsFeed = false;
   private cookie: string | null = null;
   private sessionInFlight: Promise<void> | null = null;
@@ -160,12 +164,12 @@ export class CouchDbRemote implements RemoteStore {
   }
 
   async ensureDb(): Promise<RemoteDbInfo> {
-    const [info] = await Promise.all([
-      this.request('GET', '', { accept: [404] }),
-      this.probeServer(),
-    ]);
-    if (info.status !== 404)
+    const info = await this.request('GET', '', { accept: [404] });
+    if (info.status !== 404) {
+      this.streamsFeed = dbInfoOfClusteredCouch(info.body);
       return { updateSeq: (info.body as { update_seq?: unknown } | null)?.update_seq ?? null };
+    }
+    await this.probeServer();
     const created = await this.request('PUT', '', { accept: [412] });
     // 412: created meanwhile by someone else
     if (created.status === 412) return { updateSeq: null };
@@ -173,7 +177,10 @@ export class CouchDbRemote implements RemoteStore {
     return { updateSeq: null, created: true };
   }
 
-  /** Reads the server's root answer (`GET /`): which server this is. A failure leaves it unknown. */
+  /**
+   * Reads the server's root answer (`GET /`): which server this is, when a database just created
+   * gave no info to tell. A failure leaves it unknown.
+   */
   private async probeServer(): Promise<void> {
     try {
       const root = await this.request('GET', '../', { accept: [401, 403, 404] });
