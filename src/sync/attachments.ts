@@ -1,4 +1,3 @@
-import { SyncProtocolError } from './errors';
 import type { LocalDoc, LocalStore, LocalWrite, LocalWriteResult } from './local-store';
 import { ATTACHMENTS, type AttachmentSummary } from './projection';
 import type { RemoteStore, RemoteWrite, RemoteWriteResult } from './remote-store';
@@ -93,12 +92,6 @@ export class CloudWithAttachments implements RemoteStore {
   ensureDb: RemoteStore['ensureDb'] = () => this.inner.ensureDb();
   changesSince: RemoteStore['changesSince'] = (since, options) =>
     this.inner.changesSince(since, options);
-  streamsChanges = (): boolean => this.inner.streamsChanges?.() === true;
-  changesFeed: NonNullable<RemoteStore['changesFeed']> = (since, options) => {
-    if (!this.inner.changesFeed)
-      throw new SyncProtocolError('the cloud store reads no changes feed');
-    return this.inner.changesFeed(since, options);
-  };
   current: RemoteStore['current'] = (ids) => this.inner.current(ids);
   revisions: RemoteStore['revisions'] = (refs) => this.inner.revisions(refs);
   getLocal: RemoteStore['getLocal'] = (id) => this.inner.getLocal(id);

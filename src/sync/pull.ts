@@ -6,7 +6,6 @@ import { live, revGeneration } from './doc-helpers';
 import type { LocalDoc, LocalWrite } from './local-store';
 import { runPipeline } from './pipeline';
 import { projectionHash, type TypeProjection } from './projection';
-import { FeedReadAhead } from './feed-read-ahead';
 import { ChangesReadAhead } from './read-ahead';
 import type { Reconciler } from './reconcile';
 import type { RemoteChange, RemoteDoc } from './remote-store';
@@ -34,9 +33,14 @@ export class Puller {
     this.longpollAbort?.abort();
   }
 
-  /** Reads through `reader()`: one round trip per large read (read-ahead.ts) or per cycle (feed-read-ahead.ts), not per page. */
+  /** Reads through a ChangesReadAhead (one round trip per large read, not per page); see read-ahead.ts. */
   async cycle(waitMs: number): Promise<BatchResult> {
-    const reader = this.reader();
+    const reader = new ChangesReadAhead(this.ctx.remote, {
+      pageSize: this.ctx.batchSize,
+      maxRead: this.ctx.batchSize * READ_AHEAD_PAGES,
+      maxReadBytes: this.ctx.batchBytes,
+      cloudUpdateSeq: this.cloudUpdateSeq,
+    });
     try {
       return await runPipeline(
         this.ctx,
@@ -65,23 +69,6 @@ export class Puller {
     } finally {
       reader.close();
     }
-  }
-
-  /** A continuous feed from a server that streams it (feed-read-ahead.ts), else reads page by page. */
-  private reader(): ChangesReadAhead | FeedReadAhead {
-    const { remote, batchSize, batchBytes } = this.ctx;
-    if (remote.changesFeed && remote.streamsChanges?.() === true)
-      return new FeedReadAhead(remote, remote.changesFeed.bind(remote), {
-        pageSize: batchSize,
-        bufferChanges: batchSize * READ_AHEAD_PAGES * 2,
-        bufferBytes: batchBytes * 2,
-      });
-    return new ChangesReadAhead(remote, {
-      pageSize: batchSize,
-      maxRead: batchSize * READ_AHEAD_PAGES,
-      maxReadBytes: batchBytes,
-      cloudUpdateSeq: this.cloudUpdateSeq,
-    });
   }
 
   async batch(changes: RemoteChange[]): Promise<BatchResult> {

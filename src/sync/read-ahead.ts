@@ -282,7 +282,7 @@ interface TakenRead {
 }
 
 /** The server had changes after this read (it was not the end of the feed). */
-export function hasMore(page: RemoteChangesPage): boolean {
+function hasMore(page: RemoteChangesPage): boolean {
   return page.pending > 0 && page.changes.length > 0;
 }
 

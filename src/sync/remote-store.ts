@@ -45,32 +45,6 @@ export interface ChangesOptions {
   signal?: AbortSignal;
 }
 
-/** Changes taken from a feed read as it arrives (`RemoteStore.changesFeed`). */
-export interface StreamedPage {
-  changes: RemoteChange[];
-  /** A valid `since`: the last change's seq, or the feed's `last_seq` once it ended. */
-  lastSeq: unknown;
-  /** The feed ended: nothing follows these changes. */
-  ended: boolean;
-  /** Once ended: how many changes the server still had (it ends at a limit or when caught up). */
-  pending?: number;
-}
-
-export interface FeedOptions {
-  /** Changes read ahead of `take` at most… */
-  bufferChanges: number;
-  /** …and bytes of them. */
-  bufferBytes: number;
-  signal?: AbortSignal;
-}
-
-export interface StreamedChanges {
-  /** `max` changes (fewer once the feed ended, or when as many as it reads ahead are waiting). */
-  take(max: number): Promise<StreamedPage>;
-  /** Stops reading and drops what was read ahead. */
-  close(): void;
-}
-
 /** Current state of one remote document as `_all_docs` reports it. */
 export type RemoteCurrent =
   { exists: false } | { exists: true; rev: string; deleted: boolean; doc: RemoteDoc | null };
@@ -103,14 +77,6 @@ export interface RemoteStore {
   ensureDb(): Promise<RemoteDbInfo>;
   /** One page of `_changes` after `since` (docs and conflict leaves included). */
   changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage>;
-  /**
-   * The changes after `since` up to the end of the feed, in one request read as it arrives, with
-   * at most `bufferChanges` read ahead of `take`. Only servers known to stream the feed offer it
-   * (Apache CouchDB); the others leave it out and are read page by page.
-   */
-  changesFeed?(since: unknown, options: FeedOptions): Promise<StreamedChanges>;
-  /** `changesFeed` may be used: the server is known to stream it (known once `ensureDb` answered). */
-  streamsChanges?(): boolean;
   /** Current revisions (and bodies) of `ids`; ids never seen are `{exists:false}`. */
   current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>>;
   /** Bodies of specific revisions (conflict leaves). Missing revisions are left out. */

@@ -9,13 +9,6 @@ import {
   SyncUnavailableError,
 } from '../errors';
 import { inlineAttachments } from '../local-store';
-import {
-  ContinuousChangesFeed,
-  dbInfoOfClusteredCouch,
-  streamsContinuousFeed,
-} from './changes-stream';
-import { acceptEncodingFor, type ResponseCompression } from './compression';
-import { describeNetError, isDatabaseGone, redactUrl, scrub } from './net';
 import type {
   ChangesOptions,
   RemoteChange,
@@ -26,12 +19,7 @@ import type {
   RemoteStore,
   RemoteWrite,
   RemoteWriteResult,
-  FeedOptions,
-  StreamedChanges,
 } from '../remote-store';
-
-export { acceptEncodingFor, type ResponseCompression } from './compression';
-export { redactUrl } from './net';
 
 export interface CouchAuth {
   /** `basic`: an Authorization header on every request; `cookie`: `POST /_session`, renewed once on a 401. */
@@ -65,8 +53,6 @@ interface RequestOptions {
   signal?: AbortSignal;
   /** Statuses handed back to the caller instead of being thrown. */
   accept?: readonly number[];
-  /** A successful answer's body is handed back unread (`Answer.stream`); the timeout covers the headers. */
-  stream?: boolean;
 }
 
 interface Answer {
@@ -74,8 +60,51 @@ interface Answer {
   body: unknown;
   /** Length of the body text. */
   bytes: number;
-  /** With `RequestOptions.stream`: the body, unread, and the Request to keep reachable while it is read. */
-  stream?: { body: ReadableStream<Uint8Array>; request: Request };
+}
+
+/** `auto`: gzip unless the server is on this machine; `gzip`: always; `none`: never. */
+export type ResponseCompression = 'auto' | 'gzip' | 'none';
+
+/**
+ * The `Accept-Encoding` header for a cloud at `url`. Over a network, gzip shrinks `_changes`
+ * answers about fivefold. On a loopback address (the embedded cloud, a local pouchdb-server) no
+ * byte crosses a network, so compressing only burns CPU on the server, which is this machine, and
+ * decompressing burns it here (BENCHMARKS.md, "Sync", has the measurements). Apache CouchDB
+ * never compresses an answer itself, so the choice does not depend on the server's kind; a reverse
+ * proxy in front of it may compress (docs/PROTOCOLS.md, "Response compression").
+ * @link https://www.rfc-editor.org/rfc/rfc9110#section-12.5.3
+ */
+export function acceptEncodingFor(
+  url: string,
+  compression: ResponseCompression = 'auto',
+): 'gzip' | 'identity' {
+  if (compression === 'none') return 'identity';
+  if (compression === 'gzip') return 'gzip';
+  return isLoopbackHost(new URL(url).hostname) ? 'identity' : 'gzip';
+}
+
+/** `localhost`, 127.0.0.0/8 and ::1 (as `URL#hostname` spells them, IPv6 in brackets). */
+function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return (
+    h === 'localhost' ||
+    h.endsWith('.localhost') ||
+    /^127(\.\d{1,3}){3}$/.test(h) ||
+    h === '::1' ||
+    /^::ffff:(127\.|7f[0-9a-f]{2}:)/.test(h)
+  );
+}
+
+/** `https://user:pw@host/db` → `https://host/db`: safe for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '<invalid url>';
+  }
 }
 
 /**
@@ -95,8 +124,6 @@ export class CouchDbRemote implements RemoteStore {
   private readonly acceptEncoding: 'gzip' | 'identity';
   private readonly fetchFn: typeof fetch;
   private readonly logger: Logger | undefined;
-  /** The server streams a continuous `_changes` feed (as its database info or root answer says; see `ensureDb`). */
-  private streamsFeed = false;
   private cookie: string | null = null;
   private sessionInFlight: Promise<void> | null = null;
   /** Count of HTTP requests sent (for benchmarks and tests). */
@@ -165,29 +192,13 @@ export class CouchDbRemote implements RemoteStore {
 
   async ensureDb(): Promise<RemoteDbInfo> {
     const info = await this.request('GET', '', { accept: [404] });
-    if (info.status !== 404) {
-      this.streamsFeed = dbInfoOfClusteredCouch(info.body);
+    if (info.status !== 404)
       return { updateSeq: (info.body as { update_seq?: unknown } | null)?.update_seq ?? null };
-    }
-    await this.probeServer();
     const created = await this.request('PUT', '', { accept: [412] });
     // 412: created meanwhile by someone else
     if (created.status === 412) return { updateSeq: null };
     this.logger?.info('cloud database created', { event: 'sync.remote', url: this.safeUrl });
     return { updateSeq: null, created: true };
-  }
-
-  /**
-   * Reads the server's root answer (`GET /`): which server this is, when a database just created
-   * gave no info to tell. A failure leaves it unknown.
-   */
-  private async probeServer(): Promise<void> {
-    try {
-      const root = await this.request('GET', '../', { accept: [401, 403, 404] });
-      this.streamsFeed = root.status === 200 && streamsContinuousFeed(root.body);
-    } catch {
-      this.streamsFeed = false;
-    }
   }
 
   async changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage> {
@@ -197,7 +208,7 @@ export class CouchDbRemote implements RemoteStore {
       answer = await this.request('GET', '_changes', {
         query: {
           feed: wait > 0 ? 'longpoll' : 'normal',
-          since: sinceParam(since),
+          since: typeof since === 'string' ? since : JSON.stringify(since ?? 0),
           include_docs: true,
           // `conflicts=true` puts the leaves' revisions in the winner's `_conflicts`, all the engine
           // reads. `style=all_docs` would only add leaf revisions to `changes[]`, and is much slower
@@ -252,38 +263,6 @@ export class CouchDbRemote implements RemoteStore {
           ? 1
           : 0;
     return { changes, lastSeq: body.last_seq ?? since, pending, bytes: answer.bytes };
-  }
-
-  /**
-   * A continuous feed read as it arrives (changes-stream.ts); for servers known to stream it
-   * (`streamsChanges`: Apache CouchDB and its kin, as their root answer names them).
-   */
-  async changesFeed(since: unknown, options: FeedOptions): Promise<StreamedChanges> {
-    const answer = await this.request('GET', '_changes', {
-      query: {
-        feed: 'continuous',
-        // 0: the feed ends once it has sent every change there is, with its last_seq.
-        timeout: 0,
-        since: sinceParam(since),
-        include_docs: true,
-        conflicts: true,
-      },
-      signal: options.signal,
-      stream: true,
-    });
-    if (!answer.stream)
-      throw new SyncProtocolError(`unexpected _changes answer from ${this.safeUrl}`);
-    return new ContinuousChangesFeed(answer.stream.body, since, {
-      bufferChanges: options.bufferChanges,
-      bufferBytes: options.bufferBytes,
-      idleTimeoutMs: this.timeoutMs,
-      source: this.safeUrl,
-      request: answer.stream.request,
-    });
-  }
-
-  streamsChanges(): boolean {
-    return this.streamsFeed;
   }
 
   async current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>> {
@@ -463,18 +442,11 @@ export class CouchDbRemote implements RemoteStore {
     let res: Response;
     let text: string;
     this.requests++;
-    const req = deadline.hold(
-      new Request(url, { method, headers, body: payload, signal: deadline.signal }),
-    );
     try {
+      const req = deadline.hold(
+        new Request(url, { method, headers, body: payload, signal: deadline.signal }),
+      );
       res = await deadline.race(this.fetchFn(req));
-      if (options.stream && res.ok && res.body)
-        return {
-          status: res.status,
-          body: null,
-          bytes: 0,
-          stream: { body: res.body, request: req },
-        };
       text = await deadline.race(res.text());
     } catch (err) {
       if (deadline.cancelled)
@@ -586,7 +558,39 @@ export class CouchDbRemote implements RemoteStore {
   }
 }
 
-/** A `since` as the query takes it: an opaque string as it is, anything else as JSON. */
-function sinceParam(since: unknown): string {
-  return typeof since === 'string' ? since : JSON.stringify(since ?? 0);
+/**
+ * The database itself is missing: CouchDB answers 404 `{"error":"not_found","reason":"Database does
+ * not exist."}` (PouchDB servers: reason `no_db_file` / `missing` on a database path), and a
+ * database being deleted can answer 500 `no_db_file`. A missing document answers `missing` or `deleted`
+ * on a document path, which callers accept as 404 themselves.
+ */
+function isDatabaseGone(status: number, body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const { error, reason } = body as { error?: unknown; reason?: unknown };
+  if (error === 'no_db_file' || reason === 'no_db_file') return true;
+  return (
+    status === 404 &&
+    error === 'not_found' &&
+    typeof reason === 'string' &&
+    /database does not exist/i.test(reason)
+  );
+}
+
+function describeNetError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code ?? (err as NodeJS.ErrnoException).code ?? err.name;
+    return code ? String(code) : 'network error';
+  }
+  return 'network error';
+}
+
+/** Undici errors may carry the request URL; keep only name and code so no credential can leak through `cause`. */
+function scrub(err: unknown): Error {
+  if (err instanceof Error) {
+    const e = new Error(describeNetError(err));
+    e.name = err.name;
+    return e;
+  }
+  return new Error('network error');
 }
