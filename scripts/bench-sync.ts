@@ -6,7 +6,9 @@
  * line, or `couch: "skipped: …"`). Then, on express-pouchdb: peak RSS of a 200,000-document
  * initial sync and live latency at 50 writes a second. The last line printed is one JSON object.
  * Sizes: BENCH_DOCS (default 20000), BENCH_RSS_DOCS (default 200000), BENCH_DELAY_MS (default
- * 50), BENCH_RUNS (default 3).
+ * 50), BENCH_RUNS (default 3). BENCH_ONLY=couchdb runs the CouchDB comparison alone (no
+ * express-pouchdb rounds, live latency or RSS; the last line then holds the `couch_*` fields only),
+ * for iterating on the engine's speed against CouchDB.
  *
  * Every throughput is measured BENCH_RUNS times, the rounds at 0 ms and at 50 ms taking turns, and
  * the median of each is reported: single runs on a 2-core machine vary widely (BENCHMARKS.md,
@@ -41,6 +43,7 @@ const RSS_DOCS = Number(process.env.BENCH_RSS_DOCS ?? 200_000);
 const DELAY = Number(process.env.BENCH_DELAY_MS ?? 50);
 const BATCHES = [100, 500, 1000];
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+const COUCH_ONLY = process.env.BENCH_ONLY === 'couchdb';
 
 const TYPES: Record<string, SyncTypeOptions> = {
   move: { direction: 'both', conflict: 'manual' },
@@ -735,6 +738,25 @@ async function compare(
   }
 }
 
+/** Apache CouchDB 3.5, one node (test/helpers/couchdb.ts finds the release): the same contenders. */
+async function compareOnCouch(seeded: Seeded): Promise<{ r0: Round; r50: Round }> {
+  const couch = await sharedCouch(1);
+  return compare(seeded, {
+    origin: `http://${COUCH_ADMIN.username}:${COUCH_ADMIN.password}@127.0.0.1:${couch.ports[0]}`,
+    port: couch.ports[0],
+    label: 'couchdb-',
+    opaqueSeqs: true,
+  });
+}
+
+/** The table's rows for one server, at 0 ms and at DELAY. */
+function tableRows(r0: Round, r50: Round, readTwo: boolean): string[] {
+  return [r0, r50].map(
+    (r, i) =>
+      `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} (${r.native_pull_plain}) | ${r.ours_push} | ${r.ours_pull} (${r.ours_pull_gzip}) | ${r.ceiling_write} / ${r.ceiling_read} / ${readTwo ? r.ceiling_read_two : '-'} |`,
+  );
+}
+
 /** The CouchDB comparison's part of the last JSON line. */
 function couchResult(r0: Round, r50: Round): Record<string, number> {
   return {
@@ -781,17 +803,18 @@ async function main(): Promise<void> {
     await warmLocal.close();
     await warmBooks.close();
     const seeded = { localDir, booksDir, docs, warm };
+    if (COUCH_ONLY) {
+      if (!couchAvailable()) throw new Error('BENCH_ONLY=couchdb: no Apache CouchDB release found');
+      const rounds = await compareOnCouch(seeded);
+      log(['Apache CouchDB 3.5, one node:', ...tableRows(rounds.r0, rounds.r50, false)].join('\n'));
+      process.stdout.write(
+        JSON.stringify({ docs: DOCS, runs: RUNS, ...couchResult(rounds.r0, rounds.r50) }) + '\n',
+      );
+      return;
+    }
     const { r0, r50 } = await compare(seeded, { origin, port: server.port, label: '' });
     // Apache CouchDB 3.5, one node (test/helpers/couchdb.ts finds the release): the same contenders.
-    const couch = couchAvailable() ? await sharedCouch(1) : null;
-    const couchRounds = couch
-      ? await compare(seeded, {
-          origin: `http://${COUCH_ADMIN.username}:${COUCH_ADMIN.password}@127.0.0.1:${couch.ports[0]}`,
-          port: couch.ports[0],
-          label: 'couchdb-',
-          opaqueSeqs: true,
-        })
-      : null;
+    const couchRounds = couchAvailable() ? await compareOnCouch(seeded) : null;
     const live = await liveLatency(origin);
     log(`live: p50 ${live.p50} ms, p99 ${live.p99} ms (${live.n} writes)`);
     const rssUrl = await seedRss(origin);
@@ -810,20 +833,13 @@ async function main(): Promise<void> {
       `Medians of ${RUNS} run(s); docs/s.`,
       `| delay | native push 100/500/1000 | native pull 100/500/1000 (1000 plain) | booksync push | booksync pull (gzip) | raw write / read / read two at a time |`,
       `|---|---|---|---|---|---|`,
-      ...[r0, r50].map(
-        (r, i) =>
-          `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} (${r.native_pull_plain}) | ${r.ours_push} | ${r.ours_pull} (${r.ours_pull_gzip}) | ${r.ceiling_write} / ${r.ceiling_read} / ${r.ceiling_read_two} |`,
-      ),
+      ...tableRows(r0, r50, true),
     ];
-    if (couchRounds) {
+    if (couchRounds)
       table.push(
         `Apache CouchDB 3.5, one node:`,
-        ...[couchRounds.r0, couchRounds.r50].map(
-          (r, i) =>
-            `| ${i === 0 ? '0 ms' : `${DELAY} ms`} | ${BATCHES.map((b) => r.native_push[b]).join(' / ')} | ${BATCHES.map((b) => r.native_pull[b]).join(' / ')} (${r.native_pull_plain}) | ${r.ours_push} | ${r.ours_pull} (${r.ours_pull_gzip}) | ${r.ceiling_write} / ${r.ceiling_read} / - |`,
-        ),
+        ...tableRows(couchRounds.r0, couchRounds.r50, false),
       );
-    }
     log(table.join('\n'));
     const result = {
       docs: DOCS,

@@ -21,6 +21,9 @@ interface CloudMarker {
   generation: number;
 }
 
+/** The marker as read from the cloud (null: there is none; undefined: not read). */
+type MarkerRead = (CloudMarker & { _rev?: string }) | null | undefined;
+
 /** The rules record plus what is still to report about newly excluded push fields. */
 interface StoredRules {
   snapshot: RulesSnapshot;
@@ -43,6 +46,7 @@ export class CloudIdentity {
   private record: IdentityRecord | null = null;
   /** The marker's revision on the cloud, as last read or written. */
   private markerRev: string | undefined;
+  private site: Promise<string> | null = null;
 
   constructor(
     private readonly ctx: SyncContext,
@@ -54,14 +58,40 @@ export class CloudIdentity {
     return `booksync-${site}`;
   }
 
-  async markerIdOfSite(): Promise<string> {
-    return this.markerId(await this.ctx.bk.siteId(randomUUID));
+  /** This site's id, made once (concurrent callers share the one read or write of it). */
+  private siteOnce(): Promise<string> {
+    this.site ??= this.ctx.bk.siteId(randomUUID).catch((err: unknown) => {
+      this.site = null;
+      throw err;
+    });
+    return this.site;
   }
 
-  /** Compares the cloud's marker and the rules with the record; re-walks when they differ. */
-  async check(): Promise<void> {
+  async markerIdOfSite(): Promise<string> {
+    return this.markerId(await this.siteOnce());
+  }
+
+  /**
+   * Reads the cloud's marker for `check`, so that the read can go out together with the request
+   * that makes sure the database exists (one round trip instead of two). Undefined when the read
+   * failed: `check` reads it again then.
+   */
+  async readMarker(): Promise<MarkerRead> {
+    try {
+      return (await this.ctx.remote.getLocal(await this.markerIdOfSite())) as MarkerRead;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Compares the cloud's marker and the rules with the record; re-walks when they differ.
+   * `prefetched`: the marker as `readMarker` read it after the database was known to exist, or
+   * while it was being made sure of (a database created then holds no marker, and that read said so).
+   */
+  async check(prefetched?: MarkerRead): Promise<void> {
     const { bk, remote, log } = this.ctx;
-    const site = await bk.siteId(randomUUID);
+    const site = await this.siteOnce();
     const pending = await bk.rewalk<RewalkPlan & { replication: string; generation: number }>();
     if (pending) {
       log.warn(`resuming the re-walk of both sides (${pending.reason})`, {
@@ -73,10 +103,12 @@ export class CloudIdentity {
       return;
     }
     const record = (await bk.identity()) ?? null;
-    const marker = (await remote.getLocal(this.markerId(site))) as
-      (CloudMarker & { _rev?: string }) | null;
+    const marker =
+      prefetched !== undefined
+        ? prefetched
+        : ((await remote.getLocal(this.markerId(site))) as MarkerRead);
     this.markerRev = marker?._rev;
-    const reason = await this.resetReason(record, marker);
+    const reason = await this.resetReason(record, marker ?? null);
     const before = (record?.rules as StoredRules | undefined)?.snapshot;
     const changes = before ? diffRules(before, this.rules) : [];
     if (changes.length > 0) this.logRuleChanges(changes);

@@ -66,6 +66,8 @@ export type RemoteWriteResult =
 export interface RemoteDbInfo {
   /** The database's `update_seq`, as opaque as any seq (null when the database was just created). */
   updateSeq: unknown;
+  /** This call created the database (it holds nothing, no `_local` document either). */
+  created?: boolean;
 }
 
 export interface RemoteStore {

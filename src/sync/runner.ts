@@ -455,9 +455,10 @@ export class SyncRunner {
   private ensureReady(): Promise<void> {
     this.ready ??= (async () => {
       try {
+        const marker = this.identity.readMarker();
         const info = await this.remote.ensureDb();
         this.puller.cloudUpdateSeq = info.updateSeq;
-        await this.identity.check();
+        await this.identity.check(info.created ? null : await marker);
         this.dbReady = true;
         this.setState();
       } finally {

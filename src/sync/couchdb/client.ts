@@ -70,8 +70,9 @@ export type ResponseCompression = 'auto' | 'gzip' | 'none';
  * The `Accept-Encoding` header for a cloud at `url`. Over a network, gzip shrinks `_changes`
  * answers about fivefold. On a loopback address (the embedded cloud, a local pouchdb-server) no
  * byte crosses a network, so compressing only burns CPU on the server, which is this machine, and
- * decompressing burns it here (BENCHMARKS.md, "Sync", has the measurements). A reverse proxy in
- * front of Apache CouchDB may compress too.
+ * decompressing burns it here (BENCHMARKS.md, "Sync", has the measurements). Apache CouchDB
+ * never compresses an answer itself, so the choice does not depend on the server's kind; a reverse
+ * proxy in front of it may compress (docs/PROTOCOLS.md, "Response compression").
  * @link https://www.rfc-editor.org/rfc/rfc9110#section-12.5.3
  */
 export function acceptEncodingFor(
@@ -169,9 +170,9 @@ export class CouchDbRemote implements RemoteStore {
       return { updateSeq: (info.body as { update_seq?: unknown } | null)?.update_seq ?? null };
     const created = await this.request('PUT', '', { accept: [412] });
     // 412: created meanwhile by someone else
-    if (created.status !== 412)
-      this.logger?.info('cloud database created', { event: 'sync.remote', url: this.safeUrl });
-    return { updateSeq: null };
+    if (created.status === 412) return { updateSeq: null };
+    this.logger?.info('cloud database created', { event: 'sync.remote', url: this.safeUrl });
+    return { updateSeq: null, created: true };
   }
 
   async changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage> {
