@@ -155,7 +155,7 @@ export function identitySuite(name: string, factory: CloudFactory): void {
       await a.engine.syncOnce();
       assert.equal((await cloudNames(admin, other)).size, 25);
       assert.equal((await partnerNames(a)).size, 25);
-      assert.ok(seen.length >= 3, 'status shows the re-walk page by page');
+      assert.ok(seen.length >= 1, 'status shows the re-walk while it runs');
       assert.equal(seen[seen.length - 1].checked, 25);
       assert.equal(a.engine.status().rewalk, null, 'and clears it when done');
       await admin.deleteDb(other);
