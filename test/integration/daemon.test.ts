@@ -143,7 +143,7 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
     );
     assert.doesNotMatch(
       second.stderr + second.stdout,
-      /LOCK|IO error|    at /,
+      /LOCK|IO error| {4}at /,
       'no LevelDB stack trace',
     );
     // The first one is unharmed.
