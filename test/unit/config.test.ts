@@ -1195,9 +1195,7 @@ describe('config: defaults, paths, result', () => {
       `sync:\n  types:\n    partner: { direction: both, exclude: { push: [notes] } }\n${MINIMAL}`,
     );
     const frozen = (v: unknown): boolean =>
-      v === null ||
-      typeof v !== 'object' ||
-      (Object.isFrozen(v) && Object.values(v as object).every(frozen));
+      v === null || typeof v !== 'object' || (Object.isFrozen(v) && Object.values(v).every(frozen));
     assert.ok(frozen(config));
     assert.throws(() => {
       (config.log as { level: string }).level = 'debug';
