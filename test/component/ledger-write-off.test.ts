@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import {
-  rateId,
   type BooksDoc,
   type InvoiceDoc,
   type MoveDoc,
@@ -19,16 +18,18 @@ import {
   trialBalance,
   undoReconciliation,
   type AutomationPaymentDoc,
-  type ConnectionMapping,
   type ReconcileOptions,
   type RuleSpec,
 } from '../../src/ledger/automation';
 import {
   MAPPING,
+  USD,
+  USD_CHART,
   balanceOf,
   clock,
   get,
   openBooks,
+  rate,
   snapshot,
   stl,
   type Books,
@@ -262,23 +263,6 @@ describe('ledger automation: write-offs of near matches', () => {
   });
 
   describe('in a foreign currency', () => {
-    const USD: ConnectionMapping = Object.freeze({
-      connection: 'usd',
-      journal: 'BNK2',
-      bank_account: '1020',
-      suspense_account: '1098',
-      currency: 'USD',
-    });
-    const rate = (date: string, value: string): BooksDoc => ({
-      _id: rateId('EUR', 'USD', date),
-      type: 'rate',
-      base: 'EUR',
-      quote: 'USD',
-      date,
-      rate: value,
-      source: 'test',
-    });
-
     it('given a USD invoice booked at 1.25 paid 1.50 short at 1.00, then the move balances in USD and in EUR and the invoice is paid', async () => {
       const usdInvoice: InvoiceDoc = {
         _id: 'invoice:INV/USD/1',
@@ -293,39 +277,11 @@ describe('ledger automation: write-offs of near matches', () => {
         residual: 10_000,
         state: 'open',
       };
-      await books.store.putMany([rate('2024-01-10', '1.2500'), rate('2024-02-01', '1.0000')]);
-      await setUp(
-        [usdInvoice],
-        [
-          BANK_FEES,
-          {
-            _id: 'account:1020',
-            type: 'account',
-            code: '1020',
-            name: 'Bank USD',
-            kind: 'asset',
-            currency: 'USD',
-          },
-          {
-            _id: 'account:1098',
-            type: 'account',
-            code: '1098',
-            name: 'Suspense USD',
-            kind: 'asset',
-            reconcile: true,
-          },
-          {
-            _id: 'journal:BNK2',
-            type: 'journal',
-            code: 'BNK2',
-            name: 'Bank USD',
-            kind: 'bank',
-            currency: 'USD',
-            default_account: '1020',
-            suspense_account: '1098',
-          },
-        ],
-      );
+      await books.store.putMany([
+        rate('EUR', 'USD', '2024-01-10', '1.2500'),
+        rate('EUR', 'USD', '2024-02-01', '1.0000'),
+      ]);
+      await setUp([usdInvoice], [BANK_FEES, ...USD_CHART]);
       const fx = { company_currency: 'EUR', clock, connections: [USD], logger: books.logger };
       const line = stl({ connection: 'usd', currency: 'USD', amount: 9_850, date: '2024-02-01' });
       await books.store.put(line);
