@@ -144,6 +144,7 @@ export function buildConfig(data: ConfigData, ctx: BuildContext): Config {
           tolerance: r.tolerance,
           tolerance_minor: parseAmount(r.tolerance, companyCurrency, { decimal: '.' }),
           days: r.days,
+          write_off: r.write_off ?? null,
         }
       : { kind: r.kind },
   );
