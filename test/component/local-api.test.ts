@@ -24,13 +24,13 @@ import {
 function clientPouch(dir: string, name: string): PouchDB.Database {
   return new PouchDB(path.join(dir, name), {
     adapter: 'leveldb',
-  } as PouchDB.Configuration.DatabaseConfiguration);
+  });
 }
 
 function remotePouch(h: Harness): PouchDB.Database {
   return new PouchDB(h.db, {
     auth: { username: USER, password: PASSWORD },
-  } as PouchDB.Configuration.RemoteDatabaseConfiguration);
+  });
 }
 
 describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', function () {
@@ -772,7 +772,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         ] as unknown as PouchDB.Core.PutDocument<object>[]);
         const replication = PouchDB.replicate(client, remotePouch(h));
         const denied: Array<{ id?: string; name?: string }> = [];
-        replication.on('denied', (err) => denied.push(err as { id?: string; name?: string }));
+        replication.on('denied', (err) => denied.push(err));
         const result = await replication;
         assert.equal(result.docs_written, 3);
         assert.equal(result.doc_write_failures, 1);
