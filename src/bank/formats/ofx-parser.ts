@@ -1,4 +1,3 @@
-import type { StreamedStatement } from '../provider';
 import { isCurrency } from '../../shared/money';
 import {
   asciiHead,
@@ -16,11 +15,18 @@ import {
   compact,
   malformed,
   statementWarning,
-  type FormatSink,
   type StatementWarning,
   type StatementWarningCode,
 } from './common';
 import { isBlank, KNOWN_LEAVES } from './ofx-values';
+import type {
+  OfxEnvelopePart,
+  OfxOptions,
+  OfxResult,
+  OfxSink,
+  OfxStatus,
+  OfxVersion,
+} from './ofx-types';
 import {
   buildBalance,
   buildTransaction,
@@ -52,50 +58,15 @@ import {
  * @link https://www.financialdataexchange.org/ (OFX 2.2 specification, §11.4 STMTTRN); docs/FORMATS.md §OFX
  */
 
-export type OfxVersion = 'ofx1' | 'ofx2';
-
-/** A statement as known when its `</STMTRS>` closes: everything except the lines, which were streamed. */
-export type OfxStatementSummary = StreamedStatement;
-
-export type OfxSink = FormatSink;
-
-export interface OfxOptions {
-  fileName: string;
-  /** Used when a statement has no (or an empty) CURDEF and its lines name no currency. */
-  defaultCurrency?: string;
-  /**
-   * A response with no statement is a result, not an error (OFX Direct Connect: a signon or
-   * statement STATUS says why, and the caller maps it). @default false
-   */
-  allowNoStatement?: boolean;
-}
-
-/** A STATUS aggregate {CODE, SEVERITY, MESSAGE} as written (OFX 1.6 §3.1.5). */
-export interface OfxStatus {
-  code?: string;
-  severity?: string;
-  message?: string;
-}
-
-/** One transaction wrapper (STMTTRNRS / CCSTMTTRNRS) of a response (OFX 1.6 §2.4.5). */
-export interface OfxEnvelopePart {
-  kind: 'bank' | 'creditcard';
-  trnUid?: string;
-  status?: OfxStatus;
-  /** Index of the statement (STMTRS / CCSTMTRS) it carries; absent when it carries none. */
-  statementIndex?: number;
-}
-
-export interface OfxResult {
-  version: OfxVersion;
-  statementCount: number;
-  transactionCount: number;
-  warnings: StatementWarning[];
-  /** The signon STATUS (SIGNONMSGSRSV1/SONRS/STATUS), when the file has one. */
-  signon?: OfxStatus;
-  /** The transaction wrappers, in input order (empty for a file of bare STMTRS). */
-  parts: OfxEnvelopePart[];
-}
+export type {
+  OfxEnvelopePart,
+  OfxOptions,
+  OfxResult,
+  OfxSink,
+  OfxStatementSummary,
+  OfxStatus,
+  OfxVersion,
+} from './ofx-types';
 
 type StatusDraft = OfxStatus;
 
