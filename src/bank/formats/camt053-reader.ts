@@ -1,19 +1,25 @@
-import type { BankBalance, BankTransaction, StreamedStatement } from '../provider';
-import { isCurrency } from '../../shared/money';
-import type { CalendarDate } from '../../shared/dates';
+import type { BankTransaction, StreamedStatement } from '../provider';
 import { localName, Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
 import {
-  bankDate,
   capFreeText,
-  cleanText,
   compact,
-  decimalAmount,
   malformed,
   statementWarning,
   type FormatSink,
   type StatementWarning,
   type StatementWarningCode,
 } from './common';
+import {
+  camtAmount,
+  camtCurrency,
+  camtDate,
+  finishEntry,
+  type BalanceDraft,
+  type CamtBuildContext,
+  type EntryDraft,
+  type StatementDraft,
+  type TxDetails,
+} from './camt053-entries';
 
 /**
  * The element reader of camt.053 (see camt053.ts for the semantics): tokens in, statement lines
@@ -33,73 +39,6 @@ export interface CamtResult {
   statementCount: number;
   transactionCount: number;
   warnings: StatementWarning[];
-}
-
-interface Party {
-  name?: string;
-  iban?: string;
-}
-
-interface TxDetails {
-  line: number;
-  amount?: string;
-  currency?: string;
-  cdtDbt?: string;
-  acctSvcrRef?: string;
-  endToEndId?: string;
-  creditorRef?: string;
-  ustrd: string[];
-  addtlTxInf?: string;
-  /** RtrInf/Rsn/Cd (or Prtry): why the payment came back. */
-  returnReason?: string;
-  debtor: Party;
-  creditor: Party;
-}
-
-interface EntryDraft {
-  line: number;
-  amount?: string;
-  amountLine: number;
-  currency?: string;
-  cdtDbt?: string;
-  status?: string;
-  bookingDate?: string;
-  valueDate?: string;
-  acctSvcrRef?: string;
-  addtlNtryInf?: string;
-  reversal?: boolean;
-  details: TxDetails[];
-}
-
-interface BalanceDraft {
-  line: number;
-  code?: string;
-  amount?: string;
-  currency?: string;
-  cdtDbt?: string;
-  date?: string;
-}
-
-interface StatementDraft {
-  line: number;
-  id?: string;
-  accountId?: string;
-  bankId?: string;
-  currency?: string;
-  from?: string;
-  to?: string;
-  balances: BankBalance[];
-  count: number;
-  /** Currency of the first line: the statement's currency when neither Acct/Ccy nor a balance says. */
-  firstCurrency?: string;
-  /** Sum of the booked entries (minor units), for opening + entries = closing. */
-  booked: number;
-  opening?: number;
-  openingCode?: 'OPBD' | 'PRCD';
-  closing?: number;
-  /** FrToDt as calendar days, once read (entries outside it are warned about). */
-  period?: { from?: CalendarDate; to?: CalendarDate };
-  outside: number;
 }
 
 const BALANCE_KINDS: Readonly<Record<string, 'ledger' | 'available'>> = {
@@ -126,10 +65,18 @@ export class CamtReader implements TokenHandler {
   private bal?: BalanceDraft;
   private sawDocument = false;
 
+  private readonly ctx: CamtBuildContext;
+
   constructor(
     private readonly file: string,
     private readonly sink: CamtSink,
-  ) {}
+  ) {
+    this.ctx = {
+      file,
+      warn: (code, line, text) => this.warn(code, line, text),
+      emit: (st, tx, line) => this.emit(st, tx, line),
+    };
+  }
 
   open(
     rawName: string,
@@ -197,7 +144,7 @@ export class CamtReader implements TokenHandler {
         this.tx = undefined;
         break;
       case 'Ntry':
-        if (this.st && this.entry) this.finishEntry(this.st, this.entry);
+        if (this.st && this.entry) finishEntry(this.ctx, this.st, this.entry);
         this.entry = undefined;
         break;
       case 'Bal':
@@ -382,9 +329,9 @@ export class CamtReader implements TokenHandler {
   private finishBalance(st: StatementDraft, b: BalanceDraft): void {
     const kind = b.code ? BALANCE_KINDS[b.code] : undefined;
     if (!kind) return; // forward-available and proprietary balances say nothing about the books
-    const currency = this.currency(b.currency ?? st.currency, b.line, 'Bal/Amt/@Ccy');
-    const amount = this.amount(b.amount, currency, b.line, 'Bal/Amt');
-    const date = this.date(b.date, b.line, 'Bal/Dt');
+    const currency = camtCurrency(this.ctx, b.currency ?? st.currency, b.line, 'Bal/Amt/@Ccy');
+    const amount = camtAmount(this.ctx, b.amount, currency, b.line, 'Bal/Amt');
+    const date = camtDate(this.ctx, b.date, b.line, 'Bal/Dt');
     const signed = b.cdtDbt === 'DBIT' ? -amount : amount;
     st.balances.push({ amount: signed, currency, date, kind });
     if (b.code === 'OPBD' || (b.code === 'PRCD' && st.openingCode !== 'OPBD')) {
@@ -401,150 +348,12 @@ export class CamtReader implements TokenHandler {
     this.warnings.push(statementWarning(code, at, text));
   }
 
-  private finishEntry(st: StatementDraft, e: EntryDraft): void {
-    const status = (e.status ?? 'BOOK').toUpperCase();
-    if (status === 'INFO') {
-      this.warn('BANK_WARN_IGNORED', e.line, 'Ntry with status INFO is not a booking; skipped');
-      return;
-    }
-    const pending = status === 'PDNG';
-    const currency = this.currency(e.currency ?? st.currency, e.amountLine, 'Ntry/Amt/@Ccy');
-    const amount = this.signed(e.amount, e.cdtDbt, currency, e.amountLine, 'Ntry');
-    const bookingDate = this.date(
-      e.bookingDate ?? e.valueDate,
-      e.line,
-      e.bookingDate !== undefined ? 'Ntry/BookgDt' : 'Ntry/BookgDt or ValDt',
-    );
-    const valueDate =
-      e.valueDate !== undefined ? this.date(e.valueDate, e.line, 'Ntry/ValDt') : undefined;
-    if (!pending) {
-      st.booked += amount;
-      this.checkPeriod(st, bookingDate);
-    }
-    // A literal object with every field, not a spread of a shared base plus the amount: V8 copies
-    // a spread with added fields through its slow path, which was a tenth of the parse.
-    const line = (amount: number, currency: string) => ({
-      bookingDate,
-      valueDate,
-      pending,
-      amount,
-      currency,
-    });
-    const details = e.details;
-    if (details.length > 1 && details.every((d) => d.amount !== undefined)) {
-      const parts = details.map((d) => {
-        const c = this.currency(d.currency ?? currency, d.line, 'TxDtls/Amt/@Ccy');
-        return {
-          d,
-          currency: c,
-          amount: this.signed(d.amount, d.cdtDbt ?? e.cdtDbt, c, d.line, 'TxDtls'),
-        };
-      });
-      const sameCurrency = parts.every((x) => x.currency === currency);
-      const sum = parts.reduce((s, x) => s + x.amount, 0);
-      if (sameCurrency && sum === amount) {
-        parts.forEach((x, i) => {
-          const id =
-            x.d.acctSvcrRef ??
-            (e.acctSvcrRef !== undefined ? `${e.acctSvcrRef}/${i + 1}` : undefined);
-          this.emit(
-            st,
-            this.transaction(line(x.amount, currency), id, x.d, e, x.amount >= 0),
-            x.d.line,
-          );
-        });
-        return;
-      }
-      this.warn(
-        'BANK_WARN_TOTALS_MISMATCH',
-        e.line,
-        "batch entry's TxDtls amounts do not add up to the entry amount; booked as one line",
-      );
-    }
-    const single = details.length === 1 ? details[0] : undefined;
-    const tx = this.transaction(
-      line(amount, currency),
-      e.acctSvcrRef ?? single?.acctSvcrRef,
-      single,
-      e,
-      amount >= 0,
-    );
-    if (details.length > 1) {
-      const memo = details
-        .map((d) => cleanText(d.ustrd.join(' ')) ?? cleanText(d.addtlTxInf))
-        .filter((m) => m !== undefined)
-        .join('; ');
-      if (memo !== '') tx.memo = memo;
-      tx.memo =
-        cleanText(`${e.addtlNtryInf ?? ''} ${tx.memo ?? ''}`) ?? `batch of ${details.length}`;
-      delete tx.payee;
-      delete tx.counterpartyName;
-      delete tx.counterpartyIban;
-      delete tx.reference;
-    }
-    this.emit(st, tx, e.line);
-  }
-
   private emit(st: StatementDraft, tx: BankTransaction, line: number): void {
     capFreeText(tx, { file: this.file, line, statement: this.statementCount }, this.warnings);
     if (st.count === 0) st.firstCurrency = tx.currency;
     st.count++;
     this.transactionCount++;
     this.sink.transaction(tx, this.statementCount);
-  }
-
-  private transaction(
-    base: {
-      bookingDate: CalendarDate;
-      valueDate?: CalendarDate;
-      pending: boolean;
-      amount: number;
-      currency: string;
-    },
-    providerId: string | undefined,
-    d: TxDetails | undefined,
-    e: EntryDraft,
-    credit: boolean,
-  ): BankTransaction {
-    const party = d ? (credit ? d.debtor : d.creditor) : undefined;
-    const endToEnd =
-      d?.endToEndId && d.endToEndId.toUpperCase() !== 'NOTPROVIDED' ? d.endToEndId : undefined;
-    const memo = d ? (cleanText(d.ustrd.join(' ')) ?? cleanText(d.addtlTxInf)) : undefined;
-    // Built field by field rather than through `compact()`: deleting keys turns an object into a
-    // dictionary several times its size, and a large import holds a hundred thousand of these.
-    const tx = {} as BankTransaction;
-    const id = own(providerId || undefined);
-    if (id !== undefined) tx.providerId = id;
-    tx.bookingDate = base.bookingDate;
-    if (base.valueDate !== undefined) tx.valueDate = base.valueDate;
-    tx.amount = base.amount;
-    tx.currency = base.currency;
-    const payee = own(cleanText(party?.name));
-    if (payee !== undefined) tx.payee = payee;
-    const text = own(memo ?? cleanText(e.addtlNtryInf));
-    if (text !== undefined) tx.memo = text;
-    const reference = own(cleanText(d?.creditorRef) ?? endToEnd);
-    if (reference !== undefined) tx.reference = reference;
-    const iban = own(party?.iban);
-    if (iban !== undefined) tx.counterpartyIban = iban;
-    if (payee !== undefined) tx.counterpartyName = payee;
-    tx.pending = base.pending;
-    const info = own(cleanText(d?.addtlTxInf));
-    if (info !== undefined && info !== text) tx.additionalInfo = info;
-    if (e.reversal) tx.reversal = true;
-    const returned = own(cleanText(d?.returnReason));
-    if (returned !== undefined) tx.returnReason = returned;
-    return tx;
-  }
-
-  /** camt.053 FrToDt bounds the statement: an entry booked outside it is kept, with a warning. */
-  private checkPeriod(st: StatementDraft, day: CalendarDate): void {
-    st.period ??= {
-      from: st.from !== undefined ? this.date(st.from, st.line, 'FrToDt/FrDtTm') : undefined,
-      to: st.to !== undefined ? this.date(st.to, st.line, 'FrToDt/ToDtTm') : undefined,
-    };
-    const { from, to } = st.period;
-    if ((from !== undefined && day < from) || (to !== undefined && day > to)) st.outside++;
   }
 
   /** Opening (OPBD, else PRCD) + booked entries = closing (CLBD), checked as MT940's :60F:/:62F:. */
@@ -592,83 +401,13 @@ export class CamtReader implements TokenHandler {
       bankId: st.bankId,
       statementId: st.id,
       currency,
-      from: st.from !== undefined ? this.date(st.from, st.line, 'FrToDt/FrDtTm') : undefined,
-      to: st.to !== undefined ? this.date(st.to, st.line, 'FrToDt/ToDtTm') : undefined,
+      from:
+        st.from !== undefined ? camtDate(this.ctx, st.from, st.line, 'FrToDt/FrDtTm') : undefined,
+      to: st.to !== undefined ? camtDate(this.ctx, st.to, st.line, 'FrToDt/ToDtTm') : undefined,
       balances: st.balances,
       transactionCount: st.count,
     });
     this.sink.statement(statement, this.statementCount);
     this.statementCount++;
   }
-
-  private currency(code: string | undefined, line: number, field: string): string {
-    const c = code?.trim().toUpperCase();
-    if (c === undefined || !isCurrency(c))
-      throw malformed(
-        { file: this.file, line, field },
-        c === undefined ? 'no currency' : `'${code}' is not an ISO 4217 currency`,
-      );
-    return c;
-  }
-
-  private amount(text: string | undefined, currency: string, line: number, field: string): number {
-    if (text === undefined || text === '')
-      throw malformed({ file: this.file, line, field }, 'missing amount');
-    if (!/^\d+(\.\d+)?$/.test(text))
-      throw malformed(
-        { file: this.file, line, field },
-        `'${text}' is not an ISO 20022 amount (digits with a '.' decimal)`,
-      );
-    try {
-      return decimalAmount(text, currency, '.');
-    } catch (err) {
-      throw malformed(
-        { file: this.file, line, field },
-        `'${text}' is not a ${currency} amount`,
-        err,
-      );
-    }
-  }
-
-  private signed(
-    text: string | undefined,
-    cdtDbt: string | undefined,
-    currency: string,
-    line: number,
-    where: string,
-  ): number {
-    const amount = this.amount(text, currency, line, `${where}/Amt`);
-    if (cdtDbt === 'DBIT') return -amount;
-    if (cdtDbt === 'CRDT') return amount;
-    throw malformed(
-      { file: this.file, line, field: `${where}/CdtDbtInd` },
-      `'${cdtDbt ?? ''}' is not CRDT or DBIT`,
-    );
-  }
-
-  /** `YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ss[.fff…][zone]`: the day as the bank wrote it. */
-  private date(text: string | undefined, line: number, field: string): CalendarDate {
-    const m = text !== undefined ? /^(\d{4})-(\d{2})-(\d{2})(?:$|T)/.exec(text) : null;
-    const d = m
-      ? bankDate(Number(m[1]), Number(m[2]), Number(m[3]), (w) =>
-          this.warn('BANK_WARN_DATE', line, `${field}: ${w}`),
-        )
-      : undefined;
-    if (d === undefined)
-      throw malformed(
-        { file: this.file, line, field },
-        text === undefined ? 'missing date' : `'${text}' is not an ISO date`,
-      );
-    return d;
-  }
-}
-
-/**
- * A copy of `text` that does not keep the chunk it was cut from alive. V8 makes substrings of 13
- * or more characters views into their parent; a line's payee or reference would otherwise pin the
- * megabyte of XML text it came from, and a streamed file would end up in memory after all.
- */
-function own(text: string | undefined): string | undefined {
-  if (text === undefined || text.length < 13) return text;
-  return ` ${text}`.slice(1);
 }

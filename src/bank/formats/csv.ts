@@ -192,14 +192,22 @@ export function dateReader(
   };
 }
 
-/** Parses a bank CSV export with its column mapping: one statement per account. */
-export function parseCsv(
+/** The records of a CSV export after the preamble, header and footer rows are taken off. */
+interface CsvTable {
+  records: CsvRecord[];
+  header: CsvRecord | undefined;
+  hasHeader: boolean;
+  /** Lines before the header or first row (`skip_rows` plus an Excel `sep=` line). */
+  skip: number;
+}
+
+/** Decodes the bytes, finds the delimiter and splits the rows; `header` is taken off the top. */
+function readCsvTable(
   bytes: Buffer,
-  options: { fileName: string; csv: CsvMapping; defaultCurrency?: string },
-): ParsedStatementFile {
-  const file = options.fileName;
-  const map = options.csv;
-  const warnings: StatementWarning[] = [];
+  map: CsvMapping,
+  file: string,
+  warnings: StatementWarning[],
+): CsvTable {
   const { text } = decodeAll(bytes, charsetFromName(map.encoding), (w) =>
     warnings.push(statementWarning('BANK_WARN_CHARSET', { file }, w)),
   );
@@ -226,8 +234,32 @@ export function parseCsv(
   if (hasHeader && !header) throw malformed({ file, line: skip + 1 }, 'no header row');
   const footer = map.skip_footer_rows ?? 0;
   if (footer > 0) records = records.slice(0, Math.max(0, records.length - footer));
-  const names = header?.fields.map((h) => h.trim()) ?? [];
+  return { records, header, hasHeader, skip };
+}
 
+/** The mapping's columns as 0-based indexes into a row's fields. */
+interface CsvColumns {
+  date: number;
+  valueDate?: number;
+  amount?: number;
+  debit?: number;
+  credit?: number;
+  currency?: number;
+  payee?: number;
+  memo: number[];
+  reference?: number;
+  checkNumber?: number;
+  id?: number;
+  iban?: number;
+  account?: number;
+  /** How an error names a column: its header text, else its 1-based number. */
+  name: (index: number) => string;
+}
+
+/** Resolves every column the mapping names against the header (exact, then case-insensitive). */
+function resolveColumns(map: CsvMapping, table: CsvTable, file: string): CsvColumns {
+  const { header, hasHeader } = table;
+  const names = header?.fields.map((h) => h.trim()) ?? [];
   const resolve = (col: CsvColumn | undefined, key: string): number | undefined => {
     if (col === undefined) return undefined;
     if (typeof col === 'number') {
@@ -251,149 +283,176 @@ export function parseCsv(
     }
     return loose;
   };
-  const colName = (index: number): string =>
+  const name = (index: number): string =>
     names[index] !== undefined && names[index] !== ''
       ? `column '${names[index]}'`
       : `column ${index + 1}`;
 
-  const dateCol = resolve(map.date, 'date')!;
-  const valueDateCol = resolve(map.value_date, 'value_date');
-  const amountCol = resolve(map.amount, 'amount');
-  const debitCol = resolve(map.debit, 'debit');
-  const creditCol = resolve(map.credit, 'credit');
-  if (amountCol === undefined && debitCol === undefined && creditCol === undefined) {
+  const date = resolve(map.date, 'date')!;
+  const valueDate = resolve(map.value_date, 'value_date');
+  const amount = resolve(map.amount, 'amount');
+  const debit = resolve(map.debit, 'debit');
+  const credit = resolve(map.credit, 'credit');
+  if (amount === undefined && debit === undefined && credit === undefined) {
     throw malformed(
       { file, field: 'amount' },
       'the CSV mapping names neither an amount column nor debit/credit columns',
     );
   }
-  const currencyCol = resolve(map.currency_column, 'currency_column');
-  const payeeCol = resolve(map.payee, 'payee');
-  const memoCols = (
-    Array.isArray(map.memo) ? map.memo : map.memo !== undefined ? [map.memo] : []
-  ).map((c) => resolve(c, 'memo')!);
-  const refCol = resolve(map.reference, 'reference');
-  const checkCol = resolve(map.check_number, 'check_number');
-  const idCol = resolve(map.id, 'id');
-  const ibanCol = resolve(map.iban, 'iban');
-  const accountCol = resolve(map.account_column, 'account_column');
-  const readDate = dateReader(map.date_format ?? 'YYYY-MM-DD');
-  const fixedCurrency = map.currency?.toUpperCase() ?? options.defaultCurrency?.toUpperCase();
-  if (fixedCurrency !== undefined && !isCurrency(fixedCurrency))
-    throw malformed({ file, field: 'currency' }, `'${map.currency}' is not an ISO 4217 currency`);
+  const currency = resolve(map.currency_column, 'currency_column');
+  const payee = resolve(map.payee, 'payee');
+  const memo = (Array.isArray(map.memo) ? map.memo : map.memo !== undefined ? [map.memo] : []).map(
+    (c) => resolve(c, 'memo')!,
+  );
+  return {
+    date,
+    valueDate,
+    amount,
+    debit,
+    credit,
+    currency,
+    payee,
+    memo,
+    reference: resolve(map.reference, 'reference'),
+    checkNumber: resolve(map.check_number, 'check_number'),
+    id: resolve(map.id, 'id'),
+    iban: resolve(map.iban, 'iban'),
+    account: resolve(map.account_column, 'account_column'),
+    name,
+  };
+}
 
-  const byAccount = new Map<string, BankAccountStatement>();
-  const headerRows = skip + (hasHeader ? 1 : 0);
-  records.forEach((r, i) => {
-    // Row numbers count every record as a spreadsheet shows them: skipped lines, header, data.
-    const row = headerRows + i + 1;
-    const at = (field: string): { file: string; line: number; row: number; field: string } => ({
-      file,
-      line: r.line,
-      row,
-      field,
-    });
-    const cell = (index: number | undefined): string | undefined => {
-      if (index === undefined) return undefined;
-      const v = r.fields[index];
-      return v === undefined ? undefined : v.trim();
-    };
-    const need = (index: number, what: string): string => {
-      const v = cell(index);
-      if (v === undefined)
-        throw malformed(
-          at(colName(index)),
-          `row has ${r.fields.length} fields; the ${what} column is missing`,
-        );
-      return v;
-    };
-    const warn = (w: string): void => {
-      warnings.push(statementWarning('BANK_WARN_DATE', { file, line: r.line, row }, w));
-    };
-    const dateText = need(dateCol, 'date');
-    const bookingDate = readDate(dateText, warn);
-    if (bookingDate === undefined)
-      throw malformed(
-        at(colName(dateCol)),
-        `'${dateText}' is not a date in the format ${map.date_format ?? 'YYYY-MM-DD'}`,
-      );
-    let valueDate: CalendarDate | undefined;
-    if (valueDateCol !== undefined && cell(valueDateCol)) {
-      valueDate = readDate(cell(valueDateCol)!, warn);
-      if (valueDate === undefined)
-        throw malformed(
-          at(colName(valueDateCol)),
-          `'${cell(valueDateCol)}' is not a date in the format ${map.date_format ?? 'YYYY-MM-DD'}`,
-        );
-    }
-    const currencyText = cell(currencyCol)?.toUpperCase() || fixedCurrency;
-    if (currencyText === undefined)
-      throw malformed(
-        at(currencyCol !== undefined ? colName(currencyCol) : 'currency'),
-        'no currency: set `currency` or `currency_column` in the CSV mapping',
-      );
-    if (!isCurrency(currencyText))
-      throw malformed(
-        at(currencyCol !== undefined ? colName(currencyCol) : 'currency'),
-        `'${currencyText}' is not an ISO 4217 currency`,
-      );
-    const money = (index: number): number | undefined => {
-      const v = cell(index);
-      if (v === undefined || v === '') return undefined;
-      try {
-        return decimalAmount(v.replace(/[$€£¥\s]/g, ''), currencyText, map.decimal);
-      } catch (err) {
-        throw malformed(at(colName(index)), `'${v}' is not an amount`, err);
-      }
-    };
-    let amount: number;
-    if (amountCol !== undefined) {
-      const a = money(amountCol);
-      if (a === undefined) throw malformed(at(colName(amountCol)), 'empty amount');
-      amount = a;
-    } else {
-      const debit = debitCol !== undefined ? money(debitCol) : undefined;
-      const credit = creditCol !== undefined ? money(creditCol) : undefined;
-      if (debit === undefined && credit === undefined) {
-        throw malformed(
-          at(colName((debitCol ?? creditCol)!)),
-          'both the debit and the credit cell are empty',
-        );
-      }
-      amount =
-        (credit !== undefined ? Math.abs(credit) : 0) - (debit !== undefined ? Math.abs(debit) : 0);
-    }
-    if (map.negate) amount = amount === 0 ? 0 : -amount;
-    const accountId = cell(accountCol) || map.account;
-    if (!accountId)
-      throw malformed(
-        at(accountCol !== undefined ? colName(accountCol) : 'account'),
-        'no account: set `account` or `account_column` in the CSV mapping',
-      );
-    const memo = cleanText(memoCols.map((c) => cell(c) ?? '').join(' '));
-    const iban = cell(ibanCol)?.replace(/\s+/g, '');
-    const tx = compact<BankTransaction>({
-      providerId: cell(idCol) || undefined,
-      bookingDate,
-      valueDate,
-      amount,
-      currency: currencyText,
-      payee: cleanText(cell(payeeCol)),
-      counterpartyName: cleanText(cell(payeeCol)),
-      counterpartyIban: iban || undefined,
-      memo,
-      reference: cleanText(cell(refCol)),
-      checkNumber: cell(checkCol) || undefined,
-      pending: false,
-    });
-    let st = byAccount.get(accountId);
-    if (!st) {
-      st = { accountId, currency: currencyText, transactions: [], balances: [] };
-      byAccount.set(accountId, st);
-    }
-    capFreeText(tx, { file, line: r.line, row }, warnings);
-    st.transactions.push(tx);
+/** What every row is read with: the resolved columns and the mapping's fixed values. */
+interface CsvRowContext {
+  file: string;
+  map: CsvMapping;
+  cols: CsvColumns;
+  readDate: ReturnType<typeof dateReader>;
+  fixedCurrency: string | undefined;
+  warnings: StatementWarning[];
+}
+
+/** One data row as a transaction of the account it belongs to. */
+function rowToTransaction(
+  r: CsvRecord,
+  row: number,
+  ctx: CsvRowContext,
+): { accountId: string; tx: BankTransaction } {
+  const { file, map, cols, readDate, fixedCurrency, warnings } = ctx;
+  const colName = cols.name;
+  const at = (field: string): { file: string; line: number; row: number; field: string } => ({
+    file,
+    line: r.line,
+    row,
+    field,
   });
+  const cell = (index: number | undefined): string | undefined => {
+    if (index === undefined) return undefined;
+    const v = r.fields[index];
+    return v === undefined ? undefined : v.trim();
+  };
+  const need = (index: number, what: string): string => {
+    const v = cell(index);
+    if (v === undefined)
+      throw malformed(
+        at(colName(index)),
+        `row has ${r.fields.length} fields; the ${what} column is missing`,
+      );
+    return v;
+  };
+  const warn = (w: string): void => {
+    warnings.push(statementWarning('BANK_WARN_DATE', { file, line: r.line, row }, w));
+  };
+  const dateText = need(cols.date, 'date');
+  const bookingDate = readDate(dateText, warn);
+  if (bookingDate === undefined)
+    throw malformed(
+      at(colName(cols.date)),
+      `'${dateText}' is not a date in the format ${map.date_format ?? 'YYYY-MM-DD'}`,
+    );
+  let valueDate: CalendarDate | undefined;
+  if (cols.valueDate !== undefined && cell(cols.valueDate)) {
+    valueDate = readDate(cell(cols.valueDate)!, warn);
+    if (valueDate === undefined)
+      throw malformed(
+        at(colName(cols.valueDate)),
+        `'${cell(cols.valueDate)}' is not a date in the format ${map.date_format ?? 'YYYY-MM-DD'}`,
+      );
+  }
+  const currencyText = cell(cols.currency)?.toUpperCase() || fixedCurrency;
+  if (currencyText === undefined)
+    throw malformed(
+      at(cols.currency !== undefined ? colName(cols.currency) : 'currency'),
+      'no currency: set `currency` or `currency_column` in the CSV mapping',
+    );
+  if (!isCurrency(currencyText))
+    throw malformed(
+      at(cols.currency !== undefined ? colName(cols.currency) : 'currency'),
+      `'${currencyText}' is not an ISO 4217 currency`,
+    );
+  const money = (index: number): number | undefined => {
+    const v = cell(index);
+    if (v === undefined || v === '') return undefined;
+    try {
+      return decimalAmount(v.replace(/[$€£¥\s]/g, ''), currencyText, map.decimal);
+    } catch (err) {
+      throw malformed(at(colName(index)), `'${v}' is not an amount`, err);
+    }
+  };
+  let amount: number;
+  if (cols.amount !== undefined) {
+    const a = money(cols.amount);
+    if (a === undefined) throw malformed(at(colName(cols.amount)), 'empty amount');
+    amount = a;
+  } else {
+    const debit = cols.debit !== undefined ? money(cols.debit) : undefined;
+    const credit = cols.credit !== undefined ? money(cols.credit) : undefined;
+    if (debit === undefined && credit === undefined) {
+      throw malformed(
+        at(colName((cols.debit ?? cols.credit)!)),
+        'both the debit and the credit cell are empty',
+      );
+    }
+    amount =
+      (credit !== undefined ? Math.abs(credit) : 0) - (debit !== undefined ? Math.abs(debit) : 0);
+  }
+  if (map.negate) amount = amount === 0 ? 0 : -amount;
+  const accountId = cell(cols.account) || map.account;
+  if (!accountId)
+    throw malformed(
+      at(cols.account !== undefined ? colName(cols.account) : 'account'),
+      'no account: set `account` or `account_column` in the CSV mapping',
+    );
+  const memo = cleanText(cols.memo.map((c) => cell(c) ?? '').join(' '));
+  const iban = cell(cols.iban)?.replace(/\s+/g, '');
+  const tx = compact<BankTransaction>({
+    providerId: cell(cols.id) || undefined,
+    bookingDate,
+    valueDate,
+    amount,
+    currency: currencyText,
+    payee: cleanText(cell(cols.payee)),
+    counterpartyName: cleanText(cell(cols.payee)),
+    counterpartyIban: iban || undefined,
+    memo,
+    reference: cleanText(cell(cols.reference)),
+    checkNumber: cell(cols.checkNumber) || undefined,
+    pending: false,
+  });
+  return { accountId, tx };
+}
+
+/**
+ * The statements with their date ranges; a file with no rows is one empty statement of the
+ * mapping's fixed account and currency.
+ */
+function assembleStatements(
+  byAccount: Map<string, BankAccountStatement>,
+  map: CsvMapping,
+  fixedCurrency: string | undefined,
+  file: string,
+  warnings: StatementWarning[],
+): BankAccountStatement[] {
   const statements = [...byAccount.values()];
   for (const [index, st] of statements.entries()) {
     const dates = st.transactions.map((t) => t.bookingDate).sort();
@@ -416,5 +475,39 @@ export function parseCsv(
       balances: [],
     });
   }
+  return statements;
+}
+
+/** Parses a bank CSV export with its column mapping: one statement per account. */
+export function parseCsv(
+  bytes: Buffer,
+  options: { fileName: string; csv: CsvMapping; defaultCurrency?: string },
+): ParsedStatementFile {
+  const file = options.fileName;
+  const map = options.csv;
+  const warnings: StatementWarning[] = [];
+  const table = readCsvTable(bytes, map, file, warnings);
+  const cols = resolveColumns(map, table, file);
+  const readDate = dateReader(map.date_format ?? 'YYYY-MM-DD');
+  const fixedCurrency = map.currency?.toUpperCase() ?? options.defaultCurrency?.toUpperCase();
+  if (fixedCurrency !== undefined && !isCurrency(fixedCurrency))
+    throw malformed({ file, field: 'currency' }, `'${map.currency}' is not an ISO 4217 currency`);
+  const ctx: CsvRowContext = { file, map, cols, readDate, fixedCurrency, warnings };
+
+  const byAccount = new Map<string, BankAccountStatement>();
+  const headerRows = table.skip + (table.hasHeader ? 1 : 0);
+  table.records.forEach((r, i) => {
+    // Row numbers count every record as a spreadsheet shows them: skipped lines, header, data.
+    const row = headerRows + i + 1;
+    const { accountId, tx } = rowToTransaction(r, row, ctx);
+    let st = byAccount.get(accountId);
+    if (!st) {
+      st = { accountId, currency: tx.currency, transactions: [], balances: [] };
+      byAccount.set(accountId, st);
+    }
+    capFreeText(tx, { file, line: r.line, row }, warnings);
+    st.transactions.push(tx);
+  });
+  const statements = assembleStatements(byAccount, map, fixedCurrency, file, warnings);
   return { format: 'csv', statements, warnings };
 }

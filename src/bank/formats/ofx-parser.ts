@@ -1,6 +1,4 @@
-import type { BankBalance, BankTransaction, StreamedStatement } from '../provider';
 import { isCurrency } from '../../shared/money';
-import type { CalendarDate } from '../../shared/dates';
 import {
   asciiHead,
   charsetFromName,
@@ -12,17 +10,34 @@ import {
 } from './charset';
 import { Tokenizer, TokenizerError, type TokenHandler } from './tokenizer';
 import {
-  bankDate,
   capFreeText,
   cleanText,
   compact,
   malformed,
   statementWarning,
-  type FormatSink,
   type StatementWarning,
   type StatementWarningCode,
 } from './common';
-import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
+import { isBlank, KNOWN_LEAVES } from './ofx-values';
+import type {
+  OfxEnvelopePart,
+  OfxOptions,
+  OfxResult,
+  OfxSink,
+  OfxStatus,
+  OfxVersion,
+} from './ofx-types';
+import {
+  buildBalance,
+  buildTransaction,
+  ofxFieldDate,
+  setTransactionLeaf,
+  statementCurrency,
+  type BalanceDraft,
+  type OfxBuildContext,
+  type StatementDraft,
+  type TxDraft,
+} from './ofx-statement';
 
 /**
  * OFX / QFX bank and credit-card statements, 1.x (SGML, leaf tags left open) and 2.x (XML), read
@@ -43,94 +58,15 @@ import { isBlank, KNOWN_LEAVES, ofxAmount, ofxDateDigits } from './ofx-values';
  * @link https://www.financialdataexchange.org/ (OFX 2.2 specification, §11.4 STMTTRN); docs/FORMATS.md §OFX
  */
 
-export type OfxVersion = 'ofx1' | 'ofx2';
-
-/** A statement as known when its `</STMTRS>` closes: everything except the lines, which were streamed. */
-export type OfxStatementSummary = StreamedStatement;
-
-export type OfxSink = FormatSink;
-
-export interface OfxOptions {
-  fileName: string;
-  /** Used when a statement has no (or an empty) CURDEF and its lines name no currency. */
-  defaultCurrency?: string;
-  /**
-   * A response with no statement is a result, not an error (OFX Direct Connect: a signon or
-   * statement STATUS says why, and the caller maps it). @default false
-   */
-  allowNoStatement?: boolean;
-}
-
-/** A STATUS aggregate {CODE, SEVERITY, MESSAGE} as written (OFX 1.6 §3.1.5). */
-export interface OfxStatus {
-  code?: string;
-  severity?: string;
-  message?: string;
-}
-
-/** One transaction wrapper (STMTTRNRS / CCSTMTTRNRS) of a response (OFX 1.6 §2.4.5). */
-export interface OfxEnvelopePart {
-  kind: 'bank' | 'creditcard';
-  trnUid?: string;
-  status?: OfxStatus;
-  /** Index of the statement (STMTRS / CCSTMTRS) it carries; absent when it carries none. */
-  statementIndex?: number;
-}
-
-export interface OfxResult {
-  version: OfxVersion;
-  statementCount: number;
-  transactionCount: number;
-  warnings: StatementWarning[];
-  /** The signon STATUS (SIGNONMSGSRSV1/SONRS/STATUS), when the file has one. */
-  signon?: OfxStatus;
-  /** The transaction wrappers, in input order (empty for a file of bare STMTRS). */
-  parts: OfxEnvelopePart[];
-}
-
-interface TxDraft {
-  line: number;
-  pending: boolean;
-  trnType?: string;
-  dtPosted?: string;
-  dtPostedLine: number;
-  dtAvail?: string;
-  dtTran?: string;
-  trnAmt?: string;
-  trnAmtLine: number;
-  fitId?: string;
-  correctFitId?: string;
-  correctAction?: string;
-  checkNum?: string;
-  refNum?: string;
-  name?: string;
-  payeeName?: string;
-  extdName?: string;
-  memo?: string;
-  curSym?: string;
-  currencyKind?: 'CURRENCY' | 'ORIGCURRENCY';
-}
-
-interface StatementDraft {
-  line: number;
-  kind: 'STMTRS' | 'CCSTMTRS';
-  currency?: string;
-  /** CURDEF was present but empty (read as missing). */
-  emptyCurdef?: boolean;
-  accountId?: string;
-  bankId?: string;
-  from?: CalendarDate;
-  to?: CalendarDate;
-  balances: BankBalance[];
-  count: number;
-}
-
-interface BalanceDraft {
-  kind: 'ledger' | 'available';
-  line: number;
-  amount?: string;
-  date?: string;
-}
+export type {
+  OfxEnvelopePart,
+  OfxOptions,
+  OfxResult,
+  OfxSink,
+  OfxStatementSummary,
+  OfxStatus,
+  OfxVersion,
+} from './ofx-types';
 
 type StatusDraft = OfxStatus;
 
@@ -166,12 +102,19 @@ export class OfxStreamParser implements TokenHandler {
   /** An `<OFX>` tag was read: anything that fails before it means the input is not OFX. */
   private sawOfxTag = false;
   private readonly file: string;
+  private readonly ctx: OfxBuildContext;
 
   constructor(
     private readonly options: OfxOptions,
     private readonly sink: OfxSink,
   ) {
     this.file = options.fileName;
+    this.ctx = {
+      file: this.file,
+      defaultCurrency: options.defaultCurrency,
+      warn: (code, line, text) => this.warn(code, line, text),
+      fail: (line, field, why) => this.fail(line, field, why),
+    };
   }
 
   write(chunk: Buffer): void {
@@ -402,7 +345,7 @@ export class OfxStreamParser implements TokenHandler {
       case 'STMTTRN':
       case 'STMTTRNP':
         if (this.tx) {
-          const tx = this.buildTransaction(this.tx);
+          const tx = buildTransaction(this.ctx, this.statement!, this.tx);
           const at = { file: this.file, line: this.tx.line, statement: this.statementIndex };
           capFreeText(tx, at, this.warnings);
           this.tx = undefined;
@@ -414,7 +357,7 @@ export class OfxStreamParser implements TokenHandler {
       case 'LEDGERBAL':
       case 'AVAILBAL':
         if (this.balance && this.statement) {
-          const b = this.buildBalance(this.balance, this.statement);
+          const b = buildBalance(this.ctx, this.balance, this.statement);
           if (b) this.statement.balances.push(b);
         }
         this.balance = undefined;
@@ -424,7 +367,7 @@ export class OfxStreamParser implements TokenHandler {
         if (this.statement) {
           const st = this.statement;
           this.statement = undefined;
-          const currency = this.statementCurrency(st);
+          const currency = statementCurrency(this.ctx, st);
           if (st.accountId === undefined)
             throw this.fail(
               st.line,
@@ -482,53 +425,7 @@ export class OfxStreamParser implements TokenHandler {
     const parent = this.stack[this.stack.length - 1];
     const tx = this.tx;
     if (tx !== undefined && (parent === 'STMTTRN' || parent === 'STMTTRNP')) {
-      const v = raw.trim();
-      switch (name) {
-        case 'TRNTYPE':
-          tx.trnType = v;
-          break;
-        case 'DTPOSTED':
-          tx.dtPosted = v;
-          tx.dtPostedLine = line;
-          break;
-        case 'DTTRAN':
-          tx.dtTran = v;
-          tx.dtPostedLine = line;
-          break;
-        case 'DTAVAIL':
-          tx.dtAvail = v;
-          break;
-        case 'TRNAMT':
-          tx.trnAmt = v;
-          tx.trnAmtLine = line;
-          break;
-        case 'FITID':
-          tx.fitId = v;
-          break;
-        case 'CORRECTFITID':
-          tx.correctFitId = v;
-          break;
-        case 'CORRECTACTION':
-          tx.correctAction = v.toUpperCase();
-          break;
-        case 'CHECKNUM':
-          tx.checkNum = v;
-          break;
-        case 'REFNUM':
-          tx.refNum = v;
-          break;
-        case 'NAME':
-          tx.name = v;
-          break;
-        case 'EXTDNAME':
-          tx.extdName = v;
-          break;
-        case 'MEMO':
-          tx.memo = v;
-          break;
-        default:
-          break;
-      }
+      setTransactionLeaf(tx, name, raw, line);
       return;
     }
     if (tx !== undefined) {
@@ -559,9 +456,9 @@ export class OfxStreamParser implements TokenHandler {
         else if (name === 'BANKID') st.bankId = raw.trim() || undefined;
       } else if (parent === 'BANKTRANLIST' || parent === 'BANKTRANLISTP') {
         if (name === 'DTSTART' && parent === 'BANKTRANLIST')
-          st.from = this.date(raw, line, 'DTSTART', false);
+          st.from = ofxFieldDate(this.ctx, raw, line, 'DTSTART', false);
         else if (name === 'DTEND' && parent === 'BANKTRANLIST')
-          st.to = this.date(raw, line, 'DTEND', false);
+          st.to = ofxFieldDate(this.ctx, raw, line, 'DTEND', false);
       }
       return;
     }
@@ -577,165 +474,10 @@ export class OfxStreamParser implements TokenHandler {
     }
   }
 
-  /**
-   * The statement's currency. Without a usable CURDEF (missing or empty) it is the currency the
-   * first line names (its CURRENCY or ORIGCURRENCY CURSYM), else the connection's, with a warning.
-   */
-  private statementCurrency(
-    st: StatementDraft,
-    lineCurrency?: { symbol: string; line: number },
-  ): string {
-    if (st.currency !== undefined) return st.currency;
-    const missing = `${st.kind} has ${st.emptyCurdef ? 'an empty' : 'no'} CURDEF`;
-    if (lineCurrency !== undefined) {
-      if (!isCurrency(lineCurrency.symbol))
-        throw this.fail(
-          lineCurrency.line,
-          'CURSYM',
-          `'${lineCurrency.symbol}' is not an ISO 4217 currency`,
-        );
-      st.currency = lineCurrency.symbol;
-      this.warn(
-        'BANK_WARN_CURRENCY_ASSUMED',
-        st.line,
-        `${missing}; read as ${st.currency}, the currency its first line names (CURSYM)`,
-      );
-      return st.currency;
-    }
-    const fallback = this.options.defaultCurrency?.toUpperCase();
-    if (fallback !== undefined && isCurrency(fallback)) {
-      st.currency = fallback;
-      this.warn(
-        'BANK_WARN_CURRENCY_ASSUMED',
-        st.line,
-        `${missing}; assumed ${fallback} (the connection's currency)`,
-      );
-      return fallback;
-    }
-    throw this.fail(
-      st.line,
-      'CURDEF',
-      `${missing}, its lines name no currency (CURSYM) and no default currency is configured`,
-    );
-  }
-
-  private buildTransaction(d: TxDraft): BankTransaction {
-    const st = this.statement!;
-    const statementCurrency = this.statementCurrency(
-      st,
-      d.curSym ? { symbol: d.curSym, line: d.line } : undefined,
-    );
-    // CURRENCY means the amounts are in CURSYM; ORIGCURRENCY means they are in CURDEF already.
-    let currency = statementCurrency;
-    if (d.currencyKind === 'CURRENCY' && d.curSym) {
-      if (!isCurrency(d.curSym))
-        throw this.fail(d.line, 'CURSYM', `'${d.curSym}' is not an ISO 4217 currency`);
-      currency = d.curSym;
-    }
-    const dateText = d.pending ? (d.dtTran ?? d.dtPosted) : d.dtPosted;
-    const dateField = d.pending ? 'DTTRAN' : 'DTPOSTED';
-    if (dateText === undefined || dateText === '')
-      throw this.fail(d.line, dateField, 'transaction without a posting date');
-    const bookingDate = this.date(dateText, d.dtPostedLine, dateField, true)!;
-    if (d.trnAmt === undefined) throw this.fail(d.line, 'TRNAMT', 'transaction without an amount');
-    const amount = this.amount(d.trnAmt, currency, d.trnAmtLine, 'TRNAMT');
-    const tx: BankTransaction = { bookingDate, amount, currency, pending: d.pending };
-    if (d.fitId) tx.providerId = d.fitId;
-    if (d.dtAvail) {
-      const v = this.date(d.dtAvail, d.line, 'DTAVAIL', false);
-      if (v !== undefined) tx.valueDate = v;
-    }
-    const payee = cleanText(d.name) ?? cleanText(d.payeeName) ?? cleanText(d.extdName);
-    if (payee !== undefined) tx.payee = payee;
-    const memo = cleanText(d.memo);
-    if (memo !== undefined) tx.memo = memo;
-    if (d.checkNum) tx.checkNumber = d.checkNum;
-    if (d.refNum) tx.reference = d.refNum;
-    if (d.correctFitId) {
-      let action: 'REPLACE' | 'DELETE' = 'REPLACE';
-      if (d.correctAction === 'DELETE') action = 'DELETE';
-      else if (d.correctAction !== 'REPLACE') {
-        this.warn(
-          'BANK_WARN_CORRECTION',
-          d.line,
-          `CORRECTFITID ${d.correctFitId} without a valid CORRECTACTION ('${d.correctAction ?? ''}'); treated as REPLACE`,
-        );
-      }
-      tx.corrects = { providerId: d.correctFitId, action };
-    }
-    return tx;
-  }
-
   /** A warning at `line` (where known) of the statement being read. */
   private warn(code: StatementWarningCode, line: number | undefined, text: string): void {
     const at = { file: this.file, line, statement: this.statementIndex };
     this.warnings.push(statementWarning(code, at, text));
-  }
-
-  private buildBalance(b: BalanceDraft, st: StatementDraft): BankBalance | undefined {
-    const what = b.kind === 'ledger' ? 'LEDGERBAL' : 'AVAILBAL';
-    if (b.amount === undefined || b.amount === '') {
-      this.warn(
-        'BANK_WARN_BALANCE_IGNORED',
-        b.line,
-        `${what} has an empty BALAMT; balance ignored`,
-      );
-      return undefined;
-    }
-    const date = b.date !== undefined ? this.date(b.date, b.line, 'DTASOF', false) : undefined;
-    if (date === undefined) {
-      this.warn(
-        'BANK_WARN_BALANCE_IGNORED',
-        b.line,
-        `${what} has no usable DTASOF; balance ignored`,
-      );
-      return undefined;
-    }
-    const currency = this.statementCurrency(st);
-    return {
-      amount: this.amount(b.amount, currency, b.line, 'BALAMT'),
-      currency,
-      date,
-      kind: b.kind,
-    };
-  }
-
-  private amount(text: string, currency: string, line: number, field: string): number {
-    try {
-      return ofxAmount(text, currency);
-    } catch (err) {
-      throw malformed({ file: this.file, line, field }, `'${text}' is not an amount`, err);
-    }
-  }
-
-  /**
-   * `YYYYMMDD[HHMMSS[.XXX]][[±h[.mm]][:TZ]]` in any of its real-world spellings. The calendar
-   * day is the first eight digits: the bank's own day. `00000000` is "no date" (undefined).
-   */
-  private date(
-    text: string,
-    line: number,
-    field: string,
-    required: boolean,
-  ): CalendarDate | undefined {
-    const t = text.trim();
-    const ymd = ofxDateDigits(t);
-    if (ymd === 0) {
-      if (required) throw this.fail(line, field, `'${t}' is a null date`);
-      return undefined;
-    }
-    const date =
-      ymd > 0
-        ? bankDate(Math.floor(ymd / 10000), Math.floor(ymd / 100) % 100, ymd % 100, (w) =>
-            this.warn('BANK_WARN_DATE', line, `${field}: ${w}`),
-          )
-        : undefined;
-    if (date === undefined) {
-      if (required)
-        throw this.fail(line, field, `'${t}' is not an OFX date (YYYYMMDD[HHMMSS[.XXX][TZ]])`);
-      this.warn('BANK_WARN_DATE', line, `${field} '${t}' is not a date; ignored`);
-    }
-    return date;
   }
 
   /** Input that is not OFX at all: said so, without echoing its bytes. */
