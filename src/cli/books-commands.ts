@@ -327,7 +327,14 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
       if (values.undo) {
         const result = await o.ledgerUndo(configPath, env, logger, line);
         if (values.json) json(result);
-        else out(`undone: ${result.undone.length} payment(s) of ${line} reversed`);
+        else {
+          out(`undone: ${result.undone.length} payment(s) of ${line} reversed`);
+          for (const u of result.undone)
+            if (u.write_off)
+              out(
+                `  write-off of ${money(u.write_off.amount, u.currency)} to ${u.write_off.account} reversed`,
+              );
+        }
         return 0;
       }
       if (typeof values.with !== 'string')

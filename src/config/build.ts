@@ -204,6 +204,7 @@ function buildLedger(
           tolerance: rule.tolerance,
           tolerance_minor: parseAmount(rule.tolerance, companyCurrency, { decimal: '.' }),
           days: rule.days,
+          write_off: rule.write_off ?? null,
         }
       : { kind: rule.kind },
   );

@@ -112,7 +112,7 @@ export interface LedgerData {
 export type ReconcileRuleData =
   | { kind: 'reference' }
   | { kind: 'amount_partner' }
-  | { kind: 'amount_window'; tolerance: string; days: number };
+  | { kind: 'amount_window'; tolerance: string; days: number; write_off?: string };
 
 export interface AlertsData {
   webhooks: {

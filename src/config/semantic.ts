@@ -133,6 +133,27 @@ function tolerances(data: Obj): RawIssue[] {
   return out;
 }
 
+/** A write_off needs a tolerance above 0: without one there is never a difference to write off. */
+function writeOffs(data: Obj): RawIssue[] {
+  const ledger = isObj(data.ledger) ? data.ledger : {};
+  const rules =
+    isObj(ledger.reconcile) && Array.isArray(ledger.reconcile.rules) ? ledger.reconcile.rules : [];
+  return rules.flatMap((rule, i): RawIssue[] =>
+    isObj(rule) &&
+    rule.kind === 'amount_window' &&
+    str(rule.write_off) !== undefined &&
+    !/[1-9]/.test(str(rule.tolerance) ?? '0')
+      ? [
+          {
+            path: ['ledger', 'reconcile', 'rules', i, 'write_off'],
+            at: 'value',
+            message: `write_off '${str(rule.write_off)}' needs a tolerance above 0 (a difference to write off)`,
+          },
+        ]
+      : [],
+  );
+}
+
 /** ops.listen's port is a TCP port; the pattern only bounds its digits; webhook names are unique. */
 function opsSettings(data: Obj): RawIssue[] {
   const out: RawIssue[] = [];
@@ -167,6 +188,7 @@ export function semanticIssues(data: unknown): RawIssue[] {
     ...ledgerConnections(data),
     ...tieBreakers(data),
     ...tolerances(data),
+    ...writeOffs(data),
     ...scheduleFloorIssues(data),
     ...opsSettings(data),
   ];

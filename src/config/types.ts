@@ -299,6 +299,8 @@ export type ReconcileRule =
       /** The same in integer minor units of the company currency. */
       readonly tolerance_minor: number;
       readonly days: number;
+      /** Account code the difference is booked to; null: none. */
+      readonly write_off: string | null;
     };
 
 /** Secret-free summary for `booksync status` (a type alias, so it is a plain Record for JSON output). */

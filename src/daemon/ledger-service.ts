@@ -25,7 +25,12 @@ export function automationConfigFrom(config: Config, logger: Logger): Automation
     connections: Object.entries(l.connections).map(([connection, m]) => ({ connection, ...m })),
     rules: l.reconcile.rules.map((r) =>
       r.kind === 'amount_window'
-        ? { kind: r.kind, tolerance: r.tolerance, days: r.days }
+        ? {
+            kind: r.kind,
+            tolerance: r.tolerance,
+            days: r.days,
+            ...(r.write_off !== null ? { write_off: r.write_off } : {}),
+          }
         : { kind: r.kind },
     ),
     post_moves: l.post_moves,

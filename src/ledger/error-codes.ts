@@ -45,7 +45,8 @@ export const LEDGER_ERROR_CODES = {
   },
   LEDGER_RULE_INVALID: {
     raisedAs: 'AutomationError',
-    meaning: "a reconciliation rule's settings are wrong (tolerance, days)",
+    meaning:
+      "a reconciliation rule's settings are wrong (tolerance, days), or its write_off account is not in the books",
   },
   LEDGER_NOT_FOUND: {
     raisedAs: 'AutomationError',

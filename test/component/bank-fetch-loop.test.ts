@@ -740,16 +740,14 @@ describe('bank fetch loop', function () {
     });
 
     it('given re-consent with new account ids, then history is not imported again', async function () {
-      const history = (account: string) =>
+      const history = () =>
         [
           tx({ providerId: 'H1', amount: -100, bookingDate: '2024-03-11' }),
           tx({ amount: -200, payee: 'Rent', bookingDate: '2024-03-12' }),
         ].map((t) => ({ ...t, providerId: t.providerId }));
       fake.then(
-        result([statement('acc-old-uuid', history('old'))]),
-        result([
-          statement('acc-new-uuid', [...history('new'), tx({ providerId: 'H9', amount: -900 })]),
-        ]),
+        result([statement('acc-old-uuid', history())]),
+        result([statement('acc-new-uuid', [...history(), tx({ providerId: 'H9', amount: -900 })])]),
       );
       await loop.run(spec);
       const renewed = await loop.run({ ...spec, settings: { requisition_id: 'req-2' } });

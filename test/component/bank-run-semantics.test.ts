@@ -333,7 +333,7 @@ describe('bank run semantics', function () {
         pending: false,
         state: 'new',
         imported_at: '2024-03-11T09:00:00.000Z',
-      } as StatementLineDoc);
+      });
       const before = (await books.store.db.info()).update_seq;
       const pairs = await findDuplicates(books.store);
       assert.equal(pairs.length, 1);

@@ -36,8 +36,9 @@ class RecordingTimer implements JobTimer {
     return { cancel: () => void (job.cancelled = true) };
   }
 
-  async shutdown() {
+  shutdown() {
     this.shutdowns += 1;
+    return Promise.resolve();
   }
 
   active(): Record<string, string> {
@@ -146,9 +147,9 @@ describe('bank scheduler', function () {
       now: clock.now,
       random: seededRandom(1),
       timer,
-      afterRun: async (o) => {
+      afterRun: (o) => {
         seen.push(`${o.connection}:${o.status}:${o.counts.new}`);
-        if (seen.length === 2) throw new Error('posting failed');
+        return seen.length === 2 ? Promise.reject(new Error('posting failed')) : Promise.resolve();
       },
     });
     await scheduler.runNow(['a']);

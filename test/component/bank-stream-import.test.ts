@@ -234,7 +234,13 @@ describe('bank fetch loop with streamed statement files', function () {
       },
     };
     const provider = new FakeProvider('fake', [
-      result([], { streams: [stream], commit: async () => void (committed = true) }),
+      result([], {
+        streams: [stream],
+        commit: () => {
+          committed = true;
+          return Promise.resolve();
+        },
+      }),
     ]);
     const loop = new FetchLoop({
       store: books.store,

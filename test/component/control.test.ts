@@ -74,16 +74,16 @@ describe('control socket: malformed requests and secret-free answers', () => {
       received.push(params);
       return Promise.reject(new Error('not under test'));
     });
-    server.handle('echo', async (params) => params);
-    server.handle('status', async () => ({
-      last_error: {
-        code: 'SYNC_AUTH',
-        message: `cloud said: bad password ${SECRET.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}`,
-      },
-    }));
-    server.handle('boom', async () => {
-      throw new BooksyncError('SOMETHING', 'expected refusal');
-    });
+    server.handle('echo', (params) => Promise.resolve(params));
+    server.handle('status', () =>
+      Promise.resolve({
+        last_error: {
+          code: 'SYNC_AUTH',
+          message: `cloud said: bad password ${SECRET.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}`,
+        },
+      }),
+    );
+    server.handle('boom', () => Promise.reject(new BooksyncError('SOMETHING', 'expected refusal')));
     await server.listen();
   });
 

@@ -59,7 +59,7 @@ describe('drop-folder provider', function () {
       'mt940-swift-german.sta',
       'csv-de-semicolon.csv',
     );
-    const csv = YAML.parse(
+    const csv: unknown = YAML.parse(
       readFileSync(path.join(FIXTURES, 'csv-de-semicolon.mapping.yaml'), 'utf8'),
     );
     const result = await dropfolder.fetch(ctx({ csv }));
@@ -127,7 +127,7 @@ describe('drop-folder provider', function () {
       'malformed-csv-bad-date.csv',
       'malformed-bad-amount.ofx',
     );
-    const csv = YAML.parse(
+    const csv: unknown = YAML.parse(
       readFileSync(path.join(FIXTURES, 'malformed-csv-bad-date.mapping.yaml'), 'utf8'),
     );
     const result = await dropfolder.fetch(ctx({ csv }));

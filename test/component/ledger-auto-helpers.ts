@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
   BooksStore,
+  rateId,
   statementLineId,
   type BooksDoc,
   type MoveDoc,
+  type RateDoc,
   type StatementLineDoc,
 } from '../../src/ledger';
 import { bookContent } from '../../src/ledger/invariants';
@@ -24,6 +26,58 @@ export const MAPPING: ConnectionMapping = Object.freeze({
   suspense_account: '1099',
   currency: 'EUR',
 });
+
+/** A USD bank connection of an EUR company (docs/CURRENCIES.md), with its chart below. */
+export const USD: ConnectionMapping = Object.freeze({
+  connection: 'usd',
+  journal: 'BNK2',
+  bank_account: '1020',
+  suspense_account: '1098',
+  currency: 'USD',
+});
+
+/** The USD bank account, its suspense account and journal, beside the demo chart. */
+export const USD_CHART: readonly BooksDoc[] = [
+  {
+    _id: 'account:1020',
+    type: 'account',
+    code: '1020',
+    name: 'Bank USD',
+    kind: 'asset',
+    currency: 'USD',
+  },
+  {
+    _id: 'account:1098',
+    type: 'account',
+    code: '1098',
+    name: 'Suspense USD',
+    kind: 'asset',
+    reconcile: true,
+  },
+  {
+    _id: 'journal:BNK2',
+    type: 'journal',
+    code: 'BNK2',
+    name: 'Bank USD',
+    kind: 'bank',
+    currency: 'USD',
+    default_account: '1020',
+    suspense_account: '1098',
+  },
+];
+
+/** A rate document: 1 `base` = `value` `quote` on `date`. */
+export function rate(base: string, quote: string, date: string, value: string): RateDoc {
+  return {
+    _id: rateId(base, quote, date),
+    type: 'rate',
+    base,
+    quote,
+    date,
+    rate: value,
+    source: 'test',
+  };
+}
 
 export const RULES: RuleSpec[] = [
   { kind: 'reference' },

@@ -718,7 +718,7 @@ describe('ledger automation: reconciliation of bank lines with invoices and bill
       );
       assert.equal(report.trial_balance.balanced, true);
       assert.ok(
-        JSON.parse(JSON.stringify(report)).trial_balance.rows.length > 0,
+        (JSON.parse(JSON.stringify(report)) as typeof report).trial_balance.rows.length > 0,
         'plain JSON-able data',
       );
       const early = await trialBalance(books.store, { date: '2024-01-09' });

@@ -1,11 +1,9 @@
 import { strict as assert } from 'node:assert';
 import {
   LedgerError,
-  rateId,
   type BooksDoc,
   type InvoiceDoc,
   type MoveDoc,
-  type RateDoc,
   type StatementLineDoc,
 } from '../../src/ledger';
 import { trialBalanceTable } from '../../src/cli/report-table';
@@ -21,70 +19,32 @@ import {
   trialBalance,
   undoReconciliation,
   type CompanyData,
-  type ConnectionMapping,
   type RateReaction,
 } from '../../src/ledger/automation';
-import { RULES, clock, get, openBooks, stl, type Books } from './ledger-auto-helpers';
+import {
+  RULES,
+  USD,
+  USD_CHART,
+  clock,
+  get,
+  openBooks,
+  rate,
+  stl,
+  type Books,
+} from './ledger-auto-helpers';
 
 /**
  * Foreign currencies in the books (docs/CURRENCIES.md): a USD bank connection in an EUR company,
  * rates as documents, a missing rate that arrives later, a foreign invoice paid at another rate.
  */
 
-const USD: ConnectionMapping = Object.freeze({
-  connection: 'usd',
-  journal: 'BNK2',
-  bank_account: '1020',
-  suspense_account: '1098',
-  currency: 'USD',
-});
-
 const OPTS = { company_currency: 'EUR', clock, connections: [USD] };
-
-function rate(base: string, quote: string, date: string, value: string): RateDoc {
-  return {
-    _id: rateId(base, quote, date),
-    type: 'rate',
-    base,
-    quote,
-    date,
-    rate: value,
-    source: 'test',
-  };
-}
 
 /** The demo company plus a USD bank account, its suspense account and journal. */
 async function usdBooks(books: Books, extra: Partial<CompanyData> = {}): Promise<void> {
   const demo = loadCompanyFile(demoCompanyFile());
   await ensureCompany(books.store, { ...demo, ...extra });
-  await books.store.putMany<BooksDoc>([
-    {
-      _id: 'account:1020',
-      type: 'account',
-      code: '1020',
-      name: 'Bank USD',
-      kind: 'asset',
-      currency: 'USD',
-    },
-    {
-      _id: 'account:1098',
-      type: 'account',
-      code: '1098',
-      name: 'Suspense USD',
-      kind: 'asset',
-      reconcile: true,
-    },
-    {
-      _id: 'journal:BNK2',
-      type: 'journal',
-      code: 'BNK2',
-      name: 'Bank USD',
-      kind: 'bank',
-      currency: 'USD',
-      default_account: '1020',
-      suspense_account: '1098',
-    },
-  ]);
+  await books.store.putMany<BooksDoc>([...USD_CHART]);
 }
 
 function usdLine(amount: number, date: string, fields: Partial<StatementLineDoc> = {}) {

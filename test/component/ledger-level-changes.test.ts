@@ -12,7 +12,7 @@ import {
   type BooksChangesReader,
   type RevTreePath,
 } from '../../src/ledger';
-import { leveldown, readRange, type LevelDown } from '../../src/shared/leveldown';
+import { leveldown, readRange } from '../../src/shared/leveldown';
 import { PouchLocalStore } from '../../src/sync';
 
 /**
@@ -198,7 +198,7 @@ async function pouchChanges(
     since: 0,
     include_docs: true,
     style: 'main_only',
-  } as PouchDB.Core.ChangesOptions);
+  });
   return res.results.map((r) => ({ id: r.id, seq: r.seq, doc: r.doc }));
 }
 
@@ -226,7 +226,7 @@ async function stripCachedWinners(dir: string): Promise<number> {
       );
     return ops.length;
   } finally {
-    await new Promise<void>((resolve) => (level as LevelDown).close(() => resolve()));
+    await new Promise<void>((resolve) => level.close(() => resolve()));
   }
 }
 

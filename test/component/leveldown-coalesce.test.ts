@@ -99,7 +99,7 @@ describe('coalesceGets (one thread-pool round trip per tick of reads)', () => {
   it('given reads asking for Buffers and for strings in one tick, then each gets the type it asked for', async () => {
     const [buffer, text] = await Promise.all([get('k3'), get('k3', { asBuffer: false })]);
     assert.ok(Buffer.isBuffer(buffer.value));
-    assert.equal((buffer.value as Buffer).toString(), 'value 3');
+    assert.equal(buffer.value.toString(), 'value 3');
     assert.equal(text.value, 'value 3');
     assert.equal(calls.getMany + calls.get, 2, 'one round trip per answer shape');
   });

@@ -9,18 +9,27 @@ import {
   move,
   teardown,
 } from '../helpers/local-api-harness';
+import {
+  type BulkGet,
+  type CouchDoc,
+  type CouchError,
+  type DocWrite,
+  type OpenRev,
+  callAs,
+} from './couch-answers';
 
 /** JSON nested `depth` deep: `{"a":{"a":...null...}}`. */
 function deepJson(depth: number): string {
   return `${'{"a":'.repeat(depth)}null${'}'.repeat(depth)}`;
 }
 
-function assertBadRequest(res: { status: number; body: any }, what: string): void {
-  assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.body)}`);
-  assert.equal(typeof res.body.reason, 'string', what);
+function assertBadRequest(res: { status: number; body: unknown }, what: string): void {
+  const body = res.body as CouchError;
+  assert.equal(res.status, 400, `${what}: ${JSON.stringify(body)}`);
+  assert.equal(typeof body.reason, 'string', what);
   assert.ok(
-    ['bad_request', 'doc_validation'].includes(res.body.error),
-    `${what}: ${JSON.stringify(res.body)}`,
+    ['bad_request', 'doc_validation'].includes(body.error),
+    `${what}: ${JSON.stringify(body)}`,
   );
 }
 
@@ -97,10 +106,10 @@ describe('local API against hostile requests (component: real books on LevelDB)'
       assertBadRequest(res, JSON.stringify(over));
     }
     assert.equal((await h.store.get('account:1010'))?._rev, stored._rev);
-    const revs = await call(`${h.db}/account:1010?revs=true`);
+    const revs = await callAs<CouchDoc>(`${h.db}/account:1010?revs=true`);
     assert.equal(revs.status, 200);
     assert.deepEqual(revs.body._revisions, { start: 1, ids: [hash] });
-    const edit = await call(`${h.db}/account:1010?rev=${stored._rev}`, {
+    const edit = await callAs<DocWrite>(`${h.db}/account:1010?rev=${stored._rev}`, {
       method: 'PUT',
       body: { ...account('1010'), name: 'Edited' },
     });
@@ -152,7 +161,7 @@ describe('local API against hostile requests (component: real books on LevelDB)'
       _rev: '2-abcd',
       _revisions: { start: 2, ids: ['abcd', hash] },
     };
-    const refused = await call(`${h.db}/_bulk_docs`, {
+    const refused = await callAs<DocWrite[]>(`${h.db}/_bulk_docs`, {
       method: 'POST',
       body: { docs: [child], new_edits: false },
     });
@@ -164,7 +173,7 @@ describe('local API against hostile requests (component: real books on LevelDB)'
       _rev: '2-abcd',
       _revisions: { start: 2, ids: ['abcd', hash] },
     };
-    const del = await call(`${h.db}/_bulk_docs`, {
+    const del = await callAs<DocWrite[]>(`${h.db}/_bulk_docs`, {
       method: 'POST',
       body: { docs: [tombstone], new_edits: false },
     });
@@ -186,7 +195,7 @@ describe('local API against hostile requests (component: real books on LevelDB)'
         { id: 'account:1010', rev: 'junk' },
       ],
     };
-    const res = await call(`${h.db}/_bulk_get?revs=true`, { method: 'POST', body });
+    const res = await callAs<BulkGet>(`${h.db}/_bulk_get?revs=true`, { method: 'POST', body });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const [missingRev, missingDoc, found, noId, badRev] = res.body.results;
     assert.deepEqual(missingRev, {
@@ -201,10 +210,10 @@ describe('local API against hostile requests (component: real books on LevelDB)'
         { error: { id: 'account:nope', rev: 'undefined', error: 'not_found', reason: 'missing' } },
       ],
     });
-    assert.equal(found.docs[0].ok._rev, stored._rev);
-    assert.equal(found.docs[0].ok._revisions.start, 1);
-    assert.equal(noId.docs[0].error.error, 'bad_request');
-    assert.equal(badRev.docs[0].error.error, 'bad_request');
+    assert.equal(found.docs[0].ok?._rev, stored._rev);
+    assert.equal(found.docs[0].ok?._revisions?.start, 1);
+    assert.equal(noId.docs[0].error?.error, 'bad_request');
+    assert.equal(badRev.docs[0].error?.error, 'bad_request');
     assertBadRequest(
       await call(`${h.db}/_bulk_get`, { method: 'POST', body: { docs: 'x' } }),
       'docs not a list',
@@ -221,16 +230,18 @@ describe('local API against hostile requests (component: real books on LevelDB)'
       [single.status, single.body],
       [404, { error: 'not_found', reason: 'missing' }],
     );
-    const latestOfOld = await call(`${h.db}/account:1010?rev=${first._rev}&latest=true`);
+    const latestOfOld = await callAs<CouchDoc>(
+      `${h.db}/account:1010?rev=${first._rev}&latest=true`,
+    );
     assert.equal(latestOfOld.body._rev, second._rev);
-    const open = await call(
+    const open = await callAs<OpenRev[]>(
       `${h.db}/account:1010?latest=true&open_revs=${encodeURIComponent(JSON.stringify(['3-abcdef', first._rev]))}`,
     );
     assert.deepEqual(
       open.body.map((r: { ok?: { _rev: string }; missing?: string }) => r.ok?._rev ?? r.missing),
       [second._rev, '3-abcdef'],
     );
-    const bulk = await call(`${h.db}/_bulk_get?latest=true`, {
+    const bulk = await callAs<BulkGet>(`${h.db}/_bulk_get?latest=true`, {
       method: 'POST',
       body: {
         docs: [
@@ -241,9 +252,9 @@ describe('local API against hostile requests (component: real books on LevelDB)'
       },
     });
     assert.equal(bulk.status, 200);
-    assert.equal(bulk.body.results[0].docs[0].error.error, 'not_found');
-    assert.equal(bulk.body.results[1].docs[0].ok._rev, second._rev);
-    assert.equal(bulk.body.results[2].docs[0].error.error, 'not_found');
+    assert.equal(bulk.body.results[0].docs[0].error?.error, 'not_found');
+    assert.equal(bulk.body.results[1].docs[0].ok?._rev, second._rev);
+    assert.equal(bulk.body.results[2].docs[0].error?.error, 'not_found');
     assert.equal((await call(`${h.db}/account:1010`)).status, 200);
     assertNoInternalErrors();
   });
@@ -276,7 +287,7 @@ describe('local API against hostile requests (component: real books on LevelDB)'
       (
         await call(`${h.db}/account:1010`, {
           method: 'PUT',
-          body: { ...account('1010'), extra: JSON.parse(deepJson(20)) },
+          body: { ...account('1010'), extra: JSON.parse(deepJson(20)) as unknown },
         })
       ).status,
       201,
@@ -337,7 +348,7 @@ describe('local API against hostile requests (component: real books on LevelDB)'
       error: 'doc_validation',
       reason: 'Bad special document member: _foo',
     });
-    const bulk = await call(`${h.db}/_bulk_docs`, {
+    const bulk = await callAs<CouchError>(`${h.db}/_bulk_docs`, {
       method: 'POST',
       body: { docs: [account('1010'), { ...account('1020'), _deleted: 'yes' }] },
     });

@@ -55,8 +55,9 @@ describe('local API login throttling (component: injected clock and delay)', fun
       {},
       {
         clock: () => new Date(now),
-        delay: async (ms) => {
+        delay: (ms) => {
           delays.push(ms);
+          return Promise.resolve();
         },
         observer: {
           onResponse: (status) =>
@@ -160,7 +161,7 @@ describe('local API login throttling (component: injected clock and delay)', fun
       const answer = [viaBasic, viaSession].map((r) => {
         const headers: string[] = [];
         r.headers.forEach((value, key) => key !== 'date' && headers.push(`${key}: ${value}`));
-        return { status: r.status, body: r.body, headers };
+        return { status: r.status, body: r.body as unknown, headers };
       });
       assert.equal((await call(h!.db)).status, 200); // a success clears the address's failures
       return { answer, delays };

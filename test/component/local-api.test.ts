@@ -20,17 +20,36 @@ import {
   settings as config,
   teardown,
 } from '../helpers/local-api-harness';
+import {
+  type AllDocs,
+  type BulkGet,
+  type ChangeRow,
+  type Changes,
+  type CouchDoc,
+  type CouchError,
+  type DocWrite,
+  type OpenRev,
+  callAs,
+} from './couch-answers';
+
+/** The answer to `GET /`. */
+interface Welcome {
+  couchdb: string;
+  version: string;
+  vendor: { name: string };
+  uuid: string;
+}
 
 function clientPouch(dir: string, name: string): PouchDB.Database {
   return new PouchDB(path.join(dir, name), {
     adapter: 'leveldb',
-  } as PouchDB.Configuration.DatabaseConfiguration);
+  });
 }
 
 function remotePouch(h: Harness): PouchDB.Database {
   return new PouchDB(h.db, {
     auth: { username: USER, password: PASSWORD },
-  } as PouchDB.Configuration.RemoteDatabaseConfiguration);
+  });
 }
 
 describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', function () {
@@ -116,10 +135,13 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       assert.match(setCookie, /^AuthSession=[^;]+; Version=1; Path=\/; Max-Age=600; HttpOnly/);
       const cookie = setCookie.split(';')[0];
 
-      const session = await call(`${h.api.url}/_session`, {
-        auth: null,
-        headers: { Cookie: cookie },
-      });
+      const session = await callAs<{ userCtx: unknown; info: { authenticated: string } }>(
+        `${h.api.url}/_session`,
+        {
+          auth: null,
+          headers: { Cookie: cookie },
+        },
+      );
       assert.equal(session.status, 200);
       assert.deepEqual(session.body.userCtx, { name: USER, roles: ['_admin'] });
       assert.equal(session.body.info.authenticated, 'cookie');
@@ -144,7 +166,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
 
     it('given the API, when a client asks the server endpoints, then they answer like CouchDB with a uuid that survives a restart', async () => {
       h = await harness();
-      const welcome = await call(`${h.api.url}/`);
+      const welcome = await callAs<Welcome>(`${h.api.url}/`);
       assert.equal(welcome.status, 200);
       assert.equal(welcome.body.couchdb, 'Welcome');
       assert.equal(welcome.body.version, '3.3.3');
@@ -152,7 +174,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       assert.match(welcome.body.uuid, /^[0-9a-f]{32}$/);
       assert.deepEqual((await call(`${h.api.url}/_all_dbs`)).body, ['books']);
 
-      const info = await call(h.db);
+      const info = await callAs<{ db_name: string; doc_count: number }>(h.db);
       assert.equal(info.status, 200);
       assert.equal(info.body.db_name, 'books');
       assert.equal(info.body.doc_count, 0);
@@ -168,14 +190,17 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       const notAllowed = await call(`${h.db}/_bulk_docs`);
       assert.equal(notAllowed.status, 405);
       assert.equal(notAllowed.headers.get('allow'), 'POST');
-      assert.equal((await call(`${h.api.url}/_uuids?count=3`)).body.uuids.length, 3);
+      assert.equal(
+        (await callAs<{ uuids: string[] }>(`${h.api.url}/_uuids?count=3`)).body.uuids.length,
+        3,
+      );
       assert.deepEqual((await call(`${h.api.url}/_up`)).body, { status: 'ok' });
-      assert.deepEqual((await call(`${h.db}/_design_docs`)).body.rows, []);
+      assert.deepEqual((await callAs<AllDocs>(`${h.db}/_design_docs`)).body.rows, []);
 
       await h.api.stop(Date.now() + 1000);
       assert.equal(h.api.url, undefined);
       await h.api.start();
-      assert.equal((await call(`${h.api.url}/`)).body.uuid, welcome.body.uuid);
+      assert.equal((await callAs<Welcome>(`${h.api.url}/`)).body.uuid, welcome.body.uuid);
       assert.deepEqual(await h.api.status(), {
         enabled: true,
         url: h.api.url,
@@ -224,13 +249,16 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         db: api.databaseUrl!,
         config: config(),
       };
-      const res = await call(`${h.db}/_bulk_docs`, {
+      const res = await callAs<CouchError>(`${h.db}/_bulk_docs`, {
         method: 'POST',
         body: { docs: [account('1010', { name: 'x'.repeat(4096) })] },
       });
       assert.equal(res.status, 413);
       assert.equal(res.body.error, 'too_large');
-      const bad = await call(`${h.db}/_bulk_docs`, { method: 'POST', body: '{"docs": [' });
+      const bad = await callAs<CouchError>(`${h.db}/_bulk_docs`, {
+        method: 'POST',
+        body: '{"docs": [',
+      });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error, 'bad_request');
     });
@@ -240,7 +268,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
     it('given a plain HTTP client, when it creates, reads, updates and deletes an account, then each answer is CouchDB-shaped and the store sees it', async () => {
       h = await harness();
       // curl -d sends a form Content-Type; CouchDB reads the body as JSON anyway.
-      const created = await call(`${h.db}/account:1010`, {
+      const created = await callAs<DocWrite>(`${h.db}/account:1010`, {
         method: 'PUT',
         body: account('1010'),
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -250,7 +278,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       assert.equal(created.body.id, 'account:1010');
       assert.match(created.body.rev, /^1-/);
 
-      const read = await call(`${h.db}/account:1010`);
+      const read = await callAs<CouchDoc>(`${h.db}/account:1010`);
       assert.equal(read.status, 200);
       const head = await fetch(`${h.db}/account:1010`, {
         method: 'HEAD',
@@ -262,7 +290,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       assert.equal(read.body.updated_at, FROZEN.toISOString(), 'API writes are stamped');
       assert.equal(read.headers.get('etag'), `"${created.body.rev}"`);
 
-      const updated = await call(`${h.db}/account:1010?rev=${created.body.rev}`, {
+      const updated = await callAs<DocWrite>(`${h.db}/account:1010?rev=${created.body.rev}`, {
         method: 'PUT',
         body: { ...read.body, _rev: undefined, name: 'Bank' },
       });
@@ -276,18 +304,20 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       assert.equal(stale.status, 409);
       assert.deepEqual(stale.body, { error: 'conflict', reason: 'Document update conflict.' });
 
-      const withRevs = await call(`${h.db}/account:1010?revs=true&conflicts=true`);
-      assert.deepEqual(withRevs.body._revisions.start, 2);
-      const openRevs = await call(
+      const withRevs = await callAs<CouchDoc>(`${h.db}/account:1010?revs=true&conflicts=true`);
+      assert.deepEqual(withRevs.body._revisions?.start, 2);
+      const openRevs = await callAs<OpenRev[]>(
         `${h.db}/account:1010?open_revs=${encodeURIComponent(JSON.stringify([updated.body.rev, '9-abc']))}`,
       );
       assert.equal(openRevs.body.length, 2);
-      assert.equal(openRevs.body[0].ok._rev, updated.body.rev);
+      assert.equal(openRevs.body[0].ok?._rev, updated.body.rev);
       assert.deepEqual(openRevs.body[1], { missing: '9-abc' });
-      const all = await call(`${h.db}/account:1010?open_revs=all`);
+      const all = await callAs<OpenRev[]>(`${h.db}/account:1010?open_revs=all`);
       assert.equal(all.body.length, 1);
 
-      const gone = await call(`${h.db}/account:1010?rev=${updated.body.rev}`, { method: 'DELETE' });
+      const gone = await callAs<DocWrite>(`${h.db}/account:1010?rev=${updated.body.rev}`, {
+        method: 'DELETE',
+      });
       assert.equal(gone.status, 200);
       assert.equal(gone.body.ok, true);
       const missing = await call(`${h.db}/account:1010`);
@@ -302,26 +332,26 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
 
     it('given POST /books, when the document names its type, then the server makes an id of the books\u2019 shape', async () => {
       h = await harness();
-      const res = await call(h.db, {
+      const res = await callAs<DocWrite>(h.db, {
         method: 'POST',
         body: { type: 'account', code: '2000', name: 'Payables', kind: 'liability' },
       });
       assert.equal(res.status, 201);
       assert.equal(res.body.id, 'account:2000');
-      const partner = await call(h.db, {
+      const partner = await callAs<DocWrite>(h.db, {
         method: 'POST',
         body: { type: 'partner', name: 'ACME', bank_accounts: [] },
       });
       assert.equal(partner.status, 201);
       assert.match(partner.body.id, /^partner:[0-9a-f]{32}$/);
-      const untyped = await call(h.db, { method: 'POST', body: { hello: 'world' } });
+      const untyped = await callAs<CouchError>(h.db, { method: 'POST', body: { hello: 'world' } });
       assert.equal(untyped.status, 403);
       assert.equal(untyped.body.code, 'LEDGER_INVALID_DOC');
     });
 
     it('given an unbalanced move, when written by PUT, then 403 forbidden with the ledger code and nothing is stored', async () => {
       h = await harness();
-      const res = await call(`${h.db}/move:BNK1:2024:0001`, {
+      const res = await callAs<CouchError>(`${h.db}/move:BNK1:2024:0001`, {
         method: 'PUT',
         body: move('2024:0001', 'draft', 1000, 999),
       });
@@ -338,13 +368,13 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
     it('given a posted move, when a client edits or deletes it, then 403 LEDGER_POSTED_IMMUTABLE and it stays as it was', async () => {
       h = await harness();
       const posted = await h.store.put(move('2024:0002', 'posted'));
-      const edit = await call(`${h.db}/move:BNK1:2024:0002`, {
+      const edit = await callAs<CouchError>(`${h.db}/move:BNK1:2024:0002`, {
         method: 'PUT',
         body: { ...posted, ref: 'changed' },
       });
       assert.equal(edit.status, 403);
       assert.equal(edit.body.code, 'LEDGER_POSTED_IMMUTABLE');
-      const del = await call(`${h.db}/move:BNK1:2024:0002?rev=${posted._rev}`, {
+      const del = await callAs<CouchError>(`${h.db}/move:BNK1:2024:0002?rev=${posted._rev}`, {
         method: 'DELETE',
       });
       assert.equal(del.status, 403);
@@ -354,23 +384,23 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
 
     it('given ids with slashes and reserved prefixes, when written and read, then _local is free, _design is refused and encoded ids round-trip', async () => {
       h = await harness();
-      const slash = await call(`${h.db}/${encodeURIComponent('partner:acme/eu')}`, {
+      const slash = await callAs<DocWrite>(`${h.db}/${encodeURIComponent('partner:acme/eu')}`, {
         method: 'PUT',
         body: { type: 'partner', name: 'ACME EU', bank_accounts: [] },
       });
       assert.equal(slash.status, 201);
       assert.equal(slash.body.id, 'partner:acme/eu');
-      assert.equal((await call(`${h.db}/partner%3Aacme%2Feu`)).body.name, 'ACME EU');
+      assert.equal((await callAs<CouchDoc>(`${h.db}/partner%3Aacme%2Feu`)).body.name, 'ACME EU');
 
-      const local = await call(`${h.db}/_local/checkpoint-1`, {
+      const local = await callAs<DocWrite>(`${h.db}/_local/checkpoint-1`, {
         method: 'PUT',
         body: { last_seq: 7, anything: 'goes' },
       });
       assert.equal(local.status, 201);
       assert.equal(local.body.id, '_local/checkpoint-1');
-      const localRead = await call(`${h.db}/_local/checkpoint-1`);
+      const localRead = await callAs<CouchDoc>(`${h.db}/_local/checkpoint-1`);
       assert.equal(localRead.body.anything, 'goes');
-      const localUpdate = await call(`${h.db}/_local/checkpoint-1`, {
+      const localUpdate = await callAs<DocWrite>(`${h.db}/_local/checkpoint-1`, {
         method: 'PUT',
         body: { ...localRead.body, last_seq: 8 },
       });
@@ -385,7 +415,10 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       );
       assert.equal((await call(`${h.db}/_local/checkpoint-1`)).status, 404);
 
-      const design = await call(`${h.db}/_design/views`, { method: 'PUT', body: { views: {} } });
+      const design = await callAs<CouchError>(`${h.db}/_design/views`, {
+        method: 'PUT',
+        body: { views: {} },
+      });
       assert.equal(design.status, 403);
       assert.equal(design.body.error, 'forbidden');
       assert.equal((await call(`${h.db}/_bogus`, { method: 'PUT', body: {} })).status, 400);
@@ -393,7 +426,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
 
     it('given _bulk_docs with valid and invalid documents, when posted, then each gets its own result and only the valid ones land', async () => {
       h = await harness();
-      const res = await call(`${h.db}/_bulk_docs`, {
+      const res = await callAs<DocWrite[]>(`${h.db}/_bulk_docs`, {
         method: 'POST',
         body: {
           docs: [
@@ -439,13 +472,13 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       h = await harness();
       const good = { ...account('1010'), _rev: '1-aaaa', updated_at: '2020-01-01T00:00:00.000Z' };
       const bad = { ...move('2024:0004', 'posted', 10, 20), _rev: '1-bbbb' };
-      const res = await call(`${h.db}/_bulk_docs`, {
+      const res = await callAs<DocWrite[]>(`${h.db}/_bulk_docs`, {
         method: 'POST',
         body: { docs: [good, bad], new_edits: false },
       });
       assert.equal(res.status, 201);
       assert.deepEqual(
-        res.body.map((r: { id: string; error: string; code: string }) => [r.id, r.error, r.code]),
+        res.body.map((r) => [r.id, r.error, r.code]),
         [['move:BNK1:2024:0004', 'forbidden', 'LEDGER_UNBALANCED']],
       );
       const stored = await h.store.get<AccountDoc>('account:1010');
@@ -464,13 +497,13 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         _rev: `${Number(start) + 1}-cccc`,
         _revisions: { start: Number(start) + 1, ids: ['cccc', hash] },
       };
-      const refused = await call(`${h.db}/_bulk_docs`, {
+      const refused = await callAs<DocWrite[]>(`${h.db}/_bulk_docs`, {
         method: 'POST',
         body: { docs: [edited], new_edits: false },
       });
       assert.equal(refused.body[0].code, 'LEDGER_POSTED_IMMUTABLE');
       const branch = { ...posted, ref: 'sneaky', _rev: '1-dddd' };
-      const refusedBranch = await call(`${h.db}/_bulk_docs`, {
+      const refusedBranch = await callAs<DocWrite[]>(`${h.db}/_bulk_docs`, {
         method: 'POST',
         body: { docs: [branch], new_edits: false },
       });
@@ -488,7 +521,9 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         [{ ...draft, _rev: '1-0000', ref: 'other' } as PouchDB.Core.PutDocument<object>],
         { new_edits: false },
       );
-      const withConflicts = await call(`${h.db}/move:BNK1:2024:0006?conflicts=true`);
+      const withConflicts = await callAs<CouchDoc & { _conflicts: string[] }>(
+        `${h.db}/move:BNK1:2024:0006?conflicts=true`,
+      );
       const loser = withConflicts.body._conflicts[0];
       assert.ok(loser);
       await h.store.put({
@@ -498,7 +533,11 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       const del = await call(`${h.db}/move:BNK1:2024:0006?rev=${loser}`, { method: 'DELETE' });
       assert.equal(del.status, 200, JSON.stringify(del.body));
       assert.equal(
-        (await call(`${h.db}/move:BNK1:2024:0006?conflicts=true`)).body._conflicts,
+        (
+          await callAs<CouchDoc & { _conflicts: string[] }>(
+            `${h.db}/move:BNK1:2024:0006?conflicts=true`,
+          )
+        ).body._conflicts,
         undefined,
       );
     });
@@ -511,7 +550,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         account('1030'),
         move('2024:0007', 'draft'),
       ]);
-      const range = await call(
+      const range = await callAs<AllDocs>(
         `${h.db}/_all_docs?startkey=${encodeURIComponent('"account:"')}&endkey=${encodeURIComponent('"account:\uffff"')}&limit=2&skip=1&include_docs=true`,
       );
       assert.equal(range.status, 200);
@@ -520,10 +559,10 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         range.body.rows.map((r: { id: string }) => r.id),
         ['account:1020', 'account:1030'],
       );
-      assert.equal(range.body.rows[0].doc.code, '1020');
-      const desc = await call(`${h.db}/_all_docs?descending=true&limit=1`);
+      assert.equal(range.body.rows[0].doc?.code, '1020');
+      const desc = await callAs<AllDocs>(`${h.db}/_all_docs?descending=true&limit=1`);
       assert.equal(desc.body.rows[0].id, 'move:BNK1:2024:0007');
-      const keys = await call(`${h.db}/_all_docs`, {
+      const keys = await callAs<AllDocs>(`${h.db}/_all_docs`, {
         method: 'POST',
         body: { keys: ['account:1030', 'account:nope'] },
       });
@@ -532,14 +571,14 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       assert.equal((await call(`${h.db}/_all_docs?startkey=notjson`)).status, 400);
 
       const rev = (await h.store.get('account:1010'))!._rev!;
-      const bulk = await call(`${h.db}/_bulk_get?revs=true`, {
+      const bulk = await callAs<BulkGet>(`${h.db}/_bulk_get?revs=true`, {
         method: 'POST',
         body: { docs: [{ id: 'account:1010', rev }, { id: 'account:nope' }] },
       });
       assert.equal(bulk.status, 200);
-      assert.equal(bulk.body.results[0].docs[0].ok._id, 'account:1010');
-      assert.equal(bulk.body.results[0].docs[0].ok._revisions.start, 1);
-      assert.equal(bulk.body.results[1].docs[0].error.error, 'not_found');
+      assert.equal(bulk.body.results[0].docs[0].ok?._id, 'account:1010');
+      assert.equal(bulk.body.results[0].docs[0].ok?._revisions?.start, 1);
+      assert.equal(bulk.body.results[1].docs[0].error?.error, 'not_found');
 
       const diff = await call(`${h.db}/_revs_diff`, {
         method: 'POST',
@@ -560,15 +599,15 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
     it('given writes, when _changes is read normally, with doc_ids and with since, then it lists them like CouchDB', async () => {
       h = await harness();
       await h.store.putMany([account('1010'), account('1020')]);
-      const all = await call(`${h.db}/_changes?style=all_docs&include_docs=true`);
+      const all = await callAs<Changes>(`${h.db}/_changes?style=all_docs&include_docs=true`);
       assert.equal(all.status, 200);
       assert.deepEqual(
         all.body.results.map((r: { id: string }) => r.id),
         ['account:1010', 'account:1020'],
       );
-      assert.equal(all.body.results[0].doc.code, '1010');
+      assert.equal(all.body.results[0].doc?.code, '1010');
       assert.equal(typeof all.body.last_seq, 'number');
-      const filtered = await call(`${h.db}/_changes?filter=_doc_ids`, {
+      const filtered = await callAs<Changes>(`${h.db}/_changes?filter=_doc_ids`, {
         method: 'POST',
         body: { doc_ids: ['account:1020'] },
       });
@@ -576,12 +615,12 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         filtered.body.results.map((r: { id: string }) => r.id),
         ['account:1020'],
       );
-      const after = await call(`${h.db}/_changes?since=${all.body.results[0].seq}`);
+      const after = await callAs<Changes>(`${h.db}/_changes?since=${all.body.results[0].seq}`);
       assert.deepEqual(
         after.body.results.map((r: { id: string }) => r.id),
         ['account:1020'],
       );
-      const limited = await call(`${h.db}/_changes?limit=1`);
+      const limited = await callAs<Changes>(`${h.db}/_changes?limit=1`);
       assert.equal(limited.body.results.length, 1);
       assert.equal((await call(`${h.db}/_changes?filter=app/by_type`)).status, 400);
     });
@@ -589,7 +628,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
     it('given an open longpoll, when a document is written through the API, then the feed answers with it', async () => {
       h = await harness();
       await h.store.put(account('1010'));
-      const { last_seq } = (await call(`${h.db}/_changes`)).body;
+      const { last_seq } = (await callAs<Changes>(`${h.db}/_changes`)).body;
       // fetch resolves once the headers are in: the server is then waiting for a change.
       const pending = await fetch(
         `${h.db}/_changes?feed=longpoll&since=${last_seq}&include_docs=true`,
@@ -632,14 +671,14 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         text += decoder.decode(value, { stream: true });
       }
       assert.deepEqual(
-        JSON.parse(text).results.map((r: { id: string }) => r.id),
+        (JSON.parse(text) as Changes).results.map((r) => r.id),
         ['account:1010'],
       );
     });
 
     it('given a longpoll with a timeout and nothing to say, when the timeout passes, then it answers with no results', async () => {
       h = await harness();
-      const res = await call(`${h.db}/_changes?feed=longpoll&since=now&timeout=10`);
+      const res = await callAs<Changes>(`${h.db}/_changes?feed=longpoll&since=now&timeout=10`);
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.results, []);
     });
@@ -653,7 +692,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
       const lines = (await res.text())
         .split('\n')
         .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l));
+        .map((l) => JSON.parse(l) as Partial<ChangeRow> & { last_seq?: number });
       assert.deepEqual(
         lines.slice(0, 2).map((l) => l.id),
         ['account:1010', 'account:1020'],
@@ -680,7 +719,10 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
     it('given a write through the API, when the sync engine follows the books, then the change is in store.db.changes()', async () => {
       h = await harness();
       const { update_seq } = await h.store.db.info();
-      const res = await call(`${h.db}/account:1010`, { method: 'PUT', body: account('1010') });
+      const res = await callAs<DocWrite>(`${h.db}/account:1010`, {
+        method: 'PUT',
+        body: account('1010'),
+      });
       const changes = await h.store.db.changes({ since: update_seq as number, include_docs: true });
       assert.deepEqual(
         changes.results.map((r) => [r.id, r.changes[0].rev]),
@@ -737,12 +779,12 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
           new Promise<void>((resolve, reject) => {
             const onChange = (info: PouchDB.Replication.ReplicationResult<object>) => {
               if (info.docs.some((d) => d._id === id)) {
-                replication.removeListener('change', onChange);
+                void replication.removeListener('change', onChange);
                 resolve();
               }
             };
-            replication.on('change', onChange);
-            replication.once('error', reject);
+            void replication.on('change', onChange);
+            void replication.once('error', reject);
           });
         await arrived('account:1010');
         const later = arrived('account:1020');
@@ -753,7 +795,9 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
           'Account 1020',
         );
       } finally {
-        const done = new Promise<void>((resolve) => replication.once('complete', () => resolve()));
+        const done = new Promise<void>((resolve) => {
+          void replication.once('complete', () => resolve());
+        });
         replication.cancel();
         await done;
         await client.close();
@@ -772,7 +816,7 @@ describe('local API (component: real books on LevelDB, HTTP on 127.0.0.1:0)', fu
         ] as unknown as PouchDB.Core.PutDocument<object>[]);
         const replication = PouchDB.replicate(client, remotePouch(h));
         const denied: Array<{ id?: string; name?: string }> = [];
-        replication.on('denied', (err) => denied.push(err as { id?: string; name?: string }));
+        void replication.on('denied', (err) => denied.push(err));
         const result = await replication;
         assert.equal(result.docs_written, 3);
         assert.equal(result.doc_write_failures, 1);

@@ -29,7 +29,7 @@ function fakeEngine() {
     cycle$: new Subject().asObservable(),
     error$: new Subject().asObservable(),
     resolution$: new Subject().asObservable(),
-    listConflicts: async () => [],
+    listConflicts: () => Promise.resolve([]),
   } as unknown as SyncEngine;
   return {
     engine,
@@ -80,7 +80,7 @@ describe('ops: /healthz, /readyz and /metrics over HTTP', function () {
       status: res.status,
       body:
         text && res.headers.get('content-type')?.startsWith('application/json')
-          ? JSON.parse(text)
+          ? (JSON.parse(text) as Record<string, unknown>)
           : { text },
     };
   }
@@ -141,7 +141,7 @@ describe('ops: /healthz, /readyz and /metrics over HTTP', function () {
   it('answers /healthz 503 naming a part that does not answer', async () => {
     ops.addProbes([
       { name: 'stuck', check: () => new Promise(() => undefined) },
-      { name: 'fine', check: async () => ({}) },
+      { name: 'fine', check: () => Promise.resolve({}) },
     ]);
     const res = await get('/healthz');
     assert.equal(res.status, 503);

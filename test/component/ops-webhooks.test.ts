@@ -4,6 +4,14 @@ import { AlertNotifier, type ActiveAlert } from '../../src/ops';
 import { captureLogger } from '../helpers/line-logger';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
 
+/** The fields of a JSON webhook message these tests look at. */
+interface AlertMessage {
+  status: string;
+  alert: string;
+}
+
+const alertMessage = (body: string) => JSON.parse(body) as AlertMessage;
+
 const TOKEN = 'tk_s3cret_bearer';
 const AUTH: ActiveAlert = {
   key: 'BooksyncBankAuthRequired/main',
@@ -123,7 +131,7 @@ describe('ops: alert webhooks against a local receiver', function () {
     n.update([]);
     await n.idle();
     assert.equal(receiver.received.length, 3);
-    assert.equal(JSON.parse(receiver.received[2].body).status, 'resolved');
+    assert.equal(alertMessage(receiver.received[2].body).status, 'resolved');
     n.update([]);
     await n.idle();
     assert.equal(receiver.received.length, 3, 'resolved once');
@@ -139,7 +147,7 @@ describe('ops: alert webhooks against a local receiver', function () {
     n.update([AUTH, OFFLINE, MISMATCH]);
     await n.idle();
     assert.deepEqual(
-      receiver.received.map((r) => JSON.parse(r.body).alert),
+      receiver.received.map((r) => alertMessage(r.body).alert),
       ['BooksyncBankAuthRequired', 'BooksyncSyncOffline'],
     );
     assert.deepEqual(outcomes.sort(), ['dropped', 'dropped', 'sent', 'sent']);
@@ -147,7 +155,7 @@ describe('ops: alert webhooks against a local receiver', function () {
     now = new Date(now.getTime() + 3_600_001);
     n.update([AUTH, OFFLINE, MISMATCH]);
     await n.idle();
-    assert.deepEqual(receiver.received.map((r) => JSON.parse(r.body).alert).slice(2), [
+    assert.deepEqual(receiver.received.map((r) => alertMessage(r.body).alert).slice(2), [
       'BooksyncBalanceMismatch',
     ]);
   });

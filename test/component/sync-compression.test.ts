@@ -11,7 +11,7 @@ interface Exchange {
 /** A fetch that records, per request, the Accept-Encoding sent and the Content-Encoding that came back. */
 function recordingFetch(log: Exchange[]): typeof fetch {
   return async (input, init) => {
-    const req = new Request(input as Request, init);
+    const req = new Request(input, init);
     const res = await fetch(req);
     log.push({
       path: new URL(req.url).pathname,

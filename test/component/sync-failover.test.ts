@@ -30,7 +30,7 @@ describe('sync cluster failover (component, express-pouchdb behind a proxy)', fu
     cloud = await CloudServer.start();
     proxy = await TcpProxy.start(cloud.port);
     const recording: typeof fetch = async (input, init) => {
-      const req = new Request(input as Request, init);
+      const req = new Request(input, init);
       const url = new URL(req.url);
       if (url.pathname.endsWith('/_changes'))
         sinces.push({ host: url.host, since: url.searchParams.get('since') });

@@ -166,8 +166,7 @@ for (const kind of cloudKinds())
                   await writeOn(op.where, id, { ...live, [op.field]: value }, cur);
                 } else if (op.kind === 'delete') {
                   if (!live) continue;
-                  for (const f of FIELDS)
-                    if (typeof live[f] === 'string') seen.add(live[f] as string);
+                  for (const f of FIELDS) if (typeof live[f] === 'string') seen.add(live[f]);
                   await writeOn(op.where, id, 'delete', cur);
                 } else {
                   if (live) continue;

@@ -212,7 +212,7 @@ for (const kind of cloudKinds())
       // What happens on the wire, in order: a `_changes` read asked for, or one answered.
       const wire: string[] = [];
       const recording: typeof fetch = async (input, init) => {
-        const req = new Request(input as Request, init);
+        const req = new Request(input, init);
         const url = new URL(req.url);
         const what = url.pathname.endsWith('/_changes')
           ? `_changes since=${url.searchParams.get('since')}`
@@ -346,13 +346,17 @@ for (const kind of cloudKinds())
       sites.push(site);
       await putAll(site, partners('k', 300));
       await site.engine.syncOnce();
-      const before = (await cloud.allRaw('replay')).map((d) => `${d._id}@${d._rev}`).sort();
+      const before = (await cloud.allRaw('replay'))
+        .map((d) => `${String(d._id)}@${String(d._rev)}`)
+        .sort();
       await site.runtime.close();
       rmSync(path.join(site.dir, 'sync'), { recursive: true, force: true });
       await site.restartEngine();
       const r = await site.engine.syncOnce();
       assert.equal(r.push.conflicts + r.pull.conflicts, 0);
-      const after = (await cloud.allRaw('replay')).map((d) => `${d._id}@${d._rev}`).sort();
+      const after = (await cloud.allRaw('replay'))
+        .map((d) => `${String(d._id)}@${String(d._rev)}`)
+        .sort();
       assert.deepEqual(after, before, 'no cloud document was rewritten');
       assert.equal((await site.engine.listResolved()).length, 0);
       const again = await site.engine.syncOnce();

@@ -46,7 +46,7 @@ export class HttpCloudAdmin implements CloudAdmin {
   constructor(
     readonly origin: string,
     private readonly headers: Record<string, string> = {},
-    private readonly onClose: () => Promise<void> = async () => undefined,
+    private readonly onClose: () => Promise<void> = () => Promise.resolve(),
     private readonly siteOrigin: string = origin,
   ) {}
 
@@ -166,7 +166,7 @@ function couchCloud(nodes: 1 | 3): CloudFactory {
       admin: new HttpCloudAdmin(
         origin,
         { authorization: couchAuthHeader() },
-        async () => undefined,
+        () => Promise.resolve(),
         siteOrigin,
       ),
     };

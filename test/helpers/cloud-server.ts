@@ -33,7 +33,7 @@ export class CloudServer {
     this.dir = dir;
     this.Pouch = PouchDB.defaults({
       prefix: dir + '/',
-    } as PouchDB.Configuration.DatabaseConfiguration) as unknown as PouchDB.Static;
+    }) as unknown as PouchDB.Static;
   }
 
   static async start(): Promise<CloudServer> {

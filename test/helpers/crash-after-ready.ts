@@ -7,7 +7,7 @@ import fs from 'node:fs';
 
 const write = process.stdout.write.bind(process.stdout);
 let armed = true;
-process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+process.stdout.write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
   const result = (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
   if (armed && String(chunk).includes('"event":"daemon.ready"')) {
     armed = false;
@@ -20,4 +20,4 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     });
   }
   return result;
-}) as typeof process.stdout.write;
+};

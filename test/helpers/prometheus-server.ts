@@ -75,8 +75,8 @@ export class PrometheusServer {
         this.output += chunk.toString('utf8');
         if (this.output.includes('Server is ready to receive web requests.')) resolve();
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
       void this.exited!.then((code) =>
         reject(new Error(`prometheus exited (${code}) before it was ready:\n${this.output}`)),
       );

@@ -29,7 +29,7 @@ const ADMIN_ENV = Object.fromEntries(
 const UNIT_ENV = { ...process.env, BOOKSYNC_LOCAL_PASSWORD: SECRET };
 
 describe('admin ergonomics (built CLI)', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let dir: string;
   const daemons: DaemonProcess[] = [];
 

@@ -137,7 +137,7 @@ describe('backup and restore (built CLI as child processes)', function () {
     const backupFile = path.join(home, 'during.booksync.gz');
     const [fetched, backup] = await Promise.all([
       runCli(['fetch', 'demo', '--json', '--config', original.config], { env: ENV }),
-      runCli(['backup', backupFile, '--config', original.config], { env: {} as NodeJS.ProcessEnv }),
+      runCli(['backup', backupFile, '--config', original.config], { env: {} }),
     ]);
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.equal(backup.code, 0, backup.stderr);
@@ -178,7 +178,7 @@ describe('backup and restore (built CLI as child processes)', function () {
     await settle(original.stateDir);
     const backupFile = path.join(home, 'old.booksync.gz');
     const backup = await runCli(['backup', backupFile, '--config', original.config], {
-      env: {} as NodeJS.ProcessEnv,
+      env: {},
     });
     assert.equal(backup.code, 0, backup.stderr);
     // After the backup: the books change acme (pushed), another writer adds globex in the cloud.
@@ -226,13 +226,13 @@ describe('backup and restore (built CLI as child processes)', function () {
     assert.equal(
       (
         await runCli(['backup', backupFile, '--config', original.config], {
-          env: {} as NodeJS.ProcessEnv,
+          env: {},
         })
       ).code,
       0,
     );
     const again = await runCli(['backup', backupFile, '--config', original.config], {
-      env: {} as NodeJS.ProcessEnv,
+      env: {},
     });
     assert.equal(again.code, 1);
     assert.match(again.stderr, /exists; give a new file name/);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { RunOutcome } from '../../src/bank/run-outcome';
 import { readStatus } from '../../src/bank/status';
 import { BooksStore } from '../../src/ledger';
 import { memoryLogger } from '../helpers/cloud-server';
@@ -55,8 +56,8 @@ describe('bank commands: fetch --since, bank duplicates (built CLI)', function (
       config,
     ]);
     assert.equal(since.code, 0, since.stderr);
-    const [outcome] = JSON.parse(since.stdout);
-    assert.equal(outcome.window.from, '2023-12-01');
+    const [outcome] = JSON.parse(since.stdout) as RunOutcome[];
+    assert.equal(outcome.window?.from, '2023-12-01');
     assert.equal(outcome.counts.new, 0);
     assert.equal(outcome.counts.duplicates, 13);
     assert.equal(await watermark(), before, 'the watermark did not move back');
@@ -74,7 +75,9 @@ describe('bank commands: fetch --since, bank duplicates (built CLI)', function (
 
   it('bank duplicates lists pairs as JSON or a table and changes nothing; a bad --days exits 64', async () => {
     assert.equal((await runCli(['fetch', '--config', config])).code, 0);
-    const before = JSON.parse((await runCli(['report', '--json', '--config', config])).stdout);
+    const before: unknown = JSON.parse(
+      (await runCli(['report', '--json', '--config', config])).stdout,
+    );
     const listed = await runCli([
       'bank',
       'duplicates',

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { controlRequest } from '../../src/daemon/control';
+import type { StatusReport } from '../../src/daemon/status';
 import { DaemonProcess, runCli } from '../helpers/daemon-process';
 
 /**
@@ -91,7 +92,7 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
 
     const status = await runCli(['status', '--json', '--config', configPath]);
     assert.equal(status.code, 0, status.stderr);
-    const report = JSON.parse(status.stdout);
+    const report = JSON.parse(status.stdout) as StatusReport;
     assert.equal(report.running, true);
     assert.equal(report.pid, daemon.pid);
     assert.equal(typeof report.uptime_s, 'number');
@@ -143,18 +144,18 @@ describe('daemon lifecycle (built CLI as a child process)', function () {
     );
     assert.doesNotMatch(
       second.stderr + second.stdout,
-      /LOCK|IO error|    at /,
+      /LOCK|IO error| {4}at /,
       'no LevelDB stack trace',
     );
     // The first one is unharmed.
     const status = await runCli(['status', '--json', '--config', configPath]);
-    assert.equal(JSON.parse(status.stdout).pid, first.pid);
+    assert.equal((JSON.parse(status.stdout) as StatusReport).pid, first.pid);
   });
 
   it('status works when the daemon is not running (reads the books directly)', async () => {
     const r = await runCli(['status', '--json', '--config', configPath]);
     assert.equal(r.code, 0, r.stderr);
-    const report = JSON.parse(r.stdout);
+    const report = JSON.parse(r.stdout) as StatusReport;
     assert.equal(report.running, false);
     assert.equal(report.store.total, 0);
   });

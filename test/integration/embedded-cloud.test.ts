@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { StatusReport } from '../../src/daemon/status';
 import { DaemonProcess, runCli } from '../helpers/daemon-process';
 
 /**
@@ -97,7 +98,9 @@ describe('embedded cloud: login and file modes (built CLI as a child process)', 
       mark,
     );
 
-    const status = JSON.parse((await runCli(['status', '--json', '--config', configPath])).stdout);
+    const status = JSON.parse(
+      (await runCli(['status', '--json', '--config', configPath])).stdout,
+    ) as StatusReport;
     assert.equal(
       status.services.cloud.credentials_file,
       credentialsFile,
@@ -118,7 +121,9 @@ describe('embedded cloud: login and file modes (built CLI as a child process)', 
     assert.ok(!logText.includes(password), 'the generated password is never logged');
 
     // Stopped: status still names the file; a restart keeps the same login.
-    const offline = JSON.parse((await runCli(['status', '--json', '--config', configPath])).stdout);
+    const offline = JSON.parse(
+      (await runCli(['status', '--json', '--config', configPath])).stdout,
+    ) as StatusReport;
     assert.equal(offline.services.cloud.credentials_file, credentialsFile);
     daemon = new DaemonProcess(['start', '--config', configPath]);
     const again = await daemon.waitFor('cloud.embedded');

@@ -2,7 +2,31 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { RunOutcome } from '../../src/bank/run-outcome';
+import type { LedgerReport } from '../../src/ledger/automation/report';
 import { DaemonProcess, runCli } from '../helpers/daemon-process';
+
+/** The parts of `booksync status --json` the quickstart checks. */
+interface QuickstartStatus {
+  services: {
+    bank: { connections: Array<{ status: string }> };
+    ledger: { balances: Array<{ ok: boolean }> };
+    sync: { open_conflicts: number };
+  };
+}
+
+/** The parts of `booksync parse --json` the quickstart checks. */
+interface ParsePreview {
+  format: string;
+  statements: Array<{
+    transactions: Array<{
+      bookingDate: string;
+      amount: number;
+      currency: string;
+      providerId?: string;
+    }>;
+  }>;
+}
 
 const REPO = path.resolve(__dirname, '../../..');
 
@@ -54,7 +78,9 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
         (l) => l.event === 'sync.cycle' && l.direction === 'push' && Number(l.docs) > 0,
       );
 
-      const status = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout);
+      const status = JSON.parse(
+        (await runCli(['status', '--json', '--config', config])).stdout,
+      ) as QuickstartStatus;
       assert.equal(status.services.bank.connections[0].status, 'connected');
       assert.equal(
         status.services.ledger.balances[0].ok,
@@ -75,12 +101,16 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
   it('fetch, report, reconcile by hand and undo, on the books directly (daemon stopped)', async () => {
     const first = await runCli(['fetch', '--json', '--config', config]);
     assert.equal(first.code, 0, first.stderr);
-    assert.equal(JSON.parse(first.stdout)[0].counts.new, 13);
-    const again = JSON.parse((await runCli(['fetch', '--json', '--config', config])).stdout);
+    assert.equal((JSON.parse(first.stdout) as RunOutcome[])[0].counts.new, 13);
+    const again = JSON.parse(
+      (await runCli(['fetch', '--json', '--config', config])).stdout,
+    ) as RunOutcome[];
     assert.equal(again[0].counts.new, 0, 'a re-run imports nothing twice');
     assert.equal(again[0].counts.duplicates, 13);
 
-    const report = JSON.parse((await runCli(['report', '--json', '--config', config])).stdout);
+    const report = JSON.parse(
+      (await runCli(['report', '--json', '--config', config])).stdout,
+    ) as LedgerReport;
     assert.equal(report.trial_balance.balanced, true);
     const pending = JSON.parse(
       (await runCli(['reconcile', '--pending', '--json', '--config', config])).stdout,
@@ -88,9 +118,11 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
     assert.equal(pending.length, report.unreconciled.length);
 
     // Undo an automatic match, see the line back in suspense, then match it again by hand.
-    const lines = JSON.parse((await runCli(['report', '--json', '--config', config])).stdout);
+    const lines = JSON.parse(
+      (await runCli(['report', '--json', '--config', config])).stdout,
+    ) as LedgerReport;
     const reconciledLine = 'stl:demo:p:DE45120300001234567890:DEMO202401150001'; // ACME pays INV/2024/0001 (RF reference)
-    assert.ok(!lines.unreconciled.some((l: { line: string }) => l.line === reconciledLine));
+    assert.ok(!lines.unreconciled.some((l) => l.line === reconciledLine));
     const undo = await runCli(['reconcile', reconciledLine, '--undo', '--config', config]);
     assert.equal(undo.code, 0, undo.stderr);
     const afterUndo = JSON.parse(
@@ -111,8 +143,8 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
     ) as Array<{ line: string }>;
     assert.ok(!afterRedo.some((l) => l.line === reconciledLine));
     assert.equal(
-      JSON.parse((await runCli(['report', '--json', '--config', config])).stdout).trial_balance
-        .balanced,
+      (JSON.parse((await runCli(['report', '--json', '--config', config])).stdout) as LedgerReport)
+        .trial_balance.balanced,
       true,
     );
   });
@@ -121,7 +153,7 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
     const file = path.join(root, 'demo', 'statements', 'demo-2024-01.ofx');
     const parsed = await runCli(['parse', file, '--json']);
     assert.equal(parsed.code, 0, parsed.stderr);
-    const body = JSON.parse(parsed.stdout);
+    const body = JSON.parse(parsed.stdout) as ParsePreview;
     assert.equal(body.format, 'ofx1');
     const tx = body.statements[0].transactions[0];
     assert.deepEqual(

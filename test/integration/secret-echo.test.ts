@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { StatusReport } from '../../src/daemon/status';
 import { BooksStore } from '../../src/ledger';
 import { DaemonProcess, runCli, type CliResult } from '../helpers/daemon-process';
 import { captureLogger } from '../helpers/line-logger';
@@ -170,7 +171,7 @@ describe('secrets never leave, in any encoding, against servers that echo them (
     assert.equal(fetched.length, 4);
     for (const run of fetched)
       assert.ok(run.error, `${run.connection} failed against its echo server`);
-    const status = JSON.parse(outputs[2][1].stdout);
+    const status = JSON.parse(outputs[2][1].stdout) as StatusReport;
     assert.equal(status.services.sync.state, 'auth_error');
     assert.ok(status.services.sync.last_error, 'the cloud failure is reported');
 

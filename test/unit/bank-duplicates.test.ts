@@ -18,7 +18,7 @@ function line(fields: Partial<StatementLineDoc>): StatementLineDoc {
     state: 'new',
     imported_at: `2024-03-${10 + n}T00:00:00.000Z`,
     ...fields,
-  } as StatementLineDoc;
+  };
 }
 
 describe('bank duplicates (likely duplicate lines for review)', function () {

@@ -123,7 +123,7 @@ describe('bank/http: statusError default mapping', () => {
   it('429 → RateLimitedError at Retry-After, else one hour', () => {
     const a = map(429, { 'Retry-After': '30' });
     assert.ok(a instanceof RateLimitedError);
-    assert.equal((a as RateLimitedError).retryAt.toISOString(), '2024-04-01T10:00:30.000Z');
+    assert.equal(a.retryAt.toISOString(), '2024-04-01T10:00:30.000Z');
     assert.equal((map(429) as RateLimitedError).retryAt.toISOString(), '2024-04-01T11:00:00.000Z');
   });
 
@@ -241,9 +241,7 @@ describe('bank/http: httpRequest against a local server', () => {
     };
     await assert.rejects(
       httpRequest(ctx(), { url: base, what: 'GET /', maxBytes: 1000 }),
-      (e: unknown) =>
-        e instanceof MalformedStatementError &&
-        (e as MalformedStatementError).code === 'BANK_BODY_TOO_LARGE',
+      (e: unknown) => e instanceof MalformedStatementError && e.code === 'BANK_BODY_TOO_LARGE',
     );
     handler = (_req, res) => {
       res.writeHead(200, { 'Content-Length': '5000' });
@@ -262,8 +260,7 @@ describe('bank/http: httpRequest against a local server', () => {
     };
     await assert.rejects(
       httpRequest(ctx({ requestTimeoutMs: 150 }), { url: base, what: 'GET /' }),
-      (e: unknown) =>
-        e instanceof BankUnavailableError && (e as BankUnavailableError).code === 'BANK_TIMEOUT',
+      (e: unknown) => e instanceof BankUnavailableError && e.code === 'BANK_TIMEOUT',
     );
   });
 

@@ -78,7 +78,10 @@ async function streamedPlan(
     importedAt: IMPORTED_AT,
     existing,
     batchSize,
-    write: async (docs) => void written.push(docs),
+    write: (docs) => {
+      written.push(docs);
+      return Promise.resolve();
+    },
   });
   if (why === undefined) await planner.store(check);
   return { why, check, planner, written, stream };
@@ -357,7 +360,7 @@ describe('streamed statement planning (stream-plan.ts)', function () {
       importedAt: IMPORTED_AT,
       existing: [],
       batchSize: 10,
-      write: async () => undefined,
+      write: () => Promise.resolve(),
     });
     await assert.rejects(
       () => planner.store(check),

@@ -507,6 +507,26 @@ const MALFORMED: MalformedCase[] = [
     ],
   },
   {
+    name: 'write_off without a tolerance, and not an account code',
+    whole: [
+      'cloud: { url: embedded }',
+      'ledger:',
+      '  company: { name: Demo, currency: EUR }',
+      '  reconcile:',
+      '    rules:',
+      '      - { kind: amount_window, days: 5, write_off: "6270" }',
+      '      - { kind: amount_window, tolerance: "0.00", days: 5, write_off: "6270" }',
+      '      - { kind: amount_window, tolerance: "2.00", days: 5, write_off: 6270 }',
+      '      - { kind: reference, write_off: "6270" }',
+    ],
+    expect: [
+      "6:52: ledger.reconcile.rules[0].write_off: write_off '6270' needs a tolerance above 0 (a difference to write off)",
+      "7:71: ledger.reconcile.rules[1].write_off: write_off '6270' needs a tolerance above 0 (a difference to write off)",
+      '8:71: ledger.reconcile.rules[2].write_off: wrong type: number 6270 (expected text; quote it: "6270")',
+      '9:28: ledger.reconcile.rules[3].write_off: unknown key (allowed: kind)',
+    ],
+  },
+  {
     name: 'local API enabled without credentials',
     yaml: ['local_api:', '  enabled: true'],
     expect: [
@@ -1173,7 +1193,7 @@ describe('config: defaults, paths, result', () => {
       '  connections:',
       '    main: { bank_account: "1010", suspense_account: "1099" }',
       '  reconcile:',
-      '    rules: [{ kind: reference }, { kind: amount_window, tolerance: "50", days: 5 }, { kind: amount_window, days: 1 }]',
+      '    rules: [{ kind: reference }, { kind: amount_window, tolerance: "50", days: 5, write_off: "6270" }, { kind: amount_window, days: 1 }]',
       '',
     ].join('\n');
     const { ledger } = load(text);
@@ -1185,8 +1205,8 @@ describe('config: defaults, paths, result', () => {
     });
     assert.deepEqual(ledger.reconcile.rules, [
       { kind: 'reference' },
-      { kind: 'amount_window', tolerance: '50', tolerance_minor: 50, days: 5 },
-      { kind: 'amount_window', tolerance: '0.00', tolerance_minor: 0, days: 1 },
+      { kind: 'amount_window', tolerance: '50', tolerance_minor: 50, days: 5, write_off: '6270' },
+      { kind: 'amount_window', tolerance: '0.00', tolerance_minor: 0, days: 1, write_off: null },
     ]);
   });
 
@@ -1195,9 +1215,7 @@ describe('config: defaults, paths, result', () => {
       `sync:\n  types:\n    partner: { direction: both, exclude: { push: [notes] } }\n${MINIMAL}`,
     );
     const frozen = (v: unknown): boolean =>
-      v === null ||
-      typeof v !== 'object' ||
-      (Object.isFrozen(v) && Object.values(v as object).every(frozen));
+      v === null || typeof v !== 'object' || (Object.isFrozen(v) && Object.values(v).every(frozen));
     assert.ok(frozen(config));
     assert.throws(() => {
       (config.log as { level: string }).level = 'debug';

@@ -278,10 +278,7 @@ describe('ledger model', () => {
         'LEDGER_INVALID_DOC',
         'bank_accounts[0].iban',
       );
-      assert.deepEqual(
-        docProblems({ ...valid.partner, bank_accounts: [{ bic: 'GKCCBEBB' }] } as never),
-        [],
-      );
+      assert.deepEqual(docProblems({ ...valid.partner, bank_accounts: [{ bic: 'GKCCBEBB' }] }), []);
       refusedField(
         { ...valid.partner, bank_accounts: ['BE71'] },
         'LEDGER_INVALID_DOC',

@@ -37,7 +37,7 @@ describe('log.format', function () {
     assert.equal(lines.length, 1);
     assert.match(
       lines[0],
-      /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO  bank\.run bank run main: connected connection=main new=3 note="token \[redacted\] used"\n?$/,
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO {2}bank\.run bank run main: connected connection=main new=3 note="token \[redacted\] used"\n?$/,
     );
     assert.ok(!lines[0].includes('hunter2-secret'));
     assert.throws(() => JSON.parse(lines[0]));
@@ -47,7 +47,7 @@ describe('log.format', function () {
     const { logger, lines } = capture('json');
     logger.info('ready', { event: 'daemon.ready' });
     await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(JSON.parse(lines[0]).event, 'daemon.ready');
+    assert.equal((JSON.parse(lines[0]) as { event: string }).event, 'daemon.ready');
   });
 
   it("an error's stack goes on indented lines after the event", () => {

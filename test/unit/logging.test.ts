@@ -27,7 +27,12 @@ describe('logging: JSON lines with stable fields and one redaction for every sec
       .child({ component: 'sync' })
       .info('cycle done', { event: 'sync.cycle', docs: 12, ms: 40 });
     assert.equal(lines.length, 1);
-    const line = JSON.parse(lines[0]);
+    const line = JSON.parse(lines[0]) as {
+      ts: string;
+      event: string;
+      component: string;
+      docs: number;
+    };
     assert.deepEqual(Object.keys(line).slice(0, 4), ['ts', 'level', 'event', 'msg']);
     assert.equal(line.event, 'sync.cycle');
     assert.equal(line.component, 'sync');
@@ -50,7 +55,11 @@ describe('logging: JSON lines with stable fields and one redaction for every sec
     });
     const out = lines.join('\n');
     assert.ok(!out.includes(secret), out);
-    const line = JSON.parse(lines[0]);
+    const line = JSON.parse(lines[0]) as {
+      msg: string;
+      err: { code: string; message: string; stack: string; cause: { message: string } };
+      nested: { deep: Array<{ value: string }> };
+    };
     assert.equal(line.msg, 'auth failed for [redacted]');
     assert.equal(line.err.code, 'SYNC_AUTH');
     assert.equal(line.err.message, 'login with [redacted] refused');
@@ -90,7 +99,7 @@ describe('logging: JSON lines with stable fields and one redaction for every sec
     logger.info('hidden', { event: 'a' });
     logger.warn('shown', { event: 'b' });
     assert.deepEqual(
-      lines.map((l) => JSON.parse(l).event),
+      lines.map((l) => (JSON.parse(l) as { event: string }).event),
       ['b'],
     );
   });

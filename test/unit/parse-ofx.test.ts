@@ -170,7 +170,10 @@ describe('OFX parser', function () {
   it("quirk: every real-world date form gives the bank's own calendar day, never shifted through UTC; 29 Feb 2023 is clamped with a warning", function () {
     const r = parse('quirk-dates.ofx');
     const days = Object.fromEntries(
-      r.statements[0].transactions.map((t) => [t.providerId, t.bookingDate]),
+      r.statements[0].transactions.map((t): [string, string] => [
+        String(t.providerId),
+        t.bookingDate,
+      ]),
     );
     assert.deepEqual(days, {
       'D-1': '2024-01-31', // 20240131

@@ -175,7 +175,7 @@ describe('sync projection (unit)', () => {
         paths,
         paths,
         paths,
-        fc.constantFrom('push', 'pull') as fc.Arbitrary<'push' | 'pull'>,
+        fc.constantFrom<'push' | 'pull'>('push', 'pull'),
         (body, push, pull, both, way) => {
           const tp = new TypeProjection('t', { direction: 'both', exclude: { push, pull, both } });
           const source = { ...body, _id: 't:1', _rev: '1-a' };

@@ -39,14 +39,15 @@ describe('systemd watchdog: WATCHDOG=1 only while the loops make progress', () =
       logger,
       ping: () => pings++,
       probes: () => [
-        { name: 'books', check: async () => undefined },
+        { name: 'books', check: () => Promise.resolve() },
         {
           name: 'sync',
-          check: async () => {
-            if (syncStuck) throw new LoopStuckError('sync has made no progress for 999 s');
-          },
+          check: () =>
+            syncStuck
+              ? Promise.reject(new LoopStuckError('sync has made no progress for 999 s'))
+              : Promise.resolve(),
         },
-        { name: 'bank', check: syncStuck ? never : async () => undefined },
+        { name: 'bank', check: syncStuck ? never : () => Promise.resolve() },
       ],
     });
     const failures = await watchdog.tick();
@@ -69,7 +70,7 @@ describe('systemd watchdog: WATCHDOG=1 only while the loops make progress', () =
   });
 
   it('given probes that all answer, then runProbes reports no failure', async () => {
-    assert.deepEqual(await runProbes([{ name: 'a', check: async () => undefined }], 50), []);
+    assert.deepEqual(await runProbes([{ name: 'a', check: () => Promise.resolve() }], 50), []);
   });
 
   it('given a loop clock, then it is stuck only once quiet for longer than its limit, and a beat resets it', () => {
@@ -157,7 +158,7 @@ describe('systemd notify messages', () => {
       services: () => [],
     });
     await integration.ready();
-    await integration.aroundReload(async () => true);
+    await integration.aroundReload(() => Promise.resolve(true));
     integration.close();
     assert.equal(lines.length, 1);
     assert.match(
@@ -172,8 +173,8 @@ describe('systemd notify messages', () => {
     let answer!: (s: Record<string, unknown>) => void;
     const sync = {
       name: 'sync',
-      start: async () => undefined,
-      stop: async () => undefined,
+      start: () => Promise.resolve(),
+      stop: () => Promise.resolve(),
       status: () => new Promise<Record<string, unknown>>((r) => (answer = r)),
     };
     const integration = new SystemdIntegration({

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../../src/daemon/runtime-settings';
 
@@ -67,10 +68,7 @@ describe('systemd unit', () => {
     const which = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' });
     if (which.status !== 0) ctx.skip();
     if (fs.existsSync('/usr/bin/node')) return UNIT;
-    const unitPath = path.join(
-      fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'unit-')),
-      'booksync.service',
-    );
+    const unitPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unit-')), 'booksync.service');
     fs.writeFileSync(
       unitPath,
       fs.readFileSync(UNIT, 'utf8').split('/usr/bin/node').join(process.execPath),

@@ -59,6 +59,9 @@ const ruleSchema: Schema = {
           default: '0.00',
         },
         days: integer('Largest date difference in days.', 0, 366),
+        write_off: accountCode(
+          'Account the difference of a near match is booked to (bank fees, small discounts, rounding), so the invoice or bill is paid in full. It must be in the chart; needs a tolerance above 0. Absent: the difference stays open (short) or in suspense (over).',
+        ),
       },
       { required: ['days'] },
     ),

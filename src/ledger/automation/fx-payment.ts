@@ -63,8 +63,10 @@ export async function applyExchange(
   for (const doc of docs) {
     if (doc.type !== 'move') continue;
     const move = doc as MoveDoc & { payment?: string };
-    const [suspense, counterpart] = move.lines;
+    const [suspense, counterpart, ...writeOffs] = move.lines;
     const amount = suspense.debit + suspense.credit;
+    // With a write-off the counterpart clears more (or less) of the invoice than the line paid.
+    const cleared = counterpart.debit + counterpart.credit;
     const lineShare =
       proportion(lineTotal, paid + amount, whole) - proportion(lineTotal, paid, whole);
     paid += amount;
@@ -74,15 +76,23 @@ export async function applyExchange(
         ? proportion(invoice.company.total, invoice.total - invoice.residual, invoice.total) -
           proportion(
             invoice.company.total,
-            invoice.total - invoice.residual - amount,
+            invoice.total - invoice.residual - cleared,
             invoice.total,
           )
-        : lineShare;
+        : cleared === amount
+          ? lineShare
+          : proportion(lineTotal, cleared, whole);
     suspense.company = companyPart(company, lineShare, suspense.debit > 0);
     counterpart.company = companyPart(company, invoiceShare, counterpart.debit > 0);
-    const net =
+    let net =
       (suspense.debit > 0 ? lineShare : -lineShare) +
       (counterpart.debit > 0 ? invoiceShare : -invoiceShare);
+    // A write-off is valued at the line's rate, like the money it stands in for.
+    for (const w of writeOffs) {
+      const share = proportion(lineTotal, w.debit + w.credit, whole);
+      w.company = companyPart(company, share, w.debit > 0);
+      net += w.debit > 0 ? share : -share;
+    }
     if (net === 0) continue;
     move.lines.push({
       account: net > 0 ? roles.fx_gain : roles.fx_loss,

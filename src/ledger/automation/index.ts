@@ -50,7 +50,9 @@ export {
   type RuleKind,
   type RuleMatch,
   type RuleSpec,
+  type WriteOff,
 } from './rules';
+export { type WriteOffMade } from './write-off';
 export {
   pendingLines,
   reconcile,

@@ -23,6 +23,7 @@ import {
   type ConnectionMapping,
 } from './options';
 import { compileRule, type CompiledRule, type RuleSpec } from './rules';
+import { applyWriteOff, checkWriteOffAccounts, type WriteOffMade } from './write-off';
 
 /**
  * Reconciliation (README, "Ledger automation"). A posted statement line sits on the suspense
@@ -46,6 +47,8 @@ export type AutomationPaymentDoc = PaymentDoc & {
   rule?: string;
   /** The move that reversed the payment move on undo. */
   reversed_by?: string;
+  /** The difference booked to an account so the invoice is paid in full. */
+  write_off?: WriteOffMade;
 };
 
 export interface ReconcileOptions extends AutomationOptions {
@@ -66,6 +69,7 @@ export interface PaymentMade {
   invoice_state: InvoiceDoc['state'];
   rule: string;
   reason: string;
+  write_off?: WriteOffMade;
 }
 
 export interface ReconcileResult {
@@ -216,7 +220,7 @@ function allocate(open: number, invoices: readonly InvoiceDoc[]): Allocation[] {
 function logPayments(opts: AutomationOptions, made: readonly PaymentMade[]): void {
   for (const m of made) {
     opts.logger?.info(
-      `${m.line} pays ${formatAmount(m.amount, m.currency)} ${m.currency} of ${m.invoice} (${m.rule}: ${m.reason})`,
+      `${m.line} pays ${formatAmount(m.amount, m.currency)} ${m.currency} of ${m.invoice} (${m.rule}: ${m.reason})${m.write_off ? `, ${formatAmount(m.write_off.amount, m.currency)} written off to ${m.write_off.account}` : ''}`,
       {
         event: 'ledger.reconcile',
         line: m.line,
@@ -226,6 +230,7 @@ function logPayments(opts: AutomationOptions, made: readonly PaymentMade[]): voi
         amount: m.amount,
         currency: m.currency,
         rule: m.rule,
+        ...(m.write_off ? { write_off: m.write_off } : {}),
       },
     );
   }
@@ -258,6 +263,7 @@ export async function reconcile(
       .sort((a, b) => a.date.localeCompare(b.date) || (a._id < b._id ? -1 : 1));
     if (lines.length === 0) return result;
     await checkRoleAccounts(store, roles);
+    await checkWriteOffAccounts(store, compiled);
     const invoices = new Map((await store.allOfType<InvoiceDoc>('invoice')).map((i) => [i._id, i]));
     const partners = new Map((await store.allOfType<PartnerDoc>('partner')).map((p) => [p._id, p]));
     const payments = await store.allOfType<AutomationPaymentDoc>('payment');
@@ -292,6 +298,7 @@ export async function reconcile(
           roles,
           opts,
         );
+        if (match.write_off) applyWriteOff(docs, made, open, match.write_off);
         await applyExchange(store, line, open, docs, opts);
         // Later lines of this run see the written revisions (and the lowered residuals).
         const written = await store.putMany(docs);
@@ -442,6 +449,7 @@ export interface UndoResult {
     currency: string;
     reversal?: string;
     removed_draft?: string;
+    write_off?: WriteOffMade;
   }>;
 }
 
@@ -487,7 +495,8 @@ export function undoReconciliation(
         }
         const inv = invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined);
         if (inv) {
-          const residual = Math.min(inv.total, inv.residual + p.amount);
+          const cleared = p.amount + (p.write_off?.amount ?? 0);
+          const residual = Math.min(inv.total, inv.residual + cleared);
           const state: InvoiceDoc['state'] =
             inv.state === 'cancelled' || inv.state === 'draft'
               ? inv.state
@@ -508,6 +517,7 @@ export function undoReconciliation(
           currency: p.currency,
           ...(reversal ? { reversal } : {}),
           ...(move && move.state !== 'posted' ? { removed_draft: move._id } : {}),
+          ...(p.write_off ? { write_off: p.write_off } : {}),
         });
       }
       docs.push(...invoices.values());

@@ -32,12 +32,27 @@ export interface RuleMatch {
   invoices: InvoiceDoc[];
   /** Why, for people: `reference RF18539007547034`, `amount 121.00 and partner partner:acme` ... */
   reason: string;
+  /** The difference to book to an account so that the one invoice is fully paid (README, "Write-offs"). */
+  write_off?: WriteOff;
+}
+
+/** A near match's difference booked to a named account (bank fees, small discounts, rounding). */
+export interface WriteOff {
+  /** Account code. */
+  account: string;
+  /**
+   * Signed minor units of the line's currency: the invoice's residual minus what the line pays,
+   * so > 0 for a short payment (a fee), < 0 for an overpayment.
+   */
+  amount: number;
 }
 
 export interface CompiledRule {
   kind: string;
   /** The rule as configured, e.g. `amount_window(tolerance 0.50, days 5)`. */
   label: string;
+  /** The account the rule books differences to, and where the rule is configured. */
+  write_off?: { account: string; where: string };
   match(ctx: MatchContext): RuleMatch | undefined;
 }
 
@@ -52,7 +67,7 @@ export interface RuleKind {
 export type RuleSpec =
   | { kind: 'reference' }
   | { kind: 'amount_partner' }
-  | { kind: 'amount_window'; tolerance?: string; days: number };
+  | { kind: 'amount_window'; tolerance?: string; days: number; write_off?: string };
 
 function invalid(where: string, what: string): never {
   throw new AutomationError('LEDGER_RULE_INVALID', `${where}: ${what}`, { details: { where } });
@@ -193,13 +208,36 @@ export function toleranceIn(text: string, currency: string): number {
   return parseAmount(kept ? `${int}.${kept}` : int, currency, { decimal: '.', grouping: false });
 }
 
-/** `amount_window`: the open amount within a tolerance, dated within days of the invoice's dates. */
+/** `write_off`: an account code, and only with a tolerance that lets a difference through. */
+function writeOffSetting(
+  spec: Record<string, unknown>,
+  tolerance: string,
+  where: string,
+): string | undefined {
+  const account = spec.write_off;
+  if (account === undefined) return undefined;
+  if (typeof account !== 'string' || account.trim() === '')
+    invalid(
+      where,
+      `write_off must be an account code such as "6270" (got ${JSON.stringify(account)})`,
+    );
+  if (!/[1-9]/.test(tolerance))
+    invalid(where, `write_off ${account} needs a tolerance above 0 (a difference to write off)`);
+  return account;
+}
+
+/**
+ * `amount_window`: the open amount within a tolerance, dated within days of the invoice's dates.
+ * With `write_off` the difference is booked to that account and the invoice is paid in full; such
+ * a rule only matches when exactly one invoice is within the tolerance and the window: booking a
+ * fee on a guess would hide the mistake.
+ */
 export const amountWindowRule: RuleKind = {
   kind: 'amount_window',
   description:
-    'an open amount within `tolerance` ("0.50") of the line, the line dated from `days` before the invoice date to `days` after its due date',
+    'an open amount within `tolerance` ("0.50") of the line, the line dated from `days` before the invoice date to `days` after its due date; `write_off` books the difference to an account',
   compile(spec, where) {
-    noExtraKeys(spec, ['tolerance', 'days'], where);
+    noExtraKeys(spec, ['tolerance', 'days', 'write_off'], where);
     const tolerance = spec.tolerance ?? '0';
     if (typeof tolerance !== 'string' || !/^\d+(\.\d+)?$/.test(tolerance)) {
       invalid(
@@ -213,9 +251,11 @@ export const amountWindowRule: RuleKind = {
     }
     const tol = tolerance;
     const window = days;
+    const writeOff = writeOffSetting(spec, tol, where);
     return {
       kind: 'amount_window',
-      label: `amount_window(tolerance ${tol}, days ${window})`,
+      label: `amount_window(tolerance ${tol}, days ${window}${writeOff ? `, write_off ${writeOff}` : ''})`,
+      ...(writeOff ? { write_off: { account: writeOff, where } } : {}),
       match(ctx) {
         const maxDiff = toleranceIn(tol, ctx.line.currency);
         const scored = ctx.candidates
@@ -231,7 +271,7 @@ export const amountWindowRule: RuleKind = {
             days: Math.abs(daysBetween(inv.due_date, ctx.line.date)),
           }))
           .sort((a, b) => a.diff - b.diff || a.days - b.days);
-        if (scored.length === 0) return undefined;
+        if (scored.length === 0 || (writeOff && scored.length > 1)) return undefined;
         // Two invoices equally close in amount and date: do not guess.
         if (
           scored.length > 1 &&
@@ -240,9 +280,13 @@ export const amountWindowRule: RuleKind = {
         )
           return undefined;
         const best = scored[0];
+        const difference = best.inv.residual - ctx.open;
         return {
           invoices: [best.inv],
           reason: `amount within ${tol} (${formatAmount(best.diff, ctx.line.currency)} off), ${best.days} day(s) from the due date`,
+          ...(writeOff && difference !== 0
+            ? { write_off: { account: writeOff, amount: difference } }
+            : {}),
         };
       },
     };
