@@ -52,19 +52,55 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function buildConfig(data: ConfigData, ctx: BuildContext): Config {
-  const at = (p: string | null): string | null => (p === null ? null : resolve(ctx.dir, p));
-  const secret = (path: KeyPath): string => {
-    const value = ctx.secrets.values.get(secretKey(path));
-    if (value === undefined) throw new Error(`secret at ${path.join('.')} was not resolved`); // SNH: resolution errors stop the load first
-    return value;
+/** Resolves config-relative paths and swaps secret references for their values. */
+interface Resolvers {
+  at: (p: string | null) => string | null;
+  secret: (path: KeyPath) => string;
+}
+
+function resolvers(ctx: BuildContext): Resolvers {
+  return {
+    at: (p) => (p === null ? null : resolve(ctx.dir, p)),
+    secret: (path) => {
+      const value = ctx.secrets.values.get(secretKey(path));
+      if (value === undefined) throw new Error(`secret at ${path.join('.')} was not resolved`); // SNH: resolution errors stop the load first
+      return value;
+    },
   };
+}
 
-  const localApi = data.local_api;
-  const cloud = data.cloud;
+function buildLocalApi(localApi: ConfigData['local_api'], r: Resolvers): Config['local_api'] {
+  return {
+    enabled: localApi.enabled,
+    host: localApi.host,
+    port: localApi.port,
+    username: localApi.username ?? null,
+    password: localApi.password === undefined ? null : r.secret(['local_api', 'password']),
+  };
+}
+
+function buildCloud(cloud: ConfigData['cloud'], r: Resolvers): Config['cloud'] {
   const cloudUrls: string[] = Array.isArray(cloud.url) ? [...cloud.url] : [cloud.url];
-  const sync = data.sync;
+  return {
+    // A list names the nodes of one cluster: the first is the URL, all of them the failover order.
+    url: cloudUrls[0],
+    urls: cloudUrls,
+    embedded: cloudUrls[0] === EMBEDDED_CLOUD,
+    auth:
+      cloud.auth === undefined
+        ? null
+        : {
+            method: cloud.auth.method,
+            username: cloud.auth.username,
+            password: r.secret(['cloud', 'auth', 'password']),
+          },
+    ...withMs('request_timeout', cloud.request_timeout),
+    compression: cloud.compression,
+  };
+}
 
+/** Each document type's policy, falling back to sync.default key by key. */
+function buildSync(sync: ConfigData['sync']): Config['sync'] {
   const policy: SyncPolicy = {
     direction: sync.default.direction,
     conflict: sync.default.conflict,
@@ -85,21 +121,39 @@ export function buildConfig(data: ConfigData, ctx: BuildContext): Config {
       ];
     }),
   ) as Record<SyncDocType, SyncTypeConfig>;
+  return {
+    mode: sync.mode,
+    ...withMs('interval', sync.interval),
+    batch_size: sync.batch_size,
+    batch_bytes: sync.batch_bytes,
+    max_attachment_bytes: sync.max_attachment_bytes,
+    backoff: sync.backoff,
+    ...withMs('backoff_max', sync.backoff_max),
+    ...withMs('auth_retry', sync.auth_retry),
+    default: policy,
+    types,
+  };
+}
 
-  const connections = data.bank.connections.map((c, i): BankConnectionConfig => {
+function buildBankConnections(
+  connections: ConfigData['bank']['connections'],
+  ctx: BuildContext,
+  r: Resolvers,
+): BankConnectionConfig[] {
+  return connections.map((c, i): BankConnectionConfig => {
     const settings =
       c.provider === 'dropfolder'
         ? {
             ...c.settings,
             path: resolve(ctx.dir, c.settings.path),
-            archive: at(c.settings.archive),
-            rejected: at(c.settings.rejected),
+            archive: r.at(c.settings.archive),
+            rejected: r.at(c.settings.rejected),
           }
         : c.settings;
     const credentials = Object.fromEntries(
       Object.keys(c.credentials).map((k) => [
         k,
-        secret(['bank', 'connections', i, 'credentials', k]),
+        r.secret(['bank', 'connections', i, 'credentials', k]),
       ]),
     );
     const schedule: Schedule =
@@ -118,13 +172,19 @@ export function buildConfig(data: ConfigData, ctx: BuildContext): Config {
       enabled: c.enabled,
     } as BankConnectionConfig;
   });
+}
 
+/** The ledger section; a mapping without journal or currency takes its connection's and the company's. */
+function buildLedger(
+  ledger: ConfigData['ledger'],
+  connections: readonly BankConnectionConfig[],
+  r: Resolvers,
+): Config['ledger'] {
   const bankJournal = (name: string): string => {
     const connection = connections.find((c) => c.name === name);
     if (!connection) throw new Error(`ledger.connections.${name} names no bank connection`); // SNH: the semantic checks reject it first
     return connection.journal;
   };
-  const ledger = data.ledger;
   const companyCurrency: string = ledger.company.currency;
   const ledgerConnections = Object.fromEntries(
     Object.entries(ledger.connections).map(([name, m]): [string, LedgerConnectionConfig] => [
@@ -137,29 +197,52 @@ export function buildConfig(data: ConfigData, ctx: BuildContext): Config {
       },
     ]),
   );
-  const rules = ledger.reconcile.rules.map((r): ReconcileRule =>
-    r.kind === 'amount_window'
+  const rules = ledger.reconcile.rules.map((rule): ReconcileRule =>
+    rule.kind === 'amount_window'
       ? {
           kind: 'amount_window',
-          tolerance: r.tolerance,
-          tolerance_minor: parseAmount(r.tolerance, companyCurrency, { decimal: '.' }),
-          days: r.days,
-          write_off: r.write_off ?? null,
+          tolerance: rule.tolerance,
+          tolerance_minor: parseAmount(rule.tolerance, companyCurrency, { decimal: '.' }),
+          days: rule.days,
+          write_off: rule.write_off ?? null,
         }
-      : { kind: r.kind },
+      : { kind: rule.kind },
   );
-
-  const ops: OpsConfig = {
-    listen: listenAddress(data.ops.listen),
-    ...withMs('ready_offline_max', data.ops.ready_offline_max),
+  return {
+    company: { name: ledger.company.name, currency: companyCurrency },
+    post_moves: ledger.post_moves,
+    chart: r.at(ledger.chart ?? null),
+    accounts: {
+      receivable: ledger.accounts.receivable ?? DEFAULT_LEDGER_ACCOUNTS.receivable,
+      payable: ledger.accounts.payable ?? DEFAULT_LEDGER_ACCOUNTS.payable,
+      opening_balance: ledger.accounts.opening_balance ?? DEFAULT_LEDGER_ACCOUNTS.opening_balance,
+      fx_gain: ledger.accounts.fx_gain ?? DEFAULT_LEDGER_ACCOUNTS.fx_gain,
+      fx_loss: ledger.accounts.fx_loss ?? DEFAULT_LEDGER_ACCOUNTS.fx_loss,
+    },
+    connections: ledgerConnections,
+    reconcile: { rules },
   };
-  const a = data.alerts;
-  const alerts: AlertsConfig = {
+}
+
+function buildRates(rates: ConfigData['rates'], r: Resolvers): Config['rates'] {
+  return {
+    provider: rates.provider,
+    url: rates.url,
+    schedule:
+      'every' in rates.schedule
+        ? withMs('every', rates.schedule.every)
+        : { cron: rates.schedule.cron },
+    folder: r.at(rates.folder ?? null),
+  };
+}
+
+function buildAlerts(a: ConfigData['alerts'], r: Resolvers): AlertsConfig {
+  return {
     webhooks: a.webhooks.map((w, i) => ({
       name: w.name,
       format: w.format,
-      url: secret(['alerts', 'webhooks', i, 'url']),
-      token: w.token === undefined ? null : secret(['alerts', 'webhooks', i, 'token']),
+      url: r.secret(['alerts', 'webhooks', i, 'url']),
+      token: w.token === undefined ? null : r.secret(['alerts', 'webhooks', i, 'token']),
       ...withMs('timeout', w.timeout),
     })),
     ...withMs('check_every', a.check_every),
@@ -170,70 +253,29 @@ export function buildConfig(data: ConfigData, ctx: BuildContext): Config {
     ...withMs('consent_warning', a.consent_warning),
     ...withMs('conflict_age', a.conflict_age),
   };
+}
+
+export function buildConfig(data: ConfigData, ctx: BuildContext): Config {
+  const r = resolvers(ctx);
+  // Bank before ledger: a ledger mapping without a journal takes its bank connection's.
+  const connections = buildBankConnections(data.bank.connections, ctx, r);
+  const ledger = buildLedger(data.ledger, connections, r);
+  const ops: OpsConfig = {
+    listen: listenAddress(data.ops.listen),
+    ...withMs('ready_offline_max', data.ops.ready_offline_max),
+  };
+  const alerts = buildAlerts(data.alerts, r);
 
   const config: Config = {
     config_file: ctx.file,
     state_dir: resolve(ctx.dir, data.state_dir),
-    log: { level: data.log.level, format: data.log.format, file: at(data.log.file) },
-    local_api: {
-      enabled: localApi.enabled,
-      host: localApi.host,
-      port: localApi.port,
-      username: localApi.username ?? null,
-      password: localApi.password === undefined ? null : secret(['local_api', 'password']),
-    },
-    cloud: {
-      // A list names the nodes of one cluster: the first is the URL, all of them the failover order.
-      url: cloudUrls[0],
-      urls: cloudUrls,
-      embedded: cloudUrls[0] === EMBEDDED_CLOUD,
-      auth:
-        cloud.auth === undefined
-          ? null
-          : {
-              method: cloud.auth.method,
-              username: cloud.auth.username,
-              password: secret(['cloud', 'auth', 'password']),
-            },
-      ...withMs('request_timeout', cloud.request_timeout),
-      compression: cloud.compression,
-    },
-    sync: {
-      mode: sync.mode,
-      ...withMs('interval', sync.interval),
-      batch_size: sync.batch_size,
-      batch_bytes: sync.batch_bytes,
-      max_attachment_bytes: sync.max_attachment_bytes,
-      backoff: sync.backoff,
-      ...withMs('backoff_max', sync.backoff_max),
-      ...withMs('auth_retry', sync.auth_retry),
-      default: policy,
-      types,
-    },
+    log: { level: data.log.level, format: data.log.format, file: r.at(data.log.file) },
+    local_api: buildLocalApi(data.local_api, r),
+    cloud: buildCloud(data.cloud, r),
+    sync: buildSync(data.sync),
     bank: { ...withMs('request_timeout', data.bank.request_timeout), connections },
-    ledger: {
-      company: { name: ledger.company.name, currency: companyCurrency },
-      post_moves: ledger.post_moves,
-      chart: at(ledger.chart ?? null),
-      accounts: {
-        receivable: ledger.accounts.receivable ?? DEFAULT_LEDGER_ACCOUNTS.receivable,
-        payable: ledger.accounts.payable ?? DEFAULT_LEDGER_ACCOUNTS.payable,
-        opening_balance: ledger.accounts.opening_balance ?? DEFAULT_LEDGER_ACCOUNTS.opening_balance,
-        fx_gain: ledger.accounts.fx_gain ?? DEFAULT_LEDGER_ACCOUNTS.fx_gain,
-        fx_loss: ledger.accounts.fx_loss ?? DEFAULT_LEDGER_ACCOUNTS.fx_loss,
-      },
-      connections: ledgerConnections,
-      reconcile: { rules },
-    },
-    rates: {
-      provider: data.rates.provider,
-      url: data.rates.url,
-      schedule:
-        'every' in data.rates.schedule
-          ? withMs('every', data.rates.schedule.every)
-          : { cron: data.rates.schedule.cron },
-      folder: at(data.rates.folder ?? null),
-    },
+    ledger,
+    rates: buildRates(data.rates, r),
     ops,
     alerts,
   };

@@ -111,6 +111,204 @@ export function loadCompanyFile(file: string): CompanyData {
 
 type Obj = Record<string, unknown>;
 
+/** Typed field readers over the parsed file; each failure names the file and the field. */
+class CompanyFields {
+  constructor(private readonly source: string) {}
+
+  fail(where: string, what: string): never {
+    throw new AutomationError('LEDGER_CHART_INVALID', `${this.source}: ${where} ${what}`, {
+      details: { file: this.source, field: where },
+    });
+  }
+
+  obj(v: unknown, where: string): Obj {
+    return typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Obj)
+      : this.fail(where, 'must be a mapping');
+  }
+
+  list(v: unknown, where: string): unknown[] {
+    return v === undefined || v === null
+      ? []
+      : Array.isArray(v)
+        ? v
+        : this.fail(where, 'must be a list');
+  }
+
+  str(o: Obj, key: string, where: string, required = true): string | undefined {
+    const v = o[key];
+    if (v === undefined || v === null)
+      return required ? this.fail(`${where}.${key}`, 'is required') : undefined;
+    // Codes written unquoted (1010) arrive as numbers; they are names.
+    if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+    if (typeof v !== 'string' || v.trim() === '')
+      return this.fail(`${where}.${key}`, `must be text (got ${JSON.stringify(v)})`);
+    return v.trim();
+  }
+
+  oneOf<T extends string>(o: Obj, key: string, allowed: readonly T[], where: string): T {
+    const v = this.str(o, key, where)!;
+    return (allowed as readonly string[]).includes(v)
+      ? (v as T)
+      : this.fail(`${where}.${key}`, `must be one of ${allowed.join(' | ')} (got ${v})`);
+  }
+
+  currency(o: Obj, key: string, where: string, required = true): string | undefined {
+    const v = this.str(o, key, where, required);
+    if (v === undefined) return undefined;
+    try {
+      return currencyCode(v);
+    } catch {
+      return this.fail(`${where}.${key}`, `must be an ISO 4217 currency code (got ${v})`);
+    }
+  }
+}
+
+/** Checks that `code` is an account of the file; returns it. */
+type KnownAccount = (code: string, where: string) => string;
+
+function readRoles(f: CompanyFields, root: Obj): CompanyRoles {
+  const rolesRaw = f.obj(root.roles, 'roles');
+  const roles: CompanyRoles = {
+    receivable: f.str(rolesRaw, 'receivable', 'roles')!,
+    payable: f.str(rolesRaw, 'payable', 'roles')!,
+    opening_balance: f.str(rolesRaw, 'opening_balance', 'roles')!,
+    income: f.str(rolesRaw, 'income', 'roles')!,
+    expense: f.str(rolesRaw, 'expense', 'roles')!,
+    sale_journal: f.str(rolesRaw, 'sale_journal', 'roles')!,
+    purchase_journal: f.str(rolesRaw, 'purchase_journal', 'roles')!,
+  };
+  for (const key of ['fx_gain', 'fx_loss'] as const) {
+    const code = f.str(rolesRaw, key, 'roles', false);
+    if (code !== undefined) roles[key] = code;
+  }
+  return roles;
+}
+
+function readAccounts(f: CompanyFields, root: Obj): ChartAccount[] {
+  return f.list(root.accounts, 'accounts').map((a, i) => {
+    const where = `accounts[${i}]`;
+    const o = f.obj(a, where);
+    const acc: ChartAccount = {
+      code: f.str(o, 'code', where)!,
+      name: f.str(o, 'name', where)!,
+      kind: f.oneOf(o, 'kind', ACCOUNT_KINDS, where),
+    };
+    if (o.reconcile !== undefined)
+      acc.reconcile =
+        o.reconcile === true
+          ? true
+          : o.reconcile === false
+            ? false
+            : f.fail(`${where}.reconcile`, 'must be true or false');
+    const cur = f.currency(o, 'currency', where, false);
+    if (cur) acc.currency = cur;
+    return acc;
+  });
+}
+
+function readJournals(
+  f: CompanyFields,
+  root: Obj,
+  companyCurrency: string,
+  knownAccount: KnownAccount,
+): ChartJournal[] {
+  return f.list(root.journals, 'journals').map((j, i) => {
+    const where = `journals[${i}]`;
+    const o = f.obj(j, where);
+    const code = f.str(o, 'code', where)!;
+    if (code.includes(':')) f.fail(`${where}.code`, "must not contain ':'");
+    const jr: ChartJournal = {
+      code,
+      name: f.str(o, 'name', where)!,
+      kind: f.oneOf(o, 'kind', JOURNAL_KINDS, where),
+      currency: f.currency(o, 'currency', where, false) ?? companyCurrency,
+      default_account: knownAccount(
+        f.str(o, 'default_account', where)!,
+        `${where}.default_account`,
+      ),
+    };
+    const suspense = f.str(o, 'suspense_account', where, false);
+    if (suspense) jr.suspense_account = knownAccount(suspense, `${where}.suspense_account`);
+    return jr;
+  });
+}
+
+function readPartners(f: CompanyFields, root: Obj): PartnerDoc[] {
+  return f.list(root.partners, 'partners').map((p, i) => {
+    const where = `partners[${i}]`;
+    const o = f.obj(p, where);
+    const doc: PartnerDoc = {
+      _id: partnerId(f.str(o, 'id', where)!),
+      type: 'partner',
+      name: f.str(o, 'name', where)!,
+      bank_accounts: f.list(o.bank_accounts, `${where}.bank_accounts`).map((b, k) => {
+        const bo = f.obj(b, `${where}.bank_accounts[${k}]`);
+        const bic = f.str(bo, 'bic', `${where}.bank_accounts[${k}]`, false);
+        return {
+          iban: f.str(bo, 'iban', `${where}.bank_accounts[${k}]`)!,
+          ...(bic ? { bic } : {}),
+        };
+      }),
+    };
+    const email = f.str(o, 'email', where, false);
+    if (email) doc.email = email;
+    const vat = f.str(o, 'vat', where, false);
+    if (vat) doc.vat = vat;
+    return doc;
+  });
+}
+
+function readInvoice(
+  f: CompanyFields,
+  v: unknown,
+  where: string,
+  companyCurrency: string,
+  partnerIds: ReadonlySet<string>,
+  knownAccount: KnownAccount,
+): InvoiceDoc {
+  const o = f.obj(v, where);
+  const cur = f.currency(o, 'currency', where, false) ?? companyCurrency;
+  const date = f.str(o, 'date', where)!;
+  const due = f.str(o, 'due_date', where)!;
+  for (const [k, d] of [
+    ['date', date],
+    ['due_date', due],
+  ] as const)
+    if (!isCalendarDate(d)) f.fail(`${where}.${k}`, `must be a date YYYY-MM-DD (got ${d})`);
+  if (due < date) f.fail(`${where}.due_date`, 'must not be before date');
+  const partner = partnerId(f.str(o, 'partner', where)!);
+  if (!partnerIds.has(partner))
+    f.fail(`${where}.partner`, `names ${partner}, which the file does not define`);
+  let total: number;
+  try {
+    total = parseAmount(f.str(o, 'total', where)!, cur, { decimal: '.' });
+  } catch (err) {
+    return f.fail(`${where}.total`, (err as Error).message);
+  }
+  if (total <= 0) f.fail(`${where}.total`, 'must be positive');
+  const number = f.str(o, 'number', where)!;
+  const doc: InvoiceDoc = {
+    _id: invoiceId(number),
+    type: 'invoice',
+    kind: f.oneOf<InvoiceKind>(o, 'kind', INVOICE_KINDS, where),
+    number,
+    partner,
+    date,
+    due_date: due,
+    currency: cur,
+    total,
+    residual: total,
+    state: 'open',
+  };
+  const ref = f.str(o, 'payment_reference', where, false);
+  if (ref) doc.payment_reference = ref;
+  const account = f.str(o, 'account', where, false);
+  if (account)
+    (doc as InvoiceDoc & { account?: string }).account = knownAccount(account, `${where}.account`);
+  return doc;
+}
+
 /** Parses company YAML/JSON text; `source` names it in errors. */
 export function parseCompany(text: string, source = 'company file'): CompanyData {
   let raw: unknown;
@@ -123,186 +321,37 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
       { cause: err, details: { file: source } },
     );
   }
-  const fail = (where: string, what: string): never => {
-    throw new AutomationError('LEDGER_CHART_INVALID', `${source}: ${where} ${what}`, {
-      details: { file: source, field: where },
-    });
-  };
-  const obj = (v: unknown, where: string): Obj =>
-    typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? (v as Obj)
-      : fail(where, 'must be a mapping');
-  const list = (v: unknown, where: string): unknown[] =>
-    v === undefined || v === null ? [] : Array.isArray(v) ? v : fail(where, 'must be a list');
-  const str = (o: Obj, key: string, where: string, required = true): string | undefined => {
-    const v = o[key];
-    if (v === undefined || v === null)
-      return required ? fail(`${where}.${key}`, 'is required') : undefined;
-    // Codes written unquoted (1010) arrive as numbers; they are names.
-    if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-    if (typeof v !== 'string' || v.trim() === '')
-      return fail(`${where}.${key}`, `must be text (got ${JSON.stringify(v)})`);
-    return v.trim();
-  };
-  const oneOf = <T extends string>(
-    o: Obj,
-    key: string,
-    allowed: readonly T[],
-    where: string,
-  ): T => {
-    const v = str(o, key, where)!;
-    return (allowed as readonly string[]).includes(v)
-      ? (v as T)
-      : fail(`${where}.${key}`, `must be one of ${allowed.join(' | ')} (got ${v})`);
-  };
-  const currency = (o: Obj, key: string, where: string, required = true): string | undefined => {
-    const v = str(o, key, where, required);
-    if (v === undefined) return undefined;
-    try {
-      return currencyCode(v);
-    } catch {
-      return fail(`${where}.${key}`, `must be an ISO 4217 currency code (got ${v})`);
-    }
-  };
-
-  const root = obj(raw, '(top level)');
-  const companyRaw = obj(root.company, 'company');
+  const f = new CompanyFields(source);
+  const root = f.obj(raw, '(top level)');
+  const companyRaw = f.obj(root.company, 'company');
   const company = {
-    name: str(companyRaw, 'name', 'company')!,
-    currency: currency(companyRaw, 'currency', 'company')!,
+    name: f.str(companyRaw, 'name', 'company')!,
+    currency: f.currency(companyRaw, 'currency', 'company')!,
   };
-  const rolesRaw = obj(root.roles, 'roles');
-  const roles: CompanyRoles = {
-    receivable: str(rolesRaw, 'receivable', 'roles')!,
-    payable: str(rolesRaw, 'payable', 'roles')!,
-    opening_balance: str(rolesRaw, 'opening_balance', 'roles')!,
-    income: str(rolesRaw, 'income', 'roles')!,
-    expense: str(rolesRaw, 'expense', 'roles')!,
-    sale_journal: str(rolesRaw, 'sale_journal', 'roles')!,
-    purchase_journal: str(rolesRaw, 'purchase_journal', 'roles')!,
-  };
-  for (const key of ['fx_gain', 'fx_loss'] as const) {
-    const code = str(rolesRaw, key, 'roles', false);
-    if (code !== undefined) roles[key] = code;
-  }
+  const roles = readRoles(f, root);
 
-  const accounts: ChartAccount[] = list(root.accounts, 'accounts').map((a, i) => {
-    const where = `accounts[${i}]`;
-    const o = obj(a, where);
-    const acc: ChartAccount = {
-      code: str(o, 'code', where)!,
-      name: str(o, 'name', where)!,
-      kind: oneOf(o, 'kind', ACCOUNT_KINDS, where),
-    };
-    if (o.reconcile !== undefined)
-      acc.reconcile =
-        o.reconcile === true
-          ? true
-          : o.reconcile === false
-            ? false
-            : fail(`${where}.reconcile`, 'must be true or false');
-    const cur = currency(o, 'currency', where, false);
-    if (cur) acc.currency = cur;
-    return acc;
-  });
+  const accounts = readAccounts(f, root);
   const codes = new Set(accounts.map((a) => a.code));
-  const knownAccount = (code: string, where: string) =>
-    codes.has(code) ? code : fail(where, `names account ${code}, which the file does not define`);
+  const knownAccount: KnownAccount = (code, where) =>
+    codes.has(code) ? code : f.fail(where, `names account ${code}, which the file does not define`);
   for (const [k, v] of Object.entries(roles) as Array<[string, string | undefined]>)
     if (!k.endsWith('_journal') && v !== undefined) knownAccount(v, `roles.${k}`);
 
-  const journals: ChartJournal[] = list(root.journals, 'journals').map((j, i) => {
-    const where = `journals[${i}]`;
-    const o = obj(j, where);
-    const code = str(o, 'code', where)!;
-    if (code.includes(':')) fail(`${where}.code`, "must not contain ':'");
-    const jr: ChartJournal = {
-      code,
-      name: str(o, 'name', where)!,
-      kind: oneOf(o, 'kind', JOURNAL_KINDS, where),
-      currency: currency(o, 'currency', where, false) ?? company.currency,
-      default_account: knownAccount(str(o, 'default_account', where)!, `${where}.default_account`),
-    };
-    const suspense = str(o, 'suspense_account', where, false);
-    if (suspense) jr.suspense_account = knownAccount(suspense, `${where}.suspense_account`);
-    return jr;
-  });
+  const journals = readJournals(f, root, company.currency, knownAccount);
   const journalCodes = new Set(journals.map((j) => j.code));
   for (const key of ['sale_journal', 'purchase_journal'] as const) {
     if (!journalCodes.has(roles[key]))
-      fail(`roles.${key}`, `names journal ${roles[key]}, which the file does not define`);
+      f.fail(`roles.${key}`, `names journal ${roles[key]}, which the file does not define`);
   }
 
-  const partners: PartnerDoc[] = list(root.partners, 'partners').map((p, i) => {
-    const where = `partners[${i}]`;
-    const o = obj(p, where);
-    const doc: PartnerDoc = {
-      _id: partnerId(str(o, 'id', where)!),
-      type: 'partner',
-      name: str(o, 'name', where)!,
-      bank_accounts: list(o.bank_accounts, `${where}.bank_accounts`).map((b, k) => {
-        const bo = obj(b, `${where}.bank_accounts[${k}]`);
-        const bic = str(bo, 'bic', `${where}.bank_accounts[${k}]`, false);
-        return { iban: str(bo, 'iban', `${where}.bank_accounts[${k}]`)!, ...(bic ? { bic } : {}) };
-      }),
-    };
-    const email = str(o, 'email', where, false);
-    if (email) doc.email = email;
-    const vat = str(o, 'vat', where, false);
-    if (vat) doc.vat = vat;
-    return doc;
-  });
-  const partnerIds = new Set(partners.map((p) => p._id));
-
-  const invoices: InvoiceDoc[] = list(root.invoices, 'invoices').map((v, i) => {
-    const where = `invoices[${i}]`;
-    const o = obj(v, where);
-    const cur = currency(o, 'currency', where, false) ?? company.currency;
-    const date = str(o, 'date', where)!;
-    const due = str(o, 'due_date', where)!;
-    for (const [k, d] of [
-      ['date', date],
-      ['due_date', due],
-    ] as const)
-      if (!isCalendarDate(d)) fail(`${where}.${k}`, `must be a date YYYY-MM-DD (got ${d})`);
-    if (due < date) fail(`${where}.due_date`, 'must not be before date');
-    const partner = partnerId(str(o, 'partner', where)!);
-    if (!partnerIds.has(partner))
-      fail(`${where}.partner`, `names ${partner}, which the file does not define`);
-    let total: number;
-    try {
-      total = parseAmount(str(o, 'total', where)!, cur, { decimal: '.' });
-    } catch (err) {
-      return fail(`${where}.total`, (err as Error).message);
-    }
-    if (total <= 0) fail(`${where}.total`, 'must be positive');
-    const number = str(o, 'number', where)!;
-    const doc: InvoiceDoc = {
-      _id: invoiceId(number),
-      type: 'invoice',
-      kind: oneOf<InvoiceKind>(o, 'kind', INVOICE_KINDS, where),
-      number,
-      partner,
-      date,
-      due_date: due,
-      currency: cur,
-      total,
-      residual: total,
-      state: 'open',
-    };
-    const ref = str(o, 'payment_reference', where, false);
-    if (ref) doc.payment_reference = ref;
-    const account = str(o, 'account', where, false);
-    if (account)
-      (doc as InvoiceDoc & { account?: string }).account = knownAccount(
-        account,
-        `${where}.account`,
-      );
-    return doc;
-  });
+  const partners = readPartners(f, root);
+  const partnerIds = new Set<string>(partners.map((p) => p._id));
+  const invoices = f
+    .list(root.invoices, 'invoices')
+    .map((v, i) => readInvoice(f, v, `invoices[${i}]`, company.currency, partnerIds, knownAccount));
   const seen = new Set<string>();
   for (const d of [...partners, ...invoices]) {
-    if (seen.has(d._id)) fail(d._id, 'is defined twice');
+    if (seen.has(d._id)) f.fail(d._id, 'is defined twice');
     seen.add(d._id);
   }
   return { company, roles, chart: { accounts, journals }, partners, invoices };

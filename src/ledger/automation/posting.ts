@@ -93,25 +93,9 @@ async function postLines(
     refused: [],
     unposted: [],
   };
-  let lines: StatementLineDoc[];
-  if (which === 'all') {
-    lines = await linesOfConnection(store, mapping.connection);
-  } else {
-    const prefix = `stl:${mapping.connection}:`;
-    const ids = which
-      .map((w) => (typeof w === 'string' ? w : w._id))
-      .filter((id) => id.startsWith(prefix));
-    const found = await docsById<StatementLineDoc>(store, ids);
-    lines = await visibleLines(
-      store,
-      [...new Set(ids)].flatMap((id) => {
-        const doc = found.get(id);
-        return doc && doc.type === 'statement_line' ? [doc] : [];
-      }),
-    );
-  }
+  const lines = await readLines(store, which, mapping.connection);
 
-  const toPost: Array<{ line: StatementLineDoc; company?: CompanyConversion }> = [];
+  const toPost: LineToPost[] = [];
   const toUnpost: StatementLineDoc[] = [];
   const companyCurrency = opts.company_currency;
   const rates = new RateBook(store);
@@ -181,6 +165,55 @@ async function postLines(
     }
   }
 
+  await writePostings(store, toPost, resolved, mapping, result, opts);
+  await unpost(store, toUnpost, today(opts), result, opts);
+  if (result.posted.length > 0 || result.refused.length > 0 || result.unposted.length > 0) {
+    opts.logger?.info(`${mapping.connection}: posted ${result.posted.length} statement line(s)`, {
+      event: 'ledger.post',
+      connection: mapping.connection,
+      journal: mapping.journal,
+      posted: result.posted.length,
+      refused: result.refused.length,
+      skipped: result.skipped.length,
+      unposted: result.unposted.length,
+    });
+  }
+  return result;
+}
+
+type LineToPost = { line: StatementLineDoc; company?: CompanyConversion };
+
+/** The connection's lines: all of them, or the named ones of this connection that are visible. */
+async function readLines(
+  store: BooksStore,
+  which: 'all' | ReadonlyArray<string | Pick<StatementLineDoc, '_id'>>,
+  connection: string,
+): Promise<StatementLineDoc[]> {
+  if (which === 'all') return linesOfConnection(store, connection);
+  const prefix = `stl:${connection}:`;
+  const ids = which
+    .map((w) => (typeof w === 'string' ? w : w._id))
+    .filter((id) => id.startsWith(prefix));
+  const found = await docsById<StatementLineDoc>(store, ids);
+  return visibleLines(
+    store,
+    [...new Set(ids)].flatMap((id) => {
+      const doc = found.get(id);
+      return doc && doc.type === 'statement_line' ? [doc] : [];
+    }),
+  );
+}
+
+/** Writes the postable lines' moves and marks the lines posted, BATCH lines per atomic write. */
+async function writePostings(
+  store: BooksStore,
+  toPost: readonly LineToPost[],
+  resolved: ResolvedMapping,
+  mapping: ConnectionMapping,
+  result: PostingResult,
+  opts: AutomationOptions,
+): Promise<void> {
+  const companyCurrency = opts.company_currency;
   for (let i = 0; i < toPost.length; i += BATCH) {
     const batch = toPost.slice(i, i + BATCH);
     const existing = await docsById<MoveDoc>(
@@ -214,19 +247,6 @@ async function postLines(
     }
     if (writes.length > 0) await store.putMany(writes);
   }
-  await unpost(store, toUnpost, today(opts), result, opts);
-  if (result.posted.length > 0 || result.refused.length > 0 || result.unposted.length > 0) {
-    opts.logger?.info(`${mapping.connection}: posted ${result.posted.length} statement line(s)`, {
-      event: 'ledger.post',
-      connection: mapping.connection,
-      journal: mapping.journal,
-      posted: result.posted.length,
-      refused: result.refused.length,
-      skipped: result.skipped.length,
-      unposted: result.unposted.length,
-    });
-  }
-  return result;
 }
 
 /**

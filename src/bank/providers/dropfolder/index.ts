@@ -92,6 +92,150 @@ function moveInto(dir: string, from: string): string {
 
 const normaliseAccount = (id: string): string => id.replace(/\s+/g, '').toUpperCase();
 
+/** Sorted names of the inbox files ready to read. */
+function listInbox(ctx: FetchContext, inbox: string): string[] {
+  let entries;
+  try {
+    entries = readdirSync(inbox, { withFileTypes: true });
+  } catch (err) {
+    throw new BankError(
+      'BANK_DROPFOLDER_UNREADABLE',
+      `connection ${ctx.connection}: cannot read the inbox folder ${inbox}: ${(err as Error).message}`,
+      { cause: err, details: { path: inbox } },
+    );
+  }
+  return entries
+    .filter((e) => e.isFile() && isCandidate(e.name))
+    .map((e) => e.name)
+    .sort();
+}
+
+/** What one run gathers from the inbox files. */
+interface DropRun {
+  ctx: FetchContext;
+  settings: DropFolderSettings;
+  rejectedDir: string;
+  /** Normalised `settings.account`, if set. */
+  wanted: string | undefined;
+  statements: BankAccountStatement[];
+  streams: StatementStream[];
+  warnings: string[];
+  /** Files to archive in `commit()`. */
+  imported: string[];
+}
+
+/** Moves an unreadable file to the rejected folder with its `.reason`. Returns the new path. */
+function rejectFile(
+  run: DropRun,
+  full: string,
+  name: string,
+  err: MalformedStatementError,
+): string {
+  const to = moveInto(run.rejectedDir, full);
+  writeFileSync(`${to}.reason`, `${err.message}\n`, 'utf8');
+  run.ctx.logger.warn(`rejected statement file ${name}`, {
+    event: 'bank.file',
+    connection: run.ctx.connection,
+    file: name,
+    code: err.code,
+    reason: err.message,
+    moved_to: to,
+  });
+  return to;
+}
+
+/**
+ * Hands a large file to the loop as a stream. True when the file is dealt with (streamed,
+ * rejected or gone); false when it is small enough to read into memory.
+ */
+function tryStream(
+  run: DropRun,
+  full: string,
+  name: string,
+  options: ParseStatementOptions,
+): boolean {
+  const { ctx } = run;
+  let stream: StatementStream | undefined;
+  try {
+    stream = statementFileStream(full, options);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true; // taken away meanwhile
+    if (!(err instanceof MalformedStatementError)) {
+      throw new BankError(
+        'BANK_DROPFOLDER_UNREADABLE',
+        `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`,
+        { cause: err, details: { file: full } },
+      );
+    }
+    const to = rejectFile(run, full, name, err);
+    run.warnings.push(`rejected ${name}: ${err.message} (moved to ${to})`);
+    return true;
+  }
+  if (!stream) return false;
+  run.imported.push(full);
+  run.streams.push({
+    name: stream.name,
+    read: (sink) => stream.read(sink),
+    // eslint-disable-next-line @typescript-eslint/require-await -- async so that a throw (file system, parse) reaches the caller as a rejection
+    reject: async (err) => {
+      run.imported.splice(run.imported.indexOf(full), 1);
+      rejectFile(run, full, name, err);
+    },
+  });
+  ctx.logger.info(`reading statement file ${name} as a stream`, {
+    event: 'bank.file',
+    connection: ctx.connection,
+    file: name,
+    streamed: true,
+  });
+  return true;
+}
+
+/** Reads and parses a whole file, keeping the statements of the wanted account. */
+function readWhole(run: DropRun, full: string, name: string, options: ParseStatementOptions): void {
+  const { ctx, wanted } = run;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(full);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // taken away meanwhile
+    throw new BankError(
+      'BANK_DROPFOLDER_UNREADABLE',
+      `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`,
+      { cause: err, details: { file: full } },
+    );
+  }
+  let parsed;
+  try {
+    parsed = parseStatement(bytes, options);
+  } catch (err) {
+    if (!(err instanceof MalformedStatementError)) throw err;
+    const to = rejectFile(run, full, name, err);
+    run.warnings.push(`rejected ${name}: ${err.message} (moved to ${to})`);
+    return;
+  }
+  let kept = parsed.statements;
+  if (wanted !== undefined) {
+    kept = kept.filter((s) => normaliseAccount(s.accountId) === wanted);
+    const skipped = parsed.statements.length - kept.length;
+    if (skipped > 0)
+      run.warnings.push(
+        `${name}: ${skipped} statement(s) of other accounts skipped (settings.account is ${run.settings.account})`,
+      );
+  }
+  run.statements.push(...kept);
+  run.warnings.push(...parsed.warnings.map(warningText));
+  run.imported.push(full);
+  ctx.logger.info(`read statement file ${name}`, {
+    event: 'bank.file',
+    connection: ctx.connection,
+    file: name,
+    format: parsed.format,
+    statements: kept.length,
+    transactions: kept.reduce((n, s) => n + s.transactions.length, 0),
+  });
+}
+
 /**
  * Drop folder: the admin (or a bank's SFTP job) puts statement files into `path`; each run reads
  * them all, all-or-nothing per file. A file that cannot be read goes to `rejected/` at once with
@@ -112,39 +256,19 @@ export const dropfolder = {
     const settings = settingsOf(ctx);
     const inbox = resolve(settings.path);
     const archive = resolve(settings.archive ?? join(ctx.stateDir, 'archive'));
-    const rejected = resolve(settings.rejected ?? join(ctx.stateDir, 'rejected'));
+    const rejectedDir = resolve(settings.rejected ?? join(ctx.stateDir, 'rejected'));
     const wanted =
       typeof settings.account === 'string' ? normaliseAccount(settings.account) : undefined;
-    let entries;
-    try {
-      entries = readdirSync(inbox, { withFileTypes: true });
-    } catch (err) {
-      throw new BankError(
-        'BANK_DROPFOLDER_UNREADABLE',
-        `connection ${ctx.connection}: cannot read the inbox folder ${inbox}: ${(err as Error).message}`,
-        { cause: err, details: { path: inbox } },
-      );
-    }
-    const names = entries
-      .filter((e) => e.isFile() && isCandidate(e.name))
-      .map((e) => e.name)
-      .sort();
-    const statements: BankAccountStatement[] = [];
-    const streams: StatementStream[] = [];
-    const warnings: string[] = [];
-    const imported: string[] = [];
-    const reject = (full: string, name: string, err: MalformedStatementError): string => {
-      const to = moveInto(rejected, full);
-      writeFileSync(`${to}.reason`, `${err.message}\n`, 'utf8');
-      ctx.logger.warn(`rejected statement file ${name}`, {
-        event: 'bank.file',
-        connection: ctx.connection,
-        file: name,
-        code: err.code,
-        reason: err.message,
-        moved_to: to,
-      });
-      return to;
+    const names = listInbox(ctx, inbox);
+    const run: DropRun = {
+      ctx,
+      settings,
+      rejectedDir,
+      wanted,
+      statements: [],
+      streams: [],
+      warnings: [],
+      imported: [],
     };
     for (const name of names) {
       ctx.signal.throwIfAborted();
@@ -155,84 +279,10 @@ export const dropfolder = {
         defaultCurrency: settings.currency ?? undefined,
         format: settings.format ?? 'auto',
       };
-      if (wanted === undefined) {
-        let stream: StatementStream | undefined;
-        try {
-          stream = statementFileStream(full, options);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken away meanwhile
-          if (!(err instanceof MalformedStatementError)) {
-            throw new BankError(
-              'BANK_DROPFOLDER_UNREADABLE',
-              `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`,
-              { cause: err, details: { file: full } },
-            );
-          }
-          const to = reject(full, name, err);
-          warnings.push(`rejected ${name}: ${err.message} (moved to ${to})`);
-          continue;
-        }
-        if (stream) {
-          imported.push(full);
-          streams.push({
-            name: stream.name,
-            read: (sink) => stream.read(sink),
-            // eslint-disable-next-line @typescript-eslint/require-await -- async so that a throw (file system, parse) reaches the caller as a rejection
-            reject: async (err) => {
-              imported.splice(imported.indexOf(full), 1);
-              reject(full, name, err);
-            },
-          });
-          ctx.logger.info(`reading statement file ${name} as a stream`, {
-            event: 'bank.file',
-            connection: ctx.connection,
-            file: name,
-            streamed: true,
-          });
-          continue;
-        }
-      }
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(full);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken away meanwhile
-        throw new BankError(
-          'BANK_DROPFOLDER_UNREADABLE',
-          `connection ${ctx.connection}: cannot read ${full}: ${(err as Error).message}`,
-          { cause: err, details: { file: full } },
-        );
-      }
-      let parsed;
-      try {
-        parsed = parseStatement(bytes, options);
-      } catch (err) {
-        if (!(err instanceof MalformedStatementError)) throw err;
-        const to = reject(full, name, err);
-        warnings.push(`rejected ${name}: ${err.message} (moved to ${to})`);
-        continue;
-      }
-      let kept = parsed.statements;
-      if (wanted !== undefined) {
-        kept = kept.filter((s) => normaliseAccount(s.accountId) === wanted);
-        const skipped = parsed.statements.length - kept.length;
-        if (skipped > 0)
-          warnings.push(
-            `${name}: ${skipped} statement(s) of other accounts skipped (settings.account is ${settings.account})`,
-          );
-      }
-      statements.push(...kept);
-      warnings.push(...parsed.warnings.map(warningText));
-      imported.push(full);
-      ctx.logger.info(`read statement file ${name}`, {
-        event: 'bank.file',
-        connection: ctx.connection,
-        file: name,
-        format: parsed.format,
-        statements: kept.length,
-        transactions: kept.reduce((n, s) => n + s.transactions.length, 0),
-      });
+      if (wanted === undefined && tryStream(run, full, name, options)) continue;
+      readWhole(run, full, name, options);
     }
+    const { statements, streams, warnings, imported } = run;
     const keep = settings.keep_files === true;
     return {
       statements,

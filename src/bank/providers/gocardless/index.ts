@@ -135,6 +135,175 @@ function consentExpiry(agreement: Obj): Date | undefined {
   return new Date(Date.parse(start) + days * 86_400_000);
 }
 
+type Warn = (message: string) => void;
+
+/** Reads the requisition and fails unless it is linked (LN). */
+async function readLinkedRequisition(
+  client: GoCardlessClient,
+  requisitionId: string,
+  connection: string,
+): Promise<Obj> {
+  const requisition = await client.get(`/requisitions/${requisitionId}/`);
+  if (!isObj(requisition)) throw new GcShapeError('the requisition answer is not an object');
+  const status = statusCode(requisition.status);
+  const reqError = requisitionError(status, requisition, connection);
+  if (reqError) throw reqError;
+  return requisition;
+}
+
+interface Consent {
+  expires?: Date;
+  maxHistoricalDays?: number;
+}
+
+/**
+ * Consent expiry: from the agreement when there is one; without, GoCardless applies its
+ * default of 90 days from the requisition. Fails when the consent has already expired.
+ */
+async function readConsent(
+  client: GoCardlessClient,
+  requisition: Obj,
+  connection: string,
+  now: Date,
+): Promise<Consent> {
+  let expires: Date | undefined;
+  let maxHistoricalDays: number | undefined;
+  if (typeof requisition.agreement === 'string' && requisition.agreement !== '') {
+    const agreement = await client.get(`/agreements/enduser/${requisition.agreement}/`);
+    if (!isObj(agreement)) throw new GcShapeError('the agreement answer is not an object');
+    expires = consentExpiry(agreement);
+    const mh = Number(agreement.max_historical_days);
+    if (Number.isFinite(mh) && mh > 0) maxHistoricalDays = mh;
+  } else if (
+    typeof requisition.created === 'string' &&
+    !Number.isNaN(Date.parse(requisition.created))
+  ) {
+    expires = new Date(Date.parse(requisition.created) + 90 * 86_400_000);
+  }
+  if (expires && expires.getTime() <= now.getTime()) {
+    throw new ConsentExpiredError(
+      'GOCARDLESS_AGREEMENT_EXPIRED',
+      `${connection}: the GoCardless end-user agreement expired at ${expires.toISOString()}; the account holder must consent again (a new requisition), then update requisition_id`,
+      {
+        details: { connection, expired_at: expires.toISOString() },
+      },
+    );
+  }
+  return { expires, maxHistoricalDays };
+}
+
+/** The linked accounts to read: all, or the configured subset (warning about unknown ids). */
+function selectAccounts(requisition: Obj, settings: Settings, warn: Warn): string[] {
+  const linked = Array.isArray(requisition.accounts)
+    ? requisition.accounts.filter((a): a is string => typeof a === 'string')
+    : [];
+  const wanted = settings.accounts ? linked.filter((a) => settings.accounts!.includes(a)) : linked;
+  for (const missing of settings.accounts ?? [])
+    if (!linked.includes(missing)) warn(`account ${missing} is not part of the requisition`);
+  if (linked.length === 0) warn('the requisition has no linked accounts');
+  return wanted;
+}
+
+/** The bank keeps at most max_historical_days: asking for more is a 400. */
+function clampWindowStart(
+  from: CalendarDate,
+  today: CalendarDate,
+  maxHistoricalDays: number | undefined,
+  warn: Warn,
+): CalendarDate {
+  if (maxHistoricalDays === undefined) return from;
+  const earliest = addDays(today, -(maxHistoricalDays - 1));
+  if (from >= earliest) return from;
+  warn(
+    `the window starts ${from}, but the agreement covers only ${maxHistoricalDays} days of history: fetching from ${earliest}`,
+  );
+  return earliest;
+}
+
+/** Fails unless the account's access is READY (or the status is absent). */
+function checkAccountStatus(meta: Obj, id: string, connection: string): void {
+  const accountStatus = typeof meta.status === 'string' ? meta.status.toUpperCase() : 'READY';
+  if (accountStatus === 'EXPIRED') {
+    throw new ConsentExpiredError(
+      'GOCARDLESS_ACCOUNT_EXPIRED',
+      `${connection}: access to account ${id} has expired; the account holder must consent again`,
+      { details: { connection } },
+    );
+  }
+  if (accountStatus === 'SUSPENDED') {
+    throw new BankAuthError(
+      'GOCARDLESS_ACCOUNT_SUSPENDED',
+      `${connection}: account ${id} is suspended; link the bank again (a new requisition)`,
+      { details: { connection } },
+    );
+  }
+  if (
+    accountStatus === 'PROCESSING' ||
+    accountStatus === 'DISCOVERED' ||
+    accountStatus === 'ERROR'
+  ) {
+    throw new BankUnavailableError(
+      'GOCARDLESS_ACCOUNT_NOT_READY',
+      `${connection}: account ${id} is ${accountStatus} at GoCardless; the next run retries`,
+      { details: { connection } },
+    );
+  }
+}
+
+interface AccountWindow {
+  from: CalendarDate;
+  to: CalendarDate;
+  today: CalendarDate;
+}
+
+/**
+ * One account: metadata, then one transactions and one balances call. Undefined (with a
+ * warning) when nothing tells the account's currency.
+ */
+async function readAccount(
+  client: GoCardlessClient,
+  ctx: FetchContext,
+  id: string,
+  window: AccountWindow,
+  warn: Warn,
+): Promise<BankAccountStatement | undefined> {
+  const { from, to, today } = window;
+  // Account metadata is GoCardless' own data: it does not count against the bank's daily limit.
+  const meta = await client.get(`/accounts/${id}/`);
+  if (!isObj(meta)) throw new GcShapeError(`account ${id}: the metadata answer is not an object`);
+  checkAccountStatus(meta, id, ctx.connection);
+  const iban =
+    typeof meta.iban === 'string' && meta.iban !== '' ? meta.iban.replace(/\s+/g, '') : undefined;
+  const query: Record<string, string> = { date_from: from, date_to: to };
+  const lists = readTransactionLists(await client.get(`/accounts/${id}/transactions/`, query));
+  const transactions = toTransactions(lists.booked, false, id, warn);
+  if (ctx.includePending) transactions.push(...toTransactions(lists.pending, true, id, warn));
+  // Balances are a separate daily quota: when only they are rate limited, the lines already
+  // fetched (which spent a transactions call) are kept, and the missing balance is a warning.
+  let balances: BankBalance[] = [];
+  try {
+    balances = toBalances(await client.get(`/accounts/${id}/balances/`), id, today);
+  } catch (err) {
+    if (!(err instanceof RateLimitedError)) throw err;
+    warn(`account ${id}: balances not read, rate limited until ${err.retryAt.toISOString()}`);
+  }
+  const currency = balances[0]?.currency ?? transactions[0]?.currency;
+  if (!currency) {
+    warn(`account ${id} skipped: no balance and no transaction tells its currency`);
+    return undefined;
+  }
+  const statement: BankAccountStatement = {
+    accountId: iban ?? id,
+    currency,
+    from,
+    to,
+    transactions,
+    balances,
+  };
+  if (typeof meta.institution_id === 'string') statement.bankId = meta.institution_id;
+  return statement;
+}
+
 async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
   const settings = readSettings(ctx.settings, ctx.connection);
   const { secret_id: secretId, secret_key: secretKey } = ctx.secrets;
@@ -151,125 +320,21 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
   const now = ctx.now();
   const today = utcDate(now);
   try {
-    const requisition = await client.get(`/requisitions/${settings.requisitionId}/`);
-    if (!isObj(requisition)) throw new GcShapeError('the requisition answer is not an object');
-    const status = statusCode(requisition.status);
-    const reqError = requisitionError(status, requisition, ctx.connection);
-    if (reqError) throw reqError;
-
-    // Consent expiry: from the agreement when there is one; without, GoCardless applies its
-    // default of 90 days from the requisition.
-    let expires: Date | undefined;
-    let maxHistoricalDays: number | undefined;
-    if (typeof requisition.agreement === 'string' && requisition.agreement !== '') {
-      const agreement = await client.get(`/agreements/enduser/${requisition.agreement}/`);
-      if (!isObj(agreement)) throw new GcShapeError('the agreement answer is not an object');
-      expires = consentExpiry(agreement);
-      const mh = Number(agreement.max_historical_days);
-      if (Number.isFinite(mh) && mh > 0) maxHistoricalDays = mh;
-    } else if (
-      typeof requisition.created === 'string' &&
-      !Number.isNaN(Date.parse(requisition.created))
-    ) {
-      expires = new Date(Date.parse(requisition.created) + 90 * 86_400_000);
-    }
-    if (expires && expires.getTime() <= now.getTime()) {
-      throw new ConsentExpiredError(
-        'GOCARDLESS_AGREEMENT_EXPIRED',
-        `${ctx.connection}: the GoCardless end-user agreement expired at ${expires.toISOString()}; the account holder must consent again (a new requisition), then update requisition_id`,
-        {
-          details: { connection: ctx.connection, expired_at: expires.toISOString() },
-        },
-      );
-    }
-
-    const linked = Array.isArray(requisition.accounts)
-      ? requisition.accounts.filter((a): a is string => typeof a === 'string')
-      : [];
-    const wanted = settings.accounts
-      ? linked.filter((a) => settings.accounts!.includes(a))
-      : linked;
-    for (const missing of settings.accounts ?? [])
-      if (!linked.includes(missing)) warn(`account ${missing} is not part of the requisition`);
-    if (linked.length === 0) warn('the requisition has no linked accounts');
-
-    // The bank keeps at most max_historical_days: asking for more is a 400.
-    let from: CalendarDate = ctx.window.from;
-    if (maxHistoricalDays !== undefined) {
-      const earliest = addDays(today, -(maxHistoricalDays - 1));
-      if (from < earliest) {
-        warn(
-          `the window starts ${from}, but the agreement covers only ${maxHistoricalDays} days of history: fetching from ${earliest}`,
-        );
-        from = earliest;
-      }
-    }
-    const to = ctx.window.to;
+    const requisition = await readLinkedRequisition(client, settings.requisitionId, ctx.connection);
+    const { expires, maxHistoricalDays } = await readConsent(
+      client,
+      requisition,
+      ctx.connection,
+      now,
+    );
+    const wanted = selectAccounts(requisition, settings, warn);
+    const from = clampWindowStart(ctx.window.from, today, maxHistoricalDays, warn);
+    const window: AccountWindow = { from, to: ctx.window.to, today };
 
     const statements: BankAccountStatement[] = [];
     for (const id of wanted) {
-      // Account metadata is GoCardless' own data: it does not count against the bank's daily limit.
-      const meta = await client.get(`/accounts/${id}/`);
-      if (!isObj(meta))
-        throw new GcShapeError(`account ${id}: the metadata answer is not an object`);
-      const accountStatus = typeof meta.status === 'string' ? meta.status.toUpperCase() : 'READY';
-      if (accountStatus === 'EXPIRED') {
-        throw new ConsentExpiredError(
-          'GOCARDLESS_ACCOUNT_EXPIRED',
-          `${ctx.connection}: access to account ${id} has expired; the account holder must consent again`,
-          { details: { connection: ctx.connection } },
-        );
-      }
-      if (accountStatus === 'SUSPENDED') {
-        throw new BankAuthError(
-          'GOCARDLESS_ACCOUNT_SUSPENDED',
-          `${ctx.connection}: account ${id} is suspended; link the bank again (a new requisition)`,
-          { details: { connection: ctx.connection } },
-        );
-      }
-      if (
-        accountStatus === 'PROCESSING' ||
-        accountStatus === 'DISCOVERED' ||
-        accountStatus === 'ERROR'
-      ) {
-        throw new BankUnavailableError(
-          'GOCARDLESS_ACCOUNT_NOT_READY',
-          `${ctx.connection}: account ${id} is ${accountStatus} at GoCardless; the next run retries`,
-          { details: { connection: ctx.connection } },
-        );
-      }
-      const iban =
-        typeof meta.iban === 'string' && meta.iban !== ''
-          ? meta.iban.replace(/\s+/g, '')
-          : undefined;
-      const query: Record<string, string> = { date_from: from, date_to: to };
-      const lists = readTransactionLists(await client.get(`/accounts/${id}/transactions/`, query));
-      const transactions = toTransactions(lists.booked, false, id, warn);
-      if (ctx.includePending) transactions.push(...toTransactions(lists.pending, true, id, warn));
-      // Balances are a separate daily quota: when only they are rate limited, the lines already
-      // fetched (which spent a transactions call) are kept, and the missing balance is a warning.
-      let balances: BankBalance[] = [];
-      try {
-        balances = toBalances(await client.get(`/accounts/${id}/balances/`), id, today);
-      } catch (err) {
-        if (!(err instanceof RateLimitedError)) throw err;
-        warn(`account ${id}: balances not read, rate limited until ${err.retryAt.toISOString()}`);
-      }
-      const currency = balances[0]?.currency ?? transactions[0]?.currency;
-      if (!currency) {
-        warn(`account ${id} skipped: no balance and no transaction tells its currency`);
-        continue;
-      }
-      const statement: BankAccountStatement = {
-        accountId: iban ?? id,
-        currency,
-        from,
-        to,
-        transactions,
-        balances,
-      };
-      if (typeof meta.institution_id === 'string') statement.bankId = meta.institution_id;
-      statements.push(statement);
+      const statement = await readAccount(client, ctx, id, window, warn);
+      if (statement) statements.push(statement);
     }
     ctx.logger.debug('gocardless accounts read', {
       event: 'bank.gocardless',
