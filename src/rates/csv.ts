@@ -47,7 +47,11 @@ export function parseRatesCsv(text: string, source: string): RateQuote[] {
         throw malformed(source, line, `${what} '${code}' is not an ISO 4217 currency code`);
     if (base === quote) throw malformed(source, line, `base and quote are both ${base}`);
     if (!isRateText(rate))
-      throw malformed(source, line, `rate '${String(rate)}' is not a positive decimal such as 1.0830`);
+      throw malformed(
+        source,
+        line,
+        `rate '${String(rate)}' is not a positive decimal such as 1.0830`,
+      );
     const key = `${base}:${quote}:${date}`;
     const before = seen.get(key);
     if (before && before.rate !== rate)

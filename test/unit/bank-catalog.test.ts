@@ -187,7 +187,10 @@ describe('bank provider registry', function () {
     const registry = new ProviderRegistry(builtinProviders);
     assert.ok(registry.ids().length >= 1);
     for (const id of registry.ids())
-      assert.ok(['dropfolder', 'ofx-direct', 'simplefin', 'gocardless', 'enablebanking'].includes(id), id);
+      assert.ok(
+        ['dropfolder', 'ofx-direct', 'simplefin', 'gocardless', 'enablebanking'].includes(id),
+        id,
+      );
   });
 });
 
