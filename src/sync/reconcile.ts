@@ -16,6 +16,46 @@ export interface ResolutionReport {
   strategy: string;
 }
 
+/** A strategy's decision on one item: the result and the writes (null where a side already has it). */
+interface ResolutionPlan {
+  item: Item;
+  result: Content | null;
+  localWrite: LocalWrite | null;
+  remoteWrite: RemoteWrite | null;
+  audit: Record<string, unknown> | null;
+}
+
+/** The writes that bring each side the direction reaches to `result` (none where it already holds it). */
+function resolutionWrites(
+  item: Item,
+  lShared: Content | null,
+  rShared: Content | null,
+  result: Content | null,
+): { localWrite: LocalWrite | null; remoteWrite: RemoteWrite | null } {
+  const { tp, local: l, remote: r } = item;
+  const localWrite: LocalWrite | null =
+    tp.goes('pull') && !sameContent(lShared, result) && !(result === null && !live(l))
+      ? {
+          doc:
+            result === null
+              ? { _id: item.id, _deleted: true }
+              : (tp.compose(result, live(l), live(r), 'pull') as LocalWrite['doc']),
+          current: l,
+        }
+      : null;
+  const remoteWrite: RemoteWrite | null =
+    tp.goes('push') && !sameContent(rShared, result) && !(result === null && !live(r))
+      ? result === null
+        ? { _id: item.id, _rev: (r as RemoteDoc)._rev, _deleted: true }
+        : {
+            ...tp.compose(result, live(r), live(l), 'push'),
+            _id: item.id,
+            ...revOver(r),
+          }
+      : null;
+  return { localWrite, remoteWrite };
+}
+
 /**
  * The slow path both directions share, and its records: agreed bases, strategy resolutions with
  * their audit records, and the open conflicts an admin has to decide.
@@ -115,13 +155,31 @@ export class Reconciler {
     if (items.length === 0) return { docs: 0, conflicts: 0 };
     // Items from a push carry no current local read; the page's doc is current enough (its rev is checked on write).
     const newBases: Array<[string, Base]> = [];
-    const plans: Array<{
-      item: Item;
-      result: Content | null;
-      localWrite: LocalWrite | null;
-      remoteWrite: RemoteWrite | null;
-      audit: Record<string, unknown> | null;
-    }> = [];
+    const { plans, conflicts } = await this.planResolutions(items, way, newBases);
+    const { remoteRevs, failed } = await this.writeRemotePlans(plans);
+    const localRevs = await this.writeLocalPlans(plans, failed);
+    const { docs, audits, resolved } = this.settlePlans(
+      plans,
+      { remoteRevs, localRevs, failed },
+      newBases,
+    );
+    if (audits.length > 0) await this.writeAudits(audits);
+    await this.ctx.bk.putBases(newBases);
+    this.announce(resolved);
+    return { docs, conflicts };
+  }
+
+  /**
+   * Decides each item: agreeing content only patches the base (pushed to `newBases`), a document
+   * missing from the cloud goes up again, the rest go to the type's strategy (posted moves and
+   * `manual` are recorded as open conflicts). Returns the writes to make.
+   */
+  private async planResolutions(
+    items: Item[],
+    way: Way,
+    newBases: Array<[string, Base]>,
+  ): Promise<{ plans: ResolutionPlan[]; conflicts: number }> {
+    const plans: ResolutionPlan[] = [];
     let conflicts = 0;
     for (const item of items) {
       const { tp, local: l, remote: r } = item;
@@ -157,26 +215,6 @@ export class Reconciler {
         continue;
       }
       const result = res.result;
-      const localWrite: LocalWrite | null =
-        tp.goes('pull') && !sameContent(lShared, result) && !(result === null && !live(l))
-          ? {
-              doc:
-                result === null
-                  ? { _id: item.id, _deleted: true }
-                  : (tp.compose(result, live(l), live(r), 'pull') as LocalWrite['doc']),
-              current: l,
-            }
-          : null;
-      const remoteWrite: RemoteWrite | null =
-        tp.goes('push') && !sameContent(rShared, result) && !(result === null && !live(r))
-          ? result === null
-            ? { _id: item.id, _rev: (r as RemoteDoc)._rev, _deleted: true }
-            : {
-                ...tp.compose(result, live(r), live(l), 'push'),
-                _id: item.id,
-                ...revOver(r),
-              }
-          : null;
       const audit = this.auditBody(
         item.id,
         strategy.name,
@@ -186,7 +224,7 @@ export class Reconciler {
         result,
         res.taken,
       );
-      plans.push({ item, result, localWrite, remoteWrite, audit });
+      plans.push({ item, result, ...resolutionWrites(item, lShared, rShared, result), audit });
       this.ctx.log.info(`conflict on ${item.id} resolved by ${strategy.name} (took ${res.taken})`, {
         event: 'sync.conflict',
         doc_id: item.id,
@@ -195,6 +233,13 @@ export class Reconciler {
         direction: way,
       });
     }
+    return { plans, conflicts };
+  }
+
+  /** Cloud writes first; a refused one (moved again) is marked failed: the next pull brings it back here. */
+  private async writeRemotePlans(
+    plans: ResolutionPlan[],
+  ): Promise<{ remoteRevs: Map<string, string>; failed: Set<string> }> {
     const remotePlans = plans.filter((p) => p.remoteWrite);
     const remoteRevs = new Map<string, string>();
     const failed = new Set<string>();
@@ -208,6 +253,14 @@ export class Reconciler {
         else failed.add(remotePlans[i].item.id); // moved again: the next pull brings it back here
       });
     }
+    return { remoteRevs, failed };
+  }
+
+  /** Books writes of the plans whose cloud write did not fail; a refusal by the ledger is recorded as a conflict. */
+  private async writeLocalPlans(
+    plans: ResolutionPlan[],
+    failed: Set<string>,
+  ): Promise<Map<string, string>> {
     const localPlans = plans.filter((p) => p.localWrite && !failed.has(p.item.id));
     const localRevs = new Map<string, string>();
     if (localPlans.length > 0) {
@@ -222,6 +275,20 @@ export class Reconciler {
         }
       }
     }
+    return localRevs;
+  }
+
+  /** After the data writes: the new bases (pushed to `newBases`), the audit records to write and the resolutions to announce. */
+  private settlePlans(
+    plans: ResolutionPlan[],
+    written: {
+      remoteRevs: Map<string, string>;
+      localRevs: Map<string, string>;
+      failed: Set<string>;
+    },
+    newBases: Array<[string, Base]>,
+  ): { docs: number; audits: LocalWrite[]; resolved: ResolutionReport[] } {
+    const { remoteRevs, localRevs, failed } = written;
     const audits: LocalWrite[] = [];
     const resolved: ResolutionReport[] = [];
     let docs = 0;
@@ -249,10 +316,7 @@ export class Reconciler {
         resolved.push({ type: p.item.tp.type, strategy: String(p.audit.strategy) });
       }
     }
-    if (audits.length > 0) await this.writeAudits(audits);
-    await this.ctx.bk.putBases(newBases);
-    this.announce(resolved);
-    return { docs, conflicts };
+    return { docs, audits, resolved };
   }
 
   auditBody(
