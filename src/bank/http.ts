@@ -11,7 +11,7 @@ import { BANK_ERROR_CODES, type BankCodeOf } from './error-codes';
 import { PermanentError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { MAX_REDACTED_TEXT, redactText, truncateText } from '../shared/redact';
-import { splitUrlCredentials } from '../shared/urls';
+import { isHttpsOrLoopback, splitUrlCredentials } from '../shared/urls';
 
 /**
  * The provider toolkit for talking HTTP to a bank or aggregator: one request function with a
@@ -382,4 +382,21 @@ export function statusError(
   return new MalformedStatementError('BANK_HTTP_UNEXPECTED', `${message}: unexpected status`, {
     details,
   });
+}
+
+/**
+ * A provider's `base_url` setting (`fallback` when absent): a URL, https or http to a loopback
+ * address. `invalid` throws the provider's own settings error with the message given.
+ */
+export function readBaseUrl(raw: unknown, fallback: string, invalid: (m: string) => never): string {
+  const baseUrl = raw === undefined ? fallback : raw;
+  if (typeof baseUrl !== 'string') return invalid("'base_url' must be a URL");
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return invalid(`'base_url' ${baseUrl} is not a URL`);
+  }
+  if (!isHttpsOrLoopback(url)) invalid("'base_url' must be https");
+  return baseUrl;
 }

@@ -52,6 +52,29 @@ export interface BankBalance {
   kind: 'ledger' | 'available';
 }
 
+/**
+ * A provider's balance list → at most one ledger and one available balance: for each kind, the
+ * first type of `preference` the list holds. `typeOf` names an entry's type; `read` reads the
+ * chosen entry.
+ */
+export function preferredBalances<T>(
+  list: readonly T[],
+  typeOf: (entry: T) => unknown,
+  preference: { ledger: readonly string[]; available: readonly string[] },
+  read: (entry: T, type: string) => Omit<BankBalance, 'kind'>,
+): BankBalance[] {
+  const out: BankBalance[] = [];
+  for (const kind of ['ledger', 'available'] as const) {
+    for (const type of preference[kind]) {
+      const entry = list.find((x) => typeOf(x) === type);
+      if (entry === undefined) continue;
+      out.push({ ...read(entry, type), kind });
+      break;
+    }
+  }
+  return out;
+}
+
 /** One account's transactions from a fetch or a file. */
 export interface BankAccountStatement {
   /** The bank's identifier of the account: IBAN, account number, OFX ACCTID, provider account id. */

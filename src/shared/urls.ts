@@ -28,6 +28,11 @@ export function isLoopbackUrl(url: URL | string): boolean {
   }
 }
 
+/** https, or plain http to a loopback address (simulators and local bridges in tests). */
+export function isHttpsOrLoopback(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+}
+
 /** The user name and password a URL carried, percent-decoded (RFC 3986 §3.2.1). */
 export interface UrlCredentials {
   username: string;

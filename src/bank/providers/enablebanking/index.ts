@@ -1,9 +1,8 @@
 import { BankAuthError, MalformedStatementError } from '../../errors';
-import { BankRequestRejectedError } from '../../http';
+import { BankRequestRejectedError, readBaseUrl } from '../../http';
 import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { utcDate } from '../../../shared/dates';
-import { isLoopbackHost } from '../../../shared/urls';
 import { DEFAULT_BASE_URL, EnableBankingClient } from './client';
 import { readApplicationKey } from './jwt';
 import { readSession } from './session';
@@ -49,16 +48,7 @@ function readSettings(raw: Readonly<Record<string, unknown>>, connection: string
   const sessionId = raw.session_id;
   if (typeof sessionId !== 'string' || !ID.test(sessionId))
     invalid("'session_id' is required (the id of the session the account holder authorised)");
-  const baseUrl = raw.base_url === undefined ? DEFAULT_BASE_URL : raw.base_url;
-  if (typeof baseUrl !== 'string') return invalid("'base_url' must be a URL");
-  let u: URL;
-  try {
-    u = new URL(baseUrl);
-  } catch {
-    return invalid(`'base_url' ${baseUrl} is not a URL`);
-  }
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname)))
-    invalid("'base_url' must be https");
+  const baseUrl = readBaseUrl(raw.base_url, DEFAULT_BASE_URL, invalid);
   const accounts = raw.accounts;
   if (
     accounts !== undefined &&

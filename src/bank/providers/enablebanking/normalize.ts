@@ -1,4 +1,4 @@
-import type { BankBalance, BankTransaction } from '../../provider';
+import { preferredBalances, type BankBalance, type BankTransaction } from '../../provider';
 import { isCalendarDate, type CalendarDate } from '../../../shared/dates';
 import { isCurrency, parseAmount } from '../../../shared/money';
 
@@ -182,24 +182,13 @@ const AVAILABLE_TYPES = ['ITAV', 'XPCD', 'CLAV', 'FWAV', 'OPAV'];
 export function toBalances(body: unknown, account: string, today: CalendarDate): BankBalance[] {
   if (!isObj(body) || !Array.isArray(body.balances))
     throw new EbShapeError(`account ${account}: the balances answer has no 'balances' array`);
-  const list = body.balances.filter(isObj);
-  const out: BankBalance[] = [];
-  for (const [kind, types] of [
-    ['ledger', LEDGER_TYPES],
-    ['available', AVAILABLE_TYPES],
-  ] as const) {
-    for (const type of types) {
-      const b = list.find((x) => x.balance_type === type);
-      if (!b) continue;
-      const { amount, currency } = money(b.balance_amount, `account ${account}, ${type} balance`);
-      out.push({
-        amount,
-        currency,
-        date: day(b.reference_date) ?? day(b.last_change_date_time) ?? today,
-        kind,
-      });
-      break;
-    }
-  }
-  return out;
+  return preferredBalances(
+    body.balances.filter(isObj),
+    (b) => b.balance_type,
+    { ledger: LEDGER_TYPES, available: AVAILABLE_TYPES },
+    (b, type) => ({
+      ...money(b.balance_amount, `account ${account}, ${type} balance`),
+      date: day(b.reference_date) ?? day(b.last_change_date_time) ?? today,
+    }),
+  );
 }

@@ -5,9 +5,8 @@ import {
   MalformedStatementError,
   RateLimitedError,
 } from '../../errors';
-import { BankRequestRejectedError } from '../../http';
+import { BankRequestRejectedError, readBaseUrl } from '../../http';
 import { redactText } from '../../../shared/redact';
-import { isLoopbackHost } from '../../../shared/urls';
 import type {
   BankAccountStatement,
   BankBalance,
@@ -65,16 +64,7 @@ function readSettings(raw: Readonly<Record<string, unknown>>, connection: string
   const requisitionId = raw.requisition_id;
   if (typeof requisitionId !== 'string' || !/^[A-Za-z0-9-]+$/.test(requisitionId))
     invalid("'requisition_id' is required (the id of the requisition the account holder linked)");
-  const baseUrl = raw.base_url === undefined ? DEFAULT_BASE_URL : raw.base_url;
-  if (typeof baseUrl !== 'string') return invalid("'base_url' must be a URL");
-  let u: URL;
-  try {
-    u = new URL(baseUrl);
-  } catch {
-    return invalid(`'base_url' ${baseUrl} is not a URL`);
-  }
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname)))
-    invalid("'base_url' must be https");
+  const baseUrl = readBaseUrl(raw.base_url, DEFAULT_BASE_URL, invalid);
   const accounts = raw.accounts;
   if (
     accounts !== undefined &&

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { BankAuthError } from '../../errors';
 import { httpRequest, splitCredentials, statusError, type HttpContext } from '../../http';
 import { readPrivateFile, writePrivateFile } from '../../../shared/private-file';
-import { isLoopbackHost } from '../../../shared/urls';
+import { isHttpsOrLoopback } from '../../../shared/urls';
 
 /**
  * SimpleFIN access: a setup token (base64 of a claim URL) is claimed exactly once with an empty
@@ -26,11 +26,6 @@ export interface Access {
   secrets: string[];
   /** True when this run claimed the token (the access URL is new). */
   claimed: boolean;
-}
-
-/** https only; plain http is accepted for loopback addresses (simulators, local bridges). */
-function secureEnough(u: URL): boolean {
-  return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname));
 }
 
 export function tokenHash(token: string): string {
@@ -59,7 +54,7 @@ export function claimUrl(token: string, connection: string): URL {
   } catch {
     return invalid('it does not decode to a URL');
   }
-  if (!secureEnough(url)) return invalid('its claim URL is not https');
+  if (!isHttpsOrLoopback(url)) return invalid('its claim URL is not https');
   return url;
 }
 
@@ -81,7 +76,7 @@ export function parseAccessUrl(text: string, connection: string, claimed: boolea
     return fail('not a URL');
   }
   if (!url.username || !url.password) return fail('it has no credentials');
-  if (!secureEnough(url)) return fail('not https');
+  if (!isHttpsOrLoopback(url)) return fail('not https');
   const { url: base, authorization, password } = splitCredentials(url);
   base.search = '';
   base.hash = '';
