@@ -11,7 +11,8 @@ import {
 import { formatAmount } from '../../shared/money';
 import { RateMissingError } from './errors';
 import { postStatementLines, type PostingResult } from './posting';
-import { reconcile, type ReconcileOptions, type ReconcileResult } from './reconcile';
+import { type ReconcileOptions } from './payments';
+import { reconcile, type ReconcileResult } from './reconcile';
 import type { RuleSpec } from './rules';
 
 /**

@@ -53,19 +53,11 @@ export {
   type WriteOff,
 } from './rules';
 export { type WriteOffMade } from './write-off';
-export {
-  pendingLines,
-  reconcile,
-  reconcileLine,
-  undoReconciliation,
-  type AutomationPaymentDoc,
-  type ManualReconciliation,
-  type PaymentMade,
-  type ReconcileOptions,
-  type ReconcileResult,
-  type SuspenseLine,
-  type UndoResult,
-} from './reconcile';
+export { reconcile, type ReconcileResult } from './reconcile';
+export { reconcileLine, type ManualReconciliation } from './manual';
+export { undoReconciliation, type UndoResult } from './undo';
+export { pendingLines, type SuspenseLine } from './pending';
+export { type AutomationPaymentDoc, type PaymentMade, type ReconcileOptions } from './payments';
 export {
   accountBalance,
   checkBalance,

@@ -2,7 +2,7 @@ import type { CalendarDate } from '../../shared/dates';
 import type { AccountDoc, AccountKind, MoveDoc, MoveLine, StatementLineDoc } from '../model';
 import { visibleLines } from '../staged-imports';
 import type { BooksStore } from '../store';
-import { pendingLines, suspenseLine, type SuspenseLine } from './reconcile';
+import { pendingLines, suspenseLine, type SuspenseLine } from './pending';
 
 /**
  * The admin's daily check (`booksync report`): a trial balance and the bank lines not yet cleared.
