@@ -134,11 +134,11 @@ export function readLineText(line: StatementLineDoc): LineText {
   return { references, plain, tokens: new Set(plain.flatMap(tokensOf)) };
 }
 
-/** Words of a text compared loosely (normalName), three characters or more, or any digits. */
+/** Words of a text compared loosely (normalName), of three characters or more: "1" or "of" prove nothing. */
 export function tokensOf(text: string | undefined): string[] {
   return normalName(text)
     .split(' ')
-    .filter((t) => t.length >= 3 || /\d/.test(t));
+    .filter((t) => t.length >= 3);
 }
 
 /**
