@@ -29,8 +29,8 @@ import {
  * Explained suggestions (README, "Explained suggestions"): for each line waiting in suspense, up
  * to three candidates with a score and the reasons for it, and `acceptSuggestion` to book one by
  * its number. The list is recomputed on every call, in a deterministic order, so the number the
- * user saw names the same candidate as long as the books did not change; the listing's
- * fingerprint, remembered when it is shown, is how an accept notices that they did.
+ * user saw names the same candidate as long as the books did not change; what each number named
+ * when it was last listed is remembered, and is how an accept notices that it changed.
  */
 
 export const MAX_SUGGESTIONS = 3;
@@ -43,8 +43,6 @@ export interface Suggestion extends Candidate {
 }
 
 export interface SuggestedLine extends SuspenseLine {
-  /** Fingerprint of the candidates in their order: changes when what `--accept N` books would. */
-  listing: string;
   candidates: Suggestion[];
 }
 
@@ -108,13 +106,15 @@ function rank(candidates: readonly Candidate[]): Suggestion[] {
     .map((c, i) => ({ ...c, n: i + 1 }));
 }
 
-function listingOf(open: number, candidates: readonly Suggestion[]): string {
+/** What accepting `c` books, as a key: another key under the same number is another booking. */
+function bookingKey(open: number, c: Suggestion): string {
   return shortHash(
     String(open),
-    ...candidates.map((c) =>
-      JSON.stringify([c.target, c.amount, c.write_off?.account ?? '', c.write_off?.amount ?? 0]),
-    ),
-  ).slice(0, 8);
+    c.target,
+    String(c.amount),
+    c.write_off?.account ?? '',
+    String(c.write_off?.amount ?? 0),
+  );
 }
 
 function suggestLine(line: StatementLineDoc, view: BooksView, opts: SuggestOptions): SuggestedLine {
@@ -134,15 +134,15 @@ function suggestLine(line: StatementLineDoc, view: BooksView, opts: SuggestOptio
   };
   const candidates =
     open > 0 ? rank((opts.sources ?? CANDIDATE_SOURCES).flatMap((s) => s.candidates(ctx))) : [];
-  return { ...suspenseLine(line, open), listing: listingOf(open, candidates), candidates };
+  return { ...suspenseLine(line, open), candidates };
 }
 
-/** Where the fingerprints of the last listing shown are kept (this site only, never synced). */
+/** Where the last listing's booking keys are kept, by line (this site only, never synced). */
 const LISTED_ID = '_local/booksync-ledger-suggestions';
 
 /**
  * The lines waiting in suspense (pending.ts) with their suggestions, oldest first. Remembers
- * each line's listing fingerprint for `acceptSuggestion`.
+ * what each line's numbers named, for `acceptSuggestion`.
  */
 export async function pendingSuggestions(
   store: BooksStore,
@@ -159,7 +159,11 @@ export async function pendingSuggestions(
     return line ? [suggestLine(line, view, opts)] : [];
   });
   await serialized(store, () =>
-    writeLocal(store, LISTED_ID, Object.fromEntries(out.map((l) => [l.line, l.listing]))),
+    writeLocal(
+      store,
+      LISTED_ID,
+      Object.fromEntries(out.map((l) => [l.line, l.candidates.map((c) => bookingKey(l.open, c))])),
+    ),
   );
   return out;
 }
@@ -211,8 +215,9 @@ const ACCEPT: Record<
 /**
  * Books candidate `n` of `lineId` (`booksync reconcile LINE --accept N`), recomputed now. With
  * `expect` (a target id, or an invoice number) it books only when candidate `n` is that target;
- * without, only when the line's candidates are still those the last listing showed. Otherwise it
- * throws `LEDGER_SUGGESTION_STALE` naming the current candidates, and books nothing.
+ * without, only when candidate `n` would book what number `n` named when the line was last
+ * listed (the same target, amount and write-off). Otherwise it throws `LEDGER_SUGGESTION_STALE`
+ * naming the current candidates, and books nothing.
  */
 export async function acceptSuggestion(
   store: BooksStore,
@@ -223,7 +228,7 @@ export async function acceptSuggestion(
   const now = await suggestionsFor(store, lineId, opts);
   const chosen = now.candidates.find((c) => c.n === n);
   const current = now.candidates.map((c) => `${c.n}: ${c.target}`).join(', ') || 'none';
-  const stale = (why: string): never => {
+  const stale: (why: string) => never = (why) => {
     throw new AutomationError(
       'LEDGER_SUGGESTION_STALE',
       `${lineId}: ${why}; its suggestions now are ${current} (list them again: booksync reconcile --pending)`,
@@ -231,7 +236,6 @@ export async function acceptSuggestion(
         details: {
           line: lineId,
           n,
-          listing: now.listing,
           candidates: now.candidates.map((c) => ({ n: c.n, target: c.target })),
         },
       },
@@ -242,9 +246,12 @@ export async function acceptSuggestion(
     if (!chosen || (chosen.target !== wanted && chosen.target !== `invoice:${wanted}`))
       stale(`suggestion ${n} is ${chosen ? chosen.target : 'gone'}, not ${wanted}`);
   } else {
-    const listed = (await readLocal<Record<string, string>>(store, LISTED_ID))?.[lineId];
+    const listed = (await readLocal<Record<string, string[]>>(store, LISTED_ID))?.[lineId];
     if (listed === undefined) stale('its suggestions were not listed (or it was not pending then)');
-    if (listed !== now.listing) stale('its suggestions changed since they were listed');
+    if (!chosen || listed[n - 1] !== bookingKey(now.open, chosen))
+      stale(
+        `suggestion ${n} ${listed[n - 1] === undefined ? 'was not listed' : 'changed since it was listed'}`,
+      );
   }
   if (!chosen) return stale(`there is no suggestion ${n}`);
   const booked = await ACCEPT[chosen.kind](store, lineId, chosen, opts);
