@@ -216,22 +216,22 @@ describe('ledger automation: explained suggestions', () => {
           [
             'invoice:INV/2024/0042',
             ['amount', 'differs', 0],
-            ['reference', 'tokens', 13],
+            ['reference', 'tokens', 10],
             ['date', '0d', 10],
           ],
           [
             'invoice:INV/2024/0043',
             ['amount', 'differs', 0],
-            ['reference', 'tokens', 13],
+            ['reference', 'tokens', 10],
             ['date', '0d', 10],
           ],
         ],
-        'two of the three words of each number; equal scores and differences: the earlier invoice date first',
+        'inv and 2024 of four words in all; equal scores and differences: the earlier invoice date first',
       );
       const tokens = words[0].reasons[1];
       assert.deepEqual(tokens.kind === 'reference' && [tokens.value, tokens.similarity], [
         'inv 2024',
-        66,
+        50,
       ]);
     });
   });

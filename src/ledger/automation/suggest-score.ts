@@ -43,7 +43,7 @@ export type Reason =
       match: 'structured' | 'invoice_number' | 'payment_reference' | 'tokens';
       /** The reference, number or shared tokens found. */
       value: string;
-      /** Percent of the candidate's tokens found in the line (for `tokens`). */
+      /** Shared words in percent of the words of line and candidate together (for `tokens`). */
       similarity?: number;
       points: number;
       text: string;
@@ -143,8 +143,8 @@ export function tokensOf(text: string | undefined): string[] {
 
 /**
  * How a line's texts name a candidate: its structured reference (check digits verified), its
- * number, its free-text payment reference, or failing those the share of the candidate's words
- * the line contains. Undefined when nothing is shared.
+ * number, its free-text payment reference, or failing those the words both share (their share
+ * of all the words of both). Undefined when nothing is shared.
  */
 export function referenceReason(
   text: LineText,
@@ -179,17 +179,19 @@ export function referenceReason(
       points: REFERENCE_POINTS.payment_reference,
       text: `payment reference ${ref} in the memo`,
     };
-  const wanted = [...new Set(candidate.words.flatMap(tokensOf))];
-  const shared = wanted.filter((w) => text.tokens.has(w));
+  const wanted = new Set(candidate.words.flatMap(tokensOf));
+  const shared = [...wanted].filter((w) => text.tokens.has(w));
   if (shared.length === 0) return undefined;
-  const similarity = Math.floor((100 * shared.length) / wanted.length);
+  // Shared words over all words of both (Jaccard), so a long memo naming one word is not 100%.
+  const all = new Set([...wanted, ...text.tokens]).size;
+  const similarity = Math.floor((100 * shared.length) / all);
   return {
     kind: 'reference',
     match: 'tokens',
     value: shared.join(' '),
     similarity,
-    points: Math.floor((REFERENCE_POINTS.tokens * shared.length) / wanted.length),
-    text: `${similarity}% of the words match (${shared.join(', ')})`,
+    points: Math.floor((REFERENCE_POINTS.tokens * shared.length) / all),
+    text: `words in common: ${shared.join(', ')} (${similarity}% similar)`,
   };
 }
 
