@@ -159,26 +159,18 @@ export function matchDuplicate(
       payment,
       { ...line, state: 'reconciled' },
     ]);
-    opts.logger?.info(
-      `${lineId} duplicates ${entryId}: ${formatAmount(payment.amount, line.currency)} ${line.currency} cleared from ${mapping.bank_account} by ${mid}`,
-      {
-        event: 'ledger.reconcile_duplicate',
-        line: lineId,
-        entry: entryId,
-        payment: pid,
-        move: mid,
-        amount: payment.amount,
-        currency: line.currency,
-      },
-    );
-    return {
+    const made = {
       line: lineId,
       entry: entryId,
       payment: pid,
       move: mid,
       amount: payment.amount,
       currency: line.currency,
-      already: false,
     };
+    opts.logger?.info(
+      `${lineId} duplicates ${entryId}: ${formatAmount(made.amount, made.currency)} ${made.currency} cleared from ${mapping.bank_account} by ${mid}`,
+      { event: 'ledger.reconcile_duplicate', ...made },
+    );
+    return { ...made, already: false };
   });
 }
