@@ -18,10 +18,13 @@ import {
 } from '../../src/ledger/automation';
 import {
   MAPPING,
+  USD,
+  USD_CHART,
   balanceOf,
   clock,
   get,
   openBooks,
+  rate,
   snapshot,
   stl,
   type Books,
@@ -434,6 +437,70 @@ describe('ledger automation: explained suggestions', () => {
       const posting = (await get<StatementLineDoc>(books.store, L2._id)).move!;
       await refusal(matchDuplicate(books.store, L1._id, posting, opts), 'LEDGER_RECONCILE_REFUSED');
     });
+  });
+
+  it('a foreign line and its hand-made duplicate: the clearing move is valued like the line, the entry keeps its own value', async () => {
+    const entry: MoveDoc = {
+      _id: 'move:BNK2:hand-1',
+      type: 'move',
+      journal: 'BNK2',
+      date: '2024-02-12',
+      ref: 'Consulting paid in USD',
+      state: 'posted',
+      lines: [
+        {
+          account: '1020',
+          debit: 12_500,
+          credit: 0,
+          currency: 'USD',
+          company: { currency: 'EUR', debit: 9_800, credit: 0 },
+        },
+        {
+          account: '4000',
+          debit: 0,
+          credit: 12_500,
+          currency: 'USD',
+          company: { currency: 'EUR', debit: 0, credit: 9_800 },
+        },
+      ],
+    };
+    await setUp([], [...USD_CHART, rate('EUR', 'USD', '2024-02-12', '1.2500'), entry]);
+    const fx: SuggestOptions = { ...opts, connections: [USD], company_currency: 'EUR' };
+    const line = stl({ connection: 'usd', amount: 12_500, currency: 'USD', date: '2024-02-12' });
+    await books.store.put(line);
+    await postStatementLines(books.store, [line._id], USD, fx);
+    const [listed] = await pendingSuggestions(books.store, fx);
+    assert.deepEqual(
+      listed.candidates.map((c) => c.target),
+      [entry._id],
+    );
+    const { duplicate } = await acceptSuggestion(books.store, line._id, 1, fx);
+    const clearing = await get<MoveDoc>(books.store, duplicate!.move);
+    assert.deepEqual(
+      clearing.lines.map((l) => [
+        l.account,
+        l.debit,
+        l.credit,
+        l.company?.debit,
+        l.company?.credit,
+      ]),
+      [
+        ['1098', 12_500, 0, 10_000, 0],
+        ['1020', 0, 12_500, 0, 10_000],
+      ],
+    );
+    assert.deepEqual(balanceProblems(clearing), []);
+    const company = async (account: string) =>
+      (await books.store.allOfType<MoveDoc>('move'))
+        .flatMap((m) => m.lines)
+        .filter((l) => l.account === account)
+        .reduce((sum, l) => sum + (l.company ? l.company.debit - l.company.credit : 0), 0);
+    assert.deepEqual(
+      [await balanceOf(books.store, '1020'), await company('1020')],
+      [12_500, 9_800],
+      "once on the bank, at the entry's value",
+    );
+    assert.deepEqual([await balanceOf(books.store, '1098'), await company('1098')], [0, 0]);
   });
 
   describe('--with INVOICE --write-off ACCOUNT', () => {
