@@ -200,7 +200,10 @@ export interface InvoiceDoc extends BaseDoc {
 export interface PaymentDoc extends BaseDoc {
   type: 'payment';
   partner?: string;
-  /** Invoice id (`invoice:<number>`). */
+  /**
+   * Invoice id (`invoice:<number>`); for a bank line matched with a hand-made entry that
+   * duplicates it, that entry's move id (the automation's payment then names it in `entry` too).
+   */
   invoice: string;
   statement_line?: string;
   /** The move (`move:...`) that books the payment. */

@@ -37,6 +37,11 @@ export type AutomationPaymentDoc = PaymentDoc & {
   reversed_by?: string;
   /** The difference booked to an account so the invoice is paid in full. */
   write_off?: WriteOffMade;
+  /**
+   * The hand-made move this line was matched with as its duplicate (duplicate.ts); `invoice`
+   * then holds the same move id, and no invoice is involved.
+   */
+  entry?: string;
 };
 
 export interface ReconcileOptions extends AutomationOptions {

@@ -13,6 +13,8 @@ export interface UndoResult {
   undone: Array<{
     payment: string;
     invoice: string;
+    /** The hand-made move a duplicate's match named (then `invoice` holds the same id). */
+    entry?: string;
     amount: number;
     currency: string;
     reversal?: string;
@@ -42,7 +44,8 @@ export function undoReconciliation(
       const date = today(opts);
       const related = await docsById<MoveDoc | InvoiceDoc>(store, [
         ...active.map((p) => p.move),
-        ...active.map((p) => p.invoice),
+        // A duplicate's match (`entry`) names a hand-made move, not an invoice: that move stays.
+        ...active.filter((p) => !p.entry).map((p) => p.invoice),
       ]);
       const invoices = new Map<string, InvoiceDoc>();
       const docs: Array<MoveDoc | AutomationPaymentDoc | InvoiceDoc | StatementLineDoc> = [];
@@ -61,7 +64,9 @@ export function undoReconciliation(
         } else if (move) {
           drafts.push(move._id);
         }
-        const inv = invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined);
+        const inv = p.entry
+          ? undefined
+          : (invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined));
         if (inv) {
           const cleared = p.amount + (p.write_off?.amount ?? 0);
           const residual = Math.min(inv.total, inv.residual + cleared);
@@ -81,6 +86,7 @@ export function undoReconciliation(
         result.undone.push({
           payment: p._id,
           invoice: p.invoice,
+          ...(p.entry ? { entry: p.entry } : {}),
           amount: p.amount,
           currency: p.currency,
           ...(reversal ? { reversal } : {}),
