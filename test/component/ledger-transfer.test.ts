@@ -8,6 +8,8 @@ import {
 import { balanceProblems } from '../../src/ledger/invariants';
 import {
   AutomationError,
+  RateWatch,
+  automateForeignConnections,
   demoCompanyFile,
   ensureCompany,
   loadCompanyFile,
@@ -18,6 +20,7 @@ import {
   trialBalance,
   undoReconciliation,
   type ConnectionMapping,
+  type RateReaction,
   type ReconcileOptions,
   type RuleSpec,
 } from '../../src/ledger/automation';
@@ -254,12 +257,28 @@ describe('ledger: transfers between own accounts', () => {
       [waiting?.code, waiting?.from, waiting?.to, waiting?.date],
       ['LEDGER_RATE_MISSING', 'EUR', 'USD', '2024-02-02'],
     );
-    await books.store.put(rate('EUR', 'USD', '2024-02-02', '1.0800'));
-    const second = await run(books, [{ kind: 'transfer', days: 3, tolerance: '1%' }]);
-    assert.deepEqual(
-      second.transfers.map((t) => [t.from, t.to]),
-      [[out._id, into._id]],
+    // The daemon's rate watch runs the foreign connections' automation when a rate arrives.
+    let onReacted!: (r: RateReaction) => void;
+    const reacted = new Promise<RateReaction>((resolve) => (onReacted = resolve));
+    const config = { ...options(books), rules: [{ kind: 'transfer', days: 3, tolerance: '1%' }] };
+    const watch = new RateWatch(
+      books.store,
+      () => automateForeignConnections(books.store, config),
+      {
+        onReacted,
+      },
     );
+    watch.start();
+    try {
+      await books.store.put(rate('EUR', 'USD', '2024-02-02', '1.0800'));
+      const reaction = await reacted;
+      assert.deepEqual(
+        reaction.results[0].reconcile?.transfers.map((t) => [t.from, t.to]),
+        [[out._id, into._id]],
+      );
+    } finally {
+      await watch.stop();
+    }
     await assertBooks(books);
   });
 

@@ -47,14 +47,11 @@ export async function reconcile(
   return serialized(store, async () => {
     const roles = accountRoles(opts);
     const result: ReconcileResult = { matched: [], unmatched: [], transfers: [] };
-    const lines = (await store.allOfType<StatementLineDoc>('statement_line'))
-      .filter(
-        (l) =>
-          l.state === 'posted' &&
-          !l.pending &&
-          l.move !== undefined &&
-          mappingFor(opts, l.connection) !== undefined,
-      )
+    const mapped = (await store.allOfType<StatementLineDoc>('statement_line')).filter(
+      (l) => mappingFor(opts, l.connection) !== undefined,
+    );
+    const lines = mapped
+      .filter((l) => l.state === 'posted' && !l.pending && l.move !== undefined)
       .sort((a, b) => a.date.localeCompare(b.date) || (a._id < b._id ? -1 : 1));
     if (lines.length === 0) return result;
     await checkRoleAccounts(store, roles);
@@ -74,7 +71,7 @@ export async function reconcile(
             i.currency === line.currency,
         )
         .sort(byDue);
-    const transfers = await transferMatcher(store, compiled, lines, paymentsOf, opts);
+    const transfers = await transferMatcher(store, compiled, lines, mapped, paymentsOf, opts);
     // A rule listed before `transfer` that matches a line keeps it from being a transfer partner.
     const before = compiled.slice(
       0,

@@ -1,4 +1,4 @@
-import { daysBetween } from '../../shared/dates';
+import { addDays, daysBetween } from '../../shared/dates';
 import { formatAmount } from '../../shared/money';
 import { parseRate } from '../../shared/rate';
 import type { StatementLineDoc, TransferDoc } from '../model';
@@ -50,21 +50,29 @@ export class TransferMatcher {
   private readonly reported = new Set<string>();
   readonly made: TransferMade[] = [];
 
+  /** Lines of the pool by date, for the date window. */
+  private readonly byDate: readonly StatementLineDoc[];
+  private readonly inPool: ReadonlySet<string>;
+
   /**
    * `pool`: the posted lines nothing has cleared yet (no active payment or transfer), of the
-   * mapped connections; `transfers`: every transfer document, to count attempts.
+   * mapped connections; `own`: every line of the mapped connections, whose `account_id` names
+   * the company's own accounts; `transfers`: every transfer document, to count attempts.
    */
   constructor(
     private readonly store: BooksStore,
     rule: CompiledRule,
-    private readonly pool: readonly StatementLineDoc[],
+    pool: readonly StatementLineDoc[],
+    own: readonly StatementLineDoc[],
     private readonly transfers: TransferDoc[],
     private readonly opts: ReconcileOptions,
   ) {
     this.settings = rule.transfer!;
     this.label = rule.label;
     this.rates = new RateBook(store);
-    for (const l of pool) {
+    this.byDate = [...pool].sort((a, b) => a.date.localeCompare(b.date));
+    this.inPool = new Set(pool.map((l) => l._id));
+    for (const l of own) {
       const account = normalIban(l.account_id);
       if (account !== '') this.own.set(account, l.connection);
     }
@@ -90,7 +98,7 @@ export class TransferMatcher {
    * true when booked. `partnerFree` tells whether a candidate is free for a transfer.
    */
   async tryLine(line: StatementLineDoc, partnerFree: PartnerCheck): Promise<boolean> {
-    if (this.taken.has(line._id) || !this.pool.some((l) => l._id === line._id)) return false;
+    if (this.taken.has(line._id) || !this.inPool.has(line._id)) return false;
     const mine = await this.candidates(line, partnerFree);
     if ('missing' in mine) return this.waitForRate(line, mine.missing);
     const best = this.unique(line, mine.scored);
@@ -149,7 +157,7 @@ export class TransferMatcher {
   private async candidates(line: StatementLineDoc, partnerFree: PartnerCheck): Promise<Candidates> {
     const scored: Scored[] = [];
     const target = this.ownCounterparty(line);
-    for (const other of this.pool) {
+    for (const other of this.window(line.date)) {
       if (!this.fits(line, other, target) || !partnerFree(other)) continue;
       const [from, to] = line.amount < 0 ? [line, other] : [other, line];
       try {
@@ -163,6 +171,23 @@ export class TransferMatcher {
     }
     scored.sort((a, b) => a.days - b.days || a.diff - b.diff || (a.line._id < b.line._id ? -1 : 1));
     return { scored };
+  }
+
+  /** The pool's lines dated within `days` of `date`. */
+  private window(date: string): StatementLineDoc[] {
+    const first = addDays(date, -this.settings.days);
+    const last = addDays(date, this.settings.days);
+    let lo = 0;
+    let hi = this.byDate.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.byDate[mid].date < first) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: StatementLineDoc[] = [];
+    for (let i = lo; i < this.byDate.length && this.byDate[i].date <= last; i++)
+      out.push(this.byDate[i]);
+    return out;
   }
 
   /** Direction, connection, date window and own-IBAN hints; amounts are `compare`'s. */
@@ -215,13 +240,14 @@ export class TransferMatcher {
 
 /**
  * The run's matcher when `rules` has a transfer rule: over `lines` (posted, of mapped connections)
- * that nothing has cleared yet. Throws `LEDGER_MAPPING_INVALID` when the transfer account is not
+ * that nothing has cleared yet; `own` are all lines of the mapped connections (their accounts). Throws `LEDGER_MAPPING_INVALID` when the transfer account is not
  * in the books: a configuration mistake, found before any line is touched.
  */
 export async function transferMatcher(
   store: BooksStore,
   rules: readonly CompiledRule[],
   lines: readonly StatementLineDoc[],
+  own: readonly StatementLineDoc[],
   paymentsOf: (line: StatementLineDoc) => ReadonlyArray<{ state?: string }>,
   opts: ReconcileOptions,
 ): Promise<TransferMatcher | undefined> {
@@ -233,7 +259,7 @@ export async function transferMatcher(
   const pool = lines.filter(
     (l) => !active.has(l._id) && paymentsOf(l).every((p) => p.state === 'cancelled'),
   );
-  return new TransferMatcher(store, rule, pool, transfers, opts);
+  return new TransferMatcher(store, rule, pool, own, transfers, opts);
 }
 
 /** Statement line id → its active (not undone) transfer. */
