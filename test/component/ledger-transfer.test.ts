@@ -10,6 +10,7 @@ import {
   AutomationError,
   RateWatch,
   automateForeignConnections,
+  compileRules,
   demoCompanyFile,
   ensureCompany,
   loadCompanyFile,
@@ -55,6 +56,7 @@ const MAIN_IBAN = 'BE68539007547034';
 const SAVINGS_IBAN = 'BE71096123456769';
 const USD_ACCOUNT = 'US-CHK-0001';
 
+/** A EUR savings connection's accounts and journal; the transfer account 1090 is the demo chart's `roles.transfer`. */
 const SAVINGS_CHART: readonly BooksDoc[] = [
   { _id: 'account:1030', type: 'account', code: '1030', name: 'Savings', kind: 'asset' },
   {
@@ -62,14 +64,6 @@ const SAVINGS_CHART: readonly BooksDoc[] = [
     type: 'account',
     code: '1097',
     name: 'Savings suspense',
-    kind: 'asset',
-    reconcile: true,
-  },
-  {
-    _id: 'account:1090',
-    type: 'account',
-    code: '1090',
-    name: 'Liquidity transfer',
     kind: 'asset',
     reconcile: true,
   },
@@ -429,6 +423,39 @@ describe('ledger: transfers between own accounts', () => {
         err instanceof AutomationError &&
         err.code === 'LEDGER_MAPPING_INVALID' &&
         /transfer account 1090/.test(err.message),
+    );
+  });
+
+  it('given a malformed transfer rule or a second one, then compiling refuses naming the rule', () => {
+    const refused = (specs: Array<Record<string, unknown>>, where: string, what: RegExp) =>
+      assert.throws(
+        () => compileRules(specs),
+        (err: unknown) =>
+          err instanceof AutomationError &&
+          err.code === 'LEDGER_RULE_INVALID' &&
+          err.message.startsWith(where) &&
+          what.test(err.message),
+      );
+    refused(
+      [{ kind: 'transfer', days: 3, tolerance: '1.5' }],
+      'ledger.reconcile.rules[0]',
+      /percent/,
+    );
+    refused([{ kind: 'transfer', days: 3, tolerance: '11%' }], 'ledger.reconcile.rules[0]', /10%/);
+    refused([{ kind: 'transfer' }], 'ledger.reconcile.rules[0]', /days/);
+    refused(
+      [{ kind: 'transfer', days: 3, write_off: '6270' }],
+      'ledger.reconcile.rules[0]',
+      /write_off/,
+    );
+    refused(
+      [{ kind: 'reference' }, { kind: 'transfer', days: 3 }, { kind: 'transfer', days: 5 }],
+      'ledger.reconcile.rules[2]',
+      /only one transfer rule/,
+    );
+    assert.equal(
+      compileRules([{ kind: 'transfer', days: 3, tolerance: '1.5%' }])[0].label,
+      'transfer(days 3, tolerance 1.5%)',
     );
   });
 });
