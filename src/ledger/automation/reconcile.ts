@@ -18,7 +18,7 @@ import {
 } from './payments';
 import { checkOneTransferRule, compileRule, type CompiledRule, type RuleSpec } from './rules';
 import { type TransferMade } from './transfer-book';
-import { transferMatcher } from './transfer-match';
+import { freeOfEarlierRules, transferMatcher } from './transfer-match';
 import { applyWriteOff, checkWriteOffAccounts } from './write-off';
 
 export interface ReconcileResult {
@@ -72,25 +72,13 @@ export async function reconcile(
         )
         .sort(byDue);
     const transfers = await transferMatcher(store, compiled, lines, mapped, paymentsOf, opts);
-    // A rule listed before `transfer` that matches a line keeps it from being a transfer partner.
-    const before = compiled.slice(
-      0,
-      Math.max(
-        0,
-        compiled.findIndex((r) => r.transfer),
-      ),
-    );
-    const partnerFree = (line: StatementLineDoc): boolean => {
-      const candidates = candidatesFor(line);
-      const open = openAmount(line, paymentsOf(line));
-      return (
-        candidates.length === 0 ||
-        !before.some((r) => r.match({ line, open, candidates, partners }) !== undefined)
-      );
-    };
-    if (transfers)
-      for (const line of lines)
-        if (transfers.ownCounterparty(line)) await transfers.tryLine(line, () => true);
+    const partnerFree = freeOfEarlierRules(compiled, (line) => ({
+      line,
+      open: openAmount(line, paymentsOf(line)),
+      candidates: candidatesFor(line),
+      partners,
+    }));
+    await transfers?.pairOwnAccountLines(lines);
     for (const line of lines) {
       if (transfers?.isTaken(line._id)) continue;
       const mapping = mappingFor(opts, line.connection)!;

@@ -8,7 +8,7 @@ import { RateMissingError } from './errors';
 import { RateBook } from './fx';
 import { accountRoles } from './options';
 import { mappingFor, type ReconcileOptions } from './payments';
-import { normalIban, type CompiledRule, type TransferSettings } from './rules';
+import { normalIban, type CompiledRule, type MatchContext, type TransferSettings } from './rules';
 import { logTransfer, transferWrites, type TransferMade } from './transfer-book';
 
 /**
@@ -86,6 +86,11 @@ export class TransferMatcher {
 
   isTaken(lineId: string): boolean {
     return this.taken.has(lineId);
+  }
+
+  /** First pass of a run: the lines naming another own account as counterparty pair first. */
+  async pairOwnAccountLines(lines: readonly StatementLineDoc[]): Promise<void> {
+    for (const line of lines) if (this.ownCounterparty(line)) await this.tryLine(line, () => true);
   }
 
   /** The line was cleared otherwise in this run (an invoice rule paid it). */
@@ -260,6 +265,23 @@ export async function transferMatcher(
     (l) => !active.has(l._id) && paymentsOf(l).every((p) => p.state === 'cancelled'),
   );
   return new TransferMatcher(store, rule, pool, own, transfers, opts);
+}
+
+/**
+ * A line is free to be a transfer partner unless a rule listed before `transfer` matches it now
+ * (the rule order of README, "Transfers between own accounts").
+ */
+export function freeOfEarlierRules(
+  rules: readonly CompiledRule[],
+  contextOf: (line: StatementLineDoc) => MatchContext,
+): PartnerCheck {
+  const at = rules.findIndex((r) => r.transfer);
+  const before = at < 0 ? [] : rules.slice(0, at);
+  return (line) => {
+    if (before.length === 0) return true;
+    const ctx = contextOf(line);
+    return ctx.candidates.length === 0 || !before.some((r) => r.match(ctx) !== undefined);
+  };
 }
 
 /** Statement line id → its active (not undone) transfer. */
