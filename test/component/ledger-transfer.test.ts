@@ -373,6 +373,28 @@ describe('ledger: transfers between own accounts', () => {
     });
   }
 
+  it('given draft moves (post_moves: draft), then the transfer books drafts and undo deletes them', async () => {
+    const out = await books.store.put(main(-50000, '2024-02-01'));
+    await books.store.put(savings(50000, '2024-02-02'));
+    const draft = { ...options(books), post_moves: 'draft' as const };
+    for (const m of MAPPINGS) await postStatementLines(books.store, 'all', m, draft);
+    await reconcile(books.store, [TRANSFER], draft);
+    const [t] = await transfers(books);
+    assert.deepEqual(
+      [
+        (await get<MoveDoc>(books.store, t.from.move)).state,
+        (await get<MoveDoc>(books.store, t.to.move)).state,
+      ],
+      ['draft', 'draft'],
+    );
+    const undone = await undoReconciliation(books.store, out._id, draft);
+    assert.deepEqual(undone.transfer?.reversals, []);
+    assert.deepEqual(undone.transfer?.removed_drafts, [t.from.move, t.to.move]);
+    assert.equal(await books.store.get(t.from.move), undefined);
+    assert.equal(await books.store.get(t.to.move), undefined);
+    assert.equal((await get<TransferDoc>(books.store, t._id)).state, 'cancelled');
+  });
+
   it('given a transferred line, then reconciling it with an invoice by hand is refused', async () => {
     await books.store.put(main(-14520, '2024-02-08'));
     const into = await books.store.put(savings(14520, '2024-02-08'));
@@ -411,6 +433,9 @@ describe('ledger: transfers between own accounts', () => {
         [[out._id, 'invoice:BILL/2024/0001']],
       );
       assert.deepEqual([res.transfers, res.unmatched], [[], [into._id]]);
+      // A line that pays a bill is never part of a transfer, in a later run either.
+      const later = await run(books, [TRANSFER]);
+      assert.deepEqual([later.transfers, later.unmatched], [[], [into._id]]);
     });
   });
 

@@ -37,15 +37,15 @@ interface Scored {
 
 type Candidates = { scored: Scored[] } | { missing: RateMissingError };
 
-/** Line `a` may be considered a transfer partner right now (a rule before `transfer` does not claim it). */
+/** Whether a line may be a transfer partner right now (no rule before `transfer` claims it). */
 export type PartnerCheck = (line: StatementLineDoc) => boolean;
 
 export class TransferMatcher {
   private readonly settings: TransferSettings;
   private readonly label: string;
   private readonly rates: RateBook;
-  /** Own accounts (normalised IBAN / account id) → connection. */
-  private readonly own = new Map<string, string>();
+  /** Own accounts (normalised IBAN / account id) → the connections reporting them. */
+  private readonly own = new Map<string, Set<string>>();
   private readonly taken = new Set<string>();
   private readonly reported = new Set<string>();
   readonly made: TransferMade[] = [];
@@ -74,14 +74,20 @@ export class TransferMatcher {
     this.inPool = new Set(pool.map((l) => l._id));
     for (const l of own) {
       const account = normalIban(l.account_id);
-      if (account !== '') this.own.set(account, l.connection);
+      if (account !== '')
+        this.own.set(account, (this.own.get(account) ?? new Set()).add(l.connection));
     }
   }
 
-  /** The other own connection whose account the line's counterparty IBAN names, if any. */
+  /**
+   * The other own connection whose account the line's counterparty IBAN names, if any. An account
+   * two connections report (sub-accounts of one IBAN in two currencies) names neither.
+   */
   ownCounterparty(line: StatementLineDoc): string | undefined {
-    const conn = this.own.get(normalIban(line.counterparty_iban));
-    return conn !== undefined && conn !== line.connection ? conn : undefined;
+    const conns = this.own.get(normalIban(line.counterparty_iban));
+    if (conns?.size !== 1) return undefined;
+    const [conn] = conns;
+    return conn !== line.connection ? conn : undefined;
   }
 
   isTaken(lineId: string): boolean {
@@ -244,9 +250,10 @@ export class TransferMatcher {
 }
 
 /**
- * The run's matcher when `rules` has a transfer rule: over `lines` (posted, of mapped connections)
- * that nothing has cleared yet; `own` are all lines of the mapped connections (their accounts). Throws `LEDGER_MAPPING_INVALID` when the transfer account is not
- * in the books: a configuration mistake, found before any line is touched.
+ * The run's matcher when `rules` has a transfer rule: over `lines` (posted, of mapped
+ * connections) that nothing has cleared yet; `own` are all lines of the mapped connections (their
+ * accounts). Throws `LEDGER_MAPPING_INVALID` when the transfer account is not in the books: a
+ * configuration mistake, found before any line is touched.
  */
 export async function transferMatcher(
   store: BooksStore,
