@@ -5,6 +5,8 @@ import {
   type StatementLineDoc,
   type TransferDoc,
 } from '../../src/ledger';
+import { parseConfigText } from '../../src/config';
+import { automationConfigFrom } from '../../src/daemon/ledger-service';
 import { balanceProblems } from '../../src/ledger/invariants';
 import {
   AutomationError,
@@ -481,6 +483,29 @@ describe('ledger: transfers between own accounts', () => {
     assert.equal(
       compileRules([{ kind: 'transfer', days: 3, tolerance: '1.5%' }])[0].label,
       'transfer(days 3, tolerance 1.5%)',
+    );
+  });
+
+  it('given ledger.accounts.transfer and a transfer rule in the YAML, then the daemon runs the rule with that account', () => {
+    const config = parseConfigText(
+      [
+        'cloud: { url: embedded }',
+        'ledger:',
+        '  company: { name: Demo, currency: EUR }',
+        '  accounts: { transfer: "1095" }',
+        '  reconcile:',
+        '    rules:',
+        '      - { kind: reference }',
+        '      - { kind: transfer, days: 2, tolerance: "1.5%" }',
+      ].join('\n'),
+      '/etc/booksync/booksync.yaml',
+      { env: {} },
+    );
+    const automation = automationConfigFrom(config, books.logger);
+    assert.equal(automation.accounts?.transfer, '1095');
+    assert.deepEqual(
+      compileRules(automation.rules).map((r) => r.label),
+      ['reference', 'transfer(days 2, tolerance 1.5%)'],
     );
   });
 });
