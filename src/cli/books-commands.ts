@@ -316,7 +316,11 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
         const result = await o.ledgerUndo(configPath, env, logger, line);
         if (values.json) json(result);
         else {
-          out(`undone: ${result.undone.length} payment(s) of ${line} reversed`);
+          if (result.transfer)
+            out(
+              `undone: transfer ${result.transfer.transfer} (${result.transfer.lines.join(' → ')}) reversed; both lines are back in suspense`,
+            );
+          else out(`undone: ${result.undone.length} payment(s) of ${line} reversed`);
           for (const u of result.undone)
             if (u.write_off)
               out(

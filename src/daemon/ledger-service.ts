@@ -34,7 +34,9 @@ export function automationConfigFrom(config: Config, logger: Logger): Automation
             days: r.days,
             ...(r.write_off !== null ? { write_off: r.write_off } : {}),
           }
-        : { kind: r.kind },
+        : r.kind === 'transfer'
+          ? { kind: r.kind, days: r.days, tolerance: r.tolerance }
+          : { kind: r.kind },
     ),
     post_moves: l.post_moves,
     accounts: { ...l.accounts },

@@ -46,7 +46,7 @@ export const LEDGER_ERROR_CODES = {
   LEDGER_RULE_INVALID: {
     raisedAs: 'AutomationError',
     meaning:
-      "a reconciliation rule's settings are wrong (tolerance, days), or its write_off account is not in the books",
+      "a reconciliation rule's settings are wrong (tolerance, days), its write_off account is not in the books, or a second transfer rule is configured",
   },
   LEDGER_NOT_FOUND: {
     raisedAs: 'AutomationError',

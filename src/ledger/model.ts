@@ -23,6 +23,7 @@ export const DOC_TYPES = [
   'bank_connection',
   'audit',
   'rate',
+  'transfer',
 ] as const;
 
 export type DocType = (typeof DOC_TYPES)[number];
@@ -39,6 +40,7 @@ export const ID_PREFIX: Readonly<Record<DocType, string>> = Object.freeze({
   bank_connection: 'bankconn',
   audit: 'audit',
   rate: 'rate',
+  transfer: 'transfer',
 });
 
 const TYPE_BY_PREFIX: ReadonlyMap<string, DocType> = new Map(
@@ -332,6 +334,47 @@ export interface RateDoc extends BaseDoc {
   source: string;
 }
 
+export const TRANSFER_STATES = ['posted', 'cancelled'] as const;
+
+/** One side of a transfer between own accounts: a statement line and the move that clears it. */
+export interface TransferLeg {
+  /** The statement line (`stl:...`). */
+  line: string;
+  connection: string;
+  /** The move clearing the line's suspense against the transfer account. */
+  move: string;
+  date: CalendarDate;
+  /** Minor units (> 0) of `currency`, the line's currency. */
+  amount: number;
+  currency: string;
+  /** The leg's company-currency value as its posting booked it (docs/CURRENCIES.md). */
+  company_amount?: number;
+}
+
+/**
+ * `transfer:<id>`: money moved between two of the company's own bank accounts (README, "Transfers
+ * between own accounts"): the outgoing line `from` and the incoming line `to`, each cleared
+ * through the liquidity-transfer `account`. `cancelled` once undone; kept for the audit trail.
+ */
+export interface TransferDoc extends BaseDoc {
+  type: 'transfer';
+  state: (typeof TRANSFER_STATES)[number];
+  /** Account code of the liquidity-transfer account. */
+  account: string;
+  from: TransferLeg;
+  to: TransferLeg;
+  /** Cross-currency only: 1 `from.currency` = `rate` `to.currency` on `rate_date`, the rate the pair was matched at. */
+  rate?: string;
+  rate_date?: CalendarDate;
+  /** Company-currency difference of the two legs' values, booked in `to.move` (> 0: a gain). */
+  exchange_difference?: { account: string; amount: number; currency: string };
+  /** The rule that matched, and why. */
+  rule: string;
+  reason: string;
+  /** The reversals an undo wrote. */
+  reversed_by?: string[];
+}
+
 export type BooksDoc =
   | AccountDoc
   | JournalDoc
@@ -342,7 +385,8 @@ export type BooksDoc =
   | StatementLineDoc
   | BankConnectionDoc
   | AuditDoc
-  | RateDoc;
+  | RateDoc
+  | TransferDoc;
 
 /** The document interface of each type. */
 export interface DocOfType {
@@ -356,6 +400,7 @@ export interface DocOfType {
   bank_connection: BankConnectionDoc;
   audit: AuditDoc;
   rate: RateDoc;
+  transfer: TransferDoc;
 }
 
 /** A deletion as PouchDB writes it (`_bulk_docs` with `_deleted: true`). */
@@ -408,6 +453,11 @@ export function auditId(time: string, docId: string): string {
 /** `rate:<base>:<quote>:<date>`. */
 export function rateId(base: string, quote: string, date: string): string {
   return `rate:${part(base, 'base currency', false)}:${part(quote, 'quote currency', false)}:${part(date, 'rate date', true)}`;
+}
+
+/** `transfer:<id>`. */
+export function transferId(id: string): string {
+  return `transfer:${part(id, 'transfer id', true)}`;
 }
 
 /** The id prefix (with the trailing ':') all documents of `type` share: `allDocs` range starts. */

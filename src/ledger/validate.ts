@@ -13,6 +13,7 @@ import {
   JOURNAL_KINDS,
   MOVE_STATES,
   STATEMENT_LINE_STATES,
+  TRANSFER_STATES,
   docType,
   type DocType,
 } from './model';
@@ -454,6 +455,24 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
         `must be a positive decimal text such as "1.0853" (got ${show(rate)})`,
       );
     c.string('source');
+  },
+
+  transfer(c) {
+    c.oneOf('state', TRANSFER_STATES);
+    c.string('account');
+    for (const leg of ['from', 'to']) {
+      const o = c.object(leg);
+      if (!o) continue;
+      for (const key of ['line', 'connection', 'move']) c.string(key, { obj: o, under: leg });
+      c.date('date', { obj: o, under: leg });
+      c.integer('amount', { obj: o, under: leg, min: 1 });
+      c.currency('currency', { obj: o, under: leg });
+      c.integer('company_amount', { obj: o, under: leg, required: false });
+    }
+    c.string('rate', { required: false });
+    c.date('rate_date', { required: false });
+    c.string('rule');
+    c.string('reason');
   },
 
   audit(c, id) {

@@ -27,6 +27,7 @@ import {
   type PaymentDoc,
   type RateDoc,
   type StatementLineDoc,
+  type TransferDoc,
 } from '../../src/ledger';
 
 const T = '2024-03-01T10:00:00.000Z';
@@ -155,6 +156,30 @@ const valid: { [K in DocType]: BooksDoc } = {
     rate: '1.0830',
     source: 'ecb',
   } satisfies RateDoc,
+  transfer: {
+    _id: 'transfer:aa-bb-1',
+    type: 'transfer',
+    state: 'posted',
+    account: '1090',
+    from: {
+      line: 'stl:kbc:a',
+      connection: 'kbc',
+      move: 'move:BNK1:xfer-out:aa-bb-1',
+      date: '2024-03-01',
+      amount: 10000,
+      currency: 'EUR',
+    },
+    to: {
+      line: 'stl:savings:b',
+      connection: 'savings',
+      move: 'move:BNK3:xfer-in:aa-bb-1',
+      date: '2024-03-02',
+      amount: 10000,
+      currency: 'EUR',
+    },
+    rule: 'transfer(days 3)',
+    reason: 'same amount',
+  } satisfies TransferDoc,
 };
 
 /** Asserts `doc` is refused with `code`, and that a problem names the id and `field`. */
@@ -315,6 +340,14 @@ describe('ledger model', () => {
       refusedField({ ...inv, number: 'INV/2024/0002' }, 'LEDGER_ID_MISMATCH', 'number');
       assert.deepEqual(docProblems({ ...inv, state: 'paid', residual: 0 }), []);
       assert.deepEqual(docProblems({ ...inv, state: 'open', residual: 12100 }), []);
+    });
+
+    it('transfer: state, both legs with line, move and a positive integer amount', () => {
+      const t = valid.transfer as TransferDoc;
+      refusedField({ ...valid.transfer, state: 'done' }, 'LEDGER_INVALID_DOC', 'state');
+      refusedField({ ...t, from: { ...t.from, amount: 0 } }, 'LEDGER_INVALID_DOC', 'from.amount');
+      refusedField(without(valid.transfer, 'to'), 'LEDGER_INVALID_DOC', 'to');
+      refusedField({ ...t, to: { ...t.to, move: '' } }, 'LEDGER_INVALID_DOC', 'to.move');
     });
 
     it('payment: invoice, move, non-zero integer amount', () => {

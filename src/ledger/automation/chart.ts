@@ -58,9 +58,10 @@ export interface Chart {
   journals: ChartJournal[];
 }
 
-export interface CompanyRoles extends Omit<AccountRoles, 'fx_gain' | 'fx_loss'> {
+export interface CompanyRoles extends Omit<AccountRoles, 'fx_gain' | 'fx_loss' | 'transfer'> {
   fx_gain?: string;
   fx_loss?: string;
+  transfer?: string;
   income: string;
   expense: string;
   sale_journal: string;
@@ -178,7 +179,7 @@ function readRoles(f: CompanyFields, root: Obj): CompanyRoles {
     sale_journal: f.str(rolesRaw, 'sale_journal', 'roles')!,
     purchase_journal: f.str(rolesRaw, 'purchase_journal', 'roles')!,
   };
-  for (const key of ['fx_gain', 'fx_loss'] as const) {
+  for (const key of ['fx_gain', 'fx_loss', 'transfer'] as const) {
     const code = f.str(rolesRaw, key, 'roles', false);
     if (code !== undefined) roles[key] = code;
   }

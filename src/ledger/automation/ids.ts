@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { moveId, paymentId } from '../model';
+import { moveId, paymentId, transferId } from '../model';
 
 /**
  * Deterministic ids of everything the automation writes. The same input always names the same
@@ -64,4 +64,28 @@ export function reversalKey(originalMoveId: string): string {
 /** The opening-balance move of a connection: `move:<journal>:opening:<connection>`. */
 export function openingMoveId(journal: string, connection: string): string {
   return moveId(journal, `opening:${connection}`);
+}
+
+/** Key shared by a transfer and its two moves: outgoing line, incoming line, attempt `n` ≥ 1. */
+export function transferKey(fromLineId: string, toLineId: string, n: number): string {
+  return `${shortHash(fromLineId)}-${shortHash(toLineId)}-${n}`;
+}
+
+/** `transfer:<from hash>-<to hash>-<n>`. */
+export function transferDocId(fromLineId: string, toLineId: string, n: number): string {
+  return transferId(transferKey(fromLineId, toLineId, n));
+}
+
+/**
+ * The move clearing one side of a transfer: `move:<journal>:xfer-out:<key>` (outgoing line) or
+ * `xfer-in` (incoming); the sides differ so two connections sharing a journal never collide.
+ */
+export function transferMoveId(
+  journal: string,
+  side: 'out' | 'in',
+  fromLineId: string,
+  toLineId: string,
+  n: number,
+): string {
+  return moveId(journal, `xfer-${side}:${transferKey(fromLineId, toLineId, n)}`);
 }

@@ -6,6 +6,7 @@ import { AutomationError } from './errors';
 import { applyExchange } from './fx-payment';
 import { linePaymentPrefix } from './ids';
 import { accountRoles, serialized } from './options';
+import { activeTransferOf } from './transfer-undo';
 import {
   checkRoleAccounts,
   isActive,
@@ -68,6 +69,11 @@ export function reconcileLine(
         { details: { line: lineId, invoice: invoiceId } },
       );
     };
+    const transfer = await activeTransferOf(store, lineId);
+    if (transfer)
+      refuse(
+        `the line is one side of transfer ${transfer._id}; undo it first (reconcile LINE --undo)`,
+      );
     if (line.pending) refuse('the line is pending; it is reconciled once the bank books it');
     if (line.state !== 'posted' && line.state !== 'reconciled')
       refuse(`the line is ${line.state}, not posted (post it first)`);

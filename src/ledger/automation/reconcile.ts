@@ -16,7 +16,9 @@ import {
   type PaymentMade,
   type ReconcileOptions,
 } from './payments';
-import { compileRule, type CompiledRule, type RuleSpec } from './rules';
+import { checkOneTransferRule, compileRule, type CompiledRule, type RuleSpec } from './rules';
+import { type TransferMade } from './transfer-book';
+import { freeOfEarlierRules, transferMatcher } from './transfer-match';
 import { applyWriteOff, checkWriteOffAccounts } from './write-off';
 
 export interface ReconcileResult {
@@ -24,6 +26,8 @@ export interface ReconcileResult {
   matched: PaymentMade[];
   /** Lines left in suspense (no rule matched). */
   unmatched: string[];
+  /** Transfers between own accounts booked by this call (README, "Transfers between own accounts"). */
+  transfers: TransferMade[];
 }
 
 /**
@@ -39,17 +43,15 @@ export async function reconcile(
   const compiled = rules.map((r, i) =>
     isCompiled(r) ? r : compileRule(r, `ledger.reconcile.rules[${i}]`),
   );
+  checkOneTransferRule(compiled);
   return serialized(store, async () => {
     const roles = accountRoles(opts);
-    const result: ReconcileResult = { matched: [], unmatched: [] };
-    const lines = (await store.allOfType<StatementLineDoc>('statement_line'))
-      .filter(
-        (l) =>
-          l.state === 'posted' &&
-          !l.pending &&
-          l.move !== undefined &&
-          mappingFor(opts, l.connection) !== undefined,
-      )
+    const result: ReconcileResult = { matched: [], unmatched: [], transfers: [] };
+    const mapped = (await store.allOfType<StatementLineDoc>('statement_line')).filter(
+      (l) => mappingFor(opts, l.connection) !== undefined,
+    );
+    const lines = mapped
+      .filter((l) => l.state === 'posted' && !l.pending && l.move !== undefined)
       .sort((a, b) => a.date.localeCompare(b.date) || (a._id < b._id ? -1 : 1));
     if (lines.length === 0) return result;
     await checkRoleAccounts(store, roles);
@@ -57,12 +59,10 @@ export async function reconcile(
     const invoices = new Map((await store.allOfType<InvoiceDoc>('invoice')).map((i) => [i._id, i]));
     const partners = new Map((await store.allOfType<PartnerDoc>('partner')).map((p) => [p._id, p]));
     const payments = await store.allOfType<AutomationPaymentDoc>('payment');
-    for (const line of lines) {
-      const mapping = mappingFor(opts, line.connection)!;
-      const mine = payments.filter((p) => p.statement_line === line._id);
-      const open = openAmount(line, mine);
-      if (open <= 0) continue;
-      const candidates = [...invoices.values()]
+    const paymentsOf = (line: StatementLineDoc) =>
+      payments.filter((p) => p.statement_line === line._id);
+    const candidatesFor = (line: StatementLineDoc) =>
+      [...invoices.values()]
         .filter(
           (i) =>
             OPEN_STATES.has(i.state) &&
@@ -71,8 +71,33 @@ export async function reconcile(
             i.currency === line.currency,
         )
         .sort(byDue);
+    const transfers = await transferMatcher(store, compiled, lines, mapped, paymentsOf, opts);
+    const partnerFree = freeOfEarlierRules(compiled, (line) => ({
+      line,
+      open: openAmount(line, paymentsOf(line)),
+      candidates: candidatesFor(line),
+      partners,
+    }));
+    await transfers?.pairOwnAccountLines(lines);
+    for (const line of lines) {
+      if (transfers?.isTaken(line._id)) continue;
+      const mapping = mappingFor(opts, line.connection)!;
+      const mine = paymentsOf(line);
+      const open = openAmount(line, mine);
+      if (open <= 0) continue;
+      // Money to or from an own account is a transfer: it waits for its partner, never pays an invoice.
+      if (transfers?.ownCounterparty(line)) {
+        result.unmatched.push(line._id);
+        continue;
+      }
+      const candidates = candidatesFor(line);
       let booked = false;
       for (const rule of compiled) {
+        if (rule.transfer) {
+          booked = transfers !== undefined && (await transfers.tryLine(line, partnerFree));
+          if (booked) break;
+          continue;
+        }
         const match =
           candidates.length > 0 ? rule.match({ line, open, candidates, partners }) : undefined;
         if (!match) continue;
@@ -94,6 +119,7 @@ export async function reconcile(
         const written = await store.putMany(docs);
         for (const d of written) if (d.type === 'invoice') invoices.set(d._id, d);
         for (const d of written) if (d.type === 'payment') payments.push(d);
+        transfers?.take(line._id);
         result.matched.push(...made);
         logPayments(opts, made);
         booked = true;
@@ -101,12 +127,17 @@ export async function reconcile(
       }
       if (!booked) result.unmatched.push(line._id);
     }
-    if (result.matched.length > 0 || result.unmatched.length > 0) {
+    if (transfers) {
+      result.transfers = transfers.made;
+      result.unmatched = result.unmatched.filter((id) => !transfers.isTaken(id));
+    }
+    if (result.matched.length > 0 || result.unmatched.length > 0 || result.transfers.length > 0) {
       opts.logger?.info(
-        `reconciled ${new Set(result.matched.map((m) => m.line)).size} line(s), ${result.unmatched.length} left in suspense`,
+        `reconciled ${new Set(result.matched.map((m) => m.line)).size} line(s), ${result.transfers.length} transfer(s), ${result.unmatched.length} left in suspense`,
         {
           event: 'ledger.reconcile_run',
           matched: result.matched.length,
+          transfers: result.transfers.length,
           unmatched: result.unmatched.length,
         },
       );

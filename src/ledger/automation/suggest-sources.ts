@@ -137,7 +137,7 @@ export const openInvoices: CandidateSource = {
 export const DUPLICATE_DAYS = 7;
 
 /** Move keys (after `move:<journal>:`) the automation writes; anything else was entered by hand. */
-const AUTOMATION_KEYS = ['stl:', 'pay:', 'dup:', 'opening:', 'invoice:'];
+const AUTOMATION_KEYS = ['stl:', 'pay:', 'dup:', 'opening:', 'invoice:', 'xfer-'];
 
 function moveKey(id: string): string {
   return id.slice(id.indexOf(':', 'move:'.length) + 1);

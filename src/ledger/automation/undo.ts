@@ -5,6 +5,12 @@ import { docsById, docsWithPrefix } from './books';
 import { linePaymentPrefix, reversalKey } from './ids';
 import { serialized, today, type AutomationOptions } from './options';
 import { isActive, loadLine, type AutomationPaymentDoc } from './payments';
+import {
+  activeTransferOf,
+  removeVoidedTransferDrafts,
+  undoTransfer,
+  type TransferUndone,
+} from './transfer-undo';
 import { type WriteOffMade } from './write-off';
 
 export interface UndoResult {
@@ -21,13 +27,16 @@ export interface UndoResult {
     removed_draft?: string;
     write_off?: WriteOffMade;
   }>;
+  /** The line's transfer between own accounts, undone with both its lines. */
+  transfer?: TransferUndone;
 }
 
 /**
  * Undoes every reconciliation of `lineId` (`booksync reconcile LINE --undo`): each posted payment
  * move gets its reversal (posted moves are never edited), a draft one is deleted; the payment is
  * voided (`state: cancelled`), the invoice's residual and state are restored and the line is back
- * to `posted`, in suspense. Idempotent: nothing left to undo returns an empty list.
+ * to `posted`, in suspense. Idempotent: nothing left to undo returns an empty list. A line of a
+ * transfer between own accounts undoes the whole transfer, both lines (transfer-undo.ts).
  */
 export function undoReconciliation(
   store: BooksStore,
@@ -36,6 +45,10 @@ export function undoReconciliation(
 ): Promise<UndoResult> {
   return serialized(store, async () => {
     const line = await loadLine(store, lineId);
+    const transfer = await activeTransferOf(store, lineId);
+    if (transfer)
+      return { line: lineId, undone: [], transfer: await undoTransfer(store, transfer, opts) };
+    await removeVoidedTransferDrafts(store, lineId);
     const payments = await docsWithPrefix<AutomationPaymentDoc>(store, linePaymentPrefix(lineId));
     const active = payments.filter(isActive);
     const result: UndoResult = { line: lineId, undone: [] };
