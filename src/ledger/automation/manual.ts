@@ -8,7 +8,7 @@ import { accountRoles, serialized } from './options';
 import {
   checkRoleAccounts,
   isActive,
-  kindFor,
+  kindsFor,
   loadLine,
   logPayments,
   mappingFor,
@@ -20,6 +20,13 @@ import {
   type ReconcileOptions,
 } from './payments';
 
+const KIND_NAMES: Readonly<Record<InvoiceDoc['kind'], string>> = {
+  out_invoice: 'sales invoice',
+  in_invoice: 'bill',
+  out_refund: 'customer credit note',
+  in_refund: 'vendor credit note',
+};
+
 export interface ManualReconciliation {
   /** The payment of this pair (the existing one when it was already reconciled: nothing written). */
   payment: PaymentMade;
@@ -29,8 +36,9 @@ export interface ManualReconciliation {
 }
 
 /**
- * Reconciles `lineId` with an invoice (its id `invoice:<number>` or its number) by hand
- * (`booksync reconcile LINE --with INVOICE`): pays as
+ * Reconciles `lineId` with an invoice, bill or credit note (its id `invoice:<number>` or its
+ * number) by hand (`booksync reconcile LINE --with INVOICE`); money out pays a customer credit
+ * note, money in a vendor credit note (README, "Refunds and credit notes"). Pays as
  * much of the invoice as the line still has in suspense (`amount` caps it further). Works on a
  * line already reconciled with another invoice when money is left in suspense. Idempotent: the
  * same pair again returns the existing payment.
@@ -86,11 +94,11 @@ export function reconcileLine(
         },
       };
     }
-    if (invoice.kind !== kindFor(line)) {
+    if (!kindsFor(line).includes(invoice.kind)) {
       refuse(
         line.amount > 0
-          ? 'money in pays a sales invoice (out_invoice), not a bill'
-          : 'money out pays a bill (in_invoice), not a sales invoice',
+          ? `money in pays a sales invoice (out_invoice) or a vendor credit note (in_refund), not a ${KIND_NAMES[invoice.kind]} (${invoice.kind})`
+          : `money out pays a bill (in_invoice) or a customer credit note (out_refund), not a ${KIND_NAMES[invoice.kind]} (${invoice.kind})`,
       );
     }
     if (invoice.currency !== line.currency)

@@ -6,7 +6,7 @@ import {
   allocate,
   byDue,
   checkRoleAccounts,
-  kindFor,
+  kindsFor,
   logPayments,
   mappingFor,
   openAmount,
@@ -67,7 +67,7 @@ export async function reconcile(
           (i) =>
             OPEN_STATES.has(i.state) &&
             i.residual > 0 &&
-            i.kind === kindFor(line) &&
+            kindsFor(line).includes(i.kind) &&
             i.currency === line.currency,
         )
         .sort(byDue);
