@@ -3,7 +3,7 @@ import type { RunOutcome } from '../bank';
 import { formatAmount } from '../shared/money';
 import { table } from './format';
 import { valueText } from '../shared/text';
-import { openItemsText, type OpenItemsView } from './open-items-table';
+import { openItemsText } from './open-items-table';
 import { trialBalanceTable, type TrialBalanceView } from './report-table';
 
 /**
@@ -393,7 +393,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
             ]),
           ]),
         );
-      out(openItemsText(report.open_items as OpenItemsView));
+      out(openItemsText(report.open_items));
       return 0;
     },
   },

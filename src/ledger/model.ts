@@ -222,8 +222,11 @@ export interface InvoiceDoc extends BaseDoc {
 export interface PaymentDoc extends BaseDoc {
   type: 'payment';
   partner?: string;
-  /** Invoice id (`invoice:<number>`): the invoice, bill or credit note this payment clears. */
-  invoice: string;
+  /**
+   * Invoice id (`invoice:<number>`): the invoice, bill or credit note this payment clears. Absent
+   * on a refund of an overpayment, which clears `counterpart_line` instead.
+   */
+  invoice?: string;
   /** A credit-note application: the document (`invoice:<number>`) that cleared `invoice`. */
   applied_with?: string;
   statement_line?: string;

@@ -1,10 +1,11 @@
-import { type InvoiceDoc } from '../model';
+import { type InvoiceDoc, type StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
 import { docsWithPrefix } from './books';
 import { AutomationError } from './errors';
 import { applyExchange } from './fx-payment';
 import { linePaymentPrefix } from './ids';
-import { accountRoles, serialized } from './options';
+import { reconcileRefund } from './overpayment-refund';
+import { accountRoles, serialized, type ConnectionMapping } from './options';
 import {
   checkRoleAccounts,
   isActive,
@@ -26,6 +27,42 @@ const KIND_NAMES: Readonly<Record<InvoiceDoc['kind'], string>> = {
   out_refund: 'customer credit note',
   in_refund: 'vendor credit note',
 };
+
+function refundWithLine(
+  store: BooksStore,
+  lineId: string,
+  incomingId: string,
+  opts: ReconcileOptions,
+): Promise<ManualReconciliation> {
+  return serialized(store, async () => {
+    const line = await loadLine(store, lineId);
+    const mapping = reconcilableMapping(line, opts, (what) => {
+      throw new AutomationError(
+        'LEDGER_RECONCILE_REFUSED',
+        `${lineId} with ${incomingId}: ${what}`,
+        {
+          details: { line: lineId, counterpart_line: incomingId },
+        },
+      );
+    });
+    return reconcileRefund(store, line, mapping, incomingId, opts);
+  });
+}
+
+/** The mapping of a line that may be reconciled by hand: booked, posted, of a mapped connection. */
+function reconcilableMapping(
+  line: StatementLineDoc,
+  opts: ReconcileOptions,
+  refuse: (what: string) => never,
+): ConnectionMapping {
+  if (line.pending) refuse('the line is pending; it is reconciled once the bank books it');
+  if (line.state !== 'posted' && line.state !== 'reconciled')
+    refuse(`the line is ${line.state}, not posted (post it first)`);
+  return (
+    mappingFor(opts, line.connection) ??
+    refuse(`connection ${line.connection} has no ledger mapping`)
+  );
+}
 
 export interface ManualReconciliation {
   /** The payment of this pair (the existing one when it was already reconciled: nothing written). */
@@ -49,6 +86,8 @@ export function reconcileLine(
   invoice: string,
   opts: ReconcileOptions & { amount?: number },
 ): Promise<ManualReconciliation> {
+  // A statement line instead of an invoice: the refund of the money it left in suspense.
+  if (invoice.startsWith('stl:')) return refundWithLine(store, lineId, invoice, opts);
   // The CLI may pass the invoice number as people write it (`INV/2024/0001`).
   const invoiceId = invoice.startsWith('invoice:') ? invoice : `invoice:${invoice}`;
   return serialized(store, async () => {
@@ -61,12 +100,7 @@ export function reconcileLine(
         { details: { line: lineId, invoice: invoiceId } },
       );
     };
-    if (line.pending) refuse('the line is pending; it is reconciled once the bank books it');
-    if (line.state !== 'posted' && line.state !== 'reconciled')
-      refuse(`the line is ${line.state}, not posted (post it first)`);
-    const mapping =
-      mappingFor(opts, line.connection) ??
-      refuse(`connection ${line.connection} has no ledger mapping`);
+    const mapping = reconcilableMapping(line, opts, refuse);
     const found = await store.get<InvoiceDoc>(invoiceId);
     if (!found || found.type !== 'invoice')
       throw new AutomationError('LEDGER_NOT_FOUND', `no invoice ${invoiceId}`, {

@@ -44,6 +44,10 @@ export type AutomationPaymentDoc = PaymentDoc & {
   reversed_by?: string;
   /** The difference booked to an account so the invoice is paid in full. */
   write_off?: WriteOffMade;
+  /** A refund of an overpayment: the statement line at the other end (overpayment-refund.ts). */
+  counterpart_line?: string;
+  /** A refund of an overpayment: the invoice the incoming line overpaid. */
+  overpaid_invoice?: string;
 };
 
 export interface ReconcileOptions extends AutomationOptions {
@@ -53,7 +57,10 @@ export interface ReconcileOptions extends AutomationOptions {
 
 export interface PaymentMade {
   line: string;
+  /** The invoice paid; for a refund of an overpayment, the overpaid invoice (or line). */
   invoice: string;
+  /** A refund of an overpayment: the incoming line refunded. */
+  counterpart_line?: string;
   payment: string;
   move: string;
   /** Minor units cleared (> 0). */

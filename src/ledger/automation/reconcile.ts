@@ -16,6 +16,7 @@ import {
   type PaymentMade,
   type ReconcileOptions,
 } from './payments';
+import { OverpaymentRefunds } from './overpayment-refund';
 import { compileRule, type CompiledRule, type RuleSpec } from './rules';
 import { applyWriteOff, checkWriteOffAccounts } from './write-off';
 
@@ -57,6 +58,7 @@ export async function reconcile(
     const invoices = new Map((await store.allOfType<InvoiceDoc>('invoice')).map((i) => [i._id, i]));
     const partners = new Map((await store.allOfType<PartnerDoc>('partner')).map((p) => [p._id, p]));
     const payments = await store.allOfType<AutomationPaymentDoc>('payment');
+    const refunds = new OverpaymentRefunds(store, opts, payments, partners, invoices);
     for (const line of lines) {
       const mapping = mappingFor(opts, line.connection)!;
       const mine = payments.filter((p) => p.statement_line === line._id);
@@ -99,7 +101,9 @@ export async function reconcile(
         booked = true;
         break;
       }
-      if (!booked) result.unmatched.push(line._id);
+      const refund = booked ? undefined : await refunds.book(line, mapping, open, mine);
+      if (refund) result.matched.push(refund);
+      else if (!booked) result.unmatched.push(line._id);
     }
     if (result.matched.length > 0 || result.unmatched.length > 0) {
       opts.logger?.info(

@@ -5,6 +5,7 @@ import { docsById, docsWithPrefix } from './books';
 import { linePaymentPrefix, reversalKey } from './ids';
 import { serialized, today, type AutomationOptions } from './options';
 import { isActive, loadLine, type AutomationPaymentDoc } from './payments';
+import { voidRefundHalves } from './overpayment-refund';
 import { type WriteOffMade } from './write-off';
 
 export interface UndoResult {
@@ -12,7 +13,9 @@ export interface UndoResult {
   /** Payments voided by this call (empty when there was nothing to undo). */
   undone: Array<{
     payment: string;
-    invoice: string;
+    /** Absent for a refund of an overpayment (it names `counterpart_line` instead). */
+    invoice?: string;
+    counterpart_line?: string;
     amount: number;
     currency: string;
     reversal?: string;
@@ -42,7 +45,7 @@ export function undoReconciliation(
       const date = today(opts);
       const related = await docsById<MoveDoc | InvoiceDoc>(store, [
         ...active.map((p) => p.move),
-        ...active.map((p) => p.invoice),
+        ...active.flatMap((p) => (p.invoice ? [p.invoice] : [])),
       ]);
       const invoices = new Map<string, InvoiceDoc>();
       const docs: Array<MoveDoc | AutomationPaymentDoc | InvoiceDoc | StatementLineDoc> = [];
@@ -61,7 +64,9 @@ export function undoReconciliation(
         } else if (move) {
           drafts.push(move._id);
         }
-        const inv = invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined);
+        const inv = p.invoice
+          ? (invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined))
+          : undefined;
         if (inv) {
           const cleared = p.amount + (p.write_off?.amount ?? 0);
           const residual = Math.min(inv.total, inv.residual + cleared);
@@ -80,7 +85,8 @@ export function undoReconciliation(
         docs.push(voided);
         result.undone.push({
           payment: p._id,
-          invoice: p.invoice,
+          ...(p.invoice ? { invoice: p.invoice } : {}),
+          ...(p.counterpart_line ? { counterpart_line: p.counterpart_line } : {}),
           amount: p.amount,
           currency: p.currency,
           ...(reversal ? { reversal } : {}),
@@ -89,6 +95,8 @@ export function undoReconciliation(
         });
       }
       docs.push(...invoices.values());
+      const voided = docs.filter((d): d is AutomationPaymentDoc => d.type === 'payment');
+      docs.push(...(await voidRefundHalves(store, lineId, voided)));
       if (line.state === 'reconciled') docs.push({ ...line, state: 'posted' });
       await store.putMany(docs);
     } else if (line.state === 'reconciled') {
