@@ -193,7 +193,7 @@ export function isCustomerKind(kind: InvoiceKind): boolean {
 export const INVOICE_STATES = ['draft', 'open', 'partial', 'paid', 'cancelled'] as const;
 export type InvoiceState = (typeof INVOICE_STATES)[number];
 
-/** `invoice:<number>`: a sales invoice or vendor bill. `total` and `residual` are ≥ 0. */
+/** `invoice:<number>`: a sales invoice, vendor bill or credit note. `total` and `residual` are ≥ 0. */
 export interface InvoiceDoc extends BaseDoc {
   type: 'invoice';
   kind: InvoiceKind;
