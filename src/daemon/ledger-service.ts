@@ -8,10 +8,13 @@ import {
   lastBalanceChecks,
   ledgerReport,
   loadCompanyFile,
+  acceptSuggestion,
   pendingLines,
+  pendingSuggestions,
   reconcileLine,
   undoReconciliation,
   type AutomationConfig,
+  type ManualWriteOff,
 } from '../ledger/automation';
 import type { Logger } from '../shared/logger';
 import type { RunOutcome } from '../bank';
@@ -38,6 +41,20 @@ export function automationConfigFrom(config: Config, logger: Logger): Automation
     company_currency: l.company.currency,
     logger,
   };
+}
+
+/** `--write-off ACCOUNT [--write-off-limit AMOUNT]` of `booksync reconcile LINE --with INVOICE`. */
+export function manualWriteOffFrom(p: { write_off?: string; write_off_limit?: string }): {
+  write_off?: ManualWriteOff;
+} {
+  return p.write_off !== undefined
+    ? {
+        write_off: {
+          account: p.write_off,
+          ...(p.write_off_limit !== undefined ? { limit: p.write_off_limit } : {}),
+        },
+      }
+    : {};
 }
 
 /**
@@ -77,9 +94,18 @@ export class LedgerService implements Service {
         company_currency: this.config.ledger.company.currency,
       }),
     );
-    control.handle('ledger.pending', async () => pendingLines(this.store));
+    control.handle('ledger.pending', async () => pendingSuggestions(this.store, this.options()));
     control.handle('ledger.reconcile', async (p) =>
-      reconcileLine(this.store, String(p.line), String(p.invoice), this.options()),
+      reconcileLine(this.store, String(p.line), String(p.invoice), {
+        ...this.options(),
+        ...manualWriteOffFrom(p),
+      }),
+    );
+    control.handle('ledger.accept', async (p) =>
+      acceptSuggestion(this.store, p.line, p.n, {
+        ...this.options(),
+        ...(p.expect !== undefined ? { expect: p.expect } : {}),
+      }),
     );
     control.handle('ledger.undo', async (p) =>
       undoReconciliation(this.store, String(p.line), this.options()),

@@ -57,6 +57,16 @@ export const LEDGER_ERROR_CODES = {
     meaning:
       'a manual reconciliation or undo the books cannot honour (wrong direction, nothing left)',
   },
+  LEDGER_WRITE_OFF_TOO_LARGE: {
+    raisedAs: 'AutomationError',
+    meaning:
+      'a manual write-off (`reconcile --write-off`) would book a difference above its limit; give a larger limit',
+  },
+  LEDGER_SUGGESTION_STALE: {
+    raisedAs: 'AutomationError',
+    meaning:
+      "`reconcile LINE --accept N`: the line's suggestions changed since they were listed (or were never listed); nothing was booked",
+  },
   LEDGER_CHART_INVALID: {
     raisedAs: 'AutomationError',
     meaning: 'the chart of accounts / company file is malformed',

@@ -223,10 +223,12 @@ export interface PaymentDoc extends BaseDoc {
   type: 'payment';
   partner?: string;
   /**
-   * Invoice id (`invoice:<number>`): the invoice, bill or credit note this payment clears. Absent
-   * on a refund of an overpayment, which clears `counterpart_line` instead.
+   * Invoice id (`invoice:<number>`): the invoice, bill or credit note this payment clears; for a
+   * bank line matched with a hand-made entry that duplicates it, that entry's move id (the
+   * automation's payment then names it in `entry` too); for a refund of an overpayment, the
+   * statement line at the other end (then named in `counterpart_line` too).
    */
-  invoice?: string;
+  invoice: string;
   /** A credit-note application: the document (`invoice:<number>`) that cleared `invoice`. */
   applied_with?: string;
   statement_line?: string;

@@ -386,9 +386,7 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
 
   payment(c) {
     c.string('partner', { required: false });
-    // A refund of an overpayment clears a statement line, not an invoice.
-    const counterpart = c.string('counterpart_line', { required: false });
-    c.string('invoice', { required: counterpart === undefined });
+    c.string('invoice');
     c.string('applied_with', { required: false });
     c.string('statement_line', { required: false });
     c.string('move');

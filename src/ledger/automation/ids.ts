@@ -54,6 +54,19 @@ export function paymentMoveId(
   return moveId(journal, `pay:${paymentKey(lineId, invoiceId, n)}`);
 }
 
+/**
+ * The move clearing a bank line against a hand-made entry that duplicates it (suggest.ts):
+ * `move:<journal>:dup:<key>`, the key shared with its payment document.
+ */
+export function duplicateMoveId(
+  journal: string,
+  lineId: string,
+  entryId: string,
+  n: number,
+): string {
+  return moveId(journal, `dup:${paymentKey(lineId, entryId, n)}`);
+}
+
 /** The reversal of a posted move made by an undo: `<original key>:rev` in the same journal. */
 export function reversalKey(originalMoveId: string): string {
   const key = originalMoveId.slice(originalMoveId.indexOf(':', 'move:'.length) + 1);

@@ -1,6 +1,7 @@
 import { type InvoiceDoc, type StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
-import { docsWithPrefix } from './books';
+import { formatAmount } from '../../shared/money';
+import { checkAccountsExist, docsWithPrefix } from './books';
 import { AutomationError } from './errors';
 import { applyExchange } from './fx-payment';
 import { linePaymentPrefix } from './ids';
@@ -20,6 +21,20 @@ import {
   type PaymentMade,
   type ReconcileOptions,
 } from './payments';
+import { toleranceIn, type WriteOff } from './rules';
+import { applyWriteOff } from './write-off';
+
+/** The largest difference `--write-off` books unless a larger `limit` is given (README). */
+export const DEFAULT_WRITE_OFF_LIMIT = '5.00';
+
+/** `--write-off ACCOUNT [--write-off-limit AMOUNT]`: pay the invoice in full, the difference to ACCOUNT. */
+export interface ManualWriteOff {
+  account: string;
+  /** Decimal text in the line's currency; default DEFAULT_WRITE_OFF_LIMIT. */
+  limit?: string;
+}
+
+export type ManualOptions = ReconcileOptions & { amount?: number; write_off?: ManualWriteOff };
 
 const KIND_NAMES: Readonly<Record<InvoiceDoc['kind'], string>> = {
   out_invoice: 'sales invoice',
@@ -84,7 +99,7 @@ export function reconcileLine(
   store: BooksStore,
   lineId: string,
   invoice: string,
-  opts: ReconcileOptions & { amount?: number },
+  opts: ManualOptions,
 ): Promise<ManualReconciliation> {
   // A statement line instead of an invoice: the refund of the money it left in suspense.
   if (invoice.startsWith('stl:')) return refundWithLine(store, lineId, invoice, opts);
@@ -143,6 +158,7 @@ export function reconcileLine(
     if (opts.amount !== undefined && (!Number.isSafeInteger(opts.amount) || opts.amount <= 0))
       refuse(`amount ${opts.amount} is not a positive number of minor units`);
     await checkRoleAccounts(store, roles);
+    const writeOff = await manualWriteOff(store, invoice, open, opts, refuse);
     const amount = Math.min(open, invoice.residual, opts.amount ?? Number.MAX_SAFE_INTEGER);
     const { docs, made } = paymentWrites(
       line,
@@ -150,13 +166,49 @@ export function reconcileLine(
       [{ invoice, amount }],
       mine,
       'manual',
-      'by hand',
+      writeOff ? 'by hand, the difference written off' : 'by hand',
       roles,
       opts,
     );
+    if (writeOff) applyWriteOff(docs, made, open, writeOff);
     await applyExchange(store, line, open, docs, opts);
     await store.putMany(docs);
     logPayments(opts, made);
-    return { already: false, open: open - amount, payment: made[0] };
+    return { already: false, open: open - made[0].amount, payment: made[0] };
   });
+}
+
+/**
+ * The write-off `opts.write_off` asks for: the invoice's residual minus the line's open amount,
+ * undefined when they are equal. Refuses a difference above the limit
+ * (`LEDGER_WRITE_OFF_TOO_LARGE`), a malformed limit, and a write-off beside `amount`.
+ */
+async function manualWriteOff(
+  store: BooksStore,
+  invoice: InvoiceDoc,
+  open: number,
+  opts: ManualOptions,
+  refuse: (what: string) => never,
+): Promise<WriteOff | undefined> {
+  const asked = opts.write_off;
+  if (!asked) return undefined;
+  if (opts.amount !== undefined) refuse('a write-off pays the invoice in full; give no amount');
+  const limitText = asked.limit ?? DEFAULT_WRITE_OFF_LIMIT;
+  if (!/^\d+(\.\d+)?$/.test(limitText))
+    refuse(`write-off limit ${JSON.stringify(limitText)} is not decimal text such as "5.00"`);
+  const difference = invoice.residual - open;
+  if (difference === 0) return undefined;
+  const limit = toleranceIn(limitText, invoice.currency);
+  if (Math.abs(difference) > limit) {
+    const size = formatAmount(Math.abs(difference), invoice.currency);
+    throw new AutomationError(
+      'LEDGER_WRITE_OFF_TOO_LARGE',
+      `${invoice._id}: the difference ${size} ${invoice.currency} is above the write-off limit ${formatAmount(limit, invoice.currency)}; give a larger --write-off-limit to book it`,
+      {
+        details: { invoice: invoice._id, difference, limit, currency: invoice.currency },
+      },
+    );
+  }
+  await checkAccountsExist(store, { write_off: asked.account });
+  return { account: asked.account, amount: difference };
 }

@@ -47,11 +47,14 @@ function overpaidOf(
   line: StatementLineDoc,
   payments: readonly AutomationPaymentDoc[],
 ): { partner: string; invoice: string } | undefined {
-  const paid = payments.filter((p) => isActive(p) && p.invoice !== undefined && p.partner);
+  // Payments of invoices only: not a duplicate's match (`entry`) nor a refund (`counterpart_line`).
+  const paid = payments.filter(
+    (p) => isActive(p) && !p.entry && !p.counterpart_line && p.invoice.startsWith('invoice:'),
+  );
   const partners = new Set(paid.map((p) => p.partner));
   if (paid.length === 0 || partners.size !== 1) return undefined;
   const last = [...paid].sort((a, b) => (a._id < b._id ? -1 : 1))[paid.length - 1];
-  return { partner: last.partner!, invoice: last.invoice! };
+  return { partner: last.partner!, invoice: last.invoice };
 }
 
 /**
@@ -152,6 +155,8 @@ export function refundWrites(
     type: 'payment',
     partner: over.partner,
     statement_line: of._id,
+    // No invoice is involved: like a duplicate's match, `invoice` names what was cleared.
+    invoice: other._id,
     counterpart_line: other._id,
     ...(over.invoice ? { overpaid_invoice: over.invoice } : {}),
     move: moveId,

@@ -44,7 +44,15 @@ export type AutomationPaymentDoc = PaymentDoc & {
   reversed_by?: string;
   /** The difference booked to an account so the invoice is paid in full. */
   write_off?: WriteOffMade;
-  /** A refund of an overpayment: the statement line at the other end (overpayment-refund.ts). */
+  /**
+   * The hand-made move this line was matched with as its duplicate (duplicate.ts); `invoice`
+   * then holds the same move id, and no invoice is involved.
+   */
+  entry?: string;
+  /**
+   * A refund of an overpayment: the statement line at the other end (overpayment-refund.ts);
+   * `invoice` then holds the same line id, and no invoice is involved.
+   */
   counterpart_line?: string;
   /** A refund of an overpayment: the invoice the incoming line overpaid. */
   overpaid_invoice?: string;

@@ -13,8 +13,10 @@ export interface UndoResult {
   /** Payments voided by this call (empty when there was nothing to undo). */
   undone: Array<{
     payment: string;
-    /** Absent for a refund of an overpayment (it names `counterpart_line` instead). */
-    invoice?: string;
+    invoice: string;
+    /** The hand-made move a duplicate's match named (then `invoice` holds the same id). */
+    entry?: string;
+    /** The other line of a refund of an overpayment (then `invoice` holds the same id). */
     counterpart_line?: string;
     amount: number;
     currency: string;
@@ -45,7 +47,9 @@ export function undoReconciliation(
       const date = today(opts);
       const related = await docsById<MoveDoc | InvoiceDoc>(store, [
         ...active.map((p) => p.move),
-        ...active.flatMap((p) => (p.invoice ? [p.invoice] : [])),
+        // A duplicate's match (`entry`) names a hand-made move, a refund (`counterpart_line`) a
+        // statement line; neither is an invoice.
+        ...active.filter((p) => !p.entry && !p.counterpart_line).map((p) => p.invoice),
       ]);
       const invoices = new Map<string, InvoiceDoc>();
       const docs: Array<MoveDoc | AutomationPaymentDoc | InvoiceDoc | StatementLineDoc> = [];
@@ -64,9 +68,10 @@ export function undoReconciliation(
         } else if (move) {
           drafts.push(move._id);
         }
-        const inv = p.invoice
-          ? (invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined))
-          : undefined;
+        const inv =
+          p.entry || p.counterpart_line
+            ? undefined
+            : (invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined));
         if (inv) {
           const cleared = p.amount + (p.write_off?.amount ?? 0);
           const residual = Math.min(inv.total, inv.residual + cleared);
@@ -85,7 +90,8 @@ export function undoReconciliation(
         docs.push(voided);
         result.undone.push({
           payment: p._id,
-          ...(p.invoice ? { invoice: p.invoice } : {}),
+          invoice: p.invoice,
+          ...(p.entry ? { entry: p.entry } : {}),
           ...(p.counterpart_line ? { counterpart_line: p.counterpart_line } : {}),
           amount: p.amount,
           currency: p.currency,
