@@ -17,6 +17,7 @@ import {
   pendingLines,
   reconcile,
   reconcileLine,
+  suggestionsFor,
   trialBalance,
   undoReconciliation,
   type AutomationPaymentDoc,
@@ -342,6 +343,12 @@ describe('ledger automation: credit notes and refunds', () => {
       await load(customerNote(30_000, INV3));
       const refund = stl({ key: 'hand', amount: -5_000, payee: 'someone', date: '2024-02-10' });
       await importAndReconcile(refund);
+      // The open credit note is the refund line's first suggestion, by its exact amount.
+      const suggested = await suggestionsFor(books.store, refund._id, { ...opts, rules: RULES });
+      assert.deepEqual(
+        suggested.candidates.slice(0, 1).map((c) => [c.target, c.amount]),
+        [['invoice:RINV/2024/0001', 5_000]],
+      );
       await refused(
         reconcileLine(books.store, refund._id, 'INV/2024/0004', opts),
         /money out pays a bill \(in_invoice\) or a customer credit note \(out_refund\), not a sales invoice \(out_invoice\)/,
