@@ -24,7 +24,9 @@ import { OPEN_STATES, type AutomationPaymentDoc } from './payments';
  * same receivable (payable) account with the same partner, so their residuals net there. Its
  * audit record is a pair of payment documents, one clearing each side (`applied_with` names the
  * other), whose `move` is the credit note's move; so every invoice's residual stays its total
- * minus its active payments, credit notes included.
+ * minus its active payments, credit notes included. In a foreign currency the application books
+ * no exchange difference: when the two documents' rates differ, their company-currency amounts
+ * on the receivable (payable) do not net to zero (docs/CURRENCIES.md has no rule for it yet).
  */
 
 type Obj = Record<string, unknown>;

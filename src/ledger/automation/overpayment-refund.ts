@@ -24,9 +24,10 @@ import { linePartners } from './rules';
  * same partner is its refund: one move in the outgoing line's journal clears the incoming line's
  * suspense against the outgoing line's, both with the partner.
  *
- * The audit record is a pair of payments, one on each line (`counterpart_line` names the other),
- * sharing the move; neither names an invoice, so no residual changes. Each line's money still in
- * suspense stays its amount minus its active payments, and an undo of either line voids both.
+ * The audit record is a pair of payments, one on each line (`counterpart_line`, and `invoice`,
+ * name the other line), sharing the move; no invoice is involved, so no residual changes. Each
+ * line's money still in suspense stays its amount minus its active payments, and an undo of
+ * either line voids both halves.
  */
 
 export const REFUND_RULE = 'overpayment_refund';

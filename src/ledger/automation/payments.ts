@@ -24,7 +24,8 @@ import { type WriteOffMade } from './write-off';
  * Reconciliation (README, "Ledger automation"). A posted statement line sits on the suspense
  * account; a match books a payment move in the line's journal that clears suspense against the
  * receivable (money in, sales invoice; money out, customer credit note) or payable (money out,
- * bill; money in, vendor credit note) account with the invoice's partner, writes a payment document and lowers the invoice's residual (paid, or partial).
+ * bill; money in, vendor credit note) account with the invoice's partner, writes a payment
+ * document and lowers the invoice's residual (paid, or partial).
  * An overpayment pays the invoice and leaves the rest in suspense; an underpayment leaves the
  * residual open. Each line's match is one atomic write (one LevelDB batch): payment moves,
  * payments, invoices and the line.
