@@ -3,6 +3,7 @@ import type { RunOutcome } from '../bank';
 import { formatAmount } from '../shared/money';
 import { table } from './format';
 import { valueText } from '../shared/text';
+import { openItemsText } from './open-items-table';
 import { trialBalanceTable, type TrialBalanceView } from './report-table';
 import { acceptedText, suggestionsText } from './suggest-table';
 
@@ -410,6 +411,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
             ]),
           ]),
         );
+      out(openItemsText(report.open_items));
       return 0;
     },
   },

@@ -130,7 +130,9 @@ export class LedgerService implements Service {
 
   private async applyChart(always = true): Promise<void> {
     if (!this.config.ledger.chart) return;
-    const result = await ensureCompany(this.store, loadCompanyFile(this.config.ledger.chart));
+    const result = await ensureCompany(this.store, loadCompanyFile(this.config.ledger.chart), {
+      logger: this.logger,
+    });
     if (always || result.created.length > 0)
       this.logger.info(`company file ${this.config.ledger.chart} applied`, {
         event: 'ledger.chart',
@@ -141,7 +143,10 @@ export class LedgerService implements Service {
 
   async reload(config: Config): Promise<void> {
     this.config = config;
-    if (config.ledger.chart) await ensureCompany(this.store, loadCompanyFile(config.ledger.chart));
+    if (config.ledger.chart)
+      await ensureCompany(this.store, loadCompanyFile(config.ledger.chart), {
+        logger: this.logger,
+      });
   }
 
   /** Posts and reconciles one connection's lines; the bank service calls it after each run. */

@@ -149,7 +149,8 @@ export function fetchNow(
       const { automateConnection, ensureCompany, loadCompanyFile } =
         await import('../ledger/automation');
       // What the daemon does at start, so the lines can be posted in a store it never opened.
-      if (config.ledger.chart) await ensureCompany(store, loadCompanyFile(config.ledger.chart));
+      if (config.ledger.chart)
+        await ensureCompany(store, loadCompanyFile(config.ledger.chart), { logger });
       const outcomes: RunOutcome[] = [];
       for (const spec of specs.filter((s) =>
         names.length ? names.includes(s.name) : s.enabled !== false,

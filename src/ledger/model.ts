@@ -171,14 +171,31 @@ export interface MoveDoc extends BaseDoc {
   posted_at?: string;
 }
 
-export const INVOICE_KINDS = ['out_invoice', 'in_invoice'] as const;
-/** `out_invoice`: a sales invoice (we are paid); `in_invoice`: a vendor bill (we pay). */
+export const INVOICE_KINDS = ['out_invoice', 'in_invoice', 'out_refund', 'in_refund'] as const;
+/**
+ * `out_invoice`: a sales invoice (we are paid); `in_invoice`: a vendor bill (we pay);
+ * `out_refund`: a customer credit note (we owe the customer); `in_refund`: a vendor credit note
+ * (the vendor owes us). Credit notes mirror their invoices (README, "Refunds and credit notes").
+ */
 export type InvoiceKind = (typeof INVOICE_KINDS)[number];
+
+/** The invoice kind each credit note kind credits. */
+export const CREDITED_KIND: Readonly<Record<'out_refund' | 'in_refund', InvoiceKind>> =
+  Object.freeze({ out_refund: 'out_invoice', in_refund: 'in_invoice' });
+
+export function isCreditNote(kind: InvoiceKind): kind is 'out_refund' | 'in_refund' {
+  return kind === 'out_refund' || kind === 'in_refund';
+}
+
+/** True for the customer side (receivable): sales invoices and customer credit notes. */
+export function isCustomerKind(kind: InvoiceKind): boolean {
+  return kind === 'out_invoice' || kind === 'out_refund';
+}
 
 export const INVOICE_STATES = ['draft', 'open', 'partial', 'paid', 'cancelled'] as const;
 export type InvoiceState = (typeof INVOICE_STATES)[number];
 
-/** `invoice:<number>`: a sales invoice or vendor bill. `total` and `residual` are ≥ 0. */
+/** `invoice:<number>`: a sales invoice, vendor bill or credit note. `total` and `residual` are ≥ 0. */
 export interface InvoiceDoc extends BaseDoc {
   type: 'invoice';
   kind: InvoiceKind;
@@ -196,17 +213,26 @@ export interface InvoiceDoc extends BaseDoc {
   payment_reference?: string;
   /** An invoice in a foreign currency: its total in company currency at the rate of its date. */
   company?: { currency: string; total: number; rate: string };
+  /** A credit note only: the invoice (`invoice:<number>`) it credits. */
+  credits?: string;
 }
 
-/** `payment:<id>`: money that cleared (part of) an invoice. */
+/**
+ * `payment:<id>`: money that cleared (part of) an invoice, or a credit note applied to its
+ * invoice (`applied_with` names the other document; then there is no statement line).
+ */
 export interface PaymentDoc extends BaseDoc {
   type: 'payment';
   partner?: string;
   /**
-   * Invoice id (`invoice:<number>`); for a bank line matched with a hand-made entry that
-   * duplicates it, that entry's move id (the automation's payment then names it in `entry` too).
+   * Invoice id (`invoice:<number>`): the invoice, bill or credit note this payment clears; for a
+   * bank line matched with a hand-made entry that duplicates it, that entry's move id (the
+   * automation's payment then names it in `entry` too); for a refund of an overpayment, the
+   * statement line at the other end (then named in `counterpart_line` too).
    */
   invoice: string;
+  /** A credit-note application: the document (`invoice:<number>`) that cleared `invoice`. */
+  applied_with?: string;
   statement_line?: string;
   /** The move (`move:...`) that books the payment. */
   move: string;

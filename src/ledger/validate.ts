@@ -15,6 +15,7 @@ import {
   STATEMENT_LINE_STATES,
   TRANSFER_STATES,
   docType,
+  isCreditNote,
   type DocType,
 } from './model';
 import { valueText } from '../shared/text';
@@ -331,9 +332,24 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
   },
 
   invoice(c, id) {
-    c.oneOf('kind', INVOICE_KINDS);
+    const kind = c.oneOf('kind', INVOICE_KINDS);
     const num = c.string('number');
     c.idPart('number', num, idParts(id, 1)?.[0]);
+    const credits = c.string('credits', { required: false });
+    if (credits !== undefined) {
+      if (kind !== undefined && !isCreditNote(kind))
+        c.invalid(
+          'credits',
+          'credits_on_invoice',
+          `only a credit note credits an invoice (kind ${kind})`,
+        );
+      else if (!credits.startsWith('invoice:') || credits === id)
+        c.invalid(
+          'credits',
+          'credits_target',
+          `must name another invoice as invoice:<number> (got ${credits})`,
+        );
+    }
     c.string('partner');
     const date = c.date('date');
     const due = c.date('due_date');
@@ -372,6 +388,7 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
   payment(c) {
     c.string('partner', { required: false });
     c.string('invoice');
+    c.string('applied_with', { required: false });
     c.string('statement_line', { required: false });
     c.string('move');
     c.date('date');

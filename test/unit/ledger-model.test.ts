@@ -331,7 +331,13 @@ describe('ledger model', () => {
 
     it('invoice: kind, dates, totals and state agree', () => {
       const inv = valid.invoice as InvoiceDoc;
-      refusedField({ ...inv, kind: 'out_refund' }, 'LEDGER_INVALID_DOC', 'kind');
+      refusedField({ ...inv, kind: 'credit_note' }, 'LEDGER_INVALID_DOC', 'kind');
+      // Only a credit note names the invoice it credits, and only another invoice.
+      refusedField({ ...inv, credits: 'invoice:INV/2024/0009' }, 'LEDGER_INVALID_DOC', 'credits');
+      const note = { ...inv, kind: 'out_refund' };
+      refusedField({ ...note, credits: 'INV/2024/0009' }, 'LEDGER_INVALID_DOC', 'credits');
+      refusedField({ ...note, credits: inv._id }, 'LEDGER_INVALID_DOC', 'credits');
+      assert.deepEqual(docProblems({ ...note, credits: 'invoice:INV/2024/0009' }), []);
       refusedField({ ...inv, due_date: '2024-01-01' }, 'LEDGER_INVALID_DOC', 'due_date');
       refusedField({ ...inv, residual: 20000 }, 'LEDGER_INVALID_DOC', 'residual');
       refusedField({ ...inv, state: 'paid' }, 'LEDGER_INVALID_DOC', 'residual');

@@ -32,6 +32,18 @@ export function linePaymentPrefix(lineId: string): string {
   return `payment:${shortHash(lineId)}-`;
 }
 
+/**
+ * One side of a credit note applied to the invoice it credits (credit-notes.ts):
+ * `payment:apply-<credit note hash>-<invoice hash>-<side>`, `side` being the document it clears.
+ */
+export function creditApplicationId(
+  creditNoteId: string,
+  invoiceId: string,
+  side: 'invoice' | 'credit_note',
+): string {
+  return paymentId(`apply-${shortHash(creditNoteId)}-${shortHash(invoiceId)}-${side}`);
+}
+
 /** The move booking a payment: `move:<journal>:pay:<key>`. */
 export function paymentMoveId(
   journal: string,

@@ -54,6 +54,8 @@ export {
 } from './rules';
 export { type WriteOffMade } from './write-off';
 export { reconcile, type ReconcileResult } from './reconcile';
+export { openItems, type OpenItem, type OpenItems, type OpenTotal } from './open-items';
+export { type CreditApplication } from './credit-notes';
 export {
   DEFAULT_WRITE_OFF_LIMIT,
   reconcileLine,

@@ -1,16 +1,17 @@
-import { type InvoiceDoc } from '../model';
+import { type InvoiceDoc, type StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
 import { formatAmount } from '../../shared/money';
 import { checkAccountsExist, docsWithPrefix } from './books';
 import { AutomationError } from './errors';
 import { applyExchange } from './fx-payment';
 import { linePaymentPrefix } from './ids';
-import { accountRoles, serialized } from './options';
+import { reconcileRefund } from './overpayment-refund';
+import { accountRoles, serialized, type ConnectionMapping } from './options';
 import { activeTransferOf } from './transfer-undo';
 import {
   checkRoleAccounts,
   isActive,
-  kindFor,
+  kindsFor,
   loadLine,
   logPayments,
   mappingFor,
@@ -36,6 +37,64 @@ export interface ManualWriteOff {
 
 export type ManualOptions = ReconcileOptions & { amount?: number; write_off?: ManualWriteOff };
 
+const KIND_NAMES: Readonly<Record<InvoiceDoc['kind'], string>> = {
+  out_invoice: 'sales invoice',
+  in_invoice: 'bill',
+  out_refund: 'customer credit note',
+  in_refund: 'vendor credit note',
+};
+
+function refundWithLine(
+  store: BooksStore,
+  lineId: string,
+  incomingId: string,
+  opts: ReconcileOptions,
+): Promise<ManualReconciliation> {
+  return serialized(store, async () => {
+    const line = await loadLine(store, lineId);
+    const refuse = (what: string): never => {
+      throw new AutomationError(
+        'LEDGER_RECONCILE_REFUSED',
+        `${lineId} with ${incomingId}: ${what}`,
+        {
+          details: { line: lineId, counterpart_line: incomingId },
+        },
+      );
+    };
+    await refuseTransferred(store, lineId, refuse);
+    const mapping = reconcilableMapping(line, opts, refuse);
+    return reconcileRefund(store, line, mapping, incomingId, opts);
+  });
+}
+
+/** A line that is one side of a transfer is reconciled by hand only once the transfer is undone. */
+async function refuseTransferred(
+  store: BooksStore,
+  lineId: string,
+  refuse: (what: string) => never,
+): Promise<void> {
+  const transfer = await activeTransferOf(store, lineId);
+  if (transfer)
+    refuse(
+      `the line is one side of transfer ${transfer._id}; undo it first (reconcile LINE --undo)`,
+    );
+}
+
+/** The mapping of a line that may be reconciled by hand: booked, posted, of a mapped connection. */
+function reconcilableMapping(
+  line: StatementLineDoc,
+  opts: ReconcileOptions,
+  refuse: (what: string) => never,
+): ConnectionMapping {
+  if (line.pending) refuse('the line is pending; it is reconciled once the bank books it');
+  if (line.state !== 'posted' && line.state !== 'reconciled')
+    refuse(`the line is ${line.state}, not posted (post it first)`);
+  return (
+    mappingFor(opts, line.connection) ??
+    refuse(`connection ${line.connection} has no ledger mapping`)
+  );
+}
+
 export interface ManualReconciliation {
   /** The payment of this pair (the existing one when it was already reconciled: nothing written). */
   payment: PaymentMade;
@@ -45,8 +104,9 @@ export interface ManualReconciliation {
 }
 
 /**
- * Reconciles `lineId` with an invoice (its id `invoice:<number>` or its number) by hand
- * (`booksync reconcile LINE --with INVOICE`): pays as
+ * Reconciles `lineId` with an invoice, bill or credit note (its id `invoice:<number>` or its
+ * number) by hand (`booksync reconcile LINE --with INVOICE`); money out pays a customer credit
+ * note, money in a vendor credit note (README, "Refunds and credit notes"). Pays as
  * much of the invoice as the line still has in suspense (`amount` caps it further). Works on a
  * line already reconciled with another invoice when money is left in suspense. Idempotent: the
  * same pair again returns the existing payment.
@@ -57,6 +117,8 @@ export function reconcileLine(
   invoice: string,
   opts: ManualOptions,
 ): Promise<ManualReconciliation> {
+  // A statement line instead of an invoice: the refund of the money it left in suspense.
+  if (invoice.startsWith('stl:')) return refundWithLine(store, lineId, invoice, opts);
   // The CLI may pass the invoice number as people write it (`INV/2024/0001`).
   const invoiceId = invoice.startsWith('invoice:') ? invoice : `invoice:${invoice}`;
   return serialized(store, async () => {
@@ -69,17 +131,8 @@ export function reconcileLine(
         { details: { line: lineId, invoice: invoiceId } },
       );
     };
-    const transfer = await activeTransferOf(store, lineId);
-    if (transfer)
-      refuse(
-        `the line is one side of transfer ${transfer._id}; undo it first (reconcile LINE --undo)`,
-      );
-    if (line.pending) refuse('the line is pending; it is reconciled once the bank books it');
-    if (line.state !== 'posted' && line.state !== 'reconciled')
-      refuse(`the line is ${line.state}, not posted (post it first)`);
-    const mapping =
-      mappingFor(opts, line.connection) ??
-      refuse(`connection ${line.connection} has no ledger mapping`);
+    await refuseTransferred(store, lineId, refuse);
+    const mapping = reconcilableMapping(line, opts, refuse);
     const found = await store.get<InvoiceDoc>(invoiceId);
     if (!found || found.type !== 'invoice')
       throw new AutomationError('LEDGER_NOT_FOUND', `no invoice ${invoiceId}`, {
@@ -107,11 +160,11 @@ export function reconcileLine(
         },
       };
     }
-    if (invoice.kind !== kindFor(line)) {
+    if (!kindsFor(line).includes(invoice.kind)) {
       refuse(
         line.amount > 0
-          ? 'money in pays a sales invoice (out_invoice), not a bill'
-          : 'money out pays a bill (in_invoice), not a sales invoice',
+          ? `money in pays a sales invoice (out_invoice) or a vendor credit note (in_refund), not a ${KIND_NAMES[invoice.kind]} (${invoice.kind})`
+          : `money out pays a bill (in_invoice) or a customer credit note (out_refund), not a ${KIND_NAMES[invoice.kind]} (${invoice.kind})`,
       );
     }
     if (invoice.currency !== line.currency)

@@ -6,7 +6,7 @@ import {
   allocate,
   byDue,
   checkRoleAccounts,
-  kindFor,
+  kindsFor,
   logPayments,
   mappingFor,
   openAmount,
@@ -16,6 +16,7 @@ import {
   type PaymentMade,
   type ReconcileOptions,
 } from './payments';
+import { OverpaymentRefunds } from './overpayment-refund';
 import { checkOneTransferRule, compileRule, type CompiledRule, type RuleSpec } from './rules';
 import { type TransferMade } from './transfer-book';
 import { freeOfEarlierRules, transferMatcher } from './transfer-match';
@@ -59,6 +60,7 @@ export async function reconcile(
     const invoices = new Map((await store.allOfType<InvoiceDoc>('invoice')).map((i) => [i._id, i]));
     const partners = new Map((await store.allOfType<PartnerDoc>('partner')).map((p) => [p._id, p]));
     const payments = await store.allOfType<AutomationPaymentDoc>('payment');
+    const refunds = new OverpaymentRefunds(store, opts, payments, partners, invoices);
     const paymentsOf = (line: StatementLineDoc) =>
       payments.filter((p) => p.statement_line === line._id);
     const candidatesFor = (line: StatementLineDoc) =>
@@ -67,7 +69,7 @@ export async function reconcile(
           (i) =>
             OPEN_STATES.has(i.state) &&
             i.residual > 0 &&
-            i.kind === kindFor(line) &&
+            kindsFor(line).includes(i.kind) &&
             i.currency === line.currency,
         )
         .sort(byDue);
@@ -125,7 +127,11 @@ export async function reconcile(
         booked = true;
         break;
       }
-      if (!booked) result.unmatched.push(line._id);
+      const refund = booked ? undefined : await refunds.book(line, mapping, open, mine);
+      if (refund) {
+        transfers?.take(line._id);
+        result.matched.push(refund);
+      } else if (!booked) result.unmatched.push(line._id);
     }
     if (transfers) {
       result.transfers = transfers.made;

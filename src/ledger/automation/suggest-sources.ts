@@ -2,7 +2,7 @@ import { daysBetween, type CalendarDate } from '../../shared/dates';
 import type { InvoiceDoc, MoveDoc, PartnerDoc, StatementLineDoc } from '../model';
 import { moveEffect } from './books';
 import type { ConnectionMapping } from './options';
-import { isActive, kindFor, OPEN_STATES, type AutomationPaymentDoc } from './payments';
+import { isActive, kindsFor, OPEN_STATES, type AutomationPaymentDoc } from './payments';
 import {
   amountReason,
   dateReason,
@@ -74,8 +74,9 @@ function hasEvidence(reasons: readonly Reason[]): boolean {
 }
 
 /**
- * Open invoices and bills of the line's direction (kindFor: money in pays sales invoices, money
- * out pays bills) in the line's currency.
+ * Open invoices, bills and credit notes of the line's direction (kindsFor: money in pays sales
+ * invoices and vendor credit notes, money out pays bills and customer credit notes) in the
+ * line's currency.
  */
 export const openInvoices: CandidateSource = {
   name: 'open_invoices',
@@ -86,7 +87,7 @@ export const openInvoices: CandidateSource = {
       if (
         !OPEN_STATES.has(inv.state) ||
         inv.residual <= 0 ||
-        inv.kind !== kindFor(ctx.line) ||
+        !kindsFor(ctx.line).includes(inv.kind) ||
         inv.currency !== ctx.line.currency
       )
         continue;

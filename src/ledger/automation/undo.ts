@@ -5,6 +5,7 @@ import { docsById, docsWithPrefix } from './books';
 import { linePaymentPrefix, reversalKey } from './ids';
 import { serialized, today, type AutomationOptions } from './options';
 import { isActive, loadLine, type AutomationPaymentDoc } from './payments';
+import { voidRefundHalves } from './overpayment-refund';
 import {
   activeTransferOf,
   removeVoidedTransferDrafts,
@@ -21,6 +22,8 @@ export interface UndoResult {
     invoice: string;
     /** The hand-made move a duplicate's match named (then `invoice` holds the same id). */
     entry?: string;
+    /** The other line of a refund of an overpayment (then `invoice` holds the same id). */
+    counterpart_line?: string;
     amount: number;
     currency: string;
     reversal?: string;
@@ -57,8 +60,9 @@ export function undoReconciliation(
       const date = today(opts);
       const related = await docsById<MoveDoc | InvoiceDoc>(store, [
         ...active.map((p) => p.move),
-        // A duplicate's match (`entry`) names a hand-made move, not an invoice: that move stays.
-        ...active.filter((p) => !p.entry).map((p) => p.invoice),
+        // A duplicate's match (`entry`) names a hand-made move, a refund (`counterpart_line`) a
+        // statement line; neither is an invoice.
+        ...active.filter((p) => !p.entry && !p.counterpart_line).map((p) => p.invoice),
       ]);
       const invoices = new Map<string, InvoiceDoc>();
       const docs: Array<MoveDoc | AutomationPaymentDoc | InvoiceDoc | StatementLineDoc> = [];
@@ -77,9 +81,10 @@ export function undoReconciliation(
         } else if (move) {
           drafts.push(move._id);
         }
-        const inv = p.entry
-          ? undefined
-          : (invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined));
+        const inv =
+          p.entry || p.counterpart_line
+            ? undefined
+            : (invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined));
         if (inv) {
           const cleared = p.amount + (p.write_off?.amount ?? 0);
           const residual = Math.min(inv.total, inv.residual + cleared);
@@ -100,6 +105,7 @@ export function undoReconciliation(
           payment: p._id,
           invoice: p.invoice,
           ...(p.entry ? { entry: p.entry } : {}),
+          ...(p.counterpart_line ? { counterpart_line: p.counterpart_line } : {}),
           amount: p.amount,
           currency: p.currency,
           ...(reversal ? { reversal } : {}),
@@ -108,6 +114,8 @@ export function undoReconciliation(
         });
       }
       docs.push(...invoices.values());
+      const voided = docs.filter((d): d is AutomationPaymentDoc => d.type === 'payment');
+      docs.push(...(await voidRefundHalves(store, lineId, voided)));
       if (line.state === 'reconciled') docs.push({ ...line, state: 'posted' });
       await store.putMany(docs);
     } else if (line.state === 'reconciled') {
