@@ -77,6 +77,31 @@ function side(
 }
 
 /**
+ * The line booking `difference` (incoming minus outgoing company value) to fx_gain or fx_loss: a
+ * company-currency amount, or a zero line in the incoming currency carrying only its company part.
+ */
+async function exchangeDifference(
+  store: BooksStore,
+  roles: ReturnType<typeof accountRoles>,
+  company: string,
+  toCurrency: string,
+  label: string,
+  difference: number,
+): Promise<{ line: MoveLine; booked: NonNullable<TransferDoc['exchange_difference']> }> {
+  const account = difference > 0 ? roles.fx_gain : roles.fx_loss;
+  await checkAccountsExist(store, difference > 0 ? { fx_gain: account } : { fx_loss: account });
+  const text = `Exchange difference on ${label}`;
+  const line: MoveLine =
+    toCurrency === company
+      ? side(account, text, Math.abs(difference), company, difference < 0)
+      : {
+          ...side(account, text, 0, toCurrency, false),
+          company: companyPart(company, Math.abs(difference), difference < 0),
+        };
+  return { line, booked: { account, amount: difference, currency: company } };
+}
+
+/**
  * The documents of one transfer: attempt `n` of the pair (earlier attempts were undone). Reads the
  * two posting moves for their company-currency values.
  */
@@ -124,26 +149,11 @@ export async function transferWrites(
       difference = toValue - fromValue;
     }
   }
-  let exchange: TransferDoc['exchange_difference'];
-  if (difference !== 0 && company !== undefined) {
-    const account = difference > 0 ? roles.fx_gain : roles.fx_loss;
-    await checkAccountsExist(store, difference > 0 ? { fx_gain: account } : { fx_loss: account });
-    const fx: MoveLine =
-      to.currency === company
-        ? side(
-            account,
-            `Exchange difference on ${label}`,
-            Math.abs(difference),
-            company,
-            difference < 0,
-          )
-        : {
-            ...side(account, `Exchange difference on ${label}`, 0, to.currency, false),
-            company: companyPart(company, Math.abs(difference), difference < 0),
-          };
-    inLines.push(fx);
-    exchange = { account, amount: difference, currency: company };
-  }
+  const exchange =
+    difference !== 0 && company !== undefined
+      ? await exchangeDifference(store, roles, company, to.currency, label, difference)
+      : undefined;
+  if (exchange) inLines.push(exchange.line);
 
   const move = (
     moveId: string,
@@ -177,7 +187,7 @@ export async function transferWrites(
     from: leg(from, outId, fromValue),
     to: leg(to, inId, toValue),
     ...(pair.rate ? { rate: pair.rate.rate, rate_date: pair.rate.date } : {}),
-    ...(exchange ? { exchange_difference: exchange } : {}),
+    ...(exchange ? { exchange_difference: exchange.booked } : {}),
     rule: pair.rule,
     reason: pair.reason,
   };
@@ -198,7 +208,7 @@ export async function transferWrites(
     to_amount: inAmount,
     to_currency: to.currency,
     ...(pair.rate ? { rate: pair.rate.rate } : {}),
-    ...(exchange ? { exchange_difference: exchange } : {}),
+    ...(exchange ? { exchange_difference: exchange.booked } : {}),
     rule: pair.rule,
     reason: pair.reason,
   };
