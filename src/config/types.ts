@@ -280,6 +280,7 @@ export interface RatesConfig {
   readonly schedule: Schedule;
   /** Absolute, or null. */
   readonly folder: string | null;
+  readonly keep_files: boolean;
 }
 
 export interface LedgerConnectionConfig {
