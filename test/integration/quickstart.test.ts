@@ -164,6 +164,11 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
         { account: CASES.feeWriteOff.account, amount: CASES.feeWriteOff.amount, currency: 'EUR' },
         'the bank fee is written off',
       );
+      assert.deepEqual(
+        payments.find((l) => l.line === CASES.fxGain.line)?.exchange_difference,
+        { account: CASES.fxGain.account, amount: CASES.fxGain.amount, currency: 'EUR' },
+        'the exchange gain is booked and logged',
+      );
       assert.deepEqual(events('ledger.balance_mismatch'), []);
 
       const status = JSON.parse(
