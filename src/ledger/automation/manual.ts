@@ -112,7 +112,7 @@ export function reconcileLine(
       roles,
       opts,
     );
-    await applyExchange(store, line, open, docs, opts, made);
+    await applyExchange(store, line, open, docs, opts);
     await store.putMany(docs);
     logPayments(opts, made);
     return { already: false, open: open - amount, payment: made[0] };
