@@ -236,6 +236,7 @@ function buildRates(rates: ConfigData['rates'], r: Resolvers): Config['rates'] {
         ? withMs('every', rates.schedule.every)
         : { cron: rates.schedule.cron },
     folder: r.at(rates.folder ?? null),
+    keep_files: rates.keep_files,
   };
 }
 

@@ -46,6 +46,7 @@ export interface ConfigData {
     url: string;
     schedule: { every: string } | { cron: string };
     folder?: string | null;
+    keep_files: boolean;
   };
   ops: { listen: string; ready_offline_max: string };
   alerts: AlertsData;

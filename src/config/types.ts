@@ -281,6 +281,7 @@ export interface RatesConfig {
   readonly schedule: Schedule;
   /** Absolute, or null. */
   readonly folder: string | null;
+  readonly keep_files: boolean;
 }
 
 export interface LedgerConnectionConfig {

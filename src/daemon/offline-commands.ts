@@ -18,6 +18,7 @@ import {
   reconcileLine,
   undoReconciliation,
 } from '../ledger/automation';
+import { RatesRunner } from '../rates';
 import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { openSync, type ConflictChoice } from '../sync';
@@ -27,6 +28,7 @@ import type { ControlMethodName, ControlParams, ControlResult } from './control-
 import { EmbeddedCloud } from './embedded-cloud';
 import { automationConfigFrom, manualWriteOffFrom } from './ledger-service';
 import { withDaemonOrStore } from './offline';
+import { ratesSettingsFrom } from './rates-service';
 import { syncSetupFrom } from './sync-service';
 
 /**
@@ -148,8 +150,11 @@ export function fetchNow(
       const automation = automationConfigFrom(config, logger);
       const { automateConnection, ensureCompany, loadCompanyFile } =
         await import('../ledger/automation');
-      // What the daemon does at start, so the lines can be posted in a store it never opened.
-      if (config.ledger.chart)
+      // What the daemon does at start, so the lines can be posted in a store it never opened: the
+      // rates sources first, so that invoices and lines in a foreign currency find their rates.
+      const rates = new RatesRunner(store, ratesSettingsFrom(config), logger);
+      if (rates.enabled) await rates.runNow();
+      if (config.ledger.chart) 
         await ensureCompany(store, loadCompanyFile(config.ledger.chart), { logger });
       const outcomes: RunOutcome[] = [];
       for (const spec of specs.filter((s) =>

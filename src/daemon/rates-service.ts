@@ -5,13 +5,15 @@ import type { Logger } from '../shared/logger';
 import type { ControlServer } from './control';
 import type { Service } from './service';
 
-function settingsFrom(config: Config): RatesSettings {
+/** The runner's settings from the `rates:` config (also used by the offline `booksync fetch`). */
+export function ratesSettingsFrom(config: Config): RatesSettings {
   const r = config.rates;
   return {
     provider: r.provider,
     url: r.url,
     schedule: 'every' in r.schedule ? { every: r.schedule.every } : { cron: r.schedule.cron },
     folder: r.folder,
+    keepFiles: r.keep_files,
     requestTimeoutMs: config.bank.request_timeout_ms,
   };
 }
@@ -27,7 +29,7 @@ export class RatesService implements Service {
   constructor(config: Config, store: BooksStore, logger: Logger, control: ControlServer) {
     this.runner = new RatesRunner(
       store,
-      settingsFrom(config),
+      ratesSettingsFrom(config),
       logger.child({ component: 'rates' }),
     );
     control.handle('rates.fetch', async () => this.runner.runNow());
@@ -43,7 +45,7 @@ export class RatesService implements Service {
   }
 
   reload(config: Config): Promise<void> {
-    this.runner.reload(settingsFrom(config));
+    this.runner.reload(ratesSettingsFrom(config));
     return Promise.resolve();
   }
 

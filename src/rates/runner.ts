@@ -17,6 +17,8 @@ export interface RatesSettings {
   url: string;
   schedule: ScheduleSpec;
   folder: string | null;
+  /** Leave the folder's files where they are (a demo, a read-only share). @default false */
+  keepFiles?: boolean;
   requestTimeoutMs: number;
 }
 
@@ -86,7 +88,7 @@ export class RatesRunner {
 
   private async run(): Promise<RatesRun> {
     const run: RatesRun = { at: this.now().toISOString(), errors: [] };
-    const { provider, url, folder, requestTimeoutMs } = this.settings;
+    const { provider, url, folder, keepFiles, requestTimeoutMs } = this.settings;
     if (provider === 'ecb') {
       try {
         const r = await fetchEcbRates(this.store, url, requestTimeoutMs);
@@ -97,7 +99,7 @@ export class RatesRunner {
     }
     if (folder !== null) {
       try {
-        run.folder = await importRatesFolder(this.store, folder);
+        run.folder = await importRatesFolder(this.store, folder, { keepFiles });
         for (const f of run.folder) if (f.error) run.errors.push({ source: f.file, ...f.error });
       } catch (err) {
         run.errors.push({ source: folder, ...describeError(err) });

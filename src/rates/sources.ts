@@ -72,11 +72,13 @@ export interface FolderFileResult {
  * Imports every `*.csv` file of `folder`, oldest name first: a file is stored whole and moved to
  * `folder/archive/`, or refused whole and moved to `folder/rejected/` with a `.reason` file next to
  * it. A file refused for a conflict with the books stays rejected until the admin fixes it and
- * drops it again.
+ * drops it again. With `keepFiles` nothing is moved: each run reads the files again, the rates
+ * already stored are left as they are, and a refused file is reported again.
  */
 export async function importRatesFolder(
   store: BooksStore,
   folder: string,
+  opts: { keepFiles?: boolean } = {},
 ): Promise<FolderFileResult[]> {
   const names = readdirSync(folder, { withFileTypes: true })
     .filter((e) => e.isFile() && e.name.toLowerCase().endsWith('.csv'))
@@ -88,12 +90,14 @@ export async function importRatesFolder(
     try {
       const quotes = parseRatesCsv(readFileSync(file, 'utf8'), file);
       const stored = await storeRates(store, quotes, `csv:${name}`, file);
-      moveInto(file, path.join(folder, 'archive'));
+      if (!opts.keepFiles) moveInto(file, path.join(folder, 'archive'));
       results.push({ file, stored });
     } catch (err) {
       if (!(err instanceof RatesError)) throw err;
-      const target = moveInto(file, path.join(folder, 'rejected'));
-      writeFileSync(`${target}.reason`, `${err.code}: ${err.message}\n`);
+      if (!opts.keepFiles) {
+        const target = moveInto(file, path.join(folder, 'rejected'));
+        writeFileSync(`${target}.reason`, `${err.code}: ${err.message}\n`);
+      }
       results.push({ file, error: { code: err.code, message: err.message } });
     }
   }

@@ -220,6 +220,11 @@ describe('ledger: foreign currencies', () => {
         ],
       );
       assert.equal((await get<InvoiceDoc>(books.store, inv._id)).state, 'paid');
+      assert.deepEqual(res.matched[0].exchange_difference, {
+        account: '4900',
+        amount: 2000,
+        currency: 'EUR',
+      });
       const tb = await trialBalance(books.store, { company_currency: 'EUR' });
       const row = (code: string) => tb.rows.find((r) => r.code === code && r.currency === 'USD');
       // Receivable and suspense are cleared in both currencies; the gain is EUR money only.
@@ -254,9 +259,13 @@ describe('ledger: foreign currencies', () => {
       await setUp(invoice('in_invoice', 'BILL/USD/1', 5000));
       const line = await books.store.put(usdLine(-5000, '2024-02-01', { memo: 'BILL/USD/1' }));
       await postStatementLines(books.store, 'all', USD, OPTS);
-      const res = await reconcile(books.store, RULES, OPTS);
+      const res = await reconcile(books.store, RULES, { ...OPTS, logger: books.logger });
       const pay = await get<MoveDoc>(books.store, res.matched[0].move);
-      // Booked at 40.00 EUR, paid 50.00 EUR: a loss of 10.00.
+      // Booked at 40.00 EUR, paid 50.00 EUR: a loss of 10.00, which the log line names.
+      assert.match(
+        books.entries.find((e) => e.event === 'ledger.reconcile')?.msg ?? '',
+        /pays 50\.00 USD of invoice:BILL\/USD\/1 .*, exchange loss 10\.00 EUR to 6900$/,
+      );
       assert.deepEqual(
         pay.lines.map((l) => [l.account, l.company?.debit, l.company?.credit]),
         [

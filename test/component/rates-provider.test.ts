@@ -130,6 +130,38 @@ describe('rates: providers write rate documents', () => {
     assert.ok(!existsSync(path.join(folder, 'a.csv')));
   });
 
+  it('given keep_files, then the files stay in place, a second run stores nothing new, and a bad file is reported again', async () => {
+    writeFileSync(path.join(folder, 'a.csv'), 'date,base,quote,rate\n2024-02-01,EUR,USD,1.0830\n');
+    writeFileSync(path.join(folder, 'b.csv'), 'date,base,quote,rate\n2024-02-02,EUR,USD,oops\n');
+    const runner = new RatesRunner(
+      books.store,
+      settings({ provider: 'none', folder, keepFiles: true }),
+      books.logger,
+    );
+    const first = await runner.runNow();
+    const second = await runner.runNow();
+    assert.deepEqual(readdirSync(folder).sort(), ['a.csv', 'b.csv']);
+    assert.deepEqual(
+      [first, second].map((run) =>
+        (run.folder ?? []).map((f) => [
+          path.basename(f.file),
+          f.stored?.created.length ?? f.error?.code,
+        ]),
+      ),
+      [
+        [
+          ['a.csv', 1],
+          ['b.csv', 'RATES_MALFORMED'],
+        ],
+        [
+          ['a.csv', 0],
+          ['b.csv', 'RATES_MALFORMED'],
+        ],
+      ],
+    );
+    assert.equal((await books.store.allOfType<RateDoc>('rate')).length, 1);
+  });
+
   it('given a USD line waiting for its rate, when the ECB publishes it, then the line is posted', async () => {
     await ensureCompany(books.store, loadCompanyFile(demoCompanyFile()));
     await books.store.putMany([

@@ -27,3 +27,12 @@ export function findOfxdump(): string | undefined {
   const probe = spawnSync('ofxdump', ['--version'], { encoding: 'utf8' });
   return probe.error ? undefined : 'ofxdump';
 }
+
+/** A python3 that can import ofxparse (the Debian package installs it for /usr/bin/python3), or undefined. */
+export function findOfxparsePython(): string | undefined {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const probe = spawnSync(py, ['-c', 'import ofxparse'], { encoding: 'utf8' });
+    if (probe.status === 0) return py;
+  }
+  return undefined;
+}

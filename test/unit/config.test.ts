@@ -1256,8 +1256,14 @@ describe('config: shipped files', () => {
     assert.equal(config.sync.mode, 'live');
     assert.deepEqual(secretValues(config), []);
     const [demo] = config.bank.connections;
-    assert.equal(config.bank.connections.length, 1);
-    assert.equal(demo.name, 'demo');
+    assert.deepEqual(
+      config.bank.connections.map((c) => [c.name, c.journal]),
+      [
+        ['demo', 'BNK1'],
+        ['demo-usd', 'BNK2'],
+        ['demo-savings', 'BNK3'],
+      ],
+    );
     assert.equal(demo.provider, 'dropfolder');
     assert.deepEqual(demo.settings, {
       path: path.join(ROOT, 'demo/statements'),
@@ -1273,6 +1279,11 @@ describe('config: shipped files', () => {
       suspense_account: '1099',
       currency: 'EUR',
     });
+    assert.equal(config.ledger.connections['demo-usd'].currency, 'USD');
+    assert.deepEqual(
+      [config.rates.provider, config.rates.folder, config.rates.keep_files],
+      ['none', path.join(ROOT, 'demo/rates'), true],
+    );
   });
 
   it('config/booksync.example.yaml loads when its variables are set, and names each one that is not', () => {

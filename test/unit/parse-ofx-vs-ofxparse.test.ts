@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseStatement } from '../../src/bank/formats';
 import { parseAmount } from '../../src/shared/money';
-import { requireOracle } from '../helpers/oracles';
+import { findOfxparsePython, requireOracle } from '../helpers/oracles';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/statements');
 
@@ -38,15 +38,6 @@ interface Dumped {
     currency: string;
     txs: { id: string; amount: string; date: string; payee: string }[];
   }[];
-}
-
-/** A python3 that can import ofxparse (the Debian package installs it for /usr/bin/python3), or undefined. */
-export function findOfxparsePython(): string | undefined {
-  for (const py of ['/usr/bin/python3', 'python3']) {
-    const probe = spawnSync(py, ['-c', 'import ofxparse'], { encoding: 'utf8' });
-    if (probe.status === 0) return py;
-  }
-  return undefined;
 }
 
 describe('OFX parser agrees with python3-ofxparse on the OFX fixtures', function () {

@@ -1,6 +1,6 @@
 import { RATES_PROVIDERS } from '../constants';
 import { scheduleSchema } from './bank';
-import { object, oneOfValues, path, string, type Schema } from './common';
+import { boolean, object, oneOfValues, path, string, type Schema } from './common';
 
 /** `rates`: where exchange rates come from (docs/CURRENCIES.md, "Rates sources"). */
 export const ratesSchema: Schema = object(
@@ -31,6 +31,10 @@ export const ratesSchema: Schema = object(
       type: ['string', 'null'],
       default: null,
     },
+    keep_files: boolean(
+      "Leave the folder's files in place instead of moving them to archive/ or rejected/; a rate read again is left as it is.",
+      false,
+    ),
   },
   { default: {} },
 );

@@ -4,6 +4,7 @@ import type { BooksStore } from '../store';
 import { checkAccountsExist } from './books';
 import { companyPart } from './fx';
 import { accountRoles, type AutomationOptions } from './options';
+import type { ExchangeDifference } from './payments';
 
 /**
  * Realised exchange differences (docs/CURRENCIES.md, "Paying a foreign invoice"). A bank line in
@@ -34,7 +35,8 @@ async function lineCompanyTotal(
 /**
  * Adds the company-currency side to the payment moves among `docs` (as `paymentWrites` built them
  * for `line`, with `open` minor units of the line in suspense before them), and an exchange
- * difference line where the two rates differ. Does nothing for a line in company currency.
+ * difference line where the two rates differ, noted on the `made` entry of its move for the log.
+ * Does nothing for a line in company currency.
  */
 export async function applyExchange(
   store: BooksStore,
@@ -42,6 +44,7 @@ export async function applyExchange(
   open: number,
   docs: readonly PaymentBatchDoc[],
   opts: AutomationOptions,
+  made: ReadonlyArray<{ move: string; exchange_difference?: ExchangeDifference }> = [],
 ): Promise<void> {
   const company = opts.company_currency;
   if (company === undefined || line.currency === company) return;
@@ -94,6 +97,13 @@ export async function applyExchange(
       net += w.debit > 0 ? share : -share;
     }
     if (net === 0) continue;
+    const entry = made.find((m) => m.move === move._id);
+    if (entry)
+      entry.exchange_difference = {
+        account: net > 0 ? roles.fx_gain : roles.fx_loss,
+        amount: net,
+        currency: company,
+      };
     move.lines.push({
       account: net > 0 ? roles.fx_gain : roles.fx_loss,
       ...(counterpart.partner ? { partner: counterpart.partner } : {}),

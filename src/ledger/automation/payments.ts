@@ -81,6 +81,20 @@ export interface PaymentMade {
   rule: string;
   reason: string;
   write_off?: WriteOffMade;
+  /** The realised exchange difference booked by the payment move (docs/CURRENCIES.md). */
+  exchange_difference?: ExchangeDifference;
+}
+
+/** Company-currency minor units booked to fx_gain (amount > 0) or fx_loss (amount < 0). */
+export interface ExchangeDifference {
+  account: string;
+  amount: number;
+  currency: string;
+}
+
+function exchangeText(d: ExchangeDifference): string {
+  const kind = d.amount > 0 ? 'gain' : 'loss';
+  return `, exchange ${kind} ${formatAmount(Math.abs(d.amount), d.currency)} ${d.currency} to ${d.account}`;
 }
 
 export const OPEN_STATES: ReadonlySet<InvoiceDoc['state']> = new Set(['open', 'partial']);
@@ -233,7 +247,7 @@ export function allocate(open: number, invoices: readonly InvoiceDoc[]): Allocat
 export function logPayments(opts: AutomationOptions, made: readonly PaymentMade[]): void {
   for (const m of made) {
     opts.logger?.info(
-      `${m.line} pays ${formatAmount(m.amount, m.currency)} ${m.currency} of ${m.invoice} (${m.rule}: ${m.reason})${m.write_off ? `, ${formatAmount(m.write_off.amount, m.currency)} written off to ${m.write_off.account}` : ''}`,
+      `${m.line} pays ${formatAmount(m.amount, m.currency)} ${m.currency} of ${m.invoice} (${m.rule}: ${m.reason})${m.write_off ? `, ${formatAmount(m.write_off.amount, m.currency)} written off to ${m.write_off.account}` : ''}${m.exchange_difference ? exchangeText(m.exchange_difference) : ''}`,
       {
         event: 'ledger.reconcile',
         line: m.line,
@@ -244,6 +258,7 @@ export function logPayments(opts: AutomationOptions, made: readonly PaymentMade[
         currency: m.currency,
         rule: m.rule,
         ...(m.write_off ? { write_off: m.write_off } : {}),
+        ...(m.exchange_difference ? { exchange_difference: m.exchange_difference } : {}),
       },
     );
   }

@@ -116,7 +116,7 @@ export async function reconcile(
           opts,
         );
         if (match.write_off) applyWriteOff(docs, made, open, match.write_off);
-        await applyExchange(store, line, open, docs, opts);
+        await applyExchange(store, line, open, docs, opts, made);
         // Later lines of this run see the written revisions (and the lowered residuals).
         const written = await store.putMany(docs);
         for (const d of written) if (d.type === 'invoice') invoices.set(d._id, d);
