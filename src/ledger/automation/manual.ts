@@ -188,7 +188,7 @@ export function reconcileLine(
       opts,
     );
     if (writeOff) applyWriteOff(docs, made, open, writeOff);
-    await applyExchange(store, line, open, docs, opts);
+    await applyExchange(store, line, open, docs, opts, made);
     await store.putMany(docs);
     logPayments(opts, made);
     return { already: false, open: open - made[0].amount, payment: made[0] };
