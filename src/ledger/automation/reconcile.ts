@@ -1,5 +1,6 @@
 import { type InvoiceDoc, type PartnerDoc, type StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
+import { RateBook } from './fx';
 import { applyExchange } from './fx-payment';
 import { accountRoles, serialized } from './options';
 import {
@@ -17,6 +18,7 @@ import {
   type ReconcileOptions,
 } from './payments';
 import { compileRule, type CompiledRule, type RuleSpec } from './rules';
+import { companyRateFor } from './tolerance';
 import { applyWriteOff, checkWriteOffAccounts } from './write-off';
 
 export interface ReconcileResult {
@@ -57,6 +59,7 @@ export async function reconcile(
     const invoices = new Map((await store.allOfType<InvoiceDoc>('invoice')).map((i) => [i._id, i]));
     const partners = new Map((await store.allOfType<PartnerDoc>('partner')).map((p) => [p._id, p]));
     const payments = await store.allOfType<AutomationPaymentDoc>('payment');
+    const rates = new RateBook(store);
     for (const line of lines) {
       const mapping = mappingFor(opts, line.connection)!;
       const mine = payments.filter((p) => p.statement_line === line._id);
@@ -71,10 +74,24 @@ export async function reconcile(
             i.currency === line.currency,
         )
         .sort(byDue);
+      const { company, missing } = await companyRateFor(rates, line, opts.company_currency);
+      if (missing) {
+        opts.logger?.warn(`${line._id} stays in suspense: ${missing.message}`, {
+          event: 'ledger.rate_missing',
+          line: line._id,
+          from: missing.from,
+          to: missing.to,
+          date: missing.date,
+        });
+        result.unmatched.push(line._id);
+        continue;
+      }
       let booked = false;
       for (const rule of compiled) {
         const match =
-          candidates.length > 0 ? rule.match({ line, open, candidates, partners }) : undefined;
+          candidates.length > 0
+            ? rule.match({ line, open, candidates, partners, ...(company ? { company } : {}) })
+            : undefined;
         if (!match) continue;
         const allocations = allocate(open, match.invoices);
         if (allocations.length === 0) continue;
