@@ -1,6 +1,7 @@
 import type { DuplicatePair, RunOutcome } from '../bank';
 import type { automateConnection, ledgerReport } from '../ledger/automation';
 import type { pendingLines, reconcileLine, undoReconciliation } from '../ledger/automation';
+import type { RateDoc } from '../ledger';
 import type { RatesRun } from '../rates';
 import type { AuditRecord, ConflictChoice, SyncEngine } from '../sync';
 import { field, fields, method, refuse, type ParamsOf, type ResultOf } from './control-contract';
@@ -28,6 +29,7 @@ export const CONTROL_METHODS = {
     fields({ names: field.optional(field.strings), since: field.optional(field.string) }),
   ).returns<RunOutcome[]>(),
   'rates.fetch': method().returns<RatesRun>(),
+  'rates.list': method(fields({ pair: field.optional(field.string) })).returns<RateDoc[]>(),
   'bank.duplicates': method(fields({ days: field.optional(field.number) })).returns<
     DuplicatePair[]
   >(),

@@ -1,11 +1,12 @@
 import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
-import { RatesRunner, type RatesSettings } from '../rates';
+import { listRates, RatesRunner, type RatesSettings } from '../rates';
 import type { Logger } from '../shared/logger';
 import type { ControlServer } from './control';
 import type { Service } from './service';
 
-function settingsFrom(config: Config): RatesSettings {
+/** The rates runner's settings from the config (`rates:`). */
+export function settingsFrom(config: Config): RatesSettings {
   const r = config.rates;
   return {
     provider: r.provider,
@@ -18,7 +19,7 @@ function settingsFrom(config: Config): RatesSettings {
 
 /**
  * Exchange rates as a daemon service (docs/CURRENCIES.md): the `rates:` sources at start and on
- * their schedule, `rates.fetch` over the control socket, the last run in `booksync status`.
+ * their schedule, `rates.fetch` and `rates.list` over the control socket, the last run in `booksync status`.
  */
 export class RatesService implements Service {
   readonly name = 'rates';
@@ -31,6 +32,7 @@ export class RatesService implements Service {
       logger.child({ component: 'rates' }),
     );
     control.handle('rates.fetch', async () => this.runner.runNow());
+    control.handle('rates.list', async ({ pair }) => listRates(store, pair));
   }
 
   start(): Promise<void> {
