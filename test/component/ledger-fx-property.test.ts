@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import type { InvoiceDoc, MoveDoc, MoveLine, StatementLineDoc } from '../../src/ledger';
+import type { BooksStore, InvoiceDoc, MoveDoc, MoveLine, StatementLineDoc } from '../../src/ledger';
 import {
   automateConnection,
   demoCompanyFile,
@@ -11,7 +11,6 @@ import {
   type AutomationPaymentDoc,
   type PostState,
 } from '../../src/ledger/automation';
-import type { BooksStore } from '../../src/ledger';
 import { clock, openBooks, snapshot } from './ledger-auto-helpers';
 import {
   COMPANY,

@@ -414,6 +414,36 @@ describe('ledger automation: write-offs of near matches', () => {
       assert.deepEqual([fee?.debit, fee?.currency, fee?.company?.debit], [323, 'JPY', 200]);
     });
 
+    it('given a posted JPY line whose rate has gone from the books, then it stays in suspense, logged as ledger.rate_missing', async () => {
+      const { inv, fx } = await foreignSetUp('JPY', 100_000, [
+        rate('EUR', 'JPY', '2024-01-10', '160.00'),
+        rate('EUR', 'JPY', '2024-02-01', '160.00'),
+      ]);
+      const line = stl({
+        key: 'jpy-gone',
+        connection: 'jpy',
+        currency: 'JPY',
+        amount: 99_800,
+        date: '2024-02-01',
+      });
+      await books.store.put(line);
+      await postStatementLines(books.store, 'all', fx.connections[0], fx);
+      // A rate document deleted (by hand, or by a sync from another site) after the posting.
+      await books.store.remove('rate:EUR:JPY:2024-02-01');
+      const res = await reconcile(books.store, FEES, fx);
+      assert.deepEqual([res.matched, res.unmatched], [[], [line._id]]);
+      assert.equal((await invoice(inv._id)).residual, 100_000);
+      const logged = books.entries.find((e) => e.event === 'ledger.rate_missing');
+      assert.deepEqual(
+        [logged?.line, logged?.from, logged?.to, logged?.date],
+        [line._id, 'EUR', 'JPY', '2024-02-01'],
+      );
+      assert.match(
+        logged?.msg ?? '',
+        /stays in suspense: no exchange rate EUR\/JPY for 2024-02-01/,
+      );
+    });
+
     it('given a KWD line, then the tolerance "2.00" is 0.665 KWD at 0.33275 (0.6655, rounded toward zero)', async () => {
       const { inv, pay } = await foreignSetUp('KWD', 100_000, [
         rate('EUR', 'KWD', '2024-01-10', '0.33000'),

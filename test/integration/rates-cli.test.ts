@@ -123,6 +123,15 @@ describe('rates commands: rates fetch, rates list (built CLI)', function () {
     assert.deepEqual(JSON.parse(listed.stdout), []);
   });
 
+  it('no source configured: fetch says so and exits 1', async () => {
+    const doc = parseDocument(fs.readFileSync(config, 'utf8'));
+    doc.set('rates', { provider: 'none' });
+    fs.writeFileSync(config, doc.toString());
+    const res = await runCli(['rates', 'fetch', '--config', config]);
+    assert.equal(res.code, 1);
+    assert.match(res.stdout, /^no rates source is configured/);
+  });
+
   it('bad uses exit 64', async () => {
     for (const args of [
       ['rates'],
