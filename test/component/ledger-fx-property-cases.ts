@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { BooksDoc, InvoiceDoc, RateDoc, StatementLineDoc } from '../../src/ledger';
 import type { ConnectionMapping, RuleSpec } from '../../src/ledger/automation';
-import { MAPPING, USD, USD_CHART, rate, stl } from './ledger-auto-helpers';
+import { MAPPING, USD, USD_CHART, foreignBank, rate, stl } from './ledger-auto-helpers';
 
 /**
  * The generated world of the currency property (ledger-fx-property.test.ts): an EUR company with
@@ -25,21 +25,14 @@ export function dayOf(n: number): string {
   return `2024-02-${String(n + 1).padStart(2, '0')}`;
 }
 
-function foreignMapping(currency: string, n: number): ConnectionMapping {
-  return {
-    connection: currency.toLowerCase(),
-    journal: `BNK${n}`,
-    bank_account: `10${n}0`,
-    suspense_account: `109${9 - n}`,
-    currency,
-  };
-}
+const JPY_BANK = foreignBank('JPY', 3);
+const KWD_BANK = foreignBank('KWD', 4);
 
 export const CONNECTIONS: Readonly<Record<Currency, ConnectionMapping>> = {
   EUR: MAPPING,
   USD,
-  JPY: foreignMapping('JPY', 3),
-  KWD: foreignMapping('KWD', 4),
+  JPY: JPY_BANK.mapping,
+  KWD: KWD_BANK.mapping,
 };
 
 /** The write-off account of the rules below. */
@@ -53,41 +46,12 @@ export const FX_RULES: RuleSpec[] = [
 
 /** The accounts and journals the demo chart lacks: JPY and KWD banks, bank fees. */
 export function extraChart(): BooksDoc[] {
-  const docs: BooksDoc[] = [
+  return [
     ...USD_CHART,
+    ...JPY_BANK.chart,
+    ...KWD_BANK.chart,
     { _id: 'account:6270', type: 'account', code: '6270', name: 'Bank fees', kind: 'expense' },
   ];
-  for (const m of [CONNECTIONS.JPY, CONNECTIONS.KWD]) {
-    docs.push(
-      {
-        _id: `account:${m.bank_account}`,
-        type: 'account',
-        code: m.bank_account,
-        name: `Bank ${m.currency}`,
-        kind: 'asset',
-        currency: m.currency,
-      },
-      {
-        _id: `account:${m.suspense_account}`,
-        type: 'account',
-        code: m.suspense_account,
-        name: `Suspense ${m.currency}`,
-        kind: 'asset',
-        reconcile: true,
-      },
-      {
-        _id: `journal:${m.journal}`,
-        type: 'journal',
-        code: m.journal,
-        name: `Bank ${m.currency}`,
-        kind: 'bank',
-        currency: m.currency,
-        default_account: m.bank_account,
-        suspense_account: m.suspense_account,
-      },
-    );
-  }
-  return docs;
 }
 
 /** Rates of one foreign currency: 1 EUR = `values[d]` on day d, published up to `until`. */

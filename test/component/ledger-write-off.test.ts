@@ -28,6 +28,7 @@ import {
   USD_CHART,
   balanceOf,
   clock,
+  foreignBank,
   get,
   openBooks,
   rate,
@@ -318,42 +319,7 @@ describe('ledger automation: write-offs of near matches', () => {
 
     /** A bank connection in `currency` of the EUR company, its chart, and an invoice of 2024-01-10 in it. */
     async function foreignSetUp(currency: string, total: number, rates: RateDoc[]) {
-      const mapping = {
-        connection: currency.toLowerCase(),
-        journal: `BNK${currency}`,
-        bank_account: `1${currency}`,
-        suspense_account: `9${currency}`,
-        currency,
-      };
-      const chart: BooksDoc[] = [
-        BANK_FEES,
-        {
-          _id: `account:${mapping.bank_account}`,
-          type: 'account',
-          code: mapping.bank_account,
-          name: `Bank ${currency}`,
-          kind: 'asset',
-          currency,
-        },
-        {
-          _id: `account:${mapping.suspense_account}`,
-          type: 'account',
-          code: mapping.suspense_account,
-          name: `Suspense ${currency}`,
-          kind: 'asset',
-          reconcile: true,
-        },
-        {
-          _id: `journal:${mapping.journal}`,
-          type: 'journal',
-          code: mapping.journal,
-          name: `Bank ${currency}`,
-          kind: 'bank',
-          currency,
-          default_account: mapping.bank_account,
-          suspense_account: mapping.suspense_account,
-        },
-      ];
+      const { mapping, chart } = foreignBank(currency, 5);
       const inv: InvoiceDoc = {
         _id: `invoice:INV/${currency}/1`,
         type: 'invoice',
@@ -368,7 +334,7 @@ describe('ledger automation: write-offs of near matches', () => {
         state: 'open',
       };
       await books.store.putMany(rates);
-      await setUp([inv], chart);
+      await setUp([inv], [BANK_FEES, ...chart]);
       const fx = { company_currency: 'EUR', clock, connections: [mapping], logger: books.logger };
       /** Posts and reconciles a line of `amount` dated 2024-02-01; the write-off it made, if any. */
       const pay = async (key: string, amount: number) => {
