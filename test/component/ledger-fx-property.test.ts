@@ -199,10 +199,14 @@ async function checkBooks(store: BooksStore, w: World): Promise<void> {
       moves,
       (l) => l.account === account && l.partner === partner && l.currency === c,
     );
-    assert.deepEqual(
-      [books.own, books.company].map(z),
-      [open.own, open.company].map(z),
-      `${account} of ${partner} in ${c}`,
+    const where = `${account} of ${partner} in ${c}`;
+    assert.equal(z(books.own), z(open.own), where);
+    // A paid or unpaid invoice is exact in EUR; a partly paid one is its paid share at the
+    // invoice's rate, within a cent of rounding once a payment in the middle was undone.
+    const partial = c === COMPANY ? 0 : mine.filter((i) => i.state === 'partial').length;
+    assert.ok(
+      Math.abs(books.company - open.company) <= partial,
+      `${where} in EUR: ${books.company} ≠ ${open.company}`,
     );
   }
 
