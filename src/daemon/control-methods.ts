@@ -1,7 +1,6 @@
 import type { DuplicatePair, RunOutcome } from '../bank';
 import type { automateConnection, ledgerReport } from '../ledger/automation';
 import type { pendingLines, reconcileLine, undoReconciliation } from '../ledger/automation';
-import type { RateDoc } from '../ledger';
 import type { RatesRun } from '../rates';
 import type { AuditRecord, ConflictChoice, SyncEngine } from '../sync';
 import { field, fields, method, refuse, type ParamsOf, type ResultOf } from './control-contract';
@@ -29,7 +28,9 @@ export const CONTROL_METHODS = {
     fields({ names: field.optional(field.strings), since: field.optional(field.string) }),
   ).returns<RunOutcome[]>(),
   'rates.fetch': method().returns<RatesRun>(),
-  'rates.list': method(fields({ pair: field.optional(field.string) })).returns<RateDoc[]>(),
+  'rates.list': method(fields({ pair: field.optional(field.string) })).returns<
+    Array<import('../ledger').RateDoc>
+  >(),
   'bank.duplicates': method(fields({ days: field.optional(field.number) })).returns<
     DuplicatePair[]
   >(),
