@@ -3,7 +3,9 @@ import type { RunOutcome } from '../bank';
 import { formatAmount } from '../shared/money';
 import { table } from './format';
 import { valueText } from '../shared/text';
+import { openItemsText } from './open-items-table';
 import { trialBalanceTable, type TrialBalanceView } from './report-table';
+import { acceptedText, suggestionsText } from './suggest-table';
 
 /**
  * Commands that read or act on the books, sync and bank feeds. Each works against the running
@@ -287,12 +289,16 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
   },
   reconcile: {
     summary:
-      'list lines waiting in suspense (--pending), reconcile a line with an invoice, or undo',
+      'list lines waiting in suspense with explained suggestions (--pending); accept one, reconcile a line with an invoice, or undo',
     usage:
-      'booksync reconcile --pending [--json] | booksync reconcile LINE --with INVOICE | booksync reconcile LINE --undo',
+      'booksync reconcile --pending [--json] | booksync reconcile LINE --accept N [--expect TARGET] | booksync reconcile LINE --with INVOICE [--write-off ACCOUNT [--write-off-limit AMOUNT]] | booksync reconcile LINE --undo',
     options: {
       pending: { type: 'boolean' },
       with: { type: 'string' },
+      accept: { type: 'string' },
+      expect: { type: 'string' },
+      'write-off': { type: 'string' },
+      'write-off-limit': { type: 'string' },
       undo: { type: 'boolean' },
       json: { type: 'boolean' },
     },
@@ -300,26 +306,9 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
       const o = await offline();
       const logger = await quietLogger(configPath, env);
       if (values.pending) {
-        const lines = (await o.ledgerPending(configPath, env, logger)) as unknown as Array<
-          Record<string, unknown>
-        >;
+        const lines = await o.ledgerPending(configPath, env, logger);
         if (values.json) json(lines);
-        else
-          out(
-            lines.length
-              ? table([
-                  ['line', 'date', 'amount', 'in suspense', 'payee', 'memo'],
-                  ...lines.map((l) => [
-                    String(l.line ?? l._id),
-                    String(l.date),
-                    money(l.amount, l.currency),
-                    money(l.suspense ?? l.open, l.currency),
-                    valueText(l.payee ?? '-'),
-                    valueText(l.memo ?? '-'),
-                  ]),
-                ])
-              : 'nothing waits in suspense',
-          );
+        else out(suggestionsText(lines));
         return 0;
       }
       const line = positionals[0];
@@ -328,7 +317,11 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
         const result = await o.ledgerUndo(configPath, env, logger, line);
         if (values.json) json(result);
         else {
-          out(`undone: ${result.undone.length} payment(s) of ${line} reversed`);
+          if (result.transfer)
+            out(
+              `undone: transfer ${result.transfer.transfer} (${result.transfer.lines.join(' → ')}) reversed; both lines are back in suspense`,
+            );
+          else out(`undone: ${result.undone.length} payment(s) of ${line} reversed`);
           for (const u of result.undone)
             if (u.write_off)
               out(
@@ -337,16 +330,42 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
         }
         return 0;
       }
+      if (values.accept !== undefined) {
+        if (typeof values.accept !== 'string' || !/^[1-9]\d*$/.test(values.accept))
+          return usageError('reconcile: --accept takes a suggestion number (1, 2, 3)', this.usage);
+        const result = await o.ledgerAccept(
+          configPath,
+          env,
+          logger,
+          line,
+          Number(values.accept),
+          values.expect as string | undefined,
+        );
+        if (values.json) json(result);
+        else out(acceptedText(result));
+        return 0;
+      }
       if (typeof values.with !== 'string')
-        return usageError('reconcile: give --with INVOICE or --undo', this.usage);
-      const result = await o.ledgerReconcile(configPath, env, logger, line, values.with);
+        return usageError('reconcile: give --with INVOICE, --accept N or --undo', this.usage);
+      if (values['write-off-limit'] !== undefined && values['write-off'] === undefined)
+        return usageError('reconcile: --write-off-limit goes with --write-off ACCOUNT', this.usage);
+      const result = await o.ledgerReconcile(configPath, env, logger, line, values.with, {
+        ...(typeof values['write-off'] === 'string' ? { write_off: values['write-off'] } : {}),
+        ...(typeof values['write-off-limit'] === 'string'
+          ? { write_off_limit: values['write-off-limit'] }
+          : {}),
+      });
       if (values.json) json(result);
-      else
+      else {
         out(
           result.already
             ? `${line} was already reconciled with ${values.with}`
             : `reconciled ${line} with ${values.with}`,
         );
+        const w = result.payment.write_off;
+        if (w && !result.already)
+          out(`  ${money(Math.abs(w.amount), w.currency)} written off to ${w.account}`);
+      }
       return 0;
     },
   },
@@ -392,6 +411,7 @@ export const BOOKS_COMMANDS: Record<string, Command> = {
             ]),
           ]),
         );
+      out(openItemsText(report.open_items));
       return 0;
     },
   },

@@ -206,7 +206,9 @@ function buildLedger(
           days: rule.days,
           write_off: rule.write_off ?? null,
         }
-      : { kind: rule.kind },
+      : rule.kind === 'transfer'
+        ? { kind: 'transfer', days: rule.days, tolerance: rule.tolerance }
+        : { kind: rule.kind },
   );
   return {
     company: { name: ledger.company.name, currency: companyCurrency },
@@ -218,6 +220,7 @@ function buildLedger(
       opening_balance: ledger.accounts.opening_balance ?? DEFAULT_LEDGER_ACCOUNTS.opening_balance,
       fx_gain: ledger.accounts.fx_gain ?? DEFAULT_LEDGER_ACCOUNTS.fx_gain,
       fx_loss: ledger.accounts.fx_loss ?? DEFAULT_LEDGER_ACCOUNTS.fx_loss,
+      transfer: ledger.accounts.transfer ?? DEFAULT_LEDGER_ACCOUNTS.transfer,
     },
     connections: ledgerConnections,
     reconcile: { rules },

@@ -44,6 +44,7 @@ export const SYNC_DOC_TYPES = [
   'payment',
   'bank_connection',
   'rate',
+  'transfer',
 ] as const;
 export type SyncDocType = (typeof SYNC_DOC_TYPES)[number];
 
@@ -78,7 +79,12 @@ export type RatesProviderId = (typeof RATES_PROVIDERS)[number];
 export const POST_MOVES = ['draft', 'posted'] as const;
 export type PostMoves = (typeof POST_MOVES)[number];
 
-export const RECONCILE_RULE_KINDS = ['reference', 'amount_partner', 'amount_window'] as const;
+export const RECONCILE_RULE_KINDS = [
+  'reference',
+  'amount_partner',
+  'amount_window',
+  'transfer',
+] as const;
 export type ReconcileRuleKind = (typeof RECONCILE_RULE_KINDS)[number];
 
 /** Statement file formats the drop folder reads; `auto` sniffs each file. */
@@ -119,6 +125,7 @@ export const DEFAULT_LEDGER_ACCOUNTS = Object.freeze({
   opening_balance: '3000',
   fx_gain: '4900',
   fx_loss: '6900',
+  transfer: '1090',
 });
 
 /** Payload formats of alert webhooks (`alerts.webhooks[].format`). */

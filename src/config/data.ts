@@ -101,6 +101,7 @@ export interface LedgerData {
     opening_balance?: string;
     fx_gain?: string;
     fx_loss?: string;
+    transfer?: string;
   };
   connections: Record<
     string,
@@ -112,7 +113,8 @@ export interface LedgerData {
 export type ReconcileRuleData =
   | { kind: 'reference' }
   | { kind: 'amount_partner' }
-  | { kind: 'amount_window'; tolerance: string; days: number; write_off?: string };
+  | { kind: 'amount_window'; tolerance: string; days: number; write_off?: string }
+  | { kind: 'transfer'; days: number; tolerance: string };
 
 export interface AlertsData {
   webhooks: {

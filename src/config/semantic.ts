@@ -3,6 +3,7 @@ import { CONFLICT_STRATEGIES, SYNC_DOC_TYPES, TIE_BREAKERS } from './constants';
 import type { RawIssue } from './issues';
 import { scheduleFloorIssues } from './schedule-floor';
 import { closest } from './suggest';
+import { transferRuleIssues } from './transfer-rules';
 
 /**
  * Checks that need more than one value at a time, run after the schema on the same data (with
@@ -189,6 +190,7 @@ export function semanticIssues(data: unknown): RawIssue[] {
     ...tieBreakers(data),
     ...tolerances(data),
     ...writeOffs(data),
+    ...transferRuleIssues(data),
     ...scheduleFloorIssues(data),
     ...opsSettings(data),
   ];

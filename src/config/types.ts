@@ -267,6 +267,7 @@ export interface LedgerConfig {
     readonly opening_balance: string;
     readonly fx_gain: string;
     readonly fx_loss: string;
+    readonly transfer: string;
   };
   /** By bank connection name; journal and currency filled from the connection and the company. */
   readonly connections: Readonly<Record<string, LedgerConnectionConfig>>;
@@ -301,6 +302,12 @@ export type ReconcileRule =
       readonly days: number;
       /** Account code the difference is booked to; null: none. */
       readonly write_off: string | null;
+    }
+  | {
+      readonly kind: 'transfer';
+      readonly days: number;
+      /** Cross-currency tolerance, percent text as written ("1.5%"). */
+      readonly tolerance: string;
     };
 
 /** Secret-free summary for `booksync status` (a type alias, so it is a plain Record for JSON output). */

@@ -1,6 +1,11 @@
 import type { DuplicatePair, RunOutcome } from '../bank';
 import type { automateConnection, ledgerReport } from '../ledger/automation';
-import type { pendingLines, reconcileLine, undoReconciliation } from '../ledger/automation';
+import type {
+  acceptSuggestion,
+  pendingSuggestions,
+  reconcileLine,
+  undoReconciliation,
+} from '../ledger/automation';
 import type { RatesRun } from '../rates';
 import type { AuditRecord, ConflictChoice, SyncEngine } from '../sync';
 import { field, fields, method, refuse, type ParamsOf, type ResultOf } from './control-contract';
@@ -37,10 +42,18 @@ export const CONTROL_METHODS = {
   'ledger.report': method(
     fields({ date: field.optional(field.string), include_draft: field.optional(field.boolean) }),
   ).returns<Result<typeof ledgerReport>>(),
-  'ledger.pending': method().returns<Result<typeof pendingLines>>(),
-  'ledger.reconcile': method(fields({ line: field.string, invoice: field.string })).returns<
-    Result<typeof reconcileLine>
-  >(),
+  'ledger.pending': method().returns<Result<typeof pendingSuggestions>>(),
+  'ledger.reconcile': method(
+    fields({
+      line: field.string,
+      invoice: field.string,
+      write_off: field.optional(field.string),
+      write_off_limit: field.optional(field.string),
+    }),
+  ).returns<Result<typeof reconcileLine>>(),
+  'ledger.accept': method(
+    fields({ line: field.string, n: field.number, expect: field.optional(field.string) }),
+  ).returns<Result<typeof acceptSuggestion>>(),
   'ledger.undo': method(fields({ line: field.string })).returns<
     Result<typeof undoReconciliation>
   >(),

@@ -8,10 +8,13 @@ import {
   lastBalanceChecks,
   ledgerReport,
   loadCompanyFile,
+  acceptSuggestion,
   pendingLines,
+  pendingSuggestions,
   reconcileLine,
   undoReconciliation,
   type AutomationConfig,
+  type ManualWriteOff,
 } from '../ledger/automation';
 import type { Logger } from '../shared/logger';
 import type { RunOutcome } from '../bank';
@@ -31,13 +34,29 @@ export function automationConfigFrom(config: Config, logger: Logger): Automation
             days: r.days,
             ...(r.write_off !== null ? { write_off: r.write_off } : {}),
           }
-        : { kind: r.kind },
+        : r.kind === 'transfer'
+          ? { kind: r.kind, days: r.days, tolerance: r.tolerance }
+          : { kind: r.kind },
     ),
     post_moves: l.post_moves,
     accounts: { ...l.accounts },
     company_currency: l.company.currency,
     logger,
   };
+}
+
+/** `--write-off ACCOUNT [--write-off-limit AMOUNT]` of `booksync reconcile LINE --with INVOICE`. */
+export function manualWriteOffFrom(p: { write_off?: string; write_off_limit?: string }): {
+  write_off?: ManualWriteOff;
+} {
+  return p.write_off !== undefined
+    ? {
+        write_off: {
+          account: p.write_off,
+          ...(p.write_off_limit !== undefined ? { limit: p.write_off_limit } : {}),
+        },
+      }
+    : {};
 }
 
 /**
@@ -77,9 +96,18 @@ export class LedgerService implements Service {
         company_currency: this.config.ledger.company.currency,
       }),
     );
-    control.handle('ledger.pending', async () => pendingLines(this.store));
+    control.handle('ledger.pending', async () => pendingSuggestions(this.store, this.options()));
     control.handle('ledger.reconcile', async (p) =>
-      reconcileLine(this.store, String(p.line), String(p.invoice), this.options()),
+      reconcileLine(this.store, String(p.line), String(p.invoice), {
+        ...this.options(),
+        ...manualWriteOffFrom(p),
+      }),
+    );
+    control.handle('ledger.accept', async (p) =>
+      acceptSuggestion(this.store, p.line, p.n, {
+        ...this.options(),
+        ...(p.expect !== undefined ? { expect: p.expect } : {}),
+      }),
     );
     control.handle('ledger.undo', async (p) =>
       undoReconciliation(this.store, String(p.line), this.options()),
@@ -102,7 +130,9 @@ export class LedgerService implements Service {
 
   private async applyChart(always = true): Promise<void> {
     if (!this.config.ledger.chart) return;
-    const result = await ensureCompany(this.store, loadCompanyFile(this.config.ledger.chart));
+    const result = await ensureCompany(this.store, loadCompanyFile(this.config.ledger.chart), {
+      logger: this.logger,
+    });
     if (always || result.created.length > 0)
       this.logger.info(`company file ${this.config.ledger.chart} applied`, {
         event: 'ledger.chart',
@@ -113,7 +143,10 @@ export class LedgerService implements Service {
 
   async reload(config: Config): Promise<void> {
     this.config = config;
-    if (config.ledger.chart) await ensureCompany(this.store, loadCompanyFile(config.ledger.chart));
+    if (config.ledger.chart)
+      await ensureCompany(this.store, loadCompanyFile(config.ledger.chart), {
+        logger: this.logger,
+      });
   }
 
   /** Posts and reconciles one connection's lines; the bank service calls it after each run. */

@@ -12,8 +12,9 @@ import { previewStatements } from '../bank/preview';
 import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
 import {
+  acceptSuggestion,
   ledgerReport,
-  pendingLines,
+  pendingSuggestions,
   reconcileLine,
   undoReconciliation,
 } from '../ledger/automation';
@@ -24,7 +25,7 @@ import { connectionSpecsFrom } from './bank-service';
 import { callDaemon } from './control';
 import type { ControlMethodName, ControlParams, ControlResult } from './control-methods';
 import { EmbeddedCloud } from './embedded-cloud';
-import { automationConfigFrom } from './ledger-service';
+import { automationConfigFrom, manualWriteOffFrom } from './ledger-service';
 import { withDaemonOrStore } from './offline';
 import { syncSetupFrom } from './sync-service';
 
@@ -148,7 +149,8 @@ export function fetchNow(
       const { automateConnection, ensureCompany, loadCompanyFile } =
         await import('../ledger/automation');
       // What the daemon does at start, so the lines can be posted in a store it never opened.
-      if (config.ledger.chart) await ensureCompany(store, loadCompanyFile(config.ledger.chart));
+      if (config.ledger.chart)
+        await ensureCompany(store, loadCompanyFile(config.ledger.chart), { logger });
       const outcomes: RunOutcome[] = [];
       for (const spec of specs.filter((s) =>
         names.length ? names.includes(s.name) : s.enabled !== false,
@@ -190,7 +192,9 @@ export function bankDuplicates(
 }
 
 export function ledgerPending(configPath: string, env: NodeJS.ProcessEnv, logger: Logger) {
-  return viaDaemonOr(configPath, env, logger, 'ledger.pending', {}, (store) => pendingLines(store));
+  return viaDaemonOr(configPath, env, logger, 'ledger.pending', {}, (store, config) =>
+    pendingSuggestions(store, automationConfigFrom(config, logger)),
+  );
 }
 
 export function ledgerReconcile(
@@ -199,14 +203,41 @@ export function ledgerReconcile(
   logger: Logger,
   line: string,
   invoice: string,
+  writeOff: { write_off?: string; write_off_limit?: string } = {},
 ) {
   return viaDaemonOr(
     configPath,
     env,
     logger,
     'ledger.reconcile',
-    { line, invoice },
-    (store, config) => reconcileLine(store, line, invoice, automationConfigFrom(config, logger)),
+    { line, invoice, ...writeOff },
+    (store, config) =>
+      reconcileLine(store, line, invoice, {
+        ...automationConfigFrom(config, logger),
+        ...manualWriteOffFrom(writeOff),
+      }),
+  );
+}
+
+export function ledgerAccept(
+  configPath: string,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  line: string,
+  n: number,
+  expect: string | undefined,
+) {
+  return viaDaemonOr(
+    configPath,
+    env,
+    logger,
+    'ledger.accept',
+    { line, n, ...(expect !== undefined ? { expect } : {}) },
+    (store, config) =>
+      acceptSuggestion(store, line, n, {
+        ...automationConfigFrom(config, logger),
+        ...(expect !== undefined ? { expect } : {}),
+      }),
   );
 }
 

@@ -46,7 +46,7 @@ export const LEDGER_ERROR_CODES = {
   LEDGER_RULE_INVALID: {
     raisedAs: 'AutomationError',
     meaning:
-      "a reconciliation rule's settings are wrong (tolerance, days), or its write_off account is not in the books",
+      "a reconciliation rule's settings are wrong (tolerance, days), its write_off account is not in the books, or a second transfer rule is configured",
   },
   LEDGER_NOT_FOUND: {
     raisedAs: 'AutomationError',
@@ -56,6 +56,16 @@ export const LEDGER_ERROR_CODES = {
     raisedAs: 'AutomationError',
     meaning:
       'a manual reconciliation or undo the books cannot honour (wrong direction, nothing left)',
+  },
+  LEDGER_WRITE_OFF_TOO_LARGE: {
+    raisedAs: 'AutomationError',
+    meaning:
+      'a manual write-off (`reconcile --write-off`) would book a difference above its limit; give a larger limit',
+  },
+  LEDGER_SUGGESTION_STALE: {
+    raisedAs: 'AutomationError',
+    meaning:
+      "`reconcile LINE --accept N`: the line's suggestions changed since they were listed (or were never listed); nothing was booked",
   },
   LEDGER_CHART_INVALID: {
     raisedAs: 'AutomationError',

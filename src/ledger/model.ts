@@ -23,6 +23,7 @@ export const DOC_TYPES = [
   'bank_connection',
   'audit',
   'rate',
+  'transfer',
 ] as const;
 
 export type DocType = (typeof DOC_TYPES)[number];
@@ -39,6 +40,7 @@ export const ID_PREFIX: Readonly<Record<DocType, string>> = Object.freeze({
   bank_connection: 'bankconn',
   audit: 'audit',
   rate: 'rate',
+  transfer: 'transfer',
 });
 
 const TYPE_BY_PREFIX: ReadonlyMap<string, DocType> = new Map(
@@ -169,14 +171,31 @@ export interface MoveDoc extends BaseDoc {
   posted_at?: string;
 }
 
-export const INVOICE_KINDS = ['out_invoice', 'in_invoice'] as const;
-/** `out_invoice`: a sales invoice (we are paid); `in_invoice`: a vendor bill (we pay). */
+export const INVOICE_KINDS = ['out_invoice', 'in_invoice', 'out_refund', 'in_refund'] as const;
+/**
+ * `out_invoice`: a sales invoice (we are paid); `in_invoice`: a vendor bill (we pay);
+ * `out_refund`: a customer credit note (we owe the customer); `in_refund`: a vendor credit note
+ * (the vendor owes us). Credit notes mirror their invoices (README, "Refunds and credit notes").
+ */
 export type InvoiceKind = (typeof INVOICE_KINDS)[number];
+
+/** The invoice kind each credit note kind credits. */
+export const CREDITED_KIND: Readonly<Record<'out_refund' | 'in_refund', InvoiceKind>> =
+  Object.freeze({ out_refund: 'out_invoice', in_refund: 'in_invoice' });
+
+export function isCreditNote(kind: InvoiceKind): kind is 'out_refund' | 'in_refund' {
+  return kind === 'out_refund' || kind === 'in_refund';
+}
+
+/** True for the customer side (receivable): sales invoices and customer credit notes. */
+export function isCustomerKind(kind: InvoiceKind): boolean {
+  return kind === 'out_invoice' || kind === 'out_refund';
+}
 
 export const INVOICE_STATES = ['draft', 'open', 'partial', 'paid', 'cancelled'] as const;
 export type InvoiceState = (typeof INVOICE_STATES)[number];
 
-/** `invoice:<number>`: a sales invoice or vendor bill. `total` and `residual` are ≥ 0. */
+/** `invoice:<number>`: a sales invoice, vendor bill or credit note. `total` and `residual` are ≥ 0. */
 export interface InvoiceDoc extends BaseDoc {
   type: 'invoice';
   kind: InvoiceKind;
@@ -194,14 +213,26 @@ export interface InvoiceDoc extends BaseDoc {
   payment_reference?: string;
   /** An invoice in a foreign currency: its total in company currency at the rate of its date. */
   company?: { currency: string; total: number; rate: string };
+  /** A credit note only: the invoice (`invoice:<number>`) it credits. */
+  credits?: string;
 }
 
-/** `payment:<id>`: money that cleared (part of) an invoice. */
+/**
+ * `payment:<id>`: money that cleared (part of) an invoice, or a credit note applied to its
+ * invoice (`applied_with` names the other document; then there is no statement line).
+ */
 export interface PaymentDoc extends BaseDoc {
   type: 'payment';
   partner?: string;
-  /** Invoice id (`invoice:<number>`). */
+  /**
+   * Invoice id (`invoice:<number>`): the invoice, bill or credit note this payment clears; for a
+   * bank line matched with a hand-made entry that duplicates it, that entry's move id (the
+   * automation's payment then names it in `entry` too); for a refund of an overpayment, the
+   * statement line at the other end (then named in `counterpart_line` too).
+   */
   invoice: string;
+  /** A credit-note application: the document (`invoice:<number>`) that cleared `invoice`. */
+  applied_with?: string;
   statement_line?: string;
   /** The move (`move:...`) that books the payment. */
   move: string;
@@ -329,6 +360,47 @@ export interface RateDoc extends BaseDoc {
   source: string;
 }
 
+export const TRANSFER_STATES = ['posted', 'cancelled'] as const;
+
+/** One side of a transfer between own accounts: a statement line and the move that clears it. */
+export interface TransferLeg {
+  /** The statement line (`stl:...`). */
+  line: string;
+  connection: string;
+  /** The move clearing the line's suspense against the transfer account. */
+  move: string;
+  date: CalendarDate;
+  /** Minor units (> 0) of `currency`, the line's currency. */
+  amount: number;
+  currency: string;
+  /** The leg's company-currency value as its posting booked it (docs/CURRENCIES.md). */
+  company_amount?: number;
+}
+
+/**
+ * `transfer:<id>`: money moved between two of the company's own bank accounts (README, "Transfers
+ * between own accounts"): the outgoing line `from` and the incoming line `to`, each cleared
+ * through the liquidity-transfer `account`. `cancelled` once undone; kept for the audit trail.
+ */
+export interface TransferDoc extends BaseDoc {
+  type: 'transfer';
+  state: (typeof TRANSFER_STATES)[number];
+  /** Account code of the liquidity-transfer account. */
+  account: string;
+  from: TransferLeg;
+  to: TransferLeg;
+  /** Cross-currency only: 1 `from.currency` = `rate` `to.currency` on `rate_date`, the rate the pair was matched at. */
+  rate?: string;
+  rate_date?: CalendarDate;
+  /** Company-currency difference of the two legs' values, booked in `to.move` (> 0: a gain). */
+  exchange_difference?: { account: string; amount: number; currency: string };
+  /** The rule that matched, and why. */
+  rule: string;
+  reason: string;
+  /** The reversals an undo wrote. */
+  reversed_by?: string[];
+}
+
 export type BooksDoc =
   | AccountDoc
   | JournalDoc
@@ -339,7 +411,8 @@ export type BooksDoc =
   | StatementLineDoc
   | BankConnectionDoc
   | AuditDoc
-  | RateDoc;
+  | RateDoc
+  | TransferDoc;
 
 /** The document interface of each type. */
 export interface DocOfType {
@@ -353,6 +426,7 @@ export interface DocOfType {
   bank_connection: BankConnectionDoc;
   audit: AuditDoc;
   rate: RateDoc;
+  transfer: TransferDoc;
 }
 
 /** A deletion as PouchDB writes it (`_bulk_docs` with `_deleted: true`). */
@@ -405,6 +479,11 @@ export function auditId(time: string, docId: string): string {
 /** `rate:<base>:<quote>:<date>`. */
 export function rateId(base: string, quote: string, date: string): string {
   return `rate:${part(base, 'base currency', false)}:${part(quote, 'quote currency', false)}:${part(date, 'rate date', true)}`;
+}
+
+/** `transfer:<id>`. */
+export function transferId(id: string): string {
+  return `transfer:${part(id, 'transfer id', true)}`;
 }
 
 /** The id prefix (with the trailing ':') all documents of `type` share: `allDocs` range starts. */

@@ -13,7 +13,9 @@ import {
   JOURNAL_KINDS,
   MOVE_STATES,
   STATEMENT_LINE_STATES,
+  TRANSFER_STATES,
   docType,
+  isCreditNote,
   type DocType,
 } from './model';
 import { valueText } from '../shared/text';
@@ -330,9 +332,24 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
   },
 
   invoice(c, id) {
-    c.oneOf('kind', INVOICE_KINDS);
+    const kind = c.oneOf('kind', INVOICE_KINDS);
     const num = c.string('number');
     c.idPart('number', num, idParts(id, 1)?.[0]);
+    const credits = c.string('credits', { required: false });
+    if (credits !== undefined) {
+      if (kind !== undefined && !isCreditNote(kind))
+        c.invalid(
+          'credits',
+          'credits_on_invoice',
+          `only a credit note credits an invoice (kind ${kind})`,
+        );
+      else if (!credits.startsWith('invoice:') || credits === id)
+        c.invalid(
+          'credits',
+          'credits_target',
+          `must name another invoice as invoice:<number> (got ${credits})`,
+        );
+    }
     c.string('partner');
     const date = c.date('date');
     const due = c.date('due_date');
@@ -371,6 +388,7 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
   payment(c) {
     c.string('partner', { required: false });
     c.string('invoice');
+    c.string('applied_with', { required: false });
     c.string('statement_line', { required: false });
     c.string('move');
     c.date('date');
@@ -454,6 +472,24 @@ const CHECKS: Record<DocType, (c: Checker, id: string) => void> = {
         `must be a positive decimal text such as "1.0853" (got ${show(rate)})`,
       );
     c.string('source');
+  },
+
+  transfer(c) {
+    c.oneOf('state', TRANSFER_STATES);
+    c.string('account');
+    for (const leg of ['from', 'to']) {
+      const o = c.object(leg);
+      if (!o) continue;
+      for (const key of ['line', 'connection', 'move']) c.string(key, { obj: o, under: leg });
+      c.date('date', { obj: o, under: leg });
+      c.integer('amount', { obj: o, under: leg, min: 1 });
+      c.currency('currency', { obj: o, under: leg });
+      c.integer('company_amount', { obj: o, under: leg, required: false });
+    }
+    c.string('rate', { required: false });
+    c.date('rate_date', { required: false });
+    c.string('rule');
+    c.string('reason');
   },
 
   audit(c, id) {

@@ -68,13 +68,13 @@ describe('bank fetch loop with the drop folder', function () {
     tmp.cleanup();
   });
 
-  it('given the demo statements, when the demo connection runs, then 13 lines land once with their invoice references and the files are archived', async function () {
+  it('given the demo statements, when the demo connection runs, then 14 lines land once with their invoice references and the files are archived', async function () {
     drop();
     const outcome = await loop.run(spec);
     assert.equal(outcome.status, 'connected', JSON.stringify(outcome.error));
-    assert.equal(outcome.counts.new, 13);
+    assert.equal(outcome.counts.new, 14);
     const all = await lines();
-    assert.equal(all.length, 13);
+    assert.equal(all.length, 14);
     assert.ok(
       all.every(
         (l) =>
@@ -101,13 +101,13 @@ describe('bank fetch loop with the drop folder', function () {
     }
     assert.equal(
       all.reduce((sum, l) => sum + l.amount, 0),
-      972799 - 1000000,
-      'opening 10,000.00 + lines = closing 9,727.99',
+      967799 - 1000000,
+      'opening 10,000.00 + lines = closing 9,677.99',
     );
     assert.deepEqual(readdirSync(inbox), []);
     assert.deepEqual(readdirSync(path.join(tmp.dir, 'archive')).sort(), [...DEMO_FILES].sort());
     const doc = await readStatus(books.store, 'demo');
-    assert.deepEqual(doc?.balance, { amount: 972799, currency: 'EUR', date: '2024-02-29' });
+    assert.deepEqual(doc?.balance, { amount: 967799, currency: 'EUR', date: '2024-02-29' });
     assert.equal(doc?.watermark, '2024-03-01');
   });
 
@@ -146,8 +146,8 @@ describe('bank fetch loop with the drop folder', function () {
     drop();
     const again = await loop.run(spec);
     assert.equal(again.counts.new, 0);
-    assert.equal(again.counts.duplicates, 13);
-    assert.equal((await lines()).length, 13);
+    assert.equal(again.counts.duplicates, 14);
+    assert.equal((await lines()).length, 14);
   });
 
   it('given the archive cannot be written (a crash between storing and archiving), then the watermark stays, the files stay, and the retry imports nothing twice', async function () {
@@ -155,7 +155,7 @@ describe('bank fetch loop with the drop folder', function () {
     drop();
     const failed = await loop.run(spec);
     assert.equal(failed.status, 'error');
-    assert.equal((await lines()).length, 13);
+    assert.equal((await lines()).length, 14);
     assert.deepEqual(readdirSync(inbox).sort(), [...DEMO_FILES].sort());
     assert.equal((await readStatus(books.store, 'demo'))?.watermark, undefined);
     const retry = await loop.run({
@@ -170,7 +170,7 @@ describe('bank fetch loop with the drop folder', function () {
   it('given keep_files (the default demo config), then repeated runs keep the samples and add nothing', async function () {
     drop();
     const keep = { ...spec, settings: { ...spec.settings, keep_files: true } };
-    assert.equal((await loop.run(keep)).counts.new, 13);
+    assert.equal((await loop.run(keep)).counts.new, 14);
     clock.advance(60_000);
     const second = await loop.run(keep);
     assert.equal(second.counts.new, 0);

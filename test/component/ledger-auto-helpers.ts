@@ -11,7 +11,15 @@ import {
   type StatementLineDoc,
 } from '../../src/ledger';
 import { bookContent } from '../../src/ledger/invariants';
-import type { ConnectionMapping, RuleSpec } from '../../src/ledger/automation';
+import {
+  postStatementLines,
+  reconcile,
+  type CompanyData,
+  type ConnectionMapping,
+  type ReconcileOptions,
+  type ReconcileResult,
+  type RuleSpec,
+} from '../../src/ledger/automation';
 import type { Logger } from '../../src/shared/logger';
 
 /** Shared setup of the ledger automation component tests: real BooksStore on LevelDB in a temp dir. */
@@ -184,6 +192,31 @@ export async function get<T extends BooksDoc>(store: BooksStore, id: string): Pr
   const doc = await store.get<T>(id);
   if (!doc) throw new Error(`expected ${id} to exist`);
   return doc;
+}
+
+/**
+ * A company without its credit notes: the rule tests pay the demo invoices at their full totals,
+ * which a credit note applied on load would lower (credit notes: ledger-refund.test.ts).
+ */
+export function withoutCreditNotes(data: CompanyData): CompanyData {
+  return { ...data, invoices: data.invoices.filter((i) => !i.credits) };
+}
+
+/** Writes `lines` of connection `main`, posts them and runs `rules` over the books. */
+export async function postAndReconcile(
+  store: BooksStore,
+  lines: StatementLineDoc[],
+  rules: RuleSpec[],
+  opts: ReconcileOptions,
+): Promise<ReconcileResult> {
+  await store.putMany(lines);
+  await postStatementLines(
+    store,
+    lines.map((l) => l._id),
+    MAPPING,
+    opts,
+  );
+  return reconcile(store, rules, opts);
 }
 
 /**

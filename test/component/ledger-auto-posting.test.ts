@@ -76,10 +76,10 @@ describe('ledger automation: statement lines become balanced moves', () => {
         assert.deepEqual(balanceProblems(m), []);
         assert.ok(['SAL', 'PUR'].includes(m.journal));
       }
-      // Receivable = the sales invoices' totals; payable = the bills'.
+      // Receivable = the sales invoices' totals net of credit notes; payable = the bills'.
       const sales = demo.invoices
-        .filter((i) => i.kind === 'out_invoice')
-        .reduce((s, i) => s + i.total, 0);
+        .filter((i) => i.kind === 'out_invoice' || i.kind === 'out_refund')
+        .reduce((s, i) => s + (i.kind === 'out_refund' ? -i.total : i.total), 0);
       const bills = demo.invoices
         .filter((i) => i.kind === 'in_invoice')
         .reduce((s, i) => s + i.total, 0);

@@ -406,6 +406,7 @@ describe('books store (LevelDB)', function () {
         'payment',
         'rate',
         'statement_line',
+        'transfer',
       ]);
     });
   });

@@ -70,10 +70,27 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
       const run = await d.waitFor('bank.run');
       assert.equal(run.connection, 'demo');
       assert.equal(run.status, 'connected');
-      assert.equal(run.new, 13);
+      assert.equal(run.new, 14);
       const auto = await d.waitFor('ledger.automate');
-      assert.equal(auto.posted, 13);
-      assert.ok(Number(auto.reconciled) >= 5, JSON.stringify(auto));
+      assert.equal(auto.posted, 14);
+      // 7 invoice and bill payments and the customer refund.
+      assert.equal(auto.reconciled, 8, JSON.stringify(auto));
+      // The customer refund: the credit note lowered INV/2024/0003 on load, Initech paid the full
+      // 250.00, and the 50.00 sent back clears the overpaid rest.
+      const applied = await d.waitFor('ledger.credit_note_applied');
+      assert.deepEqual(
+        [applied.credit_note, applied.invoice, applied.amount],
+        ['invoice:RINV/2024/0001', 'invoice:INV/2024/0003', 5_000],
+      );
+      const refund = await d.waitFor('ledger.refund');
+      assert.deepEqual(
+        [refund.line, refund.counterpart_line, refund.amount],
+        [
+          'stl:demo:p:DE45120300001234567890:DEMO202402220001',
+          'stl:demo:p:DE45120300001234567890:DEMO202402120001',
+          5_000,
+        ],
+      );
       await d.waitFor(
         (l) => l.event === 'sync.cycle' && l.direction === 'push' && Number(l.docs) > 0,
       );
@@ -101,12 +118,12 @@ describe('quick start: shipped config, demo bank, CLI on the books', function ()
   it('fetch, report, reconcile by hand and undo, on the books directly (daemon stopped)', async () => {
     const first = await runCli(['fetch', '--json', '--config', config]);
     assert.equal(first.code, 0, first.stderr);
-    assert.equal((JSON.parse(first.stdout) as RunOutcome[])[0].counts.new, 13);
+    assert.equal((JSON.parse(first.stdout) as RunOutcome[])[0].counts.new, 14);
     const again = JSON.parse(
       (await runCli(['fetch', '--json', '--config', config])).stdout,
     ) as RunOutcome[];
     assert.equal(again[0].counts.new, 0, 'a re-run imports nothing twice');
-    assert.equal(again[0].counts.duplicates, 13);
+    assert.equal(again[0].counts.duplicates, 14);
 
     const report = JSON.parse(
       (await runCli(['report', '--json', '--config', config])).stdout,

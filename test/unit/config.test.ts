@@ -501,7 +501,7 @@ const MALFORMED: MalformedCase[] = [
       '      - { days: 3 }',
     ],
     expect: [
-      "6:17: ledger.reconcile.rules[0].kind: unknown kind 'fuzzy' (allowed: reference, amount_partner, amount_window)",
+      "6:17: ledger.reconcile.rules[0].kind: unknown kind 'fuzzy' (allowed: reference, amount_partner, amount_window, transfer)",
       '7:28: ledger.reconcile.rules[1].days: unknown key (allowed: kind)',
       "8:9: ledger.reconcile.rules[2]: missing required key 'kind'",
     ],
@@ -524,6 +524,26 @@ const MALFORMED: MalformedCase[] = [
       "7:71: ledger.reconcile.rules[1].write_off: write_off '6270' needs a tolerance above 0 (a difference to write off)",
       '8:71: ledger.reconcile.rules[2].write_off: wrong type: number 6270 (expected text; quote it: "6270")',
       '9:28: ledger.reconcile.rules[3].write_off: unknown key (allowed: kind)',
+    ],
+  },
+  {
+    name: 'transfer rules: percent tolerance up to 10%, days required, only one',
+    whole: [
+      'cloud: { url: embedded }',
+      'ledger:',
+      '  company: { name: Demo, currency: EUR }',
+      '  reconcile:',
+      '    rules:',
+      '      - { kind: transfer, days: 3, tolerance: "1.5" }',
+      '      - { kind: transfer, days: 3, tolerance: "12%" }',
+      '      - { kind: transfer, tolerance: "1%" }',
+    ],
+    expect: [
+      `6:47: ledger.reconcile.rules[0].tolerance: invalid percentage '1.5' (expected a quoted percentage such as "1.5%")`,
+      '7:17: ledger.reconcile.rules[1].kind: only one transfer rule is allowed (the first is ledger.reconcile.rules[0])',
+      "7:47: ledger.reconcile.rules[1].tolerance: '12%' is above 10%: a bank's own rate is within a few percent, more would pair unrelated lines",
+      "8:9: ledger.reconcile.rules[2]: missing required key 'days'",
+      '8:17: ledger.reconcile.rules[2].kind: only one transfer rule is allowed (the first is ledger.reconcile.rules[0])',
     ],
   },
   {
@@ -1033,6 +1053,7 @@ describe('config: defaults, paths, result', () => {
         opening_balance: '3000',
         fx_gain: '4900',
         fx_loss: '6900',
+        transfer: '1090',
       },
       connections: {},
       reconcile: { rules: [] },

@@ -27,6 +27,7 @@ import {
   type PaymentDoc,
   type RateDoc,
   type StatementLineDoc,
+  type TransferDoc,
 } from '../../src/ledger';
 
 const T = '2024-03-01T10:00:00.000Z';
@@ -155,6 +156,30 @@ const valid: { [K in DocType]: BooksDoc } = {
     rate: '1.0830',
     source: 'ecb',
   } satisfies RateDoc,
+  transfer: {
+    _id: 'transfer:aa-bb-1',
+    type: 'transfer',
+    state: 'posted',
+    account: '1090',
+    from: {
+      line: 'stl:kbc:a',
+      connection: 'kbc',
+      move: 'move:BNK1:xfer-out:aa-bb-1',
+      date: '2024-03-01',
+      amount: 10000,
+      currency: 'EUR',
+    },
+    to: {
+      line: 'stl:savings:b',
+      connection: 'savings',
+      move: 'move:BNK3:xfer-in:aa-bb-1',
+      date: '2024-03-02',
+      amount: 10000,
+      currency: 'EUR',
+    },
+    rule: 'transfer(days 3)',
+    reason: 'same amount',
+  } satisfies TransferDoc,
 };
 
 /** Asserts `doc` is refused with `code`, and that a problem names the id and `field`. */
@@ -306,7 +331,13 @@ describe('ledger model', () => {
 
     it('invoice: kind, dates, totals and state agree', () => {
       const inv = valid.invoice as InvoiceDoc;
-      refusedField({ ...inv, kind: 'out_refund' }, 'LEDGER_INVALID_DOC', 'kind');
+      refusedField({ ...inv, kind: 'credit_note' }, 'LEDGER_INVALID_DOC', 'kind');
+      // Only a credit note names the invoice it credits, and only another invoice.
+      refusedField({ ...inv, credits: 'invoice:INV/2024/0009' }, 'LEDGER_INVALID_DOC', 'credits');
+      const note = { ...inv, kind: 'out_refund' };
+      refusedField({ ...note, credits: 'INV/2024/0009' }, 'LEDGER_INVALID_DOC', 'credits');
+      refusedField({ ...note, credits: inv._id }, 'LEDGER_INVALID_DOC', 'credits');
+      assert.deepEqual(docProblems({ ...note, credits: 'invoice:INV/2024/0009' }), []);
       refusedField({ ...inv, due_date: '2024-01-01' }, 'LEDGER_INVALID_DOC', 'due_date');
       refusedField({ ...inv, residual: 20000 }, 'LEDGER_INVALID_DOC', 'residual');
       refusedField({ ...inv, state: 'paid' }, 'LEDGER_INVALID_DOC', 'residual');
@@ -315,6 +346,14 @@ describe('ledger model', () => {
       refusedField({ ...inv, number: 'INV/2024/0002' }, 'LEDGER_ID_MISMATCH', 'number');
       assert.deepEqual(docProblems({ ...inv, state: 'paid', residual: 0 }), []);
       assert.deepEqual(docProblems({ ...inv, state: 'open', residual: 12100 }), []);
+    });
+
+    it('transfer: state, both legs with line, move and a positive integer amount', () => {
+      const t = valid.transfer as TransferDoc;
+      refusedField({ ...valid.transfer, state: 'done' }, 'LEDGER_INVALID_DOC', 'state');
+      refusedField({ ...t, from: { ...t.from, amount: 0 } }, 'LEDGER_INVALID_DOC', 'from.amount');
+      refusedField(without(valid.transfer, 'to'), 'LEDGER_INVALID_DOC', 'to');
+      refusedField({ ...t, to: { ...t.to, move: '' } }, 'LEDGER_INVALID_DOC', 'to.move');
     });
 
     it('payment: invoice, move, non-zero integer amount', () => {

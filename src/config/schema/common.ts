@@ -21,6 +21,7 @@ export const TITLES = {
   connectionName: 'Connection name',
   envName: 'Environment variable name',
   amount: 'Decimal amount',
+  percent: 'Percentage',
   schedule: 'Schedule',
   cron: 'Cron line',
   currency: 'Currency',
@@ -35,6 +36,7 @@ export const PATTERN_HELP: Readonly<Record<string, string>> = {
   [TITLES.envName]:
     "an environment variable name: letters, digits and '_', not starting with a digit",
   [TITLES.amount]: 'a quoted decimal amount such as "0.50"',
+  [TITLES.percent]: 'a quoted percentage such as "1.5%"',
   [TITLES.journal]: "a journal code: letters, digits, '_' and '-', e.g. BNK1",
 };
 

@@ -65,6 +65,22 @@ const ruleSchema: Schema = {
       },
       { required: ['days'] },
     ),
+    object(
+      'transfer: an outgoing line on one own connection and an incoming line of the same amount on another within days become one transfer through ledger.accounts.transfer (README, "Transfers between own accounts").',
+      {
+        kind: ruleKind('transfer'),
+        days: integer('Largest date difference in days between the two lines.', 0, 366),
+        tolerance: {
+          type: 'string',
+          title: TITLES.percent,
+          description:
+            'Two currencies only: largest difference between the incoming amount and the outgoing amount converted at the rate of its date, in percent of the converted amount ("1.5%"), for the bank\'s own rate. Same currency: the amounts must be equal.',
+          pattern: '^[0-9]+(\\.[0-9]+)?%$',
+          default: '0%',
+        },
+      },
+      { required: ['days'] },
+    ),
   ],
 };
 
@@ -96,6 +112,9 @@ export const ledgerSchema: Schema = object(
           'Income account of a realised exchange gain (a foreign invoice paid at a better rate).',
         ),
         fx_loss: accountCode('Expense account of a realised exchange loss.'),
+        transfer: accountCode(
+          'Liquidity-transfer account money between two own bank accounts passes through (the transfer rule); an asset account, reconcile: true.',
+        ),
       },
       { default: {} },
     ),

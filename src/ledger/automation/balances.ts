@@ -271,7 +271,7 @@ function balanceCheckId(connection: string): string {
   return `_local/booksync-ledger-balance:${connection}`;
 }
 
-async function readLocal<T>(store: BooksStore, id: string): Promise<T | undefined> {
+export async function readLocal<T>(store: BooksStore, id: string): Promise<T | undefined> {
   try {
     const doc = (await store.db.get(id)) as unknown as { value: T };
     return doc.value;
@@ -281,7 +281,7 @@ async function readLocal<T>(store: BooksStore, id: string): Promise<T | undefine
   }
 }
 
-async function writeLocal(store: BooksStore, id: string, value: unknown): Promise<void> {
+export async function writeLocal(store: BooksStore, id: string, value: unknown): Promise<void> {
   let rev: string | undefined;
   try {
     rev = (await store.db.get(id))._rev;

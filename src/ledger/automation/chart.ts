@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
+import { Locator, type PathSegment } from '../../config/locate';
 import { isCalendarDate } from '../../shared/dates';
 import { currencyCode, parseAmount } from '../../shared/money';
 import {
@@ -9,6 +10,8 @@ import {
   JOURNAL_KINDS,
   accountId,
   invoiceId,
+  isCreditNote,
+  isCustomerKind,
   journalId,
   moveId,
   partnerId,
@@ -23,8 +26,10 @@ import {
   type MoveLine,
   type PartnerDoc,
 } from '../model';
+import type { Logger } from '../../shared/logger';
 import type { BooksStore } from '../store';
 import { docsById } from './books';
+import { applyCreditNotes, checkCreditedInvoices, readCredits } from './credit-notes';
 import { AutomationError, RateMissingError } from './errors';
 import { companyPart, RateBook } from './fx';
 import { serialized, type AccountRoles } from './options';
@@ -58,9 +63,10 @@ export interface Chart {
   journals: ChartJournal[];
 }
 
-export interface CompanyRoles extends Omit<AccountRoles, 'fx_gain' | 'fx_loss'> {
+export interface CompanyRoles extends Omit<AccountRoles, 'fx_gain' | 'fx_loss' | 'transfer'> {
   fx_gain?: string;
   fx_loss?: string;
+  transfer?: string;
   income: string;
   expense: string;
   sale_journal: string;
@@ -111,13 +117,25 @@ export function loadCompanyFile(file: string): CompanyData {
 
 type Obj = Record<string, unknown>;
 
-/** Typed field readers over the parsed file; each failure names the file and the field. */
-class CompanyFields {
-  constructor(private readonly source: string) {}
+/** `invoices[3].credits` → ['invoices', 3, 'credits']: the key path of a field name in errors. */
+function keyPath(where: string): PathSegment[] {
+  return [...where.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) =>
+    m[2] !== undefined ? Number(m[2]) : m[1],
+  );
+}
+
+/** Typed field readers over the parsed file; each failure names the file, line, column and field. */
+export class CompanyFields {
+  constructor(
+    private readonly source: string,
+    private readonly locator?: Locator,
+  ) {}
 
   fail(where: string, what: string): never {
-    throw new AutomationError('LEDGER_CHART_INVALID', `${this.source}: ${where} ${what}`, {
-      details: { file: this.source, field: where },
+    const at = this.locator?.value(keyPath(where));
+    const place = at ? `${this.source}:${at.line}:${at.col}` : this.source;
+    throw new AutomationError('LEDGER_CHART_INVALID', `${place}: ${where} ${what}`, {
+      details: { file: this.source, field: where, ...(at ? { line: at.line, col: at.col } : {}) },
     });
   }
 
@@ -178,7 +196,7 @@ function readRoles(f: CompanyFields, root: Obj): CompanyRoles {
     sale_journal: f.str(rolesRaw, 'sale_journal', 'roles')!,
     purchase_journal: f.str(rolesRaw, 'purchase_journal', 'roles')!,
   };
-  for (const key of ['fx_gain', 'fx_loss'] as const) {
+  for (const key of ['fx_gain', 'fx_loss', 'transfer'] as const) {
     const code = f.str(rolesRaw, key, 'roles', false);
     if (code !== undefined) roles[key] = code;
   }
@@ -288,10 +306,11 @@ function readInvoice(
   }
   if (total <= 0) f.fail(`${where}.total`, 'must be positive');
   const number = f.str(o, 'number', where)!;
+  const kind = f.oneOf<InvoiceKind>(o, 'kind', INVOICE_KINDS, where);
   const doc: InvoiceDoc = {
     _id: invoiceId(number),
     type: 'invoice',
-    kind: f.oneOf<InvoiceKind>(o, 'kind', INVOICE_KINDS, where),
+    kind,
     number,
     partner,
     date,
@@ -303,6 +322,8 @@ function readInvoice(
   };
   const ref = f.str(o, 'payment_reference', where, false);
   if (ref) doc.payment_reference = ref;
+  const credits = readCredits(f, o, where, kind);
+  if (credits) doc.credits = credits;
   const account = f.str(o, 'account', where, false);
   if (account)
     (doc as InvoiceDoc & { account?: string }).account = knownAccount(account, `${where}.account`);
@@ -311,17 +332,21 @@ function readInvoice(
 
 /** Parses company YAML/JSON text; `source` names it in errors. */
 export function parseCompany(text: string, source = 'company file'): CompanyData {
+  const lineCounter = new LineCounter();
+  const yaml = parseDocument(text, { lineCounter, prettyErrors: false });
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    if (yaml.errors.length > 0) throw yaml.errors[0];
+    raw = yaml.toJS();
   } catch (err) {
+    const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
     throw new AutomationError(
       'LEDGER_CHART_INVALID',
-      `${source}: not valid YAML: ${(err as Error).message}`,
+      `${source}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${(err as Error).message}`,
       { cause: err, details: { file: source } },
     );
   }
-  const f = new CompanyFields(source);
+  const f = new CompanyFields(source, new Locator(yaml, lineCounter));
   const root = f.obj(raw, '(top level)');
   const companyRaw = f.obj(root.company, 'company');
   const company = {
@@ -354,6 +379,7 @@ export function parseCompany(text: string, source = 'company file'): CompanyData
     if (seen.has(d._id)) f.fail(d._id, 'is defined twice');
     seen.add(d._id);
   }
+  checkCreditedInvoices(f, invoices);
   return { company, roles, chart: { accounts, journals }, partners, invoices };
 }
 
@@ -367,11 +393,14 @@ export function journalDoc(j: ChartJournal): JournalDoc {
 
 /**
  * The move booking an invoice or bill in the sale / purchase journal: `move:<journal>:invoice:<number>`.
- * An invoice in a foreign currency carries its company-currency total (`invoice.company`, at the
- * rate of its date) on both lines.
+ * A credit note is the mirror of its kind of invoice in the same journal: a customer credit note
+ * is income against receivable, a vendor credit note payable against expense. An invoice in a
+ * foreign currency carries its company-currency total (`invoice.company`, at the rate of its
+ * date) on both lines.
  */
 export function invoiceMove(invoice: InvoiceDoc, roles: CompanyRoles): MoveDoc {
-  const sale = invoice.kind === 'out_invoice';
+  const sale = isCustomerKind(invoice.kind);
+  const mirrored = isCreditNote(invoice.kind);
   const journal = sale ? roles.sale_journal : roles.purchase_journal;
   const other =
     (invoice as InvoiceDoc & { account?: string }).account ?? (sale ? roles.income : roles.expense);
@@ -405,19 +434,25 @@ export function invoiceMove(invoice: InvoiceDoc, roles: CompanyRoles): MoveDoc {
     date: invoice.date,
     ref: invoice.number,
     state: 'posted',
-    lines: sale
-      ? [debitLine(roles.receivable, invoice.partner), creditLine(other)]
-      : [debitLine(other), creditLine(roles.payable, invoice.partner)],
+    lines:
+      sale !== mirrored
+        ? [debitLine(sale ? roles.receivable : roles.payable, invoice.partner), creditLine(other)]
+        : [debitLine(other), creditLine(sale ? roles.receivable : roles.payable, invoice.partner)],
   };
 }
 
-async function createMissing(store: BooksStore, docs: BooksDoc[]): Promise<EnsureResult> {
+/** Writes the `docs` the books lack, and `updates` (existing documents changed), in one batch. */
+async function createMissing(
+  store: BooksStore,
+  docs: BooksDoc[],
+  updates: BooksDoc[] = [],
+): Promise<EnsureResult> {
   const existing = await docsById(
     store,
     docs.map((d) => d._id),
   );
   const missing = docs.filter((d) => !existing.has(d._id));
-  if (missing.length > 0) await store.putMany(missing);
+  if (missing.length > 0 || updates.length > 0) await store.putMany([...missing, ...updates]);
   return {
     created: missing.map((d) => d._id),
     kept: docs.filter((d) => existing.has(d._id)).map((d) => d._id),
@@ -435,9 +470,14 @@ export function ensureChart(store: BooksStore, chart: Chart): Promise<EnsureResu
  * Creates what is missing of a company: chart, partners, and each invoice with its move (an
  * invoice that exists already is kept, and so is its move). Never overwrites. An invoice in a
  * foreign currency whose rate is not in the books yet is left out and listed in `waiting`
- * (`LEDGER_RATE_MISSING`); a later call after the rate arrived creates it.
+ * (`LEDGER_RATE_MISSING`); a later call after the rate arrived creates it. A new credit note that
+ * names its invoice is applied to it in the same batch (credit-notes.ts).
  */
-export function ensureCompany(store: BooksStore, data: CompanyData): Promise<EnsureResult> {
+export function ensureCompany(
+  store: BooksStore,
+  data: CompanyData,
+  opts: { logger?: Logger } = {},
+): Promise<EnsureResult> {
   return serialized(store, async () => {
     const chart = await createMissing(store, [
       ...data.chart.accounts.map(accountDoc),
@@ -470,10 +510,14 @@ export function ensureCompany(store: BooksStore, data: CompanyData): Promise<Ens
       }
     }
     const moves = fresh.map((i) => invoiceMove(i, data.roles));
-    const withMoves = await createMissing(store, [
-      ...fresh.map((inv, k) => ({ ...inv, move: moves[k]._id }) as InvoiceDoc),
-      ...moves,
-    ]);
+    const invoices = fresh.map((inv, k) => ({ ...inv, move: moves[k]._id }) as InvoiceDoc);
+    const applied = await applyCreditNotes(store, invoices);
+    const withMoves = await createMissing(
+      store,
+      [...invoices, ...moves, ...applied.payments],
+      applied.updated,
+    );
+    applied.log(opts.logger);
     return {
       created: [...chart.created, ...withMoves.created],
       kept: [

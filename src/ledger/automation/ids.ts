@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { moveId, paymentId } from '../model';
+import { moveId, paymentId, transferId } from '../model';
 
 /**
  * Deterministic ids of everything the automation writes. The same input always names the same
@@ -32,6 +32,18 @@ export function linePaymentPrefix(lineId: string): string {
   return `payment:${shortHash(lineId)}-`;
 }
 
+/**
+ * One side of a credit note applied to the invoice it credits (credit-notes.ts):
+ * `payment:apply-<credit note hash>-<invoice hash>-<side>`, `side` being the document it clears.
+ */
+export function creditApplicationId(
+  creditNoteId: string,
+  invoiceId: string,
+  side: 'invoice' | 'credit_note',
+): string {
+  return paymentId(`apply-${shortHash(creditNoteId)}-${shortHash(invoiceId)}-${side}`);
+}
+
 /** The move booking a payment: `move:<journal>:pay:<key>`. */
 export function paymentMoveId(
   journal: string,
@@ -40,6 +52,19 @@ export function paymentMoveId(
   n: number,
 ): string {
   return moveId(journal, `pay:${paymentKey(lineId, invoiceId, n)}`);
+}
+
+/**
+ * The move clearing a bank line against a hand-made entry that duplicates it (suggest.ts):
+ * `move:<journal>:dup:<key>`, the key shared with its payment document.
+ */
+export function duplicateMoveId(
+  journal: string,
+  lineId: string,
+  entryId: string,
+  n: number,
+): string {
+  return moveId(journal, `dup:${paymentKey(lineId, entryId, n)}`);
 }
 
 /** The reversal of a posted move made by an undo: `<original key>:rev` in the same journal. */
@@ -51,4 +76,28 @@ export function reversalKey(originalMoveId: string): string {
 /** The opening-balance move of a connection: `move:<journal>:opening:<connection>`. */
 export function openingMoveId(journal: string, connection: string): string {
   return moveId(journal, `opening:${connection}`);
+}
+
+/** Key shared by a transfer and its two moves: outgoing line, incoming line, attempt `n` ≥ 1. */
+export function transferKey(fromLineId: string, toLineId: string, n: number): string {
+  return `${shortHash(fromLineId)}-${shortHash(toLineId)}-${n}`;
+}
+
+/** `transfer:<from hash>-<to hash>-<n>`. */
+export function transferDocId(fromLineId: string, toLineId: string, n: number): string {
+  return transferId(transferKey(fromLineId, toLineId, n));
+}
+
+/**
+ * The move clearing one side of a transfer: `move:<journal>:xfer-out:<key>` (outgoing line) or
+ * `xfer-in` (incoming); the sides differ so two connections sharing a journal never collide.
+ */
+export function transferMoveId(
+  journal: string,
+  side: 'out' | 'in',
+  fromLineId: string,
+  toLineId: string,
+  n: number,
+): string {
+  return moveId(journal, `xfer-${side}:${transferKey(fromLineId, toLineId, n)}`);
 }

@@ -54,7 +54,36 @@ export {
 } from './rules';
 export { type WriteOffMade } from './write-off';
 export { reconcile, type ReconcileResult } from './reconcile';
-export { reconcileLine, type ManualReconciliation } from './manual';
+export { openItems, type OpenItem, type OpenItems, type OpenTotal } from './open-items';
+export { type CreditApplication } from './credit-notes';
+export {
+  DEFAULT_WRITE_OFF_LIMIT,
+  reconcileLine,
+  type ManualReconciliation,
+  type ManualWriteOff,
+} from './manual';
+export {
+  MAX_SUGGESTIONS,
+  acceptSuggestion,
+  pendingSuggestions,
+  suggestionsFor,
+  type AcceptedSuggestion,
+  type SuggestOptions,
+  type SuggestedLine,
+  type Suggestion,
+} from './suggest';
+export {
+  CANDIDATE_SOURCES,
+  DUPLICATE_DAYS,
+  manualEntries,
+  openInvoices,
+  type Candidate,
+  type CandidateKind,
+  type CandidateSource,
+  type SuggestionContext,
+} from './suggest-sources';
+export { type Reason } from './suggest-score';
+export { matchDuplicate, type EntryMatch } from './duplicate';
 export { undoReconciliation, type UndoResult } from './undo';
 export { pendingLines, type SuspenseLine } from './pending';
 export { type AutomationPaymentDoc, type PaymentMade, type ReconcileOptions } from './payments';

@@ -32,6 +32,8 @@ export interface AccountRoles {
   fx_gain: string;
   /** Expense account of a realised exchange loss. */
   fx_loss: string;
+  /** Liquidity-transfer account money between two own bank accounts passes through (README). */
+  transfer: string;
 }
 
 /** The demo chart's codes (config/demo-company.yaml). */
@@ -41,6 +43,7 @@ export const DEFAULT_ACCOUNT_ROLES: Readonly<AccountRoles> = Object.freeze({
   opening_balance: '3000',
   fx_gain: '4900',
   fx_loss: '6900',
+  transfer: '1090',
 });
 
 export type PostState = 'draft' | 'posted';

@@ -1,5 +1,12 @@
 import { formatAmount } from '../../shared/money';
-import { type InvoiceDoc, type MoveDoc, type PaymentDoc, type StatementLineDoc } from '../model';
+import {
+  isCreditNote,
+  isCustomerKind,
+  type InvoiceDoc,
+  type MoveDoc,
+  type PaymentDoc,
+  type StatementLineDoc,
+} from '../model';
 import { stagedAmong } from '../staged-imports';
 import type { BooksStore } from '../store';
 import { checkAccountsExist } from './books';
@@ -16,8 +23,9 @@ import { type WriteOffMade } from './write-off';
 /**
  * Reconciliation (README, "Ledger automation"). A posted statement line sits on the suspense
  * account; a match books a payment move in the line's journal that clears suspense against the
- * receivable (money in, sales invoice) or payable (money out, bill) account with the invoice's
- * partner, writes a payment document and lowers the invoice's residual (paid, or partial).
+ * receivable (money in, sales invoice; money out, customer credit note) or payable (money out,
+ * bill; money in, vendor credit note) account with the invoice's partner, writes a payment
+ * document and lowers the invoice's residual (paid, or partial).
  * An overpayment pays the invoice and leaves the rest in suspense; an underpayment leaves the
  * residual open. Each line's match is one atomic write (one LevelDB batch): payment moves,
  * payments, invoices and the line.
@@ -37,6 +45,18 @@ export type AutomationPaymentDoc = PaymentDoc & {
   reversed_by?: string;
   /** The difference booked to an account so the invoice is paid in full. */
   write_off?: WriteOffMade;
+  /**
+   * The hand-made move this line was matched with as its duplicate (duplicate.ts); `invoice`
+   * then holds the same move id, and no invoice is involved.
+   */
+  entry?: string;
+  /**
+   * A refund of an overpayment: the statement line at the other end (overpayment-refund.ts);
+   * `invoice` then holds the same line id, and no invoice is involved.
+   */
+  counterpart_line?: string;
+  /** A refund of an overpayment: the invoice the incoming line overpaid. */
+  overpaid_invoice?: string;
 };
 
 export interface ReconcileOptions extends AutomationOptions {
@@ -46,7 +66,10 @@ export interface ReconcileOptions extends AutomationOptions {
 
 export interface PaymentMade {
   line: string;
+  /** The invoice paid; for a refund of an overpayment, the overpaid invoice (or line). */
   invoice: string;
+  /** A refund of an overpayment: the incoming line refunded. */
+  counterpart_line?: string;
   payment: string;
   move: string;
   /** Minor units cleared (> 0). */
@@ -85,9 +108,12 @@ export function openAmount(
   return Math.abs(line.amount) - payments.filter(isActive).reduce((s, p) => s + p.amount, 0);
 }
 
-/** The invoice kind a line pays: money in pays sales invoices, money out pays bills. */
-export function kindFor(line: StatementLineDoc): InvoiceDoc['kind'] {
-  return line.amount > 0 ? 'out_invoice' : 'in_invoice';
+/**
+ * The invoice kinds a line pays: money in pays sales invoices and vendor credit notes (a supplier
+ * refund), money out pays bills and customer credit notes (a customer refund).
+ */
+export function kindsFor(line: StatementLineDoc): ReadonlyArray<InvoiceDoc['kind']> {
+  return line.amount > 0 ? ['out_invoice', 'in_refund'] : ['in_invoice', 'out_refund'];
 }
 
 /** Oldest due first, then oldest date, then id: the order money is allocated in. */
@@ -127,9 +153,9 @@ export function paymentWrites(
     const n = existing.filter((p) => p.invoice === invoice._id).length + 1;
     const pid = paymentDocId(line._id, invoice._id, n);
     const mid = paymentMoveId(mapping.journal, line._id, invoice._id, n);
-    const incoming = invoice.kind === 'out_invoice';
-    const counterpart = incoming ? roles.receivable : roles.payable;
-    const label = `${incoming ? 'Payment of' : 'Payment to'} ${invoice.number}`;
+    const incoming = line.amount > 0;
+    const counterpart = isCustomerKind(invoice.kind) ? roles.receivable : roles.payable;
+    const label = `${isCreditNote(invoice.kind) ? 'Refund of' : incoming ? 'Payment of' : 'Payment to'} ${invoice.number}`;
     const move: MoveDoc & { payment: string } = {
       _id: mid,
       type: 'move',

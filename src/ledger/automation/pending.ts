@@ -1,6 +1,7 @@
-import { type StatementLineDoc } from '../model';
+import { type StatementLineDoc, type TransferDoc } from '../model';
 import type { BooksStore } from '../store';
 import { openAmount, type AutomationPaymentDoc } from './payments';
+import { activeTransferLines } from './transfer-match';
 
 export interface SuspenseLine {
   line: string;
@@ -20,7 +21,8 @@ export interface SuspenseLine {
 
 /**
  * Lines whose money sits (partly) in suspense (`booksync reconcile --pending`): posted lines no
- * rule matched, and reconciled lines with an overpayment left. Oldest first.
+ * rule matched, and reconciled lines with an overpayment left (a transferred line is cleared
+ * whole). Oldest first.
  */
 export async function pendingLines(store: BooksStore): Promise<SuspenseLine[]> {
   const lines = await store.allOfType<StatementLineDoc>('statement_line');
@@ -29,9 +31,11 @@ export async function pendingLines(store: BooksStore): Promise<SuspenseLine[]> {
   for (const p of payments)
     if (p.statement_line)
       byLine.set(p.statement_line, [...(byLine.get(p.statement_line) ?? []), p]);
+  const transferred = activeTransferLines(await store.allOfType<TransferDoc>('transfer'));
   const out: SuspenseLine[] = [];
   for (const l of lines) {
     if (l.pending || (l.state !== 'posted' && l.state !== 'reconciled')) continue;
+    if (transferred.has(l._id)) continue;
     const open = openAmount(l, byLine.get(l._id) ?? []);
     if (open <= 0) continue;
     out.push(suspenseLine(l, open));

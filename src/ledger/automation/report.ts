@@ -2,6 +2,7 @@ import type { CalendarDate } from '../../shared/dates';
 import type { AccountDoc, AccountKind, MoveDoc, MoveLine, StatementLineDoc } from '../model';
 import { visibleLines } from '../staged-imports';
 import type { BooksStore } from '../store';
+import { openItems, type OpenItems } from './open-items';
 import { pendingLines, suspenseLine, type SuspenseLine } from './pending';
 
 /**
@@ -166,9 +167,11 @@ export async function unreconciledLines(store: BooksStore): Promise<Unreconciled
 export interface LedgerReport {
   trial_balance: TrialBalance;
   unreconciled: UnreconciledLine[];
+  /** Open invoices, bills and credit notes, and the receivable / payable net of credit notes. */
+  open_items: OpenItems;
 }
 
-/** Both parts of `booksync report`. */
+/** The parts of `booksync report`. */
 export async function ledgerReport(
   store: BooksStore,
   opts: TrialBalanceOptions = {},
@@ -176,5 +179,6 @@ export async function ledgerReport(
   return {
     trial_balance: await trialBalance(store, opts),
     unreconciled: await unreconciledLines(store),
+    open_items: await openItems(store),
   };
 }

@@ -58,6 +58,8 @@ export interface CompiledRule {
   label: string;
   /** The account the rule books differences to, and where the rule is configured. */
   write_off?: { account: string; where: string };
+  /** A `transfer` rule pairs two lines instead (transfer-match.ts); its `match` never matches. */
+  transfer?: TransferSettings;
   match(ctx: MatchContext): RuleMatch | undefined;
 }
 
@@ -72,7 +74,18 @@ export interface RuleKind {
 export type RuleSpec =
   | { kind: 'reference' }
   | { kind: 'amount_partner' }
-  | { kind: 'amount_window'; tolerance?: string; days: number; write_off?: string };
+  | { kind: 'amount_window'; tolerance?: string; days: number; write_off?: string }
+  | { kind: 'transfer'; days: number; tolerance?: string };
+
+/** A `transfer` rule's settings (README, "Transfers between own accounts"). */
+export interface TransferSettings {
+  /** Largest date difference between the outgoing and the incoming line. */
+  days: number;
+  /** Cross-currency only: largest difference from the converted amount, percent text ("1.5"). */
+  tolerance_percent: string;
+  /** Where the rule is configured (`ledger.reconcile.rules[3]`). */
+  where: string;
+}
 
 function invalid(where: string, what: string): never {
   throw new AutomationError('LEDGER_RULE_INVALID', `${where}: ${what}`, { details: { where } });
@@ -288,11 +301,50 @@ export const amountWindowRule: RuleKind = {
   },
 };
 
+/**
+ * The largest cross-currency tolerance, percent: beyond it unrelated amounts would pair (the
+ * config check, src/config/transfer-rules.ts, has the same bound for file:line errors).
+ */
+const MAX_TRANSFER_TOLERANCE = 10;
+
+/**
+ * `transfer`: an outgoing line on one own connection and an incoming one on another, within
+ * `days`, equal in amount (cross-currency: within `tolerance` percent of the converted amount).
+ * It pairs lines rather than paying invoices, so the reconciliation run handles it
+ * (transfer-match.ts); `match` proposes no invoice.
+ */
+export const transferRule: RuleKind = {
+  kind: 'transfer',
+  description:
+    "an outgoing line on one own connection and an incoming line of the same amount on another within `days` (other currency: converted at the day's rate, within `tolerance` percent) become one transfer through the liquidity-transfer account",
+  compile(spec, where) {
+    noExtraKeys(spec, ['days', 'tolerance'], where);
+    const days = spec.days;
+    if (typeof days !== 'number' || !Number.isSafeInteger(days) || days < 0 || days > 366)
+      invalid(where, `days must be a whole number from 0 to 366 (got ${JSON.stringify(days)})`);
+    const tolerance = spec.tolerance ?? '0%';
+    const m = typeof tolerance === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(tolerance) : null;
+    if (!m || Number(m[1]) > MAX_TRANSFER_TOLERANCE)
+      invalid(
+        where,
+        `tolerance must be quoted percent text from "0%" to "${MAX_TRANSFER_TOLERANCE}%", such as "1.5%" (got ${JSON.stringify(tolerance)})`,
+      );
+    const settings: TransferSettings = { days, tolerance_percent: m[1], where };
+    return {
+      kind: 'transfer',
+      label: `transfer(days ${days}${m[1] !== '0' ? `, tolerance ${m[1]}%` : ''})`,
+      transfer: settings,
+      match: () => undefined,
+    };
+  },
+};
+
 /** The registry: every rule kind by name (keys equal the config's RECONCILE_RULE_KINDS). */
 export const RULE_KINDS: Readonly<Record<RuleSpec['kind'], RuleKind>> = Object.freeze({
   reference: referenceRule,
   amount_partner: amountPartnerRule,
   amount_window: amountWindowRule,
+  transfer: transferRule,
 });
 
 /** The rule kind called `kind`; an unknown name throws `LEDGER_RULE_UNKNOWN` listing the known ones. */
@@ -333,5 +385,17 @@ export function compileRules(
   specs: ReadonlyArray<RuleSpec | Record<string, unknown>>,
   path = 'ledger.reconcile.rules',
 ): CompiledRule[] {
-  return specs.map((spec, i) => compileRule(spec, `${path}[${i}]`));
+  const compiled = specs.map((spec, i) => compileRule(spec, `${path}[${i}]`));
+  checkOneTransferRule(compiled);
+  return compiled;
+}
+
+/** Two transfer rules would pair the same lines twice over; one is allowed. */
+export function checkOneTransferRule(rules: readonly CompiledRule[]): void {
+  const transfers = rules.filter((r) => r.transfer);
+  if (transfers.length > 1)
+    invalid(
+      transfers[1].transfer!.where,
+      `only one transfer rule is allowed (the first is ${transfers[0].transfer!.where})`,
+    );
 }

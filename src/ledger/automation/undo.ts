@@ -5,6 +5,13 @@ import { docsById, docsWithPrefix } from './books';
 import { linePaymentPrefix, reversalKey } from './ids';
 import { serialized, today, type AutomationOptions } from './options';
 import { isActive, loadLine, type AutomationPaymentDoc } from './payments';
+import { voidRefundHalves } from './overpayment-refund';
+import {
+  activeTransferOf,
+  removeVoidedTransferDrafts,
+  undoTransfer,
+  type TransferUndone,
+} from './transfer-undo';
 import { type WriteOffMade } from './write-off';
 
 export interface UndoResult {
@@ -13,19 +20,26 @@ export interface UndoResult {
   undone: Array<{
     payment: string;
     invoice: string;
+    /** The hand-made move a duplicate's match named (then `invoice` holds the same id). */
+    entry?: string;
+    /** The other line of a refund of an overpayment (then `invoice` holds the same id). */
+    counterpart_line?: string;
     amount: number;
     currency: string;
     reversal?: string;
     removed_draft?: string;
     write_off?: WriteOffMade;
   }>;
+  /** The line's transfer between own accounts, undone with both its lines. */
+  transfer?: TransferUndone;
 }
 
 /**
  * Undoes every reconciliation of `lineId` (`booksync reconcile LINE --undo`): each posted payment
  * move gets its reversal (posted moves are never edited), a draft one is deleted; the payment is
  * voided (`state: cancelled`), the invoice's residual and state are restored and the line is back
- * to `posted`, in suspense. Idempotent: nothing left to undo returns an empty list.
+ * to `posted`, in suspense. Idempotent: nothing left to undo returns an empty list. A line of a
+ * transfer between own accounts undoes the whole transfer, both lines (transfer-undo.ts).
  */
 export function undoReconciliation(
   store: BooksStore,
@@ -34,6 +48,10 @@ export function undoReconciliation(
 ): Promise<UndoResult> {
   return serialized(store, async () => {
     const line = await loadLine(store, lineId);
+    const transfer = await activeTransferOf(store, lineId);
+    if (transfer)
+      return { line: lineId, undone: [], transfer: await undoTransfer(store, transfer, opts) };
+    await removeVoidedTransferDrafts(store, lineId);
     const payments = await docsWithPrefix<AutomationPaymentDoc>(store, linePaymentPrefix(lineId));
     const active = payments.filter(isActive);
     const result: UndoResult = { line: lineId, undone: [] };
@@ -42,7 +60,9 @@ export function undoReconciliation(
       const date = today(opts);
       const related = await docsById<MoveDoc | InvoiceDoc>(store, [
         ...active.map((p) => p.move),
-        ...active.map((p) => p.invoice),
+        // A duplicate's match (`entry`) names a hand-made move, a refund (`counterpart_line`) a
+        // statement line; neither is an invoice.
+        ...active.filter((p) => !p.entry && !p.counterpart_line).map((p) => p.invoice),
       ]);
       const invoices = new Map<string, InvoiceDoc>();
       const docs: Array<MoveDoc | AutomationPaymentDoc | InvoiceDoc | StatementLineDoc> = [];
@@ -61,7 +81,10 @@ export function undoReconciliation(
         } else if (move) {
           drafts.push(move._id);
         }
-        const inv = invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined);
+        const inv =
+          p.entry || p.counterpart_line
+            ? undefined
+            : (invoices.get(p.invoice) ?? (related.get(p.invoice) as InvoiceDoc | undefined));
         if (inv) {
           const cleared = p.amount + (p.write_off?.amount ?? 0);
           const residual = Math.min(inv.total, inv.residual + cleared);
@@ -81,6 +104,8 @@ export function undoReconciliation(
         result.undone.push({
           payment: p._id,
           invoice: p.invoice,
+          ...(p.entry ? { entry: p.entry } : {}),
+          ...(p.counterpart_line ? { counterpart_line: p.counterpart_line } : {}),
           amount: p.amount,
           currency: p.currency,
           ...(reversal ? { reversal } : {}),
@@ -89,6 +114,8 @@ export function undoReconciliation(
         });
       }
       docs.push(...invoices.values());
+      const voided = docs.filter((d): d is AutomationPaymentDoc => d.type === 'payment');
+      docs.push(...(await voidRefundHalves(store, lineId, voided)));
       if (line.state === 'reconciled') docs.push({ ...line, state: 'posted' });
       await store.putMany(docs);
     } else if (line.state === 'reconciled') {
