@@ -6,6 +6,7 @@ import { BooksyncError, describeError } from '../shared/errors';
 import { ADMIN_COMMANDS } from './admin-commands';
 import { BOOKS_COMMANDS, type Command } from './books-commands';
 import { formatStatus } from './format';
+import { RATES_COMMANDS } from './rates-commands';
 import { VERSION } from '../shared/version';
 
 /** sysexits(3) codes systemd and scripts understand. */
@@ -113,6 +114,7 @@ const COMMANDS: Record<string, Command> = {
   },
   ...BOOKS_COMMANDS,
   ...ADMIN_COMMANDS,
+  ...RATES_COMMANDS,
   version: {
     summary: 'print the version',
     usage: 'booksync version',

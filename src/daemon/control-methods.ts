@@ -33,6 +33,9 @@ export const CONTROL_METHODS = {
     fields({ names: field.optional(field.strings), since: field.optional(field.string) }),
   ).returns<RunOutcome[]>(),
   'rates.fetch': method().returns<RatesRun>(),
+  'rates.list': method(fields({ pair: field.optional(field.string) })).returns<
+    Array<import('../ledger').RateDoc>
+  >(),
   'bank.duplicates': method(fields({ days: field.optional(field.number) })).returns<
     DuplicatePair[]
   >(),

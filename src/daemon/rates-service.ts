@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { BooksStore } from '../ledger';
-import { RatesRunner, type RatesSettings } from '../rates';
+import { listRates, RatesRunner, type RatesSettings } from '../rates';
 import type { Logger } from '../shared/logger';
 import type { ControlServer } from './control';
 import type { Service } from './service';
@@ -20,7 +20,7 @@ export function ratesSettingsFrom(config: Config): RatesSettings {
 
 /**
  * Exchange rates as a daemon service (docs/CURRENCIES.md): the `rates:` sources at start and on
- * their schedule, `rates.fetch` over the control socket, the last run in `booksync status`.
+ * their schedule, `rates.fetch` and `rates.list` over the control socket, the last run in `booksync status`.
  */
 export class RatesService implements Service {
   readonly name = 'rates';
@@ -33,6 +33,7 @@ export class RatesService implements Service {
       logger.child({ component: 'rates' }),
     );
     control.handle('rates.fetch', async () => this.runner.runNow());
+    control.handle('rates.list', async ({ pair }) => listRates(store, pair));
   }
 
   start(): Promise<void> {

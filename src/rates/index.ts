@@ -6,3 +6,4 @@ export type { RateQuote } from './quote';
 export { storeRates, type StoredRates } from './store';
 export { fetchEcbRates, importRatesFolder, type FolderFileResult } from './sources';
 export { RatesRunner, type RatesRun, type RatesSettings } from './runner';
+export { listRates, parsePair, summarizeRateIds, type RatePairSummary } from './listing';

@@ -3,6 +3,7 @@ import { plannedAfter } from '../bank/scheduler';
 import type { BooksStore } from '../ledger/store';
 import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { summarizeRateIds, type RatePairSummary } from './listing';
 import { fetchEcbRates, importRatesFolder, type FolderFileResult } from './sources';
 
 /**
@@ -26,6 +27,8 @@ export interface RatesRun {
   at: string;
   provider?: { created: number; unchanged: number; skipped: number };
   folder?: FolderFileResult[];
+  /** The rate documents this run created, by pair. */
+  stored: RatePairSummary[];
   errors: Array<{ source: string; code: string; message: string }>;
 }
 
@@ -87,12 +90,14 @@ export class RatesRunner {
   }
 
   private async run(): Promise<RatesRun> {
-    const run: RatesRun = { at: this.now().toISOString(), errors: [] };
+    const run: RatesRun = { at: this.now().toISOString(), stored: [], errors: [] };
+    const created: string[] = [];
     const { provider, url, folder, keepFiles, requestTimeoutMs } = this.settings;
     if (provider === 'ecb') {
       try {
         const r = await fetchEcbRates(this.store, url, requestTimeoutMs);
         run.provider = { created: r.created.length, unchanged: r.unchanged, skipped: r.skipped };
+        created.push(...r.created);
       } catch (err) {
         run.errors.push({ source: 'ecb', ...describeError(err) });
       }
@@ -101,18 +106,17 @@ export class RatesRunner {
       try {
         run.folder = await importRatesFolder(this.store, folder, { keepFiles });
         for (const f of run.folder) if (f.error) run.errors.push({ source: f.file, ...f.error });
+        for (const f of run.folder) created.push(...(f.stored?.created ?? []));
       } catch (err) {
         run.errors.push({ source: folder, ...describeError(err) });
       }
     }
     for (const e of run.errors)
       this.logger.error(`rates from ${e.source}: ${e.message}`, { event: 'rates.error', ...e });
-    const created =
-      (run.provider?.created ?? 0) +
-      (run.folder ?? []).reduce((n, f) => n + (f.stored?.created.length ?? 0), 0);
-    this.logger.info(`rates: ${created} new rate(s), ${run.errors.length} error(s)`, {
+    run.stored = summarizeRateIds(created);
+    this.logger.info(`rates: ${created.length} new rate(s), ${run.errors.length} error(s)`, {
       event: 'rates.run',
-      created,
+      created: created.length,
       errors: run.errors.length,
     });
     this.lastRun = run;

@@ -89,19 +89,36 @@ export function roundHalfAwayFromZero(num: bigint, den: bigint): bigint {
   return negative ? -rounded : rounded;
 }
 
+/** `num / den` rounded to an integer toward zero (`den` > 0): the part that is surely covered. */
+export function roundTowardZero(num: bigint, den: bigint): bigint {
+  if (den <= 0n) throw new RangeError('the denominator must be positive');
+  return num / den;
+}
+
+/** How a conversion rounds: money booked `half_away`; a limit (a tolerance) `toward_zero`, so it never widens. */
+export type Rounding = 'half_away' | 'toward_zero';
+
 /**
  * Converts `amount` minor units of `from` into minor units of `to` at `rate` (1 `from` = rate
  * `to`), with each currency's ISO 4217 minor-unit exponent (JPY 0, EUR 2, KWD 3), rounded half
- * away from zero. Throws `MONEY_OVERFLOW` when the result leaves the safe integer range.
+ * away from zero (or toward zero when asked). Throws `MONEY_OVERFLOW` when the result leaves the
+ * safe integer range.
  */
-export function convertMinor(amount: number, from: string, to: string, rate: Rational): number {
+export function convertMinor(
+  amount: number,
+  from: string,
+  to: string,
+  rate: Rational,
+  rounding: Rounding = 'half_away',
+): number {
   if (!Number.isSafeInteger(amount))
     throw new InvalidValueError('MONEY_NOT_INTEGER', `amount ${amount} is not an integer`);
   const ef = BigInt(currencyExponent(from));
   const et = BigInt(currencyExponent(to));
   const num = BigInt(amount) * rate.num * 10n ** et;
   const den = rate.den * 10n ** ef;
-  const out = roundHalfAwayFromZero(num, den);
+  const out =
+    rounding === 'toward_zero' ? roundTowardZero(num, den) : roundHalfAwayFromZero(num, den);
   if (out > BigInt(Number.MAX_SAFE_INTEGER) || out < -BigInt(Number.MAX_SAFE_INTEGER))
     throw new InvalidValueError(
       'MONEY_OVERFLOW',

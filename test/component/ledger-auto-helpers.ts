@@ -218,3 +218,49 @@ export async function postAndReconcile(
   );
   return reconcile(store, rules, opts);
 }
+
+/**
+ * A bank connection in `currency` (journal `BNK<n>`, bank account `10<n>0`, suspense `109<9-n>`)
+ * and the accounts and journal it needs beside the demo chart.
+ */
+export function foreignBank(
+  currency: string,
+  n: number,
+): { mapping: ConnectionMapping; chart: BooksDoc[] } {
+  const mapping: ConnectionMapping = {
+    connection: currency.toLowerCase(),
+    journal: `BNK${n}`,
+    bank_account: `10${n}0`,
+    suspense_account: `109${9 - n}`,
+    currency,
+  };
+  const chart: BooksDoc[] = [
+    {
+      _id: `account:${mapping.bank_account}`,
+      type: 'account',
+      code: mapping.bank_account,
+      name: `Bank ${currency}`,
+      kind: 'asset',
+      currency,
+    },
+    {
+      _id: `account:${mapping.suspense_account}`,
+      type: 'account',
+      code: mapping.suspense_account,
+      name: `Suspense ${currency}`,
+      kind: 'asset',
+      reconcile: true,
+    },
+    {
+      _id: `journal:${mapping.journal}`,
+      type: 'journal',
+      code: mapping.journal,
+      name: `Bank ${currency}`,
+      kind: 'bank',
+      currency,
+      default_account: mapping.bank_account,
+      suspense_account: mapping.suspense_account,
+    },
+  ];
+  return { mapping, chart };
+}

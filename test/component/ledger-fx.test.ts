@@ -282,6 +282,35 @@ describe('ledger: foreign currencies', () => {
       assert.equal(tb.rows.find((r) => r.code === '6900')?.company_balance, 0);
     });
 
+    it('given a USD invoice paid in two halves whose EUR shares tie, when the first is undone and paid again, then the receivable is 0 in EUR too', async () => {
+      // 100.00 USD at 1 EUR = 1.2498 USD is 80.01 EUR: each half is 40.005 EUR, rounded to 40.01
+      // as the first share and 40.00 as the second; undoing the first and paying it again last
+      // must not clear 40.01 + 40.01.
+      const inv = invoice('out_invoice', 'INV/USD/3', 10_000);
+      await books.store.putMany([
+        rate('EUR', 'USD', '2024-01-10', '1.2498'),
+        rate('EUR', 'USD', '2024-02-01', '1.0000'),
+        rate('EUR', 'USD', '2024-02-02', '1.0000'),
+      ]);
+      await usdBooks(books, { invoices: [inv] });
+      assert.equal((await get<InvoiceDoc>(books.store, inv._id)).company?.total, 8001);
+      const first = usdLine(5_000, '2024-02-01', { memo: 'INV/USD/3' });
+      const second = usdLine(5_000, '2024-02-02', { memo: 'INV/USD/3' });
+      await books.store.putMany([first, second]);
+      await postStatementLines(books.store, 'all', USD, OPTS);
+      await reconcile(books.store, RULES, OPTS);
+      await undoReconciliation(books.store, first._id, OPTS);
+      const again = await reconcile(books.store, RULES, OPTS);
+      assert.deepEqual(
+        again.matched.map((m) => [m.line, m.invoice_state]),
+        [[first._id, 'paid']],
+      );
+      const tb = await trialBalance(books.store, { company_currency: 'EUR' });
+      const receivable = tb.rows.find((r) => r.code === '1200' && r.currency === 'USD');
+      assert.deepEqual([receivable?.balance, receivable?.company_balance], [0, 0]);
+      assert.equal(tb.company_total?.balance, 0);
+    });
+
     it('given a foreign invoice without its rate, then it waits and is created once the rate arrives', async () => {
       const demo = loadCompanyFile(demoCompanyFile());
       const data = { ...demo, invoices: [invoice('out_invoice', 'INV/USD/2', 10000)] };

@@ -3,6 +3,7 @@ import {
   type BooksDoc,
   type InvoiceDoc,
   type MoveDoc,
+  type RateDoc,
   type StatementLineDoc,
 } from '../../src/ledger';
 import { balanceProblems } from '../../src/ledger/invariants';
@@ -27,6 +28,7 @@ import {
   USD_CHART,
   balanceOf,
   clock,
+  foreignBank,
   get,
   openBooks,
   rate,
@@ -317,6 +319,125 @@ describe('ledger automation: write-offs of near matches', () => {
       const reversal = await get<MoveDoc>(books.store, undo.undone[0].reversal!);
       assert.deepEqual(balanceProblems(reversal), []);
       assert.equal((await invoice(usdInvoice._id)).residual, 10_000);
+    });
+
+    /** A bank connection in `currency` of the EUR company, its chart, and an invoice of 2024-01-10 in it. */
+    async function foreignSetUp(currency: string, total: number, rates: RateDoc[]) {
+      const { mapping, chart } = foreignBank(currency, 5);
+      const inv: InvoiceDoc = {
+        _id: `invoice:INV/${currency}/1`,
+        type: 'invoice',
+        kind: 'out_invoice',
+        number: `INV/${currency}/1`,
+        partner: 'partner:acme',
+        date: '2024-01-10',
+        due_date: '2024-02-10',
+        currency,
+        total,
+        residual: total,
+        state: 'open',
+      };
+      await books.store.putMany(rates);
+      await setUp([inv], [BANK_FEES, ...chart]);
+      const fx = { company_currency: 'EUR', clock, connections: [mapping], logger: books.logger };
+      /** Posts and reconciles a line of `amount` dated 2024-02-01; the write-off it made, if any. */
+      const pay = async (key: string, amount: number) => {
+        const line = stl({
+          key,
+          connection: mapping.connection,
+          currency,
+          amount,
+          date: '2024-02-01',
+        });
+        await books.store.put(line);
+        await postStatementLines(books.store, 'all', mapping, fx);
+        const res = await reconcile(books.store, FEES, fx);
+        return { line, res };
+      };
+      return { inv, pay, fx };
+    }
+
+    it('given a JPY line, then the tolerance "2.00" is 2.00 EUR at the line date\'s rate (161.87: 323 yen, rounded toward zero)', async () => {
+      const { inv, pay } = await foreignSetUp('JPY', 100_000, [
+        rate('EUR', 'JPY', '2024-01-10', '160.00'),
+        rate('EUR', 'JPY', '2024-02-01', '161.87'),
+      ]);
+      // 2.00 EUR × 161.87 = 323.74 JPY: 324 yen short is more than 2.00 EUR and is not written off.
+      const far = await pay('jpy-far', 99_676);
+      assert.deepEqual(far.res.matched, []);
+      assert.equal((await invoice(inv._id)).residual, 100_000);
+      const undoLine = far.line._id;
+      await books.store.put({
+        ...(await get<StatementLineDoc>(books.store, undoLine)),
+        state: 'deleted',
+      });
+      const near = await pay('jpy-near', 99_677);
+      assert.deepEqual(
+        near.res.matched.map((m) => [m.invoice, m.write_off]),
+        [[inv._id, { account: '6270', amount: 323, currency: 'JPY' }]],
+      );
+      const move = await get<MoveDoc>(books.store, near.res.matched[0].move);
+      assert.deepEqual(balanceProblems(move), []);
+      assert.deepEqual((await invoice(inv._id)).state, 'paid');
+      // The fee is 323 yen, 1.995... EUR at the line's rate: within 2.00 EUR.
+      const fee = move.lines.find((l) => l.account === '6270');
+      assert.deepEqual([fee?.debit, fee?.currency, fee?.company?.debit], [323, 'JPY', 200]);
+    });
+
+    it('given a posted JPY line whose rate has gone from the books, then it stays in suspense, logged as ledger.rate_missing', async () => {
+      const { inv, fx } = await foreignSetUp('JPY', 100_000, [
+        rate('EUR', 'JPY', '2024-01-10', '160.00'),
+        rate('EUR', 'JPY', '2024-02-01', '160.00'),
+      ]);
+      const line = stl({
+        key: 'jpy-gone',
+        connection: 'jpy',
+        currency: 'JPY',
+        amount: 99_800,
+        date: '2024-02-01',
+      });
+      await books.store.put(line);
+      await postStatementLines(books.store, 'all', fx.connections[0], fx);
+      // A rate document deleted (by hand, or by a sync from another site) after the posting.
+      await books.store.remove('rate:EUR:JPY:2024-02-01');
+      const res = await reconcile(books.store, FEES, fx);
+      assert.deepEqual([res.matched, res.unmatched], [[], [line._id]]);
+      assert.equal((await invoice(inv._id)).residual, 100_000);
+      const logged = books.entries.find((e) => e.event === 'ledger.rate_missing');
+      assert.deepEqual(
+        [logged?.line, logged?.from, logged?.to, logged?.date],
+        [line._id, 'EUR', 'JPY', '2024-02-01'],
+      );
+      assert.match(
+        logged?.msg ?? '',
+        /stays in suspense: no exchange rate EUR\/JPY for 2024-02-01/,
+      );
+    });
+
+    it('given a KWD line, then the tolerance "2.00" is 0.665 KWD at 0.33275 (0.6655, rounded toward zero)', async () => {
+      const { inv, pay } = await foreignSetUp('KWD', 100_000, [
+        rate('EUR', 'KWD', '2024-01-10', '0.33000'),
+        rate('EUR', 'KWD', '2024-02-01', '0.33275'),
+      ]);
+      const far = await pay('kwd-far', 99_334); // 0.666 KWD short
+      assert.deepEqual(far.res.matched, []);
+      await books.store.put({
+        ...(await get<StatementLineDoc>(books.store, far.line._id)),
+        state: 'deleted',
+      });
+      const near = await pay('kwd-near', 99_335); // 0.665 KWD short
+      assert.deepEqual(
+        near.res.matched.map((m) => [m.invoice, m.write_off]),
+        [[inv._id, { account: '6270', amount: 665, currency: 'KWD' }]],
+      );
+      assert.deepEqual(
+        balanceProblems(await get<MoveDoc>(books.store, near.res.matched[0].move)),
+        [],
+      );
+      assert.deepEqual(
+        [(await invoice(inv._id)).residual, (await invoice(inv._id)).state],
+        [0, 'paid'],
+      );
     });
   });
 });

@@ -97,6 +97,17 @@ describe('exchange rates: exact conversion and rounding (half away from zero)', 
       assert.equal(roundHalfAwayFromZero(num, den), expected, `${num}/${den}`);
   });
 
+  it('converts a limit toward zero, so that it never allows more than written', () => {
+    const table: Array<[number, string, string, string, number]> = [
+      [200, 'EUR', 'JPY', '161.87', 323], // 323.74 yen; half away from zero gives 324
+      [200, 'EUR', 'KWD', '0.33275', 665], // 0.6655 KWD; half away from zero gives 666
+      [-200, 'EUR', 'JPY', '161.87', -323],
+      [200, 'EUR', 'JPY', '160', 320],
+    ];
+    for (const [amount, from, to, rate, expected] of table)
+      assert.equal(convertMinor(amount, from, to, parseRate(rate), 'toward_zero'), expected, rate);
+  });
+
   describe('reading rates', () => {
     it('reads plain decimals exactly, whatever their length', () => {
       assert.deepEqual(parseRate('1.0830'), { num: 1083n, den: 1000n });

@@ -1,7 +1,7 @@
 import { proportion } from '../../shared/rate';
-import type { InvoiceDoc, MoveDoc, StatementLineDoc } from '../model';
+import type { InvoiceDoc, MoveDoc, PaymentDoc, StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
-import { checkAccountsExist } from './books';
+import { checkAccountsExist, docsById } from './books';
 import { companyPart } from './fx';
 import { accountRoles, type AutomationOptions } from './options';
 import type { ExchangeDifference } from './payments';
@@ -14,8 +14,9 @@ import type { ExchangeDifference } from './payments';
  * account on a line that is 0 in the foreign currency: the move balances in both currencies.
  *
  * Partial amounts are shares of the converted totals (`proportion`), taken so that consecutive
- * shares telescope: the payments of an invoice clear exactly its company-currency total, and the
- * payments of a line exactly the line's.
+ * shares telescope: the payments of an invoice clear exactly its company-currency total (each
+ * takes the paid share less what the invoice's payments have cleared so far), and the payments of
+ * a line exactly the line's.
  */
 
 type PaymentBatchDoc = { type: string; _id: string };
@@ -30,6 +31,28 @@ async function lineCompanyTotal(
   const move = await store.get<MoveDoc>(line.move);
   const part = move?.lines.find((l) => l.company?.currency === company)?.company;
   return part ? part.debit + part.credit : undefined;
+}
+
+/**
+ * What the active payments of `invoiceId` have cleared of its receivable (payable) in company
+ * currency so far: the company amounts of their moves' counterpart lines. A payment clears the
+ * paid share of the invoice's company total minus this, so the invoice's last payment leaves
+ * exactly 0 even after an undo of an earlier payment took back a share rounded the other way.
+ */
+async function invoiceCompanyCleared(store: BooksStore, invoiceId: string): Promise<number> {
+  const payments = (await store.allOfType<PaymentDoc & { state?: string }>('payment')).filter(
+    (p) => p.invoice === invoiceId && p.state !== 'cancelled',
+  );
+  const moves = await docsById<MoveDoc>(
+    store,
+    payments.map((p) => p.move),
+  );
+  let cleared = 0;
+  for (const p of payments) {
+    const part = moves.get(p.move)?.lines[1]?.company;
+    if (part) cleared += part.debit + part.credit;
+  }
+  return cleared;
 }
 
 /**
@@ -76,11 +99,10 @@ export async function applyExchange(
     const invoice = invoices.get(invoiceOfMove.get(move._id) ?? '');
     const invoiceShare =
       invoice?.company && invoice.company.currency === company
-        ? proportion(invoice.company.total, invoice.total - invoice.residual, invoice.total) -
-          proportion(
-            invoice.company.total,
-            invoice.total - invoice.residual - cleared,
-            invoice.total,
+        ? Math.max(
+            0,
+            proportion(invoice.company.total, invoice.total - invoice.residual, invoice.total) -
+              (await invoiceCompanyCleared(store, invoice._id)),
           )
         : cleared === amount
           ? lineShare

@@ -1,5 +1,6 @@
 import { type InvoiceDoc, type PartnerDoc, type StatementLineDoc } from '../model';
 import type { BooksStore } from '../store';
+import { RateBook } from './fx';
 import { applyExchange } from './fx-payment';
 import { accountRoles, serialized } from './options';
 import {
@@ -20,6 +21,7 @@ import { OverpaymentRefunds } from './overpayment-refund';
 import { checkOneTransferRule, compileRule, type CompiledRule, type RuleSpec } from './rules';
 import { type TransferMade } from './transfer-book';
 import { freeOfEarlierRules, transferMatcher } from './transfer-match';
+import { companyRateFor } from './tolerance';
 import { applyWriteOff, checkWriteOffAccounts } from './write-off';
 
 export interface ReconcileResult {
@@ -60,6 +62,7 @@ export async function reconcile(
     const invoices = new Map((await store.allOfType<InvoiceDoc>('invoice')).map((i) => [i._id, i]));
     const partners = new Map((await store.allOfType<PartnerDoc>('partner')).map((p) => [p._id, p]));
     const payments = await store.allOfType<AutomationPaymentDoc>('payment');
+    const rates = new RateBook(store);
     const refunds = new OverpaymentRefunds(store, opts, payments, partners, invoices);
     const paymentsOf = (line: StatementLineDoc) =>
       payments.filter((p) => p.statement_line === line._id);
@@ -93,6 +96,18 @@ export async function reconcile(
         continue;
       }
       const candidates = candidatesFor(line);
+      const { company, missing } = await companyRateFor(rates, line, opts.company_currency);
+      if (missing) {
+        opts.logger?.warn(`${line._id} stays in suspense: ${missing.message}`, {
+          event: 'ledger.rate_missing',
+          line: line._id,
+          from: missing.from,
+          to: missing.to,
+          date: missing.date,
+        });
+        result.unmatched.push(line._id);
+        continue;
+      }
       let booked = false;
       for (const rule of compiled) {
         if (rule.transfer) {
@@ -101,7 +116,9 @@ export async function reconcile(
           continue;
         }
         const match =
-          candidates.length > 0 ? rule.match({ line, open, candidates, partners }) : undefined;
+          candidates.length > 0
+            ? rule.match({ line, open, candidates, partners, ...(company ? { company } : {}) })
+            : undefined;
         if (!match) continue;
         const allocations = allocate(open, match.invoices);
         if (allocations.length === 0) continue;

@@ -1,5 +1,5 @@
 import { addDays, daysBetween } from '../../shared/dates';
-import { currencyExponent, formatAmount, parseAmount } from '../../shared/money';
+import { formatAmount } from '../../shared/money';
 import type { InvoiceDoc, PartnerDoc, StatementLineDoc } from '../model';
 import { AutomationError } from './errors';
 import {
@@ -8,6 +8,9 @@ import {
   parseStructuredReference,
   withoutStructuredReferences,
 } from './references';
+import { lineTolerance, type CompanyRate } from './tolerance';
+
+export { toleranceIn } from './tolerance';
 
 /**
  * Reconciliation rules (`ledger.reconcile.rules`): named values picked by `kind` from YAML, tried
@@ -25,6 +28,8 @@ export interface MatchContext {
   candidates: readonly InvoiceDoc[];
   /** Every partner of the books, by id. */
   partners: ReadonlyMap<string, PartnerDoc>;
+  /** For a line in another currency than the company's: the company rate of the line's date. */
+  company?: CompanyRate;
 }
 
 /** A rule's answer: the invoices to pay, in order (the line's money is allocated in this order). */
@@ -211,16 +216,6 @@ export const amountPartnerRule: RuleKind = {
   },
 };
 
-/**
- * A decimal tolerance (`"0.50"`) in minor units of `currency`. Digits beyond the currency's minor
- * unit are dropped (0.50 JPY is 0 yen): the tolerance only ever narrows, never widens.
- */
-export function toleranceIn(text: string, currency: string): number {
-  const [int, frac = ''] = text.split('.');
-  const kept = frac.slice(0, currencyExponent(currency));
-  return parseAmount(kept ? `${int}.${kept}` : int, currency, { decimal: '.', grouping: false });
-}
-
 /** `write_off`: an account code, and only with a tolerance that lets a difference through. */
 function writeOffSetting(
   spec: Record<string, unknown>,
@@ -248,7 +243,7 @@ function writeOffSetting(
 export const amountWindowRule: RuleKind = {
   kind: 'amount_window',
   description:
-    'an open amount within `tolerance` ("0.50") of the line, the line dated from `days` before the invoice date to `days` after its due date; `write_off` books the difference to an account',
+    'an open amount within `tolerance` ("0.50", in company currency) of the line, the line dated from `days` before the invoice date to `days` after its due date; `write_off` books the difference to an account',
   compile(spec, where) {
     noExtraKeys(spec, ['tolerance', 'days', 'write_off'], where);
     const tolerance = spec.tolerance ?? '0';
@@ -270,7 +265,7 @@ export const amountWindowRule: RuleKind = {
       label: `amount_window(tolerance ${tol}, days ${window}${writeOff ? `, write_off ${writeOff}` : ''})`,
       ...(writeOff ? { write_off: { account: writeOff, where } } : {}),
       match(ctx) {
-        const maxDiff = toleranceIn(tol, ctx.line.currency);
+        const maxDiff = lineTolerance(tol, ctx.line.currency, ctx.company);
         const scored = ctx.candidates
           .filter((inv) => Math.abs(inv.residual - ctx.open) <= maxDiff)
           .filter(
