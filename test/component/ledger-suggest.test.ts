@@ -439,6 +439,36 @@ describe('ledger automation: explained suggestions', () => {
     });
   });
 
+  it('a foreign line: the amount_window tolerance is company currency, converted at the rate of the line date', async () => {
+    // 1.00 EUR = 1.10 USD on 2024-02-12: a line 1.05 USD short is within, though 1.05 > 1.00.
+    const usdInvoice = invoice('INV/2024/0100', 'acme', 20_000, { currency: 'USD' });
+    // The rates first: a foreign invoice is booked once the rate of its date is in the books.
+    await books.store.putMany([
+      rate('EUR', 'USD', '2024-01-05', '1.1000'),
+      rate('EUR', 'USD', '2024-02-12', '1.1000'),
+    ]);
+    await setUp([usdInvoice], [...USD_CHART]);
+    const fx: SuggestOptions = {
+      ...opts,
+      connections: [USD],
+      company_currency: 'EUR',
+      rules: [{ kind: 'amount_window', tolerance: '1.00', days: 30 }],
+    };
+    const line = stl({ connection: 'usd', amount: 19_895, currency: 'USD', date: '2024-02-12' });
+    await books.store.put(line);
+    await postStatementLines(books.store, [line._id], USD, fx);
+    const [listed] = await pendingSuggestions(books.store, fx);
+    assert.equal(listed.candidates[0]?.target, usdInvoice._id);
+    assert.deepEqual(
+      listed.candidates[0].reasons.find((r) => r.kind === 'amount'),
+      listed.candidates[0].reasons.find((r) => r.kind === 'amount' && r.match === 'within'),
+      'the 1.05 USD difference is within 1.00 EUR',
+    );
+    assert.ok(
+      listed.candidates[0].reasons.some((r) => r.kind === 'amount' && r.match === 'within'),
+    );
+  });
+
   it('a foreign line and its hand-made duplicate: the clearing move is valued like the line, the entry keeps its own value', async () => {
     const entry: MoveDoc = {
       _id: 'move:BNK2:hand-1',

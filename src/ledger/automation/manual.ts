@@ -22,7 +22,9 @@ import {
   type PaymentMade,
   type ReconcileOptions,
 } from './payments';
-import { toleranceIn, type WriteOff } from './rules';
+import { RateBook } from './fx';
+import { type WriteOff } from './rules';
+import { companyRateFor, lineTolerance } from './tolerance';
 import { applyWriteOff } from './write-off';
 
 /** The largest difference `--write-off` books unless a larger `limit` is given (README). */
@@ -31,7 +33,7 @@ export const DEFAULT_WRITE_OFF_LIMIT = '5.00';
 /** `--write-off ACCOUNT [--write-off-limit AMOUNT]`: pay the invoice in full, the difference to ACCOUNT. */
 export interface ManualWriteOff {
   account: string;
-  /** Decimal text in the line's currency; default DEFAULT_WRITE_OFF_LIMIT. */
+  /** Decimal text in company currency; default DEFAULT_WRITE_OFF_LIMIT. */
   limit?: string;
 }
 
@@ -175,7 +177,7 @@ export function reconcileLine(
     if (opts.amount !== undefined && (!Number.isSafeInteger(opts.amount) || opts.amount <= 0))
       refuse(`amount ${opts.amount} is not a positive number of minor units`);
     await checkRoleAccounts(store, roles);
-    const writeOff = await manualWriteOff(store, invoice, open, opts, refuse);
+    const writeOff = await manualWriteOff(store, line, invoice, open, opts, refuse);
     const amount = Math.min(open, invoice.residual, opts.amount ?? Number.MAX_SAFE_INTEGER);
     const { docs, made } = paymentWrites(
       line,
@@ -197,11 +199,12 @@ export function reconcileLine(
 
 /**
  * The write-off `opts.write_off` asks for: the invoice's residual minus the line's open amount,
- * undefined when they are equal. Refuses a difference above the limit
+ * undefined when they are equal. Refuses a difference above the limit (company currency)
  * (`LEDGER_WRITE_OFF_TOO_LARGE`), a malformed limit, and a write-off beside `amount`.
  */
 async function manualWriteOff(
   store: BooksStore,
+  line: StatementLineDoc,
   invoice: InvoiceDoc,
   open: number,
   opts: ManualOptions,
@@ -215,7 +218,14 @@ async function manualWriteOff(
     refuse(`write-off limit ${JSON.stringify(limitText)} is not decimal text such as "5.00"`);
   const difference = invoice.residual - open;
   if (difference === 0) return undefined;
-  const limit = toleranceIn(limitText, invoice.currency);
+  // The limit is company currency, like a rule's tolerance (tolerance.ts).
+  const { company, missing } = await companyRateFor(
+    new RateBook(store),
+    line,
+    opts.company_currency,
+  );
+  if (missing) throw missing;
+  const limit = lineTolerance(limitText, invoice.currency, company);
   if (Math.abs(difference) > limit) {
     const size = formatAmount(Math.abs(difference), invoice.currency);
     throw new AutomationError(

@@ -15,7 +15,9 @@ import {
   type ReconcileOptions,
 } from './payments';
 import { pendingLines, suspenseLine, type SuspenseLine } from './pending';
-import { toleranceIn, type RuleSpec } from './rules';
+import { RateBook } from './fx';
+import { type RuleSpec } from './rules';
+import { companyRateFor, lineTolerance, type CompanyRate } from './tolerance';
 import { readLineText, scoreOf } from './suggest-score';
 import {
   CANDIDATE_SOURCES,
@@ -53,8 +55,17 @@ export interface SuggestOptions extends ReconcileOptions {
   sources?: readonly CandidateSource[];
 }
 
-/** The amount_window rules as the suggestions use them, in the line's currency. */
-export function amountWindows(rules: SuggestOptions['rules'], currency: string): AmountWindow[] {
+/**
+ * The amount_window rules as the suggestions use them, in the line's currency: a tolerance is
+ * company currency, converted at the line date's rate like the rule does (tolerance.ts). A
+ * foreign line whose rate is missing gets no windows: no amount is "within" without it.
+ */
+export function amountWindows(
+  rules: SuggestOptions['rules'],
+  currency: string,
+  company?: CompanyRate | 'missing',
+): AmountWindow[] {
+  if (company === 'missing') return [];
   return (rules ?? []).flatMap((r) => {
     const spec = r as Record<string, unknown>;
     if (spec.kind !== 'amount_window') return [];
@@ -62,12 +73,28 @@ export function amountWindows(rules: SuggestOptions['rules'], currency: string):
     const account = typeof spec.write_off === 'string' ? spec.write_off : undefined;
     return [
       {
-        tolerance: toleranceIn(text, currency),
+        tolerance: lineTolerance(text, currency, company),
         tolerance_text: text,
         ...(account ? { write_off: account } : {}),
       },
     ];
   });
+}
+
+/** The company rate of each foreign line, for its tolerances (`missing` when there is none yet). */
+async function companyRates(
+  store: BooksStore,
+  lines: readonly StatementLineDoc[],
+  company: string | undefined,
+): Promise<Map<string, CompanyRate | 'missing'>> {
+  const rates = new RateBook(store);
+  const out = new Map<string, CompanyRate | 'missing'>();
+  for (const line of lines) {
+    const found = await companyRateFor(rates, line, company);
+    if (found.company) out.set(line._id, found.company);
+    else if (found.missing) out.set(line._id, 'missing');
+  }
+  return out;
 }
 
 interface BooksView {
@@ -117,7 +144,12 @@ function bookingKey(open: number, c: Suggestion): string {
   );
 }
 
-function suggestLine(line: StatementLineDoc, view: BooksView, opts: SuggestOptions): SuggestedLine {
+function suggestLine(
+  line: StatementLineDoc,
+  view: BooksView,
+  opts: SuggestOptions,
+  company?: CompanyRate | 'missing',
+): SuggestedLine {
   const mine = view.payments.filter((p) => p.statement_line === line._id);
   const open = openAmount(line, mine);
   const mapping = mappingFor(opts, line.connection);
@@ -130,7 +162,7 @@ function suggestLine(line: StatementLineDoc, view: BooksView, opts: SuggestOptio
     invoices: view.invoices,
     moves: view.moves,
     payments: view.payments,
-    windows: amountWindows(opts.rules, line.currency),
+    windows: amountWindows(opts.rules, line.currency, company),
   };
   const candidates =
     open > 0 ? rank((opts.sources ?? CANDIDATE_SOURCES).flatMap((s) => s.candidates(ctx))) : [];
@@ -154,9 +186,10 @@ export async function pendingSuggestions(
     pending.map((p) => p.line),
   );
   const view = await readView(store);
+  const rates = await companyRates(store, [...docs.values()], opts.company_currency);
   const out = pending.flatMap((p) => {
     const line = docs.get(p.line);
-    return line ? [suggestLine(line, view, opts)] : [];
+    return line ? [suggestLine(line, view, opts, rates.get(line._id))] : [];
   });
   await serialized(store, () =>
     writeLocal(
@@ -175,7 +208,8 @@ export async function suggestionsFor(
   opts: SuggestOptions,
 ): Promise<SuggestedLine> {
   const line = await loadLine(store, lineId);
-  return suggestLine(line, await readView(store), opts);
+  const rates = await companyRates(store, [line], opts.company_currency);
+  return suggestLine(line, await readView(store), opts, rates.get(line._id));
 }
 
 export interface AcceptedSuggestion {
