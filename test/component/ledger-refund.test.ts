@@ -252,8 +252,9 @@ describe('ledger automation: credit notes and refunds', () => {
       const report = await ledgerReport(books.store, {});
       const item = report.open_items.items.find((i) => i.invoice === 'invoice:RINV/2024/0001');
       assert.deepEqual([item?.kind, item?.open, item?.credits], ['out_refund', -5_000, INV3]);
+      // The demo's USD invoice waits for its rate (no rates here): it is not on the books.
       const openSales = demoInvoices
-        .filter((i) => i.kind === 'out_invoice' && i._id !== INV3)
+        .filter((i) => i.kind === 'out_invoice' && i._id !== INV3 && i.currency === 'EUR')
         .reduce((s, i) => s + i.total, 0);
       assert.equal(report.open_items.totals[0].receivable, openSales - 5_000);
       assert.equal(await balanceOf(books.store, '1200'), openSales - 5_000);
