@@ -27,10 +27,8 @@ describe('rates commands: rates fetch, rates list (built CLI)', function () {
     fs.mkdirSync(path.join(root, 'config'));
     for (const f of ['booksync.yaml', 'demo-company.yaml', 'booksync.schema.json'])
       fs.copyFileSync(path.join(REPO, 'config', f), path.join(root, 'config', f));
-    fs.mkdirSync(path.join(root, 'demo'));
-    fs.cpSync(path.join(REPO, 'demo', 'statements'), path.join(root, 'demo', 'statements'), {
-      recursive: true,
-    });
+    // Every demo bank folder the shipped config names (its rates folder is replaced below).
+    fs.cpSync(path.join(REPO, 'demo'), path.join(root, 'demo'), { recursive: true });
     folder = path.join(root, 'rates');
     fs.mkdirSync(folder);
     ecb = new EcbServer();
