@@ -44,7 +44,10 @@ let located: { script: string } | { missing: string } | undefined;
 /** The `couchdb-test.sh` to use, or why there is none. */
 export function couchScript(): { script: string } | { missing: string } {
   if (located) return located;
-  const fromEnv = process.env.BOOKSYNC_TEST_COUCHDB;
+  // Absolute: bin/couchdb changes its directory, so a relative release path would not resolve.
+  const fromEnv = process.env.BOOKSYNC_TEST_COUCHDB
+    ? path.resolve(process.env.BOOKSYNC_TEST_COUCHDB)
+    : undefined;
   if (fromEnv) {
     const script = path.join(fromEnv, 'couchdb-test.sh');
     located = existsSync(script)
@@ -184,7 +187,9 @@ export async function restartNode(nodes: CouchNodes, index: number): Promise<voi
     );
     if (status === 200) return;
     if (child.exitCode !== null)
-      throw new Error(`node ${index + 1} exited; see ${dir}/couchdb.log`);
+      throw new Error(
+        `node ${index + 1} exited; the end of ${dir}/couchdb.log:\n${readFileSync(path.join(dir, 'couchdb.log'), 'utf8').slice(-3000)}`,
+      );
     if (attempt >= 300) throw new Error(`node ${index + 1} not up after a minute; see ${dir}`);
     await new Promise((r) => setTimeout(r, 200));
   }
