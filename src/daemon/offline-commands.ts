@@ -154,7 +154,7 @@ export function fetchNow(
       // rates sources first, so that invoices and lines in a foreign currency find their rates.
       const rates = new RatesRunner(store, ratesSettingsFrom(config), logger);
       if (rates.enabled) await rates.runNow();
-      if (config.ledger.chart) 
+      if (config.ledger.chart)
         await ensureCompany(store, loadCompanyFile(config.ledger.chart), { logger });
       const outcomes: RunOutcome[] = [];
       for (const spec of specs.filter((s) =>
