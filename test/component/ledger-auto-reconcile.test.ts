@@ -344,6 +344,39 @@ describe('ledger automation: reconciliation of bank lines with invoices and bill
       assert.deepEqual([(await invoice(INV3)).state, (await invoice(INV3)).residual], ['paid', 0]);
     });
 
+    it("an earlier line matching only the rest a later line's partial payment leaves is paid in the same run; a second run changes nothing", async () => {
+      // The first line (no reference) is tried while BILL2 still owes 60.00 and matches nothing;
+      // the second pays 30.00 by its reference, and only then does the first one fit the rest.
+      const first = stl({ key: 'cloud-a', amount: -3_000, date: '2024-01-25' });
+      const second = stl({
+        key: 'cloud-b',
+        amount: -3_000,
+        memo: 'RF64 2024 0104',
+        date: '2024-01-26',
+      });
+      const stray = stl({ key: 'stray', amount: 60_500, date: '2024-01-27' });
+      const res = await importAndReconcile([first, second, stray]);
+      assert.deepEqual(
+        res.matched.map((m) => [m.line, m.invoice, m.amount, m.residual]),
+        [
+          [second._id, BILL2, 3_000, 3_000],
+          [first._id, BILL2, 3_000, 0],
+        ],
+      );
+      assert.deepEqual(res.unmatched, [stray._id]);
+      assert.deepEqual(
+        [(await invoice(BILL2)).state, (await invoice(BILL2)).residual],
+        ['paid', 0],
+      );
+      assert.equal(await balanceOf(books.store, '1099'), -60_500);
+
+      const settled = await snapshot(books.store);
+      const again = await reconcile(books.store, RULES, opts);
+      assert.deepEqual(again.matched, []);
+      assert.deepEqual(again.unmatched, [stray._id]);
+      assert.deepEqual(await snapshot(books.store), settled);
+    });
+
     it('money for several invoices named in one memo is allocated oldest due first', async () => {
       const both = stl({
         key: 'both',

@@ -8,9 +8,9 @@ import { MAPPING, USD, USD_CHART, foreignBank, rate, stl } from './ledger-auto-h
  * bank connections in EUR, USD, JPY and KWD, a rate document per currency and day (exact decimal
  * text), and cases. A case is what a user does with one piece of business: an invoice and the
  * bank line that pays it (exactly, short or over within the write-off tolerance, partly, at
- * another rate than the invoice's), one line paying two invoices, or a line that pays nothing. Each case kind has its own
- * generator in `CASE_KINDS`; a new kind (a transfer between two own connections: two lines, no
- * invoice) is one more generator there.
+ * another rate than the invoice's), one line paying two invoices, a line that pays nothing, or a
+ * transfer between two own connections (two lines, no invoice; README, "Transfers between own
+ * accounts"). Each case kind has its own generator in `CASE_KINDS`.
  */
 
 export type Currency = 'EUR' | 'USD' | 'JPY' | 'KWD';
@@ -27,6 +27,9 @@ export function dayOf(n: number): string {
 
 const JPY_BANK = foreignBank('JPY', 3);
 const KWD_BANK = foreignBank('KWD', 4);
+/** A second EUR account, so that a transfer may also stay in one currency. */
+const SAVINGS_BANK = foreignBank('EUR', 5);
+export const SAVINGS: ConnectionMapping = { ...SAVINGS_BANK.mapping, connection: 'savings' };
 
 export const CONNECTIONS: Readonly<Record<Currency, ConnectionMapping>> = {
   EUR: MAPPING,
@@ -35,21 +38,33 @@ export const CONNECTIONS: Readonly<Record<Currency, ConnectionMapping>> = {
   KWD: KWD_BANK.mapping,
 };
 
+/** Every own connection: one per currency, and the EUR savings account. */
+export const ALL_CONNECTIONS: readonly ConnectionMapping[] = [
+  ...Object.values(CONNECTIONS),
+  SAVINGS,
+];
+
 /** The write-off account of the rules below. */
 export const FEES_ACCOUNT = '6270';
 export const TOLERANCE = '2.00';
+/** The transfer rule's window and tolerance; the demo chart's 1090 is the transfer account. */
+export const TRANSFER_DAYS = 3;
+export const TRANSFER_PERCENT = 1;
+export const TRANSFER_ACCOUNT = '1090';
 export const FX_RULES: RuleSpec[] = [
   { kind: 'reference' },
   { kind: 'amount_partner' },
   { kind: 'amount_window', tolerance: TOLERANCE, days: 5, write_off: FEES_ACCOUNT },
+  { kind: 'transfer', days: TRANSFER_DAYS, tolerance: `${TRANSFER_PERCENT}%` },
 ];
 
-/** The accounts and journals the demo chart lacks: JPY and KWD banks, bank fees. */
+/** The accounts and journals the demo chart lacks: JPY, KWD and EUR savings banks, bank fees. */
 export function extraChart(): BooksDoc[] {
   return [
     ...USD_CHART,
     ...JPY_BANK.chart,
     ...KWD_BANK.chart,
+    ...SAVINGS_BANK.chart,
     { _id: 'account:6270', type: 'account', code: '6270', name: 'Bank fees', kind: 'expense' },
   ];
 }
@@ -105,13 +120,22 @@ export interface InvoiceSpec {
   day: number;
 }
 
-/** A bank line of a case: `amount` signed (money in > 0), on the connection of `currency`. */
+/**
+ * A bank line of a case: `amount` signed (money in > 0), on `connection` (default: the connection
+ * of `currency`).
+ */
 export interface LineSpec {
   currency: Currency;
   amount: number;
   day: number;
   /** Text the payer wrote: `{invoice}` names the case's first invoice number, `{invoice1}` its second. */
   memo?: string;
+  connection?: string;
+  /**
+   * The incoming line of a transfer: its amount is the case's first line converted at the rates
+   * of that line's day, times (1000 + `permille`) / 1000 (`amount` is then ignored).
+   */
+  transfer_permille?: number;
 }
 
 export interface Case {
@@ -225,6 +249,46 @@ export const CASE_KINDS: Readonly<Record<string, fc.Arbitrary<Case>>> = {
         ],
       };
     }),
+  /**
+   * Money out of one own connection and into another, up to TRANSFER_DAYS apart: the same amount
+   * (two EUR accounts), or the amount at the outgoing day's rate within half the tolerance. One
+   * in four is off by 3 to 5 percent: beyond the tolerance, not a transfer.
+   */
+  transfer: fc
+    .tuple(
+      fc.integer({ min: 0, max: ALL_CONNECTIONS.length - 1 }),
+      fc.integer({ min: 1, max: ALL_CONNECTIONS.length - 1 }),
+      fc.integer({ min: 10_000, max: 500_000 }),
+      fc.integer({ min: 0, max: DAYS - 1 }),
+      fc.integer({ min: -1, max: TRANSFER_DAYS }),
+      fc.integer({ min: -5, max: 5 }),
+      fc.integer({ min: 0, max: 3 }),
+    )
+    .map(([out, step, amount, day, later, skew, far]) => {
+      const from = ALL_CONNECTIONS[out];
+      const to = ALL_CONNECTIONS[(out + step) % ALL_CONNECTIONS.length];
+      const permille = far === 0 ? Math.sign(skew || 1) * (30 + 4 * Math.abs(skew)) : skew;
+      const sameCurrency = from.currency === to.currency;
+      return {
+        kind: far === 0 ? 'transfer_far' : 'transfer',
+        invoices: [],
+        lines: [
+          {
+            currency: from.currency as Currency,
+            connection: from.connection,
+            amount: -amount,
+            day,
+          },
+          {
+            currency: to.currency as Currency,
+            connection: to.connection,
+            amount: 0,
+            day: Math.max(0, Math.min(day + later, DAYS - 1)),
+            transfer_permille: sameCurrency && far !== 0 ? 0 : permille,
+          },
+        ],
+      };
+    }),
   /** A line that pays nothing known. */
   noise: fc
     .record({
@@ -245,18 +309,77 @@ export interface World {
   cases: Case[];
 }
 
+/** The rate text of `c` on `date`, undefined when it is not published (EUR: always "1"). */
+export function rateOn(w: World, c: Currency, date: string): string | undefined {
+  if (c === COMPANY) return '1';
+  const s = w.rates.find((r) => r.currency === c)!;
+  const day = Number(date.slice(8)) - 1;
+  return day <= s.until ? s.values[day] : undefined;
+}
+
 export const world: fc.Arbitrary<World> = fc.record({
   rates: fc.tuple(rateSeries('USD'), rateSeries('JPY'), rateSeries('KWD')),
   cases: fc.array(fc.oneof(...Object.values(CASE_KINDS)), { minLength: 1, maxLength: 10 }),
 });
 
-/** The invoices and statement lines of the world's cases, numbered by case. */
-export function caseDocs(cases: readonly Case[]): {
+/** `num / den` rounded half away from zero (den > 0). */
+export function roundHalfAway(num: bigint, den: bigint): number {
+  const abs = num < 0n ? -num : num;
+  const q = abs / den + (2n * (abs % den) >= den ? 1n : 0n);
+  return Number(num < 0n ? -q : q);
+}
+
+/** 1 EUR = `rate` units of `c`: the rational num/den from its decimal text. */
+export function rational(rate: string): { num: bigint; den: bigint } {
+  const [int, frac = ''] = rate.split('.');
+  return { num: BigInt(int + frac), den: 10n ** BigInt(frac.length) };
+}
+
+/** The rate of `c` on `day` as generated, published or not (EUR: 1). */
+function generatedRate(rates: readonly RateSeries[], c: Currency, day: number) {
+  if (c === COMPANY) return { num: 1n, den: 1n };
+  return rational(rates.find((r) => r.currency === c)!.values[day]);
+}
+
+/** The incoming amount of a transfer: `out` at its day's rates, times (1000 + permille) / 1000. */
+function transferAmount(
+  out: LineSpec,
+  into: LineSpec,
+  permille: number,
+  rates: readonly RateSeries[],
+): number {
+  const day = Math.min(out.day, DAYS - 1);
+  const a = generatedRate(rates, out.currency, day);
+  const b = generatedRate(rates, into.currency, day);
+  const num =
+    BigInt(Math.abs(out.amount)) *
+    b.num *
+    a.den *
+    10n ** BigInt(EXPONENT[into.currency]) *
+    BigInt(1000 + permille);
+  const den = b.den * a.num * 10n ** BigInt(EXPONENT[out.currency]) * 1000n;
+  return Math.max(1, roundHalfAway(num, den));
+}
+
+/** The two lines of a generated transfer, by id; `far`: beyond the tolerance. */
+export interface TransferCase {
+  from: string;
+  to: string;
+  far: boolean;
+}
+
+/** The invoices, statement lines and transfers of the world's cases, numbered by case. */
+export function caseDocs(
+  cases: readonly Case[],
+  rates: readonly RateSeries[],
+): {
   invoices: InvoiceDoc[];
   lines: StatementLineDoc[];
+  transfers: TransferCase[];
 } {
   const invoices: InvoiceDoc[] = [];
   const lines: StatementLineDoc[] = [];
+  const transfers: TransferCase[] = [];
   cases.forEach((c, i) => {
     const numbers = c.invoices.map(
       (inv, k) =>
@@ -277,21 +400,26 @@ export function caseDocs(cases: readonly Case[]): {
         state: 'open',
       });
     });
-    c.lines.forEach((l, k) => {
+    const made = c.lines.map((l, k) => {
       const memo = l.memo
         ?.replace('{invoice1}', numbers[1] ?? '')
         .replace('{invoice}', numbers[0] ?? '');
-      lines.push(
-        stl({
-          key: `c${i}-${k}`,
-          connection: CONNECTIONS[l.currency].connection,
-          currency: l.currency,
-          amount: l.amount,
-          date: dayOf(Math.min(l.day, DAYS - 1)),
-          ...(memo ? { memo } : {}),
-        }),
-      );
+      const amount =
+        l.transfer_permille === undefined
+          ? l.amount
+          : transferAmount(c.lines[0], l, l.transfer_permille, rates);
+      return stl({
+        key: `c${i}-${k}`,
+        connection: l.connection ?? CONNECTIONS[l.currency].connection,
+        currency: l.currency,
+        amount,
+        date: dayOf(Math.min(l.day, DAYS - 1)),
+        ...(memo ? { memo } : {}),
+      });
     });
+    lines.push(...made);
+    if (c.kind.startsWith('transfer'))
+      transfers.push({ from: made[0]._id, to: made[1]._id, far: c.kind === 'transfer_far' });
   });
-  return { invoices, lines };
+  return { invoices, lines, transfers };
 }

@@ -1,6 +1,13 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import type { BooksStore, InvoiceDoc, MoveDoc, MoveLine, StatementLineDoc } from '../../src/ledger';
+import type {
+  BooksStore,
+  InvoiceDoc,
+  MoveDoc,
+  MoveLine,
+  StatementLineDoc,
+  TransferDoc,
+} from '../../src/ledger';
 import {
   automateConnection,
   demoCompanyFile,
@@ -13,49 +20,41 @@ import {
 } from '../../src/ledger/automation';
 import { clock, openBooks, snapshot } from './ledger-auto-helpers';
 import {
+  ALL_CONNECTIONS,
   COMPANY,
-  CONNECTIONS,
-  CURRENCIES,
   EXPONENT,
   FX_RULES,
   caseDocs,
   extraChart,
   rateDocs,
+  rateOn,
+  rational,
+  roundHalfAway,
   world,
   type Currency,
   type World,
 } from './ledger-fx-property-cases';
+import { checkTransfers, transferredLines } from './ledger-fx-property-transfers';
 
 /**
- * Property: an EUR company with bank connections and invoices in EUR, USD, JPY and KWD, rates per
- * day, and lines paying invoices exactly, short or over within the write-off tolerance, in parts,
- * at another rate than the invoice's, two invoices with one line, or paying nothing
-(ledger-fx-property-cases.ts). After the
+ * Property: an EUR company with bank connections and invoices in EUR, USD, JPY and KWD (and a
+ * second EUR account), rates per day, and lines paying invoices exactly, short or over within the
+ * write-off tolerance, in parts, at another rate than the invoice's, two invoices with one line,
+ * paying nothing, or moving money between two own accounts (ledger-fx-property-cases.ts). After the
  * automation ran: every move balances in every currency and in company currency; each bank
  * account's books balance equals the sum of its posted lines, in its currency and, at each line's
  * rate, in EUR; lines and invoices without their rate wait; receivable and payable per partner equal
  * the open residuals, in company currency too (the paid share of a foreign invoice leaves at the
  * invoice's rate, the realised difference goes to fx_gain / fx_loss); suspense holds the unpaid
- * money; no write-off exceeds 2.00 EUR. Re-runs change no document; an undo of any subset of lines
+ * money; no write-off exceeds 2.00 EUR; the transfer account nets to zero in EUR and an unambiguous
+ * transfer reconciles both its lines (ledger-fx-property-transfers.ts). Re-runs change no
+ * document; an undo of any subset of lines (of a transfer's line: the whole transfer)
  * followed by a re-run leaves books that satisfy all of it again.
  *
  * The arithmetic below is the test's own (BigInt, from the rate documents' text), not the code's.
  */
 
 const demo = loadCompanyFile(demoCompanyFile());
-
-/** `num / den` rounded half away from zero (den > 0). */
-function roundHalfAway(num: bigint, den: bigint): number {
-  const abs = num < 0n ? -num : num;
-  const q = abs / den + (2n * (abs % den) >= den ? 1n : 0n);
-  return Number(num < 0n ? -q : q);
-}
-
-/** 1 EUR = `rate` units of `c`: the rational num/den from its decimal text. */
-function rational(rate: string): { num: bigint; den: bigint } {
-  const [int, frac = ''] = rate.split('.');
-  return { num: BigInt(int + frac), den: 10n ** BigInt(frac.length) };
-}
 
 /** `amount` minor units of `c` in EUR cents at `rate` (1 EUR = rate c). */
 function inEur(amount: number, c: Currency, rate: string | undefined): number {
@@ -67,14 +66,6 @@ function inEur(amount: number, c: Currency, rate: string | undefined): number {
 /** `total × part / whole`, rounded half away from zero. */
 function share(total: number, part: number, whole: number): number {
   return roundHalfAway(BigInt(total) * BigInt(part), BigInt(whole));
-}
-
-/** The rate text of `c` on `day`, undefined when it is not published (EUR: always "1"). */
-function rateOn(w: World, c: Currency, date: string): string | undefined {
-  if (c === COMPANY) return '1';
-  const s = w.rates.find((r) => r.currency === c)!;
-  const day = Number(date.slice(8)) - 1;
-  return day <= s.until ? s.values[day] : undefined;
 }
 
 /** Without -0: deepEqual tells it from 0. */
@@ -110,21 +101,27 @@ function checkMovesBalance(moves: readonly MoveDoc[]): void {
   }
 }
 
-async function checkBooks(store: BooksStore, w: World): Promise<void> {
+/**
+ * All of the property's checks; `settled`: the automation ran last (not an undo), so every
+ * generated transfer whose pair is unambiguous is booked.
+ */
+async function checkBooks(store: BooksStore, w: World, settled: boolean): Promise<void> {
   const moves = await store.allOfType<MoveDoc>('move');
   const lines = await store.allOfType<StatementLineDoc>('statement_line');
   const invoices = await store.allOfType<InvoiceDoc>('invoice');
   const payments = (await store.allOfType<AutomationPaymentDoc>('payment')).filter(
     (p) => p.state !== 'cancelled',
   );
+  const transferred = transferredLines(await store.allOfType<TransferDoc>('transfer'));
   checkMovesBalance(moves);
+  checkTransfers({ w, moves, lines, payments, transferred, settled });
 
   // Lines and invoices wait for their rate; with it they are posted (or created) at it.
   for (const l of lines) {
     const has = rateOn(w, l.currency as Currency, l.date) !== undefined;
     assert.ok(has ? l.state === 'posted' || l.state === 'reconciled' : l.state === 'new', l._id);
   }
-  const expected = caseDocs(w.cases).invoices;
+  const expected = caseDocs(w.cases, w.rates).invoices;
   for (const inv of expected) {
     const found = invoices.find((i) => i._id === inv._id);
     const r = rateOn(w, inv.currency as Currency, inv.date);
@@ -133,10 +130,13 @@ async function checkBooks(store: BooksStore, w: World): Promise<void> {
       assert.equal(found.company?.total, inEur(inv.total, inv.currency as Currency, r), inv._id);
   }
 
-  const paidOf = (line: string) =>
-    payments.filter((p) => p.statement_line === line).reduce((s, p) => s + p.amount, 0);
-  for (const c of CURRENCIES) {
-    const m = CONNECTIONS[c];
+  // A line of a transfer is cleared in full: its move takes the line's whole suspense.
+  const paidOf = (line: StatementLineDoc) =>
+    transferred.has(line._id)
+      ? Math.abs(line.amount)
+      : payments.filter((p) => p.statement_line === line._id).reduce((s, p) => s + p.amount, 0);
+  for (const m of ALL_CONNECTIONS) {
+    const c = m.currency as Currency;
     const posted = lines.filter(
       (l) => l.connection === m.connection && (l.state === 'posted' || l.state === 'reconciled'),
     );
@@ -158,7 +158,7 @@ async function checkBooks(store: BooksStore, w: World): Promise<void> {
     let company = 0;
     for (const l of posted) {
       const whole = Math.abs(l.amount);
-      const paid = paidOf(l._id);
+      const paid = paidOf(l);
       assert.ok(paid <= whole, `${l._id} is not over-cleared`);
       const eur = Math.abs(lineEur(l));
       own -= Math.sign(l.amount) * (whole - paid);
@@ -235,12 +235,12 @@ describe('ledger automation: property — currencies and write-offs keep the boo
           const books = await openBooks();
           try {
             const { store } = books;
-            const { invoices, lines } = caseDocs(w.cases);
+            const { invoices, lines } = caseDocs(w.cases, w.rates);
             await store.putMany([...rateDocs(w.rates), ...extraChart()]);
             await ensureCompany(store, { ...demo, invoices });
             await store.putMany(lines);
             const config: AutomationConfig = {
-              connections: Object.values(CONNECTIONS),
+              connections: [...ALL_CONNECTIONS],
               rules: FX_RULES,
               company_currency: COMPANY,
               post_moves: state,
@@ -257,14 +257,14 @@ describe('ledger automation: property — currencies and write-offs keep the boo
             };
 
             await automate();
-            await checkBooks(store, w);
+            await checkBooks(store, w, true);
             await rerunChangesNothing();
 
             for (const pick of undo)
               await undoReconciliation(store, lines[pick % lines.length]._id, config);
-            await checkBooks(store, w);
+            await checkBooks(store, w, false);
             await automate();
-            await checkBooks(store, w);
+            await checkBooks(store, w, true);
             await rerunChangesNothing();
           } finally {
             await books.close();
