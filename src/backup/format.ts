@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { BACKUP_ERROR_CODES, type BackupCodeOf } from './error-codes';
 import { BooksyncError, codesRaisedAs, type BooksyncErrorOptions } from '../shared/errors';
 import { valueText } from '../shared/text';
+import { isPlainObject } from '../shared/objects';
 
 /**
  * The backup format (docs in README.md, "Backup and restore"): gzip-compressed NDJSON, one JSON
@@ -101,8 +102,6 @@ export class BackupLineWriter {
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
@@ -128,7 +127,7 @@ export class BackupLineReader {
     } catch {
       throw this.bad('not a JSON line');
     }
-    if (!isObj(value)) throw this.bad('not a JSON object');
+    if (!isPlainObject(value)) throw this.bad('not a JSON object');
     if (!this.manifestSeen) {
       if (value.booksync_backup !== BACKUP_FORMAT_VERSION) {
         throw this.bad(
@@ -169,7 +168,7 @@ export class BackupLineReader {
         'BACKUP_CHECKSUM',
         `${this.source}:${this.lineNo}: checksum mismatch (the file is damaged)`,
       );
-    const counts = isObj(value.entries) ? value.entries : {};
+    const counts = isPlainObject(value.entries) ? value.entries : {};
     for (const [section, n] of Object.entries(this.entries)) {
       if (counts[section] !== n)
         throw this.bad(

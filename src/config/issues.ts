@@ -3,6 +3,7 @@ import { FORMATS } from './formats';
 import { pointerToPath, type KeyPath } from './locate';
 import { configSchema, PATTERN_HELP, TITLES, type Schema } from './schema';
 import { closest } from './suggest';
+import { isPlainObject } from '../shared/objects';
 
 /**
  * A problem before it is placed in the file. `at` says which node the position points at:
@@ -84,10 +85,6 @@ function typeMatches(schemaType: unknown, value: unknown): boolean {
   const types = Array.isArray(schemaType) ? schemaType : [schemaType];
   const actual = jsonType(value);
   return types.some((t) => t === actual || (t === 'number' && actual === 'integer'));
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** The schema at an ajv schemaPath (`#/properties/log/...`); our schema has no $ref, so paths map directly. */

@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { RawIssue } from './issues';
+import { isPlainObject } from '../shared/objects';
 
 /**
  * What `start` needs from the file system, checked without changing anything, so a config that
@@ -9,7 +10,6 @@ import type { RawIssue } from './issues';
  */
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function statOf(path: string): Stats | undefined {
   try {
@@ -77,18 +77,18 @@ export function preflightIssues(data: Obj, configDir: string): RawIssue[] {
     if (message) out.push({ path, at: 'value', message });
   };
   if (typeof data.state_dir === 'string') push(['state_dir'], stateDirProblem(at(data.state_dir)));
-  if (isObj(data.log) && typeof data.log.file === 'string')
+  if (isPlainObject(data.log) && typeof data.log.file === 'string')
     push(['log', 'file'], folderProblem(dirname(at(data.log.file)), 'the log folder'));
-  if (isObj(data.ledger) && typeof data.ledger.chart === 'string')
+  if (isPlainObject(data.ledger) && typeof data.ledger.chart === 'string')
     push(['ledger', 'chart'], fileProblem(at(data.ledger.chart), 'the chart file'));
   const connections =
-    isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+    isPlainObject(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
   connections.forEach((c, i) => {
     if (
-      !isObj(c) ||
+      !isPlainObject(c) ||
       c.provider !== 'dropfolder' ||
       c.enabled === false ||
-      !isObj(c.settings) ||
+      !isPlainObject(c.settings) ||
       typeof c.settings.path !== 'string'
     )
       return;

@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { parseDuration } from '../shared/duration';
 import type { RawIssue } from './issues';
+import { isPlainObject } from '../shared/objects';
 
 /**
  * The shortest time between two runs of a bank connection: 1 minute, the bank scheduler's own
@@ -11,7 +12,6 @@ export const BANK_SCHEDULE_FLOOR = '1m';
 const FLOOR_MS = parseDuration(BANK_SCHEDULE_FLOOR);
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * With a 1-minute floor a cron line is too fast exactly when its seconds field fires more than
@@ -30,10 +30,10 @@ function cronTooFast(line: string): boolean {
 /** bank.connections[].schedule faster than the floor. */
 export function scheduleFloorIssues(data: Obj): RawIssue[] {
   const list =
-    isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+    isPlainObject(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
   const out: RawIssue[] = [];
   list.forEach((c, i) => {
-    const schedule = isObj(c) && isObj(c.schedule) ? c.schedule : undefined;
+    const schedule = isPlainObject(c) && isPlainObject(c.schedule) ? c.schedule : undefined;
     if (!schedule) return;
     if (typeof schedule.every === 'string') {
       let ms: number;

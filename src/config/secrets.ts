@@ -3,6 +3,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { unreadableReason } from './errors';
 import type { RawIssue } from './issues';
 import type { KeyPath } from './locate';
+import { isPlainObject } from '../shared/objects';
 
 /**
  * Secret references, resolved: `{ env: NAME }` reads the daemon's environment, `{ file: PATH }`
@@ -15,7 +16,6 @@ import type { KeyPath } from './locate';
  */
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export interface SecretContext {
   env: NodeJS.ProcessEnv;
@@ -33,20 +33,20 @@ export const secretKey = (path: KeyPath): string => JSON.stringify(path);
 
 /** Where secrets may sit: local_api.password, cloud.auth.password, every bank.connections[].credentials value, alerts.webhooks[].url and .token. */
 export function secretPaths(data: unknown): KeyPath[] {
-  if (!isObj(data)) return [];
+  if (!isPlainObject(data)) return [];
   const paths: KeyPath[] = [
     ['local_api', 'password'],
     ['cloud', 'auth', 'password'],
   ];
   const list =
-    isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+    isPlainObject(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
   list.forEach((c, i) => {
-    if (isObj(c) && isObj(c.credentials))
+    if (isPlainObject(c) && isPlainObject(c.credentials))
       for (const key of Object.keys(c.credentials))
         paths.push(['bank', 'connections', i, 'credentials', key]);
   });
   const hooks =
-    isObj(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
+    isPlainObject(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
   hooks.forEach((_h, i) =>
     paths.push(['alerts', 'webhooks', i, 'url'], ['alerts', 'webhooks', i, 'token']),
   );
@@ -56,7 +56,7 @@ export function secretPaths(data: unknown): KeyPath[] {
 function valueAt(data: unknown, path: KeyPath): unknown {
   let here = data;
   for (const seg of path)
-    here = isObj(here) || Array.isArray(here) ? (here as Obj)[seg as string] : undefined;
+    here = isPlainObject(here) || Array.isArray(here) ? (here as Obj)[seg as string] : undefined;
   return here;
 }
 
@@ -109,7 +109,7 @@ export function resolveSecrets(data: unknown, ctx: SecretContext): ResolvedSecre
   for (const path of secretPaths(data)) {
     const ref = valueAt(data, path);
     // Anything but a well-formed reference is the schema's to report.
-    if (!isObj(ref) || Object.keys(ref).length !== 1) continue;
+    if (!isPlainObject(ref) || Object.keys(ref).length !== 1) continue;
     if (typeof ref.env === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.env)) {
       const value = ctx.env[ref.env];
       if (value === undefined)

@@ -4,6 +4,7 @@ import type { RawIssue } from './issues';
 import { scheduleFloorIssues } from './schedule-floor';
 import { closest } from './suggest';
 import { transferRuleIssues } from './transfer-rules';
+import { isPlainObject } from '../shared/objects';
 
 /**
  * Checks that need more than one value at a time, run after the schema on the same data (with
@@ -13,15 +14,14 @@ import { transferRuleIssues } from './transfer-rules';
 
 type Obj = Record<string, unknown>;
 
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const isStrategy = (v: unknown): boolean => (CONFLICT_STRATEGIES as readonly unknown[]).includes(v);
 
 function connections(data: Obj): { index: number; name?: string; journal?: string }[] {
   const list =
-    isObj(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+    isPlainObject(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
   return list.map((c, index) =>
-    isObj(c) ? { index, name: str(c.name), journal: str(c.journal) } : { index },
+    isPlainObject(c) ? { index, name: str(c.name), journal: str(c.journal) } : { index },
   );
 }
 
@@ -43,8 +43,8 @@ function uniqueConnectionNames(data: Obj): RawIssue[] {
 }
 
 function ledgerConnections(data: Obj): RawIssue[] {
-  const ledger = isObj(data.ledger) ? data.ledger : {};
-  const mapping = isObj(ledger.connections) ? ledger.connections : {};
+  const ledger = isPlainObject(data.ledger) ? data.ledger : {};
+  const mapping = isPlainObject(ledger.connections) ? ledger.connections : {};
   const configured = connections(data).filter((c) => c.name !== undefined);
   const names = [...new Set(configured.map((c) => c.name as string))];
   const out: RawIssue[] = [];
@@ -64,7 +64,7 @@ function ledgerConnections(data: Obj): RawIssue[] {
       });
       continue;
     }
-    const journal = isObj(entry) ? str(entry.journal) : undefined;
+    const journal = isPlainObject(entry) ? str(entry.journal) : undefined;
     if (journal !== undefined && bank.journal !== undefined && journal !== bank.journal) {
       out.push({
         path: ['ledger', 'connections', name, 'journal'],
@@ -80,8 +80,8 @@ const MERGE_NEEDS = `missing required key 'tie_breaker' (needed when conflict is
 
 /** tie_breaker is required with conflict: merge and meaningless without it. A type inherits conflict and tie_breaker from sync.default as a pair. */
 function tieBreakers(data: Obj): RawIssue[] {
-  const sync = isObj(data.sync) ? data.sync : {};
-  const policy = isObj(sync.default) ? sync.default : {};
+  const sync = isPlainObject(data.sync) ? data.sync : {};
+  const policy = isPlainObject(sync.default) ? sync.default : {};
   const out: RawIssue[] = [];
   const check = (path: (string | number)[], conflict: unknown, tie: unknown, written: boolean) => {
     if (!isStrategy(conflict)) return;
@@ -96,10 +96,10 @@ function tieBreakers(data: Obj): RawIssue[] {
     }
   };
   check(['sync', 'default'], policy.conflict, policy.tie_breaker, true);
-  const types = isObj(sync.types) ? sync.types : {};
+  const types = isPlainObject(sync.types) ? sync.types : {};
   for (const type of SYNC_DOC_TYPES) {
     const entry = types[type];
-    if (!isObj(entry)) continue;
+    if (!isPlainObject(entry)) continue;
     const inherited = entry.conflict === undefined;
     const conflict = inherited ? policy.conflict : entry.conflict;
     const tie = entry.tie_breaker ?? (inherited ? policy.tie_breaker : undefined);
@@ -110,15 +110,17 @@ function tieBreakers(data: Obj): RawIssue[] {
 
 /** amount_window tolerances are exact amounts of the company currency (no more decimals than it has). */
 function tolerances(data: Obj): RawIssue[] {
-  const ledger = isObj(data.ledger) ? data.ledger : {};
-  const currency = isObj(ledger.company) ? str(ledger.company.currency) : undefined;
+  const ledger = isPlainObject(data.ledger) ? data.ledger : {};
+  const currency = isPlainObject(ledger.company) ? str(ledger.company.currency) : undefined;
   const rules =
-    isObj(ledger.reconcile) && Array.isArray(ledger.reconcile.rules) ? ledger.reconcile.rules : [];
+    isPlainObject(ledger.reconcile) && Array.isArray(ledger.reconcile.rules)
+      ? ledger.reconcile.rules
+      : [];
   if (currency === undefined || !isCurrency(currency)) return [];
   const out: RawIssue[] = [];
   rules.forEach((rule, i) => {
     const tolerance =
-      isObj(rule) && rule.kind === 'amount_window' ? str(rule.tolerance) : undefined;
+      isPlainObject(rule) && rule.kind === 'amount_window' ? str(rule.tolerance) : undefined;
     if (tolerance === undefined || !/^[0-9]+(\.[0-9]+)?$/.test(tolerance)) return;
     try {
       parseAmount(tolerance, currency, { decimal: '.' });
@@ -136,11 +138,13 @@ function tolerances(data: Obj): RawIssue[] {
 
 /** A write_off needs a tolerance above 0: without one there is never a difference to write off. */
 function writeOffs(data: Obj): RawIssue[] {
-  const ledger = isObj(data.ledger) ? data.ledger : {};
+  const ledger = isPlainObject(data.ledger) ? data.ledger : {};
   const rules =
-    isObj(ledger.reconcile) && Array.isArray(ledger.reconcile.rules) ? ledger.reconcile.rules : [];
+    isPlainObject(ledger.reconcile) && Array.isArray(ledger.reconcile.rules)
+      ? ledger.reconcile.rules
+      : [];
   return rules.flatMap((rule, i): RawIssue[] =>
-    isObj(rule) &&
+    isPlainObject(rule) &&
     rule.kind === 'amount_window' &&
     str(rule.write_off) !== undefined &&
     !/[1-9]/.test(str(rule.tolerance) ?? '0')
@@ -158,7 +162,7 @@ function writeOffs(data: Obj): RawIssue[] {
 /** ops.listen's port is a TCP port; the pattern only bounds its digits; webhook names are unique. */
 function opsSettings(data: Obj): RawIssue[] {
   const out: RawIssue[] = [];
-  const listen = isObj(data.ops) ? str(data.ops.listen) : undefined;
+  const listen = isPlainObject(data.ops) ? str(data.ops.listen) : undefined;
   const port = listen && listen !== 'none' ? Number(listen.slice(listen.lastIndexOf(':') + 1)) : 0;
   if (port > 65535)
     out.push({
@@ -167,10 +171,10 @@ function opsSettings(data: Obj): RawIssue[] {
       message: `port ${port} is not a TCP port (0..65535)`,
     });
   const hooks =
-    isObj(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
+    isPlainObject(data.alerts) && Array.isArray(data.alerts.webhooks) ? data.alerts.webhooks : [];
   const seen = new Set<string>();
   hooks.forEach((h, i) => {
-    const name = isObj(h) ? str(h.name) : undefined;
+    const name = isPlainObject(h) ? str(h.name) : undefined;
     if (name !== undefined && seen.has(name))
       out.push({
         path: ['alerts', 'webhooks', i, 'name'],
@@ -183,7 +187,7 @@ function opsSettings(data: Obj): RawIssue[] {
 }
 
 export function semanticIssues(data: unknown): RawIssue[] {
-  if (!isObj(data)) return [];
+  if (!isPlainObject(data)) return [];
   return [
     ...uniqueConnectionNames(data),
     ...ledgerConnections(data),

@@ -1,4 +1,5 @@
 import type { RawIssue } from './issues';
+import { isPlainObject } from '../shared/objects';
 
 /**
  * Checks of `ledger.reconcile.rules` entries of kind `transfer` that the schema cannot express
@@ -11,16 +12,17 @@ import type { RawIssue } from './issues';
 export const MAX_TRANSFER_TOLERANCE_PERCENT = 10;
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export function transferRuleIssues(data: Obj): RawIssue[] {
-  const ledger = isObj(data.ledger) ? data.ledger : {};
+  const ledger = isPlainObject(data.ledger) ? data.ledger : {};
   const rules =
-    isObj(ledger.reconcile) && Array.isArray(ledger.reconcile.rules) ? ledger.reconcile.rules : [];
+    isPlainObject(ledger.reconcile) && Array.isArray(ledger.reconcile.rules)
+      ? ledger.reconcile.rules
+      : [];
   const out: RawIssue[] = [];
   let first: number | undefined;
   rules.forEach((rule, i) => {
-    if (!isObj(rule) || rule.kind !== 'transfer') return;
+    if (!isPlainObject(rule) || rule.kind !== 'transfer') return;
     const path = ['ledger', 'reconcile', 'rules', i];
     if (first !== undefined)
       out.push({

@@ -1,6 +1,7 @@
 import { contentHash, normalise } from '../shared/canonical-json';
 import { sha256Hex } from '../shared/hash';
 import { SyncConfigError } from './errors';
+import { isPlainObject } from '../shared/objects';
 
 /** Which way a document type replicates. */
 export type Direction = 'both' | 'push' | 'pull' | 'none';
@@ -48,10 +49,10 @@ export interface AttachmentSummary {
 }
 
 function attachmentSummary(atts: unknown): Record<string, AttachmentSummary> | undefined {
-  if (!isObject(atts)) return undefined;
+  if (!isPlainObject(atts)) return undefined;
   const out: Record<string, AttachmentSummary> = {};
   for (const [name, a] of Object.entries(atts)) {
-    if (!isObject(a)) continue;
+    if (!isPlainObject(a)) continue;
     out[name] = {
       content_type:
         typeof a.content_type === 'string' ? a.content_type : 'application/octet-stream',
@@ -94,10 +95,6 @@ export function parsePath(text: string): Path {
   });
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Deep copy of a JSON value (much cheaper than structuredClone for small documents). */
 function deepClone<T>(v: T): T {
   if (v === null || typeof v !== 'object') return v;
@@ -109,7 +106,7 @@ function deepClone<T>(v: T): T {
 }
 
 function omitPath(node: unknown, path: Path, at = 0): void {
-  if (!isObject(node)) return;
+  if (!isPlainObject(node)) return;
   const seg = path[at];
   if (at === path.length - 1) {
     delete node[seg.key];
@@ -124,7 +121,7 @@ function omitPath(node: unknown, path: Path, at = 0): void {
 }
 
 function identityOf(item: unknown): string | null {
-  if (!isObject(item)) return null;
+  if (!isPlainObject(item)) return null;
   for (const k of ITEM_IDENTITY_KEYS) {
     const v = item[k];
     if (typeof v === 'string' || typeof v === 'number') return `${k}=${String(v)}`;
@@ -153,9 +150,9 @@ function matchItem(from: unknown[], item: unknown, index: number): unknown {
  * `from` leaves `into` alone; otherwise a missing value is removed from `into` too.
  */
 function carryPath(into: unknown, from: unknown, path: Path, onlyIfPresent: boolean, at = 0): void {
-  if (!isObject(into)) return;
+  if (!isPlainObject(into)) return;
   const seg = path[at];
-  const src = isObject(from) ? from[seg.key] : undefined;
+  const src = isPlainObject(from) ? from[seg.key] : undefined;
   const last = at === path.length - 1;
   if (last) {
     if (src !== undefined) into[seg.key] = deepClone(src);
@@ -172,8 +169,8 @@ function carryPath(into: unknown, from: unknown, path: Path, onlyIfPresent: bool
     return;
   }
   let child = into[seg.key];
-  if (!isObject(child)) {
-    if (src === undefined || !isObject(src)) return;
+  if (!isPlainObject(child)) {
+    if (src === undefined || !isPlainObject(src)) return;
     child = {};
     into[seg.key] = child;
   }
@@ -192,7 +189,7 @@ function pickPaths(from: Record<string, unknown>, paths: readonly Path[]): Recor
 }
 
 function pickInto(out: Record<string, unknown>, from: unknown, path: Path, at: number): void {
-  if (!isObject(from)) return;
+  if (!isPlainObject(from)) return;
   const seg = path[at];
   const src = from[seg.key];
   if (src === undefined) return;
@@ -204,8 +201,8 @@ function pickInto(out: Record<string, unknown>, from: unknown, path: Path, at: n
     if (!Array.isArray(src)) return;
     const existing = Array.isArray(out[seg.key]) ? (out[seg.key] as unknown[]) : [];
     const arr = src.map((item, i) => {
-      const slot: Record<string, unknown> = isObject(existing[i]) ? existing[i] : {};
-      if (isObject(item))
+      const slot: Record<string, unknown> = isPlainObject(existing[i]) ? existing[i] : {};
+      if (isPlainObject(item))
         for (const k of ITEM_IDENTITY_KEYS) if (item[k] !== undefined) slot[k] = item[k];
       pickInto(slot, item, path, at + 1);
       return slot;
@@ -213,7 +210,7 @@ function pickInto(out: Record<string, unknown>, from: unknown, path: Path, at: n
     out[seg.key] = arr;
     return;
   }
-  const slot = isObject(out[seg.key]) ? (out[seg.key] as Record<string, unknown>) : {};
+  const slot = isPlainObject(out[seg.key]) ? (out[seg.key] as Record<string, unknown>) : {};
   out[seg.key] = slot;
   pickInto(slot, src, path, at + 1);
 }
@@ -394,7 +391,7 @@ export class TypeProjection {
 }
 
 function hasPath(doc: unknown, path: Path, at = 0): boolean {
-  if (!isObject(doc)) return false;
+  if (!isPlainObject(doc)) return false;
   const v = doc[path[at].key];
   if (v === undefined) return false;
   if (at === path.length - 1) return true;

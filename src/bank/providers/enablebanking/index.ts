@@ -6,7 +6,8 @@ import { utcDate } from '../../../shared/dates';
 import { DEFAULT_BASE_URL, EnableBankingClient } from './client';
 import { readApplicationKey } from './jwt';
 import { readSession } from './session';
-import { EbShapeError, isObj, readTransactionPage, toBalances, toTransactions } from './normalize';
+import { isPlainObject } from '../../../shared/objects';
+import { EbShapeError, readTransactionPage, toBalances, toTransactions } from './normalize';
 
 /**
  * Enable Banking: PSD2 account information through one aggregator API. The account holder
@@ -94,7 +95,7 @@ async function readAccount(
   warn: (m: string) => void,
 ): Promise<BankAccountStatement | undefined> {
   const details = await client.get(`/accounts/${uid}/details`);
-  if (!isObj(details))
+  if (!isPlainObject(details))
     throw new EbShapeError(`account ${uid}: the details answer is not an object`);
   const { from, to } = ctx.window;
   const items = await allTransactionItems(client, uid, from, to);
@@ -116,9 +117,9 @@ async function readAccount(
     );
     return undefined;
   }
-  const accountId = isObj(details.account_id) ? details.account_id : {};
+  const accountId = isPlainObject(details.account_id) ? details.account_id : {};
   const iban = typeof accountId.iban === 'string' ? accountId.iban.replace(/\s+/g, '') : undefined;
-  const servicer = isObj(details.account_servicer) ? details.account_servicer : {};
+  const servicer = isPlainObject(details.account_servicer) ? details.account_servicer : {};
   const statement: BankAccountStatement = {
     accountId: iban || uid,
     currency,

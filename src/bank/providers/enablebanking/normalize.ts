@@ -1,6 +1,7 @@
 import { preferredBalances, type BankBalance, type BankTransaction } from '../../provider';
 import { isCalendarDate, type CalendarDate } from '../../../shared/dates';
 import { isCurrency, parseAmount } from '../../../shared/money';
+import { isPlainObject } from '../../../shared/objects';
 
 /**
  * Enable Banking transactions and balances (ISO 20022 names in snake case) → booksync lines.
@@ -15,8 +16,6 @@ import { isCurrency, parseAmount } from '../../../shared/money';
 export class EbShapeError extends Error {}
 
 type Obj = Record<string, unknown>;
-export const isObj = (v: unknown): v is Obj =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string | undefined =>
   typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 
@@ -26,7 +25,7 @@ function day(v: unknown): CalendarDate | undefined {
 }
 
 function money(v: unknown, where: string): { amount: number; currency: string } {
-  if (!isObj(v)) throw new EbShapeError(`${where}: no amount object`);
+  if (!isPlainObject(v)) throw new EbShapeError(`${where}: no amount object`);
   const currency = text(v.currency)?.toUpperCase();
   if (!currency || !isCurrency(currency))
     throw new EbShapeError(`${where}: currency '${String(v.currency)}' is not an ISO 4217 code`);
@@ -46,10 +45,10 @@ const SKIPPED_STATUSES = new Set(['CNCL', 'RJCT', 'SCHD', 'OTHR']);
 
 /** One page's `{transactions: [...], continuation_key?}`. */
 export function readTransactionPage(body: unknown): { items: Obj[]; continuationKey?: string } {
-  if (!isObj(body) || !Array.isArray(body.transactions))
+  if (!isPlainObject(body) || !Array.isArray(body.transactions))
     throw new EbShapeError("the answer has no 'transactions' array");
   const items = body.transactions.map((t, i) => {
-    if (!isObj(t)) throw new EbShapeError(`transactions[${i}] is not an object`);
+    if (!isPlainObject(t)) throw new EbShapeError(`transactions[${i}] is not an object`);
     return t;
   });
   const key = body.continuation_key;
@@ -59,10 +58,10 @@ export function readTransactionPage(body: unknown): { items: Obj[]; continuation
 }
 
 function accountText(v: unknown): { iban?: string; other?: string } {
-  if (!isObj(v)) return {};
+  if (!isPlainObject(v)) return {};
   const iban = text(v.iban);
   if (iban) return { iban: iban.replace(/\s+/g, '').toUpperCase() };
-  const other = isObj(v.other) ? text(v.other.identification) : undefined;
+  const other = isPlainObject(v.other) ? text(v.other.identification) : undefined;
   return other ? { other } : {};
 }
 
@@ -79,7 +78,7 @@ function signed(amount: number, indicator: unknown, where: string): number {
 function counterparty(t: Obj, line: BankTransaction): void {
   const outgoing = line.amount < 0;
   const party = outgoing ? t.creditor : t.debtor;
-  const name = isObj(party) ? text(party.name) : undefined;
+  const name = isPlainObject(party) ? text(party.name) : undefined;
   if (name) {
     line.payee = name;
     line.counterpartyName = name;
@@ -97,12 +96,12 @@ function details(t: Obj, line: BankTransaction): void {
   const reference = text(t.reference_number);
   if (reference) line.reference = reference;
   const info: string[] = [];
-  const code = isObj(t.bank_transaction_code)
+  const code = isPlainObject(t.bank_transaction_code)
     ? text(t.bank_transaction_code.description)
     : undefined;
   if (code) info.push(code);
-  const fx = isObj(t.exchange_rate) ? t.exchange_rate : undefined;
-  const instructed = fx && isObj(fx.instructed_amount) ? fx.instructed_amount : undefined;
+  const fx = isPlainObject(t.exchange_rate) ? t.exchange_rate : undefined;
+  const instructed = fx && isPlainObject(fx.instructed_amount) ? fx.instructed_amount : undefined;
   if (instructed && text(instructed.amount) && text(instructed.currency)) {
     const rate = text(fx?.exchange_rate);
     info.push(
@@ -180,10 +179,10 @@ const AVAILABLE_TYPES = ['ITAV', 'XPCD', 'CLAV', 'FWAV', 'OPAV'];
 
 /** `{balances: [...]}` → the best ledger (booked) balance and the best available one. */
 export function toBalances(body: unknown, account: string, today: CalendarDate): BankBalance[] {
-  if (!isObj(body) || !Array.isArray(body.balances))
+  if (!isPlainObject(body) || !Array.isArray(body.balances))
     throw new EbShapeError(`account ${account}: the balances answer has no 'balances' array`);
   return preferredBalances(
-    body.balances.filter(isObj),
+    body.balances.filter(isPlainObject),
     (b) => b.balance_type,
     { ledger: LEDGER_TYPES, available: AVAILABLE_TYPES },
     (b, type) => ({

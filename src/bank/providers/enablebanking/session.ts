@@ -1,5 +1,6 @@
 import { BankAuthError, ConsentExpiredError } from '../../errors';
-import { EbShapeError, isObj } from './normalize';
+import { isPlainObject } from '../../../shared/objects';
+import { EbShapeError } from './normalize';
 
 /**
  * The bank authorisation session: the account holder authorises access at the bank through
@@ -29,7 +30,7 @@ export interface SessionInfo {
 
 /** Reads a GET /sessions/{id} answer, or throws what the fetch loop must do about it. */
 export function readSession(body: unknown, connection: string, now: Date): SessionInfo {
-  if (!isObj(body)) throw new EbShapeError('the session answer is not an object');
+  if (!isPlainObject(body)) throw new EbShapeError('the session answer is not an object');
   const status = typeof body.status === 'string' ? body.status.toUpperCase() : '';
   const details = { connection, session_status: status };
   const meaning = STATUS_MEANING[status] ?? `unknown status '${status}'`;
@@ -52,7 +53,7 @@ export function readSession(body: unknown, connection: string, now: Date): Sessi
       { details },
     );
   }
-  const access = isObj(body.access) ? body.access : {};
+  const access = isPlainObject(body.access) ? body.access : {};
   const until = typeof access.valid_until === 'string' ? new Date(access.valid_until) : undefined;
   const validUntil = until && !Number.isNaN(until.getTime()) ? until : undefined;
   if (validUntil && validUntil.getTime() <= now.getTime()) {
@@ -64,7 +65,9 @@ export function readSession(body: unknown, connection: string, now: Date): Sessi
   }
   if (!Array.isArray(body.accounts)) throw new EbShapeError("the session has no 'accounts' list");
   const accounts = body.accounts
-    .map((a) => (typeof a === 'string' ? a : isObj(a) && typeof a.uid === 'string' ? a.uid : ''))
+    .map((a) =>
+      typeof a === 'string' ? a : isPlainObject(a) && typeof a.uid === 'string' ? a.uid : '',
+    )
     .filter((a) => a !== '');
   return { accounts, ...(validUntil ? { validUntil } : {}) };
 }

@@ -17,6 +17,7 @@ import type {
 import { addDays, utcDate, type CalendarDate } from '../../../shared/dates';
 import { DEFAULT_BASE_URL, GoCardlessClient } from './client';
 import { GcShapeError, readTransactionLists, toBalances, toTransactions } from './normalize';
+import { isPlainObject } from '../../../shared/objects';
 
 /**
  * GoCardless Bank Account Data (ex-Nordigen), API v2. The consent (requisition) is created
@@ -81,12 +82,11 @@ function readSettings(raw: Readonly<Record<string, unknown>>, connection: string
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The status short code: a string, or `{short, long, description}` in older answers. */
 function statusCode(v: unknown): string {
   if (typeof v === 'string') return v.toUpperCase();
-  if (isObj(v) && typeof v.short === 'string') return v.short.toUpperCase();
+  if (isPlainObject(v) && typeof v.short === 'string') return v.short.toUpperCase();
   return '';
 }
 
@@ -134,7 +134,8 @@ async function readLinkedRequisition(
   connection: string,
 ): Promise<Obj> {
   const requisition = await client.get(`/requisitions/${requisitionId}/`);
-  if (!isObj(requisition)) throw new GcShapeError('the requisition answer is not an object');
+  if (!isPlainObject(requisition))
+    throw new GcShapeError('the requisition answer is not an object');
   const status = statusCode(requisition.status);
   const reqError = requisitionError(status, requisition, connection);
   if (reqError) throw reqError;
@@ -160,7 +161,7 @@ async function readConsent(
   let maxHistoricalDays: number | undefined;
   if (typeof requisition.agreement === 'string' && requisition.agreement !== '') {
     const agreement = await client.get(`/agreements/enduser/${requisition.agreement}/`);
-    if (!isObj(agreement)) throw new GcShapeError('the agreement answer is not an object');
+    if (!isPlainObject(agreement)) throw new GcShapeError('the agreement answer is not an object');
     expires = consentExpiry(agreement);
     const mh = Number(agreement.max_historical_days);
     if (Number.isFinite(mh) && mh > 0) maxHistoricalDays = mh;
@@ -260,7 +261,8 @@ async function readAccount(
   const { from, to, today } = window;
   // Account metadata is GoCardless' own data: it does not count against the bank's daily limit.
   const meta = await client.get(`/accounts/${id}/`);
-  if (!isObj(meta)) throw new GcShapeError(`account ${id}: the metadata answer is not an object`);
+  if (!isPlainObject(meta))
+    throw new GcShapeError(`account ${id}: the metadata answer is not an object`);
   checkAccountStatus(meta, id, ctx.connection);
   const iban =
     typeof meta.iban === 'string' && meta.iban !== '' ? meta.iban.replace(/\s+/g, '') : undefined;

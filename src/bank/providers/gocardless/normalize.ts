@@ -1,6 +1,7 @@
 import { preferredBalances, type BankBalance, type BankTransaction } from '../../provider';
 import { isCalendarDate, type CalendarDate } from '../../../shared/dates';
 import { isCurrency, parseAmount } from '../../../shared/money';
+import { isPlainObject } from '../../../shared/objects';
 
 /**
  * Berlin Group transactions and balances as GoCardless returns them → booksync lines.
@@ -12,7 +13,6 @@ import { isCurrency, parseAmount } from '../../../shared/money';
 export class GcShapeError extends Error {}
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string | undefined =>
   typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 
@@ -22,7 +22,7 @@ function day(v: unknown): CalendarDate | undefined {
 }
 
 function money(v: unknown, where: string): { amount: number; currency: string } {
-  if (!isObj(v)) throw new GcShapeError(`${where}: no amount object`);
+  if (!isPlainObject(v)) throw new GcShapeError(`${where}: no amount object`);
   const currency = text(v.currency)?.toUpperCase();
   if (!currency || !isCurrency(currency))
     throw new GcShapeError(`${where}: currency '${String(v.currency)}' is not an ISO 4217 code`);
@@ -42,7 +42,7 @@ function joined(v: unknown): string | undefined {
 
 /** Reads `{transactions: {booked: [], pending: []}}`. */
 export function readTransactionLists(body: unknown): { booked: Obj[]; pending: Obj[] } {
-  if (!isObj(body) || !isObj(body.transactions))
+  if (!isPlainObject(body) || !isPlainObject(body.transactions))
     throw new GcShapeError("the answer has no 'transactions' object");
   const { booked, pending } = body.transactions;
   if (!Array.isArray(booked)) throw new GcShapeError("'transactions.booked' is not an array");
@@ -50,7 +50,7 @@ export function readTransactionLists(body: unknown): { booked: Obj[]; pending: O
     throw new GcShapeError("'transactions.pending' is not an array");
   const objects = (list: unknown[], name: string) =>
     list.map((t, i) => {
-      if (!isObj(t)) throw new GcShapeError(`transactions.${name}[${i}] is not an object`);
+      if (!isPlainObject(t)) throw new GcShapeError(`transactions.${name}[${i}] is not an object`);
       return t;
     });
   return { booked: objects(booked, 'booked'), pending: objects(pending ?? [], 'pending') };
@@ -106,7 +106,7 @@ export function toTransactions(
       ? (text(t.creditorName) ?? text(t.ultimateCreditor))
       : (text(t.debtorName) ?? text(t.ultimateDebtor));
     const partyAccount = outgoing ? t.creditorAccount : t.debtorAccount;
-    const iban = isObj(partyAccount) ? text(partyAccount.iban) : undefined;
+    const iban = isPlainObject(partyAccount) ? text(partyAccount.iban) : undefined;
     if (party) {
       line.payee = party;
       line.counterpartyName = party;
@@ -135,10 +135,10 @@ const AVAILABLE_TYPES = ['interimAvailable', 'expected', 'closingAvailable', 'fo
 
 /** `{balances: [...]}` → the best ledger balance (interimBooked, closingBooked...) and available one. */
 export function toBalances(body: unknown, account: string, today: CalendarDate): BankBalance[] {
-  if (!isObj(body) || !Array.isArray(body.balances))
+  if (!isPlainObject(body) || !Array.isArray(body.balances))
     throw new GcShapeError(`account ${account}: the balances answer has no 'balances' array`);
   return preferredBalances(
-    body.balances.filter(isObj),
+    body.balances.filter(isPlainObject),
     (b) => b.balanceType,
     { ledger: LEDGER_TYPES, available: AVAILABLE_TYPES },
     (b, type) => ({

@@ -2,6 +2,7 @@ import type { BankAccountStatement, BankBalance, BankTransaction } from '../../p
 import type { CalendarDate } from '../../../shared/dates';
 import { isCurrency, parseAmount } from '../../../shared/money';
 import { dateAt } from './zone';
+import { isPlainObject } from '../../../shared/objects';
 
 /**
  * SimpleFIN account and transaction objects → booksync statements.
@@ -33,9 +34,6 @@ export interface RawTransaction {
   payee?: string;
   memo?: string;
 }
-
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function str(o: Record<string, unknown>, key: string, where: string, required: true): string;
 function str(
@@ -80,10 +78,10 @@ function epoch(
 
 /** Reads the `accounts` array of one /accounts answer. */
 export function readAccounts(body: unknown): RawAccount[] {
-  if (!isObj(body) || !Array.isArray(body.accounts))
+  if (!isPlainObject(body) || !Array.isArray(body.accounts))
     throw new SimplefinShapeError("the answer has no 'accounts' array");
   return body.accounts.map((a: unknown, i: number) => {
-    if (!isObj(a)) throw new SimplefinShapeError(`accounts[${i}] is not an object`);
+    if (!isPlainObject(a)) throw new SimplefinShapeError(`accounts[${i}] is not an object`);
     const where = `account ${typeof a.id === 'string' ? a.id : `#${i}`}`;
     const txs = a.transactions ?? [];
     if (!Array.isArray(txs))
@@ -97,7 +95,7 @@ export function readAccounts(body: unknown): RawAccount[] {
       balanceDate: epoch(a, 'balance-date', where, false),
       connId: str(a, 'conn_id', where, false),
       transactions: txs.map((t: unknown, j: number) => {
-        if (!isObj(t))
+        if (!isPlainObject(t))
           throw new SimplefinShapeError(`${where}: transactions[${j}] is not an object`);
         const tw = `${where}, transaction ${typeof t.id === 'string' ? t.id : `#${j}`}`;
         return {
