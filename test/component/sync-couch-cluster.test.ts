@@ -34,14 +34,37 @@ function dbUrl(nodes: CouchNodes, node: number, db: string): string {
   return `http://${COUCH_ADMIN.username}:${COUCH_ADMIN.password}@127.0.0.1:${nodes.ports[node]}/${db}`;
 }
 
-async function writeOn(nodes: CouchNodes, node: number, db: string, docs: Doc[]): Promise<void> {
+/**
+ * Another writer's `_bulk_docs` on one node. It waits for `live` copies (`w`), so that what a test
+ * reads next through another node does not depend on a copy still being written: CouchDB answers
+ * after a quorum of 2 by default (docs.couchdb.org, "Theory: Quorum").
+ */
+async function writeOn(
+  nodes: CouchNodes,
+  node: number,
+  db: string,
+  docs: Doc[],
+  live = 3,
+): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${nodes.ports[node]}/${db}/_bulk_docs`, {
     method: 'POST',
     headers: { authorization: couchAuthHeader(), 'content-type': 'application/json' },
-    body: JSON.stringify({ docs }),
+    body: JSON.stringify({ docs, w: live }),
   });
   assert.equal(res.status, 201, await res.text());
 }
+
+/** The site's own pushes wait for all three copies too (the same `w`, given in the query). */
+const allCopies: typeof fetch = (input, init) => {
+  const url = new URL(
+    typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
+  );
+  if (url.pathname.endsWith('/_bulk_docs')) url.searchParams.set('w', '3');
+  return fetch(
+    typeof input === 'string' || input instanceof URL ? url : new Request(url, input),
+    init,
+  );
+};
 
 async function idsOn(nodes: CouchNodes, node: number, db: string): Promise<string[]> {
   const res = await fetch(`http://127.0.0.1:${nodes.ports[node]}/${db}/_all_docs`, {
@@ -92,7 +115,11 @@ async function partnerIds(site: Site): Promise<string[]> {
     it('given a site whose checkpoint was read from node 1, when it continues on node 2, then the seq is valid there and nothing is pulled again', async () => {
       const nodes = await sharedCouch(3);
       const db = nextDb();
-      const writer = await Site.open(dbUrl(nodes, 0, db), { types, batchSize: 100 });
+      const writer = await Site.open(dbUrl(nodes, 0, db), {
+        types,
+        batchSize: 100,
+        cloud: { url: dbUrl(nodes, 0, db), requestTimeoutMs: 10_000, fetch: allCopies },
+      });
       sites.push(writer);
       await writer.books.putMany(partners('w', 400) as never);
       await writer.engine.syncOnce();
@@ -169,7 +196,7 @@ async function partnerIds(site: Site): Promise<string[]> {
 
       // Node 1 lost; another writer goes on through node 3.
       killNode(nodes, 0);
-      await writeOn(nodes, 2, db, partners('b', 100));
+      await writeOn(nodes, 2, db, partners('b', 100), 2);
       await site.books.putMany(partners('c', 50) as never);
       let mark = sinces.length;
       const first = await site.engine.syncOnce();
@@ -188,7 +215,7 @@ async function partnerIds(site: Site): Promise<string[]> {
       // Node 1 back, node 2 lost: the engine goes round to node 1 with node 2's place.
       await restartNode(nodes, 0);
       killNode(nodes, 1);
-      await writeOn(nodes, 2, db, partners('d', 40));
+      await writeOn(nodes, 2, db, partners('d', 40), 2);
       await site.books.putMany(partners('e', 20) as never);
       mark = sinces.length;
       const second = await site.engine.syncOnce();
