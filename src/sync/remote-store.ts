@@ -82,7 +82,8 @@ export interface RemoteStore {
   /** Bodies of specific revisions (conflict leaves). Missing revisions are left out. */
   revisions(refs: ReadonlyArray<{ id: string; rev: string }>): Promise<RemoteDoc[]>;
   /**
-   * `_bulk_docs` (new_edits=true), one request per `maxBytes` of documents: a stale `_rev` yields
+   * `_bulk_docs` (new_edits=true), in requests of a bounded size (and at most `maxBytes`), several
+   * in flight when no id repeats (couchdb/bulk-requests.ts): a stale `_rev` yields
    * `{conflict:true}` for that doc, never a branch. Results are in the order of `docs`.
    */
   write(

@@ -1,4 +1,5 @@
 import { fetchWithDeadline, readText } from '../../shared/fetch-deadline';
+import { mapInFlight } from '../../shared/in-flight';
 import type { Logger } from '../../shared/logger';
 import { remoteExcerpt } from '../../shared/redact';
 import { isLoopbackHost, splitUrlCredentials, stripUrlCredentials } from '../../shared/urls';
@@ -10,6 +11,7 @@ import {
   SyncUnavailableError,
 } from '../errors';
 import { inlineAttachments } from '../local-store';
+import { bulkRequests, WRITE_REQUESTS_IN_FLIGHT } from './bulk-requests';
 import type {
   ChangesOptions,
   RemoteChange,
@@ -152,8 +154,10 @@ export class CouchDbRemote implements RemoteStore {
    * a cluster's seqs are valid on every node (docs.couchdb.org, "Changes feed" in a cluster). Returns
    * false once every node was tried for this request.
    */
-  private failOver(tried: number, err: unknown): boolean {
+  private failOver(node: number, tried: number, err: unknown): boolean {
     if (this.nodes.length < 2 || tried >= this.nodes.length - 1) return false;
+    // A request in flight beside it already moved on from that node: retry where it went.
+    if (node !== this.active) return true;
     const from = this.safeUrl;
     this.active = (this.active + 1) % this.nodes.length;
     this.cookie = null; // a session belongs to the node that opened it
@@ -291,18 +295,15 @@ export class CouchDbRemote implements RemoteStore {
     if (docs.length === 0) return [];
     // Each document is serialised once; requests are cut at `maxBytes` (the batch cap in bytes).
     const parts = docs.map((d) => JSON.stringify(d));
-    const max = options.maxBytes ?? Infinity;
-    const results: RemoteWriteResult[] = [];
-    let from = 0;
-    while (from < parts.length) {
-      let to = from;
-      let bytes = 0;
-      while (to < parts.length && (to === from || bytes + parts[to].length + 1 <= max))
-        bytes += parts[to++].length + 1;
-      results.push(...(await this.writeParts(docs.slice(from, to), parts.slice(from, to))));
-      from = to;
-    }
-    return results;
+    const requests = bulkRequests(parts, options.maxBytes ?? Infinity);
+    // Writes of one id stay in order: concurrent requests only when every id is distinct.
+    const distinct = new Set(docs.map((d) => d._id)).size === docs.length;
+    const answers = await mapInFlight(
+      requests,
+      distinct ? WRITE_REQUESTS_IN_FLIGHT : 1,
+      ({ from, to }) => this.writeParts(docs.slice(from, to), parts.slice(from, to)),
+    );
+    return answers.flat();
   }
 
   async attachments(
@@ -396,6 +397,7 @@ export class CouchDbRemote implements RemoteStore {
     retriedAuth = false,
     tried = 0,
   ): Promise<Answer> {
+    const node = this.active;
     const url = new URL(path, this.dbUrl);
     for (const [k, v] of Object.entries(options.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -431,7 +433,7 @@ export class CouchDbRemote implements RemoteStore {
           cause: scrub(err),
         });
       const longpoll = (options.extraTimeoutMs ?? 0) > 0;
-      if (!(timedOut && longpoll) && this.failOver(tried, err))
+      if (!(timedOut && longpoll) && this.failOver(node, tried, err))
         return this.request(method, path, options, retriedAuth, tried + 1);
       const what = timedOut ? 'timed out' : 'failed';
       throw new SyncUnavailableError(
