@@ -109,7 +109,7 @@ export class ChangesReadAhead {
     }
     const read = this.read;
     const { offset } = read;
-    const end = Math.min(offset + this.options.pageSize, read.changes.length);
+    const end = pageEnd(read.changes, offset, this.options.pageSize);
     const changes =
       offset === 0 && end === read.changes.length ? read.changes : read.changes.slice(offset, end);
     // The read no longer holds what it handed out: a stored page can be collected while the rest waits.
@@ -189,6 +189,15 @@ export class ChangesReadAhead {
     );
   }
 
+  /**
+   * The cloud's seqs are opaque strings (CouchDB 2+): only then does a read ask for seqs on every
+   * page-th change alone (`seqInterval`). Integer seqs keep one per change, which the reads asked
+   * for ahead need to leave out what was handed on.
+   */
+  private opaqueSeqs(since: unknown): boolean {
+    return typeof since === 'string' || typeof this.options.cloudUpdateSeq === 'string';
+  }
+
   /** Asks the server for `limit` changes after `since`; `computed`: `since` was not handed by the server. */
   private ask(
     since: unknown,
@@ -206,7 +215,12 @@ export class ChangesReadAhead {
       computed,
       cancel,
       page: null,
-      arrived: this.remote.changesSince(since, { limit, waitMs: longpoll.waitMs, signal }),
+      arrived: this.remote.changesSince(since, {
+        limit,
+        waitMs: longpoll.waitMs,
+        signal,
+        ...(this.opaqueSeqs(since) ? { seqInterval: this.options.pageSize } : {}),
+      }),
     };
     this.tail = read;
     read.arrived.then(
@@ -279,6 +293,21 @@ interface TakenRead {
   more: boolean;
   offset: number;
   heldOpen?: boolean;
+}
+
+/**
+ * Where the page from `offset` ends: after `pageSize` changes when its last change has a seq to
+ * resume from, else at the next change that has one (with `seqInterval` the server gives a seq on
+ * every page-th change only), else at the read's end (its `last_seq`).
+ */
+function pageEnd(changes: readonly RemoteChange[], offset: number, pageSize: number): number {
+  let end = Math.min(offset + pageSize, changes.length);
+  while (end < changes.length && isMissingSeq(changes[end - 1].seq)) end++;
+  return end;
+}
+
+function isMissingSeq(seq: unknown): boolean {
+  return seq === null || seq === undefined;
 }
 
 /** The server had changes after this read (it was not the end of the feed). */

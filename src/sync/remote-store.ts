@@ -17,6 +17,7 @@ export interface RemoteDoc {
 
 export interface RemoteChange {
   id: string;
+  /** Null when the server left it out (`seqInterval`): not a place to resume from. */
   seq: unknown;
   /** Current winning revision (with `_conflicts` when other leaves exist). */
   doc: RemoteDoc;
@@ -43,6 +44,12 @@ export interface ChangesOptions {
   /** > 0: long-poll, the server holds the request until a change arrives or this many ms pass. */
   waitMs?: number;
   signal?: AbortSignal;
+  /**
+   * The server may give a `seq` on only every this-many-th change, the first included (CouchDB
+   * 2.1+'s `seq_interval`; `last_seq` always comes): it saves the server packing a cluster seq per
+   * row (docs/PROTOCOLS.md, "Changes feed options").
+   */
+  seqInterval?: number;
 }
 
 /** Current state of one remote document as `_all_docs` reports it. */

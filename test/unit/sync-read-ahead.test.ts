@@ -4,12 +4,14 @@ import type { ChangesOptions, RemoteChangesPage, RemoteStore } from '../../src/s
 
 /**
  * A cloud of `total` changes with opaque string seqs; records every `_changes` read. Like CouchDB 3,
- * it refuses an integer `since` other than 0 (400 Malformed sequence).
+ * it refuses an integer `since` other than 0 (400 Malformed sequence), and with
+ * `honorsSeqInterval` it gives a seq on every `seqInterval`-th change only.
  */
-function fakeCloud(total: number, bytesPerChange = 1000) {
+function fakeCloud(total: number, bytesPerChange = 1000, honorsSeqInterval = false) {
   const reads: Array<{
     since: unknown;
     limit: number;
+    seqInterval?: number;
     signal?: AbortSignal;
     answer: (fail?: Error) => void;
   }> = [];
@@ -23,6 +25,7 @@ function fakeCloud(total: number, bytesPerChange = 1000) {
         reads.push({
           since,
           limit: options.limit,
+          seqInterval: options.seqInterval,
           signal: options.signal,
           answer: (fail) => {
             if (fail) return reject(fail);
@@ -32,7 +35,11 @@ function fakeCloud(total: number, bytesPerChange = 1000) {
               );
             const changes = Array.from({ length: to - from }, (_, i) => ({
               id: `doc:${from + i + 1}`,
-              seq: seq(from + i + 1),
+              // Like CouchDB's seq_interval: a seq on the first change and every interval-th after.
+              seq:
+                !honorsSeqInterval || i % (options.seqInterval ?? 1) === 0
+                  ? seq(from + i + 1)
+                  : null,
               doc: { _id: `doc:${from + i + 1}`, _rev: '1-a' },
             }));
             resolve({
@@ -94,6 +101,38 @@ describe('ChangesReadAhead (pull reads)', () => {
       reads.map((r) => r.limit),
       [100, 200, 400, 500, 500, 500, 500],
       'first read is one page, then each read twice the one before, up to 5 pages',
+    );
+  });
+
+  it('given a CouchDB 2+ cloud (opaque update_seq), then each read asks for a seq on every page-th change only, and every page ends at a change that has one', async () => {
+    const { remote, reads, seq } = fakeCloud(2350, 1000, true);
+    const reader = new ChangesReadAhead(remote, {
+      pageSize: 100,
+      maxRead: 500,
+      maxReadBytes: 8 * 1024 * 1024,
+      cloudUpdateSeq: '2350-g1AAAA',
+    });
+    const ids: string[] = [];
+    const sizes: number[] = [];
+    let since: unknown = 0;
+    for (;;) {
+      const page = await drive(reads, reader.next(since));
+      ids.push(...page.changes.map((c) => c.id));
+      sizes.push(page.changes.length);
+      assert.ok(page.lastSeq !== null && page.lastSeq !== undefined, 'a place to resume from');
+      assert.equal(page.lastSeq, seq(Number(ids[ids.length - 1].split(':')[1])));
+      since = page.lastSeq;
+      if (!page.more) break;
+    }
+    reader.close();
+    assert.ok(reads.every((r) => r.seqInterval === 100));
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 2350 }, (_, i) => `doc:${i + 1}`),
+    );
+    assert.ok(
+      sizes.every((n) => n <= 101),
+      `a page runs at most one change past its size: ${sizes.join(',')}`,
     );
   });
 
@@ -194,6 +233,7 @@ function integerCloud(seqs: number[], cap = Infinity) {
   const remote = {
     changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage> {
       assert.equal(typeof since, 'number', 'an integer-seq cloud is always read from an integer');
+      assert.equal(options.seqInterval, undefined, 'integer seqs: one on every change');
       return new Promise((resolve) => {
         reads.push({
           since,

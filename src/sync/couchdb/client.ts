@@ -193,6 +193,7 @@ export class CouchDbRemote implements RemoteStore {
           // on PouchDB-based servers (BENCHMARKS.md, "Sync").
           conflicts: true,
           limit: options.limit,
+          seq_interval: options.seqInterval,
           timeout: wait > 0 ? wait : undefined,
         },
         extraTimeoutMs: wait,
