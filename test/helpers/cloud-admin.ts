@@ -1,5 +1,6 @@
 import { CloudServer, type Site } from './cloud-server';
 import { COUCH_ADMIN, couchAuthHeader, couchAvailable, sharedCouch } from './couchdb';
+import { fullQuorumFetch } from './full-quorum';
 
 /**
  * What a sync test does to "the cloud" from outside booksync, over plain HTTP with the CouchDB API
@@ -64,7 +65,7 @@ export class HttpCloudAdmin implements CloudAdmin {
     body?: unknown,
     ok: number[] = [],
   ): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.origin}/${path}`, {
+    const res = await fullQuorumFetch(`${this.origin}/${path}`, {
       method,
       headers: {
         ...this.headers,

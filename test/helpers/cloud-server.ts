@@ -10,6 +10,7 @@ import * as winston from 'winston';
 import { BooksStore } from '../../src/ledger';
 import { merge, firstValueFrom } from 'rxjs';
 import { openSync, type SyncEngine, type SyncRuntime, type SyncSetup } from '../../src/sync';
+import { fullQuorumFetch, needsFullQuorum } from './full-quorum';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const expressPouchdb = require('express-pouchdb') as (
@@ -144,6 +145,7 @@ export class Site {
       ...options,
       cloud: {
         requestTimeoutMs: 5000,
+        ...(needsFullQuorum(options.cloud?.url ?? cloudUrl) ? { fetch: fullQuorumFetch } : {}),
         ...(options.cloud ?? {}),
         url: options.cloud?.url ?? cloudUrl,
       },

@@ -14,6 +14,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { markFullQuorum } from './full-quorum';
 
 /**
  * Apache CouchDB 3.5 for tests: the release archive the project's CI unpacks (`.ci/run`), started
@@ -136,6 +137,7 @@ async function startCouch(nodes: number): Promise<CouchNodes> {
     throw new Error(
       `CouchDB ${nodes}-node start failed (exit ${res.status}): ${res.stderr || res.stdout}`,
     );
+  if (nodes === 3) for (const port of ports) markFullQuorum(port);
   return { origins: ports.map((p) => `http://127.0.0.1:${p}`), ports, dataDir: data };
 }
 

@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CloudServer } from './cloud-server';
 import { COUCH_ADMIN, couchAuthHeader, couchAvailable, sharedCouch } from './couchdb';
+import { fullQuorumFetch, markFullQuorum } from './full-quorum';
 
 /**
  * The clouds the sync suites run against: express-pouchdb (always), and Apache CouchDB 3.5 on one
@@ -56,7 +57,7 @@ export async function startCloud(kind: CloudKind): Promise<TestCloud> {
  */
 export function cloudFetch(url: string, init: RequestInit = {}): Promise<Response> {
   const u = new URL(url);
-  if (!u.username && !u.password) return fetch(url, init);
+  if (!u.username && !u.password) return fullQuorumFetch(url, init);
   const auth =
     'Basic ' +
     Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString(
@@ -66,7 +67,7 @@ export function cloudFetch(url: string, init: RequestInit = {}): Promise<Respons
   u.password = '';
   const headers = new Headers(init.headers);
   headers.set('authorization', auth);
-  return fetch(u.toString(), { ...init, headers });
+  return fullQuorumFetch(u.toString(), { ...init, headers });
 }
 
 let dbCounter = 0;
@@ -135,6 +136,7 @@ class CouchCloud implements TestCloud {
     });
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
+    if (this.nodePorts.length > 1) markFullQuorum(this.port);
   }
 
   private relay(client: net.Socket): void {
