@@ -1,4 +1,4 @@
-import type { ChangesEnd, RemoteChange, RemoteChangesPage, RemoteStore } from './remote-store';
+import type { RemoteChange, RemoteChangesPage, RemoteStore } from './remote-store';
 
 export interface ReadAheadOptions {
   /** Changes per page handed to the pipeline (the batch size), and the size of a cycle's first read. */
@@ -215,26 +215,24 @@ export class ChangesReadAhead {
       computed,
       cancel,
       page: null,
-      end: null,
       arrived: this.remote.changesSince(since, {
         limit,
         waitMs: longpoll.waitMs,
         signal,
         ...(this.opaqueSeqs(since) ? { seqInterval: this.options.pageSize } : {}),
-        // The next read leaves as soon as this one's last bytes are in, not after their decoding.
-        onEnd: (end) => {
-          read.end = end;
-          // More pending means the read was full: `limit` changes in `bytes`.
-          if (end.pending > 0) this.learnSize(end.bytes, limit);
-          if (this.tail === read) this.askNext();
-        },
       }),
     };
     this.tail = read;
     read.arrived.then(
       (page) => {
         read.page = page;
-        if (page.bytes && page.changes.length > 0) this.learnSize(page.bytes, page.changes.length);
+        if (page.bytes && page.changes.length > 0) {
+          const bytesPerChange = page.bytes / page.changes.length;
+          this.largestRead = Math.min(
+            this.options.maxRead,
+            Math.floor(this.options.maxReadBytes / bytesPerChange),
+          );
+        }
         if (!hasMore(page)) this.reachedEnd = true;
         if (this.tail === read) this.askNext();
       },
@@ -243,17 +241,9 @@ export class ChangesReadAhead {
     return read;
   }
 
-  /** The largest read from the last read's size: as many changes as fit `maxReadBytes`, at most `maxRead`. */
-  private learnSize(bytes: number, changes: number): void {
-    this.largestRead = Math.min(
-      this.options.maxRead,
-      Math.floor(this.options.maxReadBytes / (bytes / changes)),
-    );
-  }
-
   /**
    * Asks for the reads after the last one asked for, while fewer than READS_WAITING reads wait for
-   * the pipeline: at its `last_seq` once its end arrived with more pending, or (integer seqs) at its
+   * the pipeline: at its `last_seq` once it arrived with more pending, or (integer seqs) at its
    * start plus its size while it is in flight. Two, not one: with a single read ahead the server
    * idles from the moment that read arrives until the pipeline has taken the one before, so
    * reading and storing took turns instead of overlapping (over a 50 ms link each read costs the
@@ -262,10 +252,9 @@ export class ChangesReadAhead {
   private askNext(): void {
     while (!this.closed && this.tail && this.waiting.length < READS_WAITING) {
       const tail = this.tail;
-      const end = tail.page ?? tail.end;
-      if (end) {
-        if (!(tail.page ? hasMore(tail.page) : end.pending > 0)) return;
-        this.waiting.push(this.ask(end.lastSeq, this.nextReadSize(tail.limit), false));
+      if (tail.page) {
+        if (!hasMore(tail.page)) return;
+        this.waiting.push(this.ask(tail.page.lastSeq, this.nextReadSize(tail.limit), false));
       } else {
         const start = integerSeq(tail.since);
         if (this.covered === null || start === null || this.reachedEnd) return; // opaque seqs: wait for its last_seq
@@ -294,8 +283,6 @@ interface AskedRead {
   cancel: AbortController;
   arrived: Promise<RemoteChangesPage>;
   page: RemoteChangesPage | null;
-  /** Where it ends, known from its last bytes before `page` is decoded (see ChangesOptions.onEnd). */
-  end: ChangesEnd | null;
 }
 
 interface TakenRead {

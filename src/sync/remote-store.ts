@@ -50,20 +50,6 @@ export interface ChangesOptions {
    * row (docs/PROTOCOLS.md, "Changes feed options").
    */
   seqInterval?: number;
-  /**
-   * Called with the read's `last_seq` and `pending` as soon as its last bytes arrive, before its
-   * documents are decoded, when the answer ends with both (CouchDB's does): the next read can be
-   * asked for while this one is decoded.
-   */
-  onEnd?: (end: ChangesEnd) => void;
-}
-
-/** Where a `_changes` read ends: its `last_seq`, and how many changes the server has after it. */
-export interface ChangesEnd {
-  lastSeq: unknown;
-  pending: number;
-  /** Size of the whole answer on the wire. */
-  bytes: number;
 }
 
 /** Current state of one remote document as `_all_docs` reports it. */

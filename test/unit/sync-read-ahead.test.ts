@@ -42,12 +42,6 @@ function fakeCloud(total: number, bytesPerChange = 1000, honorsSeqInterval = fal
                   : null,
               doc: { _id: `doc:${from + i + 1}`, _rev: '1-a' },
             }));
-            // Like CouchDB's answer: its end (last_seq, pending) is read before it is decoded.
-            options.onEnd?.({
-              lastSeq: seq(to),
-              pending: total - to,
-              bytes: changes.length * bytesPerChange,
-            });
             resolve({
               changes,
               lastSeq: seq(to),
@@ -140,25 +134,6 @@ describe('ChangesReadAhead (pull reads)', () => {
       sizes.every((n) => n <= 101),
       `a page runs at most one change past its size: ${sizes.join(',')}`,
     );
-  });
-
-  it('given a read whose end arrives with more pending, then the next read is asked for at once, before the read is decoded', async () => {
-    const { remote, reads, seq } = fakeCloud(5000);
-    const reader = new ChangesReadAhead(remote, {
-      pageSize: 100,
-      maxRead: 500,
-      maxReadBytes: 8 * 1024 * 1024,
-    });
-    const first = reader.next(0);
-    await new Promise((r) => setImmediate(r));
-    assert.equal(reads.length, 1);
-    reads[0].answer();
-    // Synchronously, within the answer: no promise has settled yet.
-    assert.equal(reads.length, 2);
-    assert.equal(reads[1].since, seq(100));
-    reads[1].answer();
-    await first;
-    reader.close();
   });
 
   it('given a read arrives with more pending, then the next read is already asked for before the pipeline wants it', async () => {

@@ -12,7 +12,6 @@ import {
 } from '../errors';
 import { inlineAttachments } from '../local-store';
 import { bulkRequests, WRITE_REQUESTS_IN_FLIGHT } from './bulk-requests';
-import { changesEnd } from './changes-end';
 import type {
   ChangesOptions,
   RemoteChange,
@@ -57,8 +56,6 @@ interface RequestOptions {
   signal?: AbortSignal;
   /** Statuses handed back to the caller instead of being thrown. */
   accept?: readonly number[];
-  /** Sees a successful answer's text before it is decoded. */
-  onText?: (text: string) => void;
 }
 
 interface Answer {
@@ -201,12 +198,6 @@ export class CouchDbRemote implements RemoteStore {
         },
         extraTimeoutMs: wait,
         signal: options.signal,
-        onText: options.onEnd
-          ? (text) => {
-              const end = changesEnd(text);
-              if (end) options.onEnd?.(end);
-            }
-          : undefined,
       });
     } catch (err) {
       // Some servers (express-pouchdb) ignore `timeout` and hold a quiet long-poll open: our own
@@ -456,7 +447,6 @@ export class CouchDbRemote implements RemoteStore {
       this.cookie = null; // session expired: renew once
       return this.request(method, path, options, true, tried);
     }
-    if (res.ok) options.onText?.(text);
     let body: unknown = null;
     try {
       body = text.length > 0 ? JSON.parse(text) : null;
