@@ -1,9 +1,8 @@
 /**
  * How one write of many documents is cut into `_bulk_docs` requests. Apache CouchDB's database
  * updater takes every update request waiting for it in one go and commits them together, so a
- * page written as a few smaller requests at once costs the server less CPU per document than one
- * large request (measured against CouchDB 3.5: docs/PROTOCOLS.md, "Writing a page";
- * BENCHMARKS.md, Sync).
+ * page written as a few smaller requests at once costs the server less work per document than one
+ * large request (docs/PROTOCOLS.md, "Writing a page"; the push figures: BENCHMARKS.md, Sync).
  * @link https://docs.couchdb.org/en/stable/api/database/bulk-api.html#db-bulk-docs
  */
 
