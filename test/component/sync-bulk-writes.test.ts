@@ -26,12 +26,13 @@ class BulkRecorder {
   readonly fetch: typeof fetch = async (input, init) => {
     const req = new Request(input, init);
     if (!new URL(req.url).pathname.endsWith('/_bulk_docs')) return fetch(req);
+    // Counted before any await: every request a write starts at once is counted at once.
     const n = this.sent++;
-    const body = (await req.clone().json()) as { docs: unknown[] };
-    this.sizes.push(body.docs.length);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
+      const body = (await req.clone().json()) as { docs: unknown[] };
+      this.sizes[n] = body.docs.length;
       if (this.failAt?.n === n)
         return new Response(JSON.stringify({ error: 'unknown_error', reason: 'boom' }), {
           status: this.failAt.status,
