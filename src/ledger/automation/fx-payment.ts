@@ -34,23 +34,27 @@ async function lineCompanyTotal(
 }
 
 /**
- * What the active payments of `invoiceId` have cleared of its receivable (payable) in company
- * currency so far: the company amounts of their moves' counterpart lines. A payment clears the
- * paid share of the invoice's company total minus this, so the invoice's last payment leaves
+ * What the active payments of each of `invoiceIds` have cleared of its receivable (payable) in
+ * company currency so far: the company amounts of their moves' counterpart lines. A payment clears
+ * the paid share of the invoice's company total minus this, so the invoice's last payment leaves
  * exactly 0 even after an undo of an earlier payment took back a share rounded the other way.
  */
-async function invoiceCompanyCleared(store: BooksStore, invoiceId: string): Promise<number> {
+async function invoicesCompanyCleared(
+  store: BooksStore,
+  invoiceIds: ReadonlySet<string>,
+): Promise<Map<string, number>> {
+  const cleared = new Map<string, number>();
+  if (invoiceIds.size === 0) return cleared;
   const payments = (await store.allOfType<PaymentDoc & { state?: string }>('payment')).filter(
-    (p) => p.invoice === invoiceId && p.state !== 'cancelled',
+    (p) => invoiceIds.has(p.invoice) && p.state !== 'cancelled',
   );
   const moves = await docsById<MoveDoc>(
     store,
     payments.map((p) => p.move),
   );
-  let cleared = 0;
   for (const p of payments) {
     const part = moves.get(p.move)?.lines[1]?.company;
-    if (part) cleared += part.debit + part.credit;
+    if (part) cleared.set(p.invoice, (cleared.get(p.invoice) ?? 0) + part.debit + part.credit);
   }
   return cleared;
 }
@@ -86,6 +90,13 @@ export async function applyExchange(
       .map((d) => d as unknown as { move: string; invoice: string })
       .map((p) => [p.move, p.invoice]),
   );
+  // Read once for the batch: the loop below writes nothing.
+  const companyCleared = await invoicesCompanyCleared(
+    store,
+    new Set(
+      [...invoices.values()].filter((i) => i.company?.currency === company).map((i) => i._id),
+    ),
+  );
   for (const doc of docs) {
     if (doc.type !== 'move') continue;
     const move = doc as MoveDoc & { payment?: string };
@@ -102,7 +113,7 @@ export async function applyExchange(
         ? Math.max(
             0,
             proportion(invoice.company.total, invoice.total - invoice.residual, invoice.total) -
-              (await invoiceCompanyCleared(store, invoice._id)),
+              (companyCleared.get(invoice._id) ?? 0),
           )
         : cleared === amount
           ? lineShare
