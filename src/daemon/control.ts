@@ -281,6 +281,9 @@ export async function callDaemon<M extends ControlMethodName>(
   return (await controlRequest(socketPath, method, params, timeoutMs)) as ControlResult<M>;
 }
 
+/** How long a control request waits for its answer unless the caller says otherwise. */
+export const CONTROL_TIMEOUT_MS = 30_000;
+
 /**
  * One request over the control socket. Rejects with DaemonNotRunningError when nothing listens
  * (no socket, or a stale one), and with a BooksyncError carrying the daemon's code on a failed call.
@@ -289,7 +292,7 @@ export function controlRequest(
   socketPath: string,
   method: string,
   params: Record<string, unknown> = {},
-  timeoutMs = 30_000,
+  timeoutMs = CONTROL_TIMEOUT_MS,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(socketPath);

@@ -23,11 +23,9 @@ import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { openSync, type ConflictChoice } from '../sync';
 import { connectionSpecsFrom } from './bank-service';
-import { callDaemon } from './control';
-import type { ControlMethodName, ControlParams, ControlResult } from './control-methods';
 import { EmbeddedCloud } from './embedded-cloud';
 import { automationConfigFrom, manualWriteOffFrom } from './ledger-service';
-import { withDaemonOrStore } from './offline';
+import { viaDaemonOr } from './offline';
 import { ratesSettingsFrom } from './rates-service';
 import { syncSetupFrom } from './sync-service';
 
@@ -36,24 +34,6 @@ import { syncSetupFrom } from './sync-service';
  * or, when no daemon runs, does the same work on the books opened directly (so an admin can act
  * while the service is stopped).
  */
-function viaDaemonOr<M extends ControlMethodName>(
-  configPath: string,
-  env: NodeJS.ProcessEnv,
-  logger: Logger,
-  method: M,
-  params: ControlParams<M>,
-  direct: (store: BooksStore, config: Config) => Promise<ControlResult<M>>,
-  opts: { directNeedsSecrets?: boolean } = {},
-): Promise<ControlResult<M>> {
-  return withDaemonOrStore(
-    configPath,
-    env,
-    logger,
-    (socket) => callDaemon(socket, method, params, 10 * 60_000),
-    (store, config) => direct(store, config),
-    opts,
-  );
-}
 
 /** Opens the sync engine without starting it (bookkeeping + books; the embedded cloud when configured). */
 async function withSyncEngine<T>(

@@ -1,8 +1,9 @@
-import { loadConfig } from '../config';
+import { loadConfig, type Config } from '../config';
 import { BooksStore } from '../ledger';
 import { BooksyncError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { callDaemon, DaemonNotRunningError } from './control';
+import type { ControlMethodName, ControlParams, ControlResult } from './control-methods';
 import { statePaths, StateDirInUseError } from './daemon';
 import { embeddedCloudPaths } from './embedded-cloud-login';
 import { baseStatus, type StatusReport } from './status';
@@ -49,6 +50,32 @@ export async function withDaemonOrStore<T>(
   } finally {
     await store.close();
   }
+}
+
+/** How long a command on the books may take in the daemon (a fetch or a re-walk can be long). */
+const COMMAND_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * Control method `method` with `params` in the running daemon, else `direct` on the books opened
+ * here: the CLI's commands that act on the books (an admin can act while the service is stopped).
+ */
+export function viaDaemonOr<M extends ControlMethodName>(
+  configPath: string,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  method: M,
+  params: ControlParams<M>,
+  direct: (store: BooksStore, config: Config) => Promise<ControlResult<M>>,
+  opts: { directNeedsSecrets?: boolean; timeoutMs?: number } = {},
+): Promise<ControlResult<M>> {
+  return withDaemonOrStore(
+    configPath,
+    env,
+    logger,
+    (socket) => callDaemon(socket, method, params, opts.timeoutMs ?? COMMAND_TIMEOUT_MS),
+    (store, config) => direct(store, config),
+    opts,
+  );
 }
 
 /** `booksync status`: from the running daemon, or from the books when it is not running. */

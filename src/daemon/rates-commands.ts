@@ -2,9 +2,9 @@ import type { RateDoc } from '../ledger';
 import { automateForeignConnections, ensureCompany, loadCompanyFile } from '../ledger/automation';
 import { listRates, RatesRunner, type RatesRun } from '../rates';
 import type { Logger } from '../shared/logger';
-import { callDaemon } from './control';
+import { CONTROL_TIMEOUT_MS } from './control';
 import { automationConfigFrom } from './ledger-service';
-import { withDaemonOrStore } from './offline';
+import { viaDaemonOr } from './offline';
 import { ratesSettingsFrom } from './rates-service';
 
 /**
@@ -22,20 +22,14 @@ export function ratesFetch(
   env: NodeJS.ProcessEnv,
   logger: Logger,
 ): Promise<RatesRun> {
-  return withDaemonOrStore(
-    configPath,
-    env,
-    logger,
-    (socket) => callDaemon(socket, 'rates.fetch', {}, 10 * 60_000),
-    async (store, config) => {
-      const run = await new RatesRunner(store, ratesSettingsFrom(config), logger).runNow();
-      if (run.stored.length > 0) {
-        if (config.ledger.chart) await ensureCompany(store, loadCompanyFile(config.ledger.chart));
-        await automateForeignConnections(store, automationConfigFrom(config, logger));
-      }
-      return run;
-    },
-  );
+  return viaDaemonOr(configPath, env, logger, 'rates.fetch', {}, async (store, config) => {
+    const run = await new RatesRunner(store, ratesSettingsFrom(config), logger).runNow();
+    if (run.stored.length > 0) {
+      if (config.ledger.chart) await ensureCompany(store, loadCompanyFile(config.ledger.chart));
+      await automateForeignConnections(store, automationConfigFrom(config, logger));
+    }
+    return run;
+  });
 }
 
 /** The rate documents of the books, of `pair` (`EUR:USD`) when given. */
@@ -45,11 +39,13 @@ export function ratesList(
   logger: Logger,
   pair?: string,
 ): Promise<RateDoc[]> {
-  return withDaemonOrStore(
+  return viaDaemonOr(
     configPath,
     env,
     logger,
-    (socket) => callDaemon(socket, 'rates.list', pair !== undefined ? { pair } : {}),
+    'rates.list',
+    pair !== undefined ? { pair } : {},
     (store) => listRates(store, pair),
+    { timeoutMs: CONTROL_TIMEOUT_MS },
   );
 }
