@@ -1,5 +1,6 @@
 import type { RateDoc } from '../ledger';
 import type { RatesRun } from '../rates';
+import { PAIR_TEXT } from '../rates/listing';
 import type { Command } from './books-commands';
 import { table } from './format';
 
@@ -9,8 +10,6 @@ import { table } from './format';
  */
 
 const USAGE = 'booksync rates fetch [--json] | booksync rates list [--pair EUR:USD] [--json]';
-
-const PAIR = /^[A-Za-z]{3}:[A-Za-z]{3}$/;
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -81,7 +80,7 @@ export const RATES_COMMANDS: Record<string, Command> = {
       }
       if (action === 'list') {
         const pair = values.pair;
-        if (pair !== undefined && (typeof pair !== 'string' || !PAIR.test(pair)))
+        if (pair !== undefined && (typeof pair !== 'string' || !PAIR_TEXT.test(pair)))
           return usageError(
             `--pair must be two currency codes such as EUR:USD (got ${JSON.stringify(pair)})`,
           );

@@ -22,7 +22,9 @@ export function summarizeRateIds(ids: readonly string[]): RatePairSummary[] {
     const [type, base, quote, date] = id.split(':');
     if (type !== 'rate' || !base || !quote || !date) continue;
     const pair = `${base}:${quote}`;
-    byPair.set(pair, [...(byPair.get(pair) ?? []), date]);
+    const dates = byPair.get(pair);
+    if (dates) dates.push(date);
+    else byPair.set(pair, [date]);
   }
   return [...byPair.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -32,9 +34,12 @@ export function summarizeRateIds(ids: readonly string[]): RatePairSummary[] {
     });
 }
 
-/** A pair as people write it (`EUR:USD`, any case): `{ base, quote }`, or undefined when it is not one. */
+/** A pair as people write it: `EUR:USD`, any case. */
+export const PAIR_TEXT = /^([A-Za-z]{3}):([A-Za-z]{3})$/;
+
+/** A pair as people write it (`PAIR_TEXT`): `{ base, quote }`, or undefined when it is not one. */
 export function parsePair(text: string): { base: string; quote: string } | undefined {
-  const m = /^([A-Za-z]{3}):([A-Za-z]{3})$/.exec(text.trim());
+  const m = PAIR_TEXT.exec(text.trim());
   return m ? { base: m[1].toUpperCase(), quote: m[2].toUpperCase() } : undefined;
 }
 

@@ -10,8 +10,6 @@ import {
 } from './references';
 import { lineTolerance, type CompanyRate } from './tolerance';
 
-export { toleranceIn } from './tolerance';
-
 /**
  * Reconciliation rules (`ledger.reconcile.rules`): named values picked by `kind` from YAML, tried
  * in order; the first that matches clears the line. A rule only proposes: the caller books the
