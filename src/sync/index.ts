@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import { stagedAmong, type BooksChangesReader } from '../ledger';
 import type { Logger } from '../shared/logger';
 import { Bookkeeping } from './bookkeeping';
-import { CouchDbRemote, type CouchAuth, type ResponseCompression } from './couchdb/client';
+import { CouchDbRemote, type CouchAuth } from './couchdb/client';
+import type { ResponseCompression } from './couchdb/net';
 import { SyncEngine, type SyncEngineOptions } from './engine';
 import { PouchLocalStore, type SyncBooks } from './local-store';
 
@@ -12,14 +13,8 @@ export * from './projection';
 export * from './remote-store';
 export * from './local-store';
 export { Bookkeeping, type Base, type OpenConflict } from './bookkeeping';
-export {
-  CouchDbRemote,
-  acceptEncodingFor,
-  redactUrl,
-  type CouchAuth,
-  type CouchDbRemoteOptions,
-  type ResponseCompression,
-} from './couchdb/client';
+export { CouchDbRemote, type CouchAuth, type CouchDbRemoteOptions } from './couchdb/client';
+export { acceptEncodingFor, redactUrl, type ResponseCompression } from './couchdb/net';
 export {
   STRATEGY_NAMES,
   TIE_BREAKER_NAMES,
