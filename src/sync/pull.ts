@@ -6,10 +6,9 @@ import { live, revGeneration } from './doc-helpers';
 import type { LocalDoc, LocalWrite } from './local-store';
 import { runPipeline } from './pipeline';
 import { projectionHash, type TypeProjection } from './projection';
-import { ChangesReadAhead, type PullReader } from './read-ahead';
+import { ChangesReadAhead } from './read-ahead';
 import type { Reconciler } from './reconcile';
 import type { RemoteChange, RemoteDoc } from './remote-store';
-import { StreamedReadAhead } from './stream-read-ahead';
 import type { BatchResult, Item } from './types';
 
 /** A cloud document that needs a look at (or a write into) the books. */
@@ -62,7 +61,12 @@ export class Puller {
 
   /** Reads through a ChangesReadAhead (one round trip per large read, not per page); see read-ahead.ts. */
   async cycle(waitMs: number): Promise<BatchResult> {
-    const reader = this.reader();
+    const reader = new ChangesReadAhead(this.ctx.remote, {
+      pageSize: this.ctx.batchSize,
+      maxRead: this.ctx.batchSize * READ_AHEAD_PAGES,
+      maxReadBytes: this.ctx.batchBytes,
+      cloudUpdateSeq: this.cloudUpdateSeq,
+    });
     try {
       return await runPipeline(
         this.ctx,
@@ -91,25 +95,6 @@ export class Puller {
     } finally {
       reader.close();
     }
-  }
-
-  /**
-   * A cloud whose database info gave an opaque `update_seq` (Apache CouchDB 2+) streams its
-   * `_changes` (stream-read-ahead.ts); other servers are read page by page, with reads asked for
-   * ahead (read-ahead.ts).
-   */
-  private reader(): PullReader {
-    const { remote, batchSize, batchBytes } = this.ctx;
-    const readAhead = { pageSize: batchSize, bufferChanges: batchSize * READ_AHEAD_PAGES };
-    const openStream = remote.changesStream?.bind(remote);
-    if (typeof this.cloudUpdateSeq === 'string' && openStream)
-      return new StreamedReadAhead(remote, openStream, { ...readAhead, bufferBytes: batchBytes });
-    return new ChangesReadAhead(remote, {
-      pageSize: batchSize,
-      maxRead: readAhead.bufferChanges,
-      maxReadBytes: batchBytes,
-      cloudUpdateSeq: this.cloudUpdateSeq,
-    });
   }
 
   /** One page: settle cloud leaves, classify, fast-path writes, careful writes, then bases (data → bases; the pipeline writes the checkpoint after). */

@@ -27,14 +27,6 @@ export interface PullPage {
   heldOpen?: boolean;
 }
 
-/** What a pull cycle reads its pages through (this file, or stream-read-ahead.ts). */
-export interface PullReader {
-  /** The next page after `since`; the cycle's first may long-poll for `waitMs`. */
-  next(since: unknown, waitMs?: number, signal?: AbortSignal): Promise<PullPage>;
-  /** Drops what was read ahead and cancels what is in flight. */
-  close(): void;
-}
-
 /**
  * Reads one pull cycle's `_changes` ahead of the pipeline. `_changes` pages form a chain (each read
  * starts at the previous one's `last_seq`), so page after page costs one round trip each: over a
@@ -61,7 +53,7 @@ export interface PullReader {
  * strings and never take this path; a read asked for ahead that the server refuses is read again
  * from the seq it gave.
  */
-export class ChangesReadAhead implements PullReader {
+export class ChangesReadAhead {
   /** The read the pipeline is taking pages from. */
   private read: TakenRead | null = null;
   /** Reads asked for (in flight or arrived) that the pipeline has not taken yet, oldest first. */
@@ -319,7 +311,7 @@ function isMissingSeq(seq: unknown): boolean {
 }
 
 /** The server had changes after this read (it was not the end of the feed). */
-export function hasMore(page: RemoteChangesPage): boolean {
+function hasMore(page: RemoteChangesPage): boolean {
   return page.pending > 0 && page.changes.length > 0;
 }
 

@@ -52,34 +52,6 @@ export interface ChangesOptions {
   seqInterval?: number;
 }
 
-/** What `StreamedChanges.take` hands out. */
-export interface StreamedPage {
-  changes: RemoteChange[];
-  /** A valid `since`: the seq of the last change, or the answer's `last_seq` once it ended. */
-  lastSeq: unknown;
-  /** The answer ended: nothing follows these changes in it. */
-  ended: boolean;
-  /** Once ended: how many changes the server still had. */
-  pending?: number;
-}
-
-export interface StreamOptions {
-  /** Changes per page handed out; the server gives a seq on every page-th change only. */
-  pageSize: number;
-  /** Changes read ahead of `take` at most… */
-  bufferChanges: number;
-  /** …and bytes of them. */
-  bufferBytes: number;
-}
-
-/** Every change after a `since`, read as the server sends them (couchdb/changes-stream.ts). */
-export interface StreamedChanges {
-  /** About `max` changes, the last one a valid checkpoint (fewer once the answer ended). */
-  take(max: number): Promise<StreamedPage>;
-  /** Stops reading and drops what was read ahead. */
-  close(): void;
-}
-
 /** Current state of one remote document as `_all_docs` reports it. */
 export type RemoteCurrent =
   { exists: false } | { exists: true; rev: string; deleted: boolean; doc: RemoteDoc | null };
@@ -112,11 +84,6 @@ export interface RemoteStore {
   ensureDb(): Promise<RemoteDbInfo>;
   /** One page of `_changes` after `since` (docs and conflict leaves included). */
   changesSince(since: unknown, options: ChangesOptions): Promise<RemoteChangesPage>;
-  /**
-   * Every change after `since` in one answer, handed out as it arrives (a server that sends
-   * `_changes` as it produces it: Apache CouchDB 2+). Absent: read page by page.
-   */
-  changesStream?(since: unknown, options: StreamOptions): Promise<StreamedChanges>;
   /** Current revisions (and bodies) of `ids`; ids never seen are `{exists:false}`. */
   current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>>;
   /** Bodies of specific revisions (conflict leaves). Missing revisions are left out. */

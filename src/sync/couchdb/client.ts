@@ -12,7 +12,6 @@ import {
 } from '../errors';
 import { inlineAttachments } from '../local-store';
 import { bulkRequests, WRITE_REQUESTS_IN_FLIGHT } from './bulk-requests';
-import { ChangesStream } from './changes-stream';
 import {
   acceptEncodingFor,
   describeNetError,
@@ -31,8 +30,6 @@ import type {
   RemoteStore,
   RemoteWrite,
   RemoteWriteResult,
-  StreamedChanges,
-  StreamOptions,
 } from '../remote-store';
 
 export interface CouchAuth {
@@ -67,8 +64,6 @@ interface RequestOptions {
   signal?: AbortSignal;
   /** Statuses handed back to the caller instead of being thrown. */
   accept?: readonly number[];
-  /** A successful answer's body is handed back unread (`Answer.stream`); the timeout covers the headers. */
-  stream?: boolean;
 }
 
 interface Answer {
@@ -76,8 +71,6 @@ interface Answer {
   body: unknown;
   /** Length of the body text. */
   bytes: number;
-  /** With `RequestOptions.stream`: the body of a successful answer, unread. */
-  stream?: ReadableStream<Uint8Array>;
 }
 
 /**
@@ -175,7 +168,7 @@ export class CouchDbRemote implements RemoteStore {
       answer = await this.request('GET', '_changes', {
         query: {
           feed: wait > 0 ? 'longpoll' : 'normal',
-          since: sinceParam(since),
+          since: typeof since === 'string' ? since : JSON.stringify(since ?? 0),
           include_docs: true,
           // `conflicts=true` puts the leaves' revisions in the winner's `_conflicts`, all the engine
           // reads. `style=all_docs` would only add leaf revisions to `changes[]`, and is much slower
@@ -231,30 +224,6 @@ export class CouchDbRemote implements RemoteStore {
           ? 1
           : 0;
     return { changes, lastSeq: body.last_seq ?? since, pending, bytes: answer.bytes };
-  }
-
-  /**
-   * Every change after `since` in one normal `_changes` answer with no limit, handed out while
-   * it arrives (changes-stream.ts): Apache CouchDB 2+ sends it as it reads it, so no round trip
-   * separates one read from the next, which opaque seqs would otherwise chain.
-   */
-  async changesStream(since: unknown, options: StreamOptions): Promise<StreamedChanges> {
-    const answer = await this.request('GET', '_changes', {
-      query: {
-        since: sinceParam(since),
-        include_docs: true,
-        conflicts: true,
-        seq_interval: options.pageSize,
-      },
-      stream: true,
-    });
-    if (!answer.stream)
-      throw new SyncProtocolError(`unexpected _changes answer from ${this.safeUrl}`);
-    return new ChangesStream(answer.stream, since, {
-      ...options,
-      idleTimeoutMs: this.timeoutMs,
-      source: this.safeUrl,
-    });
   }
 
   async current(ids: readonly string[]): Promise<Map<string, RemoteCurrent>> {
@@ -438,8 +407,7 @@ export class CouchDbRemote implements RemoteStore {
         signal: options.signal,
         fetchFn: this.fetchFn,
       },
-      (res, deadline): Promise<string | ReadableStream<Uint8Array>> =>
-        options.stream && res.ok && res.body ? Promise.resolve(res.body) : readText(res, deadline),
+      readText,
     );
     if (!exchange.ok) {
       const { error: err, timedOut } = exchange;
@@ -456,9 +424,7 @@ export class CouchDbRemote implements RemoteStore {
         { cause: scrub(err), details: { url: this.safeUrl, timedOut } },
       );
     }
-    const { response: res, body: read } = exchange;
-    if (typeof read !== 'string') return { status: res.status, body: null, bytes: 0, stream: read };
-    const text = read;
+    const { response: res, body: text } = exchange;
     if (res.status === 401 && this.auth?.method === 'cookie' && !retriedAuth) {
       this.cookie = null; // session expired: renew once
       return this.request(method, path, options, true, tried);
@@ -544,9 +510,4 @@ export class CouchDbRemote implements RemoteStore {
       this.sessionInFlight = null;
     }
   }
-}
-
-/** A seq as `_changes` takes it: opaque strings as they are, integers (and 0 at first) as JSON. */
-function sinceParam(since: unknown): string {
-  return typeof since === 'string' ? since : JSON.stringify(since ?? 0);
 }
