@@ -68,6 +68,16 @@ export const BANK_ERROR_CODES = {
     meaning:
       'a statement file (OFX, MT940, camt.053, CSV) cannot be read; the error names file, line and field',
   },
+  BANK_ANSWER_SHAPE: {
+    raisedAs: 'AnswerShapeError',
+    meaning:
+      "a provider's reader found an answer it cannot use; reported as that provider's own malformed-answer code (such as GOCARDLESS_MALFORMED), naming the connection",
+  },
+  BANK_MARKUP_CUT: {
+    raisedAs: 'TokenizerError',
+    meaning:
+      'XML or OFX markup ends inside a tag or comment; reported as the malformed-file error of the format being read',
+  },
   BANK_URL_CREDENTIALS: {
     raisedAs: 'BankError',
     meaning: 'a provider tried to send credentials inside a URL; refused (a programming error)',

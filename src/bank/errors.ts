@@ -28,6 +28,37 @@ export class BankError extends BooksyncError {
   }
 }
 
+/**
+ * A provider's answer lacks what its reader needs (an object that is not one, a missing amount).
+ * Raised inside a provider's reader, which knows no connection; the provider turns it into its own
+ * `*_MALFORMED` code with {@link unreadableAnswer}.
+ */
+export class AnswerShapeError extends BooksyncError {
+  static readonly code = 'BANK_ANSWER_SHAPE' satisfies BankCodeOf<'AnswerShapeError'>;
+
+  constructor(message: string) {
+    super(AnswerShapeError.code, message);
+  }
+}
+
+/**
+ * A provider's {@link AnswerShapeError} as the MalformedStatementError the fetch loop reports:
+ * the connection named, the reader's words redacted of the connection's secrets.
+ */
+export function unreadableAnswer(
+  err: AnswerShapeError,
+  code: BankCodeOf<'MalformedStatementError'>,
+  what: string,
+  connection: string,
+  redact: (text: string) => string,
+): MalformedStatementError {
+  return new MalformedStatementError(
+    code,
+    `${connection}: ${what} cannot be read: ${redact(err.message)}`,
+    { cause: err, details: { connection } },
+  );
+}
+
 /** Credentials rejected: status auth_required; no retry until the credentials change. */
 export class BankAuthError extends PermanentError {
   static readonly codes = codesRaisedAs(BANK_ERROR_CODES, 'BankAuthError');

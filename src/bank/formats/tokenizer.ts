@@ -1,3 +1,6 @@
+import { BooksyncError } from '../../shared/errors';
+import type { BankCodeOf } from '../error-codes';
+
 /**
  * A small push tokenizer for XML and for OFX's SGML (tags without closing tags, no DTD).
  * It is fed text in chunks of any size and reports open tags, close tags and text through
@@ -18,12 +21,15 @@ export interface TokenHandler {
   text(text: string): void;
 }
 
-export class TokenizerError extends Error {
+/** Markup cut off inside a tag or comment; the reader turns it into its format's malformed-file error. */
+export class TokenizerError extends BooksyncError {
+  static readonly code = 'BANK_MARKUP_CUT' satisfies BankCodeOf<'TokenizerError'>;
+
   constructor(
     message: string,
     readonly line: number,
   ) {
-    super(message);
+    super(TokenizerError.code, message, { details: { line } });
   }
 }
 

@@ -1,4 +1,4 @@
-import { BankAuthError, MalformedStatementError } from '../../errors';
+import { AnswerShapeError, BankAuthError, unreadableAnswer } from '../../errors';
 import { BankRequestRejectedError, readBaseUrl } from '../../http';
 import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
@@ -7,7 +7,7 @@ import { DEFAULT_BASE_URL, EnableBankingClient } from './client';
 import { readApplicationKey } from './jwt';
 import { readSession } from './session';
 import { isPlainObject } from '../../../shared/objects';
-import { EbShapeError, readTransactionPage, toBalances, toTransactions } from './normalize';
+import { readTransactionPage, toBalances, toTransactions } from './normalize';
 
 /**
  * Enable Banking: PSD2 account information through one aggregator API. The account holder
@@ -81,11 +81,11 @@ async function allTransactionItems(
     items.push(...body.items);
     if (!body.continuationKey) return items;
     if (seen.has(body.continuationKey))
-      throw new EbShapeError(`account ${uid}: the continuation_key repeats (the pages loop)`);
+      throw new AnswerShapeError(`account ${uid}: the continuation_key repeats (the pages loop)`);
     seen.add(body.continuationKey);
     key = body.continuationKey;
   }
-  throw new EbShapeError(`account ${uid}: more than ${MAX_PAGES} pages of transactions`);
+  throw new AnswerShapeError(`account ${uid}: more than ${MAX_PAGES} pages of transactions`);
 }
 
 async function readAccount(
@@ -96,7 +96,7 @@ async function readAccount(
 ): Promise<BankAccountStatement | undefined> {
   const details = await client.get(`/accounts/${uid}/details`);
   if (!isPlainObject(details))
-    throw new EbShapeError(`account ${uid}: the details answer is not an object`);
+    throw new AnswerShapeError(`account ${uid}: the details answer is not an object`);
   const { from, to } = ctx.window;
   const items = await allTransactionItems(client, uid, from, to);
   const transactions = toTransactions(items, uid, ctx.includePending, warn);
@@ -175,13 +175,14 @@ async function fetchEnableBanking(ctx: FetchContext): Promise<FetchResult> {
     if (session.validUntil) result.consentExpiresAt = session.validUntil.toISOString();
     return result;
   } catch (err) {
-    if (err instanceof EbShapeError) {
-      throw new MalformedStatementError(
+    if (err instanceof AnswerShapeError)
+      throw unreadableAnswer(
+        err,
         'ENABLEBANKING_MALFORMED',
-        `${ctx.connection}: the Enable Banking answer cannot be read: ${redactText(err.message, client.secrets)}`,
-        { cause: err, details: { connection: ctx.connection } },
+        'the Enable Banking answer',
+        ctx.connection,
+        (text) => redactText(text, client.secrets),
       );
-    }
     throw err;
   }
 }

@@ -1,3 +1,4 @@
+import { AnswerShapeError } from '../../errors';
 import { preferredBalances, type BankBalance, type BankTransaction } from '../../provider';
 import { isCalendarDate, type CalendarDate } from '../../../shared/dates';
 import { isCurrency, parseAmount } from '../../../shared/money';
@@ -13,8 +14,6 @@ import { isPlainObject } from '../../../shared/objects';
  * Ids a bank gives are not always stable: docs/ARCHITECTURE.md, "Statement line identity".
  */
 
-export class EbShapeError extends Error {}
-
 type Obj = Record<string, unknown>;
 const text = (v: unknown): string | undefined =>
   typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
@@ -25,16 +24,18 @@ function day(v: unknown): CalendarDate | undefined {
 }
 
 function money(v: unknown, where: string): { amount: number; currency: string } {
-  if (!isPlainObject(v)) throw new EbShapeError(`${where}: no amount object`);
+  if (!isPlainObject(v)) throw new AnswerShapeError(`${where}: no amount object`);
   const currency = text(v.currency)?.toUpperCase();
   if (!currency || !isCurrency(currency))
-    throw new EbShapeError(`${where}: currency '${String(v.currency)}' is not an ISO 4217 code`);
+    throw new AnswerShapeError(
+      `${where}: currency '${String(v.currency)}' is not an ISO 4217 code`,
+    );
   const raw = text(v.amount);
-  if (raw === undefined) throw new EbShapeError(`${where}: amount is missing or not text`);
+  if (raw === undefined) throw new AnswerShapeError(`${where}: amount is missing or not text`);
   try {
     return { amount: parseAmount(raw, currency, { decimal: '.', grouping: false }), currency };
   } catch (err) {
-    throw new EbShapeError(`${where}: ${(err as Error).message}`);
+    throw new AnswerShapeError(`${where}: ${(err as Error).message}`);
   }
 }
 
@@ -46,14 +47,14 @@ const SKIPPED_STATUSES = new Set(['CNCL', 'RJCT', 'SCHD', 'OTHR']);
 /** One page's `{transactions: [...], continuation_key?}`. */
 export function readTransactionPage(body: unknown): { items: Obj[]; continuationKey?: string } {
   if (!isPlainObject(body) || !Array.isArray(body.transactions))
-    throw new EbShapeError("the answer has no 'transactions' array");
+    throw new AnswerShapeError("the answer has no 'transactions' array");
   const items = body.transactions.map((t, i) => {
-    if (!isPlainObject(t)) throw new EbShapeError(`transactions[${i}] is not an object`);
+    if (!isPlainObject(t)) throw new AnswerShapeError(`transactions[${i}] is not an object`);
     return t;
   });
   const key = body.continuation_key;
   if (key !== undefined && key !== null && typeof key !== 'string')
-    throw new EbShapeError("'continuation_key' is not text");
+    throw new AnswerShapeError("'continuation_key' is not text");
   return { items, ...(text(key) ? { continuationKey: text(key) } : {}) };
 }
 
@@ -69,7 +70,7 @@ function signed(amount: number, indicator: unknown, where: string): number {
   if (indicator === 'DBIT') return -Math.abs(amount);
   if (indicator === 'CRDT') return Math.abs(amount);
   if (indicator === undefined || indicator === null) return amount;
-  throw new EbShapeError(
+  throw new AnswerShapeError(
     `${where}: credit_debit_indicator ${JSON.stringify(indicator)} is not CRDT or DBIT`,
   );
 }
@@ -147,7 +148,7 @@ export function toTransactions(
     }
     const pending = PENDING_STATUSES.has(status);
     if (!pending && status !== 'BOOK')
-      throw new EbShapeError(`${where}: status '${status}' is not a transaction status`);
+      throw new AnswerShapeError(`${where}: status '${status}' is not a transaction status`);
     if (pending && !includePending) return;
     const { amount: unsigned, currency } = money(t.transaction_amount, where);
     const amount = signed(unsigned, t.credit_debit_indicator, where);
@@ -159,7 +160,7 @@ export function toTransactions(
         warn(`${where} skipped: the pending item has no date`);
         return;
       }
-      throw new EbShapeError(`${where}: no booking_date, value_date or transaction_date`);
+      throw new AnswerShapeError(`${where}: no booking_date, value_date or transaction_date`);
     }
     const line: BankTransaction = { bookingDate: booking, amount, currency, pending };
     if (id) line.providerId = id;
@@ -180,7 +181,7 @@ const AVAILABLE_TYPES = ['ITAV', 'XPCD', 'CLAV', 'FWAV', 'OPAV'];
 /** `{balances: [...]}` → the best ledger (booked) balance and the best available one. */
 export function toBalances(body: unknown, account: string, today: CalendarDate): BankBalance[] {
   if (!isPlainObject(body) || !Array.isArray(body.balances))
-    throw new EbShapeError(`account ${account}: the balances answer has no 'balances' array`);
+    throw new AnswerShapeError(`account ${account}: the balances answer has no 'balances' array`);
   return preferredBalances(
     body.balances.filter(isPlainObject),
     (b) => b.balance_type,

@@ -1,6 +1,6 @@
+import { AnswerShapeError } from '../../errors';
 import { BankAuthError, ConsentExpiredError } from '../../errors';
 import { isPlainObject } from '../../../shared/objects';
-import { EbShapeError } from './normalize';
 
 /**
  * The bank authorisation session: the account holder authorises access at the bank through
@@ -30,7 +30,7 @@ export interface SessionInfo {
 
 /** Reads a GET /sessions/{id} answer, or throws what the fetch loop must do about it. */
 export function readSession(body: unknown, connection: string, now: Date): SessionInfo {
-  if (!isPlainObject(body)) throw new EbShapeError('the session answer is not an object');
+  if (!isPlainObject(body)) throw new AnswerShapeError('the session answer is not an object');
   const status = typeof body.status === 'string' ? body.status.toUpperCase() : '';
   const details = { connection, session_status: status };
   const meaning = STATUS_MEANING[status] ?? `unknown status '${status}'`;
@@ -63,7 +63,8 @@ export function readSession(body: unknown, connection: string, now: Date): Sessi
       { details: { connection, expired_at: validUntil.toISOString() } },
     );
   }
-  if (!Array.isArray(body.accounts)) throw new EbShapeError("the session has no 'accounts' list");
+  if (!Array.isArray(body.accounts))
+    throw new AnswerShapeError("the session has no 'accounts' list");
   const accounts = body.accounts
     .map((a) =>
       typeof a === 'string' ? a : isPlainObject(a) && typeof a.uid === 'string' ? a.uid : '',

@@ -1,9 +1,10 @@
 import {
+  AnswerShapeError,
   BankAuthError,
   BankUnavailableError,
   ConsentExpiredError,
-  MalformedStatementError,
   RateLimitedError,
+  unreadableAnswer,
 } from '../../errors';
 import { BankRequestRejectedError, readBaseUrl } from '../../http';
 import { redactText } from '../../../shared/redact';
@@ -16,7 +17,7 @@ import type {
 } from '../../provider';
 import { addDays, utcDate, type CalendarDate } from '../../../shared/dates';
 import { DEFAULT_BASE_URL, GoCardlessClient } from './client';
-import { GcShapeError, readTransactionLists, toBalances, toTransactions } from './normalize';
+import { readTransactionLists, toBalances, toTransactions } from './normalize';
 import { isPlainObject } from '../../../shared/objects';
 
 /**
@@ -135,7 +136,7 @@ async function readLinkedRequisition(
 ): Promise<Obj> {
   const requisition = await client.get(`/requisitions/${requisitionId}/`);
   if (!isPlainObject(requisition))
-    throw new GcShapeError('the requisition answer is not an object');
+    throw new AnswerShapeError('the requisition answer is not an object');
   const status = statusCode(requisition.status);
   const reqError = requisitionError(status, requisition, connection);
   if (reqError) throw reqError;
@@ -161,7 +162,8 @@ async function readConsent(
   let maxHistoricalDays: number | undefined;
   if (typeof requisition.agreement === 'string' && requisition.agreement !== '') {
     const agreement = await client.get(`/agreements/enduser/${requisition.agreement}/`);
-    if (!isPlainObject(agreement)) throw new GcShapeError('the agreement answer is not an object');
+    if (!isPlainObject(agreement))
+      throw new AnswerShapeError('the agreement answer is not an object');
     expires = consentExpiry(agreement);
     const mh = Number(agreement.max_historical_days);
     if (Number.isFinite(mh) && mh > 0) maxHistoricalDays = mh;
@@ -262,7 +264,7 @@ async function readAccount(
   // Account metadata is GoCardless' own data: it does not count against the bank's daily limit.
   const meta = await client.get(`/accounts/${id}/`);
   if (!isPlainObject(meta))
-    throw new GcShapeError(`account ${id}: the metadata answer is not an object`);
+    throw new AnswerShapeError(`account ${id}: the metadata answer is not an object`);
   checkAccountStatus(meta, id, ctx.connection);
   const iban =
     typeof meta.iban === 'string' && meta.iban !== '' ? meta.iban.replace(/\s+/g, '') : undefined;
@@ -338,16 +340,14 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
     if (expires) result.consentExpiresAt = expires.toISOString();
     return result;
   } catch (err) {
-    if (err instanceof GcShapeError) {
-      throw new MalformedStatementError(
+    if (err instanceof AnswerShapeError)
+      throw unreadableAnswer(
+        err,
         'GOCARDLESS_MALFORMED',
-        `${ctx.connection}: the GoCardless answer cannot be read: ${redactText(err.message, client.secrets)}`,
-        {
-          cause: err,
-          details: { connection: ctx.connection },
-        },
+        'the GoCardless answer',
+        ctx.connection,
+        (text) => redactText(text, client.secrets),
       );
-    }
     throw err;
   }
 }

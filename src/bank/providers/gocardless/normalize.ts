@@ -1,3 +1,4 @@
+import { AnswerShapeError } from '../../errors';
 import { preferredBalances, type BankBalance, type BankTransaction } from '../../provider';
 import { isCalendarDate, type CalendarDate } from '../../../shared/dates';
 import { isCurrency, parseAmount } from '../../../shared/money';
@@ -10,8 +11,6 @@ import { isPlainObject } from '../../../shared/objects';
  * Ids a bank gives are not always stable: docs/ARCHITECTURE.md, "Statement line identity".
  */
 
-export class GcShapeError extends Error {}
-
 type Obj = Record<string, unknown>;
 const text = (v: unknown): string | undefined =>
   typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
@@ -22,16 +21,18 @@ function day(v: unknown): CalendarDate | undefined {
 }
 
 function money(v: unknown, where: string): { amount: number; currency: string } {
-  if (!isPlainObject(v)) throw new GcShapeError(`${where}: no amount object`);
+  if (!isPlainObject(v)) throw new AnswerShapeError(`${where}: no amount object`);
   const currency = text(v.currency)?.toUpperCase();
   if (!currency || !isCurrency(currency))
-    throw new GcShapeError(`${where}: currency '${String(v.currency)}' is not an ISO 4217 code`);
+    throw new AnswerShapeError(
+      `${where}: currency '${String(v.currency)}' is not an ISO 4217 code`,
+    );
   const raw = typeof v.amount === 'number' ? String(v.amount) : text(v.amount);
-  if (raw === undefined) throw new GcShapeError(`${where}: amount is missing`);
+  if (raw === undefined) throw new AnswerShapeError(`${where}: amount is missing`);
   try {
     return { amount: parseAmount(raw, currency, { decimal: '.' }), currency };
   } catch (err) {
-    throw new GcShapeError(`${where}: ${(err as Error).message}`);
+    throw new AnswerShapeError(`${where}: ${(err as Error).message}`);
   }
 }
 
@@ -43,14 +44,15 @@ function joined(v: unknown): string | undefined {
 /** Reads `{transactions: {booked: [], pending: []}}`. */
 export function readTransactionLists(body: unknown): { booked: Obj[]; pending: Obj[] } {
   if (!isPlainObject(body) || !isPlainObject(body.transactions))
-    throw new GcShapeError("the answer has no 'transactions' object");
+    throw new AnswerShapeError("the answer has no 'transactions' object");
   const { booked, pending } = body.transactions;
-  if (!Array.isArray(booked)) throw new GcShapeError("'transactions.booked' is not an array");
+  if (!Array.isArray(booked)) throw new AnswerShapeError("'transactions.booked' is not an array");
   if (pending !== undefined && !Array.isArray(pending))
-    throw new GcShapeError("'transactions.pending' is not an array");
+    throw new AnswerShapeError("'transactions.pending' is not an array");
   const objects = (list: unknown[], name: string) =>
     list.map((t, i) => {
-      if (!isPlainObject(t)) throw new GcShapeError(`transactions.${name}[${i}] is not an object`);
+      if (!isPlainObject(t))
+        throw new AnswerShapeError(`transactions.${name}[${i}] is not an object`);
       return t;
     });
   return { booked: objects(booked, 'booked'), pending: objects(pending ?? [], 'pending') };
@@ -94,7 +96,7 @@ export function toTransactions(
         warn(`${where} skipped: it has no date`);
         return;
       }
-      throw new GcShapeError(`${where}: no bookingDate or valueDate`);
+      throw new AnswerShapeError(`${where}: no bookingDate or valueDate`);
     }
     const line: BankTransaction = { bookingDate: booking, amount, currency, pending };
     if (id) line.providerId = id;
@@ -136,7 +138,7 @@ const AVAILABLE_TYPES = ['interimAvailable', 'expected', 'closingAvailable', 'fo
 /** `{balances: [...]}` → the best ledger balance (interimBooked, closingBooked...) and available one. */
 export function toBalances(body: unknown, account: string, today: CalendarDate): BankBalance[] {
   if (!isPlainObject(body) || !Array.isArray(body.balances))
-    throw new GcShapeError(`account ${account}: the balances answer has no 'balances' array`);
+    throw new AnswerShapeError(`account ${account}: the balances answer has no 'balances' array`);
   return preferredBalances(
     body.balances.filter(isPlainObject),
     (b) => b.balanceType,

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { BankAuthError, BankUnavailableError, MalformedStatementError } from '../../errors';
+import {
+  AnswerShapeError,
+  BankAuthError,
+  BankUnavailableError,
+  MalformedStatementError,
+  unreadableAnswer,
+} from '../../errors';
 import {
   parseOfxResponse,
   warningText,
@@ -17,7 +23,7 @@ import {
 import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { buildStatementRequest } from './request';
-import { answeringPart, OfxContentError, statusCode } from './response';
+import { answeringPart, statusCode } from './response';
 import { readSettings } from './settings';
 import { ofxStatusError } from './status';
 
@@ -96,7 +102,7 @@ function pickStatement(
   for (const w of parsed.warnings) warn(warningText(w));
   const statement = parsed.statements[part.statementIndex!];
   if (!statement)
-    throw new OfxContentError('the statement wrapper holds no readable STMTRS/CCSTMTRS');
+    throw new AnswerShapeError('the statement wrapper holds no readable STMTRS/CCSTMTRS');
   if (statement.accountId !== accountId)
     warn(`the bank answered for account ${statement.accountId}, requested ${accountId}`);
   // OFX 2.1.1+ BANKTRANLISTP lines are pending; the connection decides whether it wants them.
@@ -171,13 +177,13 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
   const parsed = parseBody(res, ctx, secrets);
   try {
     const signon = statusCode(parsed.signon);
-    if (!signon) throw new OfxContentError('the response has no SIGNONMSGSRSV1/SONRS/STATUS');
+    if (!signon) throw new AnswerShapeError('the response has no SIGNONMSGSRSV1/SONRS/STATUS');
     const signonError = ofxStatusError(signon, 'signon', ctx.connection, secrets, warn);
     if (signonError) throw signonError;
     const parts = parsed.parts ?? [];
     const part = answeringPart(parts, trnUid);
     if (!part)
-      throw new OfxContentError(
+      throw new AnswerShapeError(
         parts.length === 0
           ? 'the response has no statement (STMTTRNRS/CCSTMTTRNRS)'
           : "no statement in the response answers this request's TRNUID",
@@ -203,16 +209,10 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
     });
     return { statements: [statement], warnings };
   } catch (err) {
-    if (err instanceof OfxContentError) {
-      throw new MalformedStatementError(
-        'OFX_MALFORMED',
-        `${ctx.connection}: the OFX response cannot be read: ${redactText(err.message, secrets)}`,
-        {
-          cause: err,
-          details: { connection: ctx.connection },
-        },
+    if (err instanceof AnswerShapeError)
+      throw unreadableAnswer(err, 'OFX_MALFORMED', 'the OFX response', ctx.connection, (text) =>
+        redactText(text, secrets),
       );
-    }
     throw err;
   }
 }

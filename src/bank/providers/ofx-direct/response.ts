@@ -1,3 +1,4 @@
+import { AnswerShapeError } from '../../errors';
 import type { OfxEnvelopePart, OfxStatus } from '../../formats';
 import type { OfxStatusCode } from './status';
 
@@ -11,15 +12,12 @@ import type { OfxStatusCode } from './status';
  *       §11.4.3.2 (CCSTMTRS); docs/FORMATS.md §OFX
  */
 
-/** A line or field the reader cannot use; the caller turns it into a MalformedStatementError. */
-export class OfxContentError extends Error {}
-
 /** A STATUS as written, with its CODE checked to be a number. */
 export function statusCode(status: OfxStatus | undefined): OfxStatusCode | undefined {
   if (!status) return undefined;
   const code = status.code;
   if (code === undefined || !/^\d+$/.test(code))
-    throw new OfxContentError(`STATUS has no numeric CODE (${code || 'missing'})`);
+    throw new AnswerShapeError(`STATUS has no numeric CODE (${code || 'missing'})`);
   return { code: Number(code), severity: status.severity || 'ERROR', message: status.message };
 }
 

@@ -1,16 +1,10 @@
-import { BankUnavailableError, MalformedStatementError } from '../../errors';
+import { AnswerShapeError, BankUnavailableError, unreadableAnswer } from '../../errors';
 import { BankRequestRejectedError, httpRequest, readJson } from '../../http';
 import { redactText } from '../../../shared/redact';
 import type { BankAccountStatement, BankProvider, FetchContext, FetchResult } from '../../provider';
 import { obtainAccess, type Access } from './access';
 import { accountsHttpError, errlistError, readErrlist } from './errors';
-import {
-  mergeAccount,
-  readAccounts,
-  SimplefinShapeError,
-  toStatement,
-  type RawAccount,
-} from './normalize';
+import { mergeAccount, readAccounts, toStatement, type RawAccount } from './normalize';
 import { chunks, dateAt, isTimeZone } from './zone';
 import { valueText } from '../../../shared/text';
 
@@ -161,16 +155,14 @@ async function fetchSimplefin(ctx: FetchContext): Promise<FetchResult> {
     });
     return { statements, warnings };
   } catch (err) {
-    if (err instanceof SimplefinShapeError) {
-      throw new MalformedStatementError(
+    if (err instanceof AnswerShapeError)
+      throw unreadableAnswer(
+        err,
         'SIMPLEFIN_MALFORMED',
-        `${ctx.connection}: the SimpleFIN answer cannot be read: ${redactText(err.message, secrets)}`,
-        {
-          cause: err,
-          details: { connection: ctx.connection },
-        },
+        'the SimpleFIN answer',
+        ctx.connection,
+        (text) => redactText(text, secrets),
       );
-    }
     throw err;
   }
 }

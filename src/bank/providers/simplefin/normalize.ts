@@ -1,3 +1,4 @@
+import { AnswerShapeError } from '../../errors';
 import type { BankAccountStatement, BankBalance, BankTransaction } from '../../provider';
 import type { CalendarDate } from '../../../shared/dates';
 import { isCurrency, parseAmount } from '../../../shared/money';
@@ -9,9 +10,6 @@ import { isPlainObject } from '../../../shared/objects';
  *
  * @link https://www.simplefin.org/protocol.html ("Account", "Transaction")
  */
-
-/** Shape problems the caller turns into MalformedStatementError. */
-export class SimplefinShapeError extends Error {}
 
 export interface RawAccount {
   id: string;
@@ -50,12 +48,12 @@ function str(
 ): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) {
-    if (required) throw new SimplefinShapeError(`${where}: '${key}' is missing`);
+    if (required) throw new AnswerShapeError(`${where}: '${key}' is missing`);
     return undefined;
   }
   // Amounts are numeric strings; a bare JSON number is read from its text, never as a float sum.
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v !== 'string') throw new SimplefinShapeError(`${where}: '${key}' is not a string`);
+  if (typeof v !== 'string') throw new AnswerShapeError(`${where}: '${key}' is not a string`);
   return v;
 }
 
@@ -67,25 +65,24 @@ function epoch(
 ): number | undefined {
   const v = o[key];
   if (v === undefined || v === null) {
-    if (required) throw new SimplefinShapeError(`${where}: '${key}' is missing`);
+    if (required) throw new AnswerShapeError(`${where}: '${key}' is missing`);
     return undefined;
   }
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
-    throw new SimplefinShapeError(`${where}: '${key}' is not epoch seconds`);
+    throw new AnswerShapeError(`${where}: '${key}' is not epoch seconds`);
   return n;
 }
 
 /** Reads the `accounts` array of one /accounts answer. */
 export function readAccounts(body: unknown): RawAccount[] {
   if (!isPlainObject(body) || !Array.isArray(body.accounts))
-    throw new SimplefinShapeError("the answer has no 'accounts' array");
+    throw new AnswerShapeError("the answer has no 'accounts' array");
   return body.accounts.map((a: unknown, i: number) => {
-    if (!isPlainObject(a)) throw new SimplefinShapeError(`accounts[${i}] is not an object`);
+    if (!isPlainObject(a)) throw new AnswerShapeError(`accounts[${i}] is not an object`);
     const where = `account ${typeof a.id === 'string' ? a.id : `#${i}`}`;
     const txs = a.transactions ?? [];
-    if (!Array.isArray(txs))
-      throw new SimplefinShapeError(`${where}: 'transactions' is not an array`);
+    if (!Array.isArray(txs)) throw new AnswerShapeError(`${where}: 'transactions' is not an array`);
     const account: RawAccount = {
       id: str(a, 'id', where, true),
       name: str(a, 'name', where, false),
@@ -96,7 +93,7 @@ export function readAccounts(body: unknown): RawAccount[] {
       connId: str(a, 'conn_id', where, false),
       transactions: txs.map((t: unknown, j: number) => {
         if (!isPlainObject(t))
-          throw new SimplefinShapeError(`${where}: transactions[${j}] is not an object`);
+          throw new AnswerShapeError(`${where}: transactions[${j}] is not an object`);
         const tw = `${where}, transaction ${typeof t.id === 'string' ? t.id : `#${j}`}`;
         return {
           id: str(t, 'id', tw, true),
@@ -127,7 +124,7 @@ function amount(text: string, currency: string, where: string): number {
   try {
     return parseAmount(text, currency, { decimal: '.' });
   } catch (err) {
-    throw new SimplefinShapeError(`${where}: ${(err as Error).message}`);
+    throw new AnswerShapeError(`${where}: ${(err as Error).message}`);
   }
 }
 
