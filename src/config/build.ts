@@ -8,7 +8,7 @@ import {
   type SyncDocType,
 } from './constants';
 import type { ConfigData } from './data';
-import type { KeyPath } from './locate';
+import type { KeyPath } from '../shared/yaml-locate';
 import { secretKey, type ResolvedSecrets } from './secrets';
 import type {
   AlertsConfig,

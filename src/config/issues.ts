@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import { FORMATS } from './formats';
-import { pointerToPath, type KeyPath } from './locate';
+import { pointerToPath, type KeyPath } from '../shared/yaml-locate';
 import { configSchema, PATTERN_HELP, TITLES, type Schema } from './schema';
 import { closest } from './suggest';
 import { isPlainObject } from '../shared/objects';

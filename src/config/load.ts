@@ -17,7 +17,7 @@ import type { ConfigData } from './data';
 import { ConfigError, unreadableReason, type ConfigIssue } from './errors';
 import { FORMATS } from './formats';
 import { schemaIssues, type RawIssue } from './issues';
-import { formatKeyPath, Locator, pathOfKeyAt } from './locate';
+import { formatKeyPath, Locator, pathOfKeyAt } from '../shared/yaml-locate';
 import { configSchema } from './schema';
 import { resolveSecrets, secretKey, secretPaths, type ResolvedSecrets } from './secrets';
 import { preflightIssues } from './preflight';

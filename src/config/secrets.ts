@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { unreadableReason } from './errors';
 import type { RawIssue } from './issues';
-import type { KeyPath } from './locate';
+import type { KeyPath } from '../shared/yaml-locate';
 import { isPlainObject } from '../shared/objects';
 
 /**

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { configSchema, schemaJson } from '../../src/config';
 import { newAjv } from '../../src/config/load';
-import { formatKeyPath, pointerToPath } from '../../src/config/locate';
+import { formatKeyPath, pointerToPath } from '../../src/shared/yaml-locate';
 import { closest, levenshtein } from '../../src/config/suggest';
 
 const ROOT = path.resolve(__dirname, '../../..');

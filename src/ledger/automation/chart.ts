@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { Locator, type PathSegment } from '../../config/locate';
+import { Locator, type PathSegment } from '../../shared/yaml-locate';
 import { isCalendarDate } from '../../shared/dates';
 import { currencyCode, parseAmount } from '../../shared/money';
 import {

@@ -1,3 +1,4 @@
+/** Key paths in a YAML document and where they are in its file (line:col), for errors that name the place: booksync.yaml and the company file. */
 import {
   isAlias,
   isMap,
