@@ -25,7 +25,8 @@ export function ratesFetch(
   return viaDaemonOr(configPath, env, logger, 'rates.fetch', {}, async (store, config) => {
     const run = await new RatesRunner(store, ratesSettingsFrom(config), logger).runNow();
     if (run.stored.length > 0) {
-      if (config.ledger.chart) await ensureCompany(store, loadCompanyFile(config.ledger.chart));
+      if (config.ledger.chart)
+        await ensureCompany(store, loadCompanyFile(config.ledger.chart), { logger });
       await automateForeignConnections(store, automationConfigFrom(config, logger));
     }
     return run;
