@@ -17,6 +17,13 @@ export interface RawIssue {
   target?: KeyPath;
 }
 
+/** `bank.connections` of a file not yet known to be valid: the list, or an empty one. */
+export function rawConnections(data: Record<string, unknown>): unknown[] {
+  return isPlainObject(data.bank) && Array.isArray(data.bank.connections)
+    ? data.bank.connections
+    : [];
+}
+
 export const SECRET_INLINE = 'secrets are never inline (write { env: NAME } or { file: PATH })';
 
 /** Nouns for "unknown <noun> 'x'" by the key that holds the enum; other keys name themselves. */

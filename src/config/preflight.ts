@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { RawIssue } from './issues';
+import { rawConnections, type RawIssue } from './issues';
 import { isPlainObject } from '../shared/objects';
 
 /**
@@ -81,8 +81,7 @@ export function preflightIssues(data: Obj, configDir: string): RawIssue[] {
     push(['log', 'file'], folderProblem(dirname(at(data.log.file)), 'the log folder'));
   if (isPlainObject(data.ledger) && typeof data.ledger.chart === 'string')
     push(['ledger', 'chart'], fileProblem(at(data.ledger.chart), 'the chart file'));
-  const connections =
-    isPlainObject(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+  const connections = rawConnections(data);
   connections.forEach((c, i) => {
     if (
       !isPlainObject(c) ||

@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { parseDuration } from '../shared/duration';
-import type { RawIssue } from './issues';
+import { rawConnections, type RawIssue } from './issues';
 import { isPlainObject } from '../shared/objects';
 
 /**
@@ -29,8 +29,7 @@ function cronTooFast(line: string): boolean {
 
 /** bank.connections[].schedule faster than the floor. */
 export function scheduleFloorIssues(data: Obj): RawIssue[] {
-  const list =
-    isPlainObject(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+  const list = rawConnections(data);
   const out: RawIssue[] = [];
   list.forEach((c, i) => {
     const schedule = isPlainObject(c) && isPlainObject(c.schedule) ? c.schedule : undefined;

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { unreadableReason } from './errors';
-import type { RawIssue } from './issues';
+import { rawConnections, type RawIssue } from './issues';
 import type { KeyPath } from '../shared/yaml-locate';
 import { isPlainObject } from '../shared/objects';
 
@@ -38,8 +38,7 @@ export function secretPaths(data: unknown): KeyPath[] {
     ['local_api', 'password'],
     ['cloud', 'auth', 'password'],
   ];
-  const list =
-    isPlainObject(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+  const list = rawConnections(data);
   list.forEach((c, i) => {
     if (isPlainObject(c) && isPlainObject(c.credentials))
       for (const key of Object.keys(c.credentials))

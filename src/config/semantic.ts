@@ -1,6 +1,6 @@
 import { currencyExponent, isCurrency, parseAmount } from '../shared/money';
 import { CONFLICT_STRATEGIES, SYNC_DOC_TYPES, TIE_BREAKERS } from './constants';
-import type { RawIssue } from './issues';
+import { rawConnections, type RawIssue } from './issues';
 import { scheduleFloorIssues } from './schedule-floor';
 import { closest } from './suggest';
 import { transferRuleIssues } from './transfer-rules';
@@ -18,8 +18,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const isStrategy = (v: unknown): boolean => (CONFLICT_STRATEGIES as readonly unknown[]).includes(v);
 
 function connections(data: Obj): { index: number; name?: string; journal?: string }[] {
-  const list =
-    isPlainObject(data.bank) && Array.isArray(data.bank.connections) ? data.bank.connections : [];
+  const list = rawConnections(data);
   return list.map((c, index) =>
     isPlainObject(c) ? { index, name: str(c.name), journal: str(c.journal) } : { index },
   );
