@@ -319,6 +319,17 @@ export function readJson(
   }
 }
 
+/** An error answer's body as parsed JSON when it is an object or a list, else `{}` (an HTML page, plain text). */
+export function errorObject(res: HttpResponse): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(res.text());
+  } catch {
+    return {};
+  }
+  return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+}
+
 export interface StatusErrorOptions {
   connection: string;
   now: Date;

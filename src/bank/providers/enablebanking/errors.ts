@@ -7,6 +7,7 @@ import {
 } from '../../errors';
 import {
   BankRequestRejectedError,
+  errorObject,
   parseRetryAfter,
   statusError,
   type HttpResponse,
@@ -28,14 +29,7 @@ export interface EbErrorBody {
 }
 
 export function errorBody(res: HttpResponse): EbErrorBody {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(res.text());
-  } catch {
-    return {};
-  }
-  if (typeof parsed !== 'object' || parsed === null) return {};
-  const o = parsed as Record<string, unknown>;
+  const o = errorObject(res);
   return {
     ...(typeof o.message === 'string' ? { message: o.message } : {}),
     ...(typeof o.error === 'string' ? { error: o.error.toUpperCase() } : {}),

@@ -1,7 +1,7 @@
+import { answerDay, answerMoney, answerText } from '../../answer-values';
 import { AnswerShapeError } from '../../errors';
 import { preferredBalances, type BankBalance, type BankTransaction } from '../../provider';
-import { isCalendarDate, type CalendarDate } from '../../../shared/dates';
-import { isCurrency, parseAmount } from '../../../shared/money';
+import type { CalendarDate } from '../../../shared/dates';
 import { isPlainObject } from '../../../shared/objects';
 
 /**
@@ -15,29 +15,6 @@ import { isPlainObject } from '../../../shared/objects';
  */
 
 type Obj = Record<string, unknown>;
-const text = (v: unknown): string | undefined =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
-
-function day(v: unknown): CalendarDate | undefined {
-  const s = text(v)?.slice(0, 10);
-  return s && isCalendarDate(s) ? s : undefined;
-}
-
-function money(v: unknown, where: string): { amount: number; currency: string } {
-  if (!isPlainObject(v)) throw new AnswerShapeError(`${where}: no amount object`);
-  const currency = text(v.currency)?.toUpperCase();
-  if (!currency || !isCurrency(currency))
-    throw new AnswerShapeError(
-      `${where}: currency '${String(v.currency)}' is not an ISO 4217 code`,
-    );
-  const raw = text(v.amount);
-  if (raw === undefined) throw new AnswerShapeError(`${where}: amount is missing or not text`);
-  try {
-    return { amount: parseAmount(raw, currency, { decimal: '.', grouping: false }), currency };
-  } catch (err) {
-    throw new AnswerShapeError(`${where}: ${(err as Error).message}`);
-  }
-}
 
 /** Transaction statuses: BOOK is booked; PDNG (instant) and HOLD (a card hold) are pending. */
 const PENDING_STATUSES = new Set(['PDNG', 'HOLD']);
@@ -55,14 +32,14 @@ export function readTransactionPage(body: unknown): { items: Obj[]; continuation
   const key = body.continuation_key;
   if (key !== undefined && key !== null && typeof key !== 'string')
     throw new AnswerShapeError("'continuation_key' is not text");
-  return { items, ...(text(key) ? { continuationKey: text(key) } : {}) };
+  return { items, ...(answerText(key) ? { continuationKey: answerText(key) } : {}) };
 }
 
 function accountText(v: unknown): { iban?: string; other?: string } {
   if (!isPlainObject(v)) return {};
-  const iban = text(v.iban);
+  const iban = answerText(v.iban);
   if (iban) return { iban: iban.replace(/\s+/g, '').toUpperCase() };
-  const other = isPlainObject(v.other) ? text(v.other.identification) : undefined;
+  const other = isPlainObject(v.other) ? answerText(v.other.identification) : undefined;
   return other ? { other } : {};
 }
 
@@ -79,7 +56,7 @@ function signed(amount: number, indicator: unknown, where: string): number {
 function counterparty(t: Obj, line: BankTransaction): void {
   const outgoing = line.amount < 0;
   const party = outgoing ? t.creditor : t.debtor;
-  const name = isPlainObject(party) ? text(party.name) : undefined;
+  const name = isPlainObject(party) ? answerText(party.name) : undefined;
   if (name) {
     line.payee = name;
     line.counterpartyName = name;
@@ -91,22 +68,22 @@ function counterparty(t: Obj, line: BankTransaction): void {
 
 function details(t: Obj, line: BankTransaction): void {
   const remittance = Array.isArray(t.remittance_information)
-    ? text(t.remittance_information.filter((x) => typeof x === 'string').join(' '))
-    : text(t.remittance_information);
+    ? answerText(t.remittance_information.filter((x) => typeof x === 'string').join(' '))
+    : answerText(t.remittance_information);
   if (remittance) line.memo = remittance;
-  const reference = text(t.reference_number);
+  const reference = answerText(t.reference_number);
   if (reference) line.reference = reference;
   const info: string[] = [];
   const code = isPlainObject(t.bank_transaction_code)
-    ? text(t.bank_transaction_code.description)
+    ? answerText(t.bank_transaction_code.description)
     : undefined;
   if (code) info.push(code);
   const fx = isPlainObject(t.exchange_rate) ? t.exchange_rate : undefined;
   const instructed = fx && isPlainObject(fx.instructed_amount) ? fx.instructed_amount : undefined;
-  if (instructed && text(instructed.amount) && text(instructed.currency)) {
-    const rate = text(fx?.exchange_rate);
+  if (instructed && answerText(instructed.amount) && answerText(instructed.currency)) {
+    const rate = answerText(fx?.exchange_rate);
     info.push(
-      `instructed ${text(instructed.amount)} ${text(instructed.currency)}${rate ? ` at ${rate}` : ''}`,
+      `instructed ${answerText(instructed.amount)} ${answerText(instructed.currency)}${rate ? ` at ${rate}` : ''}`,
     );
   }
   if (info.length > 0) line.additionalInfo = info.join('; ');
@@ -119,11 +96,11 @@ function details(t: Obj, line: BankTransaction): void {
 function providerIds(list: Obj[]): Array<string | undefined> {
   const counts = new Map<string, number>();
   for (const t of list) {
-    const id = text(t.entry_reference);
+    const id = answerText(t.entry_reference);
     if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return list.map((t) => {
-    const id = text(t.entry_reference);
+    const id = answerText(t.entry_reference);
     return id && counts.get(id) === 1 ? id : undefined;
   });
 }
@@ -139,7 +116,7 @@ export function toTransactions(
   const out: BankTransaction[] = [];
   const skipped = new Map<string, number>();
   list.forEach((t, i) => {
-    const status = text(t.status)?.toUpperCase() ?? 'BOOK';
+    const status = answerText(t.status)?.toUpperCase() ?? 'BOOK';
     const id = ids[i];
     const where = `account ${account}, transaction ${id ?? `#${i}`}`;
     if (SKIPPED_STATUSES.has(status)) {
@@ -150,11 +127,13 @@ export function toTransactions(
     if (!pending && status !== 'BOOK')
       throw new AnswerShapeError(`${where}: status '${status}' is not a transaction status`);
     if (pending && !includePending) return;
-    const { amount: unsigned, currency } = money(t.transaction_amount, where);
+    const { amount: unsigned, currency } = answerMoney(t.transaction_amount, where, {
+      grouping: false,
+    });
     const amount = signed(unsigned, t.credit_debit_indicator, where);
     const booking = pending
-      ? (day(t.transaction_date) ?? day(t.value_date) ?? day(t.booking_date))
-      : (day(t.booking_date) ?? day(t.value_date) ?? day(t.transaction_date));
+      ? (answerDay(t.transaction_date) ?? answerDay(t.value_date) ?? answerDay(t.booking_date))
+      : (answerDay(t.booking_date) ?? answerDay(t.value_date) ?? answerDay(t.transaction_date));
     if (!booking) {
       if (pending) {
         warn(`${where} skipped: the pending item has no date`);
@@ -164,7 +143,7 @@ export function toTransactions(
     }
     const line: BankTransaction = { bookingDate: booking, amount, currency, pending };
     if (id) line.providerId = id;
-    const value = day(t.value_date);
+    const value = answerDay(t.value_date);
     if (value && value !== booking) line.valueDate = value;
     counterparty(t, line);
     details(t, line);
@@ -187,8 +166,8 @@ export function toBalances(body: unknown, account: string, today: CalendarDate):
     (b) => b.balance_type,
     { ledger: LEDGER_TYPES, available: AVAILABLE_TYPES },
     (b, type) => ({
-      ...money(b.balance_amount, `account ${account}, ${type} balance`),
-      date: day(b.reference_date) ?? day(b.last_change_date_time) ?? today,
+      ...answerMoney(b.balance_amount, `account ${account}, ${type} balance`, { grouping: false }),
+      date: answerDay(b.reference_date) ?? answerDay(b.last_change_date_time) ?? today,
     }),
   );
 }

@@ -7,6 +7,7 @@ import {
 } from '../../errors';
 import {
   BankRequestRejectedError,
+  errorObject,
   parseRetryAfter,
   statusError,
   type HttpResponse,
@@ -33,14 +34,7 @@ export interface GcErrorBody {
 
 /** Reads summary/detail from an error body, including the field-keyed 400 form. */
 export function errorBody(res: HttpResponse): GcErrorBody {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(res.text());
-  } catch {
-    return {};
-  }
-  if (typeof parsed !== 'object' || parsed === null) return {};
-  const o = parsed as Record<string, unknown>;
+  const o = errorObject(res);
   const pick = (x: Record<string, unknown>): GcErrorBody => ({
     summary:
       typeof x.summary === 'string'

@@ -1,7 +1,7 @@
+import { answerDay, answerMoney, answerText } from '../../answer-values';
 import { AnswerShapeError } from '../../errors';
 import { preferredBalances, type BankBalance, type BankTransaction } from '../../provider';
-import { isCalendarDate, type CalendarDate } from '../../../shared/dates';
-import { isCurrency, parseAmount } from '../../../shared/money';
+import type { CalendarDate } from '../../../shared/dates';
 import { isPlainObject } from '../../../shared/objects';
 
 /**
@@ -12,33 +12,10 @@ import { isPlainObject } from '../../../shared/objects';
  */
 
 type Obj = Record<string, unknown>;
-const text = (v: unknown): string | undefined =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
-
-function day(v: unknown): CalendarDate | undefined {
-  const s = text(v)?.slice(0, 10);
-  return s && isCalendarDate(s) ? s : undefined;
-}
-
-function money(v: unknown, where: string): { amount: number; currency: string } {
-  if (!isPlainObject(v)) throw new AnswerShapeError(`${where}: no amount object`);
-  const currency = text(v.currency)?.toUpperCase();
-  if (!currency || !isCurrency(currency))
-    throw new AnswerShapeError(
-      `${where}: currency '${String(v.currency)}' is not an ISO 4217 code`,
-    );
-  const raw = typeof v.amount === 'number' ? String(v.amount) : text(v.amount);
-  if (raw === undefined) throw new AnswerShapeError(`${where}: amount is missing`);
-  try {
-    return { amount: parseAmount(raw, currency, { decimal: '.' }), currency };
-  } catch (err) {
-    throw new AnswerShapeError(`${where}: ${(err as Error).message}`);
-  }
-}
 
 function joined(v: unknown): string | undefined {
-  if (Array.isArray(v)) return text(v.filter((x) => typeof x === 'string').join(' '));
-  return text(v);
+  if (Array.isArray(v)) return answerText(v.filter((x) => typeof x === 'string').join(' '));
+  return answerText(v);
 }
 
 /** Reads `{transactions: {booked: [], pending: []}}`. */
@@ -65,13 +42,13 @@ export function readTransactionLists(body: unknown): { booked: Obj[]; pending: O
 function providerIds(list: Obj[]): Array<string | undefined> {
   const counts = new Map<string, number>();
   for (const t of list) {
-    const id = text(t.transactionId);
+    const id = answerText(t.transactionId);
     if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return list.map((t) => {
-    const id = text(t.transactionId);
+    const id = answerText(t.transactionId);
     if (id && counts.get(id) === 1) return id;
-    return text(t.internalTransactionId);
+    return answerText(t.internalTransactionId);
   });
 }
 
@@ -86,11 +63,17 @@ export function toTransactions(
   list.forEach((t, i) => {
     const id = ids[i];
     const where = `account ${account}, ${pending ? 'pending' : 'booked'} transaction ${id ?? `#${i}`}`;
-    const { amount, currency } = money(t.transactionAmount, where);
+    const { amount, currency } = answerMoney(t.transactionAmount, where, { numbers: true });
     // Pending items often carry only valueDate; some carry no date at all (skipped, as Actual does).
     const booking = pending
-      ? (day(t.valueDate) ?? day(t.bookingDate) ?? day(t.valueDateTime) ?? day(t.bookingDateTime))
-      : (day(t.bookingDate) ?? day(t.bookingDateTime) ?? day(t.valueDate) ?? day(t.valueDateTime));
+      ? (answerDay(t.valueDate) ??
+        answerDay(t.bookingDate) ??
+        answerDay(t.valueDateTime) ??
+        answerDay(t.bookingDateTime))
+      : (answerDay(t.bookingDate) ??
+        answerDay(t.bookingDateTime) ??
+        answerDay(t.valueDate) ??
+        answerDay(t.valueDateTime));
     if (!booking) {
       if (pending) {
         warn(`${where} skipped: it has no date`);
@@ -100,15 +83,15 @@ export function toTransactions(
     }
     const line: BankTransaction = { bookingDate: booking, amount, currency, pending };
     if (id) line.providerId = id;
-    const value = day(t.valueDate) ?? day(t.valueDateTime);
+    const value = answerDay(t.valueDate) ?? answerDay(t.valueDateTime);
     if (value && value !== booking) line.valueDate = value;
     // The counterparty is the creditor of an outgoing payment and the debtor of an incoming one.
     const outgoing = amount < 0;
     const party = outgoing
-      ? (text(t.creditorName) ?? text(t.ultimateCreditor))
-      : (text(t.debtorName) ?? text(t.ultimateDebtor));
+      ? (answerText(t.creditorName) ?? answerText(t.ultimateCreditor))
+      : (answerText(t.debtorName) ?? answerText(t.ultimateDebtor));
     const partyAccount = outgoing ? t.creditorAccount : t.debtorAccount;
-    const iban = isPlainObject(partyAccount) ? text(partyAccount.iban) : undefined;
+    const iban = isPlainObject(partyAccount) ? answerText(partyAccount.iban) : undefined;
     if (party) {
       line.payee = party;
       line.counterpartyName = party;
@@ -117,15 +100,15 @@ export function toTransactions(
     const memo =
       joined(t.remittanceInformationUnstructured) ??
       joined(t.remittanceInformationUnstructuredArray) ??
-      text(t.additionalInformation);
+      answerText(t.additionalInformation);
     if (memo) line.memo = memo;
-    const e2e = text(t.endToEndId);
+    const e2e = answerText(t.endToEndId);
     const reference =
       joined(t.remittanceInformationStructured) ??
       joined(t.remittanceInformationStructuredArray) ??
       (e2e && e2e.toUpperCase() !== 'NOTPROVIDED' ? e2e : undefined);
     if (reference) line.reference = reference;
-    const check = text(t.checkId);
+    const check = answerText(t.checkId);
     if (check) line.checkNumber = check;
     out.push(line);
   });
@@ -144,8 +127,8 @@ export function toBalances(body: unknown, account: string, today: CalendarDate):
     (b) => b.balanceType,
     { ledger: LEDGER_TYPES, available: AVAILABLE_TYPES },
     (b, type) => ({
-      ...money(b.balanceAmount, `account ${account}, ${type} balance`),
-      date: day(b.referenceDate) ?? day(b.lastChangeDateTime) ?? today,
+      ...answerMoney(b.balanceAmount, `account ${account}, ${type} balance`, { numbers: true }),
+      date: answerDay(b.referenceDate) ?? answerDay(b.lastChangeDateTime) ?? today,
     }),
   );
 }
