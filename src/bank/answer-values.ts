@@ -48,7 +48,7 @@ export function answerMoney(
     );
   try {
     return {
-      amount: parseAmount(raw, currency, { decimal: '.', grouping: options.grouping ?? true }),
+      amount: parseAmount(raw, currency, { decimal: '.', grouping: options.grouping }),
       currency,
     };
   } catch (err) {

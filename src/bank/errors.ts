@@ -5,6 +5,7 @@ import {
   codesRaisedAs,
   type BooksyncErrorOptions,
 } from '../shared/errors';
+import { redactText } from '../shared/redact';
 
 /** The codes a `BankError` or one of its subclasses carries. */
 type BankErrorFamilyCode = BankCodeOf<
@@ -50,11 +51,11 @@ export function unreadableAnswer(
   code: BankCodeOf<'MalformedStatementError'>,
   what: string,
   connection: string,
-  redact: (text: string) => string,
+  secrets: readonly string[],
 ): MalformedStatementError {
   return new MalformedStatementError(
     code,
-    `${connection}: ${what} cannot be read: ${redact(err.message)}`,
+    `${connection}: ${what} cannot be read: ${redactText(err.message, secrets)}`,
     { cause: err, details: { connection } },
   );
 }

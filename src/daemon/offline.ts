@@ -73,7 +73,7 @@ export function viaDaemonOr<M extends ControlMethodName>(
     env,
     logger,
     (socket) => callDaemon(socket, method, params, opts.timeoutMs ?? COMMAND_TIMEOUT_MS),
-    (store, config) => direct(store, config),
+    direct,
     opts,
   );
 }

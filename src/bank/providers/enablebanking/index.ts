@@ -181,7 +181,7 @@ async function fetchEnableBanking(ctx: FetchContext): Promise<FetchResult> {
         'ENABLEBANKING_MALFORMED',
         'the Enable Banking answer',
         ctx.connection,
-        (text) => redactText(text, client.secrets),
+        client.secrets,
       );
     throw err;
   }

@@ -346,7 +346,7 @@ async function fetchGocardless(ctx: FetchContext): Promise<FetchResult> {
         'GOCARDLESS_MALFORMED',
         'the GoCardless answer',
         ctx.connection,
-        (text) => redactText(text, client.secrets),
+        client.secrets,
       );
     throw err;
   }

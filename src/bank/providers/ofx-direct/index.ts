@@ -210,9 +210,7 @@ async function fetchStatement(ctx: FetchContext): Promise<FetchResult> {
     return { statements: [statement], warnings };
   } catch (err) {
     if (err instanceof AnswerShapeError)
-      throw unreadableAnswer(err, 'OFX_MALFORMED', 'the OFX response', ctx.connection, (text) =>
-        redactText(text, secrets),
-      );
+      throw unreadableAnswer(err, 'OFX_MALFORMED', 'the OFX response', ctx.connection, secrets);
     throw err;
   }
 }

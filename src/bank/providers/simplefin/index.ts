@@ -161,7 +161,7 @@ async function fetchSimplefin(ctx: FetchContext): Promise<FetchResult> {
         'SIMPLEFIN_MALFORMED',
         'the SimpleFIN answer',
         ctx.connection,
-        (text) => redactText(text, secrets),
+        secrets,
       );
     throw err;
   }
