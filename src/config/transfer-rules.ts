@@ -1,5 +1,6 @@
 import type { RawIssue } from './issues';
 import { isPlainObject } from '../shared/objects';
+import { MAX_TRANSFER_TOLERANCE_PERCENT, percentDigits } from '../shared/rate';
 
 /**
  * Checks of `ledger.reconcile.rules` entries of kind `transfer` that the schema cannot express
@@ -7,9 +8,6 @@ import { isPlainObject } from '../shared/objects';
  * lines twice over), and a tolerance of at most 10% (beyond it unrelated amounts would pair).
  * The ledger's rule compiler (src/ledger/automation/rules.ts) enforces the same.
  */
-
-/** The largest cross-currency tolerance of a transfer rule, in percent. */
-export const MAX_TRANSFER_TOLERANCE_PERCENT = 10;
 
 type Obj = Record<string, unknown>;
 
@@ -31,9 +29,8 @@ export function transferRuleIssues(data: Obj): RawIssue[] {
         message: `only one transfer rule is allowed (the first is ledger.reconcile.rules[${first}])`,
       });
     first ??= i;
-    const m =
-      typeof rule.tolerance === 'string' ? /^([0-9]+(\.[0-9]+)?)%$/.exec(rule.tolerance) : null;
-    if (m && Number(m[1]) > MAX_TRANSFER_TOLERANCE_PERCENT)
+    const percent = percentDigits(rule.tolerance);
+    if (percent !== null && Number(percent) > MAX_TRANSFER_TOLERANCE_PERCENT)
       out.push({
         path: [...path, 'tolerance'],
         at: 'value',

@@ -158,3 +158,16 @@ export function formatRate(r: Rational): string {
   const text = String(scaled).padStart(digits + 1, '0');
   return `${text.slice(0, -digits)}.${text.slice(-digits)}`;
 }
+
+/**
+ * The largest cross-currency tolerance of a transfer rule, in percent: a bank's own rate is within
+ * a few percent of the reference rate, and a wider window would pair unrelated lines. The config
+ * check (file:line:col) and the ledger's rule compiler both hold rules to it.
+ */
+export const MAX_TRANSFER_TOLERANCE_PERCENT = 10;
+
+/** The decimal digits of percent text as the config writes it ("1.5%" → "1.5"); null for anything else. */
+export function percentDigits(text: unknown): string | null {
+  const m = typeof text === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(text) : null;
+  return m ? m[1] : null;
+}

@@ -1,5 +1,6 @@
 import { addDays, daysBetween } from '../../shared/dates';
 import { formatAmount } from '../../shared/money';
+import { MAX_TRANSFER_TOLERANCE_PERCENT, percentDigits } from '../../shared/rate';
 import type { InvoiceDoc, PartnerDoc, StatementLineDoc } from '../model';
 import { AutomationError } from './errors';
 import {
@@ -300,12 +301,6 @@ export const amountWindowRule: RuleKind = {
 };
 
 /**
- * The largest cross-currency tolerance, percent: beyond it unrelated amounts would pair (the
- * config check, src/config/transfer-rules.ts, has the same bound for file:line errors).
- */
-const MAX_TRANSFER_TOLERANCE = 10;
-
-/**
  * `transfer`: an outgoing line on one own connection and an incoming one on another, within
  * `days`, equal in amount (cross-currency: within `tolerance` percent of the converted amount).
  * It pairs lines rather than paying invoices, so the reconciliation run handles it
@@ -321,16 +316,16 @@ export const transferRule: RuleKind = {
     if (typeof days !== 'number' || !Number.isSafeInteger(days) || days < 0 || days > 366)
       invalid(where, `days must be a whole number from 0 to 366 (got ${JSON.stringify(days)})`);
     const tolerance = spec.tolerance ?? '0%';
-    const m = typeof tolerance === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(tolerance) : null;
-    if (!m || Number(m[1]) > MAX_TRANSFER_TOLERANCE)
+    const percent = percentDigits(tolerance);
+    if (percent === null || Number(percent) > MAX_TRANSFER_TOLERANCE_PERCENT)
       invalid(
         where,
-        `tolerance must be quoted percent text from "0%" to "${MAX_TRANSFER_TOLERANCE}%", such as "1.5%" (got ${JSON.stringify(tolerance)})`,
+        `tolerance must be quoted percent text from "0%" to "${MAX_TRANSFER_TOLERANCE_PERCENT}%", such as "1.5%" (got ${JSON.stringify(tolerance)})`,
       );
-    const settings: TransferSettings = { days, tolerance_percent: m[1], where };
+    const settings: TransferSettings = { days, tolerance_percent: percent, where };
     return {
       kind: 'transfer',
-      label: `transfer(days ${days}${m[1] !== '0' ? `, tolerance ${m[1]}%` : ''})`,
+      label: `transfer(days ${days}${percent !== '0' ? `, tolerance ${percent}%` : ''})`,
       transfer: settings,
       match: () => undefined,
     };
