@@ -231,7 +231,7 @@ export class Puller {
           w.r._id,
           this.rec.agreedBase(
             w.tp,
-            { ...w.write.doc, _rev: res.rev },
+            withRev(w.write.doc, res.rev),
             w.r,
             w.tp.shared(w.r),
             'pull',
@@ -310,7 +310,7 @@ export class Puller {
         tally.docs++;
         tally.newBases.push([
           w.r._id,
-          this.rec.agreedBase(w.tp, { ...w.write.doc, _rev: res.rev }, w.r),
+          this.rec.agreedBase(w.tp, withRev(w.write.doc, res.rev), w.r),
         ]);
       } else if (!res.conflict) {
         // The ledger refused it (an edit to a posted move, an unbalanced move): an admin decides.
@@ -329,4 +329,14 @@ export class Puller {
       // res.conflict: the books moved meanwhile; the next push sees both changes and reconciles.
     }
   }
+}
+
+/**
+ * The written document as the books now hold it. Every `write.doc` of a pull is the page's own
+ * object (`compose` makes a fresh top level, a deletion a fresh stub), so it takes its new `_rev`
+ * in place instead of a copy of every written document.
+ */
+function withRev(doc: LocalWrite['doc'], rev: string): LocalDoc {
+  doc._rev = rev;
+  return doc as LocalDoc;
 }
