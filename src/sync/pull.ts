@@ -229,13 +229,7 @@ export class Puller {
         tally.docs++;
         tally.newBases.push([
           w.r._id,
-          this.rec.agreedBase(
-            w.tp,
-            withRev(w.write.doc, res.rev),
-            w.r,
-            w.tp.shared(w.r),
-            'pull',
-          ),
+          this.rec.agreedBase(w.tp, withRev(w.write.doc, res.rev), w.r, w.tp.shared(w.r), 'pull'),
         ]);
       } else if (res.conflict) careful.push({ r: w.r, tp: w.tp, base: w.base });
       else {
