@@ -5,9 +5,9 @@ import { AnswerShapeError } from './errors';
 
 /**
  * Values out of the JSON answers of the open-banking aggregators (GoCardless' Berlin Group
- * transactions, Enable Banking's ISO 20022 names): text that may be blank, dates that may be
- * date-times, and `{amount, currency}` objects. A value the reader needs and cannot use is an
- * AnswerShapeError naming where it is.
+ * transactions, Enable Banking's ISO 20022 names, SimpleFIN's amount text): text that may be
+ * blank, dates that may be date-times, amounts and `{amount, currency}` objects. A value the
+ * reader needs and cannot use is an AnswerShapeError naming where it is.
  */
 
 /** Trimmed text; undefined for anything else or blank text. */
@@ -46,11 +46,18 @@ export function answerMoney(
     throw new AnswerShapeError(
       `${where}: amount is missing${options.numbers ? '' : ' or not text'}`,
     );
+  return { amount: answerAmount(raw, currency, where, options.grouping), currency };
+}
+
+/** Amount text of an answer in minor units of `currency`, `.` being the decimal mark. */
+export function answerAmount(
+  text: string,
+  currency: string,
+  where: string,
+  grouping?: boolean,
+): number {
   try {
-    return {
-      amount: parseAmount(raw, currency, { decimal: '.', grouping: options.grouping }),
-      currency,
-    };
+    return parseAmount(text, currency, { decimal: '.', grouping });
   } catch (err) {
     throw new AnswerShapeError(`${where}: ${(err as Error).message}`);
   }

@@ -166,8 +166,12 @@ export function formatRate(r: Rational): string {
  */
 export const MAX_TRANSFER_TOLERANCE_PERCENT = 10;
 
-/** The decimal digits of percent text as the config writes it ("1.5%" → "1.5"); null for anything else. */
+/** Percent text as the config writes it: "1.5%", "10%" (the config schema's pattern too). */
+export const PERCENT_PATTERN = '^[0-9]+(\\.[0-9]+)?%$';
+
+/** The decimal digits of percent text ("1.5%" → "1.5"); null for anything else. */
 export function percentDigits(text: unknown): string | null {
-  const m = typeof text === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(text) : null;
-  return m ? m[1] : null;
+  return typeof text === 'string' && new RegExp(PERCENT_PATTERN).test(text)
+    ? text.slice(0, -1)
+    : null;
 }

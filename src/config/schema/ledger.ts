@@ -1,3 +1,4 @@
+import { PERCENT_PATTERN } from '../../shared/rate';
 import { CONNECTION_NAME_PATTERN, POST_MOVES } from '../constants';
 import {
   currency,
@@ -75,7 +76,7 @@ const ruleSchema: Schema = {
           title: TITLES.percent,
           description:
             'Two currencies only: largest difference between the incoming amount and the outgoing amount converted at the rate of its date, in percent of the converted amount ("1.5%"), for the bank\'s own rate. Same currency: the amounts must be equal.',
-          pattern: '^[0-9]+(\\.[0-9]+)?%$',
+          pattern: PERCENT_PATTERN,
           default: '0%',
         },
       },

@@ -1,5 +1,4 @@
-import { AnswerShapeError } from '../../errors';
-import { BankAuthError, ConsentExpiredError } from '../../errors';
+import { AnswerShapeError, BankAuthError, ConsentExpiredError } from '../../errors';
 import { isPlainObject } from '../../../shared/objects';
 
 /**

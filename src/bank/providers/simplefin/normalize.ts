@@ -1,7 +1,8 @@
+import { answerAmount } from '../../answer-values';
 import { AnswerShapeError } from '../../errors';
 import type { BankAccountStatement, BankBalance, BankTransaction } from '../../provider';
 import type { CalendarDate } from '../../../shared/dates';
-import { isCurrency, parseAmount } from '../../../shared/money';
+import { isCurrency } from '../../../shared/money';
 import { dateAt } from './zone';
 import { isPlainObject } from '../../../shared/objects';
 
@@ -120,14 +121,6 @@ export interface NormalizeOptions {
   warn: (message: string) => void;
 }
 
-function amount(text: string, currency: string, where: string): number {
-  try {
-    return parseAmount(text, currency, { decimal: '.' });
-  } catch (err) {
-    throw new AnswerShapeError(`${where}: ${(err as Error).message}`);
-  }
-}
-
 /**
  * One account (merged across the window's chunks) → a statement; `undefined` when the account
  * cannot be booked (a custom, non-ISO currency), with a warning.
@@ -153,7 +146,7 @@ export function toStatement(
     const line: BankTransaction = {
       providerId: t.id,
       bookingDate: when ? dateAt(when, opts.timeZone) : opts.today,
-      amount: amount(t.amount, currency, where),
+      amount: answerAmount(t.amount, currency, where),
       currency,
       pending,
     };
@@ -170,14 +163,14 @@ export function toStatement(
   const balances: BankBalance[] = [];
   const balanceDate = account.balanceDate ? dateAt(account.balanceDate, opts.timeZone) : opts.today;
   balances.push({
-    amount: amount(account.balance, currency, `account ${account.id}: balance`),
+    amount: answerAmount(account.balance, currency, `account ${account.id}: balance`),
     currency,
     date: balanceDate,
     kind: 'ledger',
   });
   if (account.availableBalance !== undefined) {
     balances.push({
-      amount: amount(
+      amount: answerAmount(
         account.availableBalance,
         currency,
         `account ${account.id}: available-balance`,
