@@ -168,10 +168,9 @@ export const MAX_TRANSFER_TOLERANCE_PERCENT = 10;
 
 /** Percent text as the config writes it: "1.5%", "10%" (the config schema's pattern too). */
 export const PERCENT_PATTERN = '^[0-9]+(\\.[0-9]+)?%$';
+const PERCENT = new RegExp(PERCENT_PATTERN);
 
 /** The decimal digits of percent text ("1.5%" → "1.5"); null for anything else. */
 export function percentDigits(text: unknown): string | null {
-  return typeof text === 'string' && new RegExp(PERCENT_PATTERN).test(text)
-    ? text.slice(0, -1)
-    : null;
+  return typeof text === 'string' && PERCENT.test(text) ? text.slice(0, -1) : null;
 }
