@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import express from 'express';
 import PouchDB from 'pouchdb-node';
 import { BooksStore } from '../src/ledger';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/daemon/runtime-settings';
 import {
   acceptEncodingFor,
   openSync,
@@ -227,7 +228,8 @@ export function warmupOf(m: Measurement, w: Warmup, dir: string): Measurement {
 }
 
 /**
- * Runs one measurement in a fresh Node process, same flags for every contender, after the same
+ * Runs one measurement in a fresh Node process started as the daemon is (its Node flags and
+ * environment, src/daemon/runtime-settings.ts), the same for every contender, after the same
  * sync of WARMUP_DOCS documents (untimed, so every contender is timed with its code compiled). In
  * one long-lived process each measurement inherited the heap the ones before it left (a dozen
  * PouchDB replications' worth), and booksync's pull, the most GC-bound of them, slowed run after
@@ -239,6 +241,8 @@ export async function measure(m: Measurement, warmup: Warmup): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const child = fork(BENCH_ENTRY, ['--measure', dir, JSON.stringify({ m, warmup })], {
     stdio: 'inherit',
+    execArgv: [...DAEMON_NODE_FLAGS],
+    env: { ...process.env, ...DAEMON_ENV },
   });
   return new Promise((resolve, reject) => {
     child.once('message', (msg: { ms: number }) => resolve(msg.ms));

@@ -1,7 +1,8 @@
 /**
  * How the daemon's Node process is started: the systemd unit (`systemd/booksync.service`) and
- * `npm start` use exactly these (a unit test checks both), and `bench:sync` starts its 200,000-
- * document RSS run with them, so the memory it reports is the daemon's.
+ * `npm start` use exactly these (a unit test checks both), and `bench:sync` starts every
+ * measurement and its 200,000-document RSS run with them, so the speed and memory it reports are
+ * the daemon's.
  *
  * All bound memory without capping it (a heap cap could kill a large bank import):
  * - `--max-semi-space-size=8`: V8's young generation at 2 × 8 MB instead of 2 × 16 MB. A sync
