@@ -1,10 +1,25 @@
 /** Shared by the sync benchmark's modules: its sizes, documents, scratch directories and timing. */
+import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import * as winston from 'winston';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/daemon/runtime-settings';
 import type { SyncTypeOptions } from '../src/sync';
 
 /** The benchmark's entry point: every child process (server, proxy, measurement, RSS) runs it with a mode flag. */
 export const BENCH_ENTRY = path.join(__dirname, 'bench-sync.js');
+
+/**
+ * The benchmark's entry point in a child process started as the daemon is (its Node flags and
+ * environment, src/daemon/runtime-settings.ts), plus `execArgv` (e.g. a heap cap): what every
+ * measurement and the RSS run use, so the speed and memory reported are the daemon's.
+ */
+export function forkAsDaemon(args: string[], execArgv: string[] = []): ChildProcess {
+  return fork(BENCH_ENTRY, args, {
+    stdio: 'inherit',
+    execArgv: [...DAEMON_NODE_FLAGS, ...execArgv],
+    env: { ...process.env, ...DAEMON_ENV },
+  });
+}
 
 export const DOCS = Number(process.env.BENCH_DOCS ?? 20_000);
 /** Documents each measurement's process first syncs, untimed, so that it is timed with its code warm (a daemon syncs all day). */

@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import express from 'express';
 import PouchDB from 'pouchdb-node';
 import { BooksStore } from '../src/ledger';
-import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/daemon/runtime-settings';
 import {
   acceptEncodingFor,
   openSync,
@@ -18,6 +17,7 @@ import {
   BATCHES,
   BENCH_ENTRY,
   DOCS,
+  forkAsDaemon,
   log,
   rate,
   RUNS,
@@ -239,11 +239,7 @@ export function warmupOf(m: Measurement, w: Warmup, dir: string): Measurement {
 export async function measure(m: Measurement, warmup: Warmup): Promise<number> {
   const dir = tmp('measure');
   mkdirSync(dir, { recursive: true });
-  const child = fork(BENCH_ENTRY, ['--measure', dir, JSON.stringify({ m, warmup })], {
-    stdio: 'inherit',
-    execArgv: [...DAEMON_NODE_FLAGS],
-    env: { ...process.env, ...DAEMON_ENV },
-  });
+  const child = forkAsDaemon(['--measure', dir, JSON.stringify({ m, warmup })]);
   return new Promise((resolve, reject) => {
     child.once('message', (msg: { ms: number }) => resolve(msg.ms));
     // After a result this rejects nothing (a promise settles once); before one, any exit is a failure.

@@ -1,9 +1,7 @@
 /** Peak RSS of a large initial pull and live latency, both measured on express-pouchdb. */
-import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/daemon/runtime-settings';
-import { BENCH_ENTRY, log, makeDocs, rate, RSS_DOCS, tmp } from './bench-sync-common';
+import { forkAsDaemon, log, makeDocs, rate, RSS_DOCS, tmp } from './bench-sync-common';
 import { OURS_BATCH, openBooks, syncFor } from './bench-sync-contenders';
 import { rawPut, rawWrite } from './bench-sync-raw';
 
@@ -39,20 +37,13 @@ export async function seedRss(origin: string): Promise<string> {
   return dbUrl;
 }
 
-/**
- * One initial pull of the seeded database in a fresh child process started as the daemon is (its
- * Node flags and environment, src/daemon/runtime-settings.ts), plus `execArgv` (e.g. a heap cap).
- */
+/** One initial pull of the seeded database in a fresh child process started as the daemon is, plus `execArgv` (e.g. a heap cap). */
 export async function measureRss(
   dbUrl: string,
   execArgv: string[] = [],
 ): Promise<{ peak_mb: number; docs: number; rate: number }> {
   const dir = tmp('rss');
-  const child = fork(BENCH_ENTRY, ['--rss', dbUrl, dir, String(RSS_DOCS)], {
-    stdio: 'inherit',
-    execArgv: [...DAEMON_NODE_FLAGS, ...execArgv],
-    env: { ...process.env, ...DAEMON_ENV },
-  });
+  const child = forkAsDaemon(['--rss', dbUrl, dir, String(RSS_DOCS)], execArgv);
   return new Promise((resolve, reject) => {
     child.once('message', (m: { peak_mb: number; docs: number; rate: number }) => resolve(m));
     child.once('exit', (code) => code !== 0 && reject(new Error(`rss child exited ${code}`)));
