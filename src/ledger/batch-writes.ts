@@ -4,6 +4,8 @@ import type { LevelDown } from '../shared/leveldown';
 import { LedgerError, StoreError, type LedgerProblem } from './errors';
 import { validateWrite, writeProblems, type WriteOptions } from './invariants';
 import { readWinningDocs } from './level-changes';
+import { isPlainCreate, storeCreates } from './level-creates';
+import type { LevelInternals } from './pouch-level';
 import { idPrefix, type BooksDoc, type DeletionStub } from './model';
 import { stampDoc } from './stamp';
 
@@ -21,6 +23,8 @@ export interface BatchTarget {
   readonly db: PouchDB.Database;
   readonly level: LevelDown;
   readonly lock: KeyedLock;
+  /** The LevelDB adapter's state (pouch-level.ts): new documents skip `bulkDocs`; null: all through it. */
+  readonly internals?: LevelInternals | null;
 }
 
 /** A document body as a writer sends it: any JSON object with a string `_id`. */
@@ -171,9 +175,7 @@ export async function writeExpecting(
           slots.push(from + k);
         });
         if (toWrite.length === 0) return;
-        const res = await books.db.bulkDocs(
-          toWrite as unknown as PouchDB.Core.PutDocument<object>[],
-        );
+        const res = await storeDocs(books, toWrite);
         res.forEach((r, j) => {
           const i = slots[j];
           const id = writes[i].doc._id;
@@ -193,6 +195,38 @@ export async function writeExpecting(
     );
   }
   return results;
+}
+
+type BulkAnswer = PouchDB.Core.Response | PouchDB.Core.Error;
+
+/**
+ * `bulkDocs(docs)` as PouchDB answers it, with the documents new to the books stored straight into
+ * its LevelDB (level-creates.ts) and the others, including an id the books already hold, through
+ * `bulkDocs` after them.
+ */
+async function storeDocs(books: BatchTarget, docs: readonly WrittenDoc[]): Promise<BulkAnswer[]> {
+  const internals = books.internals;
+  const creates = internals ? docs.flatMap((doc, i) => (isPlainCreate(doc) ? [i] : [])) : [];
+  if (!internals || creates.length === 0)
+    return books.db.bulkDocs(docs as unknown as PouchDB.Core.PutDocument<object>[]);
+  const revs = await storeCreates(
+    internals,
+    books.level,
+    creates.map((i) => docs[i]),
+  );
+  const answers = new Array<BulkAnswer | undefined>(docs.length);
+  creates.forEach((i, k) => {
+    const rev = revs[k];
+    if (rev !== null) answers[i] = { ok: true, id: docs[i]._id, rev };
+  });
+  const rest = docs.flatMap((_, i) => (answers[i] === undefined ? [i] : []));
+  if (rest.length > 0) {
+    const res = await books.db.bulkDocs(
+      rest.map((i) => docs[i]) as unknown as PouchDB.Core.PutDocument<object>[],
+    );
+    res.forEach((r, k) => (answers[rest[k]] = r));
+  }
+  return answers as BulkAnswer[];
 }
 
 /**

@@ -10,8 +10,9 @@ import { StoreError } from './errors';
  * 1-2 s of CPU; this reader does the same work in about a quarter of that.
  *
  * Everything here mirrors pouchdb-node 9.0.0 (`node_modules/pouchdb-node/lib/index.js`) with
- * leveldown 6.1.1; line numbers below are of that file. The reader only reads: every write still
- * goes through PouchDB. package.json therefore pins pouchdb-node exactly (no range), and
+ * leveldown 6.1.1; line numbers below are of that file. The reader only reads; the one write that
+ * skips PouchDB's `bulkDocs` is a new document's first revision (level-creates.ts), through the
+ * adapter's own stores and write queue. package.json therefore pins pouchdb-node exactly (no range), and
  * test/unit/dependency-pins.test.ts checks that the pin, the lockfile and the installed package
  * agree: moving to another PouchDB means checking this file against it first.
  */
@@ -79,7 +80,7 @@ interface DocMetadata {
 
 // Sublevel keys are '\xff' + store name + '\xff' + key (the adapter's `precodec`, ~line 4409).
 const BY_SEQ = '\xffby-sequence\xff';
-const DOC_STORE = '\xffdocument-store\xff';
+export const DOC_STORE = '\xffdocument-store\xff';
 /**
  * Upper bound of the seq keys: ':' sorts right after '9'. Old PouchDB versions kept
  * `_local_last_update_seq` and `_local_doc_count` rows in `by-sequence` (comment above
@@ -95,7 +96,7 @@ const LOCAL_PREFIX = '_local/';
 const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 
 /** The adapter's `formatSeq` (~line 5235): seqs are keys zero-padded to 16 digits. */
-function formatSeq(seq: number): string {
+export function formatSeq(seq: number): string {
   return ('0000000000000000' + seq).slice(-16);
 }
 

@@ -1,7 +1,5 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
-// pouchdb-node bundles the LevelDB adapter; the global `PouchDB` namespace comes with its typings.
-import PouchDB from 'pouchdb-node';
 import { KeyedLock } from '../shared/keyed-lock';
 import { coalesceGets, leveldown, type LevelDown } from '../shared/leveldown';
 import type { Logger } from '../shared/logger';
@@ -24,6 +22,7 @@ import {
 } from './batch-writes';
 import { writeProblems, type WriteOptions } from './invariants';
 import { LevelChangesReader, type BooksChangesReader } from './level-changes';
+import { BooksPouchDB, levelInternals, type LevelInternals } from './pouch-level';
 import { DOC_TYPES, idPrefix, type BooksDoc, type DeletionStub, type DocType } from './model';
 import { stampDoc } from './stamp';
 
@@ -78,6 +77,8 @@ export class BooksStore {
   private readonly lock = new KeyedLock();
   private closed = false;
   private rawLevel!: LevelDown;
+  /** The LevelDB adapter's state, for `writeExpecting`'s creations (level-creates.ts); null: all through `bulkDocs`. */
+  private internals: LevelInternals | null = null;
 
   private constructor(
     db: PouchDB.Database,
@@ -126,7 +127,7 @@ export class BooksStore {
     // go to the cloud (it keeps its own; docs/ARCHITECTURE.md, "A sync cycle") and nothing here
     // needs two writers of the same edit to get the same id, while hashing every body slows every
     // write.
-    const db = new PouchDB(resolved, {
+    const db = new BooksPouchDB(resolved, {
       adapter: 'leveldb',
       db: booksLeveldown,
       deterministic_revs: false,
@@ -162,6 +163,7 @@ export class BooksStore {
     }
     const store = new BooksStore(db, resolved, new LevelChangesReader(opened.level), opts);
     store.rawLevel = opened.level;
+    store.internals = levelInternals(db);
     store.log.debug('books opened', { event: 'ledger.open', dir: resolved });
     return store;
   }
@@ -305,7 +307,7 @@ export class BooksStore {
   }
 
   private batchTarget(): BatchTarget {
-    return { db: this.db, level: this.rawLevel, lock: this.lock };
+    return { db: this.db, level: this.rawLevel, lock: this.lock, internals: this.internals };
   }
 
   /** Every document of `type`, in id order (an `allDocs` range on the id prefix). */
