@@ -122,7 +122,8 @@ async function readWinnersThroughPouch(
  * Writes each document over `expectedRev` when that is still the books' winning revision (see
  * `isMoveId`), after the ledger check against that stored revision (`keepTimestamps`: a pulled `updated_at` is the
  * remote writer's). Nothing is stamped: a replicated revision is stored as its writer made it.
- * Creations (`expectedRev` null) rely on PouchDB's own answer: 409 when a live document exists.
+ * Creations (`expectedRev` null) of ids the books never held are stored straight into LevelDB
+ * (`storeDocs`); for an id they hold, PouchDB answers: 409 when a live document exists.
  */
 export async function writeExpecting(
   books: BatchTarget,

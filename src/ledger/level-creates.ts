@@ -22,7 +22,7 @@ import { DOC_COUNT_KEY, UPDATE_SEQ_KEY, type LevelInternals } from './pouch-leve
  * Revision hashes are random, as the books' PouchDB makes them (`deterministic_revs: false`).
  * Only plain creations take this path (`isPlainCreate`); an id the books already hold, live or
  * deleted, is left to `bulkDocs`, which answers 409 or resurrects it as PouchDB does.
- * test/unit/ledger-level-creates.test.ts checks the stored records against `bulkDocs`' own.
+ * test/component/ledger-level-creates.test.ts checks the stored records against `bulkDocs`' own.
  */
 
 /** A first revision this writer may store: a string id PouchDB accepts, no `_` field but `_id`. */
@@ -46,26 +46,12 @@ export function storeCreates(
   docs: ReadonlyArray<Record<string, unknown> & { _id: string }>,
 ): Promise<Array<string | null>> {
   return new Promise((resolve, reject) => {
+    // `done` releases the queue; it is called once, whatever happens.
     const locked = internals.writeLock((done: (err?: Error | null) => void) => {
-      getMany(
-        level,
-        docs.map((d) => DOC_STORE + d._id),
-      ).then(
-        (stored) => {
-          const { ops, revs, lastSeq, count } = plan(internals, docs, stored);
-          if (count === 0) {
-            done();
-            resolve(revs);
-            return;
-          }
-          internals.db.batch(ops, (err) => {
-            if (err) return done(err);
-            internals.db._docCount += count;
-            internals.db._updateSeq = lastSeq;
-            internals.notify();
-            done();
-            resolve(revs);
-          });
+      store(internals, level, docs).then(
+        (revs) => {
+          done();
+          resolve(revs);
         },
         (err: Error) => done(err),
       );
@@ -74,6 +60,28 @@ export function storeCreates(
       if (err) reject(err);
     });
   });
+}
+
+/** The write itself, at the head of the adapter's queue. */
+async function store(
+  internals: LevelInternals,
+  level: LevelDown,
+  docs: ReadonlyArray<Record<string, unknown> & { _id: string }>,
+): Promise<Array<string | null>> {
+  const stored = await getMany(
+    level,
+    docs.map((d) => DOC_STORE + d._id),
+  );
+  const { ops, revs, lastSeq, count } = plan(internals, docs, stored);
+  if (count === 0) return revs;
+  const { db } = internals;
+  await new Promise<void>((resolve, reject) =>
+    db.batch(ops, (err) => (err ? reject(err) : resolve())),
+  );
+  db._docCount += count;
+  db._updateSeq = lastSeq;
+  internals.notify();
+  return revs;
 }
 
 /** The batch for the documents not yet in the books (`stored[i]` undefined), and their revisions. */

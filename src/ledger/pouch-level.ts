@@ -14,7 +14,7 @@ import * as path from 'node:path';
  * When the anchor is not found exactly once (another PouchDB than the pinned one), the published
  * module is used and `levelInternals` answers null: every write then goes through `bulkDocs`.
  * package.json pins pouchdb-node exactly; test/unit/dependency-pins.test.ts checks the pin and
- * test/unit/ledger-level-creates.test.ts that the line is in.
+ * test/component/ledger-level-creates.test.ts that the line is in.
  */
 
 /** The adapter's state, as `LevelPouch` (pouchdb-node 9.0.0 lib/index.js ~line 5025) keeps it. */

@@ -10,7 +10,7 @@ const readJson = (file: string) =>
   };
 
 describe('dependency pins', () => {
-  it('pouchdb-node is pinned exactly, and package.json, the lockfile and node_modules agree (src/ledger/level-changes.ts mirrors its internals)', () => {
+  it('pouchdb-node is pinned exactly, and package.json, the lockfile and node_modules agree (src/ledger/level-changes.ts, level-creates.ts and pouch-level.ts mirror its internals)', () => {
     const pin = readJson('package.json').dependencies?.['pouchdb-node'];
     assert.match(
       pin ?? '',
