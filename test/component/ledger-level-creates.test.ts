@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -178,6 +179,62 @@ describe('books: new documents stored straight into LevelDB', function () {
     } finally {
       feed.cancel();
       await store.close();
+    }
+  });
+
+  it('given a process killed (SIGKILL) while it stores new documents, then after each of five kills the books reopen whole: every acknowledged write is there, counts and seqs agree, and writes go on', async () => {
+    const { dir, store } = await open('killed');
+    await store.close();
+    const helper = path.join(__dirname, '..', 'helpers', 'creates-until-killed.js');
+    const acknowledged: number[] = [];
+    for (let run = 0; run < 5; run++) {
+      const child = fork(helper, [dir, String(run)], { stdio: 'ignore' });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.once('exit', (_code, signal) => resolve(signal)),
+      );
+      // Killed right after its 2nd to 6th acknowledged write: the next one is usually in flight.
+      const written = await new Promise<number>((resolve, reject) => {
+        child.on('message', (msg: { written: number }) => {
+          if (msg.written < 250 * (run + 2)) return;
+          child.kill('SIGKILL');
+          resolve(msg.written);
+        });
+        void exited.then((signal) => reject(new Error(`the writer ended (${signal}) unkilled`)));
+      });
+      assert.equal(await exited, 'SIGKILL');
+      acknowledged.push(written);
+      const books = await BooksStore.open(dir, { logger: silent });
+      try {
+        const info = await books.db.info();
+        const all = await books.db.allDocs();
+        const feed = await books.db.changes();
+        assert.equal(info.doc_count, all.rows.length, `run ${run}: doc_count counts the documents`);
+        assert.equal(feed.results.length, all.rows.length, `run ${run}: one change per document`);
+        assert.equal(
+          info.update_seq,
+          feed.last_seq,
+          `run ${run}: update_seq is the last stored seq`,
+        );
+        const ids = new Set(all.rows.map((r) => r.id));
+        acknowledged.forEach((n, r) => {
+          for (let k = 0; k < n; k++)
+            assert.ok(ids.has(`account:R${r}-${k}`), `run ${r}: acknowledged write ${k} kept`);
+        });
+      } finally {
+        await books.close();
+      }
+    }
+    const books = await BooksStore.open(dir, { logger: silent });
+    try {
+      const before = (await books.db.info()).update_seq as number;
+      const res = await books.writeExpecting(creates(docs(10, 900)));
+      assert.ok(res.every((r) => r.ok));
+      await books.db.put({ ...account('9999'), _id: 'account:9999' });
+      const info = await books.db.info();
+      assert.equal(info.update_seq, before + 11);
+      assert.equal(info.doc_count, (await books.db.allDocs()).rows.length);
+    } finally {
+      await books.close();
     }
   });
 });
