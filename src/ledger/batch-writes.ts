@@ -24,7 +24,7 @@ export interface BatchTarget {
   readonly level: LevelDown;
   readonly lock: KeyedLock;
   /** The LevelDB adapter's state (pouch-level.ts): new documents skip `bulkDocs`; null: all through it. */
-  readonly internals?: LevelInternals | null;
+  readonly internals: LevelInternals | null;
 }
 
 /** A document body as a writer sends it: any JSON object with a string `_id`. */

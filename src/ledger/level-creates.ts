@@ -47,7 +47,7 @@ export function storeCreates(
 ): Promise<Array<string | null>> {
   return new Promise((resolve, reject) => {
     // `done` releases the queue; it is called once, whatever happens.
-    const locked = internals.writeLock((done: (err?: Error | null) => void) => {
+    const locked = internals.writeLock((done) => {
       store(internals, level, docs).then(
         (revs) => {
           done();

@@ -22,10 +22,13 @@ export interface LevelInternals {
   /** The sublevel root: `batch(ops, cb)` writes ops whose `prefix` names a store; caches `_updateSeq`, `_docCount`. */
   db: LevelRoot;
   stores: { docStore: unknown; bySeqStore: unknown; metaStore: unknown };
-  /** Queues `fun` behind every read and write of this database (`writeLock`, ~line 5206). */
-  writeLock<A extends unknown[]>(
-    fun: (...args: [...A, (err?: Error | null) => void]) => void,
-  ): (...args: [...A, (err?: Error | null) => void]) => void;
+  /**
+   * Queues `fun` behind every read and write of this database (`writeLock`, ~line 5206); `fun`
+   * gets the callback that releases the queue (and then calls the one the queued call was given).
+   */
+  writeLock(
+    fun: (done: (err?: Error | null) => void) => void,
+  ): (callback: (err?: Error | null) => void) => void;
   /** Wakes the live changes feeds of this database (`levelChanges.notify(name)`). */
   notify(): void;
 }
@@ -50,12 +53,12 @@ const EXPOSE =
   '      notify: function () { levelChanges.notify(name); } };\n' +
   '  };\n';
 
-function loadPouchDB(): { PouchDB: PouchDB.Static; patched: boolean } {
+function loadPouchDB(): PouchDB.Static {
   const entry = require.resolve('pouchdb-node');
   const source = readFileSync(entry, 'utf8');
   if (source.split(ANCHOR).length !== 2) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the published module, unpatched
-    return { PouchDB: require('pouchdb-node') as PouchDB.Static, patched: false };
+    return require('pouchdb-node') as PouchDB.Static;
   }
   const copy = new Module(entry, module);
   copy.filename = entry;
@@ -66,18 +69,16 @@ function loadPouchDB(): { PouchDB: PouchDB.Static; patched: boolean } {
     source.replace(ANCHOR, ANCHOR + EXPOSE),
     entry,
   );
-  return { PouchDB: copy.exports as PouchDB.Static, patched: true };
+  return copy.exports as PouchDB.Static;
 }
 
-const loaded = loadPouchDB();
-
 /** The PouchDB the books open their database with. */
-export const BooksPouchDB: PouchDB.Static = loaded.PouchDB;
+export const BooksPouchDB: PouchDB.Static = loadPouchDB();
 
 /** The adapter state of an open books database, or null (an unpatched PouchDB, or another adapter). */
 export function levelInternals(db: PouchDB.Database): LevelInternals | null {
   const expose = (db as unknown as { __levelInternals?: () => LevelInternals }).__levelInternals;
-  if (!loaded.patched || typeof expose !== 'function') return null;
+  if (typeof expose !== 'function') return null;
   const internals = expose.call(db);
   return internals.db && internals.stores.docStore ? internals : null;
 }

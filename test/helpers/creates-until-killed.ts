@@ -7,25 +7,15 @@
  */
 import winston from 'winston';
 import { BooksStore } from '../../src/ledger';
+import { account } from './local-api-harness';
 
 async function main(): Promise<void> {
   const [dir, run] = process.argv.slice(2);
   const store = await BooksStore.open(dir, { logger: winston.createLogger({ silent: true }) });
   for (let written = 0; ;) {
     const writes = [];
-    for (let k = 0; k < 250; k++, written++) {
-      const code = `R${run}-${written}`;
-      writes.push({
-        doc: {
-          _id: `account:${code}`,
-          type: 'account',
-          code,
-          name: `Account ${code}`,
-          kind: 'asset',
-        },
-        expectedRev: null,
-      });
-    }
+    for (let k = 0; k < 250; k++, written++)
+      writes.push({ doc: { ...account(`R${run}-${written}`) }, expectedRev: null });
     const results = await store.writeExpecting(writes);
     if (!results.every((r) => r.ok)) throw new Error('a creation was refused');
     await new Promise<void>((resolve) => process.send!({ written }, () => resolve()));
